@@ -1,0 +1,77 @@
+use ferrodesk_store::StoreError;
+
+/// Messages for the fields of a form that did not pass validation, in the
+/// order the fields appear.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldErrors(Vec<(&'static str, String)>);
+
+impl FieldErrors {
+    pub fn new() -> FieldErrors {
+        FieldErrors::default()
+    }
+
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(field, message)| (*field, message.as_str()))
+    }
+
+    pub fn for_field(&self, field: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(name, _)| *name == field)
+            .map(|(_, message)| message.as_str())
+            .collect()
+    }
+
+    /// `Ok(())` when nothing was added, otherwise the errors.
+    pub fn into_result(self) -> AppResult<()> {
+        if self.is_empty() { Ok(()) } else { Err(AppError::Invalid(self)) }
+    }
+}
+
+/// Everything a use case can answer besides success. The web layer maps each
+/// variant to one status code; only `Internal` carries detail, and that
+/// detail goes to the error log, never to the person.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the input is not valid")]
+    Invalid(FieldErrors),
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("sign-in required")]
+    Unauthenticated,
+    #[error("not permitted")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> AppError {
+        let mut errors = FieldErrors::new();
+        errors.add(field, message);
+        AppError::Invalid(errors)
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> AppError {
+        match error {
+            StoreError::Conflict(what) => AppError::Conflict(format!("{what} already exists.")),
+            StoreError::Database(database_error) => AppError::Internal(database_error.to_string()),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

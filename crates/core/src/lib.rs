@@ -1,0 +1,42 @@
+//! Ferrodesk's domain types and rules. Nothing here performs I/O: every type can
+//! only be built by parsing, so code that holds one never checks it again.
+
+pub mod email;
+pub mod name;
+pub mod password_policy;
+pub mod return_path;
+pub mod secret;
+pub mod time;
+
+pub use email::Email;
+pub use name::PersonName;
+pub use password_policy::{PasswordPolicy, PasswordProblem};
+pub use return_path::ReturnPath;
+pub use secret::Secret;
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+
+/// The two browser surfaces that keep separate sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Surface {
+    /// The public help center, for end users.
+    Portal,
+    /// The agent and admin interfaces.
+    Staff,
+}
+
+impl Surface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Portal => "portal",
+            Surface::Staff => "staff",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Surface> {
+        match text {
+            "portal" => Some(Surface::Portal),
+            "staff" => Some(Surface::Staff),
+            _ => None,
+        }
+    }
+}

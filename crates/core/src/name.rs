@@ -1,0 +1,57 @@
+use std::fmt;
+
+pub const MAX_NAME_LENGTH: usize = 200;
+
+/// A person's display name: trimmed, not empty, no control characters (so it
+/// is safe in a mail header), at most 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("Enter a name.")]
+    Empty,
+    #[error("That name is too long (at most 200 characters).")]
+    TooLong,
+    #[error("The name contains characters that are not allowed.")]
+    ControlCharacters,
+}
+
+impl PersonName {
+    pub fn parse(input: &str) -> Result<PersonName, NameError> {
+        let text = input.trim();
+        if text.is_empty() {
+            return Err(NameError::Empty);
+        }
+        if text.chars().count() > MAX_NAME_LENGTH {
+            return Err(NameError::TooLong);
+        }
+        if text.chars().any(char::is_control) {
+            return Err(NameError::ControlCharacters);
+        }
+        Ok(PersonName(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PersonName {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_checked() {
+        assert_eq!(PersonName::parse("  Grace Hopper ").unwrap().as_str(), "Grace Hopper");
+        assert_eq!(PersonName::parse(" "), Err(NameError::Empty));
+        assert_eq!(PersonName::parse("Eve\r\nBcc: x"), Err(NameError::ControlCharacters));
+        assert_eq!(PersonName::parse(&"x".repeat(201)), Err(NameError::TooLong));
+    }
+}

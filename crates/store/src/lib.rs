@@ -1,0 +1,98 @@
+//! Ferrodesk's persistence. One `Store` serves both SQLite and PostgreSQL: the
+//! SQL is written once in the dialect both understand (`$1` placeholders,
+//! `RETURNING`, `ON CONFLICT`, integers for times) and `on_backend!` compiles
+//! each query against both drivers. Where the dialects truly differ, a query
+//! says so in its own `match`.
+
+mod backend;
+mod error_log;
+mod people;
+mod resets;
+mod sessions;
+mod settings;
+
+pub use backend::{Backend, ConnectError};
+pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
+pub use people::{NewPerson, Organization, PersonRecord};
+pub use sessions::{NewSession, SessionRecord};
+
+use std::time::Duration;
+
+/// What can go wrong in the store. Database failures stay database failures:
+/// nothing here turns one into "not found".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// Turns a unique-constraint violation into a `Conflict` naming `what`.
+    fn from_insert(error: sqlx::Error, what: &'static str) -> StoreError {
+        match &error {
+            sqlx::Error::Database(database_error) if database_error.is_unique_violation() => {
+                StoreError::Conflict(what)
+            }
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The handle every use case goes through. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store holds. The body
+/// is type-checked once per driver, so a query that only one database can
+/// decode fails to compile rather than at run time.
+macro_rules! on_backend {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite:…` or `postgres://…`),
+    /// applying pending migrations.
+    pub async fn open(url: &str) -> Result<Store, ConnectError> {
+        let backend = Backend::connect(url).await?;
+        backend.migrate().await?;
+        Ok(Store { backend })
+    }
+
+    /// Opens the database without migrating it (for `ferrodesk migrate --check`
+    /// and tools that must not change the schema).
+    pub async fn open_without_migrating(url: &str) -> Result<Store, ConnectError> {
+        Ok(Store { backend: Backend::connect(url).await? })
+    }
+
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        self.backend.migrate().await
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// Answers whether the database responds within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> bool {
+        let probe = async {
+            on_backend!(self, pool => sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool).await)
+        };
+        matches!(tokio::time::timeout(timeout, probe).await, Ok(Ok(1)))
+    }
+
+    pub async fn close(&self) {
+        on_backend!(self, pool => pool.close().await);
+    }
+}
