@@ -14,6 +14,8 @@ pub struct NewAccount<'a> {
     pub email: &'a str,
     pub name: &'a str,
     pub password: &'a Secret,
+    /// The password typed a second time, where a form asks for it.
+    pub password_confirmation: Option<&'a Secret>,
 }
 
 /// One line of `ferrodesk admin list`.
@@ -52,16 +54,30 @@ pub(crate) struct CheckedAccount {
 impl App {
     /// Validates and hashes a new account's details against the policy for
     /// its kind, collecting every problem so the form can show them at once.
-    pub(crate) async fn check_new_account(&self, account: &NewAccount<'_>, kind: AccountKind) -> AppResult<CheckedAccount> {
+    pub(crate) async fn check_new_account(
+        &self,
+        account: &NewAccount<'_>,
+        kind: AccountKind,
+    ) -> AppResult<CheckedAccount> {
         let mut errors = FieldErrors::new();
-        let email = Email::parse(account.email).map_err(|error| errors.add("email", error.to_string())).ok();
-        let name = PersonName::parse(account.name).map_err(|error| errors.add("name", error.to_string())).ok();
+        let email = Email::parse(account.email)
+            .map_err(|error| errors.add("email", error.to_string()))
+            .ok();
+        let name = PersonName::parse(account.name)
+            .map_err(|error| errors.add("name", error.to_string()))
+            .ok();
         let policy = self.password_policy(kind).await?;
         let personal_words = [account.email, account.name];
         if let Err(problems) = policy.check(account.password.expose(), &personal_words) {
             for problem in problems {
                 errors.add("password", problem.to_string());
             }
+        }
+        if account
+            .password_confirmation
+            .is_some_and(|confirmation| confirmation.expose() != account.password.expose())
+        {
+            errors.add("password_confirmation", "The two passwords do not match.");
         }
         errors.into_result()?;
         match (email, name) {
@@ -70,14 +86,20 @@ impl App {
                 name,
                 password_hash: self.inner.passwords.hash(account.password.expose()).await?,
             }),
-            _ => Err(AppError::Internal("validated account lost a field".to_owned())),
+            _ => Err(AppError::Internal(
+                "validated account lost a field".to_owned(),
+            )),
         }
     }
 
     /// Creates an account on behalf of the system: the command line, the
     /// first-run setup and tests. Pages that let agents create accounts
     /// check the acting agent first and then call this.
-    pub async fn create_account(&self, account: &NewAccount<'_>, kind: AccountKind) -> AppResult<PersonRecord> {
+    pub async fn create_account(
+        &self,
+        account: &NewAccount<'_>,
+        kind: AccountKind,
+    ) -> AppResult<PersonRecord> {
         let checked = self.check_new_account(account, kind).await?;
         let person = self
             .store()
@@ -95,7 +117,9 @@ impl App {
             )
             .await
             .map_err(|error| match AppError::from(error) {
-                AppError::Conflict(_) => AppError::invalid("email", "An account with this email already exists."),
+                AppError::Conflict(_) => {
+                    AppError::invalid("email", "An account with this email already exists.")
+                }
                 other => other,
             })?;
         tracing::info!(person_id = person.id, ?kind, "account created");
@@ -122,8 +146,13 @@ impl App {
     /// Makes a one-time password-reset link for the account with `email`,
     /// valid for `valid_for`. Any earlier unused link of that account stops
     /// working. For the command line: the link is returned, not mailed.
-    pub async fn issue_password_reset(&self, email: &str, valid_for: Duration) -> AppResult<ResetLink> {
-        let email = Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
+    pub async fn issue_password_reset(
+        &self,
+        email: &str,
+        valid_for: Duration,
+    ) -> AppResult<ResetLink> {
+        let email =
+            Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
         let person = self
             .store()
             .find_person_by_email(&email.normalized())
@@ -135,7 +164,11 @@ impl App {
         self.store()
             .create_password_reset(&token_hash(&token), person.id, now, expires_at)
             .await?;
-        let path = if person.is_agent { "/agent/reset-password/" } else { "/reset-password/" };
+        let path = if person.is_agent {
+            "/agent/reset-password/"
+        } else {
+            "/reset-password/"
+        };
         Ok(ResetLink {
             url: Secret::new(format!("{}{path}{token}", self.public_url())),
             expires_at,
@@ -149,14 +182,26 @@ impl App {
             .peek_password_reset(&token_hash(token), self.now())
             .await?
             .ok_or(AppError::NotFound)?;
-        self.store().get_person(person_id).await?.ok_or(AppError::NotFound)
+        self.store()
+            .get_person(person_id)
+            .await?
+            .ok_or(AppError::NotFound)
     }
 
     /// Sets a new password through a reset token, which is then used up; every
     /// session of the account ends.
-    pub async fn complete_password_reset(&self, token: &str, password: &Secret, confirmation: &Secret) -> AppResult<PersonRecord> {
+    pub async fn complete_password_reset(
+        &self,
+        token: &str,
+        password: &Secret,
+        confirmation: &Secret,
+    ) -> AppResult<PersonRecord> {
         let person = self.password_reset_target(token).await?;
-        let kind = if person.is_agent { AccountKind::Agent } else { AccountKind::User };
+        let kind = if person.is_agent {
+            AccountKind::Agent
+        } else {
+            AccountKind::User
+        };
         let policy = self.password_policy(kind).await?;
         let mut errors = FieldErrors::new();
         if let Err(problems) = policy.check(password.expose(), &[&person.email, &person.name]) {

@@ -19,7 +19,9 @@ impl FieldErrors {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.0.iter().map(|(field, message)| (*field, message.as_str()))
+        self.0
+            .iter()
+            .map(|(field, message)| (*field, message.as_str()))
     }
 
     pub fn for_field(&self, field: &str) -> Vec<&str> {
@@ -32,7 +34,11 @@ impl FieldErrors {
 
     /// `Ok(())` when nothing was added, otherwise the errors.
     pub fn into_result(self) -> AppResult<()> {
-        if self.is_empty() { Ok(()) } else { Err(AppError::Invalid(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid(self))
+        }
     }
 }
 

@@ -16,7 +16,12 @@ impl App {
     /// Keeps a server error for the admins' error log. When the database is
     /// what failed, the error still reaches the process log.
     pub async fn record_server_error(&self, error: &ServerError<'_>) {
-        tracing::error!(request_id = error.request_id, status = error.status, message = error.message, "server error");
+        tracing::error!(
+            request_id = error.request_id,
+            status = error.status,
+            message = error.message,
+            "server error"
+        );
         let entry = NewErrorLogEntry {
             request_id: error.request_id,
             method: error.method,

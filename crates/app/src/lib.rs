@@ -48,7 +48,12 @@ impl App {
         App::with_clock(store, key, public_url, Arc::new(SystemClock)).await
     }
 
-    pub async fn with_clock(store: Store, key: InstanceKey, public_url: &str, clock: Arc<dyn Clock>) -> AppResult<App> {
+    pub async fn with_clock(
+        store: Store,
+        key: InstanceKey,
+        public_url: &str,
+        clock: Arc<dyn Clock>,
+    ) -> AppResult<App> {
         let settings = settings::SettingsCache::load(&store, clock.now()).await?;
         let passwords = passwords::PasswordHasher::new().await?;
         Ok(App {
@@ -78,6 +83,9 @@ impl App {
 
     /// Whether the database answers within a second.
     pub async fn database_ready(&self) -> bool {
-        self.inner.store.ping(std::time::Duration::from_secs(1)).await
+        self.inner
+            .store
+            .ping(std::time::Duration::from_secs(1))
+            .await
     }
 }

@@ -24,9 +24,13 @@ impl PasswordHasher {
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
         let permits = Arc::new(Semaphore::new(parallelism.max(1)));
         let mut dummy_secret = [0u8; 24];
-        getrandom::fill(&mut dummy_secret).map_err(|error| AppError::Internal(error.to_string()))?;
+        getrandom::fill(&mut dummy_secret)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
         let dummy_hash = hash_blocking(hex::encode(dummy_secret), permits.clone()).await?;
-        Ok(PasswordHasher { permits, dummy_hash })
+        Ok(PasswordHasher {
+            permits,
+            dummy_hash,
+        })
     }
 
     pub(crate) async fn hash(&self, password: &str) -> AppResult<String> {
@@ -40,14 +44,24 @@ impl PasswordHasher {
     /// is checked instead and the answer is always no.
     pub(crate) async fn verify(&self, password: &str, stored: Option<&str>) -> AppResult<bool> {
         let over_long = password.len() > MAX_PASSWORD_INPUT_BYTES;
-        let candidate = if over_long { String::new() } else { password.to_owned() };
+        let candidate = if over_long {
+            String::new()
+        } else {
+            password.to_owned()
+        };
         let (target, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
             None => (self.dummy_hash.clone(), false),
         };
-        let _permit = self.permits.acquire().await.map_err(|error| AppError::Internal(error.to_string()))?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?;
         let matched = tokio::task::spawn_blocking(move || {
-            Argon2::default().verify_password(candidate.as_bytes(), target.as_str()).is_ok()
+            Argon2::default()
+                .verify_password(candidate.as_bytes(), target.as_str())
+                .is_ok()
         })
         .await
         .map_err(|error| AppError::Internal(error.to_string()))?;
@@ -56,7 +70,10 @@ impl PasswordHasher {
 }
 
 async fn hash_blocking(password: String, permits: Arc<Semaphore>) -> AppResult<String> {
-    let _permit = permits.acquire_owned().await.map_err(|error| AppError::Internal(error.to_string()))?;
+    let _permit = permits
+        .acquire_owned()
+        .await
+        .map_err(|error| AppError::Internal(error.to_string()))?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -76,7 +93,12 @@ mod tests {
         let hasher = PasswordHasher::new().await.unwrap();
         let hash = hasher.hash("correct horse battery staple").await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(hasher.verify("correct horse battery staple", Some(&hash)).await.unwrap());
+        assert!(
+            hasher
+                .verify("correct horse battery staple", Some(&hash))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify("wrong", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("anything", None).await.unwrap());
         assert!(!hasher.verify(&"x".repeat(5000), Some(&hash)).await.unwrap());

@@ -17,7 +17,9 @@ pub struct InstanceKey(Vec<u8>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum InstanceKeyError {
-    #[error("must be at least {MIN_KEY_BYTES} bytes long (64 hex characters from `openssl rand -hex 32` will do)")]
+    #[error(
+        "must be at least {MIN_KEY_BYTES} bytes long (64 hex characters from `openssl rand -hex 32` will do)"
+    )]
     TooShort,
 }
 
@@ -38,13 +40,15 @@ impl InstanceKey {
     /// HMAC-SHA-256 of `message` under the subkey for `purpose`.
     pub fn sign(&self, purpose: &str, message: &[u8]) -> [u8; 32] {
         let subkey = self.mac_with(purpose.as_bytes(), b"ferrodesk subkey");
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&subkey).unwrap_or_else(|_| unreachable_mac());
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&subkey)
+            .unwrap_or_else(|_| unreachable_mac());
         mac.update(message);
         mac.finalize().into_bytes().into()
     }
 
     fn mac_with(&self, label: &[u8], context: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_mac());
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable_mac());
         mac.update(context);
         mac.update(&[0]);
         mac.update(label);
@@ -69,7 +73,8 @@ impl fmt::Debug for InstanceKey {
 
 pub(crate) fn random_bytes<const N: usize>() -> AppResult<[u8; N]> {
     let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|error| AppError::Internal(format!("no randomness: {error}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|error| AppError::Internal(format!("no randomness: {error}")))?;
     Ok(bytes)
 }
 

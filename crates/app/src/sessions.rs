@@ -61,11 +61,21 @@ impl App {
     /// the same password check and gives the same `InvalidCredentials`.
     pub async fn log_in(&self, attempt: &LoginAttempt<'_>) -> AppResult<OpenedSession> {
         let person = match Email::parse(attempt.email) {
-            Ok(email) => self.store().find_person_by_email(&email.normalized()).await?,
+            Ok(email) => {
+                self.store()
+                    .find_person_by_email(&email.normalized())
+                    .await?
+            }
             Err(_) => None,
         };
-        let stored_hash = person.as_ref().and_then(|person| person.password_hash.as_deref());
-        let password_matches = self.inner.passwords.verify(attempt.password.expose(), stored_hash).await?;
+        let stored_hash = person
+            .as_ref()
+            .and_then(|person| person.password_hash.as_deref());
+        let password_matches = self
+            .inner
+            .passwords
+            .verify(attempt.password.expose(), stored_hash)
+            .await?;
         let person = match person {
             Some(person) if password_matches && may_sign_in(&person, attempt.surface) => person,
             _ => return Err(AppError::InvalidCredentials),
@@ -74,7 +84,11 @@ impl App {
         let now = self.now();
         let limits = self.session_limits(attempt.surface).await?;
         let token = random_token()?;
-        let user_agent: String = attempt.user_agent.chars().take(MAX_USER_AGENT_LENGTH).collect();
+        let user_agent: String = attempt
+            .user_agent
+            .chars()
+            .take(MAX_USER_AGENT_LENGTH)
+            .collect();
         self.store()
             .create_session(
                 &NewSession {
@@ -111,7 +125,8 @@ impl App {
         let now = self.now();
         let limits = self.session_limits(surface).await?;
         let idle_since = Timestamp(session.last_seen_at);
-        let expired = now >= Timestamp(session.expires_at) || now > idle_since.plus(limits.idle_timeout());
+        let expired =
+            now >= Timestamp(session.expires_at) || now > idle_since.plus(limits.idle_timeout());
         if expired || !session_person_may_continue(&session, surface) {
             self.store().delete_session(&hash).await?;
             return Ok(Actor::Visitor);
@@ -125,7 +140,11 @@ impl App {
             email: session.email,
             is_admin: session.is_admin,
         };
-        Ok(if session.is_agent { Actor::Agent(person) } else { Actor::User(person) })
+        Ok(if session.is_agent {
+            Actor::Agent(person)
+        } else {
+            Actor::User(person)
+        })
     }
 
     /// Ends a session on the server; the cookie alone is worth nothing after.
@@ -151,7 +170,12 @@ impl App {
         hex::encode(self.inner.key.sign("csrf", &message))
     }
 
-    pub fn csrf_token_matches(&self, surface: Surface, session_token: &str, presented: &str) -> bool {
+    pub fn csrf_token_matches(
+        &self,
+        surface: Surface,
+        session_token: &str,
+        presented: &str,
+    ) -> bool {
         same_secret(&self.csrf_token(surface, session_token), presented)
     }
 
@@ -163,7 +187,10 @@ impl App {
             .idle_timeout()
             .max(settings.portal_sessions.idle_timeout());
         let now = self.now();
-        Ok(self.store().delete_stale_sessions(now, now.minus(longest_idle)).await?)
+        Ok(self
+            .store()
+            .delete_stale_sessions(now, now.minus(longest_idle))
+            .await?)
     }
 
     async fn session_limits(&self, surface: Surface) -> AppResult<crate::SessionLimits> {

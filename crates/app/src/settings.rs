@@ -100,7 +100,9 @@ pub(crate) struct SettingsCache {
 impl SettingsCache {
     pub(crate) async fn load(store: &Store, now: Timestamp) -> AppResult<SettingsCache> {
         let settings = Settings::from_rows(&store.load_settings().await?);
-        Ok(SettingsCache { current: RwLock::new((now, Arc::new(settings))) })
+        Ok(SettingsCache {
+            current: RwLock::new((now, Arc::new(settings))),
+        })
     }
 
     fn snapshot(&self) -> (Timestamp, Arc<Settings>) {
@@ -142,14 +144,21 @@ impl App {
     /// come with the security-controls issue; the rule that the idle timeout
     /// may not exceed the absolute lifetime holds from now on.
     pub async fn set_session_limits(&self, staff: bool, limits: SessionLimits) -> AppResult<()> {
-        if limits.idle_timeout_seconds == 0 || limits.absolute_lifetime_seconds < limits.idle_timeout_seconds {
+        if limits.idle_timeout_seconds == 0
+            || limits.absolute_lifetime_seconds < limits.idle_timeout_seconds
+        {
             return Err(AppError::invalid(
                 "idle_timeout_seconds",
                 "The idle timeout must be positive and no longer than the absolute lifetime.",
             ));
         }
-        let key = if staff { STAFF_SESSIONS } else { PORTAL_SESSIONS };
-        let json = serde_json::to_string(&limits).map_err(|error| AppError::Internal(error.to_string()))?;
+        let key = if staff {
+            STAFF_SESSIONS
+        } else {
+            PORTAL_SESSIONS
+        };
+        let json = serde_json::to_string(&limits)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
         self.inner.store.put_setting(key, &json, self.now()).await?;
         self.reload_settings().await?;
         Ok(())

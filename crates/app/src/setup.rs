@@ -46,7 +46,11 @@ impl App {
                 token
             }
         };
-        Ok(Some(Secret::new(format!("{}/setup?token={}", self.public_url(), token.expose()))))
+        Ok(Some(Secret::new(format!(
+            "{}/setup?token={}",
+            self.public_url(),
+            token.expose()
+        ))))
     }
 
     /// `Ok` only for this process's setup token while no admin exists;

@@ -49,9 +49,15 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_checked() {
-        assert_eq!(PersonName::parse("  Grace Hopper ").unwrap().as_str(), "Grace Hopper");
+        assert_eq!(
+            PersonName::parse("  Grace Hopper ").unwrap().as_str(),
+            "Grace Hopper"
+        );
         assert_eq!(PersonName::parse(" "), Err(NameError::Empty));
-        assert_eq!(PersonName::parse("Eve\r\nBcc: x"), Err(NameError::ControlCharacters));
+        assert_eq!(
+            PersonName::parse("Eve\r\nBcc: x"),
+            Err(NameError::ControlCharacters)
+        );
         assert_eq!(PersonName::parse(&"x".repeat(201)), Err(NameError::TooLong));
     }
 }

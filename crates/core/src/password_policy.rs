@@ -78,7 +78,11 @@ impl PasswordPolicy {
 
     /// Checks a candidate password. `personal_words` (the person's name and
     /// email) count against its strength, so "ada.lovelace2024" is weak for Ada.
-    pub fn check(&self, password: &str, personal_words: &[&str]) -> Result<(), Vec<PasswordProblem>> {
+    pub fn check(
+        &self,
+        password: &str,
+        personal_words: &[&str],
+    ) -> Result<(), Vec<PasswordProblem>> {
         let mut problems = Vec::new();
         let length = password.chars().count();
         if length < self.min_length {
@@ -96,13 +100,24 @@ impl PasswordPolicy {
         if self.require_digit && !password.chars().any(|c| c.is_ascii_digit()) {
             problems.push(PasswordProblem::NeedsDigit);
         }
-        if self.require_symbol && !password.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
+        if self.require_symbol
+            && !password
+                .chars()
+                .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        {
             problems.push(PasswordProblem::NeedsSymbol);
         }
-        if problems.is_empty() && self.min_strength > 0 && strength(password, personal_words) < self.min_strength {
+        if problems.is_empty()
+            && self.min_strength > 0
+            && strength(password, personal_words) < self.min_strength
+        {
             problems.push(PasswordProblem::TooWeak);
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -111,7 +126,10 @@ fn strength(password: &str, personal_words: &[&str]) -> u8 {
     let mut words: Vec<&str> = Vec::new();
     for word in personal_words {
         words.push(word);
-        words.extend(word.split(|c: char| !c.is_alphanumeric()).filter(|part| part.len() > 2));
+        words.extend(
+            word.split(|c: char| !c.is_alphanumeric())
+                .filter(|part| part.len() > 2),
+        );
     }
     u8::from(zxcvbn::zxcvbn(&prefix, &words).score())
 }
@@ -123,9 +141,18 @@ mod tests {
     #[test]
     fn the_agent_default_refuses_short_and_common_passwords() {
         let policy = PasswordPolicy::agent_default();
-        assert_eq!(policy.check("short", &[]), Err(vec![PasswordProblem::TooShort(12)]));
-        assert_eq!(policy.check("password1234", &[]), Err(vec![PasswordProblem::TooWeak]));
-        assert_eq!(policy.check("qwertyuiop123", &[]), Err(vec![PasswordProblem::TooWeak]));
+        assert_eq!(
+            policy.check("short", &[]),
+            Err(vec![PasswordProblem::TooShort(12)])
+        );
+        assert_eq!(
+            policy.check("password1234", &[]),
+            Err(vec![PasswordProblem::TooWeak])
+        );
+        assert_eq!(
+            policy.check("qwertyuiop123", &[]),
+            Err(vec![PasswordProblem::TooWeak])
+        );
         assert!(policy.check("correct horse battery staple", &[]).is_ok());
     }
 
@@ -134,7 +161,10 @@ mod tests {
         let policy = PasswordPolicy::agent_default();
         assert!(policy.check("Lovelace.Ada.1815", &[]).is_ok());
         assert_eq!(
-            policy.check("Lovelace.Ada.1815", &["Ada Lovelace", "ada.lovelace@example.org"]),
+            policy.check(
+                "Lovelace.Ada.1815",
+                &["Ada Lovelace", "ada.lovelace@example.org"]
+            ),
             Err(vec![PasswordProblem::TooWeak])
         );
     }
@@ -167,6 +197,9 @@ mod tests {
         assert_eq!(long_but_allowed.chars().count(), 256);
         assert!(policy.check(&long_but_allowed, &[]).is_ok());
         let too_long = format!("{long_but_allowed}x");
-        assert_eq!(policy.check(&too_long, &[]), Err(vec![PasswordProblem::TooLong(256)]));
+        assert_eq!(
+            policy.check(&too_long, &[]),
+            Err(vec![PasswordProblem::TooLong(256)])
+        );
     }
 }

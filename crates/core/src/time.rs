@@ -54,7 +54,8 @@ impl ManualClock {
 
     pub fn advance(&self, duration: Duration) {
         let millis = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
-        self.0.fetch_add(millis, std::sync::atomic::Ordering::SeqCst);
+        self.0
+            .fetch_add(millis, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -1,1 +1,412 @@
-fn main() {}
+//! The `ferrodesk` command: serves the helpdesk and manages it from a shell.
+
+mod config;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use ferrodesk_app::{AccountKind, App, AppError, NewAccount};
+use ferrodesk_core::{Secret, Timestamp};
+use ferrodesk_store::Store;
+use ferrodesk_web::{TrustedProxies, WebConfig};
+
+use crate::config::{Config, ConfigError};
+
+/// How long a reset link printed by `admin reset-password` stays valid.
+const CLI_RESET_LINK_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+/// How often expired sessions are swept from the database.
+const SESSION_PURGE_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Parser)]
+#[command(
+    name = "ferrodesk",
+    version,
+    about = "Ferrodesk: a fast, self-hosted helpdesk"
+)]
+struct Cli {
+    /// Settings file to read (default: ./ferrodesk.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the helpdesk (what runs when no command is given).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage administrator accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin; the password is read from standard input.
+    Create(CreateAdmin),
+    /// Print a one-time link to set a new password for an account.
+    ResetPassword(ResetPassword),
+    /// List agents and admins.
+    List,
+}
+
+#[derive(Args)]
+struct CreateAdmin {
+    /// The admin's email address.
+    #[arg(long)]
+    email: String,
+    /// The admin's name as shown to others.
+    #[arg(long)]
+    name: String,
+}
+
+#[derive(Args)]
+struct ResetPassword {
+    /// The account's email address.
+    #[arg(long)]
+    email: String,
+}
+
+/// Why the command failed, and with which exit code.
+enum Failure {
+    /// Bad arguments or configuration: exit code 2.
+    Usage(String),
+    /// Anything else: exit code 1.
+    Runtime(String),
+}
+
+impl From<ConfigError> for Failure {
+    fn from(error: ConfigError) -> Failure {
+        Failure::Usage(error.to_string())
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Failure {
+        match error {
+            AppError::Invalid(errors) => {
+                let problems: Vec<String> = errors
+                    .iter()
+                    .map(|(field, message)| format!("{field}: {message}"))
+                    .collect();
+                Failure::Usage(problems.join(" "))
+            }
+            AppError::NotFound => Failure::Runtime("no account has that email address".to_owned()),
+            other => Failure::Runtime(other.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ferrodesk: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("ferrodesk: {}", message.replace('\n', " "));
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("ferrodesk: {}", message.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let mut config = Config::load(cli.config.as_deref(), &environment)?;
+    config.prepare_data_dir()?;
+    let key = config.instance_key()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, key).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            println!("The {} database is up to date.", store.backend_name());
+            Ok(())
+        }
+        Command::Admin(command) => {
+            let store = open_store(&config).await?;
+            let app = App::new(store, key, &config.public_url).await?;
+            admin(&app, command).await
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Store, Failure> {
+    Store::open(&config.database_url).await.map_err(|error| {
+        let message = error.to_string();
+        match error {
+            ferrodesk_store::ConnectError::UnsupportedScheme
+            | ferrodesk_store::ConnectError::InvalidUrl(_) => {
+                Failure::Usage(format!("FERRODESK_DATABASE_URL: {message}"))
+            }
+            _ => Failure::Runtime(message),
+        }
+    })
+}
+
+async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Failure> {
+    if running_as_root() {
+        tracing::warn!(
+            "running as root: run Ferrodesk as an unprivileged user that owns the data directory"
+        );
+    }
+    if config.uses_postgres() && config.key_is_generated() {
+        tracing::warn!(
+            "using a key generated into this node's data directory: nodes sharing PostgreSQL must share \
+             FERRODESK_SECRET_KEY, or sessions will not carry across them"
+        );
+    }
+    let store = open_store(&config).await?;
+    let app = App::new(store, key, &config.public_url).await?;
+    if let Some(setup_url) = app.prepare_setup().await? {
+        tracing::warn!(
+            "no admin account exists yet: open {} to create one (or run `ferrodesk admin create`)",
+            setup_url.expose()
+        );
+    }
+    spawn_session_purge(app.clone());
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| {
+            Failure::Usage(format!(
+                "FERRODESK_LISTEN: cannot listen on {}: {error}",
+                config.listen
+            ))
+        })?;
+    tracing::info!(address = %config.listen, public_url = %config.public_url, database = app.store().backend_name(), "Ferrodesk is listening");
+    let router = ferrodesk_web::router(
+        app.clone(),
+        WebConfig {
+            public_url: config.public_url.clone(),
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+        },
+    );
+    ferrodesk_web::serve(listener, router, shutdown_signal())
+        .await
+        .map_err(|error| Failure::Runtime(format!("server stopped: {error}")))?;
+    app.store().close().await;
+    tracing::info!("Ferrodesk stopped");
+    Ok(())
+}
+
+fn spawn_session_purge(app: App) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SESSION_PURGE_INTERVAL);
+        loop {
+            ticks.tick().await;
+            match app.purge_stale_sessions().await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "stale sessions removed"),
+                Err(error) => tracing::warn!(%error, "cannot remove stale sessions"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|metadata| metadata.uid() == 0)
+}
+
+async fn admin(app: &App, command: AdminCommand) -> Result<(), Failure> {
+    match command {
+        AdminCommand::Create(arguments) => {
+            let password = read_new_password()?;
+            let account = NewAccount {
+                email: &arguments.email,
+                name: &arguments.name,
+                password: &password,
+                password_confirmation: None,
+            };
+            let admin = app.create_account(&account, AccountKind::Admin).await?;
+            println!(
+                "Created admin {} <{}> (id {}).",
+                admin.name, admin.email, admin.id
+            );
+            println!("Log in at {}/agent/login", app.public_url());
+            Ok(())
+        }
+        AdminCommand::ResetPassword(arguments) => {
+            let link = app
+                .issue_password_reset(&arguments.email, CLI_RESET_LINK_LIFETIME)
+                .await?;
+            println!("{}", link.url.expose());
+            eprintln!(
+                "This link works once, until {} (UTC); earlier links for this account no longer work.",
+                format_time(link.expires_at)
+            );
+            Ok(())
+        }
+        AdminCommand::List => {
+            let agents = app.list_agents().await?;
+            if agents.is_empty() {
+                println!(
+                    "No agents yet. Create the first admin with `ferrodesk admin create --email E --name N`."
+                );
+                return Ok(());
+            }
+            println!(
+                "{:<6} {:<8} {:<9} {:<20} {:<32} NAME",
+                "ID", "ROLE", "STATUS", "LAST LOGIN (UTC)", "EMAIL"
+            );
+            for agent in agents {
+                println!(
+                    "{:<6} {:<8} {:<9} {:<20} {:<32} {}",
+                    agent.id,
+                    if agent.is_admin { "admin" } else { "agent" },
+                    if agent.is_disabled {
+                        "disabled"
+                    } else {
+                        "active"
+                    },
+                    agent
+                        .last_login_at
+                        .map_or_else(|| "never".to_owned(), format_time),
+                    agent.email,
+                    agent.name
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads the new password: prompted twice without echo on a terminal, or
+/// the first line of standard input when it is piped.
+fn read_new_password() -> Result<Secret, Failure> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|error| Failure::Runtime(error.to_string()))?;
+        let second = rpassword::prompt_password("Repeat it: ")
+            .map_err(|error| Failure::Runtime(error.to_string()))?;
+        if first != second {
+            return Err(Failure::Usage("the two passwords do not match".to_owned()));
+        }
+        return Ok(Secret::new(first));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|error| {
+            Failure::Usage(format!(
+                "cannot read the password from standard input: {error}"
+            ))
+        })?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err(Failure::Usage(
+            "no password on standard input (pipe it in, e.g. `echo … | ferrodesk admin create …`)"
+                .to_owned(),
+        ));
+    }
+    Ok(Secret::new(password))
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC, without pulling in a date crate for one line.
+fn format_time(timestamp: Timestamp) -> String {
+    let seconds = timestamp.millis().div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let minutes_of_day = seconds.rem_euclid(86_400) / 60;
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        minutes_of_day / 60,
+        minutes_of_day % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_as_utc_dates() {
+        assert_eq!(format_time(Timestamp(0)), "1970-01-01 00:00");
+        assert_eq!(
+            format_time(Timestamp(1_795_305_600_000)),
+            "2026-11-22 00:00"
+        );
+        assert_eq!(
+            format_time(Timestamp(951_782_400_000 + 61_000)),
+            "2000-02-29 00:01"
+        );
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -124,7 +126,11 @@ async fn lock_beside(database: &Path) -> Result<std::fs::File, ConnectError> {
 /// The names of the embedded migrations for one backend, for the drift test.
 #[cfg(test)]
 fn migration_names(backend: &str) -> Vec<String> {
-    let migrator = if backend == "sqlite" { &SQLITE_MIGRATIONS } else { &POSTGRES_MIGRATIONS };
+    let migrator = if backend == "sqlite" {
+        &SQLITE_MIGRATIONS
+    } else {
+        &POSTGRES_MIGRATIONS
+    };
     migrator
         .iter()
         .map(|migration| format!("{}_{}", migration.version, migration.description))
@@ -162,16 +168,20 @@ mod tests {
         let sqlite = migration_names("sqlite");
         let postgres = migration_names("postgres");
         assert!(!sqlite.is_empty());
-        assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres have drifted apart");
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres have drifted apart"
+        );
     }
 
     #[test]
     fn the_migration_folders_list_the_same_files() {
         let list = |folder: &str| {
-            let mut names: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(folder))
-                .unwrap()
-                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
+            let mut names: Vec<String> =
+                std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(folder))
+                    .unwrap()
+                    .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
             names.sort();
             names
         };

@@ -32,7 +32,11 @@ fn clip(text: &str, limit: usize) -> &str {
 }
 
 impl Store {
-    pub async fn record_error(&self, entry: &NewErrorLogEntry<'_>, now: Timestamp) -> StoreResult<()> {
+    pub async fn record_error(
+        &self,
+        entry: &NewErrorLogEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         on_backend!(self, pool => {
             sqlx::query(
                 "INSERT INTO error_log (request_id, occurred_at, method, path, status, message) \

@@ -73,7 +73,9 @@ impl Store {
     /// Opens the database without migrating it (for `ferrodesk migrate --check`
     /// and tools that must not change the schema).
     pub async fn open_without_migrating(url: &str) -> Result<Store, ConnectError> {
-        Ok(Store { backend: Backend::connect(url).await? })
+        Ok(Store {
+            backend: Backend::connect(url).await?,
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), ConnectError> {

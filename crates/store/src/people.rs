@@ -48,7 +48,11 @@ macro_rules! person_query {
 }
 
 impl Store {
-    pub async fn create_person(&self, person: &NewPerson<'_>, now: Timestamp) -> StoreResult<PersonRecord> {
+    pub async fn create_person(
+        &self,
+        person: &NewPerson<'_>,
+        now: Timestamp,
+    ) -> StoreResult<PersonRecord> {
         on_backend!(self, pool => {
             sqlx::query_as::<_, PersonRecord>(concat!(
                 "INSERT INTO people (email, email_normalized, name, password_hash, is_agent, is_admin, ",
@@ -74,7 +78,11 @@ impl Store {
 
     /// Creates the first admin, but only while no admin exists; two requests
     /// racing to do so cannot both succeed. Returns `None` when an admin exists.
-    pub async fn create_first_admin(&self, person: &NewPerson<'_>, now: Timestamp) -> StoreResult<Option<PersonRecord>> {
+    pub async fn create_first_admin(
+        &self,
+        person: &NewPerson<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Option<PersonRecord>> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             if matches!(self.backend, crate::Backend::Postgres(_)) {
@@ -107,7 +115,10 @@ impl Store {
         })
     }
 
-    pub async fn find_person_by_email(&self, email_normalized: &str) -> StoreResult<Option<PersonRecord>> {
+    pub async fn find_person_by_email(
+        &self,
+        email_normalized: &str,
+    ) -> StoreResult<Option<PersonRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, PersonRecord>(person_query!("WHERE email_normalized = $1"))
                 .bind(email_normalized)
@@ -155,7 +166,12 @@ impl Store {
 
     /// Sets a new password hash and ends every session of the person, in one
     /// transaction: whoever knew the old password is logged out with it.
-    pub async fn set_password(&self, person_id: i64, password_hash: &str, now: Timestamp) -> StoreResult<bool> {
+    pub async fn set_password(
+        &self,
+        person_id: i64,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             let changed = sqlx::query(
@@ -176,7 +192,12 @@ impl Store {
         })
     }
 
-    pub async fn set_disabled(&self, person_id: i64, disabled: bool, now: Timestamp) -> StoreResult<()> {
+    pub async fn set_disabled(
+        &self,
+        person_id: i64,
+        disabled: bool,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             sqlx::query("UPDATE people SET is_disabled = $1, updated_at = $2 WHERE id = $3")
@@ -196,7 +217,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_organization(&self, name: &str, now: Timestamp) -> StoreResult<Organization> {
+    pub async fn create_organization(
+        &self,
+        name: &str,
+        now: Timestamp,
+    ) -> StoreResult<Organization> {
         on_backend!(self, pool => {
             sqlx::query_as::<_, Organization>(
                 "INSERT INTO organizations (name, name_normalized, created_at) VALUES ($1, $2, $3) \
@@ -211,7 +236,10 @@ impl Store {
         })
     }
 
-    pub async fn members_of_organization(&self, organization_id: i64) -> StoreResult<Vec<PersonRecord>> {
+    pub async fn members_of_organization(
+        &self,
+        organization_id: i64,
+    ) -> StoreResult<Vec<PersonRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, PersonRecord>(person_query!("WHERE organization_id = $1 ORDER BY name, id"))
                 .bind(organization_id)

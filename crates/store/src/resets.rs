@@ -35,7 +35,11 @@ impl Store {
     }
 
     /// The person a still-valid reset token belongs to, without using it up.
-    pub async fn peek_password_reset(&self, token_hash: &str, now: Timestamp) -> StoreResult<Option<i64>> {
+    pub async fn peek_password_reset(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "SELECT person_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",

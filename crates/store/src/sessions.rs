@@ -28,7 +28,11 @@ pub struct NewSession<'a> {
 }
 
 impl Store {
-    pub async fn create_session(&self, session: &NewSession<'_>, now: Timestamp) -> StoreResult<()> {
+    pub async fn create_session(
+        &self,
+        session: &NewSession<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
         on_backend!(self, pool => {
             sqlx::query(
                 "INSERT INTO sessions (token_hash, surface, person_id, created_at, last_seen_at, expires_at, ip, user_agent) \
@@ -47,7 +51,11 @@ impl Store {
         Ok(())
     }
 
-    pub async fn find_session(&self, token_hash: &str, surface: Surface) -> StoreResult<Option<SessionRecord>> {
+    pub async fn find_session(
+        &self,
+        token_hash: &str,
+        surface: Surface,
+    ) -> StoreResult<Option<SessionRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, SessionRecord>(
                 "SELECT s.surface, s.person_id, s.created_at, s.last_seen_at, s.expires_at, \
@@ -96,7 +104,11 @@ impl Store {
     /// Removes sessions past their absolute lifetime or idle for longer than
     /// `idle_before` allows. The request path enforces both limits itself; this
     /// only keeps the table small.
-    pub async fn delete_stale_sessions(&self, now: Timestamp, idle_before: Timestamp) -> StoreResult<u64> {
+    pub async fn delete_stale_sessions(
+        &self,
+        now: Timestamp,
+        idle_before: Timestamp,
+    ) -> StoreResult<u64> {
         Ok(on_backend!(self, pool => {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2")
                 .bind(now.millis())

@@ -1,0 +1,456 @@
+//! What Ferrodesk needs to boot: read from an optional `ferrodesk.toml`, then
+//! from `FERRODESK_*` environment variables, which win. Everything else is a
+//! runtime setting in the database. A bad value names its setting.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use ferrodesk_app::InstanceKey;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+pub const DEFAULT_CONFIG_FILE: &str = "ferrodesk.toml";
+const KEY_FILE_NAME: &str = "secret.key";
+const DATABASE_FILE_NAME: &str = "ferrodesk.db";
+
+/// The settings file; every key is optional and the environment overrides it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    trusted_proxies: Option<ProxyList>,
+    secret_key: Option<String>,
+    secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ProxyList {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// A configuration problem: which setting, and what is wrong with it.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(setting: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            setting: setting.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}: {}", self.setting, self.problem)
+    }
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub public_url: String,
+    pub trusted_proxies: Vec<IpNet>,
+    key_source: KeySource,
+}
+
+#[derive(Debug)]
+enum KeySource {
+    Inline(&'static str, ferrodesk_core::Secret),
+    File(&'static str, PathBuf),
+    Generated,
+}
+
+/// Where a value came from, for error messages.
+struct Source<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Source<'_> {
+    fn pick<T>(
+        &self,
+        variable: &'static str,
+        from_file: Option<T>,
+        parse: impl Fn(String) -> T,
+    ) -> Option<(String, T)> {
+        match (self.env)(variable) {
+            Some(value) => Some((variable.to_owned(), parse(value))),
+            None => from_file.map(|value| {
+                (
+                    format!("{} in {DEFAULT_CONFIG_FILE}", setting_key(variable)),
+                    value,
+                )
+            }),
+        }
+    }
+}
+
+fn setting_key(variable: &str) -> String {
+    variable.trim_start_matches("FERRODESK_").to_lowercase()
+}
+
+impl Config {
+    /// Loads the configuration. `file` is the settings file to read: when it
+    /// was named explicitly it must exist; the default one is optional.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let file_settings = read_file(file)?;
+        let source = Source { env };
+
+        let listen = match source.pick("FERRODESK_LISTEN", file_settings.listen, |value| value) {
+            Some((setting, text)) => text.trim().parse::<SocketAddr>().map_err(|_| {
+                ConfigError::new(
+                    setting,
+                    format!("{text:?} is not an address and port such as 127.0.0.1:8080"),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+
+        let data_dir = source
+            .pick("FERRODESK_DATA_DIR", file_settings.data_dir, PathBuf::from)
+            .map_or_else(|| PathBuf::from("./ferrodesk-data"), |(_, dir)| dir);
+
+        let database_url = match source.pick(
+            "FERRODESK_DATABASE_URL",
+            file_settings.database_url,
+            |value| value,
+        ) {
+            Some((setting, url)) => {
+                let url = url.trim().to_owned();
+                let known = ["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme));
+                if !known {
+                    return Err(ConfigError::new(
+                        setting,
+                        "must start with sqlite: or postgres://",
+                    ));
+                }
+                url
+            }
+            None => String::new(),
+        };
+
+        let public_url =
+            match source.pick("FERRODESK_PUBLIC_URL", file_settings.public_url, |value| {
+                value
+            }) {
+                Some((setting, url)) => {
+                    parse_public_url(&url).map_err(|problem| ConfigError::new(setting, problem))?
+                }
+                None => default_public_url(listen),
+            };
+
+        let proxies = source.pick(
+            "FERRODESK_TRUSTED_PROXIES",
+            file_settings.trusted_proxies.map(|list| match list {
+                ProxyList::Text(text) => split_list(&text),
+                ProxyList::List(items) => items,
+            }),
+            |text| split_list(&text),
+        );
+        let trusted_proxies = match proxies {
+            Some((setting, items)) => items
+                .iter()
+                .map(|item| {
+                    parse_cidr(item).map_err(|problem| ConfigError::new(setting.clone(), problem))
+                })
+                .collect::<Result<Vec<IpNet>, ConfigError>>()?,
+            None => Vec::new(),
+        };
+
+        let key_source = if let Some(key) = env("FERRODESK_SECRET_KEY") {
+            KeySource::Inline("FERRODESK_SECRET_KEY", ferrodesk_core::Secret::new(key))
+        } else if let Some(path) = env("FERRODESK_SECRET_KEY_FILE") {
+            KeySource::File("FERRODESK_SECRET_KEY_FILE", PathBuf::from(path))
+        } else if let Some(key) = file_settings.secret_key {
+            KeySource::Inline(
+                "secret_key in ferrodesk.toml",
+                ferrodesk_core::Secret::new(key),
+            )
+        } else if let Some(path) = file_settings.secret_key_file {
+            KeySource::File("secret_key_file in ferrodesk.toml", path)
+        } else {
+            KeySource::Generated
+        };
+
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+            trusted_proxies,
+            key_source,
+        })
+    }
+
+    /// Creates the data directory (mode 0700) if needed and fills in the
+    /// defaults that live in it: the SQLite file and the generated key.
+    pub fn prepare_data_dir(&mut self) -> Result<(), ConfigError> {
+        let setting = "FERRODESK_DATA_DIR";
+        if !self.data_dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.data_dir)
+                .map_err(|error| {
+                    ConfigError::new(
+                        setting,
+                        format!("cannot create {}: {error}", self.data_dir.display()),
+                    )
+                })?;
+        }
+        if !self.data_dir.is_dir() {
+            return Err(ConfigError::new(
+                setting,
+                format!("{} is not a directory", self.data_dir.display()),
+            ));
+        }
+        self.data_dir = self.data_dir.canonicalize().map_err(|error| {
+            ConfigError::new(
+                setting,
+                format!("cannot resolve {}: {error}", self.data_dir.display()),
+            )
+        })?;
+        if let Ok(metadata) = std::fs::metadata(&self.data_dir)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                data_dir = %self.data_dir.display(),
+                "the data directory is readable by other users; `chmod 700` it"
+            );
+        }
+        if self.database_url.is_empty() {
+            self.database_url = format!(
+                "sqlite:{}",
+                self.data_dir.join(DATABASE_FILE_NAME).display()
+            );
+        }
+        Ok(())
+    }
+
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    /// The instance key: configured, read from a file, or generated once into
+    /// the data directory (mode 0600).
+    pub fn instance_key(&self) -> Result<InstanceKey, ConfigError> {
+        match &self.key_source {
+            KeySource::Inline(setting, key) => InstanceKey::from_text(key.expose())
+                .map_err(|error| ConfigError::new(*setting, error.to_string())),
+            KeySource::File(setting, path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    ConfigError::new(*setting, format!("cannot read {}: {error}", path.display()))
+                })?;
+                InstanceKey::from_text(&text)
+                    .map_err(|error| ConfigError::new(*setting, error.to_string()))
+            }
+            KeySource::Generated => self.generated_key(),
+        }
+    }
+
+    fn generated_key(&self) -> Result<InstanceKey, ConfigError> {
+        let setting = "FERRODESK_SECRET_KEY";
+        let path = self.data_dir.join(KEY_FILE_NAME);
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match created {
+            Ok(mut file) => {
+                let key = InstanceKey::generate_text()
+                    .map_err(|error| ConfigError::new(setting, error.to_string()))?;
+                std::io::Write::write_all(&mut file, key.as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|error| {
+                        ConfigError::new(
+                            setting,
+                            format!("cannot write {}: {error}", path.display()),
+                        )
+                    })?;
+                tracing::info!(path = %path.display(), "generated a new instance key");
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("cannot create {}: {error}", path.display()),
+                ));
+            }
+        }
+        let text = std::fs::read_to_string(&path).map_err(|error| {
+            ConfigError::new(setting, format!("cannot read {}: {error}", path.display()))
+        })?;
+        InstanceKey::from_text(&text).map_err(|error| {
+            ConfigError::new(
+                format!("{setting} (generated {})", path.display()),
+                error.to_string(),
+            )
+        })
+    }
+
+    pub fn key_is_generated(&self) -> bool {
+        matches!(self.key_source, KeySource::Generated)
+    }
+}
+
+fn read_file(file: Option<&Path>) -> Result<FileSettings, ConfigError> {
+    let (path, required) = match file {
+        Some(path) => (path.to_path_buf(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => {
+            return Ok(FileSettings::default());
+        }
+        Err(error) => {
+            return Err(ConfigError::new(
+                path.display().to_string(),
+                format!("cannot read: {error}"),
+            ));
+        }
+    };
+    toml::from_str(&text).map_err(|error| {
+        let message = error.message().to_owned();
+        ConfigError::new(path.display().to_string(), message)
+    })
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR range such as 10.0.0.0/8"))
+}
+
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = text.trim().trim_end_matches('/');
+    let Some((scheme, authority)) = url.split_once("://") else {
+        return Err(format!("{url:?} must start with http:// or https://"));
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("{url:?} must start with http:// or https://"));
+    }
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!(
+            "{url:?} must be a scheme and host only, such as https://help.example.com"
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+fn default_public_url(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("http://localhost:{}", listen.port())
+    } else {
+        format!("http://{listen}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::load(None, &|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert!(config.trusted_proxies.is_empty());
+        assert!(config.key_is_generated());
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        let error = load(&[("FERRODESK_LISTEN", "nowhere")]).unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_LISTEN");
+        let error = load(&[("FERRODESK_TRUSTED_PROXIES", "10.0.0.0/8, banana")]).unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_TRUSTED_PROXIES");
+        assert!(error.problem.contains("banana"));
+        let error = load(&[("FERRODESK_PUBLIC_URL", "ftp://x")]).unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_PUBLIC_URL");
+        let error = load(&[("FERRODESK_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_DATABASE_URL");
+    }
+
+    #[test]
+    fn proxies_and_public_url_parse() {
+        let config = load(&[
+            ("FERRODESK_TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.1 ::1"),
+            ("FERRODESK_PUBLIC_URL", "https://help.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(config.trusted_proxies.len(), 3);
+        assert_eq!(config.public_url, "https://help.example.com");
+    }
+
+    #[test]
+    fn a_named_settings_file_must_exist_and_unknown_keys_are_refused() {
+        let missing =
+            Config::load(Some(Path::new("/nonexistent/ferrodesk.toml")), &|_| None).unwrap_err();
+        assert!(missing.problem.starts_with("cannot read"));
+        let dir = std::env::temp_dir().join(format!("ferrodesk-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ferrodesk.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nlisen = 1\n").unwrap();
+        let error = Config::load(Some(&file), &|_| None).unwrap_err();
+        assert!(error.problem.contains("lisen"), "{error}");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ntrusted_proxies = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&file), &|_| None).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.public_url, "http://localhost:9000");
+        let overridden = Config::load(Some(&file), &|name| {
+            (name == "FERRODESK_LISTEN").then(|| "127.0.0.1:7000".to_owned())
+        })
+        .unwrap();
+        assert_eq!(overridden.listen.port(), 7000);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_short_secret_key_is_refused_by_name() {
+        let config = load(&[("FERRODESK_SECRET_KEY", "short")]).unwrap();
+        let error = config.instance_key().unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_SECRET_KEY");
+    }
+}

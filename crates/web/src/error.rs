@@ -1,0 +1,193 @@
+//! One error type for handlers, and one place that turns every error response
+//! (ours, axum's, or a middleware's) into a page with a short message and the
+//! request id. Internal details go to the error log, never to the person.
+
+use std::any::Any;
+use std::borrow::Cow;
+
+use askama::Template;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use ferrodesk_app::{AppError, ServerError};
+
+use crate::AppState;
+use crate::request_log::RequestId;
+
+#[derive(Debug)]
+pub(crate) enum WebError {
+    App(AppError),
+    /// The request itself is malformed (bad form encoding, bad parameter).
+    BadRequest(Cow<'static, str>),
+    /// A cross-site or token-less unsafe request.
+    CsrfRejected,
+}
+
+impl From<AppError> for WebError {
+    fn from(error: AppError) -> WebError {
+        WebError::App(error)
+    }
+}
+
+pub(crate) type WebResult<T> = Result<T, WebError>;
+
+/// Carried in a response's extensions from where an error happened to the
+/// middleware that renders the page.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorPage {
+    message: Cow<'static, str>,
+    /// What went wrong inside, for the error log; `None` for client errors.
+    internal: Option<String>,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, message, internal): (StatusCode, Cow<'static, str>, Option<String>) = match self {
+            WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, message, None),
+            WebError::CsrfRejected => (
+                StatusCode::FORBIDDEN,
+                "This form has expired or came from another site. Go back, reload the page and try again.".into(),
+                None,
+            ),
+            WebError::App(error) => match error {
+                AppError::Invalid(errors) => {
+                    let first = errors.iter().next().map(|(_, message)| message.to_owned());
+                    (StatusCode::BAD_REQUEST, first.unwrap_or_else(|| "The input is not valid.".into()).into(), None)
+                }
+                AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid email or password.".into(), None),
+                AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "Please sign in first.".into(), None),
+                AppError::Forbidden => (StatusCode::FORBIDDEN, "You do not have permission to do this.".into(), None),
+                AppError::NotFound => (StatusCode::NOT_FOUND, default_message(StatusCode::NOT_FOUND).into(), None),
+                AppError::Conflict(message) => (StatusCode::CONFLICT, message.into(), None),
+                AppError::Internal(detail) => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    default_message(StatusCode::INTERNAL_SERVER_ERROR).into(),
+                    Some(detail),
+                ),
+            },
+        };
+        let mut response = status.into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorPage { message, internal });
+        response
+    }
+}
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request could not be understood.",
+        401 => "Please sign in first.",
+        403 => "You do not have permission to see this page.",
+        404 => "There is no page at this address.",
+        405 => "This address does not accept that kind of request.",
+        408 => "The request took too long.",
+        413 => "What you sent is too large.",
+        415 => "This address does not accept that kind of content.",
+        422 => "The request could not be processed.",
+        429 => "Too many requests. Wait a moment and try again.",
+        503 => "The service is not available right now. Try again shortly.",
+        500..=599 => "Something went wrong on our side. It has been logged.",
+        _ => "The request could not be completed.",
+    }
+}
+
+/// The answer for every path outside the route table (including `/data/…`).
+pub(crate) async fn not_found() -> WebError {
+    WebError::App(AppError::NotFound)
+}
+
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_else(|| "panic with a non-text payload".to_owned());
+    let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    response.extensions_mut().insert(ErrorPage {
+        message: default_message(StatusCode::INTERNAL_SERVER_ERROR).into(),
+        internal: Some(format!("panic: {detail}")),
+    });
+    response
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// Renders error responses as pages and records server errors. Responses that
+/// already carry an HTML page or JSON (a login form showing its error, the
+/// API) are left alone unless a handler asked for an error page.
+pub(crate) async fn render_error_pages(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or_else(|| "-".to_owned(), |id| id.0.clone());
+    let method = request.method().to_string();
+    let location = request.extensions().get::<MatchedPath>().map_or_else(
+        || request.uri().path().to_owned(),
+        |path| path.as_str().to_owned(),
+    );
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let page = response.extensions_mut().remove::<ErrorPage>();
+    let has_own_body = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value.starts_with("text/html") || value.starts_with("application/json")
+        });
+    if page.is_none() && has_own_body {
+        return response;
+    }
+    let (message, internal) = match page {
+        Some(page) => (page.message, page.internal),
+        None if status.is_server_error() => (
+            Cow::Borrowed(default_message(status)),
+            Some(format!("{status} from a lower layer")),
+        ),
+        None => (Cow::Borrowed(default_message(status)), None),
+    };
+    if let Some(detail) = internal {
+        state
+            .app
+            .record_server_error(&ServerError {
+                request_id: &request_id,
+                method: &method,
+                path: &location,
+                status: status.as_u16(),
+                message: &detail,
+            })
+            .await;
+    }
+    let title = status.canonical_reason().unwrap_or("Error");
+    let body = ErrorTemplate {
+        status: status.as_u16(),
+        title,
+        message: &message,
+        request_id: &request_id,
+    }
+    .render()
+    .unwrap_or_else(|_| format!("{} {title}. Request id: {request_id}", status.as_u16()));
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Response::from_parts(parts, Html(body).into_response().into_body())
+}

@@ -1,0 +1,83 @@
+//! The browser pages, one module per area.
+
+pub(crate) mod admin;
+pub(crate) mod agent;
+pub(crate) mod password_reset;
+pub(crate) mod portal;
+pub(crate) mod setup;
+pub(crate) mod sign_in;
+
+use askama::Template;
+use axum::Router;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use ferrodesk_app::{Actor, AppError};
+use ferrodesk_core::Surface;
+
+use crate::AppState;
+use crate::error::{WebError, WebResult};
+use crate::session::Session;
+
+/// Routes that live in the staff session: agent, admin and first-run setup.
+pub(crate) fn staff_routes() -> Router<AppState> {
+    agent::routes()
+        .merge(admin::routes())
+        .merge(setup::routes())
+}
+
+/// What the layout shows around every page: who is signed in and how to log out.
+pub(crate) struct Chrome {
+    pub person: Option<String>,
+    pub csrf_token: String,
+    pub logout_action: &'static str,
+    pub login_action: &'static str,
+    pub show_admin_link: bool,
+    pub show_agent_link: bool,
+}
+
+impl Chrome {
+    pub fn for_session(session: &Session) -> Chrome {
+        let (person, is_admin) = match &session.actor {
+            Actor::Visitor => (None, false),
+            Actor::User(person) => (Some(person.name.clone()), false),
+            Actor::Agent(person) => (Some(person.name.clone()), person.is_admin),
+        };
+        let staff = session.surface == Surface::Staff;
+        Chrome {
+            person,
+            csrf_token: session.csrf_token.clone(),
+            logout_action: if staff { "/agent/logout" } else { "/logout" },
+            login_action: if staff { "/agent/login" } else { "/login" },
+            show_admin_link: staff && is_admin,
+            show_agent_link: staff,
+        }
+    }
+}
+
+/// Renders a template into a response, or an error page if it cannot render.
+pub(crate) fn render(template: &impl Template) -> WebResult<Response> {
+    template
+        .render()
+        .map(|html| Html(html).into_response())
+        .map_err(|error| WebError::App(AppError::Internal(format!("template: {error}"))))
+}
+
+/// Sends a visitor to the staff login page, to come back to `path` after.
+pub(crate) fn to_staff_login(path: &str) -> Response {
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC).collect();
+    Redirect::to(&format!("/agent/login?return_to={encoded}")).into_response()
+}
+
+const MAX_USER_AGENT_LENGTH: usize = 512;
+
+/// The browser's User-Agent, clipped, for the session list and login log.
+pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> &str {
+    let agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    match agent.char_indices().nth(MAX_USER_AGENT_LENGTH) {
+        Some((cut, _)) => &agent[..cut],
+        None => agent,
+    }
+}

@@ -1,0 +1,229 @@
+//! The login form and its handling, shared by the help center and the staff
+//! interface. Every failure renders the same page with the same message, so
+//! a response never tells whether an email is registered.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use ferrodesk_app::{AppError, LoginAttempt};
+use ferrodesk_core::{ReturnPath, Secret, Surface};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::client_ip::ClientIp;
+use crate::error::{WebError, WebResult};
+use crate::pages::render;
+use crate::session::{Session, cleared_cookie, signed_in_cookie};
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    heading: &'a str,
+    area: &'a str,
+    home: &'a str,
+    action: &'a str,
+    csrf_token: &'a str,
+    return_to: Option<&'a str>,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginQuery {
+    return_to: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    email: String,
+    password: String,
+    return_to: Option<String>,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LoginForm")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+struct SurfacePaths {
+    heading: &'static str,
+    area: &'static str,
+    home: &'static str,
+    action: &'static str,
+    default_return: &'static str,
+    allowed_returns: &'static [&'static str],
+}
+
+fn paths(surface: Surface) -> SurfacePaths {
+    match surface {
+        Surface::Staff => SurfacePaths {
+            heading: "Staff log in",
+            area: "staff",
+            home: "/agent",
+            action: "/agent/login",
+            default_return: "/agent",
+            allowed_returns: &["/agent", "/admin"],
+        },
+        Surface::Portal => SurfacePaths {
+            heading: "Log in",
+            area: "portal",
+            home: "/",
+            action: "/login",
+            default_return: "/",
+            allowed_returns: &["/"],
+        },
+    }
+}
+
+fn safe_return(surface: Surface, requested: Option<&str>) -> Option<ReturnPath> {
+    let requested = requested?;
+    paths(surface).allowed_returns.iter().find_map(|prefix| {
+        ReturnPath::parse_under(requested, prefix.trim_end_matches('/')).or_else(|| {
+            (*prefix == "/")
+                .then(|| ReturnPath::parse(requested))
+                .flatten()
+        })
+    })
+}
+
+/// Notices that a redirect may ask the login page to show; anything else in
+/// the query is ignored, so the page cannot be made to show arbitrary text.
+fn notice_text(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "logged-out" => Some("You have been logged out."),
+        "password-set" => Some("Your password has been set. Log in with it now."),
+        "setup-done" => Some("Your admin account is ready. Log in to continue."),
+        "expired" => Some("Your session has ended. Log in again."),
+        _ => None,
+    }
+}
+
+fn login_page(
+    surface: Surface,
+    session: &Session,
+    return_to: Option<&ReturnPath>,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> WebResult<Response> {
+    let paths = paths(surface);
+    render(&LoginPage {
+        heading: paths.heading,
+        area: paths.area,
+        home: paths.home,
+        action: paths.action,
+        csrf_token: &session.csrf_token,
+        return_to: return_to.map(ReturnPath::as_str),
+        error,
+        notice,
+    })
+}
+
+pub(crate) async fn show(
+    surface: Surface,
+    session: &Session,
+    query: &LoginQuery,
+) -> WebResult<Response> {
+    let return_to = safe_return(surface, query.return_to.as_deref());
+    login_page(
+        surface,
+        session,
+        return_to.as_ref(),
+        None,
+        notice_text(query.notice.as_deref()),
+    )
+}
+
+pub(crate) async fn submit(
+    surface: Surface,
+    state: &AppState,
+    session: &Session,
+    ClientIp(ip): ClientIp,
+    user_agent: &str,
+    form: LoginForm,
+) -> WebResult<Response> {
+    let password = Secret::new(form.password);
+    let attempt = LoginAttempt {
+        surface,
+        email: &form.email,
+        password: &password,
+        ip: &ip.to_string(),
+        user_agent,
+    };
+    let return_to = safe_return(surface, form.return_to.as_deref());
+    match state.app.log_in(&attempt).await {
+        Ok(opened) => {
+            let target = return_to
+                .as_ref()
+                .map_or(paths(surface).default_return, ReturnPath::as_str);
+            let mut response = Redirect::to(target).into_response();
+            let cookie = signed_in_cookie(surface, &opened.token, state.config.is_https())
+                .ok_or_else(|| {
+                    WebError::App(AppError::Internal(
+                        "session cookie is not a header value".into(),
+                    ))
+                })?;
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            Ok(response)
+        }
+        Err(AppError::InvalidCredentials) => {
+            let mut response = login_page(
+                surface,
+                session,
+                return_to.as_ref(),
+                Some("Invalid email or password."),
+                None,
+            )?;
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub(crate) async fn log_out(
+    surface: Surface,
+    state: &AppState,
+    session: &Session,
+) -> WebResult<Response> {
+    state.app.log_out(session.token.expose()).await?;
+    let mut response =
+        Redirect::to(&format!("{}?notice=logged-out", paths(surface).action)).into_response();
+    if let Some(cookie) = cleared_cookie(surface, state.config.is_https()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_logins_return_only_into_the_staff_interface() {
+        assert_eq!(
+            safe_return(Surface::Staff, Some("/admin"))
+                .unwrap()
+                .as_str(),
+            "/admin"
+        );
+        assert_eq!(
+            safe_return(Surface::Staff, Some("/agent/tickets/4"))
+                .unwrap()
+                .as_str(),
+            "/agent/tickets/4"
+        );
+        assert!(safe_return(Surface::Staff, Some("/")).is_none());
+        assert!(safe_return(Surface::Staff, Some("//evil.example/agent")).is_none());
+        assert!(safe_return(Surface::Staff, Some("https://evil.example/agent")).is_none());
+        assert_eq!(
+            safe_return(Surface::Portal, Some("/kb")).unwrap().as_str(),
+            "/kb"
+        );
+        assert!(safe_return(Surface::Portal, Some("//evil.example")).is_none());
+    }
+}

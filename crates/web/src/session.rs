@@ -1,0 +1,345 @@
+//! The session of each browser surface, and the CSRF check in front of every
+//! unsafe request on it.
+//!
+//! The cookie holds `s.<token>` for a signed-in session (looked up by hash in
+//! the database) or `v.<token>` for a visitor: a random pre-login token that
+//! is never stored and only keys the visitor's CSRF token, so an anonymous page
+//! view costs no database write.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ferrodesk_app::Actor;
+use ferrodesk_core::{Secret, Surface};
+
+use crate::error::WebError;
+use crate::forms::parse_pairs;
+use crate::{AppState, FORM_BODY_LIMIT};
+
+/// The session a request runs in, put into the request by the middleware.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub surface: Surface,
+    pub token: Secret,
+    pub actor: Actor,
+    pub csrf_token: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Session, WebError> {
+        parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+            WebError::App(ferrodesk_app::AppError::Internal(
+                "route has no session layer".into(),
+            ))
+        })
+    }
+}
+
+fn cookie_name(surface: Surface, https: bool) -> &'static str {
+    match (surface, https) {
+        (Surface::Portal, true) => "__Host-ferrodesk",
+        (Surface::Portal, false) => "ferrodesk",
+        (Surface::Staff, true) => "__Host-ferrodesk-staff",
+        (Surface::Staff, false) => "ferrodesk-staff",
+    }
+}
+
+enum CookieToken {
+    Session(String),
+    Visitor(String),
+}
+
+impl CookieToken {
+    fn token(&self) -> &str {
+        match self {
+            CookieToken::Session(token) | CookieToken::Visitor(token) => token,
+        }
+    }
+}
+
+fn read_cookie(headers: &HeaderMap, name: &str) -> Option<CookieToken> {
+    let is_token =
+        |text: &str| text.len() == 64 && text.bytes().all(|byte| byte.is_ascii_hexdigit());
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(cookie, _)| *cookie == name)
+        .find_map(|(_, value)| match value.split_once('.') {
+            Some(("s", token)) if is_token(token) => Some(CookieToken::Session(token.to_owned())),
+            Some(("v", token)) if is_token(token) => Some(CookieToken::Visitor(token.to_owned())),
+            _ => None,
+        })
+}
+
+fn cookie_header(name: &str, value: &str, https: bool, max_age_zero: bool) -> Option<HeaderValue> {
+    let secure = if https { "; Secure" } else { "" };
+    let expiry = if max_age_zero { "; Max-Age=0" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{expiry}"
+    ))
+    .ok()
+}
+
+/// The `Set-Cookie` value that starts a signed-in session.
+pub(crate) fn signed_in_cookie(
+    surface: Surface,
+    token: &Secret,
+    https: bool,
+) -> Option<HeaderValue> {
+    cookie_header(
+        cookie_name(surface, https),
+        &format!("s.{}", token.expose()),
+        https,
+        false,
+    )
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub(crate) fn cleared_cookie(surface: Surface, https: bool) -> Option<HeaderValue> {
+    cookie_header(cookie_name(surface, https), "", https, true)
+}
+
+pub(crate) async fn portal_session(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    with_session(Surface::Portal, state, request, next).await
+}
+
+pub(crate) async fn staff_session(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    with_session(Surface::Staff, state, request, next).await
+}
+
+async fn with_session(surface: Surface, state: AppState, request: Request, next: Next) -> Response {
+    let https = state.config.is_https();
+    let name = cookie_name(surface, https);
+    let presented = read_cookie(request.headers(), name);
+
+    let request = if is_unsafe(request.method()) {
+        match check_csrf(&state, surface, presented.as_ref(), request).await {
+            Ok(request) => request,
+            Err(error) => return error.into_response(),
+        }
+    } else {
+        request
+    };
+
+    let resumed = match &presented {
+        Some(CookieToken::Session(token)) => match state.app.resume_session(surface, token).await {
+            Ok(Actor::Visitor) => None,
+            Ok(actor) => Some((Secret::new(token.clone()), actor)),
+            Err(error) => return WebError::from(error).into_response(),
+        },
+        Some(CookieToken::Visitor(token)) => Some((Secret::new(token.clone()), Actor::Visitor)),
+        None => None,
+    };
+    let (token, actor, is_new_visitor) = match resumed {
+        Some((token, actor)) => (token, actor, false),
+        None => match state.app.new_visitor_token() {
+            Ok(token) => (token, Actor::Visitor, true),
+            Err(error) => return WebError::from(error).into_response(),
+        },
+    };
+
+    let csrf_token = state.app.csrf_token(surface, token.expose());
+    let visitor_cookie = format!("v.{}", token.expose());
+    let mut request = request;
+    request.extensions_mut().insert(Session {
+        surface,
+        token,
+        actor,
+        csrf_token,
+    });
+    let mut response = next.run(request).await;
+
+    let handler_set_cookie = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|value| value.as_bytes().starts_with(format!("{name}=").as_bytes()));
+    if is_new_visitor
+        && !handler_set_cookie
+        && let Some(value) = cookie_header(name, &visitor_cookie, https, false)
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Refuses an unsafe request unless it comes from our own pages: not
+/// cross-site by `Sec-Fetch-Site` or `Origin`, and carrying the session's
+/// synchronizer token in `X-CSRF-Token` or the `csrf_token` form field.
+async fn check_csrf(
+    state: &AppState,
+    surface: Surface,
+    presented: Option<&CookieToken>,
+    request: Request,
+) -> Result<Request, WebError> {
+    if comes_from_another_site(request.headers(), &state.config.public_url) {
+        return Err(WebError::CsrfRejected);
+    }
+    let Some(session_token) = presented.map(CookieToken::token) else {
+        return Err(WebError::CsrfRejected);
+    };
+    if let Some(header_token) = request
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|value| value.to_str().ok())
+    {
+        return if state
+            .app
+            .csrf_token_matches(surface, session_token, header_token)
+        {
+            Ok(request)
+        } else {
+            Err(WebError::CsrfRejected)
+        };
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(WebError::CsrfRejected);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            WebError::BadRequest("The form could not be read (it may be too large).".into())
+        })?;
+    let pairs = parse_pairs(&bytes)?;
+    let form_token = pairs
+        .iter()
+        .find(|(field, _)| field == "csrf_token")
+        .map(|(_, value)| value.as_str());
+    match form_token {
+        Some(token) if state.app.csrf_token_matches(surface, session_token, token) => {
+            Ok(Request::from_parts(parts, Body::from(bytes)))
+        }
+        _ => Err(WebError::CsrfRejected),
+    }
+}
+
+/// True when the browser tells us the request was made by another site.
+/// Requests without either header (non-browser clients) still need the token.
+fn comes_from_another_site(headers: &HeaderMap, public_url: &str) -> bool {
+    if let Some(site) = headers
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok())
+    {
+        return !matches!(site, "same-origin" | "none");
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    if origin.eq_ignore_ascii_case(public_url) {
+        return false;
+    }
+    // The origin the browser used, when it differs from the configured
+    // public URL (say localhost instead of 127.0.0.1), is the Host it sent.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok());
+    let origin_authority = origin.split_once("://").map(|(_, authority)| authority);
+    !matches!((origin_authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn cross_site_requests_are_recognised() {
+        let public = "https://help.example.com";
+        assert!(!comes_from_another_site(&headers(&[]), public));
+        assert!(!comes_from_another_site(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            public
+        ));
+        assert!(comes_from_another_site(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            public
+        ));
+        assert!(comes_from_another_site(
+            &headers(&[("sec-fetch-site", "same-site")]),
+            public
+        ));
+        assert!(!comes_from_another_site(
+            &headers(&[("origin", "https://help.example.com")]),
+            public
+        ));
+        assert!(comes_from_another_site(
+            &headers(&[("origin", "https://evil.example")]),
+            public
+        ));
+        assert!(comes_from_another_site(
+            &headers(&[("origin", "null")]),
+            public
+        ));
+        assert!(!comes_from_another_site(
+            &headers(&[
+                ("origin", "http://localhost:8080"),
+                ("host", "localhost:8080")
+            ]),
+            public
+        ));
+        assert!(comes_from_another_site(
+            &headers(&[
+                ("origin", "http://evil.example"),
+                ("host", "localhost:8080")
+            ]),
+            public
+        ));
+    }
+
+    #[test]
+    fn only_well_formed_cookie_values_are_read() {
+        let token = "a".repeat(64);
+        let cookie = HeaderValue::from_str(&format!("other=1; ferrodesk-staff=s.{token}")).unwrap();
+        let mut map = HeaderMap::new();
+        map.insert(header::COOKIE, cookie);
+        assert!(
+            matches!(read_cookie(&map, "ferrodesk-staff"), Some(CookieToken::Session(t)) if t == token)
+        );
+        assert!(read_cookie(&map, "ferrodesk").is_none());
+        let mut bad = HeaderMap::new();
+        bad.insert(
+            header::COOKIE,
+            HeaderValue::from_static("ferrodesk-staff=s.not-hex"),
+        );
+        assert!(read_cookie(&bad, "ferrodesk-staff").is_none());
+    }
+}
