@@ -26,7 +26,12 @@ async fn open(backend: Backend) -> Option<Subject> {
     Some(Subject { store, database })
 }
 
-fn person<'a>(email: &'a str, normalized: &'a str, is_agent: bool, is_admin: bool) -> NewPerson<'a> {
+fn person<'a>(
+    email: &'a str,
+    normalized: &'a str,
+    is_agent: bool,
+    is_admin: bool,
+) -> NewPerson<'a> {
     NewPerson {
         email,
         email_normalized: normalized,
@@ -192,7 +197,9 @@ on_both_backends! { open;
 #[tokio::test]
 async fn a_fresh_database_starts_migrations_from_scratch_on_each_backend_concurrently() {
     // Two nodes racing to migrate a brand-new PostgreSQL database.
-    let Some(database) = TestDatabase::fresh(Backend::Postgres).await else { return };
+    let Some(database) = TestDatabase::fresh(Backend::Postgres).await else {
+        return;
+    };
     let (first, second) = tokio::join!(Store::open(&database.url), Store::open(&database.url));
     first.unwrap();
     second.unwrap();
@@ -201,5 +208,8 @@ async fn a_fresh_database_starts_migrations_from_scratch_on_each_backend_concurr
 #[tokio::test]
 async fn unknown_url_schemes_are_refused() {
     let refused = Store::open("mysql://localhost/db").await;
-    assert!(matches!(refused, Err(ferrodesk_store::ConnectError::UnsupportedScheme)));
+    assert!(matches!(
+        refused,
+        Err(ferrodesk_store::ConnectError::UnsupportedScheme)
+    ));
 }

@@ -32,7 +32,9 @@ impl Browser {
     pub async fn launch() -> Option<Browser> {
         for program in [CHROMIUM, CHROMEDRIVER] {
             if !Path::new(program).exists() {
-                skip(&format!("{program} is not installed (apt-get install chromium chromium-driver)"));
+                skip(&format!(
+                    "{program} is not installed (apt-get install chromium chromium-driver)"
+                ));
                 return None;
             }
         }
@@ -62,7 +64,8 @@ impl Browser {
         // Keep draining its output so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-        let profile = std::env::temp_dir().join(format!("ferrodesk-chromium-{}", crate::random_suffix()));
+        let profile =
+            std::env::temp_dir().join(format!("ferrodesk-chromium-{}", crate::random_suffix()));
         let http = reqwest::Client::new();
         let endpoint = format!("http://127.0.0.1:{port}");
         let capabilities = json!({"capabilities": {"alwaysMatch": {
@@ -90,7 +93,13 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {answer}"))
             .to_owned();
-        Some(Browser { driver, endpoint, session, http, profile })
+        Some(Browser {
+            driver,
+            endpoint,
+            session,
+            http,
+            profile,
+        })
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -100,7 +109,13 @@ impl Browser {
             Some(body) => request.json(&body),
             None => request,
         };
-        let answer: Value = request.send().await.expect("WebDriver call").json().await.expect("WebDriver JSON");
+        let answer: Value = request
+            .send()
+            .await
+            .expect("WebDriver call")
+            .json()
+            .await
+            .expect("WebDriver JSON");
         if let Some(error) = answer["value"]["error"].as_str() {
             panic!("WebDriver {path}: {error}: {}", answer["value"]["message"]);
         }
@@ -108,38 +123,63 @@ impl Browser {
     }
 
     pub async fn goto(&self, url: &str) {
-        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
     }
 
     pub async fn current_url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
-    }
-
-    async fn element(&self, css: &str) -> String {
-        let found = self
-            .call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
-            .await;
-        found[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("no element {css}")).to_owned()
-    }
-
-    pub async fn type_into(&self, css: &str, text: &str) {
-        let element = self.element(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({"text": text})))
-            .await;
-    }
-
-    pub async fn click(&self, css: &str) {
-        let element = self.element(css).await;
-        self.call(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({}))).await;
-    }
-
-    pub async fn text_of(&self, css: &str) -> String {
-        let element = self.element(css).await;
-        self.call(reqwest::Method::GET, &format!("/element/{element}/text"), None)
+        self.call(reqwest::Method::GET, "/url", None)
             .await
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        found[ELEMENT_KEY]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_owned()
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    pub async fn text_of(&self, css: &str) -> String {
+        let element = self.element(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{element}/text"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
     }
 
     /// Waits until the page's URL satisfies `expected` (after a form submit

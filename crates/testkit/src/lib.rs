@@ -58,7 +58,9 @@ fn random_suffix() -> String {
 }
 
 fn unix_seconds() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 impl TestDatabase {
@@ -67,7 +69,8 @@ impl TestDatabase {
     pub async fn fresh(backend: Backend) -> Option<TestDatabase> {
         match backend {
             Backend::Sqlite => {
-                let directory = std::env::temp_dir().join(format!("ferrodesk-test-{}", random_suffix()));
+                let directory =
+                    std::env::temp_dir().join(format!("ferrodesk-test-{}", random_suffix()));
                 std::fs::create_dir_all(&directory).expect("create a temporary directory");
                 Some(TestDatabase {
                     url: format!("sqlite:{}", directory.join("test.db").display()),
@@ -76,13 +79,20 @@ impl TestDatabase {
                 })
             }
             Backend::Postgres => {
-                let Some(admin_url) = std::env::var(POSTGRES_URL_VARIABLE).ok().filter(|url| !url.is_empty()) else {
-                    skip(&format!("{POSTGRES_URL_VARIABLE} is not set, so the PostgreSQL variant did not run"));
+                let Some(admin_url) = std::env::var(POSTGRES_URL_VARIABLE)
+                    .ok()
+                    .filter(|url| !url.is_empty())
+                else {
+                    skip(&format!(
+                        "{POSTGRES_URL_VARIABLE} is not set, so the PostgreSQL variant did not run"
+                    ));
                     return None;
                 };
                 let mut connection = sqlx::PgConnection::connect(&admin_url)
                     .await
-                    .unwrap_or_else(|error| panic!("cannot connect to {POSTGRES_URL_VARIABLE}: {error}"));
+                    .unwrap_or_else(|error| {
+                        panic!("cannot connect to {POSTGRES_URL_VARIABLE}: {error}")
+                    });
                 drop_abandoned_databases(&mut connection).await;
                 let name = format!("{DATABASE_PREFIX}{}_{}", unix_seconds(), random_suffix());
                 // The name is made here from digits and hex, never from input.
@@ -116,20 +126,25 @@ fn with_database(admin_url: &str, name: &str) -> String {
 }
 
 async fn drop_abandoned_databases(connection: &mut sqlx::PgConnection) {
-    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'fdtest\\_%'")
-        .fetch_all(&mut *connection)
-        .await
-        .unwrap_or_default();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'fdtest\\_%'")
+            .fetch_all(&mut *connection)
+            .await
+            .unwrap_or_default();
     let cutoff = unix_seconds().saturating_sub(ABANDONED_AFTER.as_secs());
     for name in names {
         let created = name
             .strip_prefix(DATABASE_PREFIX)
             .and_then(|rest| rest.split('_').next())
             .and_then(|seconds| seconds.parse::<u64>().ok());
-        if created.is_some_and(|created| created < cutoff) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
-                .execute(&mut *connection)
-                .await;
+        if created.is_some_and(|created| created < cutoff)
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(&mut *connection)
+            .await;
         }
     }
 }
@@ -146,7 +161,10 @@ impl Drop for TestDatabase {
                 // Drop runs inside or outside a runtime; a thread of its own
                 // with its own small runtime works in both cases.
                 let dropper = std::thread::spawn(move || {
-                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    else {
                         return;
                     };
                     runtime.block_on(async move {

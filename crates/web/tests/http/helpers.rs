@@ -1,0 +1,200 @@
+//! `spawn_app`: a real server on port 0 with its own fresh database, and a
+//! cookie-keeping client that does not follow redirects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrodesk_app::{AccountKind, App, InstanceKey, NewAccount};
+use ferrodesk_core::{ManualClock, Secret};
+use ferrodesk_store::{PersonRecord, Store};
+use ferrodesk_testkit::{Backend, TestDatabase};
+use ferrodesk_web::{TrustedProxies, WebConfig};
+use reqwest::header::HeaderMap;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub database: TestDatabase,
+}
+
+#[derive(Default)]
+pub struct Options {
+    pub public_url: Option<String>,
+    pub trusted_proxies: Vec<&'static str>,
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestApp> {
+    let database = TestDatabase::fresh(backend).await?;
+    let store = Store::open(&database.url)
+        .await
+        .expect("open the test database");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind port 0");
+    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    let public_url = options.public_url.unwrap_or_else(|| address.clone());
+    let clock = Arc::new(ManualClock::starting_now());
+    let key = InstanceKey::from_text(&"test-key-".repeat(8)).expect("key");
+    let app = App::with_clock(store, key, &public_url, clock.clone())
+        .await
+        .expect("app");
+    let config = WebConfig {
+        public_url,
+        trusted_proxies: TrustedProxies::new(
+            options
+                .trusted_proxies
+                .iter()
+                .map(|r| r.parse().unwrap())
+                .collect(),
+        ),
+    };
+    let router = ferrodesk_web::router(app.clone(), config);
+    tokio::spawn(ferrodesk_web::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    Some(TestApp {
+        address,
+        client: new_client(),
+        app,
+        clock,
+        database,
+    })
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_token_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("a csrf_token field") + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The `Set-Cookie` headers of a response.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// Loads `page` and returns the CSRF token of its form.
+    pub async fn csrf_token(&self, page: &str) -> String {
+        csrf_token_in(&self.get(page).await.text().await.unwrap())
+    }
+
+    pub async fn create_account(&self, email: &str, name: &str, kind: AccountKind) -> PersonRecord {
+        let password = Secret::new(PASSWORD);
+        let account = NewAccount {
+            email,
+            name,
+            password: &password,
+            password_confirmation: None,
+        };
+        self.app
+            .create_account(&account, kind)
+            .await
+            .expect("create account")
+    }
+
+    pub async fn create_admin(&self) -> PersonRecord {
+        self.create_account("admin@example.org", "Ada Admin", AccountKind::Admin)
+            .await
+    }
+
+    pub async fn create_agent(&self) -> PersonRecord {
+        self.create_account("agent@example.org", "Alan Agent", AccountKind::Agent)
+            .await
+    }
+
+    /// Logs in through the staff login form, as a browser would.
+    pub async fn log_in_staff(&self, email: &str, password: &str) -> reqwest::Response {
+        let token = self.csrf_token("/agent/login").await;
+        self.post_form(
+            "/agent/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+        )
+        .await
+    }
+
+    pub async fn log_in_portal(&self, email: &str, password: &str) -> reqwest::Response {
+        let token = self.csrf_token("/login").await;
+        self.post_form(
+            "/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+        )
+        .await
+    }
+
+    pub async fn sessions_of(&self, person: &PersonRecord) -> i64 {
+        self.app.store().count_sessions_of(person.id).await.unwrap()
+    }
+
+    /// Runs one SQL statement directly on the test database.
+    pub async fn execute_sql(&self, statement: &'static str) {
+        match self.database.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.database.url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.database.url).await.unwrap();
+                sqlx::query(statement).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+}

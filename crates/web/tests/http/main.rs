@@ -1,0 +1,19 @@
+//! HTTP tests: each story runs against a real server, once on SQLite and once
+//! on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod admin_access;
+mod bad_input;
+mod browser;
+mod client_address;
+mod csrf;
+mod errors_and_headers;
+mod health;
+mod password_reset;
+mod portal;
+mod sessions;
+mod setup;
+mod staff_login;
