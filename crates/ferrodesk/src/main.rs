@@ -136,6 +136,9 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A closed log pipe must not take requests down with it: reporting
+        // the failed write would itself write to stderr and panic.
+        .log_internal_errors(false)
         .init();
 }
 

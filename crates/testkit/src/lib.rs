@@ -51,6 +51,11 @@ enum Cleanup {
     Postgres { admin_url: String, name: String },
 }
 
+/// A path in the temporary directory that no other test uses.
+pub fn unique_temp_path(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{prefix}-{}", random_suffix()))
+}
+
 fn random_suffix() -> String {
     let mut bytes = [0u8; 6];
     getrandom::fill(&mut bytes).expect("system randomness");

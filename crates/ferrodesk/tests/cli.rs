@@ -1,0 +1,221 @@
+//! The `ferrodesk` command as an administrator uses it, on both backends.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use ferrodesk_testkit::{Backend, TestDatabase, on_both_backends};
+
+const STRONG_PASSWORD: &str = "correct horse battery staple";
+
+struct Installation {
+    data_dir: PathBuf,
+    database: TestDatabase,
+}
+
+impl Drop for Installation {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+async fn install(backend: Backend) -> Option<Installation> {
+    let database = TestDatabase::fresh(backend).await?;
+    let data_dir = ferrodesk_testkit::unique_temp_path("ferrodesk-cli");
+    Some(Installation { data_dir, database })
+}
+
+impl Installation {
+    fn command(&self, arguments: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
+        command.args(arguments);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("FERRODESK_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("FERRODESK_DATA_DIR", &self.data_dir)
+            .env("FERRODESK_DATABASE_URL", &self.database.url)
+            .env("FERRODESK_PUBLIC_URL", "https://help.example.com")
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    fn run(&self, arguments: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .command(arguments)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+on_both_backends! { install;
+
+    async fn an_admin_is_created_listed_and_given_a_reset_link(install: Installation) {
+        let created = install.run(&["admin", "create", "--email", "Root@Example.org", "--name", "Rita Root"], &format!("{STRONG_PASSWORD}\n"));
+        assert!(created.status.success(), "{}", text(&created.stderr));
+        assert!(text(&created.stdout).contains("Created admin Rita Root <Root@Example.org>"));
+
+        let duplicate = install.run(&["admin", "create", "--email", "root@example.org", "--name", "Other"], &format!("{STRONG_PASSWORD}\n"));
+        assert_eq!(duplicate.status.code(), Some(2));
+        assert!(text(&duplicate.stderr).contains("already exists"));
+
+        let listed = install.run(&["admin", "list"], "");
+        assert!(listed.status.success());
+        let listing = text(&listed.stdout);
+        assert!(listing.contains("Root@Example.org") && listing.contains("admin") && listing.contains("never"), "{listing}");
+
+        let reset = install.run(&["admin", "reset-password", "--email", "root@example.org"], "");
+        assert!(reset.status.success(), "{}", text(&reset.stderr));
+        let link = text(&reset.stdout);
+        assert!(link.trim().starts_with("https://help.example.com/agent/reset-password/"), "{link}");
+        assert_eq!(link.trim().rsplit('/').next().unwrap().len(), 64);
+
+        let unknown = install.run(&["admin", "reset-password", "--email", "nobody@example.org"], "");
+        assert_eq!(unknown.status.code(), Some(1));
+        assert_eq!(text(&unknown.stderr).lines().count(), 1);
+    }
+
+    async fn a_weak_or_missing_password_is_refused(install: Installation) {
+        let weak = install.run(&["admin", "create", "--email", "a@example.org", "--name", "A"], "password123\n");
+        assert_eq!(weak.status.code(), Some(2));
+        let message = text(&weak.stderr);
+        assert!(message.contains("password"), "{message}");
+        assert_eq!(message.lines().count(), 1, "{message}");
+        let missing = install.run(&["admin", "create", "--email", "a@example.org", "--name", "A"], "");
+        assert_eq!(missing.status.code(), Some(2));
+        let listed = install.run(&["admin", "list"], "");
+        assert!(text(&listed.stdout).contains("No agents yet"));
+    }
+
+    async fn migrate_applies_the_schema_and_the_data_directory_is_private(install: Installation) {
+        let migrated = install.run(&["migrate"], "");
+        assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+        assert!(text(&migrated.stdout).contains("up to date"));
+        let mode = std::fs::metadata(&install.data_dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let key_mode = std::fs::metadata(install.data_dir.join("secret.key")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(key_mode, 0o600);
+        let key = std::fs::read_to_string(install.data_dir.join("secret.key")).unwrap();
+        let again = install.run(&["migrate"], "");
+        assert!(again.status.success());
+        assert_eq!(std::fs::read_to_string(install.data_dir.join("secret.key")).unwrap(), key, "the key is generated once");
+    }
+
+    async fn serve_logs_a_setup_link_and_answers_until_stopped(install: Installation) {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let mut server = install
+            .command(&[])
+            .env("FERRODESK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut setup_line = None;
+        for line in BufReader::new(server.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if line.contains("/setup?token=") {
+                setup_line = Some(line.clone());
+            }
+            if line.contains("Ferrodesk is listening") {
+                break;
+            }
+        }
+        let setup_line = setup_line.expect("a setup link in the log");
+        let token = setup_line.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+        let client = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+        assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
+        assert_eq!(client.get(format!("{base}/setup?token={token}")).send().await.unwrap().status(), 200);
+        assert_eq!(client.get(format!("{base}/setup?token=wrong")).send().await.unwrap().status(), 404);
+        // SIGTERM asks for a graceful stop.
+        Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
+        let status = server.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+fn bare_command(arguments: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferrodesk"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("FERRODESK_") {
+            command.env_remove(name);
+        }
+    }
+    command.args(arguments).output().unwrap()
+}
+
+#[test]
+fn every_command_has_help() {
+    for arguments in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "create", "--help"],
+        vec!["admin", "reset-password", "--help"],
+        vec!["admin", "list", "--help"],
+    ] {
+        let output = bare_command(&arguments);
+        assert!(output.status.success(), "{arguments:?}");
+        assert!(text(&output.stdout).contains("Usage"), "{arguments:?}");
+    }
+}
+
+#[test]
+fn bad_arguments_exit_with_code_2() {
+    for arguments in [
+        vec!["frobnicate"],
+        vec!["admin", "create", "--email", "a@b.c"],
+        vec!["--no-such-flag"],
+    ] {
+        let output = bare_command(&arguments);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}");
+    }
+}
+
+#[test]
+fn bad_configuration_exits_with_code_2_and_names_the_setting() {
+    let directory = ferrodesk_testkit::unique_temp_path("ferrodesk-badconfig");
+    for (variable, value) in [
+        ("FERRODESK_LISTEN", "not-an-address"),
+        ("FERRODESK_DATABASE_URL", "mysql://localhost/x"),
+        ("FERRODESK_TRUSTED_PROXIES", "10.0.0.0/8,banana"),
+        ("FERRODESK_PUBLIC_URL", "help.example.com"),
+        ("FERRODESK_SECRET_KEY", "short"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ferrodesk"))
+            .arg("migrate")
+            .env("FERRODESK_DATA_DIR", &directory)
+            .env(variable, value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{variable}");
+        let message = text(&output.stderr);
+        assert_eq!(message.trim().lines().count(), 1, "{message}");
+        assert!(message.contains(variable), "{message}");
+    }
+    let _ = std::fs::remove_dir_all(&directory);
+}
