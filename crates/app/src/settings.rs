@@ -61,6 +61,16 @@ const AGENT_PASSWORD_POLICY: &str = "password_policy.agent";
 const USER_PASSWORD_POLICY: &str = "password_policy.user";
 
 impl Settings {
+    /// Every setting as (key, JSON value).
+    fn to_rows(&self) -> AppResult<Vec<(&'static str, String)>> {
+        Ok(vec![
+            (STAFF_SESSIONS, to_json(&self.staff_sessions)?),
+            (PORTAL_SESSIONS, to_json(&self.portal_sessions)?),
+            (AGENT_PASSWORD_POLICY, to_json(&self.agent_password_policy)?),
+            (USER_PASSWORD_POLICY, to_json(&self.user_password_policy)?),
+        ])
+    }
+
     /// Builds settings from stored (key, JSON) pairs. A stored value that no
     /// longer parses is reported and its default used, so one bad row cannot
     /// stop the helpdesk from starting.
@@ -82,6 +92,10 @@ impl Settings {
     }
 }
 
+fn to_json<T: Serialize>(value: &T) -> AppResult<String> {
+    serde_json::to_string(value).map_err(|error| AppError::Internal(error.to_string()))
+}
+
 fn parse_into<T: serde::de::DeserializeOwned>(json: &str, target: &mut T) -> bool {
     match serde_json::from_str(json) {
         Ok(value) => {
@@ -98,7 +112,12 @@ pub(crate) struct SettingsCache {
 }
 
 impl SettingsCache {
+    /// Loads the settings, first writing the default of every setting that
+    /// has no stored value yet, so the database holds the whole configuration.
     pub(crate) async fn load(store: &Store, now: Timestamp) -> AppResult<SettingsCache> {
+        for (key, value) in Settings::default().to_rows()? {
+            store.put_setting_if_missing(key, &value, now).await?;
+        }
         let settings = Settings::from_rows(&store.load_settings().await?);
         Ok(SettingsCache {
             current: RwLock::new((now, Arc::new(settings))),
@@ -157,8 +176,7 @@ impl App {
         } else {
             PORTAL_SESSIONS
         };
-        let json = serde_json::to_string(&limits)
-            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let json = to_json(&limits)?;
         self.inner.store.put_setting(key, &json, self.now()).await?;
         self.reload_settings().await?;
         Ok(())
@@ -176,6 +194,19 @@ mod tests {
         assert_eq!(settings.staff_sessions.absolute_lifetime_seconds, 43200);
         assert_eq!(settings.agent_password_policy.min_length, 12);
         assert_eq!(settings.user_password_policy.min_length, 10);
+    }
+
+    #[test]
+    fn every_setting_round_trips_through_its_stored_form() {
+        let settings = Settings::default();
+        let rows: Vec<(String, String)> = settings
+            .to_rows()
+            .unwrap()
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect();
+        assert_eq!(rows.len(), 4);
+        assert_eq!(Settings::from_rows(&rows), settings);
     }
 
     #[test]

@@ -26,4 +26,27 @@ impl Store {
         });
         Ok(())
     }
+
+    /// Stores `value` under `key` unless the key already has a value; returns
+    /// whether it was stored. Nodes starting at once cannot overwrite each
+    /// other or an admin's choice.
+    pub async fn put_setting_if_missing(
+        &self,
+        key: &str,
+        value: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query(
+                "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(now.millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
+                == 1
+        }))
+    }
 }

@@ -123,6 +123,19 @@ on_both_backends! { open;
         assert_eq!(store.count_sessions_of(agent.id).await.unwrap(), 0);
     }
 
+    async fn foreign_keys_are_enforced(store: Subject) {
+        let orphan = NewSession {
+            token_hash: "orphan",
+            surface: Surface::Portal,
+            person_id: 999_999,
+            expires_at: T0.plus(Duration::from_secs(60)),
+            ip: "192.0.2.1",
+            user_agent: "",
+        };
+        let refused = store.create_session(&orphan, T0).await;
+        assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
+    }
+
     async fn stale_sessions_are_purged(store: Subject) {
         let agent = store.create_person(&person("a@example.org", "a@example.org", true, false), T0).await.unwrap();
         for (hash, expires_in) in [("old", 10), ("young", 10_000)] {
@@ -203,6 +216,19 @@ async fn a_fresh_database_starts_migrations_from_scratch_on_each_backend_concurr
     let (first, second) = tokio::join!(Store::open(&database.url), Store::open(&database.url));
     first.unwrap();
     second.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_writes_go_through_the_write_ahead_log() {
+    let database = TestDatabase::fresh(Backend::Sqlite).await.unwrap();
+    let store = Store::open(&database.url).await.unwrap();
+    store.put_setting("probe", "1", T0).await.unwrap();
+    let file = database.url.strip_prefix("sqlite:").unwrap();
+    assert!(
+        std::path::Path::new(&format!("{file}-wal")).exists(),
+        "journal_mode=WAL leaves a -wal file"
+    );
+    store.close().await;
 }
 
 #[tokio::test]

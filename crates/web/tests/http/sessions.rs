@@ -30,6 +30,13 @@ on_both_backends! { spawn_app;
         assert_eq!(app.get("/agent").await.status(), 303);
     }
 
+    async fn the_default_limits_are_stored_as_settings_in_the_database(app: TestApp) {
+        let stored = app.app.store().load_settings().await.unwrap();
+        let staff = stored.iter().find(|(key, _)| key == "sessions.staff").expect("stored staff limits");
+        let limits: SessionLimits = serde_json::from_str(&staff.1).unwrap();
+        assert_eq!(limits, SessionLimits { idle_timeout_seconds: 3600, absolute_lifetime_seconds: 12 * 3600 });
+    }
+
     async fn session_limits_come_from_the_settings(app: TestApp) {
         app.app
             .set_session_limits(true, SessionLimits { idle_timeout_seconds: 300, absolute_lifetime_seconds: 600 })
