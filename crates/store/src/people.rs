@@ -37,6 +37,20 @@ pub struct Organization {
     pub created_at: i64,
 }
 
+const INSERT_PERSON: &str = concat!(
+    "INSERT INTO people (email, email_normalized, name, password_hash, is_agent, is_admin, ",
+    "organization_id, password_changed_at, created_at, updated_at) ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
+    "id, email, name, password_hash, is_agent, is_admin, is_disabled, ",
+    "organization_id, password_changed_at, last_login_at, created_at"
+);
+
+/// Sets a password hash ($1) at time $2 for person $3.
+pub(crate) const SET_PASSWORD: &str =
+    "UPDATE people SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3";
+/// Ends every session of person $1.
+pub(crate) const END_SESSIONS: &str = "DELETE FROM sessions WHERE person_id = $1";
+
 macro_rules! person_query {
     ($tail:literal) => {
         concat!(
@@ -54,13 +68,7 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<PersonRecord> {
         on_backend!(self, pool => {
-            sqlx::query_as::<_, PersonRecord>(concat!(
-                "INSERT INTO people (email, email_normalized, name, password_hash, is_agent, is_admin, ",
-                "organization_id, password_changed_at, created_at, updated_at) ",
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
-                "id, email, name, password_hash, is_agent, is_admin, is_disabled, ",
-                "organization_id, password_changed_at, last_login_at, created_at"
-            ))
+            sqlx::query_as::<_, PersonRecord>(INSERT_PERSON)
             .bind(person.email)
             .bind(person.email_normalized)
             .bind(person.name)
@@ -95,18 +103,16 @@ impl Store {
             if admins > 0 {
                 return Ok(None);
             }
-            let created = sqlx::query_as::<_, PersonRecord>(concat!(
-                "INSERT INTO people (email, email_normalized, name, password_hash, is_agent, is_admin, ",
-                "password_changed_at, created_at, updated_at) ",
-                "VALUES ($1, $2, $3, $4, TRUE, TRUE, $5, $5, $5) RETURNING ",
-                "id, email, name, password_hash, is_agent, is_admin, is_disabled, ",
-                "organization_id, password_changed_at, last_login_at, created_at"
-            ))
-            .bind(person.email)
-            .bind(person.email_normalized)
-            .bind(person.name)
-            .bind(person.password_hash)
-            .bind(now.millis())
+            let created = sqlx::query_as::<_, PersonRecord>(INSERT_PERSON)
+                .bind(person.email)
+                .bind(person.email_normalized)
+                .bind(person.name)
+                .bind(person.password_hash)
+                .bind(true)
+                .bind(true)
+                .bind(None::<i64>)
+                .bind(person.password_hash.map(|_| now.millis()))
+                .bind(now.millis())
             .fetch_one(&mut *transaction)
             .await
             .map_err(|error| StoreError::from_insert(error, "a person with this email"))?;
@@ -174,16 +180,14 @@ impl Store {
     ) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            let changed = sqlx::query(
-                "UPDATE people SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3",
-            )
+            let changed = sqlx::query(SET_PASSWORD)
             .bind(password_hash)
             .bind(now.millis())
             .bind(person_id)
             .execute(&mut *transaction)
             .await?
             .rows_affected();
-            sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+            sqlx::query(END_SESSIONS)
                 .bind(person_id)
                 .execute(&mut *transaction)
                 .await?;
@@ -207,7 +211,7 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
             if disabled {
-                sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+                sqlx::query(END_SESSIONS)
                     .bind(person_id)
                     .execute(&mut *transaction)
                     .await?;

@@ -1,6 +1,7 @@
 use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
+use crate::people::{END_SESSIONS, SET_PASSWORD};
 use crate::{Store, StoreResult, on_backend};
 
 impl Store {
@@ -73,15 +74,13 @@ impl Store {
             let Some(person_id) = person_id else {
                 return Ok(None);
             };
-            sqlx::query(
-                "UPDATE people SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3",
-            )
+            sqlx::query(SET_PASSWORD)
             .bind(password_hash)
             .bind(now.millis())
             .bind(person_id)
             .execute(&mut *transaction)
             .await?;
-            sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+            sqlx::query(END_SESSIONS)
                 .bind(person_id)
                 .execute(&mut *transaction)
                 .await?;

@@ -93,7 +93,7 @@ impl Store {
 
     pub async fn delete_sessions_of(&self, person_id: i64) -> StoreResult<u64> {
         Ok(on_backend!(self, pool => {
-            sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+            sqlx::query(crate::people::END_SESSIONS)
                 .bind(person_id)
                 .execute(pool)
                 .await?

@@ -4,10 +4,18 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::WebError;
+
+/// Whether a request says it carries an urlencoded form.
+pub(crate) fn is_urlencoded(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"))
+}
 
 /// Decodes a form body into name/value pairs, refusing invalid UTF-8.
 pub(crate) fn parse_pairs(body: &[u8]) -> Result<Vec<(String, String)>, WebError> {
@@ -47,12 +55,7 @@ where
     type Rejection = WebError;
 
     async fn from_request(request: Request, state: &S) -> Result<HtmlForm<T>, WebError> {
-        let is_form = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
+        if !is_urlencoded(request.headers()) {
             return Err(WebError::BadRequest(
                 "Send this form as application/x-www-form-urlencoded.".into(),
             ));

@@ -16,7 +16,7 @@ use ferrodesk_app::Actor;
 use ferrodesk_core::{Secret, Surface};
 
 use crate::error::WebError;
-use crate::forms::parse_pairs;
+use crate::forms::{is_urlencoded, parse_pairs};
 use crate::{AppState, FORM_BODY_LIMIT};
 
 /// The session a request runs in, put into the request by the middleware.
@@ -215,12 +215,7 @@ async fn check_csrf(
             Err(WebError::CsrfRejected)
         };
     }
-    let is_form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !is_urlencoded(request.headers()) {
         return Err(WebError::CsrfRejected);
     }
     let (parts, body) = request.into_parts();

@@ -2,6 +2,7 @@
 //! first-run setup, which asks for a name and email as well.
 
 use askama::Template;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use ferrodesk_app::{AppError, FieldErrors};
@@ -10,6 +11,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{WebError, WebResult};
+use crate::forms::HtmlForm;
 use crate::pages::render;
 use crate::session::Session;
 
@@ -99,17 +101,17 @@ async fn page(
 }
 
 pub(crate) async fn show(
-    surface: Surface,
-    state: &AppState,
-    session: &Session,
-    token: &str,
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
 ) -> WebResult<Response> {
-    let person = target(state, surface, token).await?;
+    let surface = session.surface;
+    let person = target(&state, surface, &token).await?;
     page(
-        state,
+        &state,
         surface,
-        session,
-        token,
+        &session,
+        &token,
         &person.email,
         FieldErrors::new(),
     )
@@ -117,13 +119,14 @@ pub(crate) async fn show(
 }
 
 pub(crate) async fn submit(
-    surface: Surface,
-    state: &AppState,
-    session: &Session,
-    token: &str,
-    form: NewPasswordForm,
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+    HtmlForm(form): HtmlForm<NewPasswordForm>,
 ) -> WebResult<Response> {
-    let person = target(state, surface, token).await?;
+    let surface = session.surface;
+    let token = token.as_str();
+    let person = target(&state, surface, token).await?;
     let password = Secret::new(form.password);
     let confirmation = Secret::new(form.password_confirmation);
     match state
@@ -140,7 +143,8 @@ pub(crate) async fn submit(
             Ok(Redirect::to(&format!("{login}?notice=password-set")).into_response())
         }
         Err(AppError::Invalid(errors)) => {
-            let mut response = page(state, surface, session, token, &person.email, errors).await?;
+            let mut response =
+                page(&state, surface, &session, token, &person.email, errors).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }

@@ -3,16 +3,19 @@
 //! a response never tells whether an email is registered.
 
 use askama::Template;
-use axum::http::{StatusCode, header};
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ferrodesk_app::{AppError, LoginAttempt};
+use ferrodesk_app::{Actor, AppError, LoginAttempt};
 use ferrodesk_core::{ReturnPath, Secret, Surface};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::client_ip::ClientIp;
 use crate::error::{WebError, WebResult};
-use crate::pages::render;
+use crate::forms::HtmlForm;
+use crate::pages::{render, user_agent};
 use crate::session::{Session, cleared_cookie, signed_in_cookie};
 
 #[derive(Template)]
@@ -123,15 +126,20 @@ fn login_page(
     })
 }
 
-pub(crate) async fn show(
-    surface: Surface,
-    session: &Session,
-    query: &LoginQuery,
-) -> WebResult<Response> {
+/// The login form. Someone already signed in on this surface has nothing to
+/// do here and goes on to where the form would have taken them.
+pub(crate) async fn show(session: Session, Query(query): Query<LoginQuery>) -> WebResult<Response> {
+    let surface = session.surface;
     let return_to = safe_return(surface, query.return_to.as_deref());
+    if !matches!(session.actor, Actor::Visitor) {
+        let target = return_to
+            .as_ref()
+            .map_or(paths(surface).default_return, ReturnPath::as_str);
+        return Ok(Redirect::to(target).into_response());
+    }
     login_page(
         surface,
-        session,
+        &session,
         return_to.as_ref(),
         None,
         notice_text(query.notice.as_deref()),
@@ -139,20 +147,20 @@ pub(crate) async fn show(
 }
 
 pub(crate) async fn submit(
-    surface: Surface,
-    state: &AppState,
-    session: &Session,
-    ClientIp(ip): ClientIp,
-    user_agent: &str,
-    form: LoginForm,
+    State(state): State<AppState>,
+    session: Session,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<LoginForm>,
 ) -> WebResult<Response> {
+    let surface = session.surface;
     let password = Secret::new(form.password);
     let attempt = LoginAttempt {
         surface,
         email: &form.email,
         password: &password,
         ip: &ip.to_string(),
-        user_agent,
+        user_agent: user_agent(&headers),
     };
     let return_to = safe_return(surface, form.return_to.as_deref());
     match state.app.log_in(&attempt).await {
@@ -173,7 +181,7 @@ pub(crate) async fn submit(
         Err(AppError::InvalidCredentials) => {
             let mut response = login_page(
                 surface,
-                session,
+                &session,
                 return_to.as_ref(),
                 Some("Invalid email or password."),
                 None,
@@ -185,11 +193,12 @@ pub(crate) async fn submit(
     }
 }
 
+/// Ends the session on the server and removes the cookie.
 pub(crate) async fn log_out(
-    surface: Surface,
-    state: &AppState,
-    session: &Session,
+    State(state): State<AppState>,
+    session: Session,
 ) -> WebResult<Response> {
+    let surface = session.surface;
     state.app.log_out(session.token.expose()).await?;
     let mut response =
         Redirect::to(&format!("{}?notice=logged-out", paths(surface).action)).into_response();
