@@ -104,7 +104,10 @@ impl From<AppError> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return report_usage_error(&error),
+    };
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,6 +130,32 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to standard output as clap formats them; anything
+/// else is a usage error, reported on one line with exit code 2.
+fn report_usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = error.print();
+        return ExitCode::SUCCESS;
+    }
+    // clap explains over several lines, then shows usage; keep the
+    // explanation and fold it onto one line.
+    let rendered = error.to_string();
+    let explanation: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    let message = explanation.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    eprintln!("ferrodesk: {message} (see `ferrodesk --help`)");
+    ExitCode::from(2)
 }
 
 fn init_logging() {

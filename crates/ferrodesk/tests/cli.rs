@@ -193,6 +193,8 @@ fn bad_arguments_exit_with_code_2() {
     ] {
         let output = bare_command(&arguments);
         assert_eq!(output.status.code(), Some(2), "{arguments:?}");
+        let message = text(&output.stderr);
+        assert_eq!(message.trim().lines().count(), 1, "{message}");
     }
 }
 
