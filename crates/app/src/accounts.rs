@@ -6,7 +6,7 @@ use ferrodesk_core::{Email, PasswordPolicy, PersonName, Secret, Timestamp};
 use ferrodesk_store::{NewPerson, PersonRecord};
 
 use crate::secrets::{random_token, token_hash};
-use crate::{App, AppError, AppResult, FieldErrors};
+use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
 /// What someone typed to create an account.
 #[derive(Debug)]
@@ -126,7 +126,11 @@ impl App {
         Ok(person)
     }
 
-    pub async fn list_agents(&self) -> AppResult<Vec<AgentSummary>> {
+    /// Every agent, for admins.
+    pub async fn list_agents(&self, actor: &Actor) -> AppResult<Vec<AgentSummary>> {
+        if !actor.may_administer() {
+            return Err(AppError::Forbidden);
+        }
         Ok(self
             .store()
             .list_agents()
@@ -162,7 +166,7 @@ impl App {
         let now = self.now();
         let expires_at = now.plus(valid_for);
         self.store()
-            .create_password_reset(&token_hash(&token), person.id, now, expires_at)
+            .create_password_reset(&token_hash(&token), person.id, now, expires_at, None)
             .await?;
         let path = if person.is_agent {
             "/agent/reset-password/"

@@ -9,6 +9,8 @@ use crate::{AppError, AppResult};
 
 /// Fewer bytes than this would make the instance key guessable.
 pub const MIN_KEY_BYTES: usize = 32;
+/// A key of 32 identical characters is long but not secret.
+const MIN_DISTINCT_KEY_BYTES: usize = 8;
 
 /// The secret every node of one installation shares. Subkeys for separate
 /// purposes are derived from it, so no two features ever use the same key.
@@ -21,6 +23,8 @@ pub enum InstanceKeyError {
         "must be at least {MIN_KEY_BYTES} bytes long (64 hex characters from `openssl rand -hex 32` will do)"
     )]
     TooShort,
+    #[error("is too repetitive to be secret; generate one with `openssl rand -hex 32`")]
+    Repetitive,
 }
 
 impl InstanceKey {
@@ -28,6 +32,12 @@ impl InstanceKey {
         let text = text.trim();
         if text.len() < MIN_KEY_BYTES {
             return Err(InstanceKeyError::TooShort);
+        }
+        let mut distinct: Vec<u8> = text.bytes().collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < MIN_DISTINCT_KEY_BYTES {
+            return Err(InstanceKeyError::Repetitive);
         }
         Ok(InstanceKey(text.as_bytes().to_vec()))
     }
@@ -102,13 +112,14 @@ mod tests {
     #[test]
     fn a_short_key_is_refused() {
         assert!(InstanceKey::from_text("too short").is_err());
-        assert!(InstanceKey::from_text(&"k".repeat(32)).is_ok());
+        assert!(InstanceKey::from_text(&"k".repeat(32)).is_err());
+        assert!(InstanceKey::from_text("0123456789abcdef0123456789abcdef").is_ok());
     }
 
     #[test]
     fn subkeys_differ_by_purpose_and_key() {
-        let key = InstanceKey::from_text(&"k".repeat(40)).unwrap();
-        let other = InstanceKey::from_text(&"j".repeat(40)).unwrap();
+        let key = InstanceKey::from_text("first key 0123456789 abcdefghij klmno").unwrap();
+        let other = InstanceKey::from_text("second key 0123456789 abcdefghij klmno").unwrap();
         assert_ne!(key.sign("csrf", b"x"), key.sign("setup", b"x"));
         assert_ne!(key.sign("csrf", b"x"), other.sign("csrf", b"x"));
         assert_eq!(key.sign("csrf", b"x"), key.sign("csrf", b"x"));

@@ -36,6 +36,20 @@ pub enum Actor {
     User(SignedIn),
     /// An agent; `is_admin` tells whether they are also an admin.
     Agent(SignedIn),
+    /// The command line and background jobs: someone with shell access to
+    /// the server, who could change the database anyway.
+    System,
+}
+
+impl Actor {
+    /// Admins and the system may manage agents and settings.
+    pub fn may_administer(&self) -> bool {
+        match self {
+            Actor::Agent(agent) => agent.is_admin,
+            Actor::System => true,
+            Actor::Visitor | Actor::User(_) => false,
+        }
+    }
 }
 
 pub struct LoginAttempt<'a> {

@@ -26,7 +26,10 @@ impl PersonName {
         if text.chars().count() > MAX_NAME_LENGTH {
             return Err(NameError::TooLong);
         }
-        if text.chars().any(char::is_control) {
+        if text
+            .chars()
+            .any(|c| c.is_control() || is_invisible_formatting(c))
+        {
             return Err(NameError::ControlCharacters);
         }
         Ok(PersonName(text.to_owned()))
@@ -35,6 +38,15 @@ impl PersonName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Bidirectional overrides and zero-width characters let a name display as
+/// something else ("Admin" spelled backwards, an invisible suffix).
+fn is_invisible_formatting(character: char) -> bool {
+    matches!(
+        character,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{00AD}'
+    )
 }
 
 impl fmt::Display for PersonName {
@@ -59,5 +71,14 @@ mod tests {
             Err(NameError::ControlCharacters)
         );
         assert_eq!(PersonName::parse(&"x".repeat(201)), Err(NameError::TooLong));
+        assert_eq!(
+            PersonName::parse("nimdA\u{202E}"),
+            Err(NameError::ControlCharacters)
+        );
+        assert_eq!(
+            PersonName::parse("Ada\u{200B}"),
+            Err(NameError::ControlCharacters)
+        );
+        assert!(PersonName::parse("José Núñez 李").is_ok());
     }
 }

@@ -269,32 +269,18 @@ impl Config {
     fn generated_key(&self) -> Result<InstanceKey, ConfigError> {
         let setting = "FERRODESK_SECRET_KEY";
         let path = self.data_dir.join(KEY_FILE_NAME);
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path);
-        match created {
-            Ok(mut file) => {
-                let key = InstanceKey::generate_text()
-                    .map_err(|error| ConfigError::new(setting, error.to_string()))?;
-                std::io::Write::write_all(&mut file, key.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|error| {
-                        ConfigError::new(
-                            setting,
-                            format!("cannot write {}: {error}", path.display()),
-                        )
-                    })?;
-                tracing::info!(path = %path.display(), "generated a new instance key");
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => {
-                return Err(ConfigError::new(
+        if !path.exists() {
+            write_new_key(&path).map_err(|error| {
+                ConfigError::new(
                     setting,
                     format!("cannot create {}: {error}", path.display()),
-                ));
-            }
+                )
+            })?;
+        }
+        if let Ok(metadata) = std::fs::metadata(&path)
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "the instance key file is readable by other users; `chmod 600` it");
         }
         let text = std::fs::read_to_string(&path).map_err(|error| {
             ConfigError::new(setting, format!("cannot read {}: {error}", path.display()))
@@ -309,6 +295,32 @@ impl Config {
 
     pub fn key_is_generated(&self) -> bool {
         matches!(self.key_source, KeySource::Generated)
+    }
+}
+
+/// Writes a fresh key so that the file appears complete or not at all: two
+/// processes starting at once both end up reading the same, whole key.
+fn write_new_key(path: &Path) -> std::io::Result<()> {
+    let key =
+        InstanceKey::generate_text().map_err(|error| std::io::Error::other(error.to_string()))?;
+    let staging = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&staging)?;
+    std::io::Write::write_all(&mut file, key.as_bytes())?;
+    file.sync_all()?;
+    // A hard link fails if the key already exists, so the first writer wins.
+    let linked = std::fs::hard_link(&staging, path);
+    std::fs::remove_file(&staging)?;
+    match linked {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "generated a new instance key");
+            Ok(())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 

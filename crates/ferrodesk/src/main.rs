@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use ferrodesk_app::{AccountKind, App, AppError, NewAccount};
+use ferrodesk_app::{AccountKind, Actor, App, AppError, NewAccount};
 use ferrodesk_core::{Secret, Timestamp};
 use ferrodesk_store::Store;
-use ferrodesk_web::{TrustedProxies, WebConfig};
+use ferrodesk_web::{ConnectionLimits, TrustedProxies, WebConfig};
 
 use crate::config::{Config, ConfigError};
 
@@ -241,9 +241,14 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
         },
     );
-    ferrodesk_web::serve(listener, router, shutdown_signal())
-        .await
-        .map_err(|error| Failure::Runtime(format!("server stopped: {error}")))?;
+    ferrodesk_web::serve(
+        listener,
+        router,
+        ConnectionLimits::default(),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|error| Failure::Runtime(format!("server stopped: {error}")))?;
     app.store().close().await;
     tracing::info!("Ferrodesk stopped");
     Ok(())
@@ -322,7 +327,7 @@ async fn admin(app: &App, command: AdminCommand) -> Result<(), Failure> {
             Ok(())
         }
         AdminCommand::List => {
-            let agents = app.list_agents().await?;
+            let agents = app.list_agents(&Actor::System).await?;
             if agents.is_empty() {
                 println!(
                     "No agents yet. Create the first admin with `ferrodesk admin create --email E --name N`."

@@ -6,13 +6,18 @@
 
 mod backend;
 mod error_log;
+mod jobs;
+mod outbox;
 mod people;
+mod rate_limits;
 mod resets;
 mod sessions;
 mod settings;
 
 pub use backend::{Backend, ConnectError};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
+pub use jobs::{ClaimedJob, JobRecord, NewJob};
+pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail};
 pub use people::{NewPerson, Organization, PersonRecord};
 pub use sessions::{NewSession, SessionRecord};
 

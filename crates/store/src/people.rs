@@ -84,7 +84,7 @@ impl Store {
         })
     }
 
-    /// Creates the first admin, but only while no admin exists; two requests
+    /// Creates the first admin, but only while no admin (even a disabled one) exists; two requests
     /// racing to do so cannot both succeed. Returns `None` when an admin exists.
     pub async fn create_first_admin(
         &self,
@@ -97,7 +97,7 @@ impl Store {
                 // SQLite's BEGIN IMMEDIATE already serializes writers.
                 sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *transaction).await?;
             }
-            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_admin AND NOT is_disabled")
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_admin")
                 .fetch_one(&mut *transaction)
                 .await?;
             if admins > 0 {
@@ -147,6 +147,16 @@ impl Store {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, PersonRecord>(person_query!("WHERE is_agent ORDER BY is_admin DESC, name, id"))
                 .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Admins, disabled ones included: setup stays closed once any admin
+    /// has existed, even if all of them are later disabled.
+    pub async fn count_admins(&self) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE is_admin")
+                .fetch_one(pool)
                 .await?
         }))
     }

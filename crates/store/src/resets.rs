@@ -1,18 +1,21 @@
 use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
+use crate::outbox::insert_mail;
 use crate::people::{END_SESSIONS, SET_PASSWORD};
-use crate::{Store, StoreResult, on_backend};
+use crate::{NewMail, Store, StoreResult, on_backend};
 
 impl Store {
-    /// Stores a password-reset token (its hash) for a person. Earlier unused
-    /// tokens of that person stop working: only the newest link is valid.
+    /// Stores a password-reset token (its hash) for a person, and the mail
+    /// that carries the link, in one transaction. Earlier unused tokens of
+    /// that person stop working: only the newest link is valid.
     pub async fn create_password_reset(
         &self,
         token_hash: &str,
         person_id: i64,
         now: Timestamp,
         expires_at: Timestamp,
+        mail: Option<&NewMail<'_>>,
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
@@ -30,6 +33,9 @@ impl Store {
             .bind(expires_at.millis())
             .execute(&mut *transaction)
             .await?;
+            if let Some(mail) = mail {
+                insert_mail!(transaction, mail, now);
+            }
             transaction.commit().await?;
         });
         Ok(())

@@ -158,8 +158,8 @@ on_both_backends! { open;
     async fn reset_tokens_work_once_and_only_the_newest(store: Subject) {
         let user = store.create_person(&person("u@example.org", "u@example.org", false, false), T0).await.unwrap();
         let hour = Duration::from_secs(3600);
-        store.create_password_reset("first", user.id, T0, T0.plus(hour)).await.unwrap();
-        store.create_password_reset("second", user.id, T0, T0.plus(hour)).await.unwrap();
+        store.create_password_reset("first", user.id, T0, T0.plus(hour), None).await.unwrap();
+        store.create_password_reset("second", user.id, T0, T0.plus(hour), None).await.unwrap();
         assert_eq!(store.peek_password_reset("first", T0).await.unwrap(), None);
         assert_eq!(store.peek_password_reset("second", T0).await.unwrap(), Some(user.id));
         assert_eq!(store.peek_password_reset("second", T0.plus(hour)).await.unwrap(), None, "expired");

@@ -86,16 +86,85 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// Limits on connections, against clients that try to exhaust the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send its request headers. Without it a
+    /// client trickling bytes would hold a connection open for ever.
+    pub header_read_timeout: Duration,
+    /// Open connections beyond this are closed at once instead of queuing.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(15),
+            max_connections: 4096,
+        }
+    }
+}
+/// How long requests in flight may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Serves until `shutdown` completes, then lets the requests in flight finish.
+///
+/// A small accept loop over hyper rather than `axum::serve`, because that
+/// gives hyper no timer: there would be no header-read timeout and no cap on
+/// connections, and slow clients could exhaust the server.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::Service;
+
+    let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a moment
+                    // rather than spinning.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "too many open connections; closing a new one");
+            drop(stream);
+            continue;
+        };
+        let Ok(tower_service) = make_service.call(peer).await;
+        let hyper_service = hyper_util::service::TowerToHyperService::new(tower_service);
+        // WebSocket upgrades (live chat) will need `with_upgrades`, which the
+        // graceful-shutdown watcher does not accept yet.
+        let connection = http.serve_connection(TokioIo::new(stream), hyper_service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running after the grace period were cut off");
+    }
+    Ok(())
 }

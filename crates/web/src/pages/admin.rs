@@ -5,10 +5,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use ferrodesk_app::{Actor, AgentSummary, AppError};
+use ferrodesk_app::{Actor, AgentSummary};
 
 use crate::AppState;
-use crate::error::{WebError, WebResult};
+use crate::error::WebResult;
 use crate::pages::{Chrome, render, to_staff_login};
 use crate::session::Session;
 
@@ -24,15 +24,13 @@ struct AdminHome {
 }
 
 async fn home(State(state): State<AppState>, session: Session) -> WebResult<Response> {
-    match &session.actor {
-        Actor::Agent(agent) if agent.is_admin => {
-            let agents = state.app.list_agents().await?;
-            render(&AdminHome {
-                chrome: Chrome::for_session(&session),
-                agents,
-            })
-        }
-        Actor::Agent(_) | Actor::User(_) => Err(WebError::App(AppError::Forbidden)),
-        Actor::Visitor => Ok(to_staff_login("/admin")),
+    if matches!(session.actor, Actor::Visitor) {
+        return Ok(to_staff_login("/admin"));
     }
+    // The use case decides who may see the agents; anyone else gets 403.
+    let agents = state.app.list_agents(&session.actor).await?;
+    render(&AdminHome {
+        chrome: Chrome::for_session(&session),
+        agents,
+    })
 }

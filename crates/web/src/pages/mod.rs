@@ -37,7 +37,7 @@ pub(crate) struct Chrome {
 impl Chrome {
     pub fn for_session(session: &Session) -> Chrome {
         let (person, is_admin) = match &session.actor {
-            Actor::Visitor => (None, false),
+            Actor::Visitor | Actor::System => (None, false),
             Actor::User(person) => (Some(person.name.clone()), false),
             Actor::Agent(person) => (Some(person.name.clone()), person.is_admin),
         };

@@ -165,6 +165,10 @@ pub(crate) async fn submit(
     let return_to = safe_return(surface, form.return_to.as_deref());
     match state.app.log_in(&attempt).await {
         Ok(opened) => {
+            // Whoever was signed in on this browser before is signed out now.
+            if !matches!(session.actor, Actor::Visitor) {
+                state.app.log_out(session.token.expose()).await?;
+            }
             let target = return_to
                 .as_ref()
                 .map_or(paths(surface).default_return, ReturnPath::as_str);

@@ -58,6 +58,19 @@ on_both_backends! { spawn_app;
         assert_eq!(response.status(), 401);
     }
 
+    async fn a_client_that_trickles_its_headers_is_cut_off(app: TestApp) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = app.address.trim_start_matches("http://").to_owned();
+        let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+        // The server allows one second for the headers here; then it answers
+        // 408 or just closes, and either way the connection ends.
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "the connection was still open after 10 s");
+        assert_eq!(app.get("/healthz").await.status(), 200, "others are served meanwhile");
+    }
+
     async fn unknown_methods_and_paths_get_clear_answers(app: TestApp) {
         let delete = app.client.delete(app.url("/agent/login")).send().await.unwrap();
         assert_eq!(delete.status(), 403, "an unsafe method without a token is refused first");

@@ -43,7 +43,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let public_url = options.public_url.unwrap_or_else(|| address.clone());
     let clock = Arc::new(ManualClock::starting_now());
-    let key = InstanceKey::from_text(&"test-key-".repeat(8)).expect("key");
+    let key = InstanceKey::from_text("test-instance-key-0123456789abcdef").expect("key");
     let app = App::with_clock(store, key, &public_url, clock.clone())
         .await
         .expect("app");
@@ -58,9 +58,14 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
         ),
     };
     let router = ferrodesk_web::router(app.clone(), config);
+    let limits = ferrodesk_web::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        max_connections: 64,
+    };
     tokio::spawn(ferrodesk_web::serve(
         listener,
         router,
+        limits,
         std::future::pending(),
     ));
     Some(TestApp {

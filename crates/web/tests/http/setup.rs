@@ -54,8 +54,9 @@ on_both_backends! { spawn_app;
         assert_eq!(app.get("/admin").await.status(), 200);
     }
 
-    async fn there_is_no_setup_once_an_admin_exists(app: TestApp) {
-        app.create_admin().await;
+    async fn there_is_no_setup_once_an_admin_exists_even_a_disabled_one(app: TestApp) {
+        let admin = app.create_admin().await;
+        app.app.store().set_disabled(admin.id, true, app.app.now()).await.unwrap();
         assert!(app.app.prepare_setup().await.unwrap().is_none());
         assert_eq!(app.get("/setup?token=anything").await.status(), 404);
     }

@@ -37,7 +37,7 @@ on_both_backends! { spawn_app;
         let admin_html = admin_page.text().await.unwrap();
         assert!(admin_html.contains("admin@example.org") && admin_html.contains("Admin"));
         assert_eq!(app.sessions_of(&admin).await, 1);
-        let listed = app.app.list_agents().await.unwrap();
+        let listed = app.app.list_agents(&ferrodesk_app::Actor::System).await.unwrap();
         assert!(listed[0].last_login_at.is_some());
     }
 
@@ -126,6 +126,21 @@ on_both_backends! { spawn_app;
         assert_eq!(replay.status(), 303);
         let notice = app.get("/agent/login?notice=logged-out").await.text().await.unwrap();
         assert!(notice.contains("You have been logged out."));
+    }
+
+    async fn logging_in_as_someone_else_ends_the_earlier_session(app: TestApp) {
+        let agent = app.create_agent().await;
+        let admin = app.create_admin().await;
+        assert_eq!(app.log_in_staff("agent@example.org", PASSWORD).await.status(), 303);
+        assert_eq!(app.sessions_of(&agent).await, 1);
+        // The login page sends a signed-in agent on; a second login is posted directly.
+        let token = app.csrf_token("/agent").await;
+        let response = app
+            .post_form("/agent/login", &[("email", "admin@example.org"), ("password", PASSWORD), ("csrf_token", &token)])
+            .await;
+        assert_eq!(response.status(), 303);
+        assert_eq!(app.sessions_of(&agent).await, 0);
+        assert_eq!(app.sessions_of(&admin).await, 1);
     }
 
     async fn logout_is_post_only(app: TestApp) {

@@ -1,0 +1,13 @@
+//! Ferrodesk's email: safe addresses and header text, notification templates
+//! rendered in a sandbox, composing MIME messages, and sending them by SMTP.
+//! Queueing lives in the store (the outbox); this crate has no database.
+
+pub mod address;
+pub mod compose;
+pub mod smtp;
+pub mod templates;
+
+pub use address::{HeaderText, MailAddressError, mailbox};
+pub use compose::{OutgoingMail, new_message_id};
+pub use smtp::{Security, SmtpConfig, SmtpConfigError, SmtpSender};
+pub use templates::{RenderedMail, TemplateError, TemplateKind, render};

@@ -1,0 +1,374 @@
+//! Notification templates. Admins may replace any built-in template; a
+//! replacement runs in a sandboxed minijinja environment (no loader, so no file
+//! access or includes from disk; a fuel limit bounds its work) and, if it
+//! fails, the built-in version is used and the failure reported with its line.
+//! HTML bodies escape every value; every mail also has a text part.
+
+use minijinja::{Environment, Value};
+
+use crate::address::HeaderText;
+
+/// How much work one template may do before it is stopped.
+const FUEL: u64 = 50_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TemplateKind {
+    AgentPasswordReset,
+    UserPasswordReset,
+    UserEmailVerification,
+    AgentInvitation,
+    LoginNotification,
+    FailedLoginNotification,
+    IpVerification,
+}
+
+/// The three parts of a mail template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateSource<'a> {
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: HeaderText,
+    pub text: String,
+    pub html: String,
+}
+
+/// Why an admin's template could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{part}{}: {message}", line.map(|line| format!(", line {line}")).unwrap_or_default())]
+pub struct TemplateError {
+    pub part: &'static str,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl TemplateKind {
+    pub const ALL: [TemplateKind; 7] = [
+        TemplateKind::AgentPasswordReset,
+        TemplateKind::UserPasswordReset,
+        TemplateKind::UserEmailVerification,
+        TemplateKind::AgentInvitation,
+        TemplateKind::LoginNotification,
+        TemplateKind::FailedLoginNotification,
+        TemplateKind::IpVerification,
+    ];
+
+    /// The stable name used in settings and the outbox.
+    pub fn key(self) -> &'static str {
+        match self {
+            TemplateKind::AgentPasswordReset => "agent_password_reset",
+            TemplateKind::UserPasswordReset => "user_password_reset",
+            TemplateKind::UserEmailVerification => "user_email_verification",
+            TemplateKind::AgentInvitation => "agent_invitation",
+            TemplateKind::LoginNotification => "login_notification",
+            TemplateKind::FailedLoginNotification => "failed_login_notification",
+            TemplateKind::IpVerification => "ip_verification",
+        }
+    }
+
+    pub fn builtin(self) -> TemplateSource<'static> {
+        match self {
+            TemplateKind::AgentPasswordReset | TemplateKind::UserPasswordReset => TemplateSource {
+                subject: "Reset your {{ product_name }} password",
+                text: RESET_TEXT,
+                html: RESET_HTML,
+            },
+            TemplateKind::UserEmailVerification => TemplateSource {
+                subject: "Confirm your email address for {{ product_name }}",
+                text: VERIFY_TEXT,
+                html: VERIFY_HTML,
+            },
+            TemplateKind::AgentInvitation => TemplateSource {
+                subject: "You have been invited to {{ product_name }}",
+                text: INVITE_TEXT,
+                html: INVITE_HTML,
+            },
+            TemplateKind::LoginNotification => TemplateSource {
+                subject: "New sign-in to your {{ product_name }} account",
+                text: LOGIN_TEXT,
+                html: LOGIN_HTML,
+            },
+            TemplateKind::FailedLoginNotification => TemplateSource {
+                subject: "Failed sign-in to your {{ product_name }} account",
+                text: FAILED_LOGIN_TEXT,
+                html: FAILED_LOGIN_HTML,
+            },
+            TemplateKind::IpVerification => TemplateSource {
+                subject: "Confirm a sign-in from a new address",
+                text: IP_TEXT,
+                html: IP_HTML,
+            },
+        }
+    }
+}
+
+fn render_source(
+    source: &TemplateSource<'_>,
+    context: &Value,
+) -> Result<RenderedMail, TemplateError> {
+    let mut environment = Environment::new();
+    environment.set_fuel(Some(FUEL));
+    // Names decide escaping: `.html` escapes every value, `.txt` does not.
+    let parts = [
+        ("subject", "subject.txt", source.subject),
+        ("text", "body.txt", source.text),
+        ("html", "body.html", source.html),
+    ];
+    let mut rendered = Vec::with_capacity(3);
+    for (part, name, text) in parts {
+        let failure = |error: minijinja::Error| TemplateError {
+            part,
+            line: error.line(),
+            message: error
+                .detail()
+                .map_or_else(|| error.kind().to_string(), str::to_owned),
+        };
+        environment.add_template(name, text).map_err(failure)?;
+        let template = environment.get_template(name).map_err(failure)?;
+        rendered.push(template.render(context).map_err(failure)?);
+    }
+    let mut parts = rendered.into_iter();
+    let subject = parts.next().unwrap_or_default();
+    Ok(RenderedMail {
+        subject: HeaderText::flatten(&subject),
+        text: parts.next().unwrap_or_default(),
+        html: parts.next().unwrap_or_default(),
+    })
+}
+
+/// Renders `kind` with `context`, using `custom` when given and sound. The
+/// second value reports why a custom template was not used.
+pub fn render(
+    kind: TemplateKind,
+    custom: Option<&TemplateSource<'_>>,
+    context: &serde_json::Value,
+) -> (RenderedMail, Option<TemplateError>) {
+    let context = Value::from(minijinja::value::Serde(context));
+    let mut problem = None;
+    if let Some(custom) = custom {
+        match render_source(custom, &context) {
+            Ok(mail) => return (mail, None),
+            Err(error) => problem = Some(error),
+        }
+    }
+    match render_source(&kind.builtin(), &context) {
+        Ok(mail) => (mail, problem),
+        // A built-in template that fails is a bug of ours; the mail still
+        // goes out with the essentials rather than not at all.
+        Err(error) => {
+            let link = context
+                .get_attr("link")
+                .ok()
+                .filter(|value| !value.is_undefined())
+                .map(|value| value.to_string());
+            let text = format!("{}\n", link.unwrap_or_default());
+            (
+                RenderedMail {
+                    subject: HeaderText::flatten(kind.key()),
+                    text,
+                    html: String::new(),
+                },
+                Some(problem.unwrap_or(error)),
+            )
+        }
+    }
+}
+
+const RESET_TEXT: &str = "Hello {{ name }},
+
+someone (hopefully you) asked to reset the password of your {{ product_name }} account.
+Open this link to choose a new password. It works once, for {{ expires_minutes }} minutes:
+
+{{ link }}
+
+If you did not ask for this, ignore this mail: your password stays as it is.
+";
+
+const RESET_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>someone (hopefully you) asked to reset the password of your {{ product_name }} account.
+Use the button below to choose a new password. It works once, for {{ expires_minutes }} minutes.</p>
+<p><a href="{{ link }}" style="background:#1f5fbf;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">Choose a new password</a></p>
+<p>Or copy this address into your browser:<br>{{ link }}</p>
+<p>If you did not ask for this, ignore this mail: your password stays as it is.</p>
+</body></html>
+"#;
+
+const VERIFY_TEXT: &str = "Hello {{ name }},
+
+please confirm that this is your email address by opening this link:
+
+{{ link }}
+
+If you did not create an account at {{ product_name }}, ignore this mail.
+";
+
+const VERIFY_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>please confirm that this is your email address:</p>
+<p><a href="{{ link }}">Confirm my email address</a></p>
+<p>If you did not create an account at {{ product_name }}, ignore this mail.</p>
+</body></html>
+"#;
+
+const INVITE_TEXT: &str = "Hello {{ name }},
+
+{{ inviter }} has invited you to join the support team at {{ product_name }}.
+Open this link to choose your password. It works once, for {{ expires_minutes }} minutes:
+
+{{ link }}
+";
+
+const INVITE_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>{{ inviter }} has invited you to join the support team at {{ product_name }}.</p>
+<p><a href="{{ link }}">Choose your password</a> (the link works once, for {{ expires_minutes }} minutes).</p>
+</body></html>
+"#;
+
+const LOGIN_TEXT: &str = "Hello {{ name }},
+
+your {{ product_name }} account was signed in to at {{ time }}
+from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %} using {{ user_agent }}.
+
+If this was not you, change your password and tell an administrator.
+";
+
+const LOGIN_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>your {{ product_name }} account was signed in to at {{ time }} from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %} using {{ user_agent }}.</p>
+<p>If this was not you, change your password and tell an administrator.</p>
+</body></html>
+"#;
+
+const FAILED_LOGIN_TEXT: &str = "Hello {{ name }},
+
+someone failed to sign in to your {{ product_name }} account at {{ time }}
+from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %}.
+
+If this was not you, your password is still safe, but consider changing it.
+";
+
+const FAILED_LOGIN_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>someone failed to sign in to your {{ product_name }} account at {{ time }} from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %}.</p>
+<p>If this was not you, your password is still safe, but consider changing it.</p>
+</body></html>
+"#;
+
+const IP_TEXT: &str = "Hello {{ name }},
+
+a sign-in to {{ product_name }} came from an address that is not trusted yet: {{ ip }}.
+If it was you, open this link to trust that address:
+
+{{ link }}
+
+If it was not you, do not open the link and change your password.
+";
+
+const IP_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>a sign-in to {{ product_name }} came from an address that is not trusted yet: {{ ip }}.</p>
+<p>If it was you, <a href="{{ link }}">trust this address</a>. If it was not you, do not open the link and change your password.</p>
+</body></html>
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> serde_json::Value {
+        serde_json::json!({
+            "product_name": "Ferrodesk",
+            "name": "Eve <script>alert(1)</script>",
+            "link": "https://help.example.com/reset-password/abc",
+            "expires_minutes": 30,
+        })
+    }
+
+    #[test]
+    fn every_builtin_template_renders_with_a_text_part() {
+        for kind in TemplateKind::ALL {
+            let (mail, problem) = render(kind, None, &context());
+            assert!(problem.is_none(), "{kind:?}: {problem:?}");
+            assert!(!mail.text.trim().is_empty(), "{kind:?}");
+            assert!(!mail.subject.as_str().is_empty(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn values_are_escaped_in_html_but_not_in_text() {
+        let (mail, _) = render(TemplateKind::UserPasswordReset, None, &context());
+        assert!(mail.html.contains("Eve &lt;script&gt;"));
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.text.contains("Eve <script>"));
+        assert!(
+            mail.text
+                .contains("https://help.example.com/reset-password/abc")
+        );
+        assert_eq!(mail.subject.as_str(), "Reset your Ferrodesk password");
+    }
+
+    #[test]
+    fn a_broken_custom_template_falls_back_and_reports_its_line() {
+        let custom = TemplateSource {
+            subject: "Hi",
+            text: "line one\n{{ name }\n",
+            html: "<p>{{ name }}</p>",
+        };
+        let (mail, problem) = render(TemplateKind::UserPasswordReset, Some(&custom), &context());
+        let problem = problem.expect("the error is reported");
+        assert_eq!(problem.part, "text");
+        assert_eq!(problem.line, Some(2));
+        assert_eq!(
+            mail.subject.as_str(),
+            "Reset your Ferrodesk password",
+            "the built-in version is used"
+        );
+    }
+
+    #[test]
+    fn a_runaway_template_is_stopped() {
+        let custom = TemplateSource {
+            subject: "x",
+            text: "{% for a in range(1000) %}{% for b in range(1000) %}{{ a }}{% endfor %}{% endfor %}",
+            html: "",
+        };
+        let (_, problem) = render(TemplateKind::UserPasswordReset, Some(&custom), &context());
+        assert!(problem.is_some());
+    }
+
+    #[test]
+    fn templates_cannot_reach_the_file_system() {
+        let custom = TemplateSource {
+            subject: "x",
+            text: "{% include '/etc/passwd' %}",
+            html: "",
+        };
+        let (mail, problem) = render(TemplateKind::UserPasswordReset, Some(&custom), &context());
+        assert!(problem.is_some());
+        assert!(!mail.text.contains("root:"));
+    }
+
+    #[test]
+    fn a_subject_cannot_break_into_headers() {
+        let custom = TemplateSource {
+            subject: "Hi\r\nBcc: victim@example.org",
+            text: "t",
+            html: "h",
+        };
+        let (mail, problem) = render(TemplateKind::UserPasswordReset, Some(&custom), &context());
+        assert!(problem.is_none());
+        assert!(!mail.subject.as_str().contains('\n'));
+    }
+}

@@ -1,0 +1,211 @@
+//! The durable job queue. A job is claimed by taking a lease; a worker that
+//! dies simply lets its lease run out and another picks the job up. On
+//! PostgreSQL, `FOR UPDATE SKIP LOCKED` lets several nodes claim side by side
+//! without ever handing one job to two of them; SQLite has one writer, so its
+//! claim is a single atomic UPDATE.
+
+use ferrodesk_core::Timestamp;
+
+use crate::{Backend, Store, StoreResult, on_backend};
+
+/// A job to add to the queue.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub payload: &'a str,
+    pub run_at: Timestamp,
+    pub max_attempts: i64,
+}
+
+/// A job a worker holds the lease for.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// A job as the admin pages show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRecord {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub status: String,
+    pub run_at: i64,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, run_at, max_attempts, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
+
+const CLAIM_SQLITE: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+     WHERE id IN (SELECT id FROM jobs \
+         WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
+         ORDER BY run_at, id LIMIT $4) \
+     RETURNING id, kind, payload, attempts, max_attempts";
+
+const CLAIM_POSTGRES: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+     WHERE id IN (SELECT id FROM jobs \
+         WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
+         ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, kind, payload, attempts, max_attempts";
+
+impl Store {
+    pub async fn enqueue_job(&self, job: &NewJob<'_>, now: Timestamp) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>(INSERT_JOB)
+                .bind(job.kind)
+                .bind(job.payload)
+                .bind(job.run_at.millis())
+                .bind(job.max_attempts)
+                .bind(now.millis())
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Takes the lease on up to `limit` due jobs (or jobs whose previous
+    /// worker's lease ran out) for `owner` until `lease_until`.
+    pub async fn claim_jobs(
+        &self,
+        owner: &str,
+        lease_until: Timestamp,
+        now: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedJob>> {
+        let mut jobs = match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query_as::<_, ClaimedJob>(CLAIM_SQLITE)
+                    .bind(owner)
+                    .bind(lease_until.millis())
+                    .bind(now.millis())
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Backend::Postgres(pool) => {
+                sqlx::query_as::<_, ClaimedJob>(CLAIM_POSTGRES)
+                    .bind(owner)
+                    .bind(lease_until.millis())
+                    .bind(now.millis())
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        jobs.sort_by_key(|job| job.id);
+        Ok(jobs)
+    }
+
+    /// Removes a finished job; `false` when the lease was lost meanwhile.
+    pub async fn complete_job(&self, id: i64, owner: &str) -> StoreResult<bool> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                == 1
+        }))
+    }
+
+    /// Records a failure: the job runs again at `retry_at`, or becomes dead
+    /// once it has used all its attempts.
+    pub async fn fail_job(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+                     run_at = $3, last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = $5 \
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(retry_at.millis())
+            .bind(error)
+            .bind(now.millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Gives a job back without counting the attempt (on shutdown).
+    pub async fn release_job(&self, id: i64, owner: &str, now: Timestamp) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, \
+                     lease_expires_at = NULL, updated_at = $3 \
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(now.millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a dead job back in the queue with fresh attempts.
+    pub async fn retry_dead_job(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, last_error = NULL, updated_at = $2 \
+                 WHERE id = $1 AND status = 'dead'",
+            )
+            .bind(id)
+            .bind(now.millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
+                == 1
+        }))
+    }
+
+    /// Jobs in one status, most recently changed first.
+    pub async fn jobs_with_status(&self, status: &str, limit: i64) -> StoreResult<Vec<JobRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, JobRecord>(
+                "SELECT id, kind, payload, status, run_at, attempts, max_attempts, last_error, created_at, updated_at \
+                 FROM jobs WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT $2",
+            )
+            .bind(status)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn count_jobs(&self) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs").fetch_one(pool).await?
+        }))
+    }
+
+    /// When the next queued job is due, for a worker deciding how long to wait.
+    pub async fn next_job_due(&self) -> StoreResult<Option<Timestamp>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>("SELECT MIN(run_at) FROM jobs WHERE status = 'queued'")
+                .fetch_one(pool)
+                .await?
+        })
+        .map(Timestamp))
+    }
+}

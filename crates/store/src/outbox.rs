@@ -1,0 +1,182 @@
+//! The email outbox: every mail is a row, written in the same transaction as
+//! the change that caused it, together with the job that sends it. Nothing is
+//! lost when the mail server is down or the process restarts.
+
+use ferrodesk_core::Timestamp;
+
+use crate::backend::BeginWrite;
+use crate::jobs::INSERT_JOB;
+use crate::{Store, StoreResult, on_backend};
+
+/// The job kind that sends one outbox row; its payload is `{"outbox_id": N}`.
+pub const MAIL_JOB_KIND: &str = "mail.send";
+/// With backoff capped at an hour this keeps trying for most of a day.
+pub const MAIL_MAX_ATTEMPTS: i64 = 25;
+
+/// A rendered mail ready to queue.
+#[derive(Debug, Clone)]
+pub struct NewMail<'a> {
+    pub message_id: &'a str,
+    /// JSON array of addresses.
+    pub recipients: &'a str,
+    pub subject: &'a str,
+    pub text_body: &'a str,
+    pub html_body: Option<&'a str>,
+    /// Which template produced it (for the admin's outbox view).
+    pub template: &'a str,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MailRecord {
+    pub id: i64,
+    pub message_id: String,
+    pub recipients: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: Option<String>,
+    pub template: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (message_id, recipients, subject, text_body, html_body, template, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+
+/// Inserts an outbox row and its sending job on `$executor` (a transaction),
+/// evaluating to the outbox id. A macro because the transaction's type
+/// differs per backend inside `on_backend!`.
+macro_rules! insert_mail {
+    ($executor:expr, $mail:expr, $now:expr) => {{
+        let mail = $mail;
+        let now: ferrodesk_core::Timestamp = $now;
+        let outbox_id: i64 = sqlx::query_scalar(crate::outbox::INSERT_OUTBOX)
+            .bind(mail.message_id)
+            .bind(mail.recipients)
+            .bind(mail.subject)
+            .bind(mail.text_body)
+            .bind(mail.html_body)
+            .bind(mail.template)
+            .bind(now.millis())
+            .fetch_one(&mut *$executor)
+            .await?;
+        let payload = format!("{{\"outbox_id\":{outbox_id}}}");
+        sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+            .bind(crate::outbox::MAIL_JOB_KIND)
+            .bind(&payload)
+            .bind(now.millis())
+            .bind(crate::outbox::MAIL_MAX_ATTEMPTS)
+            .bind(now.millis())
+            .fetch_one(&mut *$executor)
+            .await?;
+        outbox_id
+    }};
+}
+pub(crate) use insert_mail;
+
+macro_rules! mail_query {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, message_id, recipients, subject, text_body, html_body, template, status, ",
+            "attempts, last_error, created_at, sent_at FROM outbox ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    /// Queues a mail on its own (when nothing else changes with it).
+    pub async fn queue_mail(&self, mail: &NewMail<'_>, now: Timestamp) -> StoreResult<i64> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let id = insert_mail!(transaction, mail, now);
+            transaction.commit().await?;
+            Ok(id)
+        })
+    }
+
+    pub async fn get_mail(&self, id: i64) -> StoreResult<Option<MailRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, MailRecord>(mail_query!("WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Mails, newest first, optionally only those in `status`.
+    pub async fn list_mail(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<MailRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, MailRecord>(mail_query!(
+                "WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+            ))
+            .bind(status)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now.millis())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Records a failed delivery attempt; `gave_up` marks the mail failed.
+    pub async fn mark_mail_attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        gave_up: bool,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
+                     status = CASE WHEN $3 THEN 'failed' ELSE status END WHERE id = $1",
+            )
+            .bind(id)
+            .bind(error)
+            .bind(gave_up)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Sends a failed mail again: back to queued, with a new sending job.
+    pub async fn retry_mail(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let reset = sqlx::query("UPDATE outbox SET status = 'queued' WHERE id = $1 AND status = 'failed'")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+            if reset == 1 {
+                let payload = format!("{{\"outbox_id\":{id}}}");
+                sqlx::query_scalar::<_, i64>(INSERT_JOB)
+                    .bind(MAIL_JOB_KIND)
+                    .bind(&payload)
+                    .bind(now.millis())
+                    .bind(MAIL_MAX_ATTEMPTS)
+                    .bind(now.millis())
+                    .fetch_one(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok(reset == 1)
+        })
+    }
+}

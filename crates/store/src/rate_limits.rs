@@ -1,0 +1,35 @@
+use std::time::Duration;
+
+use ferrodesk_core::Timestamp;
+
+use crate::{Store, StoreResult, on_backend};
+
+impl Store {
+    /// Counts one hit against `key` in a fixed window and answers whether it
+    /// is within `limit`. Counters live in the database, so every node
+    /// shares them.
+    pub async fn hit_rate_limit(
+        &self,
+        key: &str,
+        window: Duration,
+        limit: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let window_opened_before = now.minus(window);
+        let hits: i64 = on_backend!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                     hits = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.hits + 1 END, \
+                     window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END \
+                 RETURNING hits",
+            )
+            .bind(key)
+            .bind(now.millis())
+            .bind(window_opened_before.millis())
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(hits <= limit)
+    }
+}
