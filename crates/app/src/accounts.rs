@@ -3,10 +3,38 @@
 use std::time::Duration;
 
 use ferrodesk_core::{Email, PasswordPolicy, PersonName, Secret, Timestamp};
-use ferrodesk_store::{NewPerson, PersonRecord};
+use ferrodesk_mail::TemplateKind;
+use ferrodesk_store::{LinkPurpose, NewPasswordLink, NewPerson, PersonRecord};
+use serde::{Deserialize, Serialize};
 
+use crate::jobs::{JobFailure, JobResult};
 use crate::secrets::{random_token, token_hash};
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
+
+/// The job that answers a "forgot password" request.
+pub(crate) const PASSWORD_RESET_REQUEST_JOB: &str = "password_reset.request";
+/// How long a link from "forgot password" works.
+pub const RESET_LINK_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// How long an invited agent has to choose a password.
+pub const INVITATION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// Reset requests for one address: more within the window are dropped
+/// silently (the answer stays the same), so nobody can flood a mailbox.
+const RESET_REQUESTS_PER_EMAIL: i64 = 3;
+/// Reset requests from one IP address before it is told to wait.
+const RESET_REQUESTS_PER_IP: i64 = 20;
+const RESET_REQUEST_WINDOW: Duration = Duration::from_secs(60 * 60);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ResetRequest {
+    email: String,
+}
+
+/// Who a one-time password link is for, and why.
+#[derive(Debug, Clone)]
+pub struct PasswordLinkTarget {
+    pub person: PersonRecord,
+    pub purpose: LinkPurpose,
+}
 
 /// What someone typed to create an account.
 #[derive(Debug)]
@@ -166,30 +194,229 @@ impl App {
         let now = self.now();
         let expires_at = now.plus(valid_for);
         self.store()
-            .create_password_reset(&token_hash(&token), person.id, now, expires_at, None)
+            .create_password_reset(
+                &NewPasswordLink {
+                    token_hash: &token_hash(&token),
+                    purpose: LinkPurpose::Reset,
+                    expires_at,
+                },
+                person.id,
+                now,
+                None,
+            )
             .await?;
+        Ok(ResetLink {
+            url: Secret::new(self.password_link_url(&person, &token)),
+            expires_at,
+        })
+    }
+
+    fn password_link_url(&self, person: &PersonRecord, token: &str) -> String {
         let path = if person.is_agent {
             "/agent/reset-password/"
         } else {
             "/reset-password/"
         };
-        Ok(ResetLink {
-            url: Secret::new(format!("{}{path}{token}", self.public_url())),
-            expires_at,
-        })
+        format!("{}{path}{token}", self.public_url())
     }
 
-    /// Who a reset token belongs to, if it is still valid.
-    pub async fn password_reset_target(&self, token: &str) -> AppResult<PersonRecord> {
-        let person_id = self
+    /// "Forgot password": queues a job that mails a reset link if `email`
+    /// belongs to an active account. The request itself does the same work
+    /// whether or not the account exists, so neither its answer nor its
+    /// timing tells. Too many requests from one IP address are refused;
+    /// too many for one address are dropped without a word.
+    pub async fn request_password_reset(&self, email: &str, ip: &str) -> AppResult<()> {
+        let email =
+            Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
+        let now = self.now();
+        let ip_key = format!("reset-ip:{ip}");
+        if !self
+            .store()
+            .hit_rate_limit(&ip_key, RESET_REQUEST_WINDOW, RESET_REQUESTS_PER_IP, now)
+            .await?
+        {
+            return Err(AppError::TooManyRequests);
+        }
+        let normalized = email.normalized();
+        // Keyed by a hash so the table does not collect addresses.
+        let email_key = format!("reset-email:{}", token_hash(&normalized));
+        if !self
+            .store()
+            .hit_rate_limit(
+                &email_key,
+                RESET_REQUEST_WINDOW,
+                RESET_REQUESTS_PER_EMAIL,
+                now,
+            )
+            .await?
+        {
+            tracing::info!("password reset requests for one address over the limit; dropped");
+            return Ok(());
+        }
+        let request = serde_json::to_value(ResetRequest { email: normalized })
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        self.enqueue_job(PASSWORD_RESET_REQUEST_JOB, &request, 5)
+            .await?;
+        Ok(())
+    }
+
+    /// The job behind "forgot password": mails a link to an active account
+    /// with that address, and does nothing for any other address.
+    pub(crate) async fn answer_password_reset_request(&self, payload: &str) -> JobResult {
+        let request: ResetRequest = serde_json::from_str(payload)
+            .map_err(|_| JobFailure::Permanent("password reset request does not parse".into()))?;
+        let Some(person) = self.store().find_person_by_email(&request.email).await? else {
+            return Ok(());
+        };
+        if person.is_disabled {
+            tracing::info!(
+                person_id = person.id,
+                "password reset requested for a disabled account; not sent"
+            );
+            return Ok(());
+        }
+        self.mail_password_link(&person, RESET_LINK_LIFETIME)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a reset link for `person` and queues the mail carrying it, in
+    /// one transaction.
+    async fn mail_password_link(
+        &self,
+        person: &PersonRecord,
+        valid_for: Duration,
+    ) -> AppResult<()> {
+        let token = random_token()?;
+        let now = self.now();
+        let kind = if person.is_agent {
+            TemplateKind::AgentPasswordReset
+        } else {
+            TemplateKind::UserPasswordReset
+        };
+        let mail = self
+            .compose_mail(
+                kind,
+                &person.name,
+                &person.email,
+                serde_json::json!({
+                    "name": person.name,
+                    "link": self.password_link_url(person, &token),
+                    "expires_minutes": valid_for.as_secs() / 60,
+                }),
+            )
+            .await?;
+        self.store()
+            .create_password_reset(
+                &NewPasswordLink {
+                    token_hash: &token_hash(&token),
+                    purpose: LinkPurpose::Reset,
+                    expires_at: now.plus(valid_for),
+                },
+                person.id,
+                now,
+                Some(&mail.as_new()),
+            )
+            .await?;
+        self.wake_workers();
+        tracing::info!(person_id = person.id, "password reset link mailed");
+        Ok(())
+    }
+
+    /// Creates an agent (or admin) without a password and mails them an
+    /// invitation link to choose one. Only admins invite.
+    pub async fn invite_agent(
+        &self,
+        actor: &Actor,
+        name: &str,
+        email: &str,
+        make_admin: bool,
+    ) -> AppResult<PersonRecord> {
+        let Actor::Agent(inviter) = actor else {
+            return Err(AppError::Forbidden);
+        };
+        if !inviter.is_admin {
+            return Err(AppError::Forbidden);
+        }
+        let mut errors = FieldErrors::new();
+        let email = Email::parse(email)
+            .map_err(|error| errors.add("email", error.to_string()))
+            .ok();
+        let name = PersonName::parse(name)
+            .map_err(|error| errors.add("name", error.to_string()))
+            .ok();
+        errors.into_result()?;
+        let (Some(email), Some(name)) = (email, name) else {
+            return Err(AppError::Internal(
+                "validated invitation lost a field".into(),
+            ));
+        };
+        let token = random_token()?;
+        let now = self.now();
+        let link = format!("{}/agent/reset-password/{token}", self.public_url());
+        let mail = self
+            .compose_mail(
+                TemplateKind::AgentInvitation,
+                name.as_str(),
+                email.as_str(),
+                serde_json::json!({
+                    "name": name.as_str(),
+                    "link": link,
+                    "expires_minutes": INVITATION_LIFETIME.as_secs() / 60,
+                    "inviter": inviter.name,
+                }),
+            )
+            .await?;
+        let person = self
+            .store()
+            .create_invited_person(
+                &NewPerson {
+                    email: email.as_str(),
+                    email_normalized: &email.normalized(),
+                    name: name.as_str(),
+                    password_hash: None,
+                    is_agent: true,
+                    is_admin: make_admin,
+                    organization_id: None,
+                },
+                &NewPasswordLink {
+                    token_hash: &token_hash(&token),
+                    purpose: LinkPurpose::Invitation,
+                    expires_at: now.plus(INVITATION_LIFETIME),
+                },
+                &mail.as_new(),
+                now,
+            )
+            .await
+            .map_err(|error| match AppError::from(error) {
+                AppError::Conflict(_) => {
+                    AppError::invalid("email", "An account with this email already exists.")
+                }
+                other => other,
+            })?;
+        self.wake_workers();
+        tracing::info!(
+            person_id = person.id,
+            invited_by = inviter.person_id,
+            make_admin,
+            "agent invited"
+        );
+        Ok(person)
+    }
+
+    /// Who a one-time link belongs to and what it is for, if still valid.
+    pub async fn password_reset_target(&self, token: &str) -> AppResult<PasswordLinkTarget> {
+        let (person_id, purpose) = self
             .store()
             .peek_password_reset(&token_hash(token), self.now())
             .await?
             .ok_or(AppError::NotFound)?;
-        self.store()
+        let person = self
+            .store()
             .get_person(person_id)
             .await?
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        Ok(PasswordLinkTarget { person, purpose })
     }
 
     /// Sets a new password through a reset token, which is then used up; every
@@ -200,7 +427,7 @@ impl App {
         password: &Secret,
         confirmation: &Secret,
     ) -> AppResult<PersonRecord> {
-        let person = self.password_reset_target(token).await?;
+        let PasswordLinkTarget { person, .. } = self.password_reset_target(token).await?;
         let kind = if person.is_agent {
             AccountKind::Agent
         } else {

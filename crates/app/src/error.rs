@@ -59,6 +59,8 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    #[error("too many requests; try again later")]
+    TooManyRequests,
     #[error("internal error: {0}")]
     Internal(String),
 }

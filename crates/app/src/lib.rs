@@ -5,15 +5,27 @@
 mod accounts;
 mod error;
 mod error_log;
+mod jobs;
+mod mail;
 mod passwords;
 mod secrets;
 mod sessions;
 mod settings;
 mod setup;
 
-pub use accounts::{AccountKind, AgentSummary, NewAccount, ResetLink};
+pub use accounts::{
+    AccountKind, AgentSummary, INVITATION_LIFETIME, NewAccount, PasswordLinkTarget,
+    RESET_LINK_LIFETIME, ResetLink,
+};
 pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
+pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
+pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
+pub use jobs::{WorkerConfig, Workers};
+pub use mail::{
+    PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
+    TemplateOverview, TemplatePreview, TemplateText, hide_tokens,
+};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, OpenedSession, SignedIn};
 pub use settings::{SessionLimits, Settings};
@@ -39,6 +51,32 @@ struct Inner {
     clock: Arc<dyn Clock>,
     public_url: String,
     setup: setup::SetupToken,
+    /// `FERRODESK_SMTP_URL`, which overrides the admin's SMTP settings.
+    smtp_override: Option<SmtpConfig>,
+    mailer: mail::MailerCache,
+    /// Wakes this node's idle workers when a job is queued here.
+    job_queued: tokio::sync::Notify,
+}
+
+/// How an application is set up besides its store and key.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// The address people reach this instance at, without a trailing slash;
+    /// links in mail and on the command line start with it.
+    pub public_url: String,
+    pub clock: Arc<dyn Clock>,
+    /// Mail server from the environment, instead of the admin's settings.
+    pub smtp_override: Option<SmtpConfig>,
+}
+
+impl AppOptions {
+    pub fn new(public_url: &str) -> AppOptions {
+        AppOptions {
+            public_url: public_url.to_owned(),
+            clock: Arc::new(SystemClock),
+            smtp_override: None,
+        }
+    }
 }
 
 impl App {
@@ -54,7 +92,17 @@ impl App {
         public_url: &str,
         clock: Arc<dyn Clock>,
     ) -> AppResult<App> {
-        let settings = settings::SettingsCache::load(&store, clock.now()).await?;
+        let mut options = AppOptions::new(public_url);
+        options.clock = clock;
+        App::with_options(store, key, options).await
+    }
+
+    pub async fn with_options(
+        store: Store,
+        key: InstanceKey,
+        options: AppOptions,
+    ) -> AppResult<App> {
+        let settings = settings::SettingsCache::load(&store, options.clock.now()).await?;
         let passwords = passwords::PasswordHasher::new().await?;
         Ok(App {
             inner: Arc::new(Inner {
@@ -62,9 +110,12 @@ impl App {
                 key,
                 passwords,
                 settings,
-                clock,
-                public_url: public_url.trim_end_matches('/').to_owned(),
+                clock: options.clock,
+                public_url: options.public_url.trim_end_matches('/').to_owned(),
                 setup: setup::SetupToken::default(),
+                smtp_override: options.smtp_override,
+                mailer: mail::MailerCache::default(),
+                job_queued: tokio::sync::Notify::new(),
             }),
         })
     }

@@ -11,6 +11,8 @@ use crate::{AppError, AppResult};
 pub const MIN_KEY_BYTES: usize = 32;
 /// A key of 32 identical characters is long but not secret.
 const MIN_DISTINCT_KEY_BYTES: usize = 8;
+/// XChaCha20's nonce: long enough to pick at random for every value.
+const SEAL_NONCE_BYTES: usize = 24;
 
 /// The secret every node of one installation shares. Subkeys for separate
 /// purposes are derived from it, so no two features ever use the same key.
@@ -54,6 +56,59 @@ impl InstanceKey {
             .unwrap_or_else(|_| unreachable_mac());
         mac.update(message);
         mac.finalize().into_bytes().into()
+    }
+
+    /// Encrypts `plaintext` for storage (SMTP and IMAP passwords, 2FA
+    /// secrets) with XChaCha20-Poly1305 under the subkey for `purpose`. The
+    /// purpose is also bound as associated data, so a value sealed for one
+    /// setting cannot be passed off as another. Returns hex of nonce and
+    /// ciphertext.
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> AppResult<String> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let nonce_bytes = random_bytes::<SEAL_NONCE_BYTES>()?;
+        let nonce = chacha20poly1305::XNonce::from(nonce_bytes);
+        let sealed = self
+            .cipher(purpose)
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: purpose.as_bytes(),
+                },
+            )
+            .map_err(|_| AppError::Internal("cannot encrypt a secret".to_owned()))?;
+        let mut stored = nonce_bytes.to_vec();
+        stored.extend_from_slice(&sealed);
+        Ok(hex::encode(stored))
+    }
+
+    /// Decrypts what [`InstanceKey::seal`] made for the same purpose. Fails
+    /// when the value was altered, sealed for another purpose or under
+    /// another instance key.
+    pub fn open(&self, purpose: &str, stored: &str) -> AppResult<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let broken = || AppError::Internal(format!("the stored {purpose} cannot be decrypted"));
+        let bytes = hex::decode(stored).map_err(|_| broken())?;
+        if bytes.len() < SEAL_NONCE_BYTES {
+            return Err(broken());
+        }
+        let (nonce_bytes, sealed) = bytes.split_at(SEAL_NONCE_BYTES);
+        let nonce = chacha20poly1305::XNonce::try_from(nonce_bytes).map_err(|_| broken())?;
+        self.cipher(purpose)
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: sealed,
+                    aad: purpose.as_bytes(),
+                },
+            )
+            .map_err(|_| broken())
+    }
+
+    fn cipher(&self, purpose: &str) -> chacha20poly1305::XChaCha20Poly1305 {
+        use chacha20poly1305::KeyInit;
+        let subkey = self.mac_with(purpose.as_bytes(), b"ferrodesk encryption");
+        chacha20poly1305::XChaCha20Poly1305::new(&chacha20poly1305::Key::from(subkey))
     }
 
     fn mac_with(&self, label: &[u8], context: &[u8]) -> [u8; 32] {
@@ -123,6 +178,34 @@ mod tests {
         assert_ne!(key.sign("csrf", b"x"), key.sign("setup", b"x"));
         assert_ne!(key.sign("csrf", b"x"), other.sign("csrf", b"x"));
         assert_eq!(key.sign("csrf", b"x"), key.sign("csrf", b"x"));
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_the_same_key_and_purpose() {
+        let key = InstanceKey::from_text("first key 0123456789 abcdefghij klmno").unwrap();
+        let other = InstanceKey::from_text("second key 0123456789 abcdefghij klmno").unwrap();
+        let sealed = key.seal("smtp password", b"hunter2 but longer").unwrap();
+        assert!(!sealed.contains(&hex::encode(b"hunter2")));
+        assert_eq!(
+            key.open("smtp password", &sealed).unwrap(),
+            b"hunter2 but longer"
+        );
+        assert_ne!(
+            sealed,
+            key.seal("smtp password", b"hunter2 but longer").unwrap(),
+            "a fresh nonce every time"
+        );
+        assert!(key.open("imap password", &sealed).is_err());
+        assert!(other.open("smtp password", &sealed).is_err());
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'0' { b'1' } else { b'0' };
+        assert!(
+            key.open("smtp password", &String::from_utf8(tampered).unwrap())
+                .is_err()
+        );
+        assert!(key.open("smtp password", "not hex").is_err());
+        assert!(key.open("smtp password", "00").is_err());
     }
 
     #[test]

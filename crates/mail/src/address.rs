@@ -10,6 +10,8 @@ pub enum MailAddressError {
     InvalidAddress(String),
     #[error("header text may not contain line breaks or control characters")]
     ControlCharacters,
+    #[error("the header {0:?} may not be set on a queued mail")]
+    UnknownHeader(String),
 }
 
 /// Text that is safe to put in a mail header.
@@ -55,6 +57,15 @@ pub fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, MailAddress
     Ok(Mailbox::new(name, parsed))
 }
 
+/// A mailbox as stored in the outbox (lettre's own formatting), parsed back.
+pub fn parse_mailbox(text: &str) -> Result<Mailbox, MailAddressError> {
+    if text.chars().any(char::is_control) {
+        return Err(MailAddressError::ControlCharacters);
+    }
+    text.parse::<Mailbox>()
+        .map_err(|_| MailAddressError::InvalidAddress(text.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +80,21 @@ mod tests {
             HeaderText::flatten("Hello\r\nBcc: x").as_str(),
             "Hello Bcc: x"
         );
+    }
+
+    #[test]
+    fn stored_mailboxes_parse_back_to_the_same_mailbox() {
+        for (name, address) in [
+            (Some("Ada Lovelace"), "ada@example.org"),
+            (Some("Lovelace, Ada \"the first\""), "ada@example.org"),
+            (Some("Zoë Ünal"), "zoe@example.org"),
+            (None, "plain@example.org"),
+        ] {
+            let built = mailbox(name, address).unwrap();
+            assert_eq!(parse_mailbox(&built.to_string()).unwrap(), built);
+        }
+        assert!(parse_mailbox("a@example.org\r\nBcc: b@example.org").is_err());
+        assert!(parse_mailbox("nobody").is_err());
     }
 
     #[test]

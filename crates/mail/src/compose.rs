@@ -4,7 +4,7 @@ use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
-use crate::address::HeaderText;
+use crate::address::{HeaderText, MailAddressError};
 
 /// A mail ready to send: every part already checked.
 #[derive(Debug, Clone)]
@@ -15,6 +15,42 @@ pub struct OutgoingMail {
     pub text_body: String,
     pub html_body: Option<String>,
     pub message_id: String,
+    pub threading: Threading,
+}
+
+/// The headers that place a mail in a conversation (replies to tickets).
+/// These are the only extra headers a queued mail may carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Threading {
+    pub in_reply_to: Option<HeaderText>,
+    pub references: Option<HeaderText>,
+}
+
+impl Threading {
+    /// Reads the JSON object an outbox row keeps (`{"In-Reply-To": "<id>",
+    /// "References": "<id> <id>"}`). Any other header name, or a value with
+    /// line breaks or without message-id brackets, is refused.
+    pub fn from_json(json: &str) -> Result<Threading, MailAddressError> {
+        let fields: std::collections::BTreeMap<String, String> = serde_json::from_str(json)
+            .map_err(|_| MailAddressError::UnknownHeader(json.to_owned()))?;
+        let mut threading = Threading::default();
+        for (name, value) in fields {
+            let value = HeaderText::parse(&value)?;
+            let ids_are_bracketed = value
+                .as_str()
+                .split_whitespace()
+                .all(|id| id.starts_with('<') && id.ends_with('>') && id.len() > 2);
+            if !ids_are_bracketed || value.as_str().is_empty() {
+                return Err(MailAddressError::UnknownHeader(name));
+            }
+            match name.to_ascii_lowercase().as_str() {
+                "in-reply-to" => threading.in_reply_to = Some(value),
+                "references" => threading.references = Some(value),
+                _ => return Err(MailAddressError::UnknownHeader(name)),
+            }
+        }
+        Ok(threading)
+    }
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834) so that autoresponders do not
@@ -58,6 +94,12 @@ impl OutgoingMail {
         for recipient in &self.to {
             builder = builder.to(recipient.clone());
         }
+        if let Some(in_reply_to) = &self.threading.in_reply_to {
+            builder = builder.in_reply_to(in_reply_to.as_str().to_owned());
+        }
+        if let Some(references) = &self.threading.references {
+            builder = builder.references(references.as_str().to_owned());
+        }
         match &self.html_body {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 self.text_body.clone(),
@@ -82,6 +124,7 @@ mod tests {
             text_body: "plain words".into(),
             html_body: Some("<p>rich words</p>".into()),
             message_id: new_message_id("example.org"),
+            threading: Threading::from_json(r#"{"In-Reply-To": "<a@example.org>"}"#).unwrap(),
         };
         let formatted = String::from_utf8(mail.to_message().unwrap().formatted()).unwrap();
         assert!(formatted.contains("Auto-Submitted: auto-generated"));
@@ -89,5 +132,27 @@ mod tests {
         assert!(formatted.contains("text/html"));
         assert!(formatted.contains("Message-ID: <"));
         assert!(formatted.contains("Subject: Reset your password"));
+        assert!(formatted.contains("In-Reply-To: <a@example.org>"));
+    }
+
+    #[test]
+    fn only_threading_headers_with_clean_values_are_accepted() {
+        assert_eq!(Threading::from_json("{}").unwrap(), Threading::default());
+        let threading =
+            Threading::from_json(r#"{"References": "<a@example.org> <b@example.org>"}"#).unwrap();
+        assert_eq!(
+            threading.references.unwrap().as_str(),
+            "<a@example.org> <b@example.org>"
+        );
+        for refused in [
+            r#"{"Bcc": "<victim@example.org>"}"#,
+            r#"{"In-Reply-To": "<a@example.org>
+Bcc: victim@example.org"}"#,
+            r#"{"In-Reply-To": "no brackets"}"#,
+            r#"{"In-Reply-To": ""}"#,
+            "not json",
+        ] {
+            assert!(Threading::from_json(refused).is_err(), "{refused}");
+        }
     }
 }

@@ -7,7 +7,10 @@ pub mod compose;
 pub mod smtp;
 pub mod templates;
 
-pub use address::{HeaderText, MailAddressError, mailbox};
-pub use compose::{OutgoingMail, new_message_id};
+pub use address::{HeaderText, MailAddressError, mailbox, parse_mailbox};
+pub use compose::{OutgoingMail, Threading, new_message_id};
+pub use lettre::message::Mailbox;
 pub use smtp::{Security, SmtpConfig, SmtpConfigError, SmtpSender};
-pub use templates::{RenderedMail, TemplateError, TemplateKind, render};
+pub use templates::{
+    RenderedMail, TemplateError, TemplateKind, TemplateSource, render, render_custom,
+};

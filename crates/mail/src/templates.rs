@@ -70,6 +70,73 @@ impl TemplateKind {
         }
     }
 
+    pub fn from_key(key: &str) -> Option<TemplateKind> {
+        TemplateKind::ALL.into_iter().find(|kind| kind.key() == key)
+    }
+
+    /// What the admin pages call it.
+    pub fn title(self) -> &'static str {
+        match self {
+            TemplateKind::AgentPasswordReset => "Agent password reset",
+            TemplateKind::UserPasswordReset => "User password reset",
+            TemplateKind::UserEmailVerification => "User email verification",
+            TemplateKind::AgentInvitation => "Agent invitation",
+            TemplateKind::LoginNotification => "Login notification",
+            TemplateKind::FailedLoginNotification => "Failed-login notification",
+            TemplateKind::IpVerification => "IP address verification",
+        }
+    }
+
+    /// The values a template of this kind can use.
+    pub fn variables(self) -> &'static [&'static str] {
+        match self {
+            TemplateKind::AgentPasswordReset
+            | TemplateKind::UserPasswordReset
+            | TemplateKind::UserEmailVerification => {
+                &["product_name", "name", "link", "expires_minutes"]
+            }
+            TemplateKind::AgentInvitation => {
+                &["product_name", "name", "link", "expires_minutes", "inviter"]
+            }
+            TemplateKind::LoginNotification => &[
+                "product_name",
+                "name",
+                "time",
+                "ip",
+                "hostname",
+                "user_agent",
+            ],
+            TemplateKind::FailedLoginNotification => {
+                &["product_name", "name", "time", "ip", "hostname"]
+            }
+            TemplateKind::IpVerification => &["product_name", "name", "ip", "link"],
+        }
+    }
+
+    /// Made-up values for previews and for checking an admin's template
+    /// before it is saved.
+    pub fn sample_context(self, product_name: &str, public_url: &str) -> serde_json::Value {
+        let path = match self {
+            TemplateKind::AgentPasswordReset | TemplateKind::AgentInvitation => {
+                "/agent/reset-password/"
+            }
+            TemplateKind::IpVerification => "/agent/verify-ip/",
+            TemplateKind::UserEmailVerification => "/verify-email/",
+            _ => "/reset-password/",
+        };
+        serde_json::json!({
+            "product_name": product_name,
+            "name": "Ada Lovelace",
+            "link": format!("{public_url}{path}0123456789abcdef"),
+            "expires_minutes": 30,
+            "inviter": "Grace Hopper",
+            "ip": "203.0.113.7",
+            "hostname": "host-7.example.net",
+            "user_agent": "Firefox on Linux",
+            "time": "2026-11-22 09:30 UTC",
+        })
+    }
+
     pub fn builtin(self) -> TemplateSource<'static> {
         match self {
             TemplateKind::AgentPasswordReset | TemplateKind::UserPasswordReset => TemplateSource {
@@ -138,6 +205,15 @@ fn render_source(
         text: parts.next().unwrap_or_default(),
         html: parts.next().unwrap_or_default(),
     })
+}
+
+/// Renders an admin's template on its own, without falling back: what the
+/// editor uses to report a problem before saving.
+pub fn render_custom(
+    custom: &TemplateSource<'_>,
+    context: &serde_json::Value,
+) -> Result<RenderedMail, TemplateError> {
+    render_source(custom, &Value::from(minijinja::value::Serde(context)))
 }
 
 /// Renders `kind` with `context`, using `custom` when given and sound. The
@@ -335,6 +411,21 @@ mod tests {
             "Reset your Ferrodesk password",
             "the built-in version is used"
         );
+    }
+
+    #[test]
+    fn every_kind_has_a_key_a_title_and_sample_values_it_renders_with() {
+        for kind in TemplateKind::ALL {
+            assert_eq!(TemplateKind::from_key(kind.key()), Some(kind));
+            assert!(!kind.title().is_empty());
+            let sample = kind.sample_context("Ferrodesk", "https://help.example.com");
+            for variable in kind.variables() {
+                assert!(sample.get(variable).is_some(), "{kind:?} {variable}");
+            }
+            let builtin = kind.builtin();
+            assert!(render_custom(&builtin, &sample).is_ok());
+        }
+        assert_eq!(TemplateKind::from_key("../etc/passwd"), None);
     }
 
     #[test]

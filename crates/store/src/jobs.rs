@@ -42,6 +42,16 @@ pub struct JobRecord {
     pub updated_at: i64,
 }
 
+macro_rules! job_query {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, kind, payload, status, run_at, attempts, max_attempts, last_error, ",
+            "created_at, updated_at FROM jobs ",
+            $tail
+        )
+    };
+}
+
 pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, run_at, max_attempts, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
 
@@ -120,18 +130,20 @@ impl Store {
     }
 
     /// Records a failure: the job runs again at `retry_at`, or becomes dead
-    /// once it has used all its attempts.
+    /// once it has used all its attempts or when `give_up` says it never
+    /// can succeed.
     pub async fn fail_job(
         &self,
         id: i64,
         owner: &str,
         error: &str,
         retry_at: Timestamp,
+        give_up: bool,
         now: Timestamp,
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             sqlx::query(
-                "UPDATE jobs SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+                "UPDATE jobs SET status = CASE WHEN $6 OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                      run_at = $3, last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = $5 \
                  WHERE id = $1 AND lease_owner = $2",
             )
@@ -140,6 +152,7 @@ impl Store {
             .bind(retry_at.millis())
             .bind(error)
             .bind(now.millis())
+            .bind(give_up)
             .execute(pool)
             .await?;
         });
@@ -179,15 +192,34 @@ impl Store {
         }))
     }
 
+    pub async fn get_job(&self, id: i64) -> StoreResult<Option<JobRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, JobRecord>(job_query!("WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
     /// Jobs in one status, most recently changed first.
     pub async fn jobs_with_status(&self, status: &str, limit: i64) -> StoreResult<Vec<JobRecord>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, JobRecord>(
-                "SELECT id, kind, payload, status, run_at, attempts, max_attempts, last_error, created_at, updated_at \
-                 FROM jobs WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT $2",
-            )
+            sqlx::query_as::<_, JobRecord>(job_query!(
+                "WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT $2"
+            ))
             .bind(status)
             .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// How many jobs are in each status, for the admin pages.
+    pub async fn count_jobs_by_status(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status",
+            )
             .fetch_all(pool)
             .await?
         }))

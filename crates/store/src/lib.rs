@@ -19,6 +19,7 @@ pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
 pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail};
 pub use people::{NewPerson, Organization, PersonRecord};
+pub use resets::{LinkPurpose, NewPasswordLink};
 pub use sessions::{NewSession, SessionRecord};
 
 use std::time::Duration;

@@ -22,6 +22,9 @@ pub struct NewMail<'a> {
     pub subject: &'a str,
     pub text_body: &'a str,
     pub html_body: Option<&'a str>,
+    /// JSON object of extra header fields (threading headers, for example);
+    /// the mail crate checks each name and value again before sending.
+    pub headers: &'a str,
     /// Which template produced it (for the admin's outbox view).
     pub template: &'a str,
 }
@@ -34,6 +37,7 @@ pub struct MailRecord {
     pub subject: String,
     pub text_body: String,
     pub html_body: Option<String>,
+    pub headers: String,
     pub template: String,
     pub status: String,
     pub attempts: i64,
@@ -42,8 +46,8 @@ pub struct MailRecord {
     pub sent_at: Option<i64>,
 }
 
-pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (message_id, recipients, subject, text_body, html_body, template, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (message_id, recipients, subject, text_body, html_body, headers, template, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
 /// Inserts an outbox row and its sending job on `$executor` (a transaction),
 /// evaluating to the outbox id. A macro because the transaction's type
@@ -58,6 +62,7 @@ macro_rules! insert_mail {
             .bind(mail.subject)
             .bind(mail.text_body)
             .bind(mail.html_body)
+            .bind(mail.headers)
             .bind(mail.template)
             .bind(now.millis())
             .fetch_one(&mut *$executor)
@@ -79,7 +84,7 @@ pub(crate) use insert_mail;
 macro_rules! mail_query {
     ($tail:literal) => {
         concat!(
-            "SELECT id, message_id, recipients, subject, text_body, html_body, template, status, ",
+            "SELECT id, message_id, recipients, subject, text_body, html_body, headers, template, status, ",
             "attempts, last_error, created_at, sent_at FROM outbox ",
             $tail
         )
@@ -118,6 +123,17 @@ impl Store {
             ))
             .bind(status)
             .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// How many mails are in each status, for the outbox filter.
+    pub async fn count_mail_by_status(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status",
+            )
             .fetch_all(pool)
             .await?
         }))
@@ -166,6 +182,12 @@ impl Store {
                 .rows_affected();
             if reset == 1 {
                 let payload = format!("{{\"outbox_id\":{id}}}");
+                // The dead job that gave up on it makes way for the new one.
+                sqlx::query("DELETE FROM jobs WHERE kind = $1 AND payload = $2 AND status = 'dead'")
+                    .bind(MAIL_JOB_KIND)
+                    .bind(&payload)
+                    .execute(&mut *transaction)
+                    .await?;
                 sqlx::query_scalar::<_, i64>(INSERT_JOB)
                     .bind(MAIL_JOB_KIND)
                     .bind(&payload)

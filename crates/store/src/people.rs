@@ -37,7 +37,7 @@ pub struct Organization {
     pub created_at: i64,
 }
 
-const INSERT_PERSON: &str = concat!(
+pub(crate) const INSERT_PERSON: &str = concat!(
     "INSERT INTO people (email, email_normalized, name, password_hash, is_agent, is_admin, ",
     "organization_id, password_changed_at, created_at, updated_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",

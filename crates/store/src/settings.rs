@@ -12,6 +12,28 @@ impl Store {
         }))
     }
 
+    /// One setting's stored JSON, read directly (for values that are not
+    /// part of the cached settings, such as mail templates).
+    pub async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    pub async fn delete_setting(&self, key: &str) -> StoreResult<bool> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query("DELETE FROM settings WHERE key = $1")
+                .bind(key)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                == 1
+        }))
+    }
+
     pub async fn put_setting(&self, key: &str, value: &str, now: Timestamp) -> StoreResult<()> {
         on_backend!(self, pool => {
             sqlx::query(

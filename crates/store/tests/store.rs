@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use ferrodesk_core::{Surface, Timestamp};
-use ferrodesk_store::{NewPerson, NewSession, Store, StoreError};
+use ferrodesk_store::{
+    LinkPurpose, MAIL_JOB_KIND, NewJob, NewMail, NewPasswordLink, NewPerson, NewSession, Store,
+    StoreError,
+};
 use ferrodesk_testkit::{Backend, TestDatabase, on_both_backends};
 
 struct Subject {
@@ -44,6 +47,36 @@ fn person<'a>(
 }
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn reset_link(token_hash: &str, expires_at: Timestamp) -> NewPasswordLink<'_> {
+    NewPasswordLink {
+        token_hash,
+        purpose: LinkPurpose::Reset,
+        expires_at,
+    }
+}
+
+fn mail(message_id: &str) -> NewMail<'_> {
+    NewMail {
+        message_id,
+        recipients: r#"["ada@example.org"]"#,
+        subject: "Hello",
+        text_body: "text",
+        html_body: Some("<p>html</p>"),
+        headers: "{}",
+        template: "user_password_reset",
+    }
+}
+
+fn job(kind: &str) -> NewJob<'_> {
+    NewJob {
+        kind,
+        payload: "{}",
+        run_at: T0,
+        max_attempts: 3,
+    }
+}
 
 on_both_backends! { open;
 
@@ -158,15 +191,155 @@ on_both_backends! { open;
     async fn reset_tokens_work_once_and_only_the_newest(store: Subject) {
         let user = store.create_person(&person("u@example.org", "u@example.org", false, false), T0).await.unwrap();
         let hour = Duration::from_secs(3600);
-        store.create_password_reset("first", user.id, T0, T0.plus(hour), None).await.unwrap();
-        store.create_password_reset("second", user.id, T0, T0.plus(hour), None).await.unwrap();
+        store.create_password_reset(&reset_link("first", T0.plus(hour)), user.id, T0, None).await.unwrap();
+        store.create_password_reset(&reset_link("second", T0.plus(hour)), user.id, T0, None).await.unwrap();
         assert_eq!(store.peek_password_reset("first", T0).await.unwrap(), None);
-        assert_eq!(store.peek_password_reset("second", T0).await.unwrap(), Some(user.id));
+        assert_eq!(store.peek_password_reset("second", T0).await.unwrap(), Some((user.id, LinkPurpose::Reset)));
         assert_eq!(store.peek_password_reset("second", T0.plus(hour)).await.unwrap(), None, "expired");
         assert_eq!(store.complete_password_reset("second", "$argon2id$x", T0).await.unwrap(), Some(user.id));
         assert_eq!(store.complete_password_reset("second", "$argon2id$y", T0).await.unwrap(), None, "used");
         let updated = store.get_person(user.id).await.unwrap().unwrap();
         assert_eq!(updated.password_hash.as_deref(), Some("$argon2id$x"));
+    }
+
+    async fn a_reset_link_and_its_mail_are_stored_together(store: Subject) {
+        let user = store.create_person(&person("u@example.org", "u@example.org", false, false), T0).await.unwrap();
+        store.create_password_reset(&reset_link("token", T0.plus(MINUTE)), user.id, T0, Some(&mail("<m1@example.org>"))).await.unwrap();
+        let queued = store.list_mail(Some("queued"), 10).await.unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].message_id, "<m1@example.org>");
+        let jobs = store.claim_jobs("node", T0.plus(MINUTE), T0, 10).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].kind, MAIL_JOB_KIND);
+        assert_eq!(jobs[0].payload, format!("{{\"outbox_id\":{}}}", queued[0].id));
+        // A failing mail insert (duplicate Message-ID) takes the link with it.
+        let failed = store.create_password_reset(&reset_link("other", T0.plus(MINUTE)), user.id, T0, Some(&mail("<m1@example.org>"))).await;
+        assert!(failed.is_err());
+        assert_eq!(store.peek_password_reset("other", T0).await.unwrap(), None);
+        assert!(store.peek_password_reset("token", T0).await.unwrap().is_some(), "the earlier link was not ended either");
+    }
+
+    async fn an_invited_person_arrives_with_link_and_mail_or_not_at_all(store: Subject) {
+        let invited = NewPerson { password_hash: None, ..person("new@example.org", "new@example.org", true, false) };
+        let link = NewPasswordLink { token_hash: "invite", purpose: LinkPurpose::Invitation, expires_at: T0.plus(MINUTE) };
+        let created = store.create_invited_person(&invited, &link, &mail("<i1@example.org>"), T0).await.unwrap();
+        assert_eq!(created.password_hash, None);
+        assert_eq!(store.peek_password_reset("invite", T0).await.unwrap(), Some((created.id, LinkPurpose::Invitation)));
+        let again = store.create_invited_person(&invited, &NewPasswordLink { token_hash: "invite2", ..link }, &mail("<i2@example.org>"), T0).await;
+        assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+        assert_eq!(store.list_mail(None, 10).await.unwrap().len(), 1, "no mail for the refused invitation");
+    }
+
+    async fn jobs_are_claimed_once_and_retried_until_dead(store: Subject) {
+        let id = store.enqueue_job(&job("test.kind"), T0).await.unwrap();
+        let later = store.enqueue_job(&NewJob { run_at: T0.plus(MINUTE), ..job("test.kind") }, T0).await.unwrap();
+        let claimed = store.claim_jobs("a", T0.plus(MINUTE), T0, 10).await.unwrap();
+        assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [id], "only due jobs");
+        assert_eq!(claimed[0].attempts, 1);
+        assert!(store.claim_jobs("b", T0.plus(MINUTE), T0, 10).await.unwrap().is_empty(), "a leased job is not handed out twice");
+        // Attempts 1 and 2 fail and are retried; the third makes it dead.
+        store.fail_job(id, "a", "boom 1", T0, false, T0).await.unwrap();
+        let second = store.claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();
+        assert_eq!((second[0].id, second[0].attempts), (id, 2));
+        store.fail_job(id, "a", "boom 2", T0, false, T0).await.unwrap();
+        store.claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();
+        store.fail_job(id, "a", "boom 3", T0, false, T0).await.unwrap();
+        let dead = store.jobs_with_status("dead", 10).await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
+        assert!(store.claim_jobs("a", T0.plus(MINUTE), T0, 10).await.unwrap().is_empty(), "dead jobs stay put");
+        assert!(store.retry_dead_job(id, T0).await.unwrap());
+        let retried = store.claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();
+        assert_eq!((retried[0].id, retried[0].attempts), (id, 1), "fresh attempts");
+        // A permanent failure is dead at once.
+        store.fail_job(id, "a", "never", T0, true, T0).await.unwrap();
+        assert_eq!(store.get_job(id).await.unwrap().unwrap().status, "dead");
+        assert_eq!(store.next_job_due().await.unwrap(), Some(T0.plus(MINUTE)));
+        assert_eq!(store.get_job(later).await.unwrap().unwrap().status, "queued");
+    }
+
+    async fn a_lease_that_runs_out_lets_another_worker_take_the_job(store: Subject) {
+        let id = store.enqueue_job(&job("test.kind"), T0).await.unwrap();
+        store.claim_jobs("dead-node", T0.plus(MINUTE), T0, 1).await.unwrap();
+        assert!(store.claim_jobs("b", T0.plus(MINUTE * 2), T0.plus(Duration::from_secs(59)), 1).await.unwrap().is_empty());
+        let taken = store.claim_jobs("b", T0.plus(MINUTE * 3), T0.plus(MINUTE), 1).await.unwrap();
+        assert_eq!(taken[0].id, id);
+        assert!(!store.complete_job(id, "dead-node").await.unwrap(), "the old owner lost its lease");
+        assert!(store.complete_job(id, "b").await.unwrap());
+        assert_eq!(store.count_jobs().await.unwrap(), 0);
+    }
+
+    async fn a_released_job_does_not_count_the_attempt(store: Subject) {
+        let id = store.enqueue_job(&job("test.kind"), T0).await.unwrap();
+        store.claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();
+        store.release_job(id, "a", T0).await.unwrap();
+        let again = store.claim_jobs("b", T0.plus(MINUTE), T0, 1).await.unwrap();
+        assert_eq!((again[0].id, again[0].attempts), (id, 1));
+    }
+
+    async fn two_nodes_claiming_at_once_never_share_a_job(store: Subject) {
+        for _ in 0..300 {
+            store.enqueue_job(&job("test.kind"), T0).await.unwrap();
+        }
+        let second = Store::open(&store.database.url).await.unwrap();
+        let claim_all = |store: Store, owner: &'static str| async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.claim_jobs(owner, T0.plus(MINUTE), T0, 7).await.unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                for job in batch {
+                    assert!(store.complete_job(job.id, owner).await.unwrap());
+                    mine.push(job.id);
+                }
+            }
+        };
+        let (first_ids, second_ids) = tokio::join!(claim_all(store.store.clone(), "a"), claim_all(second, "b"));
+        let mut all: Vec<i64> = first_ids.iter().chain(&second_ids).copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), first_ids.len() + second_ids.len(), "no job went to both nodes");
+        assert_eq!(all.len(), 300, "none was lost");
+    }
+
+    async fn the_outbox_records_attempts_and_retries_failed_mail(store: Subject) {
+        let id = store.queue_mail(&mail("<o1@example.org>"), T0).await.unwrap();
+        store.mark_mail_attempt_failed(id, "connection refused", false).await.unwrap();
+        let waiting = store.get_mail(id).await.unwrap().unwrap();
+        assert_eq!((waiting.status.as_str(), waiting.attempts), ("queued", 1));
+        assert_eq!(waiting.last_error.as_deref(), Some("connection refused"));
+        assert!(!store.retry_mail(id, T0).await.unwrap(), "only failed mail is retried");
+        // Its job gives up: the mail is failed and the job dead.
+        let claimed = store.claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();
+        store.fail_job(claimed[0].id, "a", "gave up", T0, true, T0).await.unwrap();
+        store.mark_mail_attempt_failed(id, "gave up", true).await.unwrap();
+        assert_eq!(store.list_mail(Some("failed"), 10).await.unwrap().len(), 1);
+        assert!(store.retry_mail(id, T0).await.unwrap());
+        assert!(store.jobs_with_status("dead", 10).await.unwrap().is_empty(), "the dead job made way");
+        let resent = store.claim_jobs("a", T0.plus(MINUTE), T0, 10).await.unwrap();
+        assert_eq!(resent.len(), 1);
+        store.mark_mail_sent(id, T0).await.unwrap();
+        let sent = store.get_mail(id).await.unwrap().unwrap();
+        assert_eq!((sent.status.as_str(), sent.sent_at), ("sent", Some(T0.millis())));
+        assert_eq!(store.count_mail_by_status().await.unwrap(), vec![("sent".to_owned(), 1)]);
+    }
+
+    async fn rate_limits_count_within_a_window_per_key(store: Subject) {
+        for _ in 0..3 {
+            assert!(store.hit_rate_limit("k", MINUTE, 3, T0).await.unwrap());
+        }
+        assert!(!store.hit_rate_limit("k", MINUTE, 3, T0).await.unwrap());
+        assert!(store.hit_rate_limit("other", MINUTE, 3, T0).await.unwrap(), "keys are separate");
+        assert!(store.hit_rate_limit("k", MINUTE, 3, T0.plus(MINUTE)).await.unwrap(), "a new window");
+    }
+
+    async fn single_settings_are_read_and_deleted(store: Subject) {
+        assert_eq!(store.get_setting("mail.smtp").await.unwrap(), None);
+        store.put_setting("mail.smtp", "{}", T0).await.unwrap();
+        assert_eq!(store.get_setting("mail.smtp").await.unwrap().as_deref(), Some("{}"));
+        assert!(store.delete_setting("mail.smtp").await.unwrap());
+        assert!(!store.delete_setting("mail.smtp").await.unwrap());
     }
 
     async fn settings_are_upserted(store: Subject) {

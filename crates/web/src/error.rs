@@ -60,6 +60,11 @@ impl IntoResponse for WebError {
                 AppError::Forbidden => (StatusCode::FORBIDDEN, "You do not have permission to do this.".into(), None),
                 AppError::NotFound => (StatusCode::NOT_FOUND, default_message(StatusCode::NOT_FOUND).into(), None),
                 AppError::Conflict(message) => (StatusCode::CONFLICT, message.into(), None),
+                AppError::TooManyRequests => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    default_message(StatusCode::TOO_MANY_REQUESTS).into(),
+                    None,
+                ),
                 AppError::Internal(detail) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     default_message(StatusCode::INTERNAL_SERVER_ERROR).into(),

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use ferrodesk_app::{AppError, FieldErrors};
+use ferrodesk_app::{AppError, FieldErrors, LinkPurpose, PasswordLinkTarget};
 use ferrodesk_core::{Secret, Surface};
 use serde::Deserialize;
 
@@ -54,19 +54,21 @@ async fn target(state: &AppState, surface: Surface, token: &str) -> WebResult<Re
     if !is_token(token) {
         return Err(WebError::App(AppError::NotFound));
     }
-    let person = state.app.password_reset_target(token).await?;
+    let PasswordLinkTarget { person, purpose } = state.app.password_reset_target(token).await?;
     if person.is_agent != (surface == Surface::Staff) {
         return Err(WebError::App(AppError::NotFound));
     }
     Ok(ResetTarget {
         email: person.email,
         is_agent: person.is_agent,
+        purpose,
     })
 }
 
 struct ResetTarget {
     email: String,
     is_agent: bool,
+    purpose: LinkPurpose,
 }
 
 async fn page(
@@ -74,7 +76,7 @@ async fn page(
     surface: Surface,
     session: &Session,
     token: &str,
-    email: &str,
+    person: &ResetTarget,
     errors: FieldErrors,
 ) -> WebResult<Response> {
     let (area, action_prefix) = area(surface);
@@ -84,17 +86,29 @@ async fn page(
     } else {
         &settings.user_password_policy
     };
+    let (heading, intro, submit) = match person.purpose {
+        LinkPurpose::Reset => (
+            "Choose a new password",
+            "Your old password stops working as soon as you save the new one, and you are logged out everywhere.",
+            "Save the new password",
+        ),
+        LinkPurpose::Invitation => (
+            "Welcome! Choose your password",
+            "You have been invited to join the team. Choose the password you will log in with.",
+            "Save my password",
+        ),
+    };
     render(&NewPasswordPage {
-        heading: "Choose a new password",
-        intro: "Your old password stops working as soon as you save the new one, and you are logged out everywhere.",
+        heading,
+        intro,
         area,
         action: &format!("{action_prefix}{token}"),
-        submit: "Save the new password",
+        submit,
         csrf_token: &session.csrf_token,
         setup_token: None,
         ask_identity: false,
         name: "",
-        email,
+        email: &person.email,
         min_length: policy.min_length,
         errors,
     })
@@ -112,7 +126,7 @@ pub(crate) async fn show(
         surface,
         &session,
         &token,
-        &person.email,
+        &person,
         FieldErrors::new(),
     )
     .await
@@ -143,8 +157,7 @@ pub(crate) async fn submit(
             Ok(Redirect::to(&format!("{login}?notice=password-set")).into_response())
         }
         Err(AppError::Invalid(errors)) => {
-            let mut response =
-                page(&state, surface, &session, token, &person.email, errors).await?;
+            let mut response = page(&state, surface, &session, token, &person, errors).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }

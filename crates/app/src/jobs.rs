@@ -1,0 +1,374 @@
+//! Background work: a pool of workers that take jobs from the database
+//! queue, run them, and retry failures with exponential backoff until they
+//! become dead jobs for an admin to look at.
+//!
+//! Every node runs its own pool. A worker holds a lease on each job it takes;
+//! a node that dies simply lets its leases run out and another node takes the
+//! jobs over. On shutdown, running jobs get a grace period to finish and are
+//! then released, without counting the attempt.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ferrodesk_store::{ClaimedJob, JobRecord, MAIL_JOB_KIND, NewJob};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::{Actor, App, AppError, AppResult};
+
+/// The first retry waits this long; each further one twice as long.
+const FIRST_RETRY_DELAY: Duration = Duration::from_secs(15);
+/// No retry waits longer than this.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60 * 60);
+/// Dead jobs an admin page lists at most.
+const DEAD_JOBS_SHOWN: i64 = 200;
+
+/// How a node runs its workers.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerConfig {
+    /// How many jobs run at once on this node.
+    pub workers: usize,
+    /// How often an idle pool looks for due jobs that other nodes queued
+    /// (jobs queued on this node wake it at once).
+    pub poll_interval: Duration,
+    /// How long a job's lease lasts; another node takes the job over after
+    /// this if the worker died.
+    pub lease: Duration,
+    /// A job running longer than this is stopped and counted as failed.
+    /// Shorter than the lease, so no job outlives its lease.
+    pub time_limit: Duration,
+    /// How long running jobs may take to finish after shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> WorkerConfig {
+        WorkerConfig {
+            workers: 4,
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(5 * 60),
+            time_limit: Duration::from_secs(2 * 60),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a job did not succeed.
+#[derive(Debug)]
+pub(crate) enum JobFailure {
+    /// Worth trying again later (a mail server that is down).
+    Retry(String),
+    /// Will never succeed (a payload that does not parse): dead at once.
+    Permanent(String),
+}
+
+impl From<AppError> for JobFailure {
+    fn from(error: AppError) -> JobFailure {
+        JobFailure::Retry(error.to_string())
+    }
+}
+
+impl From<ferrodesk_store::StoreError> for JobFailure {
+    fn from(error: ferrodesk_store::StoreError) -> JobFailure {
+        JobFailure::Retry(error.to_string())
+    }
+}
+
+pub(crate) type JobResult = Result<(), JobFailure>;
+
+/// The delay before attempt `attempts + 1`, after `attempts` failed ones.
+pub(crate) fn retry_delay(attempts: i64) -> Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    FIRST_RETRY_DELAY
+        .saturating_mul(2u32.saturating_pow(doublings))
+        .min(MAX_RETRY_DELAY)
+}
+
+/// A running worker pool; dropping it leaves the pool running until the
+/// runtime ends, so call [`Workers::shut_down`] to stop it cleanly.
+#[derive(Debug)]
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    pool: tokio::task::JoinHandle<()>,
+}
+
+impl Workers {
+    /// Stops taking new jobs, lets running ones finish within the grace
+    /// period, and releases the rest to be run again.
+    pub async fn shut_down(self) {
+        let _ = self.stop.send(true);
+        let _ = self.pool.await;
+    }
+}
+
+/// A name for this node's leases: host name, process and a random part, so
+/// two processes on one machine never share a lease owner.
+fn lease_owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "node".to_owned());
+    let random = crate::secrets::random_bytes::<4>()
+        .map(hex::encode)
+        .unwrap_or_default();
+    format!("{host}:{}:{random}", std::process::id())
+}
+
+impl App {
+    /// Starts this node's worker pool.
+    pub fn start_workers(&self, config: WorkerConfig) -> Workers {
+        let (stop, stopped) = watch::channel(false);
+        let app = self.clone();
+        let pool = tokio::spawn(async move { app.run_pool(config, stopped).await });
+        Workers { stop, pool }
+    }
+
+    /// Wakes this node's idle workers, after queueing a job that is due now.
+    pub fn wake_workers(&self) {
+        self.inner.job_queued.notify_one();
+    }
+
+    /// Queues a job; `payload` is its JSON.
+    pub(crate) async fn enqueue_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        max_attempts: i64,
+    ) -> AppResult<i64> {
+        let now = self.now();
+        let payload = payload.to_string();
+        let id = self
+            .store()
+            .enqueue_job(
+                &NewJob {
+                    kind,
+                    payload: &payload,
+                    run_at: now,
+                    max_attempts,
+                },
+                now,
+            )
+            .await?;
+        self.wake_workers();
+        Ok(id)
+    }
+
+    async fn run_pool(&self, config: WorkerConfig, mut stopped: watch::Receiver<bool>) {
+        let owner = lease_owner();
+        let workers = config.workers.max(1);
+        let mut running: JoinSet<()> = JoinSet::new();
+        let mut running_jobs: HashMap<tokio::task::Id, i64> = HashMap::new();
+        tracing::info!(workers, owner = %owner, "job workers started");
+        loop {
+            if *stopped.borrow() {
+                break;
+            }
+            let free = workers.saturating_sub(running.len());
+            let mut claimed = 0;
+            if free > 0 {
+                let now = self.now();
+                let limit = i64::try_from(free).unwrap_or(1);
+                match self
+                    .store()
+                    .claim_jobs(&owner, now.plus(config.lease), now, limit)
+                    .await
+                {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            let job_id = job.id;
+                            let app = self.clone();
+                            let owner = owner.clone();
+                            let handle = running.spawn(async move {
+                                app.run_job(&owner, job, config.time_limit).await;
+                            });
+                            running_jobs.insert(handle.id(), job_id);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "cannot take jobs from the queue"),
+                }
+            }
+            while let Some(finished) = running.try_join_next_with_id() {
+                forget_finished(&mut running_jobs, finished);
+            }
+            if claimed > 0 && running.len() < workers {
+                // There may be more due jobs: look again at once.
+                continue;
+            }
+            tokio::select! {
+                () = self.inner.job_queued.notified() => {}
+                () = tokio::time::sleep(config.poll_interval) => {}
+                _ = stopped.changed() => {}
+                Some(finished) = running.join_next_with_id(), if !running.is_empty() => {
+                    forget_finished(&mut running_jobs, finished);
+                }
+            }
+        }
+        self.drain(&owner, config.shutdown_grace, running, running_jobs)
+            .await;
+        tracing::info!("job workers stopped");
+    }
+
+    /// Waits for running jobs up to `grace`, then stops the rest and gives
+    /// their jobs back to the queue.
+    async fn drain(
+        &self,
+        owner: &str,
+        grace: Duration,
+        mut running: JoinSet<()>,
+        mut running_jobs: HashMap<tokio::task::Id, i64>,
+    ) {
+        let deadline = tokio::time::Instant::now() + grace;
+        while !running.is_empty() {
+            match tokio::time::timeout_at(deadline, running.join_next_with_id()).await {
+                Ok(Some(finished)) => forget_finished(&mut running_jobs, finished),
+                Ok(None) => break,
+                Err(_) => {
+                    running.abort_all();
+                    while running.join_next().await.is_some() {}
+                    break;
+                }
+            }
+        }
+        for job_id in running_jobs.into_values() {
+            match self.store().release_job(job_id, owner, self.now()).await {
+                Ok(()) => tracing::info!(job_id, "job released at shutdown"),
+                Err(error) => {
+                    tracing::warn!(job_id, %error, "cannot release a job at shutdown; its lease will run out")
+                }
+            }
+        }
+    }
+
+    async fn run_job(&self, owner: &str, job: ClaimedJob, time_limit: Duration) {
+        let started = std::time::Instant::now();
+        let outcome = match tokio::time::timeout(time_limit, self.dispatch_job(&job)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(JobFailure::Retry(format!(
+                "stopped after {} seconds",
+                time_limit.as_secs()
+            ))),
+        };
+        let now = self.now();
+        let store = self.store();
+        let recorded = match &outcome {
+            Ok(()) => store.complete_job(job.id, owner).await.map(|_| ()),
+            Err(JobFailure::Retry(error)) => {
+                let retry_at = now.plus(retry_delay(job.attempts));
+                store
+                    .fail_job(job.id, owner, error, retry_at, false, now)
+                    .await
+            }
+            Err(JobFailure::Permanent(error)) => {
+                store.fail_job(job.id, owner, error, now, true, now).await
+            }
+        };
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        match &outcome {
+            Ok(()) => tracing::debug!(job_id = job.id, kind = %job.kind, elapsed_ms, "job done"),
+            Err(JobFailure::Retry(error)) if job.attempts < job.max_attempts => {
+                tracing::warn!(job_id = job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed; it will be retried");
+            }
+            Err(JobFailure::Retry(error) | JobFailure::Permanent(error)) => {
+                tracing::error!(job_id = job.id, kind = %job.kind, attempt = job.attempts, %error, "job failed for good; it is now a dead job");
+            }
+        }
+        if let Err(error) = recorded {
+            tracing::warn!(job_id = job.id, %error, "cannot record a job's outcome; it runs again when its lease ends");
+        }
+    }
+
+    /// Runs one job by its kind. Every kind of job is listed here.
+    async fn dispatch_job(&self, job: &ClaimedJob) -> JobResult {
+        let last_attempt = job.attempts >= job.max_attempts;
+        match job.kind.as_str() {
+            MAIL_JOB_KIND => self.send_queued_mail(&job.payload, last_attempt).await,
+            crate::accounts::PASSWORD_RESET_REQUEST_JOB => {
+                self.answer_password_reset_request(&job.payload).await
+            }
+            other => Err(JobFailure::Permanent(format!(
+                "no handler for jobs of kind {other:?}"
+            ))),
+        }
+    }
+
+    /// Dead jobs, most recent first, for admins.
+    pub async fn dead_jobs(&self, actor: &Actor) -> AppResult<Vec<JobRecord>> {
+        if !actor.may_administer() {
+            return Err(AppError::Forbidden);
+        }
+        Ok(self
+            .store()
+            .jobs_with_status("dead", DEAD_JOBS_SHOWN)
+            .await?)
+    }
+
+    /// How many jobs wait, run and are dead, for admins.
+    pub async fn job_counts(&self, actor: &Actor) -> AppResult<Vec<(String, i64)>> {
+        if !actor.may_administer() {
+            return Err(AppError::Forbidden);
+        }
+        Ok(self.store().count_jobs_by_status().await?)
+    }
+
+    /// Puts a dead job back in the queue with fresh attempts. A dead mail job
+    /// is retried through its outbox row, so the outbox shows it queued again.
+    pub async fn retry_dead_job(&self, actor: &Actor, job_id: i64) -> AppResult<()> {
+        if !actor.may_administer() {
+            return Err(AppError::Forbidden);
+        }
+        let job = self
+            .store()
+            .get_job(job_id)
+            .await?
+            .filter(|job| job.status == "dead")
+            .ok_or(AppError::NotFound)?;
+        let now = self.now();
+        let retried = match crate::mail::outbox_id_of(&job) {
+            Some(outbox_id) => self.store().retry_mail(outbox_id, now).await?,
+            None => self.store().retry_dead_job(job_id, now).await?,
+        };
+        if !retried {
+            return Err(AppError::NotFound);
+        }
+        tracing::info!(job_id, kind = %job.kind, "dead job retried by an admin");
+        self.wake_workers();
+        Ok(())
+    }
+}
+
+fn forget_finished(
+    running_jobs: &mut HashMap<tokio::task::Id, i64>,
+    finished: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+) {
+    let task = match finished {
+        Ok((task, ())) => task,
+        Err(error) => {
+            if error.is_panic() {
+                tracing::error!("a job panicked; it runs again when its lease ends");
+            }
+            error.id()
+        }
+    };
+    running_jobs.remove(&task);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_an_hour() {
+        assert_eq!(retry_delay(1), Duration::from_secs(15));
+        assert_eq!(retry_delay(2), Duration::from_secs(30));
+        assert_eq!(retry_delay(3), Duration::from_secs(60));
+        assert_eq!(retry_delay(9), Duration::from_secs(3600));
+        assert_eq!(retry_delay(25), Duration::from_secs(3600));
+        assert_eq!(retry_delay(i64::MAX), Duration::from_secs(3600));
+        assert_eq!(retry_delay(0), Duration::from_secs(15));
+    }
+
+    #[test]
+    fn lease_owners_differ_between_pools() {
+        assert_ne!(lease_owner(), lease_owner());
+    }
+}
