@@ -201,10 +201,15 @@ impl App {
             .idle_timeout()
             .max(settings.portal_sessions.idle_timeout());
         let now = self.now();
-        Ok(self
+        let removed = self
             .store()
             .delete_stale_sessions(now, now.minus(longest_idle))
-            .await?)
+            .await?;
+        // Rate-limit windows are at most a day long; older counters are spent.
+        self.store()
+            .delete_rate_limits_before(now.minus(Duration::from_secs(24 * 60 * 60)))
+            .await?;
+        Ok(removed)
     }
 
     async fn session_limits(&self, surface: Surface) -> AppResult<crate::SessionLimits> {

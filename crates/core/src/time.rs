@@ -28,6 +28,43 @@ impl Timestamp {
     }
 }
 
+/// `2026-11-22 09:30 UTC`: how pages and mails show a time until people
+/// get their own time zones.
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.div_euclid(1000);
+        let days = seconds.div_euclid(86_400);
+        let of_day = seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            formatter,
+            "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+            of_day / 3600,
+            of_day % 3600 / 60
+        )
+    }
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Where "now" comes from. Production uses the system clock; tests use a
 /// `ManualClock` they can move forward, so timeouts are tested without sleeping.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -62,5 +99,24 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_show_as_utc_dates() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            Timestamp(951_782_400_000).to_string(),
+            "2000-02-29 00:00 UTC"
+        );
+        assert_eq!(
+            Timestamp(1_795_339_800_000).to_string(),
+            "2026-11-22 09:30 UTC"
+        );
+        assert_eq!(Timestamp(-1000).to_string(), "1969-12-31 23:59 UTC");
     }
 }

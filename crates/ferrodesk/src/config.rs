@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use ferrodesk_app::InstanceKey;
+use ferrodesk_app::{InstanceKey, SmtpConfig};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -26,6 +26,8 @@ struct FileSettings {
     trusted_proxies: Option<ProxyList>,
     secret_key: Option<String>,
     secret_key_file: Option<PathBuf>,
+    smtp_url: Option<String>,
+    workers: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,8 +66,16 @@ pub struct Config {
     pub database_url: String,
     pub public_url: String,
     pub trusted_proxies: Vec<IpNet>,
+    /// `FERRODESK_SMTP_URL`: the mail server, instead of the admin's settings.
+    pub smtp: Option<SmtpConfig>,
+    /// `FERRODESK_WORKERS`: background jobs run at once on this node.
+    pub workers: usize,
     key_source: KeySource,
 }
+
+/// Background jobs run at once per node unless configured.
+pub const DEFAULT_WORKERS: usize = 4;
+const MAX_WORKERS: usize = 256;
 
 #[derive(Debug)]
 enum KeySource {
@@ -175,6 +185,33 @@ impl Config {
             None => Vec::new(),
         };
 
+        let smtp = match source.pick("FERRODESK_SMTP_URL", file_settings.smtp_url, |value| value) {
+            Some((setting, url)) => Some(
+                SmtpConfig::from_url(url.trim())
+                    .map_err(|error| ConfigError::new(setting, error.to_string()))?,
+            ),
+            None => None,
+        };
+
+        let workers = match source.pick(
+            "FERRODESK_WORKERS",
+            file_settings.workers.map(|count| count.to_string()),
+            |value| value,
+        ) {
+            Some((setting, text)) => text
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|count| (1..=MAX_WORKERS).contains(count))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        setting,
+                        format!("{text:?} is not a number of workers from 1 to {MAX_WORKERS}"),
+                    )
+                })?,
+            None => DEFAULT_WORKERS,
+        };
+
         let key_source = if let Some(key) = env("FERRODESK_SECRET_KEY") {
             KeySource::Inline("FERRODESK_SECRET_KEY", ferrodesk_core::Secret::new(key))
         } else if let Some(path) = env("FERRODESK_SECRET_KEY_FILE") {
@@ -196,6 +233,8 @@ impl Config {
             database_url,
             public_url,
             trusted_proxies,
+            smtp,
+            workers,
             key_source,
         })
     }
@@ -419,6 +458,30 @@ mod tests {
         assert_eq!(error.setting, "FERRODESK_PUBLIC_URL");
         let error = load(&[("FERRODESK_DATABASE_URL", "mysql://x")]).unwrap_err();
         assert_eq!(error.setting, "FERRODESK_DATABASE_URL");
+        let error = load(&[("FERRODESK_SMTP_URL", "smtp://mail.example.org")]).unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_SMTP_URL");
+        assert!(error.problem.contains("from="), "{error}");
+        for workers in ["0", "many", "100000"] {
+            let error = load(&[("FERRODESK_WORKERS", workers)]).unwrap_err();
+            assert_eq!(error.setting, "FERRODESK_WORKERS");
+        }
+    }
+
+    #[test]
+    fn mail_and_workers_are_configured_from_the_environment() {
+        let config = load(&[
+            (
+                "FERRODESK_SMTP_URL",
+                "smtp://mailer:secret@mail.example.org:2525?from=help@example.org",
+            ),
+            ("FERRODESK_WORKERS", "8"),
+        ])
+        .unwrap();
+        let smtp = config.smtp.unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.example.org", 2525));
+        assert_eq!(config.workers, 8);
+        assert_eq!(load(&[]).unwrap().workers, DEFAULT_WORKERS);
+        assert!(load(&[]).unwrap().smtp.is_none());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use ferrodesk_app::{AccountKind, Actor, App, AppError, NewAccount};
+use ferrodesk_app::{AccountKind, Actor, App, AppError, AppOptions, NewAccount, WorkerConfig};
 use ferrodesk_core::{Secret, Timestamp};
 use ferrodesk_store::Store;
 use ferrodesk_web::{ConnectionLimits, TrustedProxies, WebConfig};
@@ -217,7 +217,9 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
         );
     }
     let store = open_store(&config).await?;
-    let app = App::new(store, key, &config.public_url).await?;
+    let mut options = AppOptions::new(&config.public_url);
+    options.smtp_override = config.smtp.clone();
+    let app = App::with_options(store, key, options).await?;
     if let Some(setup_url) = app.prepare_setup().await? {
         tracing::warn!(
             "no admin account exists yet: open {} to create one (or run `ferrodesk admin create`)",
@@ -225,6 +227,10 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
         );
     }
     spawn_session_purge(app.clone());
+    let workers = app.start_workers(WorkerConfig {
+        workers: config.workers,
+        ..WorkerConfig::default()
+    });
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|error| {
@@ -249,6 +255,7 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
     )
     .await
     .map_err(|error| Failure::Runtime(format!("server stopped: {error}")))?;
+    workers.shut_down().await;
     app.store().close().await;
     tracing::info!("Ferrodesk stopped");
     Ok(())

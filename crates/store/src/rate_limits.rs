@@ -32,4 +32,15 @@ impl Store {
         });
         Ok(hits <= limit)
     }
+
+    /// Removes counters whose window opened before `before`.
+    pub async fn delete_rate_limits_before(&self, before: Timestamp) -> StoreResult<u64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+                .bind(before.millis())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
 }

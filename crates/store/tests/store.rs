@@ -332,6 +332,7 @@ on_both_backends! { open;
         assert!(!store.hit_rate_limit("k", MINUTE, 3, T0).await.unwrap());
         assert!(store.hit_rate_limit("other", MINUTE, 3, T0).await.unwrap(), "keys are separate");
         assert!(store.hit_rate_limit("k", MINUTE, 3, T0.plus(MINUTE)).await.unwrap(), "a new window");
+        assert_eq!(store.delete_rate_limits_before(T0.plus(MINUTE)).await.unwrap(), 1, "only the spent counter");
     }
 
     async fn single_settings_are_read_and_deleted(store: Subject) {

@@ -8,7 +8,7 @@ use ferrodesk_app::Actor;
 
 use crate::AppState;
 use crate::error::WebResult;
-use crate::pages::{Chrome, password_reset, render, sign_in, to_staff_login};
+use crate::pages::{Chrome, forgot_password, password_reset, render, sign_in, to_staff_login};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -17,6 +17,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/", get(|| async { Redirect::permanent("/agent") }))
         .route("/agent/login", get(sign_in::show).post(sign_in::submit))
         .route("/agent/logout", post(sign_in::log_out))
+        .route(
+            "/agent/forgot-password",
+            get(forgot_password::show).post(forgot_password::submit),
+        )
         .route(
             "/agent/reset-password/{token}",
             get(password_reset::show).post(password_reset::submit),

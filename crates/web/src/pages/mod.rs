@@ -2,6 +2,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod agent;
+pub(crate) mod forgot_password;
 pub(crate) mod password_reset;
 pub(crate) mod portal;
 pub(crate) mod setup;

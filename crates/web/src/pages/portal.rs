@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 use crate::error::WebResult;
-use crate::pages::{Chrome, password_reset, render, sign_in};
+use crate::pages::{Chrome, forgot_password, password_reset, render, sign_in};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -15,6 +15,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(sign_in::show).post(sign_in::submit))
         .route("/logout", post(sign_in::log_out))
+        .route(
+            "/forgot-password",
+            get(forgot_password::show).post(forgot_password::submit),
+        )
         .route(
             "/reset-password/{token}",
             get(password_reset::show).post(password_reset::submit),

@@ -1,0 +1,84 @@
+//! Background jobs: how many wait and run, and the dead ones, which an admin
+//! can put back in the queue.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use ferrodesk_app::JobRecord;
+use ferrodesk_core::Timestamp;
+
+use super::{AdminMenu, AdminSession, NoticeQuery};
+use crate::AppState;
+use crate::error::WebResult;
+use crate::pages::{Chrome, render};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/jobs", get(list))
+        .route("/admin/jobs/{id}/retry", post(retry))
+}
+
+struct DeadJob {
+    job: JobRecord,
+    failed_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_jobs.html")]
+struct JobsPage<'a> {
+    chrome: Chrome,
+    menu: AdminMenu,
+    csrf_token: &'a str,
+    queued: i64,
+    running: i64,
+    dead_count: i64,
+    dead: Vec<DeadJob>,
+    notice: Option<&'static str>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let counts = state.app.job_counts(admin.actor()).await?;
+    let count_of = |wanted: &str| {
+        counts
+            .iter()
+            .find(|(status, _)| status == wanted)
+            .map_or(0, |(_, count)| *count)
+    };
+    let dead = state.app.dead_jobs(admin.actor()).await?;
+    render(&JobsPage {
+        chrome: admin.chrome(),
+        menu: AdminMenu {
+            current: "/admin/jobs",
+        },
+        csrf_token: admin.csrf_token(),
+        queued: count_of("queued"),
+        running: count_of("running"),
+        dead_count: count_of("dead"),
+        dead: dead
+            .into_iter()
+            .map(|job| DeadJob {
+                failed_at: Timestamp(job.updated_at).to_string(),
+                job,
+            })
+            .collect(),
+        notice: match query.notice.as_deref() {
+            Some("retried") => Some("The job is back in the queue."),
+            _ => None,
+        },
+    })
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    state.app.retry_dead_job(admin.actor(), id).await?;
+    Ok(Redirect::to("/admin/jobs?notice=retried").into_response())
+}

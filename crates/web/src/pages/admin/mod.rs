@@ -1,0 +1,134 @@
+//! The admin interface. Only admins get in: a visitor is sent to the staff
+//! login, another agent gets 403. The use cases check again, so a route that
+//! forgot the extractor still could not act.
+
+mod agents;
+mod jobs;
+mod mail;
+mod outbox;
+mod templates;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ferrodesk_app::{Actor, AgentSummary, AppError};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{WebError, WebResult};
+use crate::pages::{Chrome, render, to_staff_login};
+use crate::session::Session;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(home))
+        .merge(agents::routes())
+        .merge(mail::routes())
+        .merge(outbox::routes())
+        .merge(templates::routes())
+        .merge(jobs::routes())
+}
+
+/// A session of an admin; anything else is turned away before the handler.
+pub(crate) struct AdminSession(pub Session);
+
+impl AdminSession {
+    pub fn actor(&self) -> &Actor {
+        &self.0.actor
+    }
+
+    pub fn chrome(&self) -> Chrome {
+        Chrome::for_session(&self.0)
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        &self.0.csrf_token
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AdminSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<AdminSession, Response> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match &session.actor {
+            Actor::Visitor => {
+                // Come back to the page after logging in; a form post comes
+                // back to the admin home instead of being replayed.
+                let back = if parts.method == Method::GET {
+                    parts.uri.path()
+                } else {
+                    "/admin"
+                };
+                Err(to_staff_login(back))
+            }
+            actor if actor.may_administer() => Ok(AdminSession(session)),
+            _ => Err(WebError::App(AppError::Forbidden).into_response()),
+        }
+    }
+}
+
+/// The sections of the admin interface, for the menu at the top of its pages.
+pub(crate) struct AdminMenu {
+    pub current: &'static str,
+}
+
+impl AdminMenu {
+    pub const ENTRIES: [(&'static str, &'static str); 5] = [
+        ("/admin", "Agents"),
+        ("/admin/email", "Email server"),
+        ("/admin/email/outbox", "Outbox"),
+        ("/admin/email/templates", "Email templates"),
+        ("/admin/jobs", "Background jobs"),
+    ];
+
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, &'static str, bool)> + '_ {
+        AdminMenu::ENTRIES
+            .iter()
+            .map(|(path, label)| (*path, *label, *path == self.current))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// Notices a redirect may ask the admin home to show.
+fn home_notice(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "invited" => Some(
+            "The invitation is on its way. The new agent chooses a password through the link in it.",
+        ),
+        _ => None,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_home.html")]
+struct AdminHome {
+    chrome: Chrome,
+    menu: AdminMenu,
+    agents: Vec<AgentSummary>,
+    notice: Option<&'static str>,
+}
+
+async fn home(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let agents = state.app.list_agents(admin.actor()).await?;
+    render(&AdminHome {
+        chrome: admin.chrome(),
+        menu: AdminMenu { current: "/admin" },
+        agents,
+        notice: home_notice(query.notice.as_deref()),
+    })
+}
