@@ -2,7 +2,75 @@ use ferrodesk_testkit::on_both_backends;
 
 use crate::helpers::{PASSWORD, TestApp, location, spawn_app};
 
+/// Every admin page, and every admin form action.
+const ADMIN_PAGES: [&str; 8] = [
+    "/admin",
+    "/admin/agents/invite",
+    "/admin/email",
+    "/admin/email/outbox",
+    "/admin/email/outbox/1",
+    "/admin/email/templates",
+    "/admin/email/templates/agent_invitation",
+    "/admin/jobs",
+];
+const ADMIN_ACTIONS: [&str; 7] = [
+    "/admin/agents/invite",
+    "/admin/email",
+    "/admin/email/test",
+    "/admin/email/outbox/1/retry",
+    "/admin/email/templates/agent_invitation",
+    "/admin/email/templates/agent_invitation/reset",
+    "/admin/jobs/1/retry",
+];
+
 on_both_backends! { spawn_app;
+
+    async fn every_admin_page_and_action_is_for_admins_only(app: TestApp) {
+        for path in ADMIN_PAGES {
+            let response = app.get(path).await;
+            assert_eq!(response.status(), 303, "visitor GET {path}");
+            assert!(location(&response).starts_with("/agent/login?return_to="), "{path}");
+        }
+        let visitor_csrf = app.csrf_token("/agent/login").await;
+        for path in ADMIN_ACTIONS {
+            let response = app.post_form(path, &[("csrf_token", &visitor_csrf), ("name", "X"), ("email", "x@example.org")]).await;
+            assert_eq!(response.status(), 303, "visitor POST {path}");
+        }
+        app.create_admin().await;
+        app.create_agent().await;
+        app.log_in_staff("agent@example.org", PASSWORD).await;
+        let csrf = app.csrf_token("/agent").await;
+        for path in ADMIN_PAGES {
+            assert_eq!(app.get(path).await.status(), 403, "agent GET {path}");
+        }
+        for path in ADMIN_ACTIONS {
+            let fields = [("csrf_token", csrf.as_str()), ("name", "Mallory"), ("email", "mallory@example.org"), ("to", "x@example.org")];
+            assert_eq!(app.post_form(path, &fields).await.status(), 403, "agent POST {path}");
+        }
+        assert!(app.app.store().find_person_by_email("mallory@example.org").await.unwrap().is_none(), "nothing was created");
+        assert!(app.app.store().list_mail(None, 10).await.unwrap().is_empty(), "nothing was sent");
+    }
+
+    async fn admin_forms_need_the_csrf_token(app: TestApp) {
+        app.create_admin().await;
+        app.log_in_staff("admin@example.org", PASSWORD).await;
+        for path in ADMIN_ACTIONS {
+            let response = app.post_form(path, &[("name", "Mallory"), ("email", "mallory@example.org")]).await;
+            assert_eq!(response.status(), 403, "POST {path} without a token");
+        }
+        assert!(app.app.store().find_person_by_email("mallory@example.org").await.unwrap().is_none());
+    }
+
+    async fn an_admin_opens_every_admin_page(app: TestApp) {
+        app.create_admin().await;
+        app.log_in_staff("admin@example.org", PASSWORD).await;
+        for path in ADMIN_PAGES {
+            let expected = if path == "/admin/email/outbox/1" { 404 } else { 200 };
+            assert_eq!(app.get(path).await.status(), expected, "{path}");
+        }
+        assert_eq!(app.get("/admin/email/templates/no_such_template").await.status(), 404);
+        assert_eq!(app.get("/admin/email/outbox/not-a-number").await.status(), 400);
+    }
 
     async fn visitors_are_sent_to_the_staff_login(app: TestApp) {
         for (path, target) in [("/agent", "/agent/login?return_to=%2Fagent"), ("/admin", "/agent/login?return_to=%2Fadmin")] {

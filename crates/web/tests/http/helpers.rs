@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrodesk_app::{AccountKind, App, InstanceKey, NewAccount};
+use ferrodesk_app::{
+    AccountKind, App, AppOptions, InstanceKey, NewAccount, SmtpConfig, WorkerConfig, Workers,
+};
 use ferrodesk_core::{ManualClock, Secret};
 use ferrodesk_store::{PersonRecord, Store};
 use ferrodesk_testkit::{Backend, TestDatabase};
@@ -20,12 +22,26 @@ pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub database: TestDatabase,
+    workers: Option<Workers>,
+    stop_server: Option<tokio::sync::oneshot::Sender<()>>,
+    options: Options,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Options {
     pub public_url: Option<String>,
     pub trusted_proxies: Vec<&'static str>,
+    /// `FERRODESK_SMTP_URL` for the app.
+    pub smtp_url: Option<String>,
+}
+
+/// Workers that notice new jobs quickly, for tests that wait for mail.
+pub fn test_workers() -> WorkerConfig {
+    WorkerConfig {
+        workers: 2,
+        poll_interval: Duration::from_millis(50),
+        ..WorkerConfig::default()
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -34,6 +50,12 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestApp> {
     let database = TestDatabase::fresh(backend).await?;
+    let clock = Arc::new(ManualClock::starting_now());
+    Some(start_on(database, clock, options).await)
+}
+
+/// Starts the app, its workers and its server on an existing database.
+async fn start_on(database: TestDatabase, clock: Arc<ManualClock>, options: Options) -> TestApp {
     let store = Store::open(&database.url)
         .await
         .expect("open the test database");
@@ -41,10 +63,18 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
         .await
         .expect("bind port 0");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
-    let public_url = options.public_url.unwrap_or_else(|| address.clone());
-    let clock = Arc::new(ManualClock::starting_now());
+    let public_url = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| address.clone());
     let key = InstanceKey::from_text("test-instance-key-0123456789abcdef").expect("key");
-    let app = App::with_clock(store, key, &public_url, clock.clone())
+    let mut app_options = AppOptions::new(&public_url);
+    app_options.clock = clock.clone();
+    app_options.smtp_override = options
+        .smtp_url
+        .as_deref()
+        .map(|url| SmtpConfig::from_url(url).expect("test SMTP URL"));
+    let app = App::with_options(store, key, app_options)
         .await
         .expect("app");
     let config = WebConfig {
@@ -62,19 +92,21 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> Option<TestAp
         header_read_timeout: Duration::from_secs(1),
         max_connections: 64,
     };
-    tokio::spawn(ferrodesk_web::serve(
-        listener,
-        router,
-        limits,
-        std::future::pending(),
-    ));
-    Some(TestApp {
+    let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ferrodesk_web::serve(listener, router, limits, async move {
+        let _ = stopped.await;
+    }));
+    let workers = Some(app.start_workers(test_workers()));
+    TestApp {
         address,
         client: new_client(),
         app,
         clock,
         database,
-    })
+        workers,
+        stop_server: Some(stop_server),
+        options,
+    }
 }
 
 pub fn new_client() -> reqwest::Client {
@@ -110,6 +142,50 @@ pub fn location(response: &reqwest::Response) -> String {
 }
 
 impl TestApp {
+    /// Stops the server and the workers as a shutdown would, then starts a
+    /// new process's worth of app on the same database (a restart).
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let options = self.options.clone();
+        start_on(self.database, self.clock, options).await
+    }
+
+    /// Shuts the workers down and stops serving.
+    pub async fn stop(&mut self) {
+        if let Some(workers) = self.workers.take() {
+            workers.shut_down().await;
+        }
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+        self.app.store().close().await;
+    }
+
+    /// Moves the clock on and wakes the workers, so retries that became due
+    /// run now.
+    pub fn advance_clock(&self, duration: Duration) {
+        self.clock.advance(duration);
+        self.app.wake_workers();
+    }
+
+    /// Another node on the same database: an app with its own workers.
+    pub async fn another_node(&self) -> (App, Workers) {
+        let store = Store::open(&self.database.url)
+            .await
+            .expect("open the database");
+        let key = InstanceKey::from_text("test-instance-key-0123456789abcdef").expect("key");
+        let mut options = AppOptions::new(self.app.public_url());
+        options.clock = self.clock.clone();
+        options.smtp_override = self
+            .options
+            .smtp_url
+            .as_deref()
+            .map(|url| SmtpConfig::from_url(url).expect("test SMTP URL"));
+        let app = App::with_options(store, key, options).await.expect("app");
+        let workers = app.start_workers(test_workers());
+        (app, workers)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -201,5 +277,21 @@ impl TestApp {
                 pool.close().await;
             }
         }
+    }
+}
+
+/// Polls `check` until it holds, failing the test after 20 seconds.
+pub async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -12,6 +12,7 @@ mod client_address;
 mod csrf;
 mod errors_and_headers;
 mod health;
+mod mail;
 mod password_reset;
 mod portal;
 mod sessions;
