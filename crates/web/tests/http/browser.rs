@@ -45,3 +45,33 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+on_both_backends! { crate::mail::spawn_with_mail;
+
+    async fn an_agent_who_forgot_the_password_resets_it_through_the_mailed_link(test: crate::mail::MailTest) {
+        let Some(browser) = Browser::launch().await else { return };
+        let app = &test.app;
+        app.create_agent().await;
+        browser.goto(&app.url("/agent/login")).await;
+        browser.click("#forgot-password").await;
+        browser.wait_for_url(|url| url.ends_with("/agent/forgot-password")).await;
+        browser.type_into("#email", "agent@example.org").await;
+        browser.click("button[type=submit]").await;
+        assert!(browser.text_of("#reset-requested").await.contains("If an account uses that address"));
+
+        let received = test.smtp.wait_for(1, std::time::Duration::from_secs(20)).await;
+        let link = received[0].link_starting_with(&app.url("/agent/reset-password/")).expect("a reset link");
+        browser.goto(&link).await;
+        browser.type_into("#password", "purple elephant juggling teacups").await;
+        browser.type_into("#password_confirmation", "purple elephant juggling teacups").await;
+        browser.click("button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=password-set")).await;
+        assert!(browser.text_of(".notice").await.contains("password has been set"));
+        browser.type_into("#email", "agent@example.org").await;
+        browser.type_into("#password", "purple elephant juggling teacups").await;
+        browser.click("button[type=submit]").await;
+        let url = browser.wait_for_url(|url| url.ends_with("/agent")).await;
+        assert!(url.ends_with("/agent"), "{url}");
+        browser.close().await;
+    }
+}
