@@ -40,6 +40,7 @@ pub fn test_workers() -> WorkerConfig {
     WorkerConfig {
         workers: 2,
         poll_interval: Duration::from_millis(50),
+        shutdown_grace: Duration::from_millis(300),
         ..WorkerConfig::default()
     }
 }

@@ -443,3 +443,63 @@ on_both_backends! { spawn_with_mail_server_only;
         assert!(reset.raw.contains("From: Help Desk <help@example.org>") || reset.raw.contains("From: \"Help Desk\" <help@example.org>"), "{}", reset.raw);
     }
 }
+
+/// An app whose mail server accepts connections and then never answers, so
+/// a sending job hangs until it is stopped.
+pub(crate) struct SilentServerTest {
+    app: TestApp,
+    _silent: tokio::task::JoinHandle<()>,
+}
+
+async fn spawn_with_silent_mail_server(
+    backend: ferrodesk_testkit::Backend,
+) -> Option<SilentServerTest> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let app = spawn_app_with(
+        backend,
+        Options {
+            smtp_url: Some(format!(
+                "smtp://127.0.0.1:{port}?security=none&from=help@example.org"
+            )),
+            ..Options::default()
+        },
+    )
+    .await?;
+    Some(SilentServerTest {
+        app,
+        _silent: silent,
+    })
+}
+
+on_both_backends! { spawn_with_silent_mail_server;
+
+    async fn a_job_still_running_at_shutdown_is_released_without_using_an_attempt(test: SilentServerTest) {
+        let mut app = test.app;
+        let now = app.app.now();
+        app.app.store().queue_mail(&NewMail {
+            message_id: "<hanging@example.org>", recipients: r#"["ada@example.org"]"#, subject: "Hello",
+            text_body: "text", html_body: None, headers: "{}", template: "test",
+        }, now).await.unwrap();
+        app.app.wake_workers();
+        wait_until("the job is running", || async {
+            app.app.store().count_jobs_by_status().await.unwrap() == vec![("running".to_owned(), 1)]
+        }).await;
+        let started = std::time::Instant::now();
+        app.stop().await;
+        assert!(started.elapsed() < Duration::from_secs(5), "shutdown waited only the grace period");
+        let store = ferrodesk_store::Store::open(&app.database.url).await.unwrap();
+        let jobs = store.jobs_with_status("queued", 10).await.unwrap();
+        assert_eq!(jobs.len(), 1, "released, not left running or dead");
+        assert_eq!(jobs[0].attempts, 0, "the interrupted attempt does not count");
+        let mail = store.list_mail(None, 10).await.unwrap().remove(0);
+        assert_eq!((mail.status.as_str(), mail.attempts), ("queued", 0));
+        store.close().await;
+    }
+}
