@@ -72,6 +72,33 @@ pub enum AccountKind {
     Admin,
 }
 
+/// Parses an email address and a name, adding a message per field that
+/// does not pass.
+fn parse_identity(
+    email: &str,
+    name: &str,
+    errors: &mut FieldErrors,
+) -> Option<(Email, PersonName)> {
+    let email = Email::parse(email)
+        .map_err(|error| errors.add("email", error.to_string()))
+        .ok();
+    let name = PersonName::parse(name)
+        .map_err(|error| errors.add("name", error.to_string()))
+        .ok();
+    email.zip(name)
+}
+
+/// A store error on creating a person, as the form shows it: a taken email
+/// address is a field error, anything else stays what it was.
+fn email_taken(error: ferrodesk_store::StoreError) -> AppError {
+    match AppError::from(error) {
+        AppError::Conflict(_) => {
+            AppError::invalid("email", "An account with this email already exists.")
+        }
+        other => other,
+    }
+}
+
 /// A validated new account, ready to store.
 pub(crate) struct CheckedAccount {
     pub email: Email,
@@ -88,12 +115,7 @@ impl App {
         kind: AccountKind,
     ) -> AppResult<CheckedAccount> {
         let mut errors = FieldErrors::new();
-        let email = Email::parse(account.email)
-            .map_err(|error| errors.add("email", error.to_string()))
-            .ok();
-        let name = PersonName::parse(account.name)
-            .map_err(|error| errors.add("name", error.to_string()))
-            .ok();
+        let identity = parse_identity(account.email, account.name, &mut errors);
         let policy = self.password_policy(kind).await?;
         let personal_words = [account.email, account.name];
         if let Err(problems) = policy.check(account.password.expose(), &personal_words) {
@@ -108,8 +130,8 @@ impl App {
             errors.add("password_confirmation", "The two passwords do not match.");
         }
         errors.into_result()?;
-        match (email, name) {
-            (Some(email), Some(name)) => Ok(CheckedAccount {
+        match identity {
+            Some((email, name)) => Ok(CheckedAccount {
                 email,
                 name,
                 password_hash: self.inner.passwords.hash(account.password.expose()).await?,
@@ -144,12 +166,7 @@ impl App {
                 self.now(),
             )
             .await
-            .map_err(|error| match AppError::from(error) {
-                AppError::Conflict(_) => {
-                    AppError::invalid("email", "An account with this email already exists.")
-                }
-                other => other,
-            })?;
+            .map_err(email_taken)?;
         tracing::info!(person_id = person.id, ?kind, "account created");
         Ok(person)
     }
@@ -206,13 +223,15 @@ impl App {
             )
             .await?;
         Ok(ResetLink {
-            url: Secret::new(self.password_link_url(&person, &token)),
+            url: Secret::new(self.password_link_url(person.is_agent, &token)),
             expires_at,
         })
     }
 
-    fn password_link_url(&self, person: &PersonRecord, token: &str) -> String {
-        let path = if person.is_agent {
+    /// Where a one-time password link points: the staff or the help-center
+    /// page, by the kind of account.
+    fn password_link_url(&self, is_agent: bool, token: &str) -> String {
+        let path = if is_agent {
             "/agent/reset-password/"
         } else {
             "/reset-password/"
@@ -301,7 +320,7 @@ impl App {
                 &person.email,
                 serde_json::json!({
                     "name": person.name,
-                    "link": self.password_link_url(person, &token),
+                    "link": self.password_link_url(person.is_agent, &token),
                     "expires_minutes": valid_for.as_secs() / 60,
                 }),
             )
@@ -339,21 +358,16 @@ impl App {
             return Err(AppError::Forbidden);
         }
         let mut errors = FieldErrors::new();
-        let email = Email::parse(email)
-            .map_err(|error| errors.add("email", error.to_string()))
-            .ok();
-        let name = PersonName::parse(name)
-            .map_err(|error| errors.add("name", error.to_string()))
-            .ok();
+        let identity = parse_identity(email, name, &mut errors);
         errors.into_result()?;
-        let (Some(email), Some(name)) = (email, name) else {
+        let Some((email, name)) = identity else {
             return Err(AppError::Internal(
                 "validated invitation lost a field".into(),
             ));
         };
         let token = random_token()?;
         let now = self.now();
-        let link = format!("{}/agent/reset-password/{token}", self.public_url());
+        let link = self.password_link_url(true, &token);
         let mail = self
             .compose_mail(
                 TemplateKind::AgentInvitation,
@@ -388,12 +402,7 @@ impl App {
                 now,
             )
             .await
-            .map_err(|error| match AppError::from(error) {
-                AppError::Conflict(_) => {
-                    AppError::invalid("email", "An account with this email already exists.")
-                }
-                other => other,
-            })?;
+            .map_err(email_taken)?;
         self.wake_workers();
         tracing::info!(
             person_id = person.id,

@@ -22,6 +22,8 @@ pub const PRODUCT_NAME: &str = "Ferrodesk";
 const SMTP_SETTING: &str = "mail.smtp";
 /// What the SMTP password is sealed for (also its associated data).
 const SMTP_PASSWORD_PURPOSE: &str = "smtp password";
+/// The fingerprint of SMTP settings that come from `FERRODESK_SMTP_URL`.
+const ENVIRONMENT_FINGERPRINT: &str = "environment";
 /// Outbox rows an admin page lists at most.
 const OUTBOX_PAGE: i64 = 200;
 /// The longest template part an admin may save.
@@ -287,30 +289,25 @@ impl App {
     }
 
     async fn custom_template(&self, kind: TemplateKind) -> AppResult<Option<TemplateText>> {
-        let Some(stored) = self.store().get_setting(&template_setting(kind)).await? else {
-            return Ok(None);
-        };
-        match serde_json::from_str(&stored) {
-            Ok(template) => Ok(Some(template)),
-            Err(_) => {
-                tracing::warn!(
-                    template = kind.key(),
-                    "stored mail template does not parse; using the built-in one"
-                );
-                Ok(None)
-            }
-        }
+        let stored = self.store().get_setting(&template_setting(kind)).await?;
+        Ok(stored.and_then(|json| parse_template(kind, &json)))
     }
 
-    /// The SMTP settings in force, with a name that changes whenever they do.
-    async fn smtp_config(&self) -> AppResult<Option<(String, SmtpConfig)>> {
-        if let Some(config) = &self.inner.smtp_override {
-            return Ok(Some(("environment".to_owned(), config.clone())));
+    /// The SMTP settings in force in a form that changes whenever they do:
+    /// the stored JSON, or "environment". `None` while mail is not configured.
+    async fn smtp_fingerprint(&self) -> AppResult<Option<String>> {
+        if self.inner.smtp_override.is_some() {
+            return Ok(Some(ENVIRONMENT_FINGERPRINT.to_owned()));
         }
-        let Some(stored_json) = self.store().get_setting(SMTP_SETTING).await? else {
-            return Ok(None);
-        };
-        let stored: StoredSmtp = serde_json::from_str(&stored_json)
+        Ok(self.store().get_setting(SMTP_SETTING).await?)
+    }
+
+    /// The full SMTP configuration for a fingerprint, the password unsealed.
+    fn smtp_config(&self, fingerprint: &str) -> AppResult<SmtpConfig> {
+        if let Some(config) = &self.inner.smtp_override {
+            return Ok(config.clone());
+        }
+        let stored: StoredSmtp = serde_json::from_str(fingerprint)
             .map_err(|_| AppError::Internal("the stored SMTP settings do not parse".into()))?;
         let password = match &stored.password_sealed {
             Some(sealed) => {
@@ -323,35 +320,41 @@ impl App {
         };
         let from = mailbox(stored.from_name.as_deref(), &stored.from_address)
             .map_err(|error| AppError::Internal(format!("stored sender: {error}")))?;
-        Ok(Some((
-            stored_json,
-            SmtpConfig {
-                host: stored.host,
-                port: stored.port,
-                security: stored.security,
-                username: stored.username,
-                password,
-                from,
-            },
-        )))
+        Ok(SmtpConfig {
+            host: stored.host,
+            port: stored.port,
+            security: stored.security,
+            username: stored.username,
+            password,
+            from,
+        })
     }
 
     /// The connection pool for the SMTP settings in force, or `None` while
-    /// mail is not configured.
+    /// mail is not configured. The settings are read on every send (so every
+    /// node follows an admin's change at once), but the password is only
+    /// unsealed and the pool only rebuilt when they changed.
     async fn mailer(&self) -> AppResult<Option<(SmtpSender, Mailbox)>> {
-        let Some((fingerprint, config)) = self.smtp_config().await? else {
+        let Some(fingerprint) = self.smtp_fingerprint().await? else {
             return Ok(None);
         };
+        {
+            let cache = match self.inner.mailer.0.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some((cached, sender, from)) = cache.as_ref()
+                && *cached == fingerprint
+            {
+                return Ok(Some((sender.clone(), from.clone())));
+            }
+        }
+        let config = self.smtp_config(&fingerprint)?;
+        let sender = SmtpSender::new(&config).map_err(AppError::Internal)?;
         let mut cache = match self.inner.mailer.0.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some((cached, sender, from)) = cache.as_ref()
-            && *cached == fingerprint
-        {
-            return Ok(Some((sender.clone(), from.clone())));
-        }
-        let sender = SmtpSender::new(&config).map_err(AppError::Internal)?;
         *cache = Some((fingerprint, sender.clone(), config.from.clone()));
         Ok(Some((sender, config.from)))
     }
@@ -613,24 +616,30 @@ impl App {
     /// Every template with whether the admin changed it.
     pub async fn mail_templates(&self, actor: &Actor) -> AppResult<Vec<TemplateOverview>> {
         App::require_admin(actor)?;
-        let mut overview = Vec::with_capacity(TemplateKind::ALL.len());
-        for kind in TemplateKind::ALL {
-            overview.push(TemplateOverview {
+        // One read of the (small) settings table rather than two per template.
+        let stored: std::collections::HashMap<String, String> =
+            self.store().load_settings().await?.into_iter().collect();
+        Ok(TemplateKind::ALL
+            .into_iter()
+            .map(|kind| TemplateOverview {
                 kind,
-                customized: self.custom_template(kind).await?.is_some(),
-                last_failure: self.template_failure(kind).await?,
-            });
-        }
-        Ok(overview)
+                customized: stored
+                    .get(&template_setting(kind))
+                    .and_then(|json| parse_template(kind, json))
+                    .is_some(),
+                last_failure: stored
+                    .get(&template_failure_setting(kind))
+                    .and_then(|json| parse_failure(json)),
+            })
+            .collect())
     }
 
     async fn template_failure(&self, kind: TemplateKind) -> AppResult<Option<String>> {
-        Ok(self
+        let stored = self
             .store()
             .get_setting(&template_failure_setting(kind))
-            .await?
-            .and_then(|json| serde_json::from_str::<StoredFailure>(&json).ok())
-            .map(|failure| failure.problem))
+            .await?;
+        Ok(stored.and_then(|json| parse_failure(&json)))
     }
 
     /// One template for the editor: the admin's version or the built-in one.
@@ -715,10 +724,7 @@ impl App {
         template: &TemplateText,
     ) -> AppResult<TemplatePreview> {
         App::require_admin(actor)?;
-        let mut sample = kind.sample_context(PRODUCT_NAME, self.public_url());
-        if let Some(values) = sample.as_object_mut() {
-            values.insert("product_name".into(), PRODUCT_NAME.into());
-        }
+        let sample = kind.sample_context(PRODUCT_NAME, self.public_url());
         let (rendered, problem) = render(kind, Some(&template.source()), &sample);
         Ok(TemplatePreview {
             subject: rendered.subject.as_str().to_owned(),
@@ -727,6 +733,25 @@ impl App {
             problem,
         })
     }
+}
+
+/// An admin's stored template; one that no longer parses counts as absent,
+/// so the built-in version is used.
+fn parse_template(kind: TemplateKind, json: &str) -> Option<TemplateText> {
+    let parsed = serde_json::from_str(json).ok();
+    if parsed.is_none() {
+        tracing::warn!(
+            template = kind.key(),
+            "stored mail template does not parse; using the built-in one"
+        );
+    }
+    parsed
+}
+
+fn parse_failure(json: &str) -> Option<String> {
+    serde_json::from_str::<StoredFailure>(json)
+        .ok()
+        .map(|failure| failure.problem)
 }
 
 fn without_tokens(mut mail: MailRecord) -> MailRecord {

@@ -28,20 +28,27 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `2026-11-22 09:30`, in UTC, for places that say "UTC" once (a
+    /// column heading) rather than on every value.
+    pub fn date_time(self) -> String {
+        let seconds = self.0.div_euclid(1000);
+        let days = seconds.div_euclid(86_400);
+        let minutes_of_day = seconds.rem_euclid(86_400) / 60;
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+            minutes_of_day / 60,
+            minutes_of_day % 60
+        )
+    }
+}
+
 /// `2026-11-22 09:30 UTC`: how pages and mails show a time until people
 /// get their own time zones.
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let seconds = self.0.div_euclid(1000);
-        let days = seconds.div_euclid(86_400);
-        let of_day = seconds.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        write!(
-            formatter,
-            "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-            of_day / 3600,
-            of_day % 3600 / 60
-        )
+        write!(formatter, "{} UTC", self.date_time())
     }
 }
 
@@ -118,5 +125,11 @@ mod tests {
             "2026-11-22 09:30 UTC"
         );
         assert_eq!(Timestamp(-1000).to_string(), "1969-12-31 23:59 UTC");
+        assert_eq!(Timestamp(0).date_time(), "1970-01-01 00:00");
+        assert_eq!(Timestamp(1_795_305_600_000).date_time(), "2026-11-22 00:00");
+        assert_eq!(
+            Timestamp(951_782_400_000 + 61_000).date_time(),
+            "2000-02-29 00:01"
+        );
     }
 }

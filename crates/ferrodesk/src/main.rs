@@ -329,7 +329,7 @@ async fn admin(app: &App, command: AdminCommand) -> Result<(), Failure> {
             println!("{}", link.url.expose());
             eprintln!(
                 "This link works once, until {} (UTC); earlier links for this account no longer work.",
-                format_time(link.expires_at)
+                link.expires_at.date_time()
             );
             Ok(())
         }
@@ -357,7 +357,7 @@ async fn admin(app: &App, command: AdminCommand) -> Result<(), Failure> {
                     },
                     agent
                         .last_login_at
-                        .map_or_else(|| "never".to_owned(), format_time),
+                        .map_or_else(|| "never".to_owned(), Timestamp::date_time),
                     agent.email,
                     agent.name
                 );
@@ -399,54 +399,9 @@ fn read_new_password() -> Result<Secret, Failure> {
     Ok(Secret::new(password))
 }
 
-/// `YYYY-MM-DD HH:MM` in UTC, without pulling in a date crate for one line.
-fn format_time(timestamp: Timestamp) -> String {
-    let seconds = timestamp.millis().div_euclid(1000);
-    let days = seconds.div_euclid(86_400);
-    let minutes_of_day = seconds.rem_euclid(86_400) / 60;
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
-        minutes_of_day / 60,
-        minutes_of_day % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_print_as_utc_dates() {
-        assert_eq!(format_time(Timestamp(0)), "1970-01-01 00:00");
-        assert_eq!(
-            format_time(Timestamp(1_795_305_600_000)),
-            "2026-11-22 00:00"
-        );
-        assert_eq!(
-            format_time(Timestamp(951_782_400_000 + 61_000)),
-            "2000-02-29 00:01"
-        );
-    }
 
     #[test]
     fn the_command_line_is_well_formed() {

@@ -92,26 +92,21 @@ impl Store {
         now: Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        let mut jobs = match &self.backend {
-            Backend::Sqlite(pool) => {
-                sqlx::query_as::<_, ClaimedJob>(CLAIM_SQLITE)
-                    .bind(owner)
-                    .bind(lease_until.millis())
-                    .bind(now.millis())
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Backend::Postgres(pool) => {
-                sqlx::query_as::<_, ClaimedJob>(CLAIM_POSTGRES)
-                    .bind(owner)
-                    .bind(lease_until.millis())
-                    .bind(now.millis())
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-            }
+        // Only the row locking differs: PostgreSQL skips rows another node
+        // is claiming; SQLite has a single writer and no such clause.
+        let claim = match &self.backend {
+            Backend::Sqlite(_) => CLAIM_SQLITE,
+            Backend::Postgres(_) => CLAIM_POSTGRES,
         };
+        let mut jobs = on_backend!(self, pool => {
+            sqlx::query_as::<_, ClaimedJob>(claim)
+                .bind(owner)
+                .bind(lease_until.millis())
+                .bind(now.millis())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)
     }
@@ -216,13 +211,8 @@ impl Store {
 
     /// How many jobs are in each status, for the admin pages.
     pub async fn count_jobs_by_status(&self) -> StoreResult<Vec<(String, i64)>> {
-        Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, (String, i64)>(
-                "SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status",
-            )
-            .fetch_all(pool)
-            .await?
-        }))
+        self.count_by_status("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+            .await
     }
 
     pub async fn count_jobs(&self) -> StoreResult<i64> {

@@ -17,7 +17,7 @@ mod settings;
 pub use backend::{Backend, ConnectError};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
-pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail};
+pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail, mail_job_payload};
 pub use people::{NewPerson, Organization, PersonRecord};
 pub use resets::{LinkPurpose, NewPasswordLink};
 pub use sessions::{NewSession, SessionRecord};

@@ -46,6 +46,12 @@ pub struct MailRecord {
     pub sent_at: Option<i64>,
 }
 
+/// The payload of the job that sends outbox row `outbox_id`. Written in one
+/// place because a retry finds the dead job of a mail by this exact text.
+pub fn mail_job_payload(outbox_id: i64) -> String {
+    format!("{{\"outbox_id\":{outbox_id}}}")
+}
+
 pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (message_id, recipients, subject, text_body, html_body, headers, template, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
@@ -67,7 +73,7 @@ macro_rules! insert_mail {
             .bind(now.millis())
             .fetch_one(&mut *$executor)
             .await?;
-        let payload = format!("{{\"outbox_id\":{outbox_id}}}");
+        let payload = crate::outbox::mail_job_payload(outbox_id);
         sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
             .bind(crate::outbox::MAIL_JOB_KIND)
             .bind(&payload)
@@ -130,12 +136,17 @@ impl Store {
 
     /// How many mails are in each status, for the outbox filter.
     pub async fn count_mail_by_status(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.count_by_status("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
+            .await
+    }
+
+    /// Runs a `SELECT status, COUNT(*) … GROUP BY status` query.
+    pub(crate) async fn count_by_status(
+        &self,
+        query: &'static str,
+    ) -> StoreResult<Vec<(String, i64)>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, (String, i64)>(
-                "SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status",
-            )
-            .fetch_all(pool)
-            .await?
+            sqlx::query_as::<_, (String, i64)>(query).fetch_all(pool).await?
         }))
     }
 
@@ -181,7 +192,7 @@ impl Store {
                 .await?
                 .rows_affected();
             if reset == 1 {
-                let payload = format!("{{\"outbox_id\":{id}}}");
+                let payload = mail_job_payload(id);
                 // The dead job that gave up on it makes way for the new one.
                 sqlx::query("DELETE FROM jobs WHERE kind = $1 AND payload = $2 AND status = 'dead'")
                     .bind(MAIL_JOB_KIND)

@@ -169,19 +169,16 @@ impl TestApp {
         self.app.wake_workers();
     }
 
-    /// Another node on the same database: an app with its own workers.
-    pub async fn another_node(&self) -> (App, Workers) {
+    /// Another node on the same database: an app with its own workers,
+    /// sending mail to `smtp_url` (so a test can tell the nodes' mail apart).
+    pub async fn another_node(&self, smtp_url: &str) -> (App, Workers) {
         let store = Store::open(&self.database.url)
             .await
             .expect("open the database");
         let key = InstanceKey::from_text("test-instance-key-0123456789abcdef").expect("key");
         let mut options = AppOptions::new(self.app.public_url());
         options.clock = self.clock.clone();
-        options.smtp_override = self
-            .options
-            .smtp_url
-            .as_deref()
-            .map(|url| SmtpConfig::from_url(url).expect("test SMTP URL"));
+        options.smtp_override = Some(SmtpConfig::from_url(smtp_url).expect("test SMTP URL"));
         let app = App::with_options(store, key, options).await.expect("app");
         let workers = app.start_workers(test_workers());
         (app, workers)

@@ -343,18 +343,22 @@ on_both_backends! { spawn_with_mail;
                 template: "test",
             }, now).await.unwrap();
         }
-        let (second_node, second_workers) = app.another_node().await;
+        // The second node sends to a server of its own, so each node's share
+        // can be counted.
+        let second_server = SmtpServer::start().await.unwrap();
+        let (second_node, second_workers) = app.another_node(&second_server.url()).await;
         app.app.wake_workers();
         second_node.wake_workers();
-        let received = test.smtp.wait_for(1000, Duration::from_secs(120)).await;
         wait_until("every mail is marked sent", || async {
             app.app.store().count_mail_by_status().await.unwrap() == vec![("sent".to_owned(), 1000)]
         }).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let received_again = test.smtp.received();
-        assert_eq!(received_again.len(), 1000, "no mail sent twice");
-        let ids: HashSet<_> = received.iter().map(|mail| mail.message_id.clone()).collect();
-        assert_eq!(ids.len(), 1000, "every mail arrived");
+        let (first_share, second_share) = (test.smtp.received(), second_server.received());
+        eprintln!("mails sent by the first node: {}, by the second: {}", first_share.len(), second_share.len());
+        assert!(!first_share.is_empty() && !second_share.is_empty(), "both nodes sent: {} and {}", first_share.len(), second_share.len());
+        assert_eq!(first_share.len() + second_share.len(), 1000, "no mail sent twice");
+        let ids: HashSet<_> = first_share.iter().chain(&second_share).map(|mail| mail.message_id.clone()).collect();
+        assert_eq!(ids.len(), 1000, "every mail arrived, once");
         assert!(all_mail(app).await.iter().all(|mail| mail.attempts == 1), "each sent by exactly one attempt");
         assert_eq!(app.app.store().count_jobs().await.unwrap(), 0);
         second_workers.shut_down().await;

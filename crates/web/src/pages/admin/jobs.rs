@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use ferrodesk_app::JobRecord;
 use ferrodesk_core::Timestamp;
 
-use super::{AdminMenu, AdminSession, NoticeQuery};
+use super::{AdminMenu, AdminSession, NoticeQuery, count_of};
 use crate::AppState;
 use crate::error::WebResult;
 use crate::pages::{Chrome, render};
@@ -44,12 +44,6 @@ async fn list(
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
     let counts = state.app.job_counts(admin.actor()).await?;
-    let count_of = |wanted: &str| {
-        counts
-            .iter()
-            .find(|(status, _)| status == wanted)
-            .map_or(0, |(_, count)| *count)
-    };
     let dead = state.app.dead_jobs(admin.actor()).await?;
     render(&JobsPage {
         chrome: admin.chrome(),
@@ -57,9 +51,9 @@ async fn list(
             current: "/admin/jobs",
         },
         csrf_token: admin.csrf_token(),
-        queued: count_of("queued"),
-        running: count_of("running"),
-        dead_count: count_of("dead"),
+        queued: count_of(&counts, "queued"),
+        running: count_of(&counts, "running"),
+        dead_count: count_of(&counts, "dead"),
         dead: dead
             .into_iter()
             .map(|job| DeadJob {
@@ -67,10 +61,7 @@ async fn list(
                 job,
             })
             .collect(),
-        notice: match query.notice.as_deref() {
-            Some("retried") => Some("The job is back in the queue."),
-            _ => None,
-        },
+        notice: query.text(&[("retried", "The job is back in the queue.")]),
     })
 }
 

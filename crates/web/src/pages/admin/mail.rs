@@ -136,12 +136,10 @@ async fn show(
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
     let settings = state.app.smtp_settings(admin.actor()).await?;
-    let notice = match query.notice.as_deref() {
-        Some("saved") => {
-            Some("The mail server settings are saved. Send a test email to check them.")
-        }
-        _ => None,
-    };
+    let notice = query.text(&[(
+        "saved",
+        "The mail server settings are saved. Send a test email to check them.",
+    )]);
     page(
         &admin,
         PageState {

@@ -95,19 +95,30 @@ impl AdminMenu {
     }
 }
 
+/// `?notice=code`, which a redirect after a form adds so the next page can
+/// say what happened. Only codes the page knows show text, so the query
+/// cannot make a page show arbitrary words.
 #[derive(Debug, Deserialize)]
 pub(crate) struct NoticeQuery {
     notice: Option<String>,
 }
 
-/// Notices a redirect may ask the admin home to show.
-fn home_notice(code: Option<&str>) -> Option<&'static str> {
-    match code? {
-        "invited" => Some(
-            "The invitation is on its way. The new agent chooses a password through the link in it.",
-        ),
-        _ => None,
+impl NoticeQuery {
+    pub fn text(&self, known: &[(&str, &'static str)]) -> Option<&'static str> {
+        let code = self.notice.as_deref()?;
+        known
+            .iter()
+            .find(|(known_code, _)| *known_code == code)
+            .map(|(_, text)| *text)
     }
+}
+
+/// How many items a `(status, count)` list has in `status`.
+pub(crate) fn count_of(counts: &[(String, i64)], status: &str) -> i64 {
+    counts
+        .iter()
+        .find(|(counted, _)| counted == status)
+        .map_or(0, |(_, count)| *count)
 }
 
 #[derive(Template)]
@@ -129,6 +140,9 @@ async fn home(
         chrome: admin.chrome(),
         menu: AdminMenu { current: "/admin" },
         agents,
-        notice: home_notice(query.notice.as_deref()),
+        notice: query.text(&[(
+            "invited",
+            "The invitation is on its way. The new agent chooses a password through the link in it.",
+        )]),
     })
 }

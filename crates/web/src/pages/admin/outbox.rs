@@ -10,7 +10,7 @@ use ferrodesk_app::MailRecord;
 use ferrodesk_core::Timestamp;
 use serde::Deserialize;
 
-use super::{AdminMenu, AdminSession};
+use super::{AdminMenu, AdminSession, NoticeQuery, count_of};
 use crate::AppState;
 use crate::error::WebResult;
 use crate::pages::{Chrome, render};
@@ -68,19 +68,20 @@ async fn list(
 ) -> WebResult<Response> {
     let status = query.status.as_deref().filter(|status| !status.is_empty());
     let (mails, counts) = state.app.outbox(admin.actor(), status).await?;
-    let count_of = |wanted: &str| {
-        counts
-            .iter()
-            .find(|(status, _)| status == wanted)
-            .map_or(0, |(_, count)| *count)
-    };
     let filters = [
         ("queued", "Waiting"),
         ("failed", "Failed"),
         ("sent", "Sent"),
     ]
     .into_iter()
-    .map(|(value, label)| (value, label, count_of(value), status == Some(value)))
+    .map(|(value, label)| {
+        (
+            value,
+            label,
+            count_of(&counts, value),
+            status == Some(value),
+        )
+    })
     .collect();
     render(&OutboxPage {
         chrome: admin.chrome(),
@@ -104,16 +105,11 @@ struct MailPage<'a> {
     notice: Option<&'static str>,
 }
 
-#[derive(Debug, Deserialize)]
-struct MailQuery {
-    notice: Option<String>,
-}
-
 async fn show(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<i64>,
-    Query(query): Query<MailQuery>,
+    Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
     let mail = state.app.outbox_mail(admin.actor(), id).await?;
     render(&MailPage {
@@ -123,10 +119,7 @@ async fn show(
         },
         csrf_token: admin.csrf_token(),
         view: MailView::new(mail),
-        notice: match query.notice.as_deref() {
-            Some("retried") => Some("The mail is queued again and goes out shortly."),
-            _ => None,
-        },
+        notice: query.text(&[("retried", "The mail is queued again and goes out shortly.")]),
     })
 }
 

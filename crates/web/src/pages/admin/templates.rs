@@ -95,11 +95,13 @@ async fn edit(
         last_failure: editor.last_failure,
         preview: None,
         errors: FieldErrors::new(),
-        notice: match query.notice.as_deref() {
-            Some("saved") => Some("The template is saved and used for the next mails."),
-            Some("reset") => Some("The built-in template is in use again."),
-            _ => None,
-        },
+        notice: query.text(&[
+            (
+                "saved",
+                "The template is saved and used for the next mails.",
+            ),
+            ("reset", "The built-in template is in use again."),
+        ]),
     })
 }
 
