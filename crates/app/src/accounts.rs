@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use ferrodesk_core::{Email, PasswordPolicy, PersonName, Secret, Timestamp};
 use ferrodesk_mail::TemplateKind;
-use ferrodesk_store::{LinkPurpose, NewPasswordLink, NewPerson, PersonRecord};
+use ferrodesk_store::{LinkPurpose, NewPasswordLink, NewPerson, PasswordChange, PersonRecord};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Audit, Caller};
 use crate::jobs::{JobFailure, JobResult};
 use crate::secrets::{random_token, token_hash};
+use crate::sessions::person_label;
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
 /// The job that answers a "forgot password" request.
@@ -55,6 +57,9 @@ pub struct AgentSummary {
     pub is_admin: bool,
     pub is_disabled: bool,
     pub last_login_at: Option<Timestamp>,
+    /// Whether the account has a password yet (false while invited).
+    pub has_password: bool,
+    pub must_change_password: bool,
 }
 
 /// A one-time link to set a new password.
@@ -188,6 +193,8 @@ impl App {
                 is_admin: agent.is_admin,
                 is_disabled: agent.is_disabled,
                 last_login_at: agent.last_login_at.map(Timestamp),
+                has_password: agent.password_hash.is_some(),
+                must_change_password: agent.must_change_password,
             })
             .collect())
     }
@@ -346,12 +353,12 @@ impl App {
     /// invitation link to choose one. Only admins invite.
     pub async fn invite_agent(
         &self,
-        actor: &Actor,
+        caller: &Caller<'_>,
         name: &str,
         email: &str,
         make_admin: bool,
     ) -> AppResult<PersonRecord> {
-        let Actor::Agent(inviter) = actor else {
+        let Actor::Agent(inviter) = caller.actor else {
             return Err(AppError::Forbidden);
         };
         if !inviter.is_admin {
@@ -399,6 +406,14 @@ impl App {
                     expires_at: now.plus(INVITATION_LIFETIME),
                 },
                 &mail.as_new(),
+                &Audit::new(caller, "agent.invited")
+                    .on(
+                        "person",
+                        None,
+                        &format!("{} <{}>", name.as_str(), email.as_str()),
+                    )
+                    .after(&serde_json::json!({ "admin": make_admin }))
+                    .entry(),
                 now,
             )
             .await
@@ -428,15 +443,58 @@ impl App {
         Ok(PasswordLinkTarget { person, purpose })
     }
 
-    /// Sets a new password through a reset token, which is then used up; every
-    /// session of the account ends.
+    /// Sets a new password through a reset token, which is then used up;
+    /// every session of the account ends.
     pub async fn complete_password_reset(
         &self,
         token: &str,
         password: &Secret,
         confirmation: &Secret,
+        ip: &str,
     ) -> AppResult<PersonRecord> {
-        let PasswordLinkTarget { person, .. } = self.password_reset_target(token).await?;
+        let PasswordLinkTarget { person, purpose } = self.password_reset_target(token).await?;
+        let (hash, history) = self
+            .check_new_password(&person, password, confirmation)
+            .await?;
+        let action = match purpose {
+            LinkPurpose::Invitation => "password.set_from_invitation",
+            LinkPurpose::Reset => "password.reset",
+        };
+        let audit = Audit::by_person(Some(person.id), person_label(&person), ip, action).on_person(
+            person.id,
+            &person.name,
+            &person.email,
+        );
+        let used = self
+            .store()
+            .complete_password_reset(
+                &token_hash(token),
+                &PasswordChange {
+                    person_id: person.id,
+                    new_hash: &hash,
+                    history,
+                    keep_session: None,
+                    audit: &audit.entry(),
+                },
+                self.now(),
+            )
+            .await?;
+        if !used {
+            return Err(AppError::NotFound);
+        }
+        tracing::info!(person_id = person.id, "password reset completed");
+        Ok(person)
+    }
+
+    /// Checks a new password for `person` against their policy, the
+    /// confirmation and their recent passwords; answers its hash and how
+    /// many earlier hashes the policy keeps.
+    pub(crate) async fn check_new_password(
+        &self,
+        person: &PersonRecord,
+        password: &Secret,
+        confirmation: &Secret,
+    ) -> AppResult<(String, u32)> {
         let kind = if person.is_agent {
             AccountKind::Agent
         } else {
@@ -453,13 +511,27 @@ impl App {
             errors.add("password_confirmation", "The two passwords do not match.");
         }
         errors.into_result()?;
+        if policy.reuse_history > 0 {
+            let recent = self
+                .store()
+                .recent_password_hashes(person.id, policy.reuse_history)
+                .await?;
+            for earlier in &recent {
+                if self
+                    .inner
+                    .passwords
+                    .verify(password.expose(), Some(earlier))
+                    .await?
+                {
+                    return Err(AppError::invalid(
+                        "password",
+                        ferrodesk_core::password_policy::PasswordProblem::Reused.to_string(),
+                    ));
+                }
+            }
+        }
         let hash = self.inner.passwords.hash(password.expose()).await?;
-        self.store()
-            .complete_password_reset(&token_hash(token), &hash, self.now())
-            .await?
-            .ok_or(AppError::NotFound)?;
-        tracing::info!(person_id = person.id, "password reset completed");
-        Ok(person)
+        Ok((hash, policy.reuse_history))
     }
 
     pub(crate) async fn password_policy(&self, kind: AccountKind) -> AppResult<PasswordPolicy> {

@@ -61,6 +61,10 @@ pub enum AppError {
     Conflict(String),
     #[error("too many requests; try again later")]
     TooManyRequests,
+    /// Too many failed logins for this account: refused whatever the
+    /// password, until the lock ends or an admin lifts it.
+    #[error("this account is locked for a while after too many failed logins")]
+    LoginLocked,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -285,6 +285,7 @@ impl App {
             crate::accounts::PASSWORD_RESET_REQUEST_JOB => {
                 self.answer_password_reset_request(&job.payload).await
             }
+            crate::hostnames::REVERSE_DNS_JOB => self.resolve_hostname_job(&job.payload).await,
             other => Err(JobFailure::Permanent(format!(
                 "no handler for jobs of kind {other:?}"
             ))),

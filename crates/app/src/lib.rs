@@ -3,8 +3,11 @@
 //! what it may do, so the pages and the API cannot differ in what they allow.
 
 mod accounts;
+mod agents;
+mod audit;
 mod error;
 mod error_log;
+mod hostnames;
 mod jobs;
 mod mail;
 mod passwords;
@@ -17,10 +20,16 @@ pub use accounts::{
     AccountKind, AgentSummary, INVITATION_LIFETIME, NewAccount, PasswordLinkTarget,
     RESET_LINK_LIFETIME, ResetLink,
 };
+pub use agents::{AgentAction, AgentDetail, LOGIN_LOG_PAGE_SIZE};
+pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller, csv_cell};
 pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
+pub use ferrodesk_store::{
+    AuditFilter, AuditRecord, ErrorLogEntry, LoginFilter, LoginRecord, OwnSession,
+};
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
+pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
@@ -28,7 +37,7 @@ pub use mail::{
 };
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, OpenedSession, SignedIn};
-pub use settings::{SessionLimits, Settings};
+pub use settings::{Audience, LoginLimits, LoginMonitoring, SessionLimits, Settings};
 
 use std::sync::Arc;
 

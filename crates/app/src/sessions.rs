@@ -8,10 +8,21 @@
 use std::time::Duration;
 
 use ferrodesk_core::{Email, Secret, Surface, Timestamp};
-use ferrodesk_store::{NewSession, SessionRecord};
+use ferrodesk_mail::TemplateKind;
+use ferrodesk_store::{
+    FailedLogin, LockoutRule, NewLoginRecord, NewSession, PersonRecord, SessionRecord,
+    SuccessfulLogin, lockout_key,
+};
 
+use crate::audit::Audit;
 use crate::secrets::{random_token, same_secret, token_hash};
-use crate::{App, AppError, AppResult};
+use crate::settings::LoginLimits;
+use crate::{App, AppError, AppResult, SessionLimits, Settings};
+
+/// How the audit log names a person acting on their own account.
+pub(crate) fn person_label(person: &PersonRecord) -> String {
+    format!("{} <{}>", person.name, person.email)
+}
 
 /// A session's last-seen time is written at most this often, so an agent
 /// clicking around does not cause a database write per request. The idle
@@ -25,6 +36,11 @@ pub struct SignedIn {
     pub name: String,
     pub email: String,
     pub is_admin: bool,
+    /// Opened with "remember me": the admin interface asks for a fresh login.
+    pub remembered: bool,
+    /// The password expired or an admin asked for a new one: nothing but
+    /// choosing one (or logging out) is allowed until it is done.
+    pub must_change_password: bool,
 }
 
 /// Who is making a request.
@@ -50,6 +66,13 @@ impl Actor {
             Actor::Visitor | Actor::User(_) => false,
         }
     }
+
+    pub fn signed_in(&self) -> Option<&SignedIn> {
+        match self {
+            Actor::User(person) | Actor::Agent(person) => Some(person),
+            Actor::Visitor | Actor::System => None,
+        }
+    }
 }
 
 pub struct LoginAttempt<'a> {
@@ -58,6 +81,8 @@ pub struct LoginAttempt<'a> {
     pub password: &'a Secret,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    /// The "remember me" box; honoured only where the settings allow it.
+    pub remember_me: bool,
 }
 
 /// A new session: the token goes into the cookie and nowhere else.
@@ -65,23 +90,87 @@ pub struct LoginAttempt<'a> {
 pub struct OpenedSession {
     pub token: Secret,
     pub person: SignedIn,
+    /// Set for a remembered session: how long the cookie should outlive
+    /// the browser.
+    pub keep_cookie_for: Option<Duration>,
 }
 
 const MAX_USER_AGENT_LENGTH: usize = 512;
+const MAX_LOGGED_EMAIL_LENGTH: usize = 254;
+/// Failed-login mails to one person at most this often, however many
+/// attempts an attacker makes.
+const FAILED_LOGIN_MAILS_PER_HOUR: i64 = 5;
+
+fn clip(text: &str, limit: usize) -> String {
+    text.chars().take(limit).collect()
+}
+
+/// Why a login was refused, as the login log records it.
+fn refusal(
+    person: Option<&PersonRecord>,
+    password_matches: bool,
+    surface: Surface,
+) -> Option<&'static str> {
+    match person {
+        None => Some("unknown_account"),
+        Some(_) if !password_matches => Some("wrong_password"),
+        Some(person) if person.is_disabled => Some("disabled"),
+        Some(person) if !may_sign_in(person, surface) => Some("wrong_surface"),
+        Some(_) => None,
+    }
+}
 
 impl App {
-    /// Checks an email and password and opens a session. Every failure —
-    /// unknown email, wrong password, disabled account, wrong surface — costs
-    /// the same password check and gives the same `InvalidCredentials`.
+    /// Checks an email and password and opens a session. Every refusal of a
+    /// password (unknown email, wrong password, disabled account, wrong
+    /// surface) costs the same password check and gives the same
+    /// `InvalidCredentials`; a locked email gives `LoginLocked` whether or
+    /// not the password is right, and whether or not the account exists.
+    /// Every attempt goes into the login log.
     pub async fn log_in(&self, attempt: &LoginAttempt<'_>) -> AppResult<OpenedSession> {
-        let person = match Email::parse(attempt.email) {
-            Ok(email) => {
-                self.store()
-                    .find_person_by_email(&email.normalized())
-                    .await?
-            }
-            Err(_) => None,
+        let settings = self.settings().await?;
+        let (limits, session_limits) = match attempt.surface {
+            Surface::Staff => (settings.agent_login_limits, settings.staff_sessions),
+            Surface::Portal => (settings.user_login_limits, settings.portal_sessions),
         };
+        let now = self.now();
+        let email_key = match Email::parse(attempt.email) {
+            Ok(email) => email.normalized(),
+            Err(_) => attempt.email.trim().to_lowercase(),
+        };
+        let logged_email = clip(attempt.email.trim(), MAX_LOGGED_EMAIL_LENGTH);
+        let user_agent = clip(attempt.user_agent, MAX_USER_AGENT_LENGTH);
+        let record =
+            |person_id: Option<i64>, succeeded: bool, reason: &'static str| NewLoginRecord {
+                person_id,
+                email: &logged_email,
+                surface: attempt.surface,
+                succeeded,
+                reason,
+                ip: attempt.ip,
+                user_agent: &user_agent,
+            };
+
+        let per_ip_key = format!("login.ip.{}:{}", attempt.surface.as_str(), attempt.ip);
+        if !self
+            .store()
+            .hit_rate_limit(
+                &per_ip_key,
+                limits.window(),
+                i64::from(limits.per_ip_attempts),
+                now,
+            )
+            .await?
+        {
+            self.store()
+                .record_login_attempt(&record(None, false, "address_limited"), now)
+                .await?;
+            return Err(AppError::TooManyRequests);
+        }
+
+        let person = self.store().find_person_by_email(&email_key).await?;
+        let lock_key = lockout_key(attempt.surface, &email_key);
+        let locked = self.store().locked_until(&lock_key, now).await?;
         let stored_hash = person
             .as_ref()
             .and_then(|person| person.password_hash.as_deref());
@@ -90,62 +179,297 @@ impl App {
             .passwords
             .verify(attempt.password.expose(), stored_hash)
             .await?;
-        let person = match person {
-            Some(person) if password_matches && may_sign_in(&person, attempt.surface) => person,
-            _ => return Err(AppError::InvalidCredentials),
+        let person_id = person.as_ref().map(|person| person.id);
+        if locked.is_some() {
+            self.store()
+                .record_login_attempt(&record(person_id, false, "locked"), now)
+                .await?;
+            return Err(AppError::LoginLocked);
+        }
+        if let Some(reason) = refusal(person.as_ref(), password_matches, attempt.surface) {
+            return self
+                .refuse_login(
+                    person.as_ref(),
+                    &record(person_id, false, reason),
+                    &lock_key,
+                    limits,
+                )
+                .await;
+        }
+        let Some(person) = person else {
+            return Err(AppError::InvalidCredentials);
         };
 
+        self.open_session(
+            attempt,
+            &person,
+            &session_limits,
+            &record(Some(person.id), true, "ok"),
+            &lock_key,
+            &settings,
+        )
+        .await
+    }
+
+    async fn refuse_login(
+        &self,
+        person: Option<&PersonRecord>,
+        record: &NewLoginRecord<'_>,
+        lock_key: &str,
+        limits: LoginLimits,
+    ) -> AppResult<OpenedSession> {
         let now = self.now();
-        let limits = self.session_limits(attempt.surface).await?;
-        let token = random_token()?;
-        let user_agent: String = attempt
-            .user_agent
-            .chars()
-            .take(MAX_USER_AGENT_LENGTH)
-            .collect();
-        self.store()
-            .create_session(
-                &NewSession {
-                    token_hash: &token_hash(&token),
-                    surface: attempt.surface,
-                    person_id: person.id,
-                    expires_at: now.plus(limits.absolute_lifetime()),
-                    ip: attempt.ip,
-                    user_agent: &user_agent,
+        let audit = person.map(|person| {
+            Audit::by_person(
+                Some(person.id),
+                person_label(person),
+                record.ip,
+                "login.failed",
+            )
+            .on_person(person.id, &person.name, &person.email)
+            .after(&serde_json::json!({
+                "surface": record.surface.as_str(),
+                "reason": record.reason,
+                "user_agent": record.user_agent,
+            }))
+        });
+        let mails = match person {
+            Some(person) => self.failed_login_mails(person, record.ip).await?,
+            None => Vec::new(),
+        };
+        let new_mails: Vec<_> = mails.iter().map(|mail| mail.as_new()).collect();
+        let count = self
+            .store()
+            .record_failed_login(
+                &FailedLogin {
+                    record,
+                    audit: audit.as_ref().map(Audit::entry).as_ref(),
+                    lockout_key: lock_key,
+                    rule: LockoutRule {
+                        max_failures: i64::from(limits.max_failures),
+                        window: limits.window(),
+                        lock_for: limits.lock_period(),
+                    },
+                    mails: &new_mails,
                 },
                 now,
             )
             .await?;
-        self.store().record_login(person.id, now).await?;
+        if !new_mails.is_empty() {
+            self.wake_workers();
+        }
+        if count.locked_now {
+            let locked = Audit::by_person(
+                person.map(|person| person.id),
+                person.map_or_else(|| record.email.to_owned(), person_label),
+                record.ip,
+                "login.locked",
+            )
+            .on("login", person.map(|person| person.id), record.email)
+            .after(&serde_json::json!({
+                "surface": record.surface.as_str(),
+                "failures": count.failures,
+                "minutes": limits.lock_minutes,
+            }));
+            self.audit(&locked).await?;
+            tracing::warn!(
+                surface = record.surface.as_str(),
+                "login locked after repeated failures"
+            );
+            return Err(AppError::LoginLocked);
+        }
+        Err(AppError::InvalidCredentials)
+    }
+
+    /// The mails a failed login of `person` sends: to the agent if they
+    /// want them (at most a few an hour), and to the admin's list when the
+    /// account is an admin's.
+    async fn failed_login_mails(
+        &self,
+        person: &PersonRecord,
+        ip: &str,
+    ) -> AppResult<Vec<crate::mail::ComposedMail>> {
+        if !person.is_agent {
+            return Ok(Vec::new());
+        }
+        let mut recipients: Vec<(String, String)> = Vec::new();
+        if person.notify_login_failure {
+            recipients.push((person.name.clone(), person.email.clone()));
+        }
+        if person.is_admin {
+            let settings = self.settings().await?;
+            for address in &settings.login_monitoring.failed_admin_login_recipients {
+                if !address.eq_ignore_ascii_case(&person.email) {
+                    recipients.push((String::new(), address.clone()));
+                }
+            }
+        }
+        if recipients.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = format!("notify.failed_login:{}", person.id);
+        let within_limit = self
+            .store()
+            .hit_rate_limit(
+                &key,
+                Duration::from_secs(3600),
+                FAILED_LOGIN_MAILS_PER_HOUR,
+                self.now(),
+            )
+            .await?;
+        if !within_limit {
+            return Ok(Vec::new());
+        }
+        let hostname = self.store().cached_hostname(ip).await?;
+        let mut mails = Vec::with_capacity(recipients.len());
+        for (name, address) in recipients {
+            mails.push(
+                self.compose_mail(
+                    TemplateKind::FailedLoginNotification,
+                    &name,
+                    &address,
+                    serde_json::json!({
+                        "name": person.name,
+                        "time": self.now().to_string(),
+                        "ip": ip,
+                        "hostname": hostname.as_deref().unwrap_or("not known yet"),
+                    }),
+                )
+                .await?,
+            );
+        }
+        Ok(mails)
+    }
+
+    async fn open_session(
+        &self,
+        attempt: &LoginAttempt<'_>,
+        person: &PersonRecord,
+        session_limits: &SessionLimits,
+        record: &NewLoginRecord<'_>,
+        lock_key: &str,
+        settings: &Settings,
+    ) -> AppResult<OpenedSession> {
+        let now = self.now();
+        let remembered = attempt.remember_me && session_limits.remember_me_allowed;
+        let lifetime = if remembered {
+            Duration::from_secs(u64::from(session_limits.remember_me_days) * 86_400)
+        } else {
+            session_limits.absolute_lifetime()
+        };
+        let token = random_token()?;
+        let hash = token_hash(&token);
+        let mail = if person.is_agent && person.notify_login_success {
+            let hostname = self.store().cached_hostname(attempt.ip).await?;
+            Some(
+                self.compose_mail(
+                    TemplateKind::LoginNotification,
+                    &person.name,
+                    &person.email,
+                    serde_json::json!({
+                        "name": person.name,
+                        "time": now.to_string(),
+                        "ip": attempt.ip,
+                        "hostname": hostname.as_deref().unwrap_or("not known yet"),
+                        "user_agent": record.user_agent,
+                    }),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        let audit = Audit::by_person(
+            Some(person.id),
+            person_label(person),
+            attempt.ip,
+            "login.succeeded",
+        )
+        .on_person(person.id, &person.name, &person.email)
+        .after(&serde_json::json!({
+            "surface": attempt.surface.as_str(),
+            "remembered": remembered,
+            "user_agent": record.user_agent,
+        }));
+        self.store()
+            .record_successful_login(
+                &SuccessfulLogin {
+                    session: &NewSession {
+                        token_hash: &hash,
+                        surface: attempt.surface,
+                        person_id: person.id,
+                        expires_at: now.plus(lifetime),
+                        ip: attempt.ip,
+                        user_agent: record.user_agent,
+                        remembered,
+                    },
+                    record,
+                    audit: &audit.entry(),
+                    lockout_key: lock_key,
+                    mail: mail.as_ref().map(|mail| mail.as_new()).as_ref(),
+                },
+                now,
+            )
+            .await?;
+        if mail.is_some() {
+            self.wake_workers();
+        }
+        if settings.login_monitoring.resolve_hostnames {
+            self.look_up_hostname_later(attempt.ip).await?;
+        }
+        let policy = match attempt.surface {
+            Surface::Staff => &settings.agent_password_policy,
+            Surface::Portal => &settings.user_password_policy,
+        };
         Ok(OpenedSession {
             token: Secret::new(token),
             person: SignedIn {
                 person_id: person.id,
-                name: person.name,
-                email: person.email,
+                name: person.name.clone(),
+                email: person.email.clone(),
                 is_admin: person.is_admin,
+                remembered,
+                must_change_password: person.must_change_password
+                    || policy.is_expired(person.password_changed_at, now.millis()),
             },
+            keep_cookie_for: remembered.then_some(lifetime),
         })
     }
 
     /// The actor behind a session token, or `Visitor` when the token is
     /// unknown, idle too long, past its lifetime, or its person may no longer
     /// use this surface. Expired sessions are deleted on sight.
-    pub async fn resume_session(&self, surface: Surface, token: &str) -> AppResult<Actor> {
+    /// `background` marks a request a page made on its own (polling); when
+    /// the settings require activity, it does not keep the session alive.
+    pub async fn resume_session(
+        &self,
+        surface: Surface,
+        token: &str,
+        background: bool,
+    ) -> AppResult<Actor> {
         let hash = token_hash(token);
         let Some(session) = self.store().find_session(&hash, surface).await? else {
             return Ok(Actor::Visitor);
         };
         let now = self.now();
-        let limits = self.session_limits(surface).await?;
+        let settings = self.settings().await?;
+        let (limits, policy) = match surface {
+            Surface::Staff => (settings.staff_sessions, &settings.agent_password_policy),
+            Surface::Portal => (settings.portal_sessions, &settings.user_password_policy),
+        };
+        let idle_timeout = if session.remembered {
+            Duration::from_secs(u64::from(limits.remember_me_days) * 86_400)
+        } else {
+            limits.idle_timeout()
+        };
         let idle_since = Timestamp(session.last_seen_at);
-        let expired =
-            now >= Timestamp(session.expires_at) || now > idle_since.plus(limits.idle_timeout());
+        let expired = now >= Timestamp(session.expires_at) || now > idle_since.plus(idle_timeout);
         if expired || !session_person_may_continue(&session, surface) {
             self.store().delete_session(&hash).await?;
             return Ok(Actor::Visitor);
         }
-        if now >= idle_since.plus(TOUCH_INTERVAL) {
+        let counts_as_activity = !(background && limits.require_activity);
+        if counts_as_activity && now >= idle_since.plus(TOUCH_INTERVAL) {
             self.store().touch_session(&hash, now).await?;
         }
         let person = SignedIn {
@@ -153,12 +477,23 @@ impl App {
             name: session.name,
             email: session.email,
             is_admin: session.is_admin,
+            remembered: session.remembered,
+            must_change_password: session.must_change_password
+                || policy.is_expired(session.password_changed_at, now.millis()),
         };
         Ok(if session.is_agent {
             Actor::Agent(person)
         } else {
             Actor::User(person)
         })
+    }
+
+    /// The public id of the session a token opens (see `OwnSession`).
+    pub fn session_id(&self, token: &str) -> String {
+        token_hash(token)
+            .chars()
+            .take(ferrodesk_store::SESSION_ID_LENGTH)
+            .collect()
     }
 
     /// Ends a session on the server; the cookie alone is worth nothing after.
@@ -196,10 +531,15 @@ impl App {
     /// Deletes sessions that can no longer be used; run now and then.
     pub async fn purge_stale_sessions(&self) -> AppResult<u64> {
         let settings = self.settings().await?;
-        let longest_idle = settings
-            .staff_sessions
-            .idle_timeout()
-            .max(settings.portal_sessions.idle_timeout());
+        // Remembered sessions may sit unused for their whole lifetime.
+        let longest_idle = [settings.staff_sessions, settings.portal_sessions]
+            .iter()
+            .map(|limits| {
+                let remembered = Duration::from_secs(u64::from(limits.remember_me_days) * 86_400);
+                limits.idle_timeout().max(remembered)
+            })
+            .max()
+            .unwrap_or_default();
         let now = self.now();
         let removed = self
             .store()
@@ -210,14 +550,6 @@ impl App {
             .delete_rate_limits_before(now.minus(Duration::from_secs(24 * 60 * 60)))
             .await?;
         Ok(removed)
-    }
-
-    async fn session_limits(&self, surface: Surface) -> AppResult<crate::SessionLimits> {
-        let settings = self.settings().await?;
-        Ok(match surface {
-            Surface::Staff => settings.staff_sessions,
-            Surface::Portal => settings.portal_sessions,
-        })
     }
 }
 

@@ -9,16 +9,104 @@ use ferrodesk_core::{PasswordPolicy, Timestamp};
 use ferrodesk_store::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::{App, AppError, AppResult};
+use crate::audit::{Audit, Caller};
+use crate::{App, AppError, AppResult, FieldErrors};
 
 /// How stale a node's copy of the settings may get.
 const RELOAD_AFTER: Duration = Duration::from_secs(5);
 
-/// How long a session may sit unused, and how long it may live at all.
+/// How long a session may sit unused, how long it may live at all, and
+/// whether "remember me" may keep one across browser restarts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionLimits {
     pub idle_timeout_seconds: u64,
     pub absolute_lifetime_seconds: u64,
+    /// Whether the login form offers "remember me". Never honoured by the
+    /// admin interface.
+    #[serde(default)]
+    pub remember_me_allowed: bool,
+    /// How long a remembered session lasts, idle or not.
+    #[serde(default = "default_remember_me_days")]
+    pub remember_me_days: u32,
+    /// When on, requests that pages make in the background (marked with
+    /// `X-Ferrodesk-Background`) do not count as activity.
+    #[serde(default = "default_true")]
+    pub require_activity: bool,
+}
+
+fn default_remember_me_days() -> u32 {
+    30
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Bounds the admin form enforces.
+pub const MAX_SESSION_SECONDS: u64 = 90 * 24 * 60 * 60;
+pub const MAX_REMEMBER_ME_DAYS: u32 = 365;
+
+/// Failed logins before an account locks, per audience (C4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginLimits {
+    /// Failures within the window that lock the account.
+    pub max_failures: u32,
+    pub window_minutes: u32,
+    pub lock_minutes: u32,
+    /// Attempts one IP address may make within the window, whatever the
+    /// accounts; beyond it the address is told to wait.
+    pub per_ip_attempts: u32,
+}
+
+impl LoginLimits {
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(u64::from(self.window_minutes) * 60)
+    }
+
+    pub fn lock_period(&self) -> Duration {
+        Duration::from_secs(u64::from(self.lock_minutes) * 60)
+    }
+
+    pub fn validate(&self) -> AppResult<()> {
+        let mut errors = crate::FieldErrors::new();
+        if !(1..=1000).contains(&self.max_failures) {
+            errors.add("max_failures", "Allow between 1 and 1000 failures.");
+        }
+        if !(1..=1440).contains(&self.window_minutes) {
+            errors.add(
+                "window_minutes",
+                "The window is between 1 and 1440 minutes.",
+            );
+        }
+        if !(1..=10080).contains(&self.lock_minutes) {
+            errors.add(
+                "lock_minutes",
+                "The lock lasts between 1 minute and 7 days (10080 minutes).",
+            );
+        }
+        if !(1..=100_000).contains(&self.per_ip_attempts) {
+            errors.add(
+                "per_ip_attempts",
+                "Allow between 1 and 100000 attempts per address.",
+            );
+        } else if self.per_ip_attempts < self.max_failures {
+            errors.add(
+                "per_ip_attempts",
+                "The per-address limit cannot be below the failures that lock an account.",
+            );
+        }
+        errors.into_result()
+    }
+}
+
+/// Who hears about logins besides the person (C5), and whether the login
+/// log looks up hostnames (C6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginMonitoring {
+    /// Addresses told about every failed login of an admin account.
+    pub failed_admin_login_recipients: Vec<String>,
+    /// Reverse DNS for the login log, in the background.
+    pub resolve_hostnames: bool,
 }
 
 impl SessionLimits {
@@ -38,6 +126,9 @@ pub struct Settings {
     pub portal_sessions: SessionLimits,
     pub agent_password_policy: PasswordPolicy,
     pub user_password_policy: PasswordPolicy,
+    pub agent_login_limits: LoginLimits,
+    pub user_login_limits: LoginLimits,
+    pub login_monitoring: LoginMonitoring,
 }
 
 impl Default for Settings {
@@ -45,12 +136,30 @@ impl Default for Settings {
         let one_hour_idle_twelve_hours_total = SessionLimits {
             idle_timeout_seconds: 60 * 60,
             absolute_lifetime_seconds: 12 * 60 * 60,
+            remember_me_allowed: false,
+            remember_me_days: default_remember_me_days(),
+            require_activity: true,
+        };
+        let ten_failures_in_fifteen_minutes = LoginLimits {
+            max_failures: 10,
+            window_minutes: 15,
+            lock_minutes: 15,
+            per_ip_attempts: 100,
         };
         Settings {
             staff_sessions: one_hour_idle_twelve_hours_total,
-            portal_sessions: one_hour_idle_twelve_hours_total,
+            portal_sessions: SessionLimits {
+                remember_me_allowed: true,
+                ..one_hour_idle_twelve_hours_total
+            },
             agent_password_policy: PasswordPolicy::agent_default(),
             user_password_policy: PasswordPolicy::user_default(),
+            agent_login_limits: ten_failures_in_fifteen_minutes,
+            user_login_limits: ten_failures_in_fifteen_minutes,
+            login_monitoring: LoginMonitoring {
+                failed_admin_login_recipients: Vec::new(),
+                resolve_hostnames: true,
+            },
         }
     }
 }
@@ -59,6 +168,9 @@ const STAFF_SESSIONS: &str = "sessions.staff";
 const PORTAL_SESSIONS: &str = "sessions.portal";
 const AGENT_PASSWORD_POLICY: &str = "password_policy.agent";
 const USER_PASSWORD_POLICY: &str = "password_policy.user";
+const AGENT_LOGIN_LIMITS: &str = "login_limits.agent";
+const USER_LOGIN_LIMITS: &str = "login_limits.user";
+const LOGIN_MONITORING: &str = "login_monitoring";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -68,6 +180,9 @@ impl Settings {
             (PORTAL_SESSIONS, to_json(&self.portal_sessions)?),
             (AGENT_PASSWORD_POLICY, to_json(&self.agent_password_policy)?),
             (USER_PASSWORD_POLICY, to_json(&self.user_password_policy)?),
+            (AGENT_LOGIN_LIMITS, to_json(&self.agent_login_limits)?),
+            (USER_LOGIN_LIMITS, to_json(&self.user_login_limits)?),
+            (LOGIN_MONITORING, to_json(&self.login_monitoring)?),
         ])
     }
 
@@ -82,6 +197,9 @@ impl Settings {
                 PORTAL_SESSIONS => parse_into(value, &mut settings.portal_sessions),
                 AGENT_PASSWORD_POLICY => parse_into(value, &mut settings.agent_password_policy),
                 USER_PASSWORD_POLICY => parse_into(value, &mut settings.user_password_policy),
+                AGENT_LOGIN_LIMITS => parse_into(value, &mut settings.agent_login_limits),
+                USER_LOGIN_LIMITS => parse_into(value, &mut settings.user_login_limits),
+                LOGIN_MONITORING => parse_into(value, &mut settings.login_monitoring),
                 _ => true,
             };
             if !applied {
@@ -159,27 +277,167 @@ impl App {
         Ok(self.inner.settings.snapshot().1)
     }
 
-    /// Changes the session limits for one surface. The admin pages for this
-    /// come with the security-controls issue; the rule that the idle timeout
-    /// may not exceed the absolute lifetime holds from now on.
-    pub async fn set_session_limits(&self, staff: bool, limits: SessionLimits) -> AppResult<()> {
-        if limits.idle_timeout_seconds == 0
-            || limits.absolute_lifetime_seconds < limits.idle_timeout_seconds
-        {
-            return Err(AppError::invalid(
-                "idle_timeout_seconds",
-                "The idle timeout must be positive and no longer than the absolute lifetime.",
-            ));
+    /// Changes one audience's session settings (C9).
+    pub async fn set_session_limits(
+        &self,
+        caller: &Caller<'_>,
+        audience: Audience,
+        limits: SessionLimits,
+    ) -> AppResult<()> {
+        let mut errors = FieldErrors::new();
+        if limits.idle_timeout_seconds < 60 || limits.idle_timeout_seconds > MAX_SESSION_SECONDS {
+            errors.add(
+                "idle_timeout",
+                "The inactivity timeout is between 1 minute and 90 days.",
+            );
         }
-        let key = if staff {
-            STAFF_SESSIONS
-        } else {
-            PORTAL_SESSIONS
+        if limits.absolute_lifetime_seconds > MAX_SESSION_SECONDS {
+            errors.add("absolute_lifetime", "The lifetime is at most 90 days.");
+        } else if limits.absolute_lifetime_seconds < limits.idle_timeout_seconds {
+            errors.add(
+                "absolute_lifetime",
+                "The lifetime cannot be shorter than the inactivity timeout.",
+            );
+        }
+        if !(1..=MAX_REMEMBER_ME_DAYS).contains(&limits.remember_me_days) {
+            errors.add("remember_me_days", "Remember people for 1 to 365 days.");
+        }
+        errors.into_result()?;
+        let (key, before) = match audience {
+            Audience::Agents => (STAFF_SESSIONS, self.settings().await?.staff_sessions),
+            Audience::Users => (PORTAL_SESSIONS, self.settings().await?.portal_sessions),
         };
-        let json = to_json(&limits)?;
-        self.inner.store.put_setting(key, &json, self.now()).await?;
+        self.put_audited_setting(caller, key, &before, &limits)
+            .await
+    }
+
+    /// Changes one audience's password policy (C2, C3).
+    pub async fn set_password_policy(
+        &self,
+        caller: &Caller<'_>,
+        audience: Audience,
+        policy: PasswordPolicy,
+    ) -> AppResult<()> {
+        let mut errors = FieldErrors::new();
+        for (field, message) in policy.problems() {
+            errors.add(field, message);
+        }
+        errors.into_result()?;
+        let (key, before) = match audience {
+            Audience::Agents => (
+                AGENT_PASSWORD_POLICY,
+                self.settings().await?.agent_password_policy.clone(),
+            ),
+            Audience::Users => (
+                USER_PASSWORD_POLICY,
+                self.settings().await?.user_password_policy.clone(),
+            ),
+        };
+        self.put_audited_setting(caller, key, &before, &policy)
+            .await
+    }
+
+    /// Changes one audience's login lock-out limits (C4).
+    pub async fn set_login_limits(
+        &self,
+        caller: &Caller<'_>,
+        audience: Audience,
+        limits: LoginLimits,
+    ) -> AppResult<()> {
+        limits.validate()?;
+        let (key, before) = match audience {
+            Audience::Agents => (
+                AGENT_LOGIN_LIMITS,
+                self.settings().await?.agent_login_limits,
+            ),
+            Audience::Users => (USER_LOGIN_LIMITS, self.settings().await?.user_login_limits),
+        };
+        self.put_audited_setting(caller, key, &before, &limits)
+            .await
+    }
+
+    /// Changes who is told of failed admin logins and whether hostnames are
+    /// looked up (C5, C6). Recipients are one address per line or comma.
+    pub async fn set_login_monitoring(
+        &self,
+        caller: &Caller<'_>,
+        recipients: &str,
+        resolve_hostnames: bool,
+    ) -> AppResult<()> {
+        let mut addresses = Vec::new();
+        let mut errors = FieldErrors::new();
+        for piece in recipients
+            .split([',', '\n', ';'])
+            .map(str::trim)
+            .filter(|piece| !piece.is_empty())
+        {
+            match ferrodesk_core::Email::parse(piece) {
+                Ok(email) => addresses.push(email.as_str().to_owned()),
+                Err(_) => errors.add(
+                    "recipients",
+                    format!("\u{201c}{piece}\u{201d} is not an email address."),
+                ),
+            }
+        }
+        if addresses.len() > 20 {
+            errors.add("recipients", "List at most 20 addresses.");
+        }
+        errors.into_result()?;
+        let after = LoginMonitoring {
+            failed_admin_login_recipients: addresses,
+            resolve_hostnames,
+        };
+        let before = self.settings().await?.login_monitoring.clone();
+        self.put_audited_setting(caller, LOGIN_MONITORING, &before, &after)
+            .await
+    }
+
+    /// Stores a setting with its audit entry in one transaction, then
+    /// reloads this node's copy; other nodes see it within seconds.
+    async fn put_audited_setting<T: Serialize>(
+        &self,
+        caller: &Caller<'_>,
+        key: &'static str,
+        before: &T,
+        after: &T,
+    ) -> AppResult<()> {
+        if !caller.actor.may_administer() {
+            return Err(AppError::Forbidden);
+        }
+        let json = to_json(after)?;
+        let audit = Audit::new(caller, "settings.changed")
+            .on_setting(key)
+            .change(before, after);
+        self.inner
+            .store
+            .put_setting_audited(key, &json, &audit.entry(), self.now())
+            .await?;
         self.reload_settings().await?;
         Ok(())
+    }
+}
+
+/// Whose settings: the staff's or the help center's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Agents,
+    Users,
+}
+
+impl Audience {
+    pub fn from_key(key: &str) -> Option<Audience> {
+        match key {
+            "agents" => Some(Audience::Agents),
+            "users" => Some(Audience::Users),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Audience::Agents => "agents",
+            Audience::Users => "users",
+        }
     }
 }
 
@@ -205,7 +463,7 @@ mod tests {
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), 7);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

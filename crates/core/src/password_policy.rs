@@ -11,6 +11,14 @@ pub const MAX_PASSWORD_INPUT_BYTES: usize = 1024;
 /// always be allowed (C2).
 pub const LONGEST_ALLOWED_PASSWORD: usize = 256;
 
+/// The lowest minimum length a policy may set.
+pub const MIN_POLICY_LENGTH: usize = 8;
+/// The lowest maximum length a policy may set (C2: at least 128).
+pub const SHORTEST_MAXIMUM: usize = 128;
+pub const MAX_AGE_DAYS: u32 = 3650;
+/// The most earlier passwords a policy may forbid; matches the store's history.
+pub const MAX_REUSE_HISTORY: u32 = 24;
+
 /// zxcvbn's cost grows quickly with length; beyond this prefix a password is
 /// already long enough that the estimate cannot change the verdict.
 const STRENGTH_ESTIMATE_PREFIX: usize = 100;
@@ -76,6 +84,58 @@ impl PasswordPolicy {
         }
     }
 
+    /// What is wrong with the policy itself, as (field, message), for the
+    /// admin form: lengths in range and in order, a strength score 0-4, an
+    /// age and a history within reason.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !(MIN_POLICY_LENGTH..=LONGEST_ALLOWED_PASSWORD).contains(&self.min_length) {
+            problems.push((
+                "min_length",
+                format!("The minimum length is between {MIN_POLICY_LENGTH} and {LONGEST_ALLOWED_PASSWORD}."),
+            ));
+        }
+        if !(SHORTEST_MAXIMUM..=LONGEST_ALLOWED_PASSWORD).contains(&self.max_length) {
+            problems.push((
+                "max_length",
+                format!("The maximum length is between {SHORTEST_MAXIMUM} and {LONGEST_ALLOWED_PASSWORD}."),
+            ));
+        } else if self.min_length > self.max_length {
+            problems.push((
+                "min_length",
+                "The minimum length cannot be above the maximum.".to_owned(),
+            ));
+        }
+        if self.min_strength > 4 {
+            problems.push((
+                "min_strength",
+                "The strength score is from 0 to 4.".to_owned(),
+            ));
+        }
+        if self.max_age_days > MAX_AGE_DAYS {
+            problems.push((
+                "max_age_days",
+                format!("The maximum age is at most {MAX_AGE_DAYS} days (0: never expires)."),
+            ));
+        }
+        if self.reuse_history > MAX_REUSE_HISTORY {
+            problems.push((
+                "reuse_history",
+                format!("Remember at most {MAX_REUSE_HISTORY} earlier passwords."),
+            ));
+        }
+        problems
+    }
+
+    /// Whether a password set at `changed_at` (unix ms) is too old at `now`.
+    pub fn is_expired(&self, changed_at: Option<i64>, now: i64) -> bool {
+        if self.max_age_days == 0 {
+            return false;
+        }
+        let max_age_millis = i64::from(self.max_age_days) * 24 * 60 * 60 * 1000;
+        changed_at.is_some_and(|changed_at| now - changed_at >= max_age_millis)
+    }
+
     /// Checks a candidate password. `personal_words` (the person's name and
     /// email) count against its strength, so "ada.lovelace2024" is weak for Ada.
     pub fn check(
@@ -137,6 +197,41 @@ fn strength(password: &str, personal_words: &[&str]) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_with_lengths_out_of_order_or_range_is_refused() {
+        assert!(PasswordPolicy::agent_default().problems().is_empty());
+        let backwards = PasswordPolicy {
+            min_length: 200,
+            max_length: 150,
+            ..PasswordPolicy::agent_default()
+        };
+        assert_eq!(backwards.problems()[0].0, "min_length");
+        let short_maximum = PasswordPolicy {
+            max_length: 64,
+            ..PasswordPolicy::agent_default()
+        };
+        assert_eq!(short_maximum.problems()[0].0, "max_length");
+        let odd = PasswordPolicy {
+            min_strength: 5,
+            reuse_history: 100,
+            ..PasswordPolicy::agent_default()
+        };
+        let fields: Vec<_> = odd.problems().into_iter().map(|(field, _)| field).collect();
+        assert_eq!(fields, ["min_strength", "reuse_history"]);
+    }
+
+    #[test]
+    fn a_password_expires_after_the_maximum_age() {
+        let day = 24 * 60 * 60 * 1000;
+        let policy = PasswordPolicy {
+            max_age_days: 90,
+            ..PasswordPolicy::agent_default()
+        };
+        assert!(!policy.is_expired(Some(0), 89 * day));
+        assert!(policy.is_expired(Some(0), 90 * day));
+        assert!(!PasswordPolicy::agent_default().is_expired(Some(0), 9000 * day));
+    }
 
     #[test]
     fn the_agent_default_refuses_short_and_common_passwords() {

@@ -4,9 +4,11 @@
 //! each query against both drivers. Where the dialects truly differ, a query
 //! says so in its own `match`.
 
+mod audit;
 mod backend;
 mod error_log;
 mod jobs;
+mod logins;
 mod outbox;
 mod people;
 mod rate_limits;
@@ -14,13 +16,21 @@ mod resets;
 mod sessions;
 mod settings;
 
+pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
+pub use logins::{
+    FailedLogin, FailureCount, LockedLogin, LockoutRule, LoginFilter, LoginRecord, NewLoginRecord,
+    SuccessfulLogin, lockout_key,
+};
 pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail, mail_job_payload};
-pub use people::{NewPerson, Organization, PersonRecord};
+pub use people::{
+    ChangeOutcome, MAX_PASSWORD_HISTORY, NewPerson, Organization, PasswordChange, PersonChange,
+    PersonRecord,
+};
 pub use resets::{LinkPurpose, NewPasswordLink};
-pub use sessions::{NewSession, SessionRecord};
+pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 
 use std::time::Duration;
 

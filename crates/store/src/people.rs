@@ -1,5 +1,6 @@
 use ferrodesk_core::Timestamp;
 
+use crate::audit::{NewAuditEntry, insert_audit};
 use crate::backend::BeginWrite;
 use crate::{Store, StoreError, StoreResult, on_backend};
 
@@ -17,6 +18,10 @@ pub struct PersonRecord {
     pub password_changed_at: Option<i64>,
     pub last_login_at: Option<i64>,
     pub created_at: i64,
+    /// Set by an admin: the next login must choose a new password first.
+    pub must_change_password: bool,
+    pub notify_login_success: bool,
+    pub notify_login_failure: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -42,20 +47,123 @@ pub(crate) const INSERT_PERSON: &str = concat!(
     "organization_id, password_changed_at, created_at, updated_at) ",
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
     "id, email, name, password_hash, is_agent, is_admin, is_disabled, ",
-    "organization_id, password_changed_at, last_login_at, created_at"
+    "organization_id, password_changed_at, last_login_at, created_at, ",
+    "must_change_password, notify_login_success, notify_login_failure"
 );
 
-/// Sets a password hash ($1) at time $2 for person $3.
-pub(crate) const SET_PASSWORD: &str =
-    "UPDATE people SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3";
+/// Sets a password hash ($1) at time $2 for person $3, which also satisfies
+/// an admin's demand for a new password.
+pub(crate) const SET_PASSWORD: &str = "UPDATE people SET password_hash = $1, password_changed_at = $2, \
+     updated_at = $2, must_change_password = FALSE WHERE id = $3";
+/// Keeps the replaced hash ($2) of person $1 at time $3.
+pub(crate) const REMEMBER_PASSWORD: &str =
+    "INSERT INTO password_history (person_id, password_hash, created_at) VALUES ($1, $2, $3)";
+/// Forgets all but the newest $2 remembered hashes of person $1.
+pub(crate) const TRIM_PASSWORD_HISTORY: &str = "DELETE FROM password_history WHERE person_id = $1 \
+     AND id NOT IN (SELECT id FROM password_history WHERE person_id = $1 ORDER BY id DESC LIMIT $2)";
+
+/// The most passwords a policy may forbid reusing; older hashes are dropped.
+pub const MAX_PASSWORD_HISTORY: u32 = 24;
 /// Ends every session of person $1.
 pub(crate) const END_SESSIONS: &str = "DELETE FROM sessions WHERE person_id = $1";
+
+/// A new password for a person, with what goes with it.
+pub struct PasswordChange<'a> {
+    pub person_id: i64,
+    pub new_hash: &'a str,
+    /// How many earlier hashes to keep for the no-reuse rule.
+    pub history: u32,
+    /// The session to keep (the one that made the change), as its token hash.
+    pub keep_session: Option<&'a str>,
+    pub audit: &'a NewAuditEntry<'a>,
+}
+
+/// Writes a password change inside a transaction the caller holds.
+macro_rules! change_password_in {
+    ($executor:expr, $change:expr, $now:expr) => {{
+        let change: &crate::people::PasswordChange<'_> = $change;
+        let now: Timestamp = $now;
+        let old_hash: Option<Option<String>> =
+            sqlx::query_scalar("SELECT password_hash FROM people WHERE id = $1")
+                .bind(change.person_id)
+                .fetch_optional(&mut *$executor)
+                .await?;
+        if let Some(old_hash) = old_hash.flatten() {
+            sqlx::query(crate::people::REMEMBER_PASSWORD)
+                .bind(change.person_id)
+                .bind(old_hash)
+                .bind(now.millis())
+                .execute(&mut *$executor)
+                .await?;
+        }
+        sqlx::query(crate::people::TRIM_PASSWORD_HISTORY)
+            .bind(change.person_id)
+            .bind(i64::from(
+                change.history.min(crate::people::MAX_PASSWORD_HISTORY),
+            ))
+            .execute(&mut *$executor)
+            .await?;
+        sqlx::query(crate::people::SET_PASSWORD)
+            .bind(change.new_hash)
+            .bind(now.millis())
+            .bind(change.person_id)
+            .execute(&mut *$executor)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND token_hash <> $2")
+            .bind(change.person_id)
+            .bind(change.keep_session.unwrap_or(""))
+            .execute(&mut *$executor)
+            .await?;
+        crate::audit::insert_audit!($executor, change.audit, now);
+    }};
+}
+pub(crate) use change_password_in;
+
+/// A change to an account, each with its own audit action.
+#[derive(Debug, Clone)]
+pub enum PersonChange<'a> {
+    Disabled(bool),
+    Admin(bool),
+    MustChangePassword(bool),
+    Profile {
+        name: &'a str,
+        email: &'a str,
+        email_normalized: &'a str,
+    },
+    LoginNotifications {
+        on_success: bool,
+        on_failure: bool,
+    },
+    EndSessions,
+}
+
+impl PersonChange<'_> {
+    fn removes_an_admin(&self) -> bool {
+        matches!(
+            self,
+            PersonChange::Disabled(true) | PersonChange::Admin(false)
+        )
+    }
+
+    fn ends_sessions(&self) -> bool {
+        matches!(self, PersonChange::Disabled(true) | PersonChange::Admin(_))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Done,
+    NotFound,
+    /// Refused: it would leave no active admin.
+    LastAdmin,
+}
 
 macro_rules! person_query {
     ($tail:literal) => {
         concat!(
             "SELECT id, email, name, password_hash, is_agent, is_admin, is_disabled, ",
-            "organization_id, password_changed_at, last_login_at, created_at FROM people ",
+            "organization_id, password_changed_at, last_login_at, created_at, ",
+            "must_change_password, notify_login_success, notify_login_failure FROM people ",
             $tail
         )
     };
@@ -229,6 +337,152 @@ impl Store {
             transaction.commit().await?;
         });
         Ok(())
+    }
+
+    /// The newest `limit` earlier password hashes of a person, plus the
+    /// current one first, for the no-reuse rule.
+    pub async fn recent_password_hashes(
+        &self,
+        person_id: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<String>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, String>(
+                "SELECT password_hash FROM (\
+                     SELECT password_hash, 1 AS age, 0 AS id FROM people WHERE id = $1 AND password_hash IS NOT NULL \
+                     UNION ALL \
+                     SELECT password_hash, 2 AS age, id FROM password_history WHERE person_id = $1\
+                 ) hashes ORDER BY age, id DESC LIMIT $2",
+            )
+            .bind(person_id)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Replaces a person's password: the old hash joins the history (kept to
+    /// `history` entries), every session but `keep_session` ends, and the
+    /// audit entry is written, in one transaction.
+    pub async fn change_password(
+        &self,
+        change: &PasswordChange<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            change_password_in!(transaction, change, now);
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Applies an admin's or a person's change to an account, with its audit
+    /// entry, in one transaction. Taking away the last active admin (by
+    /// demoting or disabling them) is refused, even when two admins try to
+    /// demote each other at the same moment.
+    pub async fn change_person(
+        &self,
+        person_id: i64,
+        change: &PersonChange<'_>,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<ChangeOutcome> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            if change.removes_an_admin() {
+                if matches!(self.backend, crate::Backend::Postgres(_)) {
+                    sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *transaction).await?;
+                }
+                let other_admins: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM people WHERE is_admin AND NOT is_disabled AND id <> $1",
+                )
+                .bind(person_id)
+                .fetch_one(&mut *transaction)
+                .await?;
+                let target_is_active_admin: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM people WHERE is_admin AND NOT is_disabled AND id = $1",
+                )
+                .bind(person_id)
+                .fetch_one(&mut *transaction)
+                .await?;
+                if other_admins == 0 && target_is_active_admin == 1 {
+                    return Ok(ChangeOutcome::LastAdmin);
+                }
+            }
+            let updated = match change {
+                PersonChange::Disabled(disabled) => {
+                    sqlx::query("UPDATE people SET is_disabled = $1, updated_at = $2 WHERE id = $3")
+                        .bind(*disabled)
+                        .bind(now.millis())
+                        .bind(person_id)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                }
+                PersonChange::Admin(admin) => {
+                    sqlx::query("UPDATE people SET is_admin = $1, updated_at = $2 WHERE id = $3 AND is_agent")
+                        .bind(*admin)
+                        .bind(now.millis())
+                        .bind(person_id)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                }
+                PersonChange::MustChangePassword(must) => {
+                    sqlx::query("UPDATE people SET must_change_password = $1, updated_at = $2 WHERE id = $3")
+                        .bind(*must)
+                        .bind(now.millis())
+                        .bind(person_id)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                }
+                PersonChange::Profile { name, email, email_normalized } => {
+                    sqlx::query("UPDATE people SET name = $1, email = $2, email_normalized = $3, updated_at = $4 WHERE id = $5")
+                        .bind(*name)
+                        .bind(*email)
+                        .bind(*email_normalized)
+                        .bind(now.millis())
+                        .bind(person_id)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(|error| StoreError::from_insert(error, "a person with this email"))?
+                        .rows_affected()
+                }
+                PersonChange::LoginNotifications { on_success, on_failure } => {
+                    sqlx::query("UPDATE people SET notify_login_success = $1, notify_login_failure = $2, updated_at = $3 WHERE id = $4")
+                        .bind(*on_success)
+                        .bind(*on_failure)
+                        .bind(now.millis())
+                        .bind(person_id)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected()
+                }
+                PersonChange::EndSessions => {
+                    sqlx::query(END_SESSIONS)
+                        .bind(person_id)
+                        .execute(&mut *transaction)
+                        .await?;
+                    1
+                }
+            };
+            if updated == 0 {
+                return Ok(ChangeOutcome::NotFound);
+            }
+            // Losing power or access ends the sessions that had it; a new
+            // session is needed to act with the new rights.
+            if change.ends_sessions() {
+                sqlx::query(END_SESSIONS)
+                    .bind(person_id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            insert_audit!(transaction, audit, now);
+            transaction.commit().await?;
+            Ok(ChangeOutcome::Done)
+        })
     }
 
     pub async fn create_organization(

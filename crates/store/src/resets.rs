@@ -2,7 +2,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
 use crate::outbox::insert_mail;
-use crate::people::{END_SESSIONS, INSERT_PERSON, SET_PASSWORD};
+use crate::people::INSERT_PERSON;
 use crate::{NewMail, NewPerson, PersonRecord, Store, StoreError, StoreResult, on_backend};
 
 /// What a one-time password link is for.
@@ -87,6 +87,7 @@ impl Store {
         person: &NewPerson<'_>,
         link: &NewPasswordLink<'_>,
         mail: &NewMail<'_>,
+        audit: &crate::audit::NewAuditEntry<'_>,
         now: Timestamp,
     ) -> StoreResult<PersonRecord> {
         on_backend!(self, pool => {
@@ -113,6 +114,11 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
             insert_mail!(transaction, mail, now);
+            let audit = crate::audit::NewAuditEntry {
+                target_id: Some(created.id),
+                ..audit.clone()
+            };
+            crate::audit::insert_audit!(transaction, &audit, now);
             transaction.commit().await?;
             Ok(created)
         })
@@ -137,40 +143,33 @@ impl Store {
         Ok(found.map(|(person_id, purpose)| (person_id, LinkPurpose::from_stored(&purpose))))
     }
 
-    /// Uses up a reset token and sets the new password hash in one
-    /// transaction, ending all sessions of the person. Returns the person's id,
-    /// or `None` when the token is unknown, used or expired.
+    /// Uses up a reset token of `change.person_id` and sets the new password
+    /// in one transaction (history, sessions and audit as for any password
+    /// change). False when the token is unknown, used, expired or another's.
     pub async fn complete_password_reset(
         &self,
         token_hash: &str,
-        password_hash: &str,
+        change: &crate::people::PasswordChange<'_>,
         now: Timestamp,
-    ) -> StoreResult<Option<i64>> {
+    ) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            let person_id: Option<i64> = sqlx::query_scalar(
+            let used = sqlx::query(
                 "UPDATE password_resets SET used_at = $1 \
-                 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING person_id",
+                 WHERE token_hash = $2 AND person_id = $3 AND used_at IS NULL AND expires_at > $1",
             )
             .bind(now.millis())
             .bind(token_hash)
-            .fetch_optional(&mut *transaction)
-            .await?;
-            let Some(person_id) = person_id else {
-                return Ok(None);
-            };
-            sqlx::query(SET_PASSWORD)
-            .bind(password_hash)
-            .bind(now.millis())
-            .bind(person_id)
+            .bind(change.person_id)
             .execute(&mut *transaction)
-            .await?;
-            sqlx::query(END_SESSIONS)
-                .bind(person_id)
-                .execute(&mut *transaction)
-                .await?;
+            .await?
+            .rows_affected();
+            if used == 0 {
+                return Ok(false);
+            }
+            crate::people::change_password_in!(transaction, change, now);
             transaction.commit().await?;
-            Ok(Some(person_id))
+            Ok(true)
         })
     }
 }

@@ -15,6 +15,9 @@ pub struct SessionRecord {
     pub is_agent: bool,
     pub is_admin: bool,
     pub is_disabled: bool,
+    pub remembered: bool,
+    pub must_change_password: bool,
+    pub password_changed_at: Option<i64>,
 }
 
 pub struct NewSession<'a> {
@@ -25,7 +28,48 @@ pub struct NewSession<'a> {
     pub expires_at: Timestamp,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    pub remembered: bool,
 }
+
+/// Stores a new session inside a transaction the caller holds.
+macro_rules! insert_session {
+    ($executor:expr, $session:expr, $now:expr) => {{
+        let session: &crate::sessions::NewSession<'_> = $session;
+        let now: ferrodesk_core::Timestamp = $now;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, surface, person_id, created_at, last_seen_at, expires_at, ip, user_agent, remembered) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
+        )
+        .bind(session.token_hash)
+        .bind(session.surface.as_str())
+        .bind(session.person_id)
+        .bind(now.millis())
+        .bind(session.expires_at.millis())
+        .bind(session.ip)
+        .bind(session.user_agent)
+        .bind(session.remembered)
+        .execute(&mut *$executor)
+        .await?;
+    }};
+}
+pub(crate) use insert_session;
+
+/// One of a person's sessions, for their list of where they are signed in.
+/// `id` is the first 16 hex digits of the token's hash: enough to name the
+/// session, worthless for taking it over.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OwnSession {
+    pub id: String,
+    pub surface: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Length of the public id of a session, in hex digits.
+pub const SESSION_ID_LENGTH: usize = 16;
 
 impl Store {
     pub async fn create_session(
@@ -34,21 +78,54 @@ impl Store {
         now: Timestamp,
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
-            sqlx::query(
-                "INSERT INTO sessions (token_hash, surface, person_id, created_at, last_seen_at, expires_at, ip, user_agent) \
-                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-            )
-            .bind(session.token_hash)
-            .bind(session.surface.as_str())
-            .bind(session.person_id)
-            .bind(now.millis())
-            .bind(session.expires_at.millis())
-            .bind(session.ip)
-            .bind(session.user_agent)
-            .execute(pool)
-            .await?;
+            let mut connection = pool.acquire().await?;
+            insert_session!(connection, session, now);
         });
         Ok(())
+    }
+
+    /// Every session of a person, most recently used first.
+    pub async fn sessions_of(&self, person_id: i64) -> StoreResult<Vec<OwnSession>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, OwnSession>(
+                "SELECT substr(token_hash, 1, 16) AS id, surface, created_at, last_seen_at, expires_at, ip, user_agent \
+                 FROM sessions WHERE person_id = $1 ORDER BY last_seen_at DESC, token_hash",
+            )
+            .bind(person_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Ends one session of a person by its public id; false when the person
+    /// has no such session.
+    pub async fn delete_session_of(&self, person_id: i64, session_id: &str) -> StoreResult<bool> {
+        if session_id.len() != SESSION_ID_LENGTH
+            || !session_id.bytes().all(|byte| byte.is_ascii_hexdigit())
+        {
+            return Ok(false);
+        }
+        let removed = on_backend!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND substr(token_hash, 1, 16) = $2")
+                .bind(person_id)
+                .bind(session_id.to_ascii_lowercase())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(removed > 0)
+    }
+
+    /// Ends every session of a person except the one whose hash is `keep`.
+    pub async fn delete_other_sessions(&self, person_id: i64, keep: &str) -> StoreResult<u64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND token_hash <> $2")
+                .bind(person_id)
+                .bind(keep)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 
     pub async fn find_session(
@@ -59,7 +136,8 @@ impl Store {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, SessionRecord>(
                 "SELECT s.surface, s.person_id, s.created_at, s.last_seen_at, s.expires_at, \
-                        p.email, p.name, p.is_agent, p.is_admin, p.is_disabled \
+                        p.email, p.name, p.is_agent, p.is_admin, p.is_disabled, s.remembered, \
+                        p.must_change_password, p.password_changed_at \
                  FROM sessions s JOIN people p ON p.id = s.person_id \
                  WHERE s.token_hash = $1 AND s.surface = $2",
             )

@@ -1,5 +1,7 @@
 use ferrodesk_core::Timestamp;
 
+use crate::audit::{NewAuditEntry, insert_audit};
+use crate::backend::BeginWrite;
 use crate::{Store, StoreResult, on_backend};
 
 impl Store {
@@ -32,6 +34,31 @@ impl Store {
                 .rows_affected()
                 == 1
         }))
+    }
+
+    /// Stores a setting and its audit entry in one transaction.
+    pub async fn put_setting_audited(
+        &self,
+        key: &str,
+        value: &str,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET value = $2, updated_at = $3",
+            )
+            .bind(key)
+            .bind(value)
+            .bind(now.millis())
+            .execute(&mut *transaction)
+            .await?;
+            insert_audit!(transaction, audit, now);
+            transaction.commit().await?;
+        });
+        Ok(())
     }
 
     pub async fn put_setting(&self, key: &str, value: &str, now: Timestamp) -> StoreResult<()> {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use ferrodesk_core::{Surface, Timestamp};
 use ferrodesk_store::{
-    LinkPurpose, MAIL_JOB_KIND, NewJob, NewMail, NewPasswordLink, NewPerson, NewSession, Store,
-    StoreError,
+    AuditFilter, ChangeOutcome, FailedLogin, FailureCount, LinkPurpose, LockoutRule, LoginFilter,
+    MAIL_JOB_KIND, NewAuditEntry, NewJob, NewLoginRecord, NewMail, NewPasswordLink, NewPerson,
+    NewSession, PasswordChange, PersonChange, Store, StoreError,
 };
 use ferrodesk_testkit::{Backend, TestDatabase, on_both_backends};
 
@@ -20,6 +21,20 @@ impl std::ops::Deref for Subject {
     type Target = Store;
     fn deref(&self) -> &Store {
         &self.store
+    }
+}
+
+impl Subject {
+    /// Runs SQL straight on the database, past the store, as someone with a
+    /// database client would.
+    async fn raw_execute(&self, sql: &'static str) -> Result<u64, sqlx::Error> {
+        if self.database.url.starts_with("sqlite") {
+            let pool = sqlx::SqlitePool::connect(&self.database.url).await?;
+            Ok(sqlx::query(sql).execute(&pool).await?.rows_affected())
+        } else {
+            let pool = sqlx::PgPool::connect(&self.database.url).await?;
+            Ok(sqlx::query(sql).execute(&pool).await?.rows_affected())
+        }
     }
 }
 
@@ -54,6 +69,20 @@ fn reset_link(token_hash: &str, expires_at: Timestamp) -> NewPasswordLink<'_> {
         token_hash,
         purpose: LinkPurpose::Reset,
         expires_at,
+    }
+}
+
+fn audit(action: &'static str) -> NewAuditEntry<'static> {
+    NewAuditEntry {
+        actor_id: None,
+        actor: "Admin <admin@example.org>",
+        ip: "192.0.2.1",
+        action,
+        target_kind: "setting",
+        target_id: None,
+        target: "test",
+        before: None,
+        after: Some("{}"),
     }
 }
 
@@ -143,6 +172,7 @@ on_both_backends! { open;
             expires_at: T0.plus(Duration::from_secs(3600)),
             ip: "192.0.2.1",
             user_agent: "test",
+            remembered: false,
         };
         store.create_session(&session, T0).await.unwrap();
         let found = store.find_session("hash-1", Surface::Staff).await.unwrap().unwrap();
@@ -164,6 +194,7 @@ on_both_backends! { open;
             expires_at: T0.plus(Duration::from_secs(60)),
             ip: "192.0.2.1",
             user_agent: "",
+            remembered: false,
         };
         let refused = store.create_session(&orphan, T0).await;
         assert!(matches!(refused, Err(StoreError::Database(_))), "{refused:?}");
@@ -179,6 +210,7 @@ on_both_backends! { open;
                 expires_at: T0.plus(Duration::from_secs(expires_in)),
                 ip: "192.0.2.1",
                 user_agent: "",
+                remembered: false,
             };
             store.create_session(&session, T0).await.unwrap();
         }
@@ -196,8 +228,10 @@ on_both_backends! { open;
         assert_eq!(store.peek_password_reset("first", T0).await.unwrap(), None);
         assert_eq!(store.peek_password_reset("second", T0).await.unwrap(), Some((user.id, LinkPurpose::Reset)));
         assert_eq!(store.peek_password_reset("second", T0.plus(hour)).await.unwrap(), None, "expired");
-        assert_eq!(store.complete_password_reset("second", "$argon2id$x", T0).await.unwrap(), Some(user.id));
-        assert_eq!(store.complete_password_reset("second", "$argon2id$y", T0).await.unwrap(), None, "used");
+        let entry = audit("password.reset");
+        let change = |hash| PasswordChange { person_id: user.id, new_hash: hash, history: 5, keep_session: None, audit: &entry };
+        assert!(store.complete_password_reset("second", &change("$argon2id$x"), T0).await.unwrap());
+        assert!(!store.complete_password_reset("second", &change("$argon2id$y"), T0).await.unwrap(), "used");
         let updated = store.get_person(user.id).await.unwrap().unwrap();
         assert_eq!(updated.password_hash.as_deref(), Some("$argon2id$x"));
     }
@@ -222,12 +256,68 @@ on_both_backends! { open;
     async fn an_invited_person_arrives_with_link_and_mail_or_not_at_all(store: Subject) {
         let invited = NewPerson { password_hash: None, ..person("new@example.org", "new@example.org", true, false) };
         let link = NewPasswordLink { token_hash: "invite", purpose: LinkPurpose::Invitation, expires_at: T0.plus(MINUTE) };
-        let created = store.create_invited_person(&invited, &link, &mail("<i1@example.org>"), T0).await.unwrap();
+        let created = store.create_invited_person(&invited, &link, &mail("<i1@example.org>"), &audit("agent.invited"), T0).await.unwrap();
         assert_eq!(created.password_hash, None);
         assert_eq!(store.peek_password_reset("invite", T0).await.unwrap(), Some((created.id, LinkPurpose::Invitation)));
-        let again = store.create_invited_person(&invited, &NewPasswordLink { token_hash: "invite2", ..link }, &mail("<i2@example.org>"), T0).await;
+        let again = store.create_invited_person(&invited, &NewPasswordLink { token_hash: "invite2", ..link }, &mail("<i2@example.org>"), &audit("agent.invited"), T0).await;
         assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
         assert_eq!(store.list_mail(None, 10).await.unwrap().len(), 1, "no mail for the refused invitation");
+    }
+
+    async fn the_audit_log_refuses_updates_and_deletes(store: Subject) {
+        store.append_audit(&audit("settings.changed"), T0).await.unwrap();
+        let entries = store.search_audit(&AuditFilter::default(), 10).await.unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].action, "settings.changed");
+        let update = store.raw_execute("UPDATE audit_log SET action = 'nothing'").await;
+        assert!(update.is_err(), "an update went through");
+        let delete = store.raw_execute("DELETE FROM audit_log").await;
+        assert!(delete.is_err(), "a delete went through");
+        assert_eq!(store.search_audit(&AuditFilter::default(), 10).await.unwrap().len(), 1);
+        let filtered = AuditFilter { action_prefix: Some("login.".into()), ..AuditFilter::default() };
+        assert!(store.search_audit(&filtered, 10).await.unwrap().is_empty());
+        let by_actor = AuditFilter { actor_contains: Some("ADMIN%".into()), ..AuditFilter::default() };
+        assert!(store.search_audit(&by_actor, 10).await.unwrap().is_empty(), "% is matched literally");
+    }
+
+    async fn failed_logins_lock_a_key_at_the_limit_and_a_new_window_starts_over(store: Subject) {
+        let rule = LockoutRule { max_failures: 3, window: Duration::from_secs(900), lock_for: Duration::from_secs(900) };
+        let record = NewLoginRecord { person_id: None, email: "x@example.org", surface: Surface::Staff, succeeded: false, reason: "unknown_account", ip: "192.0.2.9", user_agent: "" };
+        let failed = FailedLogin { record: &record, audit: None, lockout_key: "staff:x@example.org", rule, mails: &[] };
+        let first = store.record_failed_login(&failed, T0).await.unwrap();
+        assert_eq!(first, FailureCount { failures: 1, locked_now: false });
+        store.record_failed_login(&failed, T0).await.unwrap();
+        let third = store.record_failed_login(&failed, T0).await.unwrap();
+        assert!(third.locked_now);
+        assert_eq!(store.locked_until("staff:x@example.org", T0).await.unwrap(), Some(T0.plus(Duration::from_secs(900))));
+        let fourth = store.record_failed_login(&failed, T0.plus(MINUTE)).await.unwrap();
+        assert!(!fourth.locked_now, "a lock is not renewed while it holds");
+        let after_lock = T0.plus(Duration::from_secs(901));
+        assert_eq!(store.locked_until("staff:x@example.org", after_lock).await.unwrap(), None);
+        let fresh = store.record_failed_login(&failed, after_lock).await.unwrap();
+        assert_eq!(fresh.failures, 1, "a new window starts counting again");
+        assert_eq!(store.search_logins(&LoginFilter::default(), 10).await.unwrap().len(), 5);
+    }
+
+    async fn the_last_active_admin_cannot_be_demoted_or_disabled(store: Subject) {
+        let admin = store.create_person(&person("a@example.org", "a@example.org", true, true), T0).await.unwrap();
+        let entry = audit("agent.demoted");
+        assert_eq!(store.change_person(admin.id, &PersonChange::Admin(false), &entry, T0).await.unwrap(), ChangeOutcome::LastAdmin);
+        assert_eq!(store.change_person(admin.id, &PersonChange::Disabled(true), &entry, T0).await.unwrap(), ChangeOutcome::LastAdmin);
+        let second = store.create_person(&person("b@example.org", "b@example.org", true, true), T0).await.unwrap();
+        assert_eq!(store.change_person(admin.id, &PersonChange::Admin(false), &entry, T0).await.unwrap(), ChangeOutcome::Done);
+        assert_eq!(store.change_person(second.id, &PersonChange::Disabled(true), &entry, T0).await.unwrap(), ChangeOutcome::LastAdmin);
+        assert_eq!(store.search_audit(&AuditFilter::default(), 10).await.unwrap().len(), 1, "only the change that happened is audited");
+    }
+
+    async fn password_history_keeps_the_newest_hashes(store: Subject) {
+        let agent = store.create_person(&person("a@example.org", "a@example.org", true, false), T0).await.unwrap();
+        let entry = audit("password.changed");
+        for hash in ["h1", "h2", "h3", "h4"] {
+            store.change_password(&PasswordChange { person_id: agent.id, new_hash: hash, history: 2, keep_session: None, audit: &entry }, T0).await.unwrap();
+        }
+        let recent = store.recent_password_hashes(agent.id, 2).await.unwrap();
+        assert_eq!(recent, ["h4", "h3", "h2"], "the current hash first, then the two kept");
     }
 
     async fn jobs_are_claimed_once_and_retried_until_dead(store: Subject) {

@@ -65,6 +65,7 @@ impl IntoResponse for WebError {
                     default_message(StatusCode::TOO_MANY_REQUESTS).into(),
                     None,
                 ),
+                AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, LOCKED_MESSAGE.into(), None),
                 AppError::Internal(detail) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     default_message(StatusCode::INTERNAL_SERVER_ERROR).into(),
@@ -79,6 +80,9 @@ impl IntoResponse for WebError {
         response
     }
 }
+
+/// What a locked account is told, whatever password was typed.
+pub(crate) const LOCKED_MESSAGE: &str = "Too many failed logins: this account is locked for a while. Try again later or reset your password.";
 
 fn default_message(status: StatusCode) -> &'static str {
     match status.as_u16() {

@@ -12,9 +12,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ferrodesk_app::Actor;
+use ferrodesk_app::{Actor, Caller};
 use ferrodesk_core::{Secret, Surface};
 
+use crate::client_ip::ClientIp;
 use crate::error::WebError;
 use crate::forms::{is_urlencoded, parse_pairs};
 use crate::{AppState, FORM_BODY_LIMIT};
@@ -26,7 +27,20 @@ pub(crate) struct Session {
     pub token: Secret,
     pub actor: Actor,
     pub csrf_token: String,
+    /// The client's address, for the audit log.
+    pub ip: String,
 }
+
+impl Session {
+    /// The actor and address that use cases audit.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller::new(&self.actor, &self.ip)
+    }
+}
+
+/// Header our pages' own background requests carry; with "require activity"
+/// on, they do not keep a session alive.
+pub(crate) const BACKGROUND_HEADER: &str = "x-ferrodesk-background";
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = WebError;
@@ -79,32 +93,47 @@ fn read_cookie(headers: &HeaderMap, name: &str) -> Option<CookieToken> {
         })
 }
 
-fn cookie_header(name: &str, value: &str, https: bool, max_age_zero: bool) -> Option<HeaderValue> {
+fn cookie_header(
+    name: &str,
+    value: &str,
+    https: bool,
+    max_age: Option<std::time::Duration>,
+) -> Option<HeaderValue> {
     let secure = if https { "; Secure" } else { "" };
-    let expiry = if max_age_zero { "; Max-Age=0" } else { "" };
+    let expiry = match max_age {
+        Some(age) => format!("; Max-Age={}", age.as_secs()),
+        None => String::new(),
+    };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}{expiry}"
     ))
     .ok()
 }
 
-/// The `Set-Cookie` value that starts a signed-in session.
+/// The `Set-Cookie` value that starts a signed-in session; a remembered
+/// session's cookie outlives the browser for `keep_for`.
 pub(crate) fn signed_in_cookie(
     surface: Surface,
     token: &Secret,
     https: bool,
+    keep_for: Option<std::time::Duration>,
 ) -> Option<HeaderValue> {
     cookie_header(
         cookie_name(surface, https),
         &format!("s.{}", token.expose()),
         https,
-        false,
+        keep_for,
     )
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub(crate) fn cleared_cookie(surface: Surface, https: bool) -> Option<HeaderValue> {
-    cookie_header(cookie_name(surface, https), "", https, true)
+    cookie_header(
+        cookie_name(surface, https),
+        "",
+        https,
+        Some(std::time::Duration::ZERO),
+    )
 }
 
 pub(crate) async fn portal_session(
@@ -138,7 +167,15 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
     };
 
     let resumed = match &presented {
-        Some(CookieToken::Session(token)) => match state.app.resume_session(surface, token).await {
+        Some(CookieToken::Session(token)) => match state
+            .app
+            .resume_session(
+                surface,
+                token,
+                request.headers().contains_key(BACKGROUND_HEADER),
+            )
+            .await
+        {
             Ok(Actor::Visitor) => None,
             Ok(actor) => Some((Secret::new(token.clone()), actor)),
             Err(error) => return WebError::from(error).into_response(),
@@ -154,14 +191,23 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         },
     };
 
+    if let Some(redirect) = password_change_first(surface, &actor, &request) {
+        return redirect;
+    }
     let csrf_token = state.app.csrf_token(surface, token.expose());
     let visitor_cookie = format!("v.{}", token.expose());
+    let ip = request
+        .extensions()
+        .get::<ClientIp>()
+        .map(|client| client.0.to_string())
+        .unwrap_or_default();
     let mut request = request;
     request.extensions_mut().insert(Session {
         surface,
         token,
         actor,
         csrf_token,
+        ip,
     });
     let mut response = next.run(request).await;
 
@@ -172,11 +218,40 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         .any(|value| value.as_bytes().starts_with(format!("{name}=").as_bytes()));
     if is_new_visitor
         && !handler_set_cookie
-        && let Some(value) = cookie_header(name, &visitor_cookie, https, false)
+        && let Some(value) = cookie_header(name, &visitor_cookie, https, None)
     {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// Where a person whose password must change is sent, per surface.
+pub(crate) fn password_change_path(surface: Surface) -> &'static str {
+    match surface {
+        Surface::Staff => "/agent/account/password",
+        Surface::Portal => "/account/password",
+    }
+}
+
+/// Someone whose password expired (or an admin asked for a new one) may
+/// only choose a new password or log out; every other page sends them to
+/// the form, and other requests are refused the same way.
+fn password_change_first(surface: Surface, actor: &Actor, request: &Request) -> Option<Response> {
+    let must_change = actor
+        .signed_in()
+        .is_some_and(|person| person.must_change_password);
+    if !must_change {
+        return None;
+    }
+    let path = request.uri().path();
+    let logout = match surface {
+        Surface::Staff => "/agent/logout",
+        Surface::Portal => "/logout",
+    };
+    if path == password_change_path(surface) || path == logout {
+        return None;
+    }
+    Some(axum::response::Redirect::to(password_change_path(surface)).into_response())
 }
 
 fn is_unsafe(method: &Method) -> bool {

@@ -1,5 +1,6 @@
 //! The browser pages, one module per area.
 
+pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod agent;
 pub(crate) mod forgot_password;
@@ -21,6 +22,7 @@ use crate::session::Session;
 /// Routes that live in the staff session: agent, admin and first-run setup.
 pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
+        .merge(account::staff_routes())
         .merge(admin::routes())
         .merge(setup::routes())
 }
@@ -31,6 +33,7 @@ pub(crate) struct Chrome {
     pub csrf_token: String,
     pub logout_action: &'static str,
     pub login_action: &'static str,
+    pub account_path: &'static str,
     pub show_admin_link: bool,
     pub show_agent_link: bool,
 }
@@ -48,6 +51,7 @@ impl Chrome {
             csrf_token: session.csrf_token.clone(),
             logout_action: if staff { "/agent/logout" } else { "/logout" },
             login_action: if staff { "/agent/login" } else { "/login" },
+            account_path: if staff { "/agent/account" } else { "/account" },
             show_admin_link: staff && is_admin,
             show_agent_link: staff,
         }

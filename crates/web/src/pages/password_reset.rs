@@ -145,7 +145,7 @@ pub(crate) async fn submit(
     let confirmation = Secret::new(form.password_confirmation);
     match state
         .app
-        .complete_password_reset(token, &password, &confirmation)
+        .complete_password_reset(token, &password, &confirmation, &session.ip)
         .await
     {
         Ok(_) => {

@@ -23,6 +23,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/reset-password/{token}",
             get(password_reset::show).post(password_reset::submit),
         )
+        .merge(super::account::portal_routes())
 }
 
 #[derive(Template)]

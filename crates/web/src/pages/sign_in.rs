@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::client_ip::ClientIp;
-use crate::error::{WebError, WebResult};
+use crate::error::{LOCKED_MESSAGE, WebError, WebResult};
 use crate::forms::HtmlForm;
 use crate::pages::{render, user_agent};
 use crate::session::{Session, cleared_cookie, signed_in_cookie};
@@ -30,6 +30,7 @@ struct LoginPage<'a> {
     return_to: Option<&'a str>,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    offer_remember_me: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +44,8 @@ pub(crate) struct LoginForm {
     email: String,
     password: String,
     return_to: Option<String>,
+    /// A checkbox: present when ticked.
+    remember_me: Option<String>,
 }
 
 impl std::fmt::Debug for LoginForm {
@@ -106,11 +109,16 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "password-set" => Some("Your password has been set. Log in with it now."),
         "setup-done" => Some("Your admin account is ready. Log in to continue."),
         "expired" => Some("Your session has ended. Log in again."),
+        "fresh-login" => Some(
+            "The admin interface needs a login without \u{201c}remember me\u{201d}. Log in again to continue.",
+        ),
+        "password-changed" => Some("Your password has been changed."),
         _ => None,
     }
 }
 
-fn login_page(
+async fn login_page(
+    state: &AppState,
     surface: Surface,
     session: &Session,
     return_to: Option<&ReturnPath>,
@@ -118,6 +126,11 @@ fn login_page(
     notice: Option<&str>,
 ) -> WebResult<Response> {
     let paths = paths(surface);
+    let settings = state.app.settings().await?;
+    let offer_remember_me = match surface {
+        Surface::Staff => settings.staff_sessions.remember_me_allowed,
+        Surface::Portal => settings.portal_sessions.remember_me_allowed,
+    };
     render(&LoginPage {
         heading: paths.heading,
         area: paths.area,
@@ -128,12 +141,17 @@ fn login_page(
         return_to: return_to.map(ReturnPath::as_str),
         error,
         notice,
+        offer_remember_me,
     })
 }
 
 /// The login form. Someone already signed in on this surface has nothing to
 /// do here and goes on to where the form would have taken them.
-pub(crate) async fn show(session: Session, Query(query): Query<LoginQuery>) -> WebResult<Response> {
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<LoginQuery>,
+) -> WebResult<Response> {
     let surface = session.surface;
     let return_to = safe_return(surface, query.return_to.as_deref());
     if !matches!(session.actor, Actor::Visitor) {
@@ -143,12 +161,14 @@ pub(crate) async fn show(session: Session, Query(query): Query<LoginQuery>) -> W
         return Ok(Redirect::to(target).into_response());
     }
     login_page(
+        &state,
         surface,
         &session,
         return_to.as_ref(),
         None,
         notice_text(query.notice.as_deref()),
     )
+    .await
 }
 
 pub(crate) async fn submit(
@@ -166,6 +186,7 @@ pub(crate) async fn submit(
         password: &password,
         ip: &ip.to_string(),
         user_agent: user_agent(&headers),
+        remember_me: form.remember_me.is_some(),
     };
     let return_to = safe_return(surface, form.return_to.as_deref());
     match state.app.log_in(&attempt).await {
@@ -178,24 +199,45 @@ pub(crate) async fn submit(
                 .as_ref()
                 .map_or(paths(surface).default_return, ReturnPath::as_str);
             let mut response = Redirect::to(target).into_response();
-            let cookie = signed_in_cookie(surface, &opened.token, state.config.is_https())
-                .ok_or_else(|| {
-                    WebError::App(AppError::Internal(
-                        "session cookie is not a header value".into(),
-                    ))
-                })?;
+            let cookie = signed_in_cookie(
+                surface,
+                &opened.token,
+                state.config.is_https(),
+                opened.keep_cookie_for,
+            )
+            .ok_or_else(|| {
+                WebError::App(AppError::Internal(
+                    "session cookie is not a header value".into(),
+                ))
+            })?;
             response.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(response)
         }
-        Err(AppError::InvalidCredentials) => {
+        Err(
+            refused @ (AppError::InvalidCredentials
+            | AppError::LoginLocked
+            | AppError::TooManyRequests),
+        ) => {
+            let (status, message) = match refused {
+                AppError::InvalidCredentials => {
+                    (StatusCode::UNAUTHORIZED, "Invalid email or password.")
+                }
+                AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, LOCKED_MESSAGE),
+                _ => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many login attempts from your address. Wait a while and try again.",
+                ),
+            };
             let mut response = login_page(
+                &state,
                 surface,
                 &session,
                 return_to.as_ref(),
-                Some("Invalid email or password."),
+                Some(message),
                 None,
-            )?;
-            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            )
+            .await?;
+            *response.status_mut() = status;
             Ok(response)
         }
         Err(other) => Err(other.into()),

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use ferrodesk_app::SessionLimits;
+use ferrodesk_app::{Audience, Caller, SessionLimits, Settings};
 use ferrodesk_testkit::on_both_backends;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app};
@@ -34,12 +34,14 @@ on_both_backends! { spawn_app;
         let stored = app.app.store().load_settings().await.unwrap();
         let staff = stored.iter().find(|(key, _)| key == "sessions.staff").expect("stored staff limits");
         let limits: SessionLimits = serde_json::from_str(&staff.1).unwrap();
-        assert_eq!(limits, SessionLimits { idle_timeout_seconds: 3600, absolute_lifetime_seconds: 12 * 3600 });
+        assert_eq!(limits.idle_timeout_seconds, 3600);
+        assert_eq!(limits.absolute_lifetime_seconds, 12 * 3600);
+        assert!(!limits.remember_me_allowed, "remember me is off for staff by default");
     }
 
     async fn session_limits_come_from_the_settings(app: TestApp) {
         app.app
-            .set_session_limits(true, SessionLimits { idle_timeout_seconds: 300, absolute_lifetime_seconds: 600 })
+            .set_session_limits(&Caller::system(), Audience::Agents, SessionLimits { idle_timeout_seconds: 300, absolute_lifetime_seconds: 600, ..Settings::default().staff_sessions })
             .await
             .unwrap();
         app.create_agent().await;
@@ -48,7 +50,7 @@ on_both_backends! { spawn_app;
         assert_eq!(app.get("/agent").await.status(), 303);
         let refused = app
             .app
-            .set_session_limits(true, SessionLimits { idle_timeout_seconds: 700, absolute_lifetime_seconds: 600 })
+            .set_session_limits(&Caller::system(), Audience::Agents, SessionLimits { idle_timeout_seconds: 700, absolute_lifetime_seconds: 600, ..Settings::default().staff_sessions })
             .await;
         assert!(refused.is_err());
     }

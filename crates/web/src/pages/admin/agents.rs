@@ -4,20 +4,28 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use ferrodesk_app::{AppError, FieldErrors, INVITATION_LIFETIME};
+use axum::routing::{get, post};
+use ferrodesk_app::{
+    AgentAction, AgentDetail, AppError, FieldErrors, INVITATION_LIFETIME, OwnSession,
+};
+use ferrodesk_core::Timestamp;
 use serde::Deserialize;
 
-use super::{AdminMenu, AdminSession};
+use super::logs::LoginRow;
+use super::{AdminMenu, AdminSession, NoticeQuery};
 use crate::AppState;
 use crate::error::WebResult;
 use crate::forms::HtmlForm;
 use crate::pages::{Chrome, render};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/admin/agents/invite", get(show).post(submit))
+    Router::new()
+        .route("/admin/agents/invite", get(show).post(submit))
+        .route("/admin/agents/{id}", get(detail).post(save_profile))
+        .route("/admin/agents/{id}/{action}", post(act))
 }
 
 #[derive(Template)]
@@ -70,7 +78,7 @@ async fn submit(
     match state
         .app
         .invite_agent(
-            admin.actor(),
+            &admin.caller(),
             &form.name,
             &form.email,
             form.make_admin.is_some(),
@@ -85,4 +93,167 @@ async fn submit(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+pub(crate) struct SessionRow {
+    pub session: OwnSession,
+    pub started: String,
+    pub last_seen: String,
+}
+
+impl SessionRow {
+    pub fn from_session(session: OwnSession) -> SessionRow {
+        SessionRow {
+            started: Timestamp(session.created_at).to_string(),
+            last_seen: Timestamp(session.last_seen_at).to_string(),
+            session,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_agent.html")]
+struct AgentPage<'a> {
+    chrome: Chrome,
+    menu: AdminMenu,
+    csrf_token: &'a str,
+    id: i64,
+    name: &'a str,
+    email: &'a str,
+    is_admin: bool,
+    is_disabled: bool,
+    has_password: bool,
+    must_change_password: bool,
+    last_login: Option<String>,
+    locked_until: Option<String>,
+    sessions: Vec<SessionRow>,
+    rows: Vec<LoginRow>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+    email_query: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProfileForm {
+    name: String,
+    email: String,
+}
+
+fn agent_page(
+    admin: &AdminSession,
+    detail: AgentDetail,
+    form: Option<&ProfileForm>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let person = &detail.person;
+    render(&AgentPage {
+        chrome: admin.chrome(),
+        menu: AdminMenu { current: "/admin" },
+        csrf_token: admin.csrf_token(),
+        id: person.id,
+        name: form.map_or(person.name.as_str(), |form| form.name.as_str()),
+        email: form.map_or(person.email.as_str(), |form| form.email.as_str()),
+        is_admin: person.is_admin,
+        is_disabled: person.is_disabled,
+        has_password: person.password_hash.is_some(),
+        must_change_password: person.must_change_password,
+        last_login: person.last_login_at.map(|at| Timestamp(at).to_string()),
+        locked_until: detail.locked_until.map(|until| until.to_string()),
+        sessions: detail
+            .sessions
+            .into_iter()
+            .map(SessionRow::from_session)
+            .collect(),
+        rows: detail
+            .recent_logins
+            .into_iter()
+            .map(LoginRow::from_record)
+            .collect(),
+        errors,
+        notice,
+        email_query: format!(
+            "email={}",
+            percent_encoding::utf8_percent_encode(
+                &person.email,
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        ),
+    })
+}
+
+const AGENT_NOTICES: [(&str, &str); 8] = [
+    ("saved", "The agent's details are saved."),
+    (
+        "disable",
+        "The agent is disabled and logged out everywhere.",
+    ),
+    ("enable", "The agent can log in again."),
+    (
+        "promote",
+        "The agent is now an admin. Their sessions ended, so the new rights start with a fresh login.",
+    ),
+    (
+        "demote",
+        "The agent is no longer an admin and has been logged out.",
+    ),
+    (
+        "force-password-change",
+        "The agent must choose a new password at the next page they open.",
+    ),
+    ("end-sessions", "Every session of the agent has ended."),
+    ("unlock", "The login lock is lifted."),
+];
+
+async fn detail(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let detail = state.app.agent_detail(admin.actor(), id).await?;
+    agent_page(
+        &admin,
+        detail,
+        None,
+        FieldErrors::new(),
+        query.text(&AGENT_NOTICES),
+    )
+}
+
+async fn save_profile(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    HtmlForm(form): HtmlForm<ProfileForm>,
+) -> WebResult<Response> {
+    match state
+        .app
+        .update_agent_profile(&admin.caller(), id, &form.name, &form.email)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/admin/agents/{id}?notice=saved")).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let detail = state.app.agent_detail(admin.actor(), id).await?;
+            let mut response = agent_page(&admin, detail, Some(&form), errors, None)?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn act(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path((id, action)): Path<(i64, String)>,
+) -> WebResult<Response> {
+    let Some(agent_action) = AgentAction::from_key(&action) else {
+        return Err(AppError::NotFound.into());
+    };
+    state
+        .app
+        .act_on_agent(&admin.caller(), id, agent_action)
+        .await?;
+    Ok(Redirect::to(&format!("/admin/agents/{id}?notice={action}")).into_response())
 }

@@ -2,10 +2,12 @@
 //! login, another agent gets 403. The use cases check again, so a route that
 //! forgot the extractor still could not act.
 
-mod agents;
+pub(crate) mod agents;
 mod jobs;
+mod logs;
 mod mail;
 mod outbox;
+mod security;
 mod templates;
 
 use askama::Template;
@@ -31,6 +33,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(outbox::routes())
         .merge(templates::routes())
         .merge(jobs::routes())
+        .merge(security::routes())
+        .merge(logs::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -47,6 +51,10 @@ impl AdminSession {
 
     pub fn csrf_token(&self) -> &str {
         &self.0.csrf_token
+    }
+
+    pub fn caller(&self) -> ferrodesk_app::Caller<'_> {
+        self.0.caller()
     }
 }
 
@@ -68,6 +76,10 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminSession {
                 };
                 Err(to_staff_login(back))
             }
+            // A "remember me" session never reaches the admin interface.
+            Actor::Agent(agent) if agent.is_admin && agent.remembered => {
+                Err(axum::response::Redirect::to("/agent/login?notice=fresh-login").into_response())
+            }
             actor if actor.may_administer() => Ok(AdminSession(session)),
             _ => Err(WebError::App(AppError::Forbidden).into_response()),
         }
@@ -80,8 +92,12 @@ pub(crate) struct AdminMenu {
 }
 
 impl AdminMenu {
-    pub const ENTRIES: [(&'static str, &'static str); 5] = [
+    pub const ENTRIES: [(&'static str, &'static str); 9] = [
         ("/admin", "Agents"),
+        ("/admin/security", "Security"),
+        ("/admin/audit", "Audit log"),
+        ("/admin/logins", "Login log"),
+        ("/admin/errors", "Error log"),
         ("/admin/email", "Email server"),
         ("/admin/email/outbox", "Outbox"),
         ("/admin/email/templates", "Email templates"),

@@ -1,0 +1,343 @@
+//! Login attempts: the shared lock-out counters, the login log, the
+//! reverse-DNS cache it shows hostnames from, and the writes that go with a
+//! successful or failed login (one transaction each).
+
+use std::time::Duration;
+
+use ferrodesk_core::{Surface, Timestamp};
+
+use crate::audit::{NewAuditEntry, insert_audit, like_pattern};
+use crate::backend::BeginWrite;
+use crate::outbox::{NewMail, insert_mail};
+use crate::sessions::NewSession;
+use crate::{Store, StoreResult, on_backend};
+
+/// One login attempt for the log.
+#[derive(Debug, Clone)]
+pub struct NewLoginRecord<'a> {
+    pub person_id: Option<i64>,
+    pub email: &'a str,
+    pub surface: Surface,
+    pub succeeded: bool,
+    pub reason: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LoginRecord {
+    pub id: i64,
+    pub occurred_at: i64,
+    pub person_id: Option<i64>,
+    pub email: String,
+    pub surface: String,
+    pub succeeded: bool,
+    pub reason: String,
+    pub ip: String,
+    pub user_agent: String,
+    /// From the reverse-DNS cache; `None` until looked up or when the
+    /// address has no forward-confirmed name.
+    pub hostname: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LoginFilter {
+    pub email_contains: Option<String>,
+    pub ip: Option<String>,
+    pub hostname_contains: Option<String>,
+    pub surface: Option<Surface>,
+    pub succeeded: Option<bool>,
+    pub person_id: Option<i64>,
+    pub before_id: Option<i64>,
+}
+
+/// How many failures lock an account, counted over what window, for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutRule {
+    pub max_failures: i64,
+    pub window: Duration,
+    pub lock_for: Duration,
+}
+
+/// What a failed login did to the account's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureCount {
+    pub failures: i64,
+    /// True when this failure is the one that locked the account.
+    pub locked_now: bool,
+}
+
+/// A currently locked login key, for the admin pages.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LockedLogin {
+    pub key: String,
+    pub failures: i64,
+    pub locked_until: i64,
+}
+
+/// The lock-out key of an email on a surface.
+pub fn lockout_key(surface: Surface, email_normalized: &str) -> String {
+    format!("{}:{email_normalized}", surface.as_str())
+}
+
+const INSERT_LOGIN: &str = "INSERT INTO login_log \
+    (occurred_at, person_id, email, surface, succeeded, reason, ip, user_agent) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+macro_rules! insert_login {
+    ($executor:expr, $record:expr, $now:expr) => {{
+        let record: &NewLoginRecord<'_> = $record;
+        let now: Timestamp = $now;
+        sqlx::query(INSERT_LOGIN)
+            .bind(now.millis())
+            .bind(record.person_id)
+            .bind(record.email)
+            .bind(record.surface.as_str())
+            .bind(record.succeeded)
+            .bind(record.reason)
+            .bind(record.ip)
+            .bind(record.user_agent)
+            .execute(&mut *$executor)
+            .await?;
+    }};
+}
+
+/// Everything a successful login writes.
+pub struct SuccessfulLogin<'a> {
+    pub session: &'a NewSession<'a>,
+    pub record: &'a NewLoginRecord<'a>,
+    pub audit: &'a NewAuditEntry<'a>,
+    pub lockout_key: &'a str,
+    pub mail: Option<&'a NewMail<'a>>,
+}
+
+/// Everything a failed login writes.
+pub struct FailedLogin<'a> {
+    pub record: &'a NewLoginRecord<'a>,
+    /// Failures of known accounts are security events; unknown emails only
+    /// go to the login log.
+    pub audit: Option<&'a NewAuditEntry<'a>>,
+    pub lockout_key: &'a str,
+    pub rule: LockoutRule,
+    pub mails: &'a [NewMail<'a>],
+}
+
+impl Store {
+    /// The time until which `key` is locked, if it is locked at `now`.
+    pub async fn locked_until(&self, key: &str, now: Timestamp) -> StoreResult<Option<Timestamp>> {
+        let until: Option<Option<i64>> = on_backend!(self, pool => {
+            sqlx::query_scalar("SELECT locked_until FROM login_lockouts WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(until.flatten().map(Timestamp).filter(|until| *until > now))
+    }
+
+    /// Records a successful login: the session, the last-login time, the log
+    /// line, the audit entry, a cleared lock-out counter and an optional
+    /// notification, all or nothing.
+    pub async fn record_successful_login(
+        &self,
+        login: &SuccessfulLogin<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            crate::sessions::insert_session!(transaction, login.session, now);
+            sqlx::query("UPDATE people SET last_login_at = $1 WHERE id = $2")
+                .bind(now.millis())
+                .bind(login.session.person_id)
+                .execute(&mut *transaction)
+                .await?;
+            insert_login!(transaction, login.record, now);
+            insert_audit!(transaction, login.audit, now);
+            sqlx::query("DELETE FROM login_lockouts WHERE key = $1")
+                .bind(login.lockout_key)
+                .execute(&mut *transaction)
+                .await?;
+            if let Some(mail) = login.mail {
+                insert_mail!(transaction, mail, now);
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Records a failed login and counts it against the key: a failure in a
+    /// window that has passed starts a new count; the failure that reaches
+    /// the limit locks the key. One statement, so nodes counting at once
+    /// cannot lose a failure.
+    pub async fn record_failed_login(
+        &self,
+        login: &FailedLogin<'_>,
+        now: Timestamp,
+    ) -> StoreResult<FailureCount> {
+        let window_opened_before = now.minus(login.rule.window).millis();
+        let lock_until = now.plus(login.rule.lock_for).millis();
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            insert_login!(transaction, login.record, now);
+            if let Some(audit) = login.audit {
+                insert_audit!(transaction, audit, now);
+            }
+            let (failures, locked_until): (i64, Option<i64>) = sqlx::query_as(
+                "INSERT INTO login_lockouts (key, failures, window_start, locked_until) \
+                 VALUES ($1, 1, $2, CASE WHEN $4 <= 1 THEN $5 ELSE NULL END) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                     failures = CASE WHEN login_lockouts.window_start <= $3 \
+                         THEN 1 ELSE login_lockouts.failures + 1 END, \
+                     window_start = CASE WHEN login_lockouts.window_start <= $3 \
+                         THEN $2 ELSE login_lockouts.window_start END, \
+                     locked_until = CASE \
+                         WHEN login_lockouts.locked_until IS NOT NULL AND login_lockouts.locked_until > $2 \
+                             THEN login_lockouts.locked_until \
+                         WHEN (CASE WHEN login_lockouts.window_start <= $3 \
+                             THEN 1 ELSE login_lockouts.failures + 1 END) >= $4 THEN $5 \
+                         ELSE NULL END \
+                 RETURNING failures, locked_until",
+            )
+            .bind(login.lockout_key)
+            .bind(now.millis())
+            .bind(window_opened_before)
+            .bind(login.rule.max_failures)
+            .bind(lock_until)
+            .fetch_one(&mut *transaction)
+            .await?;
+            for mail in login.mails {
+                insert_mail!(transaction, mail, now);
+            }
+            transaction.commit().await?;
+            Ok(FailureCount {
+                failures,
+                locked_now: locked_until == Some(lock_until),
+            })
+        })
+    }
+
+    /// Ends a lock-out (and its count) for the keys given, with an audit entry.
+    pub async fn clear_lockouts(
+        &self,
+        keys: &[String],
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<u64> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let mut cleared = 0;
+            for key in keys {
+                cleared += sqlx::query("DELETE FROM login_lockouts WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected();
+            }
+            insert_audit!(transaction, audit, now);
+            transaction.commit().await?;
+            Ok(cleared)
+        })
+    }
+
+    /// Keys locked at `now`, whichever accounts they belong to.
+    pub async fn current_lockouts(&self, now: Timestamp) -> StoreResult<Vec<LockedLogin>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, LockedLogin>(
+                "SELECT key, failures, locked_until FROM login_lockouts \
+                 WHERE locked_until > $1 ORDER BY locked_until DESC LIMIT 500",
+            )
+            .bind(now.millis())
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Appends a login attempt that has no other effect (refused before the
+    /// password was looked at, say by the per-address limit).
+    pub async fn record_login_attempt(
+        &self,
+        record: &NewLoginRecord<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut connection = pool.acquire().await?;
+            insert_login!(connection, record, now);
+        });
+        Ok(())
+    }
+
+    /// Login attempts matching `filter`, newest first.
+    pub async fn search_logins(
+        &self,
+        filter: &LoginFilter,
+        limit: i64,
+    ) -> StoreResult<Vec<LoginRecord>> {
+        const QUERY: &str = "SELECT l.id, l.occurred_at, l.person_id, l.email, l.surface, \
+                l.succeeded, l.reason, l.ip, l.user_agent, h.hostname \
+             FROM login_log l LEFT JOIN ip_hostnames h ON h.ip = l.ip \
+             WHERE ($1 IS NULL OR lower(l.email) LIKE $1 ESCAPE '\\') \
+               AND ($2 IS NULL OR l.ip = $2) \
+               AND ($3 IS NULL OR lower(h.hostname) LIKE $3 ESCAPE '\\') \
+               AND ($4 IS NULL OR l.surface = $4) \
+               AND ($5 IS NULL OR l.succeeded = $5) \
+               AND ($6 IS NULL OR l.person_id = $6) \
+               AND ($7 IS NULL OR l.id < $7) \
+             ORDER BY l.id DESC LIMIT $8";
+        let email = filter.email_contains.as_deref().map(like_pattern);
+        let hostname = filter.hostname_contains.as_deref().map(like_pattern);
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, LoginRecord>(QUERY)
+                .bind(email.as_deref())
+                .bind(filter.ip.as_deref())
+                .bind(hostname.as_deref())
+                .bind(filter.surface.map(Surface::as_str))
+                .bind(filter.succeeded)
+                .bind(filter.person_id)
+                .bind(filter.before_id)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// When the cached name of `ip` was looked up, if it is cached.
+    pub async fn hostname_resolved_at(&self, ip: &str) -> StoreResult<Option<Timestamp>> {
+        let resolved: Option<i64> = on_backend!(self, pool => {
+            sqlx::query_scalar("SELECT resolved_at FROM ip_hostnames WHERE ip = $1")
+                .bind(ip)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(resolved.map(Timestamp))
+    }
+
+    pub async fn cached_hostname(&self, ip: &str) -> StoreResult<Option<String>> {
+        let hostname: Option<Option<String>> = on_backend!(self, pool => {
+            sqlx::query_scalar("SELECT hostname FROM ip_hostnames WHERE ip = $1")
+                .bind(ip)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(hostname.flatten())
+    }
+
+    /// Stores the answer of a reverse lookup (`None`: no confirmed name).
+    pub async fn put_hostname(
+        &self,
+        ip: &str,
+        hostname: Option<&str>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "INSERT INTO ip_hostnames (ip, hostname, resolved_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (ip) DO UPDATE SET hostname = $2, resolved_at = $3",
+            )
+            .bind(ip)
+            .bind(hostname)
+            .bind(now.millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+}
