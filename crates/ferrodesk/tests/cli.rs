@@ -63,6 +63,69 @@ impl Installation {
     }
 }
 
+/// A `ferrodesk` server process, stopped when dropped.
+struct Node {
+    process: std::process::Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Installation {
+    /// Starts a server process on a free port and waits until it listens.
+    fn start_node(&self) -> Node {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let mut process = self
+            .command(&[])
+            .env("FERRODESK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = process.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            if line.unwrap().contains("Ferrodesk is listening") {
+                break;
+            }
+        }
+        // Keep draining the log so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Node {
+            process,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        }
+    }
+}
+
+impl Node {
+    /// One staff login through the form; answers the status.
+    async fn log_in(&self, email: &str, password: &str) -> u16 {
+        let page = self.client.get(format!("{}/agent/login", self.base)).send().await.unwrap().text().await.unwrap();
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = page.find(marker).expect("a CSRF field") + marker.len();
+        let token = &page[start..start + page[start..].find('"').unwrap()];
+        self.client
+            .post(format!("{}/agent/login", self.base))
+            .form(&[("email", email), ("password", password), ("csrf_token", token)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -92,6 +155,19 @@ on_both_backends! { install;
         let unknown = install.run(&["admin", "reset-password", "--email", "nobody@example.org"], "");
         assert_eq!(unknown.status.code(), Some(1));
         assert_eq!(text(&unknown.stderr).lines().count(), 1);
+    }
+
+    async fn a_lockout_reached_through_one_process_holds_on_the_other(install: Installation) {
+        let created = install.run(&["admin", "create", "--email", "root@example.org", "--name", "Rita Root"], &format!("{STRONG_PASSWORD}\n"));
+        assert!(created.status.success(), "{}", text(&created.stderr));
+        let first = install.start_node();
+        let second = install.start_node();
+        for attempt in 1..=9 {
+            assert_eq!(first.log_in("root@example.org", "wrong password").await, 401, "attempt {attempt}");
+        }
+        assert_eq!(first.log_in("root@example.org", "wrong password").await, 429, "the tenth failure locks");
+        assert_eq!(second.log_in("root@example.org", STRONG_PASSWORD).await, 429, "the other process refuses the right password too");
+        assert_eq!(second.log_in("root@example.org", "wrong password").await, 429, "and the same way for a wrong one");
     }
 
     async fn a_weak_or_missing_password_is_refused(install: Installation) {

@@ -3,8 +3,14 @@ use ferrodesk_testkit::on_both_backends;
 use crate::helpers::{PASSWORD, TestApp, location, spawn_app};
 
 /// Every admin page, and every admin form action.
-const ADMIN_PAGES: [&str; 8] = [
+const ADMIN_PAGES: [&str; 14] = [
     "/admin",
+    "/admin/agents/1",
+    "/admin/security",
+    "/admin/audit",
+    "/admin/audit.csv",
+    "/admin/logins",
+    "/admin/errors",
     "/admin/agents/invite",
     "/admin/email",
     "/admin/email/outbox",
@@ -13,8 +19,16 @@ const ADMIN_PAGES: [&str; 8] = [
     "/admin/email/templates/agent_invitation",
     "/admin/jobs",
 ];
-const ADMIN_ACTIONS: [&str; 7] = [
+const ADMIN_ACTIONS: [&str; 15] = [
     "/admin/agents/invite",
+    "/admin/agents/1",
+    "/admin/agents/1/demote",
+    "/admin/agents/1/disable",
+    "/admin/agents/1/unlock",
+    "/admin/security/passwords/agents",
+    "/admin/security/logins/users",
+    "/admin/security/sessions/agents",
+    "/admin/security/monitoring",
     "/admin/email",
     "/admin/email/test",
     "/admin/email/outbox/1/retry",

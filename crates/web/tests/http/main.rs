@@ -16,5 +16,6 @@ mod mail;
 mod password_reset;
 mod portal;
 mod sessions;
+mod security;
 mod setup;
 mod staff_login;
