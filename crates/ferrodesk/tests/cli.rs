@@ -103,7 +103,11 @@ impl Installation {
         Node {
             process,
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
         }
     }
 }
@@ -111,13 +115,25 @@ impl Installation {
 impl Node {
     /// One staff login through the form; answers the status.
     async fn log_in(&self, email: &str, password: &str) -> u16 {
-        let page = self.client.get(format!("{}/agent/login", self.base)).send().await.unwrap().text().await.unwrap();
+        let page = self
+            .client
+            .get(format!("{}/agent/login", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let marker = "name=\"csrf_token\" value=\"";
         let start = page.find(marker).expect("a CSRF field") + marker.len();
         let token = &page[start..start + page[start..].find('"').unwrap()];
         self.client
             .post(format!("{}/agent/login", self.base))
-            .form(&[("email", email), ("password", password), ("csrf_token", token)])
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", token),
+            ])
             .send()
             .await
             .unwrap()

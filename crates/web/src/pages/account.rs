@@ -53,11 +53,11 @@ fn base_path(surface: Surface) -> &'static str {
     }
 }
 
-/// The signed-in session, or a trip to the login page.
-fn signed_in(session: &Session, back: &str) -> Result<(), Response> {
+/// A trip to the login page for someone not signed in; `None` otherwise.
+fn not_signed_in(session: &Session, back: &str) -> Option<Response> {
     match &session.actor {
-        Actor::Agent(_) | Actor::User(_) => Ok(()),
-        _ => Err(match session.surface {
+        Actor::Agent(_) | Actor::User(_) => None,
+        _ => Some(match session.surface {
             Surface::Staff => to_staff_login(back),
             Surface::Portal => Redirect::to("/login").into_response(),
         }),
@@ -85,7 +85,7 @@ async fn overview(
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
     let base = base_path(session.surface);
-    if let Err(redirect) = signed_in(&session, base) {
+    if let Some(redirect) = not_signed_in(&session, base) {
         return Ok(redirect);
     }
     let person = state.app.own_person(&session.actor).await?;
@@ -147,7 +147,7 @@ fn password_page(session: &Session, errors: FieldErrors) -> WebResult<Response> 
 }
 
 async fn password_form(session: Session) -> WebResult<Response> {
-    if let Err(redirect) = signed_in(&session, password_change_path(session.surface)) {
+    if let Some(redirect) = not_signed_in(&session, password_change_path(session.surface)) {
         return Ok(redirect);
     }
     password_page(&session, FieldErrors::new())
@@ -173,7 +173,7 @@ async fn change_password(
     session: Session,
     HtmlForm(form): HtmlForm<PasswordForm>,
 ) -> WebResult<Response> {
-    if let Err(redirect) = signed_in(&session, base_path(session.surface)) {
+    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
         return Ok(redirect);
     }
     match state
@@ -212,7 +212,7 @@ async fn save_notifications(
     session: Session,
     HtmlForm(form): HtmlForm<NotificationsForm>,
 ) -> WebResult<Response> {
-    if let Err(redirect) = signed_in(&session, base_path(session.surface)) {
+    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
         return Ok(redirect);
     }
     state
@@ -235,7 +235,7 @@ async fn revoke_session(
     session: Session,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    if let Err(redirect) = signed_in(&session, base_path(session.surface)) {
+    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
         return Ok(redirect);
     }
     state.app.revoke_own_session(&session.caller(), &id).await?;
@@ -250,7 +250,7 @@ async fn end_other_sessions(
     State(state): State<AppState>,
     session: Session,
 ) -> WebResult<Response> {
-    if let Err(redirect) = signed_in(&session, base_path(session.surface)) {
+    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
         return Ok(redirect);
     }
     state

@@ -15,7 +15,7 @@ mod health;
 mod mail;
 mod password_reset;
 mod portal;
-mod sessions;
 mod security;
+mod sessions;
 mod setup;
 mod staff_login;

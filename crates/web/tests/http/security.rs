@@ -7,7 +7,9 @@ use std::time::Duration;
 use ferrodesk_app::{AuditFilter, Caller, LoginFilter};
 use ferrodesk_testkit::on_both_backends;
 
-use crate::helpers::{PASSWORD, TestApp, csrf_token_in, location, new_client, spawn_app, wait_until};
+use crate::helpers::{
+    PASSWORD, TestApp, csrf_token_in, location, new_client, spawn_app, wait_until,
+};
 
 /// A browser of its own (own cookies) logging in on the staff login form.
 struct Browser {
@@ -16,7 +18,9 @@ struct Browser {
 
 impl Browser {
     fn new() -> Browser {
-        Browser { client: new_client() }
+        Browser {
+            client: new_client(),
+        }
     }
 
     async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
@@ -24,7 +28,12 @@ impl Browser {
     }
 
     async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client.post(app.url(path)).form(fields).send().await.unwrap()
+        self.client
+            .post(app.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn csrf(&self, app: &TestApp, page: &str) -> String {
@@ -33,12 +42,28 @@ impl Browser {
 
     async fn log_in(&self, app: &TestApp, email: &str, password: &str) -> reqwest::Response {
         let token = self.csrf(app, "/agent/login").await;
-        self.post(app, "/agent/login", &[("email", email), ("password", password), ("csrf_token", &token)]).await
+        self.post(
+            app,
+            "/agent/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+        )
+        .await
     }
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
-    app.app.store().search_audit(&AuditFilter::default(), 500).await.unwrap().into_iter().map(|entry| entry.action).collect()
+    app.app
+        .store()
+        .search_audit(&AuditFilter::default(), 500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.action)
+        .collect()
 }
 
 on_both_backends! { spawn_app;
@@ -279,6 +304,9 @@ on_both_backends! { spawn_app;
         let csrf = app.csrf_token(&format!("/admin/agents/{}", agent.id)).await;
         let renamed = app.post_form(&format!("/admin/agents/{}", agent.id), &[("csrf_token", &csrf), ("name", "=HYPERLINK(\"http://evil.example\")"), ("email", "agent@example.org")]).await;
         assert_eq!(renamed.status(), 303);
+        // Renamed back: this entry's target label starts with the formula.
+        let back = app.post_form(&format!("/admin/agents/{}", agent.id), &[("csrf_token", &csrf), ("name", "Alan Agent"), ("email", "agent@example.org")]).await;
+        assert_eq!(back.status(), 303);
         let page = app.get("/admin/audit?action=agent.").await.text().await.unwrap();
         assert!(page.contains("agent.profile_changed"));
         assert!(!page.contains("login.succeeded"), "the action filter applies");

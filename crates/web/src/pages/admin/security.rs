@@ -203,7 +203,7 @@ impl SessionsForm {
 }
 
 fn format_hours(seconds: u64) -> String {
-    if seconds % 3600 == 0 {
+    if seconds.is_multiple_of(3600) {
         (seconds / 3600).to_string()
     } else {
         format!("{:.2}", seconds as f64 / 3600.0)
