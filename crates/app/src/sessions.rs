@@ -531,19 +531,23 @@ impl App {
     /// Deletes sessions that can no longer be used; run now and then.
     pub async fn purge_stale_sessions(&self) -> AppResult<u64> {
         let settings = self.settings().await?;
-        // Remembered sessions may sit unused for their whole lifetime.
-        let longest_idle = [settings.staff_sessions, settings.portal_sessions]
+        let limits = [settings.staff_sessions, settings.portal_sessions];
+        let longest_idle = limits
             .iter()
-            .map(|limits| {
-                let remembered = Duration::from_secs(u64::from(limits.remember_me_days) * 86_400);
-                limits.idle_timeout().max(remembered)
-            })
+            .map(SessionLimits::idle_timeout)
             .max()
             .unwrap_or_default();
+        // Remembered sessions may sit unused for their whole lifetime.
+        let longest_remembered = limits
+            .iter()
+            .map(|limits| Duration::from_secs(u64::from(limits.remember_me_days) * 86_400))
+            .max()
+            .unwrap_or_default()
+            .max(longest_idle);
         let now = self.now();
         let removed = self
             .store()
-            .delete_stale_sessions(now, now.minus(longest_idle))
+            .delete_stale_sessions(now, now.minus(longest_idle), now.minus(longest_remembered))
             .await?;
         // Rate-limit windows are at most a day long; older counters are spent.
         self.store()

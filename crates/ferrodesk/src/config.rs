@@ -24,6 +24,8 @@ struct FileSettings {
     database_url: Option<String>,
     public_url: Option<String>,
     trusted_proxies: Option<ProxyList>,
+    admin_allow: Option<ProxyList>,
+    agent_allow: Option<ProxyList>,
     secret_key: Option<String>,
     secret_key_file: Option<PathBuf>,
     smtp_url: Option<String>,
@@ -66,6 +68,12 @@ pub struct Config {
     pub database_url: String,
     pub public_url: String,
     pub trusted_proxies: Vec<IpNet>,
+    /// `FERRODESK_ADMIN_ALLOW`: addresses that may reach the admin interface
+    /// (empty: any). Configuration, not a setting, so nobody can lock
+    /// everyone out from inside.
+    pub admin_allow: Vec<IpNet>,
+    /// `FERRODESK_AGENT_ALLOW`: addresses that may reach the staff interface.
+    pub agent_allow: Vec<IpNet>,
     /// `FERRODESK_SMTP_URL`: the mail server, instead of the admin's settings.
     pub smtp: Option<SmtpConfig>,
     /// `FERRODESK_WORKERS`: background jobs run at once on this node.
@@ -167,23 +175,15 @@ impl Config {
                 None => default_public_url(listen),
             };
 
-        let proxies = source.pick(
+        let trusted_proxies = address_list(
+            &source,
             "FERRODESK_TRUSTED_PROXIES",
-            file_settings.trusted_proxies.map(|list| match list {
-                ProxyList::Text(text) => split_list(&text),
-                ProxyList::List(items) => items,
-            }),
-            |text| split_list(&text),
-        );
-        let trusted_proxies = match proxies {
-            Some((setting, items)) => items
-                .iter()
-                .map(|item| {
-                    parse_cidr(item).map_err(|problem| ConfigError::new(setting.clone(), problem))
-                })
-                .collect::<Result<Vec<IpNet>, ConfigError>>()?,
-            None => Vec::new(),
-        };
+            file_settings.trusted_proxies,
+        )?;
+        let admin_allow =
+            address_list(&source, "FERRODESK_ADMIN_ALLOW", file_settings.admin_allow)?;
+        let agent_allow =
+            address_list(&source, "FERRODESK_AGENT_ALLOW", file_settings.agent_allow)?;
 
         let smtp = match source.pick("FERRODESK_SMTP_URL", file_settings.smtp_url, |value| value) {
             Some((setting, url)) => Some(
@@ -233,6 +233,8 @@ impl Config {
             database_url,
             public_url,
             trusted_proxies,
+            admin_allow,
+            agent_allow,
             smtp,
             workers,
             key_source,
@@ -394,6 +396,32 @@ fn split_list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A list of addresses and CIDR ranges from the environment variable `name`
+/// or its key in the file; a bad item is an error naming the setting.
+fn address_list(
+    source: &Source<'_>,
+    name: &'static str,
+    from_file: Option<ProxyList>,
+) -> Result<Vec<IpNet>, ConfigError> {
+    let items = source.pick(
+        name,
+        from_file.map(|list| match list {
+            ProxyList::Text(text) => split_list(&text),
+            ProxyList::List(items) => items,
+        }),
+        |text| split_list(&text),
+    );
+    match items {
+        Some((setting, items)) => items
+            .iter()
+            .map(|item| {
+                parse_cidr(item).map_err(|problem| ConfigError::new(setting.clone(), problem))
+            })
+            .collect(),
+        None => Ok(Vec::new()),
+    }
+}
+
 fn parse_cidr(text: &str) -> Result<IpNet, String> {
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
@@ -465,6 +493,21 @@ mod tests {
             let error = load(&[("FERRODESK_WORKERS", workers)]).unwrap_err();
             assert_eq!(error.setting, "FERRODESK_WORKERS");
         }
+    }
+
+    #[test]
+    fn surface_allow_lists_are_read_and_a_bad_range_names_its_setting() {
+        let config = load(&[
+            ("FERRODESK_ADMIN_ALLOW", "10.0.0.0/8"),
+            ("FERRODESK_AGENT_ALLOW", "10.0.0.0/8, 192.168.0.0/16"),
+        ])
+        .unwrap();
+        assert_eq!(config.admin_allow.len(), 1);
+        assert_eq!(config.agent_allow.len(), 2);
+        assert!(load(&[]).unwrap().admin_allow.is_empty(), "open by default");
+        let error = load(&[("FERRODESK_ADMIN_ALLOW", "10.0.0.0/33")]).unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_ADMIN_ALLOW");
+        assert!(error.to_string().contains("10.0.0.0/33"), "{error}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use ferrodesk_app::{AccountKind, Actor, App, AppError, AppOptions, NewAccount, WorkerConfig};
 use ferrodesk_core::{Secret, Timestamp};
 use ferrodesk_store::Store;
-use ferrodesk_web::{ConnectionLimits, TrustedProxies, WebConfig};
+use ferrodesk_web::{AllowList, ConnectionLimits, TrustedProxies, WebConfig};
 
 use crate::config::{Config, ConfigError};
 
@@ -245,6 +245,8 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
         WebConfig {
             public_url: config.public_url.clone(),
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+            admin_allow: AllowList::new(config.admin_allow.clone()),
+            agent_allow: AllowList::new(config.agent_allow.clone()),
         },
     );
     ferrodesk_web::serve(

@@ -179,21 +179,27 @@ impl Store {
         }))
     }
 
-    /// Removes sessions past their absolute lifetime or idle for longer than
-    /// `idle_before` allows. The request path enforces both limits itself; this
-    /// only keeps the table small.
+    /// Removes sessions past their absolute lifetime, ordinary ones idle
+    /// since before `idle_before` and remembered ones idle since before
+    /// `remembered_idle_before`. The request path enforces the limits
+    /// itself; this only keeps the table small.
     pub async fn delete_stale_sessions(
         &self,
         now: Timestamp,
         idle_before: Timestamp,
+        remembered_idle_before: Timestamp,
     ) -> StoreResult<u64> {
         Ok(on_backend!(self, pool => {
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2")
-                .bind(now.millis())
-                .bind(idle_before.millis())
-                .execute(pool)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "DELETE FROM sessions WHERE expires_at <= $1 \
+                 OR (NOT remembered AND last_seen_at < $2) OR (remembered AND last_seen_at < $3)",
+            )
+            .bind(now.millis())
+            .bind(idle_before.millis())
+            .bind(remembered_idle_before.millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
         }))
     }
 

@@ -215,7 +215,7 @@ on_both_backends! { open;
             store.create_session(&session, T0).await.unwrap();
         }
         let now = T0.plus(Duration::from_secs(20));
-        let removed = store.delete_stale_sessions(now, T0.minus(Duration::from_secs(1))).await.unwrap();
+        let removed = store.delete_stale_sessions(now, T0.minus(Duration::from_secs(1)), T0.minus(Duration::from_secs(1))).await.unwrap();
         assert_eq!(removed, 1);
         assert!(store.find_session("young", Surface::Staff).await.unwrap().is_some());
     }

@@ -8,12 +8,14 @@ mod client_ip;
 mod error;
 mod forms;
 mod health;
+mod network;
 mod pages;
 mod request_log;
 mod security_headers;
 mod session;
 
 pub use client_ip::TrustedProxies;
+pub use network::AllowList;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +40,10 @@ pub struct WebConfig {
     /// The address people use, e.g. `https://help.example.com`; no trailing slash.
     pub public_url: String,
     pub trusted_proxies: TrustedProxies,
+    /// `FERRODESK_ADMIN_ALLOW`: who may reach `/admin` (C8).
+    pub admin_allow: AllowList,
+    /// `FERRODESK_AGENT_ALLOW`: who may reach `/agent` and `/admin`.
+    pub agent_allow: AllowList,
 }
 
 impl WebConfig {
@@ -72,6 +78,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(health::routes())
         .merge(assets::routes())
         .fallback(error::not_found)
+        .layer(from_fn_with_state(state.clone(), network::restrict))
         .layer(from_fn_with_state(state.clone(), client_ip::resolve))
         .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(FORM_BODY_LIMIT))

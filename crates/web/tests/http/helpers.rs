@@ -10,7 +10,7 @@ use ferrodesk_app::{
 use ferrodesk_core::{ManualClock, Secret};
 use ferrodesk_store::{PersonRecord, Store};
 use ferrodesk_testkit::{Backend, TestDatabase};
-use ferrodesk_web::{TrustedProxies, WebConfig};
+use ferrodesk_web::{AllowList, TrustedProxies, WebConfig};
 use reqwest::header::HeaderMap;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -33,6 +33,8 @@ pub struct Options {
     pub trusted_proxies: Vec<&'static str>,
     /// `FERRODESK_SMTP_URL` for the app.
     pub smtp_url: Option<String>,
+    pub admin_allow: Vec<&'static str>,
+    pub agent_allow: Vec<&'static str>,
 }
 
 /// Workers that notice new jobs quickly, for tests that wait for mail.
@@ -83,6 +85,20 @@ async fn start_on(database: TestDatabase, clock: Arc<ManualClock>, options: Opti
         trusted_proxies: TrustedProxies::new(
             options
                 .trusted_proxies
+                .iter()
+                .map(|r| r.parse().unwrap())
+                .collect(),
+        ),
+        admin_allow: AllowList::new(
+            options
+                .admin_allow
+                .iter()
+                .map(|r| r.parse().unwrap())
+                .collect(),
+        ),
+        agent_allow: AllowList::new(
+            options
+                .agent_allow
                 .iter()
                 .map(|r| r.parse().unwrap())
                 .collect(),

@@ -13,6 +13,7 @@ mod csrf;
 mod errors_and_headers;
 mod health;
 mod mail;
+mod network;
 mod password_reset;
 mod portal;
 mod security;
