@@ -79,7 +79,7 @@ pub enum AccountKind {
 
 /// Parses an email address and a name, adding a message per field that
 /// does not pass.
-fn parse_identity(
+pub(crate) fn parse_identity(
     email: &str,
     name: &str,
     errors: &mut FieldErrors,

@@ -2,12 +2,13 @@
 //! agent, and the password, notification and session controls every person
 //! has over their own account. Each change is written with its audit entry.
 
-use ferrodesk_core::{Email, PersonName, Secret, Surface, Timestamp};
+use ferrodesk_core::{Email, Secret, Surface, Timestamp};
 use ferrodesk_store::{
     ChangeOutcome, LoginFilter, LoginRecord, OwnSession, PasswordChange, PersonChange,
     PersonRecord, lockout_key,
 };
 
+use crate::accounts::parse_identity;
 use crate::audit::{Audit, Caller};
 use crate::secrets::token_hash;
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
@@ -172,14 +173,9 @@ impl App {
     ) -> AppResult<()> {
         let person = self.agent_for_admin(caller.actor, agent_id).await?;
         let mut errors = FieldErrors::new();
-        let parsed_email = Email::parse(email)
-            .map_err(|error| errors.add("email", error.to_string()))
-            .ok();
-        let parsed_name = PersonName::parse(name)
-            .map_err(|error| errors.add("name", error.to_string()))
-            .ok();
+        let identity = parse_identity(email, name, &mut errors);
         errors.into_result()?;
-        let (Some(email), Some(name)) = (parsed_email, parsed_name) else {
+        let Some((email, name)) = identity else {
             return Err(AppError::Internal("validated profile lost a field".into()));
         };
         let audit = Audit::new(caller, "agent.profile_changed")
@@ -252,14 +248,6 @@ impl App {
             return Err(AppError::Forbidden);
         }
         Ok(self.store().recent_errors(200).await?)
-    }
-
-    fn own_account(caller: &Caller<'_>) -> AppResult<i64> {
-        caller
-            .actor
-            .signed_in()
-            .map(|person| person.person_id)
-            .ok_or(AppError::Unauthenticated)
     }
 
     /// The signed-in person's own record.
@@ -353,21 +341,17 @@ impl App {
 
     /// Ends one of one's own sessions by its public id.
     pub async fn revoke_own_session(&self, caller: &Caller<'_>, session_id: &str) -> AppResult<()> {
-        let person_id = App::own_account(caller)?;
+        let person = self.own_person(caller.actor).await?;
         if !self
             .store()
-            .delete_session_of(person_id, session_id)
+            .delete_session_of(person.id, session_id)
             .await?
         {
             return Err(AppError::NotFound);
         }
-        let person = self.own_person(caller.actor).await;
-        let label = person
-            .map(|person| format!("{} <{}>", person.name, person.email))
-            .unwrap_or_default();
         self.audit(
             &Audit::new(caller, "session.revoked")
-                .on("person", Some(person_id), &label)
+                .on_person(person.id, &person.name, &person.email)
                 .after(&serde_json::json!({ "session": session_id })),
         )
         .await

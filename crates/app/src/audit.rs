@@ -63,17 +63,7 @@ pub(crate) struct Audit {
 
 impl Audit {
     pub(crate) fn new(caller: &Caller<'_>, action: &'static str) -> Audit {
-        Audit {
-            actor_id: caller.actor_id(),
-            actor: caller.actor_label(),
-            ip: caller.ip.to_owned(),
-            action,
-            target_kind: "",
-            target_id: None,
-            target: String::new(),
-            before: None,
-            after: None,
-        }
+        Audit::by_person(caller.actor_id(), caller.actor_label(), caller.ip, action)
     }
 
     /// An entry whose actor is the person the event is about (a login).

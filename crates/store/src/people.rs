@@ -277,17 +277,6 @@ impl Store {
         }))
     }
 
-    pub async fn record_login(&self, person_id: i64, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
-            sqlx::query("UPDATE people SET last_login_at = $1 WHERE id = $2")
-                .bind(now.millis())
-                .bind(person_id)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
-    }
-
     /// Sets a new password hash and ends every session of the person, in one
     /// transaction: whoever knew the old password is logged out with it.
     pub async fn set_password(

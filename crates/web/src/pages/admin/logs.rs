@@ -41,6 +41,22 @@ struct AuditQuery {
     before: Option<i64>,
 }
 
+/// The filled-in filters as a query string, for "older" and export links.
+fn filter_query(pairs: &[(&str, &String)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(key, value)| {
+            let encoded = percent_encoding::utf8_percent_encode(
+                value.trim(),
+                percent_encoding::NON_ALPHANUMERIC,
+            );
+            format!("{key}={encoded}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 fn non_empty(text: &str) -> Option<String> {
     let trimmed = text.trim();
     (!trimmed.is_empty()).then(|| trimmed.chars().take(200).collect())
@@ -75,20 +91,7 @@ impl AuditQuery {
             ("ip", &self.ip),
             ("days", &self.days),
         ];
-        pairs
-            .iter()
-            .filter(|(_, value)| !value.trim().is_empty())
-            .map(|(key, value)| {
-                format!(
-                    "{key}={}",
-                    percent_encoding::utf8_percent_encode(
-                        value.trim(),
-                        percent_encoding::NON_ALPHANUMERIC
-                    )
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        filter_query(&pairs)
     }
 }
 
@@ -205,20 +208,7 @@ impl LoginQuery {
             ("result", &self.result),
             ("surface", &self.surface),
         ];
-        pairs
-            .iter()
-            .filter(|(_, value)| !value.trim().is_empty())
-            .map(|(key, value)| {
-                format!(
-                    "{key}={}",
-                    percent_encoding::utf8_percent_encode(
-                        value.trim(),
-                        percent_encoding::NON_ALPHANUMERIC
-                    )
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("&")
+        filter_query(&pairs)
     }
 }
 
