@@ -23,6 +23,8 @@ pub enum AgentAction {
     ForcePasswordChange,
     EndSessions,
     Unlock,
+    /// For an agent who lost their device: 2FA is off until set up again.
+    ResetTwoFactor,
 }
 
 impl AgentAction {
@@ -35,6 +37,7 @@ impl AgentAction {
             "force-password-change" => AgentAction::ForcePasswordChange,
             "end-sessions" => AgentAction::EndSessions,
             "unlock" => AgentAction::Unlock,
+            "reset-2fa" => AgentAction::ResetTwoFactor,
             _ => return None,
         })
     }
@@ -48,6 +51,7 @@ impl AgentAction {
             AgentAction::ForcePasswordChange => "agent.password_change_required",
             AgentAction::EndSessions => "agent.sessions_ended",
             AgentAction::Unlock => "agent.unlocked",
+            AgentAction::ResetTwoFactor => "agent.two_factor_reset",
         }
     }
 }
@@ -59,10 +63,11 @@ pub struct AgentDetail {
     pub locked_until: Option<Timestamp>,
     pub sessions: Vec<OwnSession>,
     pub recent_logins: Vec<LoginRecord>,
+    pub trusted_ips: Vec<ferrodesk_store::TrustedIp>,
 }
 
 /// The form of a stored address that lock-out keys use.
-fn normalized_email(person: &PersonRecord) -> String {
+pub(crate) fn normalized_email(person: &PersonRecord) -> String {
     Email::parse(&person.email)
         .map_or_else(|_| person.email.to_lowercase(), |email| email.normalized())
 }
@@ -104,11 +109,13 @@ impl App {
                 RECENT_LOGINS,
             )
             .await?;
+        let trusted_ips = self.store().trusted_ips_of(person.id, self.now()).await?;
         Ok(AgentDetail {
             person,
             locked_until,
             sessions,
             recent_logins,
+            trusted_ips,
         })
     }
 
@@ -137,6 +144,18 @@ impl App {
                 .await?;
             return Ok(());
         }
+        if action == AgentAction::ResetTwoFactor {
+            let reset = self
+                .store()
+                .disable_two_factor(person.id, &audit.entry(), self.now())
+                .await?;
+            if !reset {
+                return Err(AppError::Conflict(
+                    "Two-factor login is not on for this agent.".to_owned(),
+                ));
+            }
+            return Ok(());
+        }
         let (change, audit) = match action {
             AgentAction::Disable => (
                 PersonChange::Disabled(true),
@@ -158,7 +177,9 @@ impl App {
                 PersonChange::MustChangePassword(true),
                 audit.change(&person.must_change_password, &true),
             ),
-            AgentAction::EndSessions | AgentAction::Unlock => (PersonChange::EndSessions, audit),
+            AgentAction::EndSessions | AgentAction::Unlock | AgentAction::ResetTwoFactor => {
+                (PersonChange::EndSessions, audit)
+            }
         };
         self.apply_person_change(person.id, &change, &audit).await
     }

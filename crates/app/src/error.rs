@@ -65,6 +65,14 @@ pub enum AppError {
     /// password, until the lock ends or an admin lifts it.
     #[error("this account is locked for a while after too many failed logins")]
     LoginLocked,
+    /// The password was right but IP allow-listing is on and this address is
+    /// not trusted yet: a confirmation link has been mailed.
+    #[error("this address is not trusted for this account yet")]
+    IpNotTrusted,
+    /// The second step of a login is gone (expired, too many wrong codes,
+    /// or never started): the password must be given again.
+    #[error("the login has expired; start again")]
+    LoginChallengeExpired,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -15,6 +15,9 @@ mod secrets;
 mod sessions;
 mod settings;
 mod setup;
+mod totp;
+mod trusted_ips;
+mod two_factor;
 
 pub use accounts::{
     AccountKind, AgentSummary, INVITATION_LIFETIME, NewAccount, PasswordLinkTarget,
@@ -26,7 +29,8 @@ pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
 pub use ferrodesk_store::{
-    AuditFilter, AuditRecord, ErrorLogEntry, LoginFilter, LoginRecord, OwnSession,
+    AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter, LoginRecord, OwnSession,
+    TrustedIp,
 };
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
 pub use hostnames::confirmed_hostname;
@@ -36,8 +40,15 @@ pub use mail::{
     TemplateOverview, TemplatePreview, TemplateText, hide_tokens,
 };
 pub use secrets::{InstanceKey, InstanceKeyError};
-pub use sessions::{Actor, LoginAttempt, OpenedSession, SignedIn};
-pub use settings::{Audience, LoginLimits, LoginMonitoring, SessionLimits, Settings};
+pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
+pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
+pub use two_factor::{
+    ChallengeAnswer, LOGIN_CHALLENGE_LIFETIME, TwoFactorOverview, TwoFactorSetup,
+};
+pub use settings::{
+    Audience, IpAllowList, LoginLimits, LoginMonitoring, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS,
+    SessionLimits, Settings, TwoFactorPolicy, parse_range,
+};
 
 use std::sync::Arc;
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 use ferrodesk_core::{Email, Secret, Surface, Timestamp};
 use ferrodesk_mail::TemplateKind;
 use ferrodesk_store::{
-    FailedLogin, LockoutRule, NewLoginRecord, NewSession, PersonRecord, SessionRecord,
-    SuccessfulLogin, lockout_key,
+    FailedLogin, LockoutRule, NewLoginRecord, NewSession, PersonRecord, SecondFactorProof,
+    SessionRecord, SuccessfulLogin, lockout_key,
 };
 
 use crate::audit::Audit;
@@ -41,6 +41,25 @@ pub struct SignedIn {
     /// The password expired or an admin asked for a new one: nothing but
     /// choosing one (or logging out) is allowed until it is done.
     pub must_change_password: bool,
+    /// Two-factor login is required and the grace period is over: nothing
+    /// but setting it up (or logging out) is allowed until it is done.
+    pub must_set_up_two_factor: bool,
+}
+
+/// Whether an agent without 2FA has run out of time to turn it on.
+pub(crate) fn two_factor_overdue(
+    settings: &Settings,
+    is_agent: bool,
+    totp_enabled_at: Option<i64>,
+    joined_at: i64,
+    now: Timestamp,
+) -> bool {
+    is_agent
+        && totp_enabled_at.is_none()
+        && settings
+            .two_factor
+            .deadline(joined_at)
+            .is_some_and(|deadline| now >= deadline)
 }
 
 /// Who is making a request.
@@ -85,6 +104,28 @@ pub struct LoginAttempt<'a> {
     pub remember_me: bool,
 }
 
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// Signed in.
+    Opened(OpenedSession),
+    /// The account uses two-factor login: the code is asked for next. The
+    /// challenge token goes into a short-lived cookie.
+    SecondFactorNeeded { challenge: Secret },
+}
+
+/// How a session is about to be opened: by a password alone or by a
+/// password and a second factor.
+pub(crate) struct SessionOpening<'a> {
+    pub surface: Surface,
+    pub ip: &'a str,
+    pub remember_me: bool,
+    pub person: &'a PersonRecord,
+    pub record: &'a NewLoginRecord<'a>,
+    pub lock_key: &'a str,
+    pub second_factor: Option<SecondFactorProof<'a>>,
+}
+
 /// A new session: the token goes into the cookie and nowhere else.
 #[derive(Debug)]
 pub struct OpenedSession {
@@ -127,7 +168,7 @@ impl App {
     /// `InvalidCredentials`; a locked email gives `LoginLocked` whether or
     /// not the password is right, and whether or not the account exists.
     /// Every attempt goes into the login log.
-    pub async fn log_in(&self, attempt: &LoginAttempt<'_>) -> AppResult<OpenedSession> {
+    pub async fn log_in(&self, attempt: &LoginAttempt<'_>) -> AppResult<LoginOutcome> {
         let settings = self.settings().await?;
         let (limits, session_limits) = match attempt.surface {
             Surface::Staff => (settings.agent_login_limits, settings.staff_sessions),
@@ -199,25 +240,48 @@ impl App {
         let Some(person) = person else {
             return Err(AppError::InvalidCredentials);
         };
-
-        self.open_session(
-            attempt,
-            &person,
-            &session_limits,
-            &record(Some(person.id), true, "ok"),
-            &lock_key,
-            &settings,
-        )
-        .await
+        if self
+            .ip_needs_verification(&settings, &person, attempt.ip)
+            .await?
+        {
+            self.refuse_untrusted_ip(&person, &record(Some(person.id), false, "untrusted_ip"))
+                .await?;
+            return Err(AppError::IpNotTrusted);
+        }
+        if person.totp_enabled_at.is_some() {
+            let remembered = attempt.remember_me && session_limits.remember_me_allowed;
+            return self
+                .challenge_second_factor(attempt.surface, &person, remembered)
+                .await;
+        }
+        let opened = self
+            .open_session(
+                &SessionOpening {
+                    surface: attempt.surface,
+                    ip: attempt.ip,
+                    remember_me: attempt.remember_me,
+                    person: &person,
+                    record: &record(Some(person.id), true, "ok"),
+                    lock_key: &lock_key,
+                    second_factor: None,
+                },
+                &settings,
+            )
+            .await?;
+        opened
+            .map(LoginOutcome::Opened)
+            .ok_or(AppError::InvalidCredentials)
     }
 
-    async fn refuse_login(
+    /// Writes a refused login (log line, audit entry, lock-out count,
+    /// notification mails) and gives the error to answer with.
+    pub(crate) async fn refuse_login<T>(
         &self,
         person: Option<&PersonRecord>,
         record: &NewLoginRecord<'_>,
         lock_key: &str,
         limits: LoginLimits,
-    ) -> AppResult<OpenedSession> {
+    ) -> AppResult<T> {
         let now = self.now();
         let audit = person.map(|person| {
             Audit::by_person(
@@ -341,17 +405,21 @@ impl App {
         Ok(mails)
     }
 
-    async fn open_session(
+    /// Opens a session with everything a successful login writes. `None`
+    /// when the second factor it carries was spent meanwhile (a replay).
+    pub(crate) async fn open_session(
         &self,
-        attempt: &LoginAttempt<'_>,
-        person: &PersonRecord,
-        session_limits: &SessionLimits,
-        record: &NewLoginRecord<'_>,
-        lock_key: &str,
+        opening: &SessionOpening<'_>,
         settings: &Settings,
-    ) -> AppResult<OpenedSession> {
+    ) -> AppResult<Option<OpenedSession>> {
         let now = self.now();
-        let remembered = attempt.remember_me && session_limits.remember_me_allowed;
+        let person = opening.person;
+        let record = opening.record;
+        let (session_limits, policy) = match opening.surface {
+            Surface::Staff => (settings.staff_sessions, &settings.agent_password_policy),
+            Surface::Portal => (settings.portal_sessions, &settings.user_password_policy),
+        };
+        let remembered = opening.remember_me && session_limits.remember_me_allowed;
         let lifetime = if remembered {
             Duration::from_secs(u64::from(session_limits.remember_me_days) * 86_400)
         } else {
@@ -360,7 +428,7 @@ impl App {
         let token = random_token()?;
         let hash = token_hash(&token);
         let mail = if person.is_agent && person.notify_login_success {
-            let hostname = self.store().cached_hostname(attempt.ip).await?;
+            let hostname = self.store().cached_hostname(opening.ip).await?;
             Some(
                 self.compose_mail(
                     TemplateKind::LoginNotification,
@@ -369,7 +437,7 @@ impl App {
                     serde_json::json!({
                         "name": person.name,
                         "time": now.to_string(),
-                        "ip": attempt.ip,
+                        "ip": opening.ip,
                         "hostname": hostname.as_deref().unwrap_or("not known yet"),
                         "user_agent": record.user_agent,
                     }),
@@ -382,46 +450,52 @@ impl App {
         let audit = Audit::by_person(
             Some(person.id),
             person_label(person),
-            attempt.ip,
+            opening.ip,
             "login.succeeded",
         )
         .on_person(person.id, &person.name, &person.email)
         .after(&serde_json::json!({
-            "surface": attempt.surface.as_str(),
+            "surface": opening.surface.as_str(),
             "remembered": remembered,
+            "second_factor": match opening.second_factor {
+                None => "none",
+                Some(SecondFactorProof::TotpStep { .. }) => "totp",
+                Some(SecondFactorProof::RecoveryCode { .. }) => "recovery_code",
+            },
             "user_agent": record.user_agent,
         }));
-        self.store()
+        let recorded = self
+            .store()
             .record_successful_login(
                 &SuccessfulLogin {
                     session: &NewSession {
                         token_hash: &hash,
-                        surface: attempt.surface,
+                        surface: opening.surface,
                         person_id: person.id,
                         expires_at: now.plus(lifetime),
-                        ip: attempt.ip,
+                        ip: opening.ip,
                         user_agent: record.user_agent,
                         remembered,
                     },
                     record,
                     audit: &audit.entry(),
-                    lockout_key: lock_key,
+                    lockout_key: opening.lock_key,
                     mail: mail.as_ref().map(|mail| mail.as_new()).as_ref(),
+                    second_factor: opening.second_factor,
                 },
                 now,
             )
             .await?;
+        if !recorded {
+            return Ok(None);
+        }
         if mail.is_some() {
             self.wake_workers();
         }
         if settings.login_monitoring.resolve_hostnames {
-            self.look_up_hostname_later(attempt.ip).await?;
+            self.look_up_hostname_later(opening.ip).await?;
         }
-        let policy = match attempt.surface {
-            Surface::Staff => &settings.agent_password_policy,
-            Surface::Portal => &settings.user_password_policy,
-        };
-        Ok(OpenedSession {
+        Ok(Some(OpenedSession {
             token: Secret::new(token),
             person: SignedIn {
                 person_id: person.id,
@@ -431,9 +505,16 @@ impl App {
                 remembered,
                 must_change_password: person.must_change_password
                     || policy.is_expired(person.password_changed_at, now.millis()),
+                must_set_up_two_factor: two_factor_overdue(
+                    settings,
+                    person.is_agent,
+                    person.totp_enabled_at,
+                    person.created_at,
+                    now,
+                ),
             },
             keep_cookie_for: remembered.then_some(lifetime),
-        })
+        }))
     }
 
     /// The actor behind a session token, or `Visitor` when the token is
@@ -480,6 +561,13 @@ impl App {
             remembered: session.remembered,
             must_change_password: session.must_change_password
                 || policy.is_expired(session.password_changed_at, now.millis()),
+            must_set_up_two_factor: two_factor_overdue(
+                &settings,
+                session.is_agent,
+                session.totp_enabled_at,
+                session.person_created_at,
+                now,
+            ),
         };
         Ok(if session.is_agent {
             Actor::Agent(person)
@@ -553,6 +641,7 @@ impl App {
         self.store()
             .delete_rate_limits_before(now.minus(Duration::from_secs(24 * 60 * 60)))
             .await?;
+        self.store().delete_lapsed_security_rows(now).await?;
         Ok(removed)
     }
 }
@@ -560,7 +649,7 @@ impl App {
 /// Agents sign in to the staff surface, users to the help center. Agents are
 /// kept off the help-center login so that the staff controls (lock-out, IP
 /// allow-list, 2FA) cannot be sidestepped through it.
-fn may_sign_in(person: &ferrodesk_store::PersonRecord, surface: Surface) -> bool {
+pub(crate) fn may_sign_in(person: &ferrodesk_store::PersonRecord, surface: Surface) -> bool {
     !person.is_disabled
         && match surface {
             Surface::Staff => person.is_agent,

@@ -109,6 +109,76 @@ pub struct LoginMonitoring {
     pub resolve_hostnames: bool,
 }
 
+/// Who must use two-factor login (C10). Optional unless required here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorPolicy {
+    /// Every agent must turn it on.
+    pub required_for_agents: bool,
+    /// Days an agent has to comply, counted from when the requirement was
+    /// switched on (or from when they joined, if later).
+    pub grace_days: u32,
+    /// When the requirement was switched on; kept while it stays on.
+    pub required_since: Option<i64>,
+}
+
+pub const MAX_TWO_FACTOR_GRACE_DAYS: u32 = 90;
+
+impl TwoFactorPolicy {
+    /// When an agent created at `joined_at` without 2FA runs out of time,
+    /// or `None` when nothing is required.
+    pub fn deadline(&self, joined_at: i64) -> Option<Timestamp> {
+        let since = self.required_since.filter(|_| self.required_for_agents)?;
+        Some(Timestamp(since.max(joined_at)).plus(Duration::from_secs(
+            u64::from(self.grace_days) * 86_400,
+        )))
+    }
+}
+
+/// IP allow-listing (C7): agents sign in only from addresses they have
+/// confirmed by email, or from the listed ranges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpAllowList {
+    pub enabled: bool,
+    /// Applies to admins only rather than to every agent.
+    pub admins_only: bool,
+    /// How long a confirmed address stays trusted.
+    pub trust_days: u32,
+    /// Ranges trusted for everyone, in CIDR notation.
+    pub trusted_ranges: Vec<String>,
+}
+
+pub const MAX_TRUST_DAYS: u32 = 730;
+
+impl IpAllowList {
+    pub fn applies_to(&self, is_agent: bool, is_admin: bool) -> bool {
+        self.enabled && is_agent && (is_admin || !self.admins_only)
+    }
+
+    /// Whether one of the listed ranges holds `ip`.
+    pub fn range_admits(&self, ip: &str) -> bool {
+        let Ok(address) = ip.parse::<std::net::IpAddr>() else {
+            return false;
+        };
+        let address = address.to_canonical();
+        self.trusted_ranges.iter().any(|range| {
+            parse_range(range).is_ok_and(|range: ipnet::IpNet| range.contains(&address))
+        })
+    }
+
+    pub fn trust_period(&self) -> Duration {
+        Duration::from_secs(u64::from(self.trust_days) * 86_400)
+    }
+}
+
+/// A CIDR range, or a single address as its own range.
+pub fn parse_range(text: &str) -> Result<ipnet::IpNet, ipnet::AddrParseError> {
+    let text = text.trim();
+    match text.parse::<std::net::IpAddr>() {
+        Ok(address) => Ok(ipnet::IpNet::from(address)),
+        Err(_) => text.parse::<ipnet::IpNet>(),
+    }
+}
+
 impl SessionLimits {
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_seconds)
@@ -129,6 +199,8 @@ pub struct Settings {
     pub agent_login_limits: LoginLimits,
     pub user_login_limits: LoginLimits,
     pub login_monitoring: LoginMonitoring,
+    pub two_factor: TwoFactorPolicy,
+    pub ip_allow_list: IpAllowList,
 }
 
 impl Default for Settings {
@@ -160,6 +232,17 @@ impl Default for Settings {
                 failed_admin_login_recipients: Vec::new(),
                 resolve_hostnames: true,
             },
+            two_factor: TwoFactorPolicy {
+                required_for_agents: false,
+                grace_days: 7,
+                required_since: None,
+            },
+            ip_allow_list: IpAllowList {
+                enabled: false,
+                admins_only: false,
+                trust_days: 90,
+                trusted_ranges: Vec::new(),
+            },
         }
     }
 }
@@ -171,6 +254,8 @@ const USER_PASSWORD_POLICY: &str = "password_policy.user";
 const AGENT_LOGIN_LIMITS: &str = "login_limits.agent";
 const USER_LOGIN_LIMITS: &str = "login_limits.user";
 const LOGIN_MONITORING: &str = "login_monitoring";
+const TWO_FACTOR: &str = "two_factor";
+const IP_ALLOW_LIST: &str = "ip_allow_list";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -183,6 +268,8 @@ impl Settings {
             (AGENT_LOGIN_LIMITS, to_json(&self.agent_login_limits)?),
             (USER_LOGIN_LIMITS, to_json(&self.user_login_limits)?),
             (LOGIN_MONITORING, to_json(&self.login_monitoring)?),
+            (TWO_FACTOR, to_json(&self.two_factor)?),
+            (IP_ALLOW_LIST, to_json(&self.ip_allow_list)?),
         ])
     }
 
@@ -200,6 +287,8 @@ impl Settings {
                 AGENT_LOGIN_LIMITS => parse_into(value, &mut settings.agent_login_limits),
                 USER_LOGIN_LIMITS => parse_into(value, &mut settings.user_login_limits),
                 LOGIN_MONITORING => parse_into(value, &mut settings.login_monitoring),
+                TWO_FACTOR => parse_into(value, &mut settings.two_factor),
+                IP_ALLOW_LIST => parse_into(value, &mut settings.ip_allow_list),
                 _ => true,
             };
             if !applied {
@@ -392,6 +481,86 @@ impl App {
             .await
     }
 
+    /// Requires (or stops requiring) 2FA of every agent, with the days they
+    /// have to comply (C10).
+    pub async fn set_two_factor_policy(
+        &self,
+        caller: &Caller<'_>,
+        required_for_agents: bool,
+        grace_days: u32,
+    ) -> AppResult<()> {
+        if grace_days > MAX_TWO_FACTOR_GRACE_DAYS {
+            return Err(AppError::invalid(
+                "grace_days",
+                format!("Allow at most {MAX_TWO_FACTOR_GRACE_DAYS} days."),
+            ));
+        }
+        let before = self.settings().await?.two_factor;
+        let required_since = match (required_for_agents, before.required_since) {
+            (false, _) => None,
+            (true, Some(since)) if before.required_for_agents => Some(since),
+            (true, _) => Some(self.now().millis()),
+        };
+        let after = TwoFactorPolicy {
+            required_for_agents,
+            grace_days,
+            required_since,
+        };
+        self.put_audited_setting(caller, TWO_FACTOR, &before, &after)
+            .await
+    }
+
+    /// Turns IP allow-listing on or off and sets its scope, how long a
+    /// confirmed address stays trusted, and the ranges trusted for all (C7).
+    /// Ranges are one per line or comma; a bad one is named in the error.
+    pub async fn set_ip_allow_list(
+        &self,
+        caller: &Caller<'_>,
+        enabled: bool,
+        admins_only: bool,
+        trust_days: u32,
+        ranges: &str,
+    ) -> AppResult<()> {
+        let mut errors = FieldErrors::new();
+        if !(1..=MAX_TRUST_DAYS).contains(&trust_days) {
+            errors.add(
+                "trust_days",
+                "Trust an address for 1 day to 2 years (730 days).",
+            );
+        }
+        let mut trusted_ranges = Vec::new();
+        for piece in ranges
+            .split([',', '\n', ';'])
+            .map(str::trim)
+            .filter(|piece| !piece.is_empty())
+        {
+            match parse_range(piece) {
+                Ok(range) => trusted_ranges.push(range.trunc().to_string()),
+                Err(_) => errors.add(
+                    "trusted_ranges",
+                    format!(
+                        "\u{201c}{}\u{201d} is not an address or a range such as 192.0.2.0/24.",
+                        piece.chars().take(60).collect::<String>()
+                    ),
+                ),
+            }
+        }
+        if trusted_ranges.len() > 200 {
+            errors.add("trusted_ranges", "List at most 200 ranges.");
+        }
+        errors.into_result()?;
+        trusted_ranges.dedup();
+        let after = IpAllowList {
+            enabled,
+            admins_only,
+            trust_days,
+            trusted_ranges,
+        };
+        let before = self.settings().await?.ip_allow_list.clone();
+        self.put_audited_setting(caller, IP_ALLOW_LIST, &before, &after)
+            .await
+    }
+
     /// Stores a setting with its audit entry in one transaction, then
     /// reloads this node's copy; other nodes see it within seconds.
     async fn put_audited_setting<T: Serialize>(
@@ -463,7 +632,7 @@ mod tests {
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 7);
+        assert_eq!(rows.len(), 9);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

@@ -15,6 +15,8 @@ mod rate_limits;
 mod resets;
 mod sessions;
 mod settings;
+mod trusted_ips;
+mod two_factor;
 
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError};
@@ -22,7 +24,7 @@ pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
 pub use logins::{
     FailedLogin, FailureCount, LockedLogin, LockoutRule, LoginFilter, LoginRecord, NewLoginRecord,
-    SuccessfulLogin, lockout_key,
+    SecondFactorProof, SuccessfulLogin, lockout_key,
 };
 pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail, mail_job_payload};
 pub use people::{
@@ -30,6 +32,8 @@ pub use people::{
     PersonRecord,
 };
 pub use resets::{LinkPurpose, NewPasswordLink};
+pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
+pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 
 use std::time::Duration;

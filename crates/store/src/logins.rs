@@ -109,6 +109,18 @@ pub struct SuccessfulLogin<'a> {
     pub audit: &'a NewAuditEntry<'a>,
     pub lockout_key: &'a str,
     pub mail: Option<&'a NewMail<'a>>,
+    /// The second factor that completed this login, spent in the same
+    /// transaction, with the challenge it answered.
+    pub second_factor: Option<SecondFactorProof<'a>>,
+}
+
+/// A second factor presented at login: a TOTP time step (accepted only if
+/// newer than the last one accepted, so a code works once) or the hash of a
+/// recovery code (accepted only if unused).
+#[derive(Debug, Clone, Copy)]
+pub enum SecondFactorProof<'a> {
+    TotpStep { step: i64, challenge_hash: &'a str },
+    RecoveryCode { code_hash: &'a str, challenge_hash: &'a str },
 }
 
 /// Everything a failed login writes.
@@ -134,16 +146,55 @@ impl Store {
         Ok(until.flatten().map(Timestamp).filter(|until| *until > now))
     }
 
-    /// Records a successful login: the session, the last-login time, the log
-    /// line, the audit entry, a cleared lock-out counter and an optional
-    /// notification, all or nothing.
+    /// Records a successful login: the spent second factor, the session,
+    /// the last-login time, the log line, the audit entry, a cleared
+    /// lock-out counter and an optional notification, all or nothing. False
+    /// (and nothing written) when the second factor was already spent: a
+    /// replayed code or a used recovery code.
     pub async fn record_successful_login(
         &self,
         login: &SuccessfulLogin<'_>,
         now: Timestamp,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
+            if let Some(proof) = login.second_factor {
+                let (spent, challenge_hash) = match proof {
+                    SecondFactorProof::TotpStep { step, challenge_hash } => (
+                        sqlx::query(
+                            "UPDATE people SET totp_last_step = $1 \
+                             WHERE id = $2 AND totp_last_step < $1 AND totp_secret IS NOT NULL",
+                        )
+                        .bind(step)
+                        .bind(login.session.person_id)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected(),
+                        challenge_hash,
+                    ),
+                    SecondFactorProof::RecoveryCode { code_hash, challenge_hash } => (
+                        sqlx::query(
+                            "UPDATE recovery_codes SET used_at = $1 \
+                             WHERE person_id = $2 AND code_hash = $3 AND used_at IS NULL",
+                        )
+                        .bind(now.millis())
+                        .bind(login.session.person_id)
+                        .bind(code_hash)
+                        .execute(&mut *transaction)
+                        .await?
+                        .rows_affected(),
+                        challenge_hash,
+                    ),
+                };
+                if spent == 0 {
+                    transaction.rollback().await?;
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM login_challenges WHERE token_hash = $1")
+                    .bind(challenge_hash)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
             crate::sessions::insert_session!(transaction, login.session, now);
             sqlx::query("UPDATE people SET last_login_at = $1 WHERE id = $2")
                 .bind(now.millis())
@@ -161,7 +212,7 @@ impl Store {
             }
             transaction.commit().await?;
         });
-        Ok(())
+        Ok(true)
     }
 
     /// Records a failed login and counts it against the key: a failure in a

@@ -22,6 +22,8 @@ pub struct PersonRecord {
     pub must_change_password: bool,
     pub notify_login_success: bool,
     pub notify_login_failure: bool,
+    /// When TOTP was turned on; `None` while two-factor login is off.
+    pub totp_enabled_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +50,7 @@ pub(crate) const INSERT_PERSON: &str = concat!(
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
     "id, email, name, password_hash, is_agent, is_admin, is_disabled, ",
     "organization_id, password_changed_at, last_login_at, created_at, ",
-    "must_change_password, notify_login_success, notify_login_failure"
+    "must_change_password, notify_login_success, notify_login_failure, totp_enabled_at"
 );
 
 /// Sets a password hash ($1) at time $2 for person $3, which also satisfies
@@ -163,7 +165,7 @@ macro_rules! person_query {
         concat!(
             "SELECT id, email, name, password_hash, is_agent, is_admin, is_disabled, ",
             "organization_id, password_changed_at, last_login_at, created_at, ",
-            "must_change_password, notify_login_success, notify_login_failure FROM people ",
+            "must_change_password, notify_login_success, notify_login_failure, totp_enabled_at FROM people ",
             $tail
         )
     };

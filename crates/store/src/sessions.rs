@@ -18,6 +18,8 @@ pub struct SessionRecord {
     pub remembered: bool,
     pub must_change_password: bool,
     pub password_changed_at: Option<i64>,
+    pub totp_enabled_at: Option<i64>,
+    pub person_created_at: i64,
 }
 
 pub struct NewSession<'a> {
@@ -137,7 +139,8 @@ impl Store {
             sqlx::query_as::<_, SessionRecord>(
                 "SELECT s.surface, s.person_id, s.created_at, s.last_seen_at, s.expires_at, \
                         p.email, p.name, p.is_agent, p.is_admin, p.is_disabled, s.remembered, \
-                        p.must_change_password, p.password_changed_at \
+                        p.must_change_password, p.password_changed_at, p.totp_enabled_at, \
+                        p.created_at AS person_created_at \
                  FROM sessions s JOIN people p ON p.id = s.person_id \
                  WHERE s.token_hash = $1 AND s.surface = $2",
             )

@@ -66,6 +66,16 @@ impl IntoResponse for WebError {
                     None,
                 ),
                 AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, LOCKED_MESSAGE.into(), None),
+                AppError::IpNotTrusted => (
+                    StatusCode::FORBIDDEN,
+                    "This address is not confirmed for your account yet; see the link we emailed you.".into(),
+                    None,
+                ),
+                AppError::LoginChallengeExpired => (
+                    StatusCode::UNAUTHORIZED,
+                    "That login has expired. Log in again.".into(),
+                    None,
+                ),
                 AppError::Internal(detail) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     default_message(StatusCode::INTERNAL_SERVER_ERROR).into(),

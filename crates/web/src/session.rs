@@ -29,6 +29,9 @@ pub(crate) struct Session {
     pub csrf_token: String,
     /// The client's address, for the audit log.
     pub ip: String,
+    /// The cookie holds a login waiting for its second factor; `token` is
+    /// that challenge's token.
+    pub pending_challenge: bool,
 }
 
 impl Session {
@@ -66,12 +69,16 @@ fn cookie_name(surface: Surface, https: bool) -> &'static str {
 enum CookieToken {
     Session(String),
     Visitor(String),
+    /// A login whose password was right, waiting for its code.
+    Challenge(String),
 }
 
 impl CookieToken {
     fn token(&self) -> &str {
         match self {
-            CookieToken::Session(token) | CookieToken::Visitor(token) => token,
+            CookieToken::Session(token)
+            | CookieToken::Visitor(token)
+            | CookieToken::Challenge(token) => token,
         }
     }
 }
@@ -89,6 +96,7 @@ fn read_cookie(headers: &HeaderMap, name: &str) -> Option<CookieToken> {
         .find_map(|(_, value)| match value.split_once('.') {
             Some(("s", token)) if is_token(token) => Some(CookieToken::Session(token.to_owned())),
             Some(("v", token)) if is_token(token) => Some(CookieToken::Visitor(token.to_owned())),
+            Some(("c", token)) if is_token(token) => Some(CookieToken::Challenge(token.to_owned())),
             _ => None,
         })
 }
@@ -127,6 +135,21 @@ pub(crate) fn signed_in_cookie(
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
+/// The cookie that carries a login to its second step; it outlives the
+/// challenge by nothing.
+pub(crate) fn challenge_cookie(
+    surface: Surface,
+    challenge: &Secret,
+    https: bool,
+) -> Option<HeaderValue> {
+    cookie_header(
+        cookie_name(surface, https),
+        &format!("c.{}", challenge.expose()),
+        https,
+        Some(ferrodesk_app::LOGIN_CHALLENGE_LIFETIME),
+    )
+}
+
 pub(crate) fn cleared_cookie(surface: Surface, https: bool) -> Option<HeaderValue> {
     cookie_header(
         cookie_name(surface, https),
@@ -180,7 +203,9 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
             Ok(actor) => Some((Secret::new(token.clone()), actor)),
             Err(error) => return WebError::from(error).into_response(),
         },
-        Some(CookieToken::Visitor(token)) => Some((Secret::new(token.clone()), Actor::Visitor)),
+        Some(CookieToken::Visitor(token) | CookieToken::Challenge(token)) => {
+            Some((Secret::new(token.clone()), Actor::Visitor))
+        }
         None => None,
     };
     let (token, actor, is_new_visitor) = match resumed {
@@ -191,9 +216,10 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         },
     };
 
-    if let Some(redirect) = password_change_first(surface, &actor, &request) {
+    if let Some(redirect) = first_things_first(surface, &actor, &request) {
         return redirect;
     }
+    let pending_challenge = matches!(presented, Some(CookieToken::Challenge(_)));
     let csrf_token = state.app.csrf_token(surface, token.expose());
     let visitor_cookie = format!("v.{}", token.expose());
     let ip = request
@@ -208,6 +234,7 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         actor,
         csrf_token,
         ip,
+        pending_challenge,
     });
     let mut response = next.run(request).await;
 
@@ -236,22 +263,35 @@ pub(crate) fn password_change_path(surface: Surface) -> &'static str {
 /// Someone whose password expired (or an admin asked for a new one) may
 /// only choose a new password or log out; every other page sends them to
 /// the form, and other requests are refused the same way.
-fn password_change_first(surface: Surface, actor: &Actor, request: &Request) -> Option<Response> {
-    let must_change = actor
-        .signed_in()
-        .is_some_and(|person| person.must_change_password);
-    if !must_change {
-        return None;
+pub(crate) fn two_factor_setup_path(surface: Surface) -> &'static str {
+    match surface {
+        Surface::Staff => "/agent/account/two-factor",
+        Surface::Portal => "/account/two-factor",
     }
+}
+
+/// Sends someone who must first choose a new password, or first set up
+/// two-factor login, to that page from everywhere but it and logout.
+fn first_things_first(surface: Surface, actor: &Actor, request: &Request) -> Option<Response> {
+    let person = actor.signed_in()?;
+    let required_page = if person.must_change_password {
+        password_change_path(surface)
+    } else if person.must_set_up_two_factor {
+        two_factor_setup_path(surface)
+    } else {
+        return None;
+    };
     let path = request.uri().path();
     let logout = match surface {
         Surface::Staff => "/agent/logout",
         Surface::Portal => "/logout",
     };
-    if path == password_change_path(surface) || path == logout {
+    let on_required_page =
+        path == required_page || path.starts_with(&format!("{required_page}/"));
+    if on_required_page || path == logout {
         return None;
     }
-    Some(axum::response::Redirect::to(password_change_path(surface)).into_response())
+    Some(axum::response::Redirect::to(required_page).into_response())
 }
 
 fn is_unsafe(method: &Method) -> bool {

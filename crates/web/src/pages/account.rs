@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use ferrodesk_app::{Actor, AppError, FieldErrors};
+use ferrodesk_app::{Actor, AppError, FieldErrors, TwoFactorOverview};
 use ferrodesk_core::{Secret, Surface};
 use serde::Deserialize;
 
@@ -18,7 +18,7 @@ use crate::forms::HtmlForm;
 use crate::pages::admin::NoticeQuery;
 use crate::pages::admin::agents::SessionRow;
 use crate::pages::{Chrome, render, to_staff_login};
-use crate::session::{Session, password_change_path};
+use crate::session::{Session, password_change_path, two_factor_setup_path};
 
 pub(crate) fn staff_routes() -> Router<AppState> {
     routes_under("/agent/account")
@@ -44,6 +44,17 @@ fn routes_under(base: &str) -> Router<AppState> {
             &format!("{base}/sessions/{{id}}/revoke"),
             post(revoke_session),
         )
+        .route(&format!("{base}/two-factor"), get(two_factor))
+        .route(&format!("{base}/two-factor/start"), post(start_two_factor))
+        .route(
+            &format!("{base}/two-factor/confirm"),
+            post(confirm_two_factor),
+        )
+        .route(
+            &format!("{base}/two-factor/recovery-codes"),
+            post(replace_recovery_codes),
+        )
+        .route(&format!("{base}/two-factor/disable"), post(disable_two_factor))
 }
 
 fn base_path(surface: Surface) -> &'static str {
@@ -76,6 +87,7 @@ struct AccountPage<'a> {
     notify_success: bool,
     notify_failure: bool,
     sessions: Vec<(SessionRow, bool)>,
+    two_factor_on: bool,
     notice: Option<&'static str>,
 }
 
@@ -110,6 +122,7 @@ async fn overview(
         notify_success: person.notify_login_success,
         notify_failure: person.notify_login_failure,
         sessions,
+        two_factor_on: person.totp_enabled_at.is_some(),
         notice: query.text(&[
             (
                 "password-changed",
@@ -262,4 +275,198 @@ async fn end_other_sessions(
         base_path(session.surface)
     ))
     .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "account_two_factor.html")]
+struct TwoFactorPage<'a> {
+    chrome: Chrome,
+    base: &'static str,
+    csrf_token: &'a str,
+    overview: TwoFactorOverview,
+    enabled_since: Option<String>,
+    deadline: Option<String>,
+    /// The QR code of a pending set-up, as inline SVG.
+    qr_svg: Option<String>,
+    /// Recovery codes just made: shown this once.
+    new_codes: Vec<String>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+/// The QR code an authenticator app scans. Our own markup from our own
+/// data (the `otpauth://` address), so it is placed in the page as is.
+fn qr_svg(uri: &str) -> WebResult<String> {
+    let code = qrcode::QrCode::new(uri.as_bytes())
+        .map_err(|error| AppError::Internal(format!("QR code: {error}")))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    // The XML declaration means nothing inside HTML.
+    Ok(match svg.find("<svg") {
+        Some(start) => svg[start..].to_owned(),
+        None => svg,
+    })
+}
+
+async fn two_factor_page(
+    state: &AppState,
+    session: &Session,
+    new_codes: Vec<String>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let overview = state.app.two_factor_overview(&session.actor).await?;
+    let qr_svg = match &overview.setup {
+        Some(setup) => Some(qr_svg(&setup.uri)?),
+        None => None,
+    };
+    render(&TwoFactorPage {
+        chrome: Chrome::for_session(session),
+        base: base_path(session.surface),
+        csrf_token: &session.csrf_token,
+        enabled_since: overview.enabled_at.map(|at| at.to_string()),
+        deadline: overview.deadline.map(|at| at.to_string()),
+        overview,
+        qr_svg,
+        new_codes,
+        errors,
+        notice,
+    })
+}
+
+async fn two_factor(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let back = two_factor_setup_path(session.surface);
+    if let Some(redirect) = not_signed_in(&session, back) {
+        return Ok(redirect);
+    }
+    let notice = query.text(&[
+        ("disabled", "Two-factor login is off."),
+        ("required", "Set up two-factor login to continue."),
+    ]);
+    two_factor_page(&state, &session, Vec::new(), FieldErrors::new(), notice).await
+}
+
+async fn start_two_factor(
+    State(state): State<AppState>,
+    session: Session,
+) -> WebResult<Response> {
+    let back = two_factor_setup_path(session.surface);
+    if let Some(redirect) = not_signed_in(&session, back) {
+        return Ok(redirect);
+    }
+    state.app.start_two_factor_setup(&session.caller()).await?;
+    Ok(Redirect::to(back).into_response())
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    code: String,
+}
+
+impl std::fmt::Debug for CodeForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("CodeForm").finish_non_exhaustive()
+    }
+}
+
+/// Shows fresh recovery codes, or the page again with the form's errors.
+async fn after_code_change(
+    state: &AppState,
+    session: &Session,
+    result: Result<Vec<String>, AppError>,
+    notice: &'static str,
+) -> WebResult<Response> {
+    match result {
+        Ok(codes) => two_factor_page(state, session, codes, FieldErrors::new(), Some(notice)).await,
+        Err(AppError::Invalid(errors)) => {
+            let mut response =
+                two_factor_page(state, session, Vec::new(), errors, None).await?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn confirm_two_factor(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<CodeForm>,
+) -> WebResult<Response> {
+    let back = two_factor_setup_path(session.surface);
+    if let Some(redirect) = not_signed_in(&session, back) {
+        return Ok(redirect);
+    }
+    let result = state
+        .app
+        .confirm_two_factor_setup(&session.caller(), &form.code)
+        .await;
+    after_code_change(
+        &state,
+        &session,
+        result,
+        "Two-factor login is on. Keep these recovery codes somewhere safe: each works once, and they are not shown again.",
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct CurrentPasswordForm {
+    current_password: String,
+}
+
+impl std::fmt::Debug for CurrentPasswordForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CurrentPasswordForm")
+            .finish_non_exhaustive()
+    }
+}
+
+async fn replace_recovery_codes(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<CurrentPasswordForm>,
+) -> WebResult<Response> {
+    let back = two_factor_setup_path(session.surface);
+    if let Some(redirect) = not_signed_in(&session, back) {
+        return Ok(redirect);
+    }
+    let result = state
+        .app
+        .new_recovery_codes(&session.caller(), &Secret::new(form.current_password))
+        .await;
+    after_code_change(
+        &state,
+        &session,
+        result,
+        "New recovery codes are ready; the old ones no longer work. They are not shown again.",
+    )
+    .await
+}
+
+async fn disable_two_factor(
+    State(state): State<AppState>,
+    session: Session,
+    HtmlForm(form): HtmlForm<CurrentPasswordForm>,
+) -> WebResult<Response> {
+    let back = two_factor_setup_path(session.surface);
+    if let Some(redirect) = not_signed_in(&session, back) {
+        return Ok(redirect);
+    }
+    match state
+        .app
+        .turn_off_two_factor(&session.caller(), &Secret::new(form.current_password))
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("{back}?notice=disabled")).into_response()),
+        Err(error) => after_code_change(&state, &session, Err(error), "").await,
+    }
 }

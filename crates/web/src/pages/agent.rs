@@ -8,7 +8,9 @@ use ferrodesk_app::Actor;
 
 use crate::AppState;
 use crate::error::WebResult;
-use crate::pages::{Chrome, forgot_password, password_reset, render, sign_in, to_staff_login};
+use crate::pages::{
+    Chrome, forgot_password, password_reset, render, sign_in, to_staff_login, verify_ip,
+};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -16,6 +18,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent", get(home))
         .route("/agent/", get(|| async { Redirect::permanent("/agent") }))
         .route("/agent/login", get(sign_in::show).post(sign_in::submit))
+        .route(
+            "/agent/login/two-factor",
+            get(sign_in::show_second_factor).post(sign_in::submit_second_factor),
+        )
+        .route(
+            "/agent/verify-ip/{token}",
+            get(verify_ip::show).post(verify_ip::confirm),
+        )
         .route("/agent/logout", post(sign_in::log_out))
         .route(
             "/agent/forgot-password",

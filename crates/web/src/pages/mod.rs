@@ -8,6 +8,7 @@ pub(crate) mod password_reset;
 pub(crate) mod portal;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
+pub(crate) mod verify_ip;
 
 use askama::Template;
 use axum::Router;

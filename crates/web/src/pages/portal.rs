@@ -14,6 +14,10 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(sign_in::show).post(sign_in::submit))
+        .route(
+            "/login/two-factor",
+            get(sign_in::show_second_factor).post(sign_in::submit_second_factor),
+        )
         .route("/logout", post(sign_in::log_out))
         .route(
             "/forgot-password",

@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use ferrodesk_app::{Actor, AppError, LoginAttempt};
+use ferrodesk_app::{Actor, AppError, ChallengeAnswer, LoginAttempt, LoginOutcome, OpenedSession};
 use ferrodesk_core::{ReturnPath, Secret, Surface};
 use serde::Deserialize;
 
@@ -16,7 +16,7 @@ use crate::client_ip::ClientIp;
 use crate::error::{LOCKED_MESSAGE, WebError, WebResult};
 use crate::forms::HtmlForm;
 use crate::pages::{render, user_agent};
-use crate::session::{Session, cleared_cookie, signed_in_cookie};
+use crate::session::{Session, challenge_cookie, cleared_cookie, signed_in_cookie};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -63,6 +63,7 @@ struct SurfacePaths {
     home: &'static str,
     action: &'static str,
     forgot_password: &'static str,
+    second_factor: &'static str,
     default_return: &'static str,
     allowed_returns: &'static [&'static str],
 }
@@ -75,6 +76,7 @@ fn paths(surface: Surface) -> SurfacePaths {
             home: "/agent",
             action: "/agent/login",
             forgot_password: "/agent/forgot-password",
+            second_factor: "/agent/login/two-factor",
             default_return: "/agent",
             allowed_returns: &["/agent", "/admin"],
         },
@@ -84,6 +86,7 @@ fn paths(surface: Surface) -> SurfacePaths {
             home: "/",
             action: "/login",
             forgot_password: "/forgot-password",
+            second_factor: "/login/two-factor",
             default_return: "/",
             allowed_returns: &["/"],
         },
@@ -113,6 +116,10 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
             "The admin interface needs a login without \u{201c}remember me\u{201d}. Log in again to continue.",
         ),
         "password-changed" => Some("Your password has been changed."),
+        "code-expired" => Some(
+            "That login took too long or had too many wrong codes. Log in again.",
+        ),
+        "ip-trusted" => Some("Your address is confirmed. Log in again to continue."),
         _ => None,
     }
 }
@@ -190,44 +197,35 @@ pub(crate) async fn submit(
     };
     let return_to = safe_return(surface, form.return_to.as_deref());
     match state.app.log_in(&attempt).await {
-        Ok(opened) => {
-            // Whoever was signed in on this browser before is signed out now.
-            if !matches!(session.actor, Actor::Visitor) {
-                state.app.log_out(session.token.expose()).await?;
+        Ok(LoginOutcome::Opened(opened)) => {
+            signed_in(&state, &session, return_to.as_ref(), &opened).await
+        }
+        Ok(LoginOutcome::SecondFactorNeeded { challenge }) => {
+            let mut target = paths(surface).second_factor.to_owned();
+            if let Some(return_to) = &return_to {
+                target.push_str("?return_to=");
+                target.extend(percent_encoding::utf8_percent_encode(
+                    return_to.as_str(),
+                    percent_encoding::NON_ALPHANUMERIC,
+                ));
             }
-            let target = return_to
-                .as_ref()
-                .map_or(paths(surface).default_return, ReturnPath::as_str);
-            let mut response = Redirect::to(target).into_response();
-            let cookie = signed_in_cookie(
-                surface,
-                &opened.token,
-                state.config.is_https(),
-                opened.keep_cookie_for,
-            )
-            .ok_or_else(|| {
-                WebError::App(AppError::Internal(
-                    "session cookie is not a header value".into(),
-                ))
-            })?;
+            let mut response = Redirect::to(&target).into_response();
+            let cookie = challenge_cookie(surface, &challenge, state.config.is_https())
+                .ok_or_else(|| {
+                    WebError::App(AppError::Internal(
+                        "challenge cookie is not a header value".into(),
+                    ))
+                })?;
             response.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(response)
         }
         Err(
             refused @ (AppError::InvalidCredentials
             | AppError::LoginLocked
-            | AppError::TooManyRequests),
+            | AppError::TooManyRequests
+            | AppError::IpNotTrusted),
         ) => {
-            let (status, message) = match refused {
-                AppError::InvalidCredentials => {
-                    (StatusCode::UNAUTHORIZED, "Invalid email or password.")
-                }
-                AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, LOCKED_MESSAGE),
-                _ => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many login attempts from your address. Wait a while and try again.",
-                ),
-            };
+            let (status, message) = refusal_message(&refused);
             let mut response = login_page(
                 &state,
                 surface,
@@ -237,6 +235,161 @@ pub(crate) async fn submit(
                 None,
             )
             .await?;
+            *response.status_mut() = status;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+fn refusal_message(refused: &AppError) -> (StatusCode, &'static str) {
+    match refused {
+        AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, LOCKED_MESSAGE),
+        AppError::TooManyRequests => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many login attempts from your address. Wait a while and try again.",
+        ),
+        AppError::IpNotTrusted => (
+            StatusCode::FORBIDDEN,
+            "Logins to this account need a confirmed address, and this one is new. \
+             We have emailed you a link: open it, then log in again.",
+        ),
+        _ => (StatusCode::UNAUTHORIZED, "Invalid email or password."),
+    }
+}
+
+/// Sets the session cookie and goes on to where the login was headed.
+async fn signed_in(
+    state: &AppState,
+    session: &Session,
+    return_to: Option<&ReturnPath>,
+    opened: &OpenedSession,
+) -> WebResult<Response> {
+    let surface = session.surface;
+    // Whoever was signed in on this browser before is signed out now.
+    if !matches!(session.actor, Actor::Visitor) {
+        state.app.log_out(session.token.expose()).await?;
+    }
+    let target = return_to.map_or(paths(surface).default_return, ReturnPath::as_str);
+    let mut response = Redirect::to(target).into_response();
+    let cookie = signed_in_cookie(
+        surface,
+        &opened.token,
+        state.config.is_https(),
+        opened.keep_cookie_for,
+    )
+    .ok_or_else(|| {
+        WebError::App(AppError::Internal(
+            "session cookie is not a header value".into(),
+        ))
+    })?;
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "login_two_factor.html")]
+struct SecondFactorPage<'a> {
+    area: &'a str,
+    home: &'a str,
+    action: &'a str,
+    login: &'a str,
+    csrf_token: &'a str,
+    return_to: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+fn second_factor_page(
+    session: &Session,
+    return_to: Option<&ReturnPath>,
+    error: Option<&str>,
+) -> WebResult<Response> {
+    let paths = paths(session.surface);
+    render(&SecondFactorPage {
+        area: paths.area,
+        home: paths.home,
+        action: paths.second_factor,
+        login: paths.action,
+        csrf_token: &session.csrf_token,
+        return_to: return_to.map(ReturnPath::as_str),
+        error,
+    })
+}
+
+fn back_to_login(surface: Surface) -> Response {
+    Redirect::to(&format!("{}?notice=code-expired", paths(surface).action)).into_response()
+}
+
+/// The code form of a login whose password was right.
+pub(crate) async fn show_second_factor(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<LoginQuery>,
+) -> WebResult<Response> {
+    let surface = session.surface;
+    let open = session.pending_challenge
+        && state
+            .app
+            .login_challenge_is_open(surface, session.token.expose())
+            .await?;
+    if !open {
+        return Ok(back_to_login(surface));
+    }
+    let return_to = safe_return(surface, query.return_to.as_deref());
+    second_factor_page(&session, return_to.as_ref(), None)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SecondFactorForm {
+    code: String,
+    return_to: Option<String>,
+}
+
+impl std::fmt::Debug for SecondFactorForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SecondFactorForm")
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) async fn submit_second_factor(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    HtmlForm(form): HtmlForm<SecondFactorForm>,
+) -> WebResult<Response> {
+    let surface = session.surface;
+    if !session.pending_challenge {
+        return Ok(back_to_login(surface));
+    }
+    let return_to = safe_return(surface, form.return_to.as_deref());
+    let answer = ChallengeAnswer {
+        surface,
+        challenge: session.token.expose(),
+        code: &form.code,
+        ip: &session.ip,
+        user_agent: user_agent(&headers),
+    };
+    match state.app.answer_login_challenge(&answer).await {
+        Ok(opened) => signed_in(&state, &session, return_to.as_ref(), &opened).await,
+        Err(AppError::Invalid(errors)) => {
+            let message = errors
+                .for_field("code")
+                .first()
+                .copied()
+                .unwrap_or("That code is not right.")
+                .to_owned();
+            let mut response = second_factor_page(&session, return_to.as_ref(), Some(&message))?;
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok(response)
+        }
+        Err(AppError::LoginChallengeExpired) => Ok(back_to_login(surface)),
+        Err(refused @ AppError::LoginLocked) => {
+            let (status, message) = refusal_message(&refused);
+            let mut response =
+                login_page(&state, surface, &session, return_to.as_ref(), Some(message), None)
+                    .await?;
             *response.status_mut() = status;
             Ok(response)
         }
