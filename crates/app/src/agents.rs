@@ -147,7 +147,7 @@ impl App {
         if action == AgentAction::ResetTwoFactor {
             let reset = self
                 .store()
-                .disable_two_factor(person.id, &audit.entry(), self.now())
+                .disable_two_factor(person.id, true, &audit.entry(), self.now())
                 .await?;
             if !reset {
                 return Err(AppError::Conflict(

@@ -381,7 +381,7 @@ impl App {
         );
         if !self
             .store()
-            .disable_two_factor(person.id, &audit.entry(), self.now())
+            .disable_two_factor(person.id, false, &audit.entry(), self.now())
             .await?
         {
             return Err(AppError::Conflict("Two-factor login is off.".to_owned()));

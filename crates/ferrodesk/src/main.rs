@@ -54,6 +54,9 @@ enum AdminCommand {
     ResetPassword(ResetPassword),
     /// List agents and admins.
     List,
+    /// Trust an IP address for an agent (the way back in when IP
+    /// allow-listing locks someone out).
+    TrustIp(TrustIp),
 }
 
 #[derive(Args)]
@@ -71,6 +74,19 @@ struct ResetPassword {
     /// The account's email address.
     #[arg(long)]
     email: String,
+}
+
+#[derive(Args)]
+struct TrustIp {
+    /// The agent's email address.
+    #[arg(long)]
+    email: String,
+    /// The address to trust, IPv4 or IPv6.
+    #[arg(long)]
+    ip: String,
+    /// How many days to trust it (1 to 730); the admin setting when left out.
+    #[arg(long)]
+    days: Option<u32>,
 }
 
 /// Why the command failed, and with which exit code.
@@ -332,6 +348,18 @@ async fn admin(app: &App, command: AdminCommand) -> Result<(), Failure> {
             eprintln!(
                 "This link works once, until {} (UTC); earlier links for this account no longer work.",
                 link.expires_at.date_time()
+            );
+            Ok(())
+        }
+        AdminCommand::TrustIp(arguments) => {
+            let until = app
+                .trust_ip_from_command_line(&arguments.email, &arguments.ip, arguments.days)
+                .await?;
+            println!(
+                "{} may log in from {} until {} (UTC).",
+                arguments.email,
+                arguments.ip.trim(),
+                until.date_time()
             );
             Ok(())
         }

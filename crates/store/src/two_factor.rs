@@ -148,11 +148,13 @@ impl Store {
     }
 
     /// Turns two-factor login off (the person's own choice, or an admin's
-    /// reset for someone who lost their device): secrets, codes and pending
-    /// challenges go. False when it was not on.
+    /// reset for someone who lost their device, which also ends their
+    /// sessions): secrets, codes and pending challenges go. False when it
+    /// was not on.
     pub async fn disable_two_factor(
         &self,
         person_id: i64,
+        end_sessions: bool,
         audit: &NewAuditEntry<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
@@ -180,6 +182,12 @@ impl Store {
                 .bind(person_id)
                 .execute(&mut *transaction)
                 .await?;
+            if end_sessions {
+                sqlx::query(crate::people::END_SESSIONS)
+                    .bind(person_id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
             insert_audit!(transaction, audit, now);
             transaction.commit().await?;
         });

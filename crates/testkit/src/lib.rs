@@ -10,6 +10,7 @@
 
 pub mod browser;
 pub mod smtp;
+pub mod totp;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

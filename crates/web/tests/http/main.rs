@@ -20,3 +20,4 @@ mod security;
 mod sessions;
 mod setup;
 mod staff_login;
+mod two_factor;

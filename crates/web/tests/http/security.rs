@@ -12,22 +12,22 @@ use crate::helpers::{
 };
 
 /// A browser of its own (own cookies) logging in on the staff login form.
-struct Browser {
-    client: reqwest::Client,
+pub(crate) struct Browser {
+    pub client: reqwest::Client,
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub fn new() -> Browser {
         Browser {
             client: new_client(),
         }
     }
 
-    async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
+    pub async fn get(&self, app: &TestApp, path: &str) -> reqwest::Response {
         self.client.get(app.url(path)).send().await.unwrap()
     }
 
-    async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         self.client
             .post(app.url(path))
             .form(fields)
@@ -36,11 +36,11 @@ impl Browser {
             .unwrap()
     }
 
-    async fn csrf(&self, app: &TestApp, page: &str) -> String {
+    pub async fn csrf(&self, app: &TestApp, page: &str) -> String {
         csrf_token_in(&self.get(app, page).await.text().await.unwrap())
     }
 
-    async fn log_in(&self, app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    pub async fn log_in(&self, app: &TestApp, email: &str, password: &str) -> reqwest::Response {
         let token = self.csrf(app, "/agent/login").await;
         self.post(
             app,
@@ -55,7 +55,7 @@ impl Browser {
     }
 }
 
-async fn audit_actions(app: &TestApp) -> Vec<String> {
+pub(crate) async fn audit_actions(app: &TestApp) -> Vec<String> {
     app.app
         .store()
         .search_audit(&AuditFilter::default(), 500)

@@ -26,6 +26,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/agents/invite", get(show).post(submit))
         .route("/admin/agents/{id}", get(detail).post(save_profile))
         .route("/admin/agents/{id}/{action}", post(act))
+        .route(
+            "/admin/agents/{id}/trusted-ips/revoke",
+            post(revoke_trusted_ip),
+        )
 }
 
 #[derive(Template)]
@@ -128,6 +132,9 @@ struct AgentPage<'a> {
     locked_until: Option<String>,
     sessions: Vec<SessionRow>,
     rows: Vec<LoginRow>,
+    two_factor_since: Option<String>,
+    /// (address, trusted until, how) of each trusted address.
+    trusted_ips: Vec<(String, String, &'static str)>,
     errors: FieldErrors,
     notice: Option<&'static str>,
     email_query: String,
@@ -170,6 +177,19 @@ fn agent_page(
             .into_iter()
             .map(LoginRow::from_record)
             .collect(),
+        two_factor_since: person.totp_enabled_at.map(|at| Timestamp(at).to_string()),
+        trusted_ips: detail
+            .trusted_ips
+            .into_iter()
+            .map(|trusted| {
+                let how = if trusted.source == "command_line" {
+                    "command line"
+                } else {
+                    "emailed link"
+                };
+                (trusted.ip, Timestamp(trusted.trusted_until).to_string(), how)
+            })
+            .collect(),
         errors,
         notice,
         email_query: format!(
@@ -182,7 +202,7 @@ fn agent_page(
     })
 }
 
-const AGENT_NOTICES: [(&str, &str); 8] = [
+const AGENT_NOTICES: [(&str, &str); 10] = [
     ("saved", "The agent's details are saved."),
     (
         "disable",
@@ -203,6 +223,11 @@ const AGENT_NOTICES: [(&str, &str); 8] = [
     ),
     ("end-sessions", "Every session of the agent has ended."),
     ("unlock", "The login lock is lifted."),
+    (
+        "reset-2fa",
+        "Two-factor login is off for this agent and their sessions ended; they can set it up again after logging in.",
+    ),
+    ("ip-revoked", "That address is no longer trusted for this agent."),
 ];
 
 async fn detail(
@@ -256,4 +281,22 @@ async fn act(
         .act_on_agent(&admin.caller(), id, agent_action)
         .await?;
     Ok(Redirect::to(&format!("/admin/agents/{id}?notice={action}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct TrustedIpForm {
+    ip: String,
+}
+
+async fn revoke_trusted_ip(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    HtmlForm(form): HtmlForm<TrustedIpForm>,
+) -> WebResult<Response> {
+    state
+        .app
+        .revoke_trusted_ip(&admin.caller(), id, &form.ip)
+        .await?;
+    Ok(Redirect::to(&format!("/admin/agents/{id}?notice=ip-revoked")).into_response())
 }

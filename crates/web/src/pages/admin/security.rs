@@ -26,6 +26,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/security/logins/{audience}", post(save_limits))
         .route("/admin/security/sessions/{audience}", post(save_sessions))
         .route("/admin/security/monitoring", post(save_monitoring))
+        .route("/admin/security/two-factor", post(save_two_factor))
+        .route("/admin/security/ip-allow-list", post(save_ip_allow_list))
 }
 
 fn audience_title(audience: Audience) -> &'static str {
@@ -218,6 +220,31 @@ pub(super) struct MonitoringForm {
     errors: FieldErrors,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(super) struct TwoFactorForm {
+    required_for_agents: Option<String>,
+    grace_days: String,
+    #[serde(skip)]
+    errors: FieldErrors,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(super) struct IpAllowListForm {
+    enabled: Option<String>,
+    /// "agents" or "admins".
+    scope: String,
+    trust_days: String,
+    trusted_ranges: String,
+    #[serde(skip)]
+    errors: FieldErrors,
+}
+
+impl IpAllowListForm {
+    fn admins_only(&self) -> bool {
+        self.scope == "admins"
+    }
+}
+
 /// Parses a whole number from a form field, noting a message when it is not one.
 fn number<T: std::str::FromStr + Default>(
     text: &str,
@@ -246,6 +273,8 @@ struct SecurityPage<'a> {
     limits: [LimitsForm; 2],
     sessions: [SessionsForm; 2],
     monitoring: MonitoringForm,
+    two_factor: TwoFactorForm,
+    ip_allow_list: IpAllowListForm,
     notice: Option<&'static str>,
 }
 
@@ -255,6 +284,8 @@ enum Retyped {
     Limits(LimitsForm),
     Sessions(SessionsForm),
     Monitoring(MonitoringForm),
+    TwoFactor(TwoFactorForm),
+    IpAllowList(IpAllowListForm),
 }
 
 fn page(
@@ -286,6 +317,22 @@ fn page(
             .then(|| "1".to_owned()),
         errors: FieldErrors::new(),
     };
+    let mut two_factor = TwoFactorForm {
+        required_for_agents: settings
+            .two_factor
+            .required_for_agents
+            .then(|| "1".to_owned()),
+        grace_days: settings.two_factor.grace_days.to_string(),
+        errors: FieldErrors::new(),
+    };
+    let list = &settings.ip_allow_list;
+    let mut ip_allow_list = IpAllowListForm {
+        enabled: list.enabled.then(|| "1".to_owned()),
+        scope: if list.admins_only { "admins" } else { "agents" }.to_owned(),
+        trust_days: list.trust_days.to_string(),
+        trusted_ranges: list.trusted_ranges.join("\n"),
+        errors: FieldErrors::new(),
+    };
     let has_errors = retyped.is_some();
     match retyped {
         Some(Retyped::Policy(form)) => {
@@ -298,6 +345,8 @@ fn page(
             replace_by_audience(&mut sessions, form, |form| &form.audience)
         }
         Some(Retyped::Monitoring(form)) => monitoring = form,
+        Some(Retyped::TwoFactor(form)) => two_factor = form,
+        Some(Retyped::IpAllowList(form)) => ip_allow_list = form,
         None => {}
     }
     let mut response = render(&SecurityPage {
@@ -310,6 +359,8 @@ fn page(
         limits,
         sessions,
         monitoring,
+        two_factor,
+        ip_allow_list,
         notice,
     })?;
     if has_errors {
@@ -466,6 +517,68 @@ async fn save_monitoring(
         Err(error) => {
             refused(&state, &admin, error, |errors| {
                 Retyped::Monitoring(MonitoringForm { errors, ..form })
+            })
+            .await
+        }
+    }
+}
+
+async fn save_two_factor(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<TwoFactorForm>,
+) -> WebResult<Response> {
+    let mut errors = FieldErrors::new();
+    let grace_days: u32 = number(&form.grace_days, "grace_days", &mut errors);
+    let result = if errors.is_empty() {
+        state
+            .app
+            .set_two_factor_policy(
+                &admin.caller(),
+                form.required_for_agents.is_some(),
+                grace_days,
+            )
+            .await
+    } else {
+        Err(AppError::Invalid(errors))
+    };
+    match result {
+        Ok(()) => Ok(saved()),
+        Err(error) => {
+            refused(&state, &admin, error, |errors| {
+                Retyped::TwoFactor(TwoFactorForm { errors, ..form })
+            })
+            .await
+        }
+    }
+}
+
+async fn save_ip_allow_list(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<IpAllowListForm>,
+) -> WebResult<Response> {
+    let mut errors = FieldErrors::new();
+    let trust_days: u32 = number(&form.trust_days, "trust_days", &mut errors);
+    let result = if errors.is_empty() {
+        state
+            .app
+            .set_ip_allow_list(
+                &admin.caller(),
+                form.enabled.is_some(),
+                form.admins_only(),
+                trust_days,
+                &form.trusted_ranges,
+            )
+            .await
+    } else {
+        Err(AppError::Invalid(errors))
+    };
+    match result {
+        Ok(()) => Ok(saved()),
+        Err(error) => {
+            refused(&state, &admin, error, |errors| {
+                Retyped::IpAllowList(IpAllowListForm { errors, ..form })
             })
             .await
         }
