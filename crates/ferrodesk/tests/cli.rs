@@ -186,6 +186,26 @@ on_both_backends! { install;
         assert_eq!(second.log_in("root@example.org", "wrong password").await, 429, "and the same way for a wrong one");
     }
 
+    async fn trust_ip_lets_an_agent_in_when_ip_allow_listing_refuses_them(install: Installation) {
+        let created = install.run(&["admin", "create", "--email", "root@example.org", "--name", "Rita Root"], &format!("{STRONG_PASSWORD}\n"));
+        assert!(created.status.success(), "{}", text(&created.stderr));
+        install.database.execute(
+            "UPDATE settings SET value = '{\"enabled\":true,\"admins_only\":false,\"trust_days\":90,\"trusted_ranges\":[]}' \
+             WHERE key = 'ip_allow_list'",
+        ).await;
+        let node = install.start_node();
+        assert_eq!(node.log_in("root@example.org", STRONG_PASSWORD).await, 403, "a new address is refused");
+
+        let bad = install.run(&["admin", "trust-ip", "--email", "root@example.org", "--ip", "127.0.0.300"], "");
+        assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+        let unknown = install.run(&["admin", "trust-ip", "--email", "nobody@example.org", "--ip", "127.0.0.1"], "");
+        assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
+        let trusted = install.run(&["admin", "trust-ip", "--email", "root@example.org", "--ip", "127.0.0.1", "--days", "2"], "");
+        assert!(trusted.status.success(), "{}", text(&trusted.stderr));
+        assert!(text(&trusted.stdout).contains("may log in from 127.0.0.1 until"), "{}", text(&trusted.stdout));
+        assert_eq!(node.log_in("root@example.org", STRONG_PASSWORD).await, 303, "the trusted address gets in");
+    }
+
     async fn a_weak_or_missing_password_is_refused(install: Installation) {
         let weak = install.run(&["admin", "create", "--email", "a@example.org", "--name", "A"], "password123\n");
         assert_eq!(weak.status.code(), Some(2));

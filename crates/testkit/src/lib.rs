@@ -71,6 +71,21 @@ fn unix_seconds() -> u64 {
 }
 
 impl TestDatabase {
+    /// Runs one SQL statement directly on the database, bypassing the app.
+    pub async fn execute(&self, statement: &str) {
+        let statement = sqlx::AssertSqlSafe(statement.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query(statement).execute(&mut connection).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query(statement).execute(&mut connection).await.unwrap();
+            }
+        }
+    }
+
     /// A fresh, empty database, or `None` (after printing why) when the
     /// backend is not available outside CI.
     pub async fn fresh(backend: Backend) -> Option<TestDatabase> {

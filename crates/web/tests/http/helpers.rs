@@ -279,18 +279,7 @@ impl TestApp {
 
     /// Runs one SQL statement directly on the test database.
     pub async fn execute_sql(&self, statement: &'static str) {
-        match self.database.backend {
-            Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.database.url).await.unwrap();
-                sqlx::query(statement).execute(&pool).await.unwrap();
-                pool.close().await;
-            }
-            Backend::Postgres => {
-                let pool = sqlx::PgPool::connect(&self.database.url).await.unwrap();
-                sqlx::query(statement).execute(&pool).await.unwrap();
-                pool.close().await;
-            }
-        }
+        self.database.execute(statement).await;
     }
 }
 

@@ -12,6 +12,7 @@ mod client_address;
 mod csrf;
 mod errors_and_headers;
 mod health;
+mod ip_allow_list;
 mod mail;
 mod network;
 mod password_reset;
