@@ -103,6 +103,19 @@ impl Browser {
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        match self.try_call(method, path, body).await {
+            Ok(value) => value,
+            Err((error, message)) => panic!("WebDriver {path}: {error}: {message}"),
+        }
+    }
+
+    /// One WebDriver command: its value, or its error and message.
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, (String, Value)> {
         let url = format!("{}/session/{}{path}", self.endpoint, self.session);
         let request = self.http.request(method, url);
         let request = match body {
@@ -116,10 +129,51 @@ impl Browser {
             .json()
             .await
             .expect("WebDriver JSON");
-        if let Some(error) = answer["value"]["error"].as_str() {
-            panic!("WebDriver {path}: {error}: {}", answer["value"]["message"]);
+        match answer["value"]["error"].as_str() {
+            Some(error) => Err((error.to_owned(), answer["value"]["message"].clone())),
+            None => Ok(answer["value"].clone()),
         }
-        answer["value"].clone()
+    }
+
+    /// Runs a command on the element `css` names. While a page is still
+    /// being replaced after a click, the element may be missing or belong to
+    /// the page going away; such commands are retried for a few seconds.
+    async fn on_element(
+        &self,
+        css: &str,
+        method: reqwest::Method,
+        command: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let attempt = async {
+                let found = self
+                    .try_call(
+                        reqwest::Method::POST,
+                        "/element",
+                        Some(json!({"using": "css selector", "value": css})),
+                    )
+                    .await?;
+                let element = found[ELEMENT_KEY].as_str().unwrap_or_default().to_owned();
+                self.try_call(
+                    method.clone(),
+                    &format!("/element/{element}{command}"),
+                    body.clone(),
+                )
+                .await
+            };
+            match attempt.await {
+                Ok(value) => return value,
+                Err((error, _))
+                    if Instant::now() < deadline
+                        && (error == "no such element" || error == "stale element reference") =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err((error, message)) => panic!("WebDriver element {css}: {error}: {message}"),
+            }
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -135,51 +189,27 @@ impl Browser {
             .to_owned()
     }
 
-    async fn element(&self, css: &str) -> String {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
-        found[ELEMENT_KEY]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element {css}"))
-            .to_owned()
-    }
-
     pub async fn type_into(&self, css: &str, text: &str) {
-        let element = self.element(css).await;
-        self.call(
+        self.on_element(
+            css,
             reqwest::Method::POST,
-            &format!("/element/{element}/value"),
+            "/value",
             Some(json!({"text": text})),
         )
         .await;
     }
 
     pub async fn click(&self, css: &str) {
-        let element = self.element(css).await;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{element}/click"),
-            Some(json!({})),
-        )
-        .await;
+        self.on_element(css, reqwest::Method::POST, "/click", Some(json!({})))
+            .await;
     }
 
     pub async fn text_of(&self, css: &str) -> String {
-        let element = self.element(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{element}/text"),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+        self.on_element(css, reqwest::Method::GET, "/text", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Waits until the page's URL satisfies `expected` (after a form submit

@@ -13,6 +13,7 @@ mod csrf;
 mod errors_and_headers;
 mod health;
 mod ip_allow_list;
+mod login_mails;
 mod mail;
 mod network;
 mod password_reset;
