@@ -173,6 +173,12 @@ impl App {
             .await
             .map_err(email_taken)?;
         tracing::info!(person_id = person.id, ?kind, "account created");
+        if kind != AccountKind::User {
+            let audit = Audit::new(&Caller::system(), "account.created")
+                .on_person(person.id, &person.name, &person.email)
+                .after(&serde_json::json!({ "admin": person.is_admin }));
+            self.audit(&audit).await?;
+        }
         Ok(person)
     }
 
@@ -229,6 +235,10 @@ impl App {
                 None,
             )
             .await?;
+        let audit = Audit::new(&Caller::system(), "password.reset_link_issued")
+            .on_person(person.id, &person.name, &person.email)
+            .after(&serde_json::json!({ "expires_at": expires_at.to_string() }));
+        self.audit(&audit).await?;
         Ok(ResetLink {
             url: Secret::new(self.password_link_url(person.is_agent, &token)),
             expires_at,

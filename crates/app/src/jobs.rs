@@ -14,6 +14,7 @@ use ferrodesk_store::{ClaimedJob, JobRecord, MAIL_JOB_KIND, NewJob};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::audit::{Audit, Caller};
 use crate::{Actor, App, AppError, AppResult};
 
 /// The first retry waits this long; each further one twice as long.
@@ -313,8 +314,8 @@ impl App {
 
     /// Puts a dead job back in the queue with fresh attempts. A dead mail job
     /// is retried through its outbox row, so the outbox shows it queued again.
-    pub async fn retry_dead_job(&self, actor: &Actor, job_id: i64) -> AppResult<()> {
-        if !actor.may_administer() {
+    pub async fn retry_dead_job(&self, caller: &Caller<'_>, job_id: i64) -> AppResult<()> {
+        if !caller.actor.may_administer() {
             return Err(AppError::Forbidden);
         }
         let job = self
@@ -324,9 +325,20 @@ impl App {
             .filter(|job| job.status == "dead")
             .ok_or(AppError::NotFound)?;
         let now = self.now();
+        let audit = Audit::new(caller, "job.retried")
+            .on("job", Some(job_id), &format!("{} job {job_id}", job.kind))
+            .after(&serde_json::json!({ "last_error": job.last_error }));
         let retried = match crate::mail::outbox_id_of(&job) {
-            Some(outbox_id) => self.store().retry_mail(outbox_id, now).await?,
-            None => self.store().retry_dead_job(job_id, now).await?,
+            Some(outbox_id) => {
+                self.store()
+                    .retry_mail(outbox_id, &audit.entry(), now)
+                    .await?
+            }
+            None => {
+                self.store()
+                    .retry_dead_job(job_id, &audit.entry(), now)
+                    .await?
+            }
         };
         if !retried {
             return Err(AppError::NotFound);

@@ -41,13 +41,13 @@ pub use mail::{
 };
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
-pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
-pub use two_factor::{
-    ChallengeAnswer, LOGIN_CHALLENGE_LIFETIME, TwoFactorOverview, TwoFactorSetup,
-};
 pub use settings::{
     Audience, IpAllowList, LoginLimits, LoginMonitoring, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS,
     SessionLimits, Settings, TwoFactorPolicy, parse_range,
+};
+pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
+pub use two_factor::{
+    ChallengeAnswer, LOGIN_CHALLENGE_LIFETIME, TwoFactorOverview, TwoFactorSetup,
 };
 
 use std::sync::Arc;

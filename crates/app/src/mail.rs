@@ -13,6 +13,7 @@ use ferrodesk_mail::{
 use ferrodesk_store::{JobRecord, MAIL_JOB_KIND, MailRecord, NewMail};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Audit, Caller};
 use crate::jobs::{JobFailure, JobResult};
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
@@ -72,6 +73,22 @@ struct StoredSmtp {
     password_sealed: Option<String>,
     from_address: String,
     from_name: Option<String>,
+}
+
+impl StoredSmtp {
+    /// What the audit log keeps of the settings: everything but the
+    /// password, of which only whether there is one.
+    fn audit_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "host": self.host,
+            "port": self.port,
+            "security": self.security,
+            "username": self.username,
+            "password_set": self.password_sealed.is_some(),
+            "from_address": self.from_address,
+            "from_name": self.from_name,
+        })
+    }
 }
 
 /// Where the SMTP settings in force come from.
@@ -463,10 +480,10 @@ impl App {
     /// instance key; an empty password field keeps the stored one.
     pub async fn save_smtp_settings(
         &self,
-        actor: &Actor,
+        caller: &Caller<'_>,
         input: &SmtpSettingsInput<'_>,
     ) -> AppResult<()> {
-        App::require_admin(actor)?;
+        App::require_admin(caller.actor)?;
         if self.inner.smtp_override.is_some() {
             return Err(AppError::Conflict(
                 "FERRODESK_SMTP_URL sets the mail server; change it there.".into(),
@@ -514,6 +531,7 @@ impl App {
         }
         errors.into_result()?;
         let previous = self.stored_smtp().await?;
+        let before = previous.as_ref().map(StoredSmtp::audit_view);
         let password_sealed = if input.forget_password || username.is_empty() {
             None
         } else if input.password.expose().is_empty() {
@@ -536,8 +554,20 @@ impl App {
         };
         let json = serde_json::to_string(&stored)
             .map_err(|error| AppError::Internal(error.to_string()))?;
+        let mut after = stored.audit_view();
+        if let Some(object) = after.as_object_mut() {
+            let password_change = if input.password.expose().is_empty() {
+                "kept"
+            } else {
+                "replaced"
+            };
+            object.insert("password_change".into(), password_change.into());
+        }
+        let audit = Audit::new(caller, "settings.changed")
+            .on_setting(SMTP_SETTING)
+            .change(&before, &Some(after));
         self.store()
-            .put_setting(SMTP_SETTING, &json, self.now())
+            .put_setting_audited(SMTP_SETTING, &json, &audit.entry(), self.now())
             .await?;
         tracing::info!(host = %stored.host, port = stored.port, "SMTP settings changed");
         // Mail that waited for a server goes out now rather than at its
@@ -601,9 +631,15 @@ impl App {
     }
 
     /// Queues a failed mail again.
-    pub async fn retry_mail(&self, actor: &Actor, id: i64) -> AppResult<()> {
-        App::require_admin(actor)?;
-        if !self.store().retry_mail(id, self.now()).await? {
+    pub async fn retry_mail(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
+        App::require_admin(caller.actor)?;
+        let audit =
+            Audit::new(caller, "mail.retried").on("mail", Some(id), &format!("outbox mail {id}"));
+        if !self
+            .store()
+            .retry_mail(id, &audit.entry(), self.now())
+            .await?
+        {
             return Err(AppError::Conflict(
                 "Only a failed mail can be retried.".into(),
             ));
@@ -662,11 +698,11 @@ impl App {
     /// template that does not render is refused with the part and line.
     pub async fn save_mail_template(
         &self,
-        actor: &Actor,
+        caller: &Caller<'_>,
         kind: TemplateKind,
         template: &TemplateText,
     ) -> AppResult<()> {
-        App::require_admin(actor)?;
+        App::require_admin(caller.actor)?;
         let mut errors = FieldErrors::new();
         for (field, text) in [
             ("subject", &template.subject),
@@ -692,8 +728,15 @@ impl App {
         }
         let json = serde_json::to_string(template)
             .map_err(|error| AppError::Internal(error.to_string()))?;
+        let before = self
+            .custom_template(kind)
+            .await?
+            .unwrap_or_else(|| TemplateText::builtin(kind));
+        let audit = Audit::new(caller, "mail_template.changed")
+            .on_setting(&template_setting(kind))
+            .change(&before, template);
         self.store()
-            .put_setting(&template_setting(kind), &json, self.now())
+            .put_setting_audited(&template_setting(kind), &json, &audit.entry(), self.now())
             .await?;
         self.store()
             .delete_setting(&template_failure_setting(kind))
@@ -703,11 +746,25 @@ impl App {
     }
 
     /// Goes back to the built-in template.
-    pub async fn reset_mail_template(&self, actor: &Actor, kind: TemplateKind) -> AppResult<()> {
-        App::require_admin(actor)?;
-        self.store().delete_setting(&template_setting(kind)).await?;
+    pub async fn reset_mail_template(
+        &self,
+        caller: &Caller<'_>,
+        kind: TemplateKind,
+    ) -> AppResult<()> {
+        App::require_admin(caller.actor)?;
+        let Some(before) = self.custom_template(kind).await? else {
+            return Ok(());
+        };
+        let setting = template_setting(kind);
+        let audit = Audit::new(caller, "mail_template.reset")
+            .on_setting(&setting)
+            .change(&before, &TemplateText::builtin(kind));
         self.store()
-            .delete_setting(&template_failure_setting(kind))
+            .delete_settings_audited(
+                &[&setting, &template_failure_setting(kind)],
+                &audit.entry(),
+                self.now(),
+            )
             .await?;
         tracing::info!(
             template = kind.key(),

@@ -128,9 +128,10 @@ impl TwoFactorPolicy {
     /// or `None` when nothing is required.
     pub fn deadline(&self, joined_at: i64) -> Option<Timestamp> {
         let since = self.required_since.filter(|_| self.required_for_agents)?;
-        Some(Timestamp(since.max(joined_at)).plus(Duration::from_secs(
-            u64::from(self.grace_days) * 86_400,
-        )))
+        Some(
+            Timestamp(since.max(joined_at))
+                .plus(Duration::from_secs(u64::from(self.grace_days) * 86_400)),
+        )
     }
 }
 

@@ -83,7 +83,9 @@ pub(crate) fn base32(bytes: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            text.push(char::from(BASE32_ALPHABET[((buffer >> bits) & 31) as usize]));
+            text.push(char::from(
+                BASE32_ALPHABET[((buffer >> bits) & 31) as usize],
+            ));
         }
     }
     if bits > 0 {
@@ -150,8 +152,14 @@ mod tests {
         let step = step_at(now);
         let code = format!("{:06}", code_for_step(RFC_SECRET, step));
         assert_eq!(matching_step(RFC_SECRET, &code, now, 0), Some(step));
-        assert_eq!(matching_step(RFC_SECRET, &code, now + STEP_MILLIS, 0), Some(step));
-        assert_eq!(matching_step(RFC_SECRET, &code, now + 3 * STEP_MILLIS, 0), None);
+        assert_eq!(
+            matching_step(RFC_SECRET, &code, now + STEP_MILLIS, 0),
+            Some(step)
+        );
+        assert_eq!(
+            matching_step(RFC_SECRET, &code, now + 3 * STEP_MILLIS, 0),
+            None
+        );
         assert_eq!(matching_step(RFC_SECRET, &code, now, step), None, "replay");
         let spaced = format!("{} {}", &code[..3], &code[3..]);
         assert_eq!(matching_step(RFC_SECRET, &spaced, now, 0), Some(step));

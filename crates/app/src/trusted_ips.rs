@@ -44,7 +44,10 @@ impl App {
         if !list.applies_to(person.is_agent, person.is_admin) || list.range_admits(ip) {
             return Ok(false);
         }
-        Ok(!self.store().is_ip_trusted(person.id, ip, self.now()).await?)
+        Ok(!self
+            .store()
+            .is_ip_trusted(person.id, ip, self.now())
+            .await?)
     }
 
     /// Logs the refused login and mails a link that trusts the address.
@@ -165,7 +168,8 @@ impl App {
     ) -> AppResult<Timestamp> {
         let address = canonical_ip(ip)
             .ok_or_else(|| AppError::invalid("ip", format!("{ip:?} is not an IP address.")))?;
-        let email = Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
+        let email =
+            Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
         let person = self
             .store()
             .find_person_by_email(&email.normalized())

@@ -198,19 +198,19 @@ impl App {
         let secret = self.inner.key.open(SECRET_PURPOSE, sealed)?;
         let recovery_hash =
             normalized_recovery_code(answer.code).map(|code| self.recovery_code_hash(&code));
-        let proof = match totp::matching_step(&secret, answer.code, now.millis(), state.totp_last_step)
-        {
-            Some(step) => Some(SecondFactorProof::TotpStep {
-                step,
-                challenge_hash: &challenge_hash,
-            }),
-            None => recovery_hash
-                .as_deref()
-                .map(|code_hash| SecondFactorProof::RecoveryCode {
-                    code_hash,
+        let proof =
+            match totp::matching_step(&secret, answer.code, now.millis(), state.totp_last_step) {
+                Some(step) => Some(SecondFactorProof::TotpStep {
+                    step,
                     challenge_hash: &challenge_hash,
                 }),
-        };
+                None => recovery_hash
+                    .as_deref()
+                    .map(|code_hash| SecondFactorProof::RecoveryCode {
+                        code_hash,
+                        challenge_hash: &challenge_hash,
+                    }),
+            };
         if let Some(proof) = proof {
             let opened = self
                 .open_session(
@@ -235,7 +235,12 @@ impl App {
             .count_challenge_failure(&challenge_hash, MAX_CODE_FAILURES)
             .await?;
         match self
-            .refuse_login::<()>(Some(&person), &record(false, "wrong_code"), &lock_key, limits)
+            .refuse_login::<()>(
+                Some(&person),
+                &record(false, "wrong_code"),
+                &lock_key,
+                limits,
+            )
             .await
         {
             Err(AppError::LoginLocked) => Err(AppError::LoginLocked),
@@ -367,7 +372,11 @@ impl App {
 
     /// Turns 2FA off; the current password is required, and agents cannot
     /// while an admin requires it.
-    pub async fn turn_off_two_factor(&self, caller: &Caller<'_>, password: &Secret) -> AppResult<()> {
+    pub async fn turn_off_two_factor(
+        &self,
+        caller: &Caller<'_>,
+        password: &Secret,
+    ) -> AppResult<()> {
         let person = self.own_person_with_password(caller, password).await?;
         if person.is_agent && self.settings().await?.two_factor.required_for_agents {
             return Err(AppError::Conflict(
@@ -445,7 +454,13 @@ mod tests {
             normalized_recovery_code(&format!(" {} ", code.to_uppercase())),
             Some(stored)
         );
-        for junk in ["", "123456", "abcde-fghij-k", "iiiii-lllll", "abcde\u{00e9}ghij"] {
+        for junk in [
+            "",
+            "123456",
+            "abcde-fghij-k",
+            "iiiii-lllll",
+            "abcde\u{00e9}ghij",
+        ] {
             assert_eq!(normalized_recovery_code(junk), None, "{junk:?}");
         }
     }

@@ -171,20 +171,32 @@ impl Store {
         Ok(())
     }
 
-    /// Puts a dead job back in the queue with fresh attempts.
-    pub async fn retry_dead_job(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
-            sqlx::query(
+    /// Puts a dead job back in the queue with fresh attempts, with the
+    /// audit entry of whoever asked.
+    pub async fn retry_dead_job(
+        &self,
+        id: i64,
+        audit: &crate::NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = crate::backend::BeginWrite::begin_write(pool).await?;
+            let retried = sqlx::query(
                 "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, last_error = NULL, updated_at = $2 \
                  WHERE id = $1 AND status = 'dead'",
             )
             .bind(id)
             .bind(now.millis())
-            .execute(pool)
+            .execute(&mut *transaction)
             .await?
             .rows_affected()
-                == 1
-        }))
+                == 1;
+            if retried {
+                crate::audit::insert_audit!(transaction, audit, now);
+            }
+            transaction.commit().await?;
+            Ok(retried)
+        })
     }
 
     pub async fn get_job(&self, id: i64) -> StoreResult<Option<JobRecord>> {

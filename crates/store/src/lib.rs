@@ -32,9 +32,9 @@ pub use people::{
     PersonRecord,
 };
 pub use resets::{LinkPurpose, NewPasswordLink};
+pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
-pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 
 use std::time::Duration;
 

@@ -119,8 +119,14 @@ pub struct SuccessfulLogin<'a> {
 /// recovery code (accepted only if unused).
 #[derive(Debug, Clone, Copy)]
 pub enum SecondFactorProof<'a> {
-    TotpStep { step: i64, challenge_hash: &'a str },
-    RecoveryCode { code_hash: &'a str, challenge_hash: &'a str },
+    TotpStep {
+        step: i64,
+        challenge_hash: &'a str,
+    },
+    RecoveryCode {
+        code_hash: &'a str,
+        challenge_hash: &'a str,
+    },
 }
 
 /// Everything a failed login writes.

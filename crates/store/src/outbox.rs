@@ -182,8 +182,14 @@ impl Store {
         Ok(())
     }
 
-    /// Sends a failed mail again: back to queued, with a new sending job.
-    pub async fn retry_mail(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+    /// Sends a failed mail again: back to queued, with a new sending job,
+    /// and the audit entry of whoever asked.
+    pub async fn retry_mail(
+        &self,
+        id: i64,
+        audit: &crate::NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             let reset = sqlx::query("UPDATE outbox SET status = 'queued' WHERE id = $1 AND status = 'failed'")
@@ -207,6 +213,7 @@ impl Store {
                     .bind(now.millis())
                     .fetch_one(&mut *transaction)
                     .await?;
+                crate::audit::insert_audit!(transaction, audit, now);
             }
             transaction.commit().await?;
             Ok(reset == 1)

@@ -36,6 +36,28 @@ impl Store {
         }))
     }
 
+    /// Deletes settings (a value and what goes with it) with the audit
+    /// entry, in one transaction.
+    pub async fn delete_settings_audited(
+        &self,
+        keys: &[&str],
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            for key in keys {
+                sqlx::query("DELETE FROM settings WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            insert_audit!(transaction, audit, now);
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
     /// Stores a setting and its audit entry in one transaction.
     pub async fn put_setting_audited(
         &self,

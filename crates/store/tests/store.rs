@@ -338,7 +338,7 @@ on_both_backends! { open;
         assert_eq!(dead.len(), 1);
         assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
         assert!(store.claim_jobs("a", T0.plus(MINUTE), T0, 10).await.unwrap().is_empty(), "dead jobs stay put");
-        assert!(store.retry_dead_job(id, T0).await.unwrap());
+        assert!(store.retry_dead_job(id, &audit("job.retried"), T0).await.unwrap());
         let retried = store.claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();
         assert_eq!((retried[0].id, retried[0].attempts), (id, 1), "fresh attempts");
         // A permanent failure is dead at once.
@@ -399,13 +399,13 @@ on_both_backends! { open;
         let waiting = store.get_mail(id).await.unwrap().unwrap();
         assert_eq!((waiting.status.as_str(), waiting.attempts), ("queued", 1));
         assert_eq!(waiting.last_error.as_deref(), Some("connection refused"));
-        assert!(!store.retry_mail(id, T0).await.unwrap(), "only failed mail is retried");
+        assert!(!store.retry_mail(id, &audit("mail.retried"), T0).await.unwrap(), "only failed mail is retried");
         // Its job gives up: the mail is failed and the job dead.
         let claimed = store.claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();
         store.fail_job(claimed[0].id, "a", "gave up", T0, true, T0).await.unwrap();
         store.mark_mail_attempt_failed(id, "gave up", true).await.unwrap();
         assert_eq!(store.list_mail(Some("failed"), 10).await.unwrap().len(), 1);
-        assert!(store.retry_mail(id, T0).await.unwrap());
+        assert!(store.retry_mail(id, &audit("mail.retried"), T0).await.unwrap());
         assert!(store.jobs_with_status("dead", 10).await.unwrap().is_empty(), "the dead job made way");
         let resent = store.claim_jobs("a", T0.plus(MINUTE), T0, 10).await.unwrap();
         assert_eq!(resent.len(), 1);

@@ -77,11 +77,17 @@ impl TestDatabase {
         match self.backend {
             Backend::Sqlite => {
                 let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-                sqlx::query(statement).execute(&mut connection).await.unwrap();
+                sqlx::query(statement)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
             }
             Backend::Postgres => {
                 let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query(statement).execute(&mut connection).await.unwrap();
+                sqlx::query(statement)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
             }
         }
     }

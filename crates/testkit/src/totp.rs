@@ -50,6 +50,9 @@ mod tests {
     #[test]
     fn matches_the_rfc_6238_vector() {
         // "12345678901234567890" in base32; RFC 6238 gives 94287082 at 59 s.
-        assert_eq!(code_at("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59_000), "287082");
+        assert_eq!(
+            code_at("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", 59_000),
+            "287082"
+        );
     }
 }

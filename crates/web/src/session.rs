@@ -286,8 +286,7 @@ fn first_things_first(surface: Surface, actor: &Actor, request: &Request) -> Opt
         Surface::Staff => "/agent/logout",
         Surface::Portal => "/logout",
     };
-    let on_required_page =
-        path == required_page || path.starts_with(&format!("{required_page}/"));
+    let on_required_page = path == required_page || path.starts_with(&format!("{required_page}/"));
     if on_required_page || path == logout {
         return None;
     }

@@ -54,7 +54,10 @@ fn routes_under(base: &str) -> Router<AppState> {
             &format!("{base}/two-factor/recovery-codes"),
             post(replace_recovery_codes),
         )
-        .route(&format!("{base}/two-factor/disable"), post(disable_two_factor))
+        .route(
+            &format!("{base}/two-factor/disable"),
+            post(disable_two_factor),
+        )
 }
 
 fn base_path(surface: Surface) -> &'static str {
@@ -353,10 +356,7 @@ async fn two_factor(
     two_factor_page(&state, &session, Vec::new(), FieldErrors::new(), notice).await
 }
 
-async fn start_two_factor(
-    State(state): State<AppState>,
-    session: Session,
-) -> WebResult<Response> {
+async fn start_two_factor(State(state): State<AppState>, session: Session) -> WebResult<Response> {
     let back = two_factor_setup_path(session.surface);
     if let Some(redirect) = not_signed_in(&session, back) {
         return Ok(redirect);
@@ -386,8 +386,7 @@ async fn after_code_change(
     match result {
         Ok(codes) => two_factor_page(state, session, codes, FieldErrors::new(), Some(notice)).await,
         Err(AppError::Invalid(errors)) => {
-            let mut response =
-                two_factor_page(state, session, Vec::new(), errors, None).await?;
+            let mut response = two_factor_page(state, session, Vec::new(), errors, None).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }

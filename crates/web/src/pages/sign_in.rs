@@ -116,9 +116,9 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
             "The admin interface needs a login without \u{201c}remember me\u{201d}. Log in again to continue.",
         ),
         "password-changed" => Some("Your password has been changed."),
-        "code-expired" => Some(
-            "That login took too long or had too many wrong codes. Log in again.",
-        ),
+        "code-expired" => {
+            Some("That login took too long or had too many wrong codes. Log in again.")
+        }
         "ip-trusted" => Some("Your address is confirmed. Log in again to continue."),
         _ => None,
     }
@@ -224,22 +224,30 @@ pub(crate) async fn submit(
             | AppError::LoginLocked
             | AppError::TooManyRequests
             | AppError::IpNotTrusted),
-        ) => {
-            let (status, message) = refusal_message(&refused);
-            let mut response = login_page(
-                &state,
-                surface,
-                &session,
-                return_to.as_ref(),
-                Some(message),
-                None,
-            )
-            .await?;
-            *response.status_mut() = status;
-            Ok(response)
-        }
+        ) => refused_login(&state, &session, return_to.as_ref(), &refused).await,
         Err(other) => Err(other.into()),
     }
+}
+
+/// The login form again, with why the login was refused.
+async fn refused_login(
+    state: &AppState,
+    session: &Session,
+    return_to: Option<&ReturnPath>,
+    refused: &AppError,
+) -> WebResult<Response> {
+    let (status, message) = refusal_message(refused);
+    let mut response = login_page(
+        state,
+        session.surface,
+        session,
+        return_to,
+        Some(message),
+        None,
+    )
+    .await?;
+    *response.status_mut() = status;
+    Ok(response)
 }
 
 fn refusal_message(refused: &AppError) -> (StatusCode, &'static str) {
@@ -386,12 +394,7 @@ pub(crate) async fn submit_second_factor(
         }
         Err(AppError::LoginChallengeExpired) => Ok(back_to_login(surface)),
         Err(refused @ AppError::LoginLocked) => {
-            let (status, message) = refusal_message(&refused);
-            let mut response =
-                login_page(&state, surface, &session, return_to.as_ref(), Some(message), None)
-                    .await?;
-            *response.status_mut() = status;
-            Ok(response)
+            refused_login(&state, &session, return_to.as_ref(), &refused).await
         }
         Err(other) => Err(other.into()),
     }

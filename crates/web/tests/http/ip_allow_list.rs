@@ -22,7 +22,10 @@ pub(crate) struct AllowListTest {
 
 /// A server behind a trusted proxy on loopback, so each test browser can
 /// come from an address of its choosing.
-async fn spawn_behind_proxy(backend: ferrodesk_testkit::Backend, with_mail: bool) -> Option<AllowListTest> {
+async fn spawn_behind_proxy(
+    backend: ferrodesk_testkit::Backend,
+    with_mail: bool,
+) -> Option<AllowListTest> {
     let smtp = if with_mail {
         Some(SmtpServer::start().await?)
     } else {
@@ -81,7 +84,9 @@ async fn save_allow_list(
     if enabled {
         fields.push(("enabled", "1"));
     }
-    admin.post(app, "/admin/security/ip-allow-list", &fields).await
+    admin
+        .post(app, "/admin/security/ip-allow-list", &fields)
+        .await
 }
 
 /// The verification links among mails, as (path, text), oldest first.
@@ -105,7 +110,13 @@ async fn signed_in_admin(app: &TestApp) -> Browser {
     app.create_admin().await;
     let admin = browser_at("192.0.2.1");
     // Turning the list on does not end the admin's own session.
-    assert_eq!(admin.log_in(app, "admin@example.org", PASSWORD).await.status(), 303);
+    assert_eq!(
+        admin
+            .log_in(app, "admin@example.org", PASSWORD)
+            .await
+            .status(),
+        303
+    );
     admin
 }
 

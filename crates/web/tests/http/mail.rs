@@ -41,6 +41,18 @@ async fn request_reset(app: &TestApp, page: &str, email: &str) -> reqwest::Respo
         .await
 }
 
+/// (action, target) of every audit entry, newest first.
+async fn audit_of(app: &TestApp) -> Vec<(String, String)> {
+    app.app
+        .store()
+        .search_audit(&ferrodesk_app::AuditFilter::default(), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|entry| (entry.action, entry.target))
+        .collect()
+}
+
 async fn all_mail(app: &TestApp) -> Vec<MailRecord> {
     app.app.store().list_mail(None, 1000).await.unwrap()
 }
@@ -238,6 +250,8 @@ on_both_backends! { spawn_with_mail;
             ("subject", "Reset {{ name }}\r\nBcc: victim@example.org"), ("text", "{{ link }}"), ("html", ""), ("action", "save"), ("csrf_token", &csrf),
         ]).await;
         assert_eq!(saved.status(), 303);
+        let actions = audit_of(app).await;
+        assert!(actions.iter().any(|(action, target)| action == "mail_template.changed" && target.contains("agent_password_reset")), "{actions:?}");
         request_reset(app, "/agent/forgot-password", "admin@example.org").await;
         let received = test.smtp.wait_for(1, MAIL_WAIT).await;
         assert!(!received[0].envelope_to.contains("victim"), "{}", received[0].envelope_to);
@@ -279,6 +293,8 @@ on_both_backends! { spawn_with_mail;
         assert_eq!(reset.status(), 303);
         let list = app.get("/admin/email/templates").await.text().await.unwrap();
         assert!(!list.contains("badge failed"));
+        let actions = audit_of(app).await;
+        assert!(actions.iter().any(|(action, target)| action == "mail_template.reset" && target.contains("agent_password_reset")), "{actions:?}");
     }
 
     async fn an_admin_sees_failed_mail_and_dead_jobs_and_retries_them(test: MailTest) {
@@ -327,6 +343,9 @@ on_both_backends! { spawn_with_mail;
         assert_eq!(ids.len(), 2);
         wait_until("both are marked sent", || async { all_mail(&app).await.iter().all(|mail| mail.status == "sent") }).await;
         assert_eq!(app.post_form(&format!("/admin/email/outbox/{}/retry", mails[0].id), &[("csrf_token", &csrf)]).await.status(), 409, "a sent mail is not sent again");
+        let actions = audit_of(&app).await;
+        assert_eq!(actions.iter().filter(|(action, _)| action == "mail.retried").count(), 1, "{actions:?}");
+        assert_eq!(actions.iter().filter(|(action, _)| action == "job.retried").count(), 1, "{actions:?}");
     }
 
     async fn two_nodes_send_a_thousand_queued_mails_without_doubles_or_losses(test: MailTest) {
@@ -437,6 +456,12 @@ on_both_backends! { spawn_with_mail_server_only;
         // Saving again with an empty password field keeps the stored one.
         assert_eq!(post(form("mailer", "", "Help Desk")).await.status(), 303);
         assert!(app.app.store().get_setting("mail.smtp").await.unwrap().unwrap().contains("password_sealed\":\""));
+        let entries = app.app.store().search_audit(&ferrodesk_app::AuditFilter { action_prefix: Some("settings.changed".into()), ..Default::default() }, 10).await.unwrap();
+        assert_eq!(entries.len(), 2, "each save is audited");
+        for entry in &entries {
+            let values = format!("{:?} {:?}", entry.before_value, entry.after_value);
+            assert!(values.contains("mailer") && !values.contains("s3cret") && !values.contains("password_sealed"), "{values}");
+        }
         assert_eq!(post(form("", "", "Help Desk")).await.status(), 303);
         let worked = app.post_form("/admin/email/test", &[("to", "admin@example.org"), ("csrf_token", &csrf)]).await;
         assert!(worked.text().await.unwrap().contains("accepted a test email"));

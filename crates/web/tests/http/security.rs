@@ -27,7 +27,12 @@ impl Browser {
         self.client.get(app.url(path)).send().await.unwrap()
     }
 
-    pub async fn post(&self, app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post(
+        &self,
+        app: &TestApp,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.client
             .post(app.url(path))
             .form(fields)

@@ -24,7 +24,9 @@ fn text_after(html: &str, anchor: &str) -> String {
 }
 
 fn recovery_codes_in(html: &str) -> Vec<String> {
-    let start = html.find("id=\"recovery-codes\"").expect("recovery codes shown");
+    let start = html
+        .find("id=\"recovery-codes\"")
+        .expect("recovery codes shown");
     let list = &html[start..html[start..].find("</ul>").unwrap() + start];
     list.split("<code>")
         .skip(1)
@@ -42,7 +44,11 @@ struct Enrolled {
 async fn enrol(app: &TestApp, browser: &Browser) -> Enrolled {
     let token = browser.csrf(app, "/agent/account/two-factor").await;
     let started = browser
-        .post(app, "/agent/account/two-factor/start", &[("csrf_token", &token)])
+        .post(
+            app,
+            "/agent/account/two-factor/start",
+            &[("csrf_token", &token)],
+        )
         .await;
     assert_eq!(started.status(), 303);
     let page = browser

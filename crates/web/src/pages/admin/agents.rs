@@ -187,7 +187,11 @@ fn agent_page(
                 } else {
                     "emailed link"
                 };
-                (trusted.ip, Timestamp(trusted.trusted_until).to_string(), how)
+                (
+                    trusted.ip,
+                    Timestamp(trusted.trusted_until).to_string(),
+                    how,
+                )
             })
             .collect(),
         errors,
@@ -227,7 +231,10 @@ const AGENT_NOTICES: [(&str, &str); 10] = [
         "reset-2fa",
         "Two-factor login is off for this agent and their sessions ended; they can set it up again after logging in.",
     ),
-    ("ip-revoked", "That address is no longer trusted for this agent."),
+    (
+        "ip-revoked",
+        "That address is no longer trusted for this agent.",
+    ),
 ];
 
 async fn detail(

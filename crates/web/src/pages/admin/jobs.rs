@@ -70,6 +70,6 @@ async fn retry(
     admin: AdminSession,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
-    state.app.retry_dead_job(admin.actor(), id).await?;
+    state.app.retry_dead_job(&admin.caller(), id).await?;
     Ok(Redirect::to("/admin/jobs?notice=retried").into_response())
 }

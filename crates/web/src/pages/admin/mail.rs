@@ -169,7 +169,7 @@ async fn save(
         from_address: &form.from_address,
         from_name: &form.from_name,
     };
-    match state.app.save_smtp_settings(admin.actor(), &input).await {
+    match state.app.save_smtp_settings(&admin.caller(), &input).await {
         Ok(()) => Ok(Redirect::to("/admin/email?notice=saved").into_response()),
         Err(AppError::Invalid(errors)) => {
             // Show what was typed (never the password) with the problems.

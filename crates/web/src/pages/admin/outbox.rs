@@ -128,6 +128,6 @@ async fn retry(
     admin: AdminSession,
     Path(id): Path<i64>,
 ) -> WebResult<Response> {
-    state.app.retry_mail(admin.actor(), id).await?;
+    state.app.retry_mail(&admin.caller(), id).await?;
     Ok(Redirect::to(&format!("/admin/email/outbox/{id}?notice=retried")).into_response())
 }

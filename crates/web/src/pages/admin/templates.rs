@@ -120,7 +120,7 @@ async fn save_or_preview(
     let (preview, errors) = match form.action.as_str() {
         "save" => match state
             .app
-            .save_mail_template(admin.actor(), kind, &template)
+            .save_mail_template(&admin.caller(), kind, &template)
             .await
         {
             Ok(()) => {
@@ -172,7 +172,7 @@ async fn reset(
     Path(key): Path<String>,
 ) -> WebResult<Response> {
     let kind = kind_of(&key)?;
-    state.app.reset_mail_template(admin.actor(), kind).await?;
+    state.app.reset_mail_template(&admin.caller(), kind).await?;
     Ok(Redirect::to(&format!(
         "/admin/email/templates/{}?notice=reset",
         kind.key()
