@@ -162,6 +162,10 @@ pub(crate) async fn render_error_pages(
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
+    if status == StatusCode::FORBIDDEN {
+        // Refused permissions and CSRF checks, for whoever watches the logs.
+        tracing::warn!(request_id = %request_id, method = %method, route = %location, "request refused (403)");
+    }
     let page = response.extensions_mut().remove::<ErrorPage>();
     let has_own_body = response
         .headers()
