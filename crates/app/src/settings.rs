@@ -558,8 +558,15 @@ impl App {
             trusted_ranges,
         };
         let before = self.settings().await?.ip_allow_list.clone();
+        let turned_on = after.enabled && !before.enabled;
+        let trust_period = after.trust_period();
         self.put_audited_setting(caller, IP_ALLOW_LIST, &before, &after)
-            .await
+            .await?;
+        if turned_on {
+            // The admin turning it on should not be the first one locked out.
+            self.trust_callers_address(caller, trust_period).await?;
+        }
+        Ok(())
     }
 
     /// Stores a setting with its audit entry in one transaction, then

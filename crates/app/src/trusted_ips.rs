@@ -206,6 +206,39 @@ impl App {
         Ok(until)
     }
 
+    /// Trusts the address a signed-in agent is using now (when they turn the
+    /// allow-list on).
+    pub(crate) async fn trust_callers_address(
+        &self,
+        caller: &Caller<'_>,
+        period: Duration,
+    ) -> AppResult<()> {
+        let (Some(person), Some(address)) = (caller.actor.signed_in(), canonical_ip(caller.ip))
+        else {
+            return Ok(());
+        };
+        let now = self.now();
+        let until = now.plus(period);
+        let audit = Audit::new(caller, "ip.trusted")
+            .on_person(person.person_id, &person.name, &person.email)
+            .after(&serde_json::json!({
+                "ip": address,
+                "until": until.to_string(),
+                "source": TrustSource::Settings.as_str(),
+            }));
+        self.store()
+            .trust_ip(
+                person.person_id,
+                &address,
+                until,
+                TrustSource::Settings,
+                &audit.entry(),
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
     /// The addresses an agent may sign in from, for the agent themself or
     /// an admin.
     pub async fn trusted_ips_of(

@@ -15,6 +15,8 @@ pub enum TrustSource {
     Email,
     /// `ferrodesk admin trust-ip`.
     CommandLine,
+    /// The address of the admin who turned the allow-list on.
+    Settings,
 }
 
 impl TrustSource {
@@ -22,6 +24,7 @@ impl TrustSource {
         match self {
             TrustSource::Email => "email",
             TrustSource::CommandLine => "command_line",
+            TrustSource::Settings => "settings",
         }
     }
 }

@@ -31,14 +31,15 @@ CREATE TABLE login_challenges (
 );
 CREATE INDEX login_challenges_expiry ON login_challenges (expires_at);
 
--- Addresses an agent has confirmed through an emailed link (or an admin
--- trusted from the command line), each until a time.
+-- Addresses an agent has confirmed through an emailed link, that an admin
+-- trusted from the command line, or that the admin who turned the list on
+-- was using, each until a time.
 CREATE TABLE trusted_ips (
     person_id BIGINT NOT NULL REFERENCES people (id) ON DELETE CASCADE,
     ip TEXT NOT NULL,
     trusted_until BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
-    source TEXT NOT NULL CHECK (source IN ('email', 'command_line')),
+    source TEXT NOT NULL CHECK (source IN ('email', 'command_line', 'settings')),
     PRIMARY KEY (person_id, ip)
 );
 

@@ -19,16 +19,20 @@ const ADMIN_PAGES: [&str; 14] = [
     "/admin/email/templates/agent_invitation",
     "/admin/jobs",
 ];
-const ADMIN_ACTIONS: [&str; 15] = [
+const ADMIN_ACTIONS: [&str; 19] = [
     "/admin/agents/invite",
     "/admin/agents/1",
     "/admin/agents/1/demote",
     "/admin/agents/1/disable",
     "/admin/agents/1/unlock",
+    "/admin/agents/1/reset-2fa",
+    "/admin/agents/1/trusted-ips/revoke",
     "/admin/security/passwords/agents",
     "/admin/security/logins/users",
     "/admin/security/sessions/agents",
     "/admin/security/monitoring",
+    "/admin/security/two-factor",
+    "/admin/security/ip-allow-list",
     "/admin/email",
     "/admin/email/test",
     "/admin/email/outbox/1/retry",

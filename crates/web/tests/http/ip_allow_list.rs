@@ -212,6 +212,7 @@ on_both_backends! { spawn_without_mail;
         assert_eq!(save_allow_list(app, &admin, true, "admins", "30", "").await.status(), 303);
         assert_eq!(browser_at("203.0.113.1").log_in(app, "agent@example.org", PASSWORD).await.status(), 303, "agents are free");
         assert_eq!(browser_at("203.0.113.1").log_in(app, "admin@example.org", PASSWORD).await.status(), 403, "admins are not");
+        assert_eq!(browser_at("192.0.2.1").log_in(app, "admin@example.org", PASSWORD).await.status(), 303, "the address that turned it on is trusted");
 
         assert_eq!(save_allow_list(app, &admin, false, "admins", "30", "").await.status(), 303);
         assert_eq!(browser_at("203.0.113.1").log_in(app, "admin@example.org", PASSWORD).await.status(), 303, "off means off");

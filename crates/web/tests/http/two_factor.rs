@@ -322,4 +322,28 @@ on_both_backends! { spawn_app;
         assert_eq!(location(&off), "/account/two-factor?notice=disabled");
         assert!(audit_actions(&app).await.contains(&"two_factor.disabled".to_owned()));
     }
+
+    async fn the_two_factor_pages_are_for_the_signed_in_person_only(app: TestApp) {
+        let visitor = Browser::new();
+        for base in ["/agent/account", "/account"] {
+            let page = visitor.get(&app, &format!("{base}/two-factor")).await;
+            assert_eq!(page.status(), 303, "{base}");
+            let login = location(&page);
+            assert!(login.starts_with("/agent/login") || login.starts_with("/login"), "{login}");
+            let token = visitor.csrf(&app, if base == "/account" { "/login" } else { "/agent/login" }).await;
+            for action in ["start", "confirm", "recovery-codes", "disable"] {
+                let response = visitor.post(&app, &format!("{base}/two-factor/{action}"), &[("csrf_token", &token), ("code", "123456"), ("current_password", PASSWORD)]).await;
+                assert_eq!(response.status(), 303, "visitor POST {base}/two-factor/{action}");
+            }
+            // Without the token, nothing at all.
+            let forged = visitor.post(&app, &format!("{base}/two-factor/start"), &[("code", "1")]).await;
+            assert_eq!(forged.status(), 403);
+        }
+        // A code form with no login behind it goes back to the password.
+        let stray = visitor.get(&app, "/agent/login/two-factor").await;
+        assert_eq!(location(&stray), "/agent/login?notice=code-expired");
+        let token = visitor.csrf(&app, "/agent/login").await;
+        let guessed = visitor.post(&app, "/agent/login/two-factor", &[("csrf_token", &token), ("code", "123456")]).await;
+        assert_eq!(location(&guessed), "/agent/login?notice=code-expired");
+    }
 }

@@ -182,10 +182,10 @@ fn agent_page(
             .trusted_ips
             .into_iter()
             .map(|trusted| {
-                let how = if trusted.source == "command_line" {
-                    "command line"
-                } else {
-                    "emailed link"
+                let how = match trusted.source.as_str() {
+                    "command_line" => "command line",
+                    "settings" => "turning the allow-list on",
+                    _ => "emailed link",
                 };
                 (
                     trusted.ip,
