@@ -7,8 +7,9 @@ use std::time::Duration;
 use ferrodesk_core::{Surface, Timestamp};
 use ferrodesk_store::{
     AuditFilter, ChangeOutcome, FailedLogin, FailureCount, LinkPurpose, LockoutRule, LoginFilter,
-    MAIL_JOB_KIND, NewAuditEntry, NewJob, NewLoginRecord, NewMail, NewPasswordLink, NewPerson,
-    NewSession, PasswordChange, PersonChange, Store, StoreError,
+    MAIL_JOB_KIND, NewAuditEntry, NewIpVerification, NewJob, NewLoginChallenge, NewLoginRecord,
+    NewMail, NewPasswordLink, NewPerson, NewSession, PasswordChange, PersonChange,
+    SecondFactorProof, Store, StoreError, SuccessfulLogin, TrustSource,
 };
 use ferrodesk_testkit::{Backend, TestDatabase, on_both_backends};
 
@@ -297,6 +298,58 @@ on_both_backends! { open;
         let fresh = store.record_failed_login(&failed, after_lock).await.unwrap();
         assert_eq!(fresh.failures, 1, "a new window starts counting again");
         assert_eq!(store.search_logins(&LoginFilter::default(), 10).await.unwrap().len(), 5);
+    }
+
+    async fn lapsed_trust_links_challenges_and_lockouts_are_purged(store: Subject) {
+        let agent = store.create_person(&person("a@example.org", "a@example.org", true, false), T0).await.unwrap();
+        let day = Duration::from_secs(86_400);
+        store.trust_ip(agent.id, "192.0.2.1", T0.plus(day), TrustSource::CommandLine, &audit("ip.trusted"), T0).await.unwrap();
+        store.trust_ip(agent.id, "192.0.2.2", T0.plus(day * 10), TrustSource::Email, &audit("ip.trusted"), T0).await.unwrap();
+        store.create_ip_verification(&NewIpVerification { token_hash: "v1", person_id: agent.id, ip: "192.0.2.3", expires_at: T0.plus(MINUTE) }, &mail("<v@example.org>"), T0).await.unwrap();
+        store.create_login_challenge(&NewLoginChallenge { token_hash: "c1", person_id: agent.id, surface: Surface::Staff, remembered: false, expires_at: T0.plus(MINUTE) }, T0).await.unwrap();
+        let rule = LockoutRule { max_failures: 10, window: Duration::from_secs(900), lock_for: Duration::from_secs(900) };
+        let record = NewLoginRecord { person_id: None, email: "x@example.org", surface: Surface::Staff, succeeded: false, reason: "unknown_account", ip: "192.0.2.9", user_agent: "" };
+        store.record_failed_login(&FailedLogin { record: &record, audit: None, lockout_key: "staff:x@example.org", rule, mails: &[] }, T0).await.unwrap();
+
+        assert_eq!(store.delete_lapsed_security_rows(T0.plus(MINUTE)).await.unwrap(), 2, "the link and the challenge");
+        assert!(store.find_ip_verification("v1", T0).await.unwrap().is_none());
+        let later = T0.plus(day * 2);
+        assert_eq!(store.delete_lapsed_security_rows(later).await.unwrap(), 2, "one trusted address and the day-old counter");
+        let left = store.trusted_ips_of(agent.id, T0).await.unwrap();
+        assert_eq!(left.iter().map(|trusted| trusted.ip.as_str()).collect::<Vec<_>>(), ["192.0.2.2"]);
+        assert!(store.is_ip_trusted(agent.id, "192.0.2.2", later).await.unwrap());
+        assert!(!store.is_ip_trusted(agent.id, "192.0.2.2", T0.plus(day * 10)).await.unwrap(), "trust ends at its time");
+    }
+
+    async fn a_totp_step_or_recovery_code_opens_one_session_only(store: Subject) {
+        let agent = store.create_person(&person("a@example.org", "a@example.org", true, false), T0).await.unwrap();
+        store.set_pending_totp_secret(agent.id, "sealed-secret", T0).await.unwrap();
+        assert!(!store.enable_totp(agent.id, "another-secret", 5, &[], &audit("two_factor.enabled"), T0).await.unwrap(), "only the secret the code was checked against");
+        assert!(store.enable_totp(agent.id, "sealed-secret", 5, &["code-hash".to_owned()], &audit("two_factor.enabled"), T0).await.unwrap());
+        let state = store.two_factor_state(agent.id).await.unwrap().unwrap();
+        assert_eq!((state.totp_secret.as_deref(), state.totp_last_step, state.recovery_codes_left), (Some("sealed-secret"), 5, 1));
+
+        let login = |token: &'static str, proof: SecondFactorProof<'static>| {
+            let session = NewSession { token_hash: token, surface: Surface::Staff, person_id: agent.id, expires_at: T0.plus(MINUTE), ip: "192.0.2.1", user_agent: "", remembered: false };
+            (session, proof)
+        };
+        let record = NewLoginRecord { person_id: Some(agent.id), email: "a@example.org", surface: Surface::Staff, succeeded: true, reason: "ok", ip: "192.0.2.1", user_agent: "" };
+        let entry = audit("login.succeeded");
+        for (token, proof, expected) in [
+            ("s1", SecondFactorProof::TotpStep { step: 5, challenge_hash: "c" }, false),
+            ("s2", SecondFactorProof::TotpStep { step: 6, challenge_hash: "c" }, true),
+            ("s3", SecondFactorProof::TotpStep { step: 6, challenge_hash: "c" }, false),
+            ("s4", SecondFactorProof::RecoveryCode { code_hash: "code-hash", challenge_hash: "c" }, true),
+            ("s5", SecondFactorProof::RecoveryCode { code_hash: "code-hash", challenge_hash: "c" }, false),
+        ] {
+            let (session, proof) = login(token, proof);
+            let opened = store.record_successful_login(&SuccessfulLogin { session: &session, record: &record, audit: &entry, lockout_key: "staff:a@example.org", mail: None, second_factor: Some(proof) }, T0).await.unwrap();
+            assert_eq!(opened, expected, "{token}");
+        }
+        assert_eq!(store.count_sessions_of(agent.id).await.unwrap(), 2, "nothing is written for a spent factor");
+        assert!(store.disable_two_factor(agent.id, true, &audit("agent.two_factor_reset"), T0).await.unwrap());
+        assert_eq!(store.count_sessions_of(agent.id).await.unwrap(), 0);
+        assert_eq!(store.two_factor_state(agent.id).await.unwrap().unwrap().recovery_codes_left, 0);
     }
 
     async fn the_last_active_admin_cannot_be_demoted_or_disabled(store: Subject) {
