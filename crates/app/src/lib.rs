@@ -5,12 +5,14 @@
 mod accounts;
 mod agents;
 mod audit;
+mod departments;
 mod error;
 mod error_log;
 mod hostnames;
 mod jobs;
 mod mail;
 mod passwords;
+mod permissions;
 mod secrets;
 mod sessions;
 mod settings;
@@ -25,12 +27,13 @@ pub use accounts::{
 };
 pub use agents::{AgentAction, AgentDetail, LOGIN_LOG_PAGE_SIZE};
 pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller, csv_cell};
+pub use departments::{DepartmentNode, department_tree, with_descendants};
 pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
 pub use ferrodesk_store::{
-    AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter, LoginRecord, OwnSession,
-    TrustedIp,
+    AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter, LoginRecord,
+    MemberRecord, OwnSession, PermissionGroupRecord, TeamRecord, TrustedIp,
 };
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
 pub use hostnames::confirmed_hostname;
@@ -39,6 +42,7 @@ pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
     TemplateOverview, TemplatePreview, TemplateText, hide_tokens,
 };
+pub use permissions::{AgentAccess, GroupInput, PermissionGroupDetail};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{

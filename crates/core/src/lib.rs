@@ -4,6 +4,7 @@
 pub mod email;
 pub mod name;
 pub mod password_policy;
+pub mod permissions;
 pub mod return_path;
 pub mod secret;
 pub mod time;
@@ -11,6 +12,7 @@ pub mod time;
 pub use email::Email;
 pub use name::PersonName;
 pub use password_policy::{PasswordPolicy, PasswordProblem};
+pub use permissions::{BuiltInGroup, DepartmentAccess, EffectivePermissions, Permission};
 pub use return_path::ReturnPath;
 pub use secret::Secret;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

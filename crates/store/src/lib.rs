@@ -6,11 +6,13 @@
 
 mod audit;
 mod backend;
+mod departments;
 mod error_log;
 mod jobs;
 mod logins;
 mod outbox;
 mod people;
+mod permission_groups;
 mod rate_limits;
 mod resets;
 mod sessions;
@@ -20,6 +22,7 @@ mod two_factor;
 
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError};
+pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
 pub use logins::{
@@ -31,6 +34,7 @@ pub use people::{
     ChangeOutcome, MAX_PASSWORD_HISTORY, NewPerson, Organization, PasswordChange, PersonChange,
     PersonRecord,
 };
+pub use permission_groups::{AgentGrants, GroupDefinition, GroupGrants, PermissionGroupRecord};
 pub use resets::{LinkPurpose, NewPasswordLink};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};

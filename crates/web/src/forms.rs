@@ -73,6 +73,68 @@ where
     }
 }
 
+/// A form read as its (name, value) pairs, for forms with repeated fields
+/// (a checkbox per permission, a select per department).
+pub(crate) struct FormFields(pub Vec<(String, String)>);
+
+impl FormFields {
+    /// The first value of `name`, or "" when the form has none.
+    pub fn one(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(field, _)| field == name)
+            .map_or("", |(_, value)| value.as_str())
+    }
+
+    /// Every value of `name`, in form order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(field, _)| field == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+
+    /// Every value of `name` as an id; anything else is a bad request.
+    pub fn ids(&self, name: &str) -> Result<Vec<i64>, WebError> {
+        self.all(name)
+            .into_iter()
+            .map(|value| {
+                value.parse::<i64>().map_err(|_| {
+                    WebError::BadRequest(
+                        format!("\u{201c}{name}\u{201d} must be a list of ids.").into(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// (suffix, value) of every field named `prefix` + suffix.
+    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.0.iter().filter_map(move |(field, value)| {
+            field
+                .strip_prefix(prefix)
+                .map(|suffix| (suffix, value.as_str()))
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormFields {
+    type Rejection = WebError;
+
+    async fn from_request(request: Request, state: &S) -> Result<FormFields, WebError> {
+        if !is_urlencoded(request.headers()) {
+            return Err(WebError::BadRequest(
+                "Send this form as application/x-www-form-urlencoded.".into(),
+            ));
+        }
+        let body = Bytes::from_request(request, state).await.map_err(|_| {
+            WebError::BadRequest("The form could not be read (it may be too large).".into())
+        })?;
+        Ok(FormFields(parse_pairs(&body)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@ use ferrodesk_testkit::on_both_backends;
 use crate::helpers::{PASSWORD, TestApp, location, spawn_app};
 
 /// Every admin page, and every admin form action.
-const ADMIN_PAGES: [&str; 14] = [
+const ADMIN_PAGES: [&str; 20] = [
     "/admin",
     "/admin/agents/1",
     "/admin/security",
@@ -18,8 +18,14 @@ const ADMIN_PAGES: [&str; 14] = [
     "/admin/email/templates",
     "/admin/email/templates/agent_invitation",
     "/admin/jobs",
+    "/admin/departments",
+    "/admin/teams",
+    "/admin/teams/1",
+    "/admin/permission-groups",
+    "/admin/permission-groups/new",
+    "/admin/permission-groups/1",
 ];
-const ADMIN_ACTIONS: [&str; 19] = [
+const ADMIN_ACTIONS: [&str; 29] = [
     "/admin/agents/invite",
     "/admin/agents/1",
     "/admin/agents/1/demote",
@@ -39,6 +45,16 @@ const ADMIN_ACTIONS: [&str; 19] = [
     "/admin/email/templates/agent_invitation",
     "/admin/email/templates/agent_invitation/reset",
     "/admin/jobs/1/retry",
+    "/admin/agents/1/access",
+    "/admin/departments",
+    "/admin/departments/1",
+    "/admin/departments/1/delete",
+    "/admin/teams",
+    "/admin/teams/1",
+    "/admin/teams/1/delete",
+    "/admin/permission-groups",
+    "/admin/permission-groups/3",
+    "/admin/permission-groups/3/delete",
 ];
 
 on_both_backends! { spawn_app;
@@ -82,6 +98,7 @@ on_both_backends! { spawn_app;
     async fn an_admin_opens_every_admin_page(app: TestApp) {
         app.create_admin().await;
         app.log_in_staff("admin@example.org", PASSWORD).await;
+        app.app.create_team(&ferrodesk_app::Caller::system(), "First line").await.unwrap();
         for path in ADMIN_PAGES {
             let expected = if path == "/admin/email/outbox/1" { 404 } else { 200 };
             assert_eq!(app.get(path).await.status(), expected, "{path}");

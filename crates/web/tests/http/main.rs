@@ -16,6 +16,7 @@ mod ip_allow_list;
 mod login_mails;
 mod mail;
 mod network;
+mod organization;
 mod password_reset;
 mod portal;
 mod security;

@@ -9,16 +9,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    AgentAction, AgentDetail, AppError, FieldErrors, INVITATION_LIFETIME, OwnSession,
+    AgentAccess, AgentAction, AgentDetail, AppError, FieldErrors, INVITATION_LIFETIME, OwnSession,
 };
-use ferrodesk_core::Timestamp;
+use ferrodesk_core::{DepartmentAccess, Timestamp};
 use serde::Deserialize;
 
 use super::logs::LoginRow;
 use super::{AdminMenu, AdminSession, NoticeQuery};
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::HtmlForm;
+use crate::forms::{FormFields, HtmlForm};
 use crate::pages::{Chrome, render};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/agents/invite", get(show).post(submit))
         .route("/admin/agents/{id}", get(detail).post(save_profile))
         .route("/admin/agents/{id}/{action}", post(act))
+        .route("/admin/agents/{id}/access", post(save_access))
         .route(
             "/admin/agents/{id}/trusted-ips/revoke",
             post(revoke_trusted_ip),
@@ -133,6 +134,9 @@ struct AgentPage<'a> {
     sessions: Vec<SessionRow>,
     rows: Vec<LoginRow>,
     two_factor_since: Option<String>,
+    access: AgentAccess,
+    /// (department path, access) of what the agent's groups reach.
+    reach: Vec<(String, &'static str)>,
     /// (address, trusted until, how) of each trusted address.
     trusted_ips: Vec<(String, String, &'static str)>,
     errors: FieldErrors,
@@ -146,9 +150,40 @@ struct ProfileForm {
     email: String,
 }
 
+/// What the agent page needs besides the agent: their groups and teams, and
+/// the departments those reach.
+async fn agent_access(
+    state: &AppState,
+    admin: &AdminSession,
+    id: i64,
+) -> WebResult<(AgentAccess, Vec<(String, &'static str)>)> {
+    let access = state.app.agent_access(admin.actor(), id).await?;
+    let reach = if access.effective.all_departments {
+        vec![("Every department".to_owned(), "full access")]
+    } else {
+        state
+            .app
+            .departments(admin.actor())
+            .await?
+            .into_iter()
+            .filter_map(|node| {
+                access.effective.department_access(node.id).map(|level| {
+                    let label = match level {
+                        DepartmentAccess::Full => "full access",
+                        DepartmentAccess::AssignOnly => "assign only",
+                    };
+                    (node.path, label)
+                })
+            })
+            .collect()
+    };
+    Ok((access, reach))
+}
+
 fn agent_page(
     admin: &AdminSession,
     detail: AgentDetail,
+    (access, reach): (AgentAccess, Vec<(String, &'static str)>),
     form: Option<&ProfileForm>,
     errors: FieldErrors,
     notice: Option<&'static str>,
@@ -178,6 +213,8 @@ fn agent_page(
             .map(LoginRow::from_record)
             .collect(),
         two_factor_since: person.totp_enabled_at.map(|at| Timestamp(at).to_string()),
+        access,
+        reach,
         trusted_ips: detail
             .trusted_ips
             .into_iter()
@@ -206,7 +243,11 @@ fn agent_page(
     })
 }
 
-const AGENT_NOTICES: [(&str, &str); 10] = [
+const AGENT_NOTICES: [(&str, &str); 11] = [
+    (
+        "access",
+        "The agent's groups and teams are saved; the new permissions apply at once.",
+    ),
     ("saved", "The agent's details are saved."),
     (
         "disable",
@@ -244,9 +285,11 @@ async fn detail(
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
     let detail = state.app.agent_detail(admin.actor(), id).await?;
+    let access = agent_access(&state, &admin, id).await?;
     agent_page(
         &admin,
         detail,
+        access,
         None,
         FieldErrors::new(),
         query.text(&AGENT_NOTICES),
@@ -267,7 +310,8 @@ async fn save_profile(
         Ok(()) => Ok(Redirect::to(&format!("/admin/agents/{id}?notice=saved")).into_response()),
         Err(AppError::Invalid(errors)) => {
             let detail = state.app.agent_detail(admin.actor(), id).await?;
-            let mut response = agent_page(&admin, detail, Some(&form), errors, None)?;
+            let access = agent_access(&state, &admin, id).await?;
+            let mut response = agent_page(&admin, detail, access, Some(&form), errors, None)?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
@@ -306,4 +350,19 @@ async fn revoke_trusted_ip(
         .revoke_trusted_ip(&admin.caller(), id, &form.ip)
         .await?;
     Ok(Redirect::to(&format!("/admin/agents/{id}?notice=ip-revoked")).into_response())
+}
+
+async fn save_access(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let groups = fields.ids("group")?;
+    let teams = fields.ids("team")?;
+    state
+        .app
+        .set_agent_access(&admin.caller(), id, &groups, &teams)
+        .await?;
+    Ok(Redirect::to(&format!("/admin/agents/{id}?notice=access")).into_response())
 }

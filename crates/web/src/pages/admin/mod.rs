@@ -6,7 +6,9 @@ pub(crate) mod agents;
 mod jobs;
 mod logs;
 mod mail;
+mod organization;
 mod outbox;
+mod permission_groups;
 mod security;
 mod templates;
 
@@ -35,6 +37,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(jobs::routes())
         .merge(security::routes())
         .merge(logs::routes())
+        .merge(organization::routes())
+        .merge(permission_groups::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -92,8 +96,11 @@ pub(crate) struct AdminMenu {
 }
 
 impl AdminMenu {
-    pub const ENTRIES: [(&'static str, &'static str); 9] = [
+    pub const ENTRIES: [(&'static str, &'static str); 12] = [
         ("/admin", "Agents"),
+        ("/admin/permission-groups", "Permission groups"),
+        ("/admin/teams", "Teams"),
+        ("/admin/departments", "Departments"),
         ("/admin/security", "Security"),
         ("/admin/audit", "Audit log"),
         ("/admin/logins", "Login log"),

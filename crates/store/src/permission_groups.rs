@@ -1,0 +1,316 @@
+//! Permission groups: their grants, and which agents belong to them.
+
+use ferrodesk_core::Timestamp;
+
+use crate::audit::{NewAuditEntry, insert_audit};
+use crate::backend::BeginWrite;
+use crate::departments::MemberRecord;
+use crate::{Store, StoreError, StoreResult, on_backend};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PermissionGroupRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// `all` or `non_destructive` for the built-in groups.
+    pub built_in: Option<String>,
+    pub created_at: i64,
+    pub member_count: i64,
+}
+
+/// What a group grants, as stored: permission keys and (department id,
+/// access key) pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupGrants {
+    pub permissions: Vec<String>,
+    pub departments: Vec<(i64, String)>,
+}
+
+/// Everything an agent's groups grant, before it is interpreted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentGrants {
+    pub built_in: Vec<String>,
+    pub permissions: Vec<String>,
+    pub departments: Vec<(i64, String)>,
+}
+
+pub struct GroupDefinition<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub grants: &'a GroupGrants,
+}
+
+const GROUP_COLUMNS: &str = "g.id, g.name, g.description, g.built_in, g.created_at, \
+    (SELECT COUNT(*) FROM agent_permission_groups a WHERE a.group_id = g.id) AS member_count";
+
+/// Replaces a group's grants inside a transaction the caller holds.
+macro_rules! write_grants {
+    ($executor:expr, $group_id:expr, $grants:expr) => {{
+        let group_id: i64 = $group_id;
+        let grants: &GroupGrants = $grants;
+        sqlx::query("DELETE FROM permission_group_grants WHERE group_id = $1")
+            .bind(group_id)
+            .execute(&mut *$executor)
+            .await?;
+        sqlx::query("DELETE FROM permission_group_departments WHERE group_id = $1")
+            .bind(group_id)
+            .execute(&mut *$executor)
+            .await?;
+        for permission in &grants.permissions {
+            sqlx::query(
+                "INSERT INTO permission_group_grants (group_id, permission) VALUES ($1, $2)",
+            )
+            .bind(group_id)
+            .bind(permission)
+            .execute(&mut *$executor)
+            .await?;
+        }
+        for (department_id, access) in &grants.departments {
+            sqlx::query(
+                "INSERT INTO permission_group_departments (group_id, department_id, access) \
+                 SELECT $1, id, $3 FROM departments WHERE id = $2",
+            )
+            .bind(group_id)
+            .bind(department_id)
+            .bind(access)
+            .execute(&mut *$executor)
+            .await?;
+        }
+    }};
+}
+
+impl Store {
+    pub async fn list_permission_groups(&self) -> StoreResult<Vec<PermissionGroupRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, PermissionGroupRecord>(sqlx::AssertSqlSafe(format!(
+                "SELECT {GROUP_COLUMNS} FROM permission_groups g \
+                 ORDER BY g.built_in IS NULL, lower(g.name), g.id"
+            )))
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    pub async fn get_permission_group(
+        &self,
+        id: i64,
+    ) -> StoreResult<Option<PermissionGroupRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, PermissionGroupRecord>(sqlx::AssertSqlSafe(format!(
+                "SELECT {GROUP_COLUMNS} FROM permission_groups g WHERE g.id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    pub async fn group_grants(&self, group_id: i64) -> StoreResult<GroupGrants> {
+        on_backend!(self, pool => {
+            let permissions: Vec<String> = sqlx::query_scalar(
+                "SELECT permission FROM permission_group_grants WHERE group_id = $1 ORDER BY permission",
+            )
+            .bind(group_id)
+            .fetch_all(pool)
+            .await?;
+            let departments: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT department_id, access FROM permission_group_departments WHERE group_id = $1 ORDER BY department_id",
+            )
+            .bind(group_id)
+            .fetch_all(pool)
+            .await?;
+            Ok(GroupGrants { permissions, departments })
+        })
+    }
+
+    pub async fn create_permission_group(
+        &self,
+        group: &GroupDefinition<'_>,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<i64> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO permission_groups (name, description, created_at) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(group.name)
+            .bind(group.description)
+            .bind(now.millis())
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(|error| StoreError::from_insert(error, "A permission group with this name"))?;
+            write_grants!(transaction, id, group.grants);
+            let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
+            insert_audit!(transaction, &audit, now);
+            transaction.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Changes a group that is not built in; false when there is no such
+    /// group (or it is built in).
+    pub async fn update_permission_group(
+        &self,
+        id: i64,
+        group: &GroupDefinition<'_>,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE permission_groups SET name = $1, description = $2 WHERE id = $3 AND built_in IS NULL",
+            )
+            .bind(group.name)
+            .bind(group.description)
+            .bind(id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|error| StoreError::from_insert(error, "A permission group with this name"))?
+            .rows_affected();
+            if changed == 0 {
+                transaction.rollback().await?;
+                return Ok(false);
+            }
+            write_grants!(transaction, id, group.grants);
+            insert_audit!(transaction, audit, now);
+            transaction.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn delete_permission_group(
+        &self,
+        id: i64,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let removed = sqlx::query("DELETE FROM permission_groups WHERE id = $1 AND built_in IS NULL")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+            if removed == 0 {
+                transaction.rollback().await?;
+                return Ok(false);
+            }
+            insert_audit!(transaction, audit, now);
+            transaction.commit().await?;
+            Ok(true)
+        })
+    }
+
+    pub async fn permission_group_members(&self, group_id: i64) -> StoreResult<Vec<MemberRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, MemberRecord>(
+                "SELECT p.id, p.name, p.email FROM agent_permission_groups a JOIN people p ON p.id = a.person_id \
+                 WHERE a.group_id = $1 ORDER BY lower(p.name), p.id",
+            )
+            .bind(group_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The ids of an agent's groups and teams.
+    pub async fn agent_memberships(&self, person_id: i64) -> StoreResult<(Vec<i64>, Vec<i64>)> {
+        on_backend!(self, pool => {
+            let groups: Vec<i64> = sqlx::query_scalar(
+                "SELECT group_id FROM agent_permission_groups WHERE person_id = $1 ORDER BY group_id",
+            )
+            .bind(person_id)
+            .fetch_all(pool)
+            .await?;
+            let teams: Vec<i64> = sqlx::query_scalar(
+                "SELECT team_id FROM team_members WHERE person_id = $1 ORDER BY team_id",
+            )
+            .bind(person_id)
+            .fetch_all(pool)
+            .await?;
+            Ok((groups, teams))
+        })
+    }
+
+    /// Replaces an agent's permission groups and teams. Ids that name no
+    /// group or team are skipped.
+    pub async fn set_agent_memberships(
+        &self,
+        person_id: i64,
+        group_ids: &[i64],
+        team_ids: &[i64],
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            sqlx::query("DELETE FROM agent_permission_groups WHERE person_id = $1")
+                .bind(person_id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("DELETE FROM team_members WHERE person_id = $1")
+                .bind(person_id)
+                .execute(&mut *transaction)
+                .await?;
+            for group_id in group_ids {
+                sqlx::query(
+                    "INSERT INTO agent_permission_groups (person_id, group_id) \
+                     SELECT $1, id FROM permission_groups WHERE id = $2",
+                )
+                .bind(person_id)
+                .bind(group_id)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            for team_id in team_ids {
+                sqlx::query(
+                    "INSERT INTO team_members (team_id, person_id) SELECT id, $1 FROM teams WHERE id = $2",
+                )
+                .bind(person_id)
+                .bind(team_id)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            insert_audit!(transaction, audit, now);
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Everything an agent's groups grant, in two queries.
+    pub async fn agent_grants(&self, person_id: i64) -> StoreResult<AgentGrants> {
+        on_backend!(self, pool => {
+            let rows: Vec<(Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT g.built_in, pg.permission FROM agent_permission_groups a \
+                 JOIN permission_groups g ON g.id = a.group_id \
+                 LEFT JOIN permission_group_grants pg ON pg.group_id = g.id \
+                 WHERE a.person_id = $1",
+            )
+            .bind(person_id)
+            .fetch_all(pool)
+            .await?;
+            let departments: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT d.department_id, d.access FROM agent_permission_groups a \
+                 JOIN permission_group_departments d ON d.group_id = a.group_id \
+                 WHERE a.person_id = $1",
+            )
+            .bind(person_id)
+            .fetch_all(pool)
+            .await?;
+            let mut grants = AgentGrants { departments, ..AgentGrants::default() };
+            for (built_in, permission) in rows {
+                if let Some(built_in) = built_in
+                    && !grants.built_in.contains(&built_in)
+                {
+                    grants.built_in.push(built_in);
+                }
+                if let Some(permission) = permission {
+                    grants.permissions.push(permission);
+                }
+            }
+            Ok(grants)
+        })
+    }
+}
