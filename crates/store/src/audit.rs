@@ -81,6 +81,24 @@ macro_rules! insert_audit {
 }
 pub(crate) use insert_audit;
 
+/// Runs one statement with its audit entry in a transaction of its own, on
+/// a pool bound by `on_backend!`. The entry is written, and the change kept,
+/// only when the statement changed a row; evaluates to whether it did.
+macro_rules! audited_statement {
+    ($pool:expr, $query:expr, $entry:expr, $now:expr) => {{
+        let mut transaction = crate::backend::BeginWrite::begin_write($pool).await?;
+        let changed = $query.execute(&mut *transaction).await?.rows_affected() > 0;
+        if changed {
+            crate::audit::insert_audit!(transaction, $entry, $now);
+            transaction.commit().await?;
+        } else {
+            transaction.rollback().await?;
+        }
+        changed
+    }};
+}
+pub(crate) use audited_statement;
+
 /// Escapes `%`, `_` and `\` so user text matches literally inside LIKE.
 pub(crate) fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);

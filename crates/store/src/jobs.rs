@@ -179,24 +179,17 @@ impl Store {
         audit: &crate::NewAuditEntry<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        on_backend!(self, pool => {
-            let mut transaction = crate::backend::BeginWrite::begin_write(pool).await?;
-            let retried = sqlx::query(
+        Ok(on_backend!(self, pool => crate::audit::audited_statement!(
+            pool,
+            sqlx::query(
                 "UPDATE jobs SET status = 'queued', attempts = 0, run_at = $2, last_error = NULL, updated_at = $2 \
                  WHERE id = $1 AND status = 'dead'",
             )
             .bind(id)
-            .bind(now.millis())
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected()
-                == 1;
-            if retried {
-                crate::audit::insert_audit!(transaction, audit, now);
-            }
-            transaction.commit().await?;
-            Ok(retried)
-        })
+            .bind(now.millis()),
+            audit,
+            now
+        )))
     }
 
     pub async fn get_job(&self, id: i64) -> StoreResult<Option<JobRecord>> {

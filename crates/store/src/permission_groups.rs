@@ -2,7 +2,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
 use crate::backend::BeginWrite;
 use crate::departments::MemberRecord;
 use crate::{Store, StoreError, StoreResult, on_backend};
@@ -186,21 +186,12 @@ impl Store {
         audit: &NewAuditEntry<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        on_backend!(self, pool => {
-            let mut transaction = pool.begin_write().await?;
-            let removed = sqlx::query("DELETE FROM permission_groups WHERE id = $1 AND built_in IS NULL")
-                .bind(id)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-            if removed == 0 {
-                transaction.rollback().await?;
-                return Ok(false);
-            }
-            insert_audit!(transaction, audit, now);
-            transaction.commit().await?;
-            Ok(true)
-        })
+        Ok(on_backend!(self, pool => audited_statement!(
+            pool,
+            sqlx::query("DELETE FROM permission_groups WHERE id = $1 AND built_in IS NULL").bind(id),
+            audit,
+            now
+        )))
     }
 
     pub async fn permission_group_members(&self, group_id: i64) -> StoreResult<Vec<MemberRecord>> {

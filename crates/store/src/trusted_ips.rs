@@ -3,7 +3,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
 use crate::backend::BeginWrite;
 use crate::outbox::{NewMail, insert_mail};
 use crate::{Store, StoreResult, on_backend};
@@ -226,22 +226,14 @@ impl Store {
         audit: &NewAuditEntry<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        on_backend!(self, pool => {
-            let mut transaction = pool.begin_write().await?;
-            let removed = sqlx::query("DELETE FROM trusted_ips WHERE person_id = $1 AND ip = $2")
+        Ok(on_backend!(self, pool => audited_statement!(
+            pool,
+            sqlx::query("DELETE FROM trusted_ips WHERE person_id = $1 AND ip = $2")
                 .bind(person_id)
-                .bind(ip)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
-            if removed == 0 {
-                transaction.rollback().await?;
-                return Ok(false);
-            }
-            insert_audit!(transaction, audit, now);
-            transaction.commit().await?;
-        });
-        Ok(true)
+                .bind(ip),
+            audit,
+            now
+        )))
     }
 
     /// Removes lapsed trust, spent or expired links and lapsed lock-out

@@ -67,6 +67,16 @@ pub(crate) fn render(template: &impl Template) -> WebResult<Response> {
         .map_err(|error| WebError::App(AppError::Internal(format!("template: {error}"))))
 }
 
+/// Renders a form page; when it shows errors, answers 422 so that scripts
+/// and tests see the refusal.
+pub(crate) fn render_form(template: &impl Template, has_errors: bool) -> WebResult<Response> {
+    let mut response = render(template)?;
+    if has_errors {
+        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
+}
+
 /// Sends a visitor to the staff login page, to come back to `path` after.
 pub(crate) fn to_staff_login(path: &str) -> Response {
     let encoded: String =

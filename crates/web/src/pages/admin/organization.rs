@@ -3,7 +3,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{AppError, DepartmentNode, FieldErrors, MemberRecord, TeamRecord};
@@ -12,7 +11,7 @@ use super::{AdminMenu, AdminSession, NoticeQuery};
 use crate::AppState;
 use crate::error::{WebError, WebResult};
 use crate::forms::FormFields;
-use crate::pages::render;
+use crate::pages::render_form;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -77,22 +76,21 @@ async fn departments_page(
     notice: Option<&'static str>,
 ) -> WebResult<Response> {
     let has_errors = !errors.is_empty();
-    let mut response = render(&DepartmentsPage {
-        chrome: admin.chrome(),
-        menu: AdminMenu {
-            current: "/admin/departments",
+    render_form(
+        &DepartmentsPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/departments",
+            },
+            csrf_token: admin.csrf_token(),
+            departments: state.app.departments(admin.actor()).await?,
+            failed,
+            typed_name,
+            errors,
+            notice,
         },
-        csrf_token: admin.csrf_token(),
-        departments: state.app.departments(admin.actor()).await?,
-        failed,
-        typed_name,
-        errors,
-        notice,
-    })?;
-    if has_errors {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+        has_errors,
+    )
 }
 
 async fn departments(
@@ -192,21 +190,20 @@ async fn teams_page(
     notice: Option<&'static str>,
 ) -> WebResult<Response> {
     let has_errors = !errors.is_empty();
-    let mut response = render(&TeamsPage {
-        chrome: admin.chrome(),
-        menu: AdminMenu {
-            current: "/admin/teams",
+    render_form(
+        &TeamsPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/teams",
+            },
+            csrf_token: admin.csrf_token(),
+            teams: state.app.teams(admin.actor()).await?,
+            typed_name,
+            errors,
+            notice,
         },
-        csrf_token: admin.csrf_token(),
-        teams: state.app.teams(admin.actor()).await?,
-        typed_name,
-        errors,
-        notice,
-    })?;
-    if has_errors {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+        has_errors,
+    )
 }
 
 async fn teams(
@@ -288,22 +285,21 @@ async fn team_page(
         })
         .collect();
     let has_errors = !errors.is_empty();
-    let mut response = render(&TeamPage {
-        chrome: admin.chrome(),
-        menu: AdminMenu {
-            current: "/admin/teams",
+    render_form(
+        &TeamPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/teams",
+            },
+            csrf_token: admin.csrf_token(),
+            name: typed.map_or_else(|| team.name.clone(), |(name, _)| name.to_owned()),
+            team,
+            agents,
+            errors,
+            notice,
         },
-        csrf_token: admin.csrf_token(),
-        name: typed.map_or_else(|| team.name.clone(), |(name, _)| name.to_owned()),
-        team,
-        agents,
-        errors,
-        notice,
-    })?;
-    if has_errors {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+        has_errors,
+    )
 }
 
 async fn team(

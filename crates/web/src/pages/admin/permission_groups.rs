@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
@@ -19,7 +18,7 @@ use super::{AdminMenu, AdminSession, NoticeQuery};
 use crate::AppState;
 use crate::error::{WebError, WebResult};
 use crate::forms::FormFields;
-use crate::pages::render;
+use crate::pages::{render, render_form};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -119,29 +118,28 @@ async fn group_page(
         })
         .collect();
     let has_errors = !errors.is_empty();
-    let mut response = render(&GroupPage {
-        chrome: admin.chrome(),
-        menu: AdminMenu {
-            current: "/admin/permission-groups",
+    render_form(
+        &GroupPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/permission-groups",
+            },
+            csrf_token: admin.csrf_token(),
+            id: values.id,
+            built_in: values.built_in,
+            name: values.name,
+            description: values.description,
+            permissions: Permission::ALL
+                .into_iter()
+                .map(|permission| (permission, values.permissions.contains(&permission)))
+                .collect(),
+            departments,
+            members: values.members,
+            errors,
+            notice,
         },
-        csrf_token: admin.csrf_token(),
-        id: values.id,
-        built_in: values.built_in,
-        name: values.name,
-        description: values.description,
-        permissions: Permission::ALL
-            .into_iter()
-            .map(|permission| (permission, values.permissions.contains(&permission)))
-            .collect(),
-        departments,
-        members: values.members,
-        errors,
-        notice,
-    })?;
-    if has_errors {
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(response)
+        has_errors,
+    )
 }
 
 async fn new_form(State(state): State<AppState>, admin: AdminSession) -> WebResult<Response> {
