@@ -233,7 +233,7 @@ impl App {
             DeleteOutcome::Deleted => Ok(()),
             DeleteOutcome::NotFound => Err(AppError::NotFound),
             DeleteOutcome::InUse => Err(AppError::Conflict(
-                "Move or delete its sub-departments first.".to_owned(),
+                "Move its sub-departments and tickets elsewhere first.".to_owned(),
             )),
         }
     }

@@ -11,12 +11,14 @@ mod error_log;
 mod hostnames;
 mod jobs;
 mod mail;
+pub mod markdown;
 mod passwords;
 mod permissions;
 mod secrets;
 mod sessions;
 mod settings;
 mod setup;
+mod tickets;
 mod totp;
 mod trusted_ips;
 mod two_factor;
@@ -36,6 +38,7 @@ pub use ferrodesk_store::{
     MemberRecord, OwnSession, PermissionGroupRecord, TeamRecord, TrustedIp,
 };
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
+pub use ferrodesk_store::{MessageRecord, TicketLogRecord, TicketRecord};
 pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
 pub use mail::{
@@ -48,6 +51,10 @@ pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
     Audience, IpAllowList, LoginLimits, LoginMonitoring, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS,
     SessionLimits, Settings, TwoFactorPolicy, parse_range,
+};
+pub use tickets::{
+    AgentContext, NewTicketInput, PropertiesInput, ReplyInput, TICKET_PAGE_SIZE, TicketList,
+    TicketListQuery, TicketView, looks_like_reference,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

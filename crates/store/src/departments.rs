@@ -111,7 +111,7 @@ impl Store {
         })
     }
 
-    /// Deletes a department that has no sub-departments.
+    /// Deletes a department that has no sub-departments and no tickets.
     pub async fn delete_department(
         &self,
         id: i64,
@@ -120,11 +120,14 @@ impl Store {
     ) -> StoreResult<DeleteOutcome> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM departments WHERE parent_id = $1")
-                .bind(id)
-                .fetch_one(&mut *transaction)
-                .await?;
-            if children > 0 {
+            let dependants: i64 = sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM departments WHERE parent_id = $1) \
+                      + (SELECT COUNT(*) FROM tickets WHERE department_id = $1)",
+            )
+            .bind(id)
+            .fetch_one(&mut *transaction)
+            .await?;
+            if dependants > 0 {
                 transaction.rollback().await?;
                 return Ok(DeleteOutcome::InUse);
             }

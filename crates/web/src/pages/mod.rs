@@ -8,6 +8,7 @@ pub(crate) mod password_reset;
 pub(crate) mod portal;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
+pub(crate) mod tickets;
 pub(crate) mod verify_ip;
 
 use askama::Template;
@@ -23,6 +24,7 @@ use crate::session::Session;
 /// Routes that live in the staff session: agent, admin and first-run setup.
 pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
+        .merge(tickets::routes())
         .merge(account::staff_routes())
         .merge(admin::routes())
         .merge(setup::routes())

@@ -23,4 +23,5 @@ mod security;
 mod sessions;
 mod setup;
 mod staff_login;
+mod tickets;
 mod two_factor;

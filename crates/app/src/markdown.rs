@@ -1,0 +1,129 @@
+//! Markdown to HTML for ticket messages (and, later, articles). Raw HTML in
+//! the source is shown as text, links keep only safe schemes, and images
+//! become links, so what an author writes can never run in a reader's
+//! browser or load from elsewhere.
+
+use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, TagEnd, html};
+
+/// Schemes a link may use; anything else (javascript:, data:, vbscript:…)
+/// loses its target.
+const SAFE_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
+
+fn is_safe_target(url: &str) -> bool {
+    let trimmed = url.trim();
+    match trimmed.split_once(':') {
+        // A colon before any slash, '?' or '#' is a scheme.
+        Some((scheme, _)) if !scheme.contains(['/', '?', '#']) => SAFE_SCHEMES
+            .iter()
+            .any(|safe| scheme.eq_ignore_ascii_case(safe)),
+        _ => !trimmed.starts_with("//"),
+    }
+}
+
+fn checked_target(url: CowStr<'_>) -> CowStr<'_> {
+    if is_safe_target(&url) {
+        url
+    } else {
+        CowStr::Borrowed("#")
+    }
+}
+
+/// Renders markdown to HTML that is safe to put in a page as is.
+pub fn render(markdown: &str) -> String {
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES;
+    let events = Parser::new_ext(markdown, options).map(|event| match event {
+        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: checked_target(dest_url),
+            title,
+            id,
+        }),
+        Event::Start(Tag::Image {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) => Event::Start(Tag::Link {
+            link_type,
+            dest_url: checked_target(dest_url),
+            title,
+            id,
+        }),
+        Event::End(TagEnd::Image) => Event::End(TagEnd::Link),
+        other => other,
+    });
+    let mut output = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut output, events);
+    output
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_survives() {
+        let html =
+            render("Hello **there**\n\n- one\n- two\n\n[docs](https://example.org/a?b=1&c=2)");
+        assert!(html.contains("<strong>there</strong>"));
+        assert!(html.contains("<li>one</li>"));
+        assert!(
+            html.contains(r#"<a href="https://example.org/a?b=1&amp;c=2">docs</a>"#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn raw_html_scripts_and_handlers_are_text() {
+        for source in [
+            "<script>alert(1)</script>",
+            "hello <img src=x onerror=alert(1)> there",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<svg onload=alert(1)>",
+        ] {
+            let html = render(source);
+            for tag in ["<script", "<img", "<iframe", "<svg", "<a "] {
+                assert!(!html.to_lowercase().contains(tag), "{source} gave {html}");
+            }
+            assert!(html.contains("&lt;"), "{source} gave {html}");
+        }
+    }
+
+    #[test]
+    fn only_safe_link_targets_are_kept() {
+        for (source, target) in [
+            ("[x](javascript:alert(1))", "#"),
+            ("[x](JavaScript:alert(1))", "#"),
+            ("[x]( data:text/html,hi)", "#"),
+            ("[x](vbscript:msgbox)", "#"),
+            ("[x](//evil.example/path)", "#"),
+            ("[x](/agent/tickets)", "/agent/tickets"),
+            ("[x](mailto:help@example.org)", "mailto:help@example.org"),
+            ("[x](#top)", "#top"),
+            ("[x](page?a=b:c)", "page?a=b:c"),
+        ] {
+            let html = render(source);
+            assert!(
+                html.contains(&format!("href=\"{target}\"")),
+                "{source} gave {html}"
+            );
+        }
+    }
+
+    #[test]
+    fn images_become_links() {
+        let html = render("![tracking pixel](https://evil.example/p.gif)");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains(r#"<a href="https://evil.example/p.gif">tracking pixel</a>"#),
+            "{html}"
+        );
+    }
+}

@@ -1,0 +1,819 @@
+//! Tickets for agents: the list, a ticket with its thread, replies and
+//! notes, property changes with their log, following, and tickets made on a
+//! user's behalf. Every use case starts from what the acting agent may see;
+//! a ticket outside it is "not found", never "forbidden", so ids and
+//! references tell nothing.
+
+use ferrodesk_core::{
+    DepartmentAccess, EffectivePermissions, Email, Permission, TicketStatus, URGENCY_RANGE,
+};
+use ferrodesk_store::{
+    MemberRecord, MessageRecord, NewLogEntry, NewMessage, NewPerson, NewTicket, StoreError,
+    TicketActor, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
+    TicketUpdate, Visibility,
+};
+
+use crate::audit::Caller;
+use crate::departments::{DepartmentNode, department_tree};
+use crate::secrets::random_bytes;
+use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
+
+/// Rows per page of the agent list.
+pub const TICKET_PAGE_SIZE: i64 = 50;
+const MAX_SUBJECT_CHARS: usize = 200;
+const MAX_MESSAGE_BYTES: usize = 100_000;
+const MAX_LABELS: usize = 20;
+const MAX_LABEL_CHARS: usize = 50;
+/// Symbols of a reference: no 0/O or 1/I to misread.
+const REFERENCE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// The acting agent with what they may do.
+#[derive(Debug, Clone)]
+pub struct AgentContext {
+    pub agent_id: i64,
+    pub label: String,
+    pub effective: EffectivePermissions,
+    pub team_ids: Vec<i64>,
+}
+
+impl AgentContext {
+    fn visibility(&self) -> Visibility {
+        if self.effective.all_departments {
+            return Visibility::Everything;
+        }
+        let mut full_departments = Vec::new();
+        let mut assign_departments = Vec::new();
+        for (department, access) in &self.effective.departments {
+            match access {
+                DepartmentAccess::Full => full_departments.push(*department),
+                DepartmentAccess::AssignOnly => assign_departments.push(*department),
+            }
+        }
+        Visibility::Limited {
+            agent_id: self.agent_id,
+            full_departments,
+            assign_departments,
+            team_ids: self.team_ids.clone(),
+        }
+    }
+
+    fn may_see(&self, ticket: &TicketRecord, following: bool) -> bool {
+        match self.effective.department_access(ticket.department_id) {
+            Some(DepartmentAccess::Full) => true,
+            Some(DepartmentAccess::AssignOnly) => {
+                ticket.agent_id == Some(self.agent_id)
+                    || ticket
+                        .team_id
+                        .is_some_and(|team| self.team_ids.contains(&team))
+                    || following
+            }
+            None => false,
+        }
+    }
+
+    fn actor(&self) -> TicketActor<'_> {
+        TicketActor {
+            id: Some(self.agent_id),
+            label: &self.label,
+        }
+    }
+}
+
+/// The filters of the agent list, as the page or API sends them.
+#[derive(Debug, Clone, Default)]
+pub struct TicketListQuery {
+    /// `mine`, `unassigned`, `teams`, `followed` or anything else for all.
+    pub view: String,
+    pub status: Option<String>,
+    pub department_id: Option<i64>,
+    pub label: Option<String>,
+    pub urgency_at_least: Option<i64>,
+    pub agent_id: Option<i64>,
+    /// The cursor of the page: "updated_at.id" of the last row before.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TicketList {
+    pub tickets: Vec<TicketRecord>,
+    pub total: i64,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<String>,
+}
+
+/// A ticket as its agent page shows it.
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub ticket: TicketRecord,
+    pub labels: Vec<String>,
+    pub messages: Vec<MessageRecord>,
+    pub log: Vec<TicketLogRecord>,
+    pub following: bool,
+    pub may_reply: bool,
+    pub may_note: bool,
+    pub may_edit: bool,
+    /// The newest message when the page was made, to warn about replies
+    /// written since.
+    pub last_message_id: i64,
+    /// Departments the ticket may be moved to.
+    pub departments: Vec<DepartmentNode>,
+    /// Agents the ticket may be assigned to.
+    pub agents: Vec<MemberRecord>,
+    pub teams: Vec<ferrodesk_store::TeamRecord>,
+}
+
+/// A reply or a note.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyInput {
+    pub body: String,
+    pub is_note: bool,
+    /// The status to leave the ticket in; by default a reply makes it
+    /// "awaiting user" and a note leaves it alone.
+    pub status: Option<String>,
+    /// The newest message the agent had seen; a newer one is a conflict.
+    pub seen_message_id: Option<i64>,
+}
+
+/// Property changes from the ticket page.
+#[derive(Debug, Clone, Default)]
+pub struct PropertiesInput {
+    pub status: String,
+    pub urgency: String,
+    pub department_id: String,
+    pub agent_id: String,
+    pub team_id: String,
+    pub labels: String,
+}
+
+/// A ticket an agent opens for a user.
+#[derive(Debug, Clone, Default)]
+pub struct NewTicketInput {
+    pub requester_email: String,
+    pub requester_name: String,
+    pub subject: String,
+    pub message: String,
+    pub department_id: String,
+    pub urgency: String,
+    pub labels: String,
+}
+
+fn new_reference() -> AppResult<String> {
+    let bytes = random_bytes::<8>()?;
+    let symbols: String = bytes
+        .iter()
+        .map(|byte| char::from(REFERENCE_ALPHABET[usize::from(byte % 32)]))
+        .collect();
+    Ok(format!("{}-{}", &symbols[..4], &symbols[4..]))
+}
+
+/// Whether a text can be a reference at all (so junk never reaches SQL).
+pub fn looks_like_reference(text: &str) -> bool {
+    text.len() == 9
+        && text.bytes().enumerate().all(|(index, byte)| {
+            if index == 4 {
+                byte == b'-'
+            } else {
+                REFERENCE_ALPHABET.contains(&byte)
+            }
+        })
+}
+
+/// Labels from a comma-separated field: trimmed, case-insensitively unique.
+fn parse_labels(text: &str, errors: &mut FieldErrors) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for label in text
+        .split(',')
+        .map(str::trim)
+        .filter(|label| !label.is_empty())
+    {
+        if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+            errors.add(
+                "labels",
+                format!("A label has at most {MAX_LABEL_CHARS} characters and no line breaks."),
+            );
+            continue;
+        }
+        if !labels.iter().any(|known| known.eq_ignore_ascii_case(label)) {
+            labels.push(label.to_owned());
+        }
+    }
+    if labels.len() > MAX_LABELS {
+        errors.add(
+            "labels",
+            format!("A ticket has at most {MAX_LABELS} labels."),
+        );
+    }
+    labels.sort_by_key(|label| label.to_lowercase());
+    labels
+}
+
+fn parse_urgency(text: &str, errors: &mut FieldErrors) -> i64 {
+    match text.trim().parse::<i64>() {
+        Ok(urgency) if URGENCY_RANGE.contains(&urgency) => urgency,
+        _ => {
+            errors.add("urgency", "Urgency is a number from 1 to 10.");
+            1
+        }
+    }
+}
+
+fn parse_optional_id(text: &str, field: &'static str, errors: &mut FieldErrors) -> Option<i64> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse() {
+        Ok(id) => Some(id),
+        Err(_) => {
+            errors.add(field, "Choose from the list.");
+            None
+        }
+    }
+}
+
+fn checked_body(text: &str, errors: &mut FieldErrors) -> String {
+    let body = text.trim();
+    if body.is_empty() {
+        errors.add("body", "Write something first.");
+    } else if body.len() > MAX_MESSAGE_BYTES {
+        errors.add(
+            "body",
+            "A message is at most 100,000 characters; attach long texts as files.",
+        );
+    }
+    body.to_owned()
+}
+
+impl App {
+    /// The acting agent and what they may do; anyone else is refused.
+    pub async fn agent_context(&self, actor: &Actor) -> AppResult<AgentContext> {
+        let Actor::Agent(agent) = actor else {
+            return Err(AppError::Forbidden);
+        };
+        let effective = self.effective_permissions(agent.person_id).await?;
+        let (_, team_ids) = self.store().agent_memberships(agent.person_id).await?;
+        Ok(AgentContext {
+            agent_id: agent.person_id,
+            label: format!("{} <{}>", agent.name, agent.email),
+            effective,
+            team_ids,
+        })
+    }
+
+    /// A ticket the agent may see, by reference; otherwise `NotFound`.
+    async fn visible_ticket(
+        &self,
+        context: &AgentContext,
+        reference: &str,
+    ) -> AppResult<(TicketRecord, bool)> {
+        if !looks_like_reference(reference) {
+            return Err(AppError::NotFound);
+        }
+        let ticket = self
+            .store()
+            .find_ticket(reference)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let following = self
+            .store()
+            .is_following(ticket.id, context.agent_id)
+            .await?;
+        if !context.may_see(&ticket, following) {
+            return Err(AppError::NotFound);
+        }
+        Ok((ticket, following))
+    }
+
+    /// One page of the tickets the agent may see, with the filters.
+    pub async fn list_tickets(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+    ) -> AppResult<TicketList> {
+        let context = self.agent_context(actor).await?;
+        let mut filter = TicketFilter {
+            department_id: query.department_id,
+            label: query.label.clone().filter(|label| !label.is_empty()),
+            urgency_at_least: query.urgency_at_least,
+            ..TicketFilter::default()
+        };
+        filter.statuses = match query.status.as_deref() {
+            Some("") | None => TicketStatus::VISIBLE
+                .iter()
+                .filter(|status| !matches!(status, TicketStatus::Resolved | TicketStatus::Archived))
+                .map(|status| status.key().to_owned())
+                .collect(),
+            Some("any") => TicketStatus::VISIBLE
+                .iter()
+                .map(|status| status.key().to_owned())
+                .collect(),
+            Some(key) => {
+                let status = TicketStatus::from_key(key)
+                    .ok_or_else(|| AppError::invalid("status", "Unknown status."))?;
+                vec![status.key().to_owned()]
+            }
+        };
+        match query.view.as_str() {
+            "mine" => filter.agent_id = Some(Some(context.agent_id)),
+            "unassigned" => filter.agent_id = Some(None),
+            "teams" => filter.team_ids = Some(context.team_ids.clone()),
+            "followed" => filter.followed_by = Some(context.agent_id),
+            _ => {
+                if let Some(agent_id) = query.agent_id {
+                    filter.agent_id = Some(Some(agent_id));
+                }
+            }
+        }
+        let after = match query.after.as_deref() {
+            None | Some("") => None,
+            Some(cursor) => {
+                let parsed = cursor
+                    .split_once('.')
+                    .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)));
+                Some(
+                    parsed
+                        .ok_or_else(|| AppError::invalid("after", "That page does not exist."))?,
+                )
+            }
+        };
+        let visibility = context.visibility();
+        let mut tickets = self
+            .store()
+            .list_tickets(
+                &visibility,
+                &filter,
+                TicketPage {
+                    after,
+                    limit: TICKET_PAGE_SIZE + 1,
+                },
+            )
+            .await?;
+        let next = if tickets.len() > TICKET_PAGE_SIZE as usize {
+            tickets.truncate(TICKET_PAGE_SIZE as usize);
+            tickets
+                .last()
+                .map(|last| format!("{}.{}", last.updated_at, last.id))
+        } else {
+            None
+        };
+        let total = self.store().count_tickets(&visibility, &filter).await?;
+        Ok(TicketList {
+            tickets,
+            total,
+            next,
+        })
+    }
+
+    /// A ticket with its thread (notes included), log and what the agent
+    /// may do with it.
+    pub async fn ticket_view(&self, actor: &Actor, reference: &str) -> AppResult<TicketView> {
+        let context = self.agent_context(actor).await?;
+        let (ticket, following) = self.visible_ticket(&context, reference).await?;
+        let labels = self.store().ticket_labels(ticket.id).await?;
+        let messages = self.store().ticket_messages(ticket.id, true).await?;
+        let last_message_id = messages.last().map_or(0, |message| message.id);
+        let log = self.store().ticket_log(ticket.id).await?;
+        let departments = department_tree(&self.store().list_departments().await?)
+            .into_iter()
+            .filter(|node| context.effective.department_access(node.id).is_some())
+            .collect();
+        let agents = self
+            .store()
+            .list_agents()
+            .await?
+            .into_iter()
+            .filter(|agent| !agent.is_disabled)
+            .map(|agent| MemberRecord {
+                id: agent.id,
+                name: agent.name,
+                email: agent.email,
+            })
+            .collect();
+        let teams = self.store().list_teams().await?;
+        Ok(TicketView {
+            may_reply: context.effective.has(Permission::TicketReply),
+            may_note: context.effective.has(Permission::TicketNote),
+            may_edit: context.effective.has(Permission::TicketEdit),
+            ticket,
+            labels,
+            messages,
+            log,
+            following,
+            last_message_id,
+            departments,
+            agents,
+            teams,
+        })
+    }
+
+    /// Checks a status an agent picked: known, and hidden ones only with
+    /// the permission for them.
+    fn checked_status(
+        context: &AgentContext,
+        key: &str,
+        errors: &mut FieldErrors,
+    ) -> Option<TicketStatus> {
+        let Some(status) = TicketStatus::from_key(key) else {
+            errors.add("status", "Unknown status.");
+            return None;
+        };
+        let allowed = match status {
+            TicketStatus::Spam => context.effective.has(Permission::TicketSpam),
+            TicketStatus::Deleted => context.effective.has(Permission::TicketDelete),
+            _ => true,
+        };
+        if !allowed {
+            errors.add("status", "You may not put tickets there.");
+            return None;
+        }
+        Some(status)
+    }
+
+    /// A reply (the requester sees it) or an internal note.
+    pub async fn reply_to_ticket(
+        &self,
+        caller: &Caller<'_>,
+        reference: &str,
+        input: &ReplyInput,
+    ) -> AppResult<()> {
+        let context = self.agent_context(caller.actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, reference).await?;
+        let needed = if input.is_note {
+            Permission::TicketNote
+        } else {
+            Permission::TicketReply
+        };
+        if !context.effective.has(needed) {
+            return Err(AppError::Forbidden);
+        }
+        let mut errors = FieldErrors::new();
+        let body = checked_body(&input.body, &mut errors);
+        let current = TicketStatus::from_key(&ticket.status).unwrap_or(TicketStatus::AwaitingAgent);
+        let status = match input.status.as_deref().filter(|key| !key.is_empty()) {
+            Some(key) if key != current.key() => {
+                if !context.effective.has(Permission::TicketEdit) && input.is_note {
+                    errors.add("status", "You may not change the status.");
+                }
+                Self::checked_status(&context, key, &mut errors).unwrap_or(current)
+            }
+            Some(_) => current,
+            None if input.is_note => current,
+            None => TicketStatus::after_agent_reply(),
+        };
+        errors.into_result()?;
+        if let Some(seen) = input.seen_message_id {
+            let newest = self.store().last_message_id(ticket.id).await?;
+            if newest > seen {
+                return Err(AppError::Conflict(
+                    "Someone added to this ticket since you opened it. Read the new message, then send again."
+                        .to_owned(),
+                ));
+            }
+        }
+        let labels = self.store().ticket_labels(ticket.id).await?;
+        let mut log = Vec::new();
+        if status.key() != ticket.status {
+            log.push(NewLogEntry {
+                field: "status",
+                before: Some(ticket.status.clone()),
+                after: Some(status.key().to_owned()),
+            });
+        }
+        let html = markdown::render(&body);
+        self.store()
+            .update_ticket(
+                ticket.id,
+                &TicketUpdate {
+                    properties: &TicketProperties {
+                        status: status.key(),
+                        urgency: ticket.urgency,
+                        department_id: ticket.department_id,
+                        agent_id: ticket.agent_id,
+                        team_id: ticket.team_id,
+                        labels: &labels,
+                    },
+                    actor: context.actor(),
+                    log: &log,
+                    message: Some(&NewMessage {
+                        author_id: Some(context.agent_id),
+                        is_note: input.is_note,
+                        body_markdown: &body,
+                        body_html: &html,
+                        channel: "agent",
+                        ip: caller.ip,
+                    }),
+                    agent_replied: !input.is_note,
+                },
+                self.now(),
+            )
+            .await?;
+        if caller.ip.parse::<std::net::IpAddr>().is_ok()
+            && self.settings().await?.login_monitoring.resolve_hostnames
+        {
+            self.look_up_hostname_later(caller.ip).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes status, urgency, department, assignment and labels, with a
+    /// log line for each field that changed.
+    pub async fn change_ticket(
+        &self,
+        caller: &Caller<'_>,
+        reference: &str,
+        input: &PropertiesInput,
+    ) -> AppResult<()> {
+        let context = self.agent_context(caller.actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, reference).await?;
+        if !context.effective.has(Permission::TicketEdit) {
+            return Err(AppError::Forbidden);
+        }
+        let mut errors = FieldErrors::new();
+        let status = if input.status == ticket.status {
+            TicketStatus::from_key(&ticket.status)
+        } else {
+            Self::checked_status(&context, &input.status, &mut errors)
+        };
+        let urgency = parse_urgency(&input.urgency, &mut errors);
+        let department_id = parse_optional_id(&input.department_id, "department", &mut errors)
+            .unwrap_or(ticket.department_id);
+        if department_id != ticket.department_id
+            && context.effective.department_access(department_id).is_none()
+        {
+            errors.add("department", "You have no access to that department.");
+        }
+        if !self
+            .store()
+            .list_departments()
+            .await?
+            .iter()
+            .any(|department| department.id == department_id)
+        {
+            errors.add("department", "That department does not exist.");
+        }
+        let agent_id = parse_optional_id(&input.agent_id, "agent", &mut errors);
+        if let Some(agent_id) = agent_id {
+            let assignable = self
+                .store()
+                .get_person(agent_id)
+                .await?
+                .is_some_and(|person| person.is_agent && !person.is_disabled);
+            let has_access = assignable
+                && self
+                    .effective_permissions(agent_id)
+                    .await?
+                    .department_access(department_id)
+                    .is_some();
+            if !has_access {
+                errors.add(
+                    "agent",
+                    "That agent cannot be assigned tickets of this department.",
+                );
+            }
+        }
+        let team_id = parse_optional_id(&input.team_id, "team", &mut errors);
+        if let Some(team_id) = team_id
+            && self.store().get_team(team_id).await?.is_none()
+        {
+            errors.add("team", "That team does not exist.");
+        }
+        let labels = parse_labels(&input.labels, &mut errors);
+        errors.into_result()?;
+        let status = status.unwrap_or(TicketStatus::AwaitingAgent);
+        let before_labels = self.store().ticket_labels(ticket.id).await?;
+        let mut log = Vec::new();
+        let mut note = |field: &'static str, before: Option<String>, after: Option<String>| {
+            if before != after {
+                log.push(NewLogEntry {
+                    field,
+                    before,
+                    after,
+                });
+            }
+        };
+        note(
+            "status",
+            Some(ticket.status.clone()),
+            Some(status.key().to_owned()),
+        );
+        note(
+            "urgency",
+            Some(ticket.urgency.to_string()),
+            Some(urgency.to_string()),
+        );
+        note(
+            "department",
+            Some(ticket.department_id.to_string()),
+            Some(department_id.to_string()),
+        );
+        note(
+            "agent",
+            ticket.agent_id.map(|id| id.to_string()),
+            agent_id.map(|id| id.to_string()),
+        );
+        note(
+            "team",
+            ticket.team_id.map(|id| id.to_string()),
+            team_id.map(|id| id.to_string()),
+        );
+        note(
+            "labels",
+            Some(before_labels.join(", ")),
+            Some(labels.join(", ")),
+        );
+        if log.is_empty() {
+            return Ok(());
+        }
+        self.store()
+            .update_ticket(
+                ticket.id,
+                &TicketUpdate {
+                    properties: &TicketProperties {
+                        status: status.key(),
+                        urgency,
+                        department_id,
+                        agent_id,
+                        team_id,
+                        labels: &labels,
+                    },
+                    actor: context.actor(),
+                    log: &log,
+                    message: None,
+                    agent_replied: false,
+                },
+                self.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn follow_ticket(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        following: bool,
+    ) -> AppResult<()> {
+        let context = self.agent_context(actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, reference).await?;
+        self.store()
+            .set_following(ticket.id, context.agent_id, following)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a ticket for a user (found by email, or made if new); the
+    /// first message is what the user asked. Returns the reference.
+    pub async fn create_ticket_for_user(
+        &self,
+        caller: &Caller<'_>,
+        input: &NewTicketInput,
+    ) -> AppResult<String> {
+        let context = self.agent_context(caller.actor).await?;
+        let mut errors = FieldErrors::new();
+        let email = match Email::parse(&input.requester_email) {
+            Ok(email) => Some(email),
+            Err(error) => {
+                errors.add("requester_email", error.to_string());
+                None
+            }
+        };
+        let subject = input.subject.trim().to_owned();
+        if subject.is_empty() || subject.chars().count() > MAX_SUBJECT_CHARS {
+            errors.add("subject", "A subject has 1 to 200 characters.");
+        } else if subject.chars().any(char::is_control) {
+            errors.add("subject", "A subject is one line.");
+        }
+        let body = checked_body(&input.message, &mut errors);
+        let department_id = parse_optional_id(&input.department_id, "department", &mut errors);
+        match department_id {
+            None => errors.add("department", "Choose a department."),
+            Some(id) if context.effective.department_access(id).is_none() => {
+                errors.add("department", "You have no access to that department.");
+            }
+            Some(_) => {}
+        }
+        let urgency = parse_urgency(&input.urgency, &mut errors);
+        let labels = parse_labels(&input.labels, &mut errors);
+        let existing = match &email {
+            Some(email) => {
+                self.store()
+                    .find_person_by_email(&email.normalized())
+                    .await?
+            }
+            None => None,
+        };
+        if existing.as_ref().is_some_and(|person| person.is_agent) {
+            errors.add(
+                "requester_email",
+                "That address belongs to an agent, not a user.",
+            );
+        }
+        let name = input.requester_name.trim();
+        if existing.is_none() && email.is_some() && (name.is_empty() || name.chars().count() > 200)
+        {
+            errors.add("requester_name", "Give the new user's name.");
+        }
+        errors.into_result()?;
+        let (Some(email), Some(department_id)) = (email, department_id) else {
+            return Err(AppError::invalid(
+                "requester_email",
+                "Give the user's email.",
+            ));
+        };
+        let requester = match existing {
+            Some(person) => person,
+            None => {
+                self.store()
+                    .create_person(
+                        &NewPerson {
+                            email: email.as_str(),
+                            email_normalized: &email.normalized(),
+                            name,
+                            password_hash: None,
+                            is_agent: false,
+                            is_admin: false,
+                            organization_id: None,
+                        },
+                        self.now(),
+                    )
+                    .await?
+            }
+        };
+        let html = markdown::render(&body);
+        let message = NewMessage {
+            author_id: Some(requester.id),
+            is_note: false,
+            body_markdown: &body,
+            body_html: &html,
+            channel: "agent",
+            ip: caller.ip,
+        };
+        // A clash of random references is rare; draw again a few times.
+        for _ in 0..5 {
+            let reference = new_reference()?;
+            let created = self
+                .store()
+                .create_ticket(
+                    &NewTicket {
+                        reference: &reference,
+                        subject: &subject,
+                        status: TicketStatus::after_user_message().key(),
+                        urgency,
+                        department_id,
+                        requester_id: requester.id,
+                        organization_id: requester.organization_id,
+                        agent_id: None,
+                        team_id: None,
+                        labels: &labels,
+                        message: &message,
+                    },
+                    self.now(),
+                )
+                .await;
+            match created {
+                Ok(_) => {
+                    tracing::info!(agent_id = context.agent_id, "ticket opened for a user");
+                    return Ok(reference);
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Internal("no free ticket reference".to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_are_random_and_recognised() {
+        let first = new_reference().unwrap();
+        let second = new_reference().unwrap();
+        assert_ne!(first, second);
+        assert!(looks_like_reference(&first), "{first}");
+        for junk in [
+            "",
+            "ABCD1234",
+            "abcd-efgh",
+            "ABCD-EFG0",
+            "ABCD-EFGHI",
+            "../../etc",
+        ] {
+            assert!(!looks_like_reference(junk), "{junk}");
+        }
+    }
+
+    #[test]
+    fn labels_are_trimmed_and_unique_whatever_the_case() {
+        let mut errors = FieldErrors::new();
+        assert_eq!(
+            parse_labels(" billing, Refund ,billing ,BILLING,", &mut errors),
+            ["billing", "Refund"]
+        );
+        assert!(errors.is_empty());
+        parse_labels(&"x".repeat(51), &mut errors);
+        assert!(!errors.is_empty());
+    }
+}

@@ -1,0 +1,107 @@
+//! Ticket statuses and the small rules about them.
+
+/// Where a ticket stands. Spam and deleted are hidden from the usual lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TicketStatus {
+    AwaitingAgent,
+    AwaitingUser,
+    Pending,
+    Resolved,
+    Archived,
+    Spam,
+    Deleted,
+}
+
+impl TicketStatus {
+    pub const ALL: [TicketStatus; 7] = [
+        TicketStatus::AwaitingAgent,
+        TicketStatus::AwaitingUser,
+        TicketStatus::Pending,
+        TicketStatus::Resolved,
+        TicketStatus::Archived,
+        TicketStatus::Spam,
+        TicketStatus::Deleted,
+    ];
+
+    /// The statuses the usual lists show.
+    pub const VISIBLE: [TicketStatus; 5] = [
+        TicketStatus::AwaitingAgent,
+        TicketStatus::AwaitingUser,
+        TicketStatus::Pending,
+        TicketStatus::Resolved,
+        TicketStatus::Archived,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            TicketStatus::AwaitingAgent => "awaiting_agent",
+            TicketStatus::AwaitingUser => "awaiting_user",
+            TicketStatus::Pending => "pending",
+            TicketStatus::Resolved => "resolved",
+            TicketStatus::Archived => "archived",
+            TicketStatus::Spam => "spam",
+            TicketStatus::Deleted => "deleted",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<TicketStatus> {
+        TicketStatus::ALL
+            .into_iter()
+            .find(|status| status.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TicketStatus::AwaitingAgent => "Awaiting agent",
+            TicketStatus::AwaitingUser => "Awaiting user",
+            TicketStatus::Pending => "Pending",
+            TicketStatus::Resolved => "Resolved",
+            TicketStatus::Archived => "Archived",
+            TicketStatus::Spam => "Spam",
+            TicketStatus::Deleted => "Deleted",
+        }
+    }
+
+    /// Spam and deleted tickets leave the lists; only agents with the
+    /// matching permission put tickets there or take them out.
+    pub fn is_hidden(self) -> bool {
+        matches!(self, TicketStatus::Spam | TicketStatus::Deleted)
+    }
+
+    /// What a ticket becomes when an agent sends a reply and picks nothing
+    /// else: the ball is in the user's court.
+    pub fn after_agent_reply() -> TicketStatus {
+        TicketStatus::AwaitingUser
+    }
+
+    /// What a ticket becomes when its user writes.
+    pub fn after_user_message() -> TicketStatus {
+        TicketStatus::AwaitingAgent
+    }
+}
+
+/// Urgency runs from 1 (whenever) to 10 (now).
+pub const URGENCY_RANGE: std::ops::RangeInclusive<i64> = 1..=10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_and_two_are_hidden() {
+        for status in TicketStatus::ALL {
+            assert_eq!(TicketStatus::from_key(status.key()), Some(status));
+        }
+        assert_eq!(TicketStatus::from_key("open"), None);
+        let hidden: Vec<_> = TicketStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_hidden())
+            .collect();
+        assert_eq!(hidden, [TicketStatus::Spam, TicketStatus::Deleted]);
+        assert!(
+            TicketStatus::VISIBLE
+                .iter()
+                .all(|status| !status.is_hidden())
+        );
+    }
+}

@@ -1,0 +1,581 @@
+//! Tickets: creating them with their first message, the agent list with
+//! keyset paging, messages, property changes with their log, followers.
+//! Who may see or change what is decided by the caller; the list query takes
+//! that decision as a `Visibility`.
+
+use ferrodesk_core::Timestamp;
+
+use crate::backend::BeginWrite;
+use crate::{Store, StoreError, StoreResult, on_backend};
+
+/// A ticket with the names the pages show next to its ids.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TicketRecord {
+    pub id: i64,
+    pub reference: String,
+    pub subject: String,
+    pub status: String,
+    pub urgency: i64,
+    pub department_id: i64,
+    pub department_name: String,
+    pub requester_id: i64,
+    pub requester_name: String,
+    pub requester_email: String,
+    pub organization_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub agent_name: Option<String>,
+    pub team_id: Option<i64>,
+    pub team_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub first_agent_reply_at: Option<i64>,
+    pub resolved_at: Option<i64>,
+}
+
+const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency, \
+    t.department_id, d.name AS department_name, t.requester_id, r.name AS requester_name, \
+    r.email AS requester_email, t.organization_id, t.agent_id, a.name AS agent_name, \
+    t.team_id, tm.name AS team_name, t.created_at, t.updated_at, t.first_agent_reply_at, t.resolved_at";
+
+const TICKET_JOINS: &str = "FROM tickets t \
+    JOIN departments d ON d.id = t.department_id \
+    JOIN people r ON r.id = t.requester_id \
+    LEFT JOIN people a ON a.id = t.agent_id \
+    LEFT JOIN teams tm ON tm.id = t.team_id";
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub author_id: Option<i64>,
+    pub is_note: bool,
+    pub body_markdown: &'a str,
+    pub body_html: &'a str,
+    /// `web`, `agent`, `api` or `email`.
+    pub channel: &'a str,
+    pub ip: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub author_id: Option<i64>,
+    pub author_name: Option<String>,
+    pub author_is_agent: Option<bool>,
+    pub is_note: bool,
+    pub body_html: String,
+    pub channel: String,
+    pub ip: String,
+    /// From the reverse-DNS cache the login log uses.
+    pub hostname: Option<String>,
+    pub created_at: i64,
+}
+
+/// A line of the ticket log to write.
+#[derive(Debug, Clone)]
+pub struct NewLogEntry<'a> {
+    pub field: &'a str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TicketLogRecord {
+    pub id: i64,
+    pub actor: String,
+    pub field: String,
+    pub before_value: Option<String>,
+    pub after_value: Option<String>,
+    pub occurred_at: i64,
+}
+
+/// Who did something to a ticket, for its log.
+#[derive(Debug, Clone, Copy)]
+pub struct TicketActor<'a> {
+    pub id: Option<i64>,
+    pub label: &'a str,
+}
+
+pub struct NewTicket<'a> {
+    pub reference: &'a str,
+    pub subject: &'a str,
+    pub status: &'a str,
+    pub urgency: i64,
+    pub department_id: i64,
+    pub requester_id: i64,
+    pub organization_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub labels: &'a [String],
+    pub message: &'a NewMessage<'a>,
+}
+
+/// The properties of a ticket after a change; the caller writes what each
+/// changed field was before in the log entries.
+#[derive(Debug, Clone)]
+pub struct TicketProperties<'a> {
+    pub status: &'a str,
+    pub urgency: i64,
+    pub department_id: i64,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub labels: &'a [String],
+}
+
+/// One change to a ticket: what it becomes, who did it, the log lines, and
+/// the message that came with it.
+pub struct TicketUpdate<'a> {
+    pub properties: &'a TicketProperties<'a>,
+    pub actor: TicketActor<'a>,
+    pub log: &'a [NewLogEntry<'a>],
+    pub message: Option<&'a NewMessage<'a>>,
+    /// An agent's reply: stamps the first agent reply time once.
+    pub agent_replied: bool,
+}
+
+/// Which tickets an agent may list: every ticket, or those of the
+/// departments with full access plus, in assign-only departments, those
+/// assigned to the agent or their teams or followed by them.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    Everything,
+    Limited {
+        agent_id: i64,
+        full_departments: Vec<i64>,
+        assign_departments: Vec<i64>,
+        team_ids: Vec<i64>,
+    },
+}
+
+/// The agent list's filters; all narrow the list.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub statuses: Vec<String>,
+    pub department_id: Option<i64>,
+    /// `Some(None)`: unassigned.
+    pub agent_id: Option<Option<i64>>,
+    pub team_ids: Option<Vec<i64>>,
+    pub followed_by: Option<i64>,
+    pub label: Option<String>,
+    pub urgency_at_least: Option<i64>,
+    pub requester_id: Option<i64>,
+}
+
+/// One page of the list: after the (updated_at, id) of the last row of the
+/// page before, newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct TicketPage {
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+/// Appends the WHERE clause of a list or count to `builder`.
+macro_rules! push_ticket_conditions {
+    ($builder:expr, $visibility:expr, $filter:expr) => {{
+        let builder = &mut $builder;
+        let visibility: &Visibility = $visibility;
+        let filter: &TicketFilter = $filter;
+        builder.push(" WHERE 1 = 1");
+        if let Visibility::Limited {
+            agent_id,
+            full_departments,
+            assign_departments,
+            team_ids,
+        } = visibility
+        {
+            builder.push(" AND (t.department_id IN (");
+            push_ids!(builder, full_departments);
+            builder.push(") OR (t.department_id IN (");
+            push_ids!(builder, assign_departments);
+            builder.push(") AND (t.agent_id = ");
+            builder.push_bind(*agent_id);
+            builder.push(" OR t.team_id IN (");
+            push_ids!(builder, team_ids);
+            builder.push(") OR EXISTS (SELECT 1 FROM ticket_followers vf WHERE vf.ticket_id = t.id AND vf.person_id = ");
+            builder.push_bind(*agent_id);
+            builder.push("))))");
+        }
+        if !filter.statuses.is_empty() {
+            builder.push(" AND t.status IN (");
+            let mut separated = builder.separated(", ");
+            for status in &filter.statuses {
+                separated.push_bind(status.clone());
+            }
+            builder.push(")");
+        }
+        if let Some(department_id) = filter.department_id {
+            builder.push(" AND t.department_id = ");
+            builder.push_bind(department_id);
+        }
+        match filter.agent_id {
+            Some(Some(agent_id)) => {
+                builder.push(" AND t.agent_id = ");
+                builder.push_bind(agent_id);
+            }
+            Some(None) => {
+                builder.push(" AND t.agent_id IS NULL");
+            }
+            None => {}
+        }
+        if let Some(team_ids) = &filter.team_ids {
+            builder.push(" AND t.team_id IN (");
+            push_ids!(builder, team_ids);
+            builder.push(")");
+        }
+        if let Some(person_id) = filter.followed_by {
+            builder.push(" AND EXISTS (SELECT 1 FROM ticket_followers ff WHERE ff.ticket_id = t.id AND ff.person_id = ");
+            builder.push_bind(person_id);
+            builder.push(")");
+        }
+        if let Some(label) = &filter.label {
+            builder.push(" AND EXISTS (SELECT 1 FROM ticket_labels fl WHERE fl.ticket_id = t.id AND fl.label = ");
+            builder.push_bind(label.clone());
+            builder.push(")");
+        }
+        if let Some(urgency) = filter.urgency_at_least {
+            builder.push(" AND t.urgency >= ");
+            builder.push_bind(urgency);
+        }
+        if let Some(requester_id) = filter.requester_id {
+            builder.push(" AND t.requester_id = ");
+            builder.push_bind(requester_id);
+        }
+    }};
+}
+
+/// A comma-separated list of bound ids; an empty list is `NULL`, which
+/// matches nothing in `IN (…)`.
+macro_rules! push_ids {
+    ($builder:expr, $ids:expr) => {{
+        let ids: &Vec<i64> = $ids;
+        if ids.is_empty() {
+            $builder.push("NULL");
+        } else {
+            let mut separated = $builder.separated(", ");
+            for id in ids {
+                separated.push_bind(*id);
+            }
+        }
+    }};
+}
+
+/// Writes log lines inside a transaction the caller holds.
+macro_rules! insert_log {
+    ($executor:expr, $ticket_id:expr, $actor:expr, $entries:expr, $now:expr) => {{
+        let actor: TicketActor<'_> = $actor;
+        let now: Timestamp = $now;
+        for entry in $entries {
+            sqlx::query(
+                "INSERT INTO ticket_log (ticket_id, actor_id, actor, field, before_value, after_value, occurred_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind($ticket_id)
+            .bind(actor.id)
+            .bind(actor.label)
+            .bind(entry.field)
+            .bind(entry.before.as_deref())
+            .bind(entry.after.as_deref())
+            .bind(now.millis())
+            .execute(&mut *$executor)
+            .await?;
+        }
+    }};
+}
+
+/// Stores a message inside a transaction the caller holds.
+macro_rules! insert_message {
+    ($executor:expr, $ticket_id:expr, $message:expr, $now:expr) => {{
+        let message: &NewMessage<'_> = $message;
+        let now: Timestamp = $now;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO ticket_messages (ticket_id, author_id, is_note, body_markdown, body_html, channel, ip, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind($ticket_id)
+        .bind(message.author_id)
+        .bind(message.is_note)
+        .bind(message.body_markdown)
+        .bind(message.body_html)
+        .bind(message.channel)
+        .bind(message.ip)
+        .bind(now.millis())
+        .fetch_one(&mut *$executor)
+        .await?;
+        id
+    }};
+}
+
+/// Replaces a ticket's labels inside a transaction the caller holds.
+macro_rules! write_labels {
+    ($executor:expr, $ticket_id:expr, $labels:expr) => {{
+        sqlx::query("DELETE FROM ticket_labels WHERE ticket_id = $1")
+            .bind($ticket_id)
+            .execute(&mut *$executor)
+            .await?;
+        for label in $labels {
+            sqlx::query("INSERT INTO ticket_labels (ticket_id, label) VALUES ($1, $2)")
+                .bind($ticket_id)
+                .bind(label.as_str())
+                .execute(&mut *$executor)
+                .await?;
+        }
+    }};
+}
+
+/// Writes a ticket's properties (and labels) inside a transaction the
+/// caller holds; a move to `resolved` stamps the time, leaving it clears it.
+macro_rules! update_properties {
+    ($executor:expr, $ticket_id:expr, $properties:expr, $now:expr) => {{
+        let properties: &TicketProperties<'_> = $properties;
+        let now: Timestamp = $now;
+        sqlx::query(
+            "UPDATE tickets SET status = $1, urgency = $2, department_id = $3, agent_id = $4, team_id = $5, \
+                 updated_at = $6, \
+                 resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $6) ELSE NULL END \
+             WHERE id = $7",
+        )
+        .bind(properties.status)
+        .bind(properties.urgency)
+        .bind(properties.department_id)
+        .bind(properties.agent_id)
+        .bind(properties.team_id)
+        .bind(now.millis())
+        .bind($ticket_id)
+        .execute(&mut *$executor)
+        .await?;
+        write_labels!($executor, $ticket_id, properties.labels);
+    }};
+}
+
+impl Store {
+    /// Stores a ticket with its labels and first message. A reference that
+    /// is taken already is a `Conflict` (the caller draws another).
+    pub async fn create_ticket(&self, ticket: &NewTicket<'_>, now: Timestamp) -> StoreResult<i64> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO tickets (reference, subject, status, urgency, department_id, requester_id, \
+                     organization_id, agent_id, team_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+            )
+            .bind(ticket.reference)
+            .bind(ticket.subject)
+            .bind(ticket.status)
+            .bind(ticket.urgency)
+            .bind(ticket.department_id)
+            .bind(ticket.requester_id)
+            .bind(ticket.organization_id)
+            .bind(ticket.agent_id)
+            .bind(ticket.team_id)
+            .bind(now.millis())
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(|error| StoreError::from_insert(error, "A ticket with this reference"))?;
+            write_labels!(transaction, id, ticket.labels);
+            insert_message!(transaction, id, ticket.message, now);
+            transaction.commit().await?;
+            Ok(id)
+        })
+    }
+
+    pub async fn get_ticket(&self, id: i64) -> StoreResult<Option<TicketRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, TicketRecord>(sqlx::AssertSqlSafe(format!(
+                "SELECT {TICKET_COLUMNS} {TICKET_JOINS} WHERE t.id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    pub async fn find_ticket(&self, reference: &str) -> StoreResult<Option<TicketRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, TicketRecord>(sqlx::AssertSqlSafe(format!(
+                "SELECT {TICKET_COLUMNS} {TICKET_JOINS} WHERE t.reference = $1"
+            )))
+            .bind(reference)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// One page of tickets, newest updated first.
+    pub async fn list_tickets(
+        &self,
+        visibility: &Visibility,
+        filter: &TicketFilter,
+        page: TicketPage,
+    ) -> StoreResult<Vec<TicketRecord>> {
+        Ok(on_backend!(self, pool => {
+            let mut builder = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} {TICKET_JOINS}"));
+            push_ticket_conditions!(builder, visibility, filter);
+            if let Some((updated_at, id)) = page.after {
+                builder.push(" AND (t.updated_at < ");
+                builder.push_bind(updated_at);
+                builder.push(" OR (t.updated_at = ");
+                builder.push_bind(updated_at);
+                builder.push(" AND t.id < ");
+                builder.push_bind(id);
+                builder.push("))");
+            }
+            builder.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ");
+            builder.push_bind(page.limit);
+            builder.build_query_as::<TicketRecord>().fetch_all(pool).await?
+        }))
+    }
+
+    /// How many tickets a list would show in all.
+    pub async fn count_tickets(
+        &self,
+        visibility: &Visibility,
+        filter: &TicketFilter,
+    ) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            let mut builder = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
+            push_ticket_conditions!(builder, visibility, filter);
+            builder.build_query_scalar::<i64>().fetch_one(pool).await?
+        }))
+    }
+
+    pub async fn ticket_labels(&self, ticket_id: i64) -> StoreResult<Vec<String>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT label FROM ticket_labels WHERE ticket_id = $1 ORDER BY label")
+                .bind(ticket_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    pub async fn ticket_followers(&self, ticket_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT person_id FROM ticket_followers WHERE ticket_id = $1 ORDER BY person_id")
+                .bind(ticket_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    pub async fn is_following(&self, ticket_id: i64, person_id: i64) -> StoreResult<bool> {
+        let found: Option<i64> = on_backend!(self, pool => {
+            sqlx::query_scalar("SELECT person_id FROM ticket_followers WHERE ticket_id = $1 AND person_id = $2")
+                .bind(ticket_id)
+                .bind(person_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
+    pub async fn set_following(
+        &self,
+        ticket_id: i64,
+        person_id: i64,
+        following: bool,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            if following {
+                sqlx::query(
+                    "INSERT INTO ticket_followers (ticket_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(ticket_id)
+                .bind(person_id)
+                .execute(pool)
+                .await?;
+            } else {
+                sqlx::query("DELETE FROM ticket_followers WHERE ticket_id = $1 AND person_id = $2")
+                    .bind(ticket_id)
+                    .bind(person_id)
+                    .execute(pool)
+                    .await?;
+            }
+        });
+        Ok(())
+    }
+
+    /// A ticket's messages, oldest first; notes only when asked for.
+    pub async fn ticket_messages(
+        &self,
+        ticket_id: i64,
+        with_notes: bool,
+    ) -> StoreResult<Vec<MessageRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, MessageRecord>(
+                "SELECT m.id, m.author_id, p.name AS author_name, p.is_agent AS author_is_agent, m.is_note, \
+                        m.body_html, m.channel, m.ip, h.hostname, m.created_at \
+                 FROM ticket_messages m \
+                 LEFT JOIN people p ON p.id = m.author_id \
+                 LEFT JOIN ip_hostnames h ON h.ip = m.ip \
+                 WHERE m.ticket_id = $1 AND ($2 OR NOT m.is_note) ORDER BY m.id",
+            )
+            .bind(ticket_id)
+            .bind(with_notes)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The newest message id of a ticket, to tell whether someone wrote
+    /// since a page was opened.
+    pub async fn last_message_id(&self, ticket_id: i64) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM ticket_messages WHERE ticket_id = $1")
+                .bind(ticket_id)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    pub async fn ticket_log(&self, ticket_id: i64) -> StoreResult<Vec<TicketLogRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, TicketLogRecord>(
+                "SELECT id, actor, field, before_value, after_value, occurred_at FROM ticket_log \
+                 WHERE ticket_id = $1 ORDER BY id",
+            )
+            .bind(ticket_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Writes a change to a ticket in one transaction: an optional message,
+    /// the properties after the change and the log lines. Returns the new
+    /// message's id, if there is one.
+    pub async fn update_ticket(
+        &self,
+        ticket_id: i64,
+        update: &TicketUpdate<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let message_id = match update.message {
+                Some(message) => Some(insert_message!(transaction, ticket_id, message, now)),
+                None => None,
+            };
+            update_properties!(transaction, ticket_id, update.properties, now);
+            if update.agent_replied {
+                sqlx::query(
+                    "UPDATE tickets SET first_agent_reply_at = $1 WHERE id = $2 AND first_agent_reply_at IS NULL",
+                )
+                .bind(now.millis())
+                .bind(ticket_id)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            insert_log!(transaction, ticket_id, update.actor, update.log, now);
+            transaction.commit().await?;
+            Ok(message_id)
+        })
+    }
+
+    /// Whether any ticket is filed in the department.
+    pub async fn department_has_tickets(&self, department_id: i64) -> StoreResult<bool> {
+        let found: Option<i64> = on_backend!(self, pool => {
+            sqlx::query_scalar("SELECT id FROM tickets WHERE department_id = $1 LIMIT 1")
+                .bind(department_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+}
