@@ -53,8 +53,8 @@ pub use settings::{
     SessionLimits, Settings, TwoFactorPolicy, parse_range,
 };
 pub use tickets::{
-    AgentContext, NewTicketInput, PropertiesInput, ReplyInput, TICKET_PAGE_SIZE, TicketList,
-    TicketListQuery, TicketView, looks_like_reference,
+    AgentContext, LIST_VIEWS, NewTicketInput, PropertiesInput, ReplyInput, TICKET_PAGE_SIZE,
+    TicketList, TicketListQuery, TicketView, looks_like_reference,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

@@ -536,7 +536,12 @@ impl App {
             .filter(|piece| !piece.is_empty())
         {
             match parse_range(piece) {
-                Ok(range) => trusted_ranges.push(range.trunc().to_string()),
+                Ok(range) => {
+                    let range = range.trunc().to_string();
+                    if !trusted_ranges.contains(&range) {
+                        trusted_ranges.push(range);
+                    }
+                }
                 Err(_) => errors.add(
                     "trusted_ranges",
                     format!(
@@ -550,7 +555,6 @@ impl App {
             errors.add("trusted_ranges", "List at most 200 ranges.");
         }
         errors.into_result()?;
-        trusted_ranges.dedup();
         let after = IpAllowList {
             enabled,
             admins_only,

@@ -99,6 +99,59 @@ pub struct TicketList {
     pub total: i64,
     /// The cursor of the next page, when there is one.
     pub next: Option<String>,
+    /// How many tickets each of `LIST_VIEWS` holds under the same filters.
+    pub view_counts: Vec<(&'static str, i64)>,
+}
+
+/// The views of the agent list, with what the page calls them.
+pub const LIST_VIEWS: [(&str, &str); 5] = [
+    ("mine", "Mine"),
+    ("unassigned", "Unassigned"),
+    ("teams", "My teams"),
+    ("followed", "Followed"),
+    ("all", "All"),
+];
+
+/// The store filter for one view of the list with the query's filters.
+fn ticket_filter(
+    context: &AgentContext,
+    query: &TicketListQuery,
+    view: &str,
+) -> AppResult<TicketFilter> {
+    let mut filter = TicketFilter {
+        department_id: query.department_id,
+        label: query.label.clone().filter(|label| !label.is_empty()),
+        urgency_at_least: query.urgency_at_least,
+        ..TicketFilter::default()
+    };
+    filter.statuses = match query.status.as_deref() {
+        Some("") | None => TicketStatus::VISIBLE
+            .iter()
+            .filter(|status| !matches!(status, TicketStatus::Resolved | TicketStatus::Archived))
+            .map(|status| status.key().to_owned())
+            .collect(),
+        Some("any") => TicketStatus::VISIBLE
+            .iter()
+            .map(|status| status.key().to_owned())
+            .collect(),
+        Some(key) => {
+            let status = TicketStatus::from_key(key)
+                .ok_or_else(|| AppError::invalid("status", "Unknown status."))?;
+            vec![status.key().to_owned()]
+        }
+    };
+    match view {
+        "mine" => filter.agent_id = Some(Some(context.agent_id)),
+        "unassigned" => filter.agent_id = Some(None),
+        "teams" => filter.team_ids = Some(context.team_ids.clone()),
+        "followed" => filter.followed_by = Some(context.agent_id),
+        _ => {
+            if let Some(agent_id) = query.agent_id {
+                filter.agent_id = Some(Some(agent_id));
+            }
+        }
+    }
+    Ok(filter)
 }
 
 /// A ticket as its agent page shows it.
@@ -250,7 +303,12 @@ impl App {
         let Actor::Agent(agent) = actor else {
             return Err(AppError::Forbidden);
         };
-        let effective = self.effective_permissions(agent.person_id).await?;
+        // The session is checked already; admins need no grants looked up.
+        let effective = if agent.is_admin {
+            EffectivePermissions::everything()
+        } else {
+            self.effective_permissions(agent.person_id).await?
+        };
         let (_, team_ids) = self.store().agent_memberships(agent.person_id).await?;
         Ok(AgentContext {
             agent_id: agent.person_id,
@@ -291,39 +349,7 @@ impl App {
         query: &TicketListQuery,
     ) -> AppResult<TicketList> {
         let context = self.agent_context(actor).await?;
-        let mut filter = TicketFilter {
-            department_id: query.department_id,
-            label: query.label.clone().filter(|label| !label.is_empty()),
-            urgency_at_least: query.urgency_at_least,
-            ..TicketFilter::default()
-        };
-        filter.statuses = match query.status.as_deref() {
-            Some("") | None => TicketStatus::VISIBLE
-                .iter()
-                .filter(|status| !matches!(status, TicketStatus::Resolved | TicketStatus::Archived))
-                .map(|status| status.key().to_owned())
-                .collect(),
-            Some("any") => TicketStatus::VISIBLE
-                .iter()
-                .map(|status| status.key().to_owned())
-                .collect(),
-            Some(key) => {
-                let status = TicketStatus::from_key(key)
-                    .ok_or_else(|| AppError::invalid("status", "Unknown status."))?;
-                vec![status.key().to_owned()]
-            }
-        };
-        match query.view.as_str() {
-            "mine" => filter.agent_id = Some(Some(context.agent_id)),
-            "unassigned" => filter.agent_id = Some(None),
-            "teams" => filter.team_ids = Some(context.team_ids.clone()),
-            "followed" => filter.followed_by = Some(context.agent_id),
-            _ => {
-                if let Some(agent_id) = query.agent_id {
-                    filter.agent_id = Some(Some(agent_id));
-                }
-            }
-        }
+        let filter = ticket_filter(&context, query, &query.view)?;
         let after = match query.after.as_deref() {
             None | Some("") => None,
             Some(cursor) => {
@@ -356,11 +382,27 @@ impl App {
         } else {
             None
         };
-        let total = self.store().count_tickets(&visibility, &filter).await?;
+        // Each view's count under the same filters; the shown view's is the
+        // total.
+        let mut view_counts = Vec::with_capacity(LIST_VIEWS.len());
+        let mut total = 0;
+        for (view, _) in LIST_VIEWS {
+            let count = self
+                .store()
+                .count_tickets(&visibility, &ticket_filter(&context, query, view)?)
+                .await?;
+            if view == query.view
+                || (view == "all" && !LIST_VIEWS.iter().any(|(key, _)| *key == query.view))
+            {
+                total = count;
+            }
+            view_counts.push((view, count));
+        }
         Ok(TicketList {
             tickets,
             total,
             next,
+            view_counts,
         })
     }
 
@@ -470,7 +512,6 @@ impl App {
                 ));
             }
         }
-        let labels = self.store().ticket_labels(ticket.id).await?;
         let mut log = Vec::new();
         if status.key() != ticket.status {
             log.push(NewLogEntry {
@@ -490,7 +531,7 @@ impl App {
                         department_id: ticket.department_id,
                         agent_id: ticket.agent_id,
                         team_id: ticket.team_id,
-                        labels: &labels,
+                        labels: None,
                     },
                     actor: context.actor(),
                     log: &log,
@@ -634,7 +675,7 @@ impl App {
                         department_id,
                         agent_id,
                         team_id,
-                        labels: &labels,
+                        labels: Some(&labels),
                     },
                     actor: context.actor(),
                     log: &log,

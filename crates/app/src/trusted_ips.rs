@@ -184,24 +184,37 @@ impl App {
                 "Trust an address for 1 to 730 days.",
             ));
         }
+        self.trust_address(
+            &Caller::system(),
+            (person.id, &person.name, &person.email),
+            &address,
+            Duration::from_secs(u64::from(days) * 86_400),
+            TrustSource::CommandLine,
+        )
+        .await
+    }
+
+    /// Trusts `address` for a person (id, name, email) for `period`, with
+    /// the audit entry; answers until when.
+    async fn trust_address(
+        &self,
+        caller: &Caller<'_>,
+        (person_id, name, email): (i64, &str, &str),
+        address: &str,
+        period: Duration,
+        source: TrustSource,
+    ) -> AppResult<Timestamp> {
         let now = self.now();
-        let until = now.plus(Duration::from_secs(u64::from(days) * 86_400));
-        let audit = Audit::new(&Caller::system(), "ip.trusted")
-            .on_person(person.id, &person.name, &person.email)
+        let until = now.plus(period);
+        let audit = Audit::new(caller, "ip.trusted")
+            .on_person(person_id, name, email)
             .after(&serde_json::json!({
                 "ip": address,
                 "until": until.to_string(),
-                "source": TrustSource::CommandLine.as_str(),
+                "source": source.as_str(),
             }));
         self.store()
-            .trust_ip(
-                person.id,
-                &address,
-                until,
-                TrustSource::CommandLine,
-                &audit.entry(),
-                now,
-            )
+            .trust_ip(person_id, address, until, source, &audit.entry(), now)
             .await?;
         Ok(until)
     }
@@ -217,25 +230,14 @@ impl App {
         else {
             return Ok(());
         };
-        let now = self.now();
-        let until = now.plus(period);
-        let audit = Audit::new(caller, "ip.trusted")
-            .on_person(person.person_id, &person.name, &person.email)
-            .after(&serde_json::json!({
-                "ip": address,
-                "until": until.to_string(),
-                "source": TrustSource::Settings.as_str(),
-            }));
-        self.store()
-            .trust_ip(
-                person.person_id,
-                &address,
-                until,
-                TrustSource::Settings,
-                &audit.entry(),
-                now,
-            )
-            .await?;
+        self.trust_address(
+            caller,
+            (person.person_id, &person.name, &person.email),
+            &address,
+            period,
+            TrustSource::Settings,
+        )
+        .await?;
         Ok(())
     }
 

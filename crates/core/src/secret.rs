@@ -1,8 +1,10 @@
 use std::fmt;
 
 /// Text that must never reach a log: passwords, tokens, keys. Its `Debug`
-/// output is a placeholder, so a stray `{:?}` cannot leak it.
-#[derive(Clone, PartialEq, Eq)]
+/// output is a placeholder, so a stray `{:?}` cannot leak it; forms read
+/// passwords and codes straight into it.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

@@ -118,7 +118,8 @@ pub struct TicketProperties<'a> {
     pub department_id: i64,
     pub agent_id: Option<i64>,
     pub team_id: Option<i64>,
-    pub labels: &'a [String],
+    /// The labels after the change; `None` leaves them as they are.
+    pub labels: Option<&'a [String]>,
 }
 
 /// One change to a ticket: what it becomes, who did it, the log lines, and
@@ -342,7 +343,9 @@ macro_rules! update_properties {
         .bind($ticket_id)
         .execute(&mut *$executor)
         .await?;
-        write_labels!($executor, $ticket_id, properties.labels);
+        if let Some(labels) = properties.labels {
+            write_labels!($executor, $ticket_id, labels);
+        }
     }};
 }
 

@@ -169,19 +169,11 @@ async fn password_form(session: Session) -> WebResult<Response> {
     password_page(&session, FieldErrors::new())
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct PasswordForm {
-    current_password: String,
-    password: String,
-    password_confirmation: String,
-}
-
-impl std::fmt::Debug for PasswordForm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("PasswordForm")
-            .finish_non_exhaustive()
-    }
+    current_password: Secret,
+    password: Secret,
+    password_confirmation: Secret,
 }
 
 async fn change_password(
@@ -197,9 +189,9 @@ async fn change_password(
         .change_own_password(
             &session.caller(),
             session.token.expose(),
-            &Secret::new(form.current_password),
-            &Secret::new(form.password),
-            &Secret::new(form.password_confirmation),
+            &form.current_password,
+            &form.password,
+            &form.password_confirmation,
         )
         .await
     {
@@ -365,15 +357,9 @@ async fn start_two_factor(State(state): State<AppState>, session: Session) -> We
     Ok(Redirect::to(back).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct CodeForm {
-    code: String,
-}
-
-impl std::fmt::Debug for CodeForm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("CodeForm").finish_non_exhaustive()
-    }
+    code: Secret,
 }
 
 /// Shows fresh recovery codes, or the page again with the form's errors.
@@ -405,7 +391,7 @@ async fn confirm_two_factor(
     }
     let result = state
         .app
-        .confirm_two_factor_setup(&session.caller(), &form.code)
+        .confirm_two_factor_setup(&session.caller(), form.code.expose())
         .await;
     after_code_change(
         &state,
@@ -416,17 +402,9 @@ async fn confirm_two_factor(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 struct CurrentPasswordForm {
-    current_password: String,
-}
-
-impl std::fmt::Debug for CurrentPasswordForm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("CurrentPasswordForm")
-            .finish_non_exhaustive()
-    }
+    current_password: Secret,
 }
 
 async fn replace_recovery_codes(
@@ -440,7 +418,7 @@ async fn replace_recovery_codes(
     }
     let result = state
         .app
-        .new_recovery_codes(&session.caller(), &Secret::new(form.current_password))
+        .new_recovery_codes(&session.caller(), &form.current_password)
         .await;
     after_code_change(
         &state,
@@ -462,7 +440,7 @@ async fn disable_two_factor(
     }
     match state
         .app
-        .turn_off_two_factor(&session.caller(), &Secret::new(form.current_password))
+        .turn_off_two_factor(&session.caller(), &form.current_password)
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("{back}?notice=disabled")).into_response()),

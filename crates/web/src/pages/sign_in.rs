@@ -39,22 +39,13 @@ pub(crate) struct LoginQuery {
     notice: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct LoginForm {
     email: String,
-    password: String,
+    password: Secret,
     return_to: Option<String>,
     /// A checkbox: present when ticked.
     remember_me: Option<String>,
-}
-
-impl std::fmt::Debug for LoginForm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("LoginForm")
-            .field("email", &self.email)
-            .finish_non_exhaustive()
-    }
 }
 
 struct SurfacePaths {
@@ -186,11 +177,10 @@ pub(crate) async fn submit(
     HtmlForm(form): HtmlForm<LoginForm>,
 ) -> WebResult<Response> {
     let surface = session.surface;
-    let password = Secret::new(form.password);
     let attempt = LoginAttempt {
         surface,
         email: &form.email,
-        password: &password,
+        password: &form.password,
         ip: &ip.to_string(),
         user_agent: user_agent(&headers),
         remember_me: form.remember_me.is_some(),
@@ -347,18 +337,10 @@ pub(crate) async fn show_second_factor(
     second_factor_page(&session, return_to.as_ref(), None)
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(crate) struct SecondFactorForm {
-    code: String,
+    code: Secret,
     return_to: Option<String>,
-}
-
-impl std::fmt::Debug for SecondFactorForm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("SecondFactorForm")
-            .finish_non_exhaustive()
-    }
 }
 
 pub(crate) async fn submit_second_factor(
@@ -375,7 +357,7 @@ pub(crate) async fn submit_second_factor(
     let answer = ChallengeAnswer {
         surface,
         challenge: session.token.expose(),
-        code: &form.code,
+        code: form.code.expose(),
         ip: &session.ip,
         user_agent: user_agent(&headers),
     };

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    Actor, AppError, DepartmentNode, FieldErrors, NewTicketInput, PropertiesInput, ReplyInput,
-    TicketList, TicketListQuery, TicketView,
+    Actor, AppError, DepartmentNode, FieldErrors, LIST_VIEWS, NewTicketInput, PropertiesInput,
+    ReplyInput, TicketList, TicketListQuery, TicketView,
 };
 use ferrodesk_core::{TicketStatus, Timestamp};
 use serde::Deserialize;
@@ -114,30 +114,11 @@ async fn list(
         after: parameters.after.clone(),
     };
     let list = state.app.list_tickets(&session.actor, &query).await?;
-    let mut views = Vec::new();
-    for (key, label) in [
-        ("mine", "Mine"),
-        ("unassigned", "Unassigned"),
-        ("teams", "My teams"),
-        ("followed", "Followed"),
-        ("all", "All"),
-    ] {
-        let count = if key == parameters.view || (key == "all" && parameters.view.is_empty()) {
-            list.total
-        } else {
-            let counted = TicketListQuery {
-                view: key.to_owned(),
-                after: None,
-                ..query.clone()
-            };
-            state
-                .app
-                .list_tickets(&session.actor, &counted)
-                .await?
-                .total
-        };
-        views.push((key, label, count));
-    }
+    let views = LIST_VIEWS
+        .iter()
+        .zip(&list.view_counts)
+        .map(|((key, label), (_, count))| (*key, *label, *count))
+        .collect();
     let encode = |text: &str| -> String {
         percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).collect()
     };

@@ -252,6 +252,12 @@ on_both_backends! { spawn_app;
         assert_eq!(fields, ["status", "urgency", "agent", "labels"]);
         let mine = alice.get(&app, "/agent/tickets?view=mine&status=pending").await.text().await.unwrap();
         assert!(mine.contains(&in_support));
+        assert!(!alice.get(&app, "/agent/tickets?view=followed&status=any").await.text().await.unwrap().contains(&in_support));
+        let followed = post_on(&app, &alice, &page, &format!("{page}/follow"), &[("following", "1")]).await;
+        assert_eq!(location(&followed), page);
+        assert!(alice.get(&app, "/agent/tickets?view=followed&status=any").await.text().await.unwrap().contains(&in_support));
+        post_on(&app, &alice, &page, &format!("{page}/follow"), &[("following", "0")]).await;
+        assert!(!app.app.store().is_following(ticket.id, desk.alice.id).await.unwrap());
 
         // The admin reaches everything.
         let admin = signed_in(&app, "admin@example.org").await;

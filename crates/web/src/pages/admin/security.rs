@@ -9,7 +9,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use ferrodesk_app::{AppError, Audience, FieldErrors, LoginLimits, SessionLimits, Settings};
+use ferrodesk_app::{
+    AppError, AppResult, Audience, FieldErrors, LoginLimits, SessionLimits, Settings,
+};
 use ferrodesk_core::PasswordPolicy;
 use serde::Deserialize;
 
@@ -399,19 +401,21 @@ fn saved() -> Response {
     Redirect::to("/admin/security?notice=saved").into_response()
 }
 
-/// Shows the form again when the use case refused its values.
-async fn refused(
+/// Goes back to the page after a save; when the use case refused the
+/// values, shows the form again with what was typed and why.
+async fn answer(
     state: &AppState,
     admin: &AdminSession,
-    error: AppError,
+    result: AppResult<()>,
     retype: impl FnOnce(FieldErrors) -> Retyped,
 ) -> WebResult<Response> {
-    match error {
-        AppError::Invalid(errors) => {
+    match result {
+        Ok(()) => Ok(saved()),
+        Err(AppError::Invalid(errors)) => {
             let settings = state.app.settings().await?;
             page(admin, &settings, Some(retype(errors)), None)
         }
-        other => Err(other.into()),
+        Err(other) => Err(other.into()),
     }
 }
 
@@ -432,15 +436,10 @@ async fn save_policy(
         }
         Err(errors) => Err(AppError::Invalid(errors)),
     };
-    match result {
-        Ok(()) => Ok(saved()),
-        Err(error) => {
-            refused(&state, &admin, error, |errors| {
-                Retyped::Policy(PolicyForm { errors, ..form })
-            })
-            .await
-        }
-    }
+    answer(&state, &admin, result, |errors| {
+        Retyped::Policy(PolicyForm { errors, ..form })
+    })
+    .await
 }
 
 async fn save_limits(
@@ -460,15 +459,10 @@ async fn save_limits(
         }
         Err(errors) => Err(AppError::Invalid(errors)),
     };
-    match result {
-        Ok(()) => Ok(saved()),
-        Err(error) => {
-            refused(&state, &admin, error, |errors| {
-                Retyped::Limits(LimitsForm { errors, ..form })
-            })
-            .await
-        }
-    }
+    answer(&state, &admin, result, |errors| {
+        Retyped::Limits(LimitsForm { errors, ..form })
+    })
+    .await
 }
 
 async fn save_sessions(
@@ -488,15 +482,10 @@ async fn save_sessions(
         }
         Err(errors) => Err(AppError::Invalid(errors)),
     };
-    match result {
-        Ok(()) => Ok(saved()),
-        Err(error) => {
-            refused(&state, &admin, error, |errors| {
-                Retyped::Sessions(SessionsForm { errors, ..form })
-            })
-            .await
-        }
-    }
+    answer(&state, &admin, result, |errors| {
+        Retyped::Sessions(SessionsForm { errors, ..form })
+    })
+    .await
 }
 
 async fn save_monitoring(
@@ -504,23 +493,18 @@ async fn save_monitoring(
     admin: AdminSession,
     HtmlForm(form): HtmlForm<MonitoringForm>,
 ) -> WebResult<Response> {
-    match state
+    let result = state
         .app
         .set_login_monitoring(
             &admin.caller(),
             &form.recipients,
             form.resolve_hostnames.is_some(),
         )
-        .await
-    {
-        Ok(()) => Ok(saved()),
-        Err(error) => {
-            refused(&state, &admin, error, |errors| {
-                Retyped::Monitoring(MonitoringForm { errors, ..form })
-            })
-            .await
-        }
-    }
+        .await;
+    answer(&state, &admin, result, |errors| {
+        Retyped::Monitoring(MonitoringForm { errors, ..form })
+    })
+    .await
 }
 
 async fn save_two_factor(
@@ -542,15 +526,10 @@ async fn save_two_factor(
     } else {
         Err(AppError::Invalid(errors))
     };
-    match result {
-        Ok(()) => Ok(saved()),
-        Err(error) => {
-            refused(&state, &admin, error, |errors| {
-                Retyped::TwoFactor(TwoFactorForm { errors, ..form })
-            })
-            .await
-        }
-    }
+    answer(&state, &admin, result, |errors| {
+        Retyped::TwoFactor(TwoFactorForm { errors, ..form })
+    })
+    .await
 }
 
 async fn save_ip_allow_list(
@@ -574,13 +553,8 @@ async fn save_ip_allow_list(
     } else {
         Err(AppError::Invalid(errors))
     };
-    match result {
-        Ok(()) => Ok(saved()),
-        Err(error) => {
-            refused(&state, &admin, error, |errors| {
-                Retyped::IpAllowList(IpAllowListForm { errors, ..form })
-            })
-            .await
-        }
-    }
+    answer(&state, &admin, result, |errors| {
+        Retyped::IpAllowList(IpAllowListForm { errors, ..form })
+    })
+    .await
 }
