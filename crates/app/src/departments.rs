@@ -104,14 +104,6 @@ pub(crate) fn checked_name(text: &str, field: &'static str) -> AppResult<String>
     Ok(name.to_owned())
 }
 
-fn require_admin(actor: &Actor) -> AppResult<()> {
-    if actor.may_administer() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
-
 impl App {
     /// Every department as a tree. Agents see the list (they file tickets
     /// into departments); what they may do there is a separate question.
@@ -174,7 +166,7 @@ impl App {
         name: &str,
         parent_id: Option<i64>,
     ) -> AppResult<i64> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let name = checked_name(name, "name")?;
         let nodes = department_tree(&self.store().list_departments().await?);
         Self::checked_parent(&nodes, parent_id, None)?;
@@ -194,7 +186,7 @@ impl App {
         name: &str,
         parent_id: Option<i64>,
     ) -> AppResult<()> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let name = checked_name(name, "name")?;
         let nodes = department_tree(&self.store().list_departments().await?);
         let Some(current) = nodes.iter().find(|node| node.id == id) else {
@@ -218,7 +210,7 @@ impl App {
     }
 
     pub async fn delete_department(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let nodes = department_tree(&self.store().list_departments().await?);
         let Some(current) = nodes.iter().find(|node| node.id == id) else {
             return Err(AppError::NotFound);
@@ -246,14 +238,14 @@ impl App {
     }
 
     pub async fn team(&self, actor: &Actor, id: i64) -> AppResult<(TeamRecord, Vec<MemberRecord>)> {
-        require_admin(actor)?;
+        actor.require_admin()?;
         let team = self.store().get_team(id).await?.ok_or(AppError::NotFound)?;
         let members = self.store().team_members(id).await?;
         Ok((team, members))
     }
 
     pub async fn create_team(&self, caller: &Caller<'_>, name: &str) -> AppResult<i64> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let name = checked_name(name, "name")?;
         let audit = Audit::new(caller, "team.created")
             .on("team", None, &name)
@@ -272,7 +264,7 @@ impl App {
         name: &str,
         member_ids: &[i64],
     ) -> AppResult<()> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let name = checked_name(name, "name")?;
         let (team, members) = self.team(caller.actor, id).await?;
         let before_ids: Vec<i64> = members.iter().map(|member| member.id).collect();
@@ -296,7 +288,7 @@ impl App {
     }
 
     pub async fn delete_team(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let (team, _) = self.team(caller.actor, id).await?;
         let audit = Audit::new(caller, "team.deleted").on("team", Some(id), &team.name);
         if !self

@@ -14,6 +14,11 @@ impl FieldErrors {
         self.0.push((field, message.into()));
     }
 
+    /// Adds every error of `other`.
+    pub fn merge(&mut self, other: FieldErrors) {
+        self.0.extend(other.0);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

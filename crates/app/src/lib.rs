@@ -4,6 +4,7 @@
 
 mod accounts;
 mod agents;
+mod attachments;
 mod audit;
 mod departments;
 mod error;
@@ -18,6 +19,7 @@ mod secrets;
 mod sessions;
 mod settings;
 mod setup;
+mod ticket_fields;
 mod tickets;
 mod totp;
 mod trusted_ips;
@@ -28,17 +30,23 @@ pub use accounts::{
     RESET_LINK_LIFETIME, ResetLink,
 };
 pub use agents::{AgentAction, AgentDetail, LOGIN_LOG_PAGE_SIZE};
+pub use attachments::{
+    AttachmentDownload, BlobStore, OPAQUE_CONTENT_TYPE, Upload, UploadedFile,
+    attachments_by_message, clean_file_name, sniff_inline_image,
+};
 pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller, csv_cell};
 pub use departments::{DepartmentNode, department_tree, with_descendants};
 pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
 pub use ferrodesk_store::{
+    AttachmentRecord, MessageRecord, TicketFieldRecord, TicketLogRecord, TicketRecord,
+};
+pub use ferrodesk_store::{
     AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter, LoginRecord,
     MemberRecord, OwnSession, PermissionGroupRecord, TeamRecord, TrustedIp,
 };
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
-pub use ferrodesk_store::{MessageRecord, TicketLogRecord, TicketRecord};
 pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
 pub use mail::{
@@ -49,9 +57,11 @@ pub use permissions::{AgentAccess, GroupInput, PermissionGroupDetail};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
-    Audience, IpAllowList, LoginLimits, LoginMonitoring, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS,
-    SessionLimits, Settings, TwoFactorPolicy, parse_range,
+    AttachmentLimits, Audience, IpAllowList, LoginLimits, LoginMonitoring, MAX_ATTACHMENT_MIB,
+    MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS, SessionLimits, Settings,
+    TwoFactorPolicy, parse_range,
 };
+pub use ticket_fields::{FieldInput, FieldView};
 pub use tickets::{
     AgentContext, LIST_VIEWS, NewTicketInput, PropertiesInput, ReplyInput, TICKET_PAGE_SIZE,
     TicketList, TicketListQuery, TicketView, looks_like_reference,
@@ -87,6 +97,8 @@ struct Inner {
     mailer: mail::MailerCache,
     /// Wakes this node's idle workers when a job is queued here.
     job_queued: tokio::sync::Notify,
+    /// Where attachments are kept; without it nothing can be attached.
+    blobs: Option<attachments::BlobStore>,
 }
 
 /// How an application is set up besides its store and key.
@@ -98,6 +110,8 @@ pub struct AppOptions {
     pub clock: Arc<dyn Clock>,
     /// Mail server from the environment, instead of the admin's settings.
     pub smtp_override: Option<SmtpConfig>,
+    /// The directory attachments are stored in (in the data directory).
+    pub blob_dir: Option<std::path::PathBuf>,
 }
 
 impl AppOptions {
@@ -106,6 +120,7 @@ impl AppOptions {
             public_url: public_url.to_owned(),
             clock: Arc::new(SystemClock),
             smtp_override: None,
+            blob_dir: None,
         }
     }
 }
@@ -147,6 +162,7 @@ impl App {
                 smtp_override: options.smtp_override,
                 mailer: mail::MailerCache::default(),
                 job_queued: tokio::sync::Notify::new(),
+                blobs: options.blob_dir.map(attachments::BlobStore::new),
             }),
         })
     }

@@ -420,17 +420,9 @@ impl App {
         }
     }
 
-    fn require_admin(actor: &Actor) -> AppResult<()> {
-        if actor.may_administer() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
-    }
-
     /// The SMTP settings for the admin page.
     pub async fn smtp_settings(&self, actor: &Actor) -> AppResult<SmtpSettingsView> {
-        App::require_admin(actor)?;
+        actor.require_admin()?;
         if let Some(config) = &self.inner.smtp_override {
             return Ok(SmtpSettingsView {
                 source: SmtpSource::Environment,
@@ -483,7 +475,7 @@ impl App {
         caller: &Caller<'_>,
         input: &SmtpSettingsInput<'_>,
     ) -> AppResult<()> {
-        App::require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         if self.inner.smtp_override.is_some() {
             return Err(AppError::Conflict(
                 "FERRODESK_SMTP_URL sets the mail server; change it there.".into(),
@@ -579,7 +571,7 @@ impl App {
     /// Sends a test mail straight away (not through the outbox) and answers
     /// with the server's error when it fails.
     pub async fn send_test_mail(&self, actor: &Actor, to: &str) -> AppResult<Result<(), String>> {
-        App::require_admin(actor)?;
+        actor.require_admin()?;
         let to = mailbox(None, to).map_err(|error| AppError::invalid("to", error.to_string()))?;
         let Some((sender, from)) = self.mailer().await? else {
             return Ok(Err("SMTP is not configured yet.".into()));
@@ -606,7 +598,7 @@ impl App {
         actor: &Actor,
         status: Option<&str>,
     ) -> AppResult<(Vec<MailRecord>, Vec<(String, i64)>)> {
-        App::require_admin(actor)?;
+        actor.require_admin()?;
         if let Some(status) = status
             && !matches!(status, "queued" | "sent" | "failed")
         {
@@ -622,7 +614,7 @@ impl App {
 
     /// One mail of the outbox, its one-time tokens hidden.
     pub async fn outbox_mail(&self, actor: &Actor, id: i64) -> AppResult<MailRecord> {
-        App::require_admin(actor)?;
+        actor.require_admin()?;
         self.store()
             .get_mail(id)
             .await?
@@ -632,7 +624,7 @@ impl App {
 
     /// Queues a failed mail again.
     pub async fn retry_mail(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
-        App::require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let audit =
             Audit::new(caller, "mail.retried").on("mail", Some(id), &format!("outbox mail {id}"));
         if !self
@@ -651,7 +643,7 @@ impl App {
 
     /// Every template with whether the admin changed it.
     pub async fn mail_templates(&self, actor: &Actor) -> AppResult<Vec<TemplateOverview>> {
-        App::require_admin(actor)?;
+        actor.require_admin()?;
         // One read of the (small) settings table rather than two per template.
         let stored: std::collections::HashMap<String, String> =
             self.store().load_settings().await?.into_iter().collect();
@@ -684,7 +676,7 @@ impl App {
         actor: &Actor,
         kind: TemplateKind,
     ) -> AppResult<TemplateEditor> {
-        App::require_admin(actor)?;
+        actor.require_admin()?;
         let custom = self.custom_template(kind).await?;
         Ok(TemplateEditor {
             kind,
@@ -702,7 +694,7 @@ impl App {
         kind: TemplateKind,
         template: &TemplateText,
     ) -> AppResult<()> {
-        App::require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let mut errors = FieldErrors::new();
         for (field, text) in [
             ("subject", &template.subject),
@@ -751,7 +743,7 @@ impl App {
         caller: &Caller<'_>,
         kind: TemplateKind,
     ) -> AppResult<()> {
-        App::require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let Some(before) = self.custom_template(kind).await? else {
             return Ok(());
         };
@@ -780,7 +772,7 @@ impl App {
         kind: TemplateKind,
         template: &TemplateText,
     ) -> AppResult<TemplatePreview> {
-        App::require_admin(actor)?;
+        actor.require_admin()?;
         let sample = kind.sample_context(PRODUCT_NAME, self.public_url());
         let (rendered, problem) = render(kind, Some(&template.source()), &sample);
         Ok(TemplatePreview {

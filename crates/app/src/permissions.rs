@@ -45,17 +45,9 @@ pub struct AgentAccess {
     pub effective: EffectivePermissions,
 }
 
-fn require_admin(actor: &Actor) -> AppResult<()> {
-    if actor.may_administer() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
-}
-
 impl App {
     pub async fn permission_groups(&self, actor: &Actor) -> AppResult<Vec<PermissionGroupRecord>> {
-        require_admin(actor)?;
+        actor.require_admin()?;
         Ok(self.store().list_permission_groups().await?)
     }
 
@@ -64,7 +56,7 @@ impl App {
         actor: &Actor,
         id: i64,
     ) -> AppResult<PermissionGroupDetail> {
-        require_admin(actor)?;
+        actor.require_admin()?;
         let group = self
             .store()
             .get_permission_group(id)
@@ -164,7 +156,7 @@ impl App {
         caller: &Caller<'_>,
         input: &GroupInput,
     ) -> AppResult<i64> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let (name, grants) = self.checked_group(input).await?;
         let description = input.description.trim();
         let audit = Audit::new(caller, "permission_group.created")
@@ -304,7 +296,7 @@ impl App {
 
     /// An agent's groups and teams and what they add up to, for admins.
     pub async fn agent_access(&self, actor: &Actor, agent_id: i64) -> AppResult<AgentAccess> {
-        require_admin(actor)?;
+        actor.require_admin()?;
         let (group_ids, team_ids) = self.store().agent_memberships(agent_id).await?;
         let groups = self
             .store()
@@ -341,7 +333,7 @@ impl App {
         group_ids: &[i64],
         team_ids: &[i64],
     ) -> AppResult<()> {
-        require_admin(caller.actor)?;
+        caller.actor.require_admin()?;
         let person = self
             .store()
             .get_person(agent_id)

@@ -86,6 +86,15 @@ impl Actor {
         }
     }
 
+    /// `Forbidden` unless the actor may administer.
+    pub fn require_admin(&self) -> crate::AppResult<()> {
+        if self.may_administer() {
+            Ok(())
+        } else {
+            Err(crate::AppError::Forbidden)
+        }
+    }
+
     pub fn signed_in(&self) -> Option<&SignedIn> {
         match self {
             Actor::User(person) | Actor::Agent(person) => Some(person),
@@ -642,6 +651,7 @@ impl App {
             .delete_rate_limits_before(now.minus(Duration::from_secs(24 * 60 * 60)))
             .await?;
         self.store().delete_lapsed_security_rows(now).await?;
+        self.sweep_unreferenced_blobs().await?;
         Ok(removed)
     }
 }

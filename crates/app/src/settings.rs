@@ -190,6 +190,41 @@ impl SessionLimits {
     }
 }
 
+/// What may be attached to ticket messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentLimits {
+    /// The largest file, in MiB.
+    pub max_file_mib: u32,
+    /// At most this many files on one message.
+    pub max_files_per_message: u32,
+    /// File name extensions refused, lower case without the dot.
+    pub blocked_extensions: Vec<String>,
+}
+
+pub const MAX_ATTACHMENT_MIB: u32 = 100;
+pub const MAX_FILES_PER_MESSAGE: u32 = 20;
+
+impl AttachmentLimits {
+    pub fn max_file_bytes(&self) -> u64 {
+        u64::from(self.max_file_mib) * 1024 * 1024
+    }
+
+    /// The largest request body a message with attachments may need: every
+    /// file at its largest plus room for the text fields.
+    pub fn max_request_bytes(&self) -> u64 {
+        self.max_file_bytes() * u64::from(self.max_files_per_message.max(1)) + 1024 * 1024
+    }
+
+    /// Whether a file name ends in an extension the admin blocked.
+    pub fn blocks(&self, file_name: &str) -> bool {
+        let Some((_, extension)) = file_name.rsplit_once('.') else {
+            return false;
+        };
+        let extension = extension.trim().to_ascii_lowercase();
+        self.blocked_extensions.contains(&extension)
+    }
+}
+
 /// Every runtime setting, with its secure default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -202,6 +237,25 @@ pub struct Settings {
     pub login_monitoring: LoginMonitoring,
     pub two_factor: TwoFactorPolicy,
     pub ip_allow_list: IpAllowList,
+    #[serde(default = "default_attachment_limits")]
+    pub attachments: AttachmentLimits,
+}
+
+fn default_attachment_limits() -> AttachmentLimits {
+    AttachmentLimits {
+        max_file_mib: 10,
+        max_files_per_message: 10,
+        // Programs and scripts that run with a double click on common
+        // desktops; a helpdesk has no use for them and mail filters drop
+        // them anyway.
+        blocked_extensions: [
+            "exe", "com", "bat", "cmd", "scr", "pif", "msi", "msp", "cpl", "hta", "jar", "js",
+            "jse", "vbs", "vbe", "wsf", "wsh", "ps1", "lnk", "reg", "dll", "sys",
+        ]
+        .iter()
+        .map(|extension| (*extension).to_owned())
+        .collect(),
+    }
 }
 
 impl Default for Settings {
@@ -244,6 +298,7 @@ impl Default for Settings {
                 trust_days: 90,
                 trusted_ranges: Vec::new(),
             },
+            attachments: default_attachment_limits(),
         }
     }
 }
@@ -257,6 +312,7 @@ const USER_LOGIN_LIMITS: &str = "login_limits.user";
 const LOGIN_MONITORING: &str = "login_monitoring";
 const TWO_FACTOR: &str = "two_factor";
 const IP_ALLOW_LIST: &str = "ip_allow_list";
+const ATTACHMENTS: &str = "attachments";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -271,6 +327,7 @@ impl Settings {
             (LOGIN_MONITORING, to_json(&self.login_monitoring)?),
             (TWO_FACTOR, to_json(&self.two_factor)?),
             (IP_ALLOW_LIST, to_json(&self.ip_allow_list)?),
+            (ATTACHMENTS, to_json(&self.attachments)?),
         ])
     }
 
@@ -290,6 +347,7 @@ impl Settings {
                 LOGIN_MONITORING => parse_into(value, &mut settings.login_monitoring),
                 TWO_FACTOR => parse_into(value, &mut settings.two_factor),
                 IP_ALLOW_LIST => parse_into(value, &mut settings.ip_allow_list),
+                ATTACHMENTS => parse_into(value, &mut settings.attachments),
                 _ => true,
             };
             if !applied {
@@ -573,6 +631,66 @@ impl App {
         Ok(())
     }
 
+    /// Sets what may be attached to ticket messages. Extensions are listed
+    /// with or without dots, separated by commas, spaces or lines.
+    pub async fn set_attachment_limits(
+        &self,
+        caller: &Caller<'_>,
+        max_file_mib: &str,
+        max_files_per_message: &str,
+        blocked_extensions: &str,
+    ) -> AppResult<()> {
+        let mut errors = FieldErrors::new();
+        let max_file_mib = match max_file_mib.trim().parse::<u32>() {
+            Ok(value) if (1..=MAX_ATTACHMENT_MIB).contains(&value) => value,
+            _ => {
+                errors.add(
+                    "max_file_mib",
+                    format!("A file may be 1 to {MAX_ATTACHMENT_MIB} MiB."),
+                );
+                0
+            }
+        };
+        let max_files_per_message = match max_files_per_message.trim().parse::<u32>() {
+            Ok(value) if value <= MAX_FILES_PER_MESSAGE => value,
+            _ => {
+                errors.add(
+                    "max_files_per_message",
+                    format!("Allow 0 to {MAX_FILES_PER_MESSAGE} files per message."),
+                );
+                0
+            }
+        };
+        let mut extensions: Vec<String> = Vec::new();
+        for piece in blocked_extensions
+            .split([',', ' ', '\n', ';', '\r', '\t'])
+            .map(|piece| piece.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|piece| !piece.is_empty())
+        {
+            if piece.len() > 20 || !piece.chars().all(|c| c.is_ascii_alphanumeric()) {
+                errors.add(
+                    "blocked_extensions",
+                    format!(
+                        "\u{201c}{}\u{201d} is not a file extension.",
+                        piece.chars().take(30).collect::<String>()
+                    ),
+                );
+            } else if !extensions.contains(&piece) {
+                extensions.push(piece);
+            }
+        }
+        errors.into_result()?;
+        extensions.sort();
+        let after = AttachmentLimits {
+            max_file_mib,
+            max_files_per_message,
+            blocked_extensions: extensions,
+        };
+        let before = self.settings().await?.attachments.clone();
+        self.put_audited_setting(caller, ATTACHMENTS, &before, &after)
+            .await
+    }
+
     /// Stores a setting with its audit entry in one transaction, then
     /// reloads this node's copy; other nodes see it within seconds.
     async fn put_audited_setting<T: Serialize>(
@@ -644,7 +762,7 @@ mod tests {
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 9);
+        assert_eq!(rows.len(), 10);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

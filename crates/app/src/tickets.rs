@@ -7,15 +7,20 @@
 use ferrodesk_core::{
     DepartmentAccess, EffectivePermissions, Email, Permission, TicketStatus, URGENCY_RANGE,
 };
+use std::collections::HashMap;
+use std::time::Duration;
+
 use ferrodesk_store::{
-    MemberRecord, MessageRecord, NewLogEntry, NewMessage, NewPerson, NewTicket, StoreError,
-    TicketActor, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
-    TicketUpdate, Visibility,
+    AttachmentRecord, MemberRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage,
+    NewPerson, NewTicket, StoreError, TicketActor, TicketFilter, TicketLogRecord, TicketPage,
+    TicketProperties, TicketRecord, TicketUpdate, Visibility,
 };
 
+use crate::attachments::{UploadedFile, attachments_by_message};
 use crate::audit::Caller;
 use crate::departments::{DepartmentNode, department_tree};
 use crate::secrets::random_bytes;
+use crate::ticket_fields::{FieldView, checked_field_values, field_views};
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
 
 /// Rows per page of the agent list.
@@ -24,6 +29,8 @@ const MAX_SUBJECT_CHARS: usize = 200;
 const MAX_MESSAGE_BYTES: usize = 100_000;
 const MAX_LABELS: usize = 20;
 const MAX_LABEL_CHARS: usize = 50;
+/// How long a manual lock holds unless released.
+pub const TICKET_LOCK_DURATION: Duration = Duration::from_secs(30 * 60);
 /// Symbols of a reference: no 0/O or 1/I to misread.
 const REFERENCE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
@@ -173,6 +180,20 @@ pub struct TicketView {
     /// Agents the ticket may be assigned to.
     pub agents: Vec<MemberRecord>,
     pub teams: Vec<ferrodesk_store::TeamRecord>,
+    /// Attachments by message id.
+    pub attachments: HashMap<i64, Vec<AttachmentRecord>>,
+    pub fields: Vec<FieldView>,
+    pub may_merge: bool,
+    /// Who holds an unexpired lock, when it is someone else.
+    pub locked_by_other: Option<String>,
+    /// Whether the viewing agent holds the lock.
+    pub locked_by_me: bool,
+}
+
+impl TicketView {
+    pub fn attachments_of(&self, message_id: &i64) -> &[AttachmentRecord] {
+        self.attachments.get(message_id).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// A reply or a note.
@@ -185,6 +206,8 @@ pub struct ReplyInput {
     pub status: Option<String>,
     /// The newest message the agent had seen; a newer one is a conflict.
     pub seen_message_id: Option<i64>,
+    /// Files received with the message, already stored.
+    pub attachments: Vec<UploadedFile>,
 }
 
 /// Property changes from the ticket page.
@@ -196,6 +219,8 @@ pub struct PropertiesInput {
     pub agent_id: String,
     pub team_id: String,
     pub labels: String,
+    /// What the form sent for custom fields: (field id as sent, value).
+    pub fields: Vec<(String, String)>,
 }
 
 /// A ticket an agent opens for a user.
@@ -208,6 +233,29 @@ pub struct NewTicketInput {
     pub department_id: String,
     pub urgency: String,
     pub labels: String,
+    /// What the form sent for custom fields: (field id as sent, value).
+    pub fields: Vec<(String, String)>,
+}
+
+/// Every value sent for one field, from (field id as sent, value) pairs.
+fn values_for(sent: &[(String, String)], field_id: i64) -> Vec<&str> {
+    let id = field_id.to_string();
+    sent.iter()
+        .filter(|(field, _)| *field == id)
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
+fn new_attachments(files: &[UploadedFile]) -> Vec<NewAttachment<'_>> {
+    files
+        .iter()
+        .map(|file| NewAttachment {
+            blob_sha256: &file.sha256,
+            file_name: &file.file_name,
+            content_type: &file.content_type,
+            size: file.size,
+        })
+        .collect()
 }
 
 fn new_reference() -> AppResult<String> {
@@ -284,9 +332,9 @@ fn parse_optional_id(text: &str, field: &'static str, errors: &mut FieldErrors) 
     }
 }
 
-fn checked_body(text: &str, errors: &mut FieldErrors) -> String {
+fn checked_body(text: &str, has_attachments: bool, errors: &mut FieldErrors) -> String {
     let body = text.trim();
-    if body.is_empty() {
+    if body.is_empty() && !has_attachments {
         errors.add("body", "Write something first.");
     } else if body.len() > MAX_MESSAGE_BYTES {
         errors.add(
@@ -319,7 +367,7 @@ impl App {
     }
 
     /// A ticket the agent may see, by reference; otherwise `NotFound`.
-    async fn visible_ticket(
+    pub(crate) async fn visible_ticket(
         &self,
         context: &AgentContext,
         reference: &str,
@@ -327,11 +375,19 @@ impl App {
         if !looks_like_reference(reference) {
             return Err(AppError::NotFound);
         }
-        let ticket = self
+        let mut ticket = self
             .store()
             .find_ticket(reference)
             .await?
             .ok_or(AppError::NotFound)?;
+        // A merged ticket's reference leads to the ticket it went into.
+        if let Some(target) = ticket.merged_into_id {
+            ticket = self
+                .store()
+                .get_ticket(target)
+                .await?
+                .ok_or(AppError::NotFound)?;
+        }
         let following = self
             .store()
             .is_following(ticket.id, context.agent_id)
@@ -432,7 +488,32 @@ impl App {
             })
             .collect();
         let teams = self.store().list_teams().await?;
+        let attachments =
+            attachments_by_message(self.store().ticket_attachments(ticket.id, true).await?);
+        let fields = field_views(
+            self.store().list_ticket_fields().await?,
+            &self.store().ticket_field_values(ticket.id).await?,
+        );
+        let lock_holder = ticket
+            .locked_until
+            .filter(|until| *until > self.now().millis())
+            .and(ticket.locked_by_id);
+        let locked_by_me = lock_holder == Some(context.agent_id);
+        let locked_by_other = match lock_holder {
+            Some(holder) if holder != context.agent_id => Some(
+                ticket
+                    .locked_by_name
+                    .clone()
+                    .unwrap_or_else(|| "another agent".to_owned()),
+            ),
+            _ => None,
+        };
         Ok(TicketView {
+            attachments,
+            fields,
+            may_merge: context.effective.has(Permission::TicketMerge),
+            locked_by_other,
+            locked_by_me,
             may_reply: context.effective.has(Permission::TicketReply),
             may_note: context.effective.has(Permission::TicketNote),
             may_edit: context.effective.has(Permission::TicketEdit),
@@ -489,7 +570,9 @@ impl App {
             return Err(AppError::Forbidden);
         }
         let mut errors = FieldErrors::new();
-        let body = checked_body(&input.body, &mut errors);
+        let body = checked_body(&input.body, !input.attachments.is_empty(), &mut errors);
+        self.check_attachment_count(input.attachments.len(), &mut errors)
+            .await?;
         let current = TicketStatus::from_key(&ticket.status).unwrap_or(TicketStatus::AwaitingAgent);
         let status = match input.status.as_deref().filter(|key| !key.is_empty()) {
             Some(key) if key != current.key() => {
@@ -521,6 +604,7 @@ impl App {
             });
         }
         let html = markdown::render(&body);
+        let attachments = new_attachments(&input.attachments);
         self.store()
             .update_ticket(
                 ticket.id,
@@ -542,8 +626,10 @@ impl App {
                         body_html: &html,
                         channel: "agent",
                         ip: caller.ip,
+                        attachments: &attachments,
                     }),
                     agent_replied: !input.is_note,
+                    field_values: &[],
                 },
                 self.now(),
             )
@@ -619,8 +705,13 @@ impl App {
             errors.add("team", "That team does not exist.");
         }
         let labels = parse_labels(&input.labels, &mut errors);
+        let fields = self.store().list_ticket_fields().await?;
+        let field_values =
+            checked_field_values(&fields, |id| values_for(&input.fields, id), &mut errors);
         errors.into_result()?;
         let status = status.unwrap_or(TicketStatus::AwaitingAgent);
+        let before_fields =
+            field_views(fields, &self.store().ticket_field_values(ticket.id).await?);
         let before_labels = self.store().ticket_labels(ticket.id).await?;
         let mut log = Vec::new();
         let mut note = |field: &'static str, before: Option<String>, after: Option<String>| {
@@ -662,6 +753,23 @@ impl App {
             Some(before_labels.join(", ")),
             Some(labels.join(", ")),
         );
+        let mut changed_fields = Vec::new();
+        let mut field_log = Vec::new();
+        for (view, (field_id, value)) in before_fields.iter().zip(&field_values) {
+            if view.value != *value {
+                let after = FieldView {
+                    value: value.clone(),
+                    ..view.clone()
+                };
+                field_log.push(NewLogEntry {
+                    field: "field",
+                    before: Some(format!("{}: {}", view.field.name, view.display())),
+                    after: Some(format!("{}: {}", view.field.name, after.display())),
+                });
+                changed_fields.push((*field_id, value.clone()));
+            }
+        }
+        log.extend(field_log);
         if log.is_empty() {
             return Ok(());
         }
@@ -681,10 +789,78 @@ impl App {
                     log: &log,
                     message: None,
                     agent_replied: false,
+                    field_values: &changed_fields,
                 },
                 self.now(),
             )
             .await?;
+        Ok(())
+    }
+
+    /// Merges the ticket into another (`into` is its reference): the
+    /// messages, log, labels, followers and field values move over, and the
+    /// merged reference leads to the other ticket from then on.
+    pub async fn merge_ticket(
+        &self,
+        caller: &Caller<'_>,
+        reference: &str,
+        into: &str,
+    ) -> AppResult<String> {
+        let context = self.agent_context(caller.actor).await?;
+        let (source, _) = self.visible_ticket(&context, reference).await?;
+        if !context.effective.has(Permission::TicketMerge) {
+            return Err(AppError::Forbidden);
+        }
+        let into = into.trim().to_ascii_uppercase();
+        let target = match self.visible_ticket(&context, &into).await {
+            Ok((target, _)) => target,
+            Err(AppError::NotFound) => {
+                return Err(AppError::invalid(
+                    "into",
+                    "No ticket you can see has that reference.",
+                ));
+            }
+            Err(other) => return Err(other),
+        };
+        if target.id == source.id {
+            return Err(AppError::invalid(
+                "into",
+                "A ticket cannot be merged into itself.",
+            ));
+        }
+        self.store()
+            .merge_tickets(&source, &target, context.actor(), self.now())
+            .await?;
+        tracing::info!(agent_id = context.agent_id, "tickets merged");
+        Ok(target.reference)
+    }
+
+    /// Takes a manual lock on the ticket for `TICKET_LOCK_DURATION`, or
+    /// releases it. Another agent's unexpired lock can be broken only by
+    /// an admin.
+    pub async fn lock_ticket(&self, actor: &Actor, reference: &str, lock: bool) -> AppResult<()> {
+        let context = self.agent_context(actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, reference).await?;
+        if !context.effective.has(Permission::TicketReply)
+            && !context.effective.has(Permission::TicketNote)
+        {
+            return Err(AppError::Forbidden);
+        }
+        let now = self.now();
+        let held_by_other = ticket
+            .locked_by_id
+            .is_some_and(|holder| holder != context.agent_id)
+            && ticket
+                .locked_until
+                .is_some_and(|until| until > now.millis());
+        if held_by_other && !actor.may_administer() {
+            return Err(AppError::Conflict(format!(
+                "{} holds the lock on this ticket.",
+                ticket.locked_by_name.as_deref().unwrap_or("Another agent")
+            )));
+        }
+        let new_lock = lock.then(|| (context.agent_id, now.plus(TICKET_LOCK_DURATION)));
+        self.store().set_ticket_lock(ticket.id, new_lock).await?;
         Ok(())
     }
 
@@ -724,7 +900,7 @@ impl App {
         } else if subject.chars().any(char::is_control) {
             errors.add("subject", "A subject is one line.");
         }
-        let body = checked_body(&input.message, &mut errors);
+        let body = checked_body(&input.message, false, &mut errors);
         let department_id = parse_optional_id(&input.department_id, "department", &mut errors);
         match department_id {
             None => errors.add("department", "Choose a department."),
@@ -735,6 +911,12 @@ impl App {
         }
         let urgency = parse_urgency(&input.urgency, &mut errors);
         let labels = parse_labels(&input.labels, &mut errors);
+        let fields = self.store().list_ticket_fields().await?;
+        let field_values: Vec<(i64, String)> =
+            checked_field_values(&fields, |id| values_for(&input.fields, id), &mut errors)
+                .into_iter()
+                .filter_map(|(id, value)| Some((id, value?)))
+                .collect();
         let existing = match &email {
             Some(email) => {
                 self.store()
@@ -788,6 +970,7 @@ impl App {
             body_html: &html,
             channel: "agent",
             ip: caller.ip,
+            attachments: &[],
         };
         // A clash of random references is rare; draw again a few times.
         for _ in 0..5 {
@@ -806,6 +989,7 @@ impl App {
                         agent_id: None,
                         team_id: None,
                         labels: &labels,
+                        field_values: &field_values,
                         message: &message,
                     },
                     self.now(),

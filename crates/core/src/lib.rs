@@ -7,6 +7,7 @@ pub mod password_policy;
 pub mod permissions;
 pub mod return_path;
 pub mod secret;
+pub mod ticket_fields;
 pub mod tickets;
 pub mod time;
 
@@ -16,6 +17,7 @@ pub use password_policy::{PasswordPolicy, PasswordProblem};
 pub use permissions::{BuiltInGroup, DepartmentAccess, EffectivePermissions, Permission};
 pub use return_path::ReturnPath;
 pub use secret::Secret;
+pub use ticket_fields::FieldKind;
 pub use tickets::{TicketStatus, URGENCY_RANGE};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 

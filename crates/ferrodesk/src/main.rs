@@ -235,6 +235,7 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
     let store = open_store(&config).await?;
     let mut options = AppOptions::new(&config.public_url);
     options.smtp_override = config.smtp.clone();
+    options.blob_dir = Some(config.data_dir.join("attachments"));
     let app = App::with_options(store, key, options).await?;
     if let Some(setup_url) = app.prepare_setup().await? {
         tracing::warn!(

@@ -17,6 +17,7 @@ mod rate_limits;
 mod resets;
 mod sessions;
 mod settings;
+mod ticket_fields;
 mod tickets;
 mod trusted_ips;
 mod two_factor;
@@ -38,9 +39,11 @@ pub use people::{
 pub use permission_groups::{AgentGrants, GroupDefinition, GroupGrants, PermissionGroupRecord};
 pub use resets::{LinkPurpose, NewPasswordLink};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
+pub use ticket_fields::{FieldValueRecord, TicketFieldDefinition, TicketFieldRecord};
 pub use tickets::{
-    MessageRecord, NewLogEntry, NewMessage, NewTicket, TicketActor, TicketFilter, TicketLogRecord,
-    TicketPage, TicketProperties, TicketRecord, TicketUpdate, Visibility,
+    AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage, NewTicket,
+    StoredAttachment, TicketActor, TicketFilter, TicketLogRecord, TicketPage, TicketProperties,
+    TicketRecord, TicketUpdate, Visibility,
 };
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};

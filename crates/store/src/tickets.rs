@@ -30,18 +30,27 @@ pub struct TicketRecord {
     pub updated_at: i64,
     pub first_agent_reply_at: Option<i64>,
     pub resolved_at: Option<i64>,
+    /// Set once the ticket was merged into another; its reference then
+    /// leads there.
+    pub merged_into_id: Option<i64>,
+    /// A manual lock: who holds it and until when (it lapses by itself).
+    pub locked_by_id: Option<i64>,
+    pub locked_by_name: Option<String>,
+    pub locked_until: Option<i64>,
 }
 
 const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency, \
     t.department_id, d.name AS department_name, t.requester_id, r.name AS requester_name, \
     r.email AS requester_email, t.organization_id, t.agent_id, a.name AS agent_name, \
-    t.team_id, tm.name AS team_name, t.created_at, t.updated_at, t.first_agent_reply_at, t.resolved_at";
+    t.team_id, tm.name AS team_name, t.created_at, t.updated_at, t.first_agent_reply_at, t.resolved_at, \
+    t.merged_into_id, t.locked_by_id, lk.name AS locked_by_name, t.locked_until";
 
 const TICKET_JOINS: &str = "FROM tickets t \
     JOIN departments d ON d.id = t.department_id \
     JOIN people r ON r.id = t.requester_id \
     LEFT JOIN people a ON a.id = t.agent_id \
-    LEFT JOIN teams tm ON tm.id = t.team_id";
+    LEFT JOIN teams tm ON tm.id = t.team_id \
+    LEFT JOIN people lk ON lk.id = t.locked_by_id";
 
 /// A message to store.
 #[derive(Debug, Clone)]
@@ -53,6 +62,39 @@ pub struct NewMessage<'a> {
     /// `web`, `agent`, `api` or `email`.
     pub channel: &'a str,
     pub ip: &'a str,
+    /// Files already stored as blobs, to attach to the message.
+    pub attachments: &'a [NewAttachment<'a>],
+}
+
+/// A stored file to attach to a message.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    pub blob_sha256: &'a str,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+}
+
+/// An attachment as the thread lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AttachmentRecord {
+    pub id: i64,
+    pub message_id: i64,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
+/// An attachment with what a download needs to decide and serve.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredAttachment {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub is_note: bool,
+    pub blob_sha256: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -106,6 +148,8 @@ pub struct NewTicket<'a> {
     pub agent_id: Option<i64>,
     pub team_id: Option<i64>,
     pub labels: &'a [String],
+    /// Custom field values: (field id, canonical value).
+    pub field_values: &'a [(i64, String)],
     pub message: &'a NewMessage<'a>,
 }
 
@@ -131,6 +175,8 @@ pub struct TicketUpdate<'a> {
     pub message: Option<&'a NewMessage<'a>>,
     /// An agent's reply: stamps the first agent reply time once.
     pub agent_replied: bool,
+    /// Custom field values to set (`Some`) or clear (`None`).
+    pub field_values: &'a [(i64, Option<String>)],
 }
 
 /// Which tickets an agent may list: every ticket, or those of the
@@ -301,6 +347,26 @@ macro_rules! insert_message {
         .bind(now.millis())
         .fetch_one(&mut *$executor)
         .await?;
+        for attachment in message.attachments {
+            sqlx::query("INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(attachment.blob_sha256)
+                .bind(attachment.size)
+                .bind(now.millis())
+                .execute(&mut *$executor)
+                .await?;
+            sqlx::query(
+                "INSERT INTO ticket_attachments (message_id, blob_sha256, file_name, content_type, size, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(attachment.blob_sha256)
+            .bind(attachment.file_name)
+            .bind(attachment.content_type)
+            .bind(attachment.size)
+            .bind(now.millis())
+            .execute(&mut *$executor)
+            .await?;
+        }
         id
     }};
 }
@@ -374,6 +440,14 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "A ticket with this reference"))?;
             write_labels!(transaction, id, ticket.labels);
+            for (field_id, value) in ticket.field_values {
+                sqlx::query("INSERT INTO ticket_field_values (ticket_id, field_id, value) VALUES ($1, $2, $3)")
+                    .bind(id)
+                    .bind(*field_id)
+                    .bind(value.as_str())
+                    .execute(&mut *transaction)
+                    .await?;
+            }
             insert_message!(transaction, id, ticket.message, now);
             transaction.commit().await?;
             Ok(id)
@@ -556,6 +630,21 @@ impl Store {
                 None => None,
             };
             update_properties!(transaction, ticket_id, update.properties, now);
+            for (field_id, value) in update.field_values {
+                sqlx::query("DELETE FROM ticket_field_values WHERE ticket_id = $1 AND field_id = $2")
+                    .bind(ticket_id)
+                    .bind(*field_id)
+                    .execute(&mut *transaction)
+                    .await?;
+                if let Some(value) = value {
+                    sqlx::query("INSERT INTO ticket_field_values (ticket_id, field_id, value) VALUES ($1, $2, $3)")
+                        .bind(ticket_id)
+                        .bind(*field_id)
+                        .bind(value.as_str())
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+            }
             if update.agent_replied {
                 sqlx::query(
                     "UPDATE tickets SET first_agent_reply_at = $1 WHERE id = $2 AND first_agent_reply_at IS NULL",
@@ -569,6 +658,169 @@ impl Store {
             transaction.commit().await?;
             Ok(message_id)
         })
+    }
+
+    /// The attachments of a ticket's messages (of replies only unless
+    /// notes are asked for), in message order.
+    pub async fn ticket_attachments(
+        &self,
+        ticket_id: i64,
+        with_notes: bool,
+    ) -> StoreResult<Vec<AttachmentRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, AttachmentRecord>(
+                "SELECT a.id, a.message_id, a.file_name, a.content_type, a.size \
+                 FROM ticket_attachments a JOIN ticket_messages m ON m.id = a.message_id \
+                 WHERE m.ticket_id = $1 AND ($2 OR NOT m.is_note) ORDER BY a.message_id, a.id",
+            )
+            .bind(ticket_id)
+            .bind(with_notes)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// One attachment with the ticket and message it belongs to.
+    pub async fn find_attachment(
+        &self,
+        attachment_id: i64,
+    ) -> StoreResult<Option<StoredAttachment>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, StoredAttachment>(
+                "SELECT a.id, m.ticket_id, m.is_note, a.blob_sha256, a.file_name, a.content_type, a.size \
+                 FROM ticket_attachments a JOIN ticket_messages m ON m.id = a.message_id WHERE a.id = $1",
+            )
+            .bind(attachment_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Blobs no attachment refers to, stored before `before` (so a file
+    /// uploaded a moment ago, whose message is still being written, is
+    /// never taken).
+    pub async fn unreferenced_blobs(
+        &self,
+        before: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, String>(
+                "SELECT b.sha256 FROM blobs b WHERE b.created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = b.sha256) LIMIT $2",
+            )
+            .bind(before.millis())
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Forgets a blob, unless an attachment came to refer to it meanwhile;
+    /// true when the row is gone (and the file may be deleted).
+    pub async fn forget_blob(&self, sha256: &str) -> StoreResult<bool> {
+        let deleted = on_backend!(self, pool => {
+            sqlx::query(
+                "DELETE FROM blobs WHERE sha256 = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = $1)",
+            )
+            .bind(sha256)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(deleted > 0)
+    }
+
+    /// Records a blob as just written, so the sweep leaves it alone for a
+    /// while even before a message refers to it.
+    pub async fn record_blob(&self, sha256: &str, size: i64, now: Timestamp) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at",
+            )
+            .bind(sha256)
+            .bind(size)
+            .bind(now.millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Merges `source` into `target` in one transaction: messages (with
+    /// their attachments), log, labels, followers, CCs and field values the
+    /// target lacks move over; the source is hidden as deleted and points
+    /// at the target, as do tickets merged into it before.
+    pub async fn merge_tickets(
+        &self,
+        source: &TicketRecord,
+        target: &TicketRecord,
+        actor: TicketActor<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            for statement in [
+                "UPDATE ticket_messages SET ticket_id = $2 WHERE ticket_id = $1",
+                "UPDATE ticket_log SET ticket_id = $2 WHERE ticket_id = $1",
+                "INSERT INTO ticket_labels (ticket_id, label) SELECT $2, label FROM ticket_labels WHERE ticket_id = $1 \
+                 ON CONFLICT DO NOTHING",
+                "INSERT INTO ticket_followers (ticket_id, person_id) SELECT $2, person_id FROM ticket_followers \
+                 WHERE ticket_id = $1 ON CONFLICT DO NOTHING",
+                "INSERT INTO ticket_ccs (ticket_id, person_id) SELECT $2, person_id FROM ticket_ccs \
+                 WHERE ticket_id = $1 ON CONFLICT DO NOTHING",
+                "INSERT INTO ticket_field_values (ticket_id, field_id, value) SELECT $2, field_id, value \
+                 FROM ticket_field_values WHERE ticket_id = $1 ON CONFLICT DO NOTHING",
+                "UPDATE tickets SET merged_into_id = $2 WHERE merged_into_id = $1",
+            ] {
+                sqlx::query(statement)
+                    .bind(source.id)
+                    .bind(target.id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            sqlx::query(
+                "UPDATE tickets SET status = 'deleted', merged_into_id = $2, updated_at = $3, \
+                     locked_by_id = NULL, locked_until = NULL WHERE id = $1",
+            )
+            .bind(source.id)
+            .bind(target.id)
+            .bind(now.millis())
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query("UPDATE tickets SET updated_at = $2 WHERE id = $1")
+                .bind(target.id)
+                .bind(now.millis())
+                .execute(&mut *transaction)
+                .await?;
+            let into_target = [NewLogEntry {
+                field: "merged",
+                before: Some(format!("{} {}", source.reference, source.subject)),
+                after: Some(target.reference.clone()),
+            }];
+            insert_log!(transaction, target.id, actor, &into_target, now);
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Locks a ticket for an agent until a time, or unlocks it (`None`).
+    pub async fn set_ticket_lock(
+        &self,
+        ticket_id: i64,
+        lock: Option<(i64, Timestamp)>,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE tickets SET locked_by_id = $1, locked_until = $2 WHERE id = $3")
+                .bind(lock.map(|(agent_id, _)| agent_id))
+                .bind(lock.map(|(_, until)| until.millis()))
+                .bind(ticket_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
     }
 
     /// Whether any ticket is filed in the department.

@@ -135,6 +135,107 @@ impl<S: Send + Sync> FromRequest<S> for FormFields {
     }
 }
 
+/// The text fields of a multipart form may take this much in all.
+const MULTIPART_TEXT_LIMIT: usize = 512 * 1024;
+
+/// A message form: its text fields and the files that came with it, stored
+/// as they arrived. A file refused (too large, a blocked type, one too many)
+/// leaves an error here and the rest of the form intact, so nothing typed
+/// is lost.
+pub(crate) struct MessageForm {
+    pub fields: FormFields,
+    pub files: Vec<ferrodesk_app::UploadedFile>,
+    pub file_errors: ferrodesk_app::FieldErrors,
+}
+
+fn unreadable() -> WebError {
+    WebError::BadRequest("The form could not be read (it may be too large).".into())
+}
+
+impl MessageForm {
+    /// Reads an urlencoded form (no files) or a multipart one, storing its
+    /// files for `actor`.
+    pub async fn read(
+        app: &ferrodesk_app::App,
+        actor: &ferrodesk_app::Actor,
+        request: Request,
+    ) -> Result<MessageForm, WebError> {
+        use ferrodesk_app::{AppError, FieldErrors};
+
+        if !crate::body_limit::is_multipart(request.headers()) {
+            let fields = FormFields::from_request(request, &()).await?;
+            return Ok(MessageForm {
+                fields,
+                files: Vec::new(),
+                file_errors: FieldErrors::new(),
+            });
+        }
+        let mut multipart = axum::extract::Multipart::from_request(request, &())
+            .await
+            .map_err(|_| unreadable())?;
+        let most_files = app.settings().await?.attachments.max_files_per_message as usize;
+        let mut pairs = Vec::new();
+        let mut files = Vec::new();
+        let mut file_errors = FieldErrors::new();
+        let mut text_bytes = 0;
+        let mut told_too_many = false;
+        while let Some(mut field) = multipart.next_field().await.map_err(|_| unreadable())? {
+            let name = field.name().unwrap_or_default().to_owned();
+            let Some(file_name) = field.file_name().map(str::to_owned) else {
+                let value = field.bytes().await.map_err(|_| unreadable())?;
+                text_bytes += value.len();
+                if text_bytes > MULTIPART_TEXT_LIMIT {
+                    return Err(unreadable());
+                }
+                let value = String::from_utf8(value.to_vec()).map_err(|_| {
+                    WebError::BadRequest("The form contains text that is not valid UTF-8.".into())
+                })?;
+                pairs.push((name, value));
+                continue;
+            };
+            // A file input left empty still sends a part, without a name.
+            if file_name.is_empty() || name != "attachments" {
+                continue;
+            }
+            if files.len() >= most_files {
+                if !told_too_many {
+                    told_too_many = true;
+                    file_errors.add(
+                        "attachments",
+                        format!("Attach at most {most_files} files to one message."),
+                    );
+                }
+                continue;
+            }
+            let mut upload = match app.begin_upload(actor, &file_name).await {
+                Ok(upload) => upload,
+                Err(AppError::Invalid(errors)) => {
+                    file_errors.merge(errors);
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            };
+            let mut refused = None;
+            while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
+                if let Err(error) = upload.write(&chunk).await {
+                    refused = Some(error);
+                    break;
+                }
+            }
+            match refused {
+                None => files.push(app.finish_upload(upload).await?),
+                Some(AppError::Invalid(errors)) => file_errors.merge(errors),
+                Some(other) => return Err(other.into()),
+            }
+        }
+        Ok(MessageForm {
+            fields: FormFields(pairs),
+            files,
+            file_errors,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,9 @@
 //! actor, and renders the answer; nothing here talks to the database.
 
 mod assets;
+mod body_limit;
 mod client_ip;
+mod downloads;
 mod error;
 mod forms;
 mod health;
@@ -26,13 +28,13 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use ferrodesk_app::App;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 /// Bodies of ordinary forms; uploads get their own limit where they are accepted.
 pub const FORM_BODY_LIMIT: usize = 64 * 1024;
 /// A request that takes longer than this is answered with 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request carrying files may take.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// What the web layer needs to know about how it is reached.
 #[derive(Debug, Clone)]
@@ -80,12 +82,11 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .fallback(error::not_found)
         .layer(from_fn_with_state(state.clone(), network::restrict))
         .layer(from_fn_with_state(state.clone(), client_ip::resolve))
-        .layer(DefaultBodyLimit::max(FORM_BODY_LIMIT))
-        .layer(RequestBodyLimitLayer::new(FORM_BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        // The body limit is our own, per kind of request; axum's
+        // extractors would otherwise apply theirs on top.
+        .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(state.clone(), body_limit::limit))
+        .layer(from_fn(body_limit::deadline))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(from_fn_with_state(state.clone(), error::render_error_pages))
         .layer(from_fn_with_state(state.clone(), security_headers::apply))

@@ -329,6 +329,13 @@ async fn check_csrf(
             Err(WebError::CsrfRejected)
         };
     }
+    if crate::body_limit::is_multipart(request.headers()) {
+        // Files are only ever sent by signed-in people.
+        if !matches!(presented, Some(CookieToken::Session(_))) {
+            return Err(WebError::CsrfRejected);
+        }
+        return check_multipart_csrf(state, surface, session_token, request).await;
+    }
     if !is_urlencoded(request.headers()) {
         return Err(WebError::CsrfRejected);
     }
@@ -346,6 +353,63 @@ async fn check_csrf(
     match form_token {
         Some(token) if state.app.csrf_token_matches(surface, session_token, token) => {
             Ok(Request::from_parts(parts, Body::from(bytes)))
+        }
+        _ => Err(WebError::CsrfRejected),
+    }
+}
+
+/// How much of a multipart body is read to find the token: our forms send
+/// it first, so it ends within a few hundred bytes.
+const MULTIPART_TOKEN_WINDOW: usize = 8 * 1024;
+
+/// Checks the `csrf_token` that must be the first part of a multipart form,
+/// reading only the start of the body; the body is then passed on whole,
+/// still streaming, so files are never buffered here.
+async fn check_multipart_csrf(
+    state: &AppState,
+    surface: Surface,
+    session_token: &str,
+    request: Request,
+) -> Result<Request, WebError> {
+    use futures_util::StreamExt;
+
+    let boundary = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| multer::parse_boundary(value).ok())
+        .ok_or(WebError::CsrfRejected)?;
+    let (parts, body) = request.into_parts();
+    let mut stream = body.into_data_stream();
+    let mut start: Vec<axum::body::Bytes> = Vec::new();
+    let mut read = 0;
+    while read < MULTIPART_TOKEN_WINDOW {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                read += chunk.len();
+                start.push(chunk);
+            }
+            Some(Err(_)) => {
+                return Err(WebError::BadRequest(
+                    "The form could not be read (it may be too large).".into(),
+                ));
+            }
+            None => break,
+        }
+    }
+    let copy = start.clone();
+    let mut first_part = multer::Multipart::new(
+        futures_util::stream::iter(copy.into_iter().map(Ok::<_, std::io::Error>)),
+        boundary,
+    );
+    let token = match first_part.next_field().await {
+        Ok(Some(field)) if field.name() == Some("csrf_token") => field.text().await.ok(),
+        _ => None,
+    };
+    match token {
+        Some(token) if state.app.csrf_token_matches(surface, session_token, &token) => {
+            let whole = futures_util::stream::iter(start.into_iter().map(Ok)).chain(stream);
+            Ok(Request::from_parts(parts, Body::from_stream(whole)))
         }
         _ => Err(WebError::CsrfRejected),
     }

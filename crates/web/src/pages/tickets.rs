@@ -3,20 +3,20 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    Actor, AppError, DepartmentNode, FieldErrors, LIST_VIEWS, NewTicketInput, PropertiesInput,
-    ReplyInput, TicketList, TicketListQuery, TicketView,
+    Actor, AppError, DepartmentNode, FieldErrors, FieldView, LIST_VIEWS, NewTicketInput,
+    PropertiesInput, ReplyInput, TicketList, TicketListQuery, TicketView,
 };
-use ferrodesk_core::{TicketStatus, Timestamp};
+use ferrodesk_core::{FieldKind, TicketStatus, Timestamp};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::error::{WebError, WebResult};
+use crate::forms::{FormFields, MessageForm};
 use crate::pages::{Chrome, render, render_form, to_staff_login};
 use crate::session::Session;
 
@@ -28,6 +28,20 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/tickets/{reference}/reply", post(reply))
         .route("/agent/tickets/{reference}/properties", post(change))
         .route("/agent/tickets/{reference}/follow", post(follow))
+        .route("/agent/tickets/{reference}/merge", post(merge))
+        .route("/agent/tickets/{reference}/lock", post(lock))
+        .route(
+            "/agent/tickets/{reference}/attachments/{attachment_id}",
+            get(download),
+        )
+}
+
+/// The custom field inputs of a form (`field_<id>`), as (id, value).
+fn custom_field_values(fields: &FormFields) -> Vec<(String, String)> {
+    fields
+        .with_prefix("field_")
+        .map(|(id, value)| (id.to_owned(), value.to_owned()))
+        .collect()
 }
 
 /// A trip to the login page for anyone but an agent.
@@ -187,6 +201,41 @@ impl TicketPage<'_> {
     fn base(&self) -> String {
         format!("/agent/tickets/{}", self.view.ticket.reference)
     }
+
+    fn is_image(&self, content_type: &str) -> bool {
+        content_type.starts_with("image/")
+    }
+
+    fn size(&self, bytes: &i64) -> String {
+        human_size(*bytes)
+    }
+
+    /// The reply box starts as a note when the agent was writing one, may
+    /// only write notes, or someone else holds the lock.
+    fn note_first(&self) -> bool {
+        self.typed_note || !self.view.may_reply || self.view.locked_by_other.is_some()
+    }
+
+    fn lock_until(&self) -> String {
+        self.view
+            .ticket
+            .locked_until
+            .map(Timestamp)
+            .map(|at| at.to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// A byte count as people read it.
+pub(crate) fn human_size(bytes: i64) -> String {
+    const KIB: i64 = 1024;
+    if bytes < KIB {
+        format!("{bytes} B")
+    } else if bytes < KIB * KIB {
+        format!("{:.1} KiB", bytes as f64 / KIB as f64)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (KIB * KIB) as f64)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,6 +253,14 @@ async fn ticket_page(
 ) -> WebResult<Response> {
     let view = state.app.ticket_view(&session.actor, reference).await?;
     let has_errors = !errors.is_empty();
+    // A merged ticket's address leads to the ticket it went into.
+    if view.ticket.reference != reference && !has_errors && typed.is_none() {
+        let notice = notice.map_or("", |_| "?notice=merged");
+        return Ok(
+            Redirect::to(&format!("/agent/tickets/{}{notice}", view.ticket.reference))
+                .into_response(),
+        );
+    }
     render_form(
         &TicketPage {
             chrome: Chrome::for_session(session),
@@ -233,6 +290,9 @@ async fn show(
         Some("noted") => Some("Your note is added."),
         Some("saved") => Some("The ticket is saved."),
         Some("created") => Some("The ticket is open."),
+        Some("merged") => Some("The tickets are merged."),
+        Some("locked") => Some("You hold the lock on this ticket for 30 minutes."),
+        Some("unlocked") => Some("The lock is released."),
         _ => None,
     };
     ticket_page(
@@ -250,11 +310,13 @@ async fn reply(
     State(state): State<AppState>,
     session: Session,
     Path(reference): Path<String>,
-    fields: FormFields,
+    request: Request,
 ) -> WebResult<Response> {
     if let Some(redirect) = agents_only(&session, "/agent/tickets") {
         return Ok(redirect);
     }
+    let form = MessageForm::read(&state.app, &session.actor, request).await?;
+    let fields = &form.fields;
     let is_note = fields.one("kind") == "note";
     let seen = fields.one("seen_message_id").trim();
     let input = ReplyInput {
@@ -266,7 +328,17 @@ async fn reply(
         } else {
             seen.parse().ok()
         },
+        attachments: form.files,
     };
+    let typed = Some((input.body.as_str(), is_note));
+    if !form.file_errors.is_empty() {
+        let mut errors = form.file_errors;
+        errors.add(
+            "attachments",
+            "Nothing was sent: pick the files you want to attach again, then send.",
+        );
+        return ticket_page(&state, &session, &reference, typed, errors, None).await;
+    }
     match state
         .app
         .reply_to_ticket(&session.caller(), &reference, &input)
@@ -280,33 +352,94 @@ async fn reply(
             )
         }
         Err(AppError::Invalid(errors)) => {
-            ticket_page(
-                &state,
-                &session,
-                &reference,
-                Some((&input.body, is_note)),
-                errors,
-                None,
-            )
-            .await
+            ticket_page(&state, &session, &reference, typed, errors, None).await
         }
         Err(AppError::Conflict(message)) => {
             let mut errors = FieldErrors::new();
             errors.add("body", message);
-            let mut response = ticket_page(
-                &state,
-                &session,
-                &reference,
-                Some((&input.body, is_note)),
-                errors,
-                None,
-            )
-            .await?;
+            let mut response =
+                ticket_page(&state, &session, &reference, typed, errors, None).await?;
             *response.status_mut() = StatusCode::CONFLICT;
             Ok(response)
         }
         Err(other) => Err(other.into()),
     }
+}
+
+async fn merge(
+    State(state): State<AppState>,
+    session: Session,
+    Path(reference): Path<String>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
+        return Ok(redirect);
+    }
+    match state
+        .app
+        .merge_ticket(&session.caller(), &reference, fields.one("into"))
+        .await
+    {
+        Ok(target) => {
+            Ok(Redirect::to(&format!("/agent/tickets/{target}?notice=merged")).into_response())
+        }
+        Err(AppError::Invalid(errors)) => {
+            ticket_page(&state, &session, &reference, None, errors, None).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn lock(
+    State(state): State<AppState>,
+    session: Session,
+    Path(reference): Path<String>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
+        return Ok(redirect);
+    }
+    let locking = fields.one("lock") == "1";
+    match state
+        .app
+        .lock_ticket(&session.actor, &reference, locking)
+        .await
+    {
+        Ok(()) => {
+            let notice = if locking { "locked" } else { "unlocked" };
+            Ok(
+                Redirect::to(&format!("/agent/tickets/{reference}?notice={notice}"))
+                    .into_response(),
+            )
+        }
+        Err(AppError::Conflict(message)) => {
+            let mut errors = FieldErrors::new();
+            errors.add("lock", message);
+            let mut response =
+                ticket_page(&state, &session, &reference, None, errors, None).await?;
+            *response.status_mut() = StatusCode::CONFLICT;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn download(
+    State(state): State<AppState>,
+    session: Session,
+    Path((reference, attachment_id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
+        return Ok(redirect);
+    }
+    let attachment_id: i64 = attachment_id
+        .parse()
+        .map_err(|_| WebError::App(AppError::NotFound))?;
+    let download = state
+        .app
+        .attachment_for_agent(&session.actor, &reference, attachment_id)
+        .await?;
+    crate::downloads::serve(download).await
 }
 
 async fn change(
@@ -325,6 +458,7 @@ async fn change(
         agent_id: fields.one("agent").to_owned(),
         team_id: fields.one("team").to_owned(),
         labels: fields.one("labels").to_owned(),
+        fields: custom_field_values(&fields),
     };
     match state
         .app
@@ -364,8 +498,30 @@ struct NewTicketPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
     departments: Vec<DepartmentNode>,
+    fields: Vec<FieldView>,
     input: NewTicketInput,
     errors: FieldErrors,
+}
+
+/// The fields with what a form sent for them, to show the form again.
+fn fields_as_typed(
+    fields: Vec<ferrodesk_app::TicketFieldRecord>,
+    sent: &[(String, String)],
+) -> Vec<FieldView> {
+    fields
+        .into_iter()
+        .filter_map(|field| {
+            let kind = FieldKind::from_key(&field.kind)?;
+            let id = field.id.to_string();
+            let values: Vec<&str> = sent
+                .iter()
+                .filter(|(name, _)| *name == id)
+                .map(|(_, value)| value.as_str())
+                .collect();
+            let value = (!values.is_empty()).then(|| values.join("\n"));
+            Some(FieldView { field, kind, value })
+        })
+        .collect()
 }
 
 async fn new_ticket_page(
@@ -383,11 +539,16 @@ async fn new_ticket_page(
         .filter(|node| context.effective.department_access(node.id).is_some())
         .collect();
     let has_errors = !errors.is_empty();
+    let fields = fields_as_typed(
+        state.app.ticket_fields(&session.actor).await?,
+        &input.fields,
+    );
     render_form(
         &NewTicketPage {
             chrome: Chrome::for_session(session),
             csrf_token: &session.csrf_token,
             departments,
+            fields,
             input,
             errors,
         },
@@ -422,6 +583,7 @@ async fn create(
         department_id: fields.one("department").to_owned(),
         urgency: fields.one("urgency").to_owned(),
         labels: fields.one("labels").to_owned(),
+        fields: custom_field_values(&fields),
     };
     match state
         .app

@@ -77,6 +77,7 @@ async fn start_on(database: TestDatabase, clock: Arc<ManualClock>, options: Opti
         .smtp_url
         .as_deref()
         .map(|url| SmtpConfig::from_url(url).expect("test SMTP URL"));
+    app_options.blob_dir = Some(ferrodesk_testkit::unique_temp_path("ferrodesk-blobs"));
     let app = App::with_options(store, key, app_options)
         .await
         .expect("app");

@@ -11,6 +11,7 @@ mod outbox;
 mod permission_groups;
 mod security;
 mod templates;
+mod ticket_settings;
 
 use askama::Template;
 use axum::Router;
@@ -39,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(logs::routes())
         .merge(organization::routes())
         .merge(permission_groups::routes())
+        .merge(ticket_settings::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -96,11 +98,12 @@ pub(crate) struct AdminMenu {
 }
 
 impl AdminMenu {
-    pub const ENTRIES: [(&'static str, &'static str); 12] = [
+    pub const ENTRIES: [(&'static str, &'static str); 13] = [
         ("/admin", "Agents"),
         ("/admin/permission-groups", "Permission groups"),
         ("/admin/teams", "Teams"),
         ("/admin/departments", "Departments"),
+        ("/admin/tickets", "Ticket settings"),
         ("/admin/security", "Security"),
         ("/admin/audit", "Audit log"),
         ("/admin/logins", "Login log"),

@@ -1,0 +1,271 @@
+//! Ticket settings in the admin interface: custom fields and what may be
+//! attached to messages.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use ferrodesk_app::{AppError, AttachmentLimits, FieldErrors, FieldInput, TicketFieldRecord};
+use ferrodesk_core::FieldKind;
+
+use super::{AdminMenu, AdminSession, NoticeQuery};
+use crate::AppState;
+use crate::error::WebResult;
+use crate::forms::FormFields;
+use crate::pages::render_form;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/tickets", get(overview))
+        .route("/admin/tickets/attachments", post(save_attachments))
+        .route("/admin/tickets/fields", post(create_field))
+        .route("/admin/tickets/fields/{id}", get(field).post(update_field))
+        .route("/admin/tickets/fields/{id}/delete", post(delete_field))
+}
+
+fn field_input(fields: &FormFields) -> FieldInput {
+    FieldInput {
+        name: fields.one("name").to_owned(),
+        kind: fields.one("kind").to_owned(),
+        choices: fields.one("choices").to_owned(),
+        is_required: fields.one("required") == "1",
+        visible_to_users: fields.one("visible_to_users") == "1",
+        position: fields.one("position").to_owned(),
+    }
+}
+
+/// Which form of the page had errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failed {
+    Nothing,
+    NewField,
+    Attachments,
+}
+
+#[derive(Template)]
+#[template(path = "admin_tickets.html")]
+struct OverviewPage<'a> {
+    chrome: crate::pages::Chrome,
+    menu: AdminMenu,
+    csrf_token: &'a str,
+    fields: Vec<TicketFieldRecord>,
+    kinds: [FieldKind; 7],
+    limits: AttachmentLimits,
+    typed: FieldInput,
+    failed: Failed,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+impl OverviewPage<'_> {
+    fn kind_label(&self, key: &str) -> &'static str {
+        FieldKind::from_key(key).map_or("Unknown", FieldKind::label)
+    }
+
+    fn blocked_text(&self) -> String {
+        self.limits.blocked_extensions.join(", ")
+    }
+
+    fn failed_new_field(&self) -> bool {
+        self.failed == Failed::NewField
+    }
+
+    fn failed_attachments(&self) -> bool {
+        self.failed == Failed::Attachments
+    }
+}
+
+async fn overview_page(
+    state: &AppState,
+    admin: &AdminSession,
+    typed: FieldInput,
+    failed: Failed,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let has_errors = !errors.is_empty();
+    render_form(
+        &OverviewPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/tickets",
+            },
+            csrf_token: admin.csrf_token(),
+            fields: state.app.ticket_fields(admin.actor()).await?,
+            kinds: FieldKind::ALL,
+            limits: state.app.settings().await?.attachments.clone(),
+            typed,
+            failed,
+            errors,
+            notice,
+        },
+        has_errors,
+    )
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let notice = query.text(&[
+        ("created", "The field is added."),
+        ("deleted", "The field is deleted."),
+        ("saved", "The attachment limits are saved."),
+    ]);
+    overview_page(
+        &state,
+        &admin,
+        FieldInput::default(),
+        Failed::Nothing,
+        FieldErrors::new(),
+        notice,
+    )
+    .await
+}
+
+fn refused(error: AppError) -> WebResult<FieldErrors> {
+    match error {
+        AppError::Invalid(errors) => Ok(errors),
+        other => Err(other.into()),
+    }
+}
+
+async fn save_attachments(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    fields: FormFields,
+) -> WebResult<Response> {
+    match state
+        .app
+        .set_attachment_limits(
+            &admin.caller(),
+            fields.one("max_file_mib"),
+            fields.one("max_files_per_message"),
+            fields.one("blocked_extensions"),
+        )
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/tickets?notice=saved").into_response()),
+        Err(error) => {
+            let errors = refused(error)?;
+            overview_page(
+                &state,
+                &admin,
+                FieldInput::default(),
+                Failed::Attachments,
+                errors,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+async fn create_field(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let input = field_input(&fields);
+    match state.app.create_ticket_field(&admin.caller(), &input).await {
+        Ok(_) => Ok(Redirect::to("/admin/tickets?notice=created").into_response()),
+        Err(error) => {
+            let errors = refused(error)?;
+            overview_page(&state, &admin, input, Failed::NewField, errors, None).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_ticket_field.html")]
+struct FieldPage<'a> {
+    chrome: crate::pages::Chrome,
+    menu: AdminMenu,
+    csrf_token: &'a str,
+    field: TicketFieldRecord,
+    kind_label: &'static str,
+    has_choices: bool,
+    typed: FieldInput,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+async fn field_page(
+    state: &AppState,
+    admin: &AdminSession,
+    id: i64,
+    typed: Option<FieldInput>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let field = state.app.ticket_field(admin.actor(), id).await?;
+    let kind = FieldKind::from_key(&field.kind);
+    let typed = typed.unwrap_or_else(|| FieldInput {
+        name: field.name.clone(),
+        kind: field.kind.clone(),
+        choices: field.choices.clone(),
+        is_required: field.is_required,
+        visible_to_users: field.visible_to_users,
+        position: field.position.to_string(),
+    });
+    let has_errors = !errors.is_empty();
+    render_form(
+        &FieldPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/tickets",
+            },
+            csrf_token: admin.csrf_token(),
+            kind_label: kind.map_or("Unknown", FieldKind::label),
+            has_choices: kind.is_some_and(FieldKind::has_choices),
+            field,
+            typed,
+            errors,
+            notice,
+        },
+        has_errors,
+    )
+}
+
+async fn field(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let notice = query.text(&[("saved", "The field is saved.")]);
+    field_page(&state, &admin, id, None, FieldErrors::new(), notice).await
+}
+
+async fn update_field(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let input = field_input(&fields);
+    match state
+        .app
+        .update_ticket_field(&admin.caller(), id, &input)
+        .await
+    {
+        Ok(()) => {
+            Ok(Redirect::to(&format!("/admin/tickets/fields/{id}?notice=saved")).into_response())
+        }
+        Err(error) => {
+            let errors = refused(error)?;
+            field_page(&state, &admin, id, Some(input), errors, None).await
+        }
+    }
+}
+
+async fn delete_field(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<i64>,
+) -> WebResult<Response> {
+    state.app.delete_ticket_field(&admin.caller(), id).await?;
+    Ok(Redirect::to("/admin/tickets?notice=deleted").into_response())
+}
