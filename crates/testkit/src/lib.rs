@@ -92,6 +92,27 @@ impl TestDatabase {
         }
     }
 
+    /// The first column of the first row of a query, as an integer.
+    pub async fn scalar(&self, query: &str) -> i64 {
+        let query = sqlx::AssertSqlSafe(query.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut connection = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar::<_, i64>(query)
+                    .fetch_one(&mut connection)
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres => {
+                let mut connection = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar::<_, i64>(query)
+                    .fetch_one(&mut connection)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
     /// A fresh, empty database, or `None` (after printing why) when the
     /// backend is not available outside CI.
     pub async fn fresh(backend: Backend) -> Option<TestDatabase> {

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod admin_access;
+mod attachments;
 mod bad_input;
 mod browser;
 mod client_address;
@@ -23,5 +24,6 @@ mod security;
 mod sessions;
 mod setup;
 mod staff_login;
+mod ticket_actions;
 mod tickets;
 mod two_factor;

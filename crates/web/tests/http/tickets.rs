@@ -9,7 +9,7 @@ use ferrodesk_testkit::on_both_backends;
 use crate::helpers::{PASSWORD, TestApp, csrf_token_in, location, spawn_app};
 use crate::security::Browser;
 
-fn actor_of(person: &PersonRecord) -> Actor {
+pub(crate) fn actor_of(person: &PersonRecord) -> Actor {
     Actor::Agent(SignedIn {
         person_id: person.id,
         name: person.name.clone(),
@@ -24,16 +24,16 @@ fn actor_of(person: &PersonRecord) -> Actor {
 /// An installation with two departments, a group for each and agents:
 /// Alice (Support, full, may reply, note and edit), Bob (Sales, assign
 /// only, may reply), Carol (no group).
-struct Desk {
-    admin: PersonRecord,
-    alice: PersonRecord,
-    bob: PersonRecord,
-    carol: PersonRecord,
-    support: i64,
-    sales: i64,
+pub(crate) struct Desk {
+    pub admin: PersonRecord,
+    pub alice: PersonRecord,
+    pub bob: PersonRecord,
+    pub carol: PersonRecord,
+    pub support: i64,
+    pub sales: i64,
 }
 
-async fn desk(app: &TestApp) -> Desk {
+pub(crate) async fn desk(app: &TestApp) -> Desk {
     let admin = app.create_admin().await;
     let alice = app
         .create_account("alice@example.org", "Alice Agent", AccountKind::Agent)
@@ -101,7 +101,7 @@ async fn desk(app: &TestApp) -> Desk {
 }
 
 /// Opens a ticket as `agent` (through the use case) and returns its reference.
-async fn open_ticket(
+pub(crate) async fn open_ticket(
     app: &TestApp,
     agent: &PersonRecord,
     department: i64,
@@ -126,13 +126,13 @@ async fn open_ticket(
         .unwrap()
 }
 
-async fn signed_in(app: &TestApp, email: &str) -> Browser {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> Browser {
     let browser = Browser::new();
     assert_eq!(browser.log_in(app, email, PASSWORD).await.status(), 303);
     browser
 }
 
-async fn post_on(
+pub(crate) async fn post_on(
     app: &TestApp,
     browser: &Browser,
     page: &str,
