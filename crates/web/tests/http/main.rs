@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod access_matrix;
 mod admin_access;
 mod attachments;
 mod bad_input;

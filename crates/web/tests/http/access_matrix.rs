@@ -1,0 +1,661 @@
+//! The access-control matrix: every route of the agent and admin surfaces,
+//! requested by each role (anonymous, help-center user, agent without the
+//! department, agent with assign-only access, agent with full access,
+//! admin), with the status each must get. A second test reads the route
+//! table from the source, so a new route without a row here fails.
+
+use ferrodesk_app::{AccountKind, Caller, GroupInput, NewTicketInput, PropertiesInput};
+use ferrodesk_testkit::on_both_backends;
+use reqwest::multipart::{Form, Part};
+
+use crate::helpers::{PASSWORD, TestApp, location, spawn_app};
+use crate::security::Browser;
+use crate::tickets::actor_of;
+
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// Login, password reset and the like: open to everyone.
+    Public,
+    /// Any agent; anonymous visitors and users are sent to the staff login.
+    Agent(u16),
+    /// The signed-in agent's own account: any agent, each for themselves.
+    Own(u16),
+    /// Admins only; other agents get 403.
+    Admin,
+    /// A route on a ticket of the Billing department: `full` is what agents
+    /// with full access and admins get on an unassigned ticket, `own` what
+    /// the assign-only agent gets on the ticket assigned to them. Everyone
+    /// else: 404 (agents) or the login page.
+    Ticket { full: u16, own: u16 },
+}
+
+/// (method, route as written in the router, rule).
+const MATRIX: &[(&str, &str, Rule)] = &[
+    ("GET", "/agent/login", Rule::Public),
+    ("POST", "/agent/login", Rule::Public),
+    ("GET", "/agent/login/two-factor", Rule::Public),
+    ("POST", "/agent/login/two-factor", Rule::Public),
+    ("GET", "/agent/verify-ip/{token}", Rule::Public),
+    ("POST", "/agent/verify-ip/{token}", Rule::Public),
+    ("GET", "/agent/forgot-password", Rule::Public),
+    ("POST", "/agent/forgot-password", Rule::Public),
+    ("GET", "/agent/reset-password/{token}", Rule::Public),
+    ("POST", "/agent/reset-password/{token}", Rule::Public),
+    ("POST", "/agent/logout", Rule::Public),
+    ("GET", "/agent", Rule::Agent(200)),
+    ("GET", "/agent/", Rule::Public),
+    ("GET", "/agent/account", Rule::Own(200)),
+    ("GET", "/agent/account/password", Rule::Own(200)),
+    ("POST", "/agent/account/password", Rule::Own(422)),
+    ("POST", "/agent/account/notifications", Rule::Own(303)),
+    ("POST", "/agent/account/sessions/end-others", Rule::Own(303)),
+    (
+        "POST",
+        "/agent/account/sessions/{id}/revoke",
+        Rule::Own(404),
+    ),
+    ("GET", "/agent/account/two-factor", Rule::Own(200)),
+    ("POST", "/agent/account/two-factor/start", Rule::Own(303)),
+    ("POST", "/agent/account/two-factor/confirm", Rule::Own(422)),
+    (
+        "POST",
+        "/agent/account/two-factor/recovery-codes",
+        Rule::Own(422),
+    ),
+    ("POST", "/agent/account/two-factor/disable", Rule::Own(422)),
+    ("GET", "/agent/tickets", Rule::Agent(200)),
+    ("GET", "/agent/tickets/new", Rule::Agent(200)),
+    ("POST", "/agent/tickets/new", Rule::Agent(422)),
+    (
+        "GET",
+        "/agent/tickets/{reference}",
+        Rule::Ticket {
+            full: 200,
+            own: 200,
+        },
+    ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/reply",
+        Rule::Ticket {
+            full: 303,
+            own: 303,
+        },
+    ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/properties",
+        Rule::Ticket {
+            full: 303,
+            own: 403,
+        },
+    ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/follow",
+        Rule::Ticket {
+            full: 303,
+            own: 303,
+        },
+    ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/lock",
+        Rule::Ticket {
+            full: 303,
+            own: 303,
+        },
+    ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/merge",
+        Rule::Ticket {
+            full: 422,
+            own: 403,
+        },
+    ),
+    (
+        "GET",
+        "/agent/tickets/{reference}/attachments/{attachment_id}",
+        Rule::Ticket {
+            full: 200,
+            own: 200,
+        },
+    ),
+    ("GET", "/admin", Rule::Admin),
+    ("GET", "/admin/agents/invite", Rule::Admin),
+    ("POST", "/admin/agents/invite", Rule::Admin),
+    ("GET", "/admin/agents/{id}", Rule::Admin),
+    ("POST", "/admin/agents/{id}", Rule::Admin),
+    ("POST", "/admin/agents/{id}/access", Rule::Admin),
+    ("POST", "/admin/agents/{id}/{action}", Rule::Admin),
+    ("POST", "/admin/agents/{id}/trusted-ips/revoke", Rule::Admin),
+    ("GET", "/admin/audit", Rule::Admin),
+    ("GET", "/admin/audit.csv", Rule::Admin),
+    ("GET", "/admin/logins", Rule::Admin),
+    ("GET", "/admin/errors", Rule::Admin),
+    ("GET", "/admin/security", Rule::Admin),
+    ("POST", "/admin/security/passwords/{audience}", Rule::Admin),
+    ("POST", "/admin/security/logins/{audience}", Rule::Admin),
+    ("POST", "/admin/security/sessions/{audience}", Rule::Admin),
+    ("POST", "/admin/security/monitoring", Rule::Admin),
+    ("POST", "/admin/security/two-factor", Rule::Admin),
+    ("POST", "/admin/security/ip-allow-list", Rule::Admin),
+    ("GET", "/admin/email", Rule::Admin),
+    ("POST", "/admin/email", Rule::Admin),
+    ("POST", "/admin/email/test", Rule::Admin),
+    ("GET", "/admin/email/outbox", Rule::Admin),
+    ("GET", "/admin/email/outbox/{id}", Rule::Admin),
+    ("POST", "/admin/email/outbox/{id}/retry", Rule::Admin),
+    ("GET", "/admin/email/templates", Rule::Admin),
+    ("GET", "/admin/email/templates/{key}", Rule::Admin),
+    ("POST", "/admin/email/templates/{key}", Rule::Admin),
+    ("POST", "/admin/email/templates/{key}/reset", Rule::Admin),
+    ("GET", "/admin/jobs", Rule::Admin),
+    ("POST", "/admin/jobs/{id}/retry", Rule::Admin),
+    ("GET", "/admin/departments", Rule::Admin),
+    ("POST", "/admin/departments", Rule::Admin),
+    ("POST", "/admin/departments/{id}", Rule::Admin),
+    ("POST", "/admin/departments/{id}/delete", Rule::Admin),
+    ("GET", "/admin/teams", Rule::Admin),
+    ("POST", "/admin/teams", Rule::Admin),
+    ("GET", "/admin/teams/{id}", Rule::Admin),
+    ("POST", "/admin/teams/{id}", Rule::Admin),
+    ("POST", "/admin/teams/{id}/delete", Rule::Admin),
+    ("GET", "/admin/permission-groups", Rule::Admin),
+    ("POST", "/admin/permission-groups", Rule::Admin),
+    ("GET", "/admin/permission-groups/new", Rule::Admin),
+    ("GET", "/admin/permission-groups/{id}", Rule::Admin),
+    ("POST", "/admin/permission-groups/{id}", Rule::Admin),
+    ("POST", "/admin/permission-groups/{id}/delete", Rule::Admin),
+    ("GET", "/admin/tickets", Rule::Admin),
+    ("POST", "/admin/tickets/attachments", Rule::Admin),
+    ("POST", "/admin/tickets/fields", Rule::Admin),
+    ("GET", "/admin/tickets/fields/{id}", Rule::Admin),
+    ("POST", "/admin/tickets/fields/{id}", Rule::Admin),
+    ("POST", "/admin/tickets/fields/{id}/delete", Rule::Admin),
+];
+
+/// Who asks, in the order the matrix tries them.
+struct Roles {
+    anonymous: Browser,
+    user: Browser,
+    no_department: Browser,
+    assign_only: Browser,
+    full: Browser,
+    admin: Browser,
+}
+
+/// The Billing department with one unassigned ticket and one assigned to
+/// the assign-only agent, each with an attachment.
+struct Setup {
+    open: String,
+    own: String,
+    open_file: i64,
+    own_file: i64,
+    field: i64,
+    team: i64,
+    group: i64,
+    department: i64,
+}
+
+async fn staff(app: &TestApp, email: &str) -> Browser {
+    let browser = Browser::new();
+    assert_eq!(
+        browser.log_in(app, email, PASSWORD).await.status(),
+        303,
+        "{email}"
+    );
+    browser
+}
+
+async fn attach(app: &TestApp, admin: &Browser, reference: &str) -> i64 {
+    let path = format!("/agent/tickets/{reference}");
+    let token = admin.csrf(app, &path).await;
+    let form = Form::new()
+        .text("csrf_token", token)
+        .text("kind", "reply")
+        .text("body", "A file")
+        .part(
+            "attachments",
+            Part::bytes(b"hello".to_vec()).file_name("hello.txt"),
+        );
+    let response = admin
+        .client
+        .post(app.url(&format!("{path}/reply")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let ticket = app
+        .app
+        .store()
+        .find_ticket(reference)
+        .await
+        .unwrap()
+        .unwrap();
+    app.app
+        .store()
+        .ticket_attachments(ticket.id, true)
+        .await
+        .unwrap()[0]
+        .id
+}
+
+async fn set_up(app: &TestApp) -> (Roles, Setup) {
+    let admin = app.create_admin().await;
+    let user = app
+        .create_account("uma@example.org", "Uma User", AccountKind::User)
+        .await;
+    let _ = user;
+    app.create_account(
+        "carol@example.org",
+        "Carol NoDepartment",
+        AccountKind::Agent,
+    )
+    .await;
+    let gus = app
+        .create_account("gus@example.org", "Gus AssignOnly", AccountKind::Agent)
+        .await;
+    let fiona = app
+        .create_account("fiona@example.org", "Fiona Full", AccountKind::Agent)
+        .await;
+    let system = Caller::system();
+    let billing = app
+        .app
+        .create_department(&system, "Billing", None)
+        .await
+        .unwrap();
+    let other = app
+        .app
+        .create_department(&system, "Other", None)
+        .await
+        .unwrap();
+    let group = |name: &str, permissions: &[&str], department: i64, access: &str| GroupInput {
+        name: name.to_owned(),
+        description: String::new(),
+        permissions: permissions.iter().map(|key| (*key).to_owned()).collect(),
+        departments: vec![(department, access.to_owned())],
+    };
+    let everything = [
+        "tickets.reply",
+        "tickets.note",
+        "tickets.edit",
+        "tickets.merge",
+        "tickets.spam",
+        "tickets.delete",
+    ];
+    let full_group = app
+        .app
+        .create_permission_group(
+            &system,
+            &group("Billing full", &everything, billing, "full"),
+        )
+        .await
+        .unwrap();
+    let assign_group = app
+        .app
+        .create_permission_group(
+            &system,
+            &group(
+                "Billing assign",
+                &["tickets.reply", "tickets.note"],
+                billing,
+                "assign",
+            ),
+        )
+        .await
+        .unwrap();
+    let other_group = app
+        .app
+        .create_permission_group(&system, &group("Other full", &everything, other, "full"))
+        .await
+        .unwrap();
+    let carol = app
+        .app
+        .store()
+        .find_person_by_email("carol@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    app.app
+        .set_agent_access(&system, carol.id, &[other_group], &[])
+        .await
+        .unwrap();
+    app.app
+        .set_agent_access(&system, gus.id, &[assign_group], &[])
+        .await
+        .unwrap();
+    app.app
+        .set_agent_access(&system, fiona.id, &[full_group], &[])
+        .await
+        .unwrap();
+    let team = app.app.create_team(&system, "Billing team").await.unwrap();
+    let field = app
+        .app
+        .create_ticket_field(
+            &system,
+            &ferrodesk_app::FieldInput {
+                name: "Invoice".into(),
+                kind: "text".into(),
+                ..ferrodesk_app::FieldInput::default()
+            },
+        )
+        .await
+        .unwrap();
+
+    let admin_actor = actor_of(&admin);
+    let open_ticket = |subject: &'static str| {
+        let admin_actor = admin_actor.clone();
+        async move {
+            app.app
+                .create_ticket_for_user(
+                    &Caller::new(&admin_actor, "192.0.2.1"),
+                    &NewTicketInput {
+                        requester_email: "uma@example.org".into(),
+                        requester_name: String::new(),
+                        subject: subject.into(),
+                        message: "Please help".into(),
+                        department_id: billing.to_string(),
+                        urgency: "2".into(),
+                        labels: String::new(),
+                        fields: Vec::new(),
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let open = open_ticket("Unassigned invoice question").await;
+    let own = open_ticket("Gus's invoice question").await;
+    app.app
+        .change_ticket(
+            &Caller::new(&admin_actor, ""),
+            &own,
+            &PropertiesInput {
+                status: "awaiting_agent".into(),
+                urgency: "2".into(),
+                department_id: billing.to_string(),
+                agent_id: gus.id.to_string(),
+                team_id: String::new(),
+                labels: String::new(),
+                fields: Vec::new(),
+            },
+        )
+        .await
+        .unwrap();
+
+    let user_browser = Browser::new();
+    let token = user_browser.csrf(app, "/login").await;
+    let logged_in = user_browser
+        .post(
+            app,
+            "/login",
+            &[
+                ("email", "uma@example.org"),
+                ("password", PASSWORD),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(
+        logged_in.status(),
+        303,
+        "the user signs in to the help center"
+    );
+    let admin_browser = staff(app, "admin@example.org").await;
+    let open_file = attach(app, &admin_browser, &open).await;
+    let own_file = attach(app, &admin_browser, &own).await;
+    let roles = Roles {
+        anonymous: Browser::new(),
+        user: user_browser,
+        no_department: staff(app, "carol@example.org").await,
+        assign_only: staff(app, "gus@example.org").await,
+        full: staff(app, "fiona@example.org").await,
+        admin: admin_browser,
+    };
+    (
+        roles,
+        Setup {
+            open,
+            own,
+            open_file,
+            own_file,
+            field,
+            team,
+            group: full_group,
+            department: billing,
+        },
+    )
+}
+
+/// The route with its placeholders filled for one ticket.
+fn concrete(route: &str, setup: &Setup, own: bool) -> String {
+    let (reference, file) = if own {
+        (&setup.own, setup.own_file)
+    } else {
+        (&setup.open, setup.open_file)
+    };
+    let path = route
+        .replace("{reference}", reference)
+        .replace("{attachment_id}", &file.to_string())
+        .replace("{token}", &"0".repeat(64))
+        .replace("{audience}", "agents")
+        .replace("{key}", "agent_invitation")
+        .replace("{action}", "unlock");
+    let id = if route.starts_with("/admin/tickets/fields") {
+        setup.field
+    } else if route.starts_with("/admin/teams") {
+        setup.team
+    } else if route.starts_with("/admin/permission-groups") {
+        setup.group
+    } else if route.starts_with("/admin/departments") {
+        setup.department
+    } else {
+        999_999
+    };
+    path.replace("{id}", &id.to_string())
+}
+
+async fn request(
+    app: &TestApp,
+    browser: &Browser,
+    method: &str,
+    path: &str,
+    token: &str,
+) -> reqwest::Response {
+    if method == "GET" {
+        return browser.get(app, path).await;
+    }
+    let fields = [
+        ("csrf_token", token),
+        ("kind", "note"),
+        ("body", "Matrix note"),
+        ("into", "ZZZZ-ZZZZ"),
+        ("lock", "1"),
+        ("following", "1"),
+        ("status", "awaiting_agent"),
+        ("urgency", "2"),
+        ("labels", ""),
+        ("agent", ""),
+        ("team", ""),
+        ("current_password", ""),
+        ("password", ""),
+        ("password_confirmation", ""),
+        ("code", ""),
+    ];
+    // A reply keeps the status (changing it with a note needs the edit
+    // permission, which is checked apart).
+    let fields: Vec<(&str, &str)> = fields
+        .into_iter()
+        .filter(|(name, _)| !(path.ends_with("/reply") && *name == "status"))
+        .collect();
+    browser.post(app, path, &fields).await
+}
+
+fn is_login_redirect(response: &reqwest::Response) -> bool {
+    response.status() == 303 && location(response).starts_with("/agent/login")
+}
+
+on_both_backends! { spawn_app;
+
+    async fn every_agent_and_admin_route_answers_each_role_as_expected(app: TestApp) {
+        let (roles, setup) = set_up(&app).await;
+        let outsider_token = roles.anonymous.csrf(&app, "/agent/login").await;
+        let user_token = roles.user.csrf(&app, "/agent/login").await;
+        let mut agent_tokens = Vec::new();
+        for browser in [&roles.no_department, &roles.assign_only, &roles.full, &roles.admin] {
+            agent_tokens.push(browser.csrf(&app, "/agent").await);
+        }
+        let mut checked = 0;
+        let mut failures: Vec<String> = Vec::new();
+        let mut expect = |holds: bool, what: String| {
+            if !holds {
+                failures.push(what);
+            }
+        };
+        for (method, route, rule) in MATRIX {
+            let path = concrete(route, &setup, false);
+            let label = format!("{method} {path}");
+            match rule {
+                Rule::Public => {
+                    // A browser of its own: logging out changes the visitor's cookie.
+                    let visitor = Browser::new();
+                    let token = visitor.csrf(&app, "/agent/login").await;
+                    let response = request(&app, &visitor, method, &path, &token).await;
+                    expect(response.status().as_u16() < 500, format!("{label}: {}", response.status()));
+                }
+                Rule::Agent(expected) | Rule::Own(expected) | Rule::Ticket { full: expected, .. } => {
+                    for (who, browser, token) in [("anonymous", &roles.anonymous, &outsider_token), ("user", &roles.user, &user_token)] {
+                        let response = request(&app, browser, method, &path, token).await;
+                        expect(is_login_redirect(&response), format!("{who} {label}: {}", response.status()));
+                    }
+                    let agents = [("no department", &roles.no_department), ("assign only", &roles.assign_only), ("full", &roles.full), ("admin", &roles.admin)];
+                    for (index, (who, browser)) in agents.into_iter().enumerate() {
+                        let response = request(&app, browser, method, &path, &agent_tokens[index]).await;
+                        let wanted = match rule {
+                            Rule::Ticket { .. } if index < 2 => 404,
+                            _ => *expected,
+                        };
+                        expect(response.status().as_u16() == wanted, format!("{who} {label}") + &format!(": {}", response.status()));
+                    }
+                    if let Rule::Ticket { own, .. } = rule {
+                        let own_path = concrete(route, &setup, true);
+                        let response = request(&app, &roles.assign_only, method, &own_path, &agent_tokens[1]).await;
+                        expect(response.status().as_u16() == *own, format!("assign only, own ticket: {method} {own_path}") + &format!(": {}", response.status()));
+                        let response = request(&app, &roles.no_department, method, &own_path, &agent_tokens[0]).await;
+                        expect(response.status().as_u16() == 404, format!("no department, own ticket: {method} {own_path}") + &format!(": {}", response.status()));
+                    }
+                }
+                Rule::Admin => {
+                    for (who, browser, token) in [("anonymous", &roles.anonymous, &outsider_token), ("user", &roles.user, &user_token)] {
+                        let response = request(&app, browser, method, &path, token).await;
+                        expect(is_login_redirect(&response), format!("{who} {label}: {}", response.status()));
+                    }
+                    let agents = [("no department", &roles.no_department), ("assign only", &roles.assign_only), ("full", &roles.full)];
+                    for (index, (who, browser)) in agents.into_iter().enumerate() {
+                        let response = request(&app, browser, method, &path, &agent_tokens[index]).await;
+                        expect(response.status() == 403, format!("{who} {label}") + &format!(": {}", response.status()));
+                    }
+                }
+            }
+            checked += 1;
+        }
+        // Admins last, since their requests change things.
+        for (method, route, rule) in MATRIX {
+            if let Rule::Admin = rule {
+                let path = concrete(route, &setup, false);
+                let response = request(&app, &roles.admin, method, &path, &agent_tokens[3]).await;
+                let status = response.status().as_u16();
+                expect(![401, 403].contains(&status) && !is_login_redirect(&response) && status < 500, format!("admin {method} {path}: {status}"));
+                if *method == "GET" && !path.contains("999999") {
+                    expect(status == 200, format!("admin {method} {path}: {status}"));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} unexpected answers:\n{}", failures.len(), failures.join("\n"));
+        assert_eq!(checked, MATRIX.len());
+        let ticket = app.app.store().find_ticket(&setup.open).await.unwrap().unwrap();
+        let notes = app.app.store().ticket_messages(ticket.id, true).await.unwrap().iter().filter(|message| message.is_note).count();
+        assert_eq!(notes, 2, "only the full agent and the admin wrote on the unassigned ticket");
+    }
+}
+
+/// Every `.route(…)` of the agent and admin surfaces in the source, as the
+/// router spells it, paired with the methods it answers.
+fn routes_in_source() -> Vec<(String, String)> {
+    let source_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pages");
+    let mut found = Vec::new();
+    let mut files = vec![source_dir];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .map(|entry| entry.unwrap().path()),
+            );
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for piece in text.split(".route(").skip(1) {
+            let piece = piece.trim_start();
+            let (route, rest) = if let Some(rest) = piece.strip_prefix('"') {
+                let end = rest.find('"').unwrap();
+                (rest[..end].to_owned(), &rest[end..])
+            } else if let Some(rest) = piece.strip_prefix("&format!(\"{base}") {
+                let end = rest.find('"').unwrap();
+                (
+                    format!(
+                        "/agent/account{}",
+                        rest[..end].replace("{{", "{").replace("}}", "}")
+                    ),
+                    &rest[end..],
+                )
+            } else if let Some(rest) = piece.strip_prefix("base,") {
+                ("/agent/account".to_owned(), rest)
+            } else {
+                continue;
+            };
+            if !route.starts_with("/agent") && !route.starts_with("/admin") {
+                continue;
+            }
+            // This route's handlers: up to the end of the builder chain.
+            let end = [rest.find("\n}"), rest.find(";\n")]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(rest.len());
+            let call = &rest[..end];
+            for (marker, method) in [("get(", "GET"), ("post(", "POST")] {
+                if call.contains(marker) {
+                    found.push((method.to_owned(), route.clone()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn the_matrix_lists_every_agent_and_admin_route() {
+    let listed: Vec<(String, String)> = MATRIX
+        .iter()
+        .map(|(method, route, _)| ((*method).to_owned(), (*route).to_owned()))
+        .collect();
+    let in_source = routes_in_source();
+    assert!(
+        in_source.len() > 60,
+        "the route table was read: {in_source:?}"
+    );
+    let missing: Vec<_> = in_source
+        .iter()
+        .filter(|route| !listed.contains(route))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without a row in the matrix: {missing:?}"
+    );
+}
