@@ -22,6 +22,7 @@ use crate::departments::{DepartmentNode, department_tree};
 use crate::secrets::random_bytes;
 use crate::ticket_fields::{FieldView, checked_field_values, field_views};
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
+use ferrodesk_mail::TemplateKind;
 
 /// Rows per page of the agent list.
 pub const TICKET_PAGE_SIZE: i64 = 50;
@@ -605,6 +606,32 @@ impl App {
         }
         let html = markdown::render(&body);
         let attachments = new_attachments(&input.attachments);
+        // A reply goes to the requester by mail; a note never leaves.
+        let mail = if input.is_note {
+            None
+        } else {
+            let agent_name = match caller.actor {
+                Actor::Agent(agent) => agent.name.clone(),
+                _ => context.label.clone(),
+            };
+            Some(
+                self.compose_mail(
+                    TemplateKind::TicketReply,
+                    &ticket.requester_name,
+                    &ticket.requester_email,
+                    serde_json::json!({
+                        "name": ticket.requester_name,
+                        "reference": ticket.reference,
+                        "subject": ticket.subject,
+                        "agent": agent_name,
+                        "message_text": body,
+                        "message_html": html,
+                    }),
+                )
+                .await?,
+            )
+        };
+        let mails: Vec<_> = mail.iter().map(|mail| mail.as_new()).collect();
         self.store()
             .update_ticket(
                 ticket.id,
@@ -630,10 +657,14 @@ impl App {
                     }),
                     agent_replied: !input.is_note,
                     field_values: &[],
+                    mails: &mails,
                 },
                 self.now(),
             )
             .await?;
+        if !mails.is_empty() {
+            self.wake_workers();
+        }
         if caller.ip.parse::<std::net::IpAddr>().is_ok()
             && self.settings().await?.login_monitoring.resolve_hostnames
         {
@@ -790,6 +821,7 @@ impl App {
                     message: None,
                     agent_replied: false,
                     field_values: &changed_fields,
+                    mails: &[],
                 },
                 self.now(),
             )

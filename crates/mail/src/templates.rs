@@ -20,6 +20,7 @@ pub enum TemplateKind {
     LoginNotification,
     FailedLoginNotification,
     IpVerification,
+    TicketReply,
 }
 
 /// The three parts of a mail template.
@@ -47,7 +48,7 @@ pub struct TemplateError {
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 7] = [
+    pub const ALL: [TemplateKind; 8] = [
         TemplateKind::AgentPasswordReset,
         TemplateKind::UserPasswordReset,
         TemplateKind::UserEmailVerification,
@@ -55,6 +56,7 @@ impl TemplateKind {
         TemplateKind::LoginNotification,
         TemplateKind::FailedLoginNotification,
         TemplateKind::IpVerification,
+        TemplateKind::TicketReply,
     ];
 
     /// The stable name used in settings and the outbox.
@@ -67,6 +69,7 @@ impl TemplateKind {
             TemplateKind::LoginNotification => "login_notification",
             TemplateKind::FailedLoginNotification => "failed_login_notification",
             TemplateKind::IpVerification => "ip_verification",
+            TemplateKind::TicketReply => "ticket_reply",
         }
     }
 
@@ -84,6 +87,7 @@ impl TemplateKind {
             TemplateKind::LoginNotification => "Login notification",
             TemplateKind::FailedLoginNotification => "Failed-login notification",
             TemplateKind::IpVerification => "IP address verification",
+            TemplateKind::TicketReply => "Reply to a ticket",
         }
     }
 
@@ -110,6 +114,15 @@ impl TemplateKind {
                 &["product_name", "name", "time", "ip", "hostname"]
             }
             TemplateKind::IpVerification => &["product_name", "name", "ip", "link"],
+            TemplateKind::TicketReply => &[
+                "product_name",
+                "name",
+                "reference",
+                "subject",
+                "agent",
+                "message_text",
+                "message_html",
+            ],
         }
     }
 
@@ -134,6 +147,11 @@ impl TemplateKind {
             "hostname": "host-7.example.net",
             "user_agent": "Firefox on Linux",
             "time": "2026-11-22 09:30 UTC",
+            "reference": "KX7R-4M2Q",
+            "subject": "The printer jams",
+            "agent": "Grace Hopper",
+            "message_text": "Please switch it off and on again.",
+            "message_html": "<p>Please switch it off and on again.</p>",
         })
     }
 
@@ -168,6 +186,11 @@ impl TemplateKind {
                 subject: "Confirm a sign-in from a new address",
                 text: IP_TEXT,
                 html: IP_HTML,
+            },
+            TemplateKind::TicketReply => TemplateSource {
+                subject: "[{{ reference }}] {{ subject }}",
+                text: REPLY_TEXT,
+                html: REPLY_HTML,
             },
         }
     }
@@ -356,6 +379,27 @@ const IP_HTML: &str = r#"<!doctype html>
 <p>Hello {{ name }},</p>
 <p>a sign-in to {{ product_name }} came from an address that is not trusted yet: {{ ip }}.</p>
 <p>If it was you, <a href="{{ link }}">trust this address</a>. If it was not you, do not open the link and change your password.</p>
+</body></html>
+"#;
+
+const REPLY_TEXT: &str = "Hello {{ name }},
+
+{{ agent }} replied to your request {{ reference }}:
+
+{{ message_text }}
+
+-- 
+{{ product_name }}
+";
+
+// `message_html` is the reply as the helpdesk rendered it from markdown:
+// raw HTML escaped and only safe links kept, so it is marked safe here.
+const REPLY_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>{{ agent }} replied to your request {{ reference }}:</p>
+<div style="border-left: 3px solid #ccc; padding-left: 1em">{{ message_html|safe }}</div>
+<p style="color: #666">{{ product_name }}</p>
 </body></html>
 "#;
 

@@ -177,6 +177,9 @@ pub struct TicketUpdate<'a> {
     pub agent_replied: bool,
     /// Custom field values to set (`Some`) or clear (`None`).
     pub field_values: &'a [(i64, Option<String>)],
+    /// Mail to queue with the change (a reply to the requester), in the
+    /// same transaction so a stored reply is never left unsent.
+    pub mails: &'a [crate::NewMail<'a>],
 }
 
 /// Which tickets an agent may list: every ticket, or those of the
@@ -655,6 +658,9 @@ impl Store {
                 .await?;
             }
             insert_log!(transaction, ticket_id, update.actor, update.log, now);
+            for mail in update.mails {
+                crate::outbox::insert_mail!(transaction, mail, now);
+            }
             transaction.commit().await?;
             Ok(message_id)
         })

@@ -22,6 +22,24 @@ async fn reply(app: &TestApp, reference: &str, email: &str, kind: &str, body: &s
 
 on_both_backends! { spawn_app;
 
+    async fn a_reply_is_mailed_to_the_requester_and_a_note_never_is(app: TestApp) {
+        let desk = desk(&app).await;
+        let reference = open_ticket(&app, &desk.admin, desk.support, "Printer <jams>").await;
+        reply(&app, &reference, "alice@example.org", "note", "Internal: the user is on the old plan").await;
+        assert!(app.app.store().list_mail(None, 10).await.unwrap().is_empty(), "a note sends nothing");
+        reply(&app, &reference, "alice@example.org", "reply", "Switch it **off** and on.\n\n<script>alert(1)</script>").await;
+        let mails = app.app.store().list_mail(None, 10).await.unwrap();
+        assert_eq!(mails.len(), 1);
+        let mail = &mails[0];
+        assert_eq!(mail.template, "ticket_reply");
+        assert!(mail.recipients.contains("uma@example.org"), "{}", mail.recipients);
+        assert_eq!(mail.subject, format!("[{reference}] Printer <jams>"));
+        assert!(mail.text_body.contains("Alice Agent replied") && mail.text_body.contains("Switch it **off** and on."));
+        assert!(!mail.text_body.contains("old plan") && !mail.html_body.as_deref().unwrap().contains("old plan"), "notes stay inside");
+        let html = mail.html_body.as_deref().unwrap();
+        assert!(html.contains("<strong>off</strong>") && !html.contains("<script>"), "{html}");
+    }
+
     async fn merging_moves_the_thread_and_the_old_reference_leads_on(app: TestApp) {
         let desk = desk(&app).await;
         let first = open_ticket(&app, &desk.admin, desk.support, "Printer broken").await;
