@@ -188,3 +188,96 @@ on_both_backends! { crate::mail::spawn_with_mail;
         browser.close().await;
     }
 }
+
+/// Signs `email` in through the staff login page.
+async fn staff_login(browser: &Browser, app: &TestApp, email: &str) {
+    browser.goto(&app.url("/agent/login")).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    let url = browser.wait_for_url(|url| url.ends_with("/agent")).await;
+    assert!(url.ends_with("/agent"), "{url}");
+}
+
+/// The reference in a ticket page's URL.
+fn reference_in(url: &str) -> String {
+    url.split("/agent/tickets/")
+        .nth(1)
+        .unwrap()
+        .split(['?', '/'])
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_ticket_is_worked_from_creation_to_resolution_in_the_browser(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        staff_login(&browser, &app, "admin@example.org").await;
+
+        // A ticket for a user, opened by the agent.
+        browser.goto(&app.url("/agent/tickets/new")).await;
+        browser.type_into("#requester_email", "uma@example.org").await;
+        browser.type_into("#requester_name", "Uma User").await;
+        browser.type_into("#subject", "The printer jams").await;
+        browser.type_into("#message", "Every second page jams.").await;
+        browser.click(&format!("#department option[value='{}']", desk.support)).await;
+        browser.click("button.primary").await;
+        let url = browser.wait_for_url(|url| url.contains("notice=created")).await;
+        let first = reference_in(&url);
+        assert_eq!(browser.text_of("#ticket-status").await, "Awaiting agent");
+
+        // A reply with an attachment, chosen through the file input.
+        let file = ferrodesk_testkit::unique_temp_path("ferrodesk-upload").with_extension("txt");
+        std::fs::write(&file, "printer settings").unwrap();
+        browser.type_into("#body", "Please try these settings.").await;
+        browser.type_into("#attachments", file.to_str().unwrap()).await;
+        browser.click("#reply-form button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=sent")).await;
+        assert_eq!(browser.text_of("#ticket-status").await, "Awaiting user");
+        let file_name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        assert_eq!(browser.text_of("a.attachment").await, file_name);
+
+        // An internal note.
+        browser.click("#kind-note").await;
+        browser.type_into("#body", "Uma is on the old firmware.").await;
+        browser.click("#reply-form button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=noted")).await;
+        assert!(browser.text_of(".message.note").await.contains("old firmware"));
+
+        // Status and assignment from the properties panel.
+        browser.click("#status option[value='pending']").await;
+        browser.click(&format!("#agent option[value='{}']", desk.alice.id)).await;
+        browser.click("#properties-form button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=saved")).await;
+        assert_eq!(browser.text_of("#ticket-status").await, "Pending");
+        assert_eq!(browser.text_of("#ticket-agent").await, "Alice Agent");
+        assert!(browser.text_of("#ticket-log").await.contains("status"));
+
+        // A second ticket from the same user is merged into the first.
+        let second = crate::tickets::open_ticket(&app, &desk.admin, desk.support, "Printer again").await;
+        browser.goto(&app.url(&format!("/agent/tickets/{second}"))).await;
+        browser.type_into("#merge-into", &first).await;
+        browser.click("#merge-form button[type=submit]").await;
+        let url = browser.wait_for_url(|url| url.contains("notice=merged")).await;
+        assert_eq!(reference_in(&url), first, "the merge lands on the target");
+        assert!(browser.text_of("#ticket-log").await.contains(&second));
+
+        // Resolved.
+        browser.click("#status option[value='resolved']").await;
+        browser.click("#properties-form button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=saved")).await;
+        assert_eq!(browser.text_of("#ticket-status").await, "Resolved");
+        let ticket = app.app.store().find_ticket(&first).await.unwrap().unwrap();
+        assert!(ticket.resolved_at.is_some());
+        let messages = app.app.store().ticket_messages(ticket.id, false).await.unwrap();
+        assert_eq!(messages.len(), 3, "both requests and the reply; the note is not among what the user may see");
+        let mails = app.app.store().list_mail(None, 10).await.unwrap();
+        assert_eq!(mails.len(), 1, "the reply was mailed, the note was not");
+        assert!(!mails[0].text_body.contains("firmware"));
+        let _ = std::fs::remove_file(&file);
+        browser.close().await;
+    }
+}
