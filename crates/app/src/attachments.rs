@@ -19,17 +19,17 @@ use crate::{Actor, App, AppError, AppResult, FieldErrors};
 const UNREFERENCED_BLOB_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 const MAX_FILE_NAME_CHARS: usize = 200;
 /// What every non-image is served as.
-pub const OPAQUE_CONTENT_TYPE: &str = "application/octet-stream";
+pub(crate) const OPAQUE_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// Where blobs live: `<root>/ab/cd/abcd…` by their SHA-256, with uploads in
 /// progress under `<root>/incoming`.
 #[derive(Debug, Clone)]
-pub struct BlobStore {
+pub(crate) struct BlobStore {
     root: PathBuf,
 }
 
 impl BlobStore {
-    pub fn new(root: impl Into<PathBuf>) -> BlobStore {
+    pub(crate) fn new(root: impl Into<PathBuf>) -> BlobStore {
         BlobStore { root: root.into() }
     }
 
@@ -53,7 +53,7 @@ fn is_sha256_hex(text: &str) -> bool {
 }
 
 /// The image type the first bytes of a file show, if it is one we display.
-pub fn sniff_inline_image(head: &[u8]) -> Option<&'static str> {
+pub(crate) fn sniff_inline_image(head: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
     } else if head.starts_with(b"\xff\xd8\xff") {
@@ -69,7 +69,7 @@ pub fn sniff_inline_image(head: &[u8]) -> Option<&'static str> {
 
 /// The uploader's file name made safe to show and offer: the last path
 /// component, no control characters, at most 200 characters.
-pub fn clean_file_name(name: &str) -> String {
+pub(crate) fn clean_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = last
         .chars()
@@ -123,10 +123,6 @@ impl Upload {
             .ok_or_else(|| AppError::Internal("upload already finished".to_owned()))?;
         file.write_all(chunk).await.map_err(storage_error)?;
         Ok(())
-    }
-
-    pub fn file_name(&self) -> &str {
-        &self.file_name
     }
 }
 
@@ -230,13 +226,11 @@ impl App {
             if let Some(parent) = target.parent() {
                 create_dir(parent).await?;
             }
-            if tokio::fs::try_exists(&target).await.unwrap_or(false) {
-                let _ = tokio::fs::remove_file(&temp_path).await;
-            } else {
-                tokio::fs::rename(&temp_path, &target)
-                    .await
-                    .map_err(storage_error)?;
-            }
+            // Same name, same bytes: replacing a body stored before is
+            // harmless, and the rename is atomic.
+            tokio::fs::rename(&temp_path, &target)
+                .await
+                .map_err(storage_error)?;
             let size = i64::try_from(upload.size)
                 .map_err(|_| AppError::Internal("file size out of range".to_owned()))?;
             self.store().record_blob(&sha256, size, self.now()).await?;
@@ -339,7 +333,7 @@ fn is_inline_image_type(content_type: &str) -> bool {
 }
 
 /// Attachments grouped by message, for a thread.
-pub fn attachments_by_message(
+pub(crate) fn attachments_by_message(
     attachments: Vec<AttachmentRecord>,
 ) -> std::collections::HashMap<i64, Vec<AttachmentRecord>> {
     let mut grouped: std::collections::HashMap<i64, Vec<AttachmentRecord>> =

@@ -30,10 +30,7 @@ pub use accounts::{
     RESET_LINK_LIFETIME, ResetLink,
 };
 pub use agents::{AgentAction, AgentDetail, LOGIN_LOG_PAGE_SIZE};
-pub use attachments::{
-    AttachmentDownload, BlobStore, OPAQUE_CONTENT_TYPE, Upload, UploadedFile,
-    attachments_by_message, clean_file_name, sniff_inline_image,
-};
+pub use attachments::{AttachmentDownload, Upload, UploadedFile};
 pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller, csv_cell};
 pub use departments::{DepartmentNode, department_tree, with_descendants};
 pub use error::{AppError, AppResult, FieldErrors};
@@ -61,7 +58,7 @@ pub use settings::{
     MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS, SessionLimits, Settings,
     TwoFactorPolicy, parse_range,
 };
-pub use ticket_fields::{FieldInput, FieldView};
+pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
     AgentContext, LIST_VIEWS, NewTicketInput, PropertiesInput, ReplyInput, TICKET_PAGE_SIZE,
     TicketList, TicketListQuery, TicketView, looks_like_reference,

@@ -84,6 +84,28 @@ pub(crate) fn field_views(
         .collect()
 }
 
+/// Every value sent for one field, from (field id as sent, value) pairs.
+pub(crate) fn values_for(sent: &[(String, String)], field_id: i64) -> Vec<&str> {
+    let id = field_id.to_string();
+    sent.iter()
+        .filter(|(field, _)| *field == id)
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
+/// The fields with what a form sent for them, to show the form again.
+pub fn fields_as_sent(fields: Vec<TicketFieldRecord>, sent: &[(String, String)]) -> Vec<FieldView> {
+    fields
+        .into_iter()
+        .filter_map(|field| {
+            let kind = FieldKind::from_key(&field.kind)?;
+            let values = values_for(sent, field.id);
+            let value = (!values.is_empty()).then(|| values.join("\n"));
+            Some(FieldView { field, kind, value })
+        })
+        .collect()
+}
+
 /// Checks what a form sent for each field (`sent(id)` gives every value of
 /// the field's input) and returns (field id, new value) per field, with an
 /// error per bad or missing required value under `field_<id>`.
@@ -97,13 +119,12 @@ pub(crate) fn checked_field_values<'a>(
         let Some(kind) = FieldKind::from_key(&field.kind) else {
             continue;
         };
-        let error_key: &'static str = "fields";
         match kind.parse(&choice_list(&field.choices), &sent(field.id)) {
             Ok(None) if field.is_required => {
-                errors.add(error_key, format!("{} is required.", field.name));
+                errors.add("fields", format!("{} is required.", field.name));
             }
             Ok(value) => values.push((field.id, value)),
-            Err(problem) => errors.add(error_key, format!("{}: {problem}", field.name)),
+            Err(problem) => errors.add("fields", format!("{}: {problem}", field.name)),
         }
     }
     values

@@ -20,7 +20,7 @@ use crate::attachments::{UploadedFile, attachments_by_message};
 use crate::audit::Caller;
 use crate::departments::{DepartmentNode, department_tree};
 use crate::secrets::random_bytes;
-use crate::ticket_fields::{FieldView, checked_field_values, field_views};
+use crate::ticket_fields::{FieldView, checked_field_values, field_views, values_for};
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
 use ferrodesk_mail::TemplateKind;
 
@@ -236,15 +236,6 @@ pub struct NewTicketInput {
     pub labels: String,
     /// What the form sent for custom fields: (field id as sent, value).
     pub fields: Vec<(String, String)>,
-}
-
-/// Every value sent for one field, from (field id as sent, value) pairs.
-fn values_for(sent: &[(String, String)], field_id: i64) -> Vec<&str> {
-    let id = field_id.to_string();
-    sent.iter()
-        .filter(|(field, _)| *field == id)
-        .map(|(_, value)| value.as_str())
-        .collect()
 }
 
 fn new_attachments(files: &[UploadedFile]) -> Vec<NewAttachment<'_>> {

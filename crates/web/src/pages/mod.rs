@@ -86,6 +86,38 @@ pub(crate) fn to_staff_login(path: &str) -> Response {
     Redirect::to(&format!("/agent/login?return_to={encoded}")).into_response()
 }
 
+/// An agent's session. Visitors are sent to the staff login (back to the
+/// page for a GET, to the ticket list after a form); help-center users get
+/// 403. Handlers that take it never see anyone else.
+pub(crate) struct AgentSession(pub Session);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AgentSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<AgentSession, Response> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match &session.actor {
+            Actor::Agent(_) => Ok(AgentSession(session)),
+            Actor::Visitor => {
+                let back = if parts.method == axum::http::Method::GET {
+                    parts.uri.path()
+                } else {
+                    "/agent/tickets"
+                };
+                Err(to_staff_login(back))
+            }
+            Actor::User(_) | Actor::System => {
+                Err(WebError::App(AppError::Forbidden).into_response())
+            }
+        }
+    }
+}
+
 const MAX_USER_AGENT_LENGTH: usize = 512;
 
 /// The browser's User-Agent, clipped, for the session list and login log.

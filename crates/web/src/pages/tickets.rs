@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    Actor, AppError, DepartmentNode, FieldErrors, FieldView, LIST_VIEWS, NewTicketInput,
-    PropertiesInput, ReplyInput, TicketList, TicketListQuery, TicketView,
+    AppError, DepartmentNode, FieldErrors, FieldView, LIST_VIEWS, NewTicketInput, PropertiesInput,
+    ReplyInput, TicketList, TicketListQuery, TicketView, fields_as_sent,
 };
 use ferrodesk_core::{FieldKind, TicketStatus, Timestamp};
 use serde::Deserialize;
@@ -17,7 +17,8 @@ use serde::Deserialize;
 use crate::AppState;
 use crate::error::{WebError, WebResult};
 use crate::forms::{FormFields, MessageForm};
-use crate::pages::{Chrome, render, render_form, to_staff_login};
+use crate::pages::admin::NoticeQuery;
+use crate::pages::{AgentSession, Chrome, render, render_form};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -42,17 +43,6 @@ fn custom_field_values(fields: &FormFields) -> Vec<(String, String)> {
         .with_prefix("field_")
         .map(|(id, value)| (id.to_owned(), value.to_owned()))
         .collect()
-}
-
-/// A trip to the login page for anyone but an agent.
-fn agents_only(session: &Session, back: &str) -> Option<Response> {
-    match &session.actor {
-        Actor::Agent(_) => None,
-        Actor::Visitor => Some(to_staff_login(back)),
-        Actor::User(_) | Actor::System => {
-            Some(crate::error::WebError::App(AppError::Forbidden).into_response())
-        }
-    }
 }
 
 pub(crate) fn status_label(key: &str) -> &'static str {
@@ -112,12 +102,9 @@ fn optional_number(text: Option<&str>) -> WebResult<Option<i64>> {
 
 async fn list(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Query(parameters): Query<ListParameters>,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
-        return Ok(redirect);
-    }
     let query = TicketListQuery {
         view: parameters.view.clone(),
         status: parameters.status.clone(),
@@ -238,29 +225,15 @@ pub(crate) fn human_size(bytes: i64) -> String {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct NoticeParameter {
-    notice: Option<String>,
-}
-
-async fn ticket_page(
-    state: &AppState,
+/// The ticket page for a view the caller already has.
+fn render_ticket(
     session: &Session,
-    reference: &str,
+    view: TicketView,
     typed: Option<(&str, bool)>,
     errors: FieldErrors,
     notice: Option<&'static str>,
 ) -> WebResult<Response> {
-    let view = state.app.ticket_view(&session.actor, reference).await?;
     let has_errors = !errors.is_empty();
-    // A merged ticket's address leads to the ticket it went into.
-    if view.ticket.reference != reference && !has_errors && typed.is_none() {
-        let notice = notice.map_or("", |_| "?notice=merged");
-        return Ok(
-            Redirect::to(&format!("/agent/tickets/{}{notice}", view.ticket.reference))
-                .into_response(),
-        );
-    }
     render_form(
         &TicketPage {
             chrome: Chrome::for_session(session),
@@ -276,45 +249,77 @@ async fn ticket_page(
     )
 }
 
+/// The ticket page again, with what a form had and why it was refused.
+async fn ticket_page(
+    state: &AppState,
+    session: &Session,
+    reference: &str,
+    typed: Option<(&str, bool)>,
+    errors: FieldErrors,
+) -> WebResult<Response> {
+    let view = state.app.ticket_view(&session.actor, reference).await?;
+    render_ticket(session, view, typed, errors, None)
+}
+
+/// Answers a ticket form: on success a redirect to the address the use case
+/// led to; on bad input the ticket again with the errors (422); on a
+/// conflict the same with its message, as 409. What was typed is kept.
+async fn answer_ticket_form(
+    state: &AppState,
+    session: &Session,
+    reference: &str,
+    outcome: Result<String, AppError>,
+    typed: Option<(&str, bool)>,
+) -> WebResult<Response> {
+    match outcome {
+        Ok(next) => Ok(Redirect::to(&next).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            ticket_page(state, session, reference, typed, errors).await
+        }
+        Err(AppError::Conflict(message)) => {
+            let mut errors = FieldErrors::new();
+            errors.add("ticket", message);
+            let mut response = ticket_page(state, session, reference, typed, errors).await?;
+            *response.status_mut() = StatusCode::CONFLICT;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 async fn show(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Path(reference): Path<String>,
-    Query(parameters): Query<NoticeParameter>,
+    Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, &format!("/agent/tickets/{reference}")) {
-        return Ok(redirect);
+    let notice = query.text(&[
+        ("sent", "Your reply is sent."),
+        ("noted", "Your note is added."),
+        ("saved", "The ticket is saved."),
+        ("created", "The ticket is open."),
+        ("merged", "The tickets are merged."),
+        ("locked", "You hold the lock on this ticket for 30 minutes."),
+        ("unlocked", "The lock is released."),
+    ]);
+    let view = state.app.ticket_view(&session.actor, &reference).await?;
+    // A merged ticket's address leads to the ticket it went into.
+    if view.ticket.reference != reference {
+        let notice = notice.map_or("", |_| "?notice=merged");
+        return Ok(
+            Redirect::to(&format!("/agent/tickets/{}{notice}", view.ticket.reference))
+                .into_response(),
+        );
     }
-    let notice = match parameters.notice.as_deref() {
-        Some("sent") => Some("Your reply is sent."),
-        Some("noted") => Some("Your note is added."),
-        Some("saved") => Some("The ticket is saved."),
-        Some("created") => Some("The ticket is open."),
-        Some("merged") => Some("The tickets are merged."),
-        Some("locked") => Some("You hold the lock on this ticket for 30 minutes."),
-        Some("unlocked") => Some("The lock is released."),
-        _ => None,
-    };
-    ticket_page(
-        &state,
-        &session,
-        &reference,
-        None,
-        FieldErrors::new(),
-        notice,
-    )
-    .await
+    render_ticket(&session, view, None, FieldErrors::new(), notice)
 }
 
 async fn reply(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Path(reference): Path<String>,
     request: Request,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
-        return Ok(redirect);
-    }
     let form = MessageForm::read(&state.app, &session.actor, request).await?;
     let fields = &form.fields;
     let is_note = fields.one("kind") == "note";
@@ -331,107 +336,59 @@ async fn reply(
         attachments: form.files,
     };
     let typed = Some((input.body.as_str(), is_note));
-    if !form.file_errors.is_empty() {
+    let outcome = if form.file_errors.is_empty() {
+        let notice = if is_note { "noted" } else { "sent" };
+        state
+            .app
+            .reply_to_ticket(&session.caller(), &reference, &input)
+            .await
+            .map(|()| format!("/agent/tickets/{reference}?notice={notice}"))
+    } else {
         let mut errors = form.file_errors;
         errors.add(
             "attachments",
             "Nothing was sent: pick the files you want to attach again, then send.",
         );
-        return ticket_page(&state, &session, &reference, typed, errors, None).await;
-    }
-    match state
-        .app
-        .reply_to_ticket(&session.caller(), &reference, &input)
-        .await
-    {
-        Ok(()) => {
-            let notice = if is_note { "noted" } else { "sent" };
-            Ok(
-                Redirect::to(&format!("/agent/tickets/{reference}?notice={notice}"))
-                    .into_response(),
-            )
-        }
-        Err(AppError::Invalid(errors)) => {
-            ticket_page(&state, &session, &reference, typed, errors, None).await
-        }
-        Err(AppError::Conflict(message)) => {
-            let mut errors = FieldErrors::new();
-            errors.add("body", message);
-            let mut response =
-                ticket_page(&state, &session, &reference, typed, errors, None).await?;
-            *response.status_mut() = StatusCode::CONFLICT;
-            Ok(response)
-        }
-        Err(other) => Err(other.into()),
-    }
+        Err(AppError::Invalid(errors))
+    };
+    answer_ticket_form(&state, &session, &reference, outcome, typed).await
 }
 
 async fn merge(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
-        return Ok(redirect);
-    }
-    match state
+    let outcome = state
         .app
         .merge_ticket(&session.caller(), &reference, fields.one("into"))
         .await
-    {
-        Ok(target) => {
-            Ok(Redirect::to(&format!("/agent/tickets/{target}?notice=merged")).into_response())
-        }
-        Err(AppError::Invalid(errors)) => {
-            ticket_page(&state, &session, &reference, None, errors, None).await
-        }
-        Err(other) => Err(other.into()),
-    }
+        .map(|target| format!("/agent/tickets/{target}?notice=merged"));
+    answer_ticket_form(&state, &session, &reference, outcome, None).await
 }
 
 async fn lock(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
-        return Ok(redirect);
-    }
     let locking = fields.one("lock") == "1";
-    match state
+    let notice = if locking { "locked" } else { "unlocked" };
+    let outcome = state
         .app
         .lock_ticket(&session.actor, &reference, locking)
         .await
-    {
-        Ok(()) => {
-            let notice = if locking { "locked" } else { "unlocked" };
-            Ok(
-                Redirect::to(&format!("/agent/tickets/{reference}?notice={notice}"))
-                    .into_response(),
-            )
-        }
-        Err(AppError::Conflict(message)) => {
-            let mut errors = FieldErrors::new();
-            errors.add("lock", message);
-            let mut response =
-                ticket_page(&state, &session, &reference, None, errors, None).await?;
-            *response.status_mut() = StatusCode::CONFLICT;
-            Ok(response)
-        }
-        Err(other) => Err(other.into()),
-    }
+        .map(|()| format!("/agent/tickets/{reference}?notice={notice}"));
+    answer_ticket_form(&state, &session, &reference, outcome, None).await
 }
 
 async fn download(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Path((reference, attachment_id)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
-        return Ok(redirect);
-    }
     let attachment_id: i64 = attachment_id
         .parse()
         .map_err(|_| WebError::App(AppError::NotFound))?;
@@ -444,13 +401,10 @@ async fn download(
 
 async fn change(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
-        return Ok(redirect);
-    }
     let input = PropertiesInput {
         status: fields.one("status").to_owned(),
         urgency: fields.one("urgency").to_owned(),
@@ -460,30 +414,20 @@ async fn change(
         labels: fields.one("labels").to_owned(),
         fields: custom_field_values(&fields),
     };
-    match state
+    let outcome = state
         .app
         .change_ticket(&session.caller(), &reference, &input)
         .await
-    {
-        Ok(()) => {
-            Ok(Redirect::to(&format!("/agent/tickets/{reference}?notice=saved")).into_response())
-        }
-        Err(AppError::Invalid(errors)) => {
-            ticket_page(&state, &session, &reference, None, errors, None).await
-        }
-        Err(other) => Err(other.into()),
-    }
+        .map(|()| format!("/agent/tickets/{reference}?notice=saved"));
+    answer_ticket_form(&state, &session, &reference, outcome, None).await
 }
 
 async fn follow(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets") {
-        return Ok(redirect);
-    }
     let following = fields.one("following") == "1";
     state
         .app
@@ -503,27 +447,6 @@ struct NewTicketPage<'a> {
     errors: FieldErrors,
 }
 
-/// The fields with what a form sent for them, to show the form again.
-fn fields_as_typed(
-    fields: Vec<ferrodesk_app::TicketFieldRecord>,
-    sent: &[(String, String)],
-) -> Vec<FieldView> {
-    fields
-        .into_iter()
-        .filter_map(|field| {
-            let kind = FieldKind::from_key(&field.kind)?;
-            let id = field.id.to_string();
-            let values: Vec<&str> = sent
-                .iter()
-                .filter(|(name, _)| *name == id)
-                .map(|(_, value)| value.as_str())
-                .collect();
-            let value = (!values.is_empty()).then(|| values.join("\n"));
-            Some(FieldView { field, kind, value })
-        })
-        .collect()
-}
-
 async fn new_ticket_page(
     state: &AppState,
     session: &Session,
@@ -539,7 +462,7 @@ async fn new_ticket_page(
         .filter(|node| context.effective.department_access(node.id).is_some())
         .collect();
     let has_errors = !errors.is_empty();
-    let fields = fields_as_typed(
+    let fields = fields_as_sent(
         state.app.ticket_fields(&session.actor).await?,
         &input.fields,
     );
@@ -556,10 +479,10 @@ async fn new_ticket_page(
     )
 }
 
-async fn new_form(State(state): State<AppState>, session: Session) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets/new") {
-        return Ok(redirect);
-    }
+async fn new_form(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+) -> WebResult<Response> {
     let input = NewTicketInput {
         urgency: "1".to_owned(),
         ..NewTicketInput::default()
@@ -569,12 +492,9 @@ async fn new_form(State(state): State<AppState>, session: Session) -> WebResult<
 
 async fn create(
     State(state): State<AppState>,
-    session: Session,
+    AgentSession(session): AgentSession,
     fields: FormFields,
 ) -> WebResult<Response> {
-    if let Some(redirect) = agents_only(&session, "/agent/tickets/new") {
-        return Ok(redirect);
-    }
     let input = NewTicketInput {
         requester_email: fields.one("requester_email").to_owned(),
         requester_name: fields.one("requester_name").to_owned(),

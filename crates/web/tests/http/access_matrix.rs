@@ -4,13 +4,13 @@
 //! admin), with the status each must get. A second test reads the route
 //! table from the source, so a new route without a row here fails.
 
-use ferrodesk_app::{AccountKind, Caller, GroupInput, NewTicketInput, PropertiesInput};
+use ferrodesk_app::{AccountKind, Caller, NewTicketInput, PropertiesInput};
 use ferrodesk_testkit::on_both_backends;
 use reqwest::multipart::{Form, Part};
 
 use crate::helpers::{PASSWORD, TestApp, location, spawn_app};
 use crate::security::Browser;
-use crate::tickets::actor_of;
+use crate::tickets::{actor_of, group};
 
 #[derive(Debug, Clone, Copy)]
 enum Rule {
@@ -272,12 +272,6 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
         .create_department(&system, "Other", None)
         .await
         .unwrap();
-    let group = |name: &str, permissions: &[&str], department: i64, access: &str| GroupInput {
-        name: name.to_owned(),
-        description: String::new(),
-        permissions: permissions.iter().map(|key| (*key).to_owned()).collect(),
-        departments: vec![(department, access.to_owned())],
-    };
     let everything = [
         "tickets.reply",
         "tickets.note",

@@ -220,6 +220,30 @@ on_both_backends! { spawn_app;
         assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
     }
 
+    async fn bodies_no_message_uses_are_swept_after_a_day(app: TestApp) {
+        let desk = desk(&app).await;
+        let reference = open_ticket(&app, &desk.admin, desk.support, "Sweep").await;
+        let alice = signed_in(&app, "alice@example.org").await;
+        // The image is stored before the blocked file refuses the message.
+        let refused = send_with_files(&app, &alice, &reference, "reply", "Two files", vec![
+            file("kept.png", PNG, "image/png"), file("run.exe", b"MZ", "application/octet-stream"),
+        ]).await;
+        assert_eq!(refused.status(), 422);
+        let sent = send_with_files(&app, &alice, &reference, "note", "Used", vec![file("used.txt", b"in use", "text/plain")]).await;
+        assert_eq!(sent.status(), 303);
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM blobs").await, 2);
+
+        app.app.purge_stale_sessions().await.unwrap();
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM blobs").await, 2, "a fresh body is kept");
+        app.advance_clock(std::time::Duration::from_secs(25 * 60 * 60));
+        app.app.purge_stale_sessions().await.unwrap();
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM blobs").await, 1, "the unused body is gone");
+        let used = attachment_ids(&app, &reference).await[0].0;
+        let alice = signed_in(&app, "alice@example.org").await;
+        let download = alice.get(&app, &format!("/agent/tickets/{reference}/attachments/{used}")).await;
+        assert_eq!(download.bytes().await.unwrap().as_ref(), b"in use", "the used body and its file stay");
+    }
+
     async fn admins_set_the_attachment_limits(app: TestApp) {
         let _ = desk(&app).await;
         let admin = signed_in(&app, "admin@example.org").await;

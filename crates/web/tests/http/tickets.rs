@@ -33,6 +33,17 @@ pub(crate) struct Desk {
     pub sales: i64,
 }
 
+/// A permission group granting `permissions` with `access` ("full" or
+/// "assign") to one department.
+pub(crate) fn group(name: &str, permissions: &[&str], department: i64, access: &str) -> GroupInput {
+    GroupInput {
+        name: name.to_owned(),
+        description: String::new(),
+        permissions: permissions.iter().map(|key| (*key).to_owned()).collect(),
+        departments: vec![(department, access.to_owned())],
+    }
+}
+
 pub(crate) async fn desk(app: &TestApp) -> Desk {
     let admin = app.create_admin().await;
     let alice = app
@@ -55,12 +66,6 @@ pub(crate) async fn desk(app: &TestApp) -> Desk {
         .create_department(&system, "Sales", None)
         .await
         .unwrap();
-    let group = |name: &str, permissions: &[&str], department: i64, access: &str| GroupInput {
-        name: name.to_owned(),
-        description: String::new(),
-        permissions: permissions.iter().map(|key| (*key).to_owned()).collect(),
-        departments: vec![(department, access.to_owned())],
-    };
     let support_group = app
         .app
         .create_permission_group(
