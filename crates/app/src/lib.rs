@@ -14,6 +14,7 @@ mod jobs;
 mod mail;
 pub mod markdown;
 mod passwords;
+mod people;
 mod permissions;
 mod secrets;
 mod sessions;
@@ -44,11 +45,15 @@ pub use ferrodesk_store::{
     MemberRecord, OwnSession, PermissionGroupRecord, TeamRecord, TrustedIp,
 };
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
+pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
     TemplateOverview, TemplatePreview, TemplateText, hide_tokens,
+};
+pub use people::{
+    DIRECTORY_PAGE_SIZE, DirectoryList, DirectoryQuery, OrganizationDetail, UserDetail, UserInput,
 };
 pub use permissions::{AgentAccess, GroupInput, PermissionGroupDetail};
 pub use secrets::{InstanceKey, InstanceKeyError};

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use ferrodesk_store::{
     AttachmentRecord, MemberRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage,
-    NewPerson, NewTicket, StoreError, TicketActor, TicketFilter, TicketLogRecord, TicketPage,
-    TicketProperties, TicketRecord, TicketUpdate, Visibility,
+    NewPerson, NewTicket, PersonRecord, StoreError, TicketActor, TicketFilter, TicketLogRecord,
+    TicketPage, TicketProperties, TicketRecord, TicketUpdate, Visibility,
 };
 
 use crate::attachments::{UploadedFile, attachments_by_message};
@@ -45,7 +45,7 @@ pub struct AgentContext {
 }
 
 impl AgentContext {
-    fn visibility(&self) -> Visibility {
+    pub(crate) fn visibility(&self) -> Visibility {
         if self.effective.all_departments {
             return Visibility::Everything;
         }
@@ -189,6 +189,10 @@ pub struct TicketView {
     pub locked_by_other: Option<String>,
     /// Whether the viewing agent holds the lock.
     pub locked_by_me: bool,
+    /// Users copied on replies.
+    pub ccs: Vec<MemberRecord>,
+    /// Whether the agent may open the requester's page.
+    pub may_view_people: bool,
 }
 
 impl TicketView {
@@ -500,7 +504,10 @@ impl App {
             ),
             _ => None,
         };
+        let ccs = self.store().ticket_ccs(ticket.id).await?;
         Ok(TicketView {
+            ccs,
+            may_view_people: context.effective.has(Permission::PeopleView),
             attachments,
             fields,
             may_merge: context.effective.has(Permission::TicketMerge),
@@ -597,32 +604,46 @@ impl App {
         }
         let html = markdown::render(&body);
         let attachments = new_attachments(&input.attachments);
-        // A reply goes to the requester by mail; a note never leaves.
-        let mail = if input.is_note {
-            None
-        } else {
+        // A reply goes to the requester and the CCs by mail, each their
+        // own copy; a note never leaves.
+        let mut outgoing = Vec::new();
+        if !input.is_note {
             let agent_name = match caller.actor {
                 Actor::Agent(agent) => agent.name.clone(),
                 _ => context.label.clone(),
             };
-            Some(
-                self.compose_mail(
-                    TemplateKind::TicketReply,
-                    &ticket.requester_name,
-                    &ticket.requester_email,
-                    serde_json::json!({
-                        "name": ticket.requester_name,
-                        "reference": ticket.reference,
-                        "subject": ticket.subject,
-                        "agent": agent_name,
-                        "message_text": body,
-                        "message_html": html,
-                    }),
-                )
-                .await?,
-            )
-        };
-        let mails: Vec<_> = mail.iter().map(|mail| mail.as_new()).collect();
+            let mut recipients = vec![(
+                ticket.requester_name.clone(),
+                ticket.requester_email.clone(),
+            )];
+            recipients.extend(
+                self.store()
+                    .ticket_ccs(ticket.id)
+                    .await?
+                    .into_iter()
+                    .filter(|cc| cc.id != ticket.requester_id)
+                    .map(|cc| (cc.name, cc.email)),
+            );
+            for (name, email) in recipients {
+                outgoing.push(
+                    self.compose_mail(
+                        TemplateKind::TicketReply,
+                        &name,
+                        &email,
+                        serde_json::json!({
+                            "name": name,
+                            "reference": ticket.reference,
+                            "subject": ticket.subject,
+                            "agent": agent_name,
+                            "message_text": body,
+                            "message_html": html,
+                        }),
+                    )
+                    .await?,
+                );
+            }
+        }
+        let mails: Vec<_> = outgoing.iter().map(|mail| mail.as_new()).collect();
         self.store()
             .update_ticket(
                 ticket.id,
@@ -672,11 +693,7 @@ impl App {
         reference: &str,
         input: &PropertiesInput,
     ) -> AppResult<()> {
-        let context = self.agent_context(caller.actor).await?;
-        let (ticket, _) = self.visible_ticket(&context, reference).await?;
-        if !context.effective.has(Permission::TicketEdit) {
-            return Err(AppError::Forbidden);
-        }
+        let (context, ticket) = self.ticket_to_edit(caller, reference).await?;
         let mut errors = FieldErrors::new();
         let status = if input.status == ticket.status {
             TicketStatus::from_key(&ticket.status)
@@ -901,6 +918,126 @@ impl App {
         Ok(())
     }
 
+    /// Whoever has this address, as any of theirs.
+    pub(crate) async fn person_with_address(
+        &self,
+        email: &Email,
+    ) -> AppResult<Option<PersonRecord>> {
+        match self
+            .store()
+            .find_person_by_any_email(&email.normalized())
+            .await?
+        {
+            Some(id) => Ok(self.store().get_person(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Copies a user (found by any address, or made from it) on the
+    /// ticket's replies.
+    pub async fn add_ticket_cc(
+        &self,
+        caller: &Caller<'_>,
+        reference: &str,
+        address: &str,
+    ) -> AppResult<()> {
+        let (context, ticket) = self.ticket_to_edit(caller, reference).await?;
+        let email =
+            Email::parse(address).map_err(|error| AppError::invalid("cc", error.to_string()))?;
+        let person = match self.person_with_address(&email).await? {
+            Some(person) if person.is_agent => {
+                return Err(AppError::invalid(
+                    "cc",
+                    "That address belongs to an agent; agents follow tickets instead.",
+                ));
+            }
+            Some(person) if person.id == ticket.requester_id => {
+                return Err(AppError::invalid(
+                    "cc",
+                    "The requester gets every reply already.",
+                ));
+            }
+            Some(person) => person,
+            None => {
+                let name = email.as_str().split('@').next().unwrap_or("").to_owned();
+                self.store()
+                    .create_person(
+                        &NewPerson {
+                            email: email.as_str(),
+                            email_normalized: &email.normalized(),
+                            name: &name,
+                            password_hash: None,
+                            is_agent: false,
+                            is_admin: false,
+                            organization_id: None,
+                        },
+                        self.now(),
+                    )
+                    .await?
+            }
+        };
+        self.write_ticket_cc(
+            &context,
+            &ticket,
+            (person.id, &person.name, &person.email),
+            true,
+        )
+        .await
+    }
+
+    /// A ticket the agent may see and change the properties of.
+    async fn ticket_to_edit(
+        &self,
+        caller: &Caller<'_>,
+        reference: &str,
+    ) -> AppResult<(AgentContext, TicketRecord)> {
+        let context = self.agent_context(caller.actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, reference).await?;
+        if !context.effective.has(Permission::TicketEdit) {
+            return Err(AppError::Forbidden);
+        }
+        Ok((context, ticket))
+    }
+
+    async fn write_ticket_cc(
+        &self,
+        context: &AgentContext,
+        ticket: &TicketRecord,
+        (person_id, name, email): (i64, &str, &str),
+        copied: bool,
+    ) -> AppResult<()> {
+        let label = format!("{name} <{email}>");
+        self.store()
+            .set_ticket_cc(
+                ticket.id,
+                (person_id, &label),
+                copied,
+                context.actor(),
+                self.now(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Stops copying a person on the ticket's replies.
+    pub async fn remove_ticket_cc(
+        &self,
+        caller: &Caller<'_>,
+        reference: &str,
+        person_id: i64,
+    ) -> AppResult<()> {
+        let (context, ticket) = self.ticket_to_edit(caller, reference).await?;
+        let cc = self
+            .store()
+            .ticket_ccs(ticket.id)
+            .await?
+            .into_iter()
+            .find(|cc| cc.id == person_id)
+            .ok_or(AppError::NotFound)?;
+        self.write_ticket_cc(&context, &ticket, (cc.id, &cc.name, &cc.email), false)
+            .await
+    }
+
     /// Opens a ticket for a user (found by email, or made if new); the
     /// first message is what the user asked. Returns the reference.
     pub async fn create_ticket_for_user(
@@ -941,11 +1078,7 @@ impl App {
                 .filter_map(|(id, value)| Some((id, value?)))
                 .collect();
         let existing = match &email {
-            Some(email) => {
-                self.store()
-                    .find_person_by_email(&email.normalized())
-                    .await?
-            }
+            Some(email) => self.person_with_address(email).await?,
             None => None,
         };
         if existing.as_ref().is_some_and(|person| person.is_agent) {

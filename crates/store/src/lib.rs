@@ -7,6 +7,7 @@
 mod audit;
 mod backend;
 mod departments;
+mod directory;
 mod error_log;
 mod jobs;
 mod logins;
@@ -25,6 +26,7 @@ mod two_factor;
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError};
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
+pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
 pub use logins::{

@@ -430,6 +430,23 @@ impl Store {
                         .rows_affected()
                 }
                 PersonChange::Profile { name, email, email_normalized } => {
+                    // The primary address changes in the list of addresses
+                    // too; the same person having it as another address is
+                    // no clash.
+                    sqlx::query("DELETE FROM person_emails WHERE person_id = $1 AND email_normalized = $2 \
+                                 AND email_normalized <> (SELECT email_normalized FROM people WHERE id = $1)")
+                        .bind(person_id)
+                        .bind(*email_normalized)
+                        .execute(&mut *transaction)
+                        .await?;
+                    sqlx::query("UPDATE person_emails SET email = $1, email_normalized = $2 \
+                                 WHERE person_id = $3 AND email_normalized = (SELECT email_normalized FROM people WHERE id = $3)")
+                        .bind(*email)
+                        .bind(*email_normalized)
+                        .bind(person_id)
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(|error| StoreError::from_insert(error, "a person with this email"))?;
                     sqlx::query("UPDATE people SET name = $1, email = $2, email_normalized = $3, updated_at = $4 WHERE id = $5")
                         .bind(*name)
                         .bind(*email)

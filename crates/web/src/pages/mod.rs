@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod agent;
 pub(crate) mod forgot_password;
 pub(crate) mod password_reset;
+pub(crate) mod people;
 pub(crate) mod portal;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
@@ -25,6 +26,7 @@ use crate::session::Session;
 pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
         .merge(tickets::routes())
+        .merge(people::routes())
         .merge(account::staff_routes())
         .merge(admin::routes())
         .merge(setup::routes())

@@ -31,6 +31,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/tickets/{reference}/follow", post(follow))
         .route("/agent/tickets/{reference}/merge", post(merge))
         .route("/agent/tickets/{reference}/lock", post(lock))
+        .route("/agent/tickets/{reference}/ccs", post(add_cc))
+        .route(
+            "/agent/tickets/{reference}/ccs/{person_id}/remove",
+            post(remove_cc),
+        )
         .route(
             "/agent/tickets/{reference}/attachments/{attachment_id}",
             get(download),
@@ -301,6 +306,8 @@ async fn show(
         ("merged", "The tickets are merged."),
         ("locked", "You hold the lock on this ticket for 30 minutes."),
         ("unlocked", "The lock is released."),
+        ("cc_added", "The address is copied on replies."),
+        ("cc_removed", "The address is no longer copied."),
     ]);
     let view = state.app.ticket_view(&session.actor, &reference).await?;
     // A merged ticket's address leads to the ticket it went into.
@@ -381,6 +388,36 @@ async fn lock(
         .lock_ticket(&session.actor, &reference, locking)
         .await
         .map(|()| format!("/agent/tickets/{reference}?notice={notice}"));
+    answer_ticket_form(&state, &session, &reference, outcome, None).await
+}
+
+async fn add_cc(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path(reference): Path<String>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let outcome = state
+        .app
+        .add_ticket_cc(&session.caller(), &reference, fields.one("cc"))
+        .await
+        .map(|()| format!("/agent/tickets/{reference}?notice=cc_added"));
+    answer_ticket_form(&state, &session, &reference, outcome, None).await
+}
+
+async fn remove_cc(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path((reference, person_id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let person_id: i64 = person_id
+        .parse()
+        .map_err(|_| WebError::App(AppError::NotFound))?;
+    let outcome = state
+        .app
+        .remove_ticket_cc(&session.caller(), &reference, person_id)
+        .await
+        .map(|()| format!("/agent/tickets/{reference}?notice=cc_removed"));
     answer_ticket_form(&state, &session, &reference, outcome, None).await
 }
 

@@ -27,6 +27,9 @@ enum Rule {
     /// the assign-only agent gets on the ticket assigned to them. Everyone
     /// else: 404 (agents) or the login page.
     Ticket { full: u16, own: u16 },
+    /// The directory: agents holding the people permissions (the full
+    /// agent and admins) get this status, other agents 403.
+    Directory(u16),
 }
 
 /// (method, route as written in the router, rule).
@@ -122,6 +125,60 @@ const MATRIX: &[(&str, &str, Rule)] = &[
             own: 200,
         },
     ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/ccs",
+        Rule::Ticket {
+            full: 422,
+            own: 403,
+        },
+    ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/ccs/{person_id}/remove",
+        Rule::Ticket {
+            full: 404,
+            own: 403,
+        },
+    ),
+    ("GET", "/agent/people", Rule::Directory(200)),
+    ("GET", "/agent/people/new", Rule::Directory(200)),
+    ("POST", "/agent/people/new", Rule::Directory(422)),
+    ("GET", "/agent/people/{id}", Rule::Directory(200)),
+    ("POST", "/agent/people/{id}", Rule::Directory(422)),
+    ("POST", "/agent/people/{id}/emails", Rule::Directory(422)),
+    (
+        "POST",
+        "/agent/people/{id}/emails/{email_id}/remove",
+        Rule::Directory(404),
+    ),
+    (
+        "POST",
+        "/agent/people/{id}/emails/{email_id}/primary",
+        Rule::Directory(404),
+    ),
+    ("POST", "/agent/people/{id}/merge", Rule::Directory(422)),
+    ("GET", "/agent/organizations", Rule::Directory(200)),
+    ("POST", "/agent/organizations", Rule::Directory(422)),
+    ("GET", "/agent/organizations/{id}", Rule::Directory(200)),
+    ("POST", "/agent/organizations/{id}", Rule::Directory(422)),
+    // Tried on an organization that does not exist, so that no role
+    // deletes it before the others have asked.
+    (
+        "POST",
+        "/agent/organizations/{id}/delete",
+        Rule::Directory(404),
+    ),
+    (
+        "POST",
+        "/agent/organizations/{id}/members",
+        Rule::Directory(422),
+    ),
+    (
+        "POST",
+        "/agent/organizations/{id}/members/{person_id}/remove",
+        Rule::Directory(404),
+    ),
     ("GET", "/admin", Rule::Admin),
     ("GET", "/admin/agents/invite", Rule::Admin),
     ("POST", "/admin/agents/invite", Rule::Admin),
@@ -197,6 +254,8 @@ struct Setup {
     team: i64,
     group: i64,
     department: i64,
+    user: i64,
+    organization: i64,
 }
 
 async fn staff(app: &TestApp, email: &str) -> Browser {
@@ -248,7 +307,6 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
     let user = app
         .create_account("uma@example.org", "Uma User", AccountKind::User)
         .await;
-    let _ = user;
     app.create_account(
         "carol@example.org",
         "Carol NoDepartment",
@@ -280,11 +338,16 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
         "tickets.spam",
         "tickets.delete",
     ];
+    let with_people: Vec<&str> = everything
+        .iter()
+        .copied()
+        .chain(["people.view", "people.edit", "people.merge"])
+        .collect();
     let full_group = app
         .app
         .create_permission_group(
             &system,
-            &group("Billing full", &everything, billing, "full"),
+            &group("Billing full", &with_people, billing, "full"),
         )
         .await
         .unwrap();
@@ -420,6 +483,12 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
             team,
             group: full_group,
             department: billing,
+            user: user.id,
+            organization: app
+                .app
+                .create_organization(&Caller::new(&admin_actor, ""), "Matrix Inc")
+                .await
+                .unwrap(),
         },
     )
 }
@@ -437,7 +506,9 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         .replace("{token}", &"0".repeat(64))
         .replace("{audience}", "agents")
         .replace("{key}", "agent_invitation")
-        .replace("{action}", "unlock");
+        .replace("{action}", "unlock")
+        .replace("{email_id}", "999999")
+        .replace("{person_id}", "999999");
     let id = if route.starts_with("/admin/tickets/fields") {
         setup.field
     } else if route.starts_with("/admin/teams") {
@@ -446,6 +517,10 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         setup.group
     } else if route.starts_with("/admin/departments") {
         setup.department
+    } else if route.starts_with("/agent/people") {
+        setup.user
+    } else if route.starts_with("/agent/organizations") && !route.ends_with("/delete") {
+        setup.organization
     } else {
         999_999
     };
@@ -520,7 +595,7 @@ on_both_backends! { spawn_app;
                     let response = request(&app, &visitor, method, &path, &token).await;
                     expect(response.status().as_u16() < 500, format!("{label}: {}", response.status()));
                 }
-                Rule::Agent(expected) | Rule::Own(expected) | Rule::Ticket { full: expected, .. } => {
+                Rule::Agent(expected) | Rule::Own(expected) | Rule::Ticket { full: expected, .. } | Rule::Directory(expected) => {
                     for (who, browser, token) in [("anonymous", &roles.anonymous, &outsider_token), ("user", &roles.user, &user_token)] {
                         let response = request(&app, browser, method, &path, token).await;
                         expect(is_login_redirect(&response), format!("{who} {label}: {}", response.status()));
@@ -530,6 +605,7 @@ on_both_backends! { spawn_app;
                         let response = request(&app, browser, method, &path, &agent_tokens[index]).await;
                         let wanted = match rule {
                             Rule::Ticket { .. } if index < 2 => 404,
+                            Rule::Directory(_) if index < 2 => 403,
                             _ => *expected,
                         };
                         expect(response.status().as_u16() == wanted, format!("{who} {label}") + &format!(": {}", response.status()));

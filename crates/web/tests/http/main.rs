@@ -20,6 +20,7 @@ mod mail;
 mod network;
 mod organization;
 mod password_reset;
+mod people;
 mod portal;
 mod security;
 mod sessions;

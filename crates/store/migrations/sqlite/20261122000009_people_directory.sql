@@ -1,0 +1,32 @@
+-- People and organizations: several addresses per person, organization
+-- managers.
+
+-- Every address of a person, the primary one (people.email) included, so
+-- one address belongs to one person whichever of their addresses it is.
+CREATE TABLE person_emails (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    email_normalized TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX person_emails_person ON person_emails (person_id, id);
+
+INSERT INTO person_emails (person_id, email, email_normalized, created_at)
+    SELECT id, email, email_normalized, created_at FROM people;
+
+-- A new person's primary address is one of their addresses from the start;
+-- a clash with someone's other address fails the insert as a duplicate.
+CREATE TRIGGER people_primary_email AFTER INSERT ON people
+BEGIN
+    INSERT INTO person_emails (person_id, email, email_normalized, created_at)
+        VALUES (NEW.id, NEW.email, NEW.email_normalized, NEW.created_at);
+END;
+
+-- Managers see their organization's tickets in the help center.
+ALTER TABLE people ADD COLUMN is_organization_manager BOOLEAN NOT NULL DEFAULT 0;
+-- The people list is sorted by name whatever the case.
+CREATE INDEX people_by_name ON people (is_agent, lower(name), id);
+
+CREATE INDEX tickets_organization ON tickets (organization_id, updated_at, id);
+CREATE INDEX ticket_ccs_person ON ticket_ccs (person_id);
