@@ -38,7 +38,8 @@ pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
 pub use ferrodesk_store::{
-    AttachmentRecord, MessageRecord, TicketFieldRecord, TicketLogRecord, TicketRecord,
+    AttachmentRecord, MessageRecord, TicketFieldRecord, TicketLogRecord, TicketPriorityRecord,
+    TicketRecord,
 };
 pub use ferrodesk_store::{
     AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter, LoginRecord,

@@ -2,7 +2,9 @@
 //! visible to them, users) fill them in. Values are checked by kind.
 
 use ferrodesk_core::FieldKind;
-use ferrodesk_store::{FieldValueRecord, TicketFieldDefinition, TicketFieldRecord};
+use ferrodesk_store::{
+    FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
+};
 
 use crate::audit::{Audit, Caller};
 use crate::departments::checked_name;
@@ -264,6 +266,88 @@ impl App {
         if !self
             .store()
             .delete_ticket_field(id, &audit.entry(), self.now())
+            .await?
+        {
+            return Err(AppError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+/// The most entries the priority list may have.
+const MAX_PRIORITIES: usize = 20;
+
+impl App {
+    /// The priority list, for agents filing and admins managing it.
+    pub async fn ticket_priorities(&self, actor: &Actor) -> AppResult<Vec<TicketPriorityRecord>> {
+        match actor {
+            Actor::Agent(_) | Actor::System => Ok(self.store().list_ticket_priorities().await?),
+            Actor::Visitor | Actor::User(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// Adds an entry to the priority list at `position` (the list is in
+    /// ascending order).
+    pub async fn create_ticket_priority(
+        &self,
+        caller: &Caller<'_>,
+        name: &str,
+        position: &str,
+    ) -> AppResult<i64> {
+        caller.actor.require_admin()?;
+        let name = checked_name(name, "priority")?;
+        let position = match position.trim() {
+            "" => 0,
+            text => text
+                .parse::<i64>()
+                .ok()
+                .filter(|position| position.abs() <= 10_000)
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "priority_position",
+                        "A position is a whole number up to 10,000.",
+                    )
+                })?,
+        };
+        if self.store().list_ticket_priorities().await?.len() >= MAX_PRIORITIES {
+            return Err(AppError::invalid(
+                "priority",
+                format!("The list holds at most {MAX_PRIORITIES} priorities."),
+            ));
+        }
+        let audit = Audit::new(caller, "ticket_priority.created")
+            .on("ticket_priority", None, &name)
+            .after(&serde_json::json!({ "name": name, "position": position }));
+        self.store()
+            .create_ticket_priority(&name, position, &audit.entry(), self.now())
+            .await
+            .map_err(|error| match error {
+                ferrodesk_store::StoreError::Conflict(_) => {
+                    AppError::invalid("priority", "The list has this priority already.")
+                }
+                other => other.into(),
+            })
+    }
+
+    /// Deletes an entry; tickets that had it keep no priority.
+    pub async fn delete_ticket_priority(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
+        caller.actor.require_admin()?;
+        let current = self
+            .store()
+            .list_ticket_priorities()
+            .await?
+            .into_iter()
+            .find(|priority| priority.id == id)
+            .ok_or(AppError::NotFound)?;
+        let audit = Audit::new(caller, "ticket_priority.deleted")
+            .on("ticket_priority", Some(id), &current.name)
+            .change(
+                &serde_json::json!({ "name": current.name, "position": current.position }),
+                &serde_json::json!(null),
+            );
+        if !self
+            .store()
+            .delete_ticket_priority(id, &audit.entry(), self.now())
             .await?
         {
             return Err(AppError::NotFound);

@@ -193,6 +193,10 @@ pub struct TicketView {
     pub ccs: Vec<MemberRecord>,
     /// Whether the agent may open the requester's page.
     pub may_view_people: bool,
+    pub may_spam: bool,
+    pub may_delete: bool,
+    /// The optional priority list (empty when the admins keep none).
+    pub priorities: Vec<ferrodesk_store::TicketPriorityRecord>,
 }
 
 impl TicketView {
@@ -223,6 +227,8 @@ pub struct PropertiesInput {
     pub department_id: String,
     pub agent_id: String,
     pub team_id: String,
+    /// An entry of the priority list, or empty for none.
+    pub priority_id: String,
     pub labels: String,
     /// What the form sent for custom fields: (field id as sent, value).
     pub fields: Vec<(String, String)>,
@@ -505,7 +511,11 @@ impl App {
             _ => None,
         };
         let ccs = self.store().ticket_ccs(ticket.id).await?;
+        let priorities = self.store().list_ticket_priorities().await?;
         Ok(TicketView {
+            priorities,
+            may_spam: context.effective.has(Permission::TicketSpam),
+            may_delete: context.effective.has(Permission::TicketDelete),
             ccs,
             may_view_people: context.effective.has(Permission::PeopleView),
             attachments,
@@ -654,6 +664,7 @@ impl App {
                         department_id: ticket.department_id,
                         agent_id: ticket.agent_id,
                         team_id: ticket.team_id,
+                        priority_id: ticket.priority_id,
                         labels: None,
                     },
                     actor: context.actor(),
@@ -743,6 +754,20 @@ impl App {
         {
             errors.add("team", "That team does not exist.");
         }
+        let priorities = self.store().list_ticket_priorities().await?;
+        let priority = match parse_optional_id(&input.priority_id, "priority", &mut errors) {
+            None => None,
+            Some(id) => {
+                let found = priorities
+                    .iter()
+                    .find(|priority| priority.id == id)
+                    .cloned();
+                if found.is_none() {
+                    errors.add("priority", "That priority is not in the list.");
+                }
+                found
+            }
+        };
         let labels = parse_labels(&input.labels, &mut errors);
         let fields = self.store().list_ticket_fields().await?;
         let field_values =
@@ -788,6 +813,11 @@ impl App {
             team_id.map(|id| id.to_string()),
         );
         note(
+            "priority",
+            ticket.priority_name.clone(),
+            priority.as_ref().map(|priority| priority.name.clone()),
+        );
+        note(
             "labels",
             Some(before_labels.join(", ")),
             Some(labels.join(", ")),
@@ -822,6 +852,7 @@ impl App {
                         department_id,
                         agent_id,
                         team_id,
+                        priority_id: priority.as_ref().map(|priority| priority.id),
                         labels: Some(&labels),
                     },
                     actor: context.actor(),

@@ -41,7 +41,9 @@ pub use people::{
 pub use permission_groups::{AgentGrants, GroupDefinition, GroupGrants, PermissionGroupRecord};
 pub use resets::{LinkPurpose, NewPasswordLink};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
-pub use ticket_fields::{FieldValueRecord, TicketFieldDefinition, TicketFieldRecord};
+pub use ticket_fields::{
+    FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
+};
 pub use tickets::{
     AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage, NewTicket,
     StoredAttachment, TicketActor, TicketFilter, TicketLogRecord, TicketPage, TicketProperties,

@@ -1,10 +1,11 @@
-//! Custom ticket fields defined by admins, and their values per ticket.
+//! Custom ticket fields defined by admins, and their values per ticket;
+//! the optional priority list.
 
 use ferrodesk_core::Timestamp;
 
 use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreError, StoreResult, on_backend};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TicketFieldRecord {
@@ -37,7 +38,69 @@ pub struct FieldValueRecord {
     pub value: String,
 }
 
+/// One entry of the priority list.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TicketPriorityRecord {
+    pub id: i64,
+    pub name: String,
+    pub position: i64,
+}
+
 impl Store {
+    /// The priority list in its order.
+    pub async fn list_ticket_priorities(&self) -> StoreResult<Vec<TicketPriorityRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, TicketPriorityRecord>(
+                "SELECT id, name, position FROM ticket_priorities ORDER BY position, id",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Adds a priority; a name taken whatever the case is a `Conflict`.
+    pub async fn create_ticket_priority(
+        &self,
+        name: &str,
+        position: i64,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<i64> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO ticket_priorities (name, name_normalized, position, created_at) \
+                 VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(name)
+            .bind(name.to_lowercase())
+            .bind(position)
+            .bind(now.millis())
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(|error| StoreError::from_insert(error, "a priority with this name"))?;
+            let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
+            insert_audit!(transaction, &audit, now);
+            transaction.commit().await?;
+            Ok(id)
+        })
+    }
+
+    /// Deletes a priority; tickets that had it keep none.
+    pub async fn delete_ticket_priority(
+        &self,
+        id: i64,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        Ok(on_backend!(self, pool => audited_statement!(
+            pool,
+            sqlx::query("DELETE FROM ticket_priorities WHERE id = $1").bind(id),
+            audit,
+            now
+        )))
+    }
+
     pub async fn list_ticket_fields(&self) -> StoreResult<Vec<TicketFieldRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, TicketFieldRecord>(

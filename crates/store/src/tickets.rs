@@ -37,20 +37,25 @@ pub struct TicketRecord {
     pub locked_by_id: Option<i64>,
     pub locked_by_name: Option<String>,
     pub locked_until: Option<i64>,
+    /// The entry of the optional priority list.
+    pub priority_id: Option<i64>,
+    pub priority_name: Option<String>,
 }
 
 const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency, \
     t.department_id, d.name AS department_name, t.requester_id, r.name AS requester_name, \
     r.email AS requester_email, t.organization_id, t.agent_id, a.name AS agent_name, \
     t.team_id, tm.name AS team_name, t.created_at, t.updated_at, t.first_agent_reply_at, t.resolved_at, \
-    t.merged_into_id, t.locked_by_id, lk.name AS locked_by_name, t.locked_until";
+    t.merged_into_id, t.locked_by_id, lk.name AS locked_by_name, t.locked_until, \
+    t.priority_id, pr.name AS priority_name";
 
 const TICKET_JOINS: &str = "FROM tickets t \
     JOIN departments d ON d.id = t.department_id \
     JOIN people r ON r.id = t.requester_id \
     LEFT JOIN people a ON a.id = t.agent_id \
     LEFT JOIN teams tm ON tm.id = t.team_id \
-    LEFT JOIN people lk ON lk.id = t.locked_by_id";
+    LEFT JOIN people lk ON lk.id = t.locked_by_id \
+    LEFT JOIN ticket_priorities pr ON pr.id = t.priority_id";
 
 /// A message to store.
 #[derive(Debug, Clone)]
@@ -162,6 +167,7 @@ pub struct TicketProperties<'a> {
     pub department_id: i64,
     pub agent_id: Option<i64>,
     pub team_id: Option<i64>,
+    pub priority_id: Option<i64>,
     /// The labels after the change; `None` leaves them as they are.
     pub labels: Option<&'a [String]>,
 }
@@ -404,7 +410,7 @@ macro_rules! update_properties {
         let now: Timestamp = $now;
         sqlx::query(
             "UPDATE tickets SET status = $1, urgency = $2, department_id = $3, agent_id = $4, team_id = $5, \
-                 updated_at = $6, \
+                 updated_at = $6, priority_id = $8, \
                  resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $6) ELSE NULL END \
              WHERE id = $7",
         )
@@ -415,6 +421,7 @@ macro_rules! update_properties {
         .bind(properties.team_id)
         .bind(now.millis())
         .bind($ticket_id)
+        .bind(properties.priority_id)
         .execute(&mut *$executor)
         .await?;
         if let Some(labels) = properties.labels {

@@ -1,5 +1,5 @@
--- People and organizations: several addresses per person, organization
--- managers.
+-- People and organizations (several addresses per person, organization
+-- managers) and the optional ticket priority list.
 
 -- Every address of a person, the primary one (people.email) included, so
 -- one address belongs to one person whichever of their addresses it is.
@@ -30,3 +30,14 @@ CREATE INDEX people_by_name ON people (is_agent, lower(name), id);
 
 CREATE INDEX tickets_organization ON tickets (organization_id, updated_at, id);
 CREATE INDEX ticket_ccs_person ON ticket_ccs (person_id);
+
+-- An optional priority list admins define (P1, P2, … or Low, High), apart
+-- from the 1-10 urgency.
+CREATE TABLE ticket_priorities (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_normalized TEXT NOT NULL UNIQUE,
+    position INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+ALTER TABLE tickets ADD COLUMN priority_id INTEGER REFERENCES ticket_priorities (id) ON DELETE SET NULL;

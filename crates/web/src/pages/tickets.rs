@@ -186,6 +186,22 @@ impl TicketPage<'_> {
         self.view.ticket.team_id == Some(*team_id)
     }
 
+    /// Whether the status list offers a status: the hidden ones only to
+    /// agents who may put tickets there (and the one it is in).
+    fn offers(&self, status: &TicketStatus) -> bool {
+        match status {
+            TicketStatus::Spam => self.view.may_spam || self.view.ticket.status == status.key(),
+            TicketStatus::Deleted => {
+                self.view.may_delete || self.view.ticket.status == status.key()
+            }
+            _ => true,
+        }
+    }
+
+    fn is_priority(&self, priority_id: &i64) -> bool {
+        self.view.ticket.priority_id == Some(*priority_id)
+    }
+
     fn is_department(&self, department_id: &i64) -> bool {
         self.view.ticket.department_id == *department_id
     }
@@ -448,6 +464,7 @@ async fn change(
         department_id: fields.one("department").to_owned(),
         agent_id: fields.one("agent").to_owned(),
         team_id: fields.one("team").to_owned(),
+        priority_id: fields.one("priority").to_owned(),
         labels: fields.one("labels").to_owned(),
         fields: custom_field_values(&fields),
     };

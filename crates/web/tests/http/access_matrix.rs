@@ -231,6 +231,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("GET", "/admin/tickets/fields/{id}", Rule::Admin),
     ("POST", "/admin/tickets/fields/{id}", Rule::Admin),
     ("POST", "/admin/tickets/fields/{id}/delete", Rule::Admin),
+    ("POST", "/admin/tickets/priorities", Rule::Admin),
+    ("POST", "/admin/tickets/priorities/{id}/delete", Rule::Admin),
 ];
 
 /// Who asks, in the order the matrix tries them.
@@ -431,6 +433,7 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
             &Caller::new(&admin_actor, ""),
             &own,
             &PropertiesInput {
+                priority_id: String::new(),
                 status: "awaiting_agent".into(),
                 urgency: "2".into(),
                 department_id: billing.to_string(),

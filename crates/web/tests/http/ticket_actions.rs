@@ -239,4 +239,63 @@ on_both_backends! { spawn_app;
         let values = app.app.store().ticket_field_values(ticket.id).await.unwrap();
         assert_eq!(values[0].value, "Billing\nOther", "in the field's order");
     }
+
+    async fn admins_keep_a_priority_list_and_agents_pick_from_it(app: TestApp) {
+        let desk = desk(&app).await;
+        let reference = open_ticket(&app, &desk.admin, desk.support, "Server down").await;
+        let path = format!("/agent/tickets/{reference}");
+        let admin = signed_in(&app, "admin@example.org").await;
+        let alice = signed_in(&app, "alice@example.org").await;
+        let page = alice.get(&app, &path).await.text().await.unwrap();
+        assert!(!page.contains("id=\"priority\""), "no list, no select");
+        assert!(!page.contains("value=\"spam\"") && !page.contains("value=\"deleted\""), "Alice may neither mark spam nor delete");
+        let page = admin.get(&app, &path).await.text().await.unwrap();
+        assert!(page.contains("value=\"spam\"") && page.contains("value=\"deleted\""));
+
+        for (name, position) in [("Low", "5"), ("P1 <urgent>", "1")] {
+            let added = post_on(&app, &admin, "/admin/tickets", "/admin/tickets/priorities", &[("priority", name), ("priority_position", position)]).await;
+            assert_eq!(location(&added), "/admin/tickets?notice=priority_added");
+        }
+        let duplicate = post_on(&app, &admin, "/admin/tickets", "/admin/tickets/priorities", &[("priority", "low"), ("priority_position", "2")]).await;
+        assert_eq!(duplicate.status(), 422);
+        let refused = post_on(&app, &alice, "/agent", "/admin/tickets/priorities", &[("priority", "Mine"), ("priority_position", "2")]).await;
+        assert_eq!(refused.status(), 403);
+        let priorities = app.app.store().list_ticket_priorities().await.unwrap();
+        assert_eq!(priorities.iter().map(|priority| priority.name.as_str()).collect::<Vec<_>>(), ["P1 <urgent>", "Low"], "in position order");
+
+        let properties = |priority: String| {
+            let support = desk.support.to_string();
+            vec![("status".to_owned(), "awaiting_agent".to_owned()), ("urgency".to_owned(), "3".to_owned()), ("department".to_owned(), support),
+                 ("agent".to_owned(), String::new()), ("team".to_owned(), String::new()), ("labels".to_owned(), String::new()), ("priority".to_owned(), priority)]
+        };
+        let send = |fields: Vec<(String, String)>| {
+            let alice = &alice;
+            let app = &app;
+            let path = path.clone();
+            async move {
+                let borrowed: Vec<(&str, &str)> = fields.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+                post_on(app, alice, &path, &format!("{path}/properties"), &borrowed).await
+            }
+        };
+        let unknown = send(properties("999999".to_owned())).await;
+        assert_eq!(unknown.status(), 422);
+        let set = send(properties(priorities[0].id.to_string())).await;
+        assert_eq!(set.status(), 303);
+        let page = alice.get(&app, &path).await.text().await.unwrap();
+        assert!(page.contains("id=\"ticket-priority\">P1 &#60;urgent&#62;<"), "shown, escaped");
+        let ticket = app.app.store().find_ticket(&reference).await.unwrap().unwrap();
+        assert_eq!(ticket.priority_id, Some(priorities[0].id));
+        let log = app.app.store().ticket_log(ticket.id).await.unwrap();
+        let entry = log.iter().find(|entry| entry.field == "priority").unwrap();
+        assert_eq!((entry.before_value.as_deref(), entry.after_value.as_deref()), (None, Some("P1 <urgent>")));
+
+        let deleted = post_on(&app, &admin, "/admin/tickets", &format!("/admin/tickets/priorities/{}/delete", priorities[0].id), &[]).await;
+        assert_eq!(location(&deleted), "/admin/tickets?notice=priority_deleted");
+        assert_eq!(app.app.store().find_ticket(&reference).await.unwrap().unwrap().priority_id, None, "the ticket keeps no priority");
+        let audit = app.app.store().search_audit(&ferrodesk_store::AuditFilter {
+            action_prefix: Some("ticket_priority.".to_owned()),
+            ..ferrodesk_store::AuditFilter::default()
+        }, 10).await.unwrap();
+        assert_eq!(audit.len(), 3);
+    }
 }

@@ -208,7 +208,8 @@ on_both_backends! { spawn_app;
         let bob_id = desk.bob.id.to_string();
         let sales = desk.sales.to_string();
         app.app.change_ticket(&Caller::new(&admin_actor, ""), &for_bob, &ferrodesk_app::PropertiesInput {
-            status: "awaiting_agent".into(), urgency: "3".into(), department_id: sales.clone(), agent_id: bob_id, team_id: String::new(), labels: String::new(), fields: Vec::new(),
+            priority_id: String::new(),
+                status: "awaiting_agent".into(), urgency: "3".into(), department_id: sales.clone(), agent_id: bob_id, team_id: String::new(), labels: String::new(), fields: Vec::new(),
         }).await.unwrap();
 
         let carol = signed_in(&app, "carol@example.org").await;

@@ -6,7 +6,9 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use ferrodesk_app::{AppError, AttachmentLimits, FieldErrors, FieldInput, TicketFieldRecord};
+use ferrodesk_app::{
+    AppError, AttachmentLimits, FieldErrors, FieldInput, TicketFieldRecord, TicketPriorityRecord,
+};
 use ferrodesk_core::FieldKind;
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
@@ -22,6 +24,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/tickets/fields", post(create_field))
         .route("/admin/tickets/fields/{id}", get(field).post(update_field))
         .route("/admin/tickets/fields/{id}/delete", post(delete_field))
+        .route("/admin/tickets/priorities", post(create_priority))
+        .route(
+            "/admin/tickets/priorities/{id}/delete",
+            post(delete_priority),
+        )
 }
 
 fn field_input(fields: &FormFields) -> FieldInput {
@@ -41,6 +48,7 @@ enum Failed {
     Nothing,
     NewField,
     Attachments,
+    Priority,
 }
 
 #[derive(Template)]
@@ -50,6 +58,7 @@ struct OverviewPage<'a> {
     menu: AdminMenu,
     csrf_token: &'a str,
     fields: Vec<TicketFieldRecord>,
+    priorities: Vec<TicketPriorityRecord>,
     kinds: [FieldKind; 7],
     limits: AttachmentLimits,
     typed: FieldInput,
@@ -74,6 +83,10 @@ impl OverviewPage<'_> {
     fn failed_attachments(&self) -> bool {
         self.failed == Failed::Attachments
     }
+
+    fn failed_priority(&self) -> bool {
+        self.failed == Failed::Priority
+    }
 }
 
 async fn overview_page(
@@ -93,6 +106,7 @@ async fn overview_page(
             },
             csrf_token: admin.csrf_token(),
             fields: state.app.ticket_fields(admin.actor()).await?,
+            priorities: state.app.ticket_priorities(admin.actor()).await?,
             kinds: FieldKind::ALL,
             limits: state.app.settings().await?.attachments.clone(),
             typed,
@@ -113,6 +127,8 @@ async fn overview(
         ("created", "The field is added."),
         ("deleted", "The field is deleted."),
         ("saved", "The attachment limits are saved."),
+        ("priority_added", "The priority is added."),
+        ("priority_deleted", "The priority is deleted."),
     ]);
     overview_page(
         &state,
@@ -268,4 +284,49 @@ async fn delete_field(
 ) -> WebResult<Response> {
     state.app.delete_ticket_field(&admin.caller(), id).await?;
     Ok(Redirect::to("/admin/tickets?notice=deleted").into_response())
+}
+
+async fn create_priority(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    fields: FormFields,
+) -> WebResult<Response> {
+    match state
+        .app
+        .create_ticket_priority(
+            &admin.caller(),
+            fields.one("priority"),
+            fields.one("priority_position"),
+        )
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/admin/tickets?notice=priority_added").into_response()),
+        Err(error) => {
+            let errors = refused(error)?;
+            overview_page(
+                &state,
+                &admin,
+                FieldInput::default(),
+                Failed::Priority,
+                errors,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+async fn delete_priority(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| crate::error::WebError::App(AppError::NotFound))?;
+    state
+        .app
+        .delete_ticket_priority(&admin.caller(), id)
+        .await?;
+    Ok(Redirect::to("/admin/tickets?notice=priority_deleted").into_response())
 }
