@@ -286,7 +286,10 @@ impl App {
         self.download_of(attachment)
     }
 
-    fn download_of(&self, attachment: StoredAttachment) -> AppResult<AttachmentDownload> {
+    pub(crate) fn download_of(
+        &self,
+        attachment: StoredAttachment,
+    ) -> AppResult<AttachmentDownload> {
         if !is_sha256_hex(&attachment.blob_sha256) {
             return Err(AppError::Internal("malformed blob name".to_owned()));
         }

@@ -16,6 +16,7 @@ pub mod markdown;
 mod passwords;
 mod people;
 mod permissions;
+mod portal;
 mod secrets;
 mod sessions;
 mod settings;
@@ -57,12 +58,16 @@ pub use people::{
     DIRECTORY_PAGE_SIZE, DirectoryList, DirectoryQuery, OrganizationDetail, UserDetail, UserInput,
 };
 pub use permissions::{AgentAccess, GroupInput, PermissionGroupDetail};
+pub use portal::{
+    PORTAL_PAGE_SIZE, PortalReplyInput, PortalScope, PortalTicketInput, PortalTicketList,
+    PortalTicketOutcome, PortalTicketView,
+};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
-    AttachmentLimits, Audience, IpAllowList, LoginLimits, LoginMonitoring, MAX_ATTACHMENT_MIB,
-    MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS, SessionLimits, Settings,
-    TwoFactorPolicy, parse_range,
+    AttachmentLimits, Audience, HelpCenterSettings, IpAllowList, LoginLimits, LoginMonitoring,
+    MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS,
+    RegistrationMode, SessionLimits, Settings, TwoFactorPolicy, parse_range,
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{

@@ -225,6 +225,72 @@ impl AttachmentLimits {
     }
 }
 
+/// Who may open a help-center account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationMode {
+    /// Anyone; the account works at once.
+    Open,
+    /// Anyone, once they confirm their address through a mailed link.
+    Verify,
+    /// Anyone may ask, with a confirmed address; an agent lets them in.
+    Approval,
+    /// Nobody: only agents create users.
+    Closed,
+}
+
+impl RegistrationMode {
+    pub const ALL: [RegistrationMode; 4] = [
+        RegistrationMode::Open,
+        RegistrationMode::Verify,
+        RegistrationMode::Approval,
+        RegistrationMode::Closed,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            RegistrationMode::Open => "open",
+            RegistrationMode::Verify => "verify",
+            RegistrationMode::Approval => "approval",
+            RegistrationMode::Closed => "closed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RegistrationMode::Open => "Open: accounts work at once",
+            RegistrationMode::Verify => "Open, once the address is confirmed by mail",
+            RegistrationMode::Approval => "On request: an agent approves each account",
+            RegistrationMode::Closed => "Closed: only agents create users",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<RegistrationMode> {
+        RegistrationMode::ALL
+            .into_iter()
+            .find(|mode| mode.key() == key)
+    }
+}
+
+/// What the help center lets visitors do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpCenterSettings {
+    pub registration: RegistrationMode,
+    /// Whether visitors without an account may open tickets (by mail
+    /// address, without attachments).
+    pub guest_tickets: bool,
+    /// The departments the new-ticket form offers; `None` for all.
+    pub form_departments: Option<Vec<i64>>,
+}
+
+fn default_help_center() -> HelpCenterSettings {
+    HelpCenterSettings {
+        registration: RegistrationMode::Verify,
+        guest_tickets: false,
+        form_departments: None,
+    }
+}
+
 /// Every runtime setting, with its secure default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -239,6 +305,8 @@ pub struct Settings {
     pub ip_allow_list: IpAllowList,
     #[serde(default = "default_attachment_limits")]
     pub attachments: AttachmentLimits,
+    #[serde(default = "default_help_center")]
+    pub help_center: HelpCenterSettings,
 }
 
 fn default_attachment_limits() -> AttachmentLimits {
@@ -299,6 +367,7 @@ impl Default for Settings {
                 trusted_ranges: Vec::new(),
             },
             attachments: default_attachment_limits(),
+            help_center: default_help_center(),
         }
     }
 }
@@ -313,6 +382,7 @@ const LOGIN_MONITORING: &str = "login_monitoring";
 const TWO_FACTOR: &str = "two_factor";
 const IP_ALLOW_LIST: &str = "ip_allow_list";
 const ATTACHMENTS: &str = "attachments";
+const HELP_CENTER: &str = "help_center";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -328,6 +398,7 @@ impl Settings {
             (TWO_FACTOR, to_json(&self.two_factor)?),
             (IP_ALLOW_LIST, to_json(&self.ip_allow_list)?),
             (ATTACHMENTS, to_json(&self.attachments)?),
+            (HELP_CENTER, to_json(&self.help_center)?),
         ])
     }
 
@@ -348,6 +419,7 @@ impl Settings {
                 TWO_FACTOR => parse_into(value, &mut settings.two_factor),
                 IP_ALLOW_LIST => parse_into(value, &mut settings.ip_allow_list),
                 ATTACHMENTS => parse_into(value, &mut settings.attachments),
+                HELP_CENTER => parse_into(value, &mut settings.help_center),
                 _ => true,
             };
             if !applied {
@@ -691,6 +763,40 @@ impl App {
             .await
     }
 
+    /// Sets who may register, whether guests may open tickets and which
+    /// departments the help center's form offers (`None`: all).
+    pub async fn set_help_center(
+        &self,
+        caller: &Caller<'_>,
+        registration: &str,
+        guest_tickets: bool,
+        form_departments: Option<Vec<i64>>,
+    ) -> AppResult<()> {
+        let registration = RegistrationMode::from_key(registration)
+            .ok_or_else(|| AppError::invalid("registration", "Choose a registration mode."))?;
+        let known: Vec<i64> = self
+            .store()
+            .list_departments()
+            .await?
+            .iter()
+            .map(|department| department.id)
+            .collect();
+        let form_departments = form_departments.map(|mut chosen| {
+            chosen.retain(|id| known.contains(id));
+            chosen.sort_unstable();
+            chosen.dedup();
+            chosen
+        });
+        let after = HelpCenterSettings {
+            registration,
+            guest_tickets,
+            form_departments,
+        };
+        let before = self.settings().await?.help_center.clone();
+        self.put_audited_setting(caller, HELP_CENTER, &before, &after)
+            .await
+    }
+
     /// Stores a setting with its audit entry in one transaction, then
     /// reloads this node's copy; other nodes see it within seconds.
     async fn put_audited_setting<T: Serialize>(
@@ -762,7 +868,7 @@ mod tests {
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 10);
+        assert_eq!(rows.len(), 11);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

@@ -79,7 +79,7 @@ impl AgentContext {
         }
     }
 
-    fn actor(&self) -> TicketActor<'_> {
+    pub(crate) fn actor(&self) -> TicketActor<'_> {
         TicketActor {
             id: Some(self.agent_id),
             label: &self.label,
@@ -248,7 +248,7 @@ pub struct NewTicketInput {
     pub fields: Vec<(String, String)>,
 }
 
-fn new_attachments(files: &[UploadedFile]) -> Vec<NewAttachment<'_>> {
+pub(crate) fn new_attachments(files: &[UploadedFile]) -> Vec<NewAttachment<'_>> {
     files
         .iter()
         .map(|file| NewAttachment {
@@ -260,7 +260,7 @@ fn new_attachments(files: &[UploadedFile]) -> Vec<NewAttachment<'_>> {
         .collect()
 }
 
-fn new_reference() -> AppResult<String> {
+pub(crate) fn new_reference() -> AppResult<String> {
     let bytes = random_bytes::<8>()?;
     let symbols: String = bytes
         .iter()
@@ -334,7 +334,18 @@ fn parse_optional_id(text: &str, field: &'static str, errors: &mut FieldErrors) 
     }
 }
 
-fn checked_body(text: &str, has_attachments: bool, errors: &mut FieldErrors) -> String {
+/// A subject: one line of 1 to 200 characters.
+pub(crate) fn checked_subject(text: &str, errors: &mut FieldErrors) -> String {
+    let subject = text.trim().to_owned();
+    if subject.is_empty() || subject.chars().count() > MAX_SUBJECT_CHARS {
+        errors.add("subject", "A subject has 1 to 200 characters.");
+    } else if subject.chars().any(char::is_control) {
+        errors.add("subject", "A subject is one line.");
+    }
+    subject
+}
+
+pub(crate) fn checked_body(text: &str, has_attachments: bool, errors: &mut FieldErrors) -> String {
     let body = text.trim();
     if body.is_empty() && !has_attachments {
         errors.add("body", "Write something first.");
@@ -634,6 +645,7 @@ impl App {
                     .filter(|cc| cc.id != ticket.requester_id)
                     .map(|cc| (cc.name, cc.email)),
             );
+            let link = self.ticket_link(&ticket.reference, &self.ticket_access_code(&ticket));
             for (name, email) in recipients {
                 outgoing.push(
                     self.compose_mail(
@@ -647,6 +659,7 @@ impl App {
                             "agent": agent_name,
                             "message_text": body,
                             "message_html": html,
+                            "link": link,
                         }),
                     )
                     .await?,
@@ -1017,7 +1030,7 @@ impl App {
     }
 
     /// A ticket the agent may see and change the properties of.
-    async fn ticket_to_edit(
+    pub(crate) async fn ticket_to_edit(
         &self,
         caller: &Caller<'_>,
         reference: &str,
@@ -1085,12 +1098,7 @@ impl App {
                 None
             }
         };
-        let subject = input.subject.trim().to_owned();
-        if subject.is_empty() || subject.chars().count() > MAX_SUBJECT_CHARS {
-            errors.add("subject", "A subject has 1 to 200 characters.");
-        } else if subject.chars().any(char::is_control) {
-            errors.add("subject", "A subject is one line.");
-        }
+        let subject = checked_subject(&input.subject, &mut errors);
         let body = checked_body(&input.message, false, &mut errors);
         let department_id = parse_optional_id(&input.department_id, "department", &mut errors);
         match department_id {
@@ -1178,6 +1186,7 @@ impl App {
                         labels: &labels,
                         field_values: &field_values,
                         message: &message,
+                        mails: &[],
                     },
                     self.now(),
                 )

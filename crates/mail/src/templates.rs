@@ -21,6 +21,7 @@ pub enum TemplateKind {
     FailedLoginNotification,
     IpVerification,
     TicketReply,
+    TicketReceived,
 }
 
 /// The three parts of a mail template.
@@ -48,7 +49,7 @@ pub struct TemplateError {
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 8] = [
+    pub const ALL: [TemplateKind; 9] = [
         TemplateKind::AgentPasswordReset,
         TemplateKind::UserPasswordReset,
         TemplateKind::UserEmailVerification,
@@ -57,6 +58,7 @@ impl TemplateKind {
         TemplateKind::FailedLoginNotification,
         TemplateKind::IpVerification,
         TemplateKind::TicketReply,
+        TemplateKind::TicketReceived,
     ];
 
     /// The stable name used in settings and the outbox.
@@ -70,6 +72,7 @@ impl TemplateKind {
             TemplateKind::FailedLoginNotification => "failed_login_notification",
             TemplateKind::IpVerification => "ip_verification",
             TemplateKind::TicketReply => "ticket_reply",
+            TemplateKind::TicketReceived => "ticket_received",
         }
     }
 
@@ -88,6 +91,7 @@ impl TemplateKind {
             TemplateKind::FailedLoginNotification => "Failed-login notification",
             TemplateKind::IpVerification => "IP address verification",
             TemplateKind::TicketReply => "Reply to a ticket",
+            TemplateKind::TicketReceived => "Ticket received",
         }
     }
 
@@ -122,7 +126,11 @@ impl TemplateKind {
                 "agent",
                 "message_text",
                 "message_html",
+                "link",
             ],
+            TemplateKind::TicketReceived => {
+                &["product_name", "name", "reference", "subject", "link"]
+            }
         }
     }
 
@@ -135,6 +143,7 @@ impl TemplateKind {
             }
             TemplateKind::IpVerification => "/agent/verify-ip/",
             TemplateKind::UserEmailVerification => "/verify-email/",
+            TemplateKind::TicketReply | TemplateKind::TicketReceived => "/tickets/KX7R-4M2Q?code=",
             _ => "/reset-password/",
         };
         serde_json::json!({
@@ -191,6 +200,11 @@ impl TemplateKind {
                 subject: "[{{ reference }}] {{ subject }}",
                 text: REPLY_TEXT,
                 html: REPLY_HTML,
+            },
+            TemplateKind::TicketReceived => TemplateSource {
+                subject: "[{{ reference }}] {{ subject }}",
+                text: RECEIVED_TEXT,
+                html: RECEIVED_HTML,
             },
         }
     }
@@ -388,6 +402,8 @@ const REPLY_TEXT: &str = "Hello {{ name }},
 
 {{ message_text }}
 
+Read the whole conversation and answer: {{ link }}
+
 -- 
 {{ product_name }}
 ";
@@ -399,6 +415,27 @@ const REPLY_HTML: &str = r#"<!doctype html>
 <p>Hello {{ name }},</p>
 <p>{{ agent }} replied to your request {{ reference }}:</p>
 <div style="border-left: 3px solid #ccc; padding-left: 1em">{{ message_html|safe }}</div>
+<p><a href="{{ link }}">Read the whole conversation and answer</a></p>
+<p style="color: #666">{{ product_name }}</p>
+</body></html>
+"#;
+
+const RECEIVED_TEXT: &str = "Hello {{ name }},
+
+we have your request {{ reference }}, \"{{ subject }}\", and will answer soon.
+
+Follow it and add to it here: {{ link }}
+Anyone with this link can read the request, so keep it to yourself.
+
+-- 
+{{ product_name }}
+";
+
+const RECEIVED_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>we have your request {{ reference }}, &ldquo;{{ subject }}&rdquo;, and will answer soon.</p>
+<p><a href="{{ link }}">Follow it and add to it</a>. Anyone with this link can read the request, so keep it to yourself.</p>
 <p style="color: #666">{{ product_name }}</p>
 </body></html>
 "#;

@@ -40,6 +40,8 @@ pub struct TicketRecord {
     /// The entry of the optional priority list.
     pub priority_id: Option<i64>,
     pub priority_name: Option<String>,
+    /// Raised to revoke the access codes mailed so far.
+    pub access_generation: i64,
 }
 
 const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency, \
@@ -47,7 +49,7 @@ const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency,
     r.email AS requester_email, t.organization_id, t.agent_id, a.name AS agent_name, \
     t.team_id, tm.name AS team_name, t.created_at, t.updated_at, t.first_agent_reply_at, t.resolved_at, \
     t.merged_into_id, t.locked_by_id, lk.name AS locked_by_name, t.locked_until, \
-    t.priority_id, pr.name AS priority_name";
+    t.priority_id, pr.name AS priority_name, t.access_generation";
 
 const TICKET_JOINS: &str = "FROM tickets t \
     JOIN departments d ON d.id = t.department_id \
@@ -156,6 +158,8 @@ pub struct NewTicket<'a> {
     /// Custom field values: (field id, canonical value).
     pub field_values: &'a [(i64, String)],
     pub message: &'a NewMessage<'a>,
+    /// Mail to queue with the ticket (its receipt), in the same transaction.
+    pub mails: &'a [crate::NewMail<'a>],
 }
 
 /// The properties of a ticket after a change; the caller writes what each
@@ -464,6 +468,9 @@ impl Store {
                     .await?;
             }
             insert_message!(transaction, id, ticket.message, now);
+            for mail in ticket.mails {
+                crate::outbox::insert_mail!(transaction, mail, now);
+            }
             transaction.commit().await?;
             Ok(id)
         })
@@ -893,6 +900,42 @@ impl Store {
             }
         });
         Ok(())
+    }
+
+    /// Revokes every access code mailed for a ticket so far, with a log line.
+    pub async fn revoke_ticket_access(
+        &self,
+        ticket_id: i64,
+        actor: TicketActor<'_>,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            sqlx::query("UPDATE tickets SET access_generation = access_generation + 1 WHERE id = $1")
+                .bind(ticket_id)
+                .execute(&mut *transaction)
+                .await?;
+            let entry = [NewLogEntry {
+                field: "access_links",
+                before: Some("mailed links".to_owned()),
+                after: Some("revoked".to_owned()),
+            }];
+            insert_log!(transaction, ticket_id, actor, &entry, now);
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Whether a person is copied on a ticket.
+    pub async fn is_copied(&self, ticket_id: i64, person_id: i64) -> StoreResult<bool> {
+        let found: Option<i64> = on_backend!(self, pool => {
+            sqlx::query_scalar("SELECT person_id FROM ticket_ccs WHERE ticket_id = $1 AND person_id = $2")
+                .bind(ticket_id)
+                .bind(person_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
     }
 
     /// Whether any ticket is filed in the department.

@@ -45,3 +45,24 @@ CREATE TABLE ticket_priorities (
     created_at BIGINT NOT NULL
 );
 ALTER TABLE tickets ADD COLUMN priority_id BIGINT REFERENCES ticket_priorities (id) ON DELETE SET NULL;
+
+-- Ticket links mailed to users carry an access code derived from the
+-- instance key, the ticket id and this number; raising it revokes every
+-- code sent so far.
+ALTER TABLE tickets ADD COLUMN access_generation BIGINT NOT NULL DEFAULT 0;
+
+-- Help-center accounts that registered themselves: still to confirm
+-- their address, or still to be let in by an agent. Either keeps them from
+-- signing in; accounts made any other way have neither.
+ALTER TABLE people ADD COLUMN verification_pending BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE people ADD COLUMN approval_pending BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- One-time links that confirm a registration's address; only hashes kept.
+CREATE TABLE email_verifications (
+    token_hash TEXT PRIMARY KEY,
+    person_id BIGINT NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX email_verifications_person ON email_verifications (person_id);

@@ -4,6 +4,7 @@ pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod agent;
 pub(crate) mod forgot_password;
+pub(crate) mod help_tickets;
 pub(crate) mod password_reset;
 pub(crate) mod people;
 pub(crate) mod portal;

@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(password_reset::show).post(password_reset::submit),
         )
         .merge(super::account::portal_routes())
+        .merge(super::help_tickets::routes())
 }
 
 #[derive(Template)]

@@ -33,6 +33,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/tickets/{reference}/lock", post(lock))
         .route("/agent/tickets/{reference}/ccs", post(add_cc))
         .route(
+            "/agent/tickets/{reference}/access-links/revoke",
+            post(revoke_links),
+        )
+        .route(
             "/agent/tickets/{reference}/ccs/{person_id}/remove",
             post(remove_cc),
         )
@@ -323,6 +327,10 @@ async fn show(
         ("locked", "You hold the lock on this ticket for 30 minutes."),
         ("unlocked", "The lock is released."),
         ("cc_added", "The address is copied on replies."),
+        (
+            "links_revoked",
+            "Links mailed so far no longer open this ticket; the next reply carries a new one.",
+        ),
         ("cc_removed", "The address is no longer copied."),
     ]);
     let view = state.app.ticket_view(&session.actor, &reference).await?;
@@ -418,6 +426,19 @@ async fn add_cc(
         .add_ticket_cc(&session.caller(), &reference, fields.one("cc"))
         .await
         .map(|()| format!("/agent/tickets/{reference}?notice=cc_added"));
+    answer_ticket_form(&state, &session, &reference, outcome, None).await
+}
+
+async fn revoke_links(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path(reference): Path<String>,
+) -> WebResult<Response> {
+    let outcome = state
+        .app
+        .revoke_ticket_links(&session.caller(), &reference)
+        .await
+        .map(|()| format!("/agent/tickets/{reference}?notice=links_revoked"));
     answer_ticket_form(&state, &session, &reference, outcome, None).await
 }
 

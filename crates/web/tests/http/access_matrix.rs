@@ -141,6 +141,14 @@ const MATRIX: &[(&str, &str, Rule)] = &[
             own: 403,
         },
     ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/access-links/revoke",
+        Rule::Ticket {
+            full: 303,
+            own: 403,
+        },
+    ),
     ("GET", "/agent/people", Rule::Directory(200)),
     ("GET", "/agent/people/new", Rule::Directory(200)),
     ("POST", "/agent/people/new", Rule::Directory(422)),
@@ -232,6 +240,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/tickets/fields/{id}", Rule::Admin),
     ("POST", "/admin/tickets/fields/{id}/delete", Rule::Admin),
     ("POST", "/admin/tickets/priorities", Rule::Admin),
+    ("GET", "/admin/help-center", Rule::Admin),
+    ("POST", "/admin/help-center", Rule::Admin),
     ("POST", "/admin/tickets/priorities/{id}/delete", Rule::Admin),
 ];
 

@@ -14,6 +14,7 @@ mod client_address;
 mod csrf;
 mod errors_and_headers;
 mod health;
+mod help_tickets;
 mod ip_allow_list;
 mod login_mails;
 mod mail;

@@ -3,6 +3,7 @@
 //! forgot the extractor still could not act.
 
 pub(crate) mod agents;
+mod help_center;
 mod jobs;
 mod logs;
 mod mail;
@@ -41,6 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(organization::routes())
         .merge(permission_groups::routes())
         .merge(ticket_settings::routes())
+        .merge(help_center::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -98,12 +100,13 @@ pub(crate) struct AdminMenu {
 }
 
 impl AdminMenu {
-    pub const ENTRIES: [(&'static str, &'static str); 13] = [
+    pub const ENTRIES: [(&'static str, &'static str); 14] = [
         ("/admin", "Agents"),
         ("/admin/permission-groups", "Permission groups"),
         ("/admin/teams", "Teams"),
         ("/admin/departments", "Departments"),
         ("/admin/tickets", "Ticket settings"),
+        ("/admin/help-center", "Help center"),
         ("/admin/security", "Security"),
         ("/admin/audit", "Audit log"),
         ("/admin/logins", "Login log"),
@@ -127,6 +130,12 @@ impl AdminMenu {
 #[derive(Debug, Deserialize)]
 pub(crate) struct NoticeQuery {
     notice: Option<String>,
+}
+
+impl From<Option<String>> for NoticeQuery {
+    fn from(notice: Option<String>) -> NoticeQuery {
+        NoticeQuery { notice }
+    }
 }
 
 impl NoticeQuery {

@@ -1,0 +1,108 @@
+//! What the help center lets visitors do: who may register, whether guests
+//! may open tickets, and which departments its form offers.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use ferrodesk_app::{AppError, DepartmentNode, FieldErrors, HelpCenterSettings, RegistrationMode};
+
+use super::{AdminMenu, AdminSession, NoticeQuery};
+use crate::AppState;
+use crate::error::WebResult;
+use crate::forms::FormFields;
+use crate::pages::render_form;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/admin/help-center", get(show).post(save))
+}
+
+#[derive(Template)]
+#[template(path = "admin_help_center.html")]
+struct HelpCenterPage<'a> {
+    chrome: crate::pages::Chrome,
+    menu: AdminMenu,
+    csrf_token: &'a str,
+    settings: HelpCenterSettings,
+    modes: [RegistrationMode; 4],
+    departments: Vec<DepartmentNode>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+impl HelpCenterPage<'_> {
+    fn is_mode(&self, mode: &RegistrationMode) -> bool {
+        self.settings.registration == *mode
+    }
+
+    fn all_departments(&self) -> bool {
+        self.settings.form_departments.is_none()
+    }
+
+    fn offers(&self, id: &i64) -> bool {
+        self.settings
+            .form_departments
+            .as_ref()
+            .is_none_or(|chosen| chosen.contains(id))
+    }
+}
+
+async fn page(
+    state: &AppState,
+    admin: &AdminSession,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let has_errors = !errors.is_empty();
+    render_form(
+        &HelpCenterPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/help-center",
+            },
+            csrf_token: admin.csrf_token(),
+            settings: state.app.settings().await?.help_center.clone(),
+            modes: RegistrationMode::ALL,
+            departments: state.app.departments(admin.actor()).await?,
+            errors,
+            notice,
+        },
+        has_errors,
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let notice = query.text(&[("saved", "The help-center settings are saved.")]);
+    page(&state, &admin, FieldErrors::new(), notice).await
+}
+
+async fn save(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let departments = if fields.one("all_departments") == "1" {
+        None
+    } else {
+        Some(fields.ids("department")?)
+    };
+    match state
+        .app
+        .set_help_center(
+            &admin.caller(),
+            fields.one("registration"),
+            fields.one("guest_tickets") == "1",
+            departments,
+        )
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/help-center?notice=saved").into_response()),
+        Err(AppError::Invalid(errors)) => page(&state, &admin, errors, None).await,
+        Err(other) => Err(other.into()),
+    }
+}

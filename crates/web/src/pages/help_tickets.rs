@@ -1,0 +1,449 @@
+//! The help center's ticket pages: "my tickets", a ticket with its replies,
+//! answering, resolving and reopening, and the new-ticket form (for guests
+//! too, when the admin allows it). Mailed links carry `?code=`; the forms
+//! pass it on in a hidden `code` field.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use ferrodesk_app::{
+    Actor, AppError, DepartmentNode, FieldErrors, FieldView, PortalReplyInput, PortalScope,
+    PortalTicketInput, PortalTicketList, PortalTicketOutcome, PortalTicketView, fields_as_sent,
+};
+use ferrodesk_core::{FieldKind, Timestamp};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{WebError, WebResult};
+use crate::forms::{FormFields, MessageForm};
+use crate::pages::admin::NoticeQuery;
+use crate::pages::tickets::{human_size, status_label};
+use crate::pages::{Chrome, render, render_form};
+use crate::session::Session;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tickets", get(list))
+        .route("/tickets/new", get(new_form).post(create))
+        .route("/tickets/{reference}", get(show))
+        .route("/tickets/{reference}/reply", post(reply))
+        .route("/tickets/{reference}/resolve", post(resolve))
+        .route(
+            "/tickets/{reference}/attachments/{attachment_id}",
+            get(download),
+        )
+}
+
+fn encoded(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).collect()
+}
+
+/// Sends a visitor to the help-center login, to come back to `path`.
+fn to_login(path: &str) -> Response {
+    Redirect::to(&format!("/login?return_to={}", encoded(path))).into_response()
+}
+
+fn time(millis: &i64) -> String {
+    Timestamp(*millis).to_string()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParameters {
+    scope: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal_tickets.html")]
+struct ListPage {
+    chrome: Chrome,
+    list: PortalTicketList,
+    organization_scope: bool,
+    notice: Option<&'static str>,
+}
+
+impl ListPage {
+    fn status_label(&self, key: &str) -> &'static str {
+        status_label(key)
+    }
+
+    fn time(&self, millis: &i64) -> String {
+        time(millis)
+    }
+
+    fn next_link(&self) -> Option<String> {
+        let next = self.list.next.as_deref()?;
+        let scope = if self.organization_scope {
+            "organization"
+        } else {
+            "mine"
+        };
+        Some(format!("/tickets?scope={scope}&after={}", encoded(next)))
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(parameters): Query<ListParameters>,
+) -> WebResult<Response> {
+    if matches!(session.actor, Actor::Visitor) {
+        return Ok(to_login("/tickets"));
+    }
+    let organization_scope = parameters.scope.as_deref() == Some("organization");
+    let scope = if organization_scope {
+        PortalScope::Organization
+    } else {
+        PortalScope::Mine
+    };
+    let list = state
+        .app
+        .portal_tickets(&session.actor, scope, parameters.after.as_deref())
+        .await?;
+    render(&ListPage {
+        chrome: Chrome::for_session(&session),
+        list,
+        organization_scope,
+        notice: None,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "portal_new_ticket.html")]
+struct NewTicketPage<'a> {
+    chrome: Chrome,
+    csrf_token: &'a str,
+    is_guest: bool,
+    departments: Vec<DepartmentNode>,
+    fields: Vec<FieldView>,
+    input: PortalTicketInput,
+    errors: FieldErrors,
+}
+
+impl NewTicketPage<'_> {
+    fn is_department(&self, id: &i64) -> bool {
+        self.input.department_id == id.to_string()
+    }
+}
+
+async fn new_ticket_page(
+    state: &AppState,
+    session: &Session,
+    input: PortalTicketInput,
+    errors: FieldErrors,
+) -> WebResult<Response> {
+    let is_guest = matches!(session.actor, Actor::Visitor);
+    if is_guest && !state.app.settings().await?.help_center.guest_tickets {
+        return Ok(to_login("/tickets/new"));
+    }
+    let has_errors = !errors.is_empty();
+    let fields = fields_as_sent(state.app.portal_fields().await?, &input.fields);
+    render_form(
+        &NewTicketPage {
+            chrome: Chrome::for_session(session),
+            csrf_token: &session.csrf_token,
+            is_guest,
+            departments: state.app.portal_departments().await?,
+            fields,
+            input,
+            errors,
+        },
+        has_errors,
+    )
+}
+
+async fn new_form(State(state): State<AppState>, session: Session) -> WebResult<Response> {
+    if matches!(session.actor, Actor::Agent(_)) {
+        return Err(AppError::Forbidden.into());
+    }
+    new_ticket_page(
+        &state,
+        &session,
+        PortalTicketInput::default(),
+        FieldErrors::new(),
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "portal_ticket_sent.html")]
+struct SentPage {
+    chrome: Chrome,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+) -> WebResult<Response> {
+    let form = MessageForm::read(&state.app, &session.actor, request).await?;
+    let fields = &form.fields;
+    let input = PortalTicketInput {
+        department_id: fields.one("department").to_owned(),
+        subject: fields.one("subject").to_owned(),
+        message: fields.one("message").to_owned(),
+        fields: fields
+            .with_prefix("field_")
+            .map(|(id, value)| (id.to_owned(), value.to_owned()))
+            .collect(),
+        guest_name: fields.one("name").to_owned(),
+        guest_email: fields.one("email").to_owned(),
+        honeypot: fields.one("website").to_owned(),
+        attachments: form.files,
+    };
+    if !form.file_errors.is_empty() {
+        let mut errors = form.file_errors;
+        errors.add(
+            "attachments",
+            "Nothing was sent: pick the files you want to attach again, then send.",
+        );
+        return new_ticket_page(&state, &session, input, errors).await;
+    }
+    match state
+        .app
+        .open_portal_ticket(&session.caller(), &input)
+        .await
+    {
+        Ok(PortalTicketOutcome::Opened(reference)) => {
+            Ok(Redirect::to(&format!("/tickets/{reference}?notice=created")).into_response())
+        }
+        Ok(PortalTicketOutcome::Mailed) => render(&SentPage {
+            chrome: Chrome::for_session(&session),
+        }),
+        Err(AppError::Invalid(errors)) => {
+            let input = PortalTicketInput {
+                attachments: Vec::new(),
+                ..input
+            };
+            new_ticket_page(&state, &session, input, errors).await
+        }
+        Err(AppError::Unauthenticated) => Ok(to_login("/tickets/new")),
+        Err(other) => Err(other.into()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TicketParameters {
+    code: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal_ticket.html")]
+struct TicketPage<'a> {
+    chrome: Chrome,
+    csrf_token: &'a str,
+    view: PortalTicketView,
+    typed_body: String,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+    may_attach: bool,
+}
+
+impl TicketPage<'_> {
+    fn status_label(&self, key: &str) -> &'static str {
+        status_label(key)
+    }
+
+    fn time(&self, millis: &i64) -> String {
+        time(millis)
+    }
+
+    fn size(&self, bytes: &i64) -> String {
+        human_size(*bytes)
+    }
+
+    fn is_image(&self, content_type: &str) -> bool {
+        content_type.starts_with("image/")
+    }
+
+    fn base(&self) -> String {
+        format!("/tickets/{}", self.view.ticket.reference)
+    }
+
+    /// `?code=…` for links, when the page was reached with one.
+    fn code_query(&self) -> String {
+        self.view
+            .access_code
+            .as_deref()
+            .map(|code| format!("?code={}", encoded(code)))
+            .unwrap_or_default()
+    }
+
+    fn code(&self) -> &str {
+        self.view.access_code.as_deref().unwrap_or("")
+    }
+}
+
+async fn ticket_page(
+    state: &AppState,
+    session: &Session,
+    reference: &str,
+    code: Option<&str>,
+    typed_body: String,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let view = match state
+        .app
+        .portal_ticket(&session.actor, reference, code)
+        .await
+    {
+        Ok(view) => view,
+        Err(AppError::NotFound) if matches!(session.actor, Actor::Visitor) && code.is_none() => {
+            return Ok(to_login(&format!("/tickets/{reference}")));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let has_errors = !errors.is_empty();
+    render_form(
+        &TicketPage {
+            chrome: Chrome::for_session(session),
+            csrf_token: &session.csrf_token,
+            may_attach: matches!(session.actor, Actor::User(_)),
+            view,
+            typed_body,
+            errors,
+            notice,
+        },
+        has_errors,
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path(reference): Path<String>,
+    Query(parameters): Query<TicketParameters>,
+) -> WebResult<Response> {
+    let notice = NoticeQuery::from(parameters.notice).text(&[
+        (
+            "created",
+            "Your request is sent. We will answer here and by mail.",
+        ),
+        ("sent", "Your message is sent."),
+        (
+            "resolved",
+            "The request is closed. Write again any time to reopen it.",
+        ),
+        ("reopened", "The request is open again."),
+    ]);
+    ticket_page(
+        &state,
+        &session,
+        &reference,
+        parameters.code.as_deref(),
+        String::new(),
+        FieldErrors::new(),
+        notice,
+    )
+    .await
+}
+
+/// Where to go after a form on a ticket: the ticket, with the code it was
+/// reached with.
+fn back_to(reference: &str, code: &str, notice: &str) -> String {
+    if code.is_empty() {
+        format!("/tickets/{reference}?notice={notice}")
+    } else {
+        format!(
+            "/tickets/{reference}?code={}&notice={notice}",
+            encoded(code)
+        )
+    }
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    session: Session,
+    Path(reference): Path<String>,
+    request: Request,
+) -> WebResult<Response> {
+    let form = MessageForm::read(&state.app, &session.actor, request).await?;
+    let code = form.fields.one("code").to_owned();
+    let code_given = Some(code.as_str()).filter(|code| !code.is_empty());
+    let body = form.fields.one("body").to_owned();
+    let outcome = if form.file_errors.is_empty() {
+        state
+            .app
+            .portal_reply(
+                &session.caller(),
+                &reference,
+                code_given,
+                &PortalReplyInput {
+                    body: body.clone(),
+                    attachments: form.files,
+                },
+            )
+            .await
+    } else {
+        let mut errors = form.file_errors;
+        errors.add(
+            "attachments",
+            "Nothing was sent: pick the files you want to attach again, then send.",
+        );
+        Err(AppError::Invalid(errors))
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&back_to(&reference, &code, "sent")).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            ticket_page(&state, &session, &reference, code_given, body, errors, None).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    session: Session,
+    Path(reference): Path<String>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let code = fields.one("code");
+    let resolved = fields.one("resolved") == "1";
+    state
+        .app
+        .portal_set_resolved(
+            &session.caller(),
+            &reference,
+            Some(code).filter(|code| !code.is_empty()),
+            resolved,
+        )
+        .await?;
+    let notice = if resolved { "resolved" } else { "reopened" };
+    Ok(Redirect::to(&back_to(&reference, code, notice)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CodeParameter {
+    code: Option<String>,
+}
+
+async fn download(
+    State(state): State<AppState>,
+    session: Session,
+    Path((reference, attachment_id)): Path<(String, String)>,
+    Query(parameters): Query<CodeParameter>,
+) -> WebResult<Response> {
+    let attachment_id: i64 = attachment_id
+        .parse()
+        .map_err(|_| WebError::App(AppError::NotFound))?;
+    let download = state
+        .app
+        .attachment_for_user(
+            &session.actor,
+            &reference,
+            parameters.code.as_deref(),
+            attachment_id,
+        )
+        .await?;
+    let mut response = crate::downloads::serve(download).await?;
+    // A link with its code is not for caches to keep.
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
