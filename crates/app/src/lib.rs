@@ -17,6 +17,7 @@ mod passwords;
 mod people;
 mod permissions;
 mod portal;
+mod registration;
 mod secrets;
 mod sessions;
 mod settings;
@@ -61,6 +62,9 @@ pub use permissions::{AgentAccess, GroupInput, PermissionGroupDetail};
 pub use portal::{
     PORTAL_PAGE_SIZE, PortalReplyInput, PortalScope, PortalTicketInput, PortalTicketList,
     PortalTicketOutcome, PortalTicketView,
+};
+pub use registration::{
+    ConfirmationOutcome, EMAIL_VERIFICATION_LIFETIME, RegistrationInput, RegistrationOutcome,
 };
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};

@@ -22,6 +22,7 @@ pub enum TemplateKind {
     IpVerification,
     TicketReply,
     TicketReceived,
+    AccountExists,
 }
 
 /// The three parts of a mail template.
@@ -49,7 +50,7 @@ pub struct TemplateError {
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 9] = [
+    pub const ALL: [TemplateKind; 10] = [
         TemplateKind::AgentPasswordReset,
         TemplateKind::UserPasswordReset,
         TemplateKind::UserEmailVerification,
@@ -59,6 +60,7 @@ impl TemplateKind {
         TemplateKind::IpVerification,
         TemplateKind::TicketReply,
         TemplateKind::TicketReceived,
+        TemplateKind::AccountExists,
     ];
 
     /// The stable name used in settings and the outbox.
@@ -73,6 +75,7 @@ impl TemplateKind {
             TemplateKind::IpVerification => "ip_verification",
             TemplateKind::TicketReply => "ticket_reply",
             TemplateKind::TicketReceived => "ticket_received",
+            TemplateKind::AccountExists => "account_exists",
         }
     }
 
@@ -92,6 +95,7 @@ impl TemplateKind {
             TemplateKind::IpVerification => "IP address verification",
             TemplateKind::TicketReply => "Reply to a ticket",
             TemplateKind::TicketReceived => "Ticket received",
+            TemplateKind::AccountExists => "Registration with a known address",
         }
     }
 
@@ -131,6 +135,7 @@ impl TemplateKind {
             TemplateKind::TicketReceived => {
                 &["product_name", "name", "reference", "subject", "link"]
             }
+            TemplateKind::AccountExists => &["product_name", "name", "link"],
         }
     }
 
@@ -144,6 +149,7 @@ impl TemplateKind {
             TemplateKind::IpVerification => "/agent/verify-ip/",
             TemplateKind::UserEmailVerification => "/verify-email/",
             TemplateKind::TicketReply | TemplateKind::TicketReceived => "/tickets/KX7R-4M2Q?code=",
+            TemplateKind::AccountExists => "/forgot-password?",
             _ => "/reset-password/",
         };
         serde_json::json!({
@@ -205,6 +211,11 @@ impl TemplateKind {
                 subject: "[{{ reference }}] {{ subject }}",
                 text: RECEIVED_TEXT,
                 html: RECEIVED_HTML,
+            },
+            TemplateKind::AccountExists => TemplateSource {
+                subject: "You already have a {{ product_name }} account",
+                text: EXISTS_TEXT,
+                html: EXISTS_HTML,
             },
         }
     }
@@ -436,6 +447,26 @@ const RECEIVED_HTML: &str = r#"<!doctype html>
 <p>Hello {{ name }},</p>
 <p>we have your request {{ reference }}, &ldquo;{{ subject }}&rdquo;, and will answer soon.</p>
 <p><a href="{{ link }}">Follow it and add to it</a>. Anyone with this link can read the request, so keep it to yourself.</p>
+<p style="color: #666">{{ product_name }}</p>
+</body></html>
+"#;
+
+const EXISTS_TEXT: &str = "Hello {{ name }},
+
+someone (perhaps you) tried to create a {{ product_name }} account with this address, which already has one. Nothing was changed.
+
+If you forgot your password, choose a new one here: {{ link }}
+If it was not you, you can ignore this mail.
+
+-- 
+{{ product_name }}
+";
+
+const EXISTS_HTML: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif; line-height: 1.5">
+<p>Hello {{ name }},</p>
+<p>someone (perhaps you) tried to create a {{ product_name }} account with this address, which already has one. Nothing was changed.</p>
+<p>If you forgot your password, <a href="{{ link }}">choose a new one</a>. If it was not you, you can ignore this mail.</p>
 <p style="color: #666">{{ product_name }}</p>
 </body></html>
 "#;

@@ -20,6 +20,10 @@ pub struct UserRecord {
     pub organization_name: Option<String>,
     pub is_organization_manager: bool,
     pub is_disabled: bool,
+    /// Registered and waiting for an agent to let them in.
+    pub approval_pending: bool,
+    /// Registered and yet to confirm their address.
+    pub verification_pending: bool,
     pub has_password: bool,
     pub last_login_at: Option<i64>,
     pub created_at: i64,
@@ -32,7 +36,8 @@ macro_rules! user_query {
     ($tail:literal) => {
         concat!(
             "SELECT p.id, p.name, p.email, p.organization_id, o.name AS organization_name, ",
-            "p.is_organization_manager, p.is_disabled, p.password_hash IS NOT NULL AS has_password, ",
+            "p.is_organization_manager, p.is_disabled, p.approval_pending, p.verification_pending, ",
+            "p.password_hash IS NOT NULL AS has_password, ",
             "p.last_login_at, p.created_at, lower(p.name) AS sort_key ",
             "FROM people p LEFT JOIN organizations o ON o.id = p.organization_id ",
             $tail
@@ -242,7 +247,9 @@ impl Store {
             let mut transaction = pool.begin_write().await?;
             let changed = sqlx::query(
                 "UPDATE people SET name = $1, organization_id = $2, is_organization_manager = $3, \
-                 is_disabled = $4, updated_at = $5 WHERE id = $6 AND NOT is_agent",
+                 is_disabled = $4, updated_at = $5, \
+                 approval_pending = approval_pending AND $4, verification_pending = verification_pending AND $4 \
+                 WHERE id = $6 AND NOT is_agent",
             )
             .bind(change.name)
             .bind(change.organization_id)

@@ -15,6 +15,7 @@ mod outbox;
 mod people;
 mod permission_groups;
 mod rate_limits;
+mod registrations;
 mod resets;
 mod sessions;
 mod settings;
@@ -39,6 +40,7 @@ pub use people::{
     PersonRecord,
 };
 pub use permission_groups::{AgentGrants, GroupDefinition, GroupGrants, PermissionGroupRecord};
+pub use registrations::{ConfirmedAddress, NewRegistration};
 pub use resets::{LinkPurpose, NewPasswordLink};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 pub use ticket_fields::{

@@ -8,6 +8,7 @@ pub(crate) mod help_tickets;
 pub(crate) mod password_reset;
 pub(crate) mod people;
 pub(crate) mod portal;
+pub(crate) mod register;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
 pub(crate) mod tickets;

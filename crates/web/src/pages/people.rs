@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(make_primary),
         )
         .route("/agent/people/{id}/merge", post(merge_user))
+        .route("/agent/people/{id}/approve", post(approve_user))
         .route(
             "/agent/organizations",
             get(list_organizations).post(create_organization),
@@ -261,13 +262,14 @@ where
     }
 }
 
-const USER_NOTICES: [(&str, &str); 6] = [
+const USER_NOTICES: [(&str, &str); 7] = [
     ("created", "The user is created."),
     ("saved", "The user is saved."),
     ("email_added", "The address is added."),
     ("email_removed", "The address is removed."),
     ("primary", "Mail now goes to the new primary address."),
     ("merged", "The users are merged into this one."),
+    ("approved", "The account is approved."),
 ];
 
 async fn show_user(
@@ -371,6 +373,23 @@ async fn merge_user(
         .merge_users(&session.caller(), id, fields.one("into"))
         .await
         .map(|kept| format!("/agent/people/{kept}?notice=merged"));
+    answer(outcome, |errors| {
+        user_page(&state, &session, id, None, errors, None)
+    })
+    .await
+}
+
+async fn approve_user(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let id = path_id(&id)?;
+    let outcome = state
+        .app
+        .approve_user(&session.caller(), id)
+        .await
+        .map(|()| format!("/agent/people/{id}?notice=approved"));
     answer(outcome, |errors| {
         user_page(&state, &session, id, None, errors, None)
     })

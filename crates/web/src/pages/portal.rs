@@ -2,6 +2,7 @@
 
 use askama::Template;
 use axum::Router;
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 
@@ -29,16 +30,20 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .merge(super::account::portal_routes())
         .merge(super::help_tickets::routes())
+        .merge(super::register::routes())
 }
 
 #[derive(Template)]
 #[template(path = "portal_home.html")]
 struct HomePage {
     chrome: Chrome,
+    may_register: bool,
 }
 
-async fn home(session: Session) -> WebResult<Response> {
+async fn home(State(state): State<AppState>, session: Session) -> WebResult<Response> {
+    let settings = state.app.settings().await?;
     render(&HomePage {
         chrome: Chrome::for_session(&session),
+        may_register: settings.help_center.registration != ferrodesk_app::RegistrationMode::Closed,
     })
 }

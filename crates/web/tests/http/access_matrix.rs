@@ -166,6 +166,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
         Rule::Directory(404),
     ),
     ("POST", "/agent/people/{id}/merge", Rule::Directory(422)),
+    ("POST", "/agent/people/{id}/approve", Rule::Directory(409)),
     ("GET", "/agent/organizations", Rule::Directory(200)),
     ("POST", "/agent/organizations", Rule::Directory(422)),
     ("GET", "/agent/organizations/{id}", Rule::Directory(200)),

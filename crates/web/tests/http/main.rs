@@ -23,6 +23,7 @@ mod organization;
 mod password_reset;
 mod people;
 mod portal;
+mod registration;
 mod security;
 mod sessions;
 mod setup;
