@@ -281,3 +281,112 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+/// The first link in the outbox to `address` that starts with `prefix`.
+async fn outbox_link(app: &TestApp, address: &str, prefix: &str) -> String {
+    let mails = app.app.store().list_mail(None, 50).await.unwrap();
+    mails
+        .iter()
+        .filter(|mail| mail.recipients.contains(address))
+        .find_map(|mail| {
+            let start = mail.text_body.find(prefix)?;
+            Some(
+                mail.text_body[start..]
+                    .chars()
+                    .take_while(|character| !character.is_whitespace())
+                    .collect::<String>(),
+            )
+        })
+        .expect("a mailed link")
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_newcomer_registers_asks_for_help_and_reads_the_answer(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+
+        // Registration with a confirmed address.
+        browser.goto(&app.url("/")).await;
+        browser.click("#register-link").await;
+        browser.wait_for_url(|url| url.ends_with("/register")).await;
+        browser.type_into("#name", "Nora Newcomer").await;
+        browser.type_into("#email", "nora@example.org").await;
+        browser.type_into("#password", "a long and new passphrase 42").await;
+        browser.type_into("#password_confirmation", "a long and new passphrase 42").await;
+        browser.click("#register-form button[type=submit]").await;
+        assert!(browser.text_of("#registered").await.contains("we sent a link"));
+        let link = outbox_link(&app, "nora@example.org", &app.url("/verify-email/")).await;
+        browser.goto(&link).await;
+        browser.click("#confirm-email").await;
+        assert!(browser.text_of("#email-confirmed").await.contains("confirmed"));
+
+        browser.goto(&app.url("/login")).await;
+        browser.type_into("#email", "nora@example.org").await;
+        browser.type_into("#password", "a long and new passphrase 42").await;
+        browser.click("button[type=submit]").await;
+        browser.wait_for_url(|url| url.ends_with(':') || url.ends_with('/')).await;
+
+        // A request with an attachment.
+        browser.goto(&app.url("/tickets/new")).await;
+        browser.click(&format!("#department option[value='{}']", desk.support)).await;
+        browser.type_into("#subject", "Cannot print invoices").await;
+        browser.type_into("#message", "The print button does nothing.").await;
+        let file = ferrodesk_testkit::unique_temp_path("ferrodesk-upload").with_extension("txt");
+        std::fs::write(&file, "browser console output").unwrap();
+        browser.type_into("#attachments", file.to_str().unwrap()).await;
+        browser.click("#portal-ticket-form button[type=submit]").await;
+        let url = browser.wait_for_url(|url| url.contains("notice=created")).await;
+        let reference = url.split("/tickets/").nth(1).unwrap().split('?').next().unwrap().to_owned();
+        assert_eq!(browser.text_of("#ticket-status").await, "Awaiting agent");
+        let file_name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        assert_eq!(browser.text_of("a.attachment").await, file_name);
+
+        // An agent answers and writes a note.
+        let alice = crate::tickets::signed_in(&app, "alice@example.org").await;
+        let agent_path = format!("/agent/tickets/{reference}");
+        for (kind, body) in [("reply", "Please update the app."), ("note", "Known bug 1234, do not promise a date.")] {
+            let sent = crate::tickets::post_on(&app, &alice, &agent_path, &format!("{agent_path}/reply"), &[("kind", kind), ("body", body)]).await;
+            assert_eq!(sent.status(), 303);
+        }
+
+        // The user sees the answer and never the note.
+        browser.goto(&app.url(&format!("/tickets/{reference}"))).await;
+        let thread = browser.text_of(".thread").await;
+        assert!(thread.contains("Please update the app."), "{thread}");
+        assert!(!thread.contains("Known bug"), "{thread}");
+        assert_eq!(browser.text_of("#ticket-status").await, "Awaiting user");
+        browser.type_into("#body", "Updated, it works now.").await;
+        browser.click("#portal-reply-form button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=sent")).await;
+        browser.click("#resolve").await;
+        browser.wait_for_url(|url| url.contains("notice=resolved")).await;
+        assert_eq!(browser.text_of("#ticket-status").await, "Resolved");
+        let _ = std::fs::remove_file(&file);
+        browser.close().await;
+    }
+
+    async fn a_guest_sends_a_request_and_follows_the_mailed_link(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        app.app.set_help_center(&ferrodesk_app::Caller::system(), "verify", true, None).await.unwrap();
+        browser.goto(&app.url("/")).await;
+        browser.click("a[href='/tickets/new']").await;
+        browser.wait_for_url(|url| url.ends_with("/tickets/new")).await;
+        browser.type_into("#name", "Gina Guest").await;
+        browser.type_into("#email", "gina@example.org").await;
+        browser.click(&format!("#department option[value='{}']", desk.sales)).await;
+        browser.type_into("#subject", "Price for 50 seats?").await;
+        browser.type_into("#message", "We are a school.").await;
+        browser.click("#portal-ticket-form button[type=submit]").await;
+        assert!(browser.text_of("#ticket-sent").await.contains("Look in your mailbox"));
+        let link = outbox_link(&app, "gina@example.org", &app.url("/tickets/")).await;
+        browser.goto(&link).await;
+        assert!(browser.text_of("h1").await.contains("Price for 50 seats?"));
+        browser.type_into("#body", "Also: do you have an education discount?").await;
+        browser.click("#portal-reply-form button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=sent")).await;
+        assert!(browser.text_of(".thread").await.contains("education discount"));
+        browser.close().await;
+    }
+}
