@@ -11,6 +11,7 @@ mod error;
 mod error_log;
 mod hostnames;
 mod jobs;
+mod knowledge_base;
 mod mail;
 pub mod markdown;
 mod passwords;
@@ -40,6 +41,9 @@ pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
 pub use ferrodesk_store::{
+    ArticleCategoryRecord, ArticleCommentRecord, ArticleRecord, ArticleSummary,
+};
+pub use ferrodesk_store::{
     AttachmentRecord, MessageRecord, TicketFieldRecord, TicketLogRecord, TicketPriorityRecord,
     TicketRecord,
 };
@@ -51,6 +55,10 @@ pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
+pub use knowledge_base::{
+    ARTICLE_STATUSES, ArticleEditor, ArticleInput, ArticlePage, CategoryNode, CategoryPage,
+    KnowledgeBaseHome, category_tree, slug_from, voter_key,
+};
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
     TemplateOverview, TemplatePreview, TemplateText, hide_tokens,

@@ -10,6 +10,7 @@ mod departments;
 mod directory;
 mod error_log;
 mod jobs;
+mod knowledge_base;
 mod logins;
 mod outbox;
 mod people;
@@ -30,6 +31,10 @@ pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord}
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
+pub use knowledge_base::{
+    ArticleCategoryRecord, ArticleCommentRecord, ArticleRecord, ArticleRevisionRecord,
+    ArticleSummary, ArticleWrite, CategoryWrite,
+};
 pub use logins::{
     FailedLogin, FailureCount, LockedLogin, LockoutRule, LoginFilter, LoginRecord, NewLoginRecord,
     SecondFactorProof, SuccessfulLogin, lockout_key,

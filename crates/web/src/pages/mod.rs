@@ -3,8 +3,10 @@
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod agent;
+pub(crate) mod authoring;
 pub(crate) mod forgot_password;
 pub(crate) mod help_tickets;
+pub(crate) mod knowledge_base;
 pub(crate) mod password_reset;
 pub(crate) mod people;
 pub(crate) mod portal;
@@ -29,6 +31,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
         .merge(tickets::routes())
         .merge(people::routes())
+        .merge(authoring::routes())
         .merge(account::staff_routes())
         .merge(admin::routes())
         .merge(setup::routes())

@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(super::account::portal_routes())
         .merge(super::help_tickets::routes())
         .merge(super::register::routes())
+        .merge(super::knowledge_base::routes())
 }
 
 #[derive(Template)]

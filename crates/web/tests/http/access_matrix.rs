@@ -27,9 +27,9 @@ enum Rule {
     /// the assign-only agent gets on the ticket assigned to them. Everyone
     /// else: 404 (agents) or the login page.
     Ticket { full: u16, own: u16 },
-    /// The directory: agents holding the people permissions (the full
-    /// agent and admins) get this status, other agents 403.
-    Directory(u16),
+    /// Behind a permission the full agent holds (people.*, content.manage):
+    /// she and admins get this status, other agents 403.
+    Permitted(u16),
 }
 
 /// (method, route as written in the router, rule).
@@ -149,44 +149,63 @@ const MATRIX: &[(&str, &str, Rule)] = &[
             own: 403,
         },
     ),
-    ("GET", "/agent/people", Rule::Directory(200)),
-    ("GET", "/agent/people/new", Rule::Directory(200)),
-    ("POST", "/agent/people/new", Rule::Directory(422)),
-    ("GET", "/agent/people/{id}", Rule::Directory(200)),
-    ("POST", "/agent/people/{id}", Rule::Directory(422)),
-    ("POST", "/agent/people/{id}/emails", Rule::Directory(422)),
+    ("GET", "/agent/people", Rule::Permitted(200)),
+    ("GET", "/agent/people/new", Rule::Permitted(200)),
+    ("POST", "/agent/people/new", Rule::Permitted(422)),
+    ("GET", "/agent/people/{id}", Rule::Permitted(200)),
+    ("POST", "/agent/people/{id}", Rule::Permitted(422)),
+    ("POST", "/agent/people/{id}/emails", Rule::Permitted(422)),
     (
         "POST",
         "/agent/people/{id}/emails/{email_id}/remove",
-        Rule::Directory(404),
+        Rule::Permitted(404),
     ),
     (
         "POST",
         "/agent/people/{id}/emails/{email_id}/primary",
-        Rule::Directory(404),
+        Rule::Permitted(404),
     ),
-    ("POST", "/agent/people/{id}/merge", Rule::Directory(422)),
-    ("POST", "/agent/people/{id}/approve", Rule::Directory(409)),
-    ("GET", "/agent/organizations", Rule::Directory(200)),
-    ("POST", "/agent/organizations", Rule::Directory(422)),
-    ("GET", "/agent/organizations/{id}", Rule::Directory(200)),
-    ("POST", "/agent/organizations/{id}", Rule::Directory(422)),
+    ("POST", "/agent/people/{id}/merge", Rule::Permitted(422)),
+    ("POST", "/agent/people/{id}/approve", Rule::Permitted(409)),
+    ("GET", "/agent/organizations", Rule::Permitted(200)),
+    ("POST", "/agent/organizations", Rule::Permitted(422)),
+    ("GET", "/agent/organizations/{id}", Rule::Permitted(200)),
+    ("POST", "/agent/organizations/{id}", Rule::Permitted(422)),
     // Tried on an organization that does not exist, so that no role
     // deletes it before the others have asked.
     (
         "POST",
         "/agent/organizations/{id}/delete",
-        Rule::Directory(404),
+        Rule::Permitted(404),
     ),
     (
         "POST",
         "/agent/organizations/{id}/members",
-        Rule::Directory(422),
+        Rule::Permitted(422),
     ),
     (
         "POST",
         "/agent/organizations/{id}/members/{person_id}/remove",
-        Rule::Directory(404),
+        Rule::Permitted(404),
+    ),
+    ("GET", "/agent/kb", Rule::Permitted(200)),
+    ("GET", "/agent/kb/articles/new", Rule::Permitted(200)),
+    ("POST", "/agent/kb/articles/new", Rule::Permitted(422)),
+    ("GET", "/agent/kb/articles/{id}", Rule::Permitted(200)),
+    ("POST", "/agent/kb/articles/{id}", Rule::Permitted(422)),
+    ("POST", "/agent/kb/categories", Rule::Permitted(422)),
+    ("POST", "/agent/kb/categories/{id}", Rule::Permitted(422)),
+    // The category holds an article, so nobody deletes it.
+    (
+        "POST",
+        "/agent/kb/categories/{id}/delete",
+        Rule::Permitted(409),
+    ),
+    ("GET", "/agent/kb/comments", Rule::Permitted(200)),
+    (
+        "POST",
+        "/agent/kb/comments/{id}/{decision}",
+        Rule::Permitted(404),
     ),
     ("GET", "/admin", Rule::Admin),
     ("GET", "/admin/agents/invite", Rule::Admin),
@@ -269,6 +288,8 @@ struct Setup {
     department: i64,
     user: i64,
     organization: i64,
+    article: i64,
+    article_category: i64,
 }
 
 async fn staff(app: &TestApp, email: &str) -> Browser {
@@ -354,7 +375,12 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
     let with_people: Vec<&str> = everything
         .iter()
         .copied()
-        .chain(["people.view", "people.edit", "people.merge"])
+        .chain([
+            "people.view",
+            "people.edit",
+            "people.merge",
+            "content.manage",
+        ])
         .collect();
     let full_group = app
         .app
@@ -478,6 +504,32 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
     let admin_browser = staff(app, "admin@example.org").await;
     let open_file = attach(app, &admin_browser, &open).await;
     let own_file = attach(app, &admin_browser, &own).await;
+    let article_category = app
+        .app
+        .create_article_category(
+            &Caller::new(&admin_actor, ""),
+            "Billing help",
+            "",
+            None,
+            "0",
+        )
+        .await
+        .unwrap();
+    let article = app
+        .app
+        .save_article(
+            &Caller::new(&admin_actor, ""),
+            None,
+            &ferrodesk_app::ArticleInput {
+                title: "Paying an invoice".into(),
+                category_id: article_category.to_string(),
+                content: "Use the link in the invoice.".into(),
+                status: "published".into(),
+                ..ferrodesk_app::ArticleInput::default()
+            },
+        )
+        .await
+        .unwrap();
     let roles = Roles {
         anonymous: Browser::new(),
         user: user_browser,
@@ -503,6 +555,8 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
                 .create_organization(&Caller::new(&admin_actor, ""), "Matrix Inc")
                 .await
                 .unwrap(),
+            article,
+            article_category,
         },
     )
 }
@@ -522,7 +576,8 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         .replace("{key}", "agent_invitation")
         .replace("{action}", "unlock")
         .replace("{email_id}", "999999")
-        .replace("{person_id}", "999999");
+        .replace("{person_id}", "999999")
+        .replace("{decision}", "approve");
     let id = if route.starts_with("/admin/tickets/fields") {
         setup.field
     } else if route.starts_with("/admin/teams") {
@@ -531,6 +586,10 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         setup.group
     } else if route.starts_with("/admin/departments") {
         setup.department
+    } else if route.starts_with("/agent/kb/articles") {
+        setup.article
+    } else if route.starts_with("/agent/kb/categories") {
+        setup.article_category
     } else if route.starts_with("/agent/people") {
         setup.user
     } else if route.starts_with("/agent/organizations") && !route.ends_with("/delete") {
@@ -609,7 +668,7 @@ on_both_backends! { spawn_app;
                     let response = request(&app, &visitor, method, &path, &token).await;
                     expect(response.status().as_u16() < 500, format!("{label}: {}", response.status()));
                 }
-                Rule::Agent(expected) | Rule::Own(expected) | Rule::Ticket { full: expected, .. } | Rule::Directory(expected) => {
+                Rule::Agent(expected) | Rule::Own(expected) | Rule::Ticket { full: expected, .. } | Rule::Permitted(expected) => {
                     for (who, browser, token) in [("anonymous", &roles.anonymous, &outsider_token), ("user", &roles.user, &user_token)] {
                         let response = request(&app, browser, method, &path, token).await;
                         expect(is_login_redirect(&response), format!("{who} {label}: {}", response.status()));
@@ -619,7 +678,7 @@ on_both_backends! { spawn_app;
                         let response = request(&app, browser, method, &path, &agent_tokens[index]).await;
                         let wanted = match rule {
                             Rule::Ticket { .. } if index < 2 => 404,
-                            Rule::Directory(_) if index < 2 => 403,
+                            Rule::Permitted(_) if index < 2 => 403,
                             _ => *expected,
                         };
                         expect(response.status().as_u16() == wanted, format!("{who} {label}") + &format!(": {}", response.status()));

@@ -390,3 +390,36 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn a_visitor_reads_an_article_and_votes(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        let admin = crate::tickets::actor_of(&desk.admin);
+        let caller = ferrodesk_app::Caller::new(&admin, "");
+        let category = app.app.create_article_category(&caller, "Getting started", "First steps", None, "0").await.unwrap();
+        app.app.save_article(&caller, None, &ferrodesk_app::ArticleInput {
+            title: "Installing the app".into(),
+            category_id: category.to_string(),
+            content: "1. Download it.\n2. **Run** it.".into(),
+            status: "published".into(),
+            ..ferrodesk_app::ArticleInput::default()
+        }).await.unwrap();
+
+        browser.goto(&app.url("/")).await;
+        browser.click("a[href='/kb']").await;
+        browser.wait_for_url(|url| url.ends_with("/kb")).await;
+        browser.click(&format!("a[href='/kb/categories/{category}']")).await;
+        browser.wait_for_url(|url| url.contains("/kb/categories/")).await;
+        browser.click("a[href='/kb/articles/installing-the-app']").await;
+        browser.wait_for_url(|url| url.ends_with("/kb/articles/installing-the-app")).await;
+        assert_eq!(browser.text_of("#article-title").await, "Installing the app");
+        assert!(browser.text_of("#article-body strong").await.contains("Run"));
+        browser.click("#vote-yes").await;
+        browser.wait_for_url(|url| url.contains("notice=voted")).await;
+        assert_eq!(browser.text_of("#helpful-yes").await, "1");
+        assert!(browser.text_of(".notice").await.contains("Thank you"));
+        browser.close().await;
+    }
+}

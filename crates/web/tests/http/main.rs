@@ -16,6 +16,7 @@ mod errors_and_headers;
 mod health;
 mod help_tickets;
 mod ip_allow_list;
+mod knowledge_base;
 mod login_mails;
 mod mail;
 mod network;

@@ -1,0 +1,169 @@
+//! The knowledge base as visitors read it: the category tree with popular
+//! articles, a category, an article with its votes and comments.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use ferrodesk_app::{
+    AppError, ArticlePage, CategoryPage, FieldErrors, KnowledgeBaseHome, voter_key,
+};
+use ferrodesk_core::Timestamp;
+
+use crate::AppState;
+use crate::error::{WebError, WebResult};
+use crate::forms::FormFields;
+use crate::pages::admin::NoticeQuery;
+use crate::pages::{Chrome, render, render_form};
+use crate::session::Session;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/kb", get(home))
+        .route("/kb/categories/{id}", get(category))
+        .route("/kb/articles/{slug}", get(article))
+        .route("/kb/articles/{slug}/vote", post(vote))
+        .route("/kb/articles/{slug}/comments", post(comment))
+}
+
+#[derive(Template)]
+#[template(path = "kb_home.html")]
+struct HomePage {
+    chrome: Chrome,
+    kb: KnowledgeBaseHome,
+}
+
+async fn home(State(state): State<AppState>, session: Session) -> WebResult<Response> {
+    render(&HomePage {
+        chrome: Chrome::for_session(&session),
+        kb: state.app.knowledge_base_home().await?,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "kb_category.html")]
+struct CategoryView {
+    chrome: Chrome,
+    page: CategoryPage,
+}
+
+async fn category(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let id: i64 = id.parse().map_err(|_| WebError::App(AppError::NotFound))?;
+    render(&CategoryView {
+        chrome: Chrome::for_session(&session),
+        page: state.app.knowledge_base_category(id).await?,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "kb_article.html")]
+struct ArticleView<'a> {
+    chrome: Chrome,
+    csrf_token: &'a str,
+    page: ArticlePage,
+    typed_comment: String,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+impl ArticleView<'_> {
+    fn time(&self, millis: &i64) -> String {
+        Timestamp(*millis).to_string()
+    }
+
+    fn voted(&self, helpful: bool) -> bool {
+        self.page.own_vote == Some(helpful)
+    }
+}
+
+async fn article_page(
+    state: &AppState,
+    session: &Session,
+    slug: &str,
+    typed_comment: String,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let voter = voter_key(&session.actor, session.token.expose());
+    let page = state
+        .app
+        .knowledge_base_article(&session.actor, slug, &voter)
+        .await?;
+    let has_errors = !errors.is_empty();
+    render_form(
+        &ArticleView {
+            chrome: Chrome::for_session(session),
+            csrf_token: &session.csrf_token,
+            page,
+            typed_comment,
+            errors,
+            notice,
+        },
+        has_errors,
+    )
+}
+
+async fn article(
+    State(state): State<AppState>,
+    session: Session,
+    Path(slug): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let notice = query.text(&[
+        ("voted", "Thank you for your feedback."),
+        (
+            "commented",
+            "Thank you: your comment appears once the team has read it.",
+        ),
+    ]);
+    article_page(
+        &state,
+        &session,
+        &slug,
+        String::new(),
+        FieldErrors::new(),
+        notice,
+    )
+    .await
+}
+
+async fn vote(
+    State(state): State<AppState>,
+    session: Session,
+    Path(slug): Path<String>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let voter = voter_key(&session.actor, session.token.expose());
+    state
+        .app
+        .vote_on_article(&slug, &voter, fields.one("helpful") == "1")
+        .await?;
+    Ok(Redirect::to(&format!("/kb/articles/{slug}?notice=voted#feedback")).into_response())
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    session: Session,
+    Path(slug): Path<String>,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let body = fields.one("comment").to_owned();
+    match state
+        .app
+        .comment_on_article(&session.actor, &slug, &body)
+        .await
+    {
+        Ok(()) => Ok(
+            Redirect::to(&format!("/kb/articles/{slug}?notice=commented#comments")).into_response(),
+        ),
+        Err(AppError::Invalid(errors)) => {
+            article_page(&state, &session, &slug, body, errors, None).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
