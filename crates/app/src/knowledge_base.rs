@@ -87,7 +87,7 @@ pub fn slug_from(title: &str) -> String {
     }
 }
 
-fn is_slug(text: &str) -> bool {
+pub(crate) fn is_slug(text: &str) -> bool {
     !text.is_empty()
         && text.chars().count() <= MAX_SLUG_CHARS
         && !text.starts_with('-')
@@ -95,6 +95,59 @@ fn is_slug(text: &str) -> bool {
         && text.chars().all(|character| {
             character == '-' || (character.is_alphanumeric() && !character.is_uppercase())
         })
+}
+
+/// Title, address, text and status of an article or news post, checked.
+pub(crate) struct CheckedPublication {
+    pub title: String,
+    /// `None`: keep or make one from the title.
+    pub slug: Option<String>,
+    pub content: String,
+    pub status: &'static str,
+}
+
+/// Checks what the article and news editors send; problems go to `errors`.
+pub(crate) fn checked_publication(
+    input: &ArticleInput,
+    errors: &mut FieldErrors,
+) -> CheckedPublication {
+    let title = input.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        errors.add("title", "A title has 1 to 200 characters.");
+    } else if title.chars().any(char::is_control) {
+        errors.add("title", "A title is one line.");
+    }
+    let typed_slug = input.slug.trim().to_lowercase();
+    let slug = if typed_slug.is_empty() {
+        None
+    } else if is_slug(&typed_slug) {
+        Some(typed_slug)
+    } else {
+        errors.add(
+            "slug",
+            "An address has letters, digits and dashes only (at most 80).",
+        );
+        Some(String::new())
+    };
+    let content = input.content.trim_end().to_owned();
+    if content.trim().is_empty() {
+        errors.add("content", "Write the text first.");
+    } else if content.len() > MAX_ARTICLE_BYTES {
+        errors.add("content", "A text is at most 200,000 characters.");
+    }
+    let status = ARTICLE_STATUSES
+        .iter()
+        .find(|(key, _)| *key == input.status)
+        .map_or("", |(key, _)| *key);
+    if status.is_empty() {
+        errors.add("status", "Choose draft, published or archived.");
+    }
+    CheckedPublication {
+        title,
+        slug,
+        content,
+        status,
+    }
 }
 
 /// The knowledge base's front page.
@@ -155,7 +208,7 @@ pub fn voter_key(actor: &Actor, session_token: &str) -> String {
 
 impl App {
     /// The acting agent, when they may manage content.
-    async fn content_context(&self, actor: &Actor) -> AppResult<AgentContext> {
+    pub(crate) async fn content_context(&self, actor: &Actor) -> AppResult<AgentContext> {
         let context = self.agent_context(actor).await?;
         if context.effective.has(Permission::ContentManage) {
             Ok(context)
@@ -483,48 +536,29 @@ impl App {
             None => None,
         };
         let mut errors = FieldErrors::new();
-        let title = input.title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
-            errors.add("title", "A title has 1 to 200 characters.");
-        } else if title.chars().any(char::is_control) {
-            errors.add("title", "A title is one line.");
-        }
-        let typed_slug = input.slug.trim().to_lowercase();
-        let slug = if typed_slug.is_empty() {
-            match &current {
+        let checked = checked_publication(input, &mut errors);
+        let slug = match checked.slug {
+            Some(slug) => slug,
+            None => match &current {
                 Some(article) => article.slug.clone(),
-                None => self.free_slug(&slug_from(&title)).await?,
-            }
-        } else if is_slug(&typed_slug) {
-            typed_slug
-        } else {
-            errors.add(
-                "slug",
-                "An address has letters, digits and dashes only (at most 80).",
-            );
-            String::new()
+                None => {
+                    let base = slug_from(&checked.title);
+                    self.free_slug(&base, |slug| async move {
+                        Ok(self.store().find_article(&slug).await?.is_some())
+                    })
+                    .await?
+                }
+            },
         };
-        let content = input.content.trim_end().to_owned();
-        if content.trim().is_empty() {
-            errors.add("content", "Write the article first.");
-        } else if content.len() > MAX_ARTICLE_BYTES {
-            errors.add("content", "An article is at most 200,000 characters.");
-        }
-        let status = ARTICLE_STATUSES
-            .iter()
-            .find(|(key, _)| *key == input.status)
-            .map(|(key, _)| *key);
-        if status.is_none() {
-            errors.add("status", "Choose draft, published or archived.");
-        }
+        let (title, content, status) = (checked.title, checked.content, checked.status);
         let category_id = input.category_id.trim().parse::<i64>().ok();
         let categories = self.store().list_article_categories().await?;
         if !category_id.is_some_and(|id| categories.iter().any(|category| category.id == id)) {
             errors.add("category", "Choose a category.");
         }
         errors.into_result()?;
-        let (Some(status), Some(category_id)) = (status, category_id) else {
-            return Err(AppError::invalid("status", "Choose a status."));
+        let Some(category_id) = category_id else {
+            return Err(AppError::invalid("category", "Choose a category."));
         };
         let html = markdown::render(&content);
         let write = ArticleWrite {
@@ -553,14 +587,18 @@ impl App {
         })
     }
 
-    /// The slug itself, or with -2, -3… when another article has it.
-    async fn free_slug(&self, base: &str) -> AppResult<String> {
-        if self.store().find_article(base).await?.is_none() {
+    /// The slug itself, or with -2, -3… when `taken` says it is.
+    pub(crate) async fn free_slug<F, Fut>(&self, base: &str, taken: F) -> AppResult<String>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = AppResult<bool>>,
+    {
+        if !taken(base.to_owned()).await? {
             return Ok(base.to_owned());
         }
         for suffix in 2..100 {
             let candidate = format!("{base}-{suffix}");
-            if self.store().find_article(&candidate).await?.is_none() {
+            if !taken(candidate.clone()).await? {
                 return Ok(candidate);
             }
         }

@@ -14,11 +14,13 @@ mod jobs;
 mod knowledge_base;
 mod mail;
 pub mod markdown;
+mod news;
 mod passwords;
 mod people;
 mod permissions;
 mod portal;
 mod registration;
+mod search;
 mod secrets;
 mod sessions;
 mod settings;
@@ -52,6 +54,7 @@ pub use ferrodesk_store::{
     MemberRecord, OwnSession, PermissionGroupRecord, TeamRecord, TrustedIp,
 };
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
+pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
@@ -63,6 +66,7 @@ pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
     TemplateOverview, TemplatePreview, TemplateText, hide_tokens,
 };
+pub use news::{NEWS_PAGE_SIZE, NewsPage};
 pub use people::{
     DIRECTORY_PAGE_SIZE, DirectoryList, DirectoryQuery, OrganizationDetail, UserDetail, UserInput,
 };
@@ -74,6 +78,7 @@ pub use portal::{
 pub use registration::{
     ConfirmationOutcome, EMAIL_VERIFICATION_LIFETIME, RegistrationInput, RegistrationOutcome,
 };
+pub use search::{SearchResult, search_terms};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{

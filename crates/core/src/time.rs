@@ -44,6 +44,22 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `2026-11-22T09:30:05Z`: RFC 3339, for feeds and machines.
+    pub fn rfc3339(self) -> String {
+        let seconds = self.0.div_euclid(1000);
+        let days = seconds.div_euclid(86_400);
+        let second_of_day = seconds.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            second_of_day / 3600,
+            second_of_day % 3600 / 60,
+            second_of_day % 60
+        )
+    }
+}
+
 /// `2026-11-22 09:30 UTC`: how pages and mails show a time until people
 /// get their own time zones.
 impl std::fmt::Display for Timestamp {
@@ -126,6 +142,11 @@ mod tests {
         );
         assert_eq!(Timestamp(-1000).to_string(), "1969-12-31 23:59 UTC");
         assert_eq!(Timestamp(0).date_time(), "1970-01-01 00:00");
+        assert_eq!(
+            Timestamp(1_795_339_805_999).rfc3339(),
+            "2026-11-22T09:30:05Z"
+        );
+        assert_eq!(Timestamp(-1000).rfc3339(), "1969-12-31T23:59:59Z");
         assert_eq!(Timestamp(1_795_305_600_000).date_time(), "2026-11-22 00:00");
         assert_eq!(
             Timestamp(951_782_400_000 + 61_000).date_time(),

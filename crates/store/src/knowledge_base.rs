@@ -121,6 +121,13 @@ pub struct ArticleWrite<'a> {
     pub author: &'a str,
 }
 
+impl ArticleWrite<'_> {
+    /// What the search index holds for it: only published articles.
+    fn searchable(&self) -> Option<(&str, &str)> {
+        (self.status == "published").then_some((self.title, self.body_markdown))
+    }
+}
+
 /// A category as saved by an agent.
 #[derive(Debug, Clone)]
 pub struct CategoryWrite<'a> {
@@ -275,6 +282,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "an article with this address"))?;
             insert_revision!(transaction, id, article, now);
+            crate::search::index_content!(transaction, "article", id, article.searchable());
             transaction.commit().await?;
             Ok(id)
         })
@@ -312,6 +320,7 @@ impl Store {
                 return Ok(false);
             }
             insert_revision!(transaction, id, article, now);
+            crate::search::index_content!(transaction, "article", id, article.searchable());
             transaction.commit().await?;
             Ok(true)
         })

@@ -12,12 +12,14 @@ mod error_log;
 mod jobs;
 mod knowledge_base;
 mod logins;
+mod news;
 mod outbox;
 mod people;
 mod permission_groups;
 mod rate_limits;
 mod registrations;
 mod resets;
+mod search;
 mod sessions;
 mod settings;
 mod ticket_fields;
@@ -39,6 +41,7 @@ pub use logins::{
     FailedLogin, FailureCount, LockedLogin, LockoutRule, LoginFilter, LoginRecord, NewLoginRecord,
     SecondFactorProof, SuccessfulLogin, lockout_key,
 };
+pub use news::{NewsCategoryRecord, NewsPostRecord, NewsWrite};
 pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail, mail_job_payload};
 pub use people::{
     ChangeOutcome, MAX_PASSWORD_HISTORY, NewPerson, Organization, PasswordChange, PersonChange,
@@ -47,6 +50,7 @@ pub use people::{
 pub use permission_groups::{AgentGrants, GroupDefinition, GroupGrants, PermissionGroupRecord};
 pub use registrations::{ConfirmedAddress, NewRegistration};
 pub use resets::{LinkPurpose, NewPasswordLink};
+pub use search::{MATCH_END, MATCH_START, SearchHit};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,

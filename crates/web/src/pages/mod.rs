@@ -7,6 +7,8 @@ pub(crate) mod authoring;
 pub(crate) mod forgot_password;
 pub(crate) mod help_tickets;
 pub(crate) mod knowledge_base;
+pub(crate) mod news;
+pub(crate) mod news_authoring;
 pub(crate) mod password_reset;
 pub(crate) mod people;
 pub(crate) mod portal;
@@ -32,6 +34,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .merge(tickets::routes())
         .merge(people::routes())
         .merge(authoring::routes())
+        .merge(news_authoring::routes())
         .merge(account::staff_routes())
         .merge(admin::routes())
         .merge(setup::routes())

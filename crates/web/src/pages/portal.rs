@@ -32,6 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(super::help_tickets::routes())
         .merge(super::register::routes())
         .merge(super::knowledge_base::routes())
+        .merge(super::news::routes())
 }
 
 #[derive(Template)]

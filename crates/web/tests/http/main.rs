@@ -20,6 +20,7 @@ mod knowledge_base;
 mod login_mails;
 mod mail;
 mod network;
+mod news_search;
 mod organization;
 mod password_reset;
 mod people;
