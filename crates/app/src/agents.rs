@@ -354,6 +354,33 @@ impl App {
         .await
     }
 
+    /// Changes one's own display name (agents and users alike).
+    pub async fn change_own_name(&self, caller: &Caller<'_>, name: &str) -> AppResult<()> {
+        let person = self.own_person(caller.actor).await?;
+        let name = ferrodesk_core::PersonName::parse(name)
+            .map_err(|error| AppError::invalid("name", error.to_string()))?;
+        if name.as_str() == person.name {
+            return Ok(());
+        }
+        let audit = Audit::new(caller, "account.name_changed")
+            .on_person(person.id, &person.name, &person.email)
+            .change(
+                &serde_json::json!({ "name": person.name }),
+                &serde_json::json!({ "name": name.as_str() }),
+            );
+        let email_normalized = person.email.to_lowercase();
+        self.apply_person_change(
+            person.id,
+            &PersonChange::Profile {
+                name: name.as_str(),
+                email: &person.email,
+                email_normalized: &email_normalized,
+            },
+            &audit,
+        )
+        .await
+    }
+
     /// One's own sessions, on every surface.
     pub async fn own_sessions(&self, actor: &Actor) -> AppResult<Vec<OwnSession>> {
         let person = self.own_person(actor).await?;

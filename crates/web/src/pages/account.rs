@@ -36,6 +36,7 @@ fn routes_under(base: &str) -> Router<AppState> {
             get(password_form).post(change_password),
         )
         .route(&format!("{base}/notifications"), post(save_notifications))
+        .route(&format!("{base}/profile"), post(save_profile))
         .route(
             &format!("{base}/sessions/end-others"),
             post(end_other_sessions),
@@ -92,6 +93,8 @@ struct AccountPage<'a> {
     sessions: Vec<(SessionRow, bool)>,
     two_factor_on: bool,
     notice: Option<&'static str>,
+    /// Why the name typed was refused.
+    name_error: Option<String>,
 }
 
 async fn overview(
@@ -103,6 +106,16 @@ async fn overview(
     if let Some(redirect) = not_signed_in(&session, base) {
         return Ok(redirect);
     }
+    account_page(&state, &session, query, None).await
+}
+
+async fn account_page(
+    state: &AppState,
+    session: &Session,
+    query: NoticeQuery,
+    name_error: Option<String>,
+) -> WebResult<Response> {
+    let base = base_path(session.surface);
     let person = state.app.own_person(&session.actor).await?;
     let current = state.app.session_id(session.token.expose());
     let sessions = state
@@ -115,27 +128,33 @@ async fn overview(
             (SessionRow::from_session(own), is_current)
         })
         .collect();
-    render(&AccountPage {
-        chrome: Chrome::for_session(&session),
-        base,
-        csrf_token: &session.csrf_token,
-        name: person.name,
-        email: person.email,
-        is_agent: person.is_agent,
-        notify_success: person.notify_login_success,
-        notify_failure: person.notify_login_failure,
-        sessions,
-        two_factor_on: person.totp_enabled_at.is_some(),
-        notice: query.text(&[
-            (
-                "password-changed",
-                "Your password is changed. Your other sessions have ended.",
-            ),
-            ("notifications-saved", "Your login mail choices are saved."),
-            ("session-ended", "That session has ended."),
-            ("others-ended", "You are logged out everywhere else."),
-        ]),
-    })
+    let has_error = name_error.is_some();
+    crate::pages::render_form(
+        &AccountPage {
+            chrome: Chrome::for_session(session),
+            base,
+            csrf_token: &session.csrf_token,
+            name: person.name,
+            email: person.email,
+            is_agent: person.is_agent,
+            notify_success: person.notify_login_success,
+            notify_failure: person.notify_login_failure,
+            sessions,
+            two_factor_on: person.totp_enabled_at.is_some(),
+            notice: query.text(&[
+                (
+                    "password-changed",
+                    "Your password is changed. Your other sessions have ended.",
+                ),
+                ("notifications-saved", "Your login mail choices are saved."),
+                ("session-ended", "That session has ended."),
+                ("others-ended", "You are logged out everywhere else."),
+                ("name-saved", "Your name is saved."),
+            ]),
+            name_error,
+        },
+        has_error,
+    )
 }
 
 #[derive(Template)]
@@ -236,6 +255,33 @@ async fn save_notifications(
         base_path(session.surface)
     ))
     .into_response())
+}
+
+async fn save_profile(
+    State(state): State<AppState>,
+    session: Session,
+    fields: crate::forms::FormFields,
+) -> WebResult<Response> {
+    let base = base_path(session.surface);
+    if let Some(redirect) = not_signed_in(&session, base) {
+        return Ok(redirect);
+    }
+    match state
+        .app
+        .change_own_name(&session.caller(), fields.one("name"))
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("{base}?notice=name-saved")).into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let message = errors
+                .iter()
+                .map(|(_, message)| message.to_owned())
+                .next()
+                .unwrap_or_default();
+            account_page(&state, &session, NoticeQuery::from(None), Some(message)).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 async fn revoke_session(

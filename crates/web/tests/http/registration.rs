@@ -171,4 +171,25 @@ on_both_backends! { spawn_app;
         let without_token = visitor.post(&app, "/register", &[("name", "X"), ("email", "x@example.org")]).await;
         assert_eq!(without_token.status(), 403, "CSRF");
     }
+
+    async fn people_change_their_own_name(app: TestApp) {
+        app.create_account("uma@example.org", "Uma User", AccountKind::User).await;
+        let uma = Browser::new();
+        let token = uma.csrf(&app, "/login").await;
+        uma.post(&app, "/login", &[("email", "uma@example.org"), ("password", PASSWORD), ("csrf_token", &token)]).await;
+        let saved = post_on(&app, &uma, "/account", "/account/profile", &[("name", "Uma <Renamed>")]).await;
+        assert_eq!(crate::helpers::location(&saved), "/account?notice=name-saved");
+        let page = uma.get(&app, "/account").await.text().await.unwrap();
+        assert!(page.contains("Uma &#60;Renamed&#62;"));
+        let blank = post_on(&app, &uma, "/account", "/account/profile", &[("name", "   ")]).await;
+        assert_eq!(blank.status(), 422);
+        assert!(blank.text().await.unwrap().contains("name-error"));
+        let person = app.app.store().find_person_by_email("uma@example.org").await.unwrap().unwrap();
+        assert_eq!(person.name, "Uma <Renamed>");
+        assert!(crate::security::audit_actions(&app).await.iter().any(|action| action == "account.name_changed"));
+        let visitor = Browser::new();
+        let token = visitor.csrf(&app, "/login").await;
+        let anonymous = visitor.post(&app, "/account/profile", &[("csrf_token", &token), ("name", "Nobody")]).await;
+        assert!(crate::helpers::location(&anonymous).starts_with("/login"));
+    }
 }
