@@ -316,14 +316,43 @@ impl App {
             return Ok(0);
         };
         let before = Timestamp::minus(self.now(), UNREFERENCED_BLOB_GRACE);
+        // The logo is a blob no attachment refers to.
+        let logo = self.settings().await?.branding.logo_sha256.clone();
         let mut removed = 0;
         for sha256 in self.store().unreferenced_blobs(before, 500).await? {
+            if logo.as_deref() == Some(sha256.as_str()) {
+                continue;
+            }
             if is_sha256_hex(&sha256) && self.store().forget_blob(&sha256).await? {
                 let _ = tokio::fs::remove_file(blobs.path_of(&sha256)).await;
                 removed += 1;
             }
         }
         Ok(removed)
+    }
+}
+
+impl App {
+    /// The help center's logo, to serve inline, if one was uploaded.
+    pub async fn brand_logo(&self) -> AppResult<AttachmentDownload> {
+        let branding = self.settings().await?.branding.clone();
+        let (Some(sha256), Some(content_type)) = (branding.logo_sha256, branding.logo_content_type)
+        else {
+            return Err(AppError::NotFound);
+        };
+        let size = tokio::fs::metadata(self.blob_store()?.path_of(&sha256))
+            .await
+            .map(|metadata| i64::try_from(metadata.len()).unwrap_or(i64::MAX))
+            .map_err(|_| AppError::NotFound)?;
+        self.download_of(StoredAttachment {
+            id: 0,
+            ticket_id: 0,
+            is_note: false,
+            blob_sha256: sha256,
+            file_name: "logo".to_owned(),
+            content_type,
+            size,
+        })
     }
 }
 

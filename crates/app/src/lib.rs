@@ -82,9 +82,10 @@ pub use search::{SearchResult, search_terms};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
-    AttachmentLimits, Audience, HelpCenterSettings, IpAllowList, LoginLimits, LoginMonitoring,
-    MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS, MAX_TWO_FACTOR_GRACE_DAYS,
-    RegistrationMode, SessionLimits, Settings, TwoFactorPolicy, parse_range,
+    AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList, LoginLimits,
+    LoginMonitoring, MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS,
+    MAX_TWO_FACTOR_GRACE_DAYS, RegistrationMode, SessionLimits, Settings, TwoFactorPolicy,
+    current_branding, parse_range,
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{

@@ -274,7 +274,10 @@ impl App {
             .or_else(|_| mailbox(None, to_address))
             .map_err(|error| AppError::invalid("email", error.to_string()))?;
         if let Some(values) = context.as_object_mut() {
-            values.insert("product_name".into(), PRODUCT_NAME.into());
+            values.insert(
+                "product_name".into(),
+                self.settings().await?.branding.product_name.clone().into(),
+            );
         }
         let custom = self.custom_template(kind).await?;
         let (rendered, problem) = render(

@@ -291,6 +291,54 @@ fn default_help_center() -> HelpCenterSettings {
     }
 }
 
+/// How the help center presents itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branding {
+    /// Shown in page titles, the top bar and mails.
+    pub product_name: String,
+    /// The help center's main colour, `#rrggbb`.
+    pub accent: String,
+    /// The logo's stored body (an image), if one was uploaded.
+    #[serde(default)]
+    pub logo_sha256: Option<String>,
+    #[serde(default)]
+    pub logo_content_type: Option<String>,
+}
+
+fn default_branding() -> Branding {
+    Branding {
+        product_name: "Ferrodesk".to_owned(),
+        accent: "#1f5fbf".to_owned(),
+        logo_sha256: None,
+        logo_content_type: None,
+    }
+}
+
+/// The branding this process last loaded, for templates that render
+/// without a request's settings at hand. Every node refreshes it with its
+/// settings, within seconds of a change.
+static CURRENT_BRANDING: RwLock<Option<Arc<Branding>>> = RwLock::new(None);
+
+pub fn current_branding() -> Arc<Branding> {
+    let guard = match CURRENT_BRANDING.read() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    guard
+        .clone()
+        .unwrap_or_else(|| Arc::new(default_branding()))
+}
+
+fn publish_branding(branding: &Branding) {
+    let mut guard = match CURRENT_BRANDING.write() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if guard.as_deref() != Some(branding) {
+        *guard = Some(Arc::new(branding.clone()));
+    }
+}
+
 /// Every runtime setting, with its secure default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -307,6 +355,8 @@ pub struct Settings {
     pub attachments: AttachmentLimits,
     #[serde(default = "default_help_center")]
     pub help_center: HelpCenterSettings,
+    #[serde(default = "default_branding")]
+    pub branding: Branding,
 }
 
 fn default_attachment_limits() -> AttachmentLimits {
@@ -368,6 +418,7 @@ impl Default for Settings {
             },
             attachments: default_attachment_limits(),
             help_center: default_help_center(),
+            branding: default_branding(),
         }
     }
 }
@@ -383,6 +434,7 @@ const TWO_FACTOR: &str = "two_factor";
 const IP_ALLOW_LIST: &str = "ip_allow_list";
 const ATTACHMENTS: &str = "attachments";
 const HELP_CENTER: &str = "help_center";
+const BRANDING: &str = "branding";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -399,6 +451,7 @@ impl Settings {
             (IP_ALLOW_LIST, to_json(&self.ip_allow_list)?),
             (ATTACHMENTS, to_json(&self.attachments)?),
             (HELP_CENTER, to_json(&self.help_center)?),
+            (BRANDING, to_json(&self.branding)?),
         ])
     }
 
@@ -420,6 +473,7 @@ impl Settings {
                 IP_ALLOW_LIST => parse_into(value, &mut settings.ip_allow_list),
                 ATTACHMENTS => parse_into(value, &mut settings.attachments),
                 HELP_CENTER => parse_into(value, &mut settings.help_center),
+                BRANDING => parse_into(value, &mut settings.branding),
                 _ => true,
             };
             if !applied {
@@ -457,6 +511,7 @@ impl SettingsCache {
             store.put_setting_if_missing(key, &value, now).await?;
         }
         let settings = Settings::from_rows(&store.load_settings().await?);
+        publish_branding(&settings.branding);
         Ok(SettingsCache {
             current: RwLock::new((now, Arc::new(settings))),
         })
@@ -474,6 +529,7 @@ impl SettingsCache {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
+        publish_branding(&settings.branding);
         *guard = (loaded_at, Arc::new(settings));
     }
 }
@@ -797,6 +853,66 @@ impl App {
             .await
     }
 
+    /// Sets the product name and the main colour (`#rrggbb`).
+    pub async fn set_branding(
+        &self,
+        caller: &Caller<'_>,
+        product_name: &str,
+        accent: &str,
+    ) -> AppResult<()> {
+        let mut errors = FieldErrors::new();
+        let name = product_name.trim();
+        if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+            errors.add("product_name", "A name has 1 to 60 characters on one line.");
+        }
+        let accent = accent.trim().to_ascii_lowercase();
+        let is_colour = accent.len() == 7
+            && accent.starts_with('#')
+            && accent[1..].bytes().all(|byte| byte.is_ascii_hexdigit());
+        if !is_colour {
+            errors.add("accent", "A colour is written #rrggbb.");
+        }
+        errors.into_result()?;
+        let before = self.settings().await?.branding.clone();
+        let after = Branding {
+            product_name: name.to_owned(),
+            accent,
+            ..before.clone()
+        };
+        self.put_audited_setting(caller, BRANDING, &before, &after)
+            .await
+    }
+
+    /// Sets (an uploaded image) or removes (`None`) the logo.
+    pub async fn set_brand_logo(
+        &self,
+        caller: &Caller<'_>,
+        logo: Option<&crate::UploadedFile>,
+    ) -> AppResult<()> {
+        if let Some(file) = logo
+            && !file.content_type.starts_with("image/")
+        {
+            return Err(AppError::invalid(
+                "logo",
+                "A logo is a PNG, JPEG, GIF or WebP image.",
+            ));
+        }
+        let before = self.settings().await?.branding.clone();
+        let after = Branding {
+            logo_sha256: logo.map(|file| file.sha256.clone()),
+            logo_content_type: logo.map(|file| file.content_type.clone()),
+            ..before.clone()
+        };
+        if let Some(file) = logo {
+            // Keep the body out of the sweep of unreferenced blobs.
+            self.store()
+                .record_blob(&file.sha256, file.size, self.now())
+                .await?;
+        }
+        self.put_audited_setting(caller, BRANDING, &before, &after)
+            .await
+    }
+
     /// Stores a setting with its audit entry in one transaction, then
     /// reloads this node's copy; other nodes see it within seconds.
     async fn put_audited_setting<T: Serialize>(
@@ -868,7 +984,7 @@ mod tests {
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 11);
+        assert_eq!(rows.len(), 12);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

@@ -5,6 +5,7 @@
 
 mod assets;
 mod body_limit;
+mod branding;
 mod client_ip;
 mod downloads;
 mod error;
@@ -79,6 +80,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(staff)
         .merge(health::routes())
         .merge(assets::routes())
+        .merge(branding::routes())
         .fallback(error::not_found)
         .layer(from_fn_with_state(state.clone(), network::restrict))
         .layer(from_fn_with_state(state.clone(), client_ip::resolve))

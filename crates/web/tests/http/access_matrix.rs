@@ -273,6 +273,10 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/tickets/fields/{id}/delete", Rule::Admin),
     ("POST", "/admin/tickets/priorities", Rule::Admin),
     ("GET", "/admin/help-center", Rule::Admin),
+    ("GET", "/admin/branding", Rule::Admin),
+    ("POST", "/admin/branding", Rule::Admin),
+    ("POST", "/admin/branding/logo", Rule::Admin),
+    ("POST", "/admin/branding/logo/delete", Rule::Admin),
     ("POST", "/admin/help-center", Rule::Admin),
     ("POST", "/admin/tickets/priorities/{id}/delete", Rule::Admin),
 ];

@@ -9,6 +9,7 @@ mod access_matrix;
 mod admin_access;
 mod attachments;
 mod bad_input;
+mod branding;
 mod browser;
 mod client_address;
 mod csrf;

@@ -3,6 +3,7 @@
 //! forgot the extractor still could not act.
 
 pub(crate) mod agents;
+mod branding;
 mod help_center;
 mod jobs;
 mod logs;
@@ -43,6 +44,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(permission_groups::routes())
         .merge(ticket_settings::routes())
         .merge(help_center::routes())
+        .merge(branding::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -100,13 +102,14 @@ pub(crate) struct AdminMenu {
 }
 
 impl AdminMenu {
-    pub const ENTRIES: [(&'static str, &'static str); 14] = [
+    pub const ENTRIES: [(&'static str, &'static str); 15] = [
         ("/admin", "Agents"),
         ("/admin/permission-groups", "Permission groups"),
         ("/admin/teams", "Teams"),
         ("/admin/departments", "Departments"),
         ("/admin/tickets", "Ticket settings"),
         ("/admin/help-center", "Help center"),
+        ("/admin/branding", "Branding"),
         ("/admin/security", "Security"),
         ("/admin/audit", "Audit log"),
         ("/admin/logins", "Login log"),

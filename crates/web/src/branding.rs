@@ -1,0 +1,79 @@
+//! The admin's branding in every page: the product name and logo the
+//! layout shows (read from this node's copy of the settings), the colour
+//! stylesheet, and the logo itself.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+use crate::error::WebResult;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/static/brand.css", get(stylesheet))
+        .route("/brand/logo", get(logo))
+}
+
+/// The product name the layout shows.
+pub(crate) fn product_name() -> String {
+    ferrodesk_app::current_branding().product_name.clone()
+}
+
+/// Whether an uploaded logo replaces the name in the top bar.
+pub(crate) fn has_logo() -> bool {
+    ferrodesk_app::current_branding().logo_sha256.is_some()
+}
+
+/// A colour made darker, for hover and borders: each channel at 3/4.
+fn darker(colour: &str) -> String {
+    let channel = |range: std::ops::Range<usize>| {
+        colour
+            .get(range)
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .map_or(0, |value| u16::from(value) * 3 / 4)
+    };
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        channel(1..3),
+        channel(3..5),
+        channel(5..7)
+    )
+}
+
+async fn stylesheet(State(state): State<AppState>) -> WebResult<Response> {
+    let branding = state.app.settings().await?.branding.clone();
+    // The colour was checked to be #rrggbb when saved.
+    let css = format!(
+        "body.portal {{ --brand: {accent}; --brand-dark: {dark}; }}\n",
+        accent = branding.accent,
+        dark = darker(&branding.accent)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        css,
+    )
+        .into_response())
+}
+
+async fn logo(State(state): State<AppState>) -> WebResult<Response> {
+    let download = state.app.brand_logo().await?;
+    crate::downloads::serve(download).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::darker;
+
+    #[test]
+    fn darker_colours_scale_each_channel() {
+        assert_eq!(darker("#ffffff"), "#bfbfbf");
+        assert_eq!(darker("#1f5fbf"), "#17478f");
+        assert_eq!(darker("nonsense"), "#000000");
+    }
+}
