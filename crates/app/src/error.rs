@@ -100,3 +100,28 @@ impl From<StoreError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Turns a store `Conflict` (a unique name or address already taken) into
+/// a form error on `field`; other store errors stay what they are.
+pub(crate) fn taken(
+    field: &'static str,
+    message: &'static str,
+) -> impl FnOnce(StoreError) -> AppError {
+    move |error| match error {
+        StoreError::Conflict(_) => AppError::invalid(field, message),
+        other => other.into(),
+    }
+}
+
+/// The cursor of a keyset page, "<sort value>.<id>", as sent back by a
+/// "next page" link; empty for the first page.
+pub(crate) fn parse_keyset_cursor(cursor: Option<&str>) -> AppResult<Option<(i64, i64)>> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(cursor) => cursor
+            .split_once('.')
+            .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
+            .map(Some)
+            .ok_or_else(|| AppError::invalid("after", "That page does not exist.")),
+    }
+}

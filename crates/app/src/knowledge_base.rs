@@ -8,11 +8,12 @@
 use ferrodesk_core::Permission;
 use ferrodesk_store::{
     ArticleCategoryRecord, ArticleCommentRecord, ArticleRecord, ArticleRevisionRecord,
-    ArticleSummary, ArticleWrite, CategoryWrite, DeleteOutcome, StoreError,
+    ArticleSummary, ArticleWrite, CategoryWrite, DeleteOutcome,
 };
 
 use crate::audit::{Audit, Caller};
 use crate::departments::checked_name;
+use crate::error::taken;
 use crate::secrets::token_hash;
 use crate::tickets::AgentContext;
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
@@ -24,6 +25,33 @@ const MAX_COMMENT_CHARS: usize = 5_000;
 const MAX_DESCRIPTION_CHARS: usize = 500;
 const POPULAR_ARTICLES: i64 = 10;
 const RELATED_ARTICLES: i64 = 5;
+
+/// How often a node writes the article views it counted.
+pub const VIEW_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Article views counted in memory until the next flush.
+#[derive(Debug, Default)]
+pub(crate) struct ViewCounter(std::sync::Mutex<std::collections::HashMap<i64, i64>>);
+
+impl ViewCounter {
+    fn count(&self, article_id: i64) -> i64 {
+        let mut views = match self.0.lock() {
+            Ok(views) => views,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let pending = views.entry(article_id).or_insert(0);
+        *pending += 1;
+        *pending
+    }
+
+    fn take(&self) -> std::collections::HashMap<i64, i64> {
+        let mut views = match self.0.lock() {
+            Ok(views) => views,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        std::mem::take(&mut *views)
+    }
+}
 
 /// An article's status.
 pub const ARTICLE_STATUSES: [(&str, &str); 3] = [
@@ -276,7 +304,13 @@ impl App {
             .await?
             .filter(|article| article.status == "published")
             .ok_or(AppError::NotFound)?;
-        self.store().count_article_view(article.id).await?;
+        // Counted in memory and written by `flush_article_views`; the page
+        // shows the stored count plus what this node has not written yet.
+        let pending = self.inner.article_views.count(article.id);
+        let article = ArticleRecord {
+            view_count: article.view_count + pending,
+            ..article
+        };
         Ok(ArticlePage {
             authors: self.store().article_authors(article.id).await?,
             related: self
@@ -292,6 +326,17 @@ impl App {
             may_comment: matches!(actor, Actor::User(_)),
             article,
         })
+    }
+
+    /// Writes the article views counted since the last flush (run every
+    /// `VIEW_FLUSH_INTERVAL` and at shutdown). Views of a failed write are
+    /// lost, not retried: a counter is not worth a backlog.
+    pub async fn flush_article_views(&self) -> AppResult<usize> {
+        let views = self.inner.article_views.take();
+        for (article_id, count) in &views {
+            self.store().add_article_views(*article_id, *count).await?;
+        }
+        Ok(views.len())
     }
 
     /// "Was this helpful?": one vote per person or visitor session; a new
@@ -354,13 +399,14 @@ impl App {
         position: &str,
     ) -> AppResult<(String, String, i64)> {
         let mut errors = FieldErrors::new();
-        let name = checked_name(name, "name")
-            .map_err(|error| {
-                if let AppError::Invalid(found) = error {
-                    errors.merge(found);
-                }
-            })
-            .unwrap_or_default();
+        let name = match checked_name(name, "name") {
+            Ok(name) => name,
+            Err(AppError::Invalid(found)) => {
+                errors.merge(found);
+                String::new()
+            }
+            Err(other) => return Err(other),
+        };
         let description = description.trim().to_owned();
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
             errors.add(
@@ -579,12 +625,7 @@ impl App {
                 .await
                 .map(|_| id),
         };
-        saved.map_err(|error| match error {
-            StoreError::Conflict(_) => {
-                AppError::invalid("slug", "Another article has this address.")
-            }
-            other => other.into(),
-        })
+        saved.map_err(taken("slug", "Another article has this address."))
     }
 
     /// The slug itself, or with -2, -3… when `taken` says it is.

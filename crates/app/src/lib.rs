@@ -60,7 +60,7 @@ pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
 pub use knowledge_base::{
     ARTICLE_STATUSES, ArticleEditor, ArticleInput, ArticlePage, CategoryNode, CategoryPage,
-    KnowledgeBaseHome, category_tree, slug_from, voter_key,
+    KnowledgeBaseHome, VIEW_FLUSH_INTERVAL, category_tree, slug_from, voter_key,
 };
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
@@ -125,6 +125,9 @@ struct Inner {
     job_queued: tokio::sync::Notify,
     /// Where attachments are kept; without it nothing can be attached.
     blobs: Option<attachments::BlobStore>,
+    /// Article views counted since the last flush, by article id: reading
+    /// an article writes nothing, so readers never queue behind writers.
+    article_views: knowledge_base::ViewCounter,
 }
 
 /// How an application is set up besides its store and key.
@@ -189,6 +192,7 @@ impl App {
                 mailer: mail::MailerCache::default(),
                 job_queued: tokio::sync::Notify::new(),
                 blobs: options.blob_dir.map(attachments::BlobStore::new),
+                article_views: knowledge_base::ViewCounter::default(),
             }),
         })
     }

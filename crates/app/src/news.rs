@@ -2,10 +2,12 @@
 //! feed for readers (published posts only), and authoring for agents with
 //! `content.manage`.
 
-use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord, NewsWrite, StoreError};
+use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord, NewsWrite};
 
 use crate::audit::{Audit, Caller};
 use crate::departments::checked_name;
+use crate::error::parse_keyset_cursor;
+use crate::error::taken;
 use crate::knowledge_base::{ArticleInput, checked_publication, is_slug, slug_from};
 use crate::{App, AppError, AppResult, FieldErrors, markdown};
 
@@ -28,15 +30,7 @@ impl App {
         category_id: Option<i64>,
         after: Option<&str>,
     ) -> AppResult<NewsPage> {
-        let before = match after {
-            None | Some("") => None,
-            Some(cursor) => Some(
-                cursor
-                    .split_once('.')
-                    .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
-                    .ok_or_else(|| AppError::invalid("after", "That page does not exist."))?,
-            ),
-        };
+        let before = parse_keyset_cursor(after)?;
         let mut posts = self
             .store()
             .published_news(category_id, before, NEWS_PAGE_SIZE + 1)
@@ -152,12 +146,7 @@ impl App {
                 self.now(),
             )
             .await
-            .map_err(|error| match error {
-                StoreError::Conflict(_) => {
-                    AppError::invalid("slug", "Another post has this address.")
-                }
-                other => other.into(),
-            })?;
+            .map_err(taken("slug", "Another post has this address."))?;
         written.ok_or(AppError::NotFound)
     }
 
@@ -170,12 +159,7 @@ impl App {
         self.store()
             .create_news_category(&name, &audit.entry(), self.now())
             .await
-            .map_err(|error| match error {
-                StoreError::Conflict(_) => {
-                    AppError::invalid("name", "A news category has this name already.")
-                }
-                other => other.into(),
-            })
+            .map_err(taken("name", "A news category has this name already."))
     }
 
     pub async fn delete_news_category(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {

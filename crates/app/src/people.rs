@@ -12,6 +12,7 @@ use ferrodesk_store::{
 
 use crate::audit::{Audit, Caller};
 use crate::departments::checked_name;
+use crate::error::taken;
 use crate::tickets::AgentContext;
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
@@ -141,6 +142,26 @@ impl App {
         } else {
             Err(AppError::Forbidden)
         }
+    }
+
+    /// The help-center user with this address (any of theirs); agents are
+    /// not users.
+    async fn user_with_address(&self, email: &Email) -> AppResult<Option<UserRecord>> {
+        match self
+            .store()
+            .find_person_by_any_email(&email.normalized())
+            .await?
+        {
+            Some(person_id) => Ok(self.store().get_user(person_id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// `Forbidden` unless the actor may create and change users.
+    pub async fn require_people_editor(&self, actor: &Actor) -> AppResult<()> {
+        self.directory_context(actor, Permission::PeopleEdit)
+            .await
+            .map(|_| ())
     }
 
     /// The newest tickets of a requester or an organization that the agent
@@ -380,12 +401,7 @@ impl App {
                 self.now(),
             )
             .await
-            .map_err(|error| match error {
-                ferrodesk_store::StoreError::Conflict(_) => {
-                    AppError::invalid("email", "Someone has this address already.")
-                }
-                other => other.into(),
-            })
+            .map_err(taken("email", "Someone has this address already."))
     }
 
     /// The user and one of their addresses, or `NotFound`.
@@ -464,15 +480,7 @@ impl App {
         let source = self.store().get_user(id).await?.ok_or(AppError::NotFound)?;
         let email =
             Email::parse(into).map_err(|error| AppError::invalid("into", error.to_string()))?;
-        let target = match self
-            .store()
-            .find_person_by_any_email(&email.normalized())
-            .await?
-        {
-            Some(target_id) => self.store().get_user(target_id).await?,
-            None => None,
-        };
-        let Some(target) = target else {
+        let Some(target) = self.user_with_address(&email).await? else {
             return Err(AppError::invalid("into", "No user has that address."));
         };
         if target.id == source.id {
@@ -558,12 +566,7 @@ impl App {
         self.store()
             .create_audited_organization(&name, &audit.entry(), self.now())
             .await
-            .map_err(|error| match error {
-                ferrodesk_store::StoreError::Conflict(_) => {
-                    AppError::invalid("name", "An organization has this name already.")
-                }
-                other => other.into(),
-            })
+            .map_err(taken("name", "An organization has this name already."))
     }
 
     pub async fn rename_organization(
@@ -586,18 +589,15 @@ impl App {
                 &serde_json::json!({ "name": current.name }),
                 &serde_json::json!({ "name": name }),
             );
-        match self
+        if self
             .store()
             .rename_organization(id, &name, &audit.entry(), self.now())
             .await
+            .map_err(taken("name", "An organization has this name already."))?
         {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(AppError::NotFound),
-            Err(ferrodesk_store::StoreError::Conflict(_)) => Err(AppError::invalid(
-                "name",
-                "An organization has this name already.",
-            )),
-            Err(other) => Err(other.into()),
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
         }
     }
 
@@ -643,15 +643,7 @@ impl App {
             .ok_or(AppError::NotFound)?;
         let email =
             Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
-        let user = match self
-            .store()
-            .find_person_by_any_email(&email.normalized())
-            .await?
-        {
-            Some(person_id) => self.store().get_user(person_id).await?,
-            None => None,
-        };
-        let Some(user) = user else {
+        let Some(user) = self.user_with_address(&email).await? else {
             return Err(AppError::invalid("email", "No user has that address."));
         };
         let input = UserInput {

@@ -23,6 +23,7 @@ use ferrodesk_store::{
 use crate::attachments::{AttachmentDownload, UploadedFile, attachments_by_message};
 use crate::audit::Caller;
 use crate::departments::{DepartmentNode, department_tree};
+use crate::error::parse_keyset_cursor;
 use crate::secrets::{same_secret, token_hash};
 use crate::ticket_fields::{FieldView, checked_field_values, field_views, values_for};
 use crate::tickets::{
@@ -228,15 +229,7 @@ impl App {
             (PortalScope::Organization, None) => return Err(AppError::Forbidden),
             (PortalScope::Mine, _) => filter.requester_id = Some(user.id),
         }
-        let after = match after {
-            None | Some("") => None,
-            Some(cursor) => Some(
-                cursor
-                    .split_once('.')
-                    .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
-                    .ok_or_else(|| AppError::invalid("after", "That page does not exist."))?,
-            ),
-        };
+        let after = parse_keyset_cursor(after)?;
         let mut tickets = self
             .store()
             .list_tickets(

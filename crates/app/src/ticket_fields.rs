@@ -8,6 +8,7 @@ use ferrodesk_store::{
 
 use crate::audit::{Audit, Caller};
 use crate::departments::checked_name;
+use crate::error::taken;
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
 const MAX_CHOICES: usize = 200;
@@ -321,12 +322,7 @@ impl App {
         self.store()
             .create_ticket_priority(&name, position, &audit.entry(), self.now())
             .await
-            .map_err(|error| match error {
-                ferrodesk_store::StoreError::Conflict(_) => {
-                    AppError::invalid("priority", "The list has this priority already.")
-                }
-                other => other.into(),
-            })
+            .map_err(taken("priority", "The list has this priority already."))
     }
 
     /// Deletes an entry; tickets that had it keep no priority.

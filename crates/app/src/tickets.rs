@@ -19,6 +19,7 @@ use ferrodesk_store::{
 use crate::attachments::{UploadedFile, attachments_by_message};
 use crate::audit::Caller;
 use crate::departments::{DepartmentNode, department_tree};
+use crate::error::parse_keyset_cursor;
 use crate::secrets::random_bytes;
 use crate::ticket_fields::{FieldView, checked_field_values, field_views, values_for};
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
@@ -419,18 +420,7 @@ impl App {
     ) -> AppResult<TicketList> {
         let context = self.agent_context(actor).await?;
         let filter = ticket_filter(&context, query, &query.view)?;
-        let after = match query.after.as_deref() {
-            None | Some("") => None,
-            Some(cursor) => {
-                let parsed = cursor
-                    .split_once('.')
-                    .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)));
-                Some(
-                    parsed
-                        .ok_or_else(|| AppError::invalid("after", "That page does not exist."))?,
-                )
-            }
-        };
+        let after = parse_keyset_cursor(query.after.as_deref())?;
         let visibility = context.visibility();
         let mut tickets = self
             .store()

@@ -244,6 +244,7 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
         );
     }
     spawn_session_purge(app.clone());
+    spawn_view_flush(app.clone());
     let workers = app.start_workers(WorkerConfig {
         workers: config.workers,
         ..WorkerConfig::default()
@@ -275,6 +276,9 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
     .await
     .map_err(|error| Failure::Runtime(format!("server stopped: {error}")))?;
     workers.shut_down().await;
+    if let Err(error) = app.flush_article_views().await {
+        tracing::warn!(%error, "cannot write the last article views");
+    }
     app.store().close().await;
     tracing::info!("Ferrodesk stopped");
     Ok(())
@@ -289,6 +293,18 @@ fn spawn_session_purge(app: App) {
                 Ok(0) => {}
                 Ok(removed) => tracing::debug!(removed, "stale sessions removed"),
                 Err(error) => tracing::warn!(%error, "cannot remove stale sessions"),
+            }
+        }
+    });
+}
+
+fn spawn_view_flush(app: App) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(ferrodesk_app::VIEW_FLUSH_INTERVAL);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = app.flush_article_views().await {
+                tracing::warn!(%error, "cannot write article views");
             }
         }
     });

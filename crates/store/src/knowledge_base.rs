@@ -419,10 +419,12 @@ impl Store {
         }))
     }
 
-    pub async fn count_article_view(&self, article_id: i64) -> StoreResult<()> {
+    /// Adds views counted elsewhere to an article's total.
+    pub async fn add_article_views(&self, article_id: i64, views: i64) -> StoreResult<()> {
         on_backend!(self, pool => {
-            sqlx::query("UPDATE articles SET view_count = view_count + 1 WHERE id = $1")
+            sqlx::query("UPDATE articles SET view_count = view_count + $2 WHERE id = $1")
                 .bind(article_id)
+                .bind(views)
                 .execute(pool)
                 .await?;
         });

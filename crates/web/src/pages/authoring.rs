@@ -11,13 +11,12 @@ use ferrodesk_app::{
     ARTICLE_STATUSES, AppError, ArticleCommentRecord, ArticleEditor, ArticleInput, ArticleSummary,
     CategoryNode, FieldErrors,
 };
-use ferrodesk_core::Timestamp;
 
 use crate::AppState;
 use crate::error::{WebError, WebResult};
 use crate::forms::FormFields;
 use crate::pages::admin::NoticeQuery;
-use crate::pages::{AgentSession, Chrome, render, render_form};
+use crate::pages::{AgentSession, Chrome, answer_form, path_id, render, render_form, time};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -36,14 +35,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/kb/categories/{id}/delete", post(delete_category))
         .route("/agent/kb/comments", get(comments))
         .route("/agent/kb/comments/{id}/{decision}", post(moderate))
-}
-
-fn path_id(text: &str) -> WebResult<i64> {
-    text.parse().map_err(|_| WebError::App(AppError::NotFound))
-}
-
-fn time(millis: &i64) -> String {
-    Timestamp(*millis).to_string()
 }
 
 fn optional_id(text: &str) -> WebResult<Option<i64>> {
@@ -126,18 +117,11 @@ async fn answer_category(
     session: &Session,
     outcome: Result<&'static str, AppError>,
 ) -> WebResult<Response> {
-    match outcome {
-        Ok(notice) => Ok(Redirect::to(&format!("/agent/kb?notice={notice}")).into_response()),
-        Err(AppError::Invalid(errors)) => overview_page(state, session, errors, None).await,
-        Err(AppError::Conflict(message)) => {
-            let mut errors = FieldErrors::new();
-            errors.add("category", message);
-            let mut response = overview_page(state, session, errors, None).await?;
-            *response.status_mut() = axum::http::StatusCode::CONFLICT;
-            Ok(response)
-        }
-        Err(other) => Err(other.into()),
-    }
+    let next = outcome.map(|notice| format!("/agent/kb?notice={notice}"));
+    answer_form(next, "category", |errors| {
+        overview_page(state, session, errors, None)
+    })
+    .await
 }
 
 async fn create_category(

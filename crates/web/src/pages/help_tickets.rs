@@ -12,15 +12,15 @@ use ferrodesk_app::{
     Actor, AppError, DepartmentNode, FieldErrors, FieldView, PortalReplyInput, PortalScope,
     PortalTicketInput, PortalTicketList, PortalTicketOutcome, PortalTicketView, fields_as_sent,
 };
-use ferrodesk_core::{FieldKind, Timestamp};
+use ferrodesk_core::FieldKind;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::{WebError, WebResult};
+use crate::error::WebResult;
 use crate::forms::{FormFields, MessageForm};
 use crate::pages::admin::NoticeQuery;
 use crate::pages::tickets::{human_size, status_label};
-use crate::pages::{Chrome, render, render_form};
+use crate::pages::{Chrome, path_id, render, render_form, time, url_encoded};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -36,17 +36,9 @@ pub(crate) fn routes() -> Router<AppState> {
         )
 }
 
-fn encoded(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).collect()
-}
-
 /// Sends a visitor to the help-center login, to come back to `path`.
 fn to_login(path: &str) -> Response {
-    Redirect::to(&format!("/login?return_to={}", encoded(path))).into_response()
-}
-
-fn time(millis: &i64) -> String {
-    Timestamp(*millis).to_string()
+    Redirect::to(&format!("/login?return_to={}", url_encoded(path))).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -80,7 +72,10 @@ impl ListPage {
         } else {
             "mine"
         };
-        Some(format!("/tickets?scope={scope}&after={}", encoded(next)))
+        Some(format!(
+            "/tickets?scope={scope}&after={}",
+            url_encoded(next)
+        ))
     }
 }
 
@@ -268,7 +263,7 @@ impl TicketPage<'_> {
         self.view
             .access_code
             .as_deref()
-            .map(|code| format!("?code={}", encoded(code)))
+            .map(|code| format!("?code={}", url_encoded(code)))
             .unwrap_or_default()
     }
 
@@ -350,7 +345,7 @@ fn back_to(reference: &str, code: &str, notice: &str) -> String {
     } else {
         format!(
             "/tickets/{reference}?code={}&notice={notice}",
-            encoded(code)
+            url_encoded(code)
         )
     }
 }
@@ -427,9 +422,7 @@ async fn download(
     Path((reference, attachment_id)): Path<(String, String)>,
     Query(parameters): Query<CodeParameter>,
 ) -> WebResult<Response> {
-    let attachment_id: i64 = attachment_id
-        .parse()
-        .map_err(|_| WebError::App(AppError::NotFound))?;
+    let attachment_id = path_id(&attachment_id)?;
     let download = state
         .app
         .attachment_for_user(

@@ -9,13 +9,12 @@ use axum::routing::{get, post};
 use ferrodesk_app::{
     AppError, ArticlePage, CategoryPage, FieldErrors, KnowledgeBaseHome, voter_key,
 };
-use ferrodesk_core::Timestamp;
 
 use crate::AppState;
-use crate::error::{WebError, WebResult};
+use crate::error::WebResult;
 use crate::forms::FormFields;
 use crate::pages::admin::NoticeQuery;
-use crate::pages::{Chrome, render, render_form};
+use crate::pages::{Chrome, path_id, render, render_form, time};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -53,7 +52,7 @@ async fn category(
     session: Session,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let id: i64 = id.parse().map_err(|_| WebError::App(AppError::NotFound))?;
+    let id = path_id(&id)?;
     render(&CategoryView {
         chrome: Chrome::for_session(&session),
         page: state.app.knowledge_base_category(id).await?,
@@ -73,7 +72,7 @@ struct ArticleView<'a> {
 
 impl ArticleView<'_> {
     fn time(&self, millis: &i64) -> String {
-        Timestamp(*millis).to_string()
+        time(millis)
     }
 
     fn voted(&self, helpful: bool) -> bool {

@@ -89,11 +89,51 @@ pub(crate) fn render_form(template: &impl Template, has_errors: bool) -> WebResu
     Ok(response)
 }
 
+/// Text made safe for a URL's path or query.
+pub(crate) fn url_encoded(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).collect()
+}
+
 /// Sends a visitor to the staff login page, to come back to `path` after.
 pub(crate) fn to_staff_login(path: &str) -> Response {
-    let encoded: String =
-        percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC).collect();
-    Redirect::to(&format!("/agent/login?return_to={encoded}")).into_response()
+    Redirect::to(&format!("/agent/login?return_to={}", url_encoded(path))).into_response()
+}
+
+/// A number from the path; anything else is a page that does not exist.
+pub(crate) fn path_id(text: &str) -> WebResult<i64> {
+    text.parse().map_err(|_| WebError::App(AppError::NotFound))
+}
+
+/// A stored time as pages show it.
+pub(crate) fn time(millis: &i64) -> String {
+    ferrodesk_core::Timestamp(*millis).to_string()
+}
+
+/// Answers a form: on success a redirect to where the use case led; on bad
+/// input the page again with the errors (422, through `render_form`); on a
+/// conflict the page again with its message under `conflict_field`, as 409.
+/// Anything else is the error page.
+pub(crate) async fn answer_form<F, Fut>(
+    outcome: Result<String, AppError>,
+    conflict_field: &'static str,
+    page_again: F,
+) -> WebResult<Response>
+where
+    F: FnOnce(ferrodesk_app::FieldErrors) -> Fut,
+    Fut: std::future::Future<Output = WebResult<Response>>,
+{
+    match outcome {
+        Ok(next) => Ok(Redirect::to(&next).into_response()),
+        Err(AppError::Invalid(errors)) => page_again(errors).await,
+        Err(AppError::Conflict(message)) => {
+            let mut errors = ferrodesk_app::FieldErrors::new();
+            errors.add(conflict_field, message);
+            let mut response = page_again(errors).await?;
+            *response.status_mut() = axum::http::StatusCode::CONFLICT;
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// An agent's session. Visitors are sent to the staff login (back to the

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{WebError, WebResult};
-use crate::pages::{Chrome, render};
+use crate::pages::{Chrome, render, time};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -23,10 +23,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/news/{slug}", get(post))
         .route("/search", get(search))
         .route("/search/suggestions", get(suggestions))
-}
-
-fn time(millis: &i64) -> String {
-    Timestamp(*millis).to_string()
 }
 
 #[derive(Debug, Default, Deserialize)]

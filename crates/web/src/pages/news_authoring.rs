@@ -9,13 +9,12 @@ use axum::routing::{get, post};
 use ferrodesk_app::{
     ARTICLE_STATUSES, AppError, ArticleInput, FieldErrors, NewsCategoryRecord, NewsPostRecord,
 };
-use ferrodesk_core::Timestamp;
 
 use crate::AppState;
-use crate::error::{WebError, WebResult};
+use crate::error::WebResult;
 use crate::forms::FormFields;
 use crate::pages::admin::NoticeQuery;
-use crate::pages::{AgentSession, Chrome, render_form};
+use crate::pages::{AgentSession, Chrome, path_id, render_form, time};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -25,10 +24,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/news/{id}", get(edit_post).post(save_post))
         .route("/agent/news/categories", post(create_category))
         .route("/agent/news/categories/{id}/delete", post(delete_category))
-}
-
-fn path_id(text: &str) -> WebResult<i64> {
-    text.parse().map_err(|_| WebError::App(AppError::NotFound))
 }
 
 #[derive(Template)]
@@ -44,7 +39,7 @@ struct OverviewPage<'a> {
 
 impl OverviewPage<'_> {
     fn time(&self, millis: &i64) -> String {
-        Timestamp(*millis).to_string()
+        time(millis)
     }
 }
 

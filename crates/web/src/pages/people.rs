@@ -4,22 +4,22 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
     AppError, DirectoryList, DirectoryQuery, FieldErrors, OrganizationDetail, OrganizationRecord,
     UserDetail, UserInput, UserRecord,
 };
-use ferrodesk_core::Timestamp;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::{WebError, WebResult};
+use crate::error::WebResult;
 use crate::forms::FormFields;
 use crate::pages::admin::NoticeQuery;
 use crate::pages::tickets::status_label;
-use crate::pages::{AgentSession, Chrome, render, render_form};
+use crate::pages::{
+    AgentSession, Chrome, answer_form, path_id, render, render_form, time, url_encoded,
+};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -57,19 +57,6 @@ pub(crate) fn routes() -> Router<AppState> {
         )
 }
 
-/// An id from the path; anything else is a page that does not exist.
-fn path_id(text: &str) -> WebResult<i64> {
-    text.parse().map_err(|_| WebError::App(AppError::NotFound))
-}
-
-fn time(millis: &i64) -> String {
-    Timestamp(*millis).to_string()
-}
-
-fn encoded(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).collect()
-}
-
 #[derive(Debug, Default, Deserialize)]
 struct ListParameters {
     #[serde(default)]
@@ -103,8 +90,8 @@ impl UsersPage {
         let next = self.list.next.as_deref()?;
         Some(format!(
             "/agent/people?q={}&after={}",
-            encoded(&self.search),
-            encoded(next)
+            url_encoded(&self.search),
+            url_encoded(next)
         ))
     }
 }
@@ -138,11 +125,7 @@ async fn new_user_form(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
 ) -> WebResult<Response> {
-    // The page is for those who may create users; ask the directory.
-    state
-        .app
-        .list_users(&session.actor, &DirectoryQuery::default())
-        .await?;
+    state.app.require_people_editor(&session.actor).await?;
     render(&NewUserPage {
         chrome: Chrome::for_session(&session),
         csrf_token: &session.csrf_token,
@@ -241,25 +224,13 @@ async fn user_page(
     )
 }
 
-/// Answers a form on a directory page: a redirect on success, the page
-/// again with the errors (422) or the conflict (409) otherwise.
+/// Answers a form on a directory page (see `answer_form`).
 async fn answer<F, Fut>(outcome: Result<String, AppError>, page_again: F) -> WebResult<Response>
 where
     F: FnOnce(FieldErrors) -> Fut,
     Fut: std::future::Future<Output = WebResult<Response>>,
 {
-    match outcome {
-        Ok(next) => Ok(Redirect::to(&next).into_response()),
-        Err(AppError::Invalid(errors)) => page_again(errors).await,
-        Err(AppError::Conflict(message)) => {
-            let mut errors = FieldErrors::new();
-            errors.add("form", message);
-            let mut response = page_again(errors).await?;
-            *response.status_mut() = StatusCode::CONFLICT;
-            Ok(response)
-        }
-        Err(other) => Err(other.into()),
-    }
+    answer_form(outcome, "form", page_again).await
 }
 
 const USER_NOTICES: [(&str, &str); 7] = [
@@ -412,8 +383,8 @@ impl OrganizationsPage<'_> {
         let next = self.list.next.as_deref()?;
         Some(format!(
             "/agent/organizations?q={}&after={}",
-            encoded(&self.search),
-            encoded(next)
+            url_encoded(&self.search),
+            url_encoded(next)
         ))
     }
 }

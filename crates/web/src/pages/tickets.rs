@@ -4,7 +4,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
@@ -15,10 +14,12 @@ use ferrodesk_core::{FieldKind, TicketStatus, Timestamp};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::error::{WebError, WebResult};
+use crate::error::WebResult;
 use crate::forms::{FormFields, MessageForm};
 use crate::pages::admin::NoticeQuery;
-use crate::pages::{AgentSession, Chrome, render, render_form};
+use crate::pages::{
+    AgentSession, Chrome, answer_form, path_id, render, render_form, time, url_encoded,
+};
 use crate::session::Session;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -56,10 +57,6 @@ fn custom_field_values(fields: &FormFields) -> Vec<(String, String)> {
 
 pub(crate) fn status_label(key: &str) -> &'static str {
     TicketStatus::from_key(key).map_or("Unknown", TicketStatus::label)
-}
-
-fn time(millis: &i64) -> String {
-    Timestamp(*millis).to_string()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,9 +126,7 @@ async fn list(
         .zip(&list.view_counts)
         .map(|((key, label), (_, count))| (*key, *label, *count))
         .collect();
-    let encode = |text: &str| -> String {
-        percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).collect()
-    };
+    let encode = url_encoded;
     let base_query = format!(
         "view={}&status={}&department={}&label={}&urgency={}",
         encode(&parameters.view),
@@ -286,9 +281,7 @@ async fn ticket_page(
     render_ticket(session, view, typed, errors, None)
 }
 
-/// Answers a ticket form: on success a redirect to the address the use case
-/// led to; on bad input the ticket again with the errors (422); on a
-/// conflict the same with its message, as 409. What was typed is kept.
+/// Answers a ticket form (see `answer_form`); what was typed is kept.
 async fn answer_ticket_form(
     state: &AppState,
     session: &Session,
@@ -296,20 +289,10 @@ async fn answer_ticket_form(
     outcome: Result<String, AppError>,
     typed: Option<(&str, bool)>,
 ) -> WebResult<Response> {
-    match outcome {
-        Ok(next) => Ok(Redirect::to(&next).into_response()),
-        Err(AppError::Invalid(errors)) => {
-            ticket_page(state, session, reference, typed, errors).await
-        }
-        Err(AppError::Conflict(message)) => {
-            let mut errors = FieldErrors::new();
-            errors.add("ticket", message);
-            let mut response = ticket_page(state, session, reference, typed, errors).await?;
-            *response.status_mut() = StatusCode::CONFLICT;
-            Ok(response)
-        }
-        Err(other) => Err(other.into()),
-    }
+    answer_form(outcome, "ticket", |errors| {
+        ticket_page(state, session, reference, typed, errors)
+    })
+    .await
 }
 
 async fn show(
@@ -447,9 +430,7 @@ async fn remove_cc(
     AgentSession(session): AgentSession,
     Path((reference, person_id)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let person_id: i64 = person_id
-        .parse()
-        .map_err(|_| WebError::App(AppError::NotFound))?;
+    let person_id = path_id(&person_id)?;
     let outcome = state
         .app
         .remove_ticket_cc(&session.caller(), &reference, person_id)
@@ -463,9 +444,7 @@ async fn download(
     AgentSession(session): AgentSession,
     Path((reference, attachment_id)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let attachment_id: i64 = attachment_id
-        .parse()
-        .map_err(|_| WebError::App(AppError::NotFound))?;
+    let attachment_id = path_id(&attachment_id)?;
     let download = state
         .app
         .attachment_for_agent(&session.actor, &reference, attachment_id)

@@ -321,9 +321,7 @@ async fn delete_priority(
     admin: AdminSession,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| crate::error::WebError::App(AppError::NotFound))?;
+    let id = crate::pages::path_id(&id)?;
     state
         .app
         .delete_ticket_priority(&admin.caller(), id)
