@@ -316,4 +316,30 @@ on_both_backends! { spawn_app;
         assert_eq!(colleague.get(&app, &path).await.status(), 404);
         assert!(!worker.get(&app, "/tickets").await.text().await.unwrap().contains("scope=organization"));
     }
+
+    async fn admins_set_the_help_center_through_its_page(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let support = desk.support.to_string();
+        let saved = post_on(&app, &admin, "/admin/help-center", "/admin/help-center", &[
+            ("registration", "approval"), ("guest_tickets", "1"), ("department", &support),
+        ]).await;
+        assert_eq!(location(&saved), "/admin/help-center?notice=saved");
+        let settings = app.app.settings().await.unwrap().help_center.clone();
+        assert_eq!(settings.registration, ferrodesk_app::RegistrationMode::Approval);
+        assert!(settings.guest_tickets);
+        assert_eq!(settings.form_departments, Some(vec![desk.support]));
+        let bad = post_on(&app, &admin, "/admin/help-center", "/admin/help-center", &[("registration", "everyone")]).await;
+        assert_eq!(bad.status(), 422);
+        let all = post_on(&app, &admin, "/admin/help-center", "/admin/help-center", &[
+            ("registration", "closed"), ("all_departments", "1"),
+        ]).await;
+        assert_eq!(all.status(), 303);
+        let settings = app.app.settings().await.unwrap().help_center.clone();
+        assert!(!settings.guest_tickets && settings.form_departments.is_none());
+        let alice = signed_in(&app, "alice@example.org").await;
+        let refused = post_on(&app, &alice, "/agent", "/admin/help-center", &[("registration", "open")]).await;
+        assert_eq!(refused.status(), 403);
+        assert!(crate::security::audit_actions(&app).await.iter().filter(|action| *action == "settings.changed").count() >= 2);
+    }
 }
