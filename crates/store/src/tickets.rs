@@ -902,7 +902,8 @@ impl Store {
         Ok(())
     }
 
-    /// Revokes every access code mailed for a ticket so far, with a log line.
+    /// Revokes every access code mailed for a ticket so far, and for the
+    /// tickets merged into it, with a log line.
     pub async fn revoke_ticket_access(
         &self,
         ticket_id: i64,
@@ -911,7 +912,8 @@ impl Store {
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            sqlx::query("UPDATE tickets SET access_generation = access_generation + 1 WHERE id = $1")
+            // Tickets merged into this one keep their own codes; they go too.
+            sqlx::query("UPDATE tickets SET access_generation = access_generation + 1 WHERE id = $1 OR merged_into_id = $1")
                 .bind(ticket_id)
                 .execute(&mut *transaction)
                 .await?;

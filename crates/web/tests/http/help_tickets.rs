@@ -342,4 +342,27 @@ on_both_backends! { spawn_app;
         assert_eq!(refused.status(), 403);
         assert!(crate::security::audit_actions(&app).await.iter().filter(|action| *action == "settings.changed").count() >= 2);
     }
+
+    async fn a_link_to_a_merged_request_opens_the_one_it_went_into(app: TestApp) {
+        let desk = desk(&app).await;
+        let uma = user(&app, "uma@example.org", "Uma User").await;
+        let first = reference_in(&location(&open_request(&app, &uma, &[("department", desk.support.to_string()), ("subject", "First".into()), ("message", "One".into())], None).await));
+        let second = reference_in(&location(&open_request(&app, &uma, &[("department", desk.support.to_string()), ("subject", "Second".into()), ("message", "Two".into())], None).await));
+        let admin = signed_in(&app, "admin@example.org").await;
+        let first_path = format!("/agent/tickets/{first}");
+        post_on(&app, &admin, &first_path, &format!("{first_path}/reply"), &[("kind", "reply"), ("body", "Answer to the first")]).await;
+        let link = mailed_link(&app, "uma@example.org").await;
+        let merged = post_on(&app, &admin, &first_path, &format!("{first_path}/merge"), &[("into", &second)]).await;
+        assert_eq!(merged.status(), 303);
+        let stranger = Browser::new();
+        let page = stranger.get(&app, &link).await;
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(page.contains(&second) && page.contains("Answer to the first"), "the link leads to the merged thread");
+        let code = link.split("code=").nth(1).unwrap();
+        assert_eq!(stranger.get(&app, &format!("/tickets/{second}?code={code}")).await.status(), 404, "the code is still the merged ticket's, not the target's");
+        let target_path = format!("/agent/tickets/{second}");
+        post_on(&app, &admin, &target_path, &format!("{target_path}/access-links/revoke"), &[]).await;
+        assert_eq!(stranger.get(&app, &link).await.status(), 404, "revoking the target's links revokes the merged ticket's too");
+    }
 }
