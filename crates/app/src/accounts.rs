@@ -183,6 +183,15 @@ impl App {
     }
 
     /// Every agent, for admins.
+    /// The agents any agent may see (names to assign tickets to), for the
+    /// API's agent list; admins get the same through `list_agents`.
+    pub async fn agent_roster(&self, actor: &Actor) -> AppResult<Vec<AgentSummary>> {
+        let Actor::Agent(_) = actor else {
+            return Err(AppError::Forbidden);
+        };
+        self.list_agents(&Actor::System).await
+    }
+
     pub async fn list_agents(&self, actor: &Actor) -> AppResult<Vec<AgentSummary>> {
         if !actor.may_administer() {
             return Err(AppError::Forbidden);

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod agents;
+mod api_keys;
 mod attachments;
 mod audit;
 mod departments;
@@ -36,6 +37,7 @@ pub use accounts::{
     RESET_LINK_LIFETIME, ResetLink,
 };
 pub use agents::{AgentAction, AgentDetail, LOGIN_LOG_PAGE_SIZE};
+pub use api_keys::{API_SCOPES, ApiCaller, ApiKeyInput, CreatedApiKey, ScopePatterns};
 pub use attachments::{AttachmentDownload, Upload, UploadedFile};
 pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller, csv_cell};
 pub use departments::{DepartmentNode, department_tree, with_descendants};
@@ -43,15 +45,15 @@ pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
 pub use ferrodesk_store::{
+    ApiKeyRecord, AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter,
+    LoginRecord, MemberRecord, OwnSession, PermissionGroupRecord, TeamRecord, TrustedIp,
+};
+pub use ferrodesk_store::{
     ArticleCategoryRecord, ArticleCommentRecord, ArticleRecord, ArticleSummary,
 };
 pub use ferrodesk_store::{
     AttachmentRecord, MessageRecord, TicketFieldRecord, TicketLogRecord, TicketPriorityRecord,
     TicketRecord,
-};
-pub use ferrodesk_store::{
-    AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter, LoginRecord,
-    MemberRecord, OwnSession, PermissionGroupRecord, TeamRecord, TrustedIp,
 };
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
@@ -82,8 +84,8 @@ pub use search::{SearchResult, search_terms};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
-    AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList, LoginLimits,
-    LoginMonitoring, MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS,
+    ApiSettings, AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList,
+    LoginLimits, LoginMonitoring, MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS,
     MAX_TWO_FACTOR_GRACE_DAYS, RegistrationMode, SessionLimits, Settings, TwoFactorPolicy,
     current_branding, parse_range,
 };

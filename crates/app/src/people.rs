@@ -30,6 +30,10 @@ pub struct DirectoryQuery {
     pub search: String,
     /// "id.lower-case name" of the last row of the page before.
     pub after: Option<String>,
+    /// Rows per page; the pages' own size when `None`.
+    pub limit: Option<i64>,
+    /// Rows to skip when there is no cursor.
+    pub offset: i64,
 }
 
 /// One page of a directory list.
@@ -102,13 +106,22 @@ fn name_page(query: &DirectoryQuery) -> AppResult<NamePage> {
     Ok(NamePage {
         search: checked_search(&query.search)?,
         after: parse_cursor(query.after.as_deref())?,
-        limit: DIRECTORY_PAGE_SIZE + 1,
+        limit: page_size(query) + 1,
+        offset: query.offset.max(0),
     })
 }
 
+fn page_size(query: &DirectoryQuery) -> i64 {
+    query.limit.unwrap_or(DIRECTORY_PAGE_SIZE).clamp(1, 200)
+}
+
 /// The page and the cursor of the next one, from rows fetched one over.
-fn paged<T>(mut rows: Vec<T>, key: impl Fn(&T) -> (i64, &str)) -> (Vec<T>, Option<String>) {
-    let size = DIRECTORY_PAGE_SIZE as usize;
+fn paged<T>(
+    mut rows: Vec<T>,
+    size: i64,
+    key: impl Fn(&T) -> (i64, &str),
+) -> (Vec<T>, Option<String>) {
+    let size = size as usize;
     if rows.len() <= size {
         return (rows, None);
     }
@@ -187,6 +200,7 @@ impl App {
                 ferrodesk_store::TicketPage {
                     after: None,
                     limit: RECENT_TICKETS,
+                    ..Default::default()
                 },
             )
             .await?;
@@ -202,9 +216,11 @@ impl App {
         self.directory_context(actor, Permission::PeopleView)
             .await?;
         let page = name_page(query)?;
-        let (rows, next) = paged(self.store().list_users(&page).await?, |user| {
-            (user.id, user.sort_key.as_str())
-        });
+        let (rows, next) = paged(
+            self.store().list_users(&page).await?,
+            page_size(query),
+            |user| (user.id, user.sort_key.as_str()),
+        );
         let total = self.store().count_users(page.search.as_deref()).await?;
         Ok(DirectoryList { rows, total, next })
     }
@@ -514,9 +530,11 @@ impl App {
         self.directory_context(actor, Permission::PeopleView)
             .await?;
         let page = name_page(query)?;
-        let (rows, next) = paged(self.store().list_organizations(&page).await?, |found| {
-            (found.id, found.sort_key.as_str())
-        });
+        let (rows, next) = paged(
+            self.store().list_organizations(&page).await?,
+            page_size(query),
+            |found| (found.id, found.sort_key.as_str()),
+        );
         let total = self
             .store()
             .count_organizations(page.search.as_deref())
@@ -700,7 +718,9 @@ mod tests {
         let rows: Vec<(i64, String)> = (0..=DIRECTORY_PAGE_SIZE)
             .map(|id| (id, format!("name {id}")))
             .collect();
-        let (page, next) = paged(rows, |row| (row.0, row.1.as_str()));
+        let (page, next) = paged(rows, DIRECTORY_PAGE_SIZE, |row: &(i64, String)| {
+            (row.0, row.1.as_str())
+        });
         assert_eq!(page.len(), DIRECTORY_PAGE_SIZE as usize);
         assert_eq!(next.as_deref(), Some("49.name 49"));
     }

@@ -238,6 +238,7 @@ impl App {
                 TicketPage {
                     after,
                     limit: PORTAL_PAGE_SIZE + 1,
+                    ..Default::default()
                 },
             )
             .await?;

@@ -305,6 +305,22 @@ pub struct Branding {
     pub logo_content_type: Option<String>,
 }
 
+/// The REST API's limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiSettings {
+    /// Requests each key may make per minute, on each node.
+    pub requests_per_minute: u32,
+}
+
+/// Requests per minute a key may be allowed at most.
+pub const MAX_API_REQUESTS_PER_MINUTE: u32 = 1_000_000;
+
+fn default_api_settings() -> ApiSettings {
+    ApiSettings {
+        requests_per_minute: 600,
+    }
+}
+
 fn default_branding() -> Branding {
     Branding {
         product_name: "Ferrodesk".to_owned(),
@@ -357,6 +373,8 @@ pub struct Settings {
     pub help_center: HelpCenterSettings,
     #[serde(default = "default_branding")]
     pub branding: Branding,
+    #[serde(default = "default_api_settings")]
+    pub api: ApiSettings,
 }
 
 fn default_attachment_limits() -> AttachmentLimits {
@@ -419,6 +437,7 @@ impl Default for Settings {
             attachments: default_attachment_limits(),
             help_center: default_help_center(),
             branding: default_branding(),
+            api: default_api_settings(),
         }
     }
 }
@@ -435,6 +454,7 @@ const IP_ALLOW_LIST: &str = "ip_allow_list";
 const ATTACHMENTS: &str = "attachments";
 const HELP_CENTER: &str = "help_center";
 const BRANDING: &str = "branding";
+const API: &str = "api";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -452,6 +472,7 @@ impl Settings {
             (ATTACHMENTS, to_json(&self.attachments)?),
             (HELP_CENTER, to_json(&self.help_center)?),
             (BRANDING, to_json(&self.branding)?),
+            (API, to_json(&self.api)?),
         ])
     }
 
@@ -474,6 +495,7 @@ impl Settings {
                 ATTACHMENTS => parse_into(value, &mut settings.attachments),
                 HELP_CENTER => parse_into(value, &mut settings.help_center),
                 BRANDING => parse_into(value, &mut settings.branding),
+                API => parse_into(value, &mut settings.api),
                 _ => true,
             };
             if !applied {
@@ -851,6 +873,30 @@ impl App {
         let before = self.settings().await?.help_center.clone();
         self.put_audited_setting(caller, HELP_CENTER, &before, &after)
             .await
+    }
+
+    /// Sets how many requests each API key may make per minute.
+    pub async fn set_api_settings(
+        &self,
+        caller: &Caller<'_>,
+        requests_per_minute: &str,
+    ) -> AppResult<()> {
+        let requests_per_minute = requests_per_minute
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=MAX_API_REQUESTS_PER_MINUTE).contains(limit))
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "requests_per_minute",
+                    "Requests per minute is a number from 1 to 1,000,000.",
+                )
+            })?;
+        let after = ApiSettings {
+            requests_per_minute,
+        };
+        let before = self.settings().await?.api.clone();
+        self.put_audited_setting(caller, API, &before, &after).await
     }
 
     /// Sets the product name and the main colour (`#rrggbb`).

@@ -110,6 +110,8 @@ pub struct TicketList {
     pub next: Option<String>,
     /// How many tickets each of `LIST_VIEWS` holds under the same filters.
     pub view_counts: Vec<(&'static str, i64)>,
+    /// Each ticket's labels, by ticket id (filled for the API only).
+    pub labels: HashMap<i64, Vec<String>>,
 }
 
 /// The views of the agent list, with what the page calls them.
@@ -238,6 +240,8 @@ pub struct PropertiesInput {
 /// A ticket an agent opens for a user.
 #[derive(Debug, Clone, Default)]
 pub struct NewTicketInput {
+    /// An existing user by id; otherwise `requester_email` finds or makes one.
+    pub requester_id: Option<i64>,
     pub requester_email: String,
     pub requester_name: String,
     pub subject: String,
@@ -247,6 +251,8 @@ pub struct NewTicketInput {
     pub labels: String,
     /// What the form sent for custom fields: (field id as sent, value).
     pub fields: Vec<(String, String)>,
+    /// `api` for the REST API; the agent interface by default.
+    pub channel: &'static str,
 }
 
 pub(crate) fn new_attachments(files: &[UploadedFile]) -> Vec<NewAttachment<'_>> {
@@ -430,6 +436,7 @@ impl App {
                 TicketPage {
                     after,
                     limit: TICKET_PAGE_SIZE + 1,
+                    ..Default::default()
                 },
             )
             .await?;
@@ -462,7 +469,73 @@ impl App {
             total,
             next,
             view_counts,
+            labels: HashMap::new(),
         })
+    }
+
+    /// Tickets for the API: `count` rows after the cursor, or else from
+    /// `offset`, with the total under the same filters and the cursor of
+    /// the next page.
+    pub async fn ticket_window(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+        count: i64,
+        offset: i64,
+    ) -> AppResult<TicketList> {
+        let context = self.agent_context(actor).await?;
+        let filter = ticket_filter(&context, query, &query.view)?;
+        let after = parse_keyset_cursor(query.after.as_deref())?;
+        let visibility = context.visibility();
+        let mut tickets = self
+            .store()
+            .list_tickets(
+                &visibility,
+                &filter,
+                TicketPage {
+                    after,
+                    limit: count + 1,
+                    offset,
+                },
+            )
+            .await?;
+        let next = if tickets.len() > count as usize {
+            tickets.truncate(count as usize);
+            tickets
+                .last()
+                .map(|last| format!("{}.{}", last.updated_at, last.id))
+        } else {
+            None
+        };
+        let total = self.store().count_tickets(&visibility, &filter).await?;
+        let ids: Vec<i64> = tickets.iter().map(|ticket| ticket.id).collect();
+        let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
+        for (ticket_id, label) in self.store().labels_of_tickets(&ids).await? {
+            labels.entry(ticket_id).or_default().push(label);
+        }
+        Ok(TicketList {
+            tickets,
+            total,
+            next,
+            view_counts: Vec::new(),
+            labels,
+        })
+    }
+
+    /// The reference of a ticket named by its reference or its numeric id,
+    /// as the API accepts either; whether the agent may see it is checked
+    /// by the use case the reference then goes to.
+    pub async fn ticket_reference(&self, key: &str) -> AppResult<String> {
+        if looks_like_reference(key) {
+            return Ok(key.to_owned());
+        }
+        let id: i64 = key.parse().map_err(|_| AppError::NotFound)?;
+        let ticket = self
+            .store()
+            .get_ticket(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(ticket.reference)
     }
 
     /// A ticket with its thread (notes included), log and what the agent
@@ -1081,12 +1154,30 @@ impl App {
     ) -> AppResult<String> {
         let context = self.agent_context(caller.actor).await?;
         let mut errors = FieldErrors::new();
-        let email = match Email::parse(&input.requester_email) {
-            Ok(email) => Some(email),
-            Err(error) => {
-                errors.add("requester_email", error.to_string());
-                None
+        let by_id = match input.requester_id {
+            Some(id) => {
+                let person = self
+                    .store()
+                    .get_person(id)
+                    .await?
+                    .filter(|person| !person.is_agent);
+                if person.is_none() {
+                    errors.add("requester_email", "No user has that id.");
+                }
+                person
             }
+            None => None,
+        };
+        let email = match &by_id {
+            Some(person) => Email::parse(&person.email).ok(),
+            None if input.requester_id.is_some() => None,
+            None => match Email::parse(&input.requester_email) {
+                Ok(email) => Some(email),
+                Err(error) => {
+                    errors.add("requester_email", error.to_string());
+                    None
+                }
+            },
         };
         let subject = checked_subject(&input.subject, &mut errors);
         let body = checked_body(&input.message, false, &mut errors);
@@ -1106,9 +1197,10 @@ impl App {
                 .into_iter()
                 .filter_map(|(id, value)| Some((id, value?)))
                 .collect();
-        let existing = match &email {
-            Some(email) => self.person_with_address(email).await?,
-            None => None,
+        let existing = match (&by_id, &email) {
+            (Some(person), _) => Some(person.clone()),
+            (None, Some(email)) => self.person_with_address(email).await?,
+            (None, None) => None,
         };
         if existing.as_ref().is_some_and(|person| person.is_agent) {
             errors.add(
@@ -1153,7 +1245,11 @@ impl App {
             is_note: false,
             body_markdown: &body,
             body_html: &html,
-            channel: "agent",
+            channel: if input.channel.is_empty() {
+                "agent"
+            } else {
+                input.channel
+            },
             ip: caller.ip,
             attachments: &[],
         };

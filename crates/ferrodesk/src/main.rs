@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use ferrodesk_app::{AccountKind, Actor, App, AppError, AppOptions, NewAccount, WorkerConfig};
+use ferrodesk_app::{
+    AccountKind, Actor, ApiKeyInput, App, AppError, AppOptions, Caller, NewAccount, WorkerConfig,
+};
 use ferrodesk_core::{Secret, Timestamp};
 use ferrodesk_store::Store;
 use ferrodesk_web::{AllowList, ConnectionLimits, TrustedProxies, WebConfig};
@@ -44,6 +46,32 @@ enum Command {
     /// Manage administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Manage REST API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key for an agent and print it once as `<id>:<secret>`.
+    Create(CreateApikey),
+}
+
+#[derive(Args)]
+struct CreateApikey {
+    /// The email address of the agent the key acts as.
+    #[arg(long)]
+    agent: String,
+    /// Scope patterns, comma-separated, e.g. `tickets.*` or `*,-*.delete`
+    /// (default: everything the agent may do).
+    #[arg(long, default_value = "")]
+    scopes: String,
+    /// Days until the key stops working (default: never).
+    #[arg(long)]
+    expires: Option<u32>,
+    /// A name for the key in the admin list.
+    #[arg(long, default_value = "Command line")]
+    name: String,
 }
 
 #[derive(Subcommand)]
@@ -203,6 +231,27 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let store = open_store(&config).await?;
             let app = App::new(store, key, &config.public_url).await?;
             admin(&app, command).await
+        }
+        Command::Apikey(ApikeyCommand::Create(arguments)) => {
+            let store = open_store(&config).await?;
+            let app = App::new(store, key, &config.public_url).await?;
+            let created = app
+                .create_api_key(
+                    &Caller::system(),
+                    &ApiKeyInput {
+                        agent_email: arguments.agent,
+                        name: arguments.name,
+                        scopes: arguments.scopes,
+                        expires_in_days: arguments.expires,
+                    },
+                )
+                .await?;
+            println!("{}", created.token);
+            eprintln!(
+                "Key {} created. Send the line above as `Authorization: key <line>`; it is shown only now. Revoke it in Admin → API keys.",
+                created.id
+            );
+            Ok(())
         }
     }
 }

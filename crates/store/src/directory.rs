@@ -84,6 +84,8 @@ pub struct NamePage {
     pub search: Option<String>,
     pub after: Option<(String, i64)>,
     pub limit: i64,
+    /// Rows to skip when there is no cursor (numbered pages of the API).
+    pub offset: i64,
 }
 
 /// What an agent sets on a user's page.
@@ -137,6 +139,10 @@ impl Store {
                 "EXISTS (SELECT 1 FROM person_emails se WHERE se.person_id = p.id AND se.email_normalized LIKE ");
             builder.push(" ORDER BY lower(p.name), p.id LIMIT ");
             builder.push_bind(page.limit);
+            if page.after.is_none() && page.offset > 0 {
+                builder.push(" OFFSET ");
+                builder.push_bind(page.offset);
+            }
             builder.build_query_as::<UserRecord>().fetch_all(pool).await?
         }))
     }
@@ -416,6 +422,10 @@ impl Store {
             push_name_page!(builder, page, "o.name", "o.id", "");
             builder.push(" ORDER BY lower(o.name), o.id LIMIT ");
             builder.push_bind(page.limit);
+            if page.after.is_none() && page.offset > 0 {
+                builder.push(" OFFSET ");
+                builder.push_bind(page.offset);
+            }
             builder.build_query_as::<OrganizationRecord>().fetch_all(pool).await?
         }))
     }

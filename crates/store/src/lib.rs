@@ -4,6 +4,7 @@
 //! each query against both drivers. Where the dialects truly differ, a query
 //! says so in its own `match`.
 
+mod api_keys;
 mod audit;
 mod backend;
 mod departments;
@@ -27,6 +28,7 @@ mod tickets;
 mod trusted_ips;
 mod two_factor;
 
+pub use api_keys::{ApiKeyCredentials, ApiKeyRecord, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError};
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};

@@ -221,12 +221,14 @@ pub struct TicketFilter {
     pub organization_id: Option<i64>,
 }
 
-/// One page of the list: after the (updated_at, id) of the last row of the
-/// page before, newest first.
-#[derive(Debug, Clone, Copy)]
+/// One page of the list, newest first: after the (updated_at, id) of the
+/// last row of the page before (keyset paging, as fast deep as near the
+/// top), or else skipping `offset` rows (numbered pages for the API).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct TicketPage {
     pub after: Option<(i64, i64)>,
     pub limit: i64,
+    pub offset: i64,
 }
 
 /// Appends the WHERE clause of a list or count to `builder`.
@@ -519,6 +521,10 @@ impl Store {
             }
             builder.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ");
             builder.push_bind(page.limit);
+            if page.after.is_none() && page.offset > 0 {
+                builder.push(" OFFSET ");
+                builder.push_bind(page.offset);
+            }
             builder.build_query_as::<TicketRecord>().fetch_all(pool).await?
         }))
     }
@@ -533,6 +539,21 @@ impl Store {
             let mut builder = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM tickets t");
             push_ticket_conditions!(builder, visibility, filter);
             builder.build_query_scalar::<i64>().fetch_one(pool).await?
+        }))
+    }
+
+    /// The labels of several tickets in one query, as (ticket id, label).
+    pub async fn labels_of_tickets(&self, ticket_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
+        if ticket_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ticket_ids.to_vec();
+        Ok(on_backend!(self, pool => {
+            let mut builder =
+                sqlx::QueryBuilder::new("SELECT ticket_id, label FROM ticket_labels WHERE ticket_id IN (");
+            push_ids!(builder, &ids);
+            builder.push(") ORDER BY ticket_id, lower(label)");
+            builder.build_query_as::<(i64, String)>().fetch_all(pool).await?
         }))
     }
 

@@ -143,6 +143,66 @@ struct ErrorTemplate<'a> {
 /// Renders error responses as pages and records server errors. Responses that
 /// already carry an HTML page or JSON (a login form showing its error, the
 /// API) are left alone unless a handler asked for an error page.
+/// What went wrong inside an API handler, carried to the error log.
+#[derive(Debug, Clone)]
+pub(crate) struct InternalDetail(pub String);
+
+/// API errors stay JSON: a handler's own answer is kept (its internal
+/// detail logged), and a bare status from a lower layer gets the API's
+/// error body.
+async fn api_error_answer(
+    state: &AppState,
+    mut response: Response,
+    request_id: &str,
+    method: &str,
+    location: &str,
+) -> Response {
+    let status = response.status();
+    let detail = response
+        .extensions_mut()
+        .remove::<InternalDetail>()
+        .map(|InternalDetail(detail)| detail)
+        .or_else(|| {
+            response
+                .extensions_mut()
+                .remove::<ErrorPage>()
+                .and_then(|page| page.internal)
+        })
+        .or_else(|| {
+            status
+                .is_server_error()
+                .then(|| format!("{status} from a lower layer"))
+        });
+    if let Some(detail) = detail {
+        state
+            .app
+            .record_server_error(&ServerError {
+                request_id,
+                method,
+                path: location,
+                status: status.as_u16(),
+                message: &detail,
+            })
+            .await;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut answer = crate::api::ApiError::for_status(status).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}
+
 pub(crate) async fn render_error_pages(
     State(state): State<AppState>,
     request: Request,
@@ -157,10 +217,14 @@ pub(crate) async fn render_error_pages(
         || request.uri().path().to_owned(),
         |path| path.as_str().to_owned(),
     );
+    let is_api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
+    }
+    if is_api {
+        return api_error_answer(&state, response, &request_id, &method, &location).await;
     }
     if status == StatusCode::FORBIDDEN {
         // Refused permissions and CSRF checks, for whoever watches the logs.

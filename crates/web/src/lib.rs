@@ -3,6 +3,7 @@
 //! handler parses the request, calls one use case in `ferrodesk-app` with the
 //! actor, and renders the answer; nothing here talks to the database.
 
+mod api;
 mod assets;
 mod body_limit;
 mod branding;
@@ -61,6 +62,8 @@ impl WebConfig {
 pub(crate) struct AppState {
     pub app: App,
     pub config: Arc<WebConfig>,
+    /// Requests per API key in the current minute, on this node.
+    pub api_limits: Arc<api::ApiRateLimiter>,
 }
 
 /// The whole route table with its middleware, outermost first: request id and
@@ -70,6 +73,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
     let state = AppState {
         app,
         config: Arc::new(config),
+        api_limits: Arc::new(api::ApiRateLimiter::default()),
     };
     let portal = pages::portal::routes()
         .route_layer(from_fn_with_state(state.clone(), session::portal_session));
@@ -78,6 +82,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
     Router::new()
         .merge(portal)
         .merge(staff)
+        .merge(api::routes(state.clone()))
         .merge(health::routes())
         .merge(assets::routes())
         .merge(branding::routes())

@@ -69,6 +69,7 @@ impl ListParameters {
         DirectoryQuery {
             search: self.q.clone(),
             after: self.after.clone(),
+            ..DirectoryQuery::default()
         }
     }
 }

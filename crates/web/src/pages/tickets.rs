@@ -558,6 +558,7 @@ async fn create(
         urgency: fields.one("urgency").to_owned(),
         labels: fields.one("labels").to_owned(),
         fields: custom_field_values(&fields),
+        ..NewTicketInput::default()
     };
     match state
         .app

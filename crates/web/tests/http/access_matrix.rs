@@ -473,6 +473,7 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
                         urgency: "2".into(),
                         labels: String::new(),
                         fields: Vec::new(),
+                        ..NewTicketInput::default()
                     },
                 )
                 .await

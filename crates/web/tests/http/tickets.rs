@@ -125,6 +125,7 @@ pub(crate) async fn open_ticket(
                 urgency: "3".to_owned(),
                 labels: String::new(),
                 fields: Vec::new(),
+                ..NewTicketInput::default()
             },
         )
         .await

@@ -3,6 +3,7 @@
 //! forgot the extractor still could not act.
 
 pub(crate) mod agents;
+mod api_keys;
 mod branding;
 mod help_center;
 mod jobs;
@@ -45,6 +46,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(ticket_settings::routes())
         .merge(help_center::routes())
         .merge(branding::routes())
+        .merge(api_keys::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -102,7 +104,7 @@ pub(crate) struct AdminMenu {
 }
 
 impl AdminMenu {
-    pub const ENTRIES: [(&'static str, &'static str); 15] = [
+    pub const ENTRIES: [(&'static str, &'static str); 16] = [
         ("/admin", "Agents"),
         ("/admin/permission-groups", "Permission groups"),
         ("/admin/teams", "Teams"),
@@ -110,6 +112,7 @@ impl AdminMenu {
         ("/admin/tickets", "Ticket settings"),
         ("/admin/help-center", "Help center"),
         ("/admin/branding", "Branding"),
+        ("/admin/api-keys", "API keys"),
         ("/admin/security", "Security"),
         ("/admin/audit", "Audit log"),
         ("/admin/logins", "Login log"),
