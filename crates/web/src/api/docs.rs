@@ -83,3 +83,56 @@ pub(crate) async fn openapi_json() -> Response {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed document; `FERRODESK_UPDATE_SNAPSHOTS=1` rewrites it.
+    const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+
+    #[test]
+    fn the_document_matches_its_snapshot() {
+        let current = format!("{}\n", openapi_document());
+        if std::env::var_os("FERRODESK_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(SNAPSHOT, &current).unwrap();
+        }
+        let committed = std::fs::read_to_string(SNAPSHOT).unwrap_or_default();
+        assert!(
+            committed == current,
+            "the OpenAPI document changed; review it and run with FERRODESK_UPDATE_SNAPSHOTS=1 to accept"
+        );
+    }
+
+    #[test]
+    fn every_api_route_is_documented_and_every_operation_is_secured() {
+        let document: serde_json::Value = serde_json::from_str(openapi_document()).unwrap();
+        let paths = document["paths"].as_object().unwrap();
+        let source = include_str!("mod.rs");
+        let mut routes = 0;
+        for rest in source.split("\"/api/v2").skip(1) {
+            let route = format!("/api/v2{}", rest.split('"').next().unwrap());
+            if route.contains('*') || route.len() <= "/api/v2/".len() || route.ends_with(".json") {
+                continue;
+            }
+            routes += 1;
+            assert!(
+                paths.contains_key(&route),
+                "{route} is not in the OpenAPI document"
+            );
+        }
+        assert!(routes >= 15, "found only {routes} routes");
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                assert!(
+                    operation["security"].is_array(),
+                    "{method} {path} has no security"
+                );
+                assert!(
+                    operation["responses"]["401"].is_object(),
+                    "{method} {path} has no 401"
+                );
+            }
+        }
+    }
+}

@@ -12,7 +12,6 @@ mod rate_limit;
 mod reference;
 mod tickets;
 
-pub(crate) use docs::openapi_document;
 pub(crate) use rate_limit::ApiRateLimiter;
 
 use std::collections::BTreeMap;

@@ -50,8 +50,8 @@ pub(crate) struct Ticket {
     pub id: i64,
     pub reference: String,
     pub subject: String,
-    /// `open`, `awaiting_agent`, `awaiting_user`, `on_hold`, `resolved`,
-    /// `archived`, `spam` or `deleted`.
+    /// `awaiting_agent`, `awaiting_user`, `pending`, `resolved`, `archived`,
+    /// `spam` or `deleted`.
     pub status: String,
     /// 1 (lowest) to 10.
     pub urgency: i64,

@@ -7,6 +7,7 @@ mod helpers;
 
 mod access_matrix;
 mod admin_access;
+mod api;
 mod attachments;
 mod bad_input;
 mod branding;

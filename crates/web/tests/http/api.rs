@@ -1,0 +1,472 @@
+//! The REST API on both databases: keys and what they may see, scopes,
+//! conventions (envelope, paging, errors, Location), the rate limit, the
+//! audit trail, and that no answer carries a secret.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ferrodesk_app::{ApiKeyInput, Caller};
+use ferrodesk_testkit::on_both_backends;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::security::audit_actions;
+use crate::tickets::{desk, open_ticket, signed_in};
+
+/// Creates a key through the use case, as `ferrodesk apikey create` does.
+async fn key_for(app: &TestApp, email: &str, scopes: &str) -> String {
+    app.app
+        .create_api_key(
+            &Caller::system(),
+            &ApiKeyInput {
+                agent_email: email.to_owned(),
+                name: "test".to_owned(),
+                scopes: scopes.to_owned(),
+                expires_in_days: None,
+            },
+        )
+        .await
+        .unwrap()
+        .token
+}
+
+async fn call(
+    app: &TestApp,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .header("authorization", format!("key {key}"));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON from {path}: {text}"))
+    };
+    (status, headers, value)
+}
+
+async fn get(app: &TestApp, key: &str, path: &str) -> (StatusCode, Value) {
+    let (status, _, body) = call(app, key, reqwest::Method::GET, path, None).await;
+    (status, body)
+}
+
+fn references(body: &Value) -> BTreeSet<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ticket| ticket["reference"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// References linked from an agent list page.
+fn references_on_page(html: &str) -> BTreeSet<String> {
+    html.split("href=\"/agent/tickets/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|reference| reference.len() == 9 && reference.as_bytes()[4] == b'-')
+        .map(str::to_owned)
+        .collect()
+}
+
+on_both_backends! { spawn_app;
+    async fn a_key_sees_exactly_the_tickets_its_agent_sees_in_the_browser(app: TestApp) {
+        let desk = desk(&app).await;
+        let mut support = Vec::new();
+        for subject in ["Printer on fire", "VPN down"] {
+            support.push(open_ticket(&app, &desk.admin, desk.support, subject).await);
+        }
+        let mut sales = Vec::new();
+        for subject in ["Quote please", "Invoice copy", "Discount?"] {
+            sales.push(open_ticket(&app, &desk.admin, desk.sales, subject).await);
+        }
+        let admin_key = key_for(&app, "admin@example.org", "").await;
+        // Bob has assign-only access to Sales: he sees what is his.
+        let (status, _, _) = call(&app, &admin_key, reqwest::Method::PATCH,
+            &format!("/api/v2/tickets/{}", sales[0]), Some(json!({"agent": desk.bob.id}))).await;
+        assert_eq!(status, StatusCode::OK);
+
+        for (email, expected) in [
+            ("alice@example.org", support.iter().cloned().collect::<BTreeSet<_>>()),
+            ("bob@example.org", BTreeSet::from([sales[0].clone()])),
+            ("carol@example.org", BTreeSet::new()),
+            ("admin@example.org", support.iter().chain(sales.iter()).cloned().collect()),
+        ] {
+            let key = key_for(&app, email, "").await;
+            let (status, body) = get(&app, &key, "/api/v2/tickets?view=all&count=200").await;
+            assert_eq!(status, StatusCode::OK, "{email}: {body}");
+            let through_api = references(&body);
+            assert_eq!(through_api, expected, "{email}");
+            assert_eq!(body["meta"]["total"], json!(expected.len()), "{email}");
+
+            let browser = signed_in(&app, email).await;
+            let page = browser.get(&app, "/agent/tickets?view=all").await.text().await.unwrap();
+            assert_eq!(references_on_page(&page), through_api, "{email}: browser and API differ");
+        }
+    }
+
+    async fn a_key_of_an_agent_without_the_department_gets_404_for_its_tickets(app: TestApp) {
+        let desk = desk(&app).await;
+        // Sales plays the Billing department: Alice has no access to it.
+        let billing = open_ticket(&app, &desk.admin, desk.sales, "Refund my invoice").await;
+        let alice = key_for(&app, "alice@example.org", "").await;
+        let admin = key_for(&app, "admin@example.org", "").await;
+        let (_, body) = get(&app, &admin, &format!("/api/v2/tickets/{billing}")).await;
+        let id = body["data"]["id"].as_i64().unwrap();
+
+        let (status, missing) = get(&app, &alice, "/api/v2/tickets/ZZZZ-ZZZZ").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        for path in [
+            format!("/api/v2/tickets/{billing}"),
+            format!("/api/v2/tickets/{id}"),
+            format!("/api/v2/tickets/{billing}/messages"),
+        ] {
+            let (status, body) = get(&app, &alice, &path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(body, missing, "{path} must look like a ticket that does not exist");
+        }
+        for (method, body) in [
+            (reqwest::Method::PATCH, Some(json!({"urgency": 9}))),
+            (reqwest::Method::DELETE, None),
+        ] {
+            let (status, _, _) = call(&app, &alice, method.clone(), &format!("/api/v2/tickets/{id}"), body).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
+        }
+        let (status, _, _) = call(&app, &alice, reqwest::Method::POST,
+            &format!("/api/v2/tickets/{billing}/messages"), Some(json!({"message": "hi"}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, body) = get(&app, &admin, &format!("/api/v2/tickets/{billing}")).await;
+        assert_eq!(body["data"]["urgency"], json!(3), "nothing changed");
+    }
+
+    async fn a_key_scoped_to_tickets_cannot_touch_people(app: TestApp) {
+        let desk = desk(&app).await;
+        let key = key_for(&app, "admin@example.org", "tickets.*").await;
+        let (status, _) = get(&app, &key, "/api/v2/tickets").await;
+        assert_eq!(status, StatusCode::OK);
+        for path in ["/api/v2/people", "/api/v2/people/1", "/api/v2/organizations", "/api/v2/agents", "/api/v2/me"] {
+            let (status, body) = get(&app, &key, path).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert_eq!(body["code"], "forbidden");
+        }
+        let (status, _, _) = call(&app, &key, reqwest::Method::POST, "/api/v2/people",
+            Some(json!({"name": "Eve", "email": "eve@example.org"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, _) = call(&app, &key, reqwest::Method::PATCH, "/api/v2/people/1",
+            Some(json!({"name": "Eve"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // "*, -*.delete": everything but deleting.
+        let no_delete = key_for(&app, "admin@example.org", "*, -*.delete").await;
+        let reference = open_ticket(&app, &desk.admin, desk.support, "Delete me").await;
+        let (status, _, _) = call(&app, &no_delete, reqwest::Method::DELETE,
+            &format!("/api/v2/tickets/{reference}"), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, body) = get(&app, &no_delete, "/api/v2/me").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!body["data"]["scopes"].as_array().unwrap().contains(&json!("tickets.delete")));
+    }
+
+    async fn anything_but_a_valid_key_is_401_in_json(app: TestApp) {
+        let desk = desk(&app).await;
+        let key = key_for(&app, "alice@example.org", "").await;
+        let (id, secret) = key.split_once(':').unwrap();
+        let response = app.client.get(app.url("/api/v2/tickets")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["www-authenticate"], "key");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], 401);
+        assert_eq!(body["code"], "unauthenticated");
+        assert!(body["errors"].is_object());
+        for header in [
+            format!("Bearer {key}"),
+            format!("key {id}"),
+            format!("key {id}:{}", "0".repeat(64)),
+            format!("key 0000000000000000:{secret}"),
+            format!("key ../../etc:{secret}"),
+            "key ".to_owned(),
+        ] {
+            let response = app.client.get(app.url("/api/v2/tickets")).header("authorization", &header).send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["code"], "unauthenticated", "{header}");
+        }
+        // A session cookie is no key: the API ignores browser sessions.
+        let browser = signed_in(&app, "alice@example.org").await;
+        assert_eq!(browser.get(&app, "/api/v2/tickets").await.status(), StatusCode::UNAUTHORIZED);
+
+        let (status, _) = get(&app, &key, "/api/v2/tickets").await;
+        assert_eq!(status, StatusCode::OK);
+        // Disabled agent: refused while disabled.
+        app.app.act_on_agent(&Caller::system(), desk.alice.id, ferrodesk_app::AgentAction::Disable).await.unwrap();
+        assert_eq!(get(&app, &key, "/api/v2/tickets").await.0, StatusCode::UNAUTHORIZED);
+        app.app.act_on_agent(&Caller::system(), desk.alice.id, ferrodesk_app::AgentAction::Enable).await.unwrap();
+        assert_eq!(get(&app, &key, "/api/v2/tickets").await.0, StatusCode::OK);
+        // Revoked.
+        app.app.revoke_api_key(&Caller::system(), id).await.unwrap();
+        assert_eq!(get(&app, &key, "/api/v2/tickets").await.0, StatusCode::UNAUTHORIZED);
+        // Expired.
+        let expiring = app.app.create_api_key(&Caller::system(), &ApiKeyInput {
+            agent_email: "bob@example.org".into(), name: "short".into(), scopes: String::new(), expires_in_days: Some(1),
+        }).await.unwrap().token;
+        assert_eq!(get(&app, &expiring, "/api/v2/me").await.0, StatusCode::OK);
+        app.clock.advance(Duration::from_secs(24 * 60 * 60 + 1));
+        assert_eq!(get(&app, &expiring, "/api/v2/me").await.0, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn tickets_follow_the_conventions(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = key_for(&app, "admin@example.org", "").await;
+        let alice = key_for(&app, "alice@example.org", "").await;
+        let (status, headers, body) = call(&app, &alice, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
+            "subject": "Cannot print",
+            "message": "The printer says **PC LOAD LETTER**.",
+            "person": {"email": "uma@example.org", "name": "Uma User"},
+            "department": desk.support,
+            "urgency": 4,
+            "labels": ["printer", "hardware"],
+        }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let ticket = &body["data"];
+        let id = ticket["id"].as_i64().unwrap();
+        assert_eq!(headers["location"], format!("/api/v2/tickets/{id}").as_str());
+        assert_eq!(ticket["subject"], "Cannot print");
+        assert_eq!(ticket["urgency"], 4);
+        assert_eq!(ticket["person"]["email"], "uma@example.org");
+        assert_eq!(ticket["department"]["id"], desk.support);
+        assert_eq!(ticket["labels"], json!(["hardware", "printer"]));
+        assert!(body["meta"].is_object());
+        let person_id = ticket["person"]["id"].as_i64().unwrap();
+
+        // By id, the same user again.
+        let (status, _, body) = call(&app, &alice, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
+            "subject": "Again", "message": "Still broken", "person": person_id, "department": desk.support,
+        }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["data"]["person"]["id"], person_id);
+        assert_eq!(body["data"]["urgency"], 1);
+
+        // Validation: every problem by field, nothing stored.
+        let (status, _, body) = call(&app, &alice, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
+            "subject": "", "message": "", "person": {"email": "not an address"}, "department": desk.sales, "urgency": 11,
+        }))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["code"], "invalid");
+        for field in ["subject", "message", "person", "department", "urgency"] {
+            assert!(body["errors"][field].is_array(), "{field}: {body}");
+        }
+        let (status, _, body) = call(&app, &alice, reqwest::Method::POST, "/api/v2/tickets", Some(json!({"subject": 5}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let response = app.client.post(app.url("/api/v2/tickets")).header("authorization", format!("key {alice}"))
+            .header("content-type", "text/plain").body("subject=x").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], 415);
+        let (_, body) = get(&app, &admin, "/api/v2/tickets?status=any").await;
+        assert_eq!(body["meta"]["total"], 2);
+
+        // Properties: only what is sent changes.
+        let (status, _, body) = call(&app, &alice, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"status": "pending", "labels": ["printer"], "agent": desk.alice.id}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["data"]["status"], "pending");
+        assert_eq!(body["data"]["labels"], json!(["printer"]));
+        assert_eq!(body["data"]["urgency"], 4);
+        assert_eq!(body["data"]["agent"]["id"], desk.alice.id);
+        let (status, _, body) = call(&app, &alice, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"agent": null}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["data"]["agent"].is_null());
+        let (status, _, body) = call(&app, &alice, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"status": "no such status"}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body["errors"]["status"].is_array());
+
+        // The thread: a reply and a note.
+        let (status, headers, body) = call(&app, &alice, reqwest::Method::POST, &format!("/api/v2/tickets/{id}/messages"),
+            Some(json!({"message": "Try <script>alert(1)</script> turning it off and on."}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(headers["location"], format!("/api/v2/tickets/{id}/messages").as_str());
+        assert_eq!(body["data"]["is_note"], false);
+        assert!(!body["data"]["body_html"].as_str().unwrap().contains("<script>"));
+        let (status, _, _) = call(&app, &alice, reqwest::Method::POST, &format!("/api/v2/tickets/{id}/messages"),
+            Some(json!({"message": "Customer is grumpy", "is_note": true}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, body) = get(&app, &alice, &format!("/api/v2/tickets/{id}/messages")).await;
+        let thread = body["data"].as_array().unwrap();
+        assert_eq!(thread.len(), 3);
+        assert_eq!(thread.iter().filter(|message| message["is_note"] == true).count(), 1);
+        assert_eq!(thread[0]["channel"], "api");
+        let mails = app.app.store().list_mail(None, 50).await.unwrap();
+        assert_eq!(mails.iter().filter(|mail| mail.recipients.contains("uma@example.org")).count(), 1, "the reply is mailed, the note is not");
+
+        // Deleting: Alice lacks the permission; the admin may.
+        let (status, _, _) = call(&app, &alice, reqwest::Method::DELETE, &format!("/api/v2/tickets/{id}"), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _, body) = call(&app, &admin, reqwest::Method::DELETE, &format!("/api/v2/tickets/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let (_, body) = get(&app, &admin, &format!("/api/v2/tickets/{id}")).await;
+        assert_eq!(body["data"]["status"], "deleted");
+
+        // Unknown routes and methods answer in JSON too.
+        let (status, body) = get(&app, &admin, "/api/v2/nothing-here").await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+        let (status, _, body) = call(&app, &admin, reqwest::Method::DELETE, "/api/v2/departments", None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["status"], 405);
+        let actions = audit_actions(&app).await;
+        assert!(actions.iter().filter(|action| *action == "api.request").count() >= 6, "{actions:?}");
+    }
+
+    async fn lists_page_by_number_and_by_cursor(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = key_for(&app, "admin@example.org", "").await;
+        let mut made = BTreeSet::new();
+        for number in 0..7 {
+            made.insert(open_ticket(&app, &desk.admin, desk.support, &format!("Ticket {number}")).await);
+            app.clock.advance(Duration::from_secs(1));
+        }
+        let (_, first) = get(&app, &admin, "/api/v2/tickets?count=3").await;
+        assert_eq!(first["meta"]["total"], 7);
+        assert_eq!(first["meta"]["total_pages"], 3);
+        assert_eq!(first["meta"]["page"], 1);
+        let (_, third) = get(&app, &admin, "/api/v2/tickets?count=3&page=3").await;
+        assert_eq!(third["data"].as_array().unwrap().len(), 1);
+
+        let mut seen = BTreeSet::new();
+        let mut path = "/api/v2/tickets?count=3".to_owned();
+        loop {
+            let (status, page) = get(&app, &admin, &path).await;
+            assert_eq!(status, StatusCode::OK);
+            seen.extend(references(&page));
+            match page["meta"]["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/api/v2/tickets?count=3&cursor={cursor}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, made);
+        for bad in ["count=0", "count=201", "page=0", "page=-4", "count=abc", "urgency=11", "cursor=garbage", "status=nope"] {
+            let (status, body) = get(&app, &admin, &format!("/api/v2/tickets?{bad}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        }
+        let (_, people) = get(&app, &admin, "/api/v2/people?count=1").await;
+        assert_eq!(people["meta"]["total"], 1, "Uma, the requester");
+    }
+
+    async fn each_key_is_held_to_its_request_limit(app: TestApp) {
+        desk(&app).await;
+        app.app.set_api_settings(&Caller::system(), "3").await.unwrap();
+        app.app.reload_settings().await.unwrap();
+        let key = key_for(&app, "alice@example.org", "").await;
+        let other = key_for(&app, "bob@example.org", "").await;
+        for remaining in [2, 1, 0] {
+            let (status, headers, _) = call(&app, &key, reqwest::Method::GET, "/api/v2/me", None).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(headers["x-ratelimit-limit"], "3");
+            assert_eq!(headers["x-ratelimit-remaining"], remaining.to_string().as_str());
+            assert!(headers.contains_key("x-ratelimit-reset"));
+        }
+        let (status, headers, body) = call(&app, &key, reqwest::Method::GET, "/api/v2/me", None).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(body["code"], "rate_limited");
+        let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry));
+        assert_eq!(get(&app, &other, "/api/v2/me").await.0, StatusCode::OK, "keys are counted apart");
+    }
+
+    async fn no_answer_carries_a_secret(app: TestApp) {
+        let desk = desk(&app).await;
+        let key = key_for(&app, "admin@example.org", "").await;
+        let secret = key.split_once(':').unwrap().1.to_owned();
+        let reference = open_ticket(&app, &desk.admin, desk.support, "Secrets").await;
+        // Sessions, a reset link and a user to list.
+        signed_in(&app, "alice@example.org").await;
+        let (_, _, _) = call(&app, &key, reqwest::Method::POST, "/api/v2/people",
+            Some(json!({"name": "Vera Visitor", "email": "vera@example.org"}))).await;
+        let admin_actor = crate::tickets::actor_of(&desk.admin);
+        let category = app.app.create_article_category(&Caller::new(&admin_actor, "192.0.2.1"), "Help", "", None, "0").await.unwrap();
+        let (_, _, _) = call(&app, &key, reqwest::Method::POST, "/api/v2/articles",
+            Some(json!({"title": "How", "content": "Like this", "status": "published", "category": category}))).await;
+
+        let mut secrets = vec![secret, PASSWORD.to_owned()];
+        secrets.extend(stored_secrets(&app).await);
+        let document: Value = app.client.get(app.url("/api/v2/openapi.json")).send().await.unwrap().json().await.unwrap();
+        let mut checked = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if item.get("get").is_none() {
+                continue;
+            }
+            let path = path.replace("{ticket}", &reference).replace("{id}", "1");
+            let (status, body) = get(&app, &key, &path).await;
+            assert!(status == StatusCode::OK || status == StatusCode::NOT_FOUND, "{path}: {status}");
+            let text = body.to_string();
+            for secret in &secrets {
+                assert!(!text.contains(secret.as_str()), "{path} shows a secret");
+            }
+            assert!(!text.contains("$argon2"), "{path} shows a password hash");
+            assert!(!has_long_hex(&text), "{path} shows something like a token or hash: {text}");
+            for name in ["password", "secret", "token", "hash", "totp", "access_code"] {
+                assert!(!text.contains(&format!("\"{name}")), "{path} has a field named like {name}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 15, "only {checked} endpoints checked");
+    }
+}
+
+/// Whether the text has a run of 32 or more hex digits (a token, a hash, a
+/// sealed secret).
+fn has_long_hex(text: &str) -> bool {
+    let mut run = 0;
+    for byte in text.bytes() {
+        if byte.is_ascii_hexdigit() {
+            run += 1;
+            if run >= 32 {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
+}
+
+/// Every secret the database holds, in the form it holds it.
+async fn stored_secrets(app: &TestApp) -> Vec<String> {
+    let queries = [
+        "SELECT password_hash FROM people WHERE password_hash IS NOT NULL",
+        "SELECT token_hash FROM sessions",
+        "SELECT secret_hash FROM api_keys",
+        "SELECT totp_secret FROM people WHERE totp_secret IS NOT NULL",
+    ];
+    let mut found = Vec::new();
+    for query in queries {
+        let values: Vec<String> = match app.database.backend {
+            ferrodesk_testkit::Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&app.database.url).await.unwrap();
+                sqlx::query_scalar(query).fetch_all(&pool).await.unwrap()
+            }
+            ferrodesk_testkit::Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&app.database.url).await.unwrap();
+                sqlx::query_scalar(query).fetch_all(&pool).await.unwrap()
+            }
+        };
+        found.extend(values);
+    }
+    assert!(
+        found.len() >= 3,
+        "the desk has passwords, a session and a key"
+    );
+    found
+}
