@@ -206,6 +206,34 @@ on_both_backends! { install;
         assert_eq!(node.log_in("root@example.org", STRONG_PASSWORD).await, 303, "the trusted address gets in");
     }
 
+    async fn apikey_create_prints_a_key_that_lists_tickets_as_its_agent(install: Installation) {
+        let created = install.run(&["admin", "create", "--email", "root@example.org", "--name", "Rita Root"], &format!("{STRONG_PASSWORD}\n"));
+        assert!(created.status.success(), "{}", text(&created.stderr));
+        let unknown = install.run(&["apikey", "create", "--agent", "nobody@example.org"], "");
+        assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown.stderr));
+        let bad_scope = install.run(&["apikey", "create", "--agent", "root@example.org", "--scopes", "tickets.lst"], "");
+        assert_eq!(bad_scope.status.code(), Some(2), "{}", text(&bad_scope.stderr));
+        assert!(text(&bad_scope.stderr).contains("tickets.lst"));
+
+        let made = install.run(&["apikey", "create", "--agent", "root@example.org", "--scopes", "tickets.*", "--expires", "30"], "");
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        let key = text(&made.stdout).trim().to_owned();
+        let (id, secret) = key.split_once(':').expect("<id>:<secret>");
+        assert_eq!((id.len(), secret.len()), (16, 64), "{key}");
+        assert!(!text(&made.stderr).contains(secret), "the secret goes to standard output only");
+
+        let node = install.start_node();
+        let listed = node.client.get(format!("{}/api/v2/tickets", node.base))
+            .header("authorization", format!("key {key}")).send().await.unwrap();
+        assert_eq!(listed.status(), 200);
+        let body: serde_json::Value = listed.json().await.unwrap();
+        assert_eq!(body["meta"]["total"], 0);
+        assert!(body["data"].as_array().unwrap().is_empty());
+        let people = node.client.get(format!("{}/api/v2/people", node.base))
+            .header("authorization", format!("key {key}")).send().await.unwrap();
+        assert_eq!(people.status(), 403, "the key is scoped to tickets");
+    }
+
     async fn a_weak_or_missing_password_is_refused(install: Installation) {
         let weak = install.run(&["admin", "create", "--email", "a@example.org", "--name", "A"], "password123\n");
         assert_eq!(weak.status.code(), Some(2));

@@ -278,6 +278,10 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/branding/logo", Rule::Admin),
     ("POST", "/admin/branding/logo/delete", Rule::Admin),
     ("POST", "/admin/help-center", Rule::Admin),
+    ("GET", "/admin/api-keys", Rule::Admin),
+    ("POST", "/admin/api-keys", Rule::Admin),
+    ("POST", "/admin/api-keys/limits", Rule::Admin),
+    ("POST", "/admin/api-keys/{id}/revoke", Rule::Admin),
     ("POST", "/admin/tickets/priorities/{id}/delete", Rule::Admin),
 ];
 
