@@ -18,6 +18,21 @@ use crate::{Actor, App, AppError, AppResult, FieldErrors};
 /// it: long enough for any upload still being attached.
 const UNREFERENCED_BLOB_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 const MAX_FILE_NAME_CHARS: usize = 200;
+const API_UPLOAD_PURPOSE: &str = "api upload";
+/// How long an uploaded file waits to be attached through the API.
+const API_UPLOAD_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// What an API upload token carries, sealed.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SealedUpload {
+    person_id: i64,
+    sha256: String,
+    file_name: String,
+    content_type: String,
+    size: i64,
+    expires_at: i64,
+}
+
 /// What every non-image is served as.
 pub(crate) const OPAQUE_CONTENT_TYPE: &str = "application/octet-stream";
 
@@ -248,6 +263,55 @@ impl App {
             let _ = tokio::fs::remove_file(&temp_path).await;
         }
         result
+    }
+
+    /// A token naming an uploaded file, for the API's "upload, then
+    /// attach": sealed under the instance key, so it cannot be forged or
+    /// read, bound to the uploading agent, and good for an hour (well
+    /// inside the day the sweep keeps a blob no message uses).
+    pub fn api_upload_token(&self, actor: &Actor, file: &UploadedFile) -> AppResult<String> {
+        let person = actor.signed_in().ok_or(AppError::Unauthenticated)?;
+        let sealed = SealedUpload {
+            person_id: person.person_id,
+            sha256: file.sha256.clone(),
+            file_name: file.file_name.clone(),
+            content_type: file.content_type.clone(),
+            size: file.size,
+            expires_at: self.now().plus(API_UPLOAD_LIFETIME).millis(),
+        };
+        let json = serde_json::to_vec(&sealed)
+            .map_err(|error| AppError::Internal(format!("upload token: {error}")))?;
+        self.inner.key.seal(API_UPLOAD_PURPOSE, &json)
+    }
+
+    /// The file a token from [`App::api_upload_token`] names; a token that
+    /// is altered, expired or another person's is refused as invalid input.
+    pub fn api_upload_from_token(&self, actor: &Actor, token: &str) -> AppResult<UploadedFile> {
+        let refused = || {
+            AppError::invalid(
+                "attachments",
+                "An upload is unknown or expired; upload the file again.",
+            )
+        };
+        let person = actor.signed_in().ok_or(AppError::Unauthenticated)?;
+        let bytes = self
+            .inner
+            .key
+            .open(API_UPLOAD_PURPOSE, token.trim())
+            .map_err(|_| refused())?;
+        let sealed: SealedUpload = serde_json::from_slice(&bytes).map_err(|_| refused())?;
+        if sealed.person_id != person.person_id
+            || sealed.expires_at <= self.now().millis()
+            || !is_sha256_hex(&sealed.sha256)
+        {
+            return Err(refused());
+        }
+        Ok(UploadedFile {
+            sha256: sealed.sha256,
+            file_name: sealed.file_name,
+            content_type: sealed.content_type,
+            size: sealed.size,
+        })
     }
 
     /// Checks the number of files on one message against the settings.

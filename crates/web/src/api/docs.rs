@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{content, directory, reference, tickets};
+use super::{attachments, content, directory, reference, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,8 @@ use super::{content, directory, reference, tickets};
         tickets::delete,
         tickets::messages,
         tickets::add_message,
+        attachments::upload,
+        attachments::download,
         directory::people,
         directory::person,
         directory::create_person,

@@ -5,6 +5,7 @@
 //! `{"data": …, "meta": {…}}`; errors are
 //! `{"status", "code", "message", "errors"}`.
 
+mod attachments;
 mod content;
 mod directory;
 mod docs;
@@ -22,7 +23,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use ferrodesk_app::{ApiCaller, AppError, Caller};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,6 +51,11 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             "/api/v2/tickets/{ticket}/messages",
             get(tickets::messages).post(tickets::add_message),
         )
+        .route(
+            "/api/v2/tickets/{ticket}/attachments/{id}",
+            get(attachments::download),
+        )
+        .route("/api/v2/attachments", post(attachments::upload))
         .route("/api/v2/departments", get(reference::departments))
         .route("/api/v2/ticket_fields", get(reference::ticket_fields))
         .route("/api/v2/agents", get(directory::agents))

@@ -594,6 +594,8 @@ pub(crate) struct NewMessageBody {
     pub is_note: bool,
     /// The status to leave the ticket in; a reply sets awaiting_user by default.
     pub status: Option<String>,
+    /// Tokens of files uploaded to `/api/v2/attachments`.
+    pub attachments: Option<Vec<String>>,
 }
 
 /// Adds a reply or a note.
@@ -619,12 +621,20 @@ pub(crate) async fn add_message(
 ) -> ApiResult<Response> {
     request.scope("tickets.reply")?;
     let view = view_of(&state, &request, &key).await?;
+    let mut files = Vec::new();
+    for token in body.attachments.unwrap_or_default() {
+        files.push(
+            state
+                .app
+                .api_upload_from_token(&request.caller.actor, &token)?,
+        );
+    }
     let input = ReplyInput {
         body: body.message,
         is_note: body.is_note,
         status: body.status,
         seen_message_id: None,
-        attachments: Vec::new(),
+        attachments: files,
     };
     state
         .app

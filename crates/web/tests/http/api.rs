@@ -329,6 +329,70 @@ on_both_backends! { spawn_app;
         assert!(actions.iter().filter(|action| *action == "api.request").count() >= 6, "{actions:?}");
     }
 
+    async fn files_are_uploaded_then_attached_and_downloaded(app: TestApp) {
+        let desk = desk(&app).await;
+        let alice = key_for(&app, "alice@example.org", "").await;
+        let bob = key_for(&app, "bob@example.org", "").await;
+        let reference = open_ticket(&app, &desk.admin, desk.support, "With files").await;
+        let upload = |key: String, name: &'static str, bytes: Vec<u8>| {
+            let app = &app;
+            async move {
+                let form = reqwest::multipart::Form::new()
+                    .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name).mime_str("text/html").unwrap());
+                let response = app.client.post(app.url("/api/v2/attachments"))
+                    .header("authorization", format!("key {key}")).multipart(form).send().await.unwrap();
+                (response.status(), response.json::<Value>().await.unwrap())
+            }
+        };
+        let png = b"\x89PNG\r\n\x1a\nnot really a picture".to_vec();
+        let (status, picture) = upload(alice.clone(), "shot.png", png.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{picture}");
+        assert_eq!(picture["data"]["content_type"], "image/png");
+        let (_, page) = upload(alice.clone(), "../../evil.html", b"<script>alert(1)</script>".to_vec()).await;
+        assert_eq!(page["data"]["content_type"], "application/octet-stream", "declared types are not trusted");
+        assert_eq!(page["data"]["file_name"], "evil.html");
+        let (status, blocked) = upload(alice.clone(), "setup.exe", b"MZ".to_vec()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{blocked}");
+
+        // Another agent's token is refused; nothing is written.
+        let (status, _, body) = call(&app, &bob, reqwest::Method::POST, &format!("/api/v2/tickets/{reference}/messages"),
+            Some(json!({"message": "mine now", "attachments": [picture["data"]["token"]]}))).await;
+        assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND, "{status} {body}");
+        let (status, _, body) = call(&app, &alice, reqwest::Method::POST, &format!("/api/v2/tickets/{reference}/messages"),
+            Some(json!({"message": "x", "attachments": ["00ff"]}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["errors"]["attachments"].is_array());
+
+        let (status, _, body) = call(&app, &alice, reqwest::Method::POST, &format!("/api/v2/tickets/{reference}/messages"),
+            Some(json!({"message": "Two files", "attachments": [picture["data"]["token"], page["data"]["token"]]}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let files = body["data"]["attachments"].as_array().unwrap().clone();
+        assert_eq!(files.len(), 2);
+        let picture_id = files.iter().find(|file| file["file_name"] == "shot.png").unwrap()["id"].as_i64().unwrap();
+        let page_id = files.iter().find(|file| file["file_name"] == "evil.html").unwrap()["id"].as_i64().unwrap();
+
+        let fetch = |key: String, path: String| {
+            let app = &app;
+            async move {
+                app.client.get(app.url(&path)).header("authorization", format!("key {key}")).send().await.unwrap()
+            }
+        };
+        let response = fetch(alice.clone(), format!("/api/v2/tickets/{reference}/attachments/{picture_id}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "image/png");
+        assert_eq!(response.bytes().await.unwrap().to_vec(), png);
+        let response = fetch(alice.clone(), format!("/api/v2/tickets/{reference}/attachments/{page_id}")).await;
+        assert_eq!(response.headers()["content-type"], "application/octet-stream");
+        assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+        // Bob cannot see the ticket, so not its files either.
+        let response = fetch(bob.clone(), format!("/api/v2/tickets/{reference}/attachments/{picture_id}")).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        // An attachment of another ticket is not reachable through this one.
+        let other = open_ticket(&app, &desk.admin, desk.support, "Other").await;
+        let response = fetch(alice.clone(), format!("/api/v2/tickets/{other}/attachments/{picture_id}")).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
     async fn lists_page_by_number_and_by_cursor(app: TestApp) {
         let desk = desk(&app).await;
         let admin = key_for(&app, "admin@example.org", "").await;
