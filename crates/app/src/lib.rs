@@ -23,6 +23,7 @@ mod portal;
 mod registration;
 mod search;
 mod secrets;
+mod seed;
 mod sessions;
 mod settings;
 mod setup;
@@ -82,6 +83,7 @@ pub use registration::{
 };
 pub use search::{SearchResult, search_terms};
 pub use secrets::{InstanceKey, InstanceKeyError};
+pub use seed::{SEED_PASSWORD, SeedPlan, SeedSummary};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
     ApiSettings, AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList,

@@ -49,6 +49,24 @@ enum Command {
     /// Manage REST API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Fill the database with realistic made-up data (benchmarks, demos).
+    Seed(Seed),
+}
+
+#[derive(Args)]
+struct Seed {
+    /// Tickets to make, each with 1 to 30 messages.
+    #[arg(long, default_value_t = 1000)]
+    tickets: u64,
+    /// Help-center users (one in 25 is an organization's first member).
+    #[arg(long, default_value_t = 200)]
+    users: u64,
+    /// Agents, spread over permission groups and teams.
+    #[arg(long, default_value_t = 10)]
+    agents: u64,
+    /// Knowledge-base articles.
+    #[arg(long, default_value_t = 50)]
+    articles: u64,
 }
 
 #[derive(Subcommand)]
@@ -232,6 +250,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let app = App::new(store, key, &config.public_url).await?;
             admin(&app, command).await
         }
+        Command::Seed(arguments) => {
+            let store = open_store(&config).await?;
+            let app = App::new(store, key, &config.public_url).await?;
+            seed(&app, &arguments).await
+        }
         Command::Apikey(ApikeyCommand::Create(arguments)) => {
             let store = open_store(&config).await?;
             let app = App::new(store, key, &config.public_url).await?;
@@ -386,6 +409,69 @@ async fn shutdown_signal() {
 fn running_as_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|metadata| metadata.uid() == 0)
+}
+
+async fn seed(app: &App, arguments: &Seed) -> Result<(), Failure> {
+    const MOST: u64 = 100_000_000;
+    if [
+        arguments.tickets,
+        arguments.users,
+        arguments.agents,
+        arguments.articles,
+    ]
+    .iter()
+    .any(|count| *count > MOST)
+        || arguments.agents > 10_000
+        || arguments.articles > 100_000
+    {
+        return Err(Failure::Usage(
+            "seed counts are limited (tickets and users 100,000,000; agents 10,000; articles 100,000)".to_owned(),
+        ));
+    }
+    if arguments.tickets > 0 && arguments.users == 0 {
+        return Err(Failure::Usage(
+            "tickets need at least one user (--users)".to_owned(),
+        ));
+    }
+    let started = std::time::Instant::now();
+    let mut last_report = std::time::Instant::now();
+    let mut last_stage = String::new();
+    let mut progress = move |stage: &str, done: u64, total: u64| {
+        let stage_changed = stage != last_stage;
+        if stage_changed || done == total || last_report.elapsed().as_secs() >= 2 {
+            eprintln!(
+                "[{:>6.1}s] {stage}: {done}/{total}",
+                started.elapsed().as_secs_f64()
+            );
+            last_report = std::time::Instant::now();
+            last_stage = stage.to_owned();
+        }
+    };
+    let summary = app
+        .seed(
+            &ferrodesk_app::SeedPlan {
+                tickets: arguments.tickets,
+                users: arguments.users,
+                agents: arguments.agents,
+                articles: arguments.articles,
+            },
+            &mut progress,
+        )
+        .await?;
+    println!(
+        "Seeded {} tickets with {} messages in {:.1} s.",
+        summary.tickets,
+        summary.messages,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "Sign in at {}/agent/login as {} (or agent1…, e.g. {}) with the password \"{}\".",
+        app.public_url(),
+        summary.admin_email,
+        summary.agent_emails.first().map_or("-", String::as_str),
+        ferrodesk_app::SEED_PASSWORD
+    );
+    Ok(())
 }
 
 async fn admin(app: &App, command: AdminCommand) -> Result<(), Failure> {

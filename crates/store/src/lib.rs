@@ -21,6 +21,7 @@ mod rate_limits;
 mod registrations;
 mod resets;
 mod search;
+mod seed;
 mod sessions;
 mod settings;
 mod ticket_fields;
@@ -53,6 +54,7 @@ pub use permission_groups::{AgentGrants, GroupDefinition, GroupGrants, Permissio
 pub use registrations::{ConfirmedAddress, NewRegistration};
 pub use resets::{LinkPurpose, NewPasswordLink};
 pub use search::{MATCH_END, MATCH_START, SearchHit};
+pub use seed::{SeedAttachment, SeedBatch, SeedIds, SeedMessage, SeedTicket, SeedUser};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
 pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
