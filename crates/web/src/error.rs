@@ -14,6 +14,7 @@ use ferrodesk_app::{AppError, ServerError};
 
 use crate::AppState;
 use crate::request_log::RequestId;
+use crate::text::t;
 
 #[derive(Debug)]
 pub(crate) enum WebError {
@@ -43,46 +44,65 @@ pub(crate) struct ErrorPage {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, message, internal): (StatusCode, Cow<'static, str>, Option<String>) = match self {
-            WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, message, None),
-            WebError::CsrfRejected => (
-                StatusCode::FORBIDDEN,
-                "This form has expired or came from another site. Go back, reload the page and try again.".into(),
-                None,
-            ),
-            WebError::App(error) => match error {
-                AppError::Invalid(errors) => {
-                    let first = errors.iter().next().map(|(_, message)| message.to_owned());
-                    (StatusCode::BAD_REQUEST, first.unwrap_or_else(|| "The input is not valid.".into()).into(), None)
-                }
-                AppError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid email or password.".into(), None),
-                AppError::Unauthenticated => (StatusCode::UNAUTHORIZED, "Please sign in first.".into(), None),
-                AppError::Forbidden => (StatusCode::FORBIDDEN, "You do not have permission to do this.".into(), None),
-                AppError::NotFound => (StatusCode::NOT_FOUND, default_message(StatusCode::NOT_FOUND).into(), None),
-                AppError::Conflict(message) => (StatusCode::CONFLICT, message.into(), None),
-                AppError::TooManyRequests => (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    default_message(StatusCode::TOO_MANY_REQUESTS).into(),
-                    None,
-                ),
-                AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, LOCKED_MESSAGE.into(), None),
-                AppError::IpNotTrusted => (
-                    StatusCode::FORBIDDEN,
-                    "This address is not confirmed for your account yet; see the link we emailed you.".into(),
-                    None,
-                ),
-                AppError::LoginChallengeExpired => (
-                    StatusCode::UNAUTHORIZED,
-                    "That login has expired. Log in again.".into(),
-                    None,
-                ),
-                AppError::Internal(detail) => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    default_message(StatusCode::INTERNAL_SERVER_ERROR).into(),
-                    Some(detail),
-                ),
-            },
-        };
+        let (status, message, internal): (StatusCode, Cow<'static, str>, Option<String>) =
+            match self {
+                WebError::BadRequest(message) => (StatusCode::BAD_REQUEST, message, None),
+                WebError::CsrfRejected => (StatusCode::FORBIDDEN, t("error-csrf").into(), None),
+                WebError::App(error) => match error {
+                    AppError::Invalid(errors) => {
+                        let first = errors.iter().next().map(|(_, message)| message.to_owned());
+                        (
+                            StatusCode::BAD_REQUEST,
+                            first.unwrap_or_else(|| t("error-invalid-input")).into(),
+                            None,
+                        )
+                    }
+                    AppError::InvalidCredentials => (
+                        StatusCode::UNAUTHORIZED,
+                        t("sign-in-invalid-credentials").into(),
+                        None,
+                    ),
+                    AppError::Unauthenticated => (
+                        StatusCode::UNAUTHORIZED,
+                        t("error-sign-in-first").into(),
+                        None,
+                    ),
+                    AppError::Forbidden => {
+                        (StatusCode::FORBIDDEN, t("error-not-permitted").into(), None)
+                    }
+                    AppError::NotFound => (
+                        StatusCode::NOT_FOUND,
+                        default_message(StatusCode::NOT_FOUND).into(),
+                        None,
+                    ),
+                    AppError::Conflict(message) => (StatusCode::CONFLICT, message.into(), None),
+                    AppError::TooManyRequests => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        default_message(StatusCode::TOO_MANY_REQUESTS).into(),
+                        None,
+                    ),
+                    AppError::LoginLocked => (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        t("sign-in-locked").into(),
+                        None,
+                    ),
+                    AppError::IpNotTrusted => (
+                        StatusCode::FORBIDDEN,
+                        t("error-ip-not-confirmed").into(),
+                        None,
+                    ),
+                    AppError::LoginChallengeExpired => (
+                        StatusCode::UNAUTHORIZED,
+                        t("error-login-expired").into(),
+                        None,
+                    ),
+                    AppError::Internal(detail) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        default_message(StatusCode::INTERNAL_SERVER_ERROR).into(),
+                        Some(detail),
+                    ),
+                },
+            };
         let mut response = status.into_response();
         response
             .extensions_mut()
@@ -91,24 +111,41 @@ impl IntoResponse for WebError {
     }
 }
 
-/// What a locked account is told, whatever password was typed.
-pub(crate) const LOCKED_MESSAGE: &str = "Too many failed logins: this account is locked for a while. Try again later or reset your password.";
-
-fn default_message(status: StatusCode) -> &'static str {
+fn default_message(status: StatusCode) -> String {
     match status.as_u16() {
-        400 => "The request could not be understood.",
-        401 => "Please sign in first.",
-        403 => "You do not have permission to see this page.",
-        404 => "There is no page at this address.",
-        405 => "This address does not accept that kind of request.",
-        408 => "The request took too long.",
-        413 => "What you sent is too large.",
-        415 => "This address does not accept that kind of content.",
-        422 => "The request could not be processed.",
-        429 => "Too many requests. Wait a moment and try again.",
-        503 => "The service is not available right now. Try again shortly.",
-        500..=599 => "Something went wrong on our side. It has been logged.",
-        _ => "The request could not be completed.",
+        400 => t("error-bad-request"),
+        401 => t("error-sign-in-first"),
+        403 => t("error-forbidden"),
+        404 => t("error-not-found"),
+        405 => t("error-method-not-allowed"),
+        408 => t("error-request-timeout"),
+        413 => t("error-payload-too-large"),
+        415 => t("error-unsupported-media-type"),
+        422 => t("error-unprocessable"),
+        429 => t("error-too-many-requests"),
+        503 => t("error-service-unavailable"),
+        500..=599 => t("error-server"),
+        _ => t("error-other"),
+    }
+}
+
+/// The error page's heading: the status's standard name.
+fn title(status: StatusCode) -> String {
+    match status.as_u16() {
+        400 => t("error-title-bad-request"),
+        401 => t("error-title-unauthorized"),
+        403 => t("error-title-forbidden"),
+        404 => t("error-title-not-found"),
+        405 => t("error-title-method-not-allowed"),
+        408 => t("error-title-request-timeout"),
+        409 => t("error-title-conflict"),
+        413 => t("error-title-payload-too-large"),
+        415 => t("error-title-unsupported-media-type"),
+        422 => t("error-title-unprocessable-entity"),
+        429 => t("error-title-too-many-requests"),
+        500 => t("error-title-internal-server-error"),
+        503 => t("error-title-service-unavailable"),
+        _ => t("error-title-other"),
     }
 }
 
@@ -244,10 +281,10 @@ pub(crate) async fn render_error_pages(
     let (message, internal) = match page {
         Some(page) => (page.message, page.internal),
         None if status.is_server_error() => (
-            Cow::Borrowed(default_message(status)),
+            Cow::Owned(default_message(status)),
             Some(format!("{status} from a lower layer")),
         ),
-        None => (Cow::Borrowed(default_message(status)), None),
+        None => (Cow::Owned(default_message(status)), None),
     };
     if let Some(detail) = internal {
         state
@@ -261,10 +298,10 @@ pub(crate) async fn render_error_pages(
             })
             .await;
     }
-    let title = status.canonical_reason().unwrap_or("Error");
+    let title = title(status);
     let body = ErrorTemplate {
         status: status.as_u16(),
-        title,
+        title: &title,
         message: &message,
         request_id: &request_id,
     }

@@ -17,6 +17,7 @@ mod pages;
 mod request_log;
 mod security_headers;
 mod session;
+mod text;
 
 pub use client_ip::TrustedProxies;
 pub use network::AllowList;

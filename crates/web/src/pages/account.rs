@@ -19,6 +19,7 @@ use crate::pages::admin::NoticeQuery;
 use crate::pages::admin::agents::SessionRow;
 use crate::pages::{Chrome, render, to_staff_login};
 use crate::session::{Session, password_change_path, two_factor_setup_path};
+use crate::text::t;
 
 pub(crate) fn staff_routes() -> Router<AppState> {
     routes_under("/agent/account")
@@ -92,9 +93,20 @@ struct AccountPage<'a> {
     notify_failure: bool,
     sessions: Vec<(SessionRow, bool)>,
     two_factor_on: bool,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     /// Why the name typed was refused.
     name_error: Option<String>,
+}
+
+impl AccountPage<'_> {
+    /// Which interface a session is in, as the list of sessions names it.
+    fn surface_name(&self, surface: &str) -> String {
+        match Surface::parse(surface) {
+            Some(Surface::Portal) => t("account-surface-portal"),
+            Some(Surface::Staff) => t("account-surface-staff"),
+            None => surface.to_owned(),
+        }
+    }
 }
 
 async fn overview(
@@ -142,14 +154,14 @@ async fn account_page(
             sessions,
             two_factor_on: person.totp_enabled_at.is_some(),
             notice: query.text(&[
+                ("password-changed", t("account-notice-password-changed")),
                 (
-                    "password-changed",
-                    "Your password is changed. Your other sessions have ended.",
+                    "notifications-saved",
+                    t("account-notice-notifications-saved"),
                 ),
-                ("notifications-saved", "Your login mail choices are saved."),
-                ("session-ended", "That session has ended."),
-                ("others-ended", "You are logged out everywhere else."),
-                ("name-saved", "Your name is saved."),
+                ("session-ended", t("account-notice-session-ended")),
+                ("others-ended", t("account-notice-others-ended")),
+                ("name-saved", t("account-notice-name-saved")),
             ]),
             name_error,
         },
@@ -332,7 +344,7 @@ struct TwoFactorPage<'a> {
     /// Recovery codes just made: shown this once.
     new_codes: Vec<String>,
     errors: FieldErrors,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 }
 
 /// The QR code an authenticator app scans. Our own markup from our own
@@ -357,7 +369,7 @@ async fn two_factor_page(
     session: &Session,
     new_codes: Vec<String>,
     errors: FieldErrors,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 ) -> WebResult<Response> {
     let overview = state.app.two_factor_overview(&session.actor).await?;
     let qr_svg = match &overview.setup {
@@ -388,8 +400,8 @@ async fn two_factor(
         return Ok(redirect);
     }
     let notice = query.text(&[
-        ("disabled", "Two-factor login is off."),
-        ("required", "Set up two-factor login to continue."),
+        ("disabled", t("account-notice-two-factor-off")),
+        ("required", t("account-notice-two-factor-needed")),
     ]);
     two_factor_page(&state, &session, Vec::new(), FieldErrors::new(), notice).await
 }
@@ -413,7 +425,7 @@ async fn after_code_change(
     state: &AppState,
     session: &Session,
     result: Result<Vec<String>, AppError>,
-    notice: &'static str,
+    notice: String,
 ) -> WebResult<Response> {
     match result {
         Ok(codes) => two_factor_page(state, session, codes, FieldErrors::new(), Some(notice)).await,
@@ -439,13 +451,7 @@ async fn confirm_two_factor(
         .app
         .confirm_two_factor_setup(&session.caller(), form.code.expose())
         .await;
-    after_code_change(
-        &state,
-        &session,
-        result,
-        "Two-factor login is on. Keep these recovery codes somewhere safe: each works once, and they are not shown again.",
-    )
-    .await
+    after_code_change(&state, &session, result, t("account-notice-two-factor-on")).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -470,7 +476,7 @@ async fn replace_recovery_codes(
         &state,
         &session,
         result,
-        "New recovery codes are ready; the old ones no longer work. They are not shown again.",
+        t("account-notice-new-recovery-codes"),
     )
     .await
 }
@@ -490,6 +496,6 @@ async fn disable_two_factor(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("{back}?notice=disabled")).into_response()),
-        Err(error) => after_code_change(&state, &session, Err(error), "").await,
+        Err(error) => after_code_change(&state, &session, Err(error), String::new()).await,
     }
 }

@@ -12,16 +12,17 @@ use ferrodesk_app::{
     Actor, AppError, DepartmentNode, FieldErrors, FieldView, PortalReplyInput, PortalScope,
     PortalTicketInput, PortalTicketList, PortalTicketOutcome, PortalTicketView, fields_as_sent,
 };
-use ferrodesk_core::FieldKind;
+use ferrodesk_core::{FieldKind, TicketStatus};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::WebResult;
 use crate::forms::{FormFields, MessageForm};
 use crate::pages::admin::NoticeQuery;
-use crate::pages::tickets::{human_size, status_label};
+use crate::pages::tickets::human_size;
 use crate::pages::{Chrome, path_id, render, render_form, time, url_encoded};
 use crate::session::Session;
+use crate::text::t;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -34,6 +35,20 @@ pub(crate) fn routes() -> Router<AppState> {
             "/tickets/{reference}/attachments/{attachment_id}",
             get(download),
         )
+}
+
+/// A ticket's status as the help center names it.
+fn status_name(key: &str) -> String {
+    match TicketStatus::from_key(key) {
+        Some(TicketStatus::AwaitingAgent) => t("ticket-status-awaiting-agent"),
+        Some(TicketStatus::AwaitingUser) => t("ticket-status-awaiting-user"),
+        Some(TicketStatus::Pending) => t("ticket-status-pending"),
+        Some(TicketStatus::Resolved) => t("ticket-status-resolved"),
+        Some(TicketStatus::Archived) => t("ticket-status-archived"),
+        Some(TicketStatus::Spam) => t("ticket-status-spam"),
+        Some(TicketStatus::Deleted) => t("ticket-status-deleted"),
+        None => t("ticket-status-unknown"),
+    }
 }
 
 /// Sends a visitor to the help-center login, to come back to `path`.
@@ -57,8 +72,8 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn status_label(&self, key: &str) -> &'static str {
-        status_label(key)
+    fn status_name(&self, key: &str) -> String {
+        status_name(key)
     }
 
     fn time(&self, millis: &i64) -> String {
@@ -190,10 +205,7 @@ async fn create(
     };
     if !form.file_errors.is_empty() {
         let mut errors = form.file_errors;
-        errors.add(
-            "attachments",
-            "Nothing was sent: pick the files you want to attach again, then send.",
-        );
+        errors.add("attachments", t("ticket-attachments-not-sent"));
         return new_ticket_page(&state, &session, input, errors).await;
     }
     match state
@@ -233,13 +245,13 @@ struct TicketPage<'a> {
     view: PortalTicketView,
     typed_body: String,
     errors: FieldErrors,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     may_attach: bool,
 }
 
 impl TicketPage<'_> {
-    fn status_label(&self, key: &str) -> &'static str {
-        status_label(key)
+    fn status_name(&self, key: &str) -> String {
+        status_name(key)
     }
 
     fn time(&self, millis: &i64) -> String {
@@ -279,7 +291,7 @@ async fn ticket_page(
     code: Option<&str>,
     typed_body: String,
     errors: FieldErrors,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 ) -> WebResult<Response> {
     let view = match state
         .app
@@ -314,16 +326,10 @@ async fn show(
     Query(parameters): Query<TicketParameters>,
 ) -> WebResult<Response> {
     let notice = NoticeQuery::from(parameters.notice).text(&[
-        (
-            "created",
-            "Your request is sent. We will answer here and by mail.",
-        ),
-        ("sent", "Your message is sent."),
-        (
-            "resolved",
-            "The request is closed. Write again any time to reopen it.",
-        ),
-        ("reopened", "The request is open again."),
+        ("created", t("ticket-notice-created")),
+        ("sent", t("ticket-notice-sent")),
+        ("resolved", t("ticket-notice-resolved")),
+        ("reopened", t("ticket-notice-reopened")),
     ]);
     ticket_page(
         &state,
@@ -375,10 +381,7 @@ async fn reply(
             .await
     } else {
         let mut errors = form.file_errors;
-        errors.add(
-            "attachments",
-            "Nothing was sent: pick the files you want to attach again, then send.",
-        );
+        errors.add("attachments", t("ticket-attachments-not-sent"));
         Err(AppError::Invalid(errors))
     };
     match outcome {

@@ -16,6 +16,7 @@ use crate::forms::FormFields;
 use crate::pages::admin::NoticeQuery;
 use crate::pages::{Chrome, path_id, render, render_form, time};
 use crate::session::Session;
+use crate::text::t;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -67,7 +68,7 @@ struct ArticleView<'a> {
     page: ArticlePage,
     typed_comment: String,
     errors: FieldErrors,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 }
 
 impl ArticleView<'_> {
@@ -86,7 +87,7 @@ async fn article_page(
     slug: &str,
     typed_comment: String,
     errors: FieldErrors,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 ) -> WebResult<Response> {
     let voter = voter_key(&session.actor, session.token.expose());
     let page = state
@@ -114,11 +115,8 @@ async fn article(
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
     let notice = query.text(&[
-        ("voted", "Thank you for your feedback."),
-        (
-            "commented",
-            "Thank you: your comment appears once the team has read it.",
-        ),
+        ("voted", t("kb-notice-voted")),
+        ("commented", t("kb-notice-commented")),
     ]);
     article_page(
         &state,

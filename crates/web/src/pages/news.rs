@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::error::{WebError, WebResult};
 use crate::pages::{Chrome, render, time};
 use crate::session::Session;
+use crate::text::{t, t_with};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -66,7 +67,7 @@ async fn list(
         None | Some("") => None,
         Some(text) => Some(
             text.parse()
-                .map_err(|_| WebError::BadRequest("No such news category.".into()))?,
+                .map_err(|_| WebError::BadRequest(t("news-no-such-category").into()))?,
         ),
     };
     let page = state
@@ -135,8 +136,8 @@ async fn feed(State(state): State<AppState>) -> WebResult<Response> {
     let mut body = String::with_capacity(4096);
     body.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
     body.push_str(&format!(
-        "<title>{} news</title>\n<id>{base}/news</id>\n<link rel=\"self\" href=\"{base}/news.atom\"/>\n<link href=\"{base}/news\"/>\n<updated>{}</updated>\n",
-        xml(PRODUCT_NAME),
+        "<title>{}</title>\n<id>{base}/news</id>\n<link rel=\"self\" href=\"{base}/news.atom\"/>\n<link href=\"{base}/news\"/>\n<updated>{}</updated>\n",
+        xml(&t_with("news-feed-title", &[("product", &PRODUCT_NAME)])),
         Timestamp(updated).rfc3339()
     ));
     for post in &page.posts {
@@ -222,7 +223,7 @@ async fn suggestions(
         .suggest_articles(&clipped(&parameters.subject))
         .await
         .map_err(|error| match error {
-            AppError::Invalid(_) => WebError::BadRequest("Unreadable subject.".into()),
+            AppError::Invalid(_) => WebError::BadRequest(t("search-unreadable-subject").into()),
             other => other.into(),
         })?;
     let suggestions: Vec<Suggestion> = results

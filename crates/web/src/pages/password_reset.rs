@@ -14,6 +14,7 @@ use crate::error::{WebError, WebResult};
 use crate::forms::HtmlForm;
 use crate::pages::render;
 use crate::session::Session;
+use crate::text::t;
 
 #[derive(Template)]
 #[template(path = "new_password.html")]
@@ -88,22 +89,22 @@ async fn page(
     };
     let (heading, intro, submit) = match person.purpose {
         LinkPurpose::Reset => (
-            "Choose a new password",
-            "Your old password stops working as soon as you save the new one, and you are logged out everywhere.",
-            "Save the new password",
+            t("sign-in-reset-heading"),
+            t("sign-in-reset-intro"),
+            t("sign-in-reset-submit"),
         ),
         LinkPurpose::Invitation => (
-            "Welcome! Choose your password",
-            "You have been invited to join the team. Choose the password you will log in with.",
-            "Save my password",
+            t("sign-in-invitation-heading"),
+            t("sign-in-invitation-intro"),
+            t("sign-in-invitation-submit"),
         ),
     };
     render(&NewPasswordPage {
-        heading,
-        intro,
+        heading: &heading,
+        intro: &intro,
         area,
         action: &format!("{action_prefix}{token}"),
-        submit,
+        submit: &submit,
         csrf_token: &session.csrf_token,
         setup_token: None,
         ask_identity: false,

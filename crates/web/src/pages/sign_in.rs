@@ -13,15 +13,16 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::client_ip::ClientIp;
-use crate::error::{LOCKED_MESSAGE, WebError, WebResult};
+use crate::error::{WebError, WebResult};
 use crate::forms::HtmlForm;
 use crate::pages::{render, user_agent};
 use crate::session::{Session, challenge_cookie, cleared_cookie, signed_in_cookie};
+use crate::text::t;
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
-    heading: &'a str,
+    heading: String,
     area: &'a str,
     home: &'a str,
     action: &'a str,
@@ -49,7 +50,6 @@ pub(crate) struct LoginForm {
 }
 
 struct SurfacePaths {
-    heading: &'static str,
     area: &'static str,
     home: &'static str,
     action: &'static str,
@@ -62,7 +62,6 @@ struct SurfacePaths {
 fn paths(surface: Surface) -> SurfacePaths {
     match surface {
         Surface::Staff => SurfacePaths {
-            heading: "Staff log in",
             area: "staff",
             home: "/agent",
             action: "/agent/login",
@@ -72,7 +71,6 @@ fn paths(surface: Surface) -> SurfacePaths {
             allowed_returns: &["/agent", "/admin"],
         },
         Surface::Portal => SurfacePaths {
-            heading: "Log in",
             area: "portal",
             home: "/",
             action: "/login",
@@ -97,22 +95,19 @@ fn safe_return(surface: Surface, requested: Option<&str>) -> Option<ReturnPath> 
 
 /// Notices that a redirect may ask the login page to show; anything else in
 /// the query is ignored, so the page cannot be made to show arbitrary text.
-fn notice_text(code: Option<&str>) -> Option<&'static str> {
-    match code? {
-        "logged-out" => Some("You have been logged out."),
-        "password-set" => Some("Your password has been set. Log in with it now."),
-        "setup-done" => Some("Your admin account is ready. Log in to continue."),
-        "expired" => Some("Your session has ended. Log in again."),
-        "fresh-login" => Some(
-            "The admin interface needs a login without \u{201c}remember me\u{201d}. Log in again to continue.",
-        ),
-        "password-changed" => Some("Your password has been changed."),
-        "code-expired" => {
-            Some("That login took too long or had too many wrong codes. Log in again.")
-        }
-        "ip-trusted" => Some("Your address is confirmed. Log in again to continue."),
-        _ => None,
-    }
+fn notice_text(code: Option<&str>) -> Option<String> {
+    let text = match code? {
+        "logged-out" => t("sign-in-notice-logged-out"),
+        "password-set" => t("sign-in-notice-password-set"),
+        "setup-done" => t("sign-in-notice-setup-done"),
+        "expired" => t("sign-in-notice-expired"),
+        "fresh-login" => t("sign-in-notice-fresh-login"),
+        "password-changed" => t("sign-in-notice-password-changed"),
+        "code-expired" => t("sign-in-notice-code-expired"),
+        "ip-trusted" => t("sign-in-notice-ip-trusted"),
+        _ => return None,
+    };
+    Some(text)
 }
 
 async fn login_page(
@@ -124,13 +119,17 @@ async fn login_page(
     notice: Option<&str>,
 ) -> WebResult<Response> {
     let paths = paths(surface);
+    let heading = match surface {
+        Surface::Staff => t("sign-in-staff-heading"),
+        Surface::Portal => t("common-log-in"),
+    };
     let settings = state.app.settings().await?;
     let offer_remember_me = match surface {
         Surface::Staff => settings.staff_sessions.remember_me_allowed,
         Surface::Portal => settings.portal_sessions.remember_me_allowed,
     };
     render(&LoginPage {
-        heading: paths.heading,
+        heading,
         area: paths.area,
         home: paths.home,
         action: paths.action,
@@ -164,7 +163,7 @@ pub(crate) async fn show(
         &session,
         return_to.as_ref(),
         None,
-        notice_text(query.notice.as_deref()),
+        notice_text(query.notice.as_deref()).as_deref(),
     )
     .await
 }
@@ -232,7 +231,7 @@ async fn refused_login(
         session.surface,
         session,
         return_to,
-        Some(message),
+        Some(&message),
         None,
     )
     .await?;
@@ -240,19 +239,15 @@ async fn refused_login(
     Ok(response)
 }
 
-fn refusal_message(refused: &AppError) -> (StatusCode, &'static str) {
+fn refusal_message(refused: &AppError) -> (StatusCode, String) {
     match refused {
-        AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, LOCKED_MESSAGE),
+        AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, t("sign-in-locked")),
         AppError::TooManyRequests => (
             StatusCode::TOO_MANY_REQUESTS,
-            "Too many login attempts from your address. Wait a while and try again.",
+            t("sign-in-too-many-attempts"),
         ),
-        AppError::IpNotTrusted => (
-            StatusCode::FORBIDDEN,
-            "Logins to this account need a confirmed address, and this one is new. \
-             We have emailed you a link: open it, then log in again.",
-        ),
-        _ => (StatusCode::UNAUTHORIZED, "Invalid email or password."),
+        AppError::IpNotTrusted => (StatusCode::FORBIDDEN, t("sign-in-ip-not-trusted")),
+        _ => (StatusCode::UNAUTHORIZED, t("sign-in-invalid-credentials")),
     }
 }
 
@@ -367,9 +362,7 @@ pub(crate) async fn submit_second_factor(
             let message = errors
                 .for_field("code")
                 .first()
-                .copied()
-                .unwrap_or("That code is not right.")
-                .to_owned();
+                .map_or_else(|| t("sign-in-wrong-code"), |message| (*message).to_owned());
             let mut response = second_factor_page(&session, return_to.as_ref(), Some(&message))?;
             *response.status_mut() = StatusCode::UNAUTHORIZED;
             Ok(response)

@@ -145,12 +145,12 @@ impl From<Option<String>> for NoticeQuery {
 }
 
 impl NoticeQuery {
-    pub fn text(&self, known: &[(&str, &'static str)]) -> Option<&'static str> {
+    pub fn text<T: Clone>(&self, known: &[(&str, T)]) -> Option<T> {
         let code = self.notice.as_deref()?;
         known
             .iter()
             .find(|(known_code, _)| *known_code == code)
-            .map(|(_, text)| *text)
+            .map(|(_, text)| text.clone())
     }
 }
 
