@@ -70,7 +70,7 @@ impl Sequence {
 /// not count up visibly.
 fn seeded_reference(id: i64) -> String {
     let mixed = (id as u64)
-        .wrapping_mul(0x9E37_79B9_7F)
+        .wrapping_mul(0x009E_3779_B97F)
         .wrapping_add(0x5A5A_5A5A)
         & ((1 << 40) - 1);
     let symbols: String = (0..8)
@@ -302,7 +302,18 @@ impl App {
                 AccountKind::Admin,
             )
             .await?;
-        let mut agent_ids = vec![admin.id];
+        // Who may be assigned tickets of each department: the admin, and
+        // the agents whose group covers it.
+        let mut assignable: std::collections::HashMap<i64, Vec<i64>> = departments
+            .iter()
+            .map(|department| (*department, vec![admin.id]))
+            .collect();
+        let group_departments = [
+            vec![support],
+            vec![billing],
+            vec![sales],
+            vec![hardware, software],
+        ];
         let mut agent_emails = Vec::new();
         for number in 1..=plan.agents {
             progress("agents", number, plan.agents);
@@ -322,7 +333,9 @@ impl App {
             let team = teams[(number as usize - 1) % teams.len()];
             self.set_agent_access(&system, agent.id, &[group], &[team])
                 .await?;
-            agent_ids.push(agent.id);
+            for department in &group_departments[(number as usize - 1) % groups.len()] {
+                assignable.entry(*department).or_default().push(agent.id);
+            }
             agent_emails.push(email);
         }
         let admin_actor = Actor::Agent(SignedIn {
@@ -404,7 +417,7 @@ impl App {
                 created_at: now - year - random.below(year as u64) as i64,
             });
             user_organizations.push(organization);
-            if users.len() as u64 % 10_000 == 0 {
+            if (users.len() as u64).is_multiple_of(10_000) {
                 progress("users", index + 1, plan.users);
             }
         }
@@ -441,8 +454,11 @@ impl App {
                 let status = seeded_status(&mut random);
                 let created_at = now - random.below(year as u64) as i64;
                 let message_count = 1 + (random.below(30) * random.below(30)) / 30;
+                let department_id = *random.pick(&departments);
                 let agent_id = if random.chance(70) {
-                    Some(*random.pick(&agent_ids))
+                    assignable
+                        .get(&department_id)
+                        .map(|agents| *random.pick(agents))
                 } else {
                     None
                 };
@@ -523,7 +539,7 @@ impl App {
                     subject: format!("{} #{}", random.pick(SUBJECTS), 1000 + id),
                     status,
                     urgency: 1 + random.below(10) as i64,
-                    department_id: *random.pick(&departments),
+                    department_id,
                     requester_id: requester,
                     organization_id: user_organizations[requester_index],
                     agent_id,

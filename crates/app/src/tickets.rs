@@ -805,7 +805,12 @@ impl App {
             errors.add("department", "That department does not exist.");
         }
         let agent_id = parse_optional_id(&input.agent_id, "agent", &mut errors);
-        if let Some(agent_id) = agent_id {
+        // An assignment is checked when it changes (or the department does),
+        // so a status change is not refused over an older assignment that
+        // the agent's permissions no longer cover.
+        if let Some(agent_id) = agent_id
+            && (Some(agent_id) != ticket.agent_id || department_id != ticket.department_id)
+        {
             let assignable = self
                 .store()
                 .get_person(agent_id)
@@ -1187,7 +1192,13 @@ impl App {
             Some(id) if context.effective.department_access(id).is_none() => {
                 errors.add("department", "You have no access to that department.");
             }
-            Some(_) => {}
+            Some(id) => {
+                // Admins reach every department id, so check it is one.
+                let departments = self.store().list_departments().await?;
+                if !departments.iter().any(|department| department.id == id) {
+                    errors.add("department", "That department does not exist.");
+                }
+            }
         }
         let urgency = parse_urgency(&input.urgency, &mut errors);
         let labels = parse_labels(&input.labels, &mut errors);

@@ -104,8 +104,8 @@ pub(crate) async fn upload(
 /// inline, everything else as an opaque download.
 #[utoipa::path(get, path = "/api/v2/tickets/{ticket}/attachments/{id}", tag = "tickets",
     params(
-        ("ticket" = String, Path, description = "The ticket's id or reference"),
-        ("id" = i64, Path, minimum = 1),
+        ("ticket" = String, Path, description = "The ticket's id or reference", example = "1"),
+        ("id" = i64, Path, minimum = 1, example = 1),
     ),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream"),

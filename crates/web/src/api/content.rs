@@ -119,7 +119,7 @@ async fn article_by_id(state: &AppState, request: &ApiRequest, id: i64) -> ApiRe
 
 /// One article with its text.
 #[utoipa::path(get, path = "/api/v2/articles/{id}", tag = "content",
-    params(("id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1, example = 1)),
     responses(
         (status = 200, body = ArticleEnvelope),
         (status = 401, body = super::ApiErrorBody),
@@ -204,7 +204,7 @@ pub(crate) struct ArticleChangeBody {
 
 /// Changes an article; the save is a new revision.
 #[utoipa::path(patch, path = "/api/v2/articles/{id}", tag = "content",
-    params(("id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1, example = 1)),
     request_body = ArticleChangeBody,
     responses(
         (status = 200, body = ArticleEnvelope),
@@ -371,7 +371,7 @@ pub(crate) async fn news(
 
 /// One news post.
 #[utoipa::path(get, path = "/api/v2/news/{id}", tag = "content",
-    params(("id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1, example = 1)),
     responses(
         (status = 200, body = NewsEnvelope),
         (status = 401, body = super::ApiErrorBody),
@@ -392,4 +392,27 @@ pub(crate) async fn news_post(
         data: NewsPost::from_record(post),
         meta: ObjectMeta::default(),
     }))
+}
+
+/// The same as PATCH: fields left out stay as they are.
+#[utoipa::path(put, path = "/api/v2/articles/{id}", tag = "content",
+    params(("id" = i64, Path, minimum = 1, example = 1)),
+    request_body = ArticleChangeBody,
+    responses(
+        (status = 200, body = ArticleEnvelope),
+        (status = 400, body = super::ApiErrorBody),
+        (status = 401, body = super::ApiErrorBody),
+        (status = 403, body = super::ApiErrorBody),
+        (status = 404, body = super::ApiErrorBody),
+        (status = 415, body = super::ApiErrorBody),
+        (status = 429, body = super::ApiErrorBody),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn replace_article(
+    State(state): State<AppState>,
+    request: ApiRequest,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ArticleChangeBody>,
+) -> ApiResult<axum::Json<ArticleEnvelope>> {
+    update_article(State(state), request, Path(id), ApiJson(body)).await
 }

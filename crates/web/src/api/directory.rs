@@ -126,7 +126,7 @@ async fn person_by_id(state: &AppState, request: &ApiRequest, id: i64) -> ApiRes
 
 /// One user.
 #[utoipa::path(get, path = "/api/v2/people/{id}", tag = "people",
-    params(("id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1, example = 1)),
     responses(
         (status = 200, body = PersonEnvelope),
         (status = 401, body = super::ApiErrorBody),
@@ -232,7 +232,7 @@ pub(crate) struct PersonChangeBody {
 
 /// Changes a user's name, organization and whether they may sign in.
 #[utoipa::path(patch, path = "/api/v2/people/{id}", tag = "people",
-    params(("id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1, example = 1)),
     request_body = PersonChangeBody,
     responses(
         (status = 200, body = PersonEnvelope),
@@ -353,7 +353,7 @@ pub(crate) async fn agents(
 
 /// One agent.
 #[utoipa::path(get, path = "/api/v2/agents/{id}", tag = "people",
-    params(("id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1, example = 1)),
     responses(
         (status = 200, body = AgentEnvelope),
         (status = 401, body = super::ApiErrorBody),
@@ -447,7 +447,7 @@ pub(crate) async fn organizations(
 
 /// One organization.
 #[utoipa::path(get, path = "/api/v2/organizations/{id}", tag = "people",
-    params(("id" = i64, Path, minimum = 1)),
+    params(("id" = i64, Path, minimum = 1, example = 1)),
     responses(
         (status = 200, body = OrganizationEnvelope),
         (status = 401, body = super::ApiErrorBody),
@@ -471,4 +471,27 @@ pub(crate) async fn organization(
         data: Organization::from_record(detail.organization),
         meta: ObjectMeta::default(),
     }))
+}
+
+/// The same as PATCH: fields left out stay as they are.
+#[utoipa::path(put, path = "/api/v2/people/{id}", tag = "people",
+    params(("id" = i64, Path, minimum = 1, example = 1)),
+    request_body = PersonChangeBody,
+    responses(
+        (status = 200, body = PersonEnvelope),
+        (status = 400, body = super::ApiErrorBody),
+        (status = 401, body = super::ApiErrorBody),
+        (status = 403, body = super::ApiErrorBody),
+        (status = 404, body = super::ApiErrorBody),
+        (status = 415, body = super::ApiErrorBody),
+        (status = 429, body = super::ApiErrorBody),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn replace_person(
+    State(state): State<AppState>,
+    request: ApiRequest,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PersonChangeBody>,
+) -> ApiResult<axum::Json<PersonEnvelope>> {
+    update_person(State(state), request, Path(id), ApiJson(body)).await
 }

@@ -44,7 +44,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             "/api/v2/tickets/{ticket}",
             get(tickets::show)
                 .patch(tickets::update)
-                .put(tickets::update)
+                .put(tickets::replace)
                 .delete(tickets::delete),
         )
         .route(
@@ -68,7 +68,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             "/api/v2/people/{id}",
             get(directory::person)
                 .patch(directory::update_person)
-                .put(directory::update_person),
+                .put(directory::replace_person),
         )
         .route("/api/v2/organizations", get(directory::organizations))
         .route("/api/v2/organizations/{id}", get(directory::organization))
@@ -80,7 +80,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             "/api/v2/articles/{id}",
             get(content::article)
                 .patch(content::update_article)
-                .put(content::update_article),
+                .put(content::replace_article),
         )
         .route(
             "/api/v2/article_categories",
@@ -171,14 +171,14 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     });
     let mut response = next.run(request).await;
     verdict.write_headers(response.headers_mut(), false);
-    if !method.is_safe() && response.status().is_success() {
-        if let Err(error) = state
+    if !method.is_safe()
+        && response.status().is_success()
+        && let Err(error) = state
             .app
             .audit_api_request(&caller, &ip, &target, response.status().as_u16())
             .await
-        {
-            tracing::error!(%error, "cannot write the audit entry of an API request");
-        }
+    {
+        tracing::error!(%error, "cannot write the audit entry of an API request");
     }
     response
 }
@@ -401,7 +401,7 @@ pub(crate) struct Paging {
 impl Paging {
     pub fn new(page: Option<i64>, count: Option<i64>, cursor: Option<&str>) -> ApiResult<Paging> {
         let page = page.unwrap_or(1);
-        if page < 1 || page > 1_000_000 {
+        if !(1..=1_000_000).contains(&page) {
             return Err(ApiError::invalid("page", "A page is a number from 1."));
         }
         let count = count.unwrap_or(DEFAULT_COUNT);

@@ -282,7 +282,7 @@ async fn view_of(state: &AppState, request: &ApiRequest, key: &str) -> ApiResult
 
 /// One ticket, by id or reference.
 #[utoipa::path(get, path = "/api/v2/tickets/{ticket}", tag = "tickets",
-    params(("ticket" = String, Path, description = "The ticket's id or reference")),
+    params(("ticket" = String, Path, description = "The ticket's id or reference", example = "1")),
     responses(
         (status = 200, body = TicketEnvelope),
         (status = 401, body = super::ApiErrorBody),
@@ -451,7 +451,7 @@ fn id_text(id: Option<i64>) -> String {
 
 /// Changes a ticket's properties.
 #[utoipa::path(patch, path = "/api/v2/tickets/{ticket}", tag = "tickets",
-    params(("ticket" = String, Path, description = "The ticket's id or reference")),
+    params(("ticket" = String, Path, description = "The ticket's id or reference", example = "1")),
     request_body = TicketChangeBody,
     responses(
         (status = 200, body = TicketEnvelope),
@@ -519,12 +519,14 @@ async fn change(
 
 /// Moves a ticket to Deleted (it can be restored from the agent interface).
 #[utoipa::path(delete, path = "/api/v2/tickets/{ticket}", tag = "tickets",
-    params(("ticket" = String, Path, description = "The ticket's id or reference")),
+    params(("ticket" = String, Path, description = "The ticket's id or reference", example = "1")),
     responses(
         (status = 204),
+        (status = 400, body = super::ApiErrorBody),
         (status = 401, body = super::ApiErrorBody),
         (status = 403, body = super::ApiErrorBody),
         (status = 404, body = super::ApiErrorBody),
+        (status = 409, body = super::ApiErrorBody),
         (status = 429, body = super::ApiErrorBody),
     ),
     security(("api_key" = [])))]
@@ -550,7 +552,7 @@ pub(crate) async fn delete(
 
 /// A ticket's thread, oldest first, notes included.
 #[utoipa::path(get, path = "/api/v2/tickets/{ticket}/messages", tag = "tickets",
-    params(("ticket" = String, Path, description = "The ticket's id or reference")),
+    params(("ticket" = String, Path, description = "The ticket's id or reference", example = "1")),
     responses(
         (status = 200, body = MessageListEnvelope),
         (status = 401, body = super::ApiErrorBody),
@@ -600,7 +602,7 @@ pub(crate) struct NewMessageBody {
 
 /// Adds a reply or a note.
 #[utoipa::path(post, path = "/api/v2/tickets/{ticket}/messages", tag = "tickets",
-    params(("ticket" = String, Path, description = "The ticket's id or reference")),
+    params(("ticket" = String, Path, description = "The ticket's id or reference", example = "1")),
     request_body = NewMessageBody,
     responses(
         (status = 201, body = MessageEnvelope, headers(("Location" = String))),
@@ -652,4 +654,28 @@ pub(crate) async fn add_message(
             meta: ObjectMeta::default(),
         },
     ))
+}
+
+/// The same as PATCH: properties left out stay as they are.
+#[utoipa::path(put, path = "/api/v2/tickets/{ticket}", tag = "tickets",
+    params(("ticket" = String, Path, description = "The ticket's id or reference", example = "1")),
+    request_body = TicketChangeBody,
+    responses(
+        (status = 200, body = TicketEnvelope),
+        (status = 400, body = super::ApiErrorBody),
+        (status = 401, body = super::ApiErrorBody),
+        (status = 403, body = super::ApiErrorBody),
+        (status = 404, body = super::ApiErrorBody),
+        (status = 409, body = super::ApiErrorBody),
+        (status = 415, body = super::ApiErrorBody),
+        (status = 429, body = super::ApiErrorBody),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn replace(
+    State(state): State<AppState>,
+    request: ApiRequest,
+    Path(key): Path<String>,
+    ApiJson(body): ApiJson<TicketChangeBody>,
+) -> ApiResult<axum::Json<TicketEnvelope>> {
+    update(State(state), request, Path(key), ApiJson(body)).await
 }
