@@ -1023,14 +1023,15 @@ mod tests {
 
     #[test]
     fn every_setting_round_trips_through_its_stored_form() {
-        let settings = Settings::default();
+        let mut settings = Settings::default();
+        settings.api.requests_per_minute = 42;
         let rows: Vec<(String, String)> = settings
             .to_rows()
             .unwrap()
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 12);
+        assert_eq!(rows.len(), 13);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

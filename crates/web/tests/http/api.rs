@@ -393,6 +393,54 @@ on_both_backends! { spawn_app;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
 
+    async fn admins_create_list_and_revoke_keys_in_the_admin_interface(app: TestApp) {
+        desk(&app).await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let token = admin.csrf(&app, "/admin/api-keys").await;
+        // Bad input comes back with every field named and nothing made.
+        let response = admin.post(&app, "/admin/api-keys", &[
+            ("csrf_token", &token), ("agent", "nobody@example.org"), ("name", "x"), ("scopes", "tickets.lst"), ("expires", "0"),
+        ]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("tickets.lst") && page.contains("active agent") && page.contains("3650"), "{page}");
+        assert!(app.app.api_keys(&crate::tickets::actor_of(&app.app.store().find_person_by_email("admin@example.org").await.unwrap().unwrap())).await.unwrap().is_empty());
+
+        let response = admin.post(&app, "/admin/api-keys", &[
+            ("csrf_token", &token), ("agent", "alice@example.org"), ("name", "<b>CRM</b>"), ("scopes", "tickets.*"), ("expires", "30"),
+        ]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let page = response.text().await.unwrap();
+        let start = page.find("id=\"api-key-token\">").unwrap() + "id=\"api-key-token\">".len();
+        let key = page[start..start + page[start..].find('<').unwrap()].to_owned();
+        assert!(page.contains("&#60;b&#62;CRM&#60;/b&#62;"), "names are escaped");
+        let (status, body) = get(&app, &key, "/api/v2/tickets").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let listing = admin.get(&app, "/admin/api-keys").await.text().await.unwrap();
+        let (id, secret) = key.split_once(':').unwrap();
+        assert!(listing.contains(id) && !listing.contains(secret), "the list shows the id, never the secret");
+        assert!(listing.contains("tickets.*") && listing.contains("alice@example.org"));
+
+        // Without the form's token nothing happens.
+        let response = admin.post(&app, &format!("/admin/api-keys/{id}/revoke"), &[]).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(get(&app, &key, "/api/v2/tickets").await.0, StatusCode::OK);
+        let response = admin.post(&app, &format!("/admin/api-keys/{id}/revoke"), &[("csrf_token", &token)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(get(&app, &key, "/api/v2/tickets").await.0, StatusCode::UNAUTHORIZED);
+
+        let response = admin.post(&app, "/admin/api-keys/limits", &[("csrf_token", &token), ("requests_per_minute", "0")]).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let response = admin.post(&app, "/admin/api-keys/limits", &[("csrf_token", &token), ("requests_per_minute", "120")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(app.app.reload_settings().await.unwrap().api.requests_per_minute, 120);
+        let actions = audit_actions(&app).await;
+        for action in ["api_key.created", "api_key.revoked"] {
+            assert!(actions.iter().any(|logged| logged == action), "{action}: {actions:?}");
+        }
+    }
+
     async fn lists_page_by_number_and_by_cursor(app: TestApp) {
         let desk = desk(&app).await;
         let admin = key_for(&app, "admin@example.org", "").await;
