@@ -78,6 +78,9 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     /// `FERRODESK_WORKERS`: background jobs run at once on this node.
     pub workers: usize,
+    /// `FERRODESK_BENCH_BASELINE_BYTES`: serve `/bench/baseline`, a static
+    /// page of this many bytes, as the benchmark's baseline (off unless set).
+    pub bench_baseline_bytes: Option<usize>,
     key_source: KeySource,
 }
 
@@ -212,6 +215,22 @@ impl Config {
             None => DEFAULT_WORKERS,
         };
 
+        let bench_baseline_bytes = match env("FERRODESK_BENCH_BASELINE_BYTES") {
+            Some(text) => Some(
+                text.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|bytes| (1..=10 * 1024 * 1024).contains(bytes))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "FERRODESK_BENCH_BASELINE_BYTES".to_owned(),
+                            format!("{text:?} is not a size from 1 to 10485760 bytes"),
+                        )
+                    })?,
+            ),
+            None => None,
+        };
+
         let key_source = if let Some(key) = env("FERRODESK_SECRET_KEY") {
             KeySource::Inline("FERRODESK_SECRET_KEY", ferrodesk_core::Secret::new(key))
         } else if let Some(path) = env("FERRODESK_SECRET_KEY_FILE") {
@@ -228,6 +247,7 @@ impl Config {
         };
 
         Ok(Config {
+            bench_baseline_bytes,
             listen,
             data_dir,
             database_url,

@@ -337,6 +337,7 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
             admin_allow: AllowList::new(config.admin_allow.clone()),
             agent_allow: AllowList::new(config.agent_allow.clone()),
+            baseline_bytes: config.bench_baseline_bytes,
         },
     );
     ferrodesk_web::serve(

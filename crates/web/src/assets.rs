@@ -36,3 +36,22 @@ async fn stylesheet() -> impl IntoResponse {
         STYLESHEET,
     )
 }
+
+/// `/bench/baseline`: a static page of `bytes` bytes, made once, for the
+/// benchmark to compare every page with. Absent unless configured.
+pub(crate) fn baseline_routes(bytes: Option<usize>) -> Router<AppState> {
+    let Some(bytes) = bytes else {
+        return Router::new();
+    };
+    let head = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Baseline</title></head><body><p>";
+    let tail = "</p></body></html>";
+    let filler = bytes.saturating_sub(head.len() + tail.len());
+    let page = axum::body::Bytes::from(format!("{head}{}{tail}", "x".repeat(filler)));
+    Router::new().route(
+        "/bench/baseline",
+        get(move || {
+            let page = page.clone();
+            async move { ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page) }
+        }),
+    )
+}

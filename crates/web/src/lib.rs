@@ -49,6 +49,10 @@ pub struct WebConfig {
     pub admin_allow: AllowList,
     /// `FERRODESK_AGENT_ALLOW`: who may reach `/agent` and `/admin`.
     pub agent_allow: AllowList,
+    /// `FERRODESK_BENCH_BASELINE_BYTES`: when set, `/bench/baseline` serves
+    /// a static page of this size through the whole stack, the benchmark's
+    /// yardstick.
+    pub baseline_bytes: Option<usize>,
 }
 
 impl WebConfig {
@@ -86,6 +90,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(api::routes(state.clone()))
         .merge(health::routes())
         .merge(assets::routes())
+        .merge(assets::baseline_routes(state.config.baseline_bytes))
         .merge(branding::routes())
         .fallback(error::not_found)
         .layer(from_fn_with_state(state.clone(), network::restrict))

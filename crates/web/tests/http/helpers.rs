@@ -82,6 +82,7 @@ async fn start_on(database: TestDatabase, clock: Arc<ManualClock>, options: Opti
         .await
         .expect("app");
     let config = WebConfig {
+        baseline_bytes: None,
         public_url,
         trusted_proxies: TrustedProxies::new(
             options
