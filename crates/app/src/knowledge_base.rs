@@ -53,6 +53,76 @@ impl ViewCounter {
     }
 }
 
+/// How long a node keeps a published article's page.
+const ARTICLE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Articles kept at most; beyond, the cache starts again.
+const ARTICLE_CACHE_ENTRIES: usize = 2_000;
+
+/// What every reader of a published article sees, kept a few seconds per
+/// node: a busy article is read far more often than it changes, and the
+/// page then costs one query (the reader's own vote) instead of five.
+/// Every change to the knowledge base on this node empties it; other nodes
+/// see a change within `ARTICLE_CACHE_TTL`.
+#[derive(Debug, Default)]
+pub(crate) struct ArticleCache(
+    std::sync::Mutex<
+        std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<CachedArticle>)>,
+    >,
+);
+
+#[derive(Debug)]
+pub(crate) struct CachedArticle {
+    article: ArticleRecord,
+    authors: Vec<String>,
+    related: Vec<ArticleSummary>,
+    comments: Vec<ArticleCommentRecord>,
+}
+
+/// Empties the cache when dropped: after a write, whichever way it ended.
+pub(crate) struct ClearWhenDone<'a>(&'a ArticleCache);
+
+impl Drop for ClearWhenDone<'_> {
+    fn drop(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl ArticleCache {
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, (std::time::Instant, std::sync::Arc<CachedArticle>)>,
+    > {
+        match self.0.lock() {
+            Ok(entries) => entries,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn get(&self, slug: &str) -> Option<std::sync::Arc<CachedArticle>> {
+        let entries = self.entries();
+        let (stored_at, page) = entries.get(slug)?;
+        (stored_at.elapsed() < ARTICLE_CACHE_TTL).then(|| page.clone())
+    }
+
+    fn put(&self, slug: &str, page: std::sync::Arc<CachedArticle>) {
+        let mut entries = self.entries();
+        if entries.len() >= ARTICLE_CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(slug.to_owned(), (std::time::Instant::now(), page));
+    }
+
+    fn clear(&self) {
+        self.entries().clear();
+    }
+
+    pub(crate) fn clear_when_done(&self) -> ClearWhenDone<'_> {
+        ClearWhenDone(self)
+    }
+}
+
 /// An article's status.
 pub const ARTICLE_STATUSES: [(&str, &str); 3] = [
     ("draft", "Draft"),
@@ -298,30 +368,43 @@ impl App {
         if !is_slug(slug) {
             return Err(AppError::NotFound);
         }
-        let article = self
-            .store()
-            .find_article(slug)
-            .await?
-            .filter(|article| article.status == "published")
-            .ok_or(AppError::NotFound)?;
+        let cached = match self.inner.article_cache.get(slug) {
+            Some(cached) => cached,
+            None => {
+                let article = self
+                    .store()
+                    .find_article(slug)
+                    .await?
+                    .filter(|article| article.status == "published")
+                    .ok_or(AppError::NotFound)?;
+                let cached = std::sync::Arc::new(CachedArticle {
+                    authors: self.store().article_authors(article.id).await?,
+                    related: self
+                        .store()
+                        .popular_articles(
+                            Some(article.category_id),
+                            Some(article.id),
+                            RELATED_ARTICLES,
+                        )
+                        .await?,
+                    comments: self.store().approved_comments(article.id).await?,
+                    article,
+                });
+                self.inner.article_cache.put(slug, cached.clone());
+                cached
+            }
+        };
         // Counted in memory and written by `flush_article_views`; the page
         // shows the stored count plus what this node has not written yet.
-        let pending = self.inner.article_views.count(article.id);
+        let pending = self.inner.article_views.count(cached.article.id);
         let article = ArticleRecord {
-            view_count: article.view_count + pending,
-            ..article
+            view_count: cached.article.view_count + pending,
+            ..cached.article.clone()
         };
         Ok(ArticlePage {
-            authors: self.store().article_authors(article.id).await?,
-            related: self
-                .store()
-                .popular_articles(
-                    Some(article.category_id),
-                    Some(article.id),
-                    RELATED_ARTICLES,
-                )
-                .await?,
-            comments: self.store().approved_comments(article.id).await?,
+            authors: cached.authors.clone(),
+            related: cached.related.clone(),
+            comments: cached.comments.clone(),
             own_vote: self.store().article_vote(article.id, voter).await?,
             may_comment: matches!(actor, Actor::User(_)),
             article,
@@ -332,6 +415,7 @@ impl App {
     /// `VIEW_FLUSH_INTERVAL` and at shutdown). Views of a failed write are
     /// lost, not retried: a counter is not worth a backlog.
     pub async fn flush_article_views(&self) -> AppResult<usize> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         let views = self.inner.article_views.take();
         for (article_id, count) in &views {
             self.store().add_article_views(*article_id, *count).await?;
@@ -342,6 +426,7 @@ impl App {
     /// "Was this helpful?": one vote per person or visitor session; a new
     /// vote replaces the old one.
     pub async fn vote_on_article(&self, slug: &str, voter: &str, helpful: bool) -> AppResult<()> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         if !is_slug(slug) {
             return Err(AppError::NotFound);
         }
@@ -359,6 +444,7 @@ impl App {
 
     /// A signed-in user's comment, shown once an agent approves it.
     pub async fn comment_on_article(&self, actor: &Actor, slug: &str, body: &str) -> AppResult<()> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         let Actor::User(user) = actor else {
             return Err(AppError::Unauthenticated);
         };
@@ -454,6 +540,7 @@ impl App {
         parent_id: Option<i64>,
         position: &str,
     ) -> AppResult<i64> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         self.content_context(caller.actor).await?;
         let categories = self.store().list_article_categories().await?;
         let (name, description, position) =
@@ -485,6 +572,7 @@ impl App {
         parent_id: Option<i64>,
         position: &str,
     ) -> AppResult<()> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         self.content_context(caller.actor).await?;
         let categories = self.store().list_article_categories().await?;
         let current = categories
@@ -523,6 +611,7 @@ impl App {
     }
 
     pub async fn delete_article_category(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         self.content_context(caller.actor).await?;
         let audit =
             Audit::new(caller, "article_category.deleted").on("article_category", Some(id), "");
@@ -571,6 +660,7 @@ impl App {
         id: Option<i64>,
         input: &ArticleInput,
     ) -> AppResult<i64> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         let context = self.content_context(caller.actor).await?;
         let current = match id {
             Some(id) => Some(
@@ -658,6 +748,7 @@ impl App {
         id: i64,
         approve: bool,
     ) -> AppResult<()> {
+        let _refresh = self.inner.article_cache.clear_when_done();
         let context = self.content_context(caller.actor).await?;
         let action = if approve {
             "article_comment.approved"

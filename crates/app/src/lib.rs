@@ -93,8 +93,8 @@ pub use settings::{
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
-    AgentContext, LIST_VIEWS, NewTicketInput, PropertiesInput, ReplyInput, TICKET_PAGE_SIZE,
-    TicketList, TicketListQuery, TicketView, looks_like_reference,
+    AgentContext, LIST_COUNT_CAP, LIST_VIEWS, NewTicketInput, PropertiesInput, ReplyInput,
+    TICKET_PAGE_SIZE, TicketList, TicketListQuery, TicketView, looks_like_reference,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{
@@ -132,6 +132,7 @@ struct Inner {
     /// Article views counted since the last flush, by article id: reading
     /// an article writes nothing, so readers never queue behind writers.
     article_views: knowledge_base::ViewCounter,
+    article_cache: knowledge_base::ArticleCache,
 }
 
 /// How an application is set up besides its store and key.
@@ -197,6 +198,7 @@ impl App {
                 job_queued: tokio::sync::Notify::new(),
                 blobs: options.blob_dir.map(attachments::BlobStore::new),
                 article_views: knowledge_base::ViewCounter::default(),
+                article_cache: knowledge_base::ArticleCache::default(),
             }),
         })
     }

@@ -1,43 +1,128 @@
 //! Argon2id hashing, off the async runtime and with bounded concurrency: each
 //! hash costs ~19 MiB and tens of milliseconds, so a login flood must queue
 //! rather than exhaust memory or starve the request threads.
+//!
+//! The hashes run on a few threads of their own, one per core, fed through
+//! a queue. On the shared blocking pool each of its many threads would keep
+//! the 19 MiB of its last hash in its own allocator arena, and a flood would
+//! grow the process by hundreds of MiB that are never given back.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use ferrodesk_core::password_policy::MAX_PASSWORD_INPUT_BYTES;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::{AppError, AppResult};
 
+/// Work for the hashing threads.
+enum HashJob {
+    Hash {
+        password: String,
+        answer: oneshot::Sender<AppResult<String>>,
+    },
+    Verify {
+        candidate: String,
+        stored: String,
+        answer: oneshot::Sender<bool>,
+    },
+}
+
 #[derive(Debug)]
 pub(crate) struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    /// Dropping the sender ends the threads.
+    jobs: Mutex<mpsc::Sender<HashJob>>,
     /// Verified against when the account is unknown or has no password, so
     /// that such a login costs as much as a wrong password.
     dummy_hash: String,
 }
 
+impl std::fmt::Debug for HashJob {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("HashJob")
+    }
+}
+
+fn run_job(job: HashJob) {
+    match job {
+        HashJob::Hash { password, answer } => {
+            let hashed = Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|error| AppError::Internal(format!("cannot hash password: {error}")));
+            let _ = answer.send(hashed);
+        }
+        HashJob::Verify {
+            candidate,
+            stored,
+            answer,
+        } => {
+            let matched = Argon2::default()
+                .verify_password(candidate.as_bytes(), stored.as_str())
+                .is_ok();
+            let _ = answer.send(matched);
+        }
+    }
+}
+
+fn gone() -> AppError {
+    AppError::Internal("the password hashing threads are gone".to_owned())
+}
+
 impl PasswordHasher {
     pub(crate) async fn new() -> AppResult<PasswordHasher> {
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
-        let permits = Arc::new(Semaphore::new(parallelism.max(1)));
+        let (sender, receiver) = mpsc::channel::<HashJob>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for number in 0..parallelism.max(1) {
+            let receiver = receiver.clone();
+            std::thread::Builder::new()
+                .name(format!("password-hash-{number}"))
+                .spawn(move || {
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => run_job(job),
+                            Err(_) => break,
+                        }
+                    }
+                })
+                .map_err(|error| AppError::Internal(format!("cannot start a thread: {error}")))?;
+        }
+        let mut hasher = PasswordHasher {
+            jobs: Mutex::new(sender),
+            dummy_hash: String::new(),
+        };
         let mut dummy_secret = [0u8; 24];
         getrandom::fill(&mut dummy_secret)
             .map_err(|error| AppError::Internal(error.to_string()))?;
-        let dummy_hash = hash_blocking(hex::encode(dummy_secret), permits.clone()).await?;
-        Ok(PasswordHasher {
-            permits,
-            dummy_hash,
-        })
+        hasher.dummy_hash = hasher.hash_any(hex::encode(dummy_secret)).await?;
+        Ok(hasher)
+    }
+
+    fn submit(&self, job: HashJob) -> AppResult<()> {
+        let jobs = match self.jobs.lock() {
+            Ok(jobs) => jobs,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        jobs.send(job).map_err(|_| gone())
+    }
+
+    async fn hash_any(&self, password: String) -> AppResult<String> {
+        let (answer, hashed) = oneshot::channel();
+        self.submit(HashJob::Hash { password, answer })?;
+        hashed.await.map_err(|_| gone())?
     }
 
     pub(crate) async fn hash(&self, password: &str) -> AppResult<String> {
         if password.len() > MAX_PASSWORD_INPUT_BYTES {
             return Err(AppError::invalid("password", "That password is too long."));
         }
-        hash_blocking(password.to_owned(), self.permits.clone()).await
+        self.hash_any(password.to_owned()).await
     }
 
     /// Whether `password` matches `stored`. With no stored hash the dummy hash
@@ -53,35 +138,15 @@ impl PasswordHasher {
             Some(hash) => (hash.to_owned(), true),
             None => (self.dummy_hash.clone(), false),
         };
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|error| AppError::Internal(error.to_string()))?;
-        let matched = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(candidate.as_bytes(), target.as_str())
-                .is_ok()
-        })
-        .await
-        .map_err(|error| AppError::Internal(error.to_string()))?;
+        let (answer, matched) = oneshot::channel();
+        self.submit(HashJob::Verify {
+            candidate,
+            stored: target,
+            answer,
+        })?;
+        let matched = matched.await.map_err(|_| gone())?;
         Ok(real && matched && !over_long)
     }
-}
-
-async fn hash_blocking(password: String, permits: Arc<Semaphore>) -> AppResult<String> {
-    let _permit = permits
-        .acquire_owned()
-        .await
-        .map_err(|error| AppError::Internal(error.to_string()))?;
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|error| AppError::Internal(format!("cannot hash password: {error}")))
-    })
-    .await
-    .map_err(|error| AppError::Internal(error.to_string()))?
 }
 
 #[cfg(test)]

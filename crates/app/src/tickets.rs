@@ -27,6 +27,9 @@ use ferrodesk_mail::TemplateKind;
 
 /// Rows per page of the agent list.
 pub const TICKET_PAGE_SIZE: i64 = 50;
+/// The agent list counts each view's tickets up to this many and shows
+/// "1000+" beyond, so the page costs the same at a million tickets.
+pub const LIST_COUNT_CAP: i64 = 1000;
 const MAX_SUBJECT_CHARS: usize = 200;
 const MAX_MESSAGE_BYTES: usize = 100_000;
 const MAX_LABELS: usize = 20;
@@ -105,6 +108,8 @@ pub struct TicketListQuery {
 #[derive(Debug, Clone)]
 pub struct TicketList {
     pub tickets: Vec<TicketRecord>,
+    /// The tickets under the filters; in the agent list at most
+    /// `LIST_COUNT_CAP` (meaning that many or more).
     pub total: i64,
     /// The cursor of the next page, when there is one.
     pub next: Option<String>,
@@ -455,7 +460,11 @@ impl App {
         for (view, _) in LIST_VIEWS {
             let count = self
                 .store()
-                .count_tickets(&visibility, &ticket_filter(&context, query, view)?)
+                .count_tickets_up_to(
+                    &visibility,
+                    &ticket_filter(&context, query, view)?,
+                    LIST_COUNT_CAP,
+                )
                 .await?;
             if view == query.view
                 || (view == "all" && !LIST_VIEWS.iter().any(|(key, _)| *key == query.view))
@@ -540,6 +549,23 @@ impl App {
 
     /// A ticket with its thread (notes included), log and what the agent
     /// may do with it.
+    /// A ticket the agent may see with its labels and field values, without
+    /// the thread: what the API answers for one ticket.
+    pub async fn ticket_properties(
+        &self,
+        actor: &Actor,
+        reference: &str,
+    ) -> AppResult<(TicketRecord, Vec<String>, Vec<FieldView>)> {
+        let context = self.agent_context(actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, reference).await?;
+        let labels = self.store().ticket_labels(ticket.id).await?;
+        let fields = field_views(
+            self.store().list_ticket_fields().await?,
+            &self.store().ticket_field_values(ticket.id).await?,
+        );
+        Ok((ticket, labels, fields))
+    }
+
     pub async fn ticket_view(&self, actor: &Actor, reference: &str) -> AppResult<TicketView> {
         let context = self.agent_context(actor).await?;
         let (ticket, following) = self.visible_ticket(&context, reference).await?;

@@ -234,6 +234,11 @@ impl Store {
         match &self.backend {
             crate::Backend::Sqlite(pool) => {
                 sqlx::query("ANALYZE").execute(pool).await?;
+                // Fold the write-ahead log into the database file, so the
+                // first readers do not wade through gigabytes of it.
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(pool)
+                    .await?;
             }
             crate::Backend::Postgres(pool) => {
                 for statement in [

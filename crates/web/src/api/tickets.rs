@@ -106,9 +106,12 @@ impl Ticket {
         }
     }
 
-    fn from_view(view: TicketView) -> Ticket {
-        let fields = view
-            .fields
+    fn with_fields(
+        ticket: TicketRecord,
+        labels: Vec<String>,
+        fields: &[ferrodesk_app::FieldView],
+    ) -> Ticket {
+        let fields = fields
             .iter()
             .map(|field| FieldValue {
                 field: field.field.id,
@@ -120,9 +123,18 @@ impl Ticket {
                     .unwrap_or_default(),
             })
             .collect();
-        let mut ticket = Ticket::from_record(view.ticket, view.labels);
+        let mut ticket = Ticket::from_record(ticket, labels);
         ticket.fields = Some(fields);
         ticket
+    }
+
+    /// One ticket as the API shows it, without loading its thread.
+    async fn load(state: &AppState, request: &ApiRequest, reference: &str) -> ApiResult<Ticket> {
+        let (ticket, labels, fields) = state
+            .app
+            .ticket_properties(&request.caller.actor, reference)
+            .await?;
+        Ok(Ticket::with_fields(ticket, labels, &fields))
     }
 }
 
@@ -297,9 +309,9 @@ pub(crate) async fn show(
     Path(key): Path<String>,
 ) -> ApiResult<axum::Json<TicketEnvelope>> {
     request.scope("tickets.view")?;
-    let view = view_of(&state, &request, &key).await?;
+    let reference = state.app.ticket_reference(&key).await?;
     Ok(axum::Json(TicketEnvelope {
-        data: Ticket::from_view(view),
+        data: Ticket::load(&state, &request, &reference).await?,
         meta: ObjectMeta::default(),
     }))
 }
@@ -397,15 +409,11 @@ pub(crate) async fn create(
         .app
         .create_ticket_for_user(&request.actor_caller(), &input)
         .await?;
-    let view = state
-        .app
-        .ticket_view(&request.caller.actor, &reference)
-        .await?;
-    let location = format!("/api/v2/tickets/{}", view.ticket.id);
+    let ticket = Ticket::load(&state, &request, &reference).await?;
     Ok(created(
-        location,
+        format!("/api/v2/tickets/{}", ticket.id),
         TicketEnvelope {
-            data: Ticket::from_view(view),
+            data: ticket,
             meta: ObjectMeta::default(),
         },
     ))
@@ -471,11 +479,14 @@ pub(crate) async fn update(
     ApiJson(body): ApiJson<TicketChangeBody>,
 ) -> ApiResult<axum::Json<TicketEnvelope>> {
     request.scope("tickets.update")?;
-    let view = view_of(&state, &request, &key).await?;
-    change(&state, &request, view, body).await?;
-    let view = view_of(&state, &request, &key).await?;
+    let reference = state.app.ticket_reference(&key).await?;
+    let (ticket, labels, fields) = state
+        .app
+        .ticket_properties(&request.caller.actor, &reference)
+        .await?;
+    change(&state, &request, &ticket, labels, &fields, body).await?;
     Ok(axum::Json(TicketEnvelope {
-        data: Ticket::from_view(view),
+        data: Ticket::load(&state, &request, &reference).await?,
         meta: ObjectMeta::default(),
     }))
 }
@@ -484,13 +495,14 @@ pub(crate) async fn update(
 async fn change(
     state: &AppState,
     request: &ApiRequest,
-    view: TicketView,
+    ticket: &TicketRecord,
+    labels: Vec<String>,
+    current_fields: &[ferrodesk_app::FieldView],
     body: TicketChangeBody,
 ) -> ApiResult<()> {
-    let ticket = &view.ticket;
     let mut fields: Vec<(String, String)> = Vec::new();
     let changed = field_pairs(body.fields);
-    for field in &view.fields {
+    for field in current_fields {
         let id = field.field.id.to_string();
         if changed.iter().any(|(sent, _)| *sent == id) {
             continue;
@@ -507,7 +519,7 @@ async fn change(
         agent_id: id_text(body.agent.unwrap_or(ticket.agent_id)),
         team_id: id_text(body.team.unwrap_or(ticket.team_id)),
         priority_id: id_text(body.priority.unwrap_or(ticket.priority_id)),
-        labels: body.labels.unwrap_or(view.labels).join(","),
+        labels: body.labels.unwrap_or(labels).join(","),
         fields,
     };
     state
@@ -545,7 +557,15 @@ pub(crate) async fn delete(
             status: Some("deleted".to_owned()),
             ..TicketChangeBody::default()
         };
-        change(&state, &request, view, body).await?;
+        change(
+            &state,
+            &request,
+            &view.ticket,
+            view.labels,
+            &view.fields,
+            body,
+        )
+        .await?;
     }
     Ok(no_content())
 }

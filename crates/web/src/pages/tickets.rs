@@ -92,6 +92,15 @@ impl ListPage {
         status_label(key)
     }
 
+    /// A count as the list shows it: counting stops at the cap.
+    fn count(&self, count: &i64) -> String {
+        if *count >= ferrodesk_app::LIST_COUNT_CAP {
+            format!("{}+", ferrodesk_app::LIST_COUNT_CAP)
+        } else {
+            count.to_string()
+        }
+    }
+
     fn time(&self, millis: &i64) -> String {
         time(millis)
     }
