@@ -363,7 +363,7 @@ impl App {
         &self,
         actor: &Actor,
         slug: &str,
-        voter: &str,
+        voter: Option<&str>,
     ) -> AppResult<ArticlePage> {
         if !is_slug(slug) {
             return Err(AppError::NotFound);
@@ -405,7 +405,10 @@ impl App {
             authors: cached.authors.clone(),
             related: cached.related.clone(),
             comments: cached.comments.clone(),
-            own_vote: self.store().article_vote(article.id, voter).await?,
+            own_vote: match voter {
+                Some(voter) => self.store().article_vote(article.id, voter).await?,
+                None => None,
+            },
             may_comment: matches!(actor, Actor::User(_)),
             article,
         })

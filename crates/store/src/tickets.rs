@@ -310,7 +310,9 @@ macro_rules! push_ticket_conditions {
             builder.push(")");
         }
         if let Some(person_id) = filter.followed_by {
-            builder.push(" AND EXISTS (SELECT 1 FROM ticket_followers ff WHERE ff.ticket_id = t.id AND ff.person_id = ");
+            // Driven from the follower's index: an EXISTS per ticket would
+            // visit every ticket to find the few someone follows.
+            builder.push(" AND t.id IN (SELECT ff.ticket_id FROM ticket_followers ff WHERE ff.person_id = ");
             builder.push_bind(person_id);
             builder.push(")");
         }
@@ -758,9 +760,13 @@ impl Store {
     ) -> StoreResult<Vec<AttachmentRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, AttachmentRecord>(
+                // From the ticket's messages to their files: joined the other
+                // way, the planner may walk every attachment in message order.
                 "SELECT a.id, a.message_id, a.file_name, a.content_type, a.size \
-                 FROM ticket_attachments a JOIN ticket_messages m ON m.id = a.message_id \
-                 WHERE m.ticket_id = $1 AND ($2 OR NOT m.is_note) ORDER BY a.message_id, a.id",
+                 FROM ticket_attachments a \
+                 WHERE a.message_id IN (SELECT m.id FROM ticket_messages m \
+                     WHERE m.ticket_id = $1 AND ($2 OR NOT m.is_note)) \
+                 ORDER BY a.message_id, a.id",
             )
             .bind(ticket_id)
             .bind(with_notes)

@@ -32,6 +32,9 @@ pub(crate) struct Session {
     /// The cookie holds a login waiting for its second factor; `token` is
     /// that challenge's token.
     pub pending_challenge: bool,
+    /// A visitor who brought no token: the token was made for this request,
+    /// so nothing can have been recorded under it yet.
+    pub new_visitor: bool,
 }
 
 impl Session {
@@ -235,6 +238,7 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         csrf_token,
         ip,
         pending_challenge,
+        new_visitor: is_new_visitor,
     });
     let mut response = next.run(request).await;
 

@@ -89,10 +89,11 @@ async fn article_page(
     errors: FieldErrors,
     notice: Option<String>,
 ) -> WebResult<Response> {
-    let voter = voter_key(&session.actor, session.token.expose());
+    // A visitor who brought no token cannot have voted yet.
+    let voter = (!session.new_visitor).then(|| voter_key(&session.actor, session.token.expose()));
     let page = state
         .app
-        .knowledge_base_article(&session.actor, slug, &voter)
+        .knowledge_base_article(&session.actor, slug, voter.as_deref())
         .await?;
     let has_errors = !errors.is_empty();
     render_form(
