@@ -207,7 +207,7 @@ impl Store {
                 // SQLite's BEGIN IMMEDIATE already serializes writers.
                 sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *transaction).await?;
             }
-            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_admin")
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_agent = TRUE AND is_admin = TRUE")
                 .fetch_one(&mut *transaction)
                 .await?;
             if admins > 0 {
@@ -255,7 +255,7 @@ impl Store {
     /// Agents, admins first, then by name.
     pub async fn list_agents(&self) -> StoreResult<Vec<PersonRecord>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, PersonRecord>(person_query!("WHERE is_agent ORDER BY is_admin DESC, name, id"))
+            sqlx::query_as::<_, PersonRecord>(person_query!("WHERE is_agent = TRUE ORDER BY is_admin DESC, name, id"))
                 .fetch_all(pool)
                 .await?
         }))
@@ -265,7 +265,7 @@ impl Store {
     /// has existed, even if all of them are later disabled.
     pub async fn count_admins(&self) -> StoreResult<i64> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE is_admin")
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE is_agent = TRUE AND is_admin = TRUE")
                 .fetch_one(pool)
                 .await?
         }))
@@ -273,7 +273,7 @@ impl Store {
 
     pub async fn count_active_admins(&self) -> StoreResult<i64> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE is_admin AND NOT is_disabled")
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM people WHERE is_agent = TRUE AND is_admin = TRUE AND NOT is_disabled")
                 .fetch_one(pool)
                 .await?
         }))
@@ -386,7 +386,7 @@ impl Store {
                     sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *transaction).await?;
                 }
                 let other_admins: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM people WHERE is_admin AND NOT is_disabled AND id <> $1",
+                    "SELECT COUNT(*) FROM people WHERE is_agent = TRUE AND is_admin = TRUE AND NOT is_disabled AND id <> $1",
                 )
                 .bind(person_id)
                 .fetch_one(&mut *transaction)
