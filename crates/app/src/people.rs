@@ -80,6 +80,12 @@ pub struct UserInput {
 
 fn checked_search(text: &str) -> AppResult<Option<String>> {
     let search = text.trim();
+    if search.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "search",
+            "Search for text without control characters.",
+        ));
+    }
     if search.chars().count() > MAX_SEARCH_CHARS {
         return Err(AppError::invalid(
             "q",

@@ -134,6 +134,14 @@ fn ticket_filter(
     query: &TicketListQuery,
     view: &str,
 ) -> AppResult<TicketFilter> {
+    if query.label.as_deref().is_some_and(|label| {
+        label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control)
+    }) {
+        return Err(AppError::invalid(
+            "label",
+            format!("A label has at most {MAX_LABEL_CHARS} characters and no control characters."),
+        ));
+    }
     let mut filter = TicketFilter {
         department_id: query.department_id,
         label: query.label.clone().filter(|label| !label.is_empty()),

@@ -39,6 +39,12 @@ fn decode(component: &[u8]) -> Result<String, WebError> {
         .map(|byte| if *byte == b'+' { b' ' } else { *byte })
         .collect();
     let decoded: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+    // No text anywhere has a use for NUL, and PostgreSQL refuses it.
+    if decoded.contains(&0) {
+        return Err(WebError::BadRequest(
+            "The form contains a NUL character.".into(),
+        ));
+    }
     String::from_utf8(decoded)
         .map_err(|_| WebError::BadRequest("The form contains text that is not valid UTF-8.".into()))
 }
@@ -190,6 +196,11 @@ impl MessageForm {
                 let value = String::from_utf8(value.to_vec()).map_err(|_| {
                     WebError::BadRequest("The form contains text that is not valid UTF-8.".into())
                 })?;
+                if value.contains('\0') {
+                    return Err(WebError::BadRequest(
+                        "The form contains a NUL character.".into(),
+                    ));
+                }
                 pairs.push((name, value));
                 continue;
             };

@@ -345,8 +345,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<ApiJson<T>, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+        match axum::Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(axum::Json(value)) => {
+                // No field has a use for NUL, and PostgreSQL refuses it.
+                if has_nul(&value) {
+                    return Err(ApiError::invalid(
+                        "body",
+                        "Text may not contain NUL characters.",
+                    ));
+                }
+                serde_json::from_value(value)
+                    .map(ApiJson)
+                    .map_err(|error| ApiError::invalid("body", error.to_string()))
+            }
             Err(rejection) => {
                 let status = rejection.status();
                 let mut error = ApiError::for_status(status);
@@ -359,6 +370,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .any(|(name, value)| name.contains('\0') || has_nul(value)),
+        _ => false,
+    }
+}
+
 /// Query parameters; anything that does not parse is a 400.
 pub(crate) struct ApiQuery<T>(pub T);
 
@@ -366,6 +388,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiQuery<T>, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        if query.to_ascii_lowercase().contains("%00") {
+            return Err(ApiError::invalid(
+                "query",
+                "Parameters may not contain NUL characters.",
+            ));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(rejection) => Err(ApiError::invalid("query", rejection.body_text())),

@@ -269,6 +269,13 @@ on_both_backends! { spawn_app;
         }
         let (status, _, body) = call(&app, &alice, reqwest::Method::POST, "/api/v2/tickets", Some(json!({"subject": 5}))).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        // NUL, which PostgreSQL refuses to store, is refused at the door.
+        let (status, _, body) = call(&app, &alice, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
+            "subject": "Nul", "message": "a\u{0}b", "person": person_id, "department": desk.support,
+        }))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = get(&app, &alice, "/api/v2/people?search=a%00b").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         let response = app.client.post(app.url("/api/v2/tickets")).header("authorization", format!("key {alice}"))
             .header("content-type", "text/plain").body("subject=x").send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -468,7 +475,7 @@ on_both_backends! { spawn_app;
             }
         }
         assert_eq!(seen, made);
-        for bad in ["count=0", "count=201", "page=0", "page=-4", "count=abc", "urgency=11", "cursor=garbage", "status=nope"] {
+        for bad in ["count=0", "count=201", "page=0", "page=-4", "count=abc", "urgency=11", "cursor=garbage", "status=nope", "label=a%00b"] {
             let (status, body) = get(&app, &admin, &format!("/api/v2/tickets?{bad}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         }
