@@ -306,12 +306,9 @@ impl App {
         {
             return Err(AppError::Unauthenticated);
         }
-        let agent = self
-            .store()
-            .get_person(key.agent_id)
-            .await?
-            .filter(|person| person.is_agent && !person.is_disabled)
-            .ok_or(AppError::Unauthenticated)?;
+        if !key.agent_active {
+            return Err(AppError::Unauthenticated);
+        }
         let scopes = ScopePatterns::parse(&key.scopes).map_err(|_| AppError::Unauthenticated)?;
         let stale = key
             .last_used_at
@@ -321,10 +318,10 @@ impl App {
         }
         Ok(ApiCaller {
             actor: Actor::Agent(SignedIn {
-                person_id: agent.id,
-                name: agent.name,
-                email: agent.email,
-                is_admin: agent.is_admin,
+                person_id: key.agent_id,
+                name: key.agent_name,
+                email: key.agent_email,
+                is_admin: key.agent_is_admin,
                 remembered: false,
                 must_change_password: false,
                 must_set_up_two_factor: false,

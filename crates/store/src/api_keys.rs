@@ -22,11 +22,17 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<i64>,
 }
 
-/// A key with what authenticating a request needs.
+/// A key with what authenticating a request needs, its agent included, so
+/// a request costs one lookup.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ApiKeyCredentials {
     pub id: String,
     pub agent_id: i64,
+    pub agent_name: String,
+    pub agent_email: String,
+    /// False once the person is no longer an agent or is disabled.
+    pub agent_active: bool,
+    pub agent_is_admin: bool,
     pub secret_hash: String,
     pub scopes: String,
     pub expires_at: Option<i64>,
@@ -107,8 +113,10 @@ impl Store {
     pub async fn api_key_credentials(&self, id: &str) -> StoreResult<Option<ApiKeyCredentials>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, ApiKeyCredentials>(
-                "SELECT id, agent_id, secret_hash, scopes, expires_at, last_used_at, revoked_at \
-                 FROM api_keys WHERE id = $1",
+                "SELECT k.id, k.agent_id, p.name AS agent_name, p.email AS agent_email, \
+                        (p.is_agent AND NOT p.is_disabled) AS agent_active, p.is_admin AS agent_is_admin, \
+                        k.secret_hash, k.scopes, k.expires_at, k.last_used_at, k.revoked_at \
+                 FROM api_keys k JOIN people p ON p.id = k.agent_id WHERE k.id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
