@@ -234,6 +234,43 @@ on_both_backends! { install;
         assert_eq!(people.status(), 403, "the key is scoped to tickets");
     }
 
+    async fn seed_fills_the_database_and_a_second_run_adds_to_it(install: Installation) {
+        let bad = install.run(&["seed", "--tickets", "5", "--users", "0"], "");
+        assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+        let seeded = install.run(&["seed", "--tickets", "60", "--users", "12", "--agents", "2", "--articles", "3"], "");
+        assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+        let report = text(&seeded.stdout);
+        assert!(report.starts_with("Seeded 60 tickets with "), "{report}");
+        assert!(text(&seeded.stderr).contains("tickets: 60/60"), "progress is shown");
+        let admin = report.split(" as ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+        let again = install.run(&["seed", "--tickets", "40", "--users", "5", "--agents", "1", "--articles", "1"], "");
+        assert!(again.status.success(), "{}", text(&again.stderr));
+
+        let key = text(&install.run(&["apikey", "create", "--agent", &admin], "").stdout).trim().to_owned();
+        let node = install.start_node();
+        let get = |path: &'static str| {
+            let request = node.client.get(format!("{}{path}", node.base)).header("authorization", format!("key {key}"));
+            async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+        };
+        let every_status = ["awaiting_agent", "awaiting_user", "pending", "resolved", "archived", "spam", "deleted"];
+        let mut tickets = 0;
+        for status in every_status {
+            let body = node.client.get(format!("{}/api/v2/tickets?status={status}", node.base))
+                .header("authorization", format!("key {key}")).send().await.unwrap()
+                .json::<serde_json::Value>().await.unwrap();
+            tickets += body["meta"]["total"].as_i64().unwrap();
+        }
+        assert_eq!(tickets, 100, "both runs' tickets are there");
+        assert_eq!(get("/api/v2/people?count=1").await["meta"]["total"], 17);
+        assert_eq!(get("/api/v2/articles").await["meta"]["total"], 4);
+        let first = get("/api/v2/tickets?status=any&count=1").await;
+        let reference = first["data"][0]["reference"].as_str().unwrap().to_owned();
+        let messages = node.client.get(format!("{}/api/v2/tickets/{reference}/messages", node.base))
+            .header("authorization", format!("key {key}")).send().await.unwrap()
+            .json::<serde_json::Value>().await.unwrap();
+        assert!((1..=30).contains(&messages["meta"]["total"].as_i64().unwrap()));
+    }
+
     async fn a_weak_or_missing_password_is_refused(install: Installation) {
         let weak = install.run(&["admin", "create", "--email", "a@example.org", "--name", "A"], "password123\n");
         assert_eq!(weak.status.code(), Some(2));
