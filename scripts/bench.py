@@ -246,6 +246,9 @@ def bench_backend(backend, arguments, work):
             ("API: list tickets", base + "/api/v2/tickets?count=25", [auth], None),
             ("API: create ticket", base + "/api/v2/tickets", [auth], create_script),
         ]
+        if arguments.only:
+            # The baseline stays: every figure is a ratio to it.
+            scenarios = scenarios[:1] + [s for s in scenarios[1:] if arguments.only.lower() in s[0].lower()]
         rows = []
         peak = server.rss_kib()
         for label, url, headers, script in scenarios:
@@ -258,6 +261,13 @@ def bench_backend(backend, arguments, work):
             print(f"  {backend}: {label}: {measured['rps']:.0f} req/s, p99 {measured['p99']:.1f} ms, errors {measured['errors']}", file=sys.stderr)
 
         # The login flood, with the article page measured meanwhile.
+        if arguments.only and arguments.only.lower() not in "kb article page during a login flood":
+            result["rows"] = rows
+            result["peak_rss_mib"] = peak / 1024
+            result["home_bytes"] = home_bytes
+            server.stop()
+            result["server_errors"] = count_errors(os.path.join(work, f"{backend}.log"))
+            return result
         stop = threading.Event()
         counter = [0]
         flooders = [threading.Thread(target=login_flood, args=(base, stop, counter), daemon=True) for _ in range(arguments.flood_threads)]
@@ -279,12 +289,16 @@ def bench_backend(backend, arguments, work):
         result["peak_rss_mib"] = peak / 1024
         result["home_bytes"] = home_bytes
         server.stop()
-        errors_logged = [line for line in open(os.path.join(work, f"{backend}.log")) if "ERROR" in line]
-        result["server_errors"] = len(errors_logged)
+        result["server_errors"] = count_errors(os.path.join(work, f"{backend}.log"))
     finally:
         if backend == "postgres":
             subprocess.run(["psql", "-q", arguments.postgres, "-c", f"DROP DATABASE IF EXISTS ferrodesk_bench_{os.getpid()} WITH (FORCE)"])
     return result
+
+
+def count_errors(log_path):
+    with open(log_path) as log:
+        return sum(1 for line in log if "ERROR" in line)
 
 
 def table(result):
@@ -318,6 +332,7 @@ def main():
     parser.add_argument("--flood-threads", type=int, default=8)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres", default=os.environ.get("FERRODESK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--only", default="", help="measure only the scenarios whose name holds this text (the baseline always)")
     parser.add_argument("--output", default=os.path.join(ROOT, "target", "bench", "results.md"))
     arguments = parser.parse_args()
     if not shutil.which("wrk"):

@@ -172,6 +172,14 @@ impl ApiCaller {
             Err(AppError::Forbidden)
         }
     }
+
+    /// The audit entry of a request through this key that changed
+    /// something: which key, what request, how it ended.
+    pub(crate) fn request_audit(&self, ip: &str, request: &str, status: u16) -> Audit {
+        Audit::new(&Caller::new(&self.actor, ip), "api.request")
+            .on("api_key", None, &self.key_id)
+            .after(&serde_json::json!({ "request": request, "status": status }))
+    }
 }
 
 impl App {
@@ -340,9 +348,7 @@ impl App {
         request: &str,
         status: u16,
     ) -> AppResult<()> {
-        let audit = Audit::new(&Caller::new(&caller.actor, ip), "api.request")
-            .on("api_key", None, &caller.key_id)
-            .after(&serde_json::json!({ "request": request, "status": status }));
+        let audit = caller.request_audit(ip, request, status);
         self.store()
             .append_audit(&audit.entry(), self.now())
             .await?;

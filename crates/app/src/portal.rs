@@ -644,12 +644,19 @@ impl App {
                         field_values: &field_values,
                         message: &message,
                         mails: &mails,
+                        audit: None,
                     },
                     now,
                 )
                 .await;
             match created {
-                Ok(_) => {
+                Ok(None) => {
+                    return Err(AppError::invalid(
+                        "department",
+                        "Choose what your request is about.",
+                    ));
+                }
+                Ok(Some(_)) => {
                     if !mails.is_empty() {
                         self.wake_workers();
                     }

@@ -11,13 +11,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferrodesk_store::{
-    AttachmentRecord, MemberRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage,
-    NewPerson, NewTicket, PersonRecord, StoreError, TicketActor, TicketFilter, TicketLogRecord,
-    TicketPage, TicketProperties, TicketRecord, TicketUpdate, Visibility,
+    AttachmentRecord, FieldValueRecord, MemberRecord, MessageRecord, NewAttachment, NewLogEntry,
+    NewMessage, NewPerson, NewTicket, PersonRecord, StoreError, TicketActor, TicketFilter,
+    TicketLogRecord, TicketPage, TicketProperties, TicketRecord, TicketUpdate, Visibility,
 };
 
+use crate::api_keys::ApiCaller;
 use crate::attachments::{UploadedFile, attachments_by_message};
-use crate::audit::Caller;
+use crate::audit::{Audit, Caller};
 use crate::departments::{DepartmentNode, department_tree};
 use crate::error::parse_keyset_cursor;
 use crate::secrets::random_bytes;
@@ -248,6 +249,14 @@ pub struct PropertiesInput {
     pub labels: String,
     /// What the form sent for custom fields: (field id as sent, value).
     pub fields: Vec<(String, String)>,
+}
+
+/// A ticket just opened, with what the API shows of it.
+#[derive(Debug, Clone)]
+pub struct OpenedTicket {
+    pub ticket: TicketRecord,
+    pub labels: Vec<String>,
+    pub fields: Vec<FieldView>,
 }
 
 /// A ticket an agent opens for a user.
@@ -1069,14 +1078,10 @@ impl App {
         &self,
         email: &Email,
     ) -> AppResult<Option<PersonRecord>> {
-        match self
+        Ok(self
             .store()
-            .find_person_by_any_email(&email.normalized())
-            .await?
-        {
-            Some(id) => Ok(self.store().get_person(id).await?),
-            None => Ok(None),
-        }
+            .person_by_any_email(&email.normalized())
+            .await?)
     }
 
     /// Copies a user (found by any address, or made from it) on the
@@ -1185,12 +1190,35 @@ impl App {
     }
 
     /// Opens a ticket for a user (found by email, or made if new); the
-    /// first message is what the user asked. Returns the reference.
+    /// first message is what the user asked.
     pub async fn create_ticket_for_user(
         &self,
         caller: &Caller<'_>,
         input: &NewTicketInput,
-    ) -> AppResult<String> {
+    ) -> AppResult<OpenedTicket> {
+        self.open_ticket_for_user(caller, input, None).await
+    }
+
+    /// The same through an API key: the request's audit entry is written
+    /// with the ticket, in its transaction.
+    pub async fn create_ticket_through_api(
+        &self,
+        caller: &ApiCaller,
+        ip: &str,
+        request: &str,
+        input: &NewTicketInput,
+    ) -> AppResult<OpenedTicket> {
+        let audit = caller.request_audit(ip, request, 201);
+        self.open_ticket_for_user(&Caller::new(&caller.actor, ip), input, Some(&audit))
+            .await
+    }
+
+    async fn open_ticket_for_user(
+        &self,
+        caller: &Caller<'_>,
+        input: &NewTicketInput,
+        audit: Option<&Audit>,
+    ) -> AppResult<OpenedTicket> {
         let context = self.agent_context(caller.actor).await?;
         let mut errors = FieldErrors::new();
         let by_id = match input.requester_id {
@@ -1221,18 +1249,14 @@ impl App {
         let subject = checked_subject(&input.subject, &mut errors);
         let body = checked_body(&input.message, false, &mut errors);
         let department_id = parse_optional_id(&input.department_id, "department", &mut errors);
+        // Admins reach every department id; that the department exists is
+        // checked when the ticket is written.
         match department_id {
             None => errors.add("department", "Choose a department."),
             Some(id) if context.effective.department_access(id).is_none() => {
                 errors.add("department", "You have no access to that department.");
             }
-            Some(id) => {
-                // Admins reach every department id, so check it is one.
-                let departments = self.store().list_departments().await?;
-                if !departments.iter().any(|department| department.id == id) {
-                    errors.add("department", "That department does not exist.");
-                }
-            }
+            Some(_) => {}
         }
         let urgency = parse_urgency(&input.urgency, &mut errors);
         let labels = parse_labels(&input.labels, &mut errors);
@@ -1298,6 +1322,7 @@ impl App {
             ip: caller.ip,
             attachments: &[],
         };
+        let audit_entry = audit.map(Audit::entry);
         // A clash of random references is rare; draw again a few times.
         for _ in 0..5 {
             let reference = new_reference()?;
@@ -1318,14 +1343,29 @@ impl App {
                         field_values: &field_values,
                         message: &message,
                         mails: &[],
+                        audit: audit_entry.as_ref(),
                     },
                     self.now(),
                 )
                 .await;
             match created {
-                Ok(_) => {
+                Ok(None) => {
+                    return Err(AppError::invalid(
+                        "department",
+                        "That department does not exist.",
+                    ));
+                }
+                Ok(Some(ticket)) => {
                     tracing::info!(agent_id = context.agent_id, "ticket opened for a user");
-                    return Ok(reference);
+                    let values: Vec<FieldValueRecord> = field_values
+                        .into_iter()
+                        .map(|(field_id, value)| FieldValueRecord { field_id, value })
+                        .collect();
+                    return Ok(OpenedTicket {
+                        ticket,
+                        labels,
+                        fields: field_views(fields, &values),
+                    });
                 }
                 Err(StoreError::Conflict(_)) => continue,
                 Err(other) => return Err(other.into()),

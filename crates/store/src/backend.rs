@@ -1,5 +1,7 @@
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
@@ -16,6 +18,11 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// sqlx pings a connection when it goes back to the pool (and drops it if
+/// the ping fails); pinging again when it is taken out would add a round
+/// trip to PostgreSQL, or a hop to SQLite's worker thread, to every query.
+/// A connection that died while idle fails one query and is then dropped.
+const TEST_BEFORE_ACQUIRE: bool = false;
 
 #[derive(Clone, Debug)]
 pub enum Backend {
@@ -52,6 +59,7 @@ impl Backend {
                 // An in-memory database exists once per connection.
                 .max_connections(if in_memory { 1 } else { SQLITE_MAX_CONNECTIONS })
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire(TEST_BEFORE_ACQUIRE)
                 .connect_with(options)
                 .await
                 .map_err(ConnectError::Connect)?;
@@ -63,6 +71,7 @@ impl Backend {
             let pool = PgPoolOptions::new()
                 .max_connections(POSTGRES_MAX_CONNECTIONS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                .test_before_acquire(TEST_BEFORE_ACQUIRE)
                 .connect_with(options)
                 .await
                 .map_err(ConnectError::Connect)?;
@@ -137,25 +146,82 @@ fn migration_names(backend: &str) -> Vec<String> {
         .collect()
 }
 
+/// A transaction that will write. Executes like the connection it holds
+/// (`&mut *transaction`); on SQLite it also holds this process's turn to
+/// write, given back when the transaction ends.
+pub(crate) struct WriteTransaction<DB: sqlx::Database> {
+    transaction: sqlx::Transaction<'static, DB>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl<DB: sqlx::Database> WriteTransaction<DB> {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.transaction.commit().await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.transaction.rollback().await
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteTransaction<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.transaction
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteTransaction<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.transaction
+    }
+}
+
 /// Begins a transaction that will write. On SQLite it takes the write lock at
 /// once (`BEGIN IMMEDIATE`); a deferred transaction that later tries to write
 /// fails at once with "database is locked" instead of waiting its turn.
 pub(crate) trait BeginWrite {
     type Database: sqlx::Database;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>;
+    async fn begin_write(&self) -> Result<WriteTransaction<Self::Database>, sqlx::Error>;
+}
+
+/// One queue per SQLite database file for the writers of this process.
+/// SQLite lets one connection write at a time, and a connection that finds
+/// the lock taken polls for it, sleeping 1, 2, 5, 10… ms between tries, so
+/// under load writers overtake one another and the unlucky ones wait tens of
+/// milliseconds for a lock that was free most of that time. Queued here,
+/// they take turns in order and at once. The busy timeout still covers
+/// writers from other processes (the command line beside a running server).
+fn sqlite_write_turns(pool: &SqlitePool) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Mutex::default);
+    // An in-memory database has one connection, which is queue enough.
+    let file = sqlite_database_file(pool)?;
+    let mut turns = TURNS.lock().unwrap_or_else(PoisonError::into_inner);
+    Some(Arc::clone(turns.entry(file).or_default()))
 }
 
 impl BeginWrite for SqlitePool {
     type Database = sqlx::Sqlite;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-        self.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self) -> Result<WriteTransaction<sqlx::Sqlite>, sqlx::Error> {
+        let turn = match sqlite_write_turns(self) {
+            Some(turns) => Some(turns.lock_owned().await),
+            None => None,
+        };
+        Ok(WriteTransaction {
+            transaction: self.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: turn,
+        })
     }
 }
 
 impl BeginWrite for PgPool {
     type Database = sqlx::Postgres;
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-        self.begin().await
+    async fn begin_write(&self) -> Result<WriteTransaction<sqlx::Postgres>, sqlx::Error> {
+        Ok(WriteTransaction {
+            transaction: self.begin().await?,
+            _turn: None,
+        })
     }
 }
 

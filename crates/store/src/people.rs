@@ -252,6 +252,22 @@ impl Store {
         }))
     }
 
+    /// The person one of whose addresses this is (any of them, not only
+    /// the primary one).
+    pub async fn person_by_any_email(
+        &self,
+        email_normalized: &str,
+    ) -> StoreResult<Option<PersonRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, PersonRecord>(person_query!(
+                "WHERE id = (SELECT person_id FROM person_emails WHERE email_normalized = $1)"
+            ))
+            .bind(email_normalized)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
     /// Agents, admins first, then by name.
     pub async fn list_agents(&self) -> StoreResult<Vec<PersonRecord>> {
         Ok(on_backend!(self, pool => {

@@ -208,21 +208,27 @@ impl Store {
 
     /// The ids of an agent's groups and teams.
     pub async fn agent_memberships(&self, person_id: i64) -> StoreResult<(Vec<i64>, Vec<i64>)> {
-        on_backend!(self, pool => {
-            let groups: Vec<i64> = sqlx::query_scalar(
-                "SELECT group_id FROM agent_permission_groups WHERE person_id = $1 ORDER BY group_id",
+        // Both lists in one query: every agent request asks for them.
+        let rows: Vec<(bool, i64)> = on_backend!(self, pool => {
+            sqlx::query_as(
+                "SELECT FALSE AS is_team, group_id AS id FROM agent_permission_groups WHERE person_id = $1 \
+                 UNION ALL SELECT TRUE, team_id FROM team_members WHERE person_id = $1 \
+                 ORDER BY 1, 2",
             )
             .bind(person_id)
             .fetch_all(pool)
-            .await?;
-            let teams: Vec<i64> = sqlx::query_scalar(
-                "SELECT team_id FROM team_members WHERE person_id = $1 ORDER BY team_id",
-            )
-            .bind(person_id)
-            .fetch_all(pool)
-            .await?;
-            Ok((groups, teams))
-        })
+            .await?
+        });
+        let mut groups = Vec::new();
+        let mut teams = Vec::new();
+        for (is_team, id) in rows {
+            if is_team {
+                teams.push(id);
+            } else {
+                groups.push(id);
+            }
+        }
+        Ok((groups, teams))
     }
 
     /// Replaces an agent's permission groups and teams. Ids that name no

@@ -107,7 +107,15 @@ async fn unknown_route() -> ApiError {
 pub(crate) struct ApiRequest {
     pub caller: ApiCaller,
     pub ip: String,
+    /// Method and path, as the audit entry names the request.
+    pub target: String,
 }
+
+/// Put on a response by a handler that wrote the request's audit entry
+/// itself, in the transaction of its change; the middleware then writes
+/// none.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestAudited;
 
 impl ApiRequest {
     pub fn actor_caller(&self) -> Caller<'_> {
@@ -168,11 +176,13 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     request.extensions_mut().insert(ApiRequest {
         caller: caller.clone(),
         ip: ip.clone(),
+        target: target.clone(),
     });
     let mut response = next.run(request).await;
     verdict.write_headers(response.headers_mut(), false);
     if !method.is_safe()
         && response.status().is_success()
+        && response.extensions().get::<RequestAudited>().is_none()
         && let Err(error) = state
             .app
             .audit_api_request(&caller, &ip, &target, response.status().as_u16())

@@ -405,18 +405,20 @@ pub(crate) async fn create(
         fields: field_pairs(body.fields),
         channel: "api",
     };
-    let reference = state
+    let opened = state
         .app
-        .create_ticket_for_user(&request.actor_caller(), &input)
+        .create_ticket_through_api(&request.caller, &request.ip, &request.target, &input)
         .await?;
-    let ticket = Ticket::load(&state, &request, &reference).await?;
-    Ok(created(
+    let ticket = Ticket::with_fields(opened.ticket, opened.labels, &opened.fields);
+    let mut response = created(
         format!("/api/v2/tickets/{}", ticket.id),
         TicketEnvelope {
             data: ticket,
             meta: ObjectMeta::default(),
         },
-    ))
+    );
+    response.extensions_mut().insert(super::RequestAudited);
+    Ok(response)
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).

@@ -574,9 +574,11 @@ async fn create(
         .create_ticket_for_user(&session.caller(), &input)
         .await
     {
-        Ok(reference) => {
-            Ok(Redirect::to(&format!("/agent/tickets/{reference}?notice=created")).into_response())
-        }
+        Ok(opened) => Ok(Redirect::to(&format!(
+            "/agent/tickets/{}?notice=created",
+            opened.ticket.reference
+        ))
+        .into_response()),
         Err(AppError::Invalid(errors)) => new_ticket_page(&state, &session, input, errors).await,
         Err(other) => Err(other.into()),
     }

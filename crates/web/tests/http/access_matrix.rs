@@ -482,6 +482,8 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
                 )
                 .await
                 .unwrap()
+                .ticket
+                .reference
         }
     };
     let open = open_ticket("Unassigned invoice question").await;

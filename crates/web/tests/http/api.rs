@@ -589,3 +589,55 @@ async fn stored_secrets(app: &TestApp) -> Vec<String> {
     );
     found
 }
+
+on_both_backends! { spawn_app;
+    async fn a_ticket_made_through_the_api_is_answered_as_stored_and_audited_once(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = key_for(&app, "admin@example.org", "").await;
+        let order = app.app.create_ticket_field(&Caller::system(), &ferrodesk_app::FieldInput {
+            name: "Order number".into(), kind: "text".into(), ..ferrodesk_app::FieldInput::default()
+        }).await.unwrap();
+        let before = audit_actions(&app).await.len();
+        let (status, _, created) = call(&app, &admin, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
+            "subject": "Refund <please>",
+            "message": "Order A-1001 arrived broken.",
+            "person": {"email": "Uma@Example.org", "name": "Uma User"},
+            "department": desk.sales,
+            "urgency": 7,
+            "labels": ["refund", "Billing"],
+            "fields": {order.to_string(): "A-1001"},
+        }))).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        // The answer is built from what was written; it matches a fresh read.
+        let id = created["data"]["id"].as_i64().unwrap();
+        let (status, shown) = get(&app, &admin, &format!("/api/v2/tickets/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        for (key, value) in created["data"].as_object().unwrap() {
+            assert_eq!(&shown["data"][key], value, "{key}");
+        }
+        assert_eq!(created["data"]["department"]["name"], "Sales");
+        let fields = created["data"]["fields"].as_array().unwrap();
+        assert!(fields.iter().any(|field| field["field"] == order && field["values"] == json!(["A-1001"])), "{fields:?}");
+
+        // One audit entry for the request, written with the ticket.
+        let entries = app.app.store().search_audit(&ferrodesk_store::AuditFilter::default(), 500).await.unwrap();
+        assert_eq!(entries.len(), before + 1, "{entries:?}");
+        let entry = &entries[0];
+        assert_eq!(entry.action, "api.request");
+        let after = entry.after_value.as_deref().unwrap();
+        assert!(after.contains("POST /api/v2/tickets") && after.contains("201"), "{after}");
+
+        // A department that does not exist is the department's error, and
+        // nothing is written: no ticket, no new user, no audit entry.
+        let tickets_before = get(&app, &admin, "/api/v2/tickets?status=any").await.1["meta"]["total"].clone();
+        let (status, _, body) = call(&app, &admin, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
+            "subject": "Lost", "message": "Where does this go?",
+            "person": {"email": "nobody-yet@example.org", "name": "Nobody Yet"},
+            "department": 987654,
+        }))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body["errors"]["department"].is_array(), "{body}");
+        assert_eq!(get(&app, &admin, "/api/v2/tickets?status=any").await.1["meta"]["total"], tickets_before);
+        assert_eq!(audit_actions(&app).await.len(), before + 1);
+    }
+}

@@ -130,6 +130,8 @@ pub(crate) async fn open_ticket(
         )
         .await
         .unwrap()
+        .ticket
+        .reference
 }
 
 pub(crate) async fn signed_in(app: &TestApp, email: &str) -> Browser {
