@@ -133,6 +133,7 @@ struct Inner {
     /// an article writes nothing, so readers never queue behind writers.
     article_views: knowledge_base::ViewCounter,
     article_cache: knowledge_base::ArticleCache,
+    ticket_counts: tickets::TicketCountCache,
 }
 
 /// How an application is set up besides its store and key.
@@ -199,6 +200,7 @@ impl App {
                 blobs: options.blob_dir.map(attachments::BlobStore::new),
                 article_views: knowledge_base::ViewCounter::default(),
                 article_cache: knowledge_base::ArticleCache::default(),
+                ticket_counts: tickets::TicketCountCache::default(),
             }),
         })
     }

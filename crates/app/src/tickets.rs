@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use ferrodesk_store::{
     AttachmentRecord, FieldValueRecord, MemberRecord, MessageRecord, NewAttachment, NewLogEntry,
-    NewMessage, NewPerson, NewTicket, PersonRecord, StoreError, TicketActor, TicketFilter,
-    TicketLogRecord, TicketPage, TicketProperties, TicketRecord, TicketUpdate, Visibility,
+    NewMessage, NewPerson, NewTicket, PersonRecord, StoreError, TicketActor, TicketChangeMark,
+    TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord, TicketUpdate,
+    Visibility,
 };
 
 use crate::api_keys::ApiCaller;
@@ -25,6 +26,80 @@ use crate::secrets::random_bytes;
 use crate::ticket_fields::{FieldView, checked_field_values, field_views, values_for};
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
 use ferrodesk_mail::TemplateKind;
+
+/// How long a ticket count is kept at most. Writes through this node always
+/// move the change mark; another node's write moves it through the newest
+/// id or change time, which a change in the same millisecond as the newest
+/// one, or a clock running behind, can leave as it was. This bounds how
+/// stale those can make a count.
+const TICKET_COUNT_TTL: Duration = Duration::from_secs(10);
+/// Counts kept per node before the cache starts again.
+const TICKET_COUNT_ENTRIES: usize = 2_000;
+
+/// Counting the tickets a list holds is the one part of a list page whose
+/// cost grows with the database: the API's exact total counts every match
+/// (half a million at a million tickets), and the agent list counts five
+/// views. Each count is kept with the change mark it was made at
+/// (`Store::ticket_change_mark`) and used again while the mark holds, so
+/// a ticket opened or changed makes the next page count afresh.
+#[derive(Debug, Default)]
+pub(crate) struct TicketCountCache(std::sync::Mutex<HashMap<TicketCountKey, CachedCount>>);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TicketCountKey(String);
+
+#[derive(Debug, Clone, Copy)]
+struct CachedCount {
+    mark: TicketChangeMark,
+    counted_at: std::time::Instant,
+    count: i64,
+}
+
+impl TicketCountKey {
+    /// `None` for the followed view: following changes no ticket, so
+    /// another node's follow would not move the mark (and that count is
+    /// small and cheap).
+    fn new(
+        visibility: &Visibility,
+        filter: &TicketFilter,
+        cap: Option<i64>,
+    ) -> Option<TicketCountKey> {
+        if filter.followed_by.is_some() {
+            return None;
+        }
+        Some(TicketCountKey(format!("{visibility:?}|{filter:?}|{cap:?}")))
+    }
+}
+
+impl TicketCountCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<TicketCountKey, CachedCount>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, key: &TicketCountKey, mark: TicketChangeMark) -> Option<i64> {
+        let entries = self.entries();
+        let cached = entries.get(key)?;
+        (cached.mark == mark && cached.counted_at.elapsed() < TICKET_COUNT_TTL)
+            .then_some(cached.count)
+    }
+
+    fn put(&self, key: TicketCountKey, mark: TicketChangeMark, count: i64) {
+        let mut entries = self.entries();
+        if entries.len() >= TICKET_COUNT_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            CachedCount {
+                mark,
+                counted_at: std::time::Instant::now(),
+                count,
+            },
+        );
+    }
+}
 
 /// Rows per page of the agent list.
 pub const TICKET_PAGE_SIZE: i64 = 50;
@@ -472,16 +547,13 @@ impl App {
         };
         // Each view's count under the same filters; the shown view's is the
         // total.
+        let mark = self.store().ticket_change_mark().await?;
         let mut view_counts = Vec::with_capacity(LIST_VIEWS.len());
         let mut total = 0;
         for (view, _) in LIST_VIEWS {
+            let view_filter = ticket_filter(&context, query, view)?;
             let count = self
-                .store()
-                .count_tickets_up_to(
-                    &visibility,
-                    &ticket_filter(&context, query, view)?,
-                    LIST_COUNT_CAP,
-                )
+                .counted(&visibility, &view_filter, Some(LIST_COUNT_CAP), mark)
                 .await?;
             if view == query.view
                 || (view == "all" && !LIST_VIEWS.iter().any(|(key, _)| *key == query.view))
@@ -533,7 +605,8 @@ impl App {
         } else {
             None
         };
-        let total = self.store().count_tickets(&visibility, &filter).await?;
+        let mark = self.store().ticket_change_mark().await?;
+        let total = self.counted(&visibility, &filter, None, mark).await?;
         let ids: Vec<i64> = tickets.iter().map(|ticket| ticket.id).collect();
         let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
         for (ticket_id, label) in self.store().labels_of_tickets(&ids).await? {
@@ -546,6 +619,36 @@ impl App {
             view_counts: Vec::new(),
             labels,
         })
+    }
+
+    /// How many tickets a list holds (up to `cap`), from this node's cache
+    /// while no ticket has been opened or changed since it was counted.
+    async fn counted(
+        &self,
+        visibility: &Visibility,
+        filter: &TicketFilter,
+        cap: Option<i64>,
+        mark: TicketChangeMark,
+    ) -> AppResult<i64> {
+        let key = TicketCountKey::new(visibility, filter, cap);
+        if let Some(count) = key
+            .as_ref()
+            .and_then(|key| self.inner.ticket_counts.get(key, mark))
+        {
+            return Ok(count);
+        }
+        let count = match cap {
+            Some(cap) => {
+                self.store()
+                    .count_tickets_up_to(visibility, filter, cap)
+                    .await?
+            }
+            None => self.store().count_tickets(visibility, filter).await?,
+        };
+        if let Some(key) = key {
+            self.inner.ticket_counts.put(key, mark, count);
+        }
+        Ok(count)
     }
 
     /// The reference of a ticket named by its reference or its numeric id,

@@ -251,12 +251,15 @@ impl Store {
         audit: &NewAuditEntry<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => audited_statement!(
+        let deleted = on_backend!(self, pool => audited_statement!(
             pool,
             sqlx::query("DELETE FROM teams WHERE id = $1").bind(id),
             audit,
             now
-        )))
+        ));
+        // The team's tickets are left without one.
+        self.note_ticket_write();
+        Ok(deleted)
     }
 
     pub async fn team_members(&self, team_id: i64) -> StoreResult<Vec<MemberRecord>> {

@@ -408,6 +408,7 @@ impl Store {
                 .await?;
             insert_audit!(transaction, audit, now);
             transaction.commit().await?;
+            self.note_ticket_write();
             Ok(true)
         })
     }

@@ -61,8 +61,8 @@ pub use ticket_fields::{
 };
 pub use tickets::{
     AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage, NewTicket,
-    StoredAttachment, TicketActor, TicketFilter, TicketLogRecord, TicketPage, TicketProperties,
-    TicketRecord, TicketUpdate, Visibility,
+    StoredAttachment, TicketActor, TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage,
+    TicketProperties, TicketRecord, TicketUpdate, Visibility,
 };
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
@@ -97,6 +97,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// Ticket writes through this store, for `ticket_change_mark`.
+    ticket_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds. The body
@@ -118,7 +120,10 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store, ConnectError> {
         let backend = Backend::connect(url).await?;
         backend.migrate().await?;
-        Ok(Store { backend })
+        Ok(Store {
+            backend,
+            ticket_writes: Default::default(),
+        })
     }
 
     /// Opens the database without migrating it (for `ferrodesk migrate --check`
@@ -126,6 +131,7 @@ impl Store {
     pub async fn open_without_migrating(url: &str) -> Result<Store, ConnectError> {
         Ok(Store {
             backend: Backend::connect(url).await?,
+            ticket_writes: Default::default(),
         })
     }
 

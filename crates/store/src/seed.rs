@@ -224,6 +224,7 @@ impl Store {
                 builder.build().execute(&mut *transaction).await?;
             }
             transaction.commit().await?;
+            self.note_ticket_write();
         });
         Ok(())
     }

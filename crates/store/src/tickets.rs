@@ -3,6 +3,8 @@
 //! Who may see or change what is decided by the caller; the list query takes
 //! that decision as a `Visibility`.
 
+use std::sync::atomic::Ordering;
+
 use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
@@ -214,6 +216,14 @@ pub enum Visibility {
         assign_departments: Vec<i64>,
         team_ids: Vec<i64>,
     },
+}
+
+/// See `Store::ticket_change_mark`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketChangeMark {
+    local_writes: u64,
+    newest_id: i64,
+    newest_change: i64,
 }
 
 /// The agent list's filters; all narrow the list.
@@ -538,6 +548,7 @@ impl Store {
                 crate::audit::insert_audit!(transaction, entry, now);
             }
             transaction.commit().await?;
+            self.note_ticket_write();
             // Read back once the write lock is given up.
             let created = sqlx::query_as::<_, TicketRecord>(sqlx::AssertSqlSafe(format!(
                 "SELECT {TICKET_COLUMNS} {TICKET_JOINS} WHERE t.id = $1"
@@ -631,6 +642,36 @@ impl Store {
         }))
     }
 
+    /// A mark that moves whenever a ticket is opened or changed: the count
+    /// of ticket writes made through this store, and the newest id and
+    /// change time in the database, which other nodes' writes move. Two
+    /// index lookups, however many tickets there are (each `MAX` on its own,
+    /// which SQLite answers from the index only when it stands alone).
+    pub async fn ticket_change_mark(&self) -> StoreResult<TicketChangeMark> {
+        // Read before the database, so a write committed in between moves
+        // the mark the next time rather than hiding behind it.
+        let local_writes = self.ticket_writes.load(Ordering::Acquire);
+        let (newest_id, newest_change) = on_backend!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT COALESCE((SELECT MAX(id) FROM tickets), 0), \
+                        COALESCE((SELECT MAX(updated_at) FROM tickets), 0)",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(TicketChangeMark {
+            local_writes,
+            newest_id,
+            newest_change,
+        })
+    }
+
+    /// Moves the change mark; called once a write to tickets, their labels
+    /// or their followers is committed.
+    pub(crate) fn note_ticket_write(&self) {
+        self.ticket_writes.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// The labels of several tickets in one query, as (ticket id, label).
     pub async fn labels_of_tickets(&self, ticket_ids: &[i64]) -> StoreResult<Vec<(i64, String)>> {
         if ticket_ids.is_empty() {
@@ -698,6 +739,9 @@ impl Store {
                     .await?;
             }
         });
+        // What an agent with assign-only access sees includes what they
+        // follow.
+        self.note_ticket_write();
         Ok(())
     }
 
@@ -791,6 +835,7 @@ impl Store {
                 crate::outbox::insert_mail!(transaction, mail, now);
             }
             transaction.commit().await?;
+            self.note_ticket_write();
             Ok(message_id)
         })
     }
@@ -941,6 +986,7 @@ impl Store {
             }];
             insert_log!(transaction, target.id, actor, &into_target, now);
             transaction.commit().await?;
+            self.note_ticket_write();
         });
         Ok(())
     }

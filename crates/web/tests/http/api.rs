@@ -597,6 +597,15 @@ on_both_backends! { spawn_app;
         let order = app.app.create_ticket_field(&Caller::system(), &ferrodesk_app::FieldInput {
             name: "Order number".into(), kind: "text".into(), ..ferrodesk_app::FieldInput::default()
         }).await.unwrap();
+        // Totals are counted once and kept while no ticket changes.
+        let total = |path: &'static str| {
+            let app = &app;
+            let admin = admin.clone();
+            async move { get(app, &admin, path).await.1["meta"]["total"].as_i64().unwrap() }
+        };
+        let all_before = total("/api/v2/tickets?status=any").await;
+        let resolved_before = total("/api/v2/tickets?status=resolved").await;
+        assert_eq!(total("/api/v2/tickets?status=any").await, all_before);
         let before = audit_actions(&app).await.len();
         let (status, _, created) = call(&app, &admin, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
             "subject": "Refund <please>",
@@ -626,6 +635,15 @@ on_both_backends! { spawn_app;
         assert_eq!(entry.action, "api.request");
         let after = entry.after_value.as_deref().unwrap();
         assert!(after.contains("POST /api/v2/tickets") && after.contains("201"), "{after}");
+
+        // A new ticket, and a change of status, show in the next totals.
+        assert_eq!(total("/api/v2/tickets?status=any").await, all_before + 1);
+        assert_eq!(total("/api/v2/tickets?status=resolved").await, resolved_before);
+        let (status, _, body) = call(&app, &admin, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"status": "resolved"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(total("/api/v2/tickets?status=resolved").await, resolved_before + 1);
+        let before = before + 1;
 
         // A department that does not exist is the department's error, and
         // nothing is written: no ticket, no new user, no audit entry.
