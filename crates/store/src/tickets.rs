@@ -226,6 +226,18 @@ pub struct TicketChangeMark {
     newest_change: i64,
 }
 
+impl TicketChangeMark {
+    /// A mark made up, for the cache's own tests.
+    #[doc(hidden)]
+    pub fn for_tests(local_writes: u64, newest_id: i64, newest_change: i64) -> TicketChangeMark {
+        TicketChangeMark {
+            local_writes,
+            newest_id,
+            newest_change,
+        }
+    }
+}
+
 /// The agent list's filters; all narrow the list.
 #[derive(Debug, Clone, Default)]
 pub struct TicketFilter {

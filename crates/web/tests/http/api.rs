@@ -15,7 +15,7 @@ use crate::security::audit_actions;
 use crate::tickets::{desk, open_ticket, signed_in};
 
 /// Creates a key through the use case, as `ferrodesk apikey create` does.
-async fn key_for(app: &TestApp, email: &str, scopes: &str) -> String {
+pub(crate) async fn key_for(app: &TestApp, email: &str, scopes: &str) -> String {
     app.app
         .create_api_key(
             &Caller::system(),

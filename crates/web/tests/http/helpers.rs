@@ -35,6 +35,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     pub admin_allow: Vec<&'static str>,
     pub agent_allow: Vec<&'static str>,
+    /// `FERRODESK_BENCH_BASELINE_BYTES`.
+    pub baseline_bytes: Option<usize>,
 }
 
 /// Workers that notice new jobs quickly, for tests that wait for mail.
@@ -82,7 +84,7 @@ async fn start_on(database: TestDatabase, clock: Arc<ManualClock>, options: Opti
         .await
         .expect("app");
     let config = WebConfig {
-        baseline_bytes: None,
+        baseline_bytes: options.baseline_bytes,
         public_url,
         trusted_proxies: TrustedProxies::new(
             options

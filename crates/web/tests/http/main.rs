@@ -28,6 +28,7 @@ mod password_reset;
 mod people;
 mod portal;
 mod registration;
+mod scale;
 mod security;
 mod sessions;
 mod setup;
