@@ -93,8 +93,8 @@ pub use settings::{
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
-    AgentContext, LIST_COUNT_CAP, LIST_VIEWS, NewTicketInput, OpenedTicket, PropertiesInput,
-    ReplyInput, TICKET_PAGE_SIZE, TicketList, TicketListQuery, TicketView, looks_like_reference,
+    AgentContext, LIST_COUNT_CAP, LIST_VIEWS, NewTicketInput, PropertiesInput, ReplyInput,
+    TICKET_PAGE_SIZE, TicketList, TicketListQuery, TicketState, TicketView, looks_like_reference,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

@@ -347,9 +347,10 @@ pub struct PropertiesInput {
     pub fields: Vec<(String, String)>,
 }
 
-/// A ticket just opened, with what the API shows of it.
+/// A ticket as a use case left it: its row, labels and fields, which is
+/// what the API answers with.
 #[derive(Debug, Clone)]
-pub struct OpenedTicket {
+pub struct TicketState {
     pub ticket: TicketRecord,
     pub labels: Vec<String>,
     pub fields: Vec<FieldView>,
@@ -940,13 +941,14 @@ impl App {
     }
 
     /// Changes status, urgency, department, assignment and labels, with a
-    /// log line for each field that changed.
+    /// log line for each field that changed; answers with the ticket as it
+    /// is now.
     pub async fn change_ticket(
         &self,
         caller: &Caller<'_>,
         reference: &str,
         input: &PropertiesInput,
-    ) -> AppResult<()> {
+    ) -> AppResult<TicketState> {
         let (context, ticket) = self.ticket_to_edit(caller, reference).await?;
         let mut errors = FieldErrors::new();
         let status = if input.status == ticket.status {
@@ -1088,7 +1090,11 @@ impl App {
         }
         log.extend(field_log);
         if log.is_empty() {
-            return Ok(());
+            return Ok(TicketState {
+                ticket,
+                labels: before_labels,
+                fields: before_fields,
+            });
         }
         self.store()
             .update_ticket(
@@ -1113,7 +1119,22 @@ impl App {
                 self.now(),
             )
             .await?;
-        Ok(())
+        let fields = before_fields
+            .into_iter()
+            .zip(field_values)
+            .map(|(view, (_, value))| FieldView { value, ..view })
+            .collect();
+        // Read back for the names the row points to (agent, team, …).
+        let ticket = self
+            .store()
+            .get_ticket(ticket.id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(TicketState {
+            ticket,
+            labels,
+            fields,
+        })
     }
 
     /// Merges the ticket into another (`into` is its reference): the
@@ -1319,7 +1340,7 @@ impl App {
         &self,
         caller: &Caller<'_>,
         input: &NewTicketInput,
-    ) -> AppResult<OpenedTicket> {
+    ) -> AppResult<TicketState> {
         self.open_ticket_for_user(caller, input, None).await
     }
 
@@ -1331,7 +1352,7 @@ impl App {
         ip: &str,
         request: &str,
         input: &NewTicketInput,
-    ) -> AppResult<OpenedTicket> {
+    ) -> AppResult<TicketState> {
         let audit = caller.request_audit(ip, request, 201);
         self.open_ticket_for_user(&Caller::new(&caller.actor, ip), input, Some(&audit))
             .await
@@ -1342,7 +1363,7 @@ impl App {
         caller: &Caller<'_>,
         input: &NewTicketInput,
         audit: Option<&Audit>,
-    ) -> AppResult<OpenedTicket> {
+    ) -> AppResult<TicketState> {
         let context = self.agent_context(caller.actor).await?;
         let mut errors = FieldErrors::new();
         let by_id = match input.requester_id {
@@ -1485,7 +1506,7 @@ impl App {
                         .into_iter()
                         .map(|(field_id, value)| FieldValueRecord { field_id, value })
                         .collect();
-                    return Ok(OpenedTicket {
+                    return Ok(TicketState {
                         ticket,
                         labels,
                         fields: field_views(fields, &values),

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use ferrodesk_app::{
     AttachmentRecord, MessageRecord, NewTicketInput, PropertiesInput, ReplyInput, TicketListQuery,
-    TicketRecord, TicketView,
+    TicketRecord, TicketState, TicketView,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -78,7 +78,10 @@ fn named(id: Option<i64>, name: Option<String>) -> Option<Named> {
 }
 
 impl Ticket {
-    fn from_record(ticket: TicketRecord, labels: Vec<String>) -> Ticket {
+    fn from_record(ticket: TicketRecord, mut labels: Vec<String>) -> Ticket {
+        // One order whichever way the labels were read: as written, or from
+        // the database, whose collation differs between the two backends.
+        labels.sort_by_key(|label| label.to_lowercase());
         Ticket {
             id: ticket.id,
             reference: ticket.reference,
@@ -126,6 +129,11 @@ impl Ticket {
         let mut ticket = Ticket::from_record(ticket, labels);
         ticket.fields = Some(fields);
         ticket
+    }
+
+    /// A ticket as a use case left it.
+    fn from_state(state: TicketState) -> Ticket {
+        Ticket::with_fields(state.ticket, state.labels, &state.fields)
     }
 
     /// One ticket as the API shows it, without loading its thread.
@@ -409,7 +417,7 @@ pub(crate) async fn create(
         .app
         .create_ticket_through_api(&request.caller, &request.ip, &request.target, &input)
         .await?;
-    let ticket = Ticket::with_fields(opened.ticket, opened.labels, &opened.fields);
+    let ticket = Ticket::from_state(opened);
     let mut response = created(
         format!("/api/v2/tickets/{}", ticket.id),
         TicketEnvelope {
@@ -486,9 +494,9 @@ pub(crate) async fn update(
         .app
         .ticket_properties(&request.caller.actor, &reference)
         .await?;
-    change(&state, &request, &ticket, labels, &fields, body).await?;
+    let changed = change(&state, &request, &ticket, labels, &fields, body).await?;
     Ok(axum::Json(TicketEnvelope {
-        data: Ticket::load(&state, &request, &reference).await?,
+        data: Ticket::from_state(changed),
         meta: ObjectMeta::default(),
     }))
 }
@@ -501,7 +509,7 @@ async fn change(
     labels: Vec<String>,
     current_fields: &[ferrodesk_app::FieldView],
     body: TicketChangeBody,
-) -> ApiResult<()> {
+) -> ApiResult<TicketState> {
     let mut fields: Vec<(String, String)> = Vec::new();
     let changed = field_pairs(body.fields);
     for field in current_fields {
@@ -524,11 +532,10 @@ async fn change(
         labels: body.labels.unwrap_or(labels).join(","),
         fields,
     };
-    state
+    Ok(state
         .app
         .change_ticket(&request.actor_caller(), &ticket.reference, &input)
-        .await?;
-    Ok(())
+        .await?)
 }
 
 /// Moves a ticket to Deleted (it can be restored from the agent interface).

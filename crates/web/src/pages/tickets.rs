@@ -481,7 +481,7 @@ async fn change(
         .app
         .change_ticket(&session.caller(), &reference, &input)
         .await
-        .map(|()| format!("/agent/tickets/{reference}?notice=saved"));
+        .map(|_| format!("/agent/tickets/{reference}?notice=saved"));
     answer_ticket_form(&state, &session, &reference, outcome, None).await
 }
 
@@ -574,9 +574,9 @@ async fn create(
         .create_ticket_for_user(&session.caller(), &input)
         .await
     {
-        Ok(opened) => Ok(Redirect::to(&format!(
+        Ok(created) => Ok(Redirect::to(&format!(
             "/agent/tickets/{}?notice=created",
-            opened.ticket.reference
+            created.ticket.reference
         ))
         .into_response()),
         Err(AppError::Invalid(errors)) => new_ticket_page(&state, &session, input, errors).await,

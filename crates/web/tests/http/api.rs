@@ -613,7 +613,7 @@ on_both_backends! { spawn_app;
             "person": {"email": "Uma@Example.org", "name": "Uma User"},
             "department": desk.sales,
             "urgency": 7,
-            "labels": ["refund", "Billing"],
+            "labels": ["refund", "Billing", "apple"],
             "fields": {order.to_string(): "A-1001"},
         }))).await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -625,6 +625,7 @@ on_both_backends! { spawn_app;
             assert_eq!(&shown["data"][key], value, "{key}");
         }
         assert_eq!(created["data"]["department"]["name"], "Sales");
+        assert_eq!(created["data"]["labels"], json!(["apple", "Billing", "refund"]));
         let fields = created["data"]["fields"].as_array().unwrap();
         assert!(fields.iter().any(|field| field["field"] == order && field["values"] == json!(["A-1001"])), "{fields:?}");
 
@@ -640,10 +641,22 @@ on_both_backends! { spawn_app;
         assert_eq!(total("/api/v2/tickets?status=any").await, all_before + 1);
         assert_eq!(total("/api/v2/tickets?status=resolved").await, resolved_before);
         let (status, _, body) = call(&app, &admin, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
-            Some(json!({"status": "resolved"}))).await;
+            Some(json!({"status": "resolved", "agent": desk.admin.id, "labels": ["Zebra", "apple"],
+                        "fields": {order.to_string(): "A-1002"}}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        // The change's answer is the ticket as stored, names included.
+        let (_, shown) = get(&app, &admin, &format!("/api/v2/tickets/{id}")).await;
+        assert_eq!(body["data"], shown["data"]);
+        assert_eq!(body["data"]["agent"]["id"], desk.admin.id);
+        assert!(body["data"]["agent"]["name"].is_string(), "{body}");
+        assert_eq!(body["data"]["labels"], json!(["apple", "Zebra"]));
+        // Sending what is already there changes nothing and answers the same.
+        let (status, _, again) = call(&app, &admin, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"status": "resolved"}))).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        assert_eq!(again["data"], shown["data"]);
         assert_eq!(total("/api/v2/tickets?status=resolved").await, resolved_before + 1);
-        let before = before + 1;
+        let before = before + 2; // the two changes' api.request entries
 
         // A department that does not exist is the department's error, and
         // nothing is written: no ticket, no new user, no audit entry.
