@@ -150,7 +150,9 @@ pub(crate) async fn person(
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct NewPersonBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(max_length = 254)]
     pub email: String,
     /// An organization's id.
     pub organization: Option<i64>,

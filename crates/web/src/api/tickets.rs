@@ -331,7 +331,10 @@ pub(crate) async fn show(
 pub(crate) enum PersonInput {
     Id(i64),
     Address {
+        #[schema(max_length = 254)]
         email: String,
+        /// Needed when no user has the address yet (at most 200
+        /// characters).
         #[serde(default)]
         name: String,
     },
@@ -365,14 +368,17 @@ fn field_pairs(fields: Option<BTreeMap<String, FieldInput>>) -> Vec<(String, Str
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct NewTicketBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub subject: String,
-    /// The first message, in markdown.
+    /// The first message, in markdown (at most 100,000 bytes).
+    #[schema(min_length = 1)]
     pub message: String,
     pub person: PersonInput,
     /// A department id (see `/api/v2/departments`).
     pub department: i64,
     #[schema(minimum = 1, maximum = 10)]
     pub urgency: Option<i64>,
+    /// At most 20, each of at most 50 characters.
     pub labels: Option<Vec<String>>,
     /// Custom field values by field id.
     pub fields: Option<BTreeMap<String, FieldInput>>,
@@ -457,7 +463,8 @@ pub(crate) struct TicketChangeBody {
     #[serde(default, deserialize_with = "explicit_null")]
     #[schema(value_type = Option<i64>)]
     pub priority: Option<Option<i64>>,
-    /// The whole new set of labels.
+    /// The whole new set of labels: at most 20, each of at most 50
+    /// characters.
     pub labels: Option<Vec<String>>,
     /// Field values to set, by field id; fields left out keep theirs.
     pub fields: Option<BTreeMap<String, FieldInput>>,
