@@ -231,9 +231,11 @@ fn ticket_filter(
     query: &TicketListQuery,
     view: &str,
 ) -> AppResult<TicketFilter> {
-    if query.label.as_deref().is_some_and(|label| {
-        label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control)
-    }) {
+    if query
+        .label
+        .as_deref()
+        .is_some_and(|label| !is_acceptable_label(label))
+    {
         return Err(AppError::invalid(
             "label",
             format!("A label has at most {MAX_LABEL_CHARS} characters and no control characters."),
@@ -408,6 +410,11 @@ pub fn looks_like_reference(text: &str) -> bool {
 }
 
 /// Labels from a comma-separated field: trimmed, case-insensitively unique.
+/// A label is short and on one line, whether it is stored or looked for.
+fn is_acceptable_label(label: &str) -> bool {
+    label.chars().count() <= MAX_LABEL_CHARS && !label.chars().any(char::is_control)
+}
+
 fn parse_labels(text: &str, errors: &mut FieldErrors) -> Vec<String> {
     let mut labels: Vec<String> = Vec::new();
     for label in text
@@ -415,7 +422,7 @@ fn parse_labels(text: &str, errors: &mut FieldErrors) -> Vec<String> {
         .map(str::trim)
         .filter(|label| !label.is_empty())
     {
-        if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        if !is_acceptable_label(label) {
             errors.add(
                 "labels",
                 format!("A label has at most {MAX_LABEL_CHARS} characters and no line breaks."),
@@ -1500,8 +1507,15 @@ impl App {
                         "That department does not exist.",
                     ));
                 }
-                Ok(Some(ticket)) => {
+                Ok(Some(id)) => {
                     tracing::info!(agent_id = context.agent_id, "ticket opened for a user");
+                    // Read back for the names the row points to, once the
+                    // write is done.
+                    let ticket = self
+                        .store()
+                        .get_ticket(id)
+                        .await?
+                        .ok_or(AppError::NotFound)?;
                     let values: Vec<FieldValueRecord> = field_values
                         .into_iter()
                         .map(|(field_id, value)| FieldValueRecord { field_id, value })

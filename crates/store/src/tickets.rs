@@ -67,8 +67,6 @@ const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency,
     (SELECT pr.name FROM ticket_priorities pr WHERE pr.id = t.priority_id) AS priority_name, \
     t.access_generation";
 
-const TICKET_JOINS: &str = "FROM tickets t";
-
 /// A message to store.
 #[derive(Debug, Clone)]
 pub struct NewMessage<'a> {
@@ -506,16 +504,15 @@ macro_rules! update_properties {
 }
 
 impl Store {
-    /// Stores a ticket with its labels and first message. A reference that
-    /// is taken already is a `Conflict` (the caller draws another).
     /// Opens a ticket with its first message, labels, field values, queued
-    /// mail and audit entry in one transaction, and reads it back. `None`
-    /// when its department no longer exists.
+    /// mail and audit entry in one transaction; answers its id, or `None`
+    /// when its department no longer exists. A reference that is taken
+    /// already is a `Conflict` (the caller draws another).
     pub async fn create_ticket(
         &self,
         ticket: &NewTicket<'_>,
         now: Timestamp,
-    ) -> StoreResult<Option<TicketRecord>> {
+    ) -> StoreResult<Option<i64>> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             // The department is checked by the insert itself: no row, no
@@ -561,21 +558,14 @@ impl Store {
             }
             transaction.commit().await?;
             self.note_ticket_write();
-            // Read back once the write lock is given up.
-            let created = sqlx::query_as::<_, TicketRecord>(sqlx::AssertSqlSafe(format!(
-                "SELECT {TICKET_COLUMNS} {TICKET_JOINS} WHERE t.id = $1"
-            )))
-            .bind(id)
-            .fetch_one(pool)
-            .await?;
-            Ok(Some(created))
+            Ok(Some(id))
         })
     }
 
     pub async fn get_ticket(&self, id: i64) -> StoreResult<Option<TicketRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, TicketRecord>(sqlx::AssertSqlSafe(format!(
-                "SELECT {TICKET_COLUMNS} {TICKET_JOINS} WHERE t.id = $1"
+                "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1"
             )))
             .bind(id)
             .fetch_optional(pool)
@@ -586,7 +576,7 @@ impl Store {
     pub async fn find_ticket(&self, reference: &str) -> StoreResult<Option<TicketRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, TicketRecord>(sqlx::AssertSqlSafe(format!(
-                "SELECT {TICKET_COLUMNS} {TICKET_JOINS} WHERE t.reference = $1"
+                "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.reference = $1"
             )))
             .bind(reference)
             .fetch_optional(pool)
@@ -602,7 +592,7 @@ impl Store {
         page: TicketPage,
     ) -> StoreResult<Vec<TicketRecord>> {
         Ok(on_backend!(self, pool => {
-            let mut builder = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} {TICKET_JOINS}"));
+            let mut builder = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets t"));
             push_ticket_conditions!(builder, visibility, filter, true);
             if let Some((updated_at, id)) = page.after {
                 // A row-value comparison, which both databases turn into one
