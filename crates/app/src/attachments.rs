@@ -336,11 +336,11 @@ impl App {
     pub async fn attachment_for_agent(
         &self,
         actor: &Actor,
-        reference: &str,
+        key: &crate::TicketKey,
         attachment_id: i64,
     ) -> AppResult<AttachmentDownload> {
         let context = self.agent_context(actor).await?;
-        let (ticket, _) = self.visible_ticket(&context, reference).await?;
+        let (ticket, _) = self.visible_ticket(&context, key).await?;
         let attachment = self
             .store()
             .find_attachment(attachment_id)

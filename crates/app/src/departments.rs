@@ -23,6 +23,8 @@ pub struct DepartmentNode {
     /// Names from the top, joined with " › ".
     pub path: String,
     pub has_children: bool,
+    /// Where tickets go when nobody chose a department.
+    pub is_default: bool,
 }
 
 /// Orders stored departments into a tree, parents first.
@@ -56,6 +58,7 @@ pub fn department_tree(records: &[DepartmentRecord]) -> Vec<DepartmentNode> {
             depth,
             path: path.clone(),
             has_children: kids.is_some_and(|kids| !kids.is_empty()),
+            is_default: record.is_default,
         });
         if let Some(kids) = kids {
             for kid in kids.iter().rev() {
@@ -215,6 +218,12 @@ impl App {
         let Some(current) = nodes.iter().find(|node| node.id == id) else {
             return Err(AppError::NotFound);
         };
+        if current.is_default {
+            return Err(AppError::Conflict(
+                "This is the default department: choose another default under Admin → Tickets first."
+                    .to_owned(),
+            ));
+        }
         let audit =
             Audit::new(caller, "department.deleted").on("department", Some(id), &current.path);
         match self
@@ -228,6 +237,41 @@ impl App {
                 "Move its sub-departments and tickets elsewhere first.".to_owned(),
             )),
         }
+    }
+
+    /// Makes a department the one tickets go to when nobody chose one.
+    pub async fn set_default_department(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
+        caller.actor.require_admin()?;
+        let nodes = department_tree(&self.store().list_departments().await?);
+        let Some(chosen) = nodes.iter().find(|node| node.id == id) else {
+            return Err(AppError::invalid("default_department", "Choose a department."));
+        };
+        let before = nodes.iter().find(|node| node.is_default);
+        let audit = Audit::new(caller, "department.default_changed")
+            .on("department", Some(id), &chosen.path)
+            .change(
+                &serde_json::json!({ "default_department": before.map(|node| node.id) }),
+                &serde_json::json!({ "default_department": id }),
+            );
+        if !self
+            .store()
+            .set_default_department(id, &audit.entry(), self.now())
+            .await?
+        {
+            return Err(AppError::invalid("default_department", "Choose a department."));
+        }
+        Ok(())
+    }
+
+    /// The department tickets go to when nobody chose one.
+    pub(crate) async fn default_department(&self) -> AppResult<Option<i64>> {
+        Ok(self
+            .store()
+            .list_departments()
+            .await?
+            .iter()
+            .find(|department| department.is_default)
+            .map(|department| department.id))
     }
 
     pub async fn teams(&self, actor: &Actor) -> AppResult<Vec<TeamRecord>> {
@@ -313,6 +357,7 @@ mod tests {
             name: name.to_owned(),
             position: 0,
             created_at: 0,
+            is_default: false,
         }
     }
 

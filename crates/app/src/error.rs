@@ -14,6 +14,26 @@ impl FieldErrors {
         self.0.push((field, message.into()));
     }
 
+    /// The value of a field that parsed, or `None` with its message added.
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &'static str,
+        parsed: Result<T, E>,
+    ) -> Option<T> {
+        parsed.map_err(|error| self.add(field, error.to_string())).ok()
+    }
+
+    /// The value that parsed, or `None` with the errors of why not.
+    pub fn take<T: Clone>(&mut self, parsed: &Result<T, FieldErrors>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value.clone()),
+            Err(errors) => {
+                self.merge(errors.clone());
+                None
+            }
+        }
+    }
+
     /// Adds every error of `other`.
     pub fn merge(&mut self, other: FieldErrors) {
         self.0.extend(other.0);

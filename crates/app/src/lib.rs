@@ -93,8 +93,9 @@ pub use settings::{
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
-    AgentContext, LIST_COUNT_CAP, LIST_VIEWS, NewTicketInput, PropertiesInput, ReplyInput,
-    TICKET_PAGE_SIZE, TicketList, TicketListQuery, TicketState, TicketView, looks_like_reference,
+    AgentContext, Channel, FieldValues, LIST_COUNT_CAP, ListView, NewTicket, Parsed, PostedMessage,
+    ReplyInput, Requester, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange,
+    TicketKey, TicketList, TicketListQuery, TicketState, TicketView, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

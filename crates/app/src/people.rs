@@ -191,10 +191,7 @@ impl App {
         filter: TicketFilter,
     ) -> AppResult<(Vec<TicketRecord>, i64)> {
         let filter = TicketFilter {
-            statuses: TicketStatus::VISIBLE
-                .iter()
-                .map(|status| status.key().to_owned())
-                .collect(),
+            statuses: TicketStatus::VISIBLE.to_vec(),
             ..filter
         };
         let visibility = context.visibility();

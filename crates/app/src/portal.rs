@@ -12,23 +12,19 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferrodesk_core::{Email, PersonName, TicketStatus};
+use ferrodesk_core::{Email, Labels, MessageText, PersonName, Subject, TicketRef, TicketStatus, Urgency};
 use ferrodesk_mail::TemplateKind;
 use ferrodesk_store::{
-    AttachmentRecord, MessageRecord, NewLogEntry, NewMessage, NewPerson, NewTicket, PersonRecord,
-    StoreError, TicketActor, TicketFilter, TicketPage, TicketProperties, TicketRecord,
-    TicketUpdate, Visibility,
+    AttachmentRecord, MessageRecord, NewLogEntry, NewMessage, NewTicketRow, PersonRecord,
+    TicketActor, TicketFilter, TicketProperties, TicketRecord, TicketUpdate, Visibility,
 };
 
 use crate::attachments::{AttachmentDownload, UploadedFile, attachments_by_message};
 use crate::audit::Caller;
 use crate::departments::{DepartmentNode, department_tree};
-use crate::error::parse_keyset_cursor;
 use crate::secrets::{same_secret, token_hash};
 use crate::ticket_fields::{FieldView, checked_field_values, field_views, values_for};
-use crate::tickets::{
-    checked_body, checked_subject, looks_like_reference, new_attachments, new_reference,
-};
+use crate::tickets::{Channel, Drawn, PageRequest, new_attachments, properties_of};
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
 
 /// Rows per page of "my tickets".
@@ -75,7 +71,7 @@ impl PortalTicketView {
     }
 
     pub fn is_resolved(&self) -> bool {
-        self.ticket.status == TicketStatus::Resolved.key()
+        self.ticket.status == TicketStatus::Resolved
     }
 }
 
@@ -112,6 +108,16 @@ pub struct PortalReplyInput {
     pub attachments: Vec<UploadedFile>,
 }
 
+/// A help-center request as checked, before its requester is known.
+struct CheckedRequest {
+    department_id: i64,
+    subject: Subject,
+    message: MessageText,
+    field_values: Vec<(i64, String)>,
+    /// A guest's name and address.
+    guest: Option<(PersonName, Email)>,
+}
+
 /// Who acts on a ticket in the help center, and how they reached it.
 struct PortalViewer {
     person_id: i64,
@@ -128,12 +134,6 @@ impl PortalViewer {
     }
 }
 
-fn visible_statuses() -> Vec<String> {
-    TicketStatus::VISIBLE
-        .iter()
-        .map(|status| status.key().to_owned())
-        .collect()
-}
 
 impl App {
     /// The access code of a ticket's mailed links as they stand.
@@ -141,13 +141,13 @@ impl App {
         self.access_code_for(&ticket.reference, ticket.access_generation)
     }
 
-    fn access_code_for(&self, reference: &str, generation: i64) -> String {
+    fn access_code_for(&self, reference: &TicketRef, generation: i64) -> String {
         let message = format!("{reference}:{generation}");
         hex::encode(self.inner.key.sign("ticket-access", message.as_bytes()))
     }
 
     /// The help-center address of a ticket with its access code.
-    pub(crate) fn ticket_link(&self, reference: &str, code: &str) -> String {
+    pub(crate) fn ticket_link(&self, reference: &TicketRef, code: &str) -> String {
         format!("{}/tickets/{reference}?code={code}", self.public_url())
     }
 
@@ -219,7 +219,7 @@ impl App {
             None => None,
         };
         let mut filter = TicketFilter {
-            statuses: visible_statuses(),
+            statuses: TicketStatus::VISIBLE.to_vec(),
             ..TicketFilter::default()
         };
         match (scope, manager_of) {
@@ -229,27 +229,17 @@ impl App {
             (PortalScope::Organization, None) => return Err(AppError::Forbidden),
             (PortalScope::Mine, _) => filter.requester_id = Some(user.id),
         }
-        let after = parse_keyset_cursor(after)?;
-        let mut tickets = self
-            .store()
-            .list_tickets(
+        let (tickets, next) = self
+            .ticket_page(
                 &Visibility::Everything,
                 &filter,
-                TicketPage {
+                PageRequest {
                     after,
-                    limit: PORTAL_PAGE_SIZE + 1,
-                    ..Default::default()
+                    size: PORTAL_PAGE_SIZE,
+                    offset: 0,
                 },
             )
             .await?;
-        let next = if tickets.len() > PORTAL_PAGE_SIZE as usize {
-            tickets.truncate(PORTAL_PAGE_SIZE as usize);
-            tickets
-                .last()
-                .map(|last| format!("{}.{}", last.updated_at, last.id))
-        } else {
-            None
-        };
         Ok(PortalTicketList {
             tickets,
             next,
@@ -266,12 +256,10 @@ impl App {
         reference: &str,
         code: Option<&str>,
     ) -> AppResult<(TicketRecord, PortalViewer)> {
-        if !looks_like_reference(reference) {
-            return Err(AppError::NotFound);
-        }
+        let reference = TicketRef::parse(reference).map_err(|_| AppError::NotFound)?;
         let mut ticket = self
             .store()
-            .find_ticket(reference)
+            .find_ticket(&reference)
             .await?
             .ok_or(AppError::NotFound)?;
         let mut code_reference = ticket.reference.clone();
@@ -294,7 +282,7 @@ impl App {
                 code_generation = ticket.access_generation;
             }
         }
-        if TicketStatus::from_key(&ticket.status).is_none_or(TicketStatus::is_hidden) {
+        if ticket.status.is_hidden() {
             return Err(AppError::NotFound);
         }
         if let Actor::User(user) = actor
@@ -390,23 +378,27 @@ impl App {
     ) -> AppResult<()> {
         let (ticket, viewer) = self.reachable_ticket(caller.actor, reference, code).await?;
         let mut errors = FieldErrors::new();
-        let body = checked_body(&input.body, !input.attachments.is_empty(), &mut errors);
+        let body = errors
+            .check("body", MessageText::parse(&input.body))
+            .unwrap_or_default();
+        if body.is_empty() && input.attachments.is_empty() {
+            errors.add("body", "Write something first.");
+        }
         self.check_attachment_count(input.attachments.len(), &mut errors)
             .await?;
         errors.into_result()?;
-        let status = TicketStatus::after_user_message();
         let attachments = new_attachments(&input.attachments);
-        let html = markdown::render(&body);
+        let html = markdown::render(body.as_str());
         self.write_portal_update(
             &ticket,
             &viewer,
-            status,
+            TicketStatus::after_user_message(),
             Some(&NewMessage {
                 author_id: Some(viewer.person_id),
                 is_note: false,
-                body_markdown: &body,
+                body_markdown: body.as_str(),
                 body_html: &html,
-                channel: "web",
+                channel: Channel::HelpCenter.key(),
                 ip: caller.ip,
                 attachments: &attachments,
             }),
@@ -439,27 +431,21 @@ impl App {
         status: TicketStatus,
         message: Option<&NewMessage<'_>>,
     ) -> AppResult<()> {
-        let log: Vec<NewLogEntry<'_>> = if status.key() == ticket.status {
-            Vec::new()
-        } else {
-            vec![NewLogEntry {
+        let log: Vec<NewLogEntry<'_>> = (status != ticket.status)
+            .then(|| NewLogEntry {
                 field: "status",
-                before: Some(ticket.status.clone()),
+                before: Some(ticket.status.key().to_owned()),
                 after: Some(status.key().to_owned()),
-            }]
-        };
+            })
+            .into_iter()
+            .collect();
         self.store()
             .update_ticket(
                 ticket.id,
                 &TicketUpdate {
                     properties: &TicketProperties {
-                        status: status.key(),
-                        urgency: ticket.urgency,
-                        department_id: ticket.department_id,
-                        agent_id: ticket.agent_id,
-                        team_id: ticket.team_id,
-                        priority_id: ticket.priority_id,
-                        labels: None,
+                        status,
+                        ..properties_of(ticket)
                     },
                     actor: viewer.actor(),
                     log: &log,
@@ -474,36 +460,41 @@ impl App {
         Ok(())
     }
 
-    /// Opens a ticket from the help center's form: as the signed-in user,
-    /// or, when the admin allows it, as a guest by mail address (the link
-    /// to the ticket is then mailed, never shown).
-    pub async fn open_portal_ticket(
-        &self,
-        caller: &Caller<'_>,
-        input: &PortalTicketInput,
-    ) -> AppResult<PortalTicketOutcome> {
-        let settings = self.settings().await?;
-        let signed_in = match caller.actor {
-            Actor::User(_) => Some(self.portal_user(caller.actor).await?),
-            Actor::Visitor => None,
-            Actor::Agent(_) | Actor::System => return Err(AppError::Forbidden),
-        };
-        if signed_in.is_none() && !settings.help_center.guest_tickets {
-            return Err(AppError::Unauthenticated);
+    /// Who may use the form: a signed-in user, or a visitor when the admin
+    /// lets guests open tickets (`None`).
+    async fn portal_requester(&self, actor: &Actor) -> AppResult<Option<PersonRecord>> {
+        match actor {
+            Actor::User(_) => Ok(Some(self.portal_user(actor).await?)),
+            Actor::Visitor if self.settings().await?.help_center.guest_tickets => Ok(None),
+            Actor::Visitor => Err(AppError::Unauthenticated),
+            Actor::Agent(_) | Actor::System => Err(AppError::Forbidden),
         }
+    }
+
+    /// The form checked: what every request needs, and a guest's name and
+    /// address.
+    async fn checked_portal_form(
+        &self,
+        input: &PortalTicketInput,
+        is_guest: bool,
+    ) -> AppResult<CheckedRequest> {
         let mut errors = FieldErrors::new();
         let departments = self.portal_departments().await?;
-        let department_id = input
-            .department_id
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|id| departments.iter().any(|node| node.id == *id));
+        let department_id = match input.department_id.trim() {
+            "" if departments.len() == 1 => departments.first().map(|node| node.id),
+            text => text
+                .parse::<i64>()
+                .ok()
+                .filter(|id| departments.iter().any(|node| node.id == *id)),
+        };
         if department_id.is_none() {
             errors.add("department", "Choose what your request is about.");
         }
-        let subject = checked_subject(&input.subject, &mut errors);
-        let body = checked_body(&input.message, false, &mut errors);
+        let subject = errors.check("subject", Subject::parse(&input.subject));
+        let message = errors.check("body", MessageText::parse(&input.message));
+        if message.as_ref().is_some_and(MessageText::is_empty) {
+            errors.add("body", "Write something first.");
+        }
         let fields = self.portal_fields().await?;
         let field_values: Vec<(i64, String)> =
             checked_field_values(&fields, |id| values_for(&input.fields, id), &mut errors)
@@ -512,13 +503,9 @@ impl App {
                 .collect();
         self.check_attachment_count(input.attachments.len(), &mut errors)
             .await?;
-        let guest = if signed_in.is_none() {
-            let name = PersonName::parse(&input.guest_name)
-                .map_err(|error| errors.add("name", error.to_string()))
-                .ok();
-            let email = Email::parse(&input.guest_email)
-                .map_err(|error| errors.add("email", error.to_string()))
-                .ok();
+        let guest = if is_guest {
+            let name = errors.check("name", PersonName::parse(&input.guest_name));
+            let email = errors.check("email", Email::parse(&input.guest_email));
             if !input.attachments.is_empty() {
                 errors.add("attachments", "Sign in to attach files.");
             }
@@ -527,9 +514,56 @@ impl App {
             None
         };
         errors.into_result()?;
-        let Some(department_id) = department_id else {
+        let (Some(department_id), Some(subject), Some(message)) = (department_id, subject, message)
+        else {
             return Err(AppError::invalid("department", "Choose a department."));
         };
+        Ok(CheckedRequest {
+            department_id,
+            subject,
+            message,
+            field_values,
+            guest,
+        })
+    }
+
+    /// A guest's requester: whoever has the address (never an agent), or a
+    /// new user; `None` when the request is to be dropped without a word
+    /// (an agent's address, or too many requests from one address).
+    async fn guest_requester(&self, name: &PersonName, email: &Email) -> AppResult<Option<PersonRecord>> {
+        if !self
+            .store()
+            .hit_rate_limit(
+                &format!("portal-ticket-email:{}", token_hash(&email.normalized())),
+                TICKET_RATE_WINDOW,
+                GUEST_TICKETS_PER_EMAIL_PER_HOUR,
+                self.now(),
+            )
+            .await?
+        {
+            tracing::info!("guest tickets for one address over the limit; dropped");
+            return Ok(None);
+        }
+        let person = self.person_for_address(email, name.as_str()).await?;
+        if person.is_agent {
+            tracing::info!("guest ticket under an agent's address; dropped");
+            return Ok(None);
+        }
+        Ok(Some(person))
+    }
+
+    /// Opens a ticket from the help center's form: as the signed-in user,
+    /// or, when the admin allows it, as a guest by mail address (the link
+    /// to the ticket is then mailed, never shown).
+    pub async fn open_portal_ticket(
+        &self,
+        caller: &Caller<'_>,
+        input: &PortalTicketInput,
+    ) -> AppResult<PortalTicketOutcome> {
+        let signed_in = self.portal_requester(caller.actor).await?;
+        let checked = self
+            .checked_portal_form(input, signed_in.is_none())
+            .await?;
         if !input.honeypot.trim().is_empty() {
             tracing::info!(
                 ip = caller.ip,
@@ -537,145 +571,128 @@ impl App {
             );
             return Ok(PortalTicketOutcome::Mailed);
         }
-        let now = self.now();
         if !self
             .store()
             .hit_rate_limit(
                 &format!("portal-ticket-ip:{}", caller.ip),
                 TICKET_RATE_WINDOW,
                 TICKETS_PER_IP_PER_HOUR,
-                now,
+                self.now(),
             )
             .await?
         {
             return Err(AppError::TooManyRequests);
         }
-        let requester = match (&signed_in, &guest) {
+        let requester = match (&signed_in, &checked.guest) {
             (Some(user), _) => user.clone(),
-            (None, Some((name, email))) => {
-                if !self
-                    .store()
-                    .hit_rate_limit(
-                        &format!("portal-ticket-email:{}", token_hash(&email.normalized())),
-                        TICKET_RATE_WINDOW,
-                        GUEST_TICKETS_PER_EMAIL_PER_HOUR,
-                        now,
-                    )
-                    .await?
-                {
-                    tracing::info!("guest tickets for one address over the limit; dropped");
-                    return Ok(PortalTicketOutcome::Mailed);
-                }
-                match self.person_with_address(email).await? {
-                    Some(person) if person.is_agent => {
-                        tracing::info!("guest ticket under an agent's address; dropped");
-                        return Ok(PortalTicketOutcome::Mailed);
-                    }
-                    Some(person) => person,
-                    None => {
-                        self.store()
-                            .create_person(
-                                &NewPerson {
-                                    email: email.as_str(),
-                                    email_normalized: &email.normalized(),
-                                    name: name.as_str(),
-                                    password_hash: None,
-                                    is_agent: false,
-                                    is_admin: false,
-                                    organization_id: None,
-                                },
-                                now,
-                            )
-                            .await?
-                    }
-                }
-            }
+            (None, Some((name, email))) => match self.guest_requester(name, email).await? {
+                Some(person) => person,
+                None => return Ok(PortalTicketOutcome::Mailed),
+            },
             (None, None) => return Err(AppError::invalid("email", "Give your address.")),
         };
-        let html = markdown::render(&body);
+        let reference = self
+            .write_portal_ticket(caller, input, &checked, &requester, signed_in.is_none())
+            .await?;
+        Ok(match signed_in {
+            Some(_) => PortalTicketOutcome::Opened(reference.to_string()),
+            None => PortalTicketOutcome::Mailed,
+        })
+    }
+
+    /// Writes the request under a fresh reference; a guest's receipt with
+    /// the ticket's link is queued in the same transaction.
+    async fn write_portal_ticket(
+        &self,
+        caller: &Caller<'_>,
+        input: &PortalTicketInput,
+        checked: &CheckedRequest,
+        requester: &PersonRecord,
+        mail_receipt: bool,
+    ) -> AppResult<TicketRef> {
+        let html = markdown::render(checked.message.as_str());
         let attachments = new_attachments(&input.attachments);
         let message = NewMessage {
             author_id: Some(requester.id),
             is_note: false,
-            body_markdown: &body,
+            body_markdown: checked.message.as_str(),
             body_html: &html,
-            channel: "web",
+            channel: Channel::HelpCenter.key(),
             ip: caller.ip,
             attachments: &attachments,
         };
-        for _ in 0..5 {
-            let reference = new_reference()?;
-            // A guest gets the link by mail, with the ticket, in one
-            // transaction; a signed-in user is taken to the ticket.
-            let receipt = if signed_in.is_none() {
-                let code = self.access_code_for(&reference, 0);
-                Some(
-                    self.compose_mail(
-                        TemplateKind::TicketReceived,
-                        &requester.name,
-                        &requester.email,
-                        serde_json::json!({
-                            "name": requester.name,
-                            "reference": reference,
-                            "subject": subject,
-                            "link": self.ticket_link(&reference, &code),
-                        }),
-                    )
-                    .await?,
-                )
-            } else {
-                None
-            };
-            let mails: Vec<_> = receipt.iter().map(|mail| mail.as_new()).collect();
-            let created = self
-                .store()
-                .create_ticket(
-                    &NewTicket {
+        let no_labels = Labels::default();
+        let (message, no_labels) = (&message, &no_labels);
+        let opened = self
+            .open_with_fresh_reference(|reference| {
+                Box::pin(async move {
+                    let receipt = match mail_receipt {
+                        true => Some(self.receipt_for(requester, &reference, &checked.subject).await?),
+                        false => None,
+                    };
+                    let mails: Vec<_> = receipt.iter().map(|mail| mail.as_new()).collect();
+                    let row = NewTicketRow {
                         reference: &reference,
-                        subject: &subject,
-                        status: TicketStatus::after_user_message().key(),
-                        urgency: 1,
-                        department_id,
+                        subject: checked.subject.as_str(),
+                        status: TicketStatus::after_user_message(),
+                        urgency: Urgency::LOWEST,
+                        department_id: checked.department_id,
                         requester_id: requester.id,
                         organization_id: requester.organization_id,
                         agent_id: None,
                         team_id: None,
-                        labels: &[],
-                        field_values: &field_values,
-                        message: &message,
+                        labels: no_labels,
+                        field_values: &checked.field_values,
+                        message,
                         mails: &mails,
                         audit: None,
-                    },
-                    now,
-                )
-                .await;
-            match created {
-                Ok(None) => {
-                    return Err(AppError::invalid(
-                        "department",
-                        "Choose what your request is about.",
-                    ));
-                }
-                Ok(Some(_)) => {
-                    if !mails.is_empty() {
-                        self.wake_workers();
-                    }
-                    return Ok(match signed_in {
-                        Some(_) => PortalTicketOutcome::Opened(reference),
-                        None => PortalTicketOutcome::Mailed,
-                    });
-                }
-                Err(StoreError::Conflict(_)) => continue,
-                Err(other) => return Err(other.into()),
-            }
+                    };
+                    Drawn::from_store(self.store().create_ticket(&row, self.now()).await)
+                })
+            })
+            .await?;
+        let Some((_, reference)) = opened else {
+            return Err(AppError::invalid(
+                "department",
+                "Choose what your request is about.",
+            ));
+        };
+        if mail_receipt {
+            self.wake_workers();
         }
-        Err(AppError::Internal("no free ticket reference".to_owned()))
+        Ok(reference)
+    }
+
+    /// The mail a guest gets with the link to their new ticket.
+    async fn receipt_for(
+        &self,
+        requester: &PersonRecord,
+        reference: &TicketRef,
+        subject: &Subject,
+    ) -> AppResult<crate::mail::ComposedMail> {
+        let code = self.access_code_for(reference, 0);
+        self.compose_mail(
+            TemplateKind::TicketReceived,
+            &requester.name,
+            &requester.email,
+            serde_json::json!({
+                "name": requester.name,
+                "reference": reference.as_str(),
+                "subject": subject.as_str(),
+                "link": self.ticket_link(reference, &code),
+            }),
+        )
+        .await
     }
 
     /// Revokes every access link mailed for a ticket so far (agents with
     /// the edit permission); the next mail carries a new one.
-    pub async fn revoke_ticket_links(&self, caller: &Caller<'_>, reference: &str) -> AppResult<()> {
-        let (context, ticket) = self.ticket_to_edit(caller, reference).await?;
+    pub async fn revoke_ticket_links(
+        &self,
+        caller: &Caller<'_>,
+        key: &crate::TicketKey,
+    ) -> AppResult<()> {
+        let (context, ticket) = self.ticket_to_edit(caller.actor, key).await?;
         self.store()
             .revoke_ticket_access(ticket.id, context.actor(), self.now())
             .await?;

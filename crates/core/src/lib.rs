@@ -2,24 +2,32 @@
 //! only be built by parsing, so code that holds one never checks it again.
 
 pub mod email;
+pub mod labels;
+pub mod message;
 pub mod name;
 pub mod password_policy;
 pub mod permissions;
 pub mod return_path;
 pub mod secret;
 pub mod ticket_fields;
+pub mod ticket_ref;
 pub mod tickets;
 pub mod time;
+pub mod urgency;
 
 pub use email::Email;
+pub use labels::{Label, LabelError, Labels};
+pub use message::{MessageText, Subject};
 pub use name::PersonName;
 pub use password_policy::{PasswordPolicy, PasswordProblem};
 pub use permissions::{BuiltInGroup, DepartmentAccess, EffectivePermissions, Permission};
 pub use return_path::ReturnPath;
 pub use secret::Secret;
 pub use ticket_fields::FieldKind;
-pub use tickets::{TicketStatus, URGENCY_RANGE};
+pub use ticket_ref::TicketRef;
+pub use tickets::TicketStatus;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use urgency::Urgency;
 
 /// The two browser surfaces that keep separate sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -50,6 +50,14 @@ impl TicketStatus {
             .find(|status| status.key() == key)
     }
 
+    /// The statuses the lists show unless asked for more: everything
+    /// still open.
+    pub fn open() -> impl Iterator<Item = TicketStatus> {
+        TicketStatus::VISIBLE
+            .into_iter()
+            .filter(|status| !matches!(status, TicketStatus::Resolved | TicketStatus::Archived))
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             TicketStatus::AwaitingAgent => "Awaiting agent",
@@ -80,8 +88,25 @@ impl TicketStatus {
     }
 }
 
-/// Urgency runs from 1 (whenever) to 10 (now).
-pub const URGENCY_RANGE: std::ops::RangeInclusive<i64> = 1..=10;
+/// A status key the database or a request held that names no status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown ticket status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+/// How statuses come out of the database: a stored key that names no
+/// status is a decoding error, not a status to guess.
+impl TryFrom<String> for TicketStatus {
+    type Error = UnknownStatus;
+    fn try_from(key: String) -> Result<TicketStatus, UnknownStatus> {
+        TicketStatus::from_key(&key).ok_or(UnknownStatus(key))
+    }
+}
+
+impl std::fmt::Display for TicketStatus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.key())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
+use crate::audit::{NewAuditEntry, audited_statement};
 use crate::backend::BeginWrite;
 use crate::{Store, StoreResult, on_backend};
 
@@ -85,7 +85,7 @@ impl Store {
             .bind(key.expires_at.map(Timestamp::millis))
             .execute(&mut *transaction)
             .await?;
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(())

@@ -4,6 +4,7 @@
 
 use ferrodesk_core::Timestamp;
 
+use crate::backend::{Connected, on_connection};
 use crate::{Store, StoreResult, on_backend};
 
 /// One entry to append. `before` and `after` are JSON texts of the values
@@ -59,12 +60,14 @@ pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log \
     (occurred_at, actor_id, actor, ip, action, target_kind, target_id, target, before_value, after_value) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
-/// Appends an audit entry inside a transaction the caller holds.
-macro_rules! insert_audit {
-    ($executor:expr, $entry:expr, $now:expr) => {{
-        let entry: &crate::audit::NewAuditEntry<'_> = $entry;
-        let now: ferrodesk_core::Timestamp = $now;
-        sqlx::query(crate::audit::INSERT_AUDIT)
+/// Appends an audit entry on a transaction the caller holds.
+pub(crate) async fn insert_audit(
+    connected: &mut impl Connected,
+    entry: &NewAuditEntry<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    on_connection!(connected, connection => {
+        sqlx::query(INSERT_AUDIT)
             .bind(now.millis())
             .bind(entry.actor_id)
             .bind(entry.actor)
@@ -75,11 +78,11 @@ macro_rules! insert_audit {
             .bind(entry.target)
             .bind(entry.before)
             .bind(entry.after)
-            .execute(&mut *$executor)
+            .execute(connection)
             .await?;
-    }};
+    });
+    Ok(())
 }
-pub(crate) use insert_audit;
 
 /// Runs one statement with its audit entry in a transaction of its own, on
 /// a pool bound by `on_backend!`. The entry is written, and the change kept,
@@ -89,7 +92,7 @@ macro_rules! audited_statement {
         let mut transaction = crate::backend::BeginWrite::begin_write($pool).await?;
         let changed = $query.execute(&mut *transaction).await?.rows_affected() > 0;
         if changed {
-            crate::audit::insert_audit!(transaction, $entry, $now);
+            crate::audit::insert_audit(&mut transaction, $entry, $now).await?;
             transaction.commit().await?;
         } else {
             transaction.rollback().await?;
@@ -118,7 +121,7 @@ impl Store {
     pub async fn append_audit(&self, entry: &NewAuditEntry<'_>, now: Timestamp) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut connection = pool.acquire().await?;
-            insert_audit!(connection, entry, now);
+            crate::audit::insert_audit(&mut connection, entry, now).await?;
         });
         Ok(())
     }

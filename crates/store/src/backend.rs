@@ -177,6 +177,59 @@ impl<DB: sqlx::Database> std::ops::DerefMut for WriteTransaction<DB> {
     }
 }
 
+/// A connection of either database, borrowed from a transaction or the
+/// pool: what the statements that several writes share (an audit entry,
+/// a queued mail, a ticket's log line) run on. Those are plain functions
+/// taking `&mut impl Connected`; the one match on the backend is inside
+/// each, through `on_connection!`, so one SQL text still serves both.
+pub(crate) enum Connection<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+/// Something statements can run on: a write transaction or a pooled
+/// connection of either database.
+pub(crate) trait Connected: Send {
+    fn connection(&mut self) -> Connection<'_>;
+}
+
+impl Connected for WriteTransaction<sqlx::Sqlite> {
+    fn connection(&mut self) -> Connection<'_> {
+        Connection::Sqlite(&mut self.transaction)
+    }
+}
+
+impl Connected for WriteTransaction<sqlx::Postgres> {
+    fn connection(&mut self) -> Connection<'_> {
+        Connection::Postgres(&mut self.transaction)
+    }
+}
+
+impl Connected for sqlx::pool::PoolConnection<sqlx::Sqlite> {
+    fn connection(&mut self) -> Connection<'_> {
+        Connection::Sqlite(self)
+    }
+}
+
+impl Connected for sqlx::pool::PoolConnection<sqlx::Postgres> {
+    fn connection(&mut self) -> Connection<'_> {
+        Connection::Postgres(self)
+    }
+}
+
+/// Runs `$body` with `$connection` bound to the `&mut` connection of
+/// whichever database `$connected` (a `Connected`) is on; like
+/// `on_backend!`, the body is type-checked once per driver.
+macro_rules! on_connection {
+    ($connected:expr, $connection:ident => $body:expr) => {
+        match $crate::backend::Connected::connection($connected) {
+            $crate::backend::Connection::Sqlite($connection) => $body,
+            $crate::backend::Connection::Postgres($connection) => $body,
+        }
+    };
+}
+pub(crate) use on_connection;
+
 /// Begins a transaction that will write. On SQLite it takes the write lock at
 /// once (`BEGIN IMMEDIATE`); a deferred transaction that later tries to write
 /// fails at once with "database is locked" instead of waiting its turn.

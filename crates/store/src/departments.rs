@@ -2,7 +2,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
+use crate::audit::{NewAuditEntry, audited_statement};
 use crate::backend::BeginWrite;
 use crate::{Store, StoreError, StoreResult, on_backend};
 
@@ -13,6 +13,8 @@ pub struct DepartmentRecord {
     pub name: String,
     pub position: i64,
     pub created_at: i64,
+    /// Where tickets go when nobody chose a department (one at most).
+    pub is_default: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -49,7 +51,8 @@ impl Store {
     pub async fn list_departments(&self) -> StoreResult<Vec<DepartmentRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, DepartmentRecord>(
-                "SELECT id, parent_id, name, position, created_at FROM departments ORDER BY position, lower(name), id",
+                "SELECT id, parent_id, name, position, created_at, is_default FROM departments \
+                 ORDER BY position, lower(name), id",
             )
             .fetch_all(pool)
             .await?
@@ -75,7 +78,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "A department with this name here"))?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -105,7 +108,7 @@ impl Store {
                 transaction.rollback().await?;
                 return Ok(false);
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(true)
         })
@@ -122,6 +125,7 @@ impl Store {
             let mut transaction = pool.begin_write().await?;
             let dependants: i64 = sqlx::query_scalar(
                 "SELECT (SELECT COUNT(*) FROM departments WHERE parent_id = $1) \
+                      + (SELECT COUNT(*) FROM departments WHERE id = $1 AND is_default) \
                       + (SELECT COUNT(*) FROM tickets WHERE department_id = $1)",
             )
             .bind(id)
@@ -140,9 +144,42 @@ impl Store {
                 transaction.rollback().await?;
                 return Ok(DeleteOutcome::NotFound);
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(DeleteOutcome::Deleted)
+        })
+    }
+
+    /// Makes a department the default, and no other; false when it does
+    /// not exist.
+    pub async fn set_default_department(
+        &self,
+        id: i64,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+            if exists.is_none() {
+                transaction.rollback().await?;
+                return Ok(false);
+            }
+            // Cleared first: the index allows one default at a time.
+            sqlx::query("UPDATE departments SET is_default = FALSE WHERE is_default AND id <> $1")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("UPDATE departments SET is_default = TRUE WHERE id = $1")
+                .bind(id)
+                .execute(&mut *transaction)
+                .await?;
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
+            transaction.commit().await?;
+            Ok(true)
         })
     }
 
@@ -197,7 +234,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "A team with this name"))?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -239,7 +276,7 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(true)
         })

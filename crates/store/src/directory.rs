@@ -5,7 +5,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
 use crate::people::END_SESSIONS;
 use crate::{Store, StoreError, StoreResult, on_backend};
@@ -234,7 +234,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "a person with this email"))?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -272,7 +272,7 @@ impl Store {
             if change.is_disabled {
                 sqlx::query(END_SESSIONS).bind(id).execute(&mut *transaction).await?;
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(true)
         })
@@ -300,7 +300,7 @@ impl Store {
             .execute(&mut *transaction)
             .await
             .map_err(|error| StoreError::from_insert(error, "a person with this email"))?;
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(())
@@ -406,7 +406,7 @@ impl Store {
                 .bind(now.millis())
                 .execute(&mut *transaction)
                 .await?;
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             self.note_ticket_write();
             Ok(true)
@@ -481,7 +481,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "an organization with this name"))?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -505,7 +505,7 @@ impl Store {
                 .map_err(|error| StoreError::from_insert(error, "an organization with this name"))?
                 .rows_affected() > 0;
             if changed {
-                insert_audit!(transaction, audit, now);
+                crate::audit::insert_audit(&mut transaction, audit, now).await?;
                 transaction.commit().await?;
             }
             changed
@@ -532,7 +532,7 @@ impl Store {
                 .await?
                 .rows_affected() > 0;
             if deleted {
-                insert_audit!(transaction, audit, now);
+                crate::audit::insert_audit(&mut transaction, audit, now).await?;
                 transaction.commit().await?;
             }
             deleted

@@ -4,7 +4,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
 use crate::{DeleteOutcome, Store, StoreError, StoreResult, on_backend};
 
@@ -191,7 +191,7 @@ impl Store {
             .fetch_one(&mut *transaction)
             .await?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -250,7 +250,7 @@ impl Store {
             if deleted == 0 {
                 return Ok(DeleteOutcome::NotFound);
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(DeleteOutcome::Deleted)
         })

@@ -60,7 +60,7 @@ pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
 };
 pub use tickets::{
-    AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage, NewTicket,
+    AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage, NewTicketRow,
     StoredAttachment, TicketActor, TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage,
     TicketProperties, TicketRecord, TicketUpdate, Visibility,
 };

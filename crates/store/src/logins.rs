@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use ferrodesk_core::{Surface, Timestamp};
 
-use crate::audit::{NewAuditEntry, insert_audit, like_pattern};
+use crate::audit::{NewAuditEntry, like_pattern};
 use crate::backend::BeginWrite;
-use crate::outbox::{NewMail, insert_mail};
+use crate::outbox::NewMail;
 use crate::sessions::NewSession;
 use crate::{Store, StoreResult, on_backend};
 
@@ -208,13 +208,13 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
             insert_login!(transaction, login.record, now);
-            insert_audit!(transaction, login.audit, now);
+            crate::audit::insert_audit(&mut transaction, login.audit, now).await?;
             sqlx::query("DELETE FROM login_lockouts WHERE key = $1")
                 .bind(login.lockout_key)
                 .execute(&mut *transaction)
                 .await?;
             if let Some(mail) = login.mail {
-                insert_mail!(transaction, mail, now);
+                crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             }
             transaction.commit().await?;
         });
@@ -236,7 +236,7 @@ impl Store {
             let mut transaction = pool.begin_write().await?;
             insert_login!(transaction, login.record, now);
             if let Some(audit) = login.audit {
-                insert_audit!(transaction, audit, now);
+                crate::audit::insert_audit(&mut transaction, audit, now).await?;
             }
             let (failures, locked_until): (i64, Option<i64>) = sqlx::query_as(
                 "INSERT INTO login_lockouts (key, failures, window_start, locked_until) \
@@ -262,7 +262,7 @@ impl Store {
             .fetch_one(&mut *transaction)
             .await?;
             for mail in login.mails {
-                insert_mail!(transaction, mail, now);
+                crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             }
             transaction.commit().await?;
             Ok(FailureCount {
@@ -289,7 +289,7 @@ impl Store {
                     .await?
                     .rows_affected();
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(cleared)
         })

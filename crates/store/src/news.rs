@@ -3,7 +3,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
 use crate::{Store, StoreError, StoreResult, on_backend};
 
@@ -86,7 +86,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "a news category with this name"))?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })

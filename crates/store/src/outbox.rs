@@ -4,7 +4,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::backend::BeginWrite;
+use crate::backend::{BeginWrite, Connected, on_connection};
 use crate::jobs::INSERT_JOB;
 use crate::{Store, StoreResult, on_backend};
 
@@ -55,14 +55,16 @@ pub fn mail_job_payload(outbox_id: i64) -> String {
 pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (message_id, recipients, subject, text_body, html_body, headers, template, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
 
-/// Inserts an outbox row and its sending job on `$executor` (a transaction),
-/// evaluating to the outbox id. A macro because the transaction's type
-/// differs per backend inside `on_backend!`.
-macro_rules! insert_mail {
-    ($executor:expr, $mail:expr, $now:expr) => {{
-        let mail = $mail;
-        let now: ferrodesk_core::Timestamp = $now;
-        let outbox_id: i64 = sqlx::query_scalar(crate::outbox::INSERT_OUTBOX)
+/// Inserts an outbox row and its sending job on a transaction the caller
+/// holds; answers the outbox id.
+pub(crate) async fn insert_mail(
+    connected: &mut impl Connected,
+    mail: &NewMail<'_>,
+    now: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    let payload_of = mail_job_payload;
+    on_connection!(connected, connection => {
+        let outbox_id: i64 = sqlx::query_scalar(INSERT_OUTBOX)
             .bind(mail.message_id)
             .bind(mail.recipients)
             .bind(mail.subject)
@@ -71,21 +73,19 @@ macro_rules! insert_mail {
             .bind(mail.headers)
             .bind(mail.template)
             .bind(now.millis())
-            .fetch_one(&mut *$executor)
+            .fetch_one(&mut *connection)
             .await?;
-        let payload = crate::outbox::mail_job_payload(outbox_id);
         sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
-            .bind(crate::outbox::MAIL_JOB_KIND)
-            .bind(&payload)
+            .bind(MAIL_JOB_KIND)
+            .bind(payload_of(outbox_id))
             .bind(now.millis())
-            .bind(crate::outbox::MAIL_MAX_ATTEMPTS)
+            .bind(MAIL_MAX_ATTEMPTS)
             .bind(now.millis())
-            .fetch_one(&mut *$executor)
+            .fetch_one(&mut *connection)
             .await?;
-        outbox_id
-    }};
+        Ok(outbox_id)
+    })
 }
-pub(crate) use insert_mail;
 
 macro_rules! mail_query {
     ($tail:literal) => {
@@ -102,7 +102,7 @@ impl Store {
     pub async fn queue_mail(&self, mail: &NewMail<'_>, now: Timestamp) -> StoreResult<i64> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            let id = insert_mail!(transaction, mail, now);
+            let id = crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -213,7 +213,7 @@ impl Store {
                     .bind(now.millis())
                     .fetch_one(&mut *transaction)
                     .await?;
-                crate::audit::insert_audit!(transaction, audit, now);
+                crate::audit::insert_audit(&mut transaction, audit, now).await?;
             }
             transaction.commit().await?;
             Ok(reset == 1)

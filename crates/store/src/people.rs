@@ -1,6 +1,6 @@
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
 use crate::{Store, StoreError, StoreResult, on_backend};
 
@@ -116,7 +116,7 @@ macro_rules! change_password_in {
             .bind(change.keep_session.unwrap_or(""))
             .execute(&mut *$executor)
             .await?;
-        crate::audit::insert_audit!($executor, change.audit, now);
+        crate::audit::insert_audit(&mut $executor, change.audit, now).await?;
     }};
 }
 pub(crate) use change_password_in;
@@ -503,7 +503,7 @@ impl Store {
                     .execute(&mut *transaction)
                     .await?;
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(ChangeOutcome::Done)
         })

@@ -2,7 +2,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
+use crate::audit::{NewAuditEntry, audited_statement};
 use crate::backend::BeginWrite;
 use crate::departments::MemberRecord;
 use crate::{Store, StoreError, StoreResult, on_backend};
@@ -142,7 +142,7 @@ impl Store {
             .map_err(|error| StoreError::from_insert(error, "A permission group with this name"))?;
             write_grants!(transaction, id, group.grants);
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -174,7 +174,7 @@ impl Store {
                 return Ok(false);
             }
             write_grants!(transaction, id, group.grants);
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(true)
         })
@@ -270,7 +270,7 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(())

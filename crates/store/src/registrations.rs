@@ -6,9 +6,8 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
-use crate::outbox::insert_mail;
 use crate::{NewMail, Store, StoreError, StoreResult, on_backend};
 
 /// A self-registered account to store.
@@ -74,7 +73,7 @@ impl Store {
                 .await?;
             }
             if let Some(mail) = registration.mail {
-                insert_mail!(transaction, mail, now);
+                crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             }
             transaction.commit().await?;
             Ok(id)
@@ -153,7 +152,7 @@ impl Store {
             .await?
             .rows_affected() > 0;
             if changed {
-                insert_audit!(transaction, audit, now);
+                crate::audit::insert_audit(&mut transaction, audit, now).await?;
                 transaction.commit().await?;
             }
             Ok(changed)

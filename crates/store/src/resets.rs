@@ -1,7 +1,6 @@
 use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
-use crate::outbox::insert_mail;
 use crate::people::INSERT_PERSON;
 use crate::{NewMail, NewPerson, PersonRecord, Store, StoreError, StoreResult, on_backend};
 
@@ -72,7 +71,7 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
             if let Some(mail) = mail {
-                insert_mail!(transaction, mail, now);
+                crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             }
             transaction.commit().await?;
         });
@@ -113,12 +112,12 @@ impl Store {
                 .bind(link.expires_at.millis())
                 .execute(&mut *transaction)
                 .await?;
-            insert_mail!(transaction, mail, now);
+            crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             let audit = crate::audit::NewAuditEntry {
                 target_id: Some(created.id),
                 ..audit.clone()
             };
-            crate::audit::insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(created)
         })

@@ -1,6 +1,6 @@
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
 use crate::{Store, StoreResult, on_backend};
 
@@ -52,7 +52,7 @@ impl Store {
                     .execute(&mut *transaction)
                     .await?;
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(())
@@ -77,7 +77,7 @@ impl Store {
             .bind(now.millis())
             .execute(&mut *transaction)
             .await?;
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(())

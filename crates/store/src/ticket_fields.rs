@@ -3,7 +3,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
+use crate::audit::{NewAuditEntry, audited_statement};
 use crate::backend::BeginWrite;
 use crate::{Store, StoreError, StoreResult, on_backend};
 
@@ -80,7 +80,7 @@ impl Store {
             .await
             .map_err(|error| StoreError::from_insert(error, "a priority with this name"))?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -145,7 +145,7 @@ impl Store {
             .fetch_one(&mut *transaction)
             .await?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
-            insert_audit!(transaction, &audit, now);
+            crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
             Ok(id)
         })

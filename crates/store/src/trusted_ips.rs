@@ -3,9 +3,9 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::audit::{NewAuditEntry, audited_statement, insert_audit};
+use crate::audit::{NewAuditEntry, audited_statement};
 use crate::backend::BeginWrite;
-use crate::outbox::{NewMail, insert_mail};
+use crate::outbox::NewMail;
 use crate::{Store, StoreResult, on_backend};
 
 /// How an address came to be trusted.
@@ -110,7 +110,7 @@ impl Store {
             .bind(verification.expires_at.millis())
             .execute(&mut *transaction)
             .await?;
-            insert_mail!(transaction, mail, now);
+            crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             transaction.commit().await?;
         });
         Ok(())
@@ -168,7 +168,7 @@ impl Store {
                 .bind(TrustSource::Email.as_str())
                 .execute(&mut *transaction)
                 .await?;
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(true)
@@ -194,7 +194,7 @@ impl Store {
                 .bind(source.as_str())
                 .execute(&mut *transaction)
                 .await?;
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(())

@@ -5,7 +5,7 @@
 
 use ferrodesk_core::{Surface, Timestamp};
 
-use crate::audit::{NewAuditEntry, insert_audit};
+use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
 use crate::{Store, StoreResult, on_backend};
 
@@ -124,7 +124,7 @@ impl Store {
                 return Ok(false);
             }
             replace_recovery_codes_in!(transaction, person_id, recovery_code_hashes, now);
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(true)
@@ -141,7 +141,7 @@ impl Store {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             replace_recovery_codes_in!(transaction, person_id, recovery_code_hashes, now);
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(())
@@ -188,7 +188,7 @@ impl Store {
                     .execute(&mut *transaction)
                     .await?;
             }
-            insert_audit!(transaction, audit, now);
+            crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
         Ok(true)

@@ -300,4 +300,3 @@ ticket-status-resolved = Resolved
 ticket-status-archived = Archived
 ticket-status-spam = Spam
 ticket-status-deleted = Deleted
-ticket-status-unknown = Unknown

@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::response::Response;
-use ferrodesk_app::AppError;
+use ferrodesk_app::{AppError, TicketKey};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -122,10 +122,9 @@ pub(crate) async fn download(
 ) -> ApiResult<Response> {
     api.scope("tickets.view")?;
     let id = path_id(&id)?;
-    let reference = state.app.ticket_reference(&ticket).await?;
     let download = state
         .app
-        .attachment_for_agent(&api.caller.actor, &reference, id)
+        .attachment_for_agent(&api.caller.actor, &TicketKey::parse(&ticket)?, id)
         .await?;
     crate::downloads::serve(download)
         .await

@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use ferrodesk_app::{
-    AttachmentRecord, MessageRecord, NewTicketInput, PropertiesInput, ReplyInput, TicketListQuery,
-    TicketRecord, TicketState, TicketView,
+    AttachmentRecord, Channel, FieldErrors, FieldValues, ListView, MessageRecord, NewTicket,
+    Parsed, PostedMessage, ReplyInput, Requester, StatusFilter, TicketChange, TicketKey,
+    TicketListQuery, TicketRecord, TicketState, parsed,
 };
+use ferrodesk_core::{Email, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Urgency};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiError, ApiJson, ApiQuery, ApiRequest, ApiResult, ListMeta, ObjectMeta, Paging, created,
+    ApiJson, ApiQuery, ApiRequest, ApiResult, ListMeta, ObjectMeta, Paging, created,
     no_content, time,
 };
 use crate::AppState;
@@ -78,16 +80,13 @@ fn named(id: Option<i64>, name: Option<String>) -> Option<Named> {
 }
 
 impl Ticket {
-    fn from_record(ticket: TicketRecord, mut labels: Vec<String>) -> Ticket {
-        // One order whichever way the labels were read: as written, or from
-        // the database, whose collation differs between the two backends.
-        labels.sort_by_key(|label| label.to_lowercase());
+    fn from_record(ticket: TicketRecord, labels: &Labels) -> Ticket {
         Ticket {
             id: ticket.id,
-            reference: ticket.reference,
+            reference: ticket.reference.to_string(),
             subject: ticket.subject,
-            status: ticket.status,
-            urgency: ticket.urgency,
+            status: ticket.status.key().to_owned(),
+            urgency: ticket.urgency.get(),
             department: Named {
                 id: ticket.department_id,
                 name: ticket.department_name,
@@ -101,7 +100,8 @@ impl Ticket {
             agent: named(ticket.agent_id, ticket.agent_name),
             team: named(ticket.team_id, ticket.team_name),
             priority: named(ticket.priority_id, ticket.priority_name),
-            labels,
+            // `Labels` keeps one order whichever way they were read.
+            labels: labels.to_strings(),
             fields: None,
             created_at: time(ticket.created_at),
             updated_at: time(ticket.updated_at),
@@ -109,16 +109,18 @@ impl Ticket {
         }
     }
 
-    fn with_fields(
-        ticket: TicketRecord,
-        labels: Vec<String>,
-        fields: &[ferrodesk_app::FieldView],
-    ) -> Ticket {
+    /// A ticket as a use case left it.
+    fn from_state(state: TicketState) -> Ticket {
+        let TicketState {
+            ticket,
+            labels,
+            fields,
+        } = state;
         let fields = fields
-            .iter()
+            .into_iter()
             .map(|field| FieldValue {
                 field: field.field.id,
-                name: field.field.name.clone(),
+                name: field.field.name,
                 values: field
                     .value
                     .as_deref()
@@ -126,23 +128,9 @@ impl Ticket {
                     .unwrap_or_default(),
             })
             .collect();
-        let mut ticket = Ticket::from_record(ticket, labels);
+        let mut ticket = Ticket::from_record(ticket, &labels);
         ticket.fields = Some(fields);
         ticket
-    }
-
-    /// A ticket as a use case left it.
-    fn from_state(state: TicketState) -> Ticket {
-        Ticket::with_fields(state.ticket, state.labels, &state.fields)
-    }
-
-    /// One ticket as the API shows it, without loading its thread.
-    async fn load(state: &AppState, request: &ApiRequest, reference: &str) -> ApiResult<Ticket> {
-        let (ticket, labels, fields) = state
-            .app
-            .ticket_properties(&request.caller.actor, reference)
-            .await?;
-        Ok(Ticket::with_fields(ticket, labels, &fields))
     }
 }
 
@@ -182,6 +170,11 @@ pub(crate) struct Message {
 }
 
 impl Message {
+    /// A message as stored by a reply.
+    fn posted(posted: PostedMessage) -> Message {
+        Message::from_record(posted.message, &posted.attachments)
+    }
+
     fn from_record(message: MessageRecord, attachments: &[AttachmentRecord]) -> Message {
         Message {
             id: message.id,
@@ -259,21 +252,7 @@ pub(crate) async fn list(
 ) -> ApiResult<axum::Json<TicketListEnvelope>> {
     request.scope("tickets.list")?;
     let paging = Paging::new(params.page, params.count, params.cursor.as_deref())?;
-    if params
-        .urgency
-        .is_some_and(|urgency| !(1..=10).contains(&urgency))
-    {
-        return Err(ApiError::invalid("urgency", "Urgency is from 1 to 10."));
-    }
-    let query = TicketListQuery {
-        view: params.view.unwrap_or_else(|| "all".to_owned()),
-        status: params.status,
-        department_id: params.department,
-        label: params.label,
-        urgency_at_least: params.urgency,
-        agent_id: params.agent,
-        after: params.cursor.filter(|cursor| !cursor.is_empty()),
-    };
+    let query = params.query()?;
     let mut list = state
         .app
         .ticket_window(&request.caller.actor, &query, paging.count, paging.offset())
@@ -283,7 +262,7 @@ pub(crate) async fn list(
         .into_iter()
         .map(|ticket| {
             let labels = list.labels.remove(&ticket.id).unwrap_or_default();
-            Ticket::from_record(ticket, labels)
+            Ticket::from_record(ticket, &labels)
         })
         .collect();
     Ok(axum::Json(TicketListEnvelope {
@@ -292,12 +271,47 @@ pub(crate) async fn list(
     }))
 }
 
-async fn view_of(state: &AppState, request: &ApiRequest, key: &str) -> ApiResult<TicketView> {
-    let reference = state.app.ticket_reference(key).await?;
-    Ok(state
-        .app
-        .ticket_view(&request.caller.actor, &reference)
-        .await?)
+impl TicketListParams {
+    /// The filters as the use case takes them.
+    fn query(self) -> ApiResult<TicketListQuery> {
+        let mut errors = FieldErrors::new();
+        let status = errors.check(
+            "status",
+            StatusFilter::parse(self.status.as_deref().unwrap_or("")).map_err(first_message),
+        );
+        let urgency = match self.urgency {
+            Some(urgency) => errors.check("urgency", Urgency::new(urgency)),
+            None => None,
+        };
+        let label = match self.label.as_deref() {
+            Some(text) => errors.check("label", Label::parse(text)).flatten(),
+            None => None,
+        };
+        if !errors.is_empty() {
+            return Err(ferrodesk_app::AppError::Invalid(errors).into());
+        }
+        Ok(TicketListQuery {
+            view: ListView::from_key(self.view.as_deref().unwrap_or("all")),
+            status: status.unwrap_or_default(),
+            department_id: self.department,
+            label,
+            urgency_at_least: urgency,
+            agent_id: self.agent,
+            after: self.cursor.filter(|cursor| !cursor.is_empty()),
+        })
+    }
+}
+
+/// The message of an app error, for a field that failed to parse.
+fn first_message(error: ferrodesk_app::AppError) -> String {
+    match error {
+        ferrodesk_app::AppError::Invalid(errors) => errors
+            .iter()
+            .next()
+            .map(|(_, message)| message.to_owned())
+            .unwrap_or_default(),
+        other => other.to_string(),
+    }
 }
 
 /// One ticket, by id or reference.
@@ -317,9 +331,12 @@ pub(crate) async fn show(
     Path(key): Path<String>,
 ) -> ApiResult<axum::Json<TicketEnvelope>> {
     request.scope("tickets.view")?;
-    let reference = state.app.ticket_reference(&key).await?;
+    let ticket = state
+        .app
+        .ticket_state(&request.caller.actor, &TicketKey::parse(&key)?)
+        .await?;
     Ok(axum::Json(TicketEnvelope {
-        data: Ticket::load(&state, &request, &reference).await?,
+        data: Ticket::from_state(ticket),
         meta: ObjectMeta::default(),
     }))
 }
@@ -350,7 +367,8 @@ pub(crate) enum FieldInput {
     Several(Vec<String>),
 }
 
-/// Field values as the use cases take them: (field id, value) pairs.
+/// Field values as the use cases take them: (field id, value) pairs, a
+/// field with several choices once per choice.
 fn field_pairs(fields: Option<BTreeMap<String, FieldInput>>) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     for (field, value) in fields.unwrap_or_default() {
@@ -366,6 +384,27 @@ fn field_pairs(fields: Option<BTreeMap<String, FieldInput>>) -> Vec<(String, Str
     pairs
 }
 
+/// Labels sent as a list.
+fn parsed_labels(labels: &[String]) -> Parsed<Labels> {
+    parsed("labels", Labels::parse(labels.iter().map(String::as_str)))
+}
+
+impl PersonInput {
+    fn parse(self) -> Parsed<Requester> {
+        match self {
+            PersonInput::Id(id) => Ok(Requester::Existing(id)),
+            PersonInput::Address { email, name } => {
+                let email = parsed("requester_email", Email::parse(&email))?;
+                let name = match name.trim() {
+                    "" => None,
+                    name => Some(parsed("requester_name", PersonName::parse(name))?),
+                };
+                Ok(Requester::Address { email, name })
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct NewTicketBody {
     #[schema(min_length = 1, max_length = 200)]
@@ -374,8 +413,9 @@ pub(crate) struct NewTicketBody {
     #[schema(min_length = 1)]
     pub message: String,
     pub person: PersonInput,
-    /// A department id (see `/api/v2/departments`).
-    pub department: i64,
+    /// A department id (see `/api/v2/departments`); without it the ticket
+    /// goes to the default department (Admin → Tickets).
+    pub department: Option<i64>,
     #[schema(minimum = 1, maximum = 10)]
     pub urgency: Option<i64>,
     /// At most 20, each of at most 50 characters.
@@ -403,21 +443,15 @@ pub(crate) async fn create(
     ApiJson(body): ApiJson<NewTicketBody>,
 ) -> ApiResult<Response> {
     request.scope("tickets.create")?;
-    let (requester_id, requester_email, requester_name) = match body.person {
-        PersonInput::Id(id) => (Some(id), String::new(), String::new()),
-        PersonInput::Address { email, name } => (None, email, name),
-    };
-    let input = NewTicketInput {
-        requester_id,
-        requester_email,
-        requester_name,
-        subject: body.subject,
-        message: body.message,
-        department_id: body.department.to_string(),
-        urgency: body.urgency.unwrap_or(1).to_string(),
-        labels: body.labels.unwrap_or_default().join(","),
-        fields: field_pairs(body.fields),
-        channel: "api",
+    let input = NewTicket {
+        requester: body.person.parse(),
+        subject: parsed("subject", Subject::parse(&body.subject)),
+        message: parsed("body", MessageText::parse(&body.message)),
+        department_id: Ok(body.department),
+        urgency: parsed("urgency", Urgency::new(body.urgency.unwrap_or(1))),
+        labels: parsed_labels(&body.labels.unwrap_or_default()),
+        fields: FieldValues::Named(field_pairs(body.fields)),
+        channel: Channel::Api,
     };
     let opened = state
         .app
@@ -470,8 +504,29 @@ pub(crate) struct TicketChangeBody {
     pub fields: Option<BTreeMap<String, FieldInput>>,
 }
 
-fn id_text(id: Option<i64>) -> String {
-    id.map(|id| id.to_string()).unwrap_or_default()
+impl TicketChangeBody {
+    /// The change as the use case takes it: only what was sent.
+    fn parse(self) -> TicketChange {
+        let status = self.status.map(|key| {
+            TicketStatus::from_key(&key).ok_or_else(|| {
+                let mut errors = FieldErrors::new();
+                errors.add("status", "Unknown status.");
+                errors
+            })
+        });
+        TicketChange {
+            status,
+            urgency: self
+                .urgency
+                .map(|urgency| parsed("urgency", Urgency::new(urgency))),
+            department_id: self.department.map(Ok),
+            agent_id: self.agent.map(Ok),
+            team_id: self.team.map(Ok),
+            priority_id: self.priority.map(Ok),
+            labels: self.labels.as_deref().map(parsed_labels),
+            fields: FieldValues::Named(field_pairs(self.fields)),
+        }
+    }
 }
 
 /// Changes a ticket's properties.
@@ -496,53 +551,18 @@ pub(crate) async fn update(
     ApiJson(body): ApiJson<TicketChangeBody>,
 ) -> ApiResult<axum::Json<TicketEnvelope>> {
     request.scope("tickets.update")?;
-    let reference = state.app.ticket_reference(&key).await?;
-    let (ticket, labels, fields) = state
+    let changed = state
         .app
-        .ticket_properties(&request.caller.actor, &reference)
+        .change_ticket(
+            &request.actor_caller(),
+            &TicketKey::parse(&key)?,
+            &body.parse(),
+        )
         .await?;
-    let changed = change(&state, &request, &ticket, labels, &fields, body).await?;
     Ok(axum::Json(TicketEnvelope {
         data: Ticket::from_state(changed),
         meta: ObjectMeta::default(),
     }))
-}
-
-/// Applies a change over the ticket's current properties.
-async fn change(
-    state: &AppState,
-    request: &ApiRequest,
-    ticket: &TicketRecord,
-    labels: Vec<String>,
-    current_fields: &[ferrodesk_app::FieldView],
-    body: TicketChangeBody,
-) -> ApiResult<TicketState> {
-    let mut fields: Vec<(String, String)> = Vec::new();
-    let changed = field_pairs(body.fields);
-    for field in current_fields {
-        let id = field.field.id.to_string();
-        if changed.iter().any(|(sent, _)| *sent == id) {
-            continue;
-        }
-        for value in field.value.as_deref().unwrap_or_default().lines() {
-            fields.push((id.clone(), value.to_owned()));
-        }
-    }
-    fields.extend(changed);
-    let input = PropertiesInput {
-        status: body.status.unwrap_or_else(|| ticket.status.clone()),
-        urgency: body.urgency.unwrap_or(ticket.urgency).to_string(),
-        department_id: body.department.unwrap_or(ticket.department_id).to_string(),
-        agent_id: id_text(body.agent.unwrap_or(ticket.agent_id)),
-        team_id: id_text(body.team.unwrap_or(ticket.team_id)),
-        priority_id: id_text(body.priority.unwrap_or(ticket.priority_id)),
-        labels: body.labels.unwrap_or(labels).join(","),
-        fields,
-    };
-    Ok(state
-        .app
-        .change_ticket(&request.actor_caller(), &ticket.reference, &input)
-        .await?)
 }
 
 /// Moves a ticket to Deleted (it can be restored from the agent interface).
@@ -564,25 +584,10 @@ pub(crate) async fn delete(
     Path(key): Path<String>,
 ) -> ApiResult<Response> {
     request.scope("tickets.delete")?;
-    let view = view_of(&state, &request, &key).await?;
-    if view.ticket.status != "deleted" {
-        if !view.may_delete {
-            return Err(ferrodesk_app::AppError::Forbidden.into());
-        }
-        let body = TicketChangeBody {
-            status: Some("deleted".to_owned()),
-            ..TicketChangeBody::default()
-        };
-        change(
-            &state,
-            &request,
-            &view.ticket,
-            view.labels,
-            &view.fields,
-            body,
-        )
+    state
+        .app
+        .delete_ticket(&request.actor_caller(), &TicketKey::parse(&key)?)
         .await?;
-    }
     Ok(no_content())
 }
 
@@ -603,7 +608,10 @@ pub(crate) async fn messages(
     Path(key): Path<String>,
 ) -> ApiResult<axum::Json<MessageListEnvelope>> {
     request.scope("tickets.view")?;
-    let view = view_of(&state, &request, &key).await?;
+    let view = state
+        .app
+        .ticket_view(&request.caller.actor, &TicketKey::parse(&key)?)
+        .await?;
     let total = view.messages.len() as i64;
     let data: Vec<Message> = view
         .messages
@@ -658,7 +666,6 @@ pub(crate) async fn add_message(
     ApiJson(body): ApiJson<NewMessageBody>,
 ) -> ApiResult<Response> {
     request.scope("tickets.reply")?;
-    let view = view_of(&state, &request, &key).await?;
     let mut files = Vec::new();
     for token in body.attachments.unwrap_or_default() {
         files.push(
@@ -667,26 +674,30 @@ pub(crate) async fn add_message(
                 .api_upload_from_token(&request.caller.actor, &token)?,
         );
     }
+    let status = body.status.map(|key| {
+        TicketStatus::from_key(&key).ok_or_else(|| {
+            let mut errors = FieldErrors::new();
+            errors.add("status", "Unknown status.");
+            errors
+        })
+    });
     let input = ReplyInput {
-        body: body.message,
+        body: parsed("body", MessageText::parse(&body.message)),
         is_note: body.is_note,
-        status: body.status,
+        status,
         seen_message_id: None,
         attachments: files,
+        channel: Channel::Api,
     };
-    state
+    let posted = state
         .app
-        .reply_to_ticket(&request.actor_caller(), &view.ticket.reference, &input)
+        .reply_to_ticket(&request.actor_caller(), &TicketKey::parse(&key)?, &input)
         .await?;
-    let view = view_of(&state, &request, &key).await?;
-    let Some(message) = view.messages.iter().max_by_key(|message| message.id) else {
-        return Err(ferrodesk_app::AppError::Internal("the new message is gone".into()).into());
-    };
-    let location = format!("/api/v2/tickets/{}/messages", view.ticket.id);
+    let location = format!("/api/v2/tickets/{}/messages", posted.ticket_id);
     Ok(created(
         location,
         MessageEnvelope {
-            data: Message::from_record(message.clone(), view.attachments_of(&message.id)),
+            data: Message::posted(posted),
             meta: ObjectMeta::default(),
         },
     ))

@@ -38,16 +38,15 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// A ticket's status as the help center names it.
-fn status_name(key: &str) -> String {
-    match TicketStatus::from_key(key) {
-        Some(TicketStatus::AwaitingAgent) => t("ticket-status-awaiting-agent"),
-        Some(TicketStatus::AwaitingUser) => t("ticket-status-awaiting-user"),
-        Some(TicketStatus::Pending) => t("ticket-status-pending"),
-        Some(TicketStatus::Resolved) => t("ticket-status-resolved"),
-        Some(TicketStatus::Archived) => t("ticket-status-archived"),
-        Some(TicketStatus::Spam) => t("ticket-status-spam"),
-        Some(TicketStatus::Deleted) => t("ticket-status-deleted"),
-        None => t("ticket-status-unknown"),
+fn status_name(status: TicketStatus) -> String {
+    match status {
+        TicketStatus::AwaitingAgent => t("ticket-status-awaiting-agent"),
+        TicketStatus::AwaitingUser => t("ticket-status-awaiting-user"),
+        TicketStatus::Pending => t("ticket-status-pending"),
+        TicketStatus::Resolved => t("ticket-status-resolved"),
+        TicketStatus::Archived => t("ticket-status-archived"),
+        TicketStatus::Spam => t("ticket-status-spam"),
+        TicketStatus::Deleted => t("ticket-status-deleted"),
     }
 }
 
@@ -72,8 +71,8 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn status_name(&self, key: &str) -> String {
-        status_name(key)
+    fn status_name(&self, status: &TicketStatus) -> String {
+        status_name(*status)
     }
 
     fn time(&self, millis: &i64) -> String {
@@ -250,8 +249,8 @@ struct TicketPage<'a> {
 }
 
 impl TicketPage<'_> {
-    fn status_name(&self, key: &str) -> String {
-        status_name(key)
+    fn status_name(&self, status: &TicketStatus) -> String {
+        status_name(*status)
     }
 
     fn time(&self, millis: &i64) -> String {

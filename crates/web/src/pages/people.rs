@@ -16,7 +16,6 @@ use crate::AppState;
 use crate::error::WebResult;
 use crate::forms::FormFields;
 use crate::pages::admin::NoticeQuery;
-use crate::pages::tickets::status_label;
 use crate::pages::{
     AgentSession, Chrome, answer_form, path_id, render, render_form, time, url_encoded,
 };
@@ -179,9 +178,6 @@ struct UserPage<'a> {
 }
 
 impl UserPage<'_> {
-    fn status_label(&self, key: &str) -> &'static str {
-        status_label(key)
-    }
 
     fn time(&self, millis: &i64) -> String {
         time(millis)
@@ -464,9 +460,6 @@ struct OrganizationPage<'a> {
 }
 
 impl OrganizationPage<'_> {
-    fn status_label(&self, key: &str) -> &'static str {
-        status_label(key)
-    }
 
     fn time(&self, millis: &i64) -> String {
         time(millis)

@@ -7,10 +7,14 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    AppError, DepartmentNode, FieldErrors, FieldView, LIST_VIEWS, NewTicketInput, PropertiesInput,
-    ReplyInput, TicketList, TicketListQuery, TicketView, fields_as_sent,
+    AppError, Channel, DepartmentNode, FieldErrors, FieldValues, FieldView, ListView, NewTicket,
+    Parsed, ReplyInput, Requester, StatusFilter, TicketChange, TicketKey, TicketList,
+    TicketListQuery, TicketView, fields_as_sent, parsed,
 };
-use ferrodesk_core::{FieldKind, TicketStatus, Timestamp};
+use ferrodesk_core::{
+    Email, FieldKind, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Timestamp,
+    Urgency,
+};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -55,9 +59,6 @@ fn custom_field_values(fields: &FormFields) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(crate) fn status_label(key: &str) -> &'static str {
-    TicketStatus::from_key(key).map_or("Unknown", TicketStatus::label)
-}
 
 #[derive(Debug, Default, Deserialize)]
 struct ListParameters {
@@ -88,10 +89,6 @@ struct ListPage {
 }
 
 impl ListPage {
-    fn status_label(&self, key: &str) -> &'static str {
-        status_label(key)
-    }
-
     /// A count as the list shows it: counting stops at the cap.
     fn count(&self, count: &i64) -> String {
         if *count >= ferrodesk_app::LIST_COUNT_CAP {
@@ -115,25 +112,41 @@ fn optional_number(text: Option<&str>) -> WebResult<Option<i64>> {
     }
 }
 
+impl ListParameters {
+    /// The filters as the use case takes them; a value that does not
+    /// parse is a bad request (the page's controls cannot send one).
+    fn query(&self) -> WebResult<TicketListQuery> {
+        let bad = |what: &str| crate::error::WebError::BadRequest(what.to_owned().into());
+        let urgency = optional_number(self.urgency.as_deref())?
+            .map(Urgency::new)
+            .transpose()
+            .map_err(|error| bad(&error.to_string()))?;
+        let label = Label::parse(self.label.as_deref().unwrap_or(""))
+            .map_err(|error| bad(&error.to_string()))?;
+        Ok(TicketListQuery {
+            view: ListView::from_key(&self.view),
+            status: StatusFilter::parse(self.status.as_deref().unwrap_or(""))
+                .map_err(|_| bad("Unknown status."))?,
+            department_id: optional_number(self.department.as_deref())?,
+            label,
+            urgency_at_least: urgency,
+            agent_id: None,
+            after: self.after.clone(),
+        })
+    }
+}
+
 async fn list(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Query(parameters): Query<ListParameters>,
 ) -> WebResult<Response> {
-    let query = TicketListQuery {
-        view: parameters.view.clone(),
-        status: parameters.status.clone(),
-        department_id: optional_number(parameters.department.as_deref())?,
-        label: parameters.label.clone(),
-        urgency_at_least: optional_number(parameters.urgency.as_deref())?,
-        agent_id: None,
-        after: parameters.after.clone(),
-    };
+    let query = parameters.query()?;
     let list = state.app.list_tickets(&session.actor, &query).await?;
-    let views = LIST_VIEWS
+    let views = list
+        .view_counts
         .iter()
-        .zip(&list.view_counts)
-        .map(|((key, label), (_, count))| (*key, *label, *count))
+        .map(|(view, count)| (view.key(), view.label(), *count))
         .collect();
     let encode = url_encoded;
     let base_query = format!(
@@ -174,8 +187,8 @@ struct TicketPage<'a> {
 }
 
 impl TicketPage<'_> {
-    fn status_label(&self, key: &str) -> &'static str {
-        status_label(key)
+    fn is_current_status(&self, status: &TicketStatus) -> bool {
+        self.view.ticket.status == *status
     }
 
     fn time(&self, millis: &i64) -> String {
@@ -183,7 +196,7 @@ impl TicketPage<'_> {
     }
 
     fn labels_text(&self) -> String {
-        self.view.labels.join(", ")
+        self.view.labels.joined()
     }
 
     fn is_assigned(&self, agent_id: &i64) -> bool {
@@ -198,10 +211,11 @@ impl TicketPage<'_> {
     /// agents who may put tickets there (and the one it is in).
     fn offers(&self, status: &TicketStatus) -> bool {
         match status {
-            TicketStatus::Spam => self.view.may_spam || self.view.ticket.status == status.key(),
-            TicketStatus::Deleted => {
-                self.view.may_delete || self.view.ticket.status == status.key()
+            TicketStatus::Spam | TicketStatus::Deleted if self.view.ticket.status == *status => {
+                true
             }
+            TicketStatus::Spam => self.view.may_spam,
+            TicketStatus::Deleted => self.view.may_delete,
             _ => true,
         }
     }
@@ -282,11 +296,11 @@ fn render_ticket(
 async fn ticket_page(
     state: &AppState,
     session: &Session,
-    reference: &str,
+    key: &TicketKey,
     typed: Option<(&str, bool)>,
     errors: FieldErrors,
 ) -> WebResult<Response> {
-    let view = state.app.ticket_view(&session.actor, reference).await?;
+    let view = state.app.ticket_view(&session.actor, key).await?;
     render_ticket(session, view, typed, errors, None)
 }
 
@@ -294,14 +308,19 @@ async fn ticket_page(
 async fn answer_ticket_form(
     state: &AppState,
     session: &Session,
-    reference: &str,
+    key: &TicketKey,
     outcome: Result<String, AppError>,
     typed: Option<(&str, bool)>,
 ) -> WebResult<Response> {
     answer_form(outcome, "ticket", |errors| {
-        ticket_page(state, session, reference, typed, errors)
+        ticket_page(state, session, key, typed, errors)
     })
     .await
+}
+
+/// The ticket a page's path names, by reference.
+fn path_ticket(reference: &str) -> WebResult<TicketKey> {
+    Ok(TicketKey::parse(reference)?)
 }
 
 async fn show(
@@ -325,9 +344,13 @@ async fn show(
         ),
         ("cc_removed", "The address is no longer copied."),
     ]);
-    let view = state.app.ticket_view(&session.actor, &reference).await?;
-    // A merged ticket's address leads to the ticket it went into.
-    if view.ticket.reference != reference {
+    let view = state
+        .app
+        .ticket_view(&session.actor, &path_ticket(&reference)?)
+        .await?;
+    // A merged ticket's address (or one typed in lower case) leads to the
+    // ticket's own.
+    if view.ticket.reference.as_str() != reference {
         let notice = notice.map_or("", |_| "?notice=merged");
         return Ok(
             Redirect::to(&format!("/agent/tickets/{}{notice}", view.ticket.reference))
@@ -337,35 +360,48 @@ async fn show(
     render_ticket(&session, view, None, FieldErrors::new(), notice)
 }
 
+/// The reply form as the use case takes it.
+fn reply_input(fields: &FormFields, files: Vec<ferrodesk_app::UploadedFile>) -> ReplyInput {
+    let seen = fields.one("seen_message_id").trim();
+    ReplyInput {
+        body: parsed("body", MessageText::parse(fields.one("body"))),
+        is_note: fields.one("kind") == "note",
+        status: optional_status(fields.one("status")),
+        seen_message_id: seen.parse().ok(),
+        attachments: files,
+        channel: Channel::Agent,
+    }
+}
+
+/// A status picked from a list; empty for "as it is".
+fn optional_status(key: &str) -> Option<Parsed<TicketStatus>> {
+    let key = key.trim();
+    (!key.is_empty()).then(|| {
+        TicketStatus::from_key(key).ok_or_else(|| {
+            let mut errors = FieldErrors::new();
+            errors.add("status", "Unknown status.");
+            errors
+        })
+    })
+}
+
 async fn reply(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
     request: Request,
 ) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
     let form = MessageForm::read(&state.app, &session.actor, request).await?;
-    let fields = &form.fields;
-    let is_note = fields.one("kind") == "note";
-    let seen = fields.one("seen_message_id").trim();
-    let input = ReplyInput {
-        body: fields.one("body").to_owned(),
-        is_note,
-        status: Some(fields.one("status").to_owned()).filter(|status| !status.is_empty()),
-        seen_message_id: if seen.is_empty() {
-            None
-        } else {
-            seen.parse().ok()
-        },
-        attachments: form.files,
-    };
-    let typed = Some((input.body.as_str(), is_note));
+    let input = reply_input(&form.fields, form.files);
+    let typed = Some((form.fields.one("body"), input.is_note));
     let outcome = if form.file_errors.is_empty() {
-        let notice = if is_note { "noted" } else { "sent" };
+        let notice = if input.is_note { "noted" } else { "sent" };
         state
             .app
-            .reply_to_ticket(&session.caller(), &reference, &input)
+            .reply_to_ticket(&session.caller(), &key, &input)
             .await
-            .map(|()| format!("/agent/tickets/{reference}?notice={notice}"))
+            .map(|_| format!("/agent/tickets/{reference}?notice={notice}"))
     } else {
         let mut errors = form.file_errors;
         errors.add(
@@ -374,7 +410,7 @@ async fn reply(
         );
         Err(AppError::Invalid(errors))
     };
-    answer_ticket_form(&state, &session, &reference, outcome, typed).await
+    answer_ticket_form(&state, &session, &key, outcome, typed).await
 }
 
 async fn merge(
@@ -383,12 +419,13 @@ async fn merge(
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
     let outcome = state
         .app
-        .merge_ticket(&session.caller(), &reference, fields.one("into"))
+        .merge_ticket(&session.caller(), &key, fields.one("into"))
         .await
         .map(|target| format!("/agent/tickets/{target}?notice=merged"));
-    answer_ticket_form(&state, &session, &reference, outcome, None).await
+    answer_ticket_form(&state, &session, &key, outcome, None).await
 }
 
 async fn lock(
@@ -397,14 +434,15 @@ async fn lock(
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
     let locking = fields.one("lock") == "1";
     let notice = if locking { "locked" } else { "unlocked" };
     let outcome = state
         .app
-        .lock_ticket(&session.actor, &reference, locking)
+        .lock_ticket(&session.actor, &key, locking)
         .await
         .map(|()| format!("/agent/tickets/{reference}?notice={notice}"));
-    answer_ticket_form(&state, &session, &reference, outcome, None).await
+    answer_ticket_form(&state, &session, &key, outcome, None).await
 }
 
 async fn add_cc(
@@ -413,12 +451,13 @@ async fn add_cc(
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
     let outcome = state
         .app
-        .add_ticket_cc(&session.caller(), &reference, fields.one("cc"))
+        .add_ticket_cc(&session.caller(), &key, fields.one("cc"))
         .await
         .map(|()| format!("/agent/tickets/{reference}?notice=cc_added"));
-    answer_ticket_form(&state, &session, &reference, outcome, None).await
+    answer_ticket_form(&state, &session, &key, outcome, None).await
 }
 
 async fn revoke_links(
@@ -426,12 +465,13 @@ async fn revoke_links(
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
 ) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
     let outcome = state
         .app
-        .revoke_ticket_links(&session.caller(), &reference)
+        .revoke_ticket_links(&session.caller(), &key)
         .await
         .map(|()| format!("/agent/tickets/{reference}?notice=links_revoked"));
-    answer_ticket_form(&state, &session, &reference, outcome, None).await
+    answer_ticket_form(&state, &session, &key, outcome, None).await
 }
 
 async fn remove_cc(
@@ -439,13 +479,14 @@ async fn remove_cc(
     AgentSession(session): AgentSession,
     Path((reference, person_id)): Path<(String, String)>,
 ) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
     let person_id = path_id(&person_id)?;
     let outcome = state
         .app
-        .remove_ticket_cc(&session.caller(), &reference, person_id)
+        .remove_ticket_cc(&session.caller(), &key, person_id)
         .await
         .map(|()| format!("/agent/tickets/{reference}?notice=cc_removed"));
-    answer_ticket_form(&state, &session, &reference, outcome, None).await
+    answer_ticket_form(&state, &session, &key, outcome, None).await
 }
 
 async fn download(
@@ -456,9 +497,44 @@ async fn download(
     let attachment_id = path_id(&attachment_id)?;
     let download = state
         .app
-        .attachment_for_agent(&session.actor, &reference, attachment_id)
+        .attachment_for_agent(&session.actor, &path_ticket(&reference)?, attachment_id)
         .await?;
     crate::downloads::serve(download).await
+}
+
+/// An id picked from a list; empty for none.
+fn optional_id(text: &str, field: &'static str) -> Parsed<Option<i64>> {
+    match text.trim() {
+        "" => Ok(None),
+        text => text.parse().map(Some).map_err(|_| {
+            let mut errors = FieldErrors::new();
+            errors.add(field, "Choose from the list.");
+            errors
+        }),
+    }
+}
+
+/// The properties form as the use case takes it: every property, every
+/// custom field.
+fn properties_change(fields: &FormFields) -> TicketChange {
+    let department = optional_id(fields.one("department"), "department");
+    TicketChange {
+        status: Some(
+            TicketStatus::from_key(fields.one("status")).ok_or_else(|| {
+                let mut errors = FieldErrors::new();
+                errors.add("status", "Unknown status.");
+                errors
+            }),
+        ),
+        urgency: Some(parsed("urgency", Urgency::parse(fields.one("urgency")))),
+        // No department sent keeps the ticket where it is.
+        department_id: department.transpose(),
+        agent_id: Some(optional_id(fields.one("agent"), "agent")),
+        team_id: Some(optional_id(fields.one("team"), "team")),
+        priority_id: Some(optional_id(fields.one("priority"), "priority")),
+        labels: Some(parsed("labels", Labels::parse_list(fields.one("labels")))),
+        fields: FieldValues::Complete(custom_field_values(fields)),
+    }
 }
 
 async fn change(
@@ -467,22 +543,13 @@ async fn change(
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    let input = PropertiesInput {
-        status: fields.one("status").to_owned(),
-        urgency: fields.one("urgency").to_owned(),
-        department_id: fields.one("department").to_owned(),
-        agent_id: fields.one("agent").to_owned(),
-        team_id: fields.one("team").to_owned(),
-        priority_id: fields.one("priority").to_owned(),
-        labels: fields.one("labels").to_owned(),
-        fields: custom_field_values(&fields),
-    };
+    let key = path_ticket(&reference)?;
     let outcome = state
         .app
-        .change_ticket(&session.caller(), &reference, &input)
+        .change_ticket(&session.caller(), &key, &properties_change(&fields))
         .await
         .map(|_| format!("/agent/tickets/{reference}?notice=saved"));
-    answer_ticket_form(&state, &session, &reference, outcome, None).await
+    answer_ticket_form(&state, &session, &key, outcome, None).await
 }
 
 async fn follow(
@@ -494,9 +561,60 @@ async fn follow(
     let following = fields.one("following") == "1";
     state
         .app
-        .follow_ticket(&session.actor, &reference, following)
+        .follow_ticket(&session.actor, &path_ticket(&reference)?, following)
         .await?;
     Ok(Redirect::to(&format!("/agent/tickets/{reference}")).into_response())
+}
+
+/// The new-ticket form as typed, to show again with its errors.
+#[derive(Debug, Clone, Default)]
+struct NewTicketForm {
+    requester_email: String,
+    requester_name: String,
+    subject: String,
+    message: String,
+    department_id: String,
+    urgency: String,
+    labels: String,
+    fields: Vec<(String, String)>,
+}
+
+impl NewTicketForm {
+    fn read(fields: &FormFields) -> NewTicketForm {
+        NewTicketForm {
+            requester_email: fields.one("requester_email").to_owned(),
+            requester_name: fields.one("requester_name").to_owned(),
+            subject: fields.one("subject").to_owned(),
+            message: fields.one("message").to_owned(),
+            department_id: fields.one("department").to_owned(),
+            urgency: fields.one("urgency").to_owned(),
+            labels: fields.one("labels").to_owned(),
+            fields: custom_field_values(fields),
+        }
+    }
+
+    /// The ticket as the use case takes it.
+    fn parse(&self) -> NewTicket {
+        let requester = parsed("requester_email", Email::parse(&self.requester_email)).and_then(
+            |email| {
+                let name = match self.requester_name.trim() {
+                    "" => None,
+                    name => Some(parsed("requester_name", PersonName::parse(name))?),
+                };
+                Ok(Requester::Address { email, name })
+            },
+        );
+        NewTicket {
+            requester,
+            subject: parsed("subject", Subject::parse(&self.subject)),
+            message: parsed("body", MessageText::parse(&self.message)),
+            department_id: optional_id(&self.department_id, "department"),
+            urgency: parsed("urgency", Urgency::parse(&self.urgency)),
+            labels: parsed("labels", Labels::parse_list(&self.labels)),
+            fields: FieldValues::Complete(self.fields.clone()),
+            channel: Channel::Agent,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -506,14 +624,14 @@ struct NewTicketPage<'a> {
     csrf_token: &'a str,
     departments: Vec<DepartmentNode>,
     fields: Vec<FieldView>,
-    input: NewTicketInput,
+    input: NewTicketForm,
     errors: FieldErrors,
 }
 
 async fn new_ticket_page(
     state: &AppState,
     session: &Session,
-    input: NewTicketInput,
+    input: NewTicketForm,
     errors: FieldErrors,
 ) -> WebResult<Response> {
     let context = state.app.agent_context(&session.actor).await?;
@@ -546,9 +664,9 @@ async fn new_form(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
 ) -> WebResult<Response> {
-    let input = NewTicketInput {
+    let input = NewTicketForm {
         urgency: "1".to_owned(),
-        ..NewTicketInput::default()
+        ..NewTicketForm::default()
     };
     new_ticket_page(&state, &session, input, FieldErrors::new()).await
 }
@@ -558,20 +676,10 @@ async fn create(
     AgentSession(session): AgentSession,
     fields: FormFields,
 ) -> WebResult<Response> {
-    let input = NewTicketInput {
-        requester_email: fields.one("requester_email").to_owned(),
-        requester_name: fields.one("requester_name").to_owned(),
-        subject: fields.one("subject").to_owned(),
-        message: fields.one("message").to_owned(),
-        department_id: fields.one("department").to_owned(),
-        urgency: fields.one("urgency").to_owned(),
-        labels: fields.one("labels").to_owned(),
-        fields: custom_field_values(&fields),
-        ..NewTicketInput::default()
-    };
+    let form = NewTicketForm::read(&fields);
     match state
         .app
-        .create_ticket_for_user(&session.caller(), &input)
+        .create_ticket_for_user(&session.caller(), &form.parse())
         .await
     {
         Ok(created) => Ok(Redirect::to(&format!(
@@ -579,7 +687,7 @@ async fn create(
             created.ticket.reference
         ))
         .into_response()),
-        Err(AppError::Invalid(errors)) => new_ticket_page(&state, &session, input, errors).await,
+        Err(AppError::Invalid(errors)) => new_ticket_page(&state, &session, form, errors).await,
         Err(other) => Err(other.into()),
     }
 }

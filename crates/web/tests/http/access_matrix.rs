@@ -4,7 +4,7 @@
 //! admin), with the status each must get. A second test reads the route
 //! table from the source, so a new route without a row here fails.
 
-use ferrodesk_app::{AccountKind, Caller, NewTicketInput, PropertiesInput};
+use ferrodesk_app::{AccountKind, Caller};
 use ferrodesk_testkit::on_both_backends;
 use reqwest::multipart::{Form, Part};
 
@@ -267,6 +267,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/permission-groups/{id}/delete", Rule::Admin),
     ("GET", "/admin/tickets", Rule::Admin),
     ("POST", "/admin/tickets/attachments", Rule::Admin),
+    ("POST", "/admin/tickets/default-department", Rule::Admin),
     ("POST", "/admin/tickets/fields", Rule::Admin),
     ("GET", "/admin/tickets/fields/{id}", Rule::Admin),
     ("POST", "/admin/tickets/fields/{id}", Rule::Admin),
@@ -344,7 +345,7 @@ async fn attach(app: &TestApp, admin: &Browser, reference: &str) -> i64 {
     let ticket = app
         .app
         .store()
-        .find_ticket(reference)
+        .find_ticket(&crate::helpers::ticket_ref(reference))
         .await
         .unwrap()
         .unwrap();
@@ -468,22 +469,13 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
             app.app
                 .create_ticket_for_user(
                     &Caller::new(&admin_actor, "192.0.2.1"),
-                    &NewTicketInput {
-                        requester_email: "uma@example.org".into(),
-                        requester_name: String::new(),
-                        subject: subject.into(),
-                        message: "Please help".into(),
-                        department_id: billing.to_string(),
-                        urgency: "2".into(),
-                        labels: String::new(),
-                        fields: Vec::new(),
-                        ..NewTicketInput::default()
-                    },
+                    &crate::helpers::new_ticket("uma@example.org", "Uma", subject, billing, 2),
                 )
                 .await
                 .unwrap()
                 .ticket
                 .reference
+                .to_string()
         }
     };
     let open = open_ticket("Unassigned invoice question").await;
@@ -491,17 +483,8 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
     app.app
         .change_ticket(
             &Caller::new(&admin_actor, ""),
-            &own,
-            &PropertiesInput {
-                priority_id: String::new(),
-                status: "awaiting_agent".into(),
-                urgency: "2".into(),
-                department_id: billing.to_string(),
-                agent_id: gus.id.to_string(),
-                team_id: String::new(),
-                labels: String::new(),
-                fields: Vec::new(),
-            },
+            &crate::helpers::ticket_key(&own),
+            &crate::helpers::assignment(billing, gus.id),
         )
         .await
         .unwrap();
@@ -742,7 +725,7 @@ on_both_backends! { spawn_app;
         }
         assert!(failures.is_empty(), "{} unexpected answers:\n{}", failures.len(), failures.join("\n"));
         assert_eq!(checked, MATRIX.len());
-        let ticket = app.app.store().find_ticket(&setup.open).await.unwrap().unwrap();
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&setup.open)).await.unwrap().unwrap();
         let notes = app.app.store().ticket_messages(ticket.id, true).await.unwrap().iter().filter(|message| message.is_note).count();
         assert_eq!(notes, 2, "only the full agent and the admin wrote on the unassigned ticket");
     }

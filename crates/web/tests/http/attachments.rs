@@ -53,7 +53,7 @@ async fn attachment_ids(app: &TestApp, reference: &str) -> Vec<(i64, String)> {
     let ticket = app
         .app
         .store()
-        .find_ticket(reference)
+        .find_ticket(&crate::helpers::ticket_ref(reference))
         .await
         .unwrap()
         .unwrap();
@@ -116,7 +116,7 @@ on_both_backends! { spawn_app;
             let sent = send_with_files(&app, &alice, &reference, "note", "", vec![file(name, PNG, "image/png")]).await;
             assert_eq!(sent.status(), 303, "a note may be only a file");
         }
-        let ticket = app.app.store().find_ticket(&reference).await.unwrap().unwrap();
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         let messages = app.app.store().ticket_messages(ticket.id, true).await.unwrap();
         assert_eq!(messages.len(), 3);
         let blobs: i64 = count(&app, "SELECT COUNT(*) FROM blobs").await;
@@ -147,7 +147,7 @@ on_both_backends! { spawn_app;
         assert_eq!(three.status(), 422);
         assert!(three.text().await.unwrap().contains("at most 2 files"));
 
-        let ticket = app.app.store().find_ticket(&reference).await.unwrap().unwrap();
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1, "nothing was sent");
         assert!(attachment_ids(&app, &reference).await.is_empty());
         assert_eq!(count(&app, "SELECT COUNT(*) FROM blobs WHERE size > 1048576").await, 0, "the large file was not kept");
@@ -216,7 +216,7 @@ on_both_backends! { spawn_app;
             .send().await.unwrap();
         assert_eq!(response.status(), 403, "visitors cannot upload at all");
         assert_eq!(count(&app, "SELECT COUNT(*) FROM blobs").await, 0);
-        let ticket = app.app.store().find_ticket(&reference).await.unwrap().unwrap();
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
     }
 

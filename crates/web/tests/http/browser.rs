@@ -270,7 +270,7 @@ on_both_backends! { spawn_app;
         browser.click("#properties-form button[type=submit]").await;
         browser.wait_for_url(|url| url.contains("notice=saved")).await;
         assert_eq!(browser.text_of("#ticket-status").await, "Resolved");
-        let ticket = app.app.store().find_ticket(&first).await.unwrap().unwrap();
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap();
         assert!(ticket.resolved_at.is_some());
         let messages = app.app.store().ticket_messages(ticket.id, false).await.unwrap();
         assert_eq!(messages.len(), 3, "both requests and the reply; the note is not among what the user may see");

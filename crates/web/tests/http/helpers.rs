@@ -302,3 +302,59 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A reference the test knows to be well formed.
+pub(crate) fn ticket_ref(text: &str) -> ferrodesk_core::TicketRef {
+    ferrodesk_core::TicketRef::parse(text).unwrap()
+}
+
+/// A ticket by its reference, as the use cases take it.
+pub(crate) fn ticket_key(reference: &str) -> ferrodesk_app::TicketKey {
+    ferrodesk_app::TicketKey::parse(reference).unwrap()
+}
+
+/// A ticket for a user by address, as an agent's form would give it.
+pub(crate) fn new_ticket(
+    email: &str,
+    name: &str,
+    subject: &str,
+    department: i64,
+    urgency: i64,
+) -> ferrodesk_app::NewTicket {
+    use ferrodesk_app::{Channel, FieldValues, NewTicket, Requester};
+    use ferrodesk_core::{Email, Labels, MessageText, PersonName, Subject, Urgency};
+    NewTicket {
+        requester: Ok(Requester::Address {
+            email: Email::parse(email).unwrap(),
+            name: PersonName::parse(name).ok(),
+        }),
+        subject: Ok(Subject::parse(subject).unwrap()),
+        message: Ok(MessageText::parse("It does not work.").unwrap()),
+        department_id: Ok(Some(department)),
+        urgency: Ok(Urgency::new(urgency).unwrap()),
+        labels: Ok(Labels::default()),
+        fields: FieldValues::Complete(Vec::new()),
+        channel: Channel::Agent,
+    }
+}
+
+/// A change that assigns a ticket to an agent in a department.
+pub(crate) fn assignment(department: i64, agent: i64) -> ferrodesk_app::TicketChange {
+    ferrodesk_app::TicketChange {
+        department_id: Some(Ok(department)),
+        agent_id: Some(Ok(Some(agent))),
+        ..ferrodesk_app::TicketChange::default()
+    }
+}
+
+/// An agent's reply with this text.
+pub(crate) fn reply_with(text: &str) -> ferrodesk_app::ReplyInput {
+    ferrodesk_app::ReplyInput {
+        body: Ok(ferrodesk_core::MessageText::parse(text).unwrap()),
+        is_note: false,
+        status: None,
+        seen_message_id: None,
+        attachments: Vec::new(),
+        channel: ferrodesk_app::Channel::Agent,
+    }
+}

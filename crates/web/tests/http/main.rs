@@ -21,8 +21,10 @@ mod ip_allow_list;
 mod knowledge_base;
 mod login_mails;
 mod mail;
+
 mod network;
 mod news_search;
+mod newcomer;
 mod organization;
 mod password_reset;
 mod people;

@@ -61,36 +61,36 @@ on_both_backends! { spawn_app;
 
     async fn admins_build_a_department_tree_and_bad_changes_are_refused(app: TestApp) {
         let token = signed_in_admin(&app).await;
-        assert_eq!(location(&add_department(&app, &token, "Support", None).await), "/admin/departments?notice=created");
-        let support = department_id(&app, "Support").await;
-        add_department(&app, &token, "Hardware", Some(support)).await;
-        let hardware = department_id(&app, "Support \u{203a} Hardware").await;
+        assert_eq!(location(&add_department(&app, &token, "Service", None).await), "/admin/departments?notice=created");
+        let service = department_id(&app, "Service").await;
+        add_department(&app, &token, "Hardware", Some(service)).await;
+        let hardware = department_id(&app, "Service \u{203a} Hardware").await;
         add_department(&app, &token, "Printers", Some(hardware)).await;
-        let printers = department_id(&app, "Support \u{203a} Hardware \u{203a} Printers").await;
+        let printers = department_id(&app, "Service \u{203a} Hardware \u{203a} Printers").await;
         add_department(&app, &token, "Sales", None).await;
 
         let page = app.get("/admin/departments").await.text().await.unwrap();
-        let order: Vec<_> = ["Sales", "Support", "Hardware", "Printers"].iter().map(|name| page.find(&format!("{name}</td>")).unwrap()).collect();
+        let order: Vec<_> = ["Sales", "Service", "Hardware", "Printers"].iter().map(|name| page.find(&format!("{name}</td>")).unwrap()).collect();
         assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "parents before children: {order:?}");
 
-        let twin = add_department(&app, &token, "  support ", None).await;
+        let twin = add_department(&app, &token, "  service ", None).await;
         assert_eq!(twin.status(), 422);
         assert!(twin.text().await.unwrap().contains("already exists"));
-        assert_eq!(add_department(&app, &token, "Support", Some(department_id(&app, "Sales").await)).await.status(), 303, "the same name elsewhere is fine");
+        assert_eq!(add_department(&app, &token, "Service", Some(department_id(&app, "Sales").await)).await.status(), 303, "the same name elsewhere is fine");
         assert_eq!(add_department(&app, &token, "", None).await.status(), 422);
         assert_eq!(add_department(&app, &token, "Ghost child", Some(99_999)).await.status(), 422);
         let bad_parent = app.post_form("/admin/departments", &[("csrf_token", &token), ("name", "X"), ("parent", "not-a-number")]).await;
         assert_eq!(bad_parent.status(), 400);
 
-        let cycle = app.post_form(&format!("/admin/departments/{support}"), &[("csrf_token", &token), ("name", "Support"), ("parent", &printers.to_string())]).await;
+        let cycle = app.post_form(&format!("/admin/departments/{service}"), &[("csrf_token", &token), ("name", "Service"), ("parent", &printers.to_string())]).await;
         assert_eq!(cycle.status(), 422);
         assert!(cycle.text().await.unwrap().contains("inside itself"));
-        let has_children = app.post_form(&format!("/admin/departments/{support}/delete"), &[("csrf_token", &token)]).await;
+        let has_children = app.post_form(&format!("/admin/departments/{service}/delete"), &[("csrf_token", &token)]).await;
         assert_eq!(has_children.status(), 409);
 
-        let renamed = app.post_form(&format!("/admin/departments/{hardware}"), &[("csrf_token", &token), ("name", "Devices"), ("parent", &support.to_string())]).await;
+        let renamed = app.post_form(&format!("/admin/departments/{hardware}"), &[("csrf_token", &token), ("name", "Devices"), ("parent", &service.to_string())]).await;
         assert_eq!(renamed.status(), 303);
-        department_id(&app, "Support \u{203a} Devices \u{203a} Printers").await;
+        department_id(&app, "Service \u{203a} Devices \u{203a} Printers").await;
         let moved = app.post_form(&format!("/admin/departments/{printers}"), &[("csrf_token", &token), ("name", "Printers"), ("parent", "")]).await;
         assert_eq!(moved.status(), 303);
         assert_eq!(app.post_form(&format!("/admin/departments/{printers}/delete"), &[("csrf_token", &token)]).await.status(), 303);
@@ -100,6 +100,34 @@ on_both_backends! { spawn_app;
         assert_eq!(logged.iter().filter(|action| *action == "department.created").count(), 5, "{logged:?}");
         assert_eq!(logged.iter().filter(|action| *action == "department.changed").count(), 2);
         assert_eq!(logged.iter().filter(|action| *action == "department.deleted").count(), 1);
+    }
+
+    async fn the_default_department_takes_requests_and_cannot_be_deleted_while_it_is_the_default(app: TestApp) {
+        let token = signed_in_admin(&app).await;
+        let support = department_id(&app, "Support").await;
+        let page = app.get("/admin/departments").await.text().await.unwrap();
+        assert!(page.contains("Support <span class=\"badge\">default</span>"), "a fresh install has its default department");
+        assert!(!page.contains(&format!("/admin/departments/{support}/delete")), "no delete button for the default");
+        let refused = app.post_form(&format!("/admin/departments/{support}/delete"), &[("csrf_token", &token)]).await;
+        assert_eq!(refused.status(), 409);
+        let renamed = app.post_form(&format!("/admin/departments/{support}"), &[("csrf_token", &token), ("name", "Help"), ("parent", "")]).await;
+        assert_eq!(renamed.status(), 303, "renaming is fine");
+
+        // Another default is chosen under Admin → Tickets; then the old one may go.
+        add_department(&app, &token, "Service", None).await;
+        let service = department_id(&app, "Service").await;
+        let tickets = app.get("/admin/tickets").await.text().await.unwrap();
+        assert!(tickets.contains(&format!("<option value=\"{support}\" selected>Help</option>")), "{tickets}");
+        let bad = app.post_form("/admin/tickets/default-department", &[("csrf_token", &token), ("default_department", "99999")]).await;
+        assert_eq!(bad.status(), 422);
+        let chosen = app.post_form("/admin/tickets/default-department", &[("csrf_token", &token), ("default_department", &service.to_string())]).await;
+        assert_eq!(location(&chosen), "/admin/tickets?notice=default_saved");
+        let defaults: Vec<_> = app.app.store().list_departments().await.unwrap().into_iter().filter(|department| department.is_default).map(|department| department.id).collect();
+        assert_eq!(defaults, [service], "one default at a time");
+        assert_eq!(app.post_form(&format!("/admin/departments/{support}/delete"), &[("csrf_token", &token)]).await.status(), 303);
+        let missing_token = app.post_form("/admin/tickets/default-department", &[("default_department", &service.to_string())]).await;
+        assert_eq!(missing_token.status(), 403, "the form needs its CSRF token");
+        assert_eq!(actions(&app, "department.default_changed").await.len(), 1);
     }
 
     async fn teams_are_made_and_given_agents_as_members(app: TestApp) {

@@ -11,7 +11,7 @@ use crate::tickets::{post_on, signed_in};
 
 const NEW_PASSWORD: &str = "a long and new passphrase 42";
 
-async fn register(
+pub(crate) async fn register(
     app: &TestApp,
     browser: &Browser,
     name: &str,
@@ -53,7 +53,7 @@ async fn log_in(app: &TestApp, email: &str, password: &str) -> u16 {
 }
 
 /// The confirmation link in the newest mail to `address`, as a path.
-async fn confirmation_link(app: &TestApp, address: &str) -> String {
+pub(crate) async fn confirmation_link(app: &TestApp, address: &str) -> String {
     let mails = app.app.store().list_mail(None, 50).await.unwrap();
     let mail = mails
         .iter()

@@ -68,7 +68,7 @@ on_both_backends! { spawn_app;
         let visible = app.app.store().count_tickets(
             &ferrodesk_store::Visibility::Everything,
             &ferrodesk_store::TicketFilter {
-                statuses: ferrodesk_core::TicketStatus::VISIBLE.iter().map(|status| status.key().to_owned()).collect(),
+                statuses: ferrodesk_core::TicketStatus::VISIBLE.to_vec(),
                 ..Default::default()
             },
         ).await.unwrap();

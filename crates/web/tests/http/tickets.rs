@@ -2,7 +2,7 @@
 //! user, replies and notes, properties and the log, who reaches which
 //! ticket, keyset paging, and the warning about a reply written meanwhile.
 
-use ferrodesk_app::{AccountKind, Actor, Caller, GroupInput, NewTicketInput, SignedIn};
+use ferrodesk_app::{AccountKind, Actor, Caller, GroupInput, SignedIn};
 use ferrodesk_store::PersonRecord;
 use ferrodesk_testkit::on_both_backends;
 
@@ -56,11 +56,17 @@ pub(crate) async fn desk(app: &TestApp) -> Desk {
         .create_account("carol@example.org", "Carol Agent", AccountKind::Agent)
         .await;
     let system = Caller::system();
+    // A fresh install has its default department, Support, already.
     let support = app
         .app
-        .create_department(&system, "Support", None)
+        .store()
+        .list_departments()
         .await
-        .unwrap();
+        .unwrap()
+        .iter()
+        .find(|department| department.is_default && department.name == "Support")
+        .unwrap()
+        .id;
     let sales = app
         .app
         .create_department(&system, "Sales", None)
@@ -116,22 +122,13 @@ pub(crate) async fn open_ticket(
     app.app
         .create_ticket_for_user(
             &Caller::new(&actor, "192.0.2.10"),
-            &NewTicketInput {
-                requester_email: "uma@example.org".to_owned(),
-                requester_name: "Uma User".to_owned(),
-                subject: subject.to_owned(),
-                message: "It does not work.".to_owned(),
-                department_id: department.to_string(),
-                urgency: "3".to_owned(),
-                labels: String::new(),
-                fields: Vec::new(),
-                ..NewTicketInput::default()
-            },
+            &crate::helpers::new_ticket("uma@example.org", "Uma User", subject, department, 3),
         )
         .await
         .unwrap()
         .ticket
         .reference
+        .to_string()
 }
 
 pub(crate) async fn signed_in(app: &TestApp, email: &str) -> Browser {
@@ -167,7 +164,7 @@ on_both_backends! { spawn_app;
         assert_eq!(made.status(), 303);
         let path = location(&made).split('?').next().unwrap().to_owned();
         let reference = path.rsplit('/').next().unwrap().to_owned();
-        assert!(ferrodesk_app::looks_like_reference(&reference), "{reference}");
+        assert!(ferrodesk_core::TicketRef::parse(&reference).is_ok(), "{reference}");
 
         let page = alice.get(&app, &path).await.text().await.unwrap();
         assert!(page.contains("<strong>jams</strong>"), "markdown rendered");
@@ -178,12 +175,12 @@ on_both_backends! { spawn_app;
 
         let replied = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Please switch it off and on.")]).await;
         assert_eq!(location(&replied), format!("{path}?notice=sent"));
-        let ticket = app.app.store().find_ticket(&reference).await.unwrap().unwrap();
-        assert_eq!(ticket.status, "awaiting_user", "a reply hands the ticket to the user");
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        assert_eq!(ticket.status.key(), "awaiting_user", "a reply hands the ticket to the user");
         assert!(ticket.first_agent_reply_at.is_some());
         let noted = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "note"), ("body", "User sounded annoyed.")]).await;
         assert_eq!(location(&noted), format!("{path}?notice=noted"));
-        assert_eq!(app.app.store().find_ticket(&reference).await.unwrap().unwrap().status, "awaiting_user", "a note leaves the status");
+        assert_eq!(app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_user", "a note leaves the status");
         let messages = app.app.store().ticket_messages(ticket.id, false).await.unwrap();
         assert_eq!(messages.len(), 2, "without notes: the request and the reply");
         assert!(messages.iter().all(|message| !message.is_note));
@@ -208,12 +205,8 @@ on_both_backends! { spawn_app;
         let in_sales = open_ticket(&app, &desk.admin, desk.sales, "Unassigned sales question").await;
         let for_bob = open_ticket(&app, &desk.admin, desk.sales, "Bob's sales question").await;
         let admin_actor = actor_of(&desk.admin);
-        let bob_id = desk.bob.id.to_string();
         let sales = desk.sales.to_string();
-        app.app.change_ticket(&Caller::new(&admin_actor, ""), &for_bob, &ferrodesk_app::PropertiesInput {
-            priority_id: String::new(),
-                status: "awaiting_agent".into(), urgency: "3".into(), department_id: sales.clone(), agent_id: bob_id, team_id: String::new(), labels: String::new(), fields: Vec::new(),
-        }).await.unwrap();
+        app.app.change_ticket(&Caller::new(&admin_actor, ""), &crate::helpers::ticket_key(&for_bob), &crate::helpers::assignment(desk.sales, desk.bob.id)).await.unwrap();
 
         let carol = signed_in(&app, "carol@example.org").await;
         let list = carol.get(&app, "/agent/tickets").await.text().await.unwrap();
@@ -257,7 +250,7 @@ on_both_backends! { spawn_app;
         assert_eq!(to_carol.status(), 422);
         let saved = post_on(&app, &alice, &page, &format!("{page}/properties"), &[("status", "pending"), ("urgency", "8"), ("department", &support), ("agent", &desk.alice.id.to_string()), ("labels", "vip")]).await;
         assert_eq!(saved.status(), 303);
-        let ticket = app.app.store().find_ticket(&in_support).await.unwrap().unwrap();
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&in_support)).await.unwrap().unwrap();
         let fields: Vec<_> = app.app.store().ticket_log(ticket.id).await.unwrap().into_iter().map(|entry| entry.field).collect();
         assert_eq!(fields, ["status", "urgency", "agent", "labels"]);
         let mine = alice.get(&app, "/agent/tickets?view=mine&status=pending").await.text().await.unwrap();
@@ -330,7 +323,7 @@ on_both_backends! { spawn_app;
         let opened = alice.get(&app, &page).await.text().await.unwrap();
         let seen = opened.split("name=\"seen_message_id\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
         let admin = actor_of(&desk.admin);
-        app.app.reply_to_ticket(&Caller::new(&admin, ""), &reference, &ferrodesk_app::ReplyInput { body: "Already answered.".into(), ..Default::default() }).await.unwrap();
+        app.app.reply_to_ticket(&Caller::new(&admin, ""), &crate::helpers::ticket_key(&reference), &crate::helpers::reply_with("Already answered.")).await.unwrap();
         let late = alice.post(&app, &format!("{page}/reply"), &[("csrf_token", &csrf_token_in(&opened)), ("kind", "reply"), ("seen_message_id", &seen), ("body", "My answer")]).await;
         assert_eq!(late.status(), 409);
         let shown = late.text().await.unwrap();
@@ -357,7 +350,7 @@ on_both_backends! { spawn_app;
         }
         let made = visitor.post(&app, "/agent/tickets/new", &[("csrf_token", &token), ("subject", "x")]).await;
         assert_eq!(made.status(), 303);
-        let ticket = app.app.store().find_ticket(&reference).await.unwrap().unwrap();
+        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1, "nothing was written");
     }
 }

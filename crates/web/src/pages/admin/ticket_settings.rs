@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    AppError, AttachmentLimits, FieldErrors, FieldInput, TicketFieldRecord, TicketPriorityRecord,
+    AppError, AttachmentLimits, DepartmentNode, FieldErrors, FieldInput, TicketFieldRecord, TicketPriorityRecord,
 };
 use ferrodesk_core::FieldKind;
 
@@ -21,6 +21,10 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/tickets", get(overview))
         .route("/admin/tickets/attachments", post(save_attachments))
+        .route(
+            "/admin/tickets/default-department",
+            post(save_default_department),
+        )
         .route("/admin/tickets/fields", post(create_field))
         .route("/admin/tickets/fields/{id}", get(field).post(update_field))
         .route("/admin/tickets/fields/{id}/delete", post(delete_field))
@@ -49,6 +53,7 @@ enum Failed {
     NewField,
     Attachments,
     Priority,
+    DefaultDepartment,
 }
 
 #[derive(Template)]
@@ -61,6 +66,7 @@ struct OverviewPage<'a> {
     priorities: Vec<TicketPriorityRecord>,
     kinds: [FieldKind; 7],
     limits: AttachmentLimits,
+    departments: Vec<DepartmentNode>,
     typed: FieldInput,
     failed: Failed,
     errors: FieldErrors,
@@ -87,6 +93,10 @@ impl OverviewPage<'_> {
     fn failed_priority(&self) -> bool {
         self.failed == Failed::Priority
     }
+
+    fn failed_default_department(&self) -> bool {
+        self.failed == Failed::DefaultDepartment
+    }
 }
 
 async fn overview_page(
@@ -109,6 +119,7 @@ async fn overview_page(
             priorities: state.app.ticket_priorities(admin.actor()).await?,
             kinds: FieldKind::ALL,
             limits: state.app.settings().await?.attachments.clone(),
+            departments: state.app.departments(admin.actor()).await?,
             typed,
             failed,
             errors,
@@ -129,6 +140,7 @@ async fn overview(
         ("saved", "The attachment limits are saved."),
         ("priority_added", "The priority is added."),
         ("priority_deleted", "The priority is deleted."),
+        ("default_saved", "The default department is saved."),
     ]);
     overview_page(
         &state,
@@ -171,6 +183,35 @@ async fn save_attachments(
                 &admin,
                 FieldInput::default(),
                 Failed::Attachments,
+                errors,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+async fn save_default_department(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    fields: FormFields,
+) -> WebResult<Response> {
+    let outcome = match fields.one("default_department").trim().parse::<i64>() {
+        Ok(id) => state.app.set_default_department(&admin.caller(), id).await,
+        Err(_) => Err(AppError::invalid(
+            "default_department",
+            "Choose a department.",
+        )),
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to("/admin/tickets?notice=default_saved").into_response()),
+        Err(error) => {
+            let errors = refused(error)?;
+            overview_page(
+                &state,
+                &admin,
+                FieldInput::default(),
+                Failed::DefaultDepartment,
                 errors,
                 None,
             )

@@ -1,0 +1,280 @@
+//! The agent list and the API's ticket list: views, filters, keyset
+//! pages, and each view's count (from the per-node count cache).
+
+use std::collections::HashMap;
+
+use ferrodesk_core::{Label, Labels, TicketStatus, Urgency};
+use ferrodesk_store::{TicketFilter, TicketPage, TicketRecord, Visibility};
+
+use super::AgentContext;
+use crate::error::parse_keyset_cursor;
+use crate::{Actor, App, AppError, AppResult};
+
+/// Rows per page of the agent list.
+pub const TICKET_PAGE_SIZE: i64 = 50;
+/// The agent list counts each view's tickets up to this many and shows
+/// "1000+" beyond, so the page costs the same at a million tickets.
+pub const LIST_COUNT_CAP: i64 = 1000;
+
+/// A view of the list: whose tickets it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ListView {
+    Mine,
+    Unassigned,
+    /// The agent's teams'.
+    Teams,
+    Followed,
+    #[default]
+    All,
+}
+
+impl ListView {
+    pub const ALL: [ListView; 5] = [
+        ListView::Mine,
+        ListView::Unassigned,
+        ListView::Teams,
+        ListView::Followed,
+        ListView::All,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            ListView::Mine => "mine",
+            ListView::Unassigned => "unassigned",
+            ListView::Teams => "teams",
+            ListView::Followed => "followed",
+            ListView::All => "all",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ListView::Mine => "Mine",
+            ListView::Unassigned => "Unassigned",
+            ListView::Teams => "My teams",
+            ListView::Followed => "Followed",
+            ListView::All => "All",
+        }
+    }
+
+    /// A view by its key; anything else is the whole list.
+    pub fn from_key(key: &str) -> ListView {
+        ListView::ALL
+            .into_iter()
+            .find(|view| view.key() == key)
+            .unwrap_or_default()
+    }
+}
+
+/// Which statuses the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFilter {
+    /// Everything not resolved or archived.
+    #[default]
+    Open,
+    /// Every status the lists show.
+    Any,
+    Only(TicketStatus),
+}
+
+impl StatusFilter {
+    /// As a form or the API sends it: empty, `any` or a status key.
+    pub fn parse(text: &str) -> AppResult<StatusFilter> {
+        match text.trim() {
+            "" => Ok(StatusFilter::Open),
+            "any" => Ok(StatusFilter::Any),
+            key => TicketStatus::from_key(key)
+                .map(StatusFilter::Only)
+                .ok_or_else(|| AppError::invalid("status", "Unknown status.")),
+        }
+    }
+
+    /// The key the filter was chosen with, for links.
+    pub fn key(self) -> &'static str {
+        match self {
+            StatusFilter::Open => "",
+            StatusFilter::Any => "any",
+            StatusFilter::Only(status) => status.key(),
+        }
+    }
+
+    fn statuses(self) -> Vec<TicketStatus> {
+        match self {
+            StatusFilter::Open => TicketStatus::open().collect(),
+            StatusFilter::Any => TicketStatus::VISIBLE.to_vec(),
+            StatusFilter::Only(status) => vec![status],
+        }
+    }
+}
+
+/// The filters of the agent list, as the page or API parsed them.
+#[derive(Debug, Clone, Default)]
+pub struct TicketListQuery {
+    pub view: ListView,
+    pub status: StatusFilter,
+    pub department_id: Option<i64>,
+    pub label: Option<Label>,
+    pub urgency_at_least: Option<Urgency>,
+    /// Tickets assigned to this agent (in the whole list).
+    pub agent_id: Option<i64>,
+    /// The cursor of the page: "updated_at.id" of the last row before.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TicketList {
+    pub tickets: Vec<TicketRecord>,
+    /// The tickets under the filters; in the agent list at most
+    /// `LIST_COUNT_CAP` (meaning that many or more).
+    pub total: i64,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<String>,
+    /// How many tickets each view holds under the same filters.
+    pub view_counts: Vec<(ListView, i64)>,
+    /// Each ticket's labels, by ticket id (filled for the API only).
+    pub labels: HashMap<i64, Labels>,
+}
+
+/// The store filter for one view of the list with the query's filters.
+fn ticket_filter(context: &AgentContext, query: &TicketListQuery, view: ListView) -> TicketFilter {
+    let mut filter = TicketFilter {
+        statuses: query.status.statuses(),
+        department_id: query.department_id,
+        label: query.label.clone(),
+        urgency_at_least: query.urgency_at_least,
+        ..TicketFilter::default()
+    };
+    match view {
+        ListView::Mine => filter.agent_id = Some(Some(context.agent_id)),
+        ListView::Unassigned => filter.agent_id = Some(None),
+        ListView::Teams => filter.team_ids = Some(context.team_ids.clone()),
+        ListView::Followed => filter.followed_by = Some(context.agent_id),
+        ListView::All => filter.agent_id = query.agent_id.map(Some),
+    }
+    filter
+}
+
+/// Where a keyset page starts and how long it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageRequest<'a> {
+    /// The cursor sent back by a "next page" link.
+    pub after: Option<&'a str>,
+    pub size: i64,
+    /// Rows to skip instead (numbered pages of the API).
+    pub offset: i64,
+}
+
+impl App {
+    /// One page of tickets, newest activity first, with the cursor of the
+    /// next page when there is one: the one keyset page behind the agent
+    /// list, the API's list and the help center's "my requests".
+    pub(crate) async fn ticket_page(
+        &self,
+        visibility: &Visibility,
+        filter: &TicketFilter,
+        request: PageRequest<'_>,
+    ) -> AppResult<(Vec<TicketRecord>, Option<String>)> {
+        let mut tickets = self
+            .store()
+            .list_tickets(
+                visibility,
+                filter,
+                TicketPage {
+                    after: parse_keyset_cursor(request.after)?,
+                    // One more than shown tells whether a next page exists.
+                    limit: request.size + 1,
+                    offset: request.offset,
+                },
+            )
+            .await?;
+        let size = usize::try_from(request.size).unwrap_or(0);
+        if tickets.len() <= size {
+            return Ok((tickets, None));
+        }
+        tickets.truncate(size);
+        let next = tickets
+            .last()
+            .map(|last| format!("{}.{}", last.updated_at, last.id));
+        Ok((tickets, next))
+    }
+
+    /// One page of the tickets the agent may see, with the filters, and
+    /// each view's count.
+    pub async fn list_tickets(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+    ) -> AppResult<TicketList> {
+        let context = self.agent_context(actor).await?;
+        let visibility = context.visibility();
+        let filter = ticket_filter(&context, query, query.view);
+        let (tickets, next) = self
+            .ticket_page(
+                &visibility,
+                &filter,
+                PageRequest {
+                    after: query.after.as_deref(),
+                    size: TICKET_PAGE_SIZE,
+                    offset: 0,
+                },
+            )
+            .await?;
+        let mark = self.store().ticket_change_mark().await?;
+        let mut view_counts = Vec::with_capacity(ListView::ALL.len());
+        for view in ListView::ALL {
+            let view_filter = ticket_filter(&context, query, view);
+            let count = self
+                .counted(&visibility, &view_filter, Some(LIST_COUNT_CAP), mark)
+                .await?;
+            view_counts.push((view, count));
+        }
+        let total = view_counts
+            .iter()
+            .find(|(view, _)| *view == query.view)
+            .map_or(0, |(_, count)| *count);
+        Ok(TicketList {
+            tickets,
+            total,
+            next,
+            view_counts,
+            labels: HashMap::new(),
+        })
+    }
+
+    /// Tickets for the API: `count` rows after the cursor, or else from
+    /// `offset`, with the exact total under the same filters and each
+    /// ticket's labels.
+    pub async fn ticket_window(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+        count: i64,
+        offset: i64,
+    ) -> AppResult<TicketList> {
+        let context = self.agent_context(actor).await?;
+        let visibility = context.visibility();
+        let filter = ticket_filter(&context, query, query.view);
+        let (tickets, next) = self
+            .ticket_page(
+                &visibility,
+                &filter,
+                PageRequest {
+                    after: query.after.as_deref(),
+                    size: count,
+                    offset,
+                },
+            )
+            .await?;
+        let mark = self.store().ticket_change_mark().await?;
+        let total = self.counted(&visibility, &filter, None, mark).await?;
+        let ids: Vec<i64> = tickets.iter().map(|ticket| ticket.id).collect();
+        let labels = self.store().labels_of_tickets(&ids).await?;
+        Ok(TicketList {
+            tickets,
+            total,
+            next,
+            view_counts: Vec::new(),
+            labels,
+        })
+    }
+}

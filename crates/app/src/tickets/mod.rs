@@ -1,0 +1,42 @@
+//! Tickets for agents, one file per concern:
+//!
+//! - `context`: who acts and which tickets they reach (by id or reference);
+//! - `inputs`: the typed inputs forms and the API parse into;
+//! - `list` and `count_cache`: the list, its views and their counts;
+//! - `view`: a ticket with its thread, as the page and the API show it;
+//! - `create`: opening a ticket (and what the help center shares: fresh
+//!   references, requesters found or made by address);
+//! - `reply`: replies and notes, and the mail a reply sends;
+//! - `change`: property changes with their log, and deleting;
+//! - `merge`, `ccs`, `locks`: merging, copied users, locks and following.
+//!
+//! Every use case starts from what the acting agent may see; a ticket
+//! outside it is "not found", never "forbidden".
+
+mod ccs;
+mod change;
+mod context;
+mod count_cache;
+mod create;
+mod inputs;
+mod list;
+mod locks;
+mod merge;
+mod reply;
+mod view;
+
+pub use context::{AgentContext, TicketKey};
+pub use inputs::{
+    Channel, FieldValues, NewTicket, Parsed, ReplyInput, Requester, TicketChange, parsed,
+};
+pub use list::{
+    LIST_COUNT_CAP, ListView, StatusFilter, TICKET_PAGE_SIZE, TicketList, TicketListQuery,
+};
+pub use locks::TICKET_LOCK_DURATION;
+pub use reply::PostedMessage;
+pub use view::{TicketState, TicketView};
+
+pub(crate) use count_cache::TicketCountCache;
+pub(crate) use create::Drawn;
+pub(crate) use list::PageRequest;
+pub(crate) use reply::{new_attachments, properties_of};

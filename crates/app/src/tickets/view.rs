@@ -1,0 +1,171 @@
+//! A ticket as the agent page and the API show it.
+
+use std::collections::HashMap;
+
+use ferrodesk_core::{Labels, Permission};
+use ferrodesk_store::{AttachmentRecord, MemberRecord, MessageRecord, TicketLogRecord, TicketRecord};
+
+use super::TicketKey;
+use crate::attachments::attachments_by_message;
+use crate::departments::{DepartmentNode, department_tree};
+use crate::ticket_fields::{FieldView, field_views};
+use crate::{Actor, App, AppResult};
+
+/// A ticket as its agent page shows it.
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub ticket: TicketRecord,
+    pub labels: Labels,
+    pub messages: Vec<MessageRecord>,
+    pub log: Vec<TicketLogRecord>,
+    pub following: bool,
+    pub may_reply: bool,
+    pub may_note: bool,
+    pub may_edit: bool,
+    /// The newest message when the page was made, to warn about replies
+    /// written since.
+    pub last_message_id: i64,
+    /// Departments the ticket may be moved to.
+    pub departments: Vec<DepartmentNode>,
+    /// Agents the ticket may be assigned to.
+    pub agents: Vec<MemberRecord>,
+    pub teams: Vec<ferrodesk_store::TeamRecord>,
+    /// Attachments by message id.
+    pub attachments: HashMap<i64, Vec<AttachmentRecord>>,
+    pub fields: Vec<FieldView>,
+    pub may_merge: bool,
+    /// Who holds an unexpired lock, when it is someone else.
+    pub locked_by_other: Option<String>,
+    /// Whether the viewing agent holds the lock.
+    pub locked_by_me: bool,
+    /// Users copied on replies.
+    pub ccs: Vec<MemberRecord>,
+    /// Whether the agent may open the requester's page.
+    pub may_view_people: bool,
+    pub may_spam: bool,
+    pub may_delete: bool,
+    /// The optional priority list (empty when the admins keep none).
+    pub priorities: Vec<ferrodesk_store::TicketPriorityRecord>,
+}
+
+impl TicketView {
+    pub fn attachments_of(&self, message_id: &i64) -> &[AttachmentRecord] {
+        self.attachments.get(message_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A ticket as a use case left it: its row, labels and fields, which is
+/// what the API answers with.
+#[derive(Debug, Clone)]
+pub struct TicketState {
+    pub ticket: TicketRecord,
+    pub labels: Labels,
+    pub fields: Vec<FieldView>,
+}
+
+impl App {
+    /// A ticket the agent may see with its labels and field values, without
+    /// the thread: what the API answers for one ticket.
+    pub async fn ticket_state(&self, actor: &Actor, key: &TicketKey) -> AppResult<TicketState> {
+        let context = self.agent_context(actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, key).await?;
+        self.state_of(ticket).await
+    }
+
+    /// A ticket's labels and field values as they are stored now.
+    pub(crate) async fn state_of(&self, ticket: TicketRecord) -> AppResult<TicketState> {
+        let labels = self.store().ticket_labels(ticket.id).await?;
+        let fields = field_views(
+            self.store().list_ticket_fields().await?,
+            &self.store().ticket_field_values(ticket.id).await?,
+        );
+        Ok(TicketState {
+            ticket,
+            labels,
+            fields,
+        })
+    }
+
+    /// A ticket with its thread (notes included), log and what the agent
+    /// may do with it.
+    pub async fn ticket_view(&self, actor: &Actor, key: &TicketKey) -> AppResult<TicketView> {
+        let context = self.agent_context(actor).await?;
+        let (ticket, following) = self.visible_ticket(&context, key).await?;
+        let messages = self.store().ticket_messages(ticket.id, true).await?;
+        let departments = department_tree(&self.store().list_departments().await?)
+            .into_iter()
+            .filter(|node| context.effective.department_access(node.id).is_some())
+            .collect();
+        let (locked_by_other, locked_by_me) = self.lock_seen_by(&ticket, context.agent_id);
+        let may = |permission| context.effective.has(permission);
+        let TicketState {
+            ticket,
+            labels,
+            fields,
+        } = self.state_of(ticket).await?;
+        Ok(TicketView {
+            last_message_id: messages.last().map_or(0, |message| message.id),
+            log: self.store().ticket_log(ticket.id).await?,
+            attachments: attachments_by_message(
+                self.store().ticket_attachments(ticket.id, true).await?,
+            ),
+            ccs: self.store().ticket_ccs(ticket.id).await?,
+            agents: self.assignable_agents().await?,
+            teams: self.store().list_teams().await?,
+            priorities: self.store().list_ticket_priorities().await?,
+            may_spam: may(Permission::TicketSpam),
+            may_delete: may(Permission::TicketDelete),
+            may_view_people: may(Permission::PeopleView),
+            may_merge: may(Permission::TicketMerge),
+            may_reply: may(Permission::TicketReply),
+            may_note: may(Permission::TicketNote),
+            may_edit: may(Permission::TicketEdit),
+            locked_by_other,
+            locked_by_me,
+            fields,
+            ticket,
+            labels,
+            messages,
+            following,
+            departments,
+        })
+    }
+
+    /// Agents a ticket may be assigned to: every agent not disabled.
+    async fn assignable_agents(&self) -> AppResult<Vec<MemberRecord>> {
+        Ok(self
+            .store()
+            .list_agents()
+            .await?
+            .into_iter()
+            .filter(|agent| !agent.is_disabled)
+            .map(|agent| MemberRecord {
+                id: agent.id,
+                name: agent.name,
+                email: agent.email,
+            })
+            .collect())
+    }
+
+    /// Who holds an unexpired lock when it is someone else, and whether
+    /// `agent_id` holds it.
+    fn lock_seen_by(&self, ticket: &TicketRecord, agent_id: i64) -> (Option<String>, bool) {
+        let holder = ticket
+            .locked_until
+            .filter(|until| *until > self.now().millis())
+            .and(ticket.locked_by_id);
+        match holder {
+            Some(holder) if holder != agent_id => (
+                Some(
+                    ticket
+                        .locked_by_name
+                        .clone()
+                        .unwrap_or_else(|| "another agent".to_owned()),
+                ),
+                false,
+            ),
+            Some(_) => (None, true),
+            None => (None, false),
+        }
+    }
+}

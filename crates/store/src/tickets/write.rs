@@ -1,0 +1,399 @@
+//! Opening a ticket with its first message, and changing one: properties,
+//! labels, field values, a message, log lines and queued mail, each change
+//! in one transaction. The statements that several writes share are plain
+//! functions on a transaction the caller holds.
+
+use ferrodesk_core::{Label, Labels, TicketRef, TicketStatus, Timestamp, Urgency};
+use sqlx::QueryBuilder;
+
+use crate::backend::{BeginWrite, Connected, on_connection};
+use crate::{NewAuditEntry, NewMail, Store, StoreError, StoreResult, on_backend};
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub author_id: Option<i64>,
+    pub is_note: bool,
+    pub body_markdown: &'a str,
+    pub body_html: &'a str,
+    /// `web`, `agent`, `api` or `email`.
+    pub channel: &'a str,
+    pub ip: &'a str,
+    /// Files already stored as blobs, to attach to the message.
+    pub attachments: &'a [NewAttachment<'a>],
+}
+
+/// A stored file to attach to a message.
+#[derive(Debug, Clone)]
+pub struct NewAttachment<'a> {
+    pub blob_sha256: &'a str,
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
+}
+
+/// A line of the ticket log to write.
+#[derive(Debug, Clone)]
+pub struct NewLogEntry<'a> {
+    pub field: &'a str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// Who did something to a ticket, for its log.
+#[derive(Debug, Clone, Copy)]
+pub struct TicketActor<'a> {
+    pub id: Option<i64>,
+    pub label: &'a str,
+}
+
+/// A ticket to open, as it is written.
+pub struct NewTicketRow<'a> {
+    pub reference: &'a TicketRef,
+    pub subject: &'a str,
+    pub status: TicketStatus,
+    pub urgency: Urgency,
+    pub department_id: i64,
+    pub requester_id: i64,
+    pub organization_id: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub labels: &'a Labels,
+    /// Custom field values: (field id, canonical value).
+    pub field_values: &'a [(i64, String)],
+    pub message: &'a NewMessage<'a>,
+    /// Mail to queue with the ticket (its receipt), in the same transaction.
+    pub mails: &'a [NewMail<'a>],
+    /// An audit entry to write in the same transaction (an API request's).
+    pub audit: Option<&'a NewAuditEntry<'a>>,
+}
+
+/// The properties of a ticket after a change; the caller writes what each
+/// changed field was before in the log entries.
+#[derive(Debug, Clone)]
+pub struct TicketProperties<'a> {
+    pub status: TicketStatus,
+    pub urgency: Urgency,
+    pub department_id: i64,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+    pub priority_id: Option<i64>,
+    /// The labels after the change; `None` leaves them as they are.
+    pub labels: Option<&'a Labels>,
+}
+
+/// One change to a ticket: what it becomes, who did it, the log lines, and
+/// the message that came with it.
+pub struct TicketUpdate<'a> {
+    pub properties: &'a TicketProperties<'a>,
+    pub actor: TicketActor<'a>,
+    pub log: &'a [NewLogEntry<'a>],
+    pub message: Option<&'a NewMessage<'a>>,
+    /// An agent's reply: stamps the first agent reply time once.
+    pub agent_replied: bool,
+    /// Custom field values to set (`Some`) or clear (`None`).
+    pub field_values: &'a [(i64, Option<String>)],
+    /// Mail to queue with the change (a reply to the requester), in the
+    /// same transaction so a stored reply is never left unsent.
+    pub mails: &'a [NewMail<'a>],
+}
+
+/// Writes log lines.
+pub(super) async fn insert_log(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    actor: TicketActor<'_>,
+    entries: &[NewLogEntry<'_>],
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    on_connection!(connected, connection => {
+        for entry in entries {
+            sqlx::query(
+                "INSERT INTO ticket_log (ticket_id, actor_id, actor, field, before_value, after_value, occurred_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(ticket_id)
+            .bind(actor.id)
+            .bind(actor.label)
+            .bind(entry.field)
+            .bind(entry.before.as_deref())
+            .bind(entry.after.as_deref())
+            .bind(now.millis())
+            .execute(&mut *connection)
+            .await?;
+        }
+    });
+    Ok(())
+}
+
+/// Stores a message with its attachments; answers its id.
+async fn insert_message(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    message: &NewMessage<'_>,
+    now: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    on_connection!(connected, connection => {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO ticket_messages (ticket_id, author_id, is_note, body_markdown, body_html, channel, ip, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(ticket_id)
+        .bind(message.author_id)
+        .bind(message.is_note)
+        .bind(message.body_markdown)
+        .bind(message.body_html)
+        .bind(message.channel)
+        .bind(message.ip)
+        .bind(now.millis())
+        .fetch_one(&mut *connection)
+        .await?;
+        for attachment in message.attachments {
+            sqlx::query("INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(attachment.blob_sha256)
+                .bind(attachment.size)
+                .bind(now.millis())
+                .execute(&mut *connection)
+                .await?;
+            sqlx::query(
+                "INSERT INTO ticket_attachments (message_id, blob_sha256, file_name, content_type, size, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(attachment.blob_sha256)
+            .bind(attachment.file_name)
+            .bind(attachment.content_type)
+            .bind(attachment.size)
+            .bind(now.millis())
+            .execute(&mut *connection)
+            .await?;
+        }
+        Ok(id)
+    })
+}
+
+/// Adds labels to a ticket in one statement.
+async fn insert_labels(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    labels: &[Label],
+) -> Result<(), sqlx::Error> {
+    if labels.is_empty() {
+        return Ok(());
+    }
+    on_connection!(connected, connection => {
+        let mut builder = QueryBuilder::new("INSERT INTO ticket_labels (ticket_id, label) ");
+        builder.push_values(labels, |mut row, label| {
+            row.push_bind(ticket_id).push_bind(label.as_str());
+        });
+        builder.build().execute(connection).await?;
+    });
+    Ok(())
+}
+
+/// Writes a ticket's properties (and labels, when given); a move to
+/// `resolved` stamps the time, leaving it clears it.
+async fn update_properties(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    properties: &TicketProperties<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    on_connection!(&mut *connected, connection => {
+        sqlx::query(
+            "UPDATE tickets SET status = $1, urgency = $2, department_id = $3, agent_id = $4, team_id = $5, \
+                 updated_at = $6, priority_id = $8, \
+                 resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $6) ELSE NULL END \
+             WHERE id = $7",
+        )
+        .bind(properties.status.key())
+        .bind(properties.urgency.get())
+        .bind(properties.department_id)
+        .bind(properties.agent_id)
+        .bind(properties.team_id)
+        .bind(now.millis())
+        .bind(ticket_id)
+        .bind(properties.priority_id)
+        .execute(&mut *connection)
+        .await?;
+        if properties.labels.is_some() {
+            sqlx::query("DELETE FROM ticket_labels WHERE ticket_id = $1")
+                .bind(ticket_id)
+                .execute(&mut *connection)
+                .await?;
+        }
+    });
+    if let Some(labels) = properties.labels {
+        insert_labels(connected, ticket_id, labels.as_slice()).await?;
+    }
+    Ok(())
+}
+
+/// Sets (`Some`) or clears (`None`) custom field values.
+async fn write_field_values(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    values: &[(i64, Option<String>)],
+) -> Result<(), sqlx::Error> {
+    on_connection!(connected, connection => {
+        for (field_id, value) in values {
+            sqlx::query("DELETE FROM ticket_field_values WHERE ticket_id = $1 AND field_id = $2")
+                .bind(ticket_id)
+                .bind(*field_id)
+                .execute(&mut *connection)
+                .await?;
+            if let Some(value) = value {
+                sqlx::query("INSERT INTO ticket_field_values (ticket_id, field_id, value) VALUES ($1, $2, $3)")
+                    .bind(ticket_id)
+                    .bind(*field_id)
+                    .bind(value.as_str())
+                    .execute(&mut *connection)
+                    .await?;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// A new ticket's field values, in one statement.
+async fn insert_field_values(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    values: &[(i64, String)],
+) -> Result<(), sqlx::Error> {
+    if values.is_empty() {
+        return Ok(());
+    }
+    on_connection!(connected, connection => {
+        let mut builder =
+            QueryBuilder::new("INSERT INTO ticket_field_values (ticket_id, field_id, value) ");
+        builder.push_values(values, |mut row, (field_id, value)| {
+            row.push_bind(ticket_id).push_bind(*field_id).push_bind(value.as_str());
+        });
+        builder.build().execute(connection).await?;
+    });
+    Ok(())
+}
+
+/// The ticket row itself; `None` when its department does not exist.
+async fn insert_ticket_row(
+    connected: &mut impl Connected,
+    ticket: &NewTicketRow<'_>,
+    now: Timestamp,
+) -> StoreResult<Option<i64>> {
+    on_connection!(connected, connection => {
+        // The department is checked by the insert itself: no row, no
+        // department, and no query of its own.
+        sqlx::query_scalar(
+            "INSERT INTO tickets (reference, subject, status, urgency, department_id, requester_id, \
+                 organization_id, agent_id, team_id, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10 \
+             WHERE EXISTS (SELECT 1 FROM departments WHERE id = $5) RETURNING id",
+        )
+        .bind(ticket.reference.as_str())
+        .bind(ticket.subject)
+        .bind(ticket.status.key())
+        .bind(ticket.urgency.get())
+        .bind(ticket.department_id)
+        .bind(ticket.requester_id)
+        .bind(ticket.organization_id)
+        .bind(ticket.agent_id)
+        .bind(ticket.team_id)
+        .bind(now.millis())
+        .fetch_optional(connection)
+        .await
+        .map_err(|error| StoreError::from_insert(error, "A ticket with this reference"))
+    })
+}
+
+/// Everything a new ticket brings besides its row.
+async fn insert_ticket_contents(
+    connected: &mut impl Connected,
+    id: i64,
+    ticket: &NewTicketRow<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    insert_labels(connected, id, ticket.labels.as_slice()).await?;
+    insert_field_values(connected, id, ticket.field_values).await?;
+    insert_message(connected, id, ticket.message, now).await?;
+    for mail in ticket.mails {
+        crate::outbox::insert_mail(connected, mail, now).await?;
+    }
+    if let Some(entry) = ticket.audit {
+        crate::audit::insert_audit(connected, entry, now).await?;
+    }
+    Ok(())
+}
+
+/// Everything one change writes, in the transaction the caller holds.
+async fn apply_update(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    update: &TicketUpdate<'_>,
+    now: Timestamp,
+) -> Result<Option<i64>, sqlx::Error> {
+    let message_id = match update.message {
+        Some(message) => Some(insert_message(connected, ticket_id, message, now).await?),
+        None => None,
+    };
+    update_properties(connected, ticket_id, update.properties, now).await?;
+    write_field_values(connected, ticket_id, update.field_values).await?;
+    if update.agent_replied {
+        on_connection!(&mut *connected, connection => {
+            sqlx::query(
+                "UPDATE tickets SET first_agent_reply_at = $1 WHERE id = $2 AND first_agent_reply_at IS NULL",
+            )
+            .bind(now.millis())
+            .bind(ticket_id)
+            .execute(connection)
+            .await?;
+        });
+    }
+    insert_log(connected, ticket_id, update.actor, update.log, now).await?;
+    for mail in update.mails {
+        crate::outbox::insert_mail(connected, mail, now).await?;
+    }
+    Ok(message_id)
+}
+
+impl Store {
+    /// Opens a ticket with its first message, labels, field values, queued
+    /// mail and audit entry in one transaction; answers its id, or `None`
+    /// when its department no longer exists. A reference that is taken
+    /// already is a `Conflict` (the caller draws another).
+    pub async fn create_ticket(
+        &self,
+        ticket: &NewTicketRow<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let Some(id) = insert_ticket_row(&mut transaction, ticket, now).await? else {
+                transaction.rollback().await?;
+                return Ok(None);
+            };
+            insert_ticket_contents(&mut transaction, id, ticket, now).await?;
+            transaction.commit().await?;
+            self.note_ticket_write();
+            Ok(Some(id))
+        })
+    }
+
+    /// Writes a change to a ticket in one transaction: an optional message,
+    /// the properties after the change and the log lines. Returns the new
+    /// message's id, if there is one.
+    pub async fn update_ticket(
+        &self,
+        ticket_id: i64,
+        update: &TicketUpdate<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let message_id = apply_update(&mut transaction, ticket_id, update, now).await?;
+            transaction.commit().await?;
+            self.note_ticket_write();
+            Ok(message_id)
+        })
+    }
+}
