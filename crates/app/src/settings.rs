@@ -582,6 +582,7 @@ impl App {
         audience: Audience,
         limits: SessionLimits,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let mut errors = FieldErrors::new();
         if limits.idle_timeout_seconds < 60 || limits.idle_timeout_seconds > MAX_SESSION_SECONDS {
             errors.add(
@@ -616,6 +617,7 @@ impl App {
         audience: Audience,
         policy: PasswordPolicy,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let mut errors = FieldErrors::new();
         for (field, message) in policy.problems() {
             errors.add(field, message);
@@ -642,6 +644,7 @@ impl App {
         audience: Audience,
         limits: LoginLimits,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         limits.validate()?;
         let (key, before) = match audience {
             Audience::Agents => (
@@ -662,6 +665,7 @@ impl App {
         recipients: &str,
         resolve_hostnames: bool,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let mut addresses = Vec::new();
         let mut errors = FieldErrors::new();
         for piece in recipients
@@ -698,6 +702,7 @@ impl App {
         required_for_agents: bool,
         grace_days: u32,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         if grace_days > MAX_TWO_FACTOR_GRACE_DAYS {
             return Err(AppError::invalid(
                 "grace_days",
@@ -730,6 +735,7 @@ impl App {
         trust_days: u32,
         ranges: &str,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let mut errors = FieldErrors::new();
         if !(1..=MAX_TRUST_DAYS).contains(&trust_days) {
             errors.add(
@@ -790,6 +796,7 @@ impl App {
         max_files_per_message: &str,
         blocked_extensions: &str,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let mut errors = FieldErrors::new();
         let max_file_mib = match max_file_mib.trim().parse::<u32>() {
             Ok(value) if (1..=MAX_ATTACHMENT_MIB).contains(&value) => value,
@@ -850,6 +857,7 @@ impl App {
         guest_tickets: bool,
         form_departments: Option<Vec<i64>>,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let registration = RegistrationMode::from_key(registration)
             .ok_or_else(|| AppError::invalid("registration", "Choose a registration mode."))?;
         let known: Vec<i64> = self
@@ -881,6 +889,7 @@ impl App {
         caller: &Caller<'_>,
         requests_per_minute: &str,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let requests_per_minute = requests_per_minute
             .trim()
             .parse::<u32>()
@@ -906,6 +915,7 @@ impl App {
         product_name: &str,
         accent: &str,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         let mut errors = FieldErrors::new();
         let name = product_name.trim();
         if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
@@ -935,6 +945,7 @@ impl App {
         caller: &Caller<'_>,
         logo: Option<&crate::UploadedFile>,
     ) -> AppResult<()> {
+        caller.actor.require_admin()?;
         if let Some(file) = logo
             && !file.content_type.starts_with("image/")
         {

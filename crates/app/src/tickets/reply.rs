@@ -115,14 +115,6 @@ impl App {
             self.reply_mails(&ticket, &agent_name, body, &html).await?
         };
         let mails: Vec<_> = outgoing.iter().map(ComposedMail::as_new).collect();
-        let log: Vec<NewLogEntry<'_>> = (status != ticket.status)
-            .then(|| NewLogEntry {
-                field: "status",
-                before: Some(ticket.status.key().to_owned()),
-                after: Some(status.key().to_owned()),
-            })
-            .into_iter()
-            .collect();
         let attachments = new_attachments(&input.attachments);
         let message = NewMessage {
             author_id: Some(context.agent_id),
@@ -135,25 +127,8 @@ impl App {
         };
         let now = self.now();
         let message_id = self
-            .store()
-            .update_ticket(
-                ticket.id,
-                &TicketUpdate {
-                    properties: &TicketProperties {
-                        status,
-                        ..properties_of(&ticket)
-                    },
-                    actor: context.actor(),
-                    log: &log,
-                    message: Some(&message),
-                    agent_replied: !input.is_note,
-                    field_values: &[],
-                    mails: &mails,
-                },
-                now,
-            )
-            .await?
-            .ok_or_else(|| AppError::Internal("a message was stored without an id".into()))?;
+            .write_reply(&context, &ticket, (status, now), &message, &mails)
+            .await?;
         if !mails.is_empty() {
             self.wake_workers();
         }
@@ -174,6 +149,45 @@ impl App {
             attachments: self.store().message_attachments(message_id).await?,
             ticket_id: ticket.id,
         })
+    }
+
+    /// Stores a message with the status it leaves the ticket in and the
+    /// mail it sends, in one transaction; answers the message's id.
+    async fn write_reply(
+        &self,
+        context: &AgentContext,
+        ticket: &TicketRecord,
+        (status, now): (TicketStatus, ferrodesk_core::Timestamp),
+        message: &NewMessage<'_>,
+        mails: &[ferrodesk_store::NewMail<'_>],
+    ) -> AppResult<i64> {
+        let log: Vec<NewLogEntry<'_>> = (status != ticket.status)
+            .then(|| NewLogEntry {
+                field: "status",
+                before: Some(ticket.status.key().to_owned()),
+                after: Some(status.key().to_owned()),
+            })
+            .into_iter()
+            .collect();
+        self.store()
+            .update_ticket(
+                ticket.id,
+                &TicketUpdate {
+                    properties: &TicketProperties {
+                        status,
+                        ..properties_of(ticket)
+                    },
+                    actor: context.actor(),
+                    log: &log,
+                    message: Some(message),
+                    agent_replied: !message.is_note,
+                    field_values: &[],
+                    mails,
+                },
+                now,
+            )
+            .await?
+            .ok_or_else(|| AppError::Internal("a message was stored without an id".into()))
     }
 
     /// A conflict when someone wrote since the agent opened the ticket.

@@ -88,4 +88,23 @@ on_both_backends! { spawn_app;
         }, 20).await.unwrap();
         assert_eq!(audit.len(), 3, "the name and colour, the logo, its removal");
     }
+
+    async fn a_setting_is_refused_before_anything_is_written_for_someone_not_an_admin(app: TestApp) {
+        let agent = app.create_agent().await;
+        let actor = crate::tickets::actor_of(&agent);
+        let caller = ferrodesk_app::Caller::new(&actor, "192.0.2.7");
+        let logo = ferrodesk_app::UploadedFile {
+            sha256: "ab".repeat(32),
+            file_name: "logo.png".into(),
+            content_type: "image/png".into(),
+            size: 10,
+        };
+        let refused = app.app.set_brand_logo(&caller, Some(&logo)).await;
+        assert!(matches!(refused, Err(ferrodesk_app::AppError::Forbidden)), "{refused:?}");
+        // Had the blob been recorded, the sweep would find it unreferenced.
+        let far_future = ferrodesk_core::Timestamp(i64::MAX);
+        assert!(app.app.store().unreferenced_blobs(far_future, 10).await.unwrap().is_empty(), "no blob recorded");
+        let refused = app.app.set_branding(&caller, "", "not a colour").await;
+        assert!(matches!(refused, Err(ferrodesk_app::AppError::Forbidden)), "the permission is checked before the input: {refused:?}");
+    }
 }
