@@ -89,7 +89,7 @@ pub use settings::{
     ApiSettings, AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList,
     LoginLimits, LoginMonitoring, MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS,
     MAX_TWO_FACTOR_GRACE_DAYS, RegistrationMode, SessionLimits, Settings, TwoFactorPolicy,
-    current_branding, parse_range,
+    parse_range,
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{

@@ -330,31 +330,6 @@ fn default_branding() -> Branding {
     }
 }
 
-/// The branding this process last loaded, for templates that render
-/// without a request's settings at hand. Every node refreshes it with its
-/// settings, within seconds of a change.
-static CURRENT_BRANDING: RwLock<Option<Arc<Branding>>> = RwLock::new(None);
-
-pub fn current_branding() -> Arc<Branding> {
-    let guard = match CURRENT_BRANDING.read() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    guard
-        .clone()
-        .unwrap_or_else(|| Arc::new(default_branding()))
-}
-
-fn publish_branding(branding: &Branding) {
-    let mut guard = match CURRENT_BRANDING.write() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    if guard.as_deref() != Some(branding) {
-        *guard = Some(Arc::new(branding.clone()));
-    }
-}
-
 /// Every runtime setting, with its secure default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
@@ -533,7 +508,6 @@ impl SettingsCache {
             store.put_setting_if_missing(key, &value, now).await?;
         }
         let settings = Settings::from_rows(&store.load_settings().await?);
-        publish_branding(&settings.branding);
         Ok(SettingsCache {
             current: RwLock::new((now, Arc::new(settings))),
         })
@@ -551,7 +525,6 @@ impl SettingsCache {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        publish_branding(&settings.branding);
         *guard = (loaded_at, Arc::new(settings));
     }
 }

@@ -1,5 +1,6 @@
 //! The admin's branding in every page: the product name and logo the
-//! layout shows (read from this node's copy of the settings), the colour
+//! layout shows (taken from this node's copy of the settings for each
+//! request, so every page shows the settings it was made with), the colour
 //! stylesheet, and the logo itself.
 
 use axum::Router;
@@ -17,14 +18,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/brand/logo", get(logo))
 }
 
-/// The product name the layout shows.
-pub(crate) fn product_name() -> String {
-    ferrodesk_app::current_branding().product_name.clone()
+/// What the layout shows of the branding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Brand {
+    /// The product name, in titles and the top bar.
+    pub name: String,
+    /// Whether an uploaded logo replaces the name in the top bar.
+    pub has_logo: bool,
 }
 
-/// Whether an uploaded logo replaces the name in the top bar.
-pub(crate) fn has_logo() -> bool {
-    ferrodesk_app::current_branding().logo_sha256.is_some()
+impl Brand {
+    pub(crate) fn of(settings: &ferrodesk_app::Settings) -> Brand {
+        Brand {
+            name: settings.branding.product_name.clone(),
+            has_logo: settings.branding.logo_sha256.is_some(),
+        }
+    }
 }
 
 /// A colour made darker, for hover and borders: each channel at 3/4.

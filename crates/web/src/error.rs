@@ -171,6 +171,7 @@ pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorTemplate<'a> {
+    chrome: crate::pages::Chrome,
     status: u16,
     title: &'a str,
     message: &'a str,
@@ -299,7 +300,15 @@ pub(crate) async fn render_error_pages(
             .await;
     }
     let title = title(status);
+    let brand = match state.app.settings().await {
+        Ok(settings) => crate::branding::Brand::of(&settings),
+        Err(_) => crate::branding::Brand {
+            name: ferrodesk_app::PRODUCT_NAME.to_owned(),
+            has_logo: false,
+        },
+    };
     let body = ErrorTemplate {
+        chrome: crate::pages::Chrome::without_session(brand),
         status: status.as_u16(),
         title: &title,
         message: &message,

@@ -35,6 +35,8 @@ pub(crate) struct Session {
     /// A visitor who brought no token: the token was made for this request,
     /// so nothing can have been recorded under it yet.
     pub new_visitor: bool,
+    /// The branding the page is made with.
+    pub brand: crate::branding::Brand,
 }
 
 impl Session {
@@ -222,6 +224,10 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
     if let Some(redirect) = first_things_first(surface, &actor, &request) {
         return redirect;
     }
+    let brand = match state.app.settings().await {
+        Ok(settings) => crate::branding::Brand::of(&settings),
+        Err(error) => return WebError::from(error).into_response(),
+    };
     let pending_challenge = matches!(presented, Some(CookieToken::Challenge(_)));
     let csrf_token = state.app.csrf_token(surface, token.expose());
     let visitor_cookie = format!("v.{}", token.expose());
@@ -239,6 +245,7 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         ip,
         pending_challenge,
         new_visitor: is_new_visitor,
+        brand,
     });
     let mut response = next.run(request).await;
 

@@ -12,6 +12,7 @@ use ferrodesk_core::Surface;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::pages::Chrome;
 use crate::client_ip::ClientIp;
 use crate::error::WebResult;
 use crate::forms::HtmlForm;
@@ -21,6 +22,7 @@ use crate::session::Session;
 #[derive(Template)]
 #[template(path = "forgot_password.html")]
 struct ForgotPasswordPage<'a> {
+    chrome: Chrome,
     area: &'a str,
     home: &'a str,
     action: &'a str,
@@ -43,6 +45,7 @@ fn page(session: &Session, email: &str, sent: bool, errors: FieldErrors) -> WebR
         Surface::Portal => ("portal", "/", "/forgot-password", "/login"),
     };
     render(&ForgotPasswordPage {
+        chrome: Chrome::for_session(session),
         area,
         home,
         action,

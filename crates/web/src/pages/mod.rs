@@ -49,6 +49,7 @@ pub(crate) struct Chrome {
     pub account_path: &'static str,
     pub show_admin_link: bool,
     pub show_agent_link: bool,
+    pub brand: crate::branding::Brand,
 }
 
 impl Chrome {
@@ -67,6 +68,21 @@ impl Chrome {
             account_path: if staff { "/agent/account" } else { "/account" },
             show_admin_link: staff && is_admin,
             show_agent_link: staff,
+            brand: session.brand.clone(),
+        }
+    }
+
+    /// The layout for a page made outside any session (an error page).
+    pub fn without_session(brand: crate::branding::Brand) -> Chrome {
+        Chrome {
+            person: None,
+            csrf_token: String::new(),
+            logout_action: "/logout",
+            login_action: "/login",
+            account_path: "/account",
+            show_admin_link: false,
+            show_agent_link: false,
+            brand,
         }
     }
 }

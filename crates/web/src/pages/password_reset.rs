@@ -10,6 +10,7 @@ use ferrodesk_core::{Secret, Surface};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::pages::Chrome;
 use crate::error::{WebError, WebResult};
 use crate::forms::HtmlForm;
 use crate::pages::render;
@@ -19,6 +20,7 @@ use crate::text::t;
 #[derive(Template)]
 #[template(path = "new_password.html")]
 pub(crate) struct NewPasswordPage<'a> {
+    pub chrome: Chrome,
     pub heading: &'a str,
     pub intro: &'a str,
     pub area: &'a str,
@@ -100,6 +102,7 @@ async fn page(
         ),
     };
     render(&NewPasswordPage {
+        chrome: Chrome::for_session(session),
         heading: &heading,
         intro: &intro,
         area,

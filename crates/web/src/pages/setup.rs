@@ -11,6 +11,7 @@ use ferrodesk_core::Secret;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::pages::Chrome;
 use crate::error::WebResult;
 use crate::forms::HtmlForm;
 use crate::pages::password_reset::NewPasswordPage;
@@ -47,6 +48,7 @@ async fn page(
 ) -> WebResult<Response> {
     let policy = state.app.settings().await?.agent_password_policy.clone();
     render(&NewPasswordPage {
+        chrome: Chrome::for_session(session),
         heading: "Set up Ferrodesk",
         intro: "Create the first administrator account. You can invite your team once you are in.",
         area: "staff",

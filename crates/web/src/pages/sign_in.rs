@@ -12,6 +12,7 @@ use ferrodesk_core::{ReturnPath, Secret, Surface};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::pages::Chrome;
 use crate::client_ip::ClientIp;
 use crate::error::{WebError, WebResult};
 use crate::forms::HtmlForm;
@@ -22,6 +23,7 @@ use crate::text::t;
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
+    chrome: Chrome,
     heading: String,
     area: &'a str,
     home: &'a str,
@@ -129,6 +131,7 @@ async fn login_page(
         Surface::Portal => settings.portal_sessions.remember_me_allowed,
     };
     render(&LoginPage {
+        chrome: Chrome::for_session(session),
         heading,
         area: paths.area,
         home: paths.home,
@@ -283,6 +286,7 @@ async fn signed_in(
 #[derive(Template)]
 #[template(path = "login_two_factor.html")]
 struct SecondFactorPage<'a> {
+    chrome: Chrome,
     area: &'a str,
     home: &'a str,
     action: &'a str,
@@ -299,6 +303,7 @@ fn second_factor_page(
 ) -> WebResult<Response> {
     let paths = paths(session.surface);
     render(&SecondFactorPage {
+        chrome: Chrome::for_session(session),
         area: paths.area,
         home: paths.home,
         action: paths.second_factor,

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ferrodesk_app::AppError;
 
 use crate::AppState;
+use crate::pages::Chrome;
 use crate::error::{WebError, WebResult};
 use crate::pages::render;
 use crate::session::Session;
@@ -15,6 +16,7 @@ use crate::session::Session;
 #[derive(Template)]
 #[template(path = "verify_ip.html")]
 struct VerifyIpPage<'a> {
+    chrome: Chrome,
     csrf_token: &'a str,
     action: String,
     name: &'a str,
@@ -39,6 +41,7 @@ pub(crate) async fn show(
     let verification = state.app.ip_verification(token).await?;
     let trust_days = state.app.settings().await?.ip_allow_list.trust_days;
     render(&VerifyIpPage {
+        chrome: Chrome::for_session(&session),
         csrf_token: &session.csrf_token,
         action: format!("/agent/verify-ip/{token}"),
         name: &verification.name,
