@@ -244,7 +244,10 @@ impl App {
         caller.actor.require_admin()?;
         let nodes = department_tree(&self.store().list_departments().await?);
         let Some(chosen) = nodes.iter().find(|node| node.id == id) else {
-            return Err(AppError::invalid("default_department", "Choose a department."));
+            return Err(AppError::invalid(
+                "default_department",
+                "Choose a department.",
+            ));
         };
         let before = nodes.iter().find(|node| node.is_default);
         let audit = Audit::new(caller, "department.default_changed")
@@ -258,7 +261,10 @@ impl App {
             .set_default_department(id, &audit.entry(), self.now())
             .await?
         {
-            return Err(AppError::invalid("default_department", "Choose a department."));
+            return Err(AppError::invalid(
+                "default_department",
+                "Choose a department.",
+            ));
         }
         Ok(())
     }

@@ -20,7 +20,9 @@ impl FieldErrors {
         field: &'static str,
         parsed: Result<T, E>,
     ) -> Option<T> {
-        parsed.map_err(|error| self.add(field, error.to_string())).ok()
+        parsed
+            .map_err(|error| self.add(field, error.to_string()))
+            .ok()
     }
 
     /// The value that parsed, or `None` with the errors of why not.

@@ -12,7 +12,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferrodesk_core::{Email, Labels, MessageText, PersonName, Subject, TicketRef, TicketStatus, Urgency};
+use ferrodesk_core::{
+    Email, Labels, MessageText, PersonName, Subject, TicketRef, TicketStatus, Urgency,
+};
 use ferrodesk_mail::TemplateKind;
 use ferrodesk_store::{
     AttachmentRecord, MessageRecord, NewLogEntry, NewMessage, NewTicketRow, PersonRecord,
@@ -133,7 +135,6 @@ impl PortalViewer {
         }
     }
 }
-
 
 impl App {
     /// The access code of a ticket's mailed links as they stand.
@@ -530,7 +531,11 @@ impl App {
     /// A guest's requester: whoever has the address (never an agent), or a
     /// new user; `None` when the request is to be dropped without a word
     /// (an agent's address, or too many requests from one address).
-    async fn guest_requester(&self, name: &PersonName, email: &Email) -> AppResult<Option<PersonRecord>> {
+    async fn guest_requester(
+        &self,
+        name: &PersonName,
+        email: &Email,
+    ) -> AppResult<Option<PersonRecord>> {
         if !self
             .store()
             .hit_rate_limit(
@@ -561,9 +566,7 @@ impl App {
         input: &PortalTicketInput,
     ) -> AppResult<PortalTicketOutcome> {
         let signed_in = self.portal_requester(caller.actor).await?;
-        let checked = self
-            .checked_portal_form(input, signed_in.is_none())
-            .await?;
+        let checked = self.checked_portal_form(input, signed_in.is_none()).await?;
         if !input.honeypot.trim().is_empty() {
             tracing::info!(
                 ip = caller.ip,
@@ -627,7 +630,10 @@ impl App {
             .open_with_fresh_reference(|reference| {
                 Box::pin(async move {
                     let receipt = match mail_receipt {
-                        true => Some(self.receipt_for(requester, &reference, &checked.subject).await?),
+                        true => Some(
+                            self.receipt_for(requester, &reference, &checked.subject)
+                                .await?,
+                        ),
                         false => None,
                     };
                     let mails: Vec<_> = receipt.iter().map(|mail| mail.as_new()).collect();

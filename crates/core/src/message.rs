@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn a_subject_is_one_short_line() {
-        assert_eq!(Subject::parse("  Printer jam ").unwrap().as_str(), "Printer jam");
+        assert_eq!(
+            Subject::parse("  Printer jam ").unwrap().as_str(),
+            "Printer jam"
+        );
         assert_eq!(Subject::parse(" "), Err(SubjectError::Length));
         assert_eq!(Subject::parse(&"x".repeat(201)), Err(SubjectError::Length));
         assert_eq!(Subject::parse("a\nb"), Err(SubjectError::Lines));

@@ -82,7 +82,14 @@ mod tests {
         let first = TicketRef::from_random([0, 1, 2, 3, 4, 5, 6, 255]);
         assert_eq!(first.as_str(), "ABCD-EFG9");
         assert_eq!(TicketRef::parse(" abcd-efg9 ").unwrap(), first);
-        for junk in ["", "ABCD1234", "ABCD-EFG0", "ABCD-EFGHI", "../../etc", "ABCD_EFGH"] {
+        for junk in [
+            "",
+            "ABCD1234",
+            "ABCD-EFG0",
+            "ABCD-EFGHI",
+            "../../etc",
+            "ABCD_EFGH",
+        ] {
             assert!(TicketRef::parse(junk).is_err(), "{junk}");
         }
     }

@@ -173,49 +173,52 @@ impl TemplateKind {
     pub fn builtin(self) -> TemplateSource<'static> {
         match self {
             TemplateKind::AgentPasswordReset | TemplateKind::UserPasswordReset => TemplateSource {
-                subject: "Reset your {{ product_name }} password",
-                text: RESET_TEXT,
-                html: RESET_HTML,
+                subject: include_str!("../templates/password_reset/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/password_reset/body.txt"),
+                html: include_str!("../templates/password_reset/body.html"),
             },
             TemplateKind::UserEmailVerification => TemplateSource {
-                subject: "Confirm your email address for {{ product_name }}",
-                text: VERIFY_TEXT,
-                html: VERIFY_HTML,
+                subject: include_str!("../templates/email_verification/subject.txt")
+                    .trim_ascii_end(),
+                text: include_str!("../templates/email_verification/body.txt"),
+                html: include_str!("../templates/email_verification/body.html"),
             },
             TemplateKind::AgentInvitation => TemplateSource {
-                subject: "You have been invited to {{ product_name }}",
-                text: INVITE_TEXT,
-                html: INVITE_HTML,
+                subject: include_str!("../templates/agent_invitation/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/agent_invitation/body.txt"),
+                html: include_str!("../templates/agent_invitation/body.html"),
             },
             TemplateKind::LoginNotification => TemplateSource {
-                subject: "New sign-in to your {{ product_name }} account",
-                text: LOGIN_TEXT,
-                html: LOGIN_HTML,
+                subject: include_str!("../templates/login_notification/subject.txt")
+                    .trim_ascii_end(),
+                text: include_str!("../templates/login_notification/body.txt"),
+                html: include_str!("../templates/login_notification/body.html"),
             },
             TemplateKind::FailedLoginNotification => TemplateSource {
-                subject: "Failed sign-in to your {{ product_name }} account",
-                text: FAILED_LOGIN_TEXT,
-                html: FAILED_LOGIN_HTML,
+                subject: include_str!("../templates/failed_login_notification/subject.txt")
+                    .trim_ascii_end(),
+                text: include_str!("../templates/failed_login_notification/body.txt"),
+                html: include_str!("../templates/failed_login_notification/body.html"),
             },
             TemplateKind::IpVerification => TemplateSource {
-                subject: "Confirm a sign-in from a new address",
-                text: IP_TEXT,
-                html: IP_HTML,
+                subject: include_str!("../templates/ip_verification/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/ip_verification/body.txt"),
+                html: include_str!("../templates/ip_verification/body.html"),
             },
             TemplateKind::TicketReply => TemplateSource {
-                subject: "[{{ reference }}] {{ subject }}",
-                text: REPLY_TEXT,
-                html: REPLY_HTML,
+                subject: include_str!("../templates/ticket_reply/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/ticket_reply/body.txt"),
+                html: include_str!("../templates/ticket_reply/body.html"),
             },
             TemplateKind::TicketReceived => TemplateSource {
-                subject: "[{{ reference }}] {{ subject }}",
-                text: RECEIVED_TEXT,
-                html: RECEIVED_HTML,
+                subject: include_str!("../templates/ticket_received/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/ticket_received/body.txt"),
+                html: include_str!("../templates/ticket_received/body.html"),
             },
             TemplateKind::AccountExists => TemplateSource {
-                subject: "You already have a {{ product_name }} account",
-                text: EXISTS_TEXT,
-                html: EXISTS_HTML,
+                subject: include_str!("../templates/account_exists/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/account_exists/body.txt"),
+                html: include_str!("../templates/account_exists/body.html"),
             },
         }
     }
@@ -301,175 +304,6 @@ pub fn render(
         }
     }
 }
-
-const RESET_TEXT: &str = "Hello {{ name }},
-
-someone (hopefully you) asked to reset the password of your {{ product_name }} account.
-Open this link to choose a new password. It works once, for {{ expires_minutes }} minutes:
-
-{{ link }}
-
-If you did not ask for this, ignore this mail: your password stays as it is.
-";
-
-const RESET_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>someone (hopefully you) asked to reset the password of your {{ product_name }} account.
-Use the button below to choose a new password. It works once, for {{ expires_minutes }} minutes.</p>
-<p><a href="{{ link }}" style="background:#1f5fbf;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">Choose a new password</a></p>
-<p>Or copy this address into your browser:<br>{{ link }}</p>
-<p>If you did not ask for this, ignore this mail: your password stays as it is.</p>
-</body></html>
-"#;
-
-const VERIFY_TEXT: &str = "Hello {{ name }},
-
-please confirm that this is your email address by opening this link:
-
-{{ link }}
-
-If you did not create an account at {{ product_name }}, ignore this mail.
-";
-
-const VERIFY_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>please confirm that this is your email address:</p>
-<p><a href="{{ link }}">Confirm my email address</a></p>
-<p>If you did not create an account at {{ product_name }}, ignore this mail.</p>
-</body></html>
-"#;
-
-const INVITE_TEXT: &str = "Hello {{ name }},
-
-{{ inviter }} has invited you to join the support team at {{ product_name }}.
-Open this link to choose your password. It works once, for {{ expires_minutes }} minutes:
-
-{{ link }}
-";
-
-const INVITE_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>{{ inviter }} has invited you to join the support team at {{ product_name }}.</p>
-<p><a href="{{ link }}">Choose your password</a> (the link works once, for {{ expires_minutes }} minutes).</p>
-</body></html>
-"#;
-
-const LOGIN_TEXT: &str = "Hello {{ name }},
-
-your {{ product_name }} account was signed in to at {{ time }}
-from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %} using {{ user_agent }}.
-
-If this was not you, change your password and tell an administrator.
-";
-
-const LOGIN_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>your {{ product_name }} account was signed in to at {{ time }} from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %} using {{ user_agent }}.</p>
-<p>If this was not you, change your password and tell an administrator.</p>
-</body></html>
-"#;
-
-const FAILED_LOGIN_TEXT: &str = "Hello {{ name }},
-
-someone failed to sign in to your {{ product_name }} account at {{ time }}
-from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %}.
-
-If this was not you, your password is still safe, but consider changing it.
-";
-
-const FAILED_LOGIN_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>someone failed to sign in to your {{ product_name }} account at {{ time }} from {{ ip }}{% if hostname %} ({{ hostname }}){% endif %}.</p>
-<p>If this was not you, your password is still safe, but consider changing it.</p>
-</body></html>
-"#;
-
-const IP_TEXT: &str = "Hello {{ name }},
-
-a sign-in to {{ product_name }} came from an address that is not trusted yet: {{ ip }}.
-If it was you, open this link to trust that address:
-
-{{ link }}
-
-If it was not you, do not open the link and change your password.
-";
-
-const IP_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>a sign-in to {{ product_name }} came from an address that is not trusted yet: {{ ip }}.</p>
-<p>If it was you, <a href="{{ link }}">trust this address</a>. If it was not you, do not open the link and change your password.</p>
-</body></html>
-"#;
-
-const REPLY_TEXT: &str = "Hello {{ name }},
-
-{{ agent }} replied to your request {{ reference }}:
-
-{{ message_text }}
-
-Read the whole conversation and answer: {{ link }}
-
--- 
-{{ product_name }}
-";
-
-// `message_html` is the reply as the helpdesk rendered it from markdown:
-// raw HTML escaped and only safe links kept, so it is marked safe here.
-const REPLY_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>{{ agent }} replied to your request {{ reference }}:</p>
-<div style="border-left: 3px solid #ccc; padding-left: 1em">{{ message_html|safe }}</div>
-<p><a href="{{ link }}">Read the whole conversation and answer</a></p>
-<p style="color: #666">{{ product_name }}</p>
-</body></html>
-"#;
-
-const RECEIVED_TEXT: &str = "Hello {{ name }},
-
-we have your request {{ reference }}, \"{{ subject }}\", and will answer soon.
-
-Follow it and add to it here: {{ link }}
-Anyone with this link can read the request, so keep it to yourself.
-
--- 
-{{ product_name }}
-";
-
-const RECEIVED_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>we have your request {{ reference }}, &ldquo;{{ subject }}&rdquo;, and will answer soon.</p>
-<p><a href="{{ link }}">Follow it and add to it</a>. Anyone with this link can read the request, so keep it to yourself.</p>
-<p style="color: #666">{{ product_name }}</p>
-</body></html>
-"#;
-
-const EXISTS_TEXT: &str = "Hello {{ name }},
-
-someone (perhaps you) tried to create a {{ product_name }} account with this address, which already has one. Nothing was changed.
-
-If you forgot your password, choose a new one here: {{ link }}
-If it was not you, you can ignore this mail.
-
--- 
-{{ product_name }}
-";
-
-const EXISTS_HTML: &str = r#"<!doctype html>
-<html><body style="font-family: sans-serif; line-height: 1.5">
-<p>Hello {{ name }},</p>
-<p>someone (perhaps you) tried to create a {{ product_name }} account with this address, which already has one. Nothing was changed.</p>
-<p>If you forgot your password, <a href="{{ link }}">choose a new one</a>. If it was not you, you can ignore this mail.</p>
-<p style="color: #666">{{ product_name }}</p>
-</body></html>
-"#;
 
 #[cfg(test)]
 mod tests {

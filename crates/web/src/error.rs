@@ -169,7 +169,7 @@ pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 #[derive(Template)]
-#[template(path = "error.html")]
+#[template(path = "layout/error.html")]
 struct ErrorTemplate<'a> {
     chrome: crate::pages::Chrome,
     status: u16,

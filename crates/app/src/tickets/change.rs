@@ -7,8 +7,8 @@ use ferrodesk_store::{
     NewLogEntry, TicketPriorityRecord, TicketProperties, TicketRecord, TicketUpdate,
 };
 
-use super::reply::permitted_status;
 use super::inputs::Parsed;
+use super::reply::permitted_status;
 use super::{AgentContext, FieldValues, TicketChange, TicketKey, TicketState};
 use crate::audit::Caller;
 use crate::ticket_fields::{FieldView, checked_field_values, values_for};
@@ -60,7 +60,10 @@ fn log_of<'a>(ticket: &TicketRecord, before: &TicketState, after: &Target) -> Ve
     note(
         "priority",
         ticket.priority_name.clone(),
-        after.priority.as_ref().map(|priority| priority.name.clone()),
+        after
+            .priority
+            .as_ref()
+            .map(|priority| priority.name.clone()),
     );
     note(
         "labels",

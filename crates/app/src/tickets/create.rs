@@ -5,8 +5,8 @@
 
 use ferrodesk_core::{Email, Labels, MessageText, Subject, TicketRef, TicketStatus, Urgency};
 use ferrodesk_store::{
-    FieldValueRecord, NewMessage, NewPerson, NewTicketRow, PersonRecord,
-    StoreError, StoreResult, TicketFieldRecord,
+    FieldValueRecord, NewMessage, NewPerson, NewTicketRow, PersonRecord, StoreError, StoreResult,
+    TicketFieldRecord,
 };
 
 use super::{AgentContext, NewTicket, Requester, TicketState};
@@ -329,4 +329,3 @@ impl App {
         }
     }
 }
-

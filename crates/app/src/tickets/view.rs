@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use ferrodesk_core::{Labels, Permission};
-use ferrodesk_store::{AttachmentRecord, MemberRecord, MessageRecord, TicketLogRecord, TicketRecord};
+use ferrodesk_store::{
+    AttachmentRecord, MemberRecord, MessageRecord, TicketLogRecord, TicketRecord,
+};
 
 use super::TicketKey;
 use crate::attachments::attachments_by_message;

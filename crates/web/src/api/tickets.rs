@@ -12,13 +12,15 @@ use ferrodesk_app::{
     Parsed, PostedMessage, ReplyInput, Requester, StatusFilter, TicketChange, TicketKey,
     TicketListQuery, TicketRecord, TicketState, parsed,
 };
-use ferrodesk_core::{Email, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Urgency};
+use ferrodesk_core::{
+    Email, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Urgency,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    ApiJson, ApiQuery, ApiRequest, ApiResult, ListMeta, ObjectMeta, Paging, created,
-    no_content, time,
+    ApiJson, ApiQuery, ApiRequest, ApiResult, ListMeta, ObjectMeta, Paging, created, no_content,
+    time,
 };
 use crate::AppState;
 

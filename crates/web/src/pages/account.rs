@@ -81,7 +81,7 @@ fn not_signed_in(session: &Session, back: &str) -> Option<Response> {
 }
 
 #[derive(Template)]
-#[template(path = "account.html")]
+#[template(path = "account/overview.html")]
 struct AccountPage<'a> {
     chrome: Chrome,
     base: &'static str,
@@ -170,7 +170,7 @@ async fn account_page(
 }
 
 #[derive(Template)]
-#[template(path = "account_password.html")]
+#[template(path = "account/password.html")]
 struct PasswordPage<'a> {
     chrome: Chrome,
     base: &'static str,
@@ -331,7 +331,7 @@ async fn end_other_sessions(
 }
 
 #[derive(Template)]
-#[template(path = "account_two_factor.html")]
+#[template(path = "account/two_factor.html")]
 struct TwoFactorPage<'a> {
     chrome: Chrome,
     base: &'static str,

@@ -38,7 +38,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "agent_home.html")]
+#[template(path = "agent/home.html")]
 struct AgentHome<'a> {
     chrome: Chrome,
     agent_name: &'a str,

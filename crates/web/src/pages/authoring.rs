@@ -48,7 +48,7 @@ fn optional_id(text: &str) -> WebResult<Option<i64>> {
 }
 
 #[derive(Template)]
-#[template(path = "agent_kb.html")]
+#[template(path = "agent/kb.html")]
 struct OverviewPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -180,7 +180,7 @@ async fn delete_category(
 }
 
 #[derive(Template)]
-#[template(path = "agent_article.html")]
+#[template(path = "agent/article.html")]
 struct EditorPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -374,7 +374,7 @@ async fn save_article(
 }
 
 #[derive(Template)]
-#[template(path = "agent_kb_comments.html")]
+#[template(path = "agent/kb_comments.html")]
 struct CommentsPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,

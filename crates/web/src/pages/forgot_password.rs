@@ -12,15 +12,15 @@ use ferrodesk_core::Surface;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::pages::Chrome;
 use crate::client_ip::ClientIp;
 use crate::error::WebResult;
 use crate::forms::HtmlForm;
+use crate::pages::Chrome;
 use crate::pages::render;
 use crate::session::Session;
 
 #[derive(Template)]
-#[template(path = "forgot_password.html")]
+#[template(path = "account/forgot_password.html")]
 struct ForgotPasswordPage<'a> {
     chrome: Chrome,
     area: &'a str,

@@ -62,7 +62,7 @@ struct ListParameters {
 }
 
 #[derive(Template)]
-#[template(path = "portal_tickets.html")]
+#[template(path = "help_center/tickets.html")]
 struct ListPage {
     chrome: Chrome,
     list: PortalTicketList,
@@ -120,7 +120,7 @@ async fn list(
 }
 
 #[derive(Template)]
-#[template(path = "portal_new_ticket.html")]
+#[template(path = "help_center/new_ticket.html")]
 struct NewTicketPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -177,7 +177,7 @@ async fn new_form(State(state): State<AppState>, session: Session) -> WebResult<
 }
 
 #[derive(Template)]
-#[template(path = "portal_ticket_sent.html")]
+#[template(path = "help_center/ticket_sent.html")]
 struct SentPage {
     chrome: Chrome,
 }
@@ -237,7 +237,7 @@ struct TicketParameters {
 }
 
 #[derive(Template)]
-#[template(path = "portal_ticket.html")]
+#[template(path = "help_center/ticket.html")]
 struct TicketPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,

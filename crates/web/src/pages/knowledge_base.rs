@@ -28,7 +28,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "kb_home.html")]
+#[template(path = "help_center/kb_home.html")]
 struct HomePage {
     chrome: Chrome,
     kb: KnowledgeBaseHome,
@@ -42,7 +42,7 @@ async fn home(State(state): State<AppState>, session: Session) -> WebResult<Resp
 }
 
 #[derive(Template)]
-#[template(path = "kb_category.html")]
+#[template(path = "help_center/kb_category.html")]
 struct CategoryView {
     chrome: Chrome,
     page: CategoryPage,
@@ -61,7 +61,7 @@ async fn category(
 }
 
 #[derive(Template)]
-#[template(path = "kb_article.html")]
+#[template(path = "help_center/kb_article.html")]
 struct ArticleView<'a> {
     chrome: Chrome,
     csrf_token: &'a str,

@@ -33,7 +33,7 @@ struct ListParameters {
 }
 
 #[derive(Template)]
-#[template(path = "news_list.html")]
+#[template(path = "help_center/news_list.html")]
 struct ListPage {
     chrome: Chrome,
     page: NewsPage,
@@ -82,7 +82,7 @@ async fn list(
 }
 
 #[derive(Template)]
-#[template(path = "news_post.html")]
+#[template(path = "help_center/news_post.html")]
 struct PostPage {
     chrome: Chrome,
     post: NewsPostRecord,
@@ -170,7 +170,7 @@ struct SearchParameters {
 }
 
 #[derive(Template)]
-#[template(path = "search.html")]
+#[template(path = "help_center/search.html")]
 struct SearchPage {
     chrome: Chrome,
     query: String,

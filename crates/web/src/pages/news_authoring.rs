@@ -27,7 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "agent_news.html")]
+#[template(path = "agent/news.html")]
 struct OverviewPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -109,7 +109,7 @@ async fn delete_category(
 }
 
 #[derive(Template)]
-#[template(path = "agent_news_post.html")]
+#[template(path = "agent/news_post.html")]
 struct EditorPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,

@@ -10,15 +10,15 @@ use ferrodesk_core::{Secret, Surface};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::pages::Chrome;
 use crate::error::{WebError, WebResult};
 use crate::forms::HtmlForm;
+use crate::pages::Chrome;
 use crate::pages::render;
 use crate::session::Session;
 use crate::text::t;
 
 #[derive(Template)]
-#[template(path = "new_password.html")]
+#[template(path = "account/new_password.html")]
 pub(crate) struct NewPasswordPage<'a> {
     pub chrome: Chrome,
     pub heading: &'a str,

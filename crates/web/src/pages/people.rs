@@ -74,7 +74,7 @@ impl ListParameters {
 }
 
 #[derive(Template)]
-#[template(path = "agent_people.html")]
+#[template(path = "agent/people.html")]
 struct UsersPage {
     chrome: Chrome,
     search: String,
@@ -113,7 +113,7 @@ async fn list_users(
 }
 
 #[derive(Template)]
-#[template(path = "agent_person_new.html")]
+#[template(path = "agent/person_new.html")]
 struct NewUserPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -166,7 +166,7 @@ async fn create_user(
 }
 
 #[derive(Template)]
-#[template(path = "agent_person.html")]
+#[template(path = "agent/person.html")]
 struct UserPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -178,7 +178,6 @@ struct UserPage<'a> {
 }
 
 impl UserPage<'_> {
-
     fn time(&self, millis: &i64) -> String {
         time(millis)
     }
@@ -365,7 +364,7 @@ async fn approve_user(
 }
 
 #[derive(Template)]
-#[template(path = "agent_organizations.html")]
+#[template(path = "agent/organizations.html")]
 struct OrganizationsPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -450,7 +449,7 @@ async fn create_organization(
 }
 
 #[derive(Template)]
-#[template(path = "agent_organization.html")]
+#[template(path = "agent/organization.html")]
 struct OrganizationPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -460,7 +459,6 @@ struct OrganizationPage<'a> {
 }
 
 impl OrganizationPage<'_> {
-
     fn time(&self, millis: &i64) -> String {
         time(millis)
     }

@@ -36,7 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "portal_home.html")]
+#[template(path = "help_center/home.html")]
 struct HomePage {
     chrome: Chrome,
     may_register: bool,

@@ -29,7 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "register.html")]
+#[template(path = "help_center/register.html")]
 struct RegisterPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -113,7 +113,7 @@ async fn submit(
 }
 
 #[derive(Template)]
-#[template(path = "verify_email.html")]
+#[template(path = "help_center/verify_email.html")]
 struct ConfirmationPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,

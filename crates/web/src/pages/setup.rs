@@ -11,9 +11,9 @@ use ferrodesk_core::Secret;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::pages::Chrome;
 use crate::error::WebResult;
 use crate::forms::HtmlForm;
+use crate::pages::Chrome;
 use crate::pages::password_reset::NewPasswordPage;
 use crate::pages::render;
 use crate::session::Session;

@@ -12,16 +12,16 @@ use ferrodesk_core::{ReturnPath, Secret, Surface};
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::pages::Chrome;
 use crate::client_ip::ClientIp;
 use crate::error::{WebError, WebResult};
 use crate::forms::HtmlForm;
+use crate::pages::Chrome;
 use crate::pages::{render, user_agent};
 use crate::session::{Session, challenge_cookie, cleared_cookie, signed_in_cookie};
 use crate::text::t;
 
 #[derive(Template)]
-#[template(path = "login.html")]
+#[template(path = "account/login.html")]
 struct LoginPage<'a> {
     chrome: Chrome,
     heading: String,
@@ -284,7 +284,7 @@ async fn signed_in(
 }
 
 #[derive(Template)]
-#[template(path = "login_two_factor.html")]
+#[template(path = "account/login_two_factor.html")]
 struct SecondFactorPage<'a> {
     chrome: Chrome,
     area: &'a str,

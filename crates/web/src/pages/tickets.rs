@@ -59,7 +59,6 @@ fn custom_field_values(fields: &FormFields) -> Vec<(String, String)> {
         .collect()
 }
 
-
 #[derive(Debug, Default, Deserialize)]
 struct ListParameters {
     #[serde(default)]
@@ -72,7 +71,7 @@ struct ListParameters {
 }
 
 #[derive(Template)]
-#[template(path = "agent_tickets.html")]
+#[template(path = "agent/tickets.html")]
 struct ListPage {
     chrome: Chrome,
     view: String,
@@ -173,7 +172,7 @@ async fn list(
 }
 
 #[derive(Template)]
-#[template(path = "agent_ticket.html")]
+#[template(path = "agent/ticket.html")]
 struct TicketPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,
@@ -519,13 +518,11 @@ fn optional_id(text: &str, field: &'static str) -> Parsed<Option<i64>> {
 fn properties_change(fields: &FormFields) -> TicketChange {
     let department = optional_id(fields.one("department"), "department");
     TicketChange {
-        status: Some(
-            TicketStatus::from_key(fields.one("status")).ok_or_else(|| {
-                let mut errors = FieldErrors::new();
-                errors.add("status", "Unknown status.");
-                errors
-            }),
-        ),
+        status: Some(TicketStatus::from_key(fields.one("status")).ok_or_else(|| {
+            let mut errors = FieldErrors::new();
+            errors.add("status", "Unknown status.");
+            errors
+        })),
         urgency: Some(parsed("urgency", Urgency::parse(fields.one("urgency")))),
         // No department sent keeps the ticket where it is.
         department_id: department.transpose(),
@@ -595,15 +592,14 @@ impl NewTicketForm {
 
     /// The ticket as the use case takes it.
     fn parse(&self) -> NewTicket {
-        let requester = parsed("requester_email", Email::parse(&self.requester_email)).and_then(
-            |email| {
+        let requester =
+            parsed("requester_email", Email::parse(&self.requester_email)).and_then(|email| {
                 let name = match self.requester_name.trim() {
                     "" => None,
                     name => Some(parsed("requester_name", PersonName::parse(name))?),
                 };
                 Ok(Requester::Address { email, name })
-            },
-        );
+            });
         NewTicket {
             requester,
             subject: parsed("subject", Subject::parse(&self.subject)),
@@ -618,7 +614,7 @@ impl NewTicketForm {
 }
 
 #[derive(Template)]
-#[template(path = "agent_new_ticket.html")]
+#[template(path = "agent/new_ticket.html")]
 struct NewTicketPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,

@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use ferrodesk_app::AppError;
 
 use crate::AppState;
-use crate::pages::Chrome;
 use crate::error::{WebError, WebResult};
+use crate::pages::Chrome;
 use crate::pages::render;
 use crate::session::Session;
 
 #[derive(Template)]
-#[template(path = "verify_ip.html")]
+#[template(path = "account/verify_ip.html")]
 struct VerifyIpPage<'a> {
     chrome: Chrome,
     csrf_token: &'a str,

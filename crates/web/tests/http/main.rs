@@ -23,8 +23,8 @@ mod login_mails;
 mod mail;
 
 mod network;
-mod news_search;
 mod newcomer;
+mod news_search;
 mod organization;
 mod password_reset;
 mod people;

@@ -34,7 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "admin_invite.html")]
+#[template(path = "admin/invite.html")]
 struct InvitePage<'a> {
     chrome: Chrome,
     menu: AdminMenu,
@@ -117,7 +117,7 @@ impl SessionRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_agent.html")]
+#[template(path = "admin/agent.html")]
 struct AgentPage<'a> {
     chrome: Chrome,
     menu: AdminMenu,

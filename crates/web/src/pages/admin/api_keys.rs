@@ -25,7 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "admin_api_keys.html")]
+#[template(path = "admin/api_keys.html")]
 struct ApiKeysPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,

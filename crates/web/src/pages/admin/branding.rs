@@ -21,7 +21,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "admin_branding.html")]
+#[template(path = "admin/branding.html")]
 struct BrandingPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,

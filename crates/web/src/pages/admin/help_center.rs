@@ -19,7 +19,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "admin_help_center.html")]
+#[template(path = "admin/help_center.html")]
 struct HelpCenterPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,

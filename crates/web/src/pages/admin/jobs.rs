@@ -26,7 +26,7 @@ struct DeadJob {
 }
 
 #[derive(Template)]
-#[template(path = "admin_jobs.html")]
+#[template(path = "admin/jobs.html")]
 struct JobsPage<'a> {
     chrome: Chrome,
     menu: AdminMenu,

@@ -101,7 +101,7 @@ struct AuditRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_audit.html")]
+#[template(path = "admin/audit.html")]
 struct AuditPage {
     chrome: Chrome,
     menu: AdminMenu,
@@ -227,7 +227,7 @@ impl LoginRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_logins.html")]
+#[template(path = "admin/logins.html")]
 struct LoginsPage {
     chrome: Chrome,
     menu: AdminMenu,
@@ -264,7 +264,7 @@ struct ErrorRow {
 }
 
 #[derive(Template)]
-#[template(path = "admin_errors.html")]
+#[template(path = "admin/errors.html")]
 struct ErrorsPage {
     chrome: Chrome,
     menu: AdminMenu,

@@ -31,7 +31,7 @@ enum TestOutcome {
 }
 
 #[derive(Template)]
-#[template(path = "admin_email.html")]
+#[template(path = "admin/email.html")]
 struct EmailPage<'a> {
     chrome: Chrome,
     menu: AdminMenu,

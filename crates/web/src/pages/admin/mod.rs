@@ -163,7 +163,7 @@ pub(crate) fn count_of(counts: &[(String, i64)], status: &str) -> i64 {
 }
 
 #[derive(Template)]
-#[template(path = "admin_home.html")]
+#[template(path = "admin/home.html")]
 struct AdminHome {
     chrome: Chrome,
     menu: AdminMenu,

@@ -39,7 +39,7 @@ fn parent_field(fields: &FormFields) -> WebResult<Option<i64>> {
 }
 
 #[derive(Template)]
-#[template(path = "admin_departments.html")]
+#[template(path = "admin/departments.html")]
 struct DepartmentsPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,
@@ -171,7 +171,7 @@ async fn delete_department(
 }
 
 #[derive(Template)]
-#[template(path = "admin_teams.html")]
+#[template(path = "admin/teams.html")]
 struct TeamsPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,
@@ -241,7 +241,7 @@ async fn create_team(
 }
 
 #[derive(Template)]
-#[template(path = "admin_team.html")]
+#[template(path = "admin/team.html")]
 struct TeamPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,

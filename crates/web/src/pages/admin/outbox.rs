@@ -45,7 +45,7 @@ impl MailView {
 }
 
 #[derive(Template)]
-#[template(path = "admin_outbox.html")]
+#[template(path = "admin/outbox.html")]
 struct OutboxPage {
     chrome: Chrome,
     menu: AdminMenu,
@@ -96,7 +96,7 @@ async fn list(
 }
 
 #[derive(Template)]
-#[template(path = "admin_outbox_mail.html")]
+#[template(path = "admin/outbox_mail.html")]
 struct MailPage<'a> {
     chrome: Chrome,
     menu: AdminMenu,

@@ -29,7 +29,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Template)]
-#[template(path = "admin_permission_groups.html")]
+#[template(path = "admin/permission_groups.html")]
 struct ListPage {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,
@@ -60,7 +60,7 @@ struct DepartmentChoice {
 }
 
 #[derive(Template)]
-#[template(path = "admin_permission_group.html")]
+#[template(path = "admin/permission_group.html")]
 struct GroupPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,

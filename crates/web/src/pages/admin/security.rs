@@ -266,7 +266,7 @@ fn number<T: std::str::FromStr + Default>(
 }
 
 #[derive(Template)]
-#[template(path = "admin_security.html")]
+#[template(path = "admin/security.html")]
 struct SecurityPage<'a> {
     chrome: Chrome,
     menu: AdminMenu,

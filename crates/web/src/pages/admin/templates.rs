@@ -33,7 +33,7 @@ fn kind_of(key: &str) -> WebResult<TemplateKind> {
 }
 
 #[derive(Template)]
-#[template(path = "admin_templates.html")]
+#[template(path = "admin/templates.html")]
 struct TemplatesPage {
     chrome: Chrome,
     menu: AdminMenu,
@@ -52,7 +52,7 @@ async fn list(State(state): State<AppState>, admin: AdminSession) -> WebResult<R
 }
 
 #[derive(Template)]
-#[template(path = "admin_template_edit.html")]
+#[template(path = "admin/template_edit.html")]
 struct EditorPage<'a> {
     chrome: Chrome,
     menu: AdminMenu,

@@ -7,7 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    AppError, AttachmentLimits, DepartmentNode, FieldErrors, FieldInput, TicketFieldRecord, TicketPriorityRecord,
+    AppError, AttachmentLimits, DepartmentNode, FieldErrors, FieldInput, TicketFieldRecord,
+    TicketPriorityRecord,
 };
 use ferrodesk_core::FieldKind;
 
@@ -57,7 +58,7 @@ enum Failed {
 }
 
 #[derive(Template)]
-#[template(path = "admin_tickets.html")]
+#[template(path = "admin/tickets.html")]
 struct OverviewPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,
@@ -236,7 +237,7 @@ async fn create_field(
 }
 
 #[derive(Template)]
-#[template(path = "admin_ticket_field.html")]
+#[template(path = "admin/ticket_field.html")]
 struct FieldPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,
