@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use ferrodesk_app::{Actor, AppError, FieldErrors, TwoFactorOverview};
+use ferrodesk_app::{AppError, FieldErrors, TwoFactorOverview};
 use ferrodesk_core::{Secret, Surface};
 use serde::Deserialize;
 
@@ -17,8 +17,8 @@ use crate::error::WebResult;
 use crate::forms::HtmlForm;
 use crate::pages::admin::NoticeQuery;
 use crate::pages::admin::agents::SessionRow;
-use crate::pages::{Chrome, render, to_staff_login};
-use crate::session::{Session, password_change_path, two_factor_setup_path};
+use crate::pages::{Chrome, SignedInSession, render};
+use crate::session::{Session, two_factor_setup_path};
 use crate::text::t;
 
 pub(crate) fn staff_routes() -> Router<AppState> {
@@ -69,17 +69,6 @@ fn base_path(surface: Surface) -> &'static str {
     }
 }
 
-/// A trip to the login page for someone not signed in; `None` otherwise.
-fn not_signed_in(session: &Session, back: &str) -> Option<Response> {
-    match &session.actor {
-        Actor::Agent(_) | Actor::User(_) => None,
-        _ => Some(match session.surface {
-            Surface::Staff => to_staff_login(back),
-            Surface::Portal => Redirect::to("/login").into_response(),
-        }),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "account/overview.html")]
 struct AccountPage<'a> {
@@ -111,13 +100,9 @@ impl AccountPage<'_> {
 
 async fn overview(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
-    let base = base_path(session.surface);
-    if let Some(redirect) = not_signed_in(&session, base) {
-        return Ok(redirect);
-    }
     account_page(&state, &session, query, None).await
 }
 
@@ -193,10 +178,7 @@ fn password_page(session: &Session, errors: FieldErrors) -> WebResult<Response> 
     })
 }
 
-async fn password_form(session: Session) -> WebResult<Response> {
-    if let Some(redirect) = not_signed_in(&session, password_change_path(session.surface)) {
-        return Ok(redirect);
-    }
+async fn password_form(SignedInSession(session): SignedInSession) -> WebResult<Response> {
     password_page(&session, FieldErrors::new())
 }
 
@@ -209,12 +191,9 @@ struct PasswordForm {
 
 async fn change_password(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     HtmlForm(form): HtmlForm<PasswordForm>,
 ) -> WebResult<Response> {
-    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
-        return Ok(redirect);
-    }
     match state
         .app
         .change_own_password(
@@ -248,12 +227,9 @@ struct NotificationsForm {
 
 async fn save_notifications(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     HtmlForm(form): HtmlForm<NotificationsForm>,
 ) -> WebResult<Response> {
-    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
-        return Ok(redirect);
-    }
     state
         .app
         .set_login_notifications(
@@ -271,13 +247,10 @@ async fn save_notifications(
 
 async fn save_profile(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     fields: crate::forms::FormFields,
 ) -> WebResult<Response> {
     let base = base_path(session.surface);
-    if let Some(redirect) = not_signed_in(&session, base) {
-        return Ok(redirect);
-    }
     match state
         .app
         .change_own_name(&session.caller(), fields.one("name"))
@@ -298,12 +271,9 @@ async fn save_profile(
 
 async fn revoke_session(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
-        return Ok(redirect);
-    }
     state.app.revoke_own_session(&session.caller(), &id).await?;
     Ok(Redirect::to(&format!(
         "{}?notice=session-ended",
@@ -314,11 +284,8 @@ async fn revoke_session(
 
 async fn end_other_sessions(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
 ) -> WebResult<Response> {
-    if let Some(redirect) = not_signed_in(&session, base_path(session.surface)) {
-        return Ok(redirect);
-    }
     state
         .app
         .end_other_sessions(&session.caller(), session.token.expose())
@@ -392,13 +359,9 @@ async fn two_factor_page(
 
 async fn two_factor(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
-    let back = two_factor_setup_path(session.surface);
-    if let Some(redirect) = not_signed_in(&session, back) {
-        return Ok(redirect);
-    }
     let notice = query.text(&[
         ("disabled", t("account-notice-two-factor-off")),
         ("required", t("account-notice-two-factor-needed")),
@@ -406,11 +369,11 @@ async fn two_factor(
     two_factor_page(&state, &session, Vec::new(), FieldErrors::new(), notice).await
 }
 
-async fn start_two_factor(State(state): State<AppState>, session: Session) -> WebResult<Response> {
+async fn start_two_factor(
+    State(state): State<AppState>,
+    SignedInSession(session): SignedInSession,
+) -> WebResult<Response> {
     let back = two_factor_setup_path(session.surface);
-    if let Some(redirect) = not_signed_in(&session, back) {
-        return Ok(redirect);
-    }
     state.app.start_two_factor_setup(&session.caller()).await?;
     Ok(Redirect::to(back).into_response())
 }
@@ -440,13 +403,9 @@ async fn after_code_change(
 
 async fn confirm_two_factor(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     HtmlForm(form): HtmlForm<CodeForm>,
 ) -> WebResult<Response> {
-    let back = two_factor_setup_path(session.surface);
-    if let Some(redirect) = not_signed_in(&session, back) {
-        return Ok(redirect);
-    }
     let result = state
         .app
         .confirm_two_factor_setup(&session.caller(), form.code.expose())
@@ -461,13 +420,9 @@ struct CurrentPasswordForm {
 
 async fn replace_recovery_codes(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     HtmlForm(form): HtmlForm<CurrentPasswordForm>,
 ) -> WebResult<Response> {
-    let back = two_factor_setup_path(session.surface);
-    if let Some(redirect) = not_signed_in(&session, back) {
-        return Ok(redirect);
-    }
     let result = state
         .app
         .new_recovery_codes(&session.caller(), &form.current_password)
@@ -483,13 +438,10 @@ async fn replace_recovery_codes(
 
 async fn disable_two_factor(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     HtmlForm(form): HtmlForm<CurrentPasswordForm>,
 ) -> WebResult<Response> {
     let back = two_factor_setup_path(session.surface);
-    if let Some(redirect) = not_signed_in(&session, back) {
-        return Ok(redirect);
-    }
     match state
         .app
         .turn_off_two_factor(&session.caller(), &form.current_password)

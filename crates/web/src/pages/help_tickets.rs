@@ -20,7 +20,9 @@ use crate::error::WebResult;
 use crate::forms::{FormFields, MessageForm};
 use crate::pages::admin::NoticeQuery;
 use crate::pages::tickets::human_size;
-use crate::pages::{Chrome, path_id, render, render_form, time, url_encoded};
+use crate::pages::{
+    Chrome, SignedInSession, path_id, render, render_form, time, to_portal_login, url_encoded,
+};
 use crate::session::Session;
 use crate::text::t;
 
@@ -48,11 +50,6 @@ fn status_name(status: TicketStatus) -> String {
         TicketStatus::Spam => t("ticket-status-spam"),
         TicketStatus::Deleted => t("ticket-status-deleted"),
     }
-}
-
-/// Sends a visitor to the help-center login, to come back to `path`.
-fn to_login(path: &str) -> Response {
-    Redirect::to(&format!("/login?return_to={}", url_encoded(path))).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,12 +92,9 @@ impl ListPage {
 
 async fn list(
     State(state): State<AppState>,
-    session: Session,
+    SignedInSession(session): SignedInSession,
     Query(parameters): Query<ListParameters>,
 ) -> WebResult<Response> {
-    if matches!(session.actor, Actor::Visitor) {
-        return Ok(to_login("/tickets"));
-    }
     let organization_scope = parameters.scope.as_deref() == Some("organization");
     let scope = if organization_scope {
         PortalScope::Organization
@@ -145,7 +139,7 @@ async fn new_ticket_page(
 ) -> WebResult<Response> {
     let is_guest = matches!(session.actor, Actor::Visitor);
     if is_guest && !state.app.settings().await?.help_center.guest_tickets {
-        return Ok(to_login("/tickets/new"));
+        return Ok(to_portal_login("/tickets/new"));
     }
     let has_errors = !errors.is_empty();
     let fields = fields_as_sent(state.app.portal_fields().await?, &input.fields);
@@ -225,7 +219,7 @@ async fn create(
             };
             new_ticket_page(&state, &session, input, errors).await
         }
-        Err(AppError::Unauthenticated) => Ok(to_login("/tickets/new")),
+        Err(AppError::Unauthenticated) => Ok(to_portal_login("/tickets/new")),
         Err(other) => Err(other.into()),
     }
 }
@@ -299,7 +293,7 @@ async fn ticket_page(
     {
         Ok(view) => view,
         Err(AppError::NotFound) if matches!(session.actor, Actor::Visitor) && code.is_none() => {
-            return Ok(to_login(&format!("/tickets/{reference}")));
+            return Ok(to_portal_login(&format!("/tickets/{reference}")));
         }
         Err(other) => return Err(other.into()),
     };

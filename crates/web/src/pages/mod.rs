@@ -152,6 +152,44 @@ where
     }
 }
 
+/// A session with someone signed in, on either surface. A visitor is sent
+/// to the surface's login page, to come back to the page asked for (for
+/// a GET) or to their account (after a form).
+pub(crate) struct SignedInSession(pub Session);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedInSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<SignedInSession, Response> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if session.actor.signed_in().is_some() {
+            return Ok(SignedInSession(session));
+        }
+        let back = if parts.method == axum::http::Method::GET {
+            parts.uri.path()
+        } else {
+            match session.surface {
+                Surface::Staff => "/agent/account",
+                Surface::Portal => "/account",
+            }
+        };
+        Err(match session.surface {
+            Surface::Staff => to_staff_login(back),
+            Surface::Portal => to_portal_login(back),
+        })
+    }
+}
+
+/// Sends a visitor to the help-center login, to come back to `path`.
+pub(crate) fn to_portal_login(path: &str) -> Response {
+    Redirect::to(&format!("/login?return_to={}", url_encoded(path))).into_response()
+}
+
 /// An agent's session. Visitors are sent to the staff login (back to the
 /// page for a GET, to the ticket list after a form); help-center users get
 /// 403. Handlers that take it never see anyone else.
