@@ -158,6 +158,7 @@ impl App {
         let checked = self.check_new_account(account, kind).await?;
         let person = self
             .store()
+            .people()
             .create_person(
                 &NewPerson {
                     email: checked.email.as_str(),
@@ -198,6 +199,7 @@ impl App {
         }
         Ok(self
             .store()
+            .people()
             .list_agents()
             .await?
             .into_iter()
@@ -226,6 +228,7 @@ impl App {
             Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
         let person = self
             .store()
+            .people()
             .find_person_by_email(&email.normalized())
             .await?
             .ok_or(AppError::NotFound)?;
@@ -233,6 +236,7 @@ impl App {
         let now = self.now();
         let expires_at = now.plus(valid_for);
         self.store()
+            .password_links()
             .create_password_reset(
                 &NewPasswordLink {
                     token_hash: &token_hash(&token),
@@ -277,6 +281,7 @@ impl App {
         let ip_key = format!("reset-ip:{ip}");
         if !self
             .store()
+            .rate_limits()
             .hit_rate_limit(&ip_key, RESET_REQUEST_WINDOW, RESET_REQUESTS_PER_IP, now)
             .await?
         {
@@ -287,6 +292,7 @@ impl App {
         let email_key = format!("reset-email:{}", token_hash(&normalized));
         if !self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &email_key,
                 RESET_REQUEST_WINDOW,
@@ -310,7 +316,12 @@ impl App {
     pub(crate) async fn answer_password_reset_request(&self, payload: &str) -> JobResult {
         let request: ResetRequest = serde_json::from_str(payload)
             .map_err(|_| JobFailure::Permanent("password reset request does not parse".into()))?;
-        let Some(person) = self.store().find_person_by_email(&request.email).await? else {
+        let Some(person) = self
+            .store()
+            .people()
+            .find_person_by_email(&request.email)
+            .await?
+        else {
             return Ok(());
         };
         if person.is_disabled {
@@ -352,6 +363,7 @@ impl App {
             )
             .await?;
         self.store()
+            .password_links()
             .create_password_reset(
                 &NewPasswordLink {
                     token_hash: &token_hash(&token),
@@ -409,6 +421,7 @@ impl App {
             .await?;
         let person = self
             .store()
+            .password_links()
             .create_invited_person(
                 &NewPerson {
                     email: email.as_str(),
@@ -451,11 +464,13 @@ impl App {
     pub async fn password_reset_target(&self, token: &str) -> AppResult<PasswordLinkTarget> {
         let (person_id, purpose) = self
             .store()
+            .password_links()
             .peek_password_reset(&token_hash(token), self.now())
             .await?
             .ok_or(AppError::NotFound)?;
         let person = self
             .store()
+            .people()
             .get_person(person_id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -486,6 +501,7 @@ impl App {
         );
         let used = self
             .store()
+            .password_links()
             .complete_password_reset(
                 &token_hash(token),
                 &PasswordChange {
@@ -533,6 +549,7 @@ impl App {
         if policy.reuse_history > 0 {
             let recent = self
                 .store()
+                .people()
                 .recent_password_hashes(person.id, policy.reuse_history)
                 .await?;
             for earlier in &recent {

@@ -82,7 +82,7 @@ impl App {
         if !actor.may_administer() {
             return Err(AppError::Forbidden);
         }
-        match self.store().get_person(agent_id).await? {
+        match self.store().people().get_person(agent_id).await? {
             Some(person) if person.is_agent => Ok(person),
             _ => Err(AppError::NotFound),
         }
@@ -93,14 +93,16 @@ impl App {
         let person = self.agent_for_admin(actor, agent_id).await?;
         let locked_until = self
             .store()
+            .logins()
             .locked_until(
                 &lockout_key(Surface::Staff, &normalized_email(&person)),
                 self.now(),
             )
             .await?;
-        let sessions = self.store().sessions_of(person.id).await?;
+        let sessions = self.store().sessions().sessions_of(person.id).await?;
         let recent_logins = self
             .store()
+            .logins()
             .search_logins(
                 &LoginFilter {
                     person_id: Some(person.id),
@@ -109,7 +111,11 @@ impl App {
                 RECENT_LOGINS,
             )
             .await?;
-        let trusted_ips = self.store().trusted_ips_of(person.id, self.now()).await?;
+        let trusted_ips = self
+            .store()
+            .trusted_ips()
+            .trusted_ips_of(person.id, self.now())
+            .await?;
         Ok(AgentDetail {
             person,
             locked_until,
@@ -140,6 +146,7 @@ impl App {
                 lockout_key(Surface::Portal, &email),
             ];
             self.store()
+                .logins()
                 .clear_lockouts(&keys, &audit.entry(), self.now())
                 .await?;
             return Ok(());
@@ -147,6 +154,7 @@ impl App {
         if action == AgentAction::ResetTwoFactor {
             let reset = self
                 .store()
+                .two_factor()
                 .disable_two_factor(person.id, true, &audit.entry(), self.now())
                 .await?;
             if !reset {
@@ -227,6 +235,7 @@ impl App {
     ) -> AppResult<()> {
         match self
             .store()
+            .people()
             .change_person(person_id, change, &audit.entry(), self.now())
             .await?
         {
@@ -249,6 +258,7 @@ impl App {
         }
         let mut records = self
             .store()
+            .logins()
             .search_logins(filter, LOGIN_LOG_PAGE_SIZE + 1)
             .await?;
         let next = if records.len() as i64 > LOGIN_LOG_PAGE_SIZE {
@@ -268,7 +278,7 @@ impl App {
         if !actor.may_administer() {
             return Err(AppError::Forbidden);
         }
-        Ok(self.store().recent_errors(200).await?)
+        Ok(self.store().error_log().recent_errors(200).await?)
     }
 
     /// The signed-in person's own record.
@@ -277,7 +287,11 @@ impl App {
             .signed_in()
             .map(|person| person.person_id)
             .ok_or(AppError::Unauthenticated)?;
-        self.store().get_person(id).await?.ok_or(AppError::NotFound)
+        self.store()
+            .people()
+            .get_person(id)
+            .await?
+            .ok_or(AppError::NotFound)
     }
 
     /// Changes one's own password: the current one is required, the new one
@@ -312,6 +326,7 @@ impl App {
             &person.email,
         );
         self.store()
+            .people()
             .change_password(
                 &PasswordChange {
                     person_id: person.id,
@@ -384,7 +399,7 @@ impl App {
     /// One's own sessions, on every surface.
     pub async fn own_sessions(&self, actor: &Actor) -> AppResult<Vec<OwnSession>> {
         let person = self.own_person(actor).await?;
-        Ok(self.store().sessions_of(person.id).await?)
+        Ok(self.store().sessions().sessions_of(person.id).await?)
     }
 
     /// Ends one of one's own sessions by its public id.
@@ -392,6 +407,7 @@ impl App {
         let person = self.own_person(caller.actor).await?;
         if !self
             .store()
+            .sessions()
             .delete_session_of(person.id, session_id)
             .await?
         {
@@ -414,6 +430,7 @@ impl App {
         let person = self.own_person(caller.actor).await?;
         let ended = self
             .store()
+            .sessions()
             .delete_other_sessions(person.id, &token_hash(session_token))
             .await?;
         self.audit(

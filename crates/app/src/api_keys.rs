@@ -194,6 +194,7 @@ impl App {
         let agent = match Email::parse(input.agent_email.trim()) {
             Ok(email) => self
                 .store()
+                .people()
                 .find_person_by_email(&email.normalized())
                 .await?
                 .filter(|person| person.is_agent && !person.is_disabled),
@@ -239,6 +240,7 @@ impl App {
                 "expires_at": expires_at.map(Timestamp::rfc3339),
             }));
         self.store()
+            .api_keys()
             .create_api_key(
                 &NewApiKey {
                     id: &id,
@@ -262,7 +264,7 @@ impl App {
     /// Every key, for the admin list.
     pub async fn api_keys(&self, actor: &Actor) -> AppResult<Vec<ApiKeyRecord>> {
         actor.require_admin()?;
-        Ok(self.store().list_api_keys().await?)
+        Ok(self.store().api_keys().list_api_keys().await?)
     }
 
     /// Revokes a key at once; requests with it are refused from then on.
@@ -270,6 +272,7 @@ impl App {
         caller.actor.require_admin()?;
         let key = self
             .store()
+            .api_keys()
             .get_api_key(id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -277,6 +280,7 @@ impl App {
             .on_person(key.agent_id, &key.agent_name, &key.agent_email)
             .after(&serde_json::json!({ "key": key.id, "name": key.name }));
         self.store()
+            .api_keys()
             .revoke_api_key(&key.id, &audit.entry(), self.now())
             .await?;
         Ok(())
@@ -302,6 +306,7 @@ impl App {
         }
         let key = self
             .store()
+            .api_keys()
             .api_key_credentials(id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
@@ -322,7 +327,7 @@ impl App {
             .last_used_at
             .is_none_or(|used| now.millis() - used >= TOUCH_INTERVAL.as_millis() as i64);
         if stale {
-            self.store().touch_api_key(&key.id, now).await?;
+            self.store().api_keys().touch_api_key(&key.id, now).await?;
         }
         Ok(ApiCaller {
             actor: Actor::Agent(SignedIn {
@@ -350,6 +355,7 @@ impl App {
     ) -> AppResult<()> {
         let audit = caller.request_audit(ip, request, status);
         self.store()
+            .audit_log()
             .append_audit(&audit.entry(), self.now())
             .await?;
         Ok(())

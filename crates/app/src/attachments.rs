@@ -248,7 +248,10 @@ impl App {
                 .map_err(storage_error)?;
             let size = i64::try_from(upload.size)
                 .map_err(|_| AppError::Internal("file size out of range".to_owned()))?;
-            self.store().record_blob(&sha256, size, self.now()).await?;
+            self.store()
+                .tickets()
+                .record_blob(&sha256, size, self.now())
+                .await?;
             Ok(UploadedFile {
                 sha256,
                 file_name: upload.file_name.clone(),
@@ -343,6 +346,7 @@ impl App {
         let (ticket, _) = self.visible_ticket(&context, key).await?;
         let attachment = self
             .store()
+            .tickets()
             .find_attachment(attachment_id)
             .await?
             .filter(|attachment| attachment.ticket_id == ticket.id)
@@ -383,11 +387,16 @@ impl App {
         // The logo is a blob no attachment refers to.
         let logo = self.settings().await?.branding.logo_sha256.clone();
         let mut removed = 0;
-        for sha256 in self.store().unreferenced_blobs(before, 500).await? {
+        for sha256 in self
+            .store()
+            .tickets()
+            .unreferenced_blobs(before, 500)
+            .await?
+        {
             if logo.as_deref() == Some(sha256.as_str()) {
                 continue;
             }
-            if is_sha256_hex(&sha256) && self.store().forget_blob(&sha256).await? {
+            if is_sha256_hex(&sha256) && self.store().tickets().forget_blob(&sha256).await? {
                 let _ = tokio::fs::remove_file(blobs.path_of(&sha256)).await;
                 removed += 1;
             }

@@ -148,6 +148,7 @@ impl App {
     /// Appends an entry that goes with no other change.
     pub(crate) async fn audit(&self, audit: &Audit) -> AppResult<()> {
         self.store()
+            .audit_log()
             .append_audit(&audit.entry(), self.now())
             .await?;
         Ok(())
@@ -160,6 +161,7 @@ impl App {
         }
         let mut entries = self
             .store()
+            .audit_log()
             .search_audit(filter, AUDIT_PAGE_SIZE + 1)
             .await?;
         let next_before_id = if entries.len() as i64 > AUDIT_PAGE_SIZE {
@@ -186,6 +188,7 @@ impl App {
         }
         let entries = self
             .store()
+            .audit_log()
             .search_audit(filter, AUDIT_EXPORT_LIMIT)
             .await?;
         let mut csv = String::from(

@@ -115,7 +115,9 @@ impl App {
             Actor::Agent(_) | Actor::System => {}
             Actor::Visitor | Actor::User(_) => return Err(AppError::Forbidden),
         }
-        Ok(department_tree(&self.store().list_departments().await?))
+        Ok(department_tree(
+            &self.store().departments().list_departments().await?,
+        ))
     }
 
     /// The parent a department may have: none, or an existing department
@@ -171,13 +173,14 @@ impl App {
     ) -> AppResult<i64> {
         caller.actor.require_admin()?;
         let name = checked_name(name, "name")?;
-        let nodes = department_tree(&self.store().list_departments().await?);
+        let nodes = department_tree(&self.store().departments().list_departments().await?);
         Self::checked_parent(&nodes, parent_id, None)?;
         let audit = Audit::new(caller, "department.created")
             .on("department", None, &name)
             .after(&serde_json::json!({ "name": name, "parent_id": parent_id }));
         Ok(self
             .store()
+            .departments()
             .create_department(parent_id, &name, &audit.entry(), self.now())
             .await?)
     }
@@ -191,7 +194,7 @@ impl App {
     ) -> AppResult<()> {
         caller.actor.require_admin()?;
         let name = checked_name(name, "name")?;
-        let nodes = department_tree(&self.store().list_departments().await?);
+        let nodes = department_tree(&self.store().departments().list_departments().await?);
         let Some(current) = nodes.iter().find(|node| node.id == id) else {
             return Err(AppError::NotFound);
         };
@@ -204,6 +207,7 @@ impl App {
             );
         if !self
             .store()
+            .departments()
             .update_department(id, parent_id, &name, &audit.entry(), self.now())
             .await?
         {
@@ -214,13 +218,13 @@ impl App {
 
     pub async fn delete_department(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
         caller.actor.require_admin()?;
-        let nodes = department_tree(&self.store().list_departments().await?);
+        let nodes = department_tree(&self.store().departments().list_departments().await?);
         let Some(current) = nodes.iter().find(|node| node.id == id) else {
             return Err(AppError::NotFound);
         };
         if current.is_default {
             return Err(AppError::Conflict(
-                "This is the default department: choose another default under Admin → Tickets first."
+                "This is the default department: choose another default under Admin → Ticket settings first."
                     .to_owned(),
             ));
         }
@@ -228,6 +232,7 @@ impl App {
             Audit::new(caller, "department.deleted").on("department", Some(id), &current.path);
         match self
             .store()
+            .departments()
             .delete_department(id, &audit.entry(), self.now())
             .await?
         {
@@ -242,7 +247,7 @@ impl App {
     /// Makes a department the one tickets go to when nobody chose one.
     pub async fn set_default_department(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
         caller.actor.require_admin()?;
-        let nodes = department_tree(&self.store().list_departments().await?);
+        let nodes = department_tree(&self.store().departments().list_departments().await?);
         let Some(chosen) = nodes.iter().find(|node| node.id == id) else {
             return Err(AppError::invalid(
                 "default_department",
@@ -258,6 +263,7 @@ impl App {
             );
         if !self
             .store()
+            .departments()
             .set_default_department(id, &audit.entry(), self.now())
             .await?
         {
@@ -273,6 +279,7 @@ impl App {
     pub(crate) async fn default_department(&self) -> AppResult<Option<i64>> {
         Ok(self
             .store()
+            .departments()
             .list_departments()
             .await?
             .iter()
@@ -282,15 +289,20 @@ impl App {
 
     pub async fn teams(&self, actor: &Actor) -> AppResult<Vec<TeamRecord>> {
         match actor {
-            Actor::Agent(_) | Actor::System => Ok(self.store().list_teams().await?),
+            Actor::Agent(_) | Actor::System => Ok(self.store().departments().list_teams().await?),
             Actor::Visitor | Actor::User(_) => Err(AppError::Forbidden),
         }
     }
 
     pub async fn team(&self, actor: &Actor, id: i64) -> AppResult<(TeamRecord, Vec<MemberRecord>)> {
         actor.require_admin()?;
-        let team = self.store().get_team(id).await?.ok_or(AppError::NotFound)?;
-        let members = self.store().team_members(id).await?;
+        let team = self
+            .store()
+            .departments()
+            .get_team(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let members = self.store().departments().team_members(id).await?;
         Ok((team, members))
     }
 
@@ -302,6 +314,7 @@ impl App {
             .after(&serde_json::json!({ "name": name }));
         Ok(self
             .store()
+            .departments()
             .create_team(&name, &audit.entry(), self.now())
             .await?)
     }
@@ -329,6 +342,7 @@ impl App {
             );
         if !self
             .store()
+            .departments()
             .update_team(id, &name, &after_ids, &audit.entry(), self.now())
             .await?
         {
@@ -343,6 +357,7 @@ impl App {
         let audit = Audit::new(caller, "team.deleted").on("team", Some(id), &team.name);
         if !self
             .store()
+            .departments()
             .delete_team(id, &audit.entry(), self.now())
             .await?
         {

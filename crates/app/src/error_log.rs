@@ -29,7 +29,12 @@ impl App {
             status: error.status,
             message: error.message,
         };
-        if let Err(store_error) = self.store().record_error(&entry, self.now()).await {
+        if let Err(store_error) = self
+            .store()
+            .error_log()
+            .record_error(&entry, self.now())
+            .await
+        {
             tracing::error!(request_id = error.request_id, %store_error, "cannot write the error log");
         }
     }

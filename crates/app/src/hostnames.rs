@@ -2,7 +2,7 @@
 //! only when the name leads back to the same address (forward-confirmed),
 //! done by a background job with a timeout and cached in the database, so a
 //! slow or hostile DNS server never holds up a request. Anything that
-//! records an IP address (the login log now, ticket messages later) calls
+//! records an IP address (the login log, agents' ticket messages) calls
 //! `look_up_hostname_later` and shows names from the cache.
 
 use std::net::IpAddr;
@@ -33,7 +33,7 @@ impl App {
             return Ok(());
         }
         let now = self.now();
-        if let Some(resolved_at) = self.store().hostname_resolved_at(ip).await?
+        if let Some(resolved_at) = self.store().logins().hostname_resolved_at(ip).await?
             && now < resolved_at.plus(CACHE_FOR)
         {
             return Ok(());
@@ -53,13 +53,18 @@ impl App {
             .parse()
             .map_err(|_| JobFailure::Permanent(format!("not an IP address: {}", request.ip)))?;
         let now = self.now();
-        if let Some(resolved_at) = self.store().hostname_resolved_at(&request.ip).await?
+        if let Some(resolved_at) = self
+            .store()
+            .logins()
+            .hostname_resolved_at(&request.ip)
+            .await?
             && now < resolved_at.plus(CACHE_FOR)
         {
             return Ok(());
         }
         let hostname = confirmed_hostname(ip, LOOKUP_TIMEOUT).await;
         self.store()
+            .logins()
             .put_hostname(&request.ip, hostname.as_deref(), now)
             .await?;
         Ok(())

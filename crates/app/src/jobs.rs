@@ -139,6 +139,7 @@ impl App {
         let payload = payload.to_string();
         let id = self
             .store()
+            .jobs()
             .enqueue_job(
                 &NewJob {
                     kind,
@@ -170,6 +171,7 @@ impl App {
                 let limit = i64::try_from(free).unwrap_or(1);
                 match self
                     .store()
+                    .jobs()
                     .claim_jobs(&owner, now.plus(config.lease), now, limit)
                     .await
                 {
@@ -231,7 +233,12 @@ impl App {
             }
         }
         for job_id in running_jobs.into_values() {
-            match self.store().release_job(job_id, owner, self.now()).await {
+            match self
+                .store()
+                .jobs()
+                .release_job(job_id, owner, self.now())
+                .await
+            {
                 Ok(()) => tracing::info!(job_id, "job released at shutdown"),
                 Err(error) => {
                     tracing::warn!(job_id, %error, "cannot release a job at shutdown; its lease will run out")
@@ -252,15 +259,19 @@ impl App {
         let now = self.now();
         let store = self.store();
         let recorded = match &outcome {
-            Ok(()) => store.complete_job(job.id, owner).await.map(|_| ()),
+            Ok(()) => store.jobs().complete_job(job.id, owner).await.map(|_| ()),
             Err(JobFailure::Retry(error)) => {
                 let retry_at = now.plus(retry_delay(job.attempts));
                 store
+                    .jobs()
                     .fail_job(job.id, owner, error, retry_at, false, now)
                     .await
             }
             Err(JobFailure::Permanent(error)) => {
-                store.fail_job(job.id, owner, error, now, true, now).await
+                store
+                    .jobs()
+                    .fail_job(job.id, owner, error, now, true, now)
+                    .await
             }
         };
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -300,6 +311,7 @@ impl App {
         }
         Ok(self
             .store()
+            .jobs()
             .jobs_with_status("dead", DEAD_JOBS_SHOWN)
             .await?)
     }
@@ -309,7 +321,7 @@ impl App {
         if !actor.may_administer() {
             return Err(AppError::Forbidden);
         }
-        Ok(self.store().count_jobs_by_status().await?)
+        Ok(self.store().jobs().count_jobs_by_status().await?)
     }
 
     /// Puts a dead job back in the queue with fresh attempts. A dead mail job
@@ -320,6 +332,7 @@ impl App {
         }
         let job = self
             .store()
+            .jobs()
             .get_job(job_id)
             .await?
             .filter(|job| job.status == "dead")
@@ -331,11 +344,13 @@ impl App {
         let retried = match crate::mail::outbox_id_of(&job) {
             Some(outbox_id) => {
                 self.store()
+                    .outbox()
                     .retry_mail(outbox_id, &audit.entry(), now)
                     .await?
             }
             None => {
                 self.store()
+                    .jobs()
                     .retry_dead_job(job_id, &audit.entry(), now)
                     .await?
             }

@@ -317,16 +317,26 @@ impl App {
 
     pub async fn knowledge_base_home(&self) -> AppResult<KnowledgeBaseHome> {
         Ok(KnowledgeBaseHome {
-            categories: category_tree(self.store().list_article_categories().await?),
+            categories: category_tree(
+                self.store()
+                    .knowledge_base()
+                    .list_article_categories()
+                    .await?,
+            ),
             popular: self
                 .store()
+                .knowledge_base()
                 .popular_articles(None, None, POPULAR_ARTICLES)
                 .await?,
         })
     }
 
     pub async fn knowledge_base_category(&self, id: i64) -> AppResult<CategoryPage> {
-        let categories = self.store().list_article_categories().await?;
+        let categories = self
+            .store()
+            .knowledge_base()
+            .list_article_categories()
+            .await?;
         let category = categories
             .iter()
             .find(|category| category.id == id)
@@ -351,7 +361,11 @@ impl App {
             .cloned()
             .collect();
         Ok(CategoryPage {
-            articles: self.store().published_articles_in(id).await?,
+            articles: self
+                .store()
+                .knowledge_base()
+                .published_articles_in(id)
+                .await?,
             category,
             trail,
             subcategories,
@@ -373,21 +387,31 @@ impl App {
             None => {
                 let article = self
                     .store()
+                    .knowledge_base()
                     .find_article(slug)
                     .await?
                     .filter(|article| article.status == "published")
                     .ok_or(AppError::NotFound)?;
                 let cached = std::sync::Arc::new(CachedArticle {
-                    authors: self.store().article_authors(article.id).await?,
+                    authors: self
+                        .store()
+                        .knowledge_base()
+                        .article_authors(article.id)
+                        .await?,
                     related: self
                         .store()
+                        .knowledge_base()
                         .popular_articles(
                             Some(article.category_id),
                             Some(article.id),
                             RELATED_ARTICLES,
                         )
                         .await?,
-                    comments: self.store().approved_comments(article.id).await?,
+                    comments: self
+                        .store()
+                        .knowledge_base()
+                        .approved_comments(article.id)
+                        .await?,
                     article,
                 });
                 self.inner.article_cache.put(slug, cached.clone());
@@ -406,7 +430,12 @@ impl App {
             related: cached.related.clone(),
             comments: cached.comments.clone(),
             own_vote: match voter {
-                Some(voter) => self.store().article_vote(article.id, voter).await?,
+                Some(voter) => {
+                    self.store()
+                        .knowledge_base()
+                        .article_vote(article.id, voter)
+                        .await?
+                }
                 None => None,
             },
             may_comment: matches!(actor, Actor::User(_)),
@@ -421,7 +450,10 @@ impl App {
         let _refresh = self.inner.article_cache.clear_when_done();
         let views = self.inner.article_views.take();
         for (article_id, count) in &views {
-            self.store().add_article_views(*article_id, *count).await?;
+            self.store()
+                .knowledge_base()
+                .add_article_views(*article_id, *count)
+                .await?;
         }
         Ok(views.len())
     }
@@ -435,11 +467,13 @@ impl App {
         }
         let article = self
             .store()
+            .knowledge_base()
             .find_article(slug)
             .await?
             .filter(|article| article.status == "published")
             .ok_or(AppError::NotFound)?;
         self.store()
+            .knowledge_base()
             .vote_on_article(article.id, voter, helpful, self.now())
             .await?;
         Ok(())
@@ -456,6 +490,7 @@ impl App {
         }
         let article = self
             .store()
+            .knowledge_base()
             .find_article(slug)
             .await?
             .filter(|article| article.status == "published")
@@ -468,6 +503,7 @@ impl App {
             ));
         }
         self.store()
+            .knowledge_base()
             .add_article_comment(article.id, user.person_id, body, self.now())
             .await?;
         Ok(())
@@ -476,7 +512,12 @@ impl App {
     /// Every category, for agents who manage content.
     pub async fn article_categories(&self, actor: &Actor) -> AppResult<Vec<CategoryNode>> {
         self.content_context(actor).await?;
-        Ok(category_tree(self.store().list_article_categories().await?))
+        Ok(category_tree(
+            self.store()
+                .knowledge_base()
+                .list_article_categories()
+                .await?,
+        ))
     }
 
     fn checked_category(
@@ -545,7 +586,11 @@ impl App {
     ) -> AppResult<i64> {
         let _refresh = self.inner.article_cache.clear_when_done();
         self.content_context(caller.actor).await?;
-        let categories = self.store().list_article_categories().await?;
+        let categories = self
+            .store()
+            .knowledge_base()
+            .list_article_categories()
+            .await?;
         let (name, description, position) =
             Self::checked_category(&categories, None, name, description, parent_id, position)?;
         let audit = Audit::new(caller, "article_category.created")
@@ -553,6 +598,7 @@ impl App {
             .after(&serde_json::json!({ "name": name, "parent_id": parent_id }));
         Ok(self
             .store()
+            .knowledge_base()
             .create_article_category(
                 &CategoryWrite {
                     parent_id,
@@ -577,7 +623,11 @@ impl App {
     ) -> AppResult<()> {
         let _refresh = self.inner.article_cache.clear_when_done();
         self.content_context(caller.actor).await?;
-        let categories = self.store().list_article_categories().await?;
+        let categories = self
+            .store()
+            .knowledge_base()
+            .list_article_categories()
+            .await?;
         let current = categories
             .iter()
             .find(|category| category.id == id)
@@ -598,6 +648,7 @@ impl App {
                 &serde_json::json!({ "name": name, "parent_id": parent_id }),
             );
         self.store()
+            .knowledge_base()
             .update_article_category(
                 id,
                 &CategoryWrite {
@@ -620,6 +671,7 @@ impl App {
             Audit::new(caller, "article_category.deleted").on("article_category", Some(id), "");
         match self
             .store()
+            .knowledge_base()
             .delete_article_category(id, &audit.entry(), self.now())
             .await?
         {
@@ -634,18 +686,19 @@ impl App {
     /// Every article for the authoring list, newest change first.
     pub async fn articles_for_authors(&self, actor: &Actor) -> AppResult<Vec<ArticleSummary>> {
         self.content_context(actor).await?;
-        Ok(self.store().list_all_articles(500).await?)
+        Ok(self.store().knowledge_base().list_all_articles(500).await?)
     }
 
     pub async fn article_editor(&self, actor: &Actor, id: i64) -> AppResult<ArticleEditor> {
         self.content_context(actor).await?;
         let article = self
             .store()
+            .knowledge_base()
             .get_article(id)
             .await?
             .ok_or(AppError::NotFound)?;
         Ok(ArticleEditor {
-            revisions: self.store().article_revisions(id).await?,
+            revisions: self.store().knowledge_base().article_revisions(id).await?,
             article,
         })
     }
@@ -668,6 +721,7 @@ impl App {
         let current = match id {
             Some(id) => Some(
                 self.store()
+                    .knowledge_base()
                     .get_article(id)
                     .await?
                     .ok_or(AppError::NotFound)?,
@@ -683,7 +737,12 @@ impl App {
                 None => {
                     let base = slug_from(&checked.title);
                     self.free_slug(&base, |slug| async move {
-                        Ok(self.store().find_article(&slug).await?.is_some())
+                        Ok(self
+                            .store()
+                            .knowledge_base()
+                            .find_article(&slug)
+                            .await?
+                            .is_some())
                     })
                     .await?
                 }
@@ -691,7 +750,11 @@ impl App {
         };
         let (title, content, status) = (checked.title, checked.content, checked.status);
         let category_id = input.category_id.trim().parse::<i64>().ok();
-        let categories = self.store().list_article_categories().await?;
+        let categories = self
+            .store()
+            .knowledge_base()
+            .list_article_categories()
+            .await?;
         if !category_id.is_some_and(|id| categories.iter().any(|category| category.id == id)) {
             errors.add("category", "Choose a category.");
         }
@@ -711,9 +774,15 @@ impl App {
             author: &context.label,
         };
         let saved = match id {
-            None => self.store().create_article(&write, self.now()).await,
+            None => {
+                self.store()
+                    .knowledge_base()
+                    .create_article(&write, self.now())
+                    .await
+            }
             Some(id) => self
                 .store()
+                .knowledge_base()
                 .update_article(id, &write, self.now())
                 .await
                 .map(|_| id),
@@ -742,7 +811,7 @@ impl App {
     /// The comments waiting for moderation.
     pub async fn comment_queue(&self, actor: &Actor) -> AppResult<Vec<ArticleCommentRecord>> {
         self.content_context(actor).await?;
-        Ok(self.store().pending_comments(200).await?)
+        Ok(self.store().knowledge_base().pending_comments(200).await?)
     }
 
     pub async fn moderate_comment(
@@ -761,6 +830,7 @@ impl App {
         let audit = Audit::new(caller, action).on("article_comment", Some(id), "");
         if !self
             .store()
+            .knowledge_base()
             .moderate_comment(id, approve, context.agent_id, &audit.entry(), self.now())
             .await?
         {

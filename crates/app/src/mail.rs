@@ -293,6 +293,7 @@ impl App {
             })
             .map_err(|error| AppError::Internal(error.to_string()))?;
             self.store()
+                .settings()
                 .put_setting(&template_failure_setting(kind), &failure, self.now())
                 .await?;
         }
@@ -309,7 +310,11 @@ impl App {
     }
 
     async fn custom_template(&self, kind: TemplateKind) -> AppResult<Option<TemplateText>> {
-        let stored = self.store().get_setting(&template_setting(kind)).await?;
+        let stored = self
+            .store()
+            .settings()
+            .get_setting(&template_setting(kind))
+            .await?;
         Ok(stored.and_then(|json| parse_template(kind, &json)))
     }
 
@@ -319,7 +324,7 @@ impl App {
         if self.inner.smtp_override.is_some() {
             return Ok(Some(ENVIRONMENT_FINGERPRINT.to_owned()));
         }
-        Ok(self.store().get_setting(SMTP_SETTING).await?)
+        Ok(self.store().settings().get_setting(SMTP_SETTING).await?)
     }
 
     /// The full SMTP configuration for a fingerprint, the password unsealed.
@@ -385,7 +390,7 @@ impl App {
     pub(crate) async fn send_queued_mail(&self, payload: &str, last_attempt: bool) -> JobResult {
         let outbox_id = parse_outbox_payload(payload)
             .ok_or_else(|| JobFailure::Permanent(format!("bad mail job payload {payload:?}")))?;
-        let Some(mail) = self.store().get_mail(outbox_id).await? else {
+        let Some(mail) = self.store().outbox().get_mail(outbox_id).await? else {
             return Ok(());
         };
         if mail.status == "sent" {
@@ -393,6 +398,7 @@ impl App {
         }
         let failed = |error: String, gave_up: bool| async move {
             self.store()
+                .outbox()
                 .mark_mail_attempt_failed(outbox_id, &error, gave_up)
                 .await?;
             Err::<(), JobFailure>(if gave_up {
@@ -415,7 +421,10 @@ impl App {
         };
         match sender.send(&outgoing).await {
             Ok(()) => {
-                self.store().mark_mail_sent(outbox_id, self.now()).await?;
+                self.store()
+                    .outbox()
+                    .mark_mail_sent(outbox_id, self.now())
+                    .await?;
                 tracing::info!(outbox_id, template = %mail.template, "mail sent");
                 Ok(())
             }
@@ -466,6 +475,7 @@ impl App {
     async fn stored_smtp(&self) -> AppResult<Option<StoredSmtp>> {
         Ok(self
             .store()
+            .settings()
             .get_setting(SMTP_SETTING)
             .await?
             .and_then(|json| serde_json::from_str(&json).ok()))
@@ -562,6 +572,7 @@ impl App {
             .on_setting(SMTP_SETTING)
             .change(&before, &Some(after));
         self.store()
+            .settings()
             .put_setting_audited(SMTP_SETTING, &json, &audit.entry(), self.now())
             .await?;
         tracing::info!(host = %stored.host, port = stored.port, "SMTP settings changed");
@@ -610,8 +621,8 @@ impl App {
                 "Choose queued, sent or failed.",
             ));
         }
-        let mails = self.store().list_mail(status, OUTBOX_PAGE).await?;
-        let counts = self.store().count_mail_by_status().await?;
+        let mails = self.store().outbox().list_mail(status, OUTBOX_PAGE).await?;
+        let counts = self.store().outbox().count_mail_by_status().await?;
         Ok((mails.into_iter().map(without_tokens).collect(), counts))
     }
 
@@ -619,6 +630,7 @@ impl App {
     pub async fn outbox_mail(&self, actor: &Actor, id: i64) -> AppResult<MailRecord> {
         actor.require_admin()?;
         self.store()
+            .outbox()
             .get_mail(id)
             .await?
             .map(without_tokens)
@@ -632,6 +644,7 @@ impl App {
             Audit::new(caller, "mail.retried").on("mail", Some(id), &format!("outbox mail {id}"));
         if !self
             .store()
+            .outbox()
             .retry_mail(id, &audit.entry(), self.now())
             .await?
         {
@@ -648,8 +661,13 @@ impl App {
     pub async fn mail_templates(&self, actor: &Actor) -> AppResult<Vec<TemplateOverview>> {
         actor.require_admin()?;
         // One read of the (small) settings table rather than two per template.
-        let stored: std::collections::HashMap<String, String> =
-            self.store().load_settings().await?.into_iter().collect();
+        let stored: std::collections::HashMap<String, String> = self
+            .store()
+            .settings()
+            .load_settings()
+            .await?
+            .into_iter()
+            .collect();
         Ok(TemplateKind::ALL
             .into_iter()
             .map(|kind| TemplateOverview {
@@ -668,6 +686,7 @@ impl App {
     async fn template_failure(&self, kind: TemplateKind) -> AppResult<Option<String>> {
         let stored = self
             .store()
+            .settings()
             .get_setting(&template_failure_setting(kind))
             .await?;
         Ok(stored.and_then(|json| parse_failure(&json)))
@@ -731,9 +750,11 @@ impl App {
             .on_setting(&template_setting(kind))
             .change(&before, template);
         self.store()
+            .settings()
             .put_setting_audited(&template_setting(kind), &json, &audit.entry(), self.now())
             .await?;
         self.store()
+            .settings()
             .delete_setting(&template_failure_setting(kind))
             .await?;
         tracing::info!(template = kind.key(), "mail template changed");
@@ -755,6 +776,7 @@ impl App {
             .on_setting(&setting)
             .change(&before, &TemplateText::builtin(kind));
         self.store()
+            .settings()
             .delete_settings_audited(
                 &[&setting, &template_failure_setting(kind)],
                 &audit.entry(),

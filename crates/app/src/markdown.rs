@@ -1,4 +1,4 @@
-//! Markdown to HTML for ticket messages (and, later, articles). Raw HTML in
+//! Markdown to HTML for ticket messages, articles and news. Raw HTML in
 //! the source is shown as text, links keep only safe schemes, and images
 //! become links, so what an author writes can never run in a reader's
 //! browser or load from elsewhere.

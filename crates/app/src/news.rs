@@ -33,6 +33,7 @@ impl App {
         let before = parse_keyset_cursor(after)?;
         let mut posts = self
             .store()
+            .news()
             .published_news(category_id, before, NEWS_PAGE_SIZE + 1)
             .await?;
         let next = if posts.len() > NEWS_PAGE_SIZE as usize {
@@ -45,7 +46,7 @@ impl App {
         };
         Ok(NewsPage {
             posts,
-            categories: self.store().list_news_categories().await?,
+            categories: self.store().news().list_news_categories().await?,
             next,
         })
     }
@@ -56,6 +57,7 @@ impl App {
             return Err(AppError::NotFound);
         }
         self.store()
+            .news()
             .find_news_post(slug)
             .await?
             .filter(|post| post.status == "published")
@@ -68,14 +70,15 @@ impl App {
     ) -> AppResult<(Vec<NewsPostRecord>, Vec<NewsCategoryRecord>)> {
         self.content_context(actor).await?;
         Ok((
-            self.store().list_all_news(500).await?,
-            self.store().list_news_categories().await?,
+            self.store().news().list_all_news(500).await?,
+            self.store().news().list_news_categories().await?,
         ))
     }
 
     pub async fn news_editor(&self, actor: &crate::Actor, id: i64) -> AppResult<NewsPostRecord> {
         self.content_context(actor).await?;
         self.store()
+            .news()
             .get_news_post(id)
             .await?
             .ok_or(AppError::NotFound)
@@ -93,6 +96,7 @@ impl App {
         let current = match id {
             Some(id) => Some(
                 self.store()
+                    .news()
                     .get_news_post(id)
                     .await?
                     .ok_or(AppError::NotFound)?,
@@ -101,7 +105,7 @@ impl App {
         };
         let mut errors = FieldErrors::new();
         let checked = checked_publication(input, &mut errors);
-        let categories = self.store().list_news_categories().await?;
+        let categories = self.store().news().list_news_categories().await?;
         let category_id = match input.category_id.trim() {
             "" => None,
             text => {
@@ -122,7 +126,7 @@ impl App {
                 None => {
                     let base = slug_from(&checked.title);
                     self.free_slug(&base, |slug| async move {
-                        Ok(self.store().find_news_post(&slug).await?.is_some())
+                        Ok(self.store().news().find_news_post(&slug).await?.is_some())
                     })
                     .await?
                 }
@@ -132,6 +136,7 @@ impl App {
         let html = markdown::render(&checked.content);
         let written = self
             .store()
+            .news()
             .write_news_post(
                 id,
                 &NewsWrite {
@@ -157,6 +162,7 @@ impl App {
             .on("news_category", None, &name)
             .after(&serde_json::json!({ "name": name }));
         self.store()
+            .news()
             .create_news_category(&name, &audit.entry(), self.now())
             .await
             .map_err(taken("name", "A news category has this name already."))
@@ -167,6 +173,7 @@ impl App {
         let audit = Audit::new(caller, "news_category.deleted").on("news_category", Some(id), "");
         if !self
             .store()
+            .news()
             .delete_news_category(id, &audit.entry(), self.now())
             .await?
         {

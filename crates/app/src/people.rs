@@ -168,10 +168,11 @@ impl App {
     async fn user_with_address(&self, email: &Email) -> AppResult<Option<UserRecord>> {
         match self
             .store()
+            .directory()
             .find_person_by_any_email(&email.normalized())
             .await?
         {
-            Some(person_id) => Ok(self.store().get_user(person_id).await?),
+            Some(person_id) => Ok(self.store().directory().get_user(person_id).await?),
             None => Ok(None),
         }
     }
@@ -220,11 +221,15 @@ impl App {
             .await?;
         let page = name_page(query)?;
         let (rows, next) = paged(
-            self.store().list_users(&page).await?,
+            self.store().directory().list_users(&page).await?,
             page_size(query),
             |user| (user.id, user.sort_key.as_str()),
         );
-        let total = self.store().count_users(page.search.as_deref()).await?;
+        let total = self
+            .store()
+            .directory()
+            .count_users(page.search.as_deref())
+            .await?;
         Ok(DirectoryList { rows, total, next })
     }
 
@@ -232,8 +237,13 @@ impl App {
         let context = self
             .directory_context(actor, Permission::PeopleView)
             .await?;
-        let user = self.store().get_user(id).await?.ok_or(AppError::NotFound)?;
-        let emails = self.store().person_emails(id).await?;
+        let user = self
+            .store()
+            .directory()
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let emails = self.store().directory().person_emails(id).await?;
         let (tickets, ticket_total) = self
             .tickets_for(
                 &context,
@@ -264,7 +274,7 @@ impl App {
         if name.is_empty() {
             return Ok(None);
         }
-        let found = self.store().find_organization(name).await?;
+        let found = self.store().directory().find_organization(name).await?;
         if found.is_none() {
             errors.add(
                 "organization",
@@ -292,6 +302,7 @@ impl App {
         if let Some(email) = &email
             && self
                 .store()
+                .directory()
                 .find_person_by_any_email(&email.normalized())
                 .await?
                 .is_some()
@@ -312,6 +323,7 @@ impl App {
             }));
         Ok(self
             .store()
+            .directory()
             .create_user(
                 name.as_str(),
                 email.as_str(),
@@ -335,7 +347,12 @@ impl App {
     ) -> AppResult<()> {
         self.directory_context(caller.actor, Permission::PeopleEdit)
             .await?;
-        let current = self.store().get_user(id).await?.ok_or(AppError::NotFound)?;
+        let current = self
+            .store()
+            .directory()
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let mut errors = FieldErrors::new();
         let name = PersonName::parse(&input.name)
             .map_err(|error| errors.add("name", error.to_string()))
@@ -377,6 +394,7 @@ impl App {
             .change(&user_state(current), &user_state(&after));
         if !self
             .store()
+            .directory()
             .change_user(current.id, &change, &audit.entry(), self.now())
             .await?
         {
@@ -388,10 +406,15 @@ impl App {
     pub async fn add_user_email(&self, caller: &Caller<'_>, id: i64, email: &str) -> AppResult<()> {
         self.directory_context(caller.actor, Permission::PeopleEdit)
             .await?;
-        let user = self.store().get_user(id).await?.ok_or(AppError::NotFound)?;
+        let user = self
+            .store()
+            .directory()
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let email =
             Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
-        if self.store().person_emails(id).await?.len() >= MAX_EMAILS_PER_PERSON {
+        if self.store().directory().person_emails(id).await?.len() >= MAX_EMAILS_PER_PERSON {
             return Err(AppError::invalid(
                 "email",
                 format!("A person has at most {MAX_EMAILS_PER_PERSON} addresses."),
@@ -399,6 +422,7 @@ impl App {
         }
         if self
             .store()
+            .directory()
             .find_person_by_any_email(&email.normalized())
             .await?
             .is_some()
@@ -412,6 +436,7 @@ impl App {
             .on_person(user.id, &user.name, &user.email)
             .after(&serde_json::json!({ "email": email.as_str() }));
         self.store()
+            .directory()
             .add_person_email(
                 id,
                 email.as_str(),
@@ -425,9 +450,15 @@ impl App {
 
     /// The user and one of their addresses, or `NotFound`.
     async fn user_email(&self, id: i64, email_id: i64) -> AppResult<(UserRecord, PersonEmail)> {
-        let user = self.store().get_user(id).await?.ok_or(AppError::NotFound)?;
+        let user = self
+            .store()
+            .directory()
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let email = self
             .store()
+            .directory()
             .person_emails(id)
             .await?
             .into_iter()
@@ -458,6 +489,7 @@ impl App {
             );
         if !self
             .store()
+            .directory()
             .remove_person_email(id, email_id, &audit.entry(), self.now())
             .await?
         {
@@ -483,6 +515,7 @@ impl App {
             );
         if !self
             .store()
+            .directory()
             .make_email_primary(id, email_id, &audit.entry(), self.now())
             .await?
         {
@@ -496,7 +529,12 @@ impl App {
     pub async fn merge_users(&self, caller: &Caller<'_>, id: i64, into: &str) -> AppResult<i64> {
         self.directory_context(caller.actor, Permission::PeopleMerge)
             .await?;
-        let source = self.store().get_user(id).await?.ok_or(AppError::NotFound)?;
+        let source = self
+            .store()
+            .directory()
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let email =
             Email::parse(into).map_err(|error| AppError::invalid("into", error.to_string()))?;
         let Some(target) = self.user_with_address(&email).await? else {
@@ -516,6 +554,7 @@ impl App {
             );
         if !self
             .store()
+            .directory()
             .merge_users(source.id, target.id, &audit.entry(), self.now())
             .await?
         {
@@ -534,12 +573,13 @@ impl App {
             .await?;
         let page = name_page(query)?;
         let (rows, next) = paged(
-            self.store().list_organizations(&page).await?,
+            self.store().directory().list_organizations(&page).await?,
             page_size(query),
             |found| (found.id, found.sort_key.as_str()),
         );
         let total = self
             .store()
+            .directory()
             .count_organizations(page.search.as_deref())
             .await?;
         Ok(DirectoryList { rows, total, next })
@@ -555,10 +595,11 @@ impl App {
             .await?;
         let organization = self
             .store()
+            .directory()
             .get_organization(id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let members = self.store().organization_members(id).await?;
+        let members = self.store().directory().organization_members(id).await?;
         let (tickets, ticket_total) = self
             .tickets_for(
                 &context,
@@ -585,6 +626,7 @@ impl App {
             .on("organization", None, &name)
             .after(&serde_json::json!({ "name": name }));
         self.store()
+            .directory()
             .create_audited_organization(&name, &audit.entry(), self.now())
             .await
             .map_err(taken("name", "An organization has this name already."))
@@ -600,6 +642,7 @@ impl App {
             .await?;
         let current = self
             .store()
+            .directory()
             .get_organization(id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -612,6 +655,7 @@ impl App {
             );
         if self
             .store()
+            .directory()
             .rename_organization(id, &name, &audit.entry(), self.now())
             .await
             .map_err(taken("name", "An organization has this name already."))?
@@ -627,6 +671,7 @@ impl App {
             .await?;
         let current = self
             .store()
+            .directory()
             .get_organization(id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -638,6 +683,7 @@ impl App {
             );
         if !self
             .store()
+            .directory()
             .delete_organization(id, &audit.entry(), self.now())
             .await?
         {
@@ -659,6 +705,7 @@ impl App {
             .await?;
         let organization = self
             .store()
+            .directory()
             .get_organization(id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -688,6 +735,7 @@ impl App {
             .await?;
         let user = self
             .store()
+            .directory()
             .get_user(person_id)
             .await?
             .filter(|user| user.organization_id == Some(id))

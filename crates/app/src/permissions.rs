@@ -48,7 +48,11 @@ pub struct AgentAccess {
 impl App {
     pub async fn permission_groups(&self, actor: &Actor) -> AppResult<Vec<PermissionGroupRecord>> {
         actor.require_admin()?;
-        Ok(self.store().list_permission_groups().await?)
+        Ok(self
+            .store()
+            .permission_groups()
+            .list_permission_groups()
+            .await?)
     }
 
     pub async fn permission_group(
@@ -59,6 +63,7 @@ impl App {
         actor.require_admin()?;
         let group = self
             .store()
+            .permission_groups()
             .get_permission_group(id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -66,7 +71,7 @@ impl App {
         let (permissions, departments) = match built_in {
             Some(built_in) => (built_in.permissions(), BTreeMap::new()),
             None => {
-                let grants = self.store().group_grants(id).await?;
+                let grants = self.store().permission_groups().group_grants(id).await?;
                 (
                     grants
                         .permissions
@@ -83,7 +88,11 @@ impl App {
                 )
             }
         };
-        let members = self.store().permission_group_members(id).await?;
+        let members = self
+            .store()
+            .permission_groups()
+            .permission_group_members(id)
+            .await?;
         Ok(PermissionGroupDetail {
             group,
             built_in,
@@ -127,6 +136,7 @@ impl App {
         grants.permissions.dedup();
         let existing: BTreeSet<i64> = self
             .store()
+            .departments()
             .list_departments()
             .await?
             .into_iter()
@@ -164,6 +174,7 @@ impl App {
             .after(&grants_json(&name, description, &grants));
         Ok(self
             .store()
+            .permission_groups()
             .create_permission_group(
                 &GroupDefinition {
                     name: &name,
@@ -211,6 +222,7 @@ impl App {
             );
         if !self
             .store()
+            .permission_groups()
             .update_permission_group(
                 id,
                 &GroupDefinition {
@@ -242,6 +254,7 @@ impl App {
             }));
         if !self
             .store()
+            .permission_groups()
             .delete_permission_group(id, &audit.entry(), self.now())
             .await?
         {
@@ -255,6 +268,7 @@ impl App {
     pub async fn effective_permissions(&self, person_id: i64) -> AppResult<EffectivePermissions> {
         let person = self
             .store()
+            .people()
             .get_person(person_id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -264,7 +278,11 @@ impl App {
         if person.is_admin {
             return Ok(EffectivePermissions::everything());
         }
-        let grants = self.store().agent_grants(person_id).await?;
+        let grants = self
+            .store()
+            .permission_groups()
+            .agent_grants(person_id)
+            .await?;
         let mut effective = EffectivePermissions::default();
         for built_in in grants
             .built_in
@@ -281,7 +299,7 @@ impl App {
             effective.add_permission(permission);
         }
         if !grants.departments.is_empty() && !effective.all_departments {
-            let tree = department_tree(&self.store().list_departments().await?);
+            let tree = department_tree(&self.store().departments().list_departments().await?);
             for (department, access) in &grants.departments {
                 let Some(access) = DepartmentAccess::from_key(access) else {
                     continue;
@@ -297,9 +315,14 @@ impl App {
     /// An agent's groups and teams and what they add up to, for admins.
     pub async fn agent_access(&self, actor: &Actor, agent_id: i64) -> AppResult<AgentAccess> {
         actor.require_admin()?;
-        let (group_ids, team_ids) = self.store().agent_memberships(agent_id).await?;
+        let (group_ids, team_ids) = self
+            .store()
+            .permission_groups()
+            .agent_memberships(agent_id)
+            .await?;
         let groups = self
             .store()
+            .permission_groups()
             .list_permission_groups()
             .await?
             .into_iter()
@@ -310,6 +333,7 @@ impl App {
             .collect();
         let teams = self
             .store()
+            .departments()
             .list_teams()
             .await?
             .into_iter()
@@ -336,11 +360,16 @@ impl App {
         caller.actor.require_admin()?;
         let person = self
             .store()
+            .people()
             .get_person(agent_id)
             .await?
             .filter(|person| person.is_agent)
             .ok_or(AppError::NotFound)?;
-        let (before_groups, before_teams) = self.store().agent_memberships(agent_id).await?;
+        let (before_groups, before_teams) = self
+            .store()
+            .permission_groups()
+            .agent_memberships(agent_id)
+            .await?;
         let normalized = |ids: &[i64]| {
             let mut ids = ids.to_vec();
             ids.sort_unstable();
@@ -355,6 +384,7 @@ impl App {
                 &serde_json::json!({ "groups": groups, "teams": teams }),
             );
         self.store()
+            .permission_groups()
             .set_agent_memberships(agent_id, &groups, &teams, &audit.entry(), self.now())
             .await?;
         Ok(())

@@ -155,7 +155,7 @@ impl App {
     /// The departments the help center's form offers.
     pub async fn portal_departments(&self) -> AppResult<Vec<DepartmentNode>> {
         let settings = self.settings().await?;
-        let nodes = department_tree(&self.store().list_departments().await?);
+        let nodes = department_tree(&self.store().departments().list_departments().await?);
         Ok(match &settings.help_center.form_departments {
             None => nodes,
             Some(chosen) => nodes
@@ -169,6 +169,7 @@ impl App {
     pub async fn portal_fields(&self) -> AppResult<Vec<ferrodesk_store::TicketFieldRecord>> {
         Ok(self
             .store()
+            .ticket_fields()
             .list_ticket_fields()
             .await?
             .into_iter()
@@ -182,6 +183,7 @@ impl App {
             return Err(AppError::Unauthenticated);
         };
         self.store()
+            .people()
             .get_person(user.person_id)
             .await?
             .filter(|person| !person.is_agent)
@@ -195,6 +197,7 @@ impl App {
         };
         let is_manager = self
             .store()
+            .directory()
             .get_user(user.id)
             .await?
             .is_some_and(|record| record.is_organization_manager);
@@ -214,6 +217,7 @@ impl App {
         let managed_organization = match manager_of {
             Some(id) => self
                 .store()
+                .directory()
                 .get_organization(id)
                 .await?
                 .map(|found| found.name),
@@ -260,6 +264,7 @@ impl App {
         let reference = TicketRef::parse(reference).map_err(|_| AppError::NotFound)?;
         let mut ticket = self
             .store()
+            .tickets()
             .find_ticket(&reference)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -268,6 +273,7 @@ impl App {
         if let Some(target) = ticket.merged_into_id {
             ticket = self
                 .store()
+                .tickets()
                 .get_ticket(target)
                 .await?
                 .ok_or(AppError::NotFound)?;
@@ -290,7 +296,11 @@ impl App {
             && let Ok(person) = self.portal_user(actor).await
         {
             let on_ticket = ticket.requester_id == person.id
-                || self.store().is_copied(ticket.id, person.id).await?
+                || self
+                    .store()
+                    .tickets()
+                    .is_copied(ticket.id, person.id)
+                    .await?
                 || (ticket.organization_id.is_some()
                     && self.managed_organization(&person).await? == ticket.organization_id);
             if on_ticket {
@@ -334,12 +344,24 @@ impl App {
         code: Option<&str>,
     ) -> AppResult<PortalTicketView> {
         let (ticket, viewer) = self.reachable_ticket(actor, reference, code).await?;
-        let messages = self.store().ticket_messages(ticket.id, false).await?;
-        let attachments =
-            attachments_by_message(self.store().ticket_attachments(ticket.id, false).await?);
+        let messages = self
+            .store()
+            .tickets()
+            .ticket_messages(ticket.id, false)
+            .await?;
+        let attachments = attachments_by_message(
+            self.store()
+                .tickets()
+                .ticket_attachments(ticket.id, false)
+                .await?,
+        );
         let fields = field_views(
             self.portal_fields().await?,
-            &self.store().ticket_field_values(ticket.id).await?,
+            &self
+                .store()
+                .ticket_fields()
+                .ticket_field_values(ticket.id)
+                .await?,
         );
         Ok(PortalTicketView {
             ticket,
@@ -361,6 +383,7 @@ impl App {
         let (ticket, _) = self.reachable_ticket(actor, reference, code).await?;
         let attachment = self
             .store()
+            .tickets()
             .find_attachment(attachment_id)
             .await?
             .filter(|attachment| attachment.ticket_id == ticket.id && !attachment.is_note)
@@ -441,6 +464,7 @@ impl App {
             .into_iter()
             .collect();
         self.store()
+            .tickets()
             .update_ticket(
                 ticket.id,
                 &TicketUpdate {
@@ -538,6 +562,7 @@ impl App {
     ) -> AppResult<Option<PersonRecord>> {
         if !self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &format!("portal-ticket-email:{}", token_hash(&email.normalized())),
                 TICKET_RATE_WINDOW,
@@ -576,6 +601,7 @@ impl App {
         }
         if !self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &format!("portal-ticket-ip:{}", caller.ip),
                 TICKET_RATE_WINDOW,
@@ -653,7 +679,7 @@ impl App {
                         mails: &mails,
                         audit: None,
                     };
-                    Drawn::from_store(self.store().create_ticket(&row, self.now()).await)
+                    Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })
             })
             .await?;
@@ -700,6 +726,7 @@ impl App {
     ) -> AppResult<()> {
         let (context, ticket) = self.ticket_to_edit(caller.actor, key).await?;
         self.store()
+            .tickets()
             .revoke_ticket_access(ticket.id, context.actor(), self.now())
             .await?;
         Ok(())

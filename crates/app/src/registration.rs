@@ -89,6 +89,7 @@ impl App {
         }
         if !self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &format!("register-ip:{}", caller.ip),
                 REGISTRATION_WINDOW,
@@ -111,7 +112,10 @@ impl App {
                     }),
                 )
                 .await?;
-            self.store().queue_mail(&mail.as_new(), self.now()).await?;
+            self.store()
+                .outbox()
+                .queue_mail(&mail.as_new(), self.now())
+                .await?;
             self.wake_workers();
             return Ok(outcome);
         }
@@ -142,6 +146,7 @@ impl App {
         let new_mail = mail.as_ref().map(|mail| mail.as_new());
         let stored = self
             .store()
+            .registrations()
             .register_user(
                 &NewRegistration {
                     name: checked.name.as_str(),
@@ -182,6 +187,7 @@ impl App {
     pub async fn email_verification_is_valid(&self, token: &str) -> AppResult<bool> {
         Ok(self
             .store()
+            .registrations()
             .peek_email_verification(&token_hash(token), self.now())
             .await?
             .is_some())
@@ -191,6 +197,7 @@ impl App {
     pub async fn confirm_email(&self, token: &str) -> AppResult<ConfirmationOutcome> {
         let confirmed = self
             .store()
+            .registrations()
             .confirm_email(&token_hash(token), self.now())
             .await?
             .ok_or(AppError::NotFound)?;
@@ -208,10 +215,16 @@ impl App {
         if !context.effective.has(Permission::PeopleEdit) {
             return Err(AppError::Forbidden);
         }
-        let user = self.store().get_user(id).await?.ok_or(AppError::NotFound)?;
+        let user = self
+            .store()
+            .directory()
+            .get_user(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         let audit = Audit::new(caller, "user.approved").on_person(user.id, &user.name, &user.email);
         if !self
             .store()
+            .registrations()
             .approve_user(id, &audit.entry(), self.now())
             .await?
         {

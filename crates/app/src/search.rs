@@ -87,6 +87,7 @@ impl App {
         };
         let hits = self
             .store()
+            .search()
             .search_content(terms, any_term, kind, limit)
             .await?;
         Ok(hits

@@ -58,8 +58,8 @@ impl InstanceKey {
         mac.finalize().into_bytes().into()
     }
 
-    /// Encrypts `plaintext` for storage (SMTP and IMAP passwords, 2FA
-    /// secrets) with XChaCha20-Poly1305 under the subkey for `purpose`. The
+    /// Encrypts `plaintext` for storage (the SMTP password, 2FA secrets,
+    /// API upload tokens) with XChaCha20-Poly1305 under the subkey for `purpose`. The
     /// purpose is also bound as associated data, so a value sealed for one
     /// setting cannot be passed off as another. Returns hex of nonce and
     /// ciphertext.

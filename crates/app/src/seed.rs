@@ -220,7 +220,7 @@ impl App {
     ) -> AppResult<SeedSummary> {
         let system = Caller::system();
         let mut random = Sequence(0x00C0_FFEE);
-        let ids = self.store().seed_next_ids().await?;
+        let ids = self.store().seed().seed_next_ids().await?;
         // Marks this run's addresses and names, so seeding twice adds to
         // the data rather than clashing with it.
         let run = ids.person;
@@ -377,7 +377,7 @@ impl App {
             .await?;
 
         // Organizations and users, in bulk.
-        let ids = self.store().seed_next_ids().await?;
+        let ids = self.store().seed().seed_next_ids().await?;
         let organization_count = (plan.users / 25).max(u64::from(plan.users > 0));
         let organizations: Vec<(i64, String)> = (0..organization_count)
             .map(|index| {
@@ -395,6 +395,7 @@ impl App {
             .collect();
         progress("organizations", 0, organization_count);
         self.store()
+            .seed()
             .seed_organizations(&organizations, self.now())
             .await?;
         let now = self.now().millis();
@@ -422,7 +423,7 @@ impl App {
             }
         }
         for chunk in users.chunks(10_000) {
-            self.store().seed_users(chunk).await?;
+            self.store().seed().seed_users(chunk).await?;
         }
         progress("users", plan.users, plan.users);
 
@@ -438,7 +439,7 @@ impl App {
 
         // Tickets with their threads, in bulk.
         let lines = RenderedLines::new();
-        let ids = self.store().seed_next_ids().await?;
+        let ids = self.store().seed().seed_next_ids().await?;
         let mut next_ticket = ids.ticket;
         let mut next_message = ids.message;
         let mut written = 0;
@@ -553,6 +554,7 @@ impl App {
             }
             messages_written += batch.messages.len() as u64;
             self.store()
+                .seed()
                 .seed_tickets(&batch)
                 .await
                 .map_err(|error| match error {
@@ -620,7 +622,7 @@ impl App {
             )
             .await?;
         }
-        self.store().finish_seed().await?;
+        self.store().seed().finish_seed().await?;
         Ok(SeedSummary {
             admin_email,
             agent_emails,

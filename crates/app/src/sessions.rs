@@ -204,6 +204,7 @@ impl App {
         let per_ip_key = format!("login.ip.{}:{}", attempt.surface.as_str(), attempt.ip);
         if !self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &per_ip_key,
                 limits.window(),
@@ -213,14 +214,19 @@ impl App {
             .await?
         {
             self.store()
+                .logins()
                 .record_login_attempt(&record(None, false, "address_limited"), now)
                 .await?;
             return Err(AppError::TooManyRequests);
         }
 
-        let person = self.store().find_person_by_email(&email_key).await?;
+        let person = self
+            .store()
+            .people()
+            .find_person_by_email(&email_key)
+            .await?;
         let lock_key = lockout_key(attempt.surface, &email_key);
-        let locked = self.store().locked_until(&lock_key, now).await?;
+        let locked = self.store().logins().locked_until(&lock_key, now).await?;
         let stored_hash = person
             .as_ref()
             .and_then(|person| person.password_hash.as_deref());
@@ -232,6 +238,7 @@ impl App {
         let person_id = person.as_ref().map(|person| person.id);
         if locked.is_some() {
             self.store()
+                .logins()
                 .record_login_attempt(&record(person_id, false, "locked"), now)
                 .await?;
             return Err(AppError::LoginLocked);
@@ -313,6 +320,7 @@ impl App {
         let new_mails: Vec<_> = mails.iter().map(|mail| mail.as_new()).collect();
         let count = self
             .store()
+            .logins()
             .record_failed_login(
                 &FailedLogin {
                     record,
@@ -383,6 +391,7 @@ impl App {
         let key = format!("notify.failed_login:{}", person.id);
         let within_limit = self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &key,
                 Duration::from_secs(3600),
@@ -393,7 +402,7 @@ impl App {
         if !within_limit {
             return Ok(Vec::new());
         }
-        let hostname = self.store().cached_hostname(ip).await?;
+        let hostname = self.store().logins().cached_hostname(ip).await?;
         let mut mails = Vec::with_capacity(recipients.len());
         for (name, address) in recipients {
             mails.push(
@@ -437,7 +446,7 @@ impl App {
         let token = random_token()?;
         let hash = token_hash(&token);
         let mail = if person.is_agent && person.notify_login_success {
-            let hostname = self.store().cached_hostname(opening.ip).await?;
+            let hostname = self.store().logins().cached_hostname(opening.ip).await?;
             Some(
                 self.compose_mail(
                     TemplateKind::LoginNotification,
@@ -475,6 +484,7 @@ impl App {
         }));
         let recorded = self
             .store()
+            .logins()
             .record_successful_login(
                 &SuccessfulLogin {
                     session: &NewSession {
@@ -538,7 +548,7 @@ impl App {
         background: bool,
     ) -> AppResult<Actor> {
         let hash = token_hash(token);
-        let Some(session) = self.store().find_session(&hash, surface).await? else {
+        let Some(session) = self.store().sessions().find_session(&hash, surface).await? else {
             return Ok(Actor::Visitor);
         };
         let now = self.now();
@@ -555,12 +565,12 @@ impl App {
         let idle_since = Timestamp(session.last_seen_at);
         let expired = now >= Timestamp(session.expires_at) || now > idle_since.plus(idle_timeout);
         if expired || !session_person_may_continue(&session, surface) {
-            self.store().delete_session(&hash).await?;
+            self.store().sessions().delete_session(&hash).await?;
             return Ok(Actor::Visitor);
         }
         let counts_as_activity = !(background && limits.require_activity);
         if counts_as_activity && now >= idle_since.plus(TOUCH_INTERVAL) {
-            self.store().touch_session(&hash, now).await?;
+            self.store().sessions().touch_session(&hash, now).await?;
         }
         let person = SignedIn {
             person_id: session.person_id,
@@ -595,7 +605,10 @@ impl App {
 
     /// Ends a session on the server; the cookie alone is worth nothing after.
     pub async fn log_out(&self, token: &str) -> AppResult<()> {
-        self.store().delete_session(&token_hash(token)).await?;
+        self.store()
+            .sessions()
+            .delete_session(&token_hash(token))
+            .await?;
         Ok(())
     }
 
@@ -644,13 +657,18 @@ impl App {
         let now = self.now();
         let removed = self
             .store()
+            .sessions()
             .delete_stale_sessions(now, now.minus(longest_idle), now.minus(longest_remembered))
             .await?;
         // Rate-limit windows are at most a day long; older counters are spent.
         self.store()
+            .rate_limits()
             .delete_rate_limits_before(now.minus(Duration::from_secs(24 * 60 * 60)))
             .await?;
-        self.store().delete_lapsed_security_rows(now).await?;
+        self.store()
+            .trusted_ips()
+            .delete_lapsed_security_rows(now)
+            .await?;
         self.sweep_unreferenced_blobs().await?;
         Ok(removed)
     }

@@ -505,9 +505,12 @@ impl SettingsCache {
     /// has no stored value yet, so the database holds the whole configuration.
     pub(crate) async fn load(store: &Store, now: Timestamp) -> AppResult<SettingsCache> {
         for (key, value) in Settings::default().to_rows()? {
-            store.put_setting_if_missing(key, &value, now).await?;
+            store
+                .settings()
+                .put_setting_if_missing(key, &value, now)
+                .await?;
         }
-        let settings = Settings::from_rows(&store.load_settings().await?);
+        let settings = Settings::from_rows(&store.settings().load_settings().await?);
         Ok(SettingsCache {
             current: RwLock::new((now, Arc::new(settings))),
         })
@@ -543,7 +546,7 @@ impl App {
 
     pub async fn reload_settings(&self) -> AppResult<Arc<Settings>> {
         let now = self.now();
-        let rows = self.inner.store.load_settings().await?;
+        let rows = self.inner.store.settings().load_settings().await?;
         self.inner.settings.replace(now, Settings::from_rows(&rows));
         Ok(self.inner.settings.snapshot().1)
     }
@@ -835,6 +838,7 @@ impl App {
             .ok_or_else(|| AppError::invalid("registration", "Choose a registration mode."))?;
         let known: Vec<i64> = self
             .store()
+            .departments()
             .list_departments()
             .await?
             .iter()
@@ -936,6 +940,7 @@ impl App {
         if let Some(file) = logo {
             // Keep the body out of the sweep of unreferenced blobs.
             self.store()
+                .tickets()
                 .record_blob(&file.sha256, file.size, self.now())
                 .await?;
         }
@@ -961,6 +966,7 @@ impl App {
             .change(before, after);
         self.inner
             .store
+            .settings()
             .put_setting_audited(key, &json, &audit.entry(), self.now())
             .await?;
         self.reload_settings().await?;

@@ -34,7 +34,7 @@ impl App {
     /// When no admin exists, creates this process's setup token and returns
     /// the setup URL to log; otherwise `None`.
     pub async fn prepare_setup(&self) -> AppResult<Option<Secret>> {
-        if self.store().count_admins().await? > 0 {
+        if self.store().people().count_admins().await? > 0 {
             self.inner.setup.set(None);
             return Ok(None);
         }
@@ -62,7 +62,7 @@ impl App {
         if !same_secret(token.expose(), presented) {
             return Err(AppError::NotFound);
         }
-        if self.store().count_admins().await? > 0 {
+        if self.store().people().count_admins().await? > 0 {
             self.inner.setup.set(None);
             return Err(AppError::NotFound);
         }
@@ -75,6 +75,7 @@ impl App {
         let checked = self.check_new_account(account, AccountKind::Admin).await?;
         let created = self
             .store()
+            .people()
             .create_first_admin(
                 &NewPerson {
                     email: checked.email.as_str(),

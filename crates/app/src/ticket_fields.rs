@@ -138,12 +138,13 @@ impl App {
         if !matches!(actor, Actor::Agent(_) | Actor::System) {
             return Err(AppError::Forbidden);
         }
-        Ok(self.store().list_ticket_fields().await?)
+        Ok(self.store().ticket_fields().list_ticket_fields().await?)
     }
 
     pub async fn ticket_field(&self, actor: &Actor, id: i64) -> AppResult<TicketFieldRecord> {
         actor.require_admin()?;
         self.store()
+            .ticket_fields()
             .get_ticket_field(id)
             .await?
             .ok_or(AppError::NotFound)
@@ -220,6 +221,7 @@ impl App {
             .after(&definition_json(&definition));
         Ok(self
             .store()
+            .ticket_fields()
             .create_ticket_field(&definition, &audit.entry(), self.now())
             .await?)
     }
@@ -254,6 +256,7 @@ impl App {
             .on("ticket_field", Some(id), &current.name)
             .change(&definition_json(&before), &definition_json(&definition));
         self.store()
+            .ticket_fields()
             .update_ticket_field(id, &definition, &audit.entry(), self.now())
             .await?;
         Ok(())
@@ -266,6 +269,7 @@ impl App {
             Audit::new(caller, "ticket_field.deleted").on("ticket_field", Some(id), &current.name);
         if !self
             .store()
+            .ticket_fields()
             .delete_ticket_field(id, &audit.entry(), self.now())
             .await?
         {
@@ -282,7 +286,11 @@ impl App {
     /// The priority list, for agents filing and admins managing it.
     pub async fn ticket_priorities(&self, actor: &Actor) -> AppResult<Vec<TicketPriorityRecord>> {
         match actor {
-            Actor::Agent(_) | Actor::System => Ok(self.store().list_ticket_priorities().await?),
+            Actor::Agent(_) | Actor::System => Ok(self
+                .store()
+                .ticket_fields()
+                .list_ticket_priorities()
+                .await?),
             Actor::Visitor | Actor::User(_) => Err(AppError::Forbidden),
         }
     }
@@ -310,7 +318,14 @@ impl App {
                     )
                 })?,
         };
-        if self.store().list_ticket_priorities().await?.len() >= MAX_PRIORITIES {
+        if self
+            .store()
+            .ticket_fields()
+            .list_ticket_priorities()
+            .await?
+            .len()
+            >= MAX_PRIORITIES
+        {
             return Err(AppError::invalid(
                 "priority",
                 format!("The list holds at most {MAX_PRIORITIES} priorities."),
@@ -320,6 +335,7 @@ impl App {
             .on("ticket_priority", None, &name)
             .after(&serde_json::json!({ "name": name, "position": position }));
         self.store()
+            .ticket_fields()
             .create_ticket_priority(&name, position, &audit.entry(), self.now())
             .await
             .map_err(taken("priority", "The list has this priority already."))
@@ -330,6 +346,7 @@ impl App {
         caller.actor.require_admin()?;
         let current = self
             .store()
+            .ticket_fields()
             .list_ticket_priorities()
             .await?
             .into_iter()
@@ -343,6 +360,7 @@ impl App {
             );
         if !self
             .store()
+            .ticket_fields()
             .delete_ticket_priority(id, &audit.entry(), self.now())
             .await?
         {

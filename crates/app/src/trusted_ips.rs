@@ -46,6 +46,7 @@ impl App {
         }
         Ok(!self
             .store()
+            .trusted_ips()
             .is_ip_trusted(person.id, ip, self.now())
             .await?)
     }
@@ -57,7 +58,10 @@ impl App {
         record: &NewLoginRecord<'_>,
     ) -> AppResult<()> {
         let now = self.now();
-        self.store().record_login_attempt(record, now).await?;
+        self.store()
+            .logins()
+            .record_login_attempt(record, now)
+            .await?;
         let audit = Audit::by_person(
             Some(person.id),
             person_label(person),
@@ -69,6 +73,7 @@ impl App {
         self.audit(&audit).await?;
         let within_limit = self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &format!("mail.ip_verification:{}", person.id),
                 Duration::from_secs(3600),
@@ -97,6 +102,7 @@ impl App {
             )
             .await?;
         self.store()
+            .trusted_ips()
             .create_ip_verification(
                 &NewIpVerification {
                     token_hash: &token_hash(&token),
@@ -115,6 +121,7 @@ impl App {
     /// The pending verification a link names, for its confirmation page.
     pub async fn ip_verification(&self, token: &str) -> AppResult<IpVerification> {
         self.store()
+            .trusted_ips()
             .find_ip_verification(&token_hash(token), self.now())
             .await?
             .ok_or(AppError::NotFound)
@@ -150,6 +157,7 @@ impl App {
         }));
         let confirmed = self
             .store()
+            .trusted_ips()
             .confirm_ip_verification(&token_hash(token), until, &audit.entry(), now)
             .await?;
         if !confirmed {
@@ -172,6 +180,7 @@ impl App {
             Email::parse(email).map_err(|error| AppError::invalid("email", error.to_string()))?;
         let person = self
             .store()
+            .people()
             .find_person_by_email(&email.normalized())
             .await?
             .filter(|person| person.is_agent)
@@ -214,6 +223,7 @@ impl App {
                 "source": source.as_str(),
             }));
         self.store()
+            .trusted_ips()
             .trust_ip(person_id, address, until, source, &audit.entry(), now)
             .await?;
         Ok(until)
@@ -254,7 +264,11 @@ impl App {
         if !own && !actor.may_administer() {
             return Err(AppError::Forbidden);
         }
-        Ok(self.store().trusted_ips_of(person_id, self.now()).await?)
+        Ok(self
+            .store()
+            .trusted_ips()
+            .trusted_ips_of(person_id, self.now())
+            .await?)
     }
 
     /// Stops trusting an address of an agent (the agent themself or an admin).
@@ -273,6 +287,7 @@ impl App {
         }
         let person = self
             .store()
+            .people()
             .get_person(person_id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -281,6 +296,7 @@ impl App {
             .after(&serde_json::json!({ "ip": ip }));
         if !self
             .store()
+            .trusted_ips()
             .revoke_trusted_ip(person_id, ip, &audit.entry(), self.now())
             .await?
         {

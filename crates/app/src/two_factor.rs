@@ -118,6 +118,7 @@ impl App {
         let token = random_token()?;
         let now = self.now();
         self.store()
+            .two_factor()
             .create_login_challenge(
                 &NewLoginChallenge {
                     token_hash: &token_hash(&token),
@@ -138,6 +139,7 @@ impl App {
     pub async fn login_challenge_is_open(&self, surface: Surface, token: &str) -> AppResult<bool> {
         Ok(self
             .store()
+            .two_factor()
             .find_login_challenge(&token_hash(token), surface, self.now())
             .await?
             .is_some())
@@ -154,11 +156,13 @@ impl App {
         let challenge_hash = token_hash(answer.challenge);
         let challenge = self
             .store()
+            .two_factor()
             .find_login_challenge(&challenge_hash, answer.surface, now)
             .await?
             .ok_or(AppError::LoginChallengeExpired)?;
         let person = self
             .store()
+            .people()
             .get_person(challenge.person_id)
             .await?
             .filter(|person| may_sign_in(person, answer.surface))
@@ -179,20 +183,31 @@ impl App {
             ip: answer.ip,
             user_agent: &user_agent,
         };
-        if self.store().locked_until(&lock_key, now).await?.is_some() {
+        if self
+            .store()
+            .logins()
+            .locked_until(&lock_key, now)
+            .await?
+            .is_some()
+        {
             self.store()
+                .logins()
                 .record_login_attempt(&record(false, "locked"), now)
                 .await?;
             return Err(AppError::LoginLocked);
         }
         let state = self
             .store()
+            .two_factor()
             .two_factor_state(person.id)
             .await?
             .ok_or(AppError::LoginChallengeExpired)?;
         let Some(sealed) = state.totp_secret.as_deref() else {
             // 2FA was reset since the password was checked.
-            self.store().delete_login_challenge(&challenge_hash).await?;
+            self.store()
+                .two_factor()
+                .delete_login_challenge(&challenge_hash)
+                .await?;
             return Err(AppError::LoginChallengeExpired);
         };
         let secret = self.inner.key.open(SECRET_PURPOSE, sealed)?;
@@ -232,6 +247,7 @@ impl App {
         }
         let failures = self
             .store()
+            .two_factor()
             .count_challenge_failure(&challenge_hash, MAX_CODE_FAILURES)
             .await?;
         match self
@@ -257,6 +273,7 @@ impl App {
         let person = self.own_person(actor).await?;
         let state = self
             .store()
+            .two_factor()
             .two_factor_state(person.id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -298,6 +315,7 @@ impl App {
             .key
             .seal(SECRET_PURPOSE, &totp::generate_secret()?)?;
         self.store()
+            .two_factor()
             .set_pending_totp_secret(person.id, &sealed, self.now())
             .await?;
         Ok(())
@@ -313,6 +331,7 @@ impl App {
         let person = self.own_person(caller.actor).await?;
         let state = self
             .store()
+            .two_factor()
             .two_factor_state(person.id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -338,6 +357,7 @@ impl App {
         );
         let enabled = self
             .store()
+            .two_factor()
             .enable_totp(person.id, &pending, step, &hashes, &audit.entry(), now)
             .await?;
         if !enabled {
@@ -365,6 +385,7 @@ impl App {
             &person.email,
         );
         self.store()
+            .two_factor()
             .replace_recovery_codes(person.id, &hashes, &audit.entry(), self.now())
             .await?;
         Ok(codes)
@@ -390,6 +411,7 @@ impl App {
         );
         if !self
             .store()
+            .two_factor()
             .disable_two_factor(person.id, false, &audit.entry(), self.now())
             .await?
         {
@@ -425,6 +447,7 @@ impl App {
     async fn within_code_attempts(&self, person_id: i64) -> AppResult<()> {
         let allowed = self
             .store()
+            .rate_limits()
             .hit_rate_limit(
                 &format!("two_factor.check:{person_id}"),
                 Duration::from_secs(15 * 60),

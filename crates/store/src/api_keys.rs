@@ -61,7 +61,7 @@ macro_rules! key_query {
     };
 }
 
-impl Store {
+impl ApiKeys<'_> {
     /// Stores a new key with its audit entry.
     pub async fn create_api_key(
         &self,
@@ -154,5 +154,24 @@ impl Store {
                 now
             )
         }))
+    }
+}
+
+/// The store's operations on API keys: `store.api_keys()`.
+#[derive(Clone, Copy)]
+pub struct ApiKeys<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn api_keys(&self) -> ApiKeys<'_> {
+        ApiKeys { store: self }
+    }
+}
+
+impl std::ops::Deref for ApiKeys<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

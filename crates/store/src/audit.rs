@@ -116,7 +116,7 @@ pub(crate) fn like_pattern(text: &str) -> String {
     pattern
 }
 
-impl Store {
+impl AuditLog<'_> {
     /// Appends an entry on its own, for events that change nothing else.
     pub async fn append_audit(&self, entry: &NewAuditEntry<'_>, now: Timestamp) -> StoreResult<()> {
         on_backend!(self, pool => {
@@ -163,5 +163,24 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         }))
+    }
+}
+
+/// The store's operations on the audit log: `store.audit_log()`.
+#[derive(Clone, Copy)]
+pub struct AuditLog<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn audit_log(&self) -> AuditLog<'_> {
+        AuditLog { store: self }
+    }
+}
+
+impl std::ops::Deref for AuditLog<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -45,7 +45,7 @@ pub enum DeleteOutcome {
 const TEAM_COLUMNS: &str = "t.id, t.name, t.created_at, \
     (SELECT COUNT(*) FROM team_members m WHERE m.team_id = t.id) AS member_count";
 
-impl Store {
+impl Departments<'_> {
     /// Every department, parents before their children's siblings by
     /// position then name; the tree is put together by the caller.
     pub async fn list_departments(&self) -> StoreResult<Vec<DepartmentRecord>> {
@@ -309,5 +309,24 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
+    }
+}
+
+/// The store's operations on departments and teams: `store.departments()`.
+#[derive(Clone, Copy)]
+pub struct Departments<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn departments(&self) -> Departments<'_> {
+        Departments { store: self }
+    }
+}
+
+impl std::ops::Deref for Departments<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -98,45 +98,52 @@ pub struct UserChange<'a> {
 }
 
 /// Appends the search and keyset conditions of a name-sorted list.
-macro_rules! push_name_page {
-    ($builder:expr, $page:expr, $name:literal, $id:literal, $search_clause:literal) => {{
-        let page: &NamePage = $page;
-        if let Some(search) = page.search.as_deref().filter(|search| !search.is_empty()) {
-            let pattern = crate::audit::like_pattern(search);
-            $builder.push(" AND (lower(");
-            $builder.push($name);
-            $builder.push(") LIKE ");
-            $builder.push_bind(pattern.clone());
-            $builder.push(" ESCAPE '\\'");
-            if !$search_clause.is_empty() {
-                $builder.push(" OR ");
-                $builder.push($search_clause);
-                $builder.push_bind(pattern);
-                $builder.push(" ESCAPE '\\')");
-            }
-            $builder.push(")");
+fn push_name_page<DB: sqlx::Database>(
+    builder: &mut sqlx::QueryBuilder<DB>,
+    page: &NamePage,
+    (name_column, id_column): (&str, &str),
+    also_search: &str,
+) where
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    if let Some(search) = page.search.as_deref().filter(|search| !search.is_empty()) {
+        let pattern = crate::audit::like_pattern(search);
+        builder.push(" AND (lower(");
+        builder.push(name_column);
+        builder.push(") LIKE ");
+        builder.push_bind(pattern.clone());
+        builder.push(" ESCAPE '\\'");
+        if !also_search.is_empty() {
+            builder.push(" OR ");
+            builder.push(also_search);
+            builder.push_bind(pattern);
+            builder.push(" ESCAPE '\\')");
         }
-        if let Some((name, id)) = &page.after {
-            $builder.push(" AND (lower(");
-            $builder.push($name);
-            $builder.push("), ");
-            $builder.push($id);
-            $builder.push(") > (");
-            $builder.push_bind(name.clone());
-            $builder.push(", ");
-            $builder.push_bind(*id);
-            $builder.push(")");
-        }
-    }};
+        builder.push(")");
+    }
+    if let Some((name, id)) = &page.after {
+        builder.push(" AND (lower(");
+        builder.push(name_column);
+        builder.push("), ");
+        builder.push(id_column);
+        builder.push(") > (");
+        builder.push_bind(name.clone());
+        builder.push(", ");
+        builder.push_bind(*id);
+        builder.push(")");
+    }
 }
 
-impl Store {
+/// Users are also found by any of their addresses.
+const ADDRESS_SEARCH: &str = "EXISTS (SELECT 1 FROM person_emails se WHERE se.person_id = p.id AND se.email_normalized LIKE ";
+
+impl Directory<'_> {
     /// Help-center users by name, a page at a time.
     pub async fn list_users(&self, page: &NamePage) -> StoreResult<Vec<UserRecord>> {
         Ok(on_backend!(self, pool => {
             let mut builder = sqlx::QueryBuilder::new(user_query!("WHERE NOT p.is_agent"));
-            push_name_page!(builder, page, "p.name", "p.id",
-                "EXISTS (SELECT 1 FROM person_emails se WHERE se.person_id = p.id AND se.email_normalized LIKE ");
+            push_name_page(&mut builder, page, ("p.name", "p.id"), ADDRESS_SEARCH);
             builder.push(" ORDER BY lower(p.name), p.id LIMIT ");
             builder.push_bind(page.limit);
             if page.after.is_none() && page.offset > 0 {
@@ -155,8 +162,7 @@ impl Store {
         };
         Ok(on_backend!(self, pool => {
             let mut builder = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM people p WHERE NOT p.is_agent");
-            push_name_page!(builder, &page, "p.name", "p.id",
-                "EXISTS (SELECT 1 FROM person_emails se WHERE se.person_id = p.id AND se.email_normalized LIKE ");
+            push_name_page(&mut builder, &page, ("p.name", "p.id"), ADDRESS_SEARCH);
             builder.build_query_scalar::<i64>().fetch_one(pool).await?
         }))
     }
@@ -420,7 +426,7 @@ impl Store {
     ) -> StoreResult<Vec<OrganizationRecord>> {
         Ok(on_backend!(self, pool => {
             let mut builder = sqlx::QueryBuilder::new(organization_query!("WHERE 1 = 1"));
-            push_name_page!(builder, page, "o.name", "o.id", "");
+            push_name_page(&mut builder, page, ("o.name", "o.id"), "");
             builder.push(" ORDER BY lower(o.name), o.id LIMIT ");
             builder.push_bind(page.limit);
             if page.after.is_none() && page.offset > 0 {
@@ -438,7 +444,7 @@ impl Store {
         };
         Ok(on_backend!(self, pool => {
             let mut builder = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM organizations o WHERE 1 = 1");
-            push_name_page!(builder, &page, "o.name", "o.id", "");
+            push_name_page(&mut builder, &page, ("o.name", "o.id"), "");
             builder.build_query_scalar::<i64>().fetch_one(pool).await?
         }))
     }
@@ -537,5 +543,24 @@ impl Store {
             }
             deleted
         }))
+    }
+}
+
+/// The store's operations on the people and organization directory: `store.directory()`.
+#[derive(Clone, Copy)]
+pub struct Directory<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn directory(&self) -> Directory<'_> {
+        Directory { store: self }
+    }
+}
+
+impl std::ops::Deref for Directory<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

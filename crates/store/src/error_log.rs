@@ -31,7 +31,7 @@ fn clip(text: &str, limit: usize) -> &str {
     }
 }
 
-impl Store {
+impl ErrorLog<'_> {
     pub async fn record_error(
         &self,
         entry: &NewErrorLogEntry<'_>,
@@ -65,5 +65,24 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
+    }
+}
+
+/// The store's operations on the error log: `store.error_log()`.
+#[derive(Clone, Copy)]
+pub struct ErrorLog<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn error_log(&self) -> ErrorLog<'_> {
+        ErrorLog { store: self }
+    }
+}
+
+impl std::ops::Deref for ErrorLog<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

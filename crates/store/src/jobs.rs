@@ -6,7 +6,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Backend, Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend};
 
 /// A job to add to the queue.
 #[derive(Debug, Clone)]
@@ -55,21 +55,7 @@ macro_rules! job_query {
 pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, run_at, max_attempts, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
 
-const CLAIM_SQLITE: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
-         attempts = attempts + 1, updated_at = $3 \
-     WHERE id IN (SELECT id FROM jobs \
-         WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
-         ORDER BY run_at, id LIMIT $4) \
-     RETURNING id, kind, payload, attempts, max_attempts";
-
-const CLAIM_POSTGRES: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
-         attempts = attempts + 1, updated_at = $3 \
-     WHERE id IN (SELECT id FROM jobs \
-         WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
-         ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-     RETURNING id, kind, payload, attempts, max_attempts";
-
-impl Store {
+impl Jobs<'_> {
     pub async fn enqueue_job(&self, job: &NewJob<'_>, now: Timestamp) -> StoreResult<i64> {
         Ok(on_backend!(self, pool => {
             sqlx::query_scalar::<_, i64>(INSERT_JOB)
@@ -92,12 +78,7 @@ impl Store {
         now: Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        // Only the row locking differs: PostgreSQL skips rows another node
-        // is claiming; SQLite has a single writer and no such clause.
-        let claim = match &self.backend {
-            Backend::Sqlite(_) => CLAIM_SQLITE,
-            Backend::Postgres(_) => CLAIM_POSTGRES,
-        };
+        let claim = crate::dialect::claim_jobs(&self.backend);
         let mut jobs = on_backend!(self, pool => {
             sqlx::query_as::<_, ClaimedJob>(claim)
                 .bind(owner)
@@ -216,7 +197,8 @@ impl Store {
 
     /// How many jobs are in each status, for the admin pages.
     pub async fn count_jobs_by_status(&self) -> StoreResult<Vec<(String, i64)>> {
-        self.count_by_status("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
+        self.outbox()
+            .count_by_status("SELECT status, COUNT(*) FROM jobs GROUP BY status ORDER BY status")
             .await
     }
 
@@ -234,5 +216,24 @@ impl Store {
                 .await?
         })
         .map(Timestamp))
+    }
+}
+
+/// The store's operations on the job queue: `store.jobs()`.
+#[derive(Clone, Copy)]
+pub struct Jobs<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn jobs(&self) -> Jobs<'_> {
+        Jobs { store: self }
+    }
+}
+
+impl std::ops::Deref for Jobs<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -138,26 +138,31 @@ pub struct CategoryWrite<'a> {
 }
 
 /// Writes a revision row inside a transaction the caller holds.
-macro_rules! insert_revision {
-    ($executor:expr, $article_id:expr, $write:expr, $now:expr) => {{
-        let write: &ArticleWrite<'_> = $write;
+pub(crate) async fn insert_revision(
+    connected: &mut impl crate::backend::Connected,
+    article_id: i64,
+    write: &ArticleWrite<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
         sqlx::query(
             "INSERT INTO article_revisions (article_id, title, body_markdown, status, author_id, author, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind($article_id)
+        .bind(article_id)
         .bind(write.title)
         .bind(write.body_markdown)
         .bind(write.status)
         .bind(write.author_id)
         .bind(write.author)
-        .bind($now.millis())
-        .execute(&mut *$executor)
+        .bind(now.millis())
+        .execute(&mut *connection)
         .await?;
-    }};
+    });
+    Ok(())
 }
 
-impl Store {
+impl KnowledgeBase<'_> {
     pub async fn list_article_categories(&self) -> StoreResult<Vec<ArticleCategoryRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, ArticleCategoryRecord>(
@@ -281,8 +286,8 @@ impl Store {
             .fetch_one(&mut *transaction)
             .await
             .map_err(|error| StoreError::from_insert(error, "an article with this address"))?;
-            insert_revision!(transaction, id, article, now);
-            crate::search::index_content!(transaction, "article", id, article.searchable());
+            crate::knowledge_base::insert_revision(&mut transaction, id, article, now).await?;
+            crate::search::index_content(&mut transaction, "article", id, article.searchable()).await?;
             transaction.commit().await?;
             Ok(id)
         })
@@ -319,8 +324,8 @@ impl Store {
             if !changed {
                 return Ok(false);
             }
-            insert_revision!(transaction, id, article, now);
-            crate::search::index_content!(transaction, "article", id, article.searchable());
+            crate::knowledge_base::insert_revision(&mut transaction, id, article, now).await?;
+            crate::search::index_content(&mut transaction, "article", id, article.searchable()).await?;
             transaction.commit().await?;
             Ok(true)
         })
@@ -549,5 +554,24 @@ impl Store {
                 now
             )
         }))
+    }
+}
+
+/// The store's operations on the knowledge base: `store.knowledge_base()`.
+#[derive(Clone, Copy)]
+pub struct KnowledgeBase<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn knowledge_base(&self) -> KnowledgeBase<'_> {
+        KnowledgeBase { store: self }
+    }
+}
+
+impl std::ops::Deref for KnowledgeBase<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

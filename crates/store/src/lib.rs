@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod backend;
 mod departments;
+mod dialect;
 mod directory;
 mod error_log;
 mod jobs;
@@ -66,6 +67,34 @@ pub use tickets::{
 };
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
+
+/// The handles the store's operations are reached through, one per
+/// aggregate: `store.tickets().get_ticket(id)`, `store.people()…`.
+pub mod handles {
+    pub use crate::api_keys::ApiKeys;
+    pub use crate::audit::AuditLog;
+    pub use crate::departments::Departments;
+    pub use crate::directory::Directory;
+    pub use crate::error_log::ErrorLog;
+    pub use crate::jobs::Jobs;
+    pub use crate::knowledge_base::KnowledgeBase;
+    pub use crate::logins::Logins;
+    pub use crate::news::News;
+    pub use crate::outbox::Outbox;
+    pub use crate::people::People;
+    pub use crate::permission_groups::PermissionGroups;
+    pub use crate::rate_limits::RateLimits;
+    pub use crate::registrations::Registrations;
+    pub use crate::resets::PasswordLinks;
+    pub use crate::search::Search;
+    pub use crate::seed::Seed;
+    pub use crate::sessions::Sessions;
+    pub use crate::settings::SettingRows;
+    pub use crate::ticket_fields::TicketFields;
+    pub use crate::tickets::Tickets;
+    pub use crate::trusted_ips::TrustedIps;
+    pub use crate::two_factor::TwoFactor;
+}
 
 use std::time::Duration;
 

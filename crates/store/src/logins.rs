@@ -84,10 +84,12 @@ const INSERT_LOGIN: &str = "INSERT INTO login_log \
     (occurred_at, person_id, email, surface, succeeded, reason, ip, user_agent) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
-macro_rules! insert_login {
-    ($executor:expr, $record:expr, $now:expr) => {{
-        let record: &NewLoginRecord<'_> = $record;
-        let now: Timestamp = $now;
+pub(crate) async fn insert_login(
+    connected: &mut impl crate::backend::Connected,
+    record: &NewLoginRecord<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
         sqlx::query(INSERT_LOGIN)
             .bind(now.millis())
             .bind(record.person_id)
@@ -97,9 +99,10 @@ macro_rules! insert_login {
             .bind(record.reason)
             .bind(record.ip)
             .bind(record.user_agent)
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
-    }};
+    });
+    Ok(())
 }
 
 /// Everything a successful login writes.
@@ -140,7 +143,7 @@ pub struct FailedLogin<'a> {
     pub mails: &'a [NewMail<'a>],
 }
 
-impl Store {
+impl Logins<'_> {
     /// The time until which `key` is locked, if it is locked at `now`.
     pub async fn locked_until(&self, key: &str, now: Timestamp) -> StoreResult<Option<Timestamp>> {
         let until: Option<Option<i64>> = on_backend!(self, pool => {
@@ -201,13 +204,13 @@ impl Store {
                     .execute(&mut *transaction)
                     .await?;
             }
-            crate::sessions::insert_session!(transaction, login.session, now);
+            crate::sessions::insert_session(&mut transaction, login.session, now).await?;
             sqlx::query("UPDATE people SET last_login_at = $1 WHERE id = $2")
                 .bind(now.millis())
                 .bind(login.session.person_id)
                 .execute(&mut *transaction)
                 .await?;
-            insert_login!(transaction, login.record, now);
+            crate::logins::insert_login(&mut transaction, login.record, now).await?;
             crate::audit::insert_audit(&mut transaction, login.audit, now).await?;
             sqlx::query("DELETE FROM login_lockouts WHERE key = $1")
                 .bind(login.lockout_key)
@@ -234,7 +237,7 @@ impl Store {
         let lock_until = now.plus(login.rule.lock_for).millis();
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            insert_login!(transaction, login.record, now);
+            crate::logins::insert_login(&mut transaction, login.record, now).await?;
             if let Some(audit) = login.audit {
                 crate::audit::insert_audit(&mut transaction, audit, now).await?;
             }
@@ -317,7 +320,7 @@ impl Store {
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut connection = pool.acquire().await?;
-            insert_login!(connection, record, now);
+            crate::logins::insert_login(&mut connection, record, now).await?;
         });
         Ok(())
     }
@@ -396,5 +399,24 @@ impl Store {
             .await?;
         });
         Ok(())
+    }
+}
+
+/// The store's operations on the login log and lock-outs: `store.logins()`.
+#[derive(Clone, Copy)]
+pub struct Logins<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn logins(&self) -> Logins<'_> {
+        Logins { store: self }
+    }
+}
+
+impl std::ops::Deref for Logins<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -59,7 +59,7 @@ impl NewsWrite<'_> {
     }
 }
 
-impl Store {
+impl News<'_> {
     pub async fn list_news_categories(&self) -> StoreResult<Vec<NewsCategoryRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, NewsCategoryRecord>("SELECT id, name FROM news_categories ORDER BY name_normalized, id")
@@ -160,7 +160,7 @@ impl Store {
             let Some(written) = written else {
                 return Ok(None);
             };
-            crate::search::index_content!(transaction, "news", written, post.searchable());
+            crate::search::index_content(&mut transaction, "news", written, post.searchable()).await?;
             transaction.commit().await?;
             Ok(Some(written))
         })
@@ -215,5 +215,24 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         }))
+    }
+}
+
+/// The store's operations on news posts: `store.news()`.
+#[derive(Clone, Copy)]
+pub struct News<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn news(&self) -> News<'_> {
+        News { store: self }
+    }
+}
+
+impl std::ops::Deref for News<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

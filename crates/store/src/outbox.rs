@@ -97,7 +97,7 @@ macro_rules! mail_query {
     };
 }
 
-impl Store {
+impl Outbox<'_> {
     /// Queues a mail on its own (when nothing else changes with it).
     pub async fn queue_mail(&self, mail: &NewMail<'_>, now: Timestamp) -> StoreResult<i64> {
         on_backend!(self, pool => {
@@ -218,5 +218,24 @@ impl Store {
             transaction.commit().await?;
             Ok(reset == 1)
         })
+    }
+}
+
+/// The store's operations on the mail outbox: `store.outbox()`.
+#[derive(Clone, Copy)]
+pub struct Outbox<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox { store: self }
+    }
+}
+
+impl std::ops::Deref for Outbox<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -81,45 +81,44 @@ pub struct PasswordChange<'a> {
 }
 
 /// Writes a password change inside a transaction the caller holds.
-macro_rules! change_password_in {
-    ($executor:expr, $change:expr, $now:expr) => {{
-        let change: &crate::people::PasswordChange<'_> = $change;
-        let now: Timestamp = $now;
+pub(crate) async fn change_password_in(
+    connected: &mut impl crate::backend::Connected,
+    change: &PasswordChange<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(&mut *connected, connection => {
         let old_hash: Option<Option<String>> =
             sqlx::query_scalar("SELECT password_hash FROM people WHERE id = $1")
                 .bind(change.person_id)
-                .fetch_optional(&mut *$executor)
+                .fetch_optional(&mut *connection)
                 .await?;
         if let Some(old_hash) = old_hash.flatten() {
-            sqlx::query(crate::people::REMEMBER_PASSWORD)
+            sqlx::query(REMEMBER_PASSWORD)
                 .bind(change.person_id)
                 .bind(old_hash)
                 .bind(now.millis())
-                .execute(&mut *$executor)
+                .execute(&mut *connection)
                 .await?;
         }
-        sqlx::query(crate::people::TRIM_PASSWORD_HISTORY)
+        sqlx::query(TRIM_PASSWORD_HISTORY)
             .bind(change.person_id)
-            .bind(i64::from(
-                change.history.min(crate::people::MAX_PASSWORD_HISTORY),
-            ))
-            .execute(&mut *$executor)
+            .bind(i64::from(change.history.min(MAX_PASSWORD_HISTORY)))
+            .execute(&mut *connection)
             .await?;
-        sqlx::query(crate::people::SET_PASSWORD)
+        sqlx::query(SET_PASSWORD)
             .bind(change.new_hash)
             .bind(now.millis())
             .bind(change.person_id)
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
         sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND token_hash <> $2")
             .bind(change.person_id)
             .bind(change.keep_session.unwrap_or(""))
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
-        crate::audit::insert_audit(&mut $executor, change.audit, now).await?;
-    }};
+    });
+    crate::audit::insert_audit(connected, change.audit, now).await
 }
-pub(crate) use change_password_in;
 
 /// A change to an account, each with its own audit action.
 #[derive(Debug, Clone)]
@@ -171,7 +170,7 @@ macro_rules! person_query {
     };
 }
 
-impl Store {
+impl People<'_> {
     pub async fn create_person(
         &self,
         person: &NewPerson<'_>,
@@ -203,10 +202,7 @@ impl Store {
     ) -> StoreResult<Option<PersonRecord>> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            if matches!(self.backend, crate::Backend::Postgres(_)) {
-                // SQLite's BEGIN IMMEDIATE already serializes writers.
-                sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *transaction).await?;
-            }
+            crate::dialect::serialize_admin_changes(&mut transaction).await?;
             let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE is_agent = TRUE AND is_admin = TRUE")
                 .fetch_one(&mut *transaction)
                 .await?;
@@ -378,7 +374,7 @@ impl Store {
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            change_password_in!(transaction, change, now);
+            change_password_in(&mut transaction, change, now).await?;
             transaction.commit().await?;
         });
         Ok(())
@@ -398,9 +394,7 @@ impl Store {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             if change.removes_an_admin() {
-                if matches!(self.backend, crate::Backend::Postgres(_)) {
-                    sqlx::query("SELECT pg_advisory_xact_lock(7301001)").execute(&mut *transaction).await?;
-                }
+                crate::dialect::serialize_admin_changes(&mut transaction).await?;
                 let other_admins: i64 = sqlx::query_scalar(
                     "SELECT COUNT(*) FROM people WHERE is_agent = TRUE AND is_admin = TRUE AND NOT is_disabled AND id <> $1",
                 )
@@ -538,5 +532,24 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         }))
+    }
+}
+
+/// The store's operations on people and their accounts: `store.people()`.
+#[derive(Clone, Copy)]
+pub struct People<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn people(&self) -> People<'_> {
+        People { store: self }
+    }
+}
+
+impl std::ops::Deref for People<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

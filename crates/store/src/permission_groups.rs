@@ -44,17 +44,19 @@ const GROUP_COLUMNS: &str = "g.id, g.name, g.description, g.built_in, g.created_
     (SELECT COUNT(*) FROM agent_permission_groups a WHERE a.group_id = g.id) AS member_count";
 
 /// Replaces a group's grants inside a transaction the caller holds.
-macro_rules! write_grants {
-    ($executor:expr, $group_id:expr, $grants:expr) => {{
-        let group_id: i64 = $group_id;
-        let grants: &GroupGrants = $grants;
+pub(crate) async fn write_grants(
+    connected: &mut impl crate::backend::Connected,
+    group_id: i64,
+    grants: &GroupGrants,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
         sqlx::query("DELETE FROM permission_group_grants WHERE group_id = $1")
             .bind(group_id)
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
         sqlx::query("DELETE FROM permission_group_departments WHERE group_id = $1")
             .bind(group_id)
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
         for permission in &grants.permissions {
             sqlx::query(
@@ -62,7 +64,7 @@ macro_rules! write_grants {
             )
             .bind(group_id)
             .bind(permission)
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
         }
         for (department_id, access) in &grants.departments {
@@ -73,13 +75,14 @@ macro_rules! write_grants {
             .bind(group_id)
             .bind(department_id)
             .bind(access)
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
         }
-    }};
+    });
+    Ok(())
 }
 
-impl Store {
+impl PermissionGroups<'_> {
     pub async fn list_permission_groups(&self) -> StoreResult<Vec<PermissionGroupRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, PermissionGroupRecord>(sqlx::AssertSqlSafe(format!(
@@ -140,7 +143,7 @@ impl Store {
             .fetch_one(&mut *transaction)
             .await
             .map_err(|error| StoreError::from_insert(error, "A permission group with this name"))?;
-            write_grants!(transaction, id, group.grants);
+            crate::permission_groups::write_grants(&mut transaction, id, group.grants).await?;
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
             crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
@@ -173,7 +176,7 @@ impl Store {
                 transaction.rollback().await?;
                 return Ok(false);
             }
-            write_grants!(transaction, id, group.grants);
+            crate::permission_groups::write_grants(&mut transaction, id, group.grants).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(true)
@@ -309,5 +312,24 @@ impl Store {
             }
             Ok(grants)
         })
+    }
+}
+
+/// The store's operations on permission groups: `store.permission_groups()`.
+#[derive(Clone, Copy)]
+pub struct PermissionGroups<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn permission_groups(&self) -> PermissionGroups<'_> {
+        PermissionGroups { store: self }
+    }
+}
+
+impl std::ops::Deref for PermissionGroups<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

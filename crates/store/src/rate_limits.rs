@@ -4,7 +4,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::{Store, StoreResult, on_backend};
 
-impl Store {
+impl RateLimits<'_> {
     /// Counts one hit against `key` in a fixed window and answers whether it
     /// is within `limit`. Counters live in the database, so every node
     /// shares them.
@@ -42,5 +42,24 @@ impl Store {
                 .await?
                 .rows_affected()
         }))
+    }
+}
+
+/// The store's operations on rate-limit counters: `store.rate_limits()`.
+#[derive(Clone, Copy)]
+pub struct RateLimits<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn rate_limits(&self) -> RateLimits<'_> {
+        RateLimits { store: self }
+    }
+}
+
+impl std::ops::Deref for RateLimits<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -34,7 +34,7 @@ pub struct ConfirmedAddress {
     pub awaiting_approval: bool,
 }
 
-impl Store {
+impl Registrations<'_> {
     /// Stores a registration; an address someone has already is a
     /// `Conflict` (the caller checks first, this catches a race).
     pub async fn register_user(
@@ -157,5 +157,24 @@ impl Store {
             }
             Ok(changed)
         })
+    }
+}
+
+/// The store's operations on help-center registrations: `store.registrations()`.
+#[derive(Clone, Copy)]
+pub struct Registrations<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn registrations(&self) -> Registrations<'_> {
+        Registrations { store: self }
+    }
+}
+
+impl std::ops::Deref for Registrations<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

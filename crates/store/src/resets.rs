@@ -44,7 +44,7 @@ const SUPERSEDE_LINKS: &str =
 const INSERT_LINK: &str = "INSERT INTO password_resets (token_hash, person_id, purpose, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5)";
 
-impl Store {
+impl PasswordLinks<'_> {
     /// Stores a one-time link (its token's hash) for a person, and the mail
     /// that carries it, in one transaction. Earlier unused links of that
     /// person stop working: only the newest is valid.
@@ -166,9 +166,28 @@ impl Store {
             if used == 0 {
                 return Ok(false);
             }
-            crate::people::change_password_in!(transaction, change, now);
+            crate::people::change_password_in(&mut transaction, change, now).await?;
             transaction.commit().await?;
             Ok(true)
         })
+    }
+}
+
+/// The store's operations on password-reset and invitation links: `store.password_links()`.
+#[derive(Clone, Copy)]
+pub struct PasswordLinks<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn password_links(&self) -> PasswordLinks<'_> {
+        PasswordLinks { store: self }
+    }
+}
+
+impl std::ops::Deref for PasswordLinks<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

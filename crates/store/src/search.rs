@@ -32,48 +32,34 @@ pub(crate) fn indexable(text: &str) -> String {
 
 /// Puts an item into the index (`Some((title, body))`) or takes it out
 /// (`None`), inside a transaction the caller holds.
-macro_rules! index_content {
-    ($executor:expr, $kind:expr, $ref_id:expr, $content:expr) => {{
-        let content: Option<(&str, &str)> = $content;
+pub(crate) async fn index_content(
+    connected: &mut impl crate::backend::Connected,
+    kind: &str,
+    ref_id: i64,
+    content: Option<(&str, &str)>,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
         sqlx::query("DELETE FROM content_search WHERE kind = $1 AND ref_id = $2")
-            .bind($kind)
-            .bind($ref_id)
-            .execute(&mut *$executor)
+            .bind(kind)
+            .bind(ref_id)
+            .execute(&mut *connection)
             .await?;
         if let Some((title, body)) = content {
             sqlx::query(
                 "INSERT INTO content_search (kind, ref_id, title, body) VALUES ($1, $2, $3, $4)",
             )
-            .bind($kind)
-            .bind($ref_id)
+            .bind(kind)
+            .bind(ref_id)
             .bind(crate::search::indexable(title))
             .bind(crate::search::indexable(body))
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
         }
-    }};
+    });
+    Ok(())
 }
-pub(crate) use index_content;
 
-const SQLITE_SEARCH: &str = "SELECT content_search.kind AS kind, CAST(content_search.ref_id AS INTEGER) AS ref_id, \
-        content_search.title AS title, \
-        snippet(content_search, 1, $3, $4, '\u{2026}', 24) AS snippet, \
-        COALESCE(a.slug, n.slug, '') AS slug \
-     FROM content_search \
-     LEFT JOIN articles a ON content_search.kind = 'article' AND a.id = content_search.ref_id \
-     LEFT JOIN news_posts n ON content_search.kind = 'news' AND n.id = content_search.ref_id \
-     WHERE content_search MATCH $1 AND ($5 = '' OR content_search.kind = $5) \
-     ORDER BY bm25(content_search, 10.0, 1.0), content_search.ref_id DESC LIMIT $2";
-
-const POSTGRES_SEARCH: &str = "SELECT s.kind, s.ref_id, s.title, ts_headline('simple', s.body, q, $3) AS snippet, \
-        COALESCE(a.slug, n.slug, '') AS slug \
-     FROM content_search s CROSS JOIN to_tsquery('simple', $1) q \
-     LEFT JOIN articles a ON s.kind = 'article' AND a.id = s.ref_id \
-     LEFT JOIN news_posts n ON s.kind = 'news' AND n.id = s.ref_id \
-     WHERE s.document @@ q AND ($4 = '' OR s.kind = $4) \
-     ORDER BY ts_rank(s.document, q) DESC, s.ref_id DESC LIMIT $2";
-
-impl Store {
+impl Search<'_> {
     /// Published items matching every term (or, with `any_term`, at least
     /// one), each also as a prefix, best first. `kind` narrows to
     /// `article` or `news`; empty for both. No terms, no results.
@@ -94,7 +80,7 @@ impl Store {
                 let options = format!(
                     "StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=\" \u{2026} \""
                 );
-                sqlx::query_as::<_, SearchHit>(POSTGRES_SEARCH)
+                sqlx::query_as::<_, SearchHit>(crate::dialect::POSTGRES_SEARCH)
                     .bind(query.join(if any_term { " | " } else { " & " }))
                     .bind(limit)
                     .bind(options)
@@ -103,7 +89,7 @@ impl Store {
                     .await?
             } else {
                 let query: Vec<String> = terms.iter().map(|term| format!("\"{term}\"*")).collect();
-                sqlx::query_as::<_, SearchHit>(SQLITE_SEARCH)
+                sqlx::query_as::<_, SearchHit>(crate::dialect::SQLITE_SEARCH)
                     .bind(query.join(if any_term { " OR " } else { " " }))
                     .bind(limit)
                     .bind(MATCH_START.to_string())
@@ -123,5 +109,24 @@ mod tests {
     #[test]
     fn markers_never_reach_the_index() {
         assert_eq!(indexable("a\u{E000}b\u{E001}c"), "abc");
+    }
+}
+
+/// The store's operations on full-text search: `store.search()`.
+#[derive(Clone, Copy)]
+pub struct Search<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn search(&self) -> Search<'_> {
+        Search { store: self }
+    }
+}
+
+impl std::ops::Deref for Search<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -79,7 +79,7 @@ pub struct SeedIds {
     pub message: i64,
 }
 
-impl Store {
+impl Seed<'_> {
     pub async fn seed_next_ids(&self) -> StoreResult<SeedIds> {
         Ok(on_backend!(self, pool => {
             let (person, organization, ticket, message): (i64, i64, i64, i64) = sqlx::query_as(
@@ -232,29 +232,31 @@ impl Store {
     /// After writing chosen ids: PostgreSQL's identity sequences move past
     /// them, and both databases refresh their planner statistics.
     pub async fn finish_seed(&self) -> StoreResult<()> {
-        match &self.backend {
-            crate::Backend::Sqlite(pool) => {
-                sqlx::query("ANALYZE").execute(pool).await?;
-                // Fold the write-ahead log into the database file, so the
-                // first readers do not wade through gigabytes of it.
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(pool)
-                    .await?;
+        let statements = crate::dialect::after_seeding(&self.backend);
+        on_backend!(self, pool => {
+            for statement in statements {
+                sqlx::query(*statement).execute(pool).await?;
             }
-            crate::Backend::Postgres(pool) => {
-                for statement in [
-                    "SELECT setval(pg_get_serial_sequence('people', 'id'), (SELECT COALESCE(MAX(id), 1) FROM people))",
-                    "SELECT setval(pg_get_serial_sequence('organizations', 'id'), (SELECT COALESCE(MAX(id), 1) FROM organizations))",
-                    "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT COALESCE(MAX(id), 1) FROM tickets))",
-                    "SELECT setval(pg_get_serial_sequence('ticket_messages', 'id'), (SELECT COALESCE(MAX(id), 1) FROM ticket_messages))",
-                    // VACUUM also fills the visibility map, so counts can
-                    // read indexes alone.
-                    "VACUUM ANALYZE",
-                ] {
-                    sqlx::query(statement).execute(pool).await?;
-                }
-            }
-        }
+        });
         Ok(())
+    }
+}
+
+/// The store's operations on bulk demo data: `store.seed()`.
+#[derive(Clone, Copy)]
+pub struct Seed<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn seed(&self) -> Seed<'_> {
+        Seed { store: self }
+    }
+}
+
+impl std::ops::Deref for Seed<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -34,10 +34,12 @@ pub struct NewSession<'a> {
 }
 
 /// Stores a new session inside a transaction the caller holds.
-macro_rules! insert_session {
-    ($executor:expr, $session:expr, $now:expr) => {{
-        let session: &crate::sessions::NewSession<'_> = $session;
-        let now: ferrodesk_core::Timestamp = $now;
+pub(crate) async fn insert_session(
+    connected: &mut impl crate::backend::Connected,
+    session: &crate::sessions::NewSession<'_>,
+    now: ferrodesk_core::Timestamp,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
         sqlx::query(
             "INSERT INTO sessions (token_hash, surface, person_id, created_at, last_seen_at, expires_at, ip, user_agent, remembered) \
              VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8)",
@@ -50,11 +52,11 @@ macro_rules! insert_session {
         .bind(session.ip)
         .bind(session.user_agent)
         .bind(session.remembered)
-        .execute(&mut *$executor)
+        .execute(&mut *connection)
         .await?;
-    }};
+    });
+    Ok(())
 }
-pub(crate) use insert_session;
 
 /// One of a person's sessions, for their list of where they are signed in.
 /// `id` is the first 16 hex digits of the token's hash: enough to name the
@@ -73,7 +75,7 @@ pub struct OwnSession {
 /// Length of the public id of a session, in hex digits.
 pub const SESSION_ID_LENGTH: usize = 16;
 
-impl Store {
+impl Sessions<'_> {
     pub async fn create_session(
         &self,
         session: &NewSession<'_>,
@@ -81,7 +83,7 @@ impl Store {
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut connection = pool.acquire().await?;
-            insert_session!(connection, session, now);
+            crate::sessions::insert_session(&mut connection, session, now).await?;
         });
         Ok(())
     }
@@ -213,5 +215,24 @@ impl Store {
                 .fetch_one(pool)
                 .await?
         }))
+    }
+}
+
+/// The store's operations on sessions: `store.sessions()`.
+#[derive(Clone, Copy)]
+pub struct Sessions<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions { store: self }
+    }
+}
+
+impl std::ops::Deref for Sessions<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

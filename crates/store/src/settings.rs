@@ -4,7 +4,7 @@ use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
 use crate::{Store, StoreResult, on_backend};
 
-impl Store {
+impl SettingRows<'_> {
     /// All runtime settings as (key, JSON value) pairs.
     pub async fn load_settings(&self) -> StoreResult<Vec<(String, String)>> {
         Ok(on_backend!(self, pool => {
@@ -119,5 +119,24 @@ impl Store {
             .rows_affected()
                 == 1
         }))
+    }
+}
+
+/// The store's operations on runtime settings: `store.settings()`.
+#[derive(Clone, Copy)]
+pub struct SettingRows<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn settings(&self) -> SettingRows<'_> {
+        SettingRows { store: self }
+    }
+}
+
+impl std::ops::Deref for SettingRows<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

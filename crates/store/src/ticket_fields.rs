@@ -46,7 +46,7 @@ pub struct TicketPriorityRecord {
     pub position: i64,
 }
 
-impl Store {
+impl TicketFields<'_> {
     /// The priority list in its order.
     pub async fn list_ticket_priorities(&self) -> StoreResult<Vec<TicketPriorityRecord>> {
         Ok(on_backend!(self, pool => {
@@ -201,5 +201,24 @@ impl Store {
             .fetch_all(pool)
             .await?
         }))
+    }
+}
+
+/// The store's operations on custom ticket fields and priorities: `store.ticket_fields()`.
+#[derive(Clone, Copy)]
+pub struct TicketFields<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn ticket_fields(&self) -> TicketFields<'_> {
+        TicketFields { store: self }
+    }
+}
+
+impl std::ops::Deref for TicketFields<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -60,7 +60,7 @@ const UPSERT_TRUSTED_IP: &str = "INSERT INTO trusted_ips (person_id, ip, trusted
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id, ip) DO UPDATE SET \
      trusted_until = excluded.trusted_until, created_at = excluded.created_at, source = excluded.source";
 
-impl Store {
+impl TrustedIps<'_> {
     pub async fn is_ip_trusted(
         &self,
         person_id: i64,
@@ -257,5 +257,24 @@ impl Store {
             }
             removed
         }))
+    }
+}
+
+/// The store's operations on trusted addresses: `store.trusted_ips()`.
+#[derive(Clone, Copy)]
+pub struct TrustedIps<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn trusted_ips(&self) -> TrustedIps<'_> {
+        TrustedIps { store: self }
+    }
+}
+
+impl std::ops::Deref for TrustedIps<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

@@ -38,28 +38,32 @@ pub struct NewLoginChallenge<'a> {
 }
 
 /// Replaces a person's recovery codes inside a transaction the caller holds.
-macro_rules! replace_recovery_codes_in {
-    ($executor:expr, $person_id:expr, $hashes:expr, $now:expr) => {{
-        let person_id: i64 = $person_id;
-        let now: Timestamp = $now;
+pub(crate) async fn replace_recovery_codes_in(
+    connected: &mut impl crate::backend::Connected,
+    person_id: i64,
+    hashes: &[String],
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
         sqlx::query("DELETE FROM recovery_codes WHERE person_id = $1")
             .bind(person_id)
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
-        for hash in $hashes {
+        for hash in hashes {
             sqlx::query(
                 "INSERT INTO recovery_codes (person_id, code_hash, created_at) VALUES ($1, $2, $3)",
             )
             .bind(person_id)
             .bind(hash.as_str())
             .bind(now.millis())
-            .execute(&mut *$executor)
+            .execute(&mut *connection)
             .await?;
         }
-    }};
+    });
+    Ok(())
 }
 
-impl Store {
+impl TwoFactor<'_> {
     pub async fn two_factor_state(&self, person_id: i64) -> StoreResult<Option<TwoFactorState>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, TwoFactorState>(
@@ -123,7 +127,7 @@ impl Store {
                 transaction.rollback().await?;
                 return Ok(false);
             }
-            replace_recovery_codes_in!(transaction, person_id, recovery_code_hashes, now);
+            crate::two_factor::replace_recovery_codes_in(&mut transaction, person_id, recovery_code_hashes, now).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
@@ -140,7 +144,7 @@ impl Store {
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            replace_recovery_codes_in!(transaction, person_id, recovery_code_hashes, now);
+            crate::two_factor::replace_recovery_codes_in(&mut transaction, person_id, recovery_code_hashes, now).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
@@ -272,5 +276,24 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+}
+
+/// The store's operations on two-factor secrets and login challenges: `store.two_factor()`.
+#[derive(Clone, Copy)]
+pub struct TwoFactor<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn two_factor(&self) -> TwoFactor<'_> {
+        TwoFactor { store: self }
+    }
+}
+
+impl std::ops::Deref for TwoFactor<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
     }
 }

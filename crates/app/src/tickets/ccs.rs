@@ -54,6 +54,7 @@ impl App {
         let (context, ticket) = self.ticket_to_edit(caller.actor, key).await?;
         let cc = self
             .store()
+            .tickets()
             .ticket_ccs(ticket.id)
             .await?
             .into_iter()
@@ -72,6 +73,7 @@ impl App {
     ) -> AppResult<()> {
         let label = format!("{name} <{email}>");
         self.store()
+            .tickets()
             .set_ticket_cc(
                 ticket.id,
                 (person_id, &label),

@@ -107,6 +107,7 @@ impl App {
             .map(|(_, new)| (new.field.id, new.value.clone()))
             .collect();
         self.store()
+            .tickets()
             .update_ticket(
                 ticket.id,
                 &TicketUpdate {
@@ -132,6 +133,7 @@ impl App {
         // Read back for the names the row points to (agent, team, …).
         let ticket = self
             .store()
+            .tickets()
             .get_ticket(ticket.id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -193,7 +195,12 @@ impl App {
         let team_id = given(&mut errors, &change.team_id).unwrap_or(ticket.team_id);
         if let Some(team_id) = team_id
             && ticket.team_id != Some(team_id)
-            && self.store().get_team(team_id).await?.is_none()
+            && self
+                .store()
+                .departments()
+                .get_team(team_id)
+                .await?
+                .is_none()
         {
             errors.add("team", "That team does not exist.");
         }
@@ -228,6 +235,7 @@ impl App {
         }
         if !self
             .store()
+            .departments()
             .list_departments()
             .await?
             .iter()
@@ -247,6 +255,7 @@ impl App {
     ) -> AppResult<()> {
         let assignable = self
             .store()
+            .people()
             .get_person(agent_id)
             .await?
             .is_some_and(|person| person.is_agent && !person.is_disabled);
@@ -276,6 +285,7 @@ impl App {
         };
         let found = self
             .store()
+            .ticket_fields()
             .list_ticket_priorities()
             .await?
             .into_iter()

@@ -108,7 +108,11 @@ impl App {
         } else {
             self.effective_permissions(agent.person_id).await?
         };
-        let (_, team_ids) = self.store().agent_memberships(agent.person_id).await?;
+        let (_, team_ids) = self
+            .store()
+            .permission_groups()
+            .agent_memberships(agent.person_id)
+            .await?;
         Ok(AgentContext {
             agent_id: agent.person_id,
             label: format!("{} <{}>", agent.name, agent.email),
@@ -121,13 +125,16 @@ impl App {
     /// went into; `NotFound` when there is none.
     pub(crate) async fn ticket_by_key(&self, key: &TicketKey) -> AppResult<TicketRecord> {
         let found = match key {
-            TicketKey::Id(id) => self.store().get_ticket(*id).await?,
-            TicketKey::Reference(reference) => self.store().find_ticket(reference).await?,
+            TicketKey::Id(id) => self.store().tickets().get_ticket(*id).await?,
+            TicketKey::Reference(reference) => {
+                self.store().tickets().find_ticket(reference).await?
+            }
         };
         let ticket = found.ok_or(AppError::NotFound)?;
         match ticket.merged_into_id {
             Some(target) => self
                 .store()
+                .tickets()
                 .get_ticket(target)
                 .await?
                 .ok_or(AppError::NotFound),
@@ -145,6 +152,7 @@ impl App {
         let ticket = self.ticket_by_key(key).await?;
         let following = self
             .store()
+            .tickets()
             .is_following(ticket.id, context.agent_id)
             .await?;
         if !context.may_see(&ticket, following) {

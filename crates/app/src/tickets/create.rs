@@ -89,6 +89,7 @@ impl App {
     ) -> AppResult<Option<PersonRecord>> {
         Ok(self
             .store()
+            .people()
             .person_by_any_email(&email.normalized())
             .await?)
     }
@@ -105,6 +106,7 @@ impl App {
         }
         Ok(self
             .store()
+            .people()
             .create_person(
                 &NewPerson {
                     email: email.as_str(),
@@ -184,7 +186,7 @@ impl App {
                         mails: &[],
                         audit: audit_entry.as_ref(),
                     };
-                    Drawn::from_store(self.store().create_ticket(&row, self.now()).await)
+                    Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })
             })
             .await?;
@@ -198,6 +200,7 @@ impl App {
         // Read back for the names the row points to, once the write is done.
         let ticket = self
             .store()
+            .tickets()
             .get_ticket(id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -246,7 +249,7 @@ impl App {
             }
             Some(_) => {}
         }
-        let fields = self.store().list_ticket_fields().await?;
+        let fields = self.store().ticket_fields().list_ticket_fields().await?;
         let field_values: Vec<(i64, String)> = checked_field_values(
             &fields,
             |id| values_for(input.fields.pairs(), id),
@@ -298,6 +301,7 @@ impl App {
             Requester::Existing(id) => {
                 let person = self
                     .store()
+                    .people()
                     .get_person(*id)
                     .await?
                     .filter(|person| !person.is_agent);

@@ -37,7 +37,10 @@ impl App {
             )));
         }
         let new_lock = lock.then(|| (context.agent_id, now.plus(TICKET_LOCK_DURATION)));
-        self.store().set_ticket_lock(ticket.id, new_lock).await?;
+        self.store()
+            .tickets()
+            .set_ticket_lock(ticket.id, new_lock)
+            .await?;
         Ok(())
     }
 
@@ -50,6 +53,7 @@ impl App {
         let context = self.agent_context(actor).await?;
         let (ticket, _) = self.visible_ticket(&context, key).await?;
         self.store()
+            .tickets()
             .set_following(ticket.id, context.agent_id, following)
             .await?;
         Ok(())

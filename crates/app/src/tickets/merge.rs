@@ -34,6 +34,7 @@ impl App {
             ));
         }
         self.store()
+            .tickets()
             .merge_tickets(&source, &target, context.actor(), self.now())
             .await?;
         tracing::info!(agent_id = context.agent_id, "tickets merged");

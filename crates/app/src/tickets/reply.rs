@@ -146,7 +146,11 @@ impl App {
                 hostname: None,
                 created_at: now.millis(),
             },
-            attachments: self.store().message_attachments(message_id).await?,
+            attachments: self
+                .store()
+                .tickets()
+                .message_attachments(message_id)
+                .await?,
             ticket_id: ticket.id,
         })
     }
@@ -170,6 +174,7 @@ impl App {
             .into_iter()
             .collect();
         self.store()
+            .tickets()
             .update_ticket(
                 ticket.id,
                 &TicketUpdate {
@@ -199,7 +204,7 @@ impl App {
         let Some(seen) = seen_message_id else {
             return Ok(());
         };
-        if self.store().last_message_id(ticket.id).await? > seen {
+        if self.store().tickets().last_message_id(ticket.id).await? > seen {
             return Err(AppError::Conflict(
                 "Someone added to this ticket since you opened it. Read the new message, then send again."
                     .to_owned(),
@@ -223,6 +228,7 @@ impl App {
         )];
         recipients.extend(
             self.store()
+                .tickets()
                 .ticket_ccs(ticket.id)
                 .await?
                 .into_iter()

@@ -76,10 +76,14 @@ impl App {
 
     /// A ticket's labels and field values as they are stored now.
     pub(crate) async fn state_of(&self, ticket: TicketRecord) -> AppResult<TicketState> {
-        let labels = self.store().ticket_labels(ticket.id).await?;
+        let labels = self.store().tickets().ticket_labels(ticket.id).await?;
         let fields = field_views(
-            self.store().list_ticket_fields().await?,
-            &self.store().ticket_field_values(ticket.id).await?,
+            self.store().ticket_fields().list_ticket_fields().await?,
+            &self
+                .store()
+                .ticket_fields()
+                .ticket_field_values(ticket.id)
+                .await?,
         );
         Ok(TicketState {
             ticket,
@@ -93,8 +97,12 @@ impl App {
     pub async fn ticket_view(&self, actor: &Actor, key: &TicketKey) -> AppResult<TicketView> {
         let context = self.agent_context(actor).await?;
         let (ticket, following) = self.visible_ticket(&context, key).await?;
-        let messages = self.store().ticket_messages(ticket.id, true).await?;
-        let departments = department_tree(&self.store().list_departments().await?)
+        let messages = self
+            .store()
+            .tickets()
+            .ticket_messages(ticket.id, true)
+            .await?;
+        let departments = department_tree(&self.store().departments().list_departments().await?)
             .into_iter()
             .filter(|node| context.effective.department_access(node.id).is_some())
             .collect();
@@ -107,14 +115,21 @@ impl App {
         } = self.state_of(ticket).await?;
         Ok(TicketView {
             last_message_id: messages.last().map_or(0, |message| message.id),
-            log: self.store().ticket_log(ticket.id).await?,
+            log: self.store().tickets().ticket_log(ticket.id).await?,
             attachments: attachments_by_message(
-                self.store().ticket_attachments(ticket.id, true).await?,
+                self.store()
+                    .tickets()
+                    .ticket_attachments(ticket.id, true)
+                    .await?,
             ),
-            ccs: self.store().ticket_ccs(ticket.id).await?,
+            ccs: self.store().tickets().ticket_ccs(ticket.id).await?,
             agents: self.assignable_agents().await?,
-            teams: self.store().list_teams().await?,
-            priorities: self.store().list_ticket_priorities().await?,
+            teams: self.store().departments().list_teams().await?,
+            priorities: self
+                .store()
+                .ticket_fields()
+                .list_ticket_priorities()
+                .await?,
             may_spam: may(Permission::TicketSpam),
             may_delete: may(Permission::TicketDelete),
             may_view_people: may(Permission::PeopleView),
@@ -137,6 +152,7 @@ impl App {
     async fn assignable_agents(&self) -> AppResult<Vec<MemberRecord>> {
         Ok(self
             .store()
+            .people()
             .list_agents()
             .await?
             .into_iter()

@@ -5,9 +5,9 @@ use ferrodesk_core::Timestamp;
 
 use super::write::{NewLogEntry, TicketActor, insert_log};
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{StoreResult, on_backend};
 
-impl Store {
+impl super::Tickets<'_> {
     /// Locks a ticket for an agent until a time, or unlocks it (`None`).
     pub async fn set_ticket_lock(
         &self,

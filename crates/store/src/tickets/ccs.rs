@@ -4,9 +4,9 @@ use ferrodesk_core::Timestamp;
 
 use super::write::{NewLogEntry, TicketActor, insert_log};
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{StoreResult, on_backend};
 
-impl Store {
+impl super::Tickets<'_> {
     /// The users copied on a ticket's replies, by name.
     pub async fn ticket_ccs(&self, ticket_id: i64) -> StoreResult<Vec<crate::MemberRecord>> {
         Ok(on_backend!(self, pool => {

@@ -1,9 +1,9 @@
 //! Agents following a ticket: it shows in their "followed" view, and in
 //! assign-only departments following is what lets them see it.
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{StoreResult, on_backend};
 
-impl Store {
+impl super::Tickets<'_> {
     pub async fn ticket_followers(&self, ticket_id: i64) -> StoreResult<Vec<i64>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_scalar::<_, i64>("SELECT person_id FROM ticket_followers WHERE ticket_id = $1 ORDER BY person_id")

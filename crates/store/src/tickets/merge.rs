@@ -5,9 +5,9 @@ use ferrodesk_core::Timestamp;
 use super::TicketRecord;
 use super::write::{NewLogEntry, TicketActor, insert_log};
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{StoreResult, on_backend};
 
-impl Store {
+impl super::Tickets<'_> {
     /// Merges `source` into `target` in one transaction: messages (with
     /// their attachments), log, labels, followers, CCs and field values the
     /// target lacks move over; the source is hidden as deleted and points

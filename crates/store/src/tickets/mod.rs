@@ -86,7 +86,7 @@ const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency,
     (SELECT pr.name FROM ticket_priorities pr WHERE pr.id = t.priority_id) AS priority_name, \
     t.access_generation";
 
-impl Store {
+impl Tickets<'_> {
     pub async fn get_ticket(&self, id: i64) -> StoreResult<Option<TicketRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, TicketRecord>(sqlx::AssertSqlSafe(format!(
@@ -142,4 +142,23 @@ fn labels_from(texts: Vec<String>) -> Labels {
             .filter_map(|text| ferrodesk_core::Label::try_from(text).ok())
             .collect(),
     )
+}
+
+/// The store's operations on tickets and their threads: `store.tickets()`.
+#[derive(Clone, Copy)]
+pub struct Tickets<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn tickets(&self) -> Tickets<'_> {
+        Tickets { store: self }
+    }
+}
+
+impl std::ops::Deref for Tickets<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
+    }
 }

@@ -3,7 +3,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{StoreResult, on_backend};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MessageRecord {
@@ -52,7 +52,7 @@ pub struct StoredAttachment {
     pub size: i64,
 }
 
-impl Store {
+impl super::Tickets<'_> {
     /// A ticket's messages, oldest first; notes only when asked for.
     pub async fn ticket_messages(
         &self,

@@ -7,7 +7,7 @@ use ferrodesk_core::{Label, Labels, TicketRef, TicketStatus, Timestamp, Urgency}
 use sqlx::QueryBuilder;
 
 use crate::backend::{BeginWrite, Connected, on_connection};
-use crate::{NewAuditEntry, NewMail, Store, StoreError, StoreResult, on_backend};
+use crate::{NewAuditEntry, NewMail, StoreError, StoreResult, on_backend};
 
 /// A message to store.
 #[derive(Debug, Clone)]
@@ -356,7 +356,7 @@ async fn apply_update(
     Ok(message_id)
 }
 
-impl Store {
+impl super::Tickets<'_> {
     /// Opens a ticket with its first message, labels, field values, queued
     /// mail and audit entry in one transaction; answers its id, or `None`
     /// when its department no longer exists. A reference that is taken

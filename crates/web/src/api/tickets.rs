@@ -416,7 +416,7 @@ pub(crate) struct NewTicketBody {
     pub message: String,
     pub person: PersonInput,
     /// A department id (see `/api/v2/departments`); without it the ticket
-    /// goes to the default department (Admin → Tickets).
+    /// goes to the default department (Admin → Ticket settings).
     pub department: Option<i64>,
     #[schema(minimum = 1, maximum = 10)]
     pub urgency: Option<i64>,

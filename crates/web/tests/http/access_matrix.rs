@@ -345,12 +345,14 @@ async fn attach(app: &TestApp, admin: &Browser, reference: &str) -> i64 {
     let ticket = app
         .app
         .store()
+        .tickets()
         .find_ticket(&crate::helpers::ticket_ref(reference))
         .await
         .unwrap()
         .unwrap();
     app.app
         .store()
+        .tickets()
         .ticket_attachments(ticket.id, true)
         .await
         .unwrap()[0]
@@ -432,6 +434,7 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
     let carol = app
         .app
         .store()
+        .people()
         .find_person_by_email("carol@example.org")
         .await
         .unwrap()
@@ -725,8 +728,8 @@ on_both_backends! { spawn_app;
         }
         assert!(failures.is_empty(), "{} unexpected answers:\n{}", failures.len(), failures.join("\n"));
         assert_eq!(checked, MATRIX.len());
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&setup.open)).await.unwrap().unwrap();
-        let notes = app.app.store().ticket_messages(ticket.id, true).await.unwrap().iter().filter(|message| message.is_note).count();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&setup.open)).await.unwrap().unwrap();
+        let notes = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().iter().filter(|message| message.is_note).count();
         assert_eq!(notes, 2, "only the full agent and the admin wrote on the unassigned ticket");
     }
 }

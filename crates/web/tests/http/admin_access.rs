@@ -81,8 +81,8 @@ on_both_backends! { spawn_app;
             let fields = [("csrf_token", csrf.as_str()), ("name", "Mallory"), ("email", "mallory@example.org"), ("to", "x@example.org")];
             assert_eq!(app.post_form(path, &fields).await.status(), 403, "agent POST {path}");
         }
-        assert!(app.app.store().find_person_by_email("mallory@example.org").await.unwrap().is_none(), "nothing was created");
-        assert!(app.app.store().list_mail(None, 10).await.unwrap().is_empty(), "nothing was sent");
+        assert!(app.app.store().people().find_person_by_email("mallory@example.org").await.unwrap().is_none(), "nothing was created");
+        assert!(app.app.store().outbox().list_mail(None, 10).await.unwrap().is_empty(), "nothing was sent");
     }
 
     async fn admin_forms_need_the_csrf_token(app: TestApp) {
@@ -92,7 +92,7 @@ on_both_backends! { spawn_app;
             let response = app.post_form(path, &[("name", "Mallory"), ("email", "mallory@example.org")]).await;
             assert_eq!(response.status(), 403, "POST {path} without a token");
         }
-        assert!(app.app.store().find_person_by_email("mallory@example.org").await.unwrap().is_none());
+        assert!(app.app.store().people().find_person_by_email("mallory@example.org").await.unwrap().is_none());
     }
 
     async fn an_admin_opens_every_admin_page(app: TestApp) {

@@ -315,7 +315,7 @@ on_both_backends! { spawn_app;
         assert_eq!(thread.len(), 3);
         assert_eq!(thread.iter().filter(|message| message["is_note"] == true).count(), 1);
         assert_eq!(thread[0]["channel"], "api");
-        let mails = app.app.store().list_mail(None, 50).await.unwrap();
+        let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
         assert_eq!(mails.iter().filter(|mail| mail.recipients.contains("uma@example.org")).count(), 1, "the reply is mailed, the note is not");
 
         // Deleting: Alice lacks the permission; the admin may.
@@ -411,7 +411,7 @@ on_both_backends! { spawn_app;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let page = response.text().await.unwrap();
         assert!(page.contains("tickets.lst") && page.contains("active agent") && page.contains("3650"), "{page}");
-        assert!(app.app.api_keys(&crate::tickets::actor_of(&app.app.store().find_person_by_email("admin@example.org").await.unwrap().unwrap())).await.unwrap().is_empty());
+        assert!(app.app.api_keys(&crate::tickets::actor_of(&app.app.store().people().find_person_by_email("admin@example.org").await.unwrap().unwrap())).await.unwrap().is_empty());
 
         let response = admin.post(&app, "/admin/api-keys", &[
             ("csrf_token", &token), ("agent", "alice@example.org"), ("name", "<b>CRM</b>"), ("scopes", "tickets.*"), ("expires", "30"),
@@ -630,7 +630,7 @@ on_both_backends! { spawn_app;
         assert!(fields.iter().any(|field| field["field"] == order && field["values"] == json!(["A-1001"])), "{fields:?}");
 
         // One audit entry for the request, written with the ticket.
-        let entries = app.app.store().search_audit(&ferrodesk_store::AuditFilter::default(), 500).await.unwrap();
+        let entries = app.app.store().audit_log().search_audit(&ferrodesk_store::AuditFilter::default(), 500).await.unwrap();
         assert_eq!(entries.len(), before + 1, "{entries:?}");
         let entry = &entries[0];
         assert_eq!(entry.action, "api.request");

@@ -53,12 +53,14 @@ async fn attachment_ids(app: &TestApp, reference: &str) -> Vec<(i64, String)> {
     let ticket = app
         .app
         .store()
+        .tickets()
         .find_ticket(&crate::helpers::ticket_ref(reference))
         .await
         .unwrap()
         .unwrap();
     app.app
         .store()
+        .tickets()
         .ticket_attachments(ticket.id, true)
         .await
         .unwrap()
@@ -116,8 +118,8 @@ on_both_backends! { spawn_app;
             let sent = send_with_files(&app, &alice, &reference, "note", "", vec![file(name, PNG, "image/png")]).await;
             assert_eq!(sent.status(), 303, "a note may be only a file");
         }
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        let messages = app.app.store().ticket_messages(ticket.id, true).await.unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let messages = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
         assert_eq!(messages.len(), 3);
         let blobs: i64 = count(&app, "SELECT COUNT(*) FROM blobs").await;
         assert_eq!(blobs, 1, "one body for two attachments");
@@ -147,8 +149,8 @@ on_both_backends! { spawn_app;
         assert_eq!(three.status(), 422);
         assert!(three.text().await.unwrap().contains("at most 2 files"));
 
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1, "nothing was sent");
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        assert_eq!(app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len(), 1, "nothing was sent");
         assert!(attachment_ids(&app, &reference).await.is_empty());
         assert_eq!(count(&app, "SELECT COUNT(*) FROM blobs WHERE size > 1048576").await, 0, "the large file was not kept");
 
@@ -162,7 +164,7 @@ on_both_backends! { spawn_app;
             Ok(response) => assert_eq!(response.status(), 413),
             Err(error) => assert!(error.is_request() || error.is_body(), "{error}"),
         }
-        assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
+        assert_eq!(app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
     }
 
     async fn downloads_follow_the_ticket_permission(app: TestApp) {
@@ -216,8 +218,8 @@ on_both_backends! { spawn_app;
             .send().await.unwrap();
         assert_eq!(response.status(), 403, "visitors cannot upload at all");
         assert_eq!(count(&app, "SELECT COUNT(*) FROM blobs").await, 0);
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        assert_eq!(app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
     }
 
     async fn bodies_no_message_uses_are_swept_after_a_day(app: TestApp) {

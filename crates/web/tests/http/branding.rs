@@ -57,7 +57,7 @@ on_both_backends! { spawn_app;
             ("password_confirmation", "a long and new passphrase 42"), ("website", ""),
         ]).await;
         assert_eq!(registered.status(), 200);
-        let mails = app.app.store().list_mail(None, 5).await.unwrap();
+        let mails = app.app.store().outbox().list_mail(None, 5).await.unwrap();
         assert!(mails[0].subject.contains("Acme <Help>"), "{}", mails[0].subject);
 
         // A logo is an image; anything else is refused.
@@ -82,7 +82,7 @@ on_both_backends! { spawn_app;
         let removed = post_on(&app, &admin, "/admin/branding", "/admin/branding/logo/delete", &[]).await;
         assert_eq!(location(&removed), "/admin/branding?notice=logo_removed");
         assert_eq!(visitor.get(&app, "/brand/logo").await.status(), 404);
-        let audit = app.app.store().search_audit(&ferrodesk_store::AuditFilter {
+        let audit = app.app.store().audit_log().search_audit(&ferrodesk_store::AuditFilter {
             target_contains: Some("branding".to_owned()),
             ..ferrodesk_store::AuditFilter::default()
         }, 20).await.unwrap();
@@ -103,7 +103,7 @@ on_both_backends! { spawn_app;
         assert!(matches!(refused, Err(ferrodesk_app::AppError::Forbidden)), "{refused:?}");
         // Had the blob been recorded, the sweep would find it unreferenced.
         let far_future = ferrodesk_core::Timestamp(i64::MAX);
-        assert!(app.app.store().unreferenced_blobs(far_future, 10).await.unwrap().is_empty(), "no blob recorded");
+        assert!(app.app.store().tickets().unreferenced_blobs(far_future, 10).await.unwrap().is_empty(), "no blob recorded");
         let refused = app.app.set_branding(&caller, "", "not a colour").await;
         assert!(matches!(refused, Err(ferrodesk_app::AppError::Forbidden)), "the permission is checked before the input: {refused:?}");
     }

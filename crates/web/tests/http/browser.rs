@@ -270,11 +270,11 @@ on_both_backends! { spawn_app;
         browser.click("#properties-form button[type=submit]").await;
         browser.wait_for_url(|url| url.contains("notice=saved")).await;
         assert_eq!(browser.text_of("#ticket-status").await, "Resolved");
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap();
         assert!(ticket.resolved_at.is_some());
-        let messages = app.app.store().ticket_messages(ticket.id, false).await.unwrap();
+        let messages = app.app.store().tickets().ticket_messages(ticket.id, false).await.unwrap();
         assert_eq!(messages.len(), 3, "both requests and the reply; the note is not among what the user may see");
-        let mails = app.app.store().list_mail(None, 10).await.unwrap();
+        let mails = app.app.store().outbox().list_mail(None, 10).await.unwrap();
         assert_eq!(mails.len(), 1, "the reply was mailed, the note was not");
         assert!(!mails[0].text_body.contains("firmware"));
         let _ = std::fs::remove_file(&file);
@@ -284,7 +284,7 @@ on_both_backends! { spawn_app;
 
 /// The first link in the outbox to `address` that starts with `prefix`.
 async fn outbox_link(app: &TestApp, address: &str, prefix: &str) -> String {
-    let mails = app.app.store().list_mail(None, 50).await.unwrap();
+    let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
     mails
         .iter()
         .filter(|mail| mail.recipients.contains(address))

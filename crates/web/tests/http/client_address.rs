@@ -13,8 +13,8 @@ async fn behind_proxy(backend: ferrodesk_testkit::Backend) -> Option<TestApp> {
     .await
 }
 
-/// The address recorded with the one open session. The session list page
-/// comes with the security-controls issue; until then it is read through SQL.
+/// The address recorded with the one open session, read straight from the
+/// table so the test does not depend on how the session list shows it.
 async fn session_ip(app: &TestApp) -> String {
     let query = "SELECT ip FROM sessions";
     match app.database.backend {

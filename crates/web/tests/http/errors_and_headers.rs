@@ -63,7 +63,7 @@ on_both_backends! { spawn_app;
         assert!(html.contains(&request_id), "the page shows the request id");
         assert!(!html.to_lowercase().contains("sessions"), "no SQL or table names: {html}");
         assert!(!html.contains("database"), "no internals: {html}");
-        let logged = app.app.store().recent_errors(10).await.unwrap();
+        let logged = app.app.store().error_log().recent_errors(10).await.unwrap();
         let entry = logged.iter().find(|entry| entry.request_id == request_id).expect("the error is in the error log");
         assert_eq!(entry.status, 500);
         assert_eq!(entry.path, "/agent");

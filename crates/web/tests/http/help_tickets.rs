@@ -69,7 +69,7 @@ fn reference_in(path: &str) -> String {
 
 /// The `?code=…` link in the newest mail to `address`.
 async fn mailed_link(app: &TestApp, address: &str) -> String {
-    let mails = app.app.store().list_mail(None, 50).await.unwrap();
+    let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
     let mail = mails
         .iter()
         .find(|mail| mail.recipients.contains(address))
@@ -103,9 +103,9 @@ on_both_backends! { spawn_app;
         assert_eq!(made.status(), 303, "{}", made.text().await.unwrap());
         let path = location(&made).split('?').next().unwrap().to_owned();
         let reference = reference_in(&path);
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         assert_eq!(ticket.status.key(), "awaiting_agent");
-        let values = app.app.store().ticket_field_values(ticket.id).await.unwrap();
+        let values = app.app.store().ticket_fields().ticket_field_values(ticket.id).await.unwrap();
         assert_eq!(values.len(), 1, "an agent-only field cannot be filled in from the help center");
         let list = uma.get(&app, "/tickets").await.text().await.unwrap();
         assert!(list.contains(&reference) && list.contains("Invoice &#60;b&#62;wrong&#60;/b&#62;"));
@@ -129,7 +129,7 @@ on_both_backends! { spawn_app;
         assert!(!page.contains("Secret") && !page.contains("internal.txt"), "notes and their files stay inside");
         assert!(page.contains("A-1001") && !page.contains("Churn risk") && !page.contains("very high"), "only user fields");
         assert!(!page.contains("127.0.0.1"), "no addresses shown to users");
-        let attachments = app.app.store().ticket_attachments(ticket.id, true).await.unwrap();
+        let attachments = app.app.store().tickets().ticket_attachments(ticket.id, true).await.unwrap();
         let own_file = attachments.iter().find(|file| file.file_name == "invoice.pdf").unwrap().id;
         let note_file = attachments.iter().find(|file| file.file_name == "internal.txt").unwrap().id;
         let download = uma.get(&app, &format!("{path}/attachments/{own_file}")).await;
@@ -140,15 +140,15 @@ on_both_backends! { spawn_app;
         // Answer, resolve, reopen.
         let answered = post_on(&app, &uma, &path, &format!("{path}/reply"), &[("code", ""), ("body", "Thanks, here is more.")]).await;
         assert_eq!(location(&answered), format!("{path}?notice=sent"));
-        assert_eq!(app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_agent");
+        assert_eq!(app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_agent");
         let empty = post_on(&app, &uma, &path, &format!("{path}/reply"), &[("code", ""), ("body", " ")]).await;
         assert_eq!(empty.status(), 422);
         post_on(&app, &uma, &path, &format!("{path}/resolve"), &[("code", ""), ("resolved", "1")]).await;
-        assert_eq!(app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "resolved");
+        assert_eq!(app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "resolved");
         assert!(uma.get(&app, &path).await.text().await.unwrap().contains("id=\"reopen\""));
         post_on(&app, &uma, &path, &format!("{path}/resolve"), &[("code", ""), ("resolved", "0")]).await;
-        assert_eq!(app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_agent");
-        let log = app.app.store().ticket_log(ticket.id).await.unwrap();
+        assert_eq!(app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_agent");
+        let log = app.app.store().tickets().ticket_log(ticket.id).await.unwrap();
         assert!(log.iter().any(|entry| entry.actor == "Uma User <uma@example.org>" && entry.after_value.as_deref() == Some("resolved")));
     }
 
@@ -158,8 +158,8 @@ on_both_backends! { spawn_app;
         let made = open_request(&app, &uma, &[("department", desk.support.to_string()), ("subject", "Mine".into()), ("message", "Private".into())], Some(("a.txt", b"private file"))).await;
         let path = location(&made).split('?').next().unwrap().to_owned();
         let reference = reference_in(&path);
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        let file = app.app.store().ticket_attachments(ticket.id, false).await.unwrap()[0].id;
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let file = app.app.store().tickets().ticket_attachments(ticket.id, false).await.unwrap()[0].id;
 
         let eve = user(&app, "eve@example.org", "Eve Other").await;
         assert!(!eve.get(&app, "/tickets").await.text().await.unwrap().contains(&reference));
@@ -171,7 +171,7 @@ on_both_backends! { spawn_app;
         assert_eq!(reply.status(), 404);
         let resolve = post_on(&app, &eve, "/tickets", &format!("{path}/resolve"), &[("code", ""), ("resolved", "1")]).await;
         assert_eq!(resolve.status(), 404);
-        assert_eq!(app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_agent");
+        assert_eq!(app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_agent");
         // A visitor without a code is asked to log in; agents have no
         // help-center session at all.
         let visitor = Browser::new();
@@ -204,8 +204,8 @@ on_both_backends! { spawn_app;
         let answered = post_on(&app, &stranger, &link, &format!("/tickets/{reference}/reply"), &[("code", &code), ("body", "Answer by link")]).await;
         assert_eq!(answered.status(), 303, "{}", answered.text().await.unwrap());
         assert!(location(&answered).contains("code="));
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        let messages = app.app.store().ticket_messages(ticket.id, false).await.unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let messages = app.app.store().tickets().ticket_messages(ticket.id, false).await.unwrap();
         assert_eq!(messages.last().unwrap().author_name.as_deref(), Some("Uma User"));
         // A code fits one ticket only, and a tampered one fits none.
         let other = open_request(&app, &uma, &[("department", desk.support.to_string()), ("subject", "Other".into()), ("message", "Hi".into())], None).await;
@@ -225,7 +225,7 @@ on_both_backends! { spawn_app;
         let answer = post_on(&app, &stranger, "/login", &format!("/tickets/{reference}/reply"), &[("code", &code), ("body", "Again")]).await;
         assert_eq!(answer.status(), 404);
         post_on(&app, &alice, &agent_path, &format!("{agent_path}/reply"), &[("kind", "reply"), ("body", "Second answer")]).await;
-        let mails = app.app.store().list_mail(None, 50).await.unwrap();
+        let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
         let newest = mails.iter().filter(|mail| mail.text_body.contains("Second answer")).map(|mail| mail.text_body.clone()).next().unwrap();
         assert!(!newest.contains(&code), "the new mail carries a new code");
         let start = newest.find("/tickets/").unwrap();
@@ -254,7 +254,7 @@ on_both_backends! { spawn_app;
         };
         let refused = send(fields("Off", "gus@example.org", "")).await;
         assert!(location(&refused).starts_with("/login"));
-        assert!(app.app.store().find_person_by_email("gus@example.org").await.unwrap().is_none());
+        assert!(app.app.store().people().find_person_by_email("gus@example.org").await.unwrap().is_none());
 
         app.app.set_help_center(&Caller::system(), "verify", true, Some(vec![desk.support])).await.unwrap();
         let page = guest.get(&app, "/tickets/new").await.text().await.unwrap();
@@ -268,16 +268,16 @@ on_both_backends! { spawn_app;
         assert!(opened.contains("Guest question") && opened.contains("Please call me"));
 
         // Bots, floods, agents' addresses and hidden departments.
-        let before = app.app.store().list_mail(None, 50).await.unwrap().len();
+        let before = app.app.store().outbox().list_mail(None, 50).await.unwrap().len();
         let bot = send(fields("Buy now", "bot@example.org", "http://spam.example")).await;
         assert_eq!(bot.status(), 200, "the honeypot answers like success");
-        assert!(app.app.store().find_person_by_email("bot@example.org").await.unwrap().is_none());
+        assert!(app.app.store().people().find_person_by_email("bot@example.org").await.unwrap().is_none());
         for index in 0..4 {
             assert_eq!(send(fields(&format!("Again {index}"), "gus@example.org", "")).await.status(), 200);
         }
         let agent = send(fields("Pretend", "alice@example.org", "")).await;
         assert_eq!(agent.status(), 200);
-        let mails = app.app.store().list_mail(None, 50).await.unwrap().len();
+        let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap().len();
         assert_eq!(mails - before, 2, "three requests an hour per address; the rest and the others are dropped");
         let mut hidden = fields("Sales question", "gus@example.org", "");
         hidden[0].1 = desk.sales.to_string();

@@ -278,7 +278,12 @@ impl TestApp {
     }
 
     pub async fn sessions_of(&self, person: &PersonRecord) -> i64 {
-        self.app.store().count_sessions_of(person.id).await.unwrap()
+        self.app
+            .store()
+            .sessions()
+            .count_sessions_of(person.id)
+            .await
+            .unwrap()
     }
 
     /// Runs one SQL statement directly on the test database.

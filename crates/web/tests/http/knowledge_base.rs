@@ -45,6 +45,7 @@ async fn new_category(app: &TestApp, browser: &Browser, name: &str, parent: &str
     assert_eq!(location(&made), "/agent/kb?notice=category_saved");
     app.app
         .store()
+        .knowledge_base()
         .list_article_categories()
         .await
         .unwrap()
@@ -89,7 +90,14 @@ async fn new_article(
 }
 
 async fn votes(app: &TestApp, id: i64) -> (i64, i64) {
-    let article = app.app.store().get_article(id).await.unwrap().unwrap();
+    let article = app
+        .app
+        .store()
+        .knowledge_base()
+        .get_article(id)
+        .await
+        .unwrap()
+        .unwrap();
     (article.helpful_yes, article.helpful_no)
 }
 
@@ -121,13 +129,13 @@ on_both_backends! { spawn_app;
         let page = preview.text().await.unwrap();
         assert!(page.contains("article-preview") && page.contains("<strong>bold</strong>"));
         assert!(!page.contains("<script>alert") && !page.contains("<img") && !page.contains("href=\"javascript:"), "the preview is harmless too");
-        assert!(app.app.store().list_all_articles(10).await.unwrap().is_empty(), "a preview saves nothing");
+        assert!(app.app.store().knowledge_base().list_all_articles(10).await.unwrap().is_empty(), "a preview saves nothing");
 
         let id = new_article(&app, &carol, "Reading your invoice", invoices, HOSTILE, "draft").await;
         let twin = new_article(&app, &carol, "Reading your invoice", invoices, "Same title", "draft").await;
-        let article = app.app.store().get_article(id).await.unwrap().unwrap();
+        let article = app.app.store().knowledge_base().get_article(id).await.unwrap().unwrap();
         assert_eq!(article.slug, "reading-your-invoice");
-        assert_eq!(app.app.store().get_article(twin).await.unwrap().unwrap().slug, "reading-your-invoice-2");
+        assert_eq!(app.app.store().knowledge_base().get_article(twin).await.unwrap().unwrap().slug, "reading-your-invoice-2");
         let path = format!("/agent/kb/articles/{id}");
         let bad_slug = post_on(&app, &carol, &path, &path, &[
             ("title", "Reading your invoice"), ("slug", "../../etc"), ("category", &invoices_text), ("content", "x"), ("status", "draft"), ("intent", "save"),
@@ -147,8 +155,8 @@ on_both_backends! { spawn_app;
         assert_eq!(location(&published), format!("{path}?notice=saved"));
         let editor = carol.get(&app, &path).await.text().await.unwrap();
         assert!(editor.contains("article-history") && editor.matches("Carol Agent &#60;carol@example.org&#62;").count() >= 2, "both versions by Carol");
-        assert_eq!(app.app.store().article_revisions(id).await.unwrap().len(), 2);
-        assert!(app.app.store().get_article(id).await.unwrap().unwrap().published_at.is_some());
+        assert_eq!(app.app.store().knowledge_base().article_revisions(id).await.unwrap().len(), 2);
+        assert!(app.app.store().knowledge_base().get_article(id).await.unwrap().unwrap().published_at.is_some());
         let archived = post_on(&app, &carol, &format!("/agent/kb/articles/{twin}"), &format!("/agent/kb/articles/{twin}"), &[
             ("title", "Old"), ("slug", ""), ("category", &invoices_text), ("content", "Gone"), ("status", "archived"), ("intent", "save"),
         ]).await;
@@ -195,7 +203,7 @@ on_both_backends! { spawn_app;
         let again = visitor.get(&app, "/kb/articles/paying-by-card").await.text().await.unwrap();
         assert!(again.contains("read 2 times"), "the page counts views not yet written");
         assert_eq!(app.app.flush_article_views().await.unwrap(), 1);
-        assert_eq!(app.app.store().get_article(main).await.unwrap().unwrap().view_count, 2);
+        assert_eq!(app.app.store().knowledge_base().get_article(main).await.unwrap().unwrap().view_count, 2);
         for junk in ["/kb/articles/secret-draft", "/kb/articles/NOPE", "/kb/articles/a%2Fb", "/kb/articles/%3Cscript%3E"] {
             assert_eq!(visitor.get(&app, junk).await.status(), 404, "{junk}");
         }
@@ -240,7 +248,7 @@ on_both_backends! { spawn_app;
 
         let alice = signed_in(&app, "alice@example.org").await;
         assert_eq!(alice.get(&app, "/agent/kb/comments").await.status(), 403);
-        let queue = app.app.store().pending_comments(10).await.unwrap();
+        let queue = app.app.store().knowledge_base().pending_comments(10).await.unwrap();
         assert_eq!(queue.len(), 2);
         let refused = post_on(&app, &alice, "/agent", &format!("/agent/kb/comments/{}/approve", queue[0].id), &[]).await;
         assert_eq!(refused.status(), 403);

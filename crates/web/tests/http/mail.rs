@@ -45,6 +45,7 @@ async fn request_reset(app: &TestApp, page: &str, email: &str) -> reqwest::Respo
 async fn audit_of(app: &TestApp) -> Vec<(String, String)> {
     app.app
         .store()
+        .audit_log()
         .search_audit(&ferrodesk_app::AuditFilter::default(), 100)
         .await
         .unwrap()
@@ -54,7 +55,12 @@ async fn audit_of(app: &TestApp) -> Vec<(String, String)> {
 }
 
 async fn all_mail(app: &TestApp) -> Vec<MailRecord> {
-    app.app.store().list_mail(None, 1000).await.unwrap()
+    app.app
+        .store()
+        .outbox()
+        .list_mail(None, 1000)
+        .await
+        .unwrap()
 }
 
 /// The path of the link in a mail, without the server address.
@@ -140,7 +146,7 @@ on_both_backends! { spawn_with_mail;
         assert_eq!(known_body, unknown_body, "same page, byte for byte");
         test.smtp.wait_for(1, MAIL_WAIT).await;
         // Both requests were answered by a job; only the known one made a mail.
-        wait_until("both requests are handled", || async { app.app.store().count_jobs().await.unwrap() == 0 }).await;
+        wait_until("both requests are handled", || async { app.app.store().jobs().count_jobs().await.unwrap() == 0 }).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(test.smtp.received().len(), 1);
         assert_eq!(all_mail(app).await.len(), 1);
@@ -153,7 +159,7 @@ on_both_backends! { spawn_with_mail;
             assert_eq!(request_reset(app, "/agent/forgot-password", "agent@example.org").await.status(), 200, "the answer never changes");
         }
         test.smtp.wait_for(3, MAIL_WAIT).await;
-        wait_until("the requests are handled", || async { app.app.store().count_jobs().await.unwrap() == 0 }).await;
+        wait_until("the requests are handled", || async { app.app.store().jobs().count_jobs().await.unwrap() == 0 }).await;
         assert_eq!(test.smtp.received().len(), 3, "the fourth request for one address sent nothing");
         for number in 0..16 {
             let email = format!("someone{number}@example.org");
@@ -188,7 +194,7 @@ on_both_backends! { spawn_with_mail;
         assert_eq!(smtp.received().len(), 1, "delivered exactly once");
         let sent = all_mail(&app).await.remove(0);
         assert_eq!((sent.status.as_str(), sent.attempts), ("sent", 2));
-        assert_eq!(app.app.store().count_jobs().await.unwrap(), 0);
+        assert_eq!(app.app.store().jobs().count_jobs().await.unwrap(), 0);
         app.stop().await;
     }
 
@@ -243,7 +249,7 @@ on_both_backends! { spawn_with_mail;
         let forgot = request_reset(app, "/agent/forgot-password", "a@example.org\r\nBcc: victim@example.org").await;
         assert_eq!(forgot.status(), 422);
         assert!(all_mail(app).await.is_empty(), "nothing was queued");
-        assert_eq!(app.app.store().count_jobs().await.unwrap(), 0);
+        assert_eq!(app.app.store().jobs().count_jobs().await.unwrap(), 0);
         // A template whose subject has a line break still makes one header.
         let csrf = app.csrf_token("/admin/email/templates/agent_password_reset").await;
         let saved = app.post_form("/admin/email/templates/agent_password_reset", &[
@@ -275,11 +281,11 @@ on_both_backends! { spawn_with_mail;
         assert_eq!(preview.status(), 200);
         let page = preview.text().await.unwrap();
         assert!(page.contains("Hello Ada Lovelace"), "sample values");
-        assert_eq!(app.app.store().get_setting("mail.template.agent_password_reset").await.unwrap(), None, "a preview saves nothing");
+        assert_eq!(app.app.store().settings().get_setting("mail.template.agent_password_reset").await.unwrap(), None, "a preview saves nothing");
 
         // A stored template that fails when real mail is rendered (say, an
         // older version that no longer fits): the built-in one goes out.
-        app.app.store().put_setting("mail.template.agent_password_reset",
+        app.app.store().settings().put_setting("mail.template.agent_password_reset",
             r#"{"subject":"Broken","text":"{% for x in %}","html":""}"#, app.app.now()).await.unwrap();
         request_reset(app, "/agent/forgot-password", "admin@example.org").await;
         let received = test.smtp.wait_for(1, MAIL_WAIT).await;
@@ -333,7 +339,7 @@ on_both_backends! { spawn_with_mail;
         let csrf = app.csrf_token("/admin/jobs").await;
         let retried = app.post_form(&format!("/admin/email/outbox/{}/retry", mails[0].id), &[("csrf_token", &csrf)]).await;
         assert_eq!(retried.status(), 303);
-        let dead = app.app.store().jobs_with_status("dead", 10).await.unwrap();
+        let dead = app.app.store().jobs().jobs_with_status("dead", 10).await.unwrap();
         assert_eq!(dead.len(), 1, "the retried mail's dead job made way");
         let retried = app.post_form(&format!("/admin/jobs/{}/retry", dead[0].id), &[("csrf_token", &csrf)]).await;
         assert_eq!(retried.status(), 303);
@@ -354,7 +360,7 @@ on_both_backends! { spawn_with_mail;
         for number in 0..1000 {
             let message_id = format!("<bulk-{number}@example.org>");
             let recipients = format!(r#"["person{number}@example.org"]"#);
-            app.app.store().queue_mail(&NewMail {
+            app.app.store().outbox().queue_mail(&NewMail {
                 message_id: &message_id,
                 recipients: &recipients,
                 subject: "Bulk",
@@ -371,7 +377,7 @@ on_both_backends! { spawn_with_mail;
         app.app.wake_workers();
         second_node.wake_workers();
         wait_until("every mail is marked sent", || async {
-            app.app.store().count_mail_by_status().await.unwrap() == vec![("sent".to_owned(), 1000)]
+            app.app.store().outbox().count_mail_by_status().await.unwrap() == vec![("sent".to_owned(), 1000)]
         }).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (first_share, second_share) = (test.smtp.received(), second_server.received());
@@ -381,7 +387,7 @@ on_both_backends! { spawn_with_mail;
         let ids: HashSet<_> = first_share.iter().chain(&second_share).map(|mail| mail.message_id.clone()).collect();
         assert_eq!(ids.len(), 1000, "every mail arrived, once");
         assert!(all_mail(app).await.iter().all(|mail| mail.attempts == 1), "each sent by exactly one attempt");
-        assert_eq!(app.app.store().count_jobs().await.unwrap(), 0);
+        assert_eq!(app.app.store().jobs().count_jobs().await.unwrap(), 0);
         second_workers.shut_down().await;
     }
 
@@ -443,7 +449,7 @@ on_both_backends! { spawn_with_mail_server_only;
 
         let saved = post(form("mailer", "s3cret-smtp-pass", "Help Desk")).await;
         assert_eq!(saved.status(), 303);
-        let stored = app.app.store().get_setting("mail.smtp").await.unwrap().unwrap();
+        let stored = app.app.store().settings().get_setting("mail.smtp").await.unwrap().unwrap();
         assert!(!stored.contains("s3cret-smtp-pass"), "the password is sealed at rest");
         let page = app.get("/admin/email").await.text().await.unwrap();
         assert!(!page.contains("s3cret-smtp-pass"), "and never shown again");
@@ -455,8 +461,8 @@ on_both_backends! { spawn_with_mail_server_only;
 
         // Saving again with an empty password field keeps the stored one.
         assert_eq!(post(form("mailer", "", "Help Desk")).await.status(), 303);
-        assert!(app.app.store().get_setting("mail.smtp").await.unwrap().unwrap().contains("password_sealed\":\""));
-        let entries = app.app.store().search_audit(&ferrodesk_app::AuditFilter { action_prefix: Some("settings.changed".into()), ..Default::default() }, 10).await.unwrap();
+        assert!(app.app.store().settings().get_setting("mail.smtp").await.unwrap().unwrap().contains("password_sealed\":\""));
+        let entries = app.app.store().audit_log().search_audit(&ferrodesk_app::AuditFilter { action_prefix: Some("settings.changed".into()), ..Default::default() }, 10).await.unwrap();
         assert_eq!(entries.len(), 2, "each save is audited");
         for entry in &entries {
             let values = format!("{:?} {:?}", entry.before_value, entry.after_value);
@@ -514,22 +520,22 @@ on_both_backends! { spawn_with_silent_mail_server;
     async fn a_job_still_running_at_shutdown_is_released_without_using_an_attempt(test: SilentServerTest) {
         let mut app = test.app;
         let now = app.app.now();
-        app.app.store().queue_mail(&NewMail {
+        app.app.store().outbox().queue_mail(&NewMail {
             message_id: "<hanging@example.org>", recipients: r#"["ada@example.org"]"#, subject: "Hello",
             text_body: "text", html_body: None, headers: "{}", template: "test",
         }, now).await.unwrap();
         app.app.wake_workers();
         wait_until("the job is running", || async {
-            app.app.store().count_jobs_by_status().await.unwrap() == vec![("running".to_owned(), 1)]
+            app.app.store().jobs().count_jobs_by_status().await.unwrap() == vec![("running".to_owned(), 1)]
         }).await;
         let started = std::time::Instant::now();
         app.stop().await;
         assert!(started.elapsed() < Duration::from_secs(5), "shutdown waited only the grace period");
         let store = ferrodesk_store::Store::open(&app.database.url).await.unwrap();
-        let jobs = store.jobs_with_status("queued", 10).await.unwrap();
+        let jobs = store.jobs().jobs_with_status("queued", 10).await.unwrap();
         assert_eq!(jobs.len(), 1, "released, not left running or dead");
         assert_eq!(jobs[0].attempts, 0, "the interrupted attempt does not count");
-        let mail = store.list_mail(None, 10).await.unwrap().remove(0);
+        let mail = store.outbox().list_mail(None, 10).await.unwrap().remove(0);
         assert_eq!((mail.status.as_str(), mail.attempts), ("queued", 0));
         store.close().await;
     }

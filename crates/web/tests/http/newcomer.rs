@@ -56,7 +56,7 @@ on_both_backends! { spawn_app;
         assert!(thread.contains("Try turning it off and on."));
 
         // The knowledge base has somewhere to put the first article.
-        let categories = app.app.store().list_article_categories().await.unwrap();
+        let categories = app.app.store().knowledge_base().list_article_categories().await.unwrap();
         assert_eq!(categories.iter().map(|category| category.name.as_str()).collect::<Vec<_>>(), ["General"]);
     }
 }

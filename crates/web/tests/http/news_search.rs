@@ -63,7 +63,7 @@ on_both_backends! { spawn_app;
         let admin = signed_in(&app, "admin@example.org").await;
         let made = post_on(&app, &admin, "/agent/news", "/agent/news/categories", &[("name", "Releases")]).await;
         assert_eq!(location(&made), "/agent/news?notice=category_saved");
-        let category = app.app.store().list_news_categories().await.unwrap()[0].id.to_string();
+        let category = app.app.store().news().list_news_categories().await.unwrap()[0].id.to_string();
         let sent = post_on(&app, &admin, "/agent/news/new", "/agent/news/new", &[
             ("title", "Version 2 <is> out & about"), ("slug", ""), ("category", &category),
             ("content", "Faster **search**.\n\n<script>alert(1)</script>"), ("status", "published"), ("intent", "save"),

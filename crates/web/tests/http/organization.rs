@@ -43,6 +43,7 @@ async fn department_id(app: &TestApp, path: &str) -> i64 {
 async fn actions(app: &TestApp, prefix: &str) -> Vec<String> {
     app.app
         .store()
+        .audit_log()
         .search_audit(
             &AuditFilter {
                 action_prefix: Some(prefix.to_owned()),
@@ -113,7 +114,7 @@ on_both_backends! { spawn_app;
         let renamed = app.post_form(&format!("/admin/departments/{support}"), &[("csrf_token", &token), ("name", "Help"), ("parent", "")]).await;
         assert_eq!(renamed.status(), 303, "renaming is fine");
 
-        // Another default is chosen under Admin → Tickets; then the old one may go.
+        // Another default is chosen under Admin → Ticket settings; then the old one may go.
         add_department(&app, &token, "Service", None).await;
         let service = department_id(&app, "Service").await;
         let tickets = app.get("/admin/tickets").await.text().await.unwrap();
@@ -122,7 +123,7 @@ on_both_backends! { spawn_app;
         assert_eq!(bad.status(), 422);
         let chosen = app.post_form("/admin/tickets/default-department", &[("csrf_token", &token), ("default_department", &service.to_string())]).await;
         assert_eq!(location(&chosen), "/admin/tickets?notice=default_saved");
-        let defaults: Vec<_> = app.app.store().list_departments().await.unwrap().into_iter().filter(|department| department.is_default).map(|department| department.id).collect();
+        let defaults: Vec<_> = app.app.store().departments().list_departments().await.unwrap().into_iter().filter(|department| department.is_default).map(|department| department.id).collect();
         assert_eq!(defaults, [service], "one default at a time");
         assert_eq!(app.post_form(&format!("/admin/departments/{support}/delete"), &[("csrf_token", &token)]).await.status(), 303);
         let missing_token = app.post_form("/admin/tickets/default-department", &[("default_department", &service.to_string())]).await;

@@ -88,7 +88,7 @@ on_both_backends! { spawn_app;
 
         let added = post_on(&app, &alice, &path, &format!("{path}/emails"), &[("email", "Wanda@Work.example")]).await;
         assert_eq!(location(&added), format!("{path}?notice=email_added"));
-        let emails = app.app.store().person_emails(id).await.unwrap();
+        let emails = app.app.store().directory().person_emails(id).await.unwrap();
         assert_eq!(emails.iter().map(|email| email.email.as_str()).collect::<Vec<_>>(), ["wanda@example.org", "Wanda@Work.example"]);
 
         // An address belongs to one person, whichever of theirs it is.
@@ -110,16 +110,16 @@ on_both_backends! { spawn_app;
         assert_eq!(refused.status(), 409);
         let switched = post_on(&app, &alice, &path, &format!("{path}/emails/{work_id}/primary"), &[]).await;
         assert_eq!(location(&switched), format!("{path}?notice=primary"));
-        let user = app.app.store().get_user(id).await.unwrap().unwrap();
+        let user = app.app.store().directory().get_user(id).await.unwrap().unwrap();
         assert_eq!(user.email, "Wanda@Work.example");
         let removed = post_on(&app, &alice, &path, &format!("{path}/emails/{primary_id}/remove"), &[]).await;
         assert_eq!(removed.status(), 303);
-        assert_eq!(app.app.store().person_emails(id).await.unwrap().len(), 1);
+        assert_eq!(app.app.store().directory().person_emails(id).await.unwrap().len(), 1);
         // Another user's address id through this user's path is not found.
-        let walter_email = app.app.store().person_emails(user_id(&other)).await.unwrap()[0].id;
+        let walter_email = app.app.store().directory().person_emails(user_id(&other)).await.unwrap()[0].id;
         let foreign = post_on(&app, &alice, &path, &format!("{path}/emails/{walter_email}/remove"), &[]).await;
         assert_eq!(foreign.status(), 404);
-        assert_eq!(app.app.store().person_emails(user_id(&other)).await.unwrap().len(), 1);
+        assert_eq!(app.app.store().directory().person_emails(user_id(&other)).await.unwrap().len(), 1);
 
         // A ticket for any of a user's addresses goes to that user.
         let support = _desk.support.to_string();
@@ -142,7 +142,7 @@ on_both_backends! { spawn_app;
         // Profile changes and disabling, each in the audit log.
         let saved = post_on(&app, &alice, &path, &path, &[("name", "Wanda Web"), ("organization", ""), ("disabled", "1")]).await;
         assert_eq!(location(&saved), format!("{path}?notice=saved"));
-        let user = app.app.store().get_user(id).await.unwrap().unwrap();
+        let user = app.app.store().directory().get_user(id).await.unwrap().unwrap();
         assert!(user.is_disabled && user.name == "Wanda Web");
         let blank = post_on(&app, &alice, &path, &path, &[("name", "  "), ("organization", "")]).await;
         assert_eq!(blank.status(), 422);
@@ -156,7 +156,7 @@ on_both_backends! { spawn_app;
         let desk = directory_desk(&app).await;
         let support_ticket = open_ticket(&app, &desk.admin, desk.support, "Support question").await;
         let sales_ticket = open_ticket(&app, &desk.admin, desk.sales, "Sales question").await;
-        let uma = app.app.store().find_person_by_email("uma@example.org").await.unwrap().unwrap();
+        let uma = app.app.store().people().find_person_by_email("uma@example.org").await.unwrap().unwrap();
         let uma_path = format!("/agent/people/{}", uma.id);
 
         // Carol has no people permission at all.
@@ -202,12 +202,12 @@ on_both_backends! { spawn_app;
         assert_eq!(again.status(), 422, "names are unique whatever the case");
 
         let ticket = open_ticket(&app, &desk.admin, desk.support, "Before joining").await;
-        let uma = app.app.store().find_person_by_email("uma@example.org").await.unwrap().unwrap();
+        let uma = app.app.store().people().find_person_by_email("uma@example.org").await.unwrap().unwrap();
         let member_path = format!("/agent/people/{}", uma.id);
         post_on(&app, &alice, &member_path, &format!("{member_path}/emails"), &[("email", "uma@acme.example")]).await;
         let added = post_on(&app, &alice, &org_path, &format!("{org_path}/members"), &[("email", "UMA@acme.example"), ("manager", "1")]).await;
         assert_eq!(location(&added), format!("{org_path}?notice=member_added"));
-        let user = app.app.store().get_user(uma.id).await.unwrap().unwrap();
+        let user = app.app.store().directory().get_user(uma.id).await.unwrap().unwrap();
         assert_eq!(user.organization_id, Some(org_id));
         assert!(user.is_organization_manager);
         let unknown = post_on(&app, &alice, &org_path, &format!("{org_path}/members"), &[("email", "nobody@acme.example")]).await;
@@ -225,7 +225,7 @@ on_both_backends! { spawn_app;
         // The user's form names the organization; an unknown one is refused.
         let wrong = post_on(&app, &alice, &member_path, &member_path, &[("name", "Uma User"), ("organization", "Globex")]).await;
         assert_eq!(wrong.status(), 422);
-        assert_eq!(app.app.store().get_user(uma.id).await.unwrap().unwrap().organization_id, Some(org_id), "nothing changed");
+        assert_eq!(app.app.store().directory().get_user(uma.id).await.unwrap().unwrap().organization_id, Some(org_id), "nothing changed");
 
         let renamed = post_on(&app, &alice, &org_path, &org_path, &[("name", "Acme Ltd")]).await;
         assert_eq!(renamed.status(), 303);
@@ -234,7 +234,7 @@ on_both_backends! { spawn_app;
 
         let removed = post_on(&app, &alice, &org_path, &format!("{org_path}/members/{}/remove", uma.id), &[]).await;
         assert_eq!(removed.status(), 303);
-        let user = app.app.store().get_user(uma.id).await.unwrap().unwrap();
+        let user = app.app.store().directory().get_user(uma.id).await.unwrap().unwrap();
         assert!(user.organization_id.is_none() && !user.is_organization_manager);
         let deleted = post_on(&app, &alice, &org_path, &format!("{org_path}/delete"), &[]).await;
         assert_eq!(location(&deleted), "/agent/organizations");
@@ -255,7 +255,7 @@ on_both_backends! { spawn_app;
             ("message", "Hello"), ("department", &support), ("urgency", "2"), ("labels", ""),
         ]).await;
         assert_eq!(second.status(), 303);
-        let uma = app.app.store().find_person_by_email("uma@example.org").await.unwrap().unwrap();
+        let uma = app.app.store().people().find_person_by_email("uma@example.org").await.unwrap().unwrap();
         let source_path = format!("/agent/people/{}", uma.id);
 
         for (into, why) in [("bob@example.org", "an agent"), ("uma@example.org", "the user themselves"), ("nobody@example.org", "nobody")] {
@@ -267,15 +267,15 @@ on_both_backends! { spawn_app;
         assert_eq!(admin.get(&app, &source_path).await.status(), 404, "the merged user is gone");
         let page = admin.get(&app, &kept_path).await.text().await.unwrap();
         assert!(page.contains(&first) && page.contains("From the other Uma"), "both tickets are the kept user's");
-        let addresses: Vec<String> = app.app.store().person_emails(kept).await.unwrap().into_iter().map(|email| email.email).collect();
+        let addresses: Vec<String> = app.app.store().directory().person_emails(kept).await.unwrap().into_iter().map(|email| email.email).collect();
         assert_eq!(addresses, ["uma@example.org", "uma.private@example.org"], "oldest first");
-        assert_eq!(app.app.store().get_user(kept).await.unwrap().unwrap().email, "uma.private@example.org", "the kept user's primary stays");
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap();
+        assert_eq!(app.app.store().directory().get_user(kept).await.unwrap().unwrap().email, "uma.private@example.org", "the kept user's primary stays");
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap();
         assert_eq!(ticket.requester_id, kept);
-        let messages = app.app.store().ticket_messages(ticket.id, true).await.unwrap();
+        let messages = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
         assert_eq!(messages[0].author_id, Some(kept), "the messages are theirs too");
         // The old address now finds the kept user.
-        assert_eq!(app.app.store().find_person_by_any_email("uma@example.org").await.unwrap(), Some(kept));
+        assert_eq!(app.app.store().directory().find_person_by_any_email("uma@example.org").await.unwrap(), Some(kept));
         assert_eq!(audit_counts(&app, &["user.merged"]).await, [1]);
     }
 
@@ -294,10 +294,10 @@ on_both_backends! { spawn_app;
         assert!(page.contains("Boss@Example.org"));
 
         post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "note"), ("body", "Internal only")]).await;
-        assert!(app.app.store().list_mail(None, 10).await.unwrap().is_empty(), "a note goes to nobody");
+        assert!(app.app.store().outbox().list_mail(None, 10).await.unwrap().is_empty(), "a note goes to nobody");
         let replied = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Fixed it.")]).await;
         assert_eq!(replied.status(), 303);
-        let mails = app.app.store().list_mail(None, 10).await.unwrap();
+        let mails = app.app.store().outbox().list_mail(None, 10).await.unwrap();
         let mut recipients: Vec<&str> = mails.iter().map(|mail| mail.recipients.as_str()).collect();
         recipients.sort_unstable();
         assert_eq!(mails.len(), 2, "{recipients:?}");
@@ -308,14 +308,14 @@ on_both_backends! { spawn_app;
         let hidden = post_on(&app, &bob, "/agent", &format!("{path}/ccs"), &[("cc", "spy@example.org")]).await;
         assert_eq!(hidden.status(), 404);
 
-        let boss = app.app.store().find_person_by_email("boss@example.org").await.unwrap().unwrap();
+        let boss = app.app.store().people().find_person_by_email("boss@example.org").await.unwrap().unwrap();
         let removed = post_on(&app, &alice, &path, &format!("{path}/ccs/{}/remove", boss.id), &[]).await;
         assert_eq!(location(&removed), format!("{path}?notice=cc_removed"));
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        assert!(app.app.store().ticket_ccs(ticket.id).await.unwrap().is_empty());
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        assert!(app.app.store().tickets().ticket_ccs(ticket.id).await.unwrap().is_empty());
         let again = post_on(&app, &alice, &path, &format!("{path}/ccs/{}/remove", boss.id), &[]).await;
         assert_eq!(again.status(), 404);
-        let fields: Vec<String> = app.app.store().ticket_log(ticket.id).await.unwrap().into_iter().map(|entry| entry.field).collect();
+        let fields: Vec<String> = app.app.store().tickets().ticket_log(ticket.id).await.unwrap().into_iter().map(|entry| entry.field).collect();
         assert_eq!(fields.iter().filter(|field| *field == "cc").count(), 2, "{fields:?}");
     }
 
@@ -365,6 +365,7 @@ async fn audit_counts(app: &TestApp, actions: &[&str]) -> Vec<i64> {
         let entries = app
             .app
             .store()
+            .audit_log()
             .search_audit(
                 &ferrodesk_store::AuditFilter {
                     action_prefix: Some((*action).to_owned()),

@@ -54,7 +54,7 @@ async fn log_in(app: &TestApp, email: &str, password: &str) -> u16 {
 
 /// The confirmation link in the newest mail to `address`, as a path.
 pub(crate) async fn confirmation_link(app: &TestApp, address: &str) -> String {
-    let mails = app.app.store().list_mail(None, 50).await.unwrap();
+    let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
     let mail = mails
         .iter()
         .find(|mail| {
@@ -96,7 +96,7 @@ on_both_backends! { spawn_app;
         ]).await;
         assert_eq!(bot.status(), 200);
         for address in ["wes@example.org", "bot@example.org"] {
-            assert!(app.app.store().find_person_by_email(address).await.unwrap().is_none(), "{address}");
+            assert!(app.app.store().people().find_person_by_email(address).await.unwrap().is_none(), "{address}");
         }
     }
 
@@ -115,7 +115,7 @@ on_both_backends! { spawn_app;
         }
         assert_eq!(log_in(&app, "uma@example.org", PASSWORD).await, 303, "the password is unchanged");
         assert_eq!(log_in(&app, "uma@example.org", NEW_PASSWORD).await, 401);
-        let mails = app.app.store().list_mail(None, 50).await.unwrap();
+        let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
         assert_eq!(mails.iter().filter(|mail| mail.template == "account_exists").count(), 3, "the owners are told");
         assert!(mails.iter().any(|mail| mail.template == "account_exists" && mail.text_body.contains("/agent/forgot-password")), "an agent is sent to the staff reset");
         let _ = existing;
@@ -132,7 +132,7 @@ on_both_backends! { spawn_app;
         assert!(confirmed.contains("lets you in soon"));
         assert_eq!(log_in(&app, "pat@example.org", NEW_PASSWORD).await, 401, "not before the approval");
 
-        let pat = app.app.store().find_person_by_email("pat@example.org").await.unwrap().unwrap();
+        let pat = app.app.store().people().find_person_by_email("pat@example.org").await.unwrap().unwrap();
         let path = format!("/agent/people/{}", pat.id);
         let admin = signed_in(&app, "admin@example.org").await;
         let page = admin.get(&app, &path).await.text().await.unwrap();
@@ -155,7 +155,7 @@ on_both_backends! { spawn_app;
         let ready = register(&app, &Browser::new(), "Olga Open", "olga@example.org", NEW_PASSWORD).await;
         assert!(ready.text().await.unwrap().contains("Your account is ready"));
         assert_eq!(log_in(&app, "olga@example.org", NEW_PASSWORD).await, 303, "open: at once");
-        assert!(app.app.store().list_mail(None, 10).await.unwrap().is_empty(), "no link needed");
+        assert!(app.app.store().outbox().list_mail(None, 10).await.unwrap().is_empty(), "no link needed");
 
         app.app.set_help_center(&Caller::system(), "closed", false, None).await.unwrap();
         let visitor = Browser::new();
@@ -167,7 +167,7 @@ on_both_backends! { spawn_app;
             ("csrf_token", &token), ("name", "Carl Closed"), ("email", "carl@example.org"), ("password", NEW_PASSWORD), ("password_confirmation", NEW_PASSWORD),
         ]).await;
         assert_eq!(refused.status(), 403);
-        assert!(app.app.store().find_person_by_email("carl@example.org").await.unwrap().is_none());
+        assert!(app.app.store().people().find_person_by_email("carl@example.org").await.unwrap().is_none());
         let without_token = visitor.post(&app, "/register", &[("name", "X"), ("email", "x@example.org")]).await;
         assert_eq!(without_token.status(), 403, "CSRF");
     }
@@ -184,7 +184,7 @@ on_both_backends! { spawn_app;
         let blank = post_on(&app, &uma, "/account", "/account/profile", &[("name", "   ")]).await;
         assert_eq!(blank.status(), 422);
         assert!(blank.text().await.unwrap().contains("name-error"));
-        let person = app.app.store().find_person_by_email("uma@example.org").await.unwrap().unwrap();
+        let person = app.app.store().people().find_person_by_email("uma@example.org").await.unwrap().unwrap();
         assert_eq!(person.name, "Uma <Renamed>");
         assert!(crate::security::audit_actions(&app).await.iter().any(|action| action == "account.name_changed"));
         let visitor = Browser::new();

@@ -63,6 +63,7 @@ impl Browser {
 pub(crate) async fn audit_actions(app: &TestApp) -> Vec<String> {
     app.app
         .store()
+        .audit_log()
         .search_audit(&AuditFilter::default(), 500)
         .await
         .unwrap()
@@ -99,7 +100,7 @@ on_both_backends! { spawn_app;
         assert!(actions.iter().any(|action| action == "login.locked"), "{actions:?}");
         assert!(actions.iter().any(|action| action == "login.succeeded"));
         let failed = LoginFilter { succeeded: Some(false), ..LoginFilter::default() };
-        let log = app.app.store().search_logins(&failed, 100).await.unwrap();
+        let log = app.app.store().logins().search_logins(&failed, 100).await.unwrap();
         assert_eq!(log.len(), 22);
         assert_eq!(log.iter().filter(|record| record.reason == "locked").count(), 2);
         assert!(log.iter().all(|record| record.ip == "127.0.0.1"));
@@ -144,7 +145,7 @@ on_both_backends! { spawn_app;
         assert_eq!(demoted.status(), 303, "with two admins one may step down");
         assert_eq!(app.get("/admin").await.status(), 303, "and is logged out at once");
 
-        let entries = app.app.store().search_audit(&AuditFilter { action_prefix: Some("agent.".into()), ..AuditFilter::default() }, 10).await.unwrap();
+        let entries = app.app.store().audit_log().search_audit(&AuditFilter { action_prefix: Some("agent.".into()), ..AuditFilter::default() }, 10).await.unwrap();
         let actions: Vec<_> = entries.iter().map(|entry| entry.action.as_str()).collect();
         assert_eq!(actions, ["agent.demoted", "agent.promoted"], "refused changes leave no entry");
         assert_eq!(entries[0].before_value.as_deref(), Some("true"));
@@ -172,7 +173,7 @@ on_both_backends! { spawn_app;
         app.create_agent().await;
         app.log_in_staff("admin@example.org", PASSWORD).await;
         let csrf = app.csrf_token("/admin/security").await;
-        let before = app.app.store().load_settings().await.unwrap();
+        let before = app.app.store().settings().load_settings().await.unwrap();
         let backwards = app.post_form("/admin/security/passwords/agents", &[
             ("csrf_token", &csrf), ("min_length", "200"), ("max_length", "150"), ("min_strength", "3"), ("max_age_days", "0"), ("reuse_history", "5"),
         ]).await;
@@ -192,7 +193,7 @@ on_both_backends! { spawn_app;
             ("csrf_token", &csrf), ("idle_minutes", "600"), ("lifetime_hours", "2"), ("remember_me_days", "30"),
         ]).await;
         assert_eq!(idle_over_lifetime.status(), 400);
-        assert_eq!(app.app.store().load_settings().await.unwrap(), before, "nothing was saved");
+        assert_eq!(app.app.store().settings().load_settings().await.unwrap(), before, "nothing was saved");
         assert!(audit_actions(&app).await.iter().all(|action| !action.starts_with("settings.")));
 
         let three_strikes = app.post_form("/admin/security/logins/agents", &[
@@ -203,7 +204,7 @@ on_both_backends! { spawn_app;
         attacker.log_in(&app, "agent@example.org", "nope nope nope").await;
         attacker.log_in(&app, "agent@example.org", "nope nope nope").await;
         assert_eq!(attacker.log_in(&app, "agent@example.org", "nope nope nope").await.status(), 429, "the new limit holds without a restart");
-        let entry = &app.app.store().search_audit(&AuditFilter { action_prefix: Some("settings.".into()), ..AuditFilter::default() }, 1).await.unwrap()[0];
+        let entry = &app.app.store().audit_log().search_audit(&AuditFilter { action_prefix: Some("settings.".into()), ..AuditFilter::default() }, 1).await.unwrap()[0];
         assert_eq!(entry.target, "login_limits.agent");
         assert!(entry.before_value.as_deref().unwrap().contains("\"max_failures\":10"));
         assert!(entry.after_value.as_deref().unwrap().contains("\"max_failures\":3"));
@@ -322,7 +323,7 @@ on_both_backends! { spawn_app;
         let body = csv.text().await.unwrap();
         assert!(body.contains("\"'=HYPERLINK(\"\"http://evil.example\"\") <agent@example.org>\""), "{body}");
         assert!(!body.contains(",\"=HYPERLINK"));
-        let by_actor = app.app.store().search_audit(&AuditFilter { actor_contains: Some("admin@".into()), ..AuditFilter::default() }, 50).await.unwrap();
+        let by_actor = app.app.store().audit_log().search_audit(&AuditFilter { actor_contains: Some("admin@".into()), ..AuditFilter::default() }, 50).await.unwrap();
         assert!(by_actor.iter().any(|entry| entry.action == "audit.exported" && entry.actor_id == Some(admin.id)), "the export is itself audited");
     }
 
@@ -333,9 +334,9 @@ on_both_backends! { spawn_app;
         let store = app.app.store().clone();
         wait_until("the hostname of 127.0.0.1 is looked up", || {
             let store = store.clone();
-            async move { store.hostname_resolved_at("127.0.0.1").await.unwrap().is_some() }
+            async move { store.logins().hostname_resolved_at("127.0.0.1").await.unwrap().is_some() }
         }).await;
-        assert_eq!(store.cached_hostname("127.0.0.1").await.unwrap().as_deref(), Some("localhost"));
+        assert_eq!(store.logins().cached_hostname("127.0.0.1").await.unwrap().as_deref(), Some("localhost"));
         let page = app.get("/admin/logins?result=failed").await.text().await.unwrap();
         assert!(page.contains("wrong_password") && page.contains("localhost"), "{page}");
         assert!(!page.contains("<span class=\"badge ok\">ok</span>"), "only failed attempts");

@@ -31,7 +31,7 @@ on_both_backends! { spawn_app;
     }
 
     async fn the_default_limits_are_stored_as_settings_in_the_database(app: TestApp) {
-        let stored = app.app.store().load_settings().await.unwrap();
+        let stored = app.app.store().settings().load_settings().await.unwrap();
         let staff = stored.iter().find(|(key, _)| key == "sessions.staff").expect("stored staff limits");
         let limits: SessionLimits = serde_json::from_str(&staff.1).unwrap();
         assert_eq!(limits.idle_timeout_seconds, 3600);

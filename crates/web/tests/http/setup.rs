@@ -26,7 +26,7 @@ on_both_backends! { spawn_app;
         let html = weak.text().await.unwrap();
         assert!(html.contains("too easy to guess") || html.contains("at least 12"), "{html}");
         assert!(html.contains("value=\"ada@example.org\""), "what was typed is kept");
-        assert_eq!(app.app.store().count_active_admins().await.unwrap(), 0);
+        assert_eq!(app.app.store().people().count_active_admins().await.unwrap(), 0);
 
         let mismatch = app
             .post_form("/setup", &[("token", &token), ("name", "Ada"), ("email", "ada@example.org"), ("password", PASSWORD), ("password_confirmation", "something else"), ("csrf_token", &csrf)])
@@ -43,7 +43,7 @@ on_both_backends! { spawn_app;
             .await;
         assert_eq!(created.status(), 303);
         assert_eq!(location(&created), "/agent/login?notice=setup-done");
-        assert_eq!(app.app.store().count_active_admins().await.unwrap(), 1);
+        assert_eq!(app.app.store().people().count_active_admins().await.unwrap(), 1);
 
         assert_eq!(app.get(&format!("/setup?token={token}")).await.status(), 404);
         let again = app
@@ -56,7 +56,7 @@ on_both_backends! { spawn_app;
 
     async fn there_is_no_setup_once_an_admin_exists_even_a_disabled_one(app: TestApp) {
         let admin = app.create_admin().await;
-        app.app.store().set_disabled(admin.id, true, app.app.now()).await.unwrap();
+        app.app.store().people().set_disabled(admin.id, true, app.app.now()).await.unwrap();
         assert!(app.app.prepare_setup().await.unwrap().is_none());
         assert_eq!(app.get("/setup?token=anything").await.status(), 404);
     }

@@ -67,7 +67,7 @@ on_both_backends! { spawn_app;
     async fn a_disabled_agent_cannot_log_in_and_loses_open_sessions(app: TestApp) {
         let agent = app.create_agent().await;
         assert_eq!(app.log_in_staff("agent@example.org", PASSWORD).await.status(), 303);
-        app.app.store().set_disabled(agent.id, true, app.app.now()).await.unwrap();
+        app.app.store().people().set_disabled(agent.id, true, app.app.now()).await.unwrap();
         assert_eq!(app.get("/agent").await.status(), 303);
         assert_eq!(app.log_in_staff("agent@example.org", PASSWORD).await.status(), 401);
     }

@@ -26,9 +26,9 @@ on_both_backends! { spawn_app;
         let desk = desk(&app).await;
         let reference = open_ticket(&app, &desk.admin, desk.support, "Printer <jams>").await;
         reply(&app, &reference, "alice@example.org", "note", "Internal: the user is on the old plan").await;
-        assert!(app.app.store().list_mail(None, 10).await.unwrap().is_empty(), "a note sends nothing");
+        assert!(app.app.store().outbox().list_mail(None, 10).await.unwrap().is_empty(), "a note sends nothing");
         reply(&app, &reference, "alice@example.org", "reply", "Switch it **off** and on.\n\n<script>alert(1)</script>").await;
-        let mails = app.app.store().list_mail(None, 10).await.unwrap();
+        let mails = app.app.store().outbox().list_mail(None, 10).await.unwrap();
         assert_eq!(mails.len(), 1);
         let mail = &mails[0];
         assert_eq!(mail.template, "ticket_reply");
@@ -67,15 +67,15 @@ on_both_backends! { spawn_app;
 
         let merged = post_on(&app, &admin, &first_path, &format!("{first_path}/merge"), &[("into", &second.to_lowercase())]).await;
         assert_eq!(location(&merged), format!("/agent/tickets/{second}?notice=merged"));
-        let source = app.app.store().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap();
-        let target = app.app.store().find_ticket(&crate::helpers::ticket_ref(&second)).await.unwrap().unwrap();
+        let source = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap();
+        let target = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&second)).await.unwrap().unwrap();
         assert_eq!(source.status.key(), "deleted", "the merged ticket leaves the lists");
         assert_eq!(source.merged_into_id, Some(target.id));
-        assert!(app.app.store().ticket_messages(source.id, true).await.unwrap().is_empty());
-        let thread = app.app.store().ticket_messages(target.id, true).await.unwrap();
+        assert!(app.app.store().tickets().ticket_messages(source.id, true).await.unwrap().is_empty());
+        let thread = app.app.store().tickets().ticket_messages(target.id, true).await.unwrap();
         assert_eq!(thread.len(), 3, "both first messages and the note");
-        assert_eq!(app.app.store().ticket_labels(target.id).await.unwrap().to_strings(), ["printer"]);
-        let log = app.app.store().ticket_log(target.id).await.unwrap();
+        assert_eq!(app.app.store().tickets().ticket_labels(target.id).await.unwrap().to_strings(), ["printer"]);
+        let log = app.app.store().tickets().ticket_log(target.id).await.unwrap();
         assert!(log.iter().any(|entry| entry.field == "merged" && entry.before_value.as_deref().is_some_and(|text| text.starts_with(&first))));
         assert!(log.iter().any(|entry| entry.field == "labels"), "the merged ticket's log came along");
 
@@ -123,7 +123,7 @@ on_both_backends! { spawn_app;
         let admin = signed_in(&app, "admin@example.org").await;
         let broken = post_on(&app, &admin, &path, &format!("{path}/lock"), &[("lock", "0")]).await;
         assert_eq!(broken.status(), 303, "an admin breaks a lock");
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         assert_eq!(ticket.locked_by_id, None);
         // Carol sees no ticket, so she cannot lock one.
         let carol = signed_in(&app, "carol@example.org").await;
@@ -154,7 +154,7 @@ on_both_backends! { spawn_app;
         let bad_name = make("<script>x</script>", "sorcery", "", false).await;
         assert_eq!(bad_name.status(), 422);
         assert!(!bad_name.text().await.unwrap().contains("<script>x"));
-        let fields = app.app.store().list_ticket_fields().await.unwrap();
+        let fields = app.app.store().ticket_fields().list_ticket_fields().await.unwrap();
         assert_eq!(fields.len(), 3);
         assert_eq!(fields[1].choices, "Free\nPro", "choices trimmed and unique");
         let (number, plan, due) = (fields[0].id, fields[1].id, fields[2].id);
@@ -184,14 +184,14 @@ on_both_backends! { spawn_app;
         let missing = properties([("number", String::new()), ("plan", String::new()), ("due", String::new())]).await;
         assert_eq!(missing.status(), 422);
         assert!(missing.text().await.unwrap().contains("Order number is required"));
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        assert!(app.app.store().ticket_field_values(ticket.id).await.unwrap().is_empty(), "nothing saved");
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        assert!(app.app.store().ticket_fields().ticket_field_values(ticket.id).await.unwrap().is_empty(), "nothing saved");
 
         let saved = properties([("number", " 1042 ".into()), ("plan", "Pro".into()), ("due", "2024-02-29".into())]).await;
         assert_eq!(saved.status(), 303);
-        let values: Vec<(i64, String)> = app.app.store().ticket_field_values(ticket.id).await.unwrap().into_iter().map(|value| (value.field_id, value.value)).collect();
+        let values: Vec<(i64, String)> = app.app.store().ticket_fields().ticket_field_values(ticket.id).await.unwrap().into_iter().map(|value| (value.field_id, value.value)).collect();
         assert_eq!(values, [(number, "1042".to_owned()), (plan, "Pro".to_owned()), (due, "2024-02-29".to_owned())]);
-        let log = app.app.store().ticket_log(ticket.id).await.unwrap();
+        let log = app.app.store().tickets().ticket_log(ticket.id).await.unwrap();
         assert!(log.iter().any(|entry| entry.field == "field" && entry.after_value.as_deref() == Some("Plan: Pro")));
         let page = alice.get(&app, &path).await.text().await.unwrap();
         assert!(page.contains("value=\"1042\"") && page.contains("<option selected>Pro</option>"));
@@ -201,12 +201,12 @@ on_both_backends! { spawn_app;
         assert_eq!(admin.get(&app, &edit).await.status(), 200);
         let renamed = post_on(&app, &admin, &edit, &edit, &[("name", "Subscription"), ("kind", "text"), ("choices", "Free\nPro\nTeam"), ("position", "2")]).await;
         assert_eq!(location(&renamed), format!("{edit}?notice=saved"));
-        let field = app.app.store().get_ticket_field(plan).await.unwrap().unwrap();
+        let field = app.app.store().ticket_fields().get_ticket_field(plan).await.unwrap().unwrap();
         assert_eq!((field.name.as_str(), field.kind.as_str(), field.choices.as_str()), ("Subscription", "choice", "Free\nPro\nTeam"), "the kind stays");
         let deleted = post_on(&app, &admin, &edit, &format!("{edit}/delete"), &[]).await;
         assert_eq!(location(&deleted), "/admin/tickets?notice=deleted");
         assert_eq!(admin.get(&app, &edit).await.status(), 404);
-        assert_eq!(app.app.store().ticket_field_values(ticket.id).await.unwrap().len(), 2);
+        assert_eq!(app.app.store().ticket_fields().ticket_field_values(ticket.id).await.unwrap().len(), 2);
         let actions = crate::security::audit_actions(&app).await;
         for action in ["ticket_field.created", "ticket_field.changed", "ticket_field.deleted"] {
             assert!(actions.contains(&action.to_owned()), "{action}");
@@ -235,8 +235,8 @@ on_both_backends! { spawn_app;
         let made = post_on(&app, &alice, "/agent/tickets/new", "/agent/tickets/new", &with_topics).await;
         assert_eq!(made.status(), 303);
         let reference = location(&made).split('?').next().unwrap().rsplit('/').next().unwrap().to_owned();
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        let values = app.app.store().ticket_field_values(ticket.id).await.unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let values = app.app.store().ticket_fields().ticket_field_values(ticket.id).await.unwrap();
         assert_eq!(values[0].value, "Billing\nOther", "in the field's order");
     }
 
@@ -260,7 +260,7 @@ on_both_backends! { spawn_app;
         assert_eq!(duplicate.status(), 422);
         let refused = post_on(&app, &alice, "/agent", "/admin/tickets/priorities", &[("priority", "Mine"), ("priority_position", "2")]).await;
         assert_eq!(refused.status(), 403);
-        let priorities = app.app.store().list_ticket_priorities().await.unwrap();
+        let priorities = app.app.store().ticket_fields().list_ticket_priorities().await.unwrap();
         assert_eq!(priorities.iter().map(|priority| priority.name.as_str()).collect::<Vec<_>>(), ["P1 <urgent>", "Low"], "in position order");
 
         let properties = |priority: String| {
@@ -283,16 +283,16 @@ on_both_backends! { spawn_app;
         assert_eq!(set.status(), 303);
         let page = alice.get(&app, &path).await.text().await.unwrap();
         assert!(page.contains("id=\"ticket-priority\">P1 &#60;urgent&#62;<"), "shown, escaped");
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         assert_eq!(ticket.priority_id, Some(priorities[0].id));
-        let log = app.app.store().ticket_log(ticket.id).await.unwrap();
+        let log = app.app.store().tickets().ticket_log(ticket.id).await.unwrap();
         let entry = log.iter().find(|entry| entry.field == "priority").unwrap();
         assert_eq!((entry.before_value.as_deref(), entry.after_value.as_deref()), (None, Some("P1 <urgent>")));
 
         let deleted = post_on(&app, &admin, "/admin/tickets", &format!("/admin/tickets/priorities/{}/delete", priorities[0].id), &[]).await;
         assert_eq!(location(&deleted), "/admin/tickets?notice=priority_deleted");
-        assert_eq!(app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().priority_id, None, "the ticket keeps no priority");
-        let audit = app.app.store().search_audit(&ferrodesk_store::AuditFilter {
+        assert_eq!(app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().priority_id, None, "the ticket keeps no priority");
+        let audit = app.app.store().audit_log().search_audit(&ferrodesk_store::AuditFilter {
             action_prefix: Some("ticket_priority.".to_owned()),
             ..ferrodesk_store::AuditFilter::default()
         }, 10).await.unwrap();

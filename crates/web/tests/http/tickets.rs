@@ -60,6 +60,7 @@ pub(crate) async fn desk(app: &TestApp) -> Desk {
     let support = app
         .app
         .store()
+        .departments()
         .list_departments()
         .await
         .unwrap()
@@ -175,16 +176,16 @@ on_both_backends! { spawn_app;
 
         let replied = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Please switch it off and on.")]).await;
         assert_eq!(location(&replied), format!("{path}?notice=sent"));
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
         assert_eq!(ticket.status.key(), "awaiting_user", "a reply hands the ticket to the user");
         assert!(ticket.first_agent_reply_at.is_some());
         let noted = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "note"), ("body", "User sounded annoyed.")]).await;
         assert_eq!(location(&noted), format!("{path}?notice=noted"));
-        assert_eq!(app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_user", "a note leaves the status");
-        let messages = app.app.store().ticket_messages(ticket.id, false).await.unwrap();
+        assert_eq!(app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap().status.key(), "awaiting_user", "a note leaves the status");
+        let messages = app.app.store().tickets().ticket_messages(ticket.id, false).await.unwrap();
         assert_eq!(messages.len(), 2, "without notes: the request and the reply");
         assert!(messages.iter().all(|message| !message.is_note));
-        let with_notes = app.app.store().ticket_messages(ticket.id, true).await.unwrap();
+        let with_notes = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
         assert_eq!(with_notes.len(), 3);
         assert_eq!(with_notes[1].ip, "127.0.0.1", "the author's address is kept");
 
@@ -193,7 +194,7 @@ on_both_backends! { spawn_app;
 
         let list = alice.get(&app, "/agent/tickets?status=any").await.text().await.unwrap();
         assert!(list.contains(&reference), "{list}");
-        let log = app.app.store().ticket_log(ticket.id).await.unwrap();
+        let log = app.app.store().tickets().ticket_log(ticket.id).await.unwrap();
         assert_eq!(log.iter().map(|entry| entry.field.as_str()).collect::<Vec<_>>(), ["status"]);
         assert_eq!(log[0].actor, "Alice Agent <alice@example.org>");
         let _ = desk.admin;
@@ -250,8 +251,8 @@ on_both_backends! { spawn_app;
         assert_eq!(to_carol.status(), 422);
         let saved = post_on(&app, &alice, &page, &format!("{page}/properties"), &[("status", "pending"), ("urgency", "8"), ("department", &support), ("agent", &desk.alice.id.to_string()), ("labels", "vip")]).await;
         assert_eq!(saved.status(), 303);
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&in_support)).await.unwrap().unwrap();
-        let fields: Vec<_> = app.app.store().ticket_log(ticket.id).await.unwrap().into_iter().map(|entry| entry.field).collect();
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&in_support)).await.unwrap().unwrap();
+        let fields: Vec<_> = app.app.store().tickets().ticket_log(ticket.id).await.unwrap().into_iter().map(|entry| entry.field).collect();
         assert_eq!(fields, ["status", "urgency", "agent", "labels"]);
         let mine = alice.get(&app, "/agent/tickets?view=mine&status=pending").await.text().await.unwrap();
         assert!(mine.contains(&in_support));
@@ -260,7 +261,7 @@ on_both_backends! { spawn_app;
         assert_eq!(location(&followed), page);
         assert!(alice.get(&app, "/agent/tickets?view=followed&status=any").await.text().await.unwrap().contains(&in_support));
         post_on(&app, &alice, &page, &format!("{page}/follow"), &[("following", "0")]).await;
-        assert!(!app.app.store().is_following(ticket.id, desk.alice.id).await.unwrap());
+        assert!(!app.app.store().tickets().is_following(ticket.id, desk.alice.id).await.unwrap());
 
         // The admin reaches everything.
         let admin = signed_in(&app, "admin@example.org").await;
@@ -350,7 +351,7 @@ on_both_backends! { spawn_app;
         }
         let made = visitor.post(&app, "/agent/tickets/new", &[("csrf_token", &token), ("subject", "x")]).await;
         assert_eq!(made.status(), 303);
-        let ticket = app.app.store().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
-        assert_eq!(app.app.store().ticket_messages(ticket.id, true).await.unwrap().len(), 1, "nothing was written");
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        assert_eq!(app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len(), 1, "nothing was written");
     }
 }

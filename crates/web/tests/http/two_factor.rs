@@ -115,7 +115,7 @@ on_both_backends! { spawn_app;
         assert!(overview.contains("id=\"two-factor-state\">on<"), "{overview}");
 
         // The secret is stored sealed, never as the key the page showed.
-        let state = app.app.store().two_factor_state(agent.id).await.unwrap().unwrap();
+        let state = app.app.store().two_factor().two_factor_state(agent.id).await.unwrap().unwrap();
         let stored = state.totp_secret.unwrap();
         assert!(!stored.contains(&enrolled.secret.replace(' ', "")));
 
@@ -148,7 +148,7 @@ on_both_backends! { spawn_app;
 
         let actions = audit_actions(&app).await;
         assert!(actions.contains(&"two_factor.enabled".to_owned()), "{actions:?}");
-        let logins = app.app.store().search_logins(&ferrodesk_app::LoginFilter::default(), 50).await.unwrap();
+        let logins = app.app.store().logins().search_logins(&ferrodesk_app::LoginFilter::default(), 50).await.unwrap();
         assert!(logins.iter().any(|login| login.reason == "wrong_code" && !login.succeeded));
     }
 
@@ -250,7 +250,7 @@ on_both_backends! { spawn_app;
         let back = Browser::new();
         let login = back.log_in(&app, "agent@example.org", PASSWORD).await;
         assert_eq!(location(&login), "/agent");
-        let entries = app.app.store().search_audit(&ferrodesk_app::AuditFilter { action_prefix: Some("agent.two_factor_reset".into()), ..Default::default() }, 10).await.unwrap();
+        let entries = app.app.store().audit_log().search_audit(&ferrodesk_app::AuditFilter { action_prefix: Some("agent.two_factor_reset".into()), ..Default::default() }, 10).await.unwrap();
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].actor, "Ada Admin <admin@example.org>");
         assert_eq!(entries[0].target_id, Some(agent.id));
