@@ -17,8 +17,8 @@ use ferrodesk_core::{
 };
 use ferrodesk_mail::TemplateKind;
 use ferrodesk_store::{
-    AttachmentRecord, MessageRecord, NewLogEntry, NewMessage, NewTicketRow, PersonRecord,
-    TicketActor, TicketFilter, TicketProperties, TicketRecord, TicketUpdate, Visibility,
+    AttachmentRecord, MessageRecord, NewMessage, NewTicketRow, PersonRecord, TicketActor,
+    TicketFilter, TicketRecord, Visibility,
 };
 
 use crate::attachments::{AttachmentDownload, UploadedFile, attachments_by_message};
@@ -26,7 +26,7 @@ use crate::audit::Caller;
 use crate::departments::{DepartmentNode, department_tree};
 use crate::secrets::{same_secret, token_hash};
 use crate::ticket_fields::{FieldView, checked_field_values, field_views, values_for};
-use crate::tickets::{Channel, Drawn, PageRequest, new_attachments, properties_of};
+use crate::tickets::{Channel, Drawn, PageRequest, new_attachments};
 use crate::{Actor, App, AppError, AppResult, FieldErrors, markdown};
 
 /// Rows per page of "my tickets".
@@ -455,33 +455,14 @@ impl App {
         status: TicketStatus,
         message: Option<&NewMessage<'_>>,
     ) -> AppResult<()> {
-        let log: Vec<NewLogEntry<'_>> = (status != ticket.status)
-            .then(|| NewLogEntry {
-                field: "status",
-                before: Some(ticket.status.key().to_owned()),
-                after: Some(status.key().to_owned()),
-            })
-            .into_iter()
-            .collect();
-        self.store()
-            .tickets()
-            .update_ticket(
-                ticket.id,
-                &TicketUpdate {
-                    properties: &TicketProperties {
-                        status,
-                        ..properties_of(ticket)
-                    },
-                    actor: viewer.actor(),
-                    log: &log,
-                    message,
-                    agent_replied: false,
-                    field_values: &[],
-                    mails: &[],
-                },
-                self.now(),
-            )
-            .await?;
+        self.write_status_and_message(
+            ticket,
+            (viewer.actor(), false),
+            (status, self.now()),
+            message,
+            &[],
+        )
+        .await?;
         Ok(())
     }
 

@@ -106,29 +106,22 @@ impl App {
             .filter(|(old, new)| old.value != new.value)
             .map(|(_, new)| (new.field.id, new.value.clone()))
             .collect();
+        let properties = TicketProperties {
+            status: target.status,
+            urgency: target.urgency,
+            department_id: target.department_id,
+            agent_id: target.agent_id,
+            team_id: target.team_id,
+            priority_id: target.priority.as_ref().map(|priority| priority.id),
+            labels: Some(&target.labels),
+        };
+        let update = TicketUpdate {
+            field_values: &changed_fields,
+            ..TicketUpdate::new(&properties, context.actor(), &log)
+        };
         self.store()
             .tickets()
-            .update_ticket(
-                ticket.id,
-                &TicketUpdate {
-                    properties: &TicketProperties {
-                        status: target.status,
-                        urgency: target.urgency,
-                        department_id: target.department_id,
-                        agent_id: target.agent_id,
-                        team_id: target.team_id,
-                        priority_id: target.priority.as_ref().map(|priority| priority.id),
-                        labels: Some(&target.labels),
-                    },
-                    actor: context.actor(),
-                    log: &log,
-                    message: None,
-                    agent_replied: false,
-                    field_values: &changed_fields,
-                    mails: &[],
-                },
-                self.now(),
-            )
+            .update_ticket(ticket.id, &update, self.now())
             .await?;
         // Read back for the names the row points to (agent, team, …).
         let ticket = self

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use ferrodesk_core::{Label, Labels, TicketStatus, Urgency};
-use ferrodesk_store::{TicketFilter, TicketPage, TicketRecord, Visibility};
+use ferrodesk_store::{TicketChangeMark, TicketFilter, TicketPage, TicketRecord, Visibility};
 
 use super::AgentContext;
 use crate::error::parse_keyset_cursor;
@@ -154,6 +154,16 @@ fn ticket_filter(context: &AgentContext, query: &TicketListQuery, view: ListView
     filter
 }
 
+/// A page of the list with what its counts need.
+struct Listing {
+    context: AgentContext,
+    visibility: Visibility,
+    filter: TicketFilter,
+    tickets: Vec<TicketRecord>,
+    next: Option<String>,
+    mark: TicketChangeMark,
+}
+
 /// Where a keyset page starts and how long it is.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PageRequest<'a> {
@@ -198,13 +208,15 @@ impl App {
         Ok((tickets, next))
     }
 
-    /// One page of the tickets the agent may see, with the filters, and
-    /// each view's count.
-    pub async fn list_tickets(
+    /// One page of what the agent may see under the query's view and
+    /// filters, with what counting it needs.
+    async fn listing(
         &self,
         actor: &Actor,
         query: &TicketListQuery,
-    ) -> AppResult<TicketList> {
+        size: i64,
+        offset: i64,
+    ) -> AppResult<Listing> {
         let context = self.agent_context(actor).await?;
         let visibility = context.visibility();
         let filter = ticket_filter(&context, query, query.view);
@@ -214,17 +226,40 @@ impl App {
                 &filter,
                 PageRequest {
                     after: query.after.as_deref(),
-                    size: TICKET_PAGE_SIZE,
-                    offset: 0,
+                    size,
+                    offset,
                 },
             )
             .await?;
-        let mark = self.store().ticket_change_mark().await?;
+        let mark = self.store().tickets().ticket_change_mark().await?;
+        Ok(Listing {
+            context,
+            visibility,
+            filter,
+            tickets,
+            next,
+            mark,
+        })
+    }
+
+    /// One page of the tickets the agent may see, with the filters, and
+    /// each view's count.
+    pub async fn list_tickets(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+    ) -> AppResult<TicketList> {
+        let listing = self.listing(actor, query, TICKET_PAGE_SIZE, 0).await?;
         let mut view_counts = Vec::with_capacity(ListView::ALL.len());
         for view in ListView::ALL {
-            let view_filter = ticket_filter(&context, query, view);
+            let view_filter = ticket_filter(&listing.context, query, view);
             let count = self
-                .counted(&visibility, &view_filter, Some(LIST_COUNT_CAP), mark)
+                .counted(
+                    &listing.visibility,
+                    &view_filter,
+                    Some(LIST_COUNT_CAP),
+                    listing.mark,
+                )
                 .await?;
             view_counts.push((view, count));
         }
@@ -233,9 +268,9 @@ impl App {
             .find(|(view, _)| *view == query.view)
             .map_or(0, |(_, count)| *count);
         Ok(TicketList {
-            tickets,
+            tickets: listing.tickets,
             total,
-            next,
+            next: listing.next,
             view_counts,
             labels: HashMap::new(),
         })
@@ -251,28 +286,16 @@ impl App {
         count: i64,
         offset: i64,
     ) -> AppResult<TicketList> {
-        let context = self.agent_context(actor).await?;
-        let visibility = context.visibility();
-        let filter = ticket_filter(&context, query, query.view);
-        let (tickets, next) = self
-            .ticket_page(
-                &visibility,
-                &filter,
-                PageRequest {
-                    after: query.after.as_deref(),
-                    size: count,
-                    offset,
-                },
-            )
+        let listing = self.listing(actor, query, count, offset).await?;
+        let total = self
+            .counted(&listing.visibility, &listing.filter, None, listing.mark)
             .await?;
-        let mark = self.store().ticket_change_mark().await?;
-        let total = self.counted(&visibility, &filter, None, mark).await?;
-        let ids: Vec<i64> = tickets.iter().map(|ticket| ticket.id).collect();
-        let labels = self.store().labels_of_tickets(&ids).await?;
+        let ids: Vec<i64> = listing.tickets.iter().map(|ticket| ticket.id).collect();
+        let labels = self.store().tickets().labels_of_tickets(&ids).await?;
         Ok(TicketList {
-            tickets,
+            tickets: listing.tickets,
             total,
-            next,
+            next: listing.next,
             view_counts: Vec::new(),
             labels,
         })

@@ -39,4 +39,4 @@ pub use view::{TicketState, TicketView};
 pub(crate) use count_cache::TicketCountCache;
 pub(crate) use create::Drawn;
 pub(crate) use list::PageRequest;
-pub(crate) use reply::{new_attachments, properties_of};
+pub(crate) use reply::new_attachments;

@@ -2,11 +2,11 @@
 //! the status they leave the ticket in, and mailed (a reply) to the
 //! requester and the CCs in the same transaction.
 
-use ferrodesk_core::{Permission, TicketStatus};
+use ferrodesk_core::{Permission, TicketStatus, Timestamp};
 use ferrodesk_mail::TemplateKind;
 use ferrodesk_store::{
-    AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage, TicketProperties,
-    TicketRecord, TicketUpdate,
+    AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMail, NewMessage, TicketActor,
+    TicketProperties, TicketRecord, TicketUpdate,
 };
 
 use super::{AgentContext, ReplyInput, TicketKey};
@@ -127,8 +127,15 @@ impl App {
         };
         let now = self.now();
         let message_id = self
-            .write_reply(&context, &ticket, (status, now), &message, &mails)
-            .await?;
+            .write_status_and_message(
+                &ticket,
+                (context.actor(), true),
+                (status, now),
+                Some(&message),
+                &mails,
+            )
+            .await?
+            .ok_or_else(|| AppError::Internal("a message was stored without an id".into()))?;
         if !mails.is_empty() {
             self.wake_workers();
         }
@@ -155,16 +162,19 @@ impl App {
         })
     }
 
-    /// Stores a message with the status it leaves the ticket in and the
-    /// mail it sends, in one transaction; answers the message's id.
-    async fn write_reply(
+    /// Stores what one person did to a ticket: the status it is left in
+    /// (with its log line when it changed), the message that came with it
+    /// and the mail it sends, in one transaction; answers the message's id.
+    /// Agents' replies and notes and the help center's messages, resolving
+    /// and reopening all write through here.
+    pub(crate) async fn write_status_and_message(
         &self,
-        context: &AgentContext,
         ticket: &TicketRecord,
-        (status, now): (TicketStatus, ferrodesk_core::Timestamp),
-        message: &NewMessage<'_>,
-        mails: &[ferrodesk_store::NewMail<'_>],
-    ) -> AppResult<i64> {
+        (actor, by_agent): (TicketActor<'_>, bool),
+        (status, now): (TicketStatus, Timestamp),
+        message: Option<&NewMessage<'_>>,
+        mails: &[NewMail<'_>],
+    ) -> AppResult<Option<i64>> {
         let log: Vec<NewLogEntry<'_>> = (status != ticket.status)
             .then(|| NewLogEntry {
                 field: "status",
@@ -173,26 +183,22 @@ impl App {
             })
             .into_iter()
             .collect();
-        self.store()
+        let properties = TicketProperties {
+            status,
+            ..properties_of(ticket)
+        };
+        let update = TicketUpdate {
+            message,
+            // An agent's reply stamps the first response time once.
+            agent_replied: by_agent && message.is_some_and(|message| !message.is_note),
+            mails,
+            ..TicketUpdate::new(&properties, actor, &log)
+        };
+        Ok(self
+            .store()
             .tickets()
-            .update_ticket(
-                ticket.id,
-                &TicketUpdate {
-                    properties: &TicketProperties {
-                        status,
-                        ..properties_of(ticket)
-                    },
-                    actor: context.actor(),
-                    log: &log,
-                    message: Some(message),
-                    agent_replied: !message.is_note,
-                    field_values: &[],
-                    mails,
-                },
-                now,
-            )
-            .await?
-            .ok_or_else(|| AppError::Internal("a message was stored without an id".into()))
+            .update_ticket(ticket.id, &update, now)
+            .await?)
     }
 
     /// A conflict when someone wrote since the agent opened the ticket.
@@ -276,7 +282,7 @@ fn agent_name(actor: &Actor, context: &AgentContext) -> String {
 }
 
 /// A ticket's properties as they are, to change one or two of them.
-pub(crate) fn properties_of(ticket: &TicketRecord) -> TicketProperties<'static> {
+fn properties_of(ticket: &TicketRecord) -> TicketProperties<'static> {
     TicketProperties {
         status: ticket.status,
         urgency: ticket.urgency,

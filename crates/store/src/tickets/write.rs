@@ -98,6 +98,26 @@ pub struct TicketUpdate<'a> {
     pub mails: &'a [NewMail<'a>],
 }
 
+impl<'a> TicketUpdate<'a> {
+    /// A change of properties alone, with its log lines; a message, field
+    /// values or mail are added with struct update syntax.
+    pub fn new(
+        properties: &'a TicketProperties<'a>,
+        actor: TicketActor<'a>,
+        log: &'a [NewLogEntry<'a>],
+    ) -> TicketUpdate<'a> {
+        TicketUpdate {
+            properties,
+            actor,
+            log,
+            message: None,
+            agent_replied: false,
+            field_values: &[],
+            mails: &[],
+        }
+    }
+}
+
 /// Writes log lines.
 pub(super) async fn insert_log(
     connected: &mut impl Connected,

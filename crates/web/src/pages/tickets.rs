@@ -427,21 +427,38 @@ async fn merge(
     answer_ticket_form(&state, &session, &key, outcome, None).await
 }
 
+/// Runs an action on the ticket a page's path names and answers as the
+/// ticket's forms do: back to the ticket with `notice`, or the page again
+/// with why it was refused.
+async fn on_ticket<Action>(
+    (state, session): (&AppState, &Session),
+    reference: &str,
+    notice: &str,
+    action: impl FnOnce(TicketKey) -> Action,
+) -> WebResult<Response>
+where
+    Action: std::future::Future<Output = Result<(), AppError>>,
+{
+    let key = path_ticket(reference)?;
+    let outcome = action(key.clone())
+        .await
+        .map(|()| format!("/agent/tickets/{reference}?notice={notice}"));
+    answer_ticket_form(state, session, &key, outcome, None).await
+}
+
 async fn lock(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    let key = path_ticket(&reference)?;
     let locking = fields.one("lock") == "1";
     let notice = if locking { "locked" } else { "unlocked" };
-    let outcome = state
-        .app
-        .lock_ticket(&session.actor, &key, locking)
-        .await
-        .map(|()| format!("/agent/tickets/{reference}?notice={notice}"));
-    answer_ticket_form(&state, &session, &key, outcome, None).await
+    let (app, actor) = (&state.app, &session.actor);
+    on_ticket((&state, &session), &reference, notice, |key| async move {
+        app.lock_ticket(actor, &key, locking).await
+    })
+    .await
 }
 
 async fn add_cc(
@@ -450,13 +467,14 @@ async fn add_cc(
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    let key = path_ticket(&reference)?;
-    let outcome = state
-        .app
-        .add_ticket_cc(&session.caller(), &key, fields.one("cc"))
-        .await
-        .map(|()| format!("/agent/tickets/{reference}?notice=cc_added"));
-    answer_ticket_form(&state, &session, &key, outcome, None).await
+    let (app, caller) = (&state.app, session.caller());
+    on_ticket(
+        (&state, &session),
+        &reference,
+        "cc_added",
+        |key| async move { app.add_ticket_cc(&caller, &key, fields.one("cc")).await },
+    )
+    .await
 }
 
 async fn revoke_links(
@@ -464,13 +482,14 @@ async fn revoke_links(
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
 ) -> WebResult<Response> {
-    let key = path_ticket(&reference)?;
-    let outcome = state
-        .app
-        .revoke_ticket_links(&session.caller(), &key)
-        .await
-        .map(|()| format!("/agent/tickets/{reference}?notice=links_revoked"));
-    answer_ticket_form(&state, &session, &key, outcome, None).await
+    let (app, caller) = (&state.app, session.caller());
+    on_ticket(
+        (&state, &session),
+        &reference,
+        "links_revoked",
+        |key| async move { app.revoke_ticket_links(&caller, &key).await },
+    )
+    .await
 }
 
 async fn remove_cc(
@@ -478,14 +497,15 @@ async fn remove_cc(
     AgentSession(session): AgentSession,
     Path((reference, person_id)): Path<(String, String)>,
 ) -> WebResult<Response> {
-    let key = path_ticket(&reference)?;
     let person_id = path_id(&person_id)?;
-    let outcome = state
-        .app
-        .remove_ticket_cc(&session.caller(), &key, person_id)
-        .await
-        .map(|()| format!("/agent/tickets/{reference}?notice=cc_removed"));
-    answer_ticket_form(&state, &session, &key, outcome, None).await
+    let (app, caller) = (&state.app, session.caller());
+    on_ticket(
+        (&state, &session),
+        &reference,
+        "cc_removed",
+        |key| async move { app.remove_ticket_cc(&caller, &key, person_id).await },
+    )
+    .await
 }
 
 async fn download(
@@ -540,13 +560,13 @@ async fn change(
     Path(reference): Path<String>,
     fields: FormFields,
 ) -> WebResult<Response> {
-    let key = path_ticket(&reference)?;
-    let outcome = state
-        .app
-        .change_ticket(&session.caller(), &key, &properties_change(&fields))
-        .await
-        .map(|_| format!("/agent/tickets/{reference}?notice=saved"));
-    answer_ticket_form(&state, &session, &key, outcome, None).await
+    let (app, caller) = (&state.app, session.caller());
+    on_ticket((&state, &session), &reference, "saved", |key| async move {
+        app.change_ticket(&caller, &key, &properties_change(&fields))
+            .await
+            .map(|_| ())
+    })
+    .await
 }
 
 async fn follow(
