@@ -49,8 +49,18 @@ fn decode(component: &[u8]) -> Result<String, WebError> {
         .map_err(|_| WebError::BadRequest("The form contains text that is not valid UTF-8.".into()))
 }
 
-/// Like axum's `Form`, but strict about encoding and answering with our
-/// error pages. Its CSRF token was already checked by the surface middleware.
+/// A form's fields as `T`; what does not fit is a bad request.
+pub(crate) fn typed<T: DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, WebError> {
+    crate::form_values::from_pairs(pairs).map_err(|error| {
+        tracing::debug!(%error, "a form did not fit its type");
+        WebError::BadRequest("The form is missing a field or has a malformed one.".into())
+    })
+}
+
+/// The one way a form is read: like axum's `Form`, but strict about
+/// encoding (invalid UTF-8 and NUL are refused, never mangled), with
+/// repeated fields as lists, and answering with our error pages. Its CSRF
+/// token was already checked by the surface middleware.
 pub(crate) struct HtmlForm<T>(pub T);
 
 impl<T, S> FromRequest<S> for HtmlForm<T>
@@ -69,76 +79,40 @@ where
         let body = Bytes::from_request(request, state).await.map_err(|_| {
             WebError::BadRequest("The form could not be read (it may be too large).".into())
         })?;
-        // Validated first, so the decoder below never has to paper over
-        // invalid UTF-8 with replacement characters.
-        parse_pairs(&body)?;
-        let value = serde_urlencoded::from_bytes::<T>(&body).map_err(|_| {
-            WebError::BadRequest("The form is missing a field or has a malformed one.".into())
-        })?;
-        Ok(HtmlForm(value))
+        let pairs = parse_pairs(&body)?;
+        Ok(HtmlForm(typed(&pairs)?))
     }
 }
 
-/// A form read as its (name, value) pairs, for forms with repeated fields
-/// (a checkbox per permission, a select per department).
-pub(crate) struct FormFields(pub Vec<(String, String)>);
-
-impl FormFields {
-    /// The first value of `name`, or "" when the form has none.
-    pub fn one(&self, name: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(field, _)| field == name)
-            .map_or("", |(_, value)| value.as_str())
-    }
-
-    /// Every value of `name`, in form order.
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0
-            .iter()
-            .filter(|(field, _)| field == name)
-            .map(|(_, value)| value.as_str())
-            .collect()
-    }
-
-    /// Every value of `name` as an id; anything else is a bad request.
-    pub fn ids(&self, name: &str) -> Result<Vec<i64>, WebError> {
-        self.all(name)
-            .into_iter()
-            .map(|value| {
-                value.parse::<i64>().map_err(|_| {
-                    WebError::BadRequest(
-                        format!("\u{201c}{name}\u{201d} must be a list of ids.").into(),
-                    )
-                })
-            })
-            .collect()
-    }
-
-    /// (suffix, value) of every field named `prefix` + suffix.
-    pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
-        self.0.iter().filter_map(move |(field, value)| {
-            field
-                .strip_prefix(prefix)
-                .map(|suffix| (suffix, value.as_str()))
-        })
-    }
+/// A value sent once, or several times (the choices of a multiple-choice
+/// custom field).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(untagged)]
+pub(crate) enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
-impl<S: Send + Sync> FromRequest<S> for FormFields {
-    type Rejection = WebError;
-
-    async fn from_request(request: Request, state: &S) -> Result<FormFields, WebError> {
-        if !is_urlencoded(request.headers()) {
-            return Err(WebError::BadRequest(
-                "Send this form as application/x-www-form-urlencoded.".into(),
-            ));
+/// The custom-field inputs of a form (`field_<id>`), as (id, value) pairs,
+/// a multiple-choice field once per choice. A struct collects them with
+/// `#[serde(flatten)] others: BTreeMap<String, OneOrMany>` (whose other
+/// fields then read as text: serde buffers a flattened struct).
+pub(crate) fn custom_field_values(
+    others: &std::collections::BTreeMap<String, OneOrMany>,
+) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    for (field, value) in others {
+        let Some(id) = field.strip_prefix("field_") else {
+            continue;
+        };
+        match value {
+            OneOrMany::One(value) => pairs.push((id.to_owned(), value.clone())),
+            OneOrMany::Many(values) => {
+                pairs.extend(values.iter().map(|value| (id.to_owned(), value.clone())));
+            }
         }
-        let body = Bytes::from_request(request, state).await.map_err(|_| {
-            WebError::BadRequest("The form could not be read (it may be too large).".into())
-        })?;
-        Ok(FormFields(parse_pairs(&body)?))
     }
+    pairs
 }
 
 /// The text fields of a multipart form may take this much in all.
@@ -149,7 +123,8 @@ const MULTIPART_TEXT_LIMIT: usize = 512 * 1024;
 /// leaves an error here and the rest of the form intact, so nothing typed
 /// is lost.
 pub(crate) struct MessageForm {
-    pub fields: FormFields,
+    /// The text fields as sent; `fields` reads them as a typed form.
+    pairs: Vec<(String, String)>,
     pub files: Vec<ferrodesk_app::UploadedFile>,
     pub file_errors: ferrodesk_app::FieldErrors,
 }
@@ -159,6 +134,11 @@ fn unreadable() -> WebError {
 }
 
 impl MessageForm {
+    /// The text fields as `T`, read like every other form.
+    pub fn fields<T: DeserializeOwned>(&self) -> Result<T, WebError> {
+        typed(&self.pairs)
+    }
+
     /// Reads an urlencoded form (no files) or a multipart one, storing its
     /// files for `actor`.
     pub async fn read(
@@ -169,9 +149,16 @@ impl MessageForm {
         use ferrodesk_app::{AppError, FieldErrors};
 
         if !crate::body_limit::is_multipart(request.headers()) {
-            let fields = FormFields::from_request(request, &()).await?;
+            if !is_urlencoded(request.headers()) {
+                return Err(WebError::BadRequest(
+                    "Send this form as application/x-www-form-urlencoded.".into(),
+                ));
+            }
+            let body = Bytes::from_request(request, &())
+                .await
+                .map_err(|_| unreadable())?;
             return Ok(MessageForm {
-                fields,
+                pairs: parse_pairs(&body)?,
                 files: Vec::new(),
                 file_errors: FieldErrors::new(),
             });
@@ -240,7 +227,7 @@ impl MessageForm {
             }
         }
         Ok(MessageForm {
-            fields: FormFields(pairs),
+            pairs,
             files,
             file_errors,
         })

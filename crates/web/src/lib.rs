@@ -10,6 +10,7 @@ mod branding;
 mod client_ip;
 mod downloads;
 mod error;
+mod form_values;
 mod forms;
 mod health;
 mod network;

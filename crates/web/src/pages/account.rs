@@ -245,15 +245,22 @@ async fn save_notifications(
     .into_response())
 }
 
+/// One's own name, as the account page sends it.
+#[derive(Debug, Default, Deserialize)]
+struct ProfileForm {
+    #[serde(default)]
+    name: String,
+}
+
 async fn save_profile(
     State(state): State<AppState>,
     SignedInSession(session): SignedInSession,
-    fields: crate::forms::FormFields,
+    HtmlForm(form): HtmlForm<ProfileForm>,
 ) -> WebResult<Response> {
     let base = base_path(session.surface);
     match state
         .app
-        .change_own_name(&session.caller(), fields.one("name"))
+        .change_own_name(&session.caller(), &form.name)
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("{base}?notice=name-saved")).into_response()),

@@ -12,9 +12,11 @@ use ferrodesk_app::{
     CategoryNode, FieldErrors,
 };
 
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::{WebError, WebResult};
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::admin::NoticeQuery;
 use crate::pages::{AgentSession, Chrome, answer_form, path_id, render, render_form, time};
 use crate::session::Session;
@@ -124,30 +126,52 @@ async fn answer_category(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct CreateCategoryForm {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    parent: String,
+    #[serde(default)]
+    position: String,
+}
 async fn create_category(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<CreateCategoryForm>,
 ) -> WebResult<Response> {
     let outcome = state
         .app
         .create_article_category(
             &session.caller(),
-            fields.one("name"),
-            fields.one("description"),
-            optional_id(fields.one("parent"))?,
-            fields.one("position"),
+            fields.name.as_str(),
+            fields.description.as_str(),
+            optional_id(fields.parent.as_str())?,
+            fields.position.as_str(),
         )
         .await
         .map(|_| "category_saved");
     answer_category(&state, &session, outcome).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct UpdateCategoryForm {
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    parent: String,
+    #[serde(default)]
+    position: String,
+}
 async fn update_category(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<UpdateCategoryForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
     let outcome = state
@@ -155,10 +179,10 @@ async fn update_category(
         .update_article_category(
             &session.caller(),
             id,
-            fields.one("name"),
-            fields.one("description"),
-            optional_id(fields.one("parent"))?,
-            fields.one("position"),
+            fields.name.as_str(),
+            fields.description.as_str(),
+            optional_id(fields.parent.as_str())?,
+            fields.position.as_str(),
         )
         .await
         .map(|()| "category_saved");
@@ -244,13 +268,38 @@ async fn editor_page(
     )
 }
 
-fn article_input(fields: &FormFields) -> ArticleInput {
-    ArticleInput {
-        title: fields.one("title").to_owned(),
-        slug: fields.one("slug").to_owned(),
-        category_id: fields.one("category").to_owned(),
-        content: fields.one("content").to_owned(),
-        status: fields.one("status").to_owned(),
+/// The editor of an article or a news post as sent: its text, and whether
+/// the author asked for a preview rather than to save.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ArticleForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    intent: String,
+}
+
+impl ArticleForm {
+    /// Whether the author asked to see it rendered rather than saved.
+    pub(crate) fn wants_preview(&self) -> bool {
+        self.intent == "preview"
+    }
+
+    pub(crate) fn input(self) -> ArticleInput {
+        ArticleInput {
+            title: self.title,
+            slug: self.slug,
+            category_id: self.category,
+            content: self.content,
+            status: self.status,
+        }
     }
 }
 
@@ -312,10 +361,11 @@ async fn write_article(
     state: &AppState,
     session: &Session,
     id: Option<i64>,
-    fields: &FormFields,
+    form: ArticleForm,
 ) -> WebResult<Response> {
-    let input = article_input(fields);
-    if fields.one("intent") == "preview" {
+    let preview_asked = form.wants_preview();
+    let input = form.input();
+    if preview_asked {
         let preview = state
             .app
             .preview_article(&session.actor, &input.content)
@@ -358,19 +408,19 @@ async fn write_article(
 async fn create_article(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<ArticleForm>,
 ) -> WebResult<Response> {
-    write_article(&state, &session, None, &fields).await
+    write_article(&state, &session, None, form).await
 }
 
 async fn save_article(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<ArticleForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
-    write_article(&state, &session, Some(id), &fields).await
+    write_article(&state, &session, Some(id), form).await
 }
 
 #[derive(Template)]

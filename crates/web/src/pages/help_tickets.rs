@@ -3,6 +3,8 @@
 //! too, when the admin allows it). Mailed links carry `?code=`; the forms
 //! pass it on in a hidden `code` field.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -17,7 +19,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::{FormFields, MessageForm};
+use crate::forms::{HtmlForm, MessageForm, OneOrMany, custom_field_values};
 use crate::pages::admin::NoticeQuery;
 use crate::pages::tickets::human_size;
 use crate::pages::{
@@ -176,24 +178,52 @@ struct SentPage {
     chrome: Chrome,
 }
 
+/// The help center's request form as sent.
+#[derive(Debug, Default, Deserialize)]
+struct RequestForm {
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    message: String,
+    /// A guest's name and address.
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    /// The field people never see; bots fill it in.
+    #[serde(default)]
+    website: String,
+    /// The `field_<id>` inputs (and the CSRF token).
+    #[serde(flatten)]
+    others: BTreeMap<String, OneOrMany>,
+}
+
+/// A message on a request, with the access code the page was reached by.
+#[derive(Debug, Default, Deserialize)]
+struct RequestReplyForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    body: String,
+}
+
 async fn create(
     State(state): State<AppState>,
     session: Session,
     request: Request,
 ) -> WebResult<Response> {
     let form = MessageForm::read(&state.app, &session.actor, request).await?;
-    let fields = &form.fields;
+    let fields: RequestForm = form.fields()?;
     let input = PortalTicketInput {
-        department_id: fields.one("department").to_owned(),
-        subject: fields.one("subject").to_owned(),
-        message: fields.one("message").to_owned(),
-        fields: fields
-            .with_prefix("field_")
-            .map(|(id, value)| (id.to_owned(), value.to_owned()))
-            .collect(),
-        guest_name: fields.one("name").to_owned(),
-        guest_email: fields.one("email").to_owned(),
-        honeypot: fields.one("website").to_owned(),
+        fields: custom_field_values(&fields.others),
+        department_id: fields.department,
+        subject: fields.subject,
+        message: fields.message,
+        guest_name: fields.name,
+        guest_email: fields.email,
+        honeypot: fields.website,
         attachments: form.files,
     };
     if !form.file_errors.is_empty() {
@@ -356,9 +386,8 @@ async fn reply(
     request: Request,
 ) -> WebResult<Response> {
     let form = MessageForm::read(&state.app, &session.actor, request).await?;
-    let code = form.fields.one("code").to_owned();
+    let RequestReplyForm { code, body } = form.fields()?;
     let code_given = Some(code.as_str()).filter(|code| !code.is_empty());
-    let body = form.fields.one("body").to_owned();
     let outcome = if form.file_errors.is_empty() {
         state
             .app
@@ -386,14 +415,21 @@ async fn reply(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct ResolveForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    resolved: String,
+}
 async fn resolve(
     State(state): State<AppState>,
     session: Session,
     Path(reference): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<ResolveForm>,
 ) -> WebResult<Response> {
-    let code = fields.one("code");
-    let resolved = fields.one("resolved") == "1";
+    let code = fields.code.as_str();
+    let resolved = fields.resolved.as_str() == "1";
     state
         .app
         .portal_set_resolved(

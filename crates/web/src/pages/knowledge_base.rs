@@ -10,9 +10,11 @@ use ferrodesk_app::{
     AppError, ArticlePage, CategoryPage, FieldErrors, KnowledgeBaseHome, voter_key,
 };
 
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::admin::NoticeQuery;
 use crate::pages::{Chrome, path_id, render, render_form, time};
 use crate::session::Session;
@@ -130,27 +132,37 @@ async fn article(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct VoteForm {
+    #[serde(default)]
+    helpful: String,
+}
 async fn vote(
     State(state): State<AppState>,
     session: Session,
     Path(slug): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<VoteForm>,
 ) -> WebResult<Response> {
     let voter = voter_key(&session.actor, session.token.expose());
     state
         .app
-        .vote_on_article(&slug, &voter, fields.one("helpful") == "1")
+        .vote_on_article(&slug, &voter, fields.helpful.as_str() == "1")
         .await?;
     Ok(Redirect::to(&format!("/kb/articles/{slug}?notice=voted#feedback")).into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct CommentForm {
+    #[serde(default)]
+    comment: String,
+}
 async fn comment(
     State(state): State<AppState>,
     session: Session,
     Path(slug): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<CommentForm>,
 ) -> WebResult<Response> {
-    let body = fields.one("comment").to_owned();
+    let body = fields.comment.as_str().to_owned();
     match state
         .app
         .comment_on_article(&session.actor, &slug, &body)

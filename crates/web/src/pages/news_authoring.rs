@@ -10,10 +10,13 @@ use ferrodesk_app::{
     ARTICLE_STATUSES, AppError, ArticleInput, FieldErrors, NewsCategoryRecord, NewsPostRecord,
 };
 
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::admin::NoticeQuery;
+use crate::pages::authoring::ArticleForm;
 use crate::pages::{AgentSession, Chrome, path_id, render_form, time};
 use crate::session::Session;
 
@@ -79,14 +82,19 @@ async fn overview(
     overview_page(&state, &session, FieldErrors::new(), notice).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct CreateCategoryForm {
+    #[serde(default)]
+    name: String,
+}
 async fn create_category(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<CreateCategoryForm>,
 ) -> WebResult<Response> {
     match state
         .app
-        .create_news_category(&session.caller(), fields.one("name"))
+        .create_news_category(&session.caller(), fields.name.as_str())
         .await
     {
         Ok(_) => Ok(Redirect::to("/agent/news?notice=category_saved").into_response()),
@@ -218,16 +226,11 @@ async fn write_post(
     state: &AppState,
     session: &Session,
     id: Option<i64>,
-    fields: &FormFields,
+    form: ArticleForm,
 ) -> WebResult<Response> {
-    let input = ArticleInput {
-        title: fields.one("title").to_owned(),
-        slug: fields.one("slug").to_owned(),
-        category_id: fields.one("category").to_owned(),
-        content: fields.one("content").to_owned(),
-        status: fields.one("status").to_owned(),
-    };
-    if fields.one("intent") == "preview" {
+    let preview_asked = form.wants_preview();
+    let input = form.input();
+    if preview_asked {
         let preview = state
             .app
             .preview_article(&session.actor, &input.content)
@@ -259,17 +262,17 @@ async fn write_post(
 async fn create_post(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<ArticleForm>,
 ) -> WebResult<Response> {
-    write_post(&state, &session, None, &fields).await
+    write_post(&state, &session, None, form).await
 }
 
 async fn save_post(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<ArticleForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
-    write_post(&state, &session, Some(id), &fields).await
+    write_post(&state, &session, Some(id), form).await
 }

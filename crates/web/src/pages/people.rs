@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::admin::NoticeQuery;
 use crate::pages::{
     AgentSession, Chrome, answer_form, path_id, render, render_form, time, url_encoded,
@@ -134,22 +134,39 @@ async fn new_user_form(
     })
 }
 
-fn user_input(fields: &FormFields) -> UserInput {
-    UserInput {
-        name: fields.one("name").to_owned(),
-        email: fields.one("email").to_owned(),
-        organization: fields.one("organization").to_owned(),
-        is_organization_manager: fields.one("manager") == "1",
-        is_disabled: fields.one("disabled") == "1",
+/// The user form as sent.
+#[derive(Debug, Default, Deserialize)]
+struct UserForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    organization: String,
+    #[serde(default)]
+    manager: bool,
+    #[serde(default)]
+    disabled: bool,
+}
+
+impl From<UserForm> for UserInput {
+    fn from(form: UserForm) -> UserInput {
+        UserInput {
+            name: form.name,
+            email: form.email,
+            organization: form.organization,
+            is_organization_manager: form.manager,
+            is_disabled: form.disabled,
+        }
     }
 }
 
 async fn create_user(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<UserForm>,
 ) -> WebResult<Response> {
-    let input = user_input(&fields);
+    let input = UserInput::from(form);
     match state.app.create_user(&session.caller(), &input).await {
         Ok(id) => Ok(Redirect::to(&format!("/agent/people/{id}?notice=created")).into_response()),
         Err(AppError::Invalid(errors)) => render_form(
@@ -261,10 +278,10 @@ async fn update_user(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<UserForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
-    let input = user_input(&fields);
+    let input = UserInput::from(form);
     let outcome = state
         .app
         .update_user(&session.caller(), id, &input)
@@ -276,16 +293,21 @@ async fn update_user(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct AddEmailForm {
+    #[serde(default)]
+    email: String,
+}
 async fn add_email(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<AddEmailForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
     let outcome = state
         .app
-        .add_user_email(&session.caller(), id, fields.one("email"))
+        .add_user_email(&session.caller(), id, fields.email.as_str())
         .await
         .map(|()| format!("/agent/people/{id}?notice=email_added"));
     answer(outcome, |errors| {
@@ -328,16 +350,21 @@ async fn make_primary(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct MergeUserForm {
+    #[serde(default)]
+    into: String,
+}
 async fn merge_user(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<MergeUserForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
     let outcome = state
         .app
-        .merge_users(&session.caller(), id, fields.one("into"))
+        .merge_users(&session.caller(), id, fields.into.as_str())
         .await
         .map(|kept| format!("/agent/people/{kept}?notice=merged"));
     answer(outcome, |errors| {
@@ -425,12 +452,17 @@ async fn list_organizations(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct CreateOrganizationForm {
+    #[serde(default)]
+    name: String,
+}
 async fn create_organization(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<CreateOrganizationForm>,
 ) -> WebResult<Response> {
-    let name = fields.one("name").to_owned();
+    let name = fields.name.as_str().to_owned();
     let outcome = state
         .app
         .create_organization(&session.caller(), &name)
@@ -501,16 +533,21 @@ async fn show_organization(
     organization_page(&state, &session, id, FieldErrors::new(), notice).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct RenameOrganizationForm {
+    #[serde(default)]
+    name: String,
+}
 async fn rename_organization(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<RenameOrganizationForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
     let outcome = state
         .app
-        .rename_organization(&session.caller(), id, fields.one("name"))
+        .rename_organization(&session.caller(), id, fields.name.as_str())
         .await
         .map(|()| format!("/agent/organizations/{id}?notice=saved"));
     answer(outcome, |errors| {
@@ -529,11 +566,18 @@ async fn delete_organization(
     Ok(Redirect::to("/agent/organizations").into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct AddMemberForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    manager: String,
+}
 async fn add_member(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(id): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<AddMemberForm>,
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
     let outcome = state
@@ -541,8 +585,8 @@ async fn add_member(
         .add_organization_member(
             &session.caller(),
             id,
-            fields.one("email"),
-            fields.one("manager") == "1",
+            fields.email.as_str(),
+            fields.manager.as_str() == "1",
         )
         .await
         .map(|()| format!("/agent/organizations/{id}?notice=member_added"));

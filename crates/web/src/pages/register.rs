@@ -13,9 +13,11 @@ use ferrodesk_app::{
 };
 use ferrodesk_core::Secret;
 
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::{Chrome, render, render_form};
 use crate::session::Session;
 
@@ -92,17 +94,30 @@ async fn show(State(state): State<AppState>, session: Session) -> WebResult<Resp
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SubmitForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirmation: String,
+    #[serde(default)]
+    website: String,
+}
 async fn submit(
     State(state): State<AppState>,
     session: Session,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<SubmitForm>,
 ) -> WebResult<Response> {
     let input = RegistrationInput {
-        name: fields.one("name").to_owned(),
-        email: fields.one("email").to_owned(),
-        password: Secret::new(fields.one("password").to_owned()),
-        password_confirmation: Secret::new(fields.one("password_confirmation").to_owned()),
-        honeypot: fields.one("website").to_owned(),
+        name: fields.name.as_str().to_owned(),
+        email: fields.email.as_str().to_owned(),
+        password: Secret::new(fields.password.as_str().to_owned()),
+        password_confirmation: Secret::new(fields.password_confirmation.as_str().to_owned()),
+        honeypot: fields.website.as_str().to_owned(),
     };
     let typed = (input.name.clone(), input.email.clone());
     match state.app.register(&session.caller(), &input).await {

@@ -1,6 +1,8 @@
 //! The agent's ticket pages: the list with its filters, a ticket with its
 //! thread and editors, and a new ticket on a user's behalf.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -19,7 +21,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::{FormFields, MessageForm};
+use crate::forms::{HtmlForm, MessageForm, OneOrMany, custom_field_values};
 use crate::pages::admin::NoticeQuery;
 use crate::pages::{
     AgentSession, Chrome, answer_form, path_id, render, render_form, time, url_encoded,
@@ -49,14 +51,6 @@ pub(crate) fn routes() -> Router<AppState> {
             "/agent/tickets/{reference}/attachments/{attachment_id}",
             get(download),
         )
-}
-
-/// The custom field inputs of a form (`field_<id>`), as (id, value).
-fn custom_field_values(fields: &FormFields) -> Vec<(String, String)> {
-    fields
-        .with_prefix("field_")
-        .map(|(id, value)| (id.to_owned(), value.to_owned()))
-        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -360,13 +354,27 @@ async fn show(
 }
 
 /// The reply form as the use case takes it.
-fn reply_input(fields: &FormFields, files: Vec<ferrodesk_app::UploadedFile>) -> ReplyInput {
-    let seen = fields.one("seen_message_id").trim();
+/// The reply box as sent.
+#[derive(Debug, Default, Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    body: String,
+    /// `reply` or `note`.
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    status: String,
+    /// The newest message on the page when it was opened.
+    #[serde(default)]
+    seen_message_id: String,
+}
+
+fn reply_input(fields: &ReplyForm, files: Vec<ferrodesk_app::UploadedFile>) -> ReplyInput {
     ReplyInput {
-        body: parsed("body", MessageText::parse(fields.one("body"))),
-        is_note: fields.one("kind") == "note",
-        status: optional_status(fields.one("status")),
-        seen_message_id: seen.parse().ok(),
+        body: parsed("body", MessageText::parse(&fields.body)),
+        is_note: fields.kind == "note",
+        status: optional_status(&fields.status),
+        seen_message_id: fields.seen_message_id.trim().parse().ok(),
         attachments: files,
         channel: Channel::Agent,
     }
@@ -392,8 +400,9 @@ async fn reply(
 ) -> WebResult<Response> {
     let key = path_ticket(&reference)?;
     let form = MessageForm::read(&state.app, &session.actor, request).await?;
-    let input = reply_input(&form.fields, form.files);
-    let typed = Some((form.fields.one("body"), input.is_note));
+    let fields: ReplyForm = form.fields()?;
+    let input = reply_input(&fields, form.files);
+    let typed = Some((fields.body.as_str(), input.is_note));
     let outcome = if form.file_errors.is_empty() {
         let notice = if input.is_note { "noted" } else { "sent" };
         state
@@ -412,16 +421,21 @@ async fn reply(
     answer_ticket_form(&state, &session, &key, outcome, typed).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct MergeForm {
+    #[serde(default)]
+    into: String,
+}
 async fn merge(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<MergeForm>,
 ) -> WebResult<Response> {
     let key = path_ticket(&reference)?;
     let outcome = state
         .app
-        .merge_ticket(&session.caller(), &key, fields.one("into"))
+        .merge_ticket(&session.caller(), &key, fields.into.as_str())
         .await
         .map(|target| format!("/agent/tickets/{target}?notice=merged"));
     answer_ticket_form(&state, &session, &key, outcome, None).await
@@ -446,13 +460,18 @@ where
     answer_ticket_form(state, session, &key, outcome, None).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct LockForm {
+    #[serde(default)]
+    lock: String,
+}
 async fn lock(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<LockForm>,
 ) -> WebResult<Response> {
-    let locking = fields.one("lock") == "1";
+    let locking = fields.lock.as_str() == "1";
     let notice = if locking { "locked" } else { "unlocked" };
     let (app, actor) = (&state.app, &session.actor);
     on_ticket((&state, &session), &reference, notice, |key| async move {
@@ -461,18 +480,23 @@ async fn lock(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct AddCcForm {
+    #[serde(default)]
+    cc: String,
+}
 async fn add_cc(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<AddCcForm>,
 ) -> WebResult<Response> {
     let (app, caller) = (&state.app, session.caller());
     on_ticket(
         (&state, &session),
         &reference,
         "cc_added",
-        |key| async move { app.add_ticket_cc(&caller, &key, fields.one("cc")).await },
+        |key| async move { app.add_ticket_cc(&caller, &key, fields.cc.as_str()).await },
     )
     .await
 }
@@ -535,22 +559,44 @@ fn optional_id(text: &str, field: &'static str) -> Parsed<Option<i64>> {
 
 /// The properties form as the use case takes it: every property, every
 /// custom field.
-fn properties_change(fields: &FormFields) -> TicketChange {
-    let department = optional_id(fields.one("department"), "department");
+/// The properties form as sent: every property and every custom field.
+#[derive(Debug, Default, Deserialize)]
+struct PropertiesForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    urgency: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    agent: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    labels: String,
+    /// The `field_<id>` inputs (and the CSRF token).
+    #[serde(flatten)]
+    others: BTreeMap<String, OneOrMany>,
+}
+
+fn properties_change(fields: &PropertiesForm) -> TicketChange {
+    let department = optional_id(&fields.department, "department");
     TicketChange {
-        status: Some(TicketStatus::from_key(fields.one("status")).ok_or_else(|| {
+        status: Some(TicketStatus::from_key(&fields.status).ok_or_else(|| {
             let mut errors = FieldErrors::new();
             errors.add("status", "Unknown status.");
             errors
         })),
-        urgency: Some(parsed("urgency", Urgency::parse(fields.one("urgency")))),
+        urgency: Some(parsed("urgency", Urgency::parse(&fields.urgency))),
         // No department sent keeps the ticket where it is.
         department_id: department.transpose(),
-        agent_id: Some(optional_id(fields.one("agent"), "agent")),
-        team_id: Some(optional_id(fields.one("team"), "team")),
-        priority_id: Some(optional_id(fields.one("priority"), "priority")),
-        labels: Some(parsed("labels", Labels::parse_list(fields.one("labels")))),
-        fields: FieldValues::Complete(custom_field_values(fields)),
+        agent_id: Some(optional_id(&fields.agent, "agent")),
+        team_id: Some(optional_id(&fields.team, "team")),
+        priority_id: Some(optional_id(&fields.priority, "priority")),
+        labels: Some(parsed("labels", Labels::parse_list(&fields.labels))),
+        fields: FieldValues::Complete(custom_field_values(&fields.others)),
     }
 }
 
@@ -558,7 +604,7 @@ async fn change(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<PropertiesForm>,
 ) -> WebResult<Response> {
     let (app, caller) = (&state.app, session.caller());
     on_ticket((&state, &session), &reference, "saved", |key| async move {
@@ -569,13 +615,18 @@ async fn change(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct FollowForm {
+    #[serde(default)]
+    following: String,
+}
 async fn follow(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<FollowForm>,
 ) -> WebResult<Response> {
-    let following = fields.one("following") == "1";
+    let following = fields.following.as_str() == "1";
     state
         .app
         .follow_ticket(&session.actor, &path_ticket(&reference)?, following)
@@ -584,30 +635,31 @@ async fn follow(
 }
 
 /// The new-ticket form as typed, to show again with its errors.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct NewTicketForm {
+    #[serde(default)]
     requester_email: String,
+    #[serde(default)]
     requester_name: String,
+    #[serde(default)]
     subject: String,
+    #[serde(default)]
     message: String,
+    #[serde(default, rename = "department")]
     department_id: String,
+    #[serde(default)]
     urgency: String,
+    #[serde(default)]
     labels: String,
-    fields: Vec<(String, String)>,
+    /// The `field_<id>` inputs (and the CSRF token).
+    #[serde(flatten)]
+    others: BTreeMap<String, OneOrMany>,
 }
 
 impl NewTicketForm {
-    fn read(fields: &FormFields) -> NewTicketForm {
-        NewTicketForm {
-            requester_email: fields.one("requester_email").to_owned(),
-            requester_name: fields.one("requester_name").to_owned(),
-            subject: fields.one("subject").to_owned(),
-            message: fields.one("message").to_owned(),
-            department_id: fields.one("department").to_owned(),
-            urgency: fields.one("urgency").to_owned(),
-            labels: fields.one("labels").to_owned(),
-            fields: custom_field_values(fields),
-        }
+    /// The custom fields as typed.
+    fn fields(&self) -> Vec<(String, String)> {
+        custom_field_values(&self.others)
     }
 
     /// The ticket as the use case takes it.
@@ -627,7 +679,7 @@ impl NewTicketForm {
             department_id: optional_id(&self.department_id, "department"),
             urgency: parsed("urgency", Urgency::parse(&self.urgency)),
             labels: parsed("labels", Labels::parse_list(&self.labels)),
-            fields: FieldValues::Complete(self.fields.clone()),
+            fields: FieldValues::Complete(self.fields()),
             channel: Channel::Agent,
         }
     }
@@ -661,7 +713,7 @@ async fn new_ticket_page(
     let has_errors = !errors.is_empty();
     let fields = fields_as_sent(
         state.app.ticket_fields(&session.actor).await?,
-        &input.fields,
+        &input.fields(),
     );
     render_form(
         &NewTicketPage {
@@ -690,9 +742,8 @@ async fn new_form(
 async fn create(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<NewTicketForm>,
 ) -> WebResult<Response> {
-    let form = NewTicketForm::read(&fields);
     match state
         .app
         .create_ticket_for_user(&session.caller(), &form.parse())

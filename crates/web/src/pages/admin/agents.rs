@@ -18,7 +18,7 @@ use super::logs::LoginRow;
 use super::{AdminMenu, AdminSession, NoticeQuery};
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::{FormFields, HtmlForm};
+use crate::forms::HtmlForm;
 use crate::pages::{Chrome, render};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -352,17 +352,24 @@ async fn revoke_trusted_ip(
     Ok(Redirect::to(&format!("/admin/agents/{id}?notice=ip-revoked")).into_response())
 }
 
+/// An agent's permission groups and teams, a checkbox each.
+#[derive(Debug, Default, Deserialize)]
+struct AccessForm {
+    #[serde(default)]
+    group: Vec<i64>,
+    #[serde(default)]
+    team: Vec<i64>,
+}
+
 async fn save_access(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<i64>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<AccessForm>,
 ) -> WebResult<Response> {
-    let groups = fields.ids("group")?;
-    let teams = fields.ids("team")?;
     state
         .app
-        .set_agent_access(&admin.caller(), id, &groups, &teams)
+        .set_agent_access(&admin.caller(), id, &form.group, &form.team)
         .await?;
     Ok(Redirect::to(&format!("/admin/agents/{id}?notice=access")).into_response())
 }

@@ -12,9 +12,11 @@ use ferrodesk_app::{
 };
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::{render_form, time};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -129,13 +131,24 @@ async fn show(
     .await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct CreateForm {
+    #[serde(default)]
+    agent: String,
+    #[serde(default)]
+    expires: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scopes: String,
+}
 async fn create(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<CreateForm>,
 ) -> WebResult<Response> {
     let mut errors = FieldErrors::new();
-    let expires = fields.one("expires").trim();
+    let expires = fields.expires.as_str().trim();
     let expires_in_days = if expires.is_empty() {
         None
     } else {
@@ -148,9 +161,9 @@ async fn create(
         }
     };
     let input = ApiKeyInput {
-        agent_email: fields.one("agent").to_owned(),
-        name: fields.one("name").to_owned(),
-        scopes: fields.one("scopes").to_owned(),
+        agent_email: fields.agent.as_str().to_owned(),
+        name: fields.name.as_str().to_owned(),
+        scopes: fields.scopes.as_str().to_owned(),
         expires_in_days,
     };
     if !errors.is_empty() {
@@ -182,14 +195,19 @@ async fn revoke(
     Ok(Redirect::to("/admin/api-keys?notice=revoked").into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SaveLimitsForm {
+    #[serde(default)]
+    requests_per_minute: String,
+}
 async fn save_limits(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<SaveLimitsForm>,
 ) -> WebResult<Response> {
     match state
         .app
-        .set_api_settings(&admin.caller(), fields.one("requests_per_minute"))
+        .set_api_settings(&admin.caller(), fields.requests_per_minute.as_str())
         .await
     {
         Ok(()) => Ok(Redirect::to("/admin/api-keys?notice=limits").into_response()),

@@ -8,9 +8,11 @@ use axum::routing::{get, post};
 use ferrodesk_app::{AppError, Branding, FieldErrors};
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::{FormFields, MessageForm};
+use crate::forms::{HtmlForm, MessageForm};
 use crate::pages::render_form;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -72,14 +74,21 @@ async fn show(
     page(&state, &admin, None, FieldErrors::new(), notice).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SaveForm {
+    #[serde(default)]
+    accent: String,
+    #[serde(default)]
+    product_name: String,
+}
 async fn save(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<SaveForm>,
 ) -> WebResult<Response> {
     let typed = (
-        fields.one("product_name").to_owned(),
-        fields.one("accent").to_owned(),
+        fields.product_name.as_str().to_owned(),
+        fields.accent.as_str().to_owned(),
     );
     match state
         .app

@@ -9,9 +9,11 @@ use axum::routing::get;
 use ferrodesk_app::{AppError, DepartmentNode, FieldErrors, HelpCenterSettings, RegistrationMode};
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::render_form;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -81,22 +83,32 @@ async fn show(
     page(&state, &admin, FieldErrors::new(), notice).await
 }
 
+/// The help-center settings as sent.
+#[derive(Debug, Default, Deserialize)]
+struct HelpCenterForm {
+    #[serde(default)]
+    registration: String,
+    #[serde(default)]
+    guest_tickets: bool,
+    /// Every department offered, whatever `department` says.
+    #[serde(default)]
+    all_departments: bool,
+    #[serde(default)]
+    department: Vec<i64>,
+}
+
 async fn save(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<HelpCenterForm>,
 ) -> WebResult<Response> {
-    let departments = if fields.one("all_departments") == "1" {
-        None
-    } else {
-        Some(fields.ids("department")?)
-    };
+    let departments = (!form.all_departments).then_some(form.department);
     match state
         .app
         .set_help_center(
             &admin.caller(),
-            fields.one("registration"),
-            fields.one("guest_tickets") == "1",
+            &form.registration,
+            form.guest_tickets,
             departments,
         )
         .await

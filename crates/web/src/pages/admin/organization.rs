@@ -8,9 +8,11 @@ use axum::routing::{get, post};
 use ferrodesk_app::{AppError, DepartmentNode, FieldErrors, MemberRecord, TeamRecord};
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::{WebError, WebResult};
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::render_form;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -26,9 +28,27 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/teams/{id}/delete", post(delete_team))
 }
 
+/// The team form: its name and a `member` checkbox per agent.
+#[derive(Debug, Default, Deserialize)]
+struct TeamForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    member: Vec<i64>,
+}
+
+/// The department form as sent.
+#[derive(Debug, Default, Deserialize)]
+struct DepartmentForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    parent: String,
+}
+
 /// A parent chosen in a form: empty for none, else a department id.
-fn parent_field(fields: &FormFields) -> WebResult<Option<i64>> {
-    let value = fields.one("parent").trim();
+fn parent_field(form: &DepartmentForm) -> WebResult<Option<i64>> {
+    let value = form.parent.trim();
     if value.is_empty() {
         return Ok(None);
     }
@@ -129,10 +149,10 @@ async fn department_refused(
 async fn create_department(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<DepartmentForm>,
 ) -> WebResult<Response> {
-    let parent = parent_field(&fields)?;
-    let name = fields.one("name");
+    let parent = parent_field(&form)?;
+    let name = form.name.as_str();
     match state
         .app
         .create_department(&admin.caller(), name, parent)
@@ -147,10 +167,10 @@ async fn update_department(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<i64>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<DepartmentForm>,
 ) -> WebResult<Response> {
-    let parent = parent_field(&fields)?;
-    let name = fields.one("name");
+    let parent = parent_field(&form)?;
+    let name = form.name.as_str();
     match state
         .app
         .update_department(&admin.caller(), id, name, parent)
@@ -228,12 +248,17 @@ fn form_errors(error: AppError) -> WebResult<FieldErrors> {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct CreateTeamForm {
+    #[serde(default)]
+    name: String,
+}
 async fn create_team(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<CreateTeamForm>,
 ) -> WebResult<Response> {
-    let name = fields.one("name");
+    let name = fields.name.as_str();
     match state.app.create_team(&admin.caller(), name).await {
         Ok(id) => Ok(Redirect::to(&format!("/admin/teams/{id}?notice=created")).into_response()),
         Err(error) => teams_page(&state, &admin, name.to_owned(), form_errors(error)?, None).await,
@@ -319,10 +344,10 @@ async fn update_team(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<i64>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<TeamForm>,
 ) -> WebResult<Response> {
-    let members = fields.ids("member")?;
-    let name = fields.one("name");
+    let members = form.member;
+    let name = form.name.as_str();
     match state
         .app
         .update_team(&admin.caller(), id, name, &members)

@@ -15,9 +15,11 @@ use ferrodesk_app::{
 use ferrodesk_core::{DepartmentAccess, Permission};
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::{WebError, WebResult};
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::{render, render_form};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -184,28 +186,42 @@ async fn show(
     group_page(&state, &admin, values, FieldErrors::new(), notice).await
 }
 
-/// Reads the form: `permission` checkboxes and a `department-{id}` choice
+/// The group form: `permission` checkboxes and a `department-{id}` choice
 /// per department ("" for no access).
-fn group_input(fields: &FormFields) -> WebResult<GroupInput> {
-    let mut departments = Vec::new();
-    for (suffix, access) in fields.with_prefix("department-") {
-        let id = suffix
-            .parse::<i64>()
-            .map_err(|_| WebError::BadRequest("A department field is malformed.".into()))?;
-        if !access.is_empty() {
-            departments.push((id, access.to_owned()));
+#[derive(Debug, Default, Deserialize)]
+struct GroupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    permission: Vec<String>,
+    /// The `department-{id}` choices (and the CSRF token).
+    #[serde(flatten)]
+    others: BTreeMap<String, String>,
+}
+
+impl GroupForm {
+    fn input(self) -> WebResult<GroupInput> {
+        let mut departments = Vec::new();
+        for (field, access) in &self.others {
+            let Some(suffix) = field.strip_prefix("department-") else {
+                continue;
+            };
+            let id = suffix
+                .parse::<i64>()
+                .map_err(|_| WebError::BadRequest("A department field is malformed.".into()))?;
+            if !access.is_empty() {
+                departments.push((id, access.clone()));
+            }
         }
+        Ok(GroupInput {
+            name: self.name,
+            description: self.description,
+            permissions: self.permission,
+            departments,
+        })
     }
-    Ok(GroupInput {
-        name: fields.one("name").to_owned(),
-        description: fields.one("description").to_owned(),
-        permissions: fields
-            .all("permission")
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
-        departments,
-    })
 }
 
 /// The form again with what was typed and the errors.
@@ -254,9 +270,9 @@ async fn refused(
 async fn create(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<GroupForm>,
 ) -> WebResult<Response> {
-    let input = group_input(&fields)?;
+    let input = form.input()?;
     match state
         .app
         .create_permission_group(&admin.caller(), &input)
@@ -273,9 +289,9 @@ async fn update(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<i64>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<GroupForm>,
 ) -> WebResult<Response> {
-    let input = group_input(&fields)?;
+    let input = form.input()?;
     if state
         .app
         .permission_group(admin.actor(), id)

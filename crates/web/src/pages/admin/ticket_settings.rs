@@ -13,9 +13,11 @@ use ferrodesk_app::{
 use ferrodesk_core::FieldKind;
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
+use serde::Deserialize;
+
 use crate::AppState;
 use crate::error::WebResult;
-use crate::forms::FormFields;
+use crate::forms::HtmlForm;
 use crate::pages::render_form;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -36,14 +38,33 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn field_input(fields: &FormFields) -> FieldInput {
-    FieldInput {
-        name: fields.one("name").to_owned(),
-        kind: fields.one("kind").to_owned(),
-        choices: fields.one("choices").to_owned(),
-        is_required: fields.one("required") == "1",
-        visible_to_users: fields.one("visible_to_users") == "1",
-        position: fields.one("position").to_owned(),
+/// A custom field's form as sent.
+#[derive(Debug, Default, Deserialize)]
+struct FieldForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    choices: String,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    visible_to_users: bool,
+    #[serde(default)]
+    position: String,
+}
+
+impl From<FieldForm> for FieldInput {
+    fn from(form: FieldForm) -> FieldInput {
+        FieldInput {
+            name: form.name,
+            kind: form.kind,
+            choices: form.choices,
+            is_required: form.required,
+            visible_to_users: form.visible_to_users,
+            position: form.position,
+        }
     }
 }
 
@@ -161,18 +182,27 @@ fn refused(error: AppError) -> WebResult<FieldErrors> {
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SaveAttachmentsForm {
+    #[serde(default)]
+    blocked_extensions: String,
+    #[serde(default)]
+    max_file_mib: String,
+    #[serde(default)]
+    max_files_per_message: String,
+}
 async fn save_attachments(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<SaveAttachmentsForm>,
 ) -> WebResult<Response> {
     match state
         .app
         .set_attachment_limits(
             &admin.caller(),
-            fields.one("max_file_mib"),
-            fields.one("max_files_per_message"),
-            fields.one("blocked_extensions"),
+            fields.max_file_mib.as_str(),
+            fields.max_files_per_message.as_str(),
+            fields.blocked_extensions.as_str(),
         )
         .await
     {
@@ -192,12 +222,17 @@ async fn save_attachments(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct SaveDefaultDepartmentForm {
+    #[serde(default)]
+    default_department: String,
+}
 async fn save_default_department(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<SaveDefaultDepartmentForm>,
 ) -> WebResult<Response> {
-    let outcome = match fields.one("default_department").trim().parse::<i64>() {
+    let outcome = match fields.default_department.as_str().trim().parse::<i64>() {
         Ok(id) => state.app.set_default_department(&admin.caller(), id).await,
         Err(_) => Err(AppError::invalid(
             "default_department",
@@ -224,9 +259,9 @@ async fn save_default_department(
 async fn create_field(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<FieldForm>,
 ) -> WebResult<Response> {
-    let input = field_input(&fields);
+    let input = FieldInput::from(form);
     match state.app.create_ticket_field(&admin.caller(), &input).await {
         Ok(_) => Ok(Redirect::to("/admin/tickets?notice=created").into_response()),
         Err(error) => {
@@ -301,9 +336,9 @@ async fn update_field(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<i64>,
-    fields: FormFields,
+    HtmlForm(form): HtmlForm<FieldForm>,
 ) -> WebResult<Response> {
-    let input = field_input(&fields);
+    let input = FieldInput::from(form);
     match state
         .app
         .update_ticket_field(&admin.caller(), id, &input)
@@ -328,17 +363,24 @@ async fn delete_field(
     Ok(Redirect::to("/admin/tickets?notice=deleted").into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct CreatePriorityForm {
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    priority_position: String,
+}
 async fn create_priority(
     State(state): State<AppState>,
     admin: AdminSession,
-    fields: FormFields,
+    HtmlForm(fields): HtmlForm<CreatePriorityForm>,
 ) -> WebResult<Response> {
     match state
         .app
         .create_ticket_priority(
             &admin.caller(),
-            fields.one("priority"),
-            fields.one("priority_position"),
+            fields.priority.as_str(),
+            fields.priority_position.as_str(),
         )
         .await
     {
