@@ -1,8 +1,9 @@
 //! Typed forms from decoded (name, value) pairs: the one way every form is
 //! read. A field sent several times (a checkbox per permission, a select
 //! per department) is a sequence; sent once, a value; not sent, missing
-//! (so `Option` or `#[serde(default)]` decide). Numbers and booleans are
-//! parsed from the text; a checkbox's "1", "on" or "true" is true.
+//! (so `Option` or `#[serde(default)]` decide). Numbers (`i64`, `u32` and,
+//! inside lists, `i32`, `u64`, `f64`) and booleans are parsed from the
+//! text; a checkbox's "1", "on" or "true" is true. Other types read text.
 
 use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{
@@ -134,8 +135,8 @@ impl<'de> Deserializer<'de> for Values<'de> {
     }
 
     serde::forward_to_deserialize_any! {
-        char str string bytes byte_buf unit unit_struct tuple tuple_struct
-        map struct identifier ignored_any
+        i8 i16 i32 i128 u8 u16 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct tuple tuple_struct map struct identifier ignored_any
     }
 
     fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
@@ -144,38 +145,6 @@ impl<'de> Deserializer<'de> for Values<'de> {
 
     fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
         Value(self.first()).deserialize_u32(visitor)
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_u64(visitor)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_i32(visitor)
-    }
-
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_i8(visitor)
-    }
-
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_i16(visitor)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_u8(visitor)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_u16(visitor)
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_f32(visitor)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        Value(self.first()).deserialize_f64(visitor)
     }
 }
 
@@ -230,14 +199,6 @@ impl<'de> Deserializer<'de> for Value<'de> {
         visitor.visit_i32(self.parsed("a whole number")?)
     }
 
-    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        visitor.visit_i16(self.parsed("a whole number")?)
-    }
-
-    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        visitor.visit_i8(self.parsed("a whole number")?)
-    }
-
     fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
         visitor.visit_u64(self.parsed("a whole number")?)
     }
@@ -246,20 +207,8 @@ impl<'de> Deserializer<'de> for Value<'de> {
         visitor.visit_u32(self.parsed("a whole number")?)
     }
 
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        visitor.visit_u16(self.parsed("a whole number")?)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        visitor.visit_u8(self.parsed("a whole number")?)
-    }
-
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
         visitor.visit_f64(self.parsed("a number")?)
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
-        visitor.visit_f32(self.parsed("a number")?)
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, FormError> {
@@ -284,8 +233,8 @@ impl<'de> Deserializer<'de> for Value<'de> {
     }
 
     serde::forward_to_deserialize_any! {
-        i128 u128 char str string bytes byte_buf unit unit_struct seq tuple
-        tuple_struct map struct identifier ignored_any
+        i8 i16 i128 u8 u16 u128 f32 char str string bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map struct identifier ignored_any
     }
 }
 
