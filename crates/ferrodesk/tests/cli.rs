@@ -234,6 +234,23 @@ on_both_backends! { install;
         assert_eq!(people.status(), 403, "the key is scoped to tickets");
     }
 
+    async fn a_fresh_install_takes_a_ticket_through_the_api_with_no_set_up(install: Installation) {
+        let created = install.run(&["admin", "create", "--email", "root@example.org", "--name", "Rita Root"], &format!("{STRONG_PASSWORD}\n"));
+        assert!(created.status.success(), "{}", text(&created.stderr));
+        let made = install.run(&["apikey", "create", "--agent", "root@example.org"], "");
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        let key = text(&made.stdout).trim().to_owned();
+
+        let node = install.start_node();
+        let opened = node.client.post(format!("{}/api/v2/tickets", node.base))
+            .header("authorization", format!("key {key}"))
+            .json(&serde_json::json!({"subject": "First", "message": "Hello", "person": {"email": "pat@example.org", "name": "Pat"}}))
+            .send().await.unwrap();
+        assert_eq!(opened.status(), 201, "subject, message and person are enough");
+        let body: serde_json::Value = opened.json().await.unwrap();
+        assert_eq!(body["data"]["department"]["name"], "Support", "the default department takes it: {body}");
+    }
+
     async fn seed_fills_the_database_and_a_second_run_adds_to_it(install: Installation) {
         let bad = install.run(&["seed", "--tickets", "5", "--users", "0"], "");
         assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
