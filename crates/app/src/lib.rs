@@ -95,7 +95,7 @@ pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
     AgentContext, Channel, FieldValues, LIST_COUNT_CAP, ListView, NewTicket, Parsed, PostedMessage,
     ReplyInput, Requester, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange,
-    TicketKey, TicketList, TicketListQuery, TicketState, TicketView, parsed,
+    TicketKey, TicketList, TicketListQuery, TicketState, TicketThread, TicketView, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

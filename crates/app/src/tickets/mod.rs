@@ -34,7 +34,7 @@ pub use list::{
 };
 pub use locks::TICKET_LOCK_DURATION;
 pub use reply::PostedMessage;
-pub use view::{TicketState, TicketView};
+pub use view::{TicketState, TicketThread, TicketView};
 
 pub(crate) use count_cache::TicketCountCache;
 pub(crate) use create::Drawn;

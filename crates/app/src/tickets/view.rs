@@ -65,7 +65,34 @@ pub struct TicketState {
     pub fields: Vec<FieldView>,
 }
 
+/// A ticket's thread for an agent: every message, notes included, oldest
+/// first, with each message's files.
+#[derive(Debug, Clone)]
+pub struct TicketThread {
+    pub messages: Vec<MessageRecord>,
+    /// Attachments by message id.
+    pub attachments: HashMap<i64, Vec<AttachmentRecord>>,
+}
+
+impl TicketThread {
+    pub fn attachments_of(&self, message_id: &i64) -> &[AttachmentRecord] {
+        self.attachments.get(message_id).map_or(&[], Vec::as_slice)
+    }
+}
+
 impl App {
+    /// A ticket's thread, without what only the agent page needs (agents,
+    /// departments, teams, the log): what the API lists.
+    pub async fn ticket_thread(&self, actor: &Actor, key: &TicketKey) -> AppResult<TicketThread> {
+        let context = self.agent_context(actor).await?;
+        let (ticket, _) = self.visible_ticket(&context, key).await?;
+        let tickets = self.store().tickets();
+        Ok(TicketThread {
+            messages: tickets.ticket_messages(ticket.id, true).await?,
+            attachments: attachments_by_message(tickets.ticket_attachments(ticket.id, true).await?),
+        })
+    }
+
     /// A ticket the agent may see with its labels and field values, without
     /// the thread: what the API answers for one ticket.
     pub async fn ticket_state(&self, actor: &Actor, key: &TicketKey) -> AppResult<TicketState> {

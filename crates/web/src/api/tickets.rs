@@ -610,15 +610,15 @@ pub(crate) async fn messages(
     Path(key): Path<String>,
 ) -> ApiResult<axum::Json<MessageListEnvelope>> {
     request.scope("tickets.view")?;
-    let view = state
+    let thread = state
         .app
-        .ticket_view(&request.caller.actor, &TicketKey::parse(&key)?)
+        .ticket_thread(&request.caller.actor, &TicketKey::parse(&key)?)
         .await?;
-    let total = view.messages.len() as i64;
-    let data: Vec<Message> = view
+    let total = thread.messages.len() as i64;
+    let data: Vec<Message> = thread
         .messages
         .iter()
-        .map(|message| Message::from_record(message.clone(), view.attachments_of(&message.id)))
+        .map(|message| Message::from_record(message.clone(), thread.attachments_of(&message.id)))
         .collect();
     Ok(axum::Json(MessageListEnvelope {
         data,
