@@ -30,8 +30,28 @@ fn checked_target(url: CowStr<'_>) -> CowStr<'_> {
 
 /// Renders markdown to HTML that is safe to put in a page as is.
 pub fn render(markdown: &str) -> String {
+    render_with(markdown, Breaks::AsMarkdown)
+}
+
+/// Renders a ticket message: like `render`, but every line break the
+/// author typed is kept ("Best,⏎Ines" is two lines), since people write
+/// messages as mail, not as markdown documents.
+pub fn render_message(markdown: &str) -> String {
+    render_with(markdown, Breaks::AsTyped)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Breaks {
+    /// A single line break is a space, as markdown has it.
+    AsMarkdown,
+    /// A single line break is a line break.
+    AsTyped,
+}
+
+fn render_with(markdown: &str, breaks: Breaks) -> String {
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES;
     let events = Parser::new_ext(markdown, options).map(|event| match event {
+        Event::SoftBreak if breaks == Breaks::AsTyped => Event::HardBreak,
         Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
         Event::Start(Tag::Link {
             link_type,
@@ -66,6 +86,16 @@ pub fn render(markdown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_keeps_its_line_breaks_and_code_blocks() {
+        let html = render_message("Thanks for waiting.\n\nBest,\nInes");
+        assert!(html.contains("Best,<br />\nInes"), "{html}");
+        let html = render_message("Run this:\n\n```\nsudo reboot\nnow\n```\n");
+        assert!(html.contains("<pre><code>sudo reboot\nnow\n</code></pre>"), "{html}");
+        // Articles are markdown documents: a single break joins the lines.
+        assert!(!render("one\ntwo").contains("<br"));
+    }
 
     #[test]
     fn formatting_survives() {

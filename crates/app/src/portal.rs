@@ -412,7 +412,7 @@ impl App {
             .await?;
         errors.into_result()?;
         let attachments = new_attachments(&input.attachments);
-        let html = markdown::render(body.as_str());
+        let html = markdown::render_message(body.as_str());
         self.write_portal_update(
             &ticket,
             &viewer,
@@ -620,7 +620,7 @@ impl App {
         requester: &PersonRecord,
         mail_receipt: bool,
     ) -> AppResult<TicketRef> {
-        let html = markdown::render(checked.message.as_str());
+        let html = markdown::render_message(checked.message.as_str());
         let attachments = new_attachments(&input.attachments);
         let message = NewMessage {
             author_id: Some(requester.id),

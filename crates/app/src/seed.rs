@@ -179,7 +179,7 @@ impl RenderedLines {
         let render = |lines: &[&str]| {
             lines
                 .iter()
-                .map(|line| ((*line).to_owned(), markdown::render(line)))
+                .map(|line| ((*line).to_owned(), markdown::render_message(line)))
                 .collect()
         };
         RenderedLines {

@@ -899,11 +899,17 @@ impl App {
             errors.add("product_name", "A name has 1 to 60 characters on one line.");
         }
         let accent = accent.trim().to_ascii_lowercase();
-        let is_colour = accent.len() == 7
-            && accent.starts_with('#')
-            && accent[1..].bytes().all(|byte| byte.is_ascii_hexdigit());
-        if !is_colour {
-            errors.add("accent", "A colour is written #rrggbb.");
+        match ferrodesk_core::colour::Rgb::parse(&accent).map(|colour| colour.text_colour()) {
+            None => errors.add("accent", "A colour is written #rrggbb."),
+            Some((_, contrast)) if contrast < ferrodesk_core::colour::AA_TEXT_CONTRAST => {
+                errors.add(
+                    "accent",
+                    format!(
+                        "Text on this colour would be hard to read: at best {contrast:.1}:1, where at least 4.5:1 is needed. Choose a darker or a lighter colour."
+                    ),
+                );
+            }
+            Some(_) => {}
         }
         errors.into_result()?;
         let before = self.settings().await?.branding.clone();

@@ -1,6 +1,7 @@
 //! Ferrodesk's domain types and rules. Nothing here performs I/O: every type can
 //! only be built by parsing, so code that holds one never checks it again.
 
+pub mod colour;
 pub mod email;
 pub mod labels;
 pub mod message;

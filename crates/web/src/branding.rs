@@ -9,6 +9,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use ferrodesk_core::colour::Rgb;
+
 use crate::AppState;
 use crate::error::WebResult;
 
@@ -54,11 +56,18 @@ fn darker(colour: &str) -> String {
 
 async fn stylesheet(State(state): State<AppState>) -> WebResult<Response> {
     let branding = state.app.settings().await?.branding.clone();
-    // The colour was checked to be #rrggbb when saved.
+    // The colour was checked when saved: #rrggbb, with a text colour that
+    // reads on it. A value stored before that check falls back to ours.
+    let accent = Rgb::parse(&branding.accent).unwrap_or(Rgb {
+        red: 0x1f,
+        green: 0x5f,
+        blue: 0xbf,
+    });
+    let (text, _) = accent.text_colour();
     let css = format!(
-        "body.portal {{ --brand: {accent}; --brand-dark: {dark}; }}\n",
-        accent = branding.accent,
-        dark = darker(&branding.accent)
+        "body.portal {{ --brand: {accent}; --brand-dark: {dark}; --brand-text: {text}; --brand-link: {link}; }}\n",
+        dark = darker(&accent.to_string()),
+        link = accent.readable_on_white(),
     );
     Ok((
         [

@@ -155,7 +155,7 @@ impl App {
         let context = self.agent_context(caller.actor).await?;
         let checked = self.checked_new_ticket(&context, input).await?;
         let body = checked.message.as_str();
-        let html = crate::markdown::render(body);
+        let html = crate::markdown::render_message(body);
         let message = NewMessage {
             author_id: Some(checked.requester.id),
             is_note: false,

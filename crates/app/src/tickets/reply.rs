@@ -107,7 +107,7 @@ impl App {
         self.refuse_if_overtaken(&ticket, input.seen_message_id)
             .await?;
         let body = body.as_str();
-        let html = markdown::render(body);
+        let html = markdown::render_message(body);
         let outgoing = if input.is_note {
             Vec::new()
         } else {

@@ -107,4 +107,19 @@ on_both_backends! { spawn_app;
         let refused = app.app.set_branding(&caller, "", "not a colour").await;
         assert!(matches!(refused, Err(ferrodesk_app::AppError::Forbidden)), "the permission is checked before the input: {refused:?}");
     }
+
+    async fn a_brand_colour_never_makes_text_unreadable(app: TestApp) {
+        app.create_admin().await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let grey = post_on(&app, &admin, "/admin/branding", "/admin/branding", &[("product_name", "Acme"), ("accent", "#787878")]).await;
+        assert_eq!(grey.status(), 422, "neither white nor dark text reads on a mid grey");
+        assert!(grey.text().await.unwrap().contains("4.5:1"));
+        let yellow = post_on(&app, &admin, "/admin/branding", "/admin/branding", &[("product_name", "Acme"), ("accent", "#ffd400")]).await;
+        assert_eq!(yellow.status(), 303);
+        let css = Browser::new().get(&app, "/static/brand.css").await.text().await.unwrap();
+        assert!(css.contains("--brand: #ffd400") && css.contains("--brand-text: #111827"), "dark text on yellow: {css}");
+        let link = css.split("--brand-link: ").nth(1).unwrap().split(';').next().unwrap();
+        let link = ferrodesk_core::colour::Rgb::parse(link).unwrap();
+        assert!(link.contrast(ferrodesk_core::colour::WHITE) >= 4.5, "links on the white page read: {link}");
+    }
 }
