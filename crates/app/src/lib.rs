@@ -93,9 +93,10 @@ pub use settings::{
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
-    AgentContext, Channel, FieldValues, LIST_COUNT_CAP, ListView, NewTicket, Parsed, PostedMessage,
-    ReplyInput, Requester, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange,
-    TicketKey, TicketList, TicketListQuery, TicketState, TicketThread, TicketView, parsed,
+    AgentContext, Channel, FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed,
+    PostedMessage, ReplyInput, Requester, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE,
+    TicketChange, TicketKey, TicketList, TicketListQuery, TicketState, TicketThread, TicketView,
+    describe_log_entry, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

@@ -92,7 +92,10 @@ mod tests {
         let html = render_message("Thanks for waiting.\n\nBest,\nInes");
         assert!(html.contains("Best,<br />\nInes"), "{html}");
         let html = render_message("Run this:\n\n```\nsudo reboot\nnow\n```\n");
-        assert!(html.contains("<pre><code>sudo reboot\nnow\n</code></pre>"), "{html}");
+        assert!(
+            html.contains("<pre><code>sudo reboot\nnow\n</code></pre>"),
+            "{html}"
+        );
         // Articles are markdown documents: a single break joins the lines.
         assert!(!render("one\ntwo").contains("<br"));
     }

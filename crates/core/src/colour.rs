@@ -101,7 +101,11 @@ impl Rgb {
 
 impl fmt::Display for Rgb {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "#{:02x}{:02x}{:02x}", self.red, self.green, self.blue)
+        write!(
+            formatter,
+            "#{:02x}{:02x}{:02x}",
+            self.red, self.green, self.blue
+        )
     }
 }
 
@@ -116,7 +120,11 @@ mod tests {
         assert!((WHITE.contrast(WHITE) - 1.0).abs() < 1e-9);
         // #767676 on white is the classic 4.54:1.
         let grey = Rgb::parse("#767676").unwrap();
-        assert!((grey.contrast(WHITE) - 4.54).abs() < 0.01, "{}", grey.contrast(WHITE));
+        assert!(
+            (grey.contrast(WHITE) - 4.54).abs() < 0.01,
+            "{}",
+            grey.contrast(WHITE)
+        );
         assert_eq!(Rgb::parse("#1F5FBF").unwrap().to_string(), "#1f5fbf");
         for junk in ["1f5fbf", "#1f5fb", "#1f5fbg", "", "#1f5fbf0"] {
             assert!(Rgb::parse(junk).is_none(), "{junk}");
@@ -142,6 +150,10 @@ mod tests {
         let link = yellow.readable_on_white();
         assert!(link.contrast(WHITE) >= AA_TEXT_CONTRAST, "{link}");
         let blue = Rgb::parse("#1f5fbf").unwrap();
-        assert_eq!(blue.readable_on_white(), blue, "a dark colour stays as it is");
+        assert_eq!(
+            blue.readable_on_white(),
+            blue,
+            "a dark colour stays as it is"
+        );
     }
 }

@@ -21,6 +21,7 @@ mod create;
 mod inputs;
 mod list;
 mod locks;
+mod log;
 mod merge;
 mod reply;
 mod view;
@@ -33,6 +34,7 @@ pub use list::{
     LIST_COUNT_CAP, ListView, StatusFilter, TICKET_PAGE_SIZE, TicketList, TicketListQuery,
 };
 pub use locks::TICKET_LOCK_DURATION;
+pub use log::{LogNames, describe as describe_log_entry};
 pub use reply::PostedMessage;
 pub use view::{TicketState, TicketThread, TicketView};
 

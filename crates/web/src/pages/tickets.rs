@@ -180,6 +180,18 @@ struct TicketPage<'a> {
 }
 
 impl TicketPage<'_> {
+    /// A log entry in words, names for ids.
+    fn log_line(&self, entry: &ferrodesk_app::TicketLogRecord) -> String {
+        ferrodesk_app::describe_log_entry(
+            entry,
+            &ferrodesk_app::LogNames {
+                departments: &self.view.departments,
+                agents: &self.view.agents,
+                teams: &self.view.teams,
+            },
+        )
+    }
+
     fn is_current_status(&self, status: &TicketStatus) -> bool {
         self.view.ticket.status == *status
     }

@@ -254,6 +254,12 @@ on_both_backends! { spawn_app;
         let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&in_support)).await.unwrap().unwrap();
         let fields: Vec<_> = app.app.store().tickets().ticket_log(ticket.id).await.unwrap().into_iter().map(|entry| entry.field).collect();
         assert_eq!(fields, ["status", "urgency", "agent", "labels"]);
+        let shown = alice.get(&app, &page).await.text().await.unwrap();
+        let log = shown.split("id=\"ticket-log\"").nth(1).unwrap().split("</ul>").next().unwrap();
+        for words in ["changed the status from Awaiting agent to Pending", "changed the urgency from 3 to 8", "assigned the ticket to Alice Agent", "changed the labels from none to vip"] {
+            assert!(log.contains(words), "the log in words: {log}");
+        }
+        assert!(!log.contains("awaiting_agent") && !log.contains(&format!("to {}", desk.alice.id)), "no codes or ids: {log}");
         let mine = alice.get(&app, "/agent/tickets?view=mine&status=pending").await.text().await.unwrap();
         assert!(mine.contains(&in_support));
         assert!(!alice.get(&app, "/agent/tickets?view=followed&status=any").await.text().await.unwrap().contains(&in_support));
