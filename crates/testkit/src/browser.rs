@@ -225,6 +225,34 @@ impl Browser {
         }
     }
 
+    /// Sets the size of the browser window, as a screen of that size would.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.call(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
+    /// Runs `script` (a function body; `return` gives the answer) in the
+    /// page and answers what it returned.
+    pub async fn script(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Saves what the window shows as a PNG file, for people to look at.
+    pub async fn screenshot(&self, path: &Path) {
+        let encoded = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let bytes = decode_base64(encoded.as_str().unwrap_or_default());
+        std::fs::write(path, bytes).expect("write the screenshot");
+    }
+
     /// Ends the browser session and chromedriver.
     pub async fn close(mut self) {
         let _ = self
@@ -235,4 +263,29 @@ impl Browser {
         let _ = self.driver.kill().await;
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// Standard base64 (what WebDriver sends screenshots in), without a crate
+/// for twenty lines.
+fn decode_base64(text: &str) -> Vec<u8> {
+    let value = |byte: u8| match byte {
+        b'A'..=b'Z' => Some(byte - b'A'),
+        b'a'..=b'z' => Some(byte - b'a' + 26),
+        b'0'..=b'9' => Some(byte - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for sixbits in text.bytes().filter_map(value) {
+        buffer = (buffer << 6) | u32::from(sixbits);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((buffer >> bits) as u8);
+        }
+    }
+    bytes
 }

@@ -131,7 +131,7 @@ pub struct TicketList {
     pub next: Option<String>,
     /// How many tickets each view holds under the same filters.
     pub view_counts: Vec<(ListView, i64)>,
-    /// Each ticket's labels, by ticket id (filled for the API only).
+    /// Each ticket of the page's labels, by ticket id.
     pub labels: HashMap<i64, Labels>,
 }
 
@@ -267,12 +267,14 @@ impl App {
             .iter()
             .find(|(view, _)| *view == query.view)
             .map_or(0, |(_, count)| *count);
+        let ids: Vec<i64> = listing.tickets.iter().map(|ticket| ticket.id).collect();
+        let labels = self.store().tickets().labels_of_tickets(&ids).await?;
         Ok(TicketList {
             tickets: listing.tickets,
             total,
             next: listing.next,
             view_counts,
-            labels: HashMap::new(),
+            labels,
         })
     }
 

@@ -79,6 +79,10 @@ struct ListPage {
     statuses: Vec<TicketStatus>,
     /// The query string of this list without the cursor, for the next link.
     base_query: String,
+    /// The cursor this page was reached with; `None` on the first page.
+    after: Option<String>,
+    /// When the page was made, for "5 min ago".
+    now: i64,
 }
 
 impl ListPage {
@@ -93,6 +97,32 @@ impl ListPage {
 
     fn time(&self, millis: &i64) -> String {
         time(millis)
+    }
+
+    /// How long ago, in a few characters that never wrap.
+    fn ago(&self, millis: &i64) -> String {
+        relative_time(*millis, self.now)
+    }
+
+    fn labels_of(&self, ticket_id: &i64) -> Vec<String> {
+        self.list
+            .labels
+            .get(ticket_id)
+            .map(|labels| labels.to_strings())
+            .unwrap_or_default()
+    }
+}
+
+/// "just now", "5 min", "3 h", "2 d", then the date: what a list shows of
+/// a time.
+pub(crate) fn relative_time(millis: i64, now: i64) -> String {
+    let minutes = (now - millis).max(0) / 60_000;
+    match minutes {
+        0 => "just now".to_owned(),
+        1..=59 => format!("{minutes} min ago"),
+        60..=1439 => format!("{} h ago", minutes / 60),
+        1440..=10079 => format!("{} d ago", minutes / 1440),
+        _ => time(&millis).chars().take(10).collect(),
     }
 }
 
@@ -162,6 +192,8 @@ async fn list(
         departments: state.app.departments(&session.actor).await?,
         statuses: TicketStatus::ALL.to_vec(),
         base_query,
+        after: parameters.after.filter(|after| !after.is_empty()),
+        now: state.app.now().millis(),
     })
 }
 

@@ -19,6 +19,7 @@ mod health;
 mod help_tickets;
 mod ip_allow_list;
 mod knowledge_base;
+mod layout;
 mod login_mails;
 mod mail;
 

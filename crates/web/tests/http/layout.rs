@@ -1,0 +1,64 @@
+//! How the main pages fit a screen, in headless Chromium at a laptop's
+//! 1366×900 and a phone's 390×844: nothing scrolls sideways, and the agent
+//! list shows a screenful of tickets. Screenshots of each page land in
+//! `target/screenshots/` for people to look at.
+
+use ferrodesk_testkit::browser::Browser;
+use ferrodesk_testkit::on_both_backends;
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::tickets::{desk, open_ticket};
+
+const DESKTOP: (u32, u32) = (1366, 900);
+const PHONE: (u32, u32) = (390, 844);
+
+/// Whether the page is wider than the window (it scrolls sideways).
+async fn overflows(browser: &Browser) -> bool {
+    browser
+        .script("return document.documentElement.scrollWidth > window.innerWidth;")
+        .await
+        .as_bool()
+        .unwrap_or(true)
+}
+
+async fn shoot(browser: &Browser, backend: &str, name: &str) {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&folder).unwrap();
+    browser.screenshot(&folder.join(format!("{name}-{backend}.png"))).await;
+}
+
+on_both_backends! { spawn_app;
+
+    async fn the_agent_list_shows_a_screenful_and_nothing_scrolls_sideways(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = desk(&app).await;
+        for number in 0..40 {
+            open_ticket(&app, &desk.admin, desk.support, &format!("Printer on floor {number} prints nothing at all")).await;
+        }
+        browser.goto(&app.url("/agent/login")).await;
+        browser.type_into("#email", "admin@example.org").await;
+        browser.type_into("#password", PASSWORD).await;
+        browser.click("button[type=submit]").await;
+        browser.wait_for_url(|url| url.ends_with("/agent")).await;
+        let backend = format!("{:?}", app.database.backend).to_lowercase();
+
+        browser.resize(DESKTOP.0, DESKTOP.1).await;
+        browser.goto(&app.url("/agent/tickets?status=any")).await;
+        shoot(&browser, &backend, "agent-list-desktop").await;
+        let visible = browser
+            .script("return [...document.querySelectorAll('#tickets tbody tr')].filter(row => { const box = row.getBoundingClientRect(); return box.top >= 0 && box.bottom <= window.innerHeight; }).length;")
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        assert!(visible >= 15, "only {visible} tickets fit a 1366×900 screen");
+        assert!(!overflows(&browser).await, "the agent list scrolls sideways at 1366 px");
+
+        for (path, name) in [("/agent/tickets", "agent-list"), ("/", "help-center-home"), ("/admin/security", "admin-security")] {
+            browser.resize(PHONE.0, PHONE.1).await;
+            browser.goto(&app.url(path)).await;
+            shoot(&browser, &backend, &format!("{name}-phone")).await;
+            assert!(!overflows(&browser).await, "{path} scrolls sideways at 390 px");
+        }
+        browser.close().await;
+    }
+}
