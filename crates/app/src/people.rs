@@ -198,6 +198,7 @@ impl App {
         let visibility = context.visibility();
         let tickets = self
             .store()
+            .tickets()
             .list_tickets(
                 &visibility,
                 &filter,
@@ -208,7 +209,11 @@ impl App {
                 },
             )
             .await?;
-        let total = self.store().count_tickets(&visibility, &filter).await?;
+        let total = self
+            .store()
+            .tickets()
+            .count_tickets(&visibility, &filter)
+            .await?;
         Ok((tickets, total))
     }
 

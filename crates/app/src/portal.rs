@@ -234,20 +234,21 @@ impl App {
             (PortalScope::Organization, None) => return Err(AppError::Forbidden),
             (PortalScope::Mine, _) => filter.requester_id = Some(user.id),
         }
-        let (tickets, next) = self
+        let page = self
             .ticket_page(
                 &Visibility::Everything,
                 &filter,
                 PageRequest {
                     after,
+                    before: None,
                     size: PORTAL_PAGE_SIZE,
                     offset: 0,
                 },
             )
             .await?;
         Ok(PortalTicketList {
-            tickets,
-            next,
+            tickets: page.tickets,
+            next: page.next,
             managed_organization,
         })
     }

@@ -122,10 +122,16 @@ impl App {
         let count = match cap {
             Some(cap) => {
                 self.store()
+                    .tickets()
                     .count_tickets_up_to(visibility, filter, cap)
                     .await?
             }
-            None => self.store().count_tickets(visibility, filter).await?,
+            None => {
+                self.store()
+                    .tickets()
+                    .count_tickets(visibility, filter)
+                    .await?
+            }
         };
         if let Some(key) = key {
             self.inner.ticket_counts.put(key, mark, count);

@@ -119,6 +119,8 @@ pub struct TicketListQuery {
     pub agent_id: Option<i64>,
     /// The cursor of the page: "updated_at.id" of the last row before.
     pub after: Option<String>,
+    /// Or of the first row after, going back towards the newest.
+    pub before: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,8 +129,10 @@ pub struct TicketList {
     /// The tickets under the filters; in the agent list at most
     /// `LIST_COUNT_CAP` (meaning that many or more).
     pub total: i64,
-    /// The cursor of the next page, when there is one.
+    /// The cursor of the next (older) page, when there is one.
     pub next: Option<String>,
+    /// The cursor of the page before (newer), when there is one.
+    pub previous: Option<String>,
     /// How many tickets each view holds under the same filters.
     pub view_counts: Vec<(ListView, i64)>,
     /// Each ticket of the page's labels, by ticket id.
@@ -159,16 +163,27 @@ struct Listing {
     context: AgentContext,
     visibility: Visibility,
     filter: TicketFilter,
-    tickets: Vec<TicketRecord>,
-    next: Option<String>,
+    page: KeysetPage,
     mark: TicketChangeMark,
+}
+
+/// One keyset page: its tickets, newest first, and the cursors of the
+/// pages beside it.
+pub(crate) struct KeysetPage {
+    pub tickets: Vec<TicketRecord>,
+    /// Older tickets follow (after this cursor).
+    pub next: Option<String>,
+    /// Newer tickets come before (before this cursor).
+    pub previous: Option<String>,
 }
 
 /// Where a keyset page starts and how long it is.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PageRequest<'a> {
-    /// The cursor sent back by a "next page" link.
+    /// The cursor sent back by an "older" link.
     pub after: Option<&'a str>,
+    /// The cursor sent back by a "newer" link.
+    pub before: Option<&'a str>,
     pub size: i64,
     /// Rows to skip instead (numbered pages of the API).
     pub offset: i64,
@@ -183,29 +198,44 @@ impl App {
         visibility: &Visibility,
         filter: &TicketFilter,
         request: PageRequest<'_>,
-    ) -> AppResult<(Vec<TicketRecord>, Option<String>)> {
+    ) -> AppResult<KeysetPage> {
+        let after = parse_keyset_cursor(request.after)?;
+        let before = parse_keyset_cursor(request.before)?.filter(|_| after.is_none());
         let mut tickets = self
             .store()
+            .tickets()
             .list_tickets(
                 visibility,
                 filter,
                 TicketPage {
-                    after: parse_keyset_cursor(request.after)?,
-                    // One more than shown tells whether a next page exists.
+                    after,
+                    before,
+                    // One more than shown tells whether a page lies beyond.
                     limit: request.size + 1,
                     offset: request.offset,
                 },
             )
             .await?;
         let size = usize::try_from(request.size).unwrap_or(0);
-        if tickets.len() <= size {
-            return Ok((tickets, None));
+        let more = tickets.len() > size;
+        if more {
+            // Going back, the extra row is the newest; otherwise the oldest.
+            if before.is_some() {
+                tickets.remove(0);
+            } else {
+                tickets.truncate(size);
+            }
         }
-        tickets.truncate(size);
-        let next = tickets
-            .last()
-            .map(|last| format!("{}.{}", last.updated_at, last.id));
-        Ok((tickets, next))
+        let cursor = |ticket: &TicketRecord| format!("{}.{}", ticket.updated_at, ticket.id);
+        let (newer, older) = match before {
+            Some(_) => (more, true),
+            None => (after.is_some(), more),
+        };
+        Ok(KeysetPage {
+            next: older.then(|| tickets.last().map(cursor)).flatten(),
+            previous: newer.then(|| tickets.first().map(cursor)).flatten(),
+            tickets,
+        })
     }
 
     /// One page of what the agent may see under the query's view and
@@ -220,12 +250,13 @@ impl App {
         let context = self.agent_context(actor).await?;
         let visibility = context.visibility();
         let filter = ticket_filter(&context, query, query.view);
-        let (tickets, next) = self
+        let page = self
             .ticket_page(
                 &visibility,
                 &filter,
                 PageRequest {
                     after: query.after.as_deref(),
+                    before: query.before.as_deref(),
                     size,
                     offset,
                 },
@@ -236,8 +267,7 @@ impl App {
             context,
             visibility,
             filter,
-            tickets,
-            next,
+            page,
             mark,
         })
     }
@@ -267,12 +297,18 @@ impl App {
             .iter()
             .find(|(view, _)| *view == query.view)
             .map_or(0, |(_, count)| *count);
-        let ids: Vec<i64> = listing.tickets.iter().map(|ticket| ticket.id).collect();
+        let ids: Vec<i64> = listing
+            .page
+            .tickets
+            .iter()
+            .map(|ticket| ticket.id)
+            .collect();
         let labels = self.store().tickets().labels_of_tickets(&ids).await?;
         Ok(TicketList {
-            tickets: listing.tickets,
+            tickets: listing.page.tickets,
             total,
-            next: listing.next,
+            next: listing.page.next,
+            previous: listing.page.previous,
             view_counts,
             labels,
         })
@@ -292,12 +328,18 @@ impl App {
         let total = self
             .counted(&listing.visibility, &listing.filter, None, listing.mark)
             .await?;
-        let ids: Vec<i64> = listing.tickets.iter().map(|ticket| ticket.id).collect();
+        let ids: Vec<i64> = listing
+            .page
+            .tickets
+            .iter()
+            .map(|ticket| ticket.id)
+            .collect();
         let labels = self.store().tickets().labels_of_tickets(&ids).await?;
         Ok(TicketList {
-            tickets: listing.tickets,
+            tickets: listing.page.tickets,
             total,
-            next: listing.next,
+            next: listing.page.next,
+            previous: listing.page.previous,
             view_counts: Vec::new(),
             labels,
         })

@@ -61,10 +61,13 @@ pub struct TicketFilter {
 
 /// One page of the list, newest first: after the (updated_at, id) of the
 /// last row of the page before (keyset paging, as fast deep as near the
-/// top), or else skipping `offset` rows (numbered pages for the API).
+/// top), before the first row of the page after (going back towards the
+/// newest), or else skipping `offset` rows (numbered pages for the API).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TicketPage {
     pub after: Option<(i64, i64)>,
+    /// The rows just newer than this, still answered newest first.
+    pub before: Option<(i64, i64)>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -208,7 +211,7 @@ where
     }
 }
 
-impl Store {
+impl super::Tickets<'_> {
     /// One page of tickets, newest updated first.
     pub async fn list_tickets(
         &self,
@@ -216,26 +219,35 @@ impl Store {
         filter: &TicketFilter,
         page: TicketPage,
     ) -> StoreResult<Vec<TicketRecord>> {
-        Ok(on_backend!(self, pool => {
+        let mut tickets = on_backend!(self, pool => {
             let mut builder = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets t"));
             push_conditions(&mut builder, visibility, filter, Purpose::Page);
-            if let Some((updated_at, id)) = page.after {
-                // A row-value comparison, which both databases turn into one
-                // range of the (updated_at, id) index.
-                builder.push(" AND (t.updated_at, t.id) < (");
+            // A row-value comparison, which both databases turn into one
+            // range of the (updated_at, id) index, read from either end.
+            let (bound, order) = match (page.after, page.before) {
+                (Some(after), _) => (Some((" AND (t.updated_at, t.id) < (", after)), " ORDER BY t.updated_at DESC, t.id DESC LIMIT "),
+                (None, Some(before)) => (Some((" AND (t.updated_at, t.id) > (", before)), " ORDER BY t.updated_at, t.id LIMIT "),
+                (None, None) => (None, " ORDER BY t.updated_at DESC, t.id DESC LIMIT "),
+            };
+            if let Some((comparison, (updated_at, id))) = bound {
+                builder.push(comparison);
                 builder.push_bind(updated_at);
                 builder.push(", ");
                 builder.push_bind(id);
                 builder.push(")");
             }
-            builder.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ");
+            builder.push(order);
             builder.push_bind(page.limit);
-            if page.after.is_none() && page.offset > 0 {
+            if bound.is_none() && page.offset > 0 {
                 builder.push(" OFFSET ");
                 builder.push_bind(page.offset);
             }
             builder.build_query_as::<TicketRecord>().fetch_all(pool).await?
-        }))
+        });
+        if page.after.is_none() && page.before.is_some() {
+            tickets.reverse();
+        }
+        Ok(tickets)
     }
 
     /// How many tickets a list would show, counting no further than `cap`:
@@ -293,12 +305,6 @@ impl Store {
         })
     }
 
-    /// Moves the change mark; called once a write to tickets, their labels
-    /// or their followers is committed.
-    pub(crate) fn note_ticket_write(&self) {
-        self.ticket_writes.fetch_add(1, Ordering::AcqRel);
-    }
-
     /// The labels of several tickets in one query, by ticket id.
     pub async fn labels_of_tickets(
         &self,
@@ -322,5 +328,13 @@ impl Store {
             .into_iter()
             .map(|(ticket_id, labels)| (ticket_id, super::labels_from(labels)))
             .collect())
+    }
+}
+
+impl Store {
+    /// Moves the change mark; called once a write to tickets, their labels
+    /// or their followers is committed.
+    pub(crate) fn note_ticket_write(&self) {
+        self.ticket_writes.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -300,6 +300,7 @@ impl TicketListParams {
             urgency_at_least: urgency,
             agent_id: self.agent,
             after: self.cursor.filter(|cursor| !cursor.is_empty()),
+            before: None,
         })
     }
 }

@@ -62,6 +62,7 @@ struct ListParameters {
     label: Option<String>,
     urgency: Option<String>,
     after: Option<String>,
+    before: Option<String>,
 }
 
 #[derive(Template)]
@@ -79,8 +80,6 @@ struct ListPage {
     statuses: Vec<TicketStatus>,
     /// The query string of this list without the cursor, for the next link.
     base_query: String,
-    /// The cursor this page was reached with; `None` on the first page.
-    after: Option<String>,
     /// When the page was made, for "5 min ago".
     now: i64,
 }
@@ -155,6 +154,7 @@ impl ListParameters {
             urgency_at_least: urgency,
             agent_id: None,
             after: self.after.clone(),
+            before: self.before.clone().filter(|before| !before.is_empty()),
         })
     }
 }
@@ -192,7 +192,6 @@ async fn list(
         departments: state.app.departments(&session.actor).await?,
         statuses: TicketStatus::ALL.to_vec(),
         base_query,
-        after: parameters.after.filter(|after| !after.is_empty()),
         now: state.app.now().millis(),
     })
 }

@@ -24,7 +24,9 @@ async fn overflows(browser: &Browser) -> bool {
 async fn shoot(browser: &Browser, backend: &str, name: &str) {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&folder).unwrap();
-    browser.screenshot(&folder.join(format!("{name}-{backend}.png"))).await;
+    browser
+        .screenshot(&folder.join(format!("{name}-{backend}.png")))
+        .await;
 }
 
 on_both_backends! { spawn_app;

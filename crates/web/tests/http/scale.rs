@@ -65,7 +65,7 @@ on_both_backends! { spawn_app;
         let key = crate::api::key_for(&app, "admin@example.org", "").await;
         let body: serde_json::Value = app.client.get(app.url("/api/v2/tickets?status=any&count=1"))
             .header("authorization", format!("key {key}")).send().await.unwrap().json().await.unwrap();
-        let visible = app.app.store().count_tickets(
+        let visible = app.app.store().tickets().count_tickets(
             &ferrodesk_store::Visibility::Everything,
             &ferrodesk_store::TicketFilter {
                 statuses: ferrodesk_core::TicketStatus::VISIBLE.to_vec(),

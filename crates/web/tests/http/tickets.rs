@@ -306,6 +306,25 @@ on_both_backends! { spawn_app;
         let mut sorted = seen.clone();
         sorted.sort_by_key(|ticket| std::cmp::Reverse((ticket.0, ticket.1)));
         assert_eq!(seen, sorted, "newest first, no repeats");
+        // From the oldest page back to the newest, the same pages in turn.
+        let mut pages = Vec::new();
+        let mut cursor = ferrodesk_app::TicketListQuery::default();
+        loop {
+            let page = app.app.list_tickets(&admin, &cursor).await.unwrap();
+            pages.push(page.tickets.iter().map(|ticket| ticket.id).collect::<Vec<_>>());
+            match page.next {
+                Some(next) => cursor = ferrodesk_app::TicketListQuery { after: Some(next), ..Default::default() },
+                None => break,
+            }
+        }
+        let mut back = app.app.list_tickets(&admin, &cursor).await.unwrap();
+        let mut walked_back = vec![back.tickets.iter().map(|ticket| ticket.id).collect::<Vec<_>>()];
+        while let Some(previous) = back.previous {
+            back = app.app.list_tickets(&admin, &ferrodesk_app::TicketListQuery { before: Some(previous), ..Default::default() }).await.unwrap();
+            walked_back.push(back.tickets.iter().map(|ticket| ticket.id).collect());
+        }
+        walked_back.reverse();
+        assert_eq!(walked_back, pages, "newer pages lead back the way older ones came");
         let bad = app.app.list_tickets(&admin, &ferrodesk_app::TicketListQuery { after: Some("yesterday".into()), ..Default::default() }).await;
         assert!(matches!(bad, Err(ferrodesk_app::AppError::Invalid(_))));
 
