@@ -99,6 +99,36 @@ impl Rgb {
     }
 }
 
+/// The page behind text in the dark theme.
+pub const DARK_SURFACE: Rgb = Rgb {
+    red: 0x1b,
+    green: 0x21,
+    blue: 0x29,
+};
+
+impl Rgb {
+    /// This colour, lightened as little as needed to read as text on the
+    /// dark theme's page (links).
+    pub fn readable_on_dark(self) -> Rgb {
+        let mut colour = self;
+        for step in 1..=20 {
+            if colour.contrast(DARK_SURFACE) >= AA_TEXT_CONTRAST {
+                return colour;
+            }
+            let towards_white = |channel: u8| {
+                let lift = f64::from(255 - channel) * f64::from(step) / 20.0;
+                (f64::from(channel) + lift).round().clamp(0.0, 255.0) as u8
+            };
+            colour = Rgb {
+                red: towards_white(self.red),
+                green: towards_white(self.green),
+                blue: towards_white(self.blue),
+            };
+        }
+        WHITE
+    }
+}
+
 impl fmt::Display for Rgb {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -154,6 +184,11 @@ mod tests {
             blue.readable_on_white(),
             blue,
             "a dark colour stays as it is"
+        );
+        let dark_link = blue.readable_on_dark();
+        assert!(
+            dark_link.contrast(DARK_SURFACE) >= AA_TEXT_CONTRAST,
+            "{dark_link}"
         );
     }
 }

@@ -246,6 +246,20 @@ impl Browser {
         .await
     }
 
+    /// Pages from now on see the system preferring a dark theme
+    /// (Chromium's DevTools command, through chromedriver).
+    pub async fn prefer_dark(&self) {
+        self.call(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+            })),
+        )
+        .await;
+    }
+
     /// Saves what the window shows as a PNG file, for people to look at.
     pub async fn screenshot(&self, path: &Path) {
         let encoded = self.call(reqwest::Method::GET, "/screenshot", None).await;

@@ -10,11 +10,23 @@ use crate::AppState;
 
 const STYLESHEET: &str = include_str!("../assets/ferrodesk.css");
 const SUGGEST_SCRIPT: &str = include_str!("../assets/suggest.js");
+const FAVICON: &str = include_str!("../assets/favicon.svg");
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/ferrodesk.css", get(stylesheet))
         .route("/static/suggest.js", get(suggest_script))
+        .route("/favicon.svg", get(favicon))
+}
+
+async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
 }
 
 async fn suggest_script() -> impl IntoResponse {

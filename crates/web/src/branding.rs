@@ -65,9 +65,11 @@ async fn stylesheet(State(state): State<AppState>) -> WebResult<Response> {
     });
     let (text, _) = accent.text_colour();
     let css = format!(
-        "body.portal {{ --brand: {accent}; --brand-dark: {dark}; --brand-text: {text}; --brand-link: {link}; }}\n",
+        "body.portal {{ --brand: {accent}; --brand-dark: {dark}; --brand-text: {text}; --brand-link: {link}; }}\n\
+         @media (prefers-color-scheme: dark) {{ body.portal {{ --brand-link: {dark_link}; }} }}\n",
         dark = darker(&accent.to_string()),
         link = accent.readable_on_white(),
+        dark_link = accent.readable_on_dark(),
     );
     Ok((
         [

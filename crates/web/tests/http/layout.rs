@@ -61,6 +61,15 @@ on_both_backends! { spawn_app;
             shoot(&browser, &backend, &format!("{name}-phone")).await;
             assert!(!overflows(&browser).await, "{path} scrolls sideways at 390 px");
         }
+        // The dark theme, as a system set to dark shows it.
+        browser.prefer_dark().await;
+        for (path, name) in [("/agent/tickets", "agent-list"), ("/", "help-center-home")] {
+            browser.resize(DESKTOP.0, DESKTOP.1).await;
+            browser.goto(&app.url(path)).await;
+            shoot(&browser, &backend, &format!("{name}-dark")).await;
+            let background = browser.script("return getComputedStyle(document.documentElement).backgroundColor;").await;
+            assert_eq!(background.as_str(), Some("rgb(18, 22, 28)"), "{path} follows the dark theme");
+        }
         browser.close().await;
     }
 }
