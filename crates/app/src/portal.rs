@@ -602,8 +602,10 @@ impl App {
             },
             (None, None) => return Err(AppError::invalid("email", "Give your address.")),
         };
+        // Everyone gets a receipt with the ticket's link: a guest has no other
+        // way back to it, and a signed-in user keeps it in their mailbox.
         let reference = self
-            .write_portal_ticket(caller, input, &checked, &requester, signed_in.is_none())
+            .write_portal_ticket(caller, input, &checked, &requester, true)
             .await?;
         Ok(match signed_in {
             Some(_) => PortalTicketOutcome::Opened(reference.to_string()),
@@ -611,8 +613,8 @@ impl App {
         })
     }
 
-    /// Writes the request under a fresh reference; a guest's receipt with
-    /// the ticket's link is queued in the same transaction.
+    /// Writes the request under a fresh reference; the receipt with the
+    /// ticket's link is queued in the same transaction.
     async fn write_portal_ticket(
         &self,
         caller: &Caller<'_>,

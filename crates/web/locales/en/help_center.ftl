@@ -87,6 +87,7 @@ error-login-expired = That login has expired. Log in again.
 sign-in-staff-heading = Staff log in
 sign-in-remember-me = Remember me on this device
 sign-in-forgot-password = Forgot your password?
+sign-in-no-account = No account yet?
 sign-in-notice-logged-out = You have been logged out.
 sign-in-notice-password-set = Your password has been set. Log in with it now.
 sign-in-notice-setup-done = Your admin account is ready. Log in to continue.

@@ -273,6 +273,11 @@ struct TicketPage<'a> {
 }
 
 impl TicketPage<'_> {
+    /// Whether any field has a value: empty fields are not shown.
+    fn has_field_values(&self) -> bool {
+        self.view.fields.iter().any(|field| field.value.is_some())
+    }
+
     fn status_name(&self, status: &TicketStatus) -> String {
         status_name(*status)
     }

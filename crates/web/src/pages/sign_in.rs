@@ -34,6 +34,8 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     notice: Option<&'a str>,
     offer_remember_me: bool,
+    /// The help center's login offers registration while it is open.
+    offer_registration: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +144,8 @@ async fn login_page(
         error,
         notice,
         offer_remember_me,
+        offer_registration: surface == Surface::Portal
+            && settings.help_center.registration != ferrodesk_app::RegistrationMode::Closed,
     })
 }
 

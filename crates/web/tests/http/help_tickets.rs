@@ -152,6 +152,33 @@ on_both_backends! { spawn_app;
         assert!(log.iter().any(|entry| entry.actor == "Uma User <uma@example.org>" && entry.after_value.as_deref() == Some("resolved")));
     }
 
+    async fn a_signed_in_user_gets_a_receipt_and_sees_only_fields_with_values(app: TestApp) {
+        let desk = desk(&app).await;
+        let field = app.app.create_ticket_field(&Caller::system(), &FieldInput {
+            name: "Order number".into(), kind: "text".into(), visible_to_users: true, ..FieldInput::default()
+        }).await.unwrap();
+        let uma = user(&app, "uma@example.org", "Uma User").await;
+        let made = open_request(&app, &uma, &[
+            ("department", desk.support.to_string()), ("subject", "No order number".into()),
+            ("message", "Hello".into()), (&format!("field_{field}"), String::new()), ("website", String::new()),
+        ], None).await;
+        assert_eq!(made.status(), 303);
+        let reference = reference_in(&location(&made));
+        let receipt = mailed_link(&app, "uma@example.org").await;
+        assert!(receipt.contains(&reference), "the receipt links to the request: {receipt}");
+        let page = uma.get(&app, &format!("/tickets/{reference}")).await.text().await.unwrap();
+        assert!(!page.contains("Order number"), "an empty field is not shown");
+
+        // The help center's login offers registration while it is open.
+        let login = Browser::new().get(&app, "/login").await.text().await.unwrap();
+        assert!(login.contains("id=\"register-link\""));
+        app.app.set_help_center(&Caller::system(), "closed", false, None).await.unwrap();
+        let login = Browser::new().get(&app, "/login").await.text().await.unwrap();
+        assert!(!login.contains("id=\"register-link\""), "not when it is closed");
+        let staff = Browser::new().get(&app, "/agent/login").await.text().await.unwrap();
+        assert!(!staff.contains("id=\"register-link\""), "never on the staff login");
+    }
+
     async fn nobody_reaches_someone_elses_request(app: TestApp) {
         let desk = desk(&app).await;
         let uma = user(&app, "uma@example.org", "Uma User").await;
