@@ -763,12 +763,14 @@ impl App {
             return Err(AppError::invalid("category", "Choose a category."));
         };
         let html = markdown::render(&content);
+        let search_text = markdown::plain_text(&content);
         let write = ArticleWrite {
             category_id,
             title: &title,
             slug: &slug,
             body_markdown: &content,
             body_html: &html,
+            search_text: &search_text,
             status,
             author_id: Some(context.agent_id),
             author: &context.label,

@@ -40,6 +40,34 @@ pub fn render_message(markdown: &str) -> String {
     render_with(markdown, Breaks::AsTyped)
 }
 
+/// The words of a markdown text without its markup, as search indexes
+/// and shows them in snippets: `**bold**` reads "bold", a link its text.
+pub fn plain_text(markdown: &str) -> String {
+    let mut text = String::with_capacity(markdown.len());
+    for event in Parser::new_ext(
+        markdown,
+        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES,
+    ) {
+        match event {
+            Event::Text(words) | Event::Code(words) => text.push_str(&words),
+            Event::SoftBreak
+            | Event::HardBreak
+            | Event::End(
+                TagEnd::Paragraph
+                | TagEnd::Heading(_)
+                | TagEnd::Item
+                | TagEnd::CodeBlock
+                | TagEnd::BlockQuote(_)
+                | TagEnd::TableCell
+                | TagEnd::TableRow
+                | TagEnd::TableHead,
+            ) if !text.ends_with(' ') => text.push(' '),
+            _ => {}
+        }
+    }
+    text.trim_end().to_owned()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Breaks {
     /// A single line break is a space, as markdown has it.
@@ -98,6 +126,16 @@ mod tests {
         );
         // Articles are markdown documents: a single break joins the lines.
         assert!(!render("one\ntwo").contains("<br"));
+    }
+
+    #[test]
+    fn plain_text_keeps_the_words_and_drops_the_markup() {
+        assert_eq!(
+            plain_text(
+                "# Reset\n\nOpen **Settings** and [click here](https://x.example).\n\n- one\n- `two`"
+            ),
+            "Reset Open Settings and click here. one two"
+        );
     }
 
     #[test]

@@ -134,6 +134,7 @@ impl App {
         };
         errors.into_result()?;
         let html = markdown::render(&checked.content);
+        let search_text = markdown::plain_text(&checked.content);
         let written = self
             .store()
             .news()
@@ -145,6 +146,7 @@ impl App {
                     slug: &slug,
                     body_markdown: &checked.content,
                     body_html: &html,
+                    search_text: &search_text,
                     status: checked.status,
                     author_id: Some(context.agent_id),
                 },

@@ -116,6 +116,8 @@ pub struct ArticleWrite<'a> {
     pub slug: &'a str,
     pub body_markdown: &'a str,
     pub body_html: &'a str,
+    /// The body as plain text, for the search index and its snippets.
+    pub search_text: &'a str,
     pub status: &'a str,
     pub author_id: Option<i64>,
     pub author: &'a str,
@@ -124,7 +126,7 @@ pub struct ArticleWrite<'a> {
 impl ArticleWrite<'_> {
     /// What the search index holds for it: only published articles.
     fn searchable(&self) -> Option<(&str, &str)> {
-        (self.status == "published").then_some((self.title, self.body_markdown))
+        (self.status == "published").then_some((self.title, self.search_text))
     }
 }
 

@@ -49,13 +49,15 @@ pub struct NewsWrite<'a> {
     pub slug: &'a str,
     pub body_markdown: &'a str,
     pub body_html: &'a str,
+    /// The body as plain text, for the search index and its snippets.
+    pub search_text: &'a str,
     pub status: &'a str,
     pub author_id: Option<i64>,
 }
 
 impl NewsWrite<'_> {
     fn searchable(&self) -> Option<(&str, &str)> {
-        (self.status == "published").then_some((self.title, self.body_markdown))
+        (self.status == "published").then_some((self.title, self.search_text))
     }
 }
 
