@@ -34,9 +34,13 @@ on_both_backends! { spawn_app;
     async fn the_agent_list_shows_a_screenful_and_nothing_scrolls_sideways(app: TestApp) {
         let Some(browser) = Browser::launch().await else { return };
         let desk = desk(&app).await;
+        let mut sample = String::new();
         for number in 0..40 {
-            open_ticket(&app, &desk.admin, desk.support, &format!("Printer on floor {number} prints nothing at all")).await;
+            sample = open_ticket(&app, &desk.admin, desk.support, &format!("Printer on floor {number} prints nothing at all")).await;
         }
+        let admin = crate::tickets::actor_of(&desk.admin);
+        let reply = crate::helpers::reply_with("Thanks for writing.\n\nCould you send a photo of the display?\n\nBest,\nAda");
+        app.app.reply_to_ticket(&ferrodesk_app::Caller::new(&admin, "192.0.2.10"), &crate::helpers::ticket_key(&sample), &reply).await.unwrap();
         browser.goto(&app.url("/agent/login")).await;
         browser.type_into("#email", "admin@example.org").await;
         browser.type_into("#password", PASSWORD).await;
@@ -54,8 +58,12 @@ on_both_backends! { spawn_app;
             .unwrap_or(0);
         assert!(visible >= 15, "only {visible} tickets fit a 1366×900 screen");
         assert!(!overflows(&browser).await, "the agent list scrolls sideways at 1366 px");
+        browser.goto(&app.url(&format!("/agent/tickets/{sample}"))).await;
+        shoot(&browser, &backend, "agent-ticket-desktop").await;
+        assert!(!overflows(&browser).await, "a ticket scrolls sideways at 1366 px");
 
-        for (path, name) in [("/agent/tickets", "agent-list"), ("/", "help-center-home"), ("/admin/security", "admin-security")] {
+        let ticket = format!("/agent/tickets/{sample}");
+        for (path, name) in [("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"), ("/", "help-center-home"), ("/admin/security", "admin-security")] {
             browser.resize(PHONE.0, PHONE.1).await;
             browser.goto(&app.url(path)).await;
             shoot(&browser, &backend, &format!("{name}-phone")).await;
