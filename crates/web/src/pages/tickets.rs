@@ -82,6 +82,8 @@ struct ListPage {
     base_query: String,
     /// When the page was made, for "5 min ago".
     now: i64,
+    /// The cursor this page was reached by, if any.
+    after: Option<String>,
 }
 
 impl ListPage {
@@ -101,6 +103,16 @@ impl ListPage {
     /// How long ago, in a few characters that never wrap.
     fn ago(&self, millis: &i64) -> String {
         relative_time(*millis, self.now)
+    }
+
+    /// This list's own query (filters and page), for the tickets it links
+    /// to, to come back to.
+    fn list_query(&self) -> String {
+        let mut query = self.base_query.clone();
+        if let Some(after) = &self.after {
+            query.push_str(&format!("&after={}", url_encoded(after)));
+        }
+        url_encoded(&query)
     }
 
     fn labels_of(&self, ticket_id: &i64) -> Vec<String> {
@@ -193,6 +205,7 @@ async fn list(
         statuses: TicketStatus::ALL.to_vec(),
         base_query,
         now: state.app.now().millis(),
+        after: parameters.after.clone().filter(|after| !after.is_empty()),
     })
 }
 
@@ -200,6 +213,8 @@ async fn list(
 #[template(path = "agent/ticket.html")]
 struct TicketPage<'a> {
     chrome: Chrome,
+    /// The list the ticket was opened from, at its row.
+    back: String,
     csrf_token: &'a str,
     view: TicketView,
     statuses: Vec<TicketStatus>,
@@ -310,11 +325,12 @@ fn render_ticket(
     view: TicketView,
     typed: Option<(&str, bool)>,
     errors: FieldErrors,
-    notice: Option<&'static str>,
+    (notice, back): (Option<&'static str>, String),
 ) -> WebResult<Response> {
     let has_errors = !errors.is_empty();
     render_form(
         &TicketPage {
+            back,
             chrome: Chrome::for_session(session),
             csrf_token: &session.csrf_token,
             view,
@@ -337,7 +353,8 @@ async fn ticket_page(
     errors: FieldErrors,
 ) -> WebResult<Response> {
     let view = state.app.ticket_view(&session.actor, key).await?;
-    render_ticket(session, view, typed, errors, None)
+    let back = list_return(None, view.ticket.reference.as_str());
+    render_ticket(session, view, typed, errors, (None, back))
 }
 
 /// Answers a ticket form (see `answer_form`); what was typed is kept.
@@ -359,13 +376,38 @@ fn path_ticket(reference: &str) -> WebResult<TicketKey> {
     Ok(TicketKey::parse(reference)?)
 }
 
+/// A ticket page's query: a notice after a form, and the list it was opened
+/// from (that list's own query string), to go back to.
+#[derive(Debug, Default, Deserialize)]
+struct ShowQuery {
+    notice: Option<String>,
+    list: Option<String>,
+}
+
+/// The way back to the list a ticket was opened from, with its filters and
+/// page, scrolled to the ticket's row. Only the characters a list's own
+/// links use are taken; anything else goes back to the plain list.
+fn list_return(list: Option<&str>, reference: &str) -> String {
+    let is_list_query = |query: &&str| {
+        query.len() <= 600
+            && query
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"=&%._-+".contains(&byte))
+    };
+    match list.filter(is_list_query) {
+        Some(query) => format!("/agent/tickets?{query}#t-{reference}"),
+        None => format!("/agent/tickets#t-{reference}"),
+    }
+}
+
 async fn show(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Path(reference): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<ShowQuery>,
 ) -> WebResult<Response> {
-    let notice = query.text(&[
+    let back = list_return(query.list.as_deref(), &reference);
+    let notice = NoticeQuery::from(query.notice).text(&[
         ("sent", "Your reply is sent."),
         ("noted", "Your note is added."),
         ("saved", "The ticket is saved."),
@@ -393,7 +435,7 @@ async fn show(
                 .into_response(),
         );
     }
-    render_ticket(&session, view, None, FieldErrors::new(), notice)
+    render_ticket(&session, view, None, FieldErrors::new(), (notice, back))
 }
 
 /// The reply form as the use case takes it.

@@ -325,6 +325,18 @@ on_both_backends! { spawn_app;
         }
         walked_back.reverse();
         assert_eq!(walked_back, pages, "newer pages lead back the way older ones came");
+
+        // A ticket opened from a filtered list leads back to that list, at its row.
+        let browser = signed_in(&app, "admin@example.org").await;
+        let list = browser.get(&app, "/agent/tickets?status=any&urgency=2").await.text().await.unwrap();
+        let link = list.split("class=\"row-link\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
+        let reference = link.trim_start_matches("/agent/tickets/").split('?').next().unwrap().to_owned();
+        let ticket = browser.get(&app, &link).await.text().await.unwrap();
+        let back = ticket.split("id=\"back-to-list\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&#38;", "&");
+        assert!(back.starts_with("/agent/tickets?view=&status=any") && back.contains("urgency=2"), "{back}");
+        assert!(back.ends_with(&format!("#t-{reference}")), "{back}");
+        let crafted = browser.get(&app, &format!("/agent/tickets/{reference}?list=%22%3E%3Cscript%3E")).await.text().await.unwrap();
+        assert!(crafted.contains(&format!("href=\"/agent/tickets#t-{reference}\"")), "anything but a list's own query goes back to the plain list");
         let bad = app.app.list_tickets(&admin, &ferrodesk_app::TicketListQuery { after: Some("yesterday".into()), ..Default::default() }).await;
         assert!(matches!(bad, Err(ferrodesk_app::AppError::Invalid(_))));
 
