@@ -75,7 +75,7 @@ fn references(body: &Value) -> BTreeSet<String> {
 fn references_on_page(html: &str) -> BTreeSet<String> {
     html.split("href=\"/agent/tickets/")
         .skip(1)
-        .filter_map(|rest| rest.split('"').next())
+        .filter_map(|rest| rest.split(['"', '?']).next())
         .filter(|reference| reference.len() == 9 && reference.as_bytes()[4] == b'-')
         .map(str::to_owned)
         .collect()
