@@ -36,7 +36,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/tickets/{reference}/reply", post(reply))
         .route("/agent/tickets/{reference}/properties", post(change))
         .route("/agent/tickets/{reference}/follow", post(follow))
-        .route("/agent/tickets/{reference}/merge", post(merge))
+        .route(
+            "/agent/tickets/{reference}/merge",
+            get(confirm_merge).post(merge),
+        )
         .route("/agent/tickets/{reference}/lock", post(lock))
         .route("/agent/tickets/{reference}/ccs", post(add_cc))
         .route(
@@ -511,6 +514,43 @@ struct MergeForm {
     #[serde(default)]
     into: String,
 }
+/// The merge form's question, asked before anything moves.
+#[derive(Debug, Default, Deserialize)]
+struct MergeQuestion {
+    #[serde(default)]
+    into: String,
+}
+
+#[derive(Template)]
+#[template(path = "agent/merge_confirm.html")]
+struct MergeConfirmPage {
+    chrome: Chrome,
+    source: ferrodesk_app::TicketRecord,
+    target: ferrodesk_app::TicketRecord,
+}
+
+/// Shows both tickets of a merge, so the agent confirms what goes where.
+async fn confirm_merge(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path(reference): Path<String>,
+    Query(question): Query<MergeQuestion>,
+) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
+    match state
+        .app
+        .merge_preview(&session.actor, &key, &question.into)
+        .await
+    {
+        Ok((source, target)) => render(&MergeConfirmPage {
+            chrome: Chrome::for_session(&session),
+            source,
+            target,
+        }),
+        Err(error) => answer_ticket_form(&state, &session, &key, Err(error), None).await,
+    }
+}
+
 async fn merge(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,

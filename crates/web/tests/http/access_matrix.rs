@@ -120,6 +120,14 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ),
     (
         "GET",
+        "/agent/tickets/{reference}/merge",
+        Rule::Ticket {
+            full: 422,
+            own: 403,
+        },
+    ),
+    (
+        "GET",
         "/agent/tickets/{reference}/attachments/{attachment_id}",
         Rule::Ticket {
             full: 200,

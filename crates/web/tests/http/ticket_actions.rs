@@ -59,6 +59,13 @@ on_both_backends! { spawn_app;
         let refused = post_on(&app, &alice, &first_path, &format!("{first_path}/merge"), &[("into", &second)]).await;
         assert_eq!(refused.status(), 403);
 
+        // The form asks first, showing both tickets; nothing moves until the POST.
+        let asked = admin.get(&app, &format!("{first_path}/merge?into={second}")).await;
+        assert_eq!(asked.status(), 200);
+        let asked = asked.text().await.unwrap();
+        assert!(asked.contains(&second) && asked.contains("id=\"confirm-merge\""), "{asked}");
+        assert_eq!(admin.get(&app, &format!("{first_path}/merge?into={first}")).await.status(), 422, "not into itself");
+        assert!(app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&first)).await.unwrap().unwrap().merged_into_id.is_none(), "asking merges nothing");
         let into_itself = post_on(&app, &admin, &first_path, &format!("{first_path}/merge"), &[("into", &first)]).await;
         assert_eq!(into_itself.status(), 422);
         let unknown = post_on(&app, &admin, &first_path, &format!("{first_path}/merge"), &[("into", "ZZZZ-ZZZZ")]).await;
