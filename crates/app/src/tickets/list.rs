@@ -164,7 +164,22 @@ struct Listing {
     visibility: Visibility,
     filter: TicketFilter,
     page: KeysetPage,
+    /// The page's tickets' labels, by ticket id.
+    labels: HashMap<i64, Labels>,
     mark: TicketChangeMark,
+}
+
+impl Listing {
+    fn into_list(self, total: i64, view_counts: Vec<(ListView, i64)>) -> TicketList {
+        TicketList {
+            tickets: self.page.tickets,
+            total,
+            next: self.page.next,
+            previous: self.page.previous,
+            view_counts,
+            labels: self.labels,
+        }
+    }
 }
 
 /// One keyset page: its tickets, newest first, and the cursors of the
@@ -263,11 +278,14 @@ impl App {
             )
             .await?;
         let mark = self.store().tickets().ticket_change_mark().await?;
+        let ids: Vec<i64> = page.tickets.iter().map(|ticket| ticket.id).collect();
+        let labels = self.store().tickets().labels_of_tickets(&ids).await?;
         Ok(Listing {
             context,
             visibility,
             filter,
             page,
+            labels,
             mark,
         })
     }
@@ -297,21 +315,7 @@ impl App {
             .iter()
             .find(|(view, _)| *view == query.view)
             .map_or(0, |(_, count)| *count);
-        let ids: Vec<i64> = listing
-            .page
-            .tickets
-            .iter()
-            .map(|ticket| ticket.id)
-            .collect();
-        let labels = self.store().tickets().labels_of_tickets(&ids).await?;
-        Ok(TicketList {
-            tickets: listing.page.tickets,
-            total,
-            next: listing.page.next,
-            previous: listing.page.previous,
-            view_counts,
-            labels,
-        })
+        Ok(listing.into_list(total, view_counts))
     }
 
     /// Tickets for the API: `count` rows after the cursor, or else from
@@ -328,20 +332,6 @@ impl App {
         let total = self
             .counted(&listing.visibility, &listing.filter, None, listing.mark)
             .await?;
-        let ids: Vec<i64> = listing
-            .page
-            .tickets
-            .iter()
-            .map(|ticket| ticket.id)
-            .collect();
-        let labels = self.store().tickets().labels_of_tickets(&ids).await?;
-        Ok(TicketList {
-            tickets: listing.page.tickets,
-            total,
-            next: listing.page.next,
-            previous: listing.page.previous,
-            view_counts: Vec::new(),
-            labels,
-        })
+        Ok(listing.into_list(total, Vec::new()))
     }
 }

@@ -85,8 +85,9 @@ struct ListPage {
     base_query: String,
     /// When the page was made, for "5 min ago".
     now: i64,
-    /// The cursor this page was reached by, if any.
-    after: Option<String>,
+    /// This list's own query (filters and page), encoded for the links to
+    /// its tickets, to come back to.
+    list_query: String,
 }
 
 impl ListPage {
@@ -106,16 +107,6 @@ impl ListPage {
     /// How long ago, in a few characters that never wrap.
     fn ago(&self, millis: &i64) -> String {
         relative_time(*millis, self.now)
-    }
-
-    /// This list's own query (filters and page), for the tickets it links
-    /// to, to come back to.
-    fn list_query(&self) -> String {
-        let mut query = self.base_query.clone();
-        if let Some(after) = &self.after {
-            query.push_str(&format!("&after={}", url_encoded(after)));
-        }
-        url_encoded(&query)
     }
 
     fn labels_of(&self, ticket_id: &i64) -> Vec<String> {
@@ -195,6 +186,14 @@ async fn list(
         encode(parameters.label.as_deref().unwrap_or("")),
         encode(parameters.urgency.as_deref().unwrap_or("")),
     );
+    let list_query = match parameters
+        .after
+        .as_deref()
+        .filter(|after| !after.is_empty())
+    {
+        Some(after) => encode(&format!("{base_query}&after={}", encode(after))),
+        None => encode(&base_query),
+    };
     render(&ListPage {
         chrome: Chrome::for_session(&session),
         view: parameters.view,
@@ -208,7 +207,7 @@ async fn list(
         statuses: TicketStatus::ALL.to_vec(),
         base_query,
         now: state.app.now().millis(),
-        after: parameters.after.clone().filter(|after| !after.is_empty()),
+        list_query,
     })
 }
 

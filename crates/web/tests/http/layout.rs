@@ -35,7 +35,9 @@ on_both_backends! { spawn_app;
         let Some(browser) = Browser::launch().await else { return };
         let desk = desk(&app).await;
         let mut sample = String::new();
+        let mut other = String::new();
         for number in 0..40 {
+            other = std::mem::take(&mut sample);
             sample = open_ticket(&app, &desk.admin, desk.support, &format!("Printer on floor {number} prints nothing at all")).await;
         }
         let admin = crate::tickets::actor_of(&desk.admin);
@@ -63,7 +65,16 @@ on_both_backends! { spawn_app;
         assert!(!overflows(&browser).await, "a ticket scrolls sideways at 1366 px");
 
         let ticket = format!("/agent/tickets/{sample}");
-        for (path, name) in [("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"), ("/", "help-center-home"), ("/admin/security", "admin-security")] {
+        let merge = format!("/agent/tickets/{sample}/merge?into={other}");
+        let pages = [("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"), (merge.as_str(), "merge-confirm"),
+            ("/", "help-center-home"), ("/login", "help-center-login"), ("/admin/security", "admin-security")];
+        for (path, name) in pages {
+            browser.resize(DESKTOP.0, DESKTOP.1).await;
+            browser.goto(&app.url(path)).await;
+            shoot(&browser, &backend, &format!("{name}-desktop")).await;
+            assert!(!overflows(&browser).await, "{path} scrolls sideways at 1366 px");
+        }
+        for (path, name) in pages {
             browser.resize(PHONE.0, PHONE.1).await;
             browser.goto(&app.url(path)).await;
             shoot(&browser, &backend, &format!("{name}-phone")).await;
