@@ -10,6 +10,7 @@ mod audit;
 mod departments;
 mod error;
 mod error_log;
+mod front_page;
 mod hostnames;
 mod jobs;
 mod knowledge_base;
@@ -59,6 +60,7 @@ pub use ferrodesk_store::{
 pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
+pub use front_page::{CategoryTile, FrontPage};
 pub use hostnames::confirmed_hostname;
 pub use jobs::{WorkerConfig, Workers};
 pub use knowledge_base::{
@@ -81,7 +83,7 @@ pub use portal::{
 pub use registration::{
     ConfirmationOutcome, EMAIL_VERIFICATION_LIFETIME, RegistrationInput, RegistrationOutcome,
 };
-pub use search::{SearchResult, search_terms};
+pub use search::{SearchOutcome, SearchResult, search_terms};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use seed::{SEED_PASSWORD, SeedPlan, SeedSummary};
 pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
@@ -135,6 +137,7 @@ struct Inner {
     /// an article writes nothing, so readers never queue behind writers.
     article_views: knowledge_base::ViewCounter,
     article_cache: knowledge_base::ArticleCache,
+    search_vocabulary: search::VocabularyCache,
     ticket_counts: tickets::TicketCountCache,
 }
 
@@ -202,6 +205,7 @@ impl App {
                 blobs: options.blob_dir.map(attachments::BlobStore::new),
                 article_views: knowledge_base::ViewCounter::default(),
                 article_cache: knowledge_base::ArticleCache::default(),
+                search_vocabulary: search::VocabularyCache::default(),
                 ticket_counts: tickets::TicketCountCache::default(),
             }),
         })

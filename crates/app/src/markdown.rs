@@ -107,8 +107,65 @@ fn render_with(markdown: &str, breaks: Breaks) -> String {
         other => other,
     });
     let mut output = String::with_capacity(markdown.len() * 3 / 2);
-    html::push_html(&mut output, events);
+    match breaks {
+        Breaks::AsTyped => html::push_html(
+            &mut output,
+            collapse_long_quotes(events.collect()).into_iter(),
+        ),
+        Breaks::AsMarkdown => html::push_html(&mut output, events),
+    }
     output
+}
+
+/// Quoted lines beyond which a quote starts folded away.
+const FOLDED_QUOTE_LINES: usize = 4;
+
+/// Wraps each outermost quote longer than `FOLDED_QUOTE_LINES` lines in a
+/// `<details>` element, so an earlier mail quoted under a reply shows as
+/// one "quoted text" line until the reader opens it. The markup added is
+/// fixed; the author's own HTML was turned into text before.
+fn collapse_long_quotes(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut folded = Vec::with_capacity(events.len() + 2);
+    let mut depth = 0usize;
+    let mut quote_start = 0usize;
+    let mut lines = 0usize;
+    for event in events {
+        match &event {
+            Event::Start(Tag::BlockQuote(_)) => {
+                if depth == 0 {
+                    quote_start = folded.len();
+                    lines = 0;
+                }
+                depth += 1;
+            }
+            Event::End(TagEnd::BlockQuote(_)) => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    folded.push(event);
+                    if lines > FOLDED_QUOTE_LINES {
+                        folded.insert(
+                            quote_start,
+                            Event::Html(CowStr::Borrowed(
+                                "<details class=\"quoted\"><summary>Quoted text</summary>",
+                            )),
+                        );
+                        folded.push(Event::Html(CowStr::Borrowed("</details>\n")));
+                    }
+                    continue;
+                }
+            }
+            Event::SoftBreak
+            | Event::HardBreak
+            | Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::CodeBlock)
+                if depth > 0 =>
+            {
+                lines += 1;
+            }
+            _ => {}
+        }
+        folded.push(event);
+    }
+    folded
 }
 
 #[cfg(test)]
@@ -126,6 +183,26 @@ mod tests {
         );
         // Articles are markdown documents: a single break joins the lines.
         assert!(!render("one\ntwo").contains("<br"));
+    }
+
+    #[test]
+    fn long_quotes_start_folded_and_short_ones_do_not() {
+        let long = render_message(
+            "Sure, done.\n\n> On Monday you wrote:\n> line two\n> line three\n> line four\n> line five\n> line six",
+        );
+        assert!(
+            long.starts_with("<p>Sure, done.</p>\n<details class=\"quoted\"><summary>Quoted text</summary>\n<blockquote>"),
+            "{long}"
+        );
+        assert!(
+            long.trim_end().ends_with("</blockquote>\n</details>"),
+            "{long}"
+        );
+        let short = render_message("Yes.\n\n> Is it on?");
+        assert!(!short.contains("<details"), "{short}");
+        // Articles keep their quotes open; typed HTML never becomes markup.
+        assert!(!render("> a\n> b\n> c\n> d\n> e\n> f").contains("<details"));
+        assert!(render_message("<details open>x</details>").contains("&lt;details"));
     }
 
     #[test]

@@ -281,13 +281,25 @@ pub struct HelpCenterSettings {
     pub guest_tickets: bool,
     /// The departments the new-ticket form offers; `None` for all.
     pub form_departments: Option<Vec<i64>>,
+    /// The front page's heading; empty for the catalogue's own.
+    #[serde(default)]
+    pub welcome_title: String,
+    /// The front page's introduction, markdown; empty for the catalogue's.
+    #[serde(default)]
+    pub welcome_text: String,
 }
+
+/// The longest welcome heading and introduction the admin may set.
+pub const MAX_WELCOME_TITLE_CHARS: usize = 100;
+pub const MAX_WELCOME_TEXT_CHARS: usize = 2_000;
 
 fn default_help_center() -> HelpCenterSettings {
     HelpCenterSettings {
         registration: RegistrationMode::Verify,
         guest_tickets: false,
         form_departments: None,
+        welcome_title: String::new(),
+        welcome_text: String::new(),
     }
 }
 
@@ -850,12 +862,48 @@ impl App {
             chosen.dedup();
             chosen
         });
+        let before = self.settings().await?.help_center.clone();
         let after = HelpCenterSettings {
             registration,
             guest_tickets,
             form_departments,
+            ..before.clone()
         };
+        self.put_audited_setting(caller, HELP_CENTER, &before, &after)
+            .await
+    }
+
+    /// Sets the help center's front-page heading and introduction
+    /// (markdown); empty values bring back the built-in text.
+    pub async fn set_help_center_welcome(
+        &self,
+        caller: &Caller<'_>,
+        title: &str,
+        text: &str,
+    ) -> AppResult<()> {
+        caller.actor.require_admin()?;
+        let mut errors = FieldErrors::new();
+        let title = title.trim();
+        if title.chars().count() > MAX_WELCOME_TITLE_CHARS || title.chars().any(char::is_control) {
+            errors.add(
+                "welcome_title",
+                format!("A heading has at most {MAX_WELCOME_TITLE_CHARS} characters on one line."),
+            );
+        }
+        let text = text.trim();
+        if text.chars().count() > MAX_WELCOME_TEXT_CHARS {
+            errors.add(
+                "welcome_text",
+                format!("The introduction has at most {MAX_WELCOME_TEXT_CHARS} characters."),
+            );
+        }
+        errors.into_result()?;
         let before = self.settings().await?.help_center.clone();
+        let after = HelpCenterSettings {
+            welcome_title: title.to_owned(),
+            welcome_text: text.replace("\r\n", "\n"),
+            ..before.clone()
+        };
         self.put_audited_setting(caller, HELP_CENTER, &before, &after)
             .await
     }

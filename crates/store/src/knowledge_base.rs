@@ -397,6 +397,18 @@ impl KnowledgeBase<'_> {
         }))
     }
 
+    /// The most recently updated published articles.
+    pub async fn recent_articles(&self, limit: i64) -> StoreResult<Vec<ArticleSummary>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, ArticleSummary>(summary_query!(
+                "WHERE status = 'published' ORDER BY updated_at DESC, id DESC LIMIT $1"
+            ))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     pub async fn article_revisions(
         &self,
         article_id: i64,

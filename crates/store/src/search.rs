@@ -100,6 +100,17 @@ impl Search<'_> {
             }
         }))
     }
+
+    /// The title and text of published items, up to `limit` of them: what
+    /// a spelling suggestion may propose.
+    pub async fn published_texts(&self, limit: i64) -> StoreResult<Vec<(String, String)>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, (String, String)>("SELECT title, body FROM content_search LIMIT $1")
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
 }
 
 #[cfg(test)]

@@ -260,6 +260,63 @@ impl Browser {
         .await;
     }
 
+    /// Runs axe-core (the accessibility engine, installed from the npm
+    /// registry into `scripts/axe` by `./scripts/test`) on the page and
+    /// answers its serious and critical violations, one line each: the
+    /// rule, its impact and the first offending elements. `None` (after
+    /// printing why) when axe-core is not installed outside CI.
+    pub async fn accessibility_violations(&self) -> Option<Vec<String>> {
+        let engine = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts/axe/node_modules/axe-core/axe.min.js");
+        let Ok(source) = std::fs::read_to_string(&engine) else {
+            skip("axe-core is not installed (npm ci --prefix scripts/axe)");
+            return None;
+        };
+        // Loaded through WebDriver, so the page's strict CSP does not apply.
+        self.script(&format!("{source}\nreturn typeof axe;")).await;
+        let report = self
+            .call(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({
+                    "script": "const done = arguments[arguments.length - 1];\
+                        axe.run(document, {resultTypes: ['violations']})\
+                          .then(result => done(result.violations))\
+                          .catch(error => done([{id: 'axe-failed', impact: 'critical', help: String(error), nodes: []}]));",
+                    "args": [],
+                })),
+            )
+            .await;
+        let violations = report
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("axe-core answered no list: {report}"));
+        Some(
+            violations
+                .iter()
+                .filter(|violation| {
+                    matches!(violation["impact"].as_str(), Some("serious" | "critical"))
+                })
+                .map(|violation| {
+                    let targets: Vec<String> = violation["nodes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .take(3)
+                        .map(|node| node["target"].to_string())
+                        .collect();
+                    format!(
+                        "{} ({}): {} at {}",
+                        violation["id"].as_str().unwrap_or("?"),
+                        violation["impact"].as_str().unwrap_or("?"),
+                        violation["help"].as_str().unwrap_or("?"),
+                        targets.join(", ")
+                    )
+                })
+                .collect(),
+        )
+    }
+
     /// Saves what the window shows as a PNG file, for people to look at.
     pub async fn screenshot(&self, path: &Path) {
         let encoded = self.call(reqwest::Method::GET, "/screenshot", None).await;

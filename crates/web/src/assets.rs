@@ -10,12 +10,14 @@ use crate::AppState;
 
 const STYLESHEET: &str = include_str!("../assets/ferrodesk.css");
 const SUGGEST_SCRIPT: &str = include_str!("../assets/suggest.js");
+const PAGE_SCRIPT: &str = include_str!("../assets/ferrodesk.js");
 const FAVICON: &str = include_str!("../assets/favicon.svg");
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/static/ferrodesk.css", get(stylesheet))
         .route("/static/suggest.js", get(suggest_script))
+        .route("/static/ferrodesk.js", get(page_script))
         .route("/favicon.svg", get(favicon))
 }
 
@@ -30,12 +32,20 @@ async fn favicon() -> impl IntoResponse {
 }
 
 async fn suggest_script() -> impl IntoResponse {
+    script(SUGGEST_SCRIPT)
+}
+
+async fn page_script() -> impl IntoResponse {
+    script(PAGE_SCRIPT)
+}
+
+fn script(source: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        SUGGEST_SCRIPT,
+        source,
     )
 }
 

@@ -213,6 +213,16 @@ home-search-placeholder = Search for answers
 home-welcome-back = Welcome back, { $name }
 home-follow-requests = to follow your requests
 home-create-account = create an account
+home-article-count = { $count ->
+    [one] 1 article
+   *[other] { $count } articles
+}
+home-popular-articles = Popular articles
+home-recent-articles = Recently updated
+home-latest-news = Latest news
+home-all-news = All news
+home-contact-us = Contact us
+home-contact-text = Did not find an answer? Send us a request and the support team will write back.
 
 ## The knowledge base (kb_home.html, kb_category.html, kb_article.html)
 
@@ -256,6 +266,7 @@ search-where = Where
 search-everywhere = Everywhere
 search-kind-article = article
 search-kind-news = news
+search-showing-corrected = Showing results for “{ $corrected }”; nothing matched “{ $typed }”.
 search-no-results = Nothing matches. Try other words, or
 search-ask-us = ask us
 search-unreadable-subject = Unreadable subject.

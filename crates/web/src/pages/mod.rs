@@ -125,6 +125,12 @@ pub(crate) fn time(millis: &i64) -> String {
     ferrodesk_core::Timestamp(*millis).to_string()
 }
 
+/// A stored time's date (`2026-11-22`), for lists of posts.
+pub(crate) fn date(millis: &i64) -> String {
+    let rfc3339 = ferrodesk_core::Timestamp(*millis).rfc3339();
+    rfc3339.get(..10).unwrap_or(&rfc3339).to_owned()
+}
+
 /// Answers a form: on success a redirect to where the use case led; on bad
 /// input the page again with the errors (422, through `render_form`); on a
 /// conflict the page again with its message under `conflict_field`, as 409.

@@ -176,6 +176,9 @@ struct SearchPage {
     query: String,
     kind: String,
     results: Vec<SearchResult>,
+    /// The respelt query the results are for, when the typed one found
+    /// nothing.
+    corrected_query: Option<String>,
 }
 
 /// Longest query read; the rest is ignored.
@@ -191,12 +194,13 @@ async fn search(
     Query(parameters): Query<SearchParameters>,
 ) -> WebResult<Response> {
     let query = clipped(&parameters.q);
-    let results = state.app.search(&query, &parameters.kind).await?;
+    let outcome = state.app.search(&query, &parameters.kind).await?;
     render(&SearchPage {
         chrome: Chrome::for_session(&session),
         query,
         kind: parameters.kind,
-        results,
+        results: outcome.results,
+        corrected_query: outcome.corrected_query,
     })
 }
 

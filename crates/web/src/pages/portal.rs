@@ -40,6 +40,15 @@ pub(crate) fn routes() -> Router<AppState> {
 struct HomePage {
     chrome: Chrome,
     may_register: bool,
+    page: ferrodesk_app::FrontPage,
+}
+
+impl HomePage {
+    fn date(&self, millis: &Option<i64>) -> String {
+        millis
+            .map(|millis| crate::pages::date(&millis))
+            .unwrap_or_default()
+    }
 }
 
 async fn home(State(state): State<AppState>, session: Session) -> WebResult<Response> {
@@ -47,5 +56,6 @@ async fn home(State(state): State<AppState>, session: Session) -> WebResult<Resp
     render(&HomePage {
         chrome: Chrome::for_session(&session),
         may_register: settings.help_center.registration != ferrodesk_app::RegistrationMode::Closed,
+        page: state.app.front_page().await?,
     })
 }

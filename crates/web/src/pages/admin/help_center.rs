@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use ferrodesk_app::{AppError, DepartmentNode, FieldErrors, HelpCenterSettings, RegistrationMode};
 
 use super::{AdminMenu, AdminSession, NoticeQuery};
@@ -17,7 +17,9 @@ use crate::forms::HtmlForm;
 use crate::pages::render_form;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/admin/help-center", get(show).post(save))
+    Router::new()
+        .route("/admin/help-center", get(show).post(save))
+        .route("/admin/help-center/welcome", post(save_welcome))
 }
 
 #[derive(Template)]
@@ -31,9 +33,20 @@ struct HelpCenterPage<'a> {
     departments: Vec<DepartmentNode>,
     errors: FieldErrors,
     notice: Option<&'static str>,
+    /// The front page's heading and introduction, as saved or as typed.
+    welcome: (String, String),
 }
 
 impl HelpCenterPage<'_> {
+    /// The errors of the settings form (the front page's show by its fields).
+    fn general_errors(&self) -> Vec<&str> {
+        self.errors
+            .iter()
+            .filter(|(field, _)| !field.starts_with("welcome_"))
+            .map(|(_, message)| message)
+            .collect()
+    }
+
     fn is_mode(&self, mode: &RegistrationMode) -> bool {
         self.settings.registration == *mode
     }
@@ -56,7 +69,25 @@ async fn page(
     errors: FieldErrors,
     notice: Option<&'static str>,
 ) -> WebResult<Response> {
+    page_with_welcome(state, admin, errors, notice, None).await
+}
+
+async fn page_with_welcome(
+    state: &AppState,
+    admin: &AdminSession,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+    typed_welcome: Option<WelcomeForm>,
+) -> WebResult<Response> {
     let has_errors = !errors.is_empty();
+    let settings = state.app.settings().await?.help_center.clone();
+    let welcome = match typed_welcome {
+        Some(typed) => (typed.welcome_title, typed.welcome_text),
+        None => (
+            settings.welcome_title.clone(),
+            settings.welcome_text.clone(),
+        ),
+    };
     render_form(
         &HelpCenterPage {
             chrome: admin.chrome(),
@@ -64,7 +95,8 @@ async fn page(
                 current: "/admin/help-center",
             },
             csrf_token: admin.csrf_token(),
-            settings: state.app.settings().await?.help_center.clone(),
+            settings,
+            welcome,
             modes: RegistrationMode::ALL,
             departments: state.app.departments(admin.actor()).await?,
             errors,
@@ -79,7 +111,10 @@ async fn show(
     admin: AdminSession,
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
-    let notice = query.text(&[("saved", "The help-center settings are saved.")]);
+    let notice = query.text(&[
+        ("saved", "The help-center settings are saved."),
+        ("welcome", "The front page is saved."),
+    ]);
     page(&state, &admin, FieldErrors::new(), notice).await
 }
 
@@ -115,6 +150,33 @@ async fn save(
     {
         Ok(()) => Ok(Redirect::to("/admin/help-center?notice=saved").into_response()),
         Err(AppError::Invalid(errors)) => page(&state, &admin, errors, None).await,
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The front page's heading and introduction as sent.
+#[derive(Debug, Default, Deserialize)]
+struct WelcomeForm {
+    #[serde(default)]
+    welcome_title: String,
+    #[serde(default)]
+    welcome_text: String,
+}
+
+async fn save_welcome(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<WelcomeForm>,
+) -> WebResult<Response> {
+    match state
+        .app
+        .set_help_center_welcome(&admin.caller(), &form.welcome_title, &form.welcome_text)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/help-center?notice=welcome").into_response()),
+        Err(AppError::Invalid(errors)) => {
+            page_with_welcome(&state, &admin, errors, None, Some(form)).await
+        }
         Err(other) => Err(other.into()),
     }
 }

@@ -98,35 +98,69 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminSession {
     }
 }
 
-/// The sections of the admin interface, for the menu at the top of its pages.
+/// The sections of the admin interface, for the menu beside its pages.
 pub(crate) struct AdminMenu {
     pub current: &'static str,
 }
 
+/// One group of the menu: its heading and its pages (path, label).
+type MenuGroup = (&'static str, &'static [(&'static str, &'static str)]);
+
 impl AdminMenu {
-    pub const ENTRIES: [(&'static str, &'static str); 16] = [
-        ("/admin", "Agents"),
-        ("/admin/permission-groups", "Permission groups"),
-        ("/admin/teams", "Teams"),
-        ("/admin/departments", "Departments"),
-        ("/admin/tickets", "Ticket settings"),
-        ("/admin/help-center", "Help center"),
-        ("/admin/branding", "Branding"),
-        ("/admin/api-keys", "API keys"),
-        ("/admin/security", "Security"),
-        ("/admin/audit", "Audit log"),
-        ("/admin/logins", "Login log"),
-        ("/admin/errors", "Error log"),
-        ("/admin/email", "Email server"),
-        ("/admin/email/outbox", "Outbox"),
-        ("/admin/email/templates", "Email templates"),
-        ("/admin/jobs", "Background jobs"),
+    pub const GROUPS: [MenuGroup; 5] = [
+        (
+            "People",
+            &[
+                ("/admin", "Agents"),
+                ("/admin/permission-groups", "Permission groups"),
+                ("/admin/teams", "Teams"),
+                ("/admin/departments", "Departments"),
+            ],
+        ),
+        ("Tickets", &[("/admin/tickets", "Ticket settings")]),
+        (
+            "Help center",
+            &[
+                ("/admin/help-center", "Help center"),
+                ("/admin/branding", "Branding"),
+            ],
+        ),
+        (
+            "Email",
+            &[
+                ("/admin/email", "Email server"),
+                ("/admin/email/outbox", "Outbox"),
+                ("/admin/email/templates", "Email templates"),
+            ],
+        ),
+        (
+            "Security and system",
+            &[
+                ("/admin/security", "Security"),
+                ("/admin/api-keys", "API keys"),
+                ("/admin/audit", "Audit log"),
+                ("/admin/logins", "Login log"),
+                ("/admin/errors", "Error log"),
+                ("/admin/jobs", "Background jobs"),
+            ],
+        ),
     ];
 
-    pub fn entries(&self) -> impl Iterator<Item = (&'static str, &'static str, bool)> + '_ {
-        AdminMenu::ENTRIES
+    /// Each group's heading with its entries (path, label, whether it is
+    /// the page shown).
+    pub fn groups(&self) -> Vec<(&'static str, Vec<(&'static str, &'static str, bool)>)> {
+        AdminMenu::GROUPS
             .iter()
-            .map(|(path, label)| (*path, *label, *path == self.current))
+            .map(|(heading, entries)| {
+                (
+                    *heading,
+                    entries
+                        .iter()
+                        .map(|(path, label)| (*path, *label, *path == self.current))
+                        .collect(),
+                )
+            })
+            .collect()
     }
 }
 

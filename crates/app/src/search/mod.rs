@@ -3,7 +3,13 @@
 //! operators, control characters or odd Unicode never reach the query
 //! language and never cause an error.
 
+mod spelling;
+
+use std::sync::Arc;
+
 use ferrodesk_store::{MATCH_END, MATCH_START};
+
+pub(crate) use spelling::VocabularyCache;
 
 use crate::{App, AppResult};
 
@@ -25,6 +31,19 @@ pub struct SearchResult {
     pub path: String,
     /// The text around the matches, HTML-escaped, matches in `<mark>`.
     pub snippet_html: String,
+}
+
+/// Published items a spelling suggestion may learn words from.
+const VOCABULARY_ITEMS: i64 = 20_000;
+
+/// What a search found, and the query it searched for when the one typed
+/// found nothing but a respelt one did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SearchOutcome {
+    pub results: Vec<SearchResult>,
+    /// The corrected query ("password" for "passwrd"), when the results
+    /// are for it.
+    pub corrected_query: Option<String>,
 }
 
 /// The search terms in a query: lower-case runs of letters and digits.
@@ -68,10 +87,49 @@ fn snippet_html(snippet: &str) -> String {
 
 impl App {
     /// Published articles and news matching every term of the query, best
-    /// first; `kind` narrows to `article` or `news`.
-    pub async fn search(&self, query: &str, kind: &str) -> AppResult<Vec<SearchResult>> {
-        self.search_terms_in(&search_terms(query), false, kind, SEARCH_RESULTS)
-            .await
+    /// first; `kind` narrows to `article` or `news`. When nothing matches,
+    /// misspelt words are corrected to published ones and the search tried
+    /// once more.
+    pub async fn search(&self, query: &str, kind: &str) -> AppResult<SearchOutcome> {
+        let terms = search_terms(query);
+        let results = self
+            .search_terms_in(&terms, false, kind, SEARCH_RESULTS)
+            .await?;
+        if !results.is_empty() || terms.is_empty() {
+            return Ok(SearchOutcome {
+                results,
+                corrected_query: None,
+            });
+        }
+        let Some(corrected) = self.search_vocabulary().await?.correct(&terms) else {
+            return Ok(SearchOutcome::default());
+        };
+        let results = self
+            .search_terms_in(&corrected, false, kind, SEARCH_RESULTS)
+            .await?;
+        Ok(SearchOutcome {
+            corrected_query: (!results.is_empty()).then(|| spelling::as_query(&corrected)),
+            results,
+        })
+    }
+
+    /// The words published content uses, read at most once a minute.
+    async fn search_vocabulary(&self) -> AppResult<Arc<spelling::Vocabulary>> {
+        if let Some(vocabulary) = self.inner.search_vocabulary.fresh() {
+            return Ok(vocabulary);
+        }
+        let texts = self
+            .store()
+            .search()
+            .published_texts(VOCABULARY_ITEMS)
+            .await?;
+        let vocabulary = Arc::new(spelling::Vocabulary::of(
+            texts
+                .iter()
+                .flat_map(|(title, body)| [title.as_str(), body.as_str()]),
+        ));
+        self.inner.search_vocabulary.keep(vocabulary.clone());
+        Ok(vocabulary)
     }
 
     async fn search_terms_in(

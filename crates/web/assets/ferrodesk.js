@@ -1,0 +1,20 @@
+// Ferrodesk's progressive enhancement for every page; each page works
+// without it.
+"use strict";
+
+// A form sent back with errors: bring the first error into view (it may be
+// far down a long settings page) and put the cursor in the field it names.
+document.addEventListener("DOMContentLoaded", () => {
+  const error = document.querySelector(".field-error, .error[role=alert]");
+  if (!error) {
+    return;
+  }
+  const invalid = error.closest("section, form, .card")?.querySelector("[aria-invalid=true]");
+  const box = error.getBoundingClientRect();
+  if (box.top < 0 || box.bottom > window.innerHeight) {
+    error.scrollIntoView({ block: "center" });
+  }
+  if (invalid) {
+    invalid.focus({ preventScroll: true });
+  }
+});
