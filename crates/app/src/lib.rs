@@ -77,8 +77,8 @@ pub use people::{
 };
 pub use permissions::{AgentAccess, GroupInput, PermissionGroupDetail};
 pub use portal::{
-    PORTAL_PAGE_SIZE, PortalReplyInput, PortalScope, PortalTicketInput, PortalTicketList,
-    PortalTicketOutcome, PortalTicketView,
+    PORTAL_PAGE_SIZE, PortalListQuery, PortalReplyInput, PortalStateFilter, PortalTicketInput,
+    PortalTicketList, PortalTicketOutcome, PortalTicketView,
 };
 pub use registration::{
     ConfirmationOutcome, EMAIL_VERIFICATION_LIFETIME, RegistrationInput, RegistrationOutcome,
@@ -96,9 +96,9 @@ pub use settings::{
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
     AgentContext, Channel, FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed,
-    PostedMessage, ReplyInput, Requester, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE,
-    TicketChange, TicketKey, TicketList, TicketListQuery, TicketState, TicketThread, TicketView,
-    describe_log_entry, parsed,
+    PostedMessage, ReplyInput, Requester, RequesterCard, StatusFilter, TICKET_LOCK_DURATION,
+    TICKET_PAGE_SIZE, TicketChange, TicketKey, TicketList, TicketListQuery, TicketNeighbours,
+    TicketState, TicketThread, TicketView, describe_log_entry, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

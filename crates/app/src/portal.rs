@@ -40,10 +40,65 @@ const TICKET_RATE_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 /// Whose tickets the list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PortalScope {
+enum PortalScope {
     Mine,
     /// The organization's, for its managers.
     Organization,
+}
+
+/// Which of their tickets a user lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortalStateFilter {
+    /// Waiting for either side: new, answered, pending.
+    #[default]
+    Open,
+    /// Resolved or archived.
+    Closed,
+    All,
+}
+
+impl PortalStateFilter {
+    pub fn from_key(key: &str) -> PortalStateFilter {
+        match key {
+            "closed" => PortalStateFilter::Closed,
+            "all" => PortalStateFilter::All,
+            _ => PortalStateFilter::Open,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            PortalStateFilter::Open => "open",
+            PortalStateFilter::Closed => "closed",
+            PortalStateFilter::All => "all",
+        }
+    }
+
+    fn statuses(self) -> Vec<TicketStatus> {
+        match self {
+            PortalStateFilter::Open => vec![
+                TicketStatus::AwaitingAgent,
+                TicketStatus::AwaitingUser,
+                TicketStatus::Pending,
+            ],
+            PortalStateFilter::Closed => vec![TicketStatus::Resolved, TicketStatus::Archived],
+            PortalStateFilter::All => TicketStatus::VISIBLE.to_vec(),
+        }
+    }
+}
+
+/// The longest subject search the list takes; the rest is ignored.
+const MAX_PORTAL_SEARCH_CHARS: usize = 100;
+
+/// What "my requests" lists: whose, which, matching what, from where.
+#[derive(Debug, Clone, Default)]
+pub struct PortalListQuery {
+    pub organization_scope: bool,
+    pub state: PortalStateFilter,
+    /// Text the subject contains; empty for any.
+    pub search: String,
+    /// The page's cursor.
+    pub after: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -209,9 +264,20 @@ impl App {
     pub async fn portal_tickets(
         &self,
         actor: &Actor,
-        scope: PortalScope,
-        after: Option<&str>,
+        query: &PortalListQuery,
     ) -> AppResult<PortalTicketList> {
+        let scope = if query.organization_scope {
+            PortalScope::Organization
+        } else {
+            PortalScope::Mine
+        };
+        let search: String = query
+            .search
+            .trim()
+            .chars()
+            .filter(|character| !character.is_control())
+            .take(MAX_PORTAL_SEARCH_CHARS)
+            .collect();
         let user = self.portal_user(actor).await?;
         let manager_of = self.managed_organization(&user).await?;
         let managed_organization = match manager_of {
@@ -224,7 +290,8 @@ impl App {
             None => None,
         };
         let mut filter = TicketFilter {
-            statuses: TicketStatus::VISIBLE.to_vec(),
+            statuses: query.state.statuses(),
+            subject_contains: (!search.is_empty()).then_some(search),
             ..TicketFilter::default()
         };
         match (scope, manager_of) {
@@ -239,7 +306,7 @@ impl App {
                 &Visibility::Everything,
                 &filter,
                 PageRequest {
-                    after,
+                    after: query.after.as_deref(),
                     before: None,
                     size: PORTAL_PAGE_SIZE,
                     offset: 0,

@@ -139,6 +139,15 @@ pub struct TicketList {
     pub labels: HashMap<i64, Labels>,
 }
 
+/// The tickets beside one in a list.
+#[derive(Debug, Clone, Default)]
+pub struct TicketNeighbours {
+    /// The ticket above it (more recent activity).
+    pub newer: Option<TicketRecord>,
+    /// The ticket below it.
+    pub older: Option<TicketRecord>,
+}
+
 /// The store filter for one view of the list with the query's filters.
 fn ticket_filter(context: &AgentContext, query: &TicketListQuery, view: ListView) -> TicketFilter {
     let mut filter = TicketFilter {
@@ -316,6 +325,38 @@ impl App {
             .find(|(view, _)| *view == query.view)
             .map_or(0, |(_, count)| *count);
         Ok(listing.into_list(total, view_counts))
+    }
+
+    /// The tickets just newer and just older than `ticket` in the list the
+    /// query describes (its page cursors are ignored): the ticket page's
+    /// "previous" and "next".
+    pub async fn ticket_neighbours(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+        ticket: &TicketRecord,
+    ) -> AppResult<TicketNeighbours> {
+        let context = self.agent_context(actor).await?;
+        let visibility = context.visibility();
+        let filter = ticket_filter(&context, query, query.view);
+        let position = Some((ticket.updated_at, ticket.id));
+        let tickets = self.store().tickets();
+        let one = |after, before| TicketPage {
+            after,
+            before,
+            limit: 1,
+            offset: 0,
+        };
+        let newer = tickets
+            .list_tickets(&visibility, &filter, one(None, position))
+            .await?;
+        let older = tickets
+            .list_tickets(&visibility, &filter, one(position, None))
+            .await?;
+        Ok(TicketNeighbours {
+            newer: newer.into_iter().next(),
+            older: older.into_iter().next(),
+        })
     }
 
     /// Tickets for the API: `count` rows after the cursor, or else from

@@ -32,11 +32,12 @@ pub use inputs::{
 };
 pub use list::{
     LIST_COUNT_CAP, ListView, StatusFilter, TICKET_PAGE_SIZE, TicketList, TicketListQuery,
+    TicketNeighbours,
 };
 pub use locks::TICKET_LOCK_DURATION;
 pub use log::{LogNames, describe as describe_log_entry};
 pub use reply::PostedMessage;
-pub use view::{TicketState, TicketThread, TicketView};
+pub use view::{RequesterCard, TicketState, TicketThread, TicketView};
 
 pub(crate) use count_cache::TicketCountCache;
 pub(crate) use create::Drawn;

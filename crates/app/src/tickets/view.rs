@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 
-use ferrodesk_core::{Labels, Permission};
+use ferrodesk_core::{Labels, Permission, TicketStatus};
 use ferrodesk_store::{
-    AttachmentRecord, MemberRecord, MessageRecord, TicketLogRecord, TicketRecord,
+    AttachmentRecord, MemberRecord, MessageRecord, TicketFilter, TicketLogRecord, TicketPage,
+    TicketRecord,
 };
 
-use super::TicketKey;
+use super::{AgentContext, TicketKey};
 use crate::attachments::attachments_by_message;
 use crate::departments::{DepartmentNode, department_tree};
 use crate::ticket_fields::{FieldView, field_views};
@@ -48,6 +49,20 @@ pub struct TicketView {
     pub may_delete: bool,
     /// The optional priority list (empty when the admins keep none).
     pub priorities: Vec<ferrodesk_store::TicketPriorityRecord>,
+    pub requester: RequesterCard,
+}
+
+/// Other tickets of the requester shown beside a ticket.
+const REQUESTER_TICKETS: i64 = 5;
+
+/// The requester beside their ticket: their organization and their other
+/// recent tickets that the agent may see.
+#[derive(Debug, Clone, Default)]
+pub struct RequesterCard {
+    /// The organization's id and name.
+    pub organization: Option<(i64, String)>,
+    /// Their newest other tickets, newest activity first.
+    pub other_tickets: Vec<TicketRecord>,
 }
 
 impl TicketView {
@@ -134,6 +149,7 @@ impl App {
             .filter(|node| context.effective.department_access(node.id).is_some())
             .collect();
         let (locked_by_other, locked_by_me) = self.lock_seen_by(&ticket, context.agent_id);
+        let requester = self.requester_card(&context, &ticket).await?;
         let may = |permission| context.effective.has(permission);
         let TicketState {
             ticket,
@@ -157,6 +173,7 @@ impl App {
                 .ticket_fields()
                 .list_ticket_priorities()
                 .await?,
+            requester,
             may_spam: may(Permission::TicketSpam),
             may_delete: may(Permission::TicketDelete),
             may_view_people: may(Permission::PeopleView),
@@ -172,6 +189,43 @@ impl App {
             messages,
             following,
             departments,
+        })
+    }
+
+    /// The requester's organization and other recent tickets, through the
+    /// agent's visibility like every list.
+    async fn requester_card(
+        &self,
+        context: &AgentContext,
+        ticket: &TicketRecord,
+    ) -> AppResult<RequesterCard> {
+        let user = self
+            .store()
+            .directory()
+            .get_user(ticket.requester_id)
+            .await?;
+        let filter = TicketFilter {
+            requester_id: Some(ticket.requester_id),
+            statuses: TicketStatus::VISIBLE.to_vec(),
+            ..TicketFilter::default()
+        };
+        let mut other_tickets = self
+            .store()
+            .tickets()
+            .list_tickets(
+                &context.visibility(),
+                &filter,
+                TicketPage {
+                    limit: REQUESTER_TICKETS + 1,
+                    ..TicketPage::default()
+                },
+            )
+            .await?;
+        other_tickets.retain(|other| other.id != ticket.id);
+        other_tickets.truncate(REQUESTER_TICKETS as usize);
+        Ok(RequesterCard {
+            organization: user.and_then(|user| user.organization_id.zip(user.organization_name)),
+            other_tickets,
         })
     }
 

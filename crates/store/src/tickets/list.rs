@@ -57,6 +57,25 @@ pub struct TicketFilter {
     pub urgency_at_least: Option<Urgency>,
     pub requester_id: Option<i64>,
     pub organization_id: Option<i64>,
+    /// Tickets whose subject contains this text, ignoring case. A scan of
+    /// the rows the other conditions leave: only for lists already narrowed
+    /// to one requester or organization.
+    pub subject_contains: Option<String>,
+}
+
+/// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and
+/// `\` taken literally (with `ESCAPE '\'`).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.to_lowercase().chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// One page of the list, newest first: after the (updated_at, id) of the
@@ -159,6 +178,11 @@ fn push_conditions<DB: sqlx::Database>(
     if let Some(organization_id) = filter.organization_id {
         builder.push(" AND t.organization_id = ");
         builder.push_bind(organization_id);
+    }
+    if let Some(text) = &filter.subject_contains {
+        builder.push(" AND lower(t.subject) LIKE ");
+        builder.push_bind(contains_pattern(text));
+        builder.push(" ESCAPE '\\'");
     }
 }
 

@@ -11,8 +11,9 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    Actor, AppError, DepartmentNode, FieldErrors, FieldView, PortalReplyInput, PortalScope,
-    PortalTicketInput, PortalTicketList, PortalTicketOutcome, PortalTicketView, fields_as_sent,
+    Actor, AppError, DepartmentNode, FieldErrors, FieldView, PortalListQuery, PortalReplyInput,
+    PortalStateFilter, PortalTicketInput, PortalTicketList, PortalTicketOutcome, PortalTicketView,
+    fields_as_sent,
 };
 use ferrodesk_core::{FieldKind, TicketStatus};
 use serde::Deserialize;
@@ -58,6 +59,10 @@ fn status_name(status: TicketStatus) -> String {
 struct ListParameters {
     scope: Option<String>,
     after: Option<String>,
+    /// `open` (the default), `closed` or `all`.
+    state: Option<String>,
+    /// Text the subject contains.
+    q: Option<String>,
 }
 
 #[derive(Template)]
@@ -66,6 +71,8 @@ struct ListPage {
     chrome: Chrome,
     list: PortalTicketList,
     organization_scope: bool,
+    query: PortalListQuery,
+    states: [PortalStateFilter; 3],
     notice: Option<&'static str>,
 }
 
@@ -80,15 +87,38 @@ impl ListPage {
 
     fn next_link(&self) -> Option<String> {
         let next = self.list.next.as_deref()?;
-        let scope = if self.organization_scope {
+        Some(format!(
+            "{}&after={}",
+            self.link_with(&self.query.state),
+            url_encoded(next)
+        ))
+    }
+
+    /// This list with another state filter (the search and scope kept).
+    fn link_with(&self, state: &PortalStateFilter) -> String {
+        let scope = if self.query.organization_scope {
             "organization"
         } else {
             "mine"
         };
-        Some(format!(
-            "/tickets?scope={scope}&after={}",
-            url_encoded(next)
-        ))
+        let mut link = format!("/tickets?scope={scope}&state={}", state.key());
+        if !self.query.search.is_empty() {
+            link.push_str("&q=");
+            link.push_str(&url_encoded(&self.query.search));
+        }
+        link
+    }
+
+    fn state_label(&self, state: &PortalStateFilter) -> String {
+        crate::text::t(match state {
+            PortalStateFilter::Open => "ticket-list-state-open",
+            PortalStateFilter::Closed => "ticket-list-state-closed",
+            PortalStateFilter::All => "ticket-list-state-all",
+        })
+    }
+
+    fn is_state(&self, state: &PortalStateFilter) -> bool {
+        self.query.state == *state
     }
 }
 
@@ -97,20 +127,23 @@ async fn list(
     SignedInSession(session): SignedInSession,
     Query(parameters): Query<ListParameters>,
 ) -> WebResult<Response> {
-    let organization_scope = parameters.scope.as_deref() == Some("organization");
-    let scope = if organization_scope {
-        PortalScope::Organization
-    } else {
-        PortalScope::Mine
+    let query = PortalListQuery {
+        organization_scope: parameters.scope.as_deref() == Some("organization"),
+        state: PortalStateFilter::from_key(parameters.state.as_deref().unwrap_or("")),
+        search: parameters.q.unwrap_or_default(),
+        after: parameters.after,
     };
-    let list = state
-        .app
-        .portal_tickets(&session.actor, scope, parameters.after.as_deref())
-        .await?;
+    let list = state.app.portal_tickets(&session.actor, &query).await?;
     render(&ListPage {
         chrome: Chrome::for_session(&session),
+        organization_scope: query.organization_scope,
+        states: [
+            PortalStateFilter::Open,
+            PortalStateFilter::Closed,
+            PortalStateFilter::All,
+        ],
         list,
-        organization_scope,
+        query,
         notice: None,
     })
 }

@@ -215,8 +215,8 @@ async fn list(
 #[template(path = "agent/ticket.html")]
 struct TicketPage<'a> {
     chrome: Chrome,
-    /// The list the ticket was opened from, at its row.
-    back: String,
+    /// Back to the list the ticket was opened from, and along it.
+    navigation: ListNavigation,
     csrf_token: &'a str,
     view: TicketView,
     statuses: Vec<TicketStatus>,
@@ -227,7 +227,32 @@ struct TicketPage<'a> {
     notice: Option<&'static str>,
 }
 
+/// Threads longer than this fold their middle messages away.
+const UNFOLDED_MESSAGES: usize = 5;
+/// The newest messages that always show.
+const NEWEST_SHOWN: usize = 3;
+
 impl TicketPage<'_> {
+    /// How many messages between the first and the newest start folded.
+    fn folded_count(&self) -> usize {
+        let messages = self.view.messages.len();
+        if messages > UNFOLDED_MESSAGES {
+            messages - 1 - NEWEST_SHOWN
+        } else {
+            0
+        }
+    }
+
+    /// Whether the fold opens before the message at `index`.
+    fn folds_at_start(&self, index: &usize) -> bool {
+        self.folded_count() > 0 && *index == 1
+    }
+
+    /// Whether the fold closes after the message at `index`.
+    fn folds_at_end(&self, index: &usize) -> bool {
+        self.folded_count() > 0 && *index == self.folded_count()
+    }
+
     /// A log entry in words, names for ids.
     fn log_line(&self, entry: &ferrodesk_app::TicketLogRecord) -> String {
         ferrodesk_app::describe_log_entry(
@@ -327,12 +352,12 @@ fn render_ticket(
     view: TicketView,
     typed: Option<(&str, bool)>,
     errors: FieldErrors,
-    (notice, back): (Option<&'static str>, String),
+    (notice, navigation): (Option<&'static str>, ListNavigation),
 ) -> WebResult<Response> {
     let has_errors = !errors.is_empty();
     render_form(
         &TicketPage {
-            back,
+            navigation,
             chrome: Chrome::for_session(session),
             csrf_token: &session.csrf_token,
             view,
@@ -355,8 +380,8 @@ async fn ticket_page(
     errors: FieldErrors,
 ) -> WebResult<Response> {
     let view = state.app.ticket_view(&session.actor, key).await?;
-    let back = list_return(None, view.ticket.reference.as_str());
-    render_ticket(session, view, typed, errors, (None, back))
+    let navigation = list_navigation(state, session, None, &view.ticket).await?;
+    render_ticket(session, view, typed, errors, (None, navigation))
 }
 
 /// Answers a ticket form (see `answer_form`); what was typed is kept.
@@ -386,20 +411,60 @@ struct ShowQuery {
     list: Option<String>,
 }
 
-/// The way back to the list a ticket was opened from, with its filters and
-/// page, scrolled to the ticket's row. Only the characters a list's own
-/// links use are taken; anything else goes back to the plain list.
-fn list_return(list: Option<&str>, reference: &str) -> String {
-    let is_list_query = |query: &&str| {
-        query.len() <= 600
-            && query
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || b"=&%._-+".contains(&byte))
+/// Where a ticket page's links lead: back to the list it was opened from
+/// (with its filters and page, scrolled to the ticket's row), and to the
+/// tickets just above and below it in that list.
+#[derive(Debug, Default)]
+struct ListNavigation {
+    back: String,
+    newer: Option<(String, String)>,
+    older: Option<(String, String)>,
+}
+
+/// Whether a `list` parameter looks like a list's own query string: only
+/// the characters the list's links use. Anything else means the plain list.
+fn is_list_query(query: &&str) -> bool {
+    query.len() <= 600
+        && query
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"=&%._-+".contains(&byte))
+}
+
+async fn list_navigation(
+    state: &AppState,
+    session: &Session,
+    list: Option<&str>,
+    ticket: &ferrodesk_app::TicketRecord,
+) -> WebResult<ListNavigation> {
+    let list = list.filter(is_list_query);
+    let reference = ticket.reference.as_str();
+    let query = list
+        .and_then(|list| serde_urlencoded::from_str::<ListParameters>(list).ok())
+        .and_then(|parameters| parameters.query().ok())
+        .unwrap_or_default();
+    let neighbours = state
+        .app
+        .ticket_neighbours(&session.actor, &query, ticket)
+        .await?;
+    let link = |other: ferrodesk_app::TicketRecord| {
+        let path = match list {
+            Some(list) => format!(
+                "/agent/tickets/{}?list={}",
+                other.reference,
+                url_encoded(list)
+            ),
+            None => format!("/agent/tickets/{}", other.reference),
+        };
+        (path, other.subject)
     };
-    match list.filter(is_list_query) {
-        Some(query) => format!("/agent/tickets?{query}#t-{reference}"),
-        None => format!("/agent/tickets#t-{reference}"),
-    }
+    Ok(ListNavigation {
+        back: match list {
+            Some(list) => format!("/agent/tickets?{list}#t-{reference}"),
+            None => format!("/agent/tickets#t-{reference}"),
+        },
+        newer: neighbours.newer.map(link),
+        older: neighbours.older.map(link),
+    })
 }
 
 async fn show(
@@ -408,7 +473,6 @@ async fn show(
     Path(reference): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> WebResult<Response> {
-    let back = list_return(query.list.as_deref(), &reference);
     let notice = NoticeQuery::from(query.notice).text(&[
         ("sent", "Your reply is sent."),
         ("noted", "Your note is added."),
@@ -437,7 +501,14 @@ async fn show(
                 .into_response(),
         );
     }
-    render_ticket(&session, view, None, FieldErrors::new(), (notice, back))
+    let navigation = list_navigation(&state, &session, query.list.as_deref(), &view.ticket).await?;
+    render_ticket(
+        &session,
+        view,
+        None,
+        FieldErrors::new(),
+        (notice, navigation),
+    )
 }
 
 /// The reply form as the use case takes it.

@@ -287,6 +287,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/branding/logo", Rule::Admin),
     ("POST", "/admin/branding/logo/delete", Rule::Admin),
     ("POST", "/admin/help-center", Rule::Admin),
+    ("POST", "/admin/help-center/welcome", Rule::Admin),
     ("GET", "/admin/api-keys", Rule::Admin),
     ("POST", "/admin/api-keys", Rule::Admin),
     ("POST", "/admin/api-keys/limits", Rule::Admin),

@@ -43,7 +43,13 @@ on_both_backends! { spawn_app;
         }
         let admin = crate::tickets::actor_of(&desk.admin);
         let reply = crate::helpers::reply_with("Thanks for writing.\n\nCould you send a photo of the display?\n\nBest,\nAda");
-        app.app.reply_to_ticket(&ferrodesk_app::Caller::new(&admin, "192.0.2.10"), &crate::helpers::ticket_key(&sample), &reply).await.unwrap();
+        let caller = ferrodesk_app::Caller::new(&admin, "192.0.2.10");
+        app.app.reply_to_ticket(&caller, &crate::helpers::ticket_key(&sample), &reply).await.unwrap();
+        // A longer thread, one message quoting a whole earlier mail.
+        for number in 1..=4 {
+            let text = format!("Update {number}.\n\n> On Monday you wrote:\n> It does not work.\n> The display is blank.\n> I tried turning it off and on.\n> Nothing changed.");
+            app.app.reply_to_ticket(&caller, &crate::helpers::ticket_key(&sample), &crate::helpers::reply_with(&text)).await.unwrap();
+        }
         browser.goto(&app.url("/agent/login")).await;
         browser.type_into("#email", "admin@example.org").await;
         browser.type_into("#password", PASSWORD).await;
@@ -61,6 +67,14 @@ on_both_backends! { spawn_app;
             .unwrap_or(0);
         assert!(visible >= 15, "only {visible} tickets fit a 1366×900 screen");
         assert!(!overflows(&browser).await, "the agent list scrolls sideways at 1366 px");
+        // The ticket page: the middle of a long thread folded, long quotes
+        // folded, the way along the list, the requester's other tickets.
+        browser.goto(&app.url(&format!("/agent/tickets/{sample}"))).await;
+        let folded = browser.script("return [document.querySelector('#earlier-messages summary')?.textContent, document.querySelectorAll('details.quoted').length, document.querySelector('#older-ticket')?.getAttribute('href'), document.querySelectorAll('#requester-tickets li').length];").await;
+        assert_eq!(folded[0].as_str(), Some("2 earlier messages"), "{folded}");
+        assert_eq!(folded[1].as_u64(), Some(4), "{folded}");
+        assert_eq!(folded[2].as_str(), Some(format!("/agent/tickets/{other}").as_str()), "{folded}");
+        assert_eq!(folded[3].as_u64(), Some(5), "{folded}");
         let caller = ferrodesk_app::Caller::new(&admin, "");
         let category = app.app.create_article_category(&caller, "Printing", "Printers, scanners and paper", None, "0").await.unwrap();
         app.app.save_article(&caller, None, &ferrodesk_app::ArticleInput {

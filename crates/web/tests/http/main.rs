@@ -15,6 +15,7 @@ mod browser;
 mod client_address;
 mod csrf;
 mod errors_and_headers;
+mod front_page;
 mod health;
 mod help_tickets;
 mod ip_allow_list;
