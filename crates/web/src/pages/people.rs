@@ -47,7 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/agent/organizations/{id}/delete",
-            post(delete_organization),
+            get(confirm_delete_organization).post(delete_organization),
         )
         .route("/agent/organizations/{id}/members", post(add_member))
         .route(
@@ -554,6 +554,33 @@ async fn rename_organization(
         organization_page(&state, &session, id, errors, None)
     })
     .await
+}
+
+#[derive(Template)]
+#[template(path = "agent/organization_delete.html")]
+struct DeleteOrganizationPage<'a> {
+    chrome: Chrome,
+    csrf_token: &'a str,
+    detail: OrganizationDetail,
+}
+
+/// Asks before an organization goes, saying what happens to its members
+/// and tickets.
+async fn confirm_delete_organization(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path(id): Path<String>,
+) -> WebResult<Response> {
+    let id = path_id(&id)?;
+    let detail = state.app.organization_detail(&session.actor, id).await?;
+    if !detail.may_edit {
+        return Err(AppError::Forbidden.into());
+    }
+    render(&DeleteOrganizationPage {
+        chrome: Chrome::for_session(&session),
+        csrf_token: &session.csrf_token,
+        detail,
+    })
 }
 
 async fn delete_organization(

@@ -183,6 +183,11 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     // Tried on an organization that does not exist, so that no role
     // deletes it before the others have asked.
     (
+        "GET",
+        "/agent/organizations/{id}/delete",
+        Rule::Permitted(404),
+    ),
+    (
         "POST",
         "/agent/organizations/{id}/delete",
         Rule::Permitted(404),

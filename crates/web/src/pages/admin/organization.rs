@@ -73,10 +73,6 @@ struct DepartmentsPage<'a> {
 }
 
 impl DepartmentsPage<'_> {
-    fn indent(&self, node: &DepartmentNode) -> String {
-        "\u{2014} ".repeat(node.depth)
-    }
-
     /// Whether the form of `node` is the one that had errors.
     fn failed_on(&self, node: &DepartmentNode) -> bool {
         self.failed == Some(node.id)
