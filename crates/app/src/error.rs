@@ -96,6 +96,10 @@ pub enum AppError {
     /// not trusted yet: a confirmation link has been mailed.
     #[error("this address is not trusted for this account yet")]
     IpNotTrusted,
+    /// The password was right but the account's address is not confirmed
+    /// yet: the person may ask for the link again.
+    #[error("the account's address is not confirmed yet")]
+    AddressUnconfirmed,
     /// The second step of a login is gone (expired, too many wrong codes,
     /// or never started): the password must be given again.
     #[error("the login has expired; start again")]

@@ -21,6 +21,10 @@ pub const EMAIL_VERIFICATION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 
 /// Registrations one address (IP) may send in an hour.
 const REGISTRATIONS_PER_IP_PER_HOUR: i64 = 10;
 const REGISTRATION_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// New confirmation links one address may ask for in that hour, and one
+/// client address for any accounts.
+const RESENDS_PER_ADDRESS_PER_HOUR: i64 = 3;
+const RESENDS_PER_IP_PER_HOUR: i64 = 10;
 
 /// The registration form as sent.
 #[derive(Debug, Clone)]
@@ -179,6 +183,84 @@ impl App {
             Err(StoreError::Conflict(_)) => Ok(outcome),
             Err(other) => Err(other.into()),
         }
+    }
+
+    /// Whether an account still waits for its address to be confirmed.
+    pub(crate) async fn awaits_confirmation(&self, person_id: i64) -> AppResult<bool> {
+        Ok(self
+            .store()
+            .directory()
+            .get_user(person_id)
+            .await?
+            .is_some_and(|user| user.verification_pending))
+    }
+
+    /// Mails a new confirmation link to an account that waits for one. The
+    /// answer is the same whether or not such an account exists (only a
+    /// client asking too often hears otherwise), and one address gets a
+    /// few links an hour at most.
+    pub async fn resend_confirmation(&self, caller: &Caller<'_>, email: &str) -> AppResult<()> {
+        let now = self.now();
+        let limits = self.store().rate_limits();
+        let ip_key = format!("confirm-resend-ip:{}", caller.ip);
+        if !limits
+            .hit_rate_limit(&ip_key, REGISTRATION_WINDOW, RESENDS_PER_IP_PER_HOUR, now)
+            .await?
+        {
+            return Err(AppError::TooManyRequests);
+        }
+        let Ok(email) = ferrodesk_core::Email::parse(email) else {
+            return Ok(());
+        };
+        let address_key = format!("confirm-resend:{}", email.normalized());
+        if !limits
+            .hit_rate_limit(
+                &address_key,
+                REGISTRATION_WINDOW,
+                RESENDS_PER_ADDRESS_PER_HOUR,
+                now,
+            )
+            .await?
+        {
+            tracing::info!(
+                ip = caller.ip,
+                "confirmation link: too many for one address"
+            );
+            return Ok(());
+        }
+        let Some(person) = self.person_with_address(&email).await? else {
+            return Ok(());
+        };
+        if person.is_agent || !self.awaits_confirmation(person.id).await? {
+            return Ok(());
+        }
+        let token = random_token()?;
+        let mail = self
+            .compose_mail(
+                TemplateKind::UserEmailVerification,
+                &person.name,
+                &person.email,
+                serde_json::json!({
+                    "name": person.name,
+                    "link": format!("{}/verify-email/{token}", self.public_url()),
+                    "expires_minutes": EMAIL_VERIFICATION_LIFETIME.as_secs() / 60,
+                }),
+            )
+            .await?;
+        let renewed = self
+            .store()
+            .registrations()
+            .renew_email_verification(
+                person.id,
+                (&token_hash(&token), now.plus(EMAIL_VERIFICATION_LIFETIME)),
+                &mail.as_new(),
+                now,
+            )
+            .await?;
+        if renewed {
+            self.wake_workers();
+        }
+        Ok(())
     }
 
     /// Whether a confirmation link still works (for the page that asks to

@@ -243,6 +243,18 @@ impl App {
                 .await?;
             return Err(AppError::LoginLocked);
         }
+        // The right password to an account that waits for its address to
+        // be confirmed: saying so reveals nothing to whoever knows it.
+        if let Some(person) = person.as_ref().filter(|person| {
+            password_matches && person.is_disabled && attempt.surface == Surface::Portal
+        }) && self.awaits_confirmation(person.id).await?
+        {
+            self.store()
+                .logins()
+                .record_login_attempt(&record(Some(person.id), false, "unconfirmed"), now)
+                .await?;
+            return Err(AppError::AddressUnconfirmed);
+        }
         if let Some(reason) = refusal(person.as_ref(), password_matches, attempt.surface) {
             return self
                 .refuse_login(

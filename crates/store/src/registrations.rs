@@ -80,6 +80,50 @@ impl Registrations<'_> {
         })
     }
 
+    /// A new confirmation link for an account still waiting for one, with
+    /// its mail; the account's earlier links stop working. False (and
+    /// nothing stored) when the account no longer waits.
+    pub async fn renew_email_verification(
+        &self,
+        person_id: i64,
+        (token_hash, expires_at): (&str, Timestamp),
+        mail: &NewMail<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let waiting: Option<bool> = sqlx::query_scalar(
+                "SELECT verification_pending FROM people WHERE id = $1",
+            )
+            .bind(person_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            if waiting != Some(true) {
+                return Ok(false);
+            }
+            sqlx::query(
+                "UPDATE email_verifications SET used_at = $2 WHERE person_id = $1 AND used_at IS NULL",
+            )
+            .bind(person_id)
+            .bind(now.millis())
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query(
+                "INSERT INTO email_verifications (token_hash, person_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(person_id)
+            .bind(now.millis())
+            .bind(expires_at.millis())
+            .execute(&mut *transaction)
+            .await?;
+            crate::outbox::insert_mail(&mut transaction, mail, now).await?;
+            transaction.commit().await?;
+            Ok(true)
+        })
+    }
+
     /// The account an unused, unexpired confirmation link belongs to.
     pub async fn peek_email_verification(
         &self,

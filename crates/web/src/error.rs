@@ -91,6 +91,11 @@ impl IntoResponse for WebError {
                         t("error-ip-not-confirmed").into(),
                         None,
                     ),
+                    AppError::AddressUnconfirmed => (
+                        StatusCode::FORBIDDEN,
+                        t("sign-in-address-unconfirmed").into(),
+                        None,
+                    ),
                     AppError::LoginChallengeExpired => (
                         StatusCode::UNAUTHORIZED,
                         t("error-login-expired").into(),

@@ -143,8 +143,9 @@ mod tests {
 
     /// The templates of the help center, which must take all their text from
     /// the catalogue. Agent and admin pages do not, yet.
-    const HELP_CENTER_TEMPLATES: [&str; 24] = [
+    const HELP_CENTER_TEMPLATES: [&str; 25] = [
         "layout/base.html",
+        "account/confirm_first.html",
         "layout/chrome_nav.html",
         "layout/error.html",
         "account/login.html",

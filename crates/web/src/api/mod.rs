@@ -298,7 +298,9 @@ impl From<AppError> for ApiError {
                 "rate_limited",
                 "Too many requests; wait and try again.",
             ),
-            AppError::IpNotTrusted | AppError::LoginChallengeExpired => ApiError::new(
+            AppError::IpNotTrusted
+            | AppError::LoginChallengeExpired
+            | AppError::AddressUnconfirmed => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "This key may not do this.",

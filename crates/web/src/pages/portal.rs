@@ -21,6 +21,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/logout", post(sign_in::log_out))
         .route(
+            "/login/resend-confirmation",
+            post(sign_in::resend_confirmation),
+        )
+        .route(
             "/forgot-password",
             get(forgot_password::show).post(forgot_password::submit),
         )

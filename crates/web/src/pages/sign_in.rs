@@ -109,6 +109,7 @@ fn notice_text(code: Option<&str>) -> Option<String> {
         "password-changed" => t("sign-in-notice-password-changed"),
         "code-expired" => t("sign-in-notice-code-expired"),
         "ip-trusted" => t("sign-in-notice-ip-trusted"),
+        "confirmation-sent" => t("sign-in-notice-confirmation-sent"),
         _ => return None,
     };
     Some(text)
@@ -215,6 +216,9 @@ pub(crate) async fn submit(
             response.headers_mut().append(header::SET_COOKIE, cookie);
             Ok(response)
         }
+        Err(AppError::AddressUnconfirmed) => {
+            confirm_first(&session, &form.email, StatusCode::FORBIDDEN)
+        }
         Err(
             refused @ (AppError::InvalidCredentials
             | AppError::LoginLocked
@@ -223,6 +227,47 @@ pub(crate) async fn submit(
         ) => refused_login(&state, &session, return_to.as_ref(), &refused).await,
         Err(other) => Err(other.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "account/confirm_first.html")]
+struct ConfirmFirstPage<'a> {
+    chrome: Chrome,
+    csrf_token: &'a str,
+    email: String,
+}
+
+/// The right password to an account whose address is not confirmed yet:
+/// says so, with a button that mails the link again.
+fn confirm_first(session: &Session, email: &str, status: StatusCode) -> WebResult<Response> {
+    let mut response = render(&ConfirmFirstPage {
+        chrome: Chrome::for_session(session),
+        csrf_token: &session.csrf_token,
+        email: email.trim().to_owned(),
+    })?;
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// The address a "send the link again" button sends.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ResendForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Mails a new confirmation link when an account at the address waits for
+/// one; the answer is the same either way.
+pub(crate) async fn resend_confirmation(
+    State(state): State<AppState>,
+    session: Session,
+    Extension(ClientIp(ip)): Extension<ClientIp>,
+    HtmlForm(form): HtmlForm<ResendForm>,
+) -> WebResult<Response> {
+    let ip = ip.to_string();
+    let caller = ferrodesk_app::Caller::new(&session.actor, &ip);
+    state.app.resend_confirmation(&caller, &form.email).await?;
+    Ok(Redirect::to("/login?notice=confirmation-sent").into_response())
 }
 
 /// The login form again, with why the login was refused.

@@ -77,12 +77,13 @@ on_both_backends! { spawn_app;
         let sent = register(&app, &visitor, "Nina <New>", "nina@example.org", NEW_PASSWORD).await;
         assert_eq!(sent.status(), 200);
         assert!(sent.text().await.unwrap().contains("id=\"registered\""));
-        assert_eq!(log_in(&app, "nina@example.org", NEW_PASSWORD).await, 401, "not before the address is confirmed");
+        assert_eq!(log_in(&app, "nina@example.org", NEW_PASSWORD).await, 403, "not before the address is confirmed");
+        assert_eq!(log_in(&app, "nina@example.org", "a wrong passphrase 42").await, 401, "a wrong password learns nothing");
 
         let link = confirmation_link(&app, "nina@example.org").await;
         let page = visitor.get(&app, &link).await;
         assert_eq!(page.status(), 200);
-        assert_eq!(log_in(&app, "nina@example.org", NEW_PASSWORD).await, 401, "opening the link alone confirms nothing");
+        assert_eq!(log_in(&app, "nina@example.org", NEW_PASSWORD).await, 403, "opening the link alone confirms nothing");
         let confirmed = post_on(&app, &visitor, &link, &link, &[]).await;
         assert!(confirmed.text().await.unwrap().contains("email-confirmed"));
         assert_eq!(log_in(&app, "nina@example.org", NEW_PASSWORD).await, 303);
@@ -98,6 +99,47 @@ on_both_backends! { spawn_app;
         for address in ["wes@example.org", "bot@example.org"] {
             assert!(app.app.store().people().find_person_by_email(address).await.unwrap().is_none(), "{address}");
         }
+    }
+
+    async fn an_unconfirmed_user_is_told_at_login_and_gets_the_link_again(app: TestApp) {
+        let visitor = Browser::new();
+        assert_eq!(register(&app, &visitor, "Nina New", "nina@example.org", NEW_PASSWORD).await.status(), 200);
+        let first_link = confirmation_link(&app, "nina@example.org").await;
+
+        let token = visitor.csrf(&app, "/login").await;
+        let told = visitor.post(&app, "/login", &[("email", "nina@example.org"), ("password", NEW_PASSWORD), ("csrf_token", &token)]).await;
+        assert_eq!(told.status(), 403);
+        let page = told.text().await.unwrap();
+        assert!(page.contains("id=\"resend-confirmation\"") && page.contains("nina@example.org"), "{page}");
+
+        let verifications = |app: &TestApp| {
+            let store = app.app.store().clone();
+            async move {
+                store.outbox().list_mail(None, 50).await.unwrap().iter()
+                    .filter(|mail| mail.template == "user_email_verification").count()
+            }
+        };
+        let resent = post_on(&app, &visitor, "/login", "/login/resend-confirmation", &[("email", "nina@example.org")]).await;
+        assert_eq!(resent.status(), 303);
+        assert_eq!(crate::helpers::location(&resent), "/login?notice=confirmation-sent");
+        assert_eq!(verifications(&app).await, 2, "a new link is mailed");
+        let second_link = confirmation_link(&app, "nina@example.org").await;
+        assert_ne!(first_link, second_link);
+        assert_eq!(visitor.get(&app, &first_link).await.status(), 404, "the earlier link stops working");
+        assert_eq!(visitor.get(&app, &second_link).await.status(), 200);
+
+        // Unknown and confirmed addresses get the same answer and no mail.
+        app.create_account("uma@example.org", "Uma User", AccountKind::User).await;
+        for address in ["nobody@example.org", "uma@example.org", "not an address"] {
+            let same = post_on(&app, &Browser::new(), "/login", "/login/resend-confirmation", &[("email", address)]).await;
+            assert_eq!(crate::helpers::location(&same), "/login?notice=confirmation-sent", "{address}");
+        }
+        assert_eq!(verifications(&app).await, 2);
+        // A few links an hour for one address, whoever asks.
+        for _ in 0..4 {
+            post_on(&app, &Browser::new(), "/login", "/login/resend-confirmation", &[("email", "nina@example.org")]).await;
+        }
+        assert_eq!(verifications(&app).await, 4, "three an hour for one address");
     }
 
     async fn registering_a_known_address_tells_nothing_and_changes_nothing(app: TestApp) {
