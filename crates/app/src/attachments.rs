@@ -430,7 +430,7 @@ impl App {
 }
 
 /// Whether a stored content type is one of the images shown inline.
-fn is_inline_image_type(content_type: &str) -> bool {
+pub fn is_inline_image_type(content_type: &str) -> bool {
     matches!(
         content_type,
         "image/png" | "image/jpeg" | "image/gif" | "image/webp"

@@ -310,8 +310,10 @@ impl TicketPage<'_> {
         format!("/agent/tickets/{}", self.view.ticket.reference)
     }
 
+    /// Whether the file is an image the server shows inline (and so a
+    /// thumbnail can show).
     fn is_image(&self, content_type: &str) -> bool {
-        content_type.starts_with("image/")
+        ferrodesk_app::is_inline_image_type(content_type)
     }
 
     fn size(&self, bytes: &i64) -> String {
