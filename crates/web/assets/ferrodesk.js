@@ -18,3 +18,13 @@ document.addEventListener("DOMContentLoaded", () => {
     invalid.focus({ preventScroll: true });
   }
 });
+
+// On a phone the admin menu is one row that scrolls sideways: start it at
+// the page being shown.
+document.addEventListener("DOMContentLoaded", () => {
+  const menu = document.querySelector("nav.side-menu");
+  const current = menu?.querySelector("[aria-current=page]");
+  if (menu && current && menu.scrollWidth > menu.clientWidth) {
+    menu.scrollLeft = current.offsetLeft - menu.clientWidth / 2 + current.clientWidth / 2;
+  }
+});
