@@ -110,11 +110,11 @@ impl ListPage {
     }
 
     fn state_label(&self, state: &PortalStateFilter) -> String {
-        crate::text::t(match state {
-            PortalStateFilter::Open => "ticket-list-state-open",
-            PortalStateFilter::Closed => "ticket-list-state-closed",
-            PortalStateFilter::All => "ticket-list-state-all",
-        })
+        match state {
+            PortalStateFilter::Open => crate::text::t("ticket-list-state-open"),
+            PortalStateFilter::Closed => crate::text::t("ticket-list-state-closed"),
+            PortalStateFilter::All => crate::text::t("ticket-list-state-all"),
+        }
     }
 
     fn is_state(&self, state: &PortalStateFilter) -> bool {
