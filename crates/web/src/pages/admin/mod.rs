@@ -106,6 +106,9 @@ pub(crate) struct AdminMenu {
 /// One group of the menu: its heading and its pages (path, label).
 type MenuGroup = (&'static str, &'static [(&'static str, &'static str)]);
 
+/// A menu entry as the page shows it: path, label, whether it is the page.
+type MenuEntry = (&'static str, &'static str, bool);
+
 impl AdminMenu {
     pub const GROUPS: [MenuGroup; 5] = [
         (
@@ -148,7 +151,7 @@ impl AdminMenu {
 
     /// Each group's heading with its entries (path, label, whether it is
     /// the page shown).
-    pub fn groups(&self) -> Vec<(&'static str, Vec<(&'static str, &'static str, bool)>)> {
+    pub fn groups(&self) -> Vec<(&'static str, Vec<MenuEntry>)> {
         AdminMenu::GROUPS
             .iter()
             .map(|(heading, entries)| {
