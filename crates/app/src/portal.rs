@@ -493,6 +493,7 @@ impl App {
                 channel: Channel::HelpCenter.key(),
                 ip: caller.ip,
                 attachments: &attachments,
+                inbound_mail_id: None,
             }),
         )
         .await
@@ -700,6 +701,7 @@ impl App {
             channel: Channel::HelpCenter.key(),
             ip: caller.ip,
             attachments: &attachments,
+            inbound_mail_id: None,
         };
         let no_labels = Labels::default();
         let (message, no_labels) = (&message, &no_labels);

@@ -11,6 +11,7 @@ mod departments;
 mod dialect;
 mod directory;
 mod error_log;
+mod inbound_mail;
 mod jobs;
 mod knowledge_base;
 mod logins;
@@ -36,6 +37,10 @@ pub use backend::{Backend, ConnectError};
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
+pub use inbound_mail::{
+    INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, InboundMailRecord, NewInboundMail,
+    inbound_job_payload,
+};
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
 pub use knowledge_base::{
     ArticleCategoryRecord, ArticleCommentRecord, ArticleRecord, ArticleRevisionRecord,
@@ -76,6 +81,7 @@ pub mod handles {
     pub use crate::departments::Departments;
     pub use crate::directory::Directory;
     pub use crate::error_log::ErrorLog;
+    pub use crate::inbound_mail::InboundMail;
     pub use crate::jobs::Jobs;
     pub use crate::knowledge_base::KnowledgeBase;
     pub use crate::logins::Logins;

@@ -124,6 +124,7 @@ impl App {
             channel: input.channel.key(),
             ip: caller.ip,
             attachments: &attachments,
+            inbound_mail_id: None,
         };
         let now = self.now();
         let message_id = self

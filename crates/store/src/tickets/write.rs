@@ -21,6 +21,9 @@ pub struct NewMessage<'a> {
     pub ip: &'a str,
     /// Files already stored as blobs, to attach to the message.
     pub attachments: &'a [NewAttachment<'a>],
+    /// The received mail it came from; that mail is marked done, with
+    /// this ticket, in the same transaction.
+    pub inbound_mail_id: Option<i64>,
 }
 
 /// A stored file to attach to a message.
@@ -155,8 +158,8 @@ async fn insert_message(
 ) -> Result<i64, sqlx::Error> {
     on_connection!(connected, connection => {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO ticket_messages (ticket_id, author_id, is_note, body_markdown, body_html, channel, ip, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            "INSERT INTO ticket_messages (ticket_id, author_id, is_note, body_markdown, body_html, channel, ip, created_at, inbound_mail_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(ticket_id)
         .bind(message.author_id)
@@ -166,8 +169,19 @@ async fn insert_message(
         .bind(message.channel)
         .bind(message.ip)
         .bind(now.millis())
+        .bind(message.inbound_mail_id)
         .fetch_one(&mut *connection)
         .await?;
+        if let Some(inbound_mail_id) = message.inbound_mail_id {
+            sqlx::query(
+                "UPDATE inbound_mails SET state = 'done', reason = '', ticket_id = $2, processed_at = $3 WHERE id = $1",
+            )
+            .bind(inbound_mail_id)
+            .bind(ticket_id)
+            .bind(now.millis())
+            .execute(&mut *connection)
+            .await?;
+        }
         for attachment in message.attachments {
             sqlx::query("INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(attachment.blob_sha256)

@@ -1,0 +1,320 @@
+//! Mail in: every message received is stored whole first (with the job
+//! that processes it, in one transaction), so none is lost whatever
+//! happens next; processing then marks it done (with the ticket it went
+//! to) or rejected (with why), and the rejected ones are the rejection log.
+//! Messages fetched over IMAP carry their UID, and the fetch position
+//! moves in the same transaction that stores them.
+
+use ferrodesk_core::Timestamp;
+
+use crate::backend::BeginWrite;
+use crate::{Store, StoreResult, on_backend};
+
+/// The kind of job that processes one received message.
+pub const INBOUND_MAIL_JOB_KIND: &str = "inbound_mail";
+/// Attempts before a message that keeps failing is left as a dead job
+/// (it stays stored, pending, and an admin can process it again).
+pub const INBOUND_MAIL_MAX_ATTEMPTS: i64 = 8;
+
+/// The payload of the job that processes message `id`.
+pub fn inbound_job_payload(id: i64) -> String {
+    format!("{{\"inbound_mail_id\":{id}}}")
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewInboundMail<'a> {
+    pub account_id: Option<i64>,
+    /// `(UIDVALIDITY, UID)` when it came by IMAP.
+    pub imap: Option<(i64, i64)>,
+    pub raw: &'a [u8],
+    pub message_id: &'a str,
+    pub sender: &'a str,
+    pub subject: &'a str,
+}
+
+/// A stored message, without its source.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InboundMailRecord {
+    pub id: i64,
+    pub account_id: Option<i64>,
+    pub size: i64,
+    pub message_id: String,
+    pub sender: String,
+    pub subject: String,
+    /// `pending`, `done` or `rejected`.
+    pub state: String,
+    pub reason: String,
+    pub ticket_id: Option<i64>,
+    pub attempts: i64,
+    pub received_at: i64,
+    pub processed_at: Option<i64>,
+}
+
+/// A query on received mail with the columns of `InboundMailRecord`.
+macro_rules! record_query {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, account_id, size, message_id, sender, subject, state, reason, \
+             ticket_id, attempts, received_at, processed_at FROM inbound_mails ",
+            $tail
+        )
+    };
+}
+
+impl InboundMail<'_> {
+    /// Stores a message with the job that processes it; `None` when the
+    /// same IMAP message (account, UIDVALIDITY, UID) is stored already.
+    pub async fn store_inbound_mail(
+        &self,
+        mail: &NewInboundMail<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            if let Some((validity, uid)) = mail.imap {
+                let known: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM inbound_mails WHERE account_id = $1 AND imap_uid_validity = $2 AND imap_uid = $3",
+                )
+                .bind(mail.account_id)
+                .bind(validity)
+                .bind(uid)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                if known.is_some() {
+                    return Ok(None);
+                }
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, size, message_id, \
+                     sender, subject, state, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
+            )
+            .bind(mail.account_id)
+            .bind(mail.imap.map(|(validity, _)| validity))
+            .bind(mail.imap.map(|(_, uid)| uid))
+            .bind(mail.raw)
+            .bind(i64::try_from(mail.raw.len()).unwrap_or(i64::MAX))
+            .bind(mail.message_id)
+            .bind(mail.sender)
+            .bind(mail.subject)
+            .bind(now.millis())
+            .fetch_one(&mut *transaction)
+            .await?;
+            sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+                .bind(INBOUND_MAIL_JOB_KIND)
+                .bind(inbound_job_payload(id))
+                .bind(now.millis())
+                .bind(INBOUND_MAIL_MAX_ATTEMPTS)
+                .bind(now.millis())
+                .fetch_one(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            Ok(Some(id))
+        })
+    }
+
+    pub async fn get_inbound_mail(&self, id: i64) -> StoreResult<Option<InboundMailRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, InboundMailRecord>(record_query!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// A stored message's source.
+    pub async fn inbound_mail_source(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, Vec<u8>>("SELECT raw FROM inbound_mails WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Counts one more processing attempt of a message.
+    pub async fn count_inbound_attempt(&self, id: i64) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE inbound_mails SET attempts = attempts + 1 WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks a pending message rejected, with why. False when it was not
+    /// pending (processed meanwhile).
+    pub async fn reject_inbound_mail(
+        &self,
+        id: i64,
+        reason: &str,
+        ticket_id: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let changed = on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE inbound_mails SET state = 'rejected', reason = $2, ticket_id = $3, processed_at = $4 \
+                 WHERE id = $1 AND state = 'pending'",
+            )
+            .bind(id)
+            .bind(reason)
+            .bind(ticket_id)
+            .bind(now.millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(changed == 1)
+    }
+
+    /// Puts a rejected message back to be processed again, with its job.
+    pub async fn retry_inbound_mail(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE inbound_mails SET state = 'pending', reason = '', processed_at = NULL \
+                 WHERE id = $1 AND state = 'rejected'",
+            )
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+                    .bind(INBOUND_MAIL_JOB_KIND)
+                    .bind(inbound_job_payload(id))
+                    .bind(now.millis())
+                    .bind(INBOUND_MAIL_MAX_ATTEMPTS)
+                    .bind(now.millis())
+                    .fetch_one(&mut *transaction)
+                    .await?;
+            }
+            transaction.commit().await?;
+            Ok(changed == 1)
+        })
+    }
+
+    /// Rejected messages, newest first, before `(received_at, id)`.
+    pub async fn rejected_inbound_mails(
+        &self,
+        before: Option<(i64, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<InboundMailRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, InboundMailRecord>(record_query!(
+                "WHERE state = 'rejected' AND ($1 IS NULL OR (received_at, id) < ($1, $2)) \
+                 ORDER BY received_at DESC, id DESC LIMIT $3"
+            ))
+            .bind(before.map(|(at, _)| at))
+            .bind(before.map_or(0, |(_, id)| id))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// Deletes the sources of handled messages received before `cutoff`:
+    /// rejected ones go entirely; a processed one keeps its row (a ticket
+    /// message may point at it) with an empty source.
+    pub async fn forget_inbound_mails(&self, cutoff: Timestamp) -> StoreResult<u64> {
+        Ok(on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let rejected = sqlx::query(
+                "DELETE FROM inbound_mails WHERE state = 'rejected' AND received_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM ticket_messages m WHERE m.inbound_mail_id = inbound_mails.id)",
+            )
+            .bind(cutoff.millis())
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            transaction.commit().await?;
+            rejected
+        }))
+    }
+
+    /// How many messages a sender (or, with an empty sender, an account)
+    /// sent since `since`: for flood limits.
+    pub async fn count_recent_inbound(
+        &self,
+        sender: &str,
+        account_id: Option<i64>,
+        since: Timestamp,
+    ) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            if sender.is_empty() {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM inbound_mails WHERE account_id IS NOT DISTINCT FROM $1 AND received_at >= $2",
+                )
+                .bind(account_id)
+                .bind(since.millis())
+                .fetch_one(pool)
+                .await?
+            } else {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM inbound_mails WHERE sender = $1 AND received_at >= $2",
+                )
+                .bind(sender)
+                .bind(since.millis())
+                .fetch_one(pool)
+                .await?
+            }
+        }))
+    }
+
+    /// The ticket an earlier copy of the same message (same Message-ID and
+    /// sender) already went to, so a message delivered twice is stored
+    /// once on the ticket.
+    pub async fn ticket_of_earlier_copy(
+        &self,
+        id: i64,
+        message_id: &str,
+        sender: &str,
+    ) -> StoreResult<Option<i64>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT ticket_id FROM inbound_mails WHERE message_id = $1 AND sender = $2 AND id <> $3 \
+                 AND state = 'done' ORDER BY id LIMIT 1",
+            )
+            .bind(message_id)
+            .bind(sender)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .flatten()
+        }))
+    }
+
+    /// The ticket message a stored mail became, if it became one (so that
+    /// processing twice adds nothing).
+    pub async fn message_from_inbound(&self, id: i64) -> StoreResult<Option<(i64, i64)>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT ticket_id, id FROM ticket_messages WHERE inbound_mail_id = $1 LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+}
+
+/// The store's operations on received mail: `store.inbound_mail()`.
+#[derive(Clone, Copy)]
+pub struct InboundMail<'a> {
+    store: &'a Store,
+}
+
+impl Store {
+    pub fn inbound_mail(&self) -> InboundMail<'_> {
+        InboundMail { store: self }
+    }
+}
+
+impl std::ops::Deref for InboundMail<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        self.store
+    }
+}
