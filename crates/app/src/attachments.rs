@@ -194,18 +194,13 @@ impl App {
         }
         let limits = self.settings().await?.attachments.clone();
         let file_name = clean_file_name(file_name);
-        if limits.max_files_per_message == 0 {
-            return Err(AppError::invalid(
-                "attachments",
-                "Attachments are turned off.",
-            ));
+        if let Some(refusal) = refusal_of(&limits, &file_name) {
+            return Err(AppError::invalid("attachments", refusal));
         }
-        if limits.blocks(&file_name) {
-            return Err(AppError::invalid(
-                "attachments",
-                format!("Files like \u{201c}{file_name}\u{201d} cannot be attached."),
-            ));
-        }
+        self.start_upload(file_name, limits.max_file_bytes()).await
+    }
+
+    async fn start_upload(&self, file_name: String, limit: u64) -> AppResult<Upload> {
         let blobs = self.blob_store()?;
         create_dir(&blobs.incoming()).await?;
         let temp_path = blobs.incoming().join(hex::encode(random_bytes::<16>()?));
@@ -217,10 +212,38 @@ impl App {
             temp_path,
             hasher: Sha256::new(),
             size: 0,
-            limit: limits.max_file_bytes(),
+            limit,
             head: Vec::with_capacity(16),
             file_name,
         })
+    }
+
+    /// Stores a file that came by mail, within the admin's limits; a file
+    /// the limits refuse answers why, in words for the ticket.
+    pub(crate) async fn store_mail_file(
+        &self,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> AppResult<Result<UploadedFile, String>> {
+        let limits = self.settings().await?.attachments.clone();
+        let file_name = clean_file_name(file_name);
+        if let Some(refusal) = refusal_of(&limits, &file_name) {
+            return Ok(Err(refusal));
+        }
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limits.max_file_bytes() {
+            return Ok(Err(format!(
+                "\u{201c}{file_name}\u{201d} is larger than {} MiB.",
+                limits.max_file_mib
+            )));
+        }
+        let mut upload = self
+            .start_upload(file_name, limits.max_file_bytes())
+            .await?;
+        if let Err(error) = upload.write(bytes).await {
+            let _ = tokio::fs::remove_file(&upload.temp_path).await;
+            return Err(error);
+        }
+        self.finish_upload(upload).await.map(Ok)
     }
 
     /// Finishes a file: moved to its place by content (a body stored before
@@ -426,6 +449,19 @@ impl App {
             content_type,
             size,
         })
+    }
+}
+
+/// Why the limits refuse a file of this name, if they do.
+fn refusal_of(limits: &crate::AttachmentLimits, file_name: &str) -> Option<String> {
+    if limits.max_files_per_message == 0 {
+        Some("Attachments are turned off.".to_owned())
+    } else if limits.blocks(file_name) {
+        Some(format!(
+            "Files like \u{201c}{file_name}\u{201d} cannot be attached."
+        ))
+    } else {
+        None
     }
 }
 

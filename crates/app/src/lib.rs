@@ -12,6 +12,7 @@ mod error;
 mod error_log;
 mod front_page;
 mod hostnames;
+mod inbound;
 mod jobs;
 mod knowledge_base;
 mod mail;
@@ -90,8 +91,8 @@ pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
     ApiSettings, AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList,
     LoginLimits, LoginMonitoring, MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS,
-    MAX_TWO_FACTOR_GRACE_DAYS, RegistrationMode, SessionLimits, Settings, TwoFactorPolicy,
-    parse_range,
+    MAX_TWO_FACTOR_GRACE_DAYS, MailInSettings, RegistrationMode, SessionLimits, Settings,
+    TwoFactorPolicy, parse_range,
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{
@@ -229,5 +230,21 @@ impl App {
             .store
             .ping(std::time::Duration::from_secs(1))
             .await
+    }
+}
+
+#[cfg(test)]
+impl App {
+    /// An instance on an in-memory SQLite database with a fresh key, for
+    /// unit tests of what needs the key or the settings.
+    pub(crate) async fn for_tests() -> App {
+        let store = Store::open("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        let key = InstanceKey::from_text(&InstanceKey::generate_text().expect("randomness"))
+            .expect("a key");
+        App::new(store, key, "https://help.example.org")
+            .await
+            .expect("an app")
     }
 }

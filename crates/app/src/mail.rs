@@ -47,6 +47,8 @@ pub(crate) struct ComposedMail {
     text_body: String,
     html_body: String,
     template: &'static str,
+    /// The threading headers as the outbox keeps them (JSON).
+    headers: String,
 }
 
 impl ComposedMail {
@@ -57,9 +59,32 @@ impl ComposedMail {
             subject: &self.subject,
             text_body: &self.text_body,
             html_body: Some(&self.html_body),
-            headers: "{}",
+            headers: &self.headers,
             template: self.template,
         }
+    }
+
+    /// Places the mail in a ticket's conversation: its Message-ID is the
+    /// signed one naming the ticket and the recipient, and it refers to
+    /// the conversation's root (and, when given, the message it answers).
+    pub(crate) fn in_thread(
+        mut self,
+        message_id: String,
+        root: &str,
+        answering: Option<&str>,
+    ) -> ComposedMail {
+        let in_reply_to = answering.unwrap_or(root);
+        let references = match answering {
+            Some(answered) if answered != root => format!("{root} {answered}"),
+            _ => root.to_owned(),
+        };
+        self.message_id = message_id;
+        self.headers = serde_json::json!({
+            "In-Reply-To": in_reply_to,
+            "References": references,
+        })
+        .to_string();
+        self
     }
 }
 
@@ -241,7 +266,7 @@ pub fn hide_tokens(text: &str) -> String {
 
 impl App {
     /// The domain for Message-IDs: the public URL's host name.
-    fn message_id_domain(&self) -> String {
+    pub(crate) fn message_id_domain(&self) -> String {
         let host = self
             .public_url()
             .split_once("://")
@@ -306,6 +331,7 @@ impl App {
             text_body: rendered.text,
             html_body: rendered.html,
             template: kind.key(),
+            headers: "{}".to_owned(),
         })
     }
 

@@ -756,18 +756,24 @@ impl App {
         subject: &Subject,
     ) -> AppResult<crate::mail::ComposedMail> {
         let code = self.access_code_for(reference, 0);
-        self.compose_mail(
-            TemplateKind::TicketReceived,
-            &requester.name,
-            &requester.email,
-            serde_json::json!({
-                "name": requester.name,
-                "reference": reference.as_str(),
-                "subject": subject.as_str(),
-                "link": self.ticket_link(reference, &code),
-            }),
-        )
-        .await
+        let mail = self
+            .compose_mail(
+                TemplateKind::TicketReceived,
+                &requester.name,
+                &requester.email,
+                serde_json::json!({
+                    "name": requester.name,
+                    "reference": reference.as_str(),
+                    "subject": subject.as_str(),
+                    "link": self.ticket_link(reference, &code),
+                }),
+            )
+            .await?;
+        Ok(mail.in_thread(
+            self.thread_message_id(reference, requester.id),
+            &self.thread_root_id(reference),
+            None,
+        ))
     }
 
     /// Revokes every access link mailed for a ticket so far (agents with

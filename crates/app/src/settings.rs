@@ -362,6 +362,33 @@ pub struct Settings {
     pub branding: Branding,
     #[serde(default = "default_api_settings")]
     pub api: ApiSettings,
+    #[serde(default)]
+    pub mail_in: MailInSettings,
+}
+
+/// How mail coming in is handled: the limits that stop loops and floods,
+/// and how long refused mail is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailInSettings {
+    /// Automatic mails (receipts) one address gets in an hour at most.
+    pub auto_replies_per_address_per_hour: u32,
+    /// Messages one sender may send in an hour before the rest are refused.
+    pub mails_per_sender_per_hour: u32,
+    /// Messages one account takes in an hour before the rest are refused.
+    pub mails_per_account_per_hour: u32,
+    /// Days the rejection log keeps a refused message.
+    pub rejections_kept_days: u32,
+}
+
+impl Default for MailInSettings {
+    fn default() -> MailInSettings {
+        MailInSettings {
+            auto_replies_per_address_per_hour: 5,
+            mails_per_sender_per_hour: 30,
+            mails_per_account_per_hour: 2_000,
+            rejections_kept_days: 30,
+        }
+    }
 }
 
 fn default_attachment_limits() -> AttachmentLimits {
@@ -425,6 +452,7 @@ impl Default for Settings {
             help_center: default_help_center(),
             branding: default_branding(),
             api: default_api_settings(),
+            mail_in: MailInSettings::default(),
         }
     }
 }
@@ -442,6 +470,7 @@ const ATTACHMENTS: &str = "attachments";
 const HELP_CENTER: &str = "help_center";
 const BRANDING: &str = "branding";
 const API: &str = "api";
+const MAIL_IN: &str = "mail_in";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -460,6 +489,7 @@ impl Settings {
             (HELP_CENTER, to_json(&self.help_center)?),
             (BRANDING, to_json(&self.branding)?),
             (API, to_json(&self.api)?),
+            (MAIL_IN, to_json(&self.mail_in)?),
         ])
     }
 
@@ -483,6 +513,7 @@ impl Settings {
                 HELP_CENTER => parse_into(value, &mut settings.help_center),
                 BRANDING => parse_into(value, &mut settings.branding),
                 API => parse_into(value, &mut settings.api),
+                MAIL_IN => parse_into(value, &mut settings.mail_in),
                 _ => true,
             };
             if !applied {

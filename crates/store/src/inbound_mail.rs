@@ -286,6 +286,20 @@ impl InboundMail<'_> {
         }))
     }
 
+    /// The Message-ID of the mail a ticket started from, when it started
+    /// from one: the root its conversation is threaded under.
+    pub async fn first_message_id_of_ticket(&self, ticket_id: i64) -> StoreResult<Option<String>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, String>(
+                "SELECT im.message_id FROM ticket_messages m JOIN inbound_mails im ON im.id = m.inbound_mail_id \
+                 WHERE m.ticket_id = $1 AND im.message_id <> '' ORDER BY m.id LIMIT 1",
+            )
+            .bind(ticket_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
     /// The ticket message a stored mail became, if it became one (so that
     /// processing twice adds nothing).
     pub async fn message_from_inbound(&self, id: i64) -> StoreResult<Option<(i64, i64)>> {

@@ -10,6 +10,7 @@ mod backend;
 mod departments;
 mod dialect;
 mod directory;
+mod email_accounts;
 mod error_log;
 mod inbound_mail;
 mod jobs;
@@ -36,6 +37,7 @@ pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError};
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
+pub use email_accounts::{EmailAccountRecord, EmailAccountWrite};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use inbound_mail::{
     INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, InboundMailRecord, NewInboundMail,
@@ -80,6 +82,7 @@ pub mod handles {
     pub use crate::audit::AuditLog;
     pub use crate::departments::Departments;
     pub use crate::directory::Directory;
+    pub use crate::email_accounts::EmailAccounts;
     pub use crate::error_log::ErrorLog;
     pub use crate::inbound_mail::InboundMail;
     pub use crate::jobs::Jobs;

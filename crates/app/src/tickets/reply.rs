@@ -221,7 +221,7 @@ impl App {
     }
 
     /// A reply goes to the requester and the CCs by mail, each their own
-    /// copy; a note never leaves.
+    /// copy, threaded under the ticket's conversation; a note never leaves.
     async fn reply_mails(
         &self,
         ticket: &TicketRecord,
@@ -230,6 +230,7 @@ impl App {
         html: &str,
     ) -> AppResult<Vec<ComposedMail>> {
         let mut recipients = vec![(
+            ticket.requester_id,
             ticket.requester_name.clone(),
             ticket.requester_email.clone(),
         )];
@@ -240,11 +241,12 @@ impl App {
                 .await?
                 .into_iter()
                 .filter(|cc| cc.id != ticket.requester_id)
-                .map(|cc| (cc.name, cc.email)),
+                .map(|cc| (cc.id, cc.name, cc.email)),
         );
         let link = self.ticket_link(&ticket.reference, &self.ticket_access_code(ticket));
+        let root = self.thread_root(ticket.id, &ticket.reference).await?;
         let mut mails = Vec::with_capacity(recipients.len());
-        for (name, email) in recipients {
+        for (person_id, name, email) in recipients {
             let context = serde_json::json!({
                 "name": name,
                 "reference": ticket.reference.as_str(),
@@ -254,10 +256,14 @@ impl App {
                 "message_html": html,
                 "link": link,
             });
-            mails.push(
-                self.compose_mail(TemplateKind::TicketReply, &name, &email, context)
-                    .await?,
-            );
+            let mail = self
+                .compose_mail(TemplateKind::TicketReply, &name, &email, context)
+                .await?;
+            mails.push(mail.in_thread(
+                self.thread_message_id(&ticket.reference, person_id),
+                &root,
+                None,
+            ));
         }
         Ok(mails)
     }

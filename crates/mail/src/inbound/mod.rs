@@ -132,7 +132,8 @@ pub fn parse_inbound(raw: &[u8]) -> Result<InboundMessage, InboundError> {
         ),
         (None, None) => (String::new(), String::new()),
     };
-    let (attachments, attachments_dropped) = attachments_of(&message);
+    let bounce = automatic::bounce_of(&message);
+    let (attachments, attachments_dropped) = attachments_of(&message, bounce.is_some());
     Ok(InboundMessage {
         message_id: message
             .message_id()
@@ -154,7 +155,7 @@ pub fn parse_inbound(raw: &[u8]) -> Result<InboundMessage, InboundError> {
         attachments,
         attachments_dropped,
         automatic: automatic::automatic_reason(&message),
-        bounce: automatic::bounce_of(&message),
+        bounce,
     })
 }
 
@@ -176,8 +177,22 @@ fn body_text(message: &mail_parser::Message<'_>) -> Option<String> {
     any.then(|| text.replace("\r\n", "\n"))
 }
 
+/// Parts without a name that are a message's machinery, not files: a
+/// calendar invitation's body, a report's delivery status and the headers
+/// it returns.
+const UNNAMED_MACHINERY: [&str; 4] = [
+    "text/calendar",
+    "message/delivery-status",
+    "message/disposition-notification",
+    "text/rfc822-headers",
+];
+
 /// The files of a message: attachments and inline images, up to the cap.
-fn attachments_of(message: &mail_parser::Message<'_>) -> (Vec<InboundAttachment>, usize) {
+/// A report's returned message is part of the bounce, not a file.
+fn attachments_of(
+    message: &mail_parser::Message<'_>,
+    is_report: bool,
+) -> (Vec<InboundAttachment>, usize) {
     let mut files = Vec::new();
     let mut dropped = 0;
     for part in message.attachments() {
@@ -193,6 +208,14 @@ fn attachments_of(message: &mail_parser::Message<'_>) -> (Vec<InboundAttachment>
             })
             .unwrap_or_else(|| "application/octet-stream".to_owned())
             .to_ascii_lowercase();
+        let named = part
+            .attachment_name()
+            .is_some_and(|name| !name.trim().is_empty());
+        let machinery = UNNAMED_MACHINERY.contains(&content_type.as_str())
+            || (is_report && content_type == "message/rfc822");
+        if !named && machinery {
+            continue;
+        }
         let bytes = match &part.body {
             PartType::Message(inner) => inner.raw_message().to_vec(),
             _ => part.contents().to_vec(),
