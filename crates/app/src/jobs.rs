@@ -298,6 +298,7 @@ impl App {
                 self.answer_password_reset_request(&job.payload).await
             }
             crate::hostnames::REVERSE_DNS_JOB => self.resolve_hostname_job(&job.payload).await,
+            ferrodesk_store::INBOUND_MAIL_JOB_KIND => self.process_inbound_job(&job.payload).await,
             other => Err(JobFailure::Permanent(format!(
                 "no handler for jobs of kind {other:?}"
             ))),

@@ -46,6 +46,7 @@ pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller, csv_cell};
 pub use departments::{DepartmentNode, department_tree, with_descendants};
 pub use error::{AppError, AppResult, FieldErrors};
 pub use error_log::ServerError;
+pub use ferrodesk_mail::inbound::MAX_INBOUND_BYTES as MAX_INBOUND_MAIL_BYTES;
 pub use ferrodesk_mail::{Security, SmtpConfig, TemplateError, TemplateKind};
 pub use ferrodesk_store::{
     ApiKeyRecord, AuditFilter, AuditRecord, ErrorLogEntry, IpVerification, LoginFilter,
@@ -58,11 +59,14 @@ pub use ferrodesk_store::{
     AttachmentRecord, MessageRecord, TicketFieldRecord, TicketLogRecord, TicketPriorityRecord,
     TicketRecord,
 };
-pub use ferrodesk_store::{JobRecord, LinkPurpose, MailRecord};
+pub use ferrodesk_store::{
+    EmailAccountRecord, EmailAccountWrite, JobRecord, LinkPurpose, MailRecord,
+};
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use front_page::{CategoryTile, FrontPage};
 pub use hostnames::confirmed_hostname;
+pub use inbound::InboundOutcome;
 pub use jobs::{WorkerConfig, Workers};
 pub use knowledge_base::{
     ARTICLE_STATUSES, ArticleEditor, ArticleInput, ArticlePage, CategoryNode, CategoryPage,

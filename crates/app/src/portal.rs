@@ -197,7 +197,7 @@ impl App {
         self.access_code_for(&ticket.reference, ticket.access_generation)
     }
 
-    fn access_code_for(&self, reference: &TicketRef, generation: i64) -> String {
+    pub(crate) fn access_code_for(&self, reference: &TicketRef, generation: i64) -> String {
         let message = format!("{reference}:{generation}");
         hex::encode(self.inner.key.sign("ticket-access", message.as_bytes()))
     }

@@ -51,7 +51,27 @@ enum Command {
     Apikey(ApikeyCommand),
     /// Fill the database with realistic made-up data (benchmarks, demos).
     Seed(Seed),
+    /// Take mail from a mail server.
+    #[command(subcommand)]
+    Mail(MailCommand),
 }
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Read one message (RFC 5322) on standard input, for a mail server's
+    /// pipe or .forward, and store it as a ticket, a reply or in the
+    /// rejection log. Exits 0 once it is stored, and 75 (EX_TEMPFAIL) when
+    /// it cannot be stored now, so that the mail server tries again.
+    Receive {
+        /// The email account it arrived at, by its address; without it new
+        /// tickets go to the default department.
+        #[arg(long, value_name = "ADDRESS")]
+        account: Option<String>,
+    },
+}
+
+/// The exit code that asks a mail server to try delivering again later.
+const EX_TEMPFAIL: u8 = 75;
 
 #[derive(Args)]
 struct Seed {
@@ -141,6 +161,9 @@ enum Failure {
     Usage(String),
     /// Anything else: exit code 1.
     Runtime(String),
+    /// A message could not be stored now: exit code 75, so the mail
+    /// server keeps it and tries again.
+    TryAgain(String),
 }
 
 impl From<ConfigError> for Failure {
@@ -208,6 +231,10 @@ fn main() -> ExitCode {
             eprintln!("ferrodesk: {}", message.replace('\n', " "));
             ExitCode::FAILURE
         }
+        Err(Failure::TryAgain(message)) => {
+            eprintln!("ferrodesk: {}", message.replace('\n', " "));
+            ExitCode::from(EX_TEMPFAIL)
+        }
     }
 }
 
@@ -251,6 +278,20 @@ fn init_logging() {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    // A mail server hands over a message and waits for the answer: whatever
+    // stops it being stored (configuration, database) must say "try
+    // again", never "done" and never a bounce.
+    if let Some(Command::Mail(MailCommand::Receive { account })) = &cli.command {
+        return receive_mail(cli.config.as_deref(), account.as_deref())
+            .await
+            .map_err(|failure| match failure {
+                Failure::Usage(message)
+                | Failure::Runtime(message)
+                | Failure::TryAgain(message) => {
+                    Failure::TryAgain(format!("the message was not stored: {message}"))
+                }
+            });
+    }
     let environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
     let mut config = Config::load(cli.config.as_deref(), &environment)?;
     config.prepare_data_dir()?;
@@ -267,6 +308,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let app = App::new(store, key, &config.public_url).await?;
             admin(&app, command).await
         }
+        Command::Mail(MailCommand::Receive { .. }) => Ok(()),
         Command::Seed(arguments) => {
             let store = open_store(&config).await?;
             let app = App::new(store, key, &config.public_url).await?;
@@ -294,6 +336,53 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// `ferrodesk mail receive`: one message from standard input, stored and
+/// processed.
+async fn receive_mail(
+    config_path: Option<&std::path::Path>,
+    account: Option<&str>,
+) -> Result<(), Failure> {
+    let environment = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let mut config = Config::load(config_path, &environment)?;
+    config.prepare_data_dir()?;
+    let key = config.instance_key()?;
+    let raw = read_message_from_stdin()
+        .await
+        .map_err(|error| Failure::TryAgain(format!("cannot read standard input: {error}")))?;
+    let store = open_store(&config).await?;
+    let mut options = AppOptions::new(&config.public_url);
+    options.smtp_override = config.smtp.clone();
+    options.blob_dir = Some(config.data_dir.join("attachments"));
+    let app = App::with_options(store, key, options).await?;
+    let (id, outcome) = app.receive_mail(&raw, account).await?;
+    println!("Stored as received mail {id}: {}.", outcome.describe());
+    Ok(())
+}
+
+/// The message on standard input, up to one byte past the largest one
+/// taken (so that an oversized one is recognised); the rest is read and
+/// dropped, so the mail server's pipe closes cleanly.
+async fn read_message_from_stdin() -> std::io::Result<Vec<u8>> {
+    tokio::task::spawn_blocking(|| {
+        use std::io::Read;
+        let limit = ferrodesk_app::MAX_INBOUND_MAIL_BYTES + 1;
+        let mut input = std::io::stdin().lock();
+        let mut raw = Vec::with_capacity(64 * 1024);
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let read = input.read(&mut chunk)?;
+            if read == 0 {
+                break;
+            }
+            let room = limit.saturating_sub(raw.len());
+            raw.extend_from_slice(&chunk[..read.min(room)]);
+        }
+        Ok(raw)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 async fn open_store(config: &Config) -> Result<Store, Failure> {

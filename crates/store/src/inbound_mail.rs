@@ -133,10 +133,33 @@ impl InboundMail<'_> {
         }))
     }
 
-    /// Counts one more processing attempt of a message.
-    pub async fn count_inbound_attempt(&self, id: i64) -> StoreResult<()> {
+    /// Takes a pending message to process until `until`, counting the
+    /// attempt; false when it is not pending or another node holds it.
+    pub async fn take_inbound_mail(
+        &self,
+        id: i64,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let taken = on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE inbound_mails SET attempts = attempts + 1, processing_until = $2 \
+                 WHERE id = $1 AND state = 'pending' AND (processing_until IS NULL OR processing_until < $3)",
+            )
+            .bind(id)
+            .bind(until.millis())
+            .bind(now.millis())
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(taken == 1)
+    }
+
+    /// Lets go of a message whose processing failed, for the next try.
+    pub async fn release_inbound_mail(&self, id: i64) -> StoreResult<()> {
         on_backend!(self, pool => {
-            sqlx::query("UPDATE inbound_mails SET attempts = attempts + 1 WHERE id = $1")
+            sqlx::query("UPDATE inbound_mails SET processing_until = NULL WHERE id = $1")
                 .bind(id)
                 .execute(pool)
                 .await?;
@@ -169,12 +192,48 @@ impl InboundMail<'_> {
         Ok(changed == 1)
     }
 
+    /// Marks a pending message done without a message of its own (a copy
+    /// of one already on `ticket_id`).
+    pub async fn mark_inbound_done(
+        &self,
+        id: i64,
+        ticket_id: Option<i64>,
+        reason: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE inbound_mails SET state = 'done', reason = $2, ticket_id = $3, processed_at = $4 \
+                 WHERE id = $1 AND state = 'pending'",
+            )
+            .bind(id)
+            .bind(reason)
+            .bind(ticket_id)
+            .bind(now.millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Notes what a processed message became (its row is done already).
+    pub async fn note_inbound_outcome(&self, id: i64, outcome: &str) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE inbound_mails SET reason = $2, processing_until = NULL WHERE id = $1 AND state = 'done'")
+                .bind(id)
+                .bind(outcome)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Puts a rejected message back to be processed again, with its job.
     pub async fn retry_inbound_mail(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             let changed = sqlx::query(
-                "UPDATE inbound_mails SET state = 'pending', reason = '', processed_at = NULL \
+                "UPDATE inbound_mails SET state = 'pending', reason = '', processed_at = NULL, processing_until = NULL \
                  WHERE id = $1 AND state = 'rejected'",
             )
             .bind(id)

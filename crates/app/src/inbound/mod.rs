@@ -1,4 +1,298 @@
-//! Mail in: storing what arrives, then turning it into a ticket, a reply,
-//! an agent's answer or a note, or refusing it to the rejection log.
+//! Mail in: a received message is stored whole first, with the job that
+//! processes it, and only then read and turned into a ticket, a reply, an
+//! agent's answer or a note, or refused to the rejection log with why. A
+//! message that fails to process stays stored and its job is retried; an
+//! admin can send a refused one through again once its cause is fixed.
 
+mod route;
 mod threading;
+mod write;
+
+use ferrodesk_core::{Email, TicketRef};
+use ferrodesk_mail::inbound::{InboundMessage, MAX_INBOUND_BYTES, header_summary, parse_inbound};
+use ferrodesk_store::{EmailAccountRecord, InboundMailRecord, NewInboundMail};
+
+use crate::jobs::{JobFailure, JobResult};
+use crate::{App, AppError, AppResult};
+
+/// The most of an oversized message kept for the rejection log.
+const OVERSIZED_KEPT_BYTES: usize = 256 * 1024;
+/// How long one node may take to process a message before another may.
+const PROCESSING_LEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// How long the pipe waits for a message another node is processing.
+const WAIT_FOR_OTHER_NODE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a processed message became, as its row notes it.
+const NEW_TICKET: &str = "new ticket";
+const REPLY: &str = "reply";
+const AGENT_REPLY: &str = "agent's answer";
+const NOTE: &str = "note";
+
+/// What a received message became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundOutcome {
+    NewTicket(TicketRef),
+    Reply(TicketRef),
+    AgentReply(TicketRef),
+    /// A bounce or an automatic reply, kept as a note.
+    Note(TicketRef),
+    /// A copy of a message already on this ticket.
+    Duplicate(Option<i64>),
+    Rejected(String),
+    /// Stored, to be processed by a background job (processing failed for
+    /// now and will be tried again).
+    Pending,
+}
+
+impl InboundOutcome {
+    /// In words, for the command line and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            InboundOutcome::NewTicket(reference) => format!("new ticket {reference}"),
+            InboundOutcome::Reply(reference) => format!("reply on {reference}"),
+            InboundOutcome::AgentReply(reference) => format!("agent's answer on {reference}"),
+            InboundOutcome::Note(reference) => format!("note on {reference}"),
+            InboundOutcome::Duplicate(_) => "a copy of a message already stored".to_owned(),
+            InboundOutcome::Rejected(reason) => format!("rejected: {reason}"),
+            InboundOutcome::Pending => "stored; it will be processed in the background".to_owned(),
+        }
+    }
+}
+
+impl App {
+    /// Takes one message from a mail server (`ferrodesk mail receive`):
+    /// stored first, then processed at once. `account` picks the account
+    /// by its address; without it (or when none has that address) new
+    /// tickets go to the default department. An error means nothing was
+    /// stored and the mail server should try again.
+    pub async fn receive_mail(
+        &self,
+        raw: &[u8],
+        account: Option<&str>,
+    ) -> AppResult<(i64, InboundOutcome)> {
+        let account = match account.map(Email::parse) {
+            Some(Ok(address)) => {
+                self.store()
+                    .email_accounts()
+                    .email_account_by_address(&address.normalized())
+                    .await?
+            }
+            _ => None,
+        };
+        let id = self
+            .store_received_mail(raw, account.as_ref().map(|account| account.id), None)
+            .await?
+            .ok_or_else(|| AppError::Internal("the message was not stored".to_owned()))?;
+        let mut outcome = match self.process_inbound_mail(id).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::warn!(inbound_mail_id = id, %error, "a received mail could not be processed yet; its job will try again");
+                InboundOutcome::Pending
+            }
+        };
+        // A worker may have taken it first: wait a moment for its answer.
+        let deadline = std::time::Instant::now() + WAIT_FOR_OTHER_NODE;
+        while outcome == InboundOutcome::Pending && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            outcome = self.inbound_outcome(id).await?;
+        }
+        Ok((id, outcome))
+    }
+
+    /// Stores a received message with its processing job; `None` when the
+    /// same IMAP message is stored already. An oversized one is kept in
+    /// part and refused at once.
+    pub(crate) async fn store_received_mail(
+        &self,
+        raw: &[u8],
+        account_id: Option<i64>,
+        imap: Option<(i64, i64)>,
+    ) -> AppResult<Option<i64>> {
+        let oversized = raw.len() > MAX_INBOUND_BYTES;
+        let kept = if oversized {
+            &raw[..OVERSIZED_KEPT_BYTES]
+        } else {
+            raw
+        };
+        let summary = header_summary(kept);
+        let stored = self
+            .store()
+            .inbound_mail()
+            .store_inbound_mail(
+                &NewInboundMail {
+                    account_id,
+                    imap,
+                    raw: kept,
+                    message_id: &summary.message_id,
+                    sender: &summary.sender,
+                    subject: &summary.subject,
+                },
+                self.now(),
+            )
+            .await?;
+        if let Some(id) = stored {
+            if oversized {
+                let reason = format!(
+                    "The message is {} MiB; at most {} MiB are taken. Only its start is kept here.",
+                    raw.len() / (1024 * 1024),
+                    MAX_INBOUND_BYTES / (1024 * 1024)
+                );
+                self.store()
+                    .inbound_mail()
+                    .reject_inbound_mail(id, &reason, None, self.now())
+                    .await?;
+            } else {
+                self.wake_workers();
+            }
+        }
+        Ok(stored)
+    }
+
+    /// The background job of one received message.
+    pub(crate) async fn process_inbound_job(&self, payload: &str) -> JobResult {
+        let id = serde_json::from_str::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|value| value["inbound_mail_id"].as_i64())
+            .ok_or_else(|| JobFailure::Permanent(format!("bad payload {payload}")))?;
+        match self.process_inbound_mail(id).await {
+            Ok(outcome) => {
+                tracing::info!(inbound_mail_id = id, outcome = %outcome.describe(), "received mail processed");
+                Ok(())
+            }
+            Err(AppError::NotFound) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// What a stored message became, as far as it has.
+    async fn inbound_outcome(&self, id: i64) -> AppResult<InboundOutcome> {
+        let record = self
+            .store()
+            .inbound_mail()
+            .get_inbound_mail(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let ticket = match record.ticket_id {
+            Some(ticket_id) => self.store().tickets().get_ticket(ticket_id).await?,
+            None => None,
+        };
+        Ok(match (record.state.as_str(), ticket) {
+            ("rejected", _) => InboundOutcome::Rejected(record.reason),
+            ("done", Some(ticket)) => match record.reason.as_str() {
+                NEW_TICKET => InboundOutcome::NewTicket(ticket.reference),
+                REPLY => InboundOutcome::Reply(ticket.reference),
+                AGENT_REPLY => InboundOutcome::AgentReply(ticket.reference),
+                NOTE => InboundOutcome::Note(ticket.reference),
+                // Written, and its outcome about to be noted.
+                "" => InboundOutcome::Pending,
+                _ => InboundOutcome::Duplicate(Some(ticket.id)),
+            },
+            ("done", None) => InboundOutcome::Duplicate(None),
+            _ => InboundOutcome::Pending,
+        })
+    }
+
+    /// Reads a stored message and carries out where it goes, holding it so
+    /// that no other node does the same. A message processed already (or
+    /// being processed elsewhere) answers where it stands.
+    pub async fn process_inbound_mail(&self, id: i64) -> AppResult<InboundOutcome> {
+        let received = self.store().inbound_mail();
+        let now = self.now();
+        if !received
+            .take_inbound_mail(id, now.plus(PROCESSING_LEASE), now)
+            .await?
+        {
+            // Done before, or being done elsewhere: this call adds nothing.
+            let record = received
+                .get_inbound_mail(id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            return Ok(match record.state.as_str() {
+                "rejected" => InboundOutcome::Rejected(record.reason),
+                "done" => InboundOutcome::Duplicate(record.ticket_id),
+                _ => InboundOutcome::Pending,
+            });
+        }
+        let result = self.process_taken_mail(id).await;
+        if result.is_err() {
+            received.release_inbound_mail(id).await?;
+        }
+        result
+    }
+
+    async fn process_taken_mail(&self, id: i64) -> AppResult<InboundOutcome> {
+        let received = self.store().inbound_mail();
+        let record = received
+            .get_inbound_mail(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let raw = received.inbound_mail_source(id).await?.unwrap_or_default();
+        let account = match record.account_id {
+            Some(account_id) => {
+                self.store()
+                    .email_accounts()
+                    .get_email_account(account_id)
+                    .await?
+            }
+            None => None,
+        };
+        let outcome = match parse_inbound(&raw) {
+            Ok(mail) => self.carry_out(&record, account.as_ref(), &mail).await?,
+            Err(error) => InboundOutcome::Rejected(format!("The message cannot be read: {error}.")),
+        };
+        match &outcome {
+            InboundOutcome::Rejected(reason) => {
+                received
+                    .reject_inbound_mail(id, reason, None, self.now())
+                    .await?;
+            }
+            InboundOutcome::Duplicate(ticket_id) => {
+                received
+                    .mark_inbound_done(
+                        id,
+                        *ticket_id,
+                        "a copy of a message already stored",
+                        self.now(),
+                    )
+                    .await?;
+            }
+            InboundOutcome::NewTicket(_) => received.note_inbound_outcome(id, NEW_TICKET).await?,
+            InboundOutcome::Reply(_) => received.note_inbound_outcome(id, REPLY).await?,
+            InboundOutcome::AgentReply(_) => received.note_inbound_outcome(id, AGENT_REPLY).await?,
+            InboundOutcome::Note(_) => received.note_inbound_outcome(id, NOTE).await?,
+            InboundOutcome::Pending => {}
+        }
+        Ok(outcome)
+    }
+
+    async fn carry_out(
+        &self,
+        record: &InboundMailRecord,
+        account: Option<&EmailAccountRecord>,
+        mail: &InboundMessage,
+    ) -> AppResult<InboundOutcome> {
+        match self.route_mail(record, mail).await? {
+            route::Route::Reject(reason) => Ok(InboundOutcome::Rejected(reason)),
+            route::Route::Duplicate(ticket_id) => Ok(InboundOutcome::Duplicate(Some(ticket_id))),
+            route::Route::NewTicket { requester } => {
+                self.open_mail_ticket(record, account, mail, &requester)
+                    .await
+            }
+            route::Route::UserReply { ticket, person } => {
+                self.add_mail_reply(record, mail, &ticket, &person).await
+            }
+            route::Route::AgentReply { ticket, agent } => {
+                self.add_agent_mail_reply(record, mail, &ticket, &agent)
+                    .await
+            }
+            route::Route::Note {
+                ticket,
+                author,
+                heading,
+            } => {
+                self.add_mail_note(record, mail, &ticket, (author.as_ref(), heading))
+                    .await
+            }
+        }
+    }
+}

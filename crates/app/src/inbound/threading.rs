@@ -35,7 +35,7 @@ impl App {
 
     /// A fresh Message-ID (with brackets) for a mail about a ticket to
     /// `person_id`.
-    pub(crate) fn thread_message_id(&self, reference: &TicketRef, person_id: i64) -> String {
+    pub fn thread_message_id(&self, reference: &TicketRef, person_id: i64) -> String {
         let nonce = crate::secrets::random_bytes::<4>()
             .map(hex::encode)
             .unwrap_or_else(|_| format!("{:x}", self.now().millis()));
@@ -101,7 +101,7 @@ impl App {
 
 /// Whether a Message-ID from a mail can go back into a header as it is:
 /// printable ASCII without spaces or brackets, with one `@`.
-fn is_plain_message_id(id: &str) -> bool {
+pub(crate) fn is_plain_message_id(id: &str) -> bool {
     id.len() <= 250
         && id.matches('@').count() == 1
         && id

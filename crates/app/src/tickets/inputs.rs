@@ -139,4 +139,6 @@ pub struct ReplyInput {
     /// Files received with the message, already stored.
     pub attachments: Vec<UploadedFile>,
     pub channel: Channel,
+    /// The received mail it came from (an agent answering by mail).
+    pub inbound_mail_id: Option<i64>,
 }

@@ -124,7 +124,7 @@ impl App {
             channel: input.channel.key(),
             ip: caller.ip,
             attachments: &attachments,
-            inbound_mail_id: None,
+            inbound_mail_id: input.inbound_mail_id,
         };
         let now = self.now();
         let message_id = self

@@ -97,6 +97,35 @@ impl InboundMessage {
     }
 }
 
+/// What the rejection log shows of a message before it is processed: its
+/// Message-ID (without brackets), sender (lower case) and subject, each
+/// on one line and short.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderSummary {
+    pub message_id: String,
+    pub sender: String,
+    pub subject: String,
+}
+
+/// Reads only a message's headers, for its summary.
+pub fn header_summary(raw: &[u8]) -> HeaderSummary {
+    let Some(headers) = MessageParser::default().parse_headers(raw) else {
+        return HeaderSummary::default();
+    };
+    HeaderSummary {
+        message_id: headers.message_id().map(clean_id).unwrap_or_default(),
+        sender: headers
+            .from()
+            .and_then(first_person)
+            .map(|person| one_line(&person.address.to_lowercase(), 254))
+            .unwrap_or_default(),
+        subject: headers
+            .subject()
+            .map(|subject| one_line(subject, 200))
+            .unwrap_or_default(),
+    }
+}
+
 /// Reads one message. Bodies and headers are decoded; nothing is fetched.
 pub fn parse_inbound(raw: &[u8]) -> Result<InboundMessage, InboundError> {
     if raw.len() > MAX_INBOUND_BYTES {

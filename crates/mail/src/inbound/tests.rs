@@ -191,3 +191,10 @@ fn garbage_and_oversized_input_is_refused_or_harmless() {
     }
     let _ = parse_inbound(deep.as_bytes());
 }
+
+#[test]
+fn precedence_from_a_built_message() {
+    let raw = "From: news@example.com\r\nTo: help@example.org\r\nSubject: Our newsletter\r\nDate: Thu, 03 Dec 2026 10:00:00 +0000\r\nMessage-ID: <1@x>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nPrecedence: bulk\r\n\r\nDeals!\r\n";
+    let message = parse_inbound(raw.as_bytes()).unwrap();
+    assert_eq!(message.automatic, Some(Automatic::Precedence));
+}

@@ -51,6 +51,8 @@ CREATE TABLE inbound_mails (
     reason TEXT NOT NULL DEFAULT '',
     ticket_id BIGINT REFERENCES tickets (id) ON DELETE SET NULL,
     attempts BIGINT NOT NULL DEFAULT 0,
+    -- While a node processes it: until when (so that two never do).
+    processing_until BIGINT,
     received_at BIGINT NOT NULL,
     processed_at BIGINT
 );

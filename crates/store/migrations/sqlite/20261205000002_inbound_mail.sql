@@ -51,6 +51,8 @@ CREATE TABLE inbound_mails (
     reason TEXT NOT NULL DEFAULT '',
     ticket_id INTEGER REFERENCES tickets (id) ON DELETE SET NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    -- While a node processes it: until when (so that two never do).
+    processing_until INTEGER,
     received_at INTEGER NOT NULL,
     processed_at INTEGER
 );

@@ -691,6 +691,7 @@ pub(crate) async fn add_message(
         seen_message_id: None,
         attachments: files,
         channel: Channel::Api,
+        inbound_mail_id: None,
     };
     let posted = state
         .app

@@ -23,6 +23,7 @@ mod knowledge_base;
 mod layout;
 mod login_mails;
 mod mail;
+mod mail_in;
 
 mod network;
 mod newcomer;

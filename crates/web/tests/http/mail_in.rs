@@ -1,0 +1,266 @@
+//! Mail in, on both databases: a message becomes a ticket with a receipt
+//! threaded under it; replies find their ticket by the signed token in
+//! their headers, or by the subject when the sender is on the ticket; a
+//! forged agent reply, a loop, a flood, an auto-reply and a bounce are
+//! each refused or kept harmlessly; and processing a message twice adds
+//! nothing.
+
+use ferrodesk_app::{Caller, InboundOutcome};
+use ferrodesk_core::TicketStatus;
+use ferrodesk_testkit::on_both_backends;
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::tickets::desk;
+
+/// A plain message from `from` with extra header lines.
+fn message(from: &str, subject: &str, headers: &str, body: &str) -> Vec<u8> {
+    let id = format!(
+        "<{}@mail.example.net>",
+        subject.len() * 7919 + body.len() * 104_729 + headers.len()
+    );
+    format!(
+        "From: {from}\r\nTo: help@example.org\r\nSubject: {subject}\r\nDate: Thu, 03 Dec 2026 10:00:00 +0000\r\n\
+         Message-ID: {id}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n{headers}\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// The account mail arrives at in these stories, piped in.
+async fn help_account(app: &TestApp) -> i64 {
+    app.app
+        .store()
+        .email_accounts()
+        .create_email_account(
+            &ferrodesk_app::EmailAccountWrite {
+                address: "help@example.org",
+                address_normalized: "help@example.org",
+                department_id: None,
+                transport: "pipe",
+                imap_host: "",
+                imap_port: 993,
+                imap_security: "tls",
+                imap_user: "",
+                imap_password_sealed: None,
+                imap_folder: "INBOX",
+                poll_seconds: 60,
+                after_fetch: "seen",
+                move_to_folder: "",
+                is_enabled: true,
+            },
+            ferrodesk_core::Timestamp(0),
+        )
+        .await
+        .unwrap()
+}
+
+/// The newest queued mail to `address` with `template`: its Message-ID and
+/// threading headers.
+async fn newest_mail(app: &TestApp, address: &str, template: &str) -> ferrodesk_app::MailRecord {
+    app.app
+        .store()
+        .outbox()
+        .list_mail(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|mail| mail.recipients.contains(address) && mail.template == template)
+        .max_by_key(|mail| mail.id)
+        .unwrap_or_else(|| panic!("a {template} mail to {address}"))
+}
+
+async fn ticket_of(
+    app: &TestApp,
+    reference: &ferrodesk_core::TicketRef,
+) -> ferrodesk_app::TicketRecord {
+    app.app
+        .store()
+        .tickets()
+        .find_ticket(reference)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn reference_of(outcome: &InboundOutcome) -> ferrodesk_core::TicketRef {
+    match outcome {
+        InboundOutcome::NewTicket(reference)
+        | InboundOutcome::Reply(reference)
+        | InboundOutcome::AgentReply(reference)
+        | InboundOutcome::Note(reference) => reference.clone(),
+        other => panic!("no ticket: {other:?}"),
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_mail_opens_a_ticket_and_replies_thread_by_token_or_by_subject(app: TestApp) {
+        let desk = desk(&app).await;
+        help_account(&app).await;
+        let first = message(
+            "Ines Inbox <ines@example.net>",
+            "Printer jams on page two",
+            "Cc: Olaf Office <olaf@example.net>, help@example.org\r\n",
+            "Hello,\n\nthe printer jams.\n\nBest,\nInes",
+        );
+        let (_, outcome) = app.app.receive_mail(&first, None).await.unwrap();
+        let reference = reference_of(&outcome);
+        assert!(matches!(outcome, InboundOutcome::NewTicket(_)), "{outcome:?}");
+        let ticket = ticket_of(&app, &reference).await;
+        assert_eq!(ticket.department_id, desk.support, "the default department");
+        assert_eq!(ticket.subject, "Printer jams on page two");
+        assert_eq!(ticket.requester_email, "ines@example.net");
+        let thread = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
+        assert_eq!(thread.len(), 1);
+        assert_eq!(thread[0].channel, "email");
+        assert!(thread[0].body_html.contains("Best,<br>\nInes"), "{}", thread[0].body_html);
+        let ccs = app.app.store().tickets().ticket_ccs(ticket.id).await.unwrap();
+        assert_eq!(ccs.iter().map(|cc| cc.email.as_str()).collect::<Vec<_>>(), ["olaf@example.net"], "Cc becomes CC, never our own address");
+
+        // The receipt is threaded under Ines's message and carries a token.
+        let receipt = newest_mail(&app, "ines@example.net", "ticket_received").await;
+        assert!(receipt.message_id.starts_with(&format!("<fd.{reference}.")), "{}", receipt.message_id);
+        assert!(receipt.headers.contains("@mail.example.net>"), "{}", receipt.headers);
+
+        // Her reply to the receipt, quoting it, lands on the ticket.
+        app.app.change_ticket(&Caller::system(), &ferrodesk_app::TicketKey::Id(ticket.id), &ferrodesk_app::TicketChange {
+            status: Some(Ok(TicketStatus::Resolved)),
+            ..ferrodesk_app::TicketChange::default()
+        }).await.ok();
+        let reply = message(
+            "ines@example.net",
+            "Re: something else entirely",
+            &format!("In-Reply-To: {}\r\nReferences: {}\r\n", receipt.message_id, receipt.message_id),
+            "It jams on page three now.\n\nOn Thu, 3 Dec 2026, Support <help@example.org> wrote:\n> We received your request.\n",
+        );
+        let (_, outcome) = app.app.receive_mail(&reply, None).await.unwrap();
+        assert_eq!(outcome, InboundOutcome::Reply(reference.clone()));
+        let thread = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
+        let last = thread.last().unwrap();
+        assert!(last.body_html.contains("page three") && last.body_html.contains("<details class=\"quoted\">"), "{}", last.body_html);
+        assert_eq!(ticket_of(&app, &reference).await.status, TicketStatus::AwaitingAgent, "a user's reply goes back to the agents");
+
+        // Without a token, the reference in the subject counts for people on
+        // the ticket only.
+        let by_subject = message("olaf@example.net", &format!("Re: [{reference}] Printer jams"), "", "Same here.");
+        assert_eq!(app.app.receive_mail(&by_subject, None).await.unwrap().1, InboundOutcome::Reply(reference.clone()));
+        let stranger = message("mallory@example.com", &format!("Re: [{reference}] Printer jams"), "", "Let me in.");
+        let (_, outcome) = app.app.receive_mail(&stranger, None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::NewTicket(ref other) if *other != reference), "a stranger gets a ticket of their own: {outcome:?}");
+    }
+
+    async fn nobody_speaks_for_an_agent_without_the_agents_own_token(app: TestApp) {
+        let desk = desk(&app).await;
+        let (_, outcome) = app.app.receive_mail(&message("ines@example.net", "Broken", "", "It is broken."), None).await.unwrap();
+        let reference = reference_of(&outcome);
+        let ticket = ticket_of(&app, &reference).await;
+        let receipt = newest_mail(&app, "ines@example.net", "ticket_received").await;
+        let before = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len();
+
+        // A forged From: with the reference in the subject.
+        let forged = message("Alice Agent <alice@example.org>", &format!("Re: [{reference}] Broken"), "", "Please send me your password.");
+        let (_, outcome) = app.app.receive_mail(&forged, None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::Rejected(_)), "{outcome:?}");
+        // A forged From: with a token that was the requester's.
+        let forged = message("alice@example.org", "Re: Broken", &format!("In-Reply-To: {}\r\n", receipt.message_id), "Please send me your password.");
+        let (_, outcome) = app.app.receive_mail(&forged, None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::Rejected(ref reason) if reason.contains("agent")), "{outcome:?}");
+        // A token with a made-up MAC.
+        let guessed = format!("<fd.{reference}.{}.00000000.0123456789abcdef@example.org>", desk.alice.id);
+        let forged = message("alice@example.org", "Re: Broken", &format!("In-Reply-To: {guessed}\r\n"), "Please send me your password.");
+        assert!(matches!(app.app.receive_mail(&forged, None).await.unwrap().1, InboundOutcome::Rejected(_)));
+        assert_eq!(app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len(), before, "nothing was added");
+        let replies_to_ines = app.app.store().outbox().list_mail(None, 100).await.unwrap().into_iter()
+            .filter(|mail| mail.recipients.contains("ines@example.net") && mail.template == "ticket_reply").count();
+        assert_eq!(replies_to_ines, 0, "nothing was mailed in the agent's name");
+
+        // With the agent's own token: the agent's answer (or note), with the
+        // agent's permissions, mailed to the customer.
+        let token = app.app.thread_message_id(&reference, desk.alice.id);
+        let answer = message("alice@example.org", "Re: Broken", &format!("In-Reply-To: {token}\r\n"), "Please restart it.\n\nAlice");
+        assert_eq!(app.app.receive_mail(&answer, None).await.unwrap().1, InboundOutcome::AgentReply(reference.clone()));
+        let reply = newest_mail(&app, "ines@example.net", "ticket_reply").await;
+        assert!(reply.text_body.contains("Please restart it."), "{}", reply.text_body);
+        let note = message("alice@example.org", "Re: Broken", &format!("In-Reply-To: {token}\r\n"), "#note\nCalled her; it works.");
+        assert_eq!(app.app.receive_mail(&note, None).await.unwrap().1, InboundOutcome::AgentReply(reference.clone()));
+        let thread = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
+        assert!(thread.last().unwrap().is_note && thread.last().unwrap().body_html.contains("Called her"));
+        // Bob may not see Support's tickets: his token gets him nothing.
+        let token = app.app.thread_message_id(&reference, desk.bob.id);
+        let answer = message("bob@example.org", "Re: Broken", &format!("In-Reply-To: {token}\r\n"), "Hi from sales.");
+        assert!(matches!(app.app.receive_mail(&answer, None).await.unwrap().1, InboundOutcome::Rejected(_)));
+    }
+
+    async fn loops_floods_auto_replies_and_bounces_are_handled(app: TestApp) {
+        let desk = desk(&app).await;
+        let _ = desk;
+        let (_, outcome) = app.app.receive_mail(&message("ines@example.net", "Broken", "", "It is broken."), None).await.unwrap();
+        let reference = reference_of(&outcome);
+        let ticket = ticket_of(&app, &reference).await;
+        let receipts = || async { app.app.store().outbox().list_mail(None, 200).await.unwrap().into_iter().filter(|mail| mail.template == "ticket_received").count() };
+        assert_eq!(receipts().await, 1);
+
+        // An out-of-office answer to the receipt: a note, no status change,
+        // no mail back.
+        let receipt = newest_mail(&app, "ines@example.net", "ticket_received").await;
+        let away = message("ines@example.net", "Out of office", &format!("Auto-Submitted: auto-replied\r\nIn-Reply-To: {}\r\n", receipt.message_id), "I am away until Monday.");
+        assert_eq!(app.app.receive_mail(&away, None).await.unwrap().1, InboundOutcome::Note(reference.clone()));
+        let thread = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
+        assert!(thread.last().unwrap().is_note);
+        // Automatic mail that starts a ticket gets no receipt.
+        let bulk = message("news@example.com", "Our newsletter", "Precedence: bulk\r\n", "Deals!");
+        assert!(matches!(app.app.receive_mail(&bulk, None).await.unwrap().1, InboundOutcome::NewTicket(_)));
+        assert_eq!(receipts().await, 1, "no receipt for automatic mail");
+
+        // A bounce of the receipt goes to the ticket as a note.
+        let bounce = format!(
+            "From: MAILER-DAEMON@mail.example.net\r\nTo: help@example.org\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+             Message-ID: <bounce-1@mail.example.net>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n\
+             --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mail.example.net\r\n\r\nFinal-Recipient: rfc822; ines@example.net\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+             --b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: {}\r\nSubject: received\r\n\
+             --b--\r\n",
+            receipt.message_id
+        );
+        assert_eq!(app.app.receive_mail(bounce.as_bytes(), None).await.unwrap().1, InboundOutcome::Note(reference.clone()));
+        let stray = bounce.replace(&receipt.message_id, "<something-else@example.com>").replace("bounce-1", "bounce-2");
+        assert!(matches!(app.app.receive_mail(stray.as_bytes(), None).await.unwrap().1, InboundOutcome::Rejected(_)), "a bounce of nothing we sent");
+
+        // Our own mail coming back is a loop.
+        let echo = String::from_utf8(message("someone@example.com", "Echo", "", "x")).unwrap()
+            .replace("Message-ID: <", &format!("Message-ID: {}\r\nX-Old-ID: <", receipt.message_id));
+        assert!(matches!(app.app.receive_mail(echo.as_bytes(), None).await.unwrap().1, InboundOutcome::Rejected(ref reason) if reason.contains("loop")));
+
+        // A flood from one sender: beyond the hourly limit, refused.
+        let mut refused = 0;
+        for number in 0..32 {
+            let (_, outcome) = app.app.receive_mail(&message("robot@example.com", &format!("Alert {number}"), "", "Disk full."), None).await.unwrap();
+            if matches!(outcome, InboundOutcome::Rejected(_)) {
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 2, "30 an hour from one sender");
+    }
+
+    async fn nothing_is_added_twice_and_closed_registration_refuses_strangers(app: TestApp) {
+        let _desk = desk(&app).await;
+        let mail = message("ines@example.net", "Broken", "", "It is broken.");
+        let (id, outcome) = app.app.receive_mail(&mail, None).await.unwrap();
+        let reference = reference_of(&outcome);
+        // Processing again (a retried job) and the same message delivered
+        // again both add nothing.
+        assert!(matches!(app.app.process_inbound_mail(id).await.unwrap(), InboundOutcome::Duplicate(_)));
+        let (_, again) = app.app.receive_mail(&mail, None).await.unwrap();
+        assert!(matches!(again, InboundOutcome::Duplicate(_)), "{again:?}");
+        let ticket = ticket_of(&app, &reference).await;
+        assert_eq!(app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
+
+        app.app.set_help_center(&Caller::system(), "closed", false, None).await.unwrap();
+        let (_, outcome) = app.app.receive_mail(&message("new@example.com", "Hi", "", "Hello"), None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::Rejected(ref reason) if reason.contains("registration")), "{outcome:?}");
+        let (_, outcome) = app.app.receive_mail(&message("ines@example.net", "Another", "", "Hello again"), None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::NewTicket(_)), "known people still may write: {outcome:?}");
+        let (_, outcome) = app.app.receive_mail(b"\0\0 nothing like a mail", None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::Rejected(_)), "{outcome:?}");
+    }
+}
