@@ -251,6 +251,36 @@ on_both_backends! { install;
         assert_eq!(body["data"]["department"]["name"], "Support", "the default department takes it: {body}");
     }
 
+    async fn mail_receive_stores_a_piped_message_and_exits_0_only_when_stored(install: Installation) {
+        let migrated = install.run(&["migrate"], "");
+        assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+        let mail = "From: Ines <ines@example.net>\r\nTo: help@example.com\r\nSubject: Piped in\r\n\
+                    Message-ID: <pipe-1@mail.example.net>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello from the pipe.\r\n";
+        let output = install.run(&["mail", "receive"], mail);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(text(&output.stdout).contains("new ticket"), "{}", text(&output.stdout));
+        let again = install.run(&["mail", "receive", "--account", "help@example.com"], mail);
+        assert_eq!(again.status.code(), Some(0), "the same message again is stored (as a copy)");
+        // Garbage is stored too, in the rejection log: still exit 0.
+        let garbage = install.run(&["mail", "receive"], "\u{0}\u{0} not a mail");
+        assert_eq!(garbage.status.code(), Some(0), "{}", text(&garbage.stderr));
+        assert!(text(&garbage.stdout).contains("rejected"), "{}", text(&garbage.stdout));
+        // An unreachable database: 75, so the mail server tries again.
+        let mut offline = install.command(&["mail", "receive"]);
+        offline.env("FERRODESK_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none");
+        let output = offline
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(mail.as_bytes()).unwrap();
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(output.status.code(), Some(75), "{}", text(&output.stderr));
+    }
+
     async fn seed_fills_the_database_and_a_second_run_adds_to_it(install: Installation) {
         let bad = install.run(&["seed", "--tickets", "5", "--users", "0"], "");
         assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
@@ -371,6 +401,7 @@ fn every_command_has_help() {
         vec!["admin", "create", "--help"],
         vec!["admin", "reset-password", "--help"],
         vec!["admin", "list", "--help"],
+        vec!["mail", "receive", "--help"],
     ] {
         let output = bare_command(&arguments);
         assert!(output.status.success(), "{arguments:?}");
