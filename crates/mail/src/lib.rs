@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod compose;
+pub mod imap;
 pub mod inbound;
 pub mod smtp;
 pub mod templates;

@@ -9,6 +9,7 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod browser;
+pub mod imap;
 pub mod smtp;
 pub mod totp;
 

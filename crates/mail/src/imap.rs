@@ -1,0 +1,380 @@
+//! Fetching mail over IMAP (RFC 3501) with `async-imap`: connect with TLS,
+//! STARTTLS or (on a trusted network) none, log in, select the folder, and
+//! fetch by UID so that a message is never fetched twice or skipped: the
+//! caller keeps the last UID it stored, within the folder's UIDVALIDITY.
+//! Bodies are fetched with `BODY.PEEK[]`, so fetching marks nothing; what
+//! happens to a message afterwards (marked seen, moved, deleted) is a
+//! separate step, taken only once it is stored.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_imap::{Client, Session};
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+/// How an IMAP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapSecurity {
+    /// TLS from the start (port 993).
+    Tls,
+    /// Plain first, then STARTTLS before logging in (port 143).
+    StartTls,
+    /// No encryption: only for a server on the same machine or network.
+    None,
+}
+
+impl ImapSecurity {
+    pub fn parse(text: &str) -> Option<ImapSecurity> {
+        match text {
+            "tls" => Some(ImapSecurity::Tls),
+            "starttls" => Some(ImapSecurity::StartTls),
+            "none" => Some(ImapSecurity::None),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            ImapSecurity::Tls => "tls",
+            ImapSecurity::StartTls => "starttls",
+            ImapSecurity::None => "none",
+        }
+    }
+}
+
+/// Where and how to fetch.
+#[derive(Clone)]
+pub struct ImapConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: ImapSecurity,
+    pub user: String,
+    pub password: String,
+    pub folder: String,
+}
+
+impl std::fmt::Debug for ImapConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ImapConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.user)
+            .field("folder", &self.folder)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to do with a message once it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterFetch {
+    MarkSeen,
+    MoveTo(String),
+    Delete,
+}
+
+/// Why talking to the server failed, in words for the admin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ImapError(pub String);
+
+fn failed(what: &str) -> impl Fn(async_imap::error::Error) -> ImapError + '_ {
+    move |error| ImapError(format!("{what}: {error}"))
+}
+
+/// Longest any single exchange with the server may take.
+const EXCHANGE_LIMIT: Duration = Duration::from_secs(60);
+
+async fn within<T>(
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, ImapError>>,
+) -> Result<T, ImapError> {
+    tokio::time::timeout(EXCHANGE_LIMIT, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ImapError(format!(
+                "{what}: the server did not answer in time"
+            )))
+        })
+}
+
+/// The connection under the IMAP client: plain TCP or TLS.
+#[derive(Debug)]
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
+            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(stream) => Pin::new(stream).poll_write(context, bytes),
+            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, bytes),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(stream) => Pin::new(stream).poll_flush(context),
+            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(stream) => Pin::new(stream).poll_shutdown(context),
+            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
+        }
+    }
+}
+
+async fn tls_over(stream: TcpStream, host: &str) -> Result<Transport, ImapError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|error| ImapError(format!("TLS: {error}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|_| ImapError(format!("{host} is not a host name for TLS")))?;
+    let stream = TlsConnector::from(Arc::new(config))
+        .connect(name, stream)
+        .await
+        .map_err(|error| ImapError(format!("TLS with {host}: {error}")))?;
+    Ok(Transport::Tls(Box::new(stream)))
+}
+
+/// A logged-in session with the folder selected.
+pub struct ImapSession {
+    session: Session<Transport>,
+    uid_validity: u32,
+    /// The server's greeting and what SELECT said, for "Test connection".
+    pub summary: String,
+}
+
+/// One message fetched: its UID and its source (or, when it is larger
+/// than the caller takes, its start and its size).
+#[derive(Debug, Clone)]
+pub struct FetchedMessage {
+    pub uid: u32,
+    pub raw: Vec<u8>,
+    pub size: usize,
+}
+
+impl ImapSession {
+    /// Connects, logs in and selects the folder.
+    pub async fn open(config: &ImapConfig) -> Result<ImapSession, ImapError> {
+        within("connecting", async {
+            let address = (config.host.as_str(), config.port);
+            let tcp = TcpStream::connect(address).await.map_err(|error| {
+                ImapError(format!(
+                    "cannot reach {}:{}: {error}",
+                    config.host, config.port
+                ))
+            })?;
+            let transport = match config.security {
+                ImapSecurity::Tls => tls_over(tcp, &config.host).await?,
+                ImapSecurity::None | ImapSecurity::StartTls => Transport::Plain(tcp),
+            };
+            let mut client = Client::new(transport);
+            let greeting = client
+                .read_response()
+                .await
+                .map_err(|error| ImapError(format!("no greeting: {error}")))?
+                .ok_or_else(|| ImapError("the server closed the connection at once".to_owned()))?;
+            let greeting = String::from_utf8_lossy(greeting.borrow_owner())
+                .trim()
+                .to_owned();
+            if config.security == ImapSecurity::StartTls {
+                client
+                    .run_command_and_check_ok("STARTTLS", None)
+                    .await
+                    .map_err(failed("STARTTLS"))?;
+                let Transport::Plain(tcp) = client.into_inner() else {
+                    return Err(ImapError("STARTTLS on a TLS connection".to_owned()));
+                };
+                client = Client::new(tls_over(tcp, &config.host).await?);
+            }
+            let mut session = client
+                .login(&config.user, &config.password)
+                .await
+                .map_err(|(error, _)| ImapError(format!("login refused: {error}")))?;
+            let mailbox = session
+                .select(&config.folder)
+                .await
+                .map_err(failed(&format!("cannot open the folder {}", config.folder)))?;
+            let uid_validity = mailbox
+                .uid_validity
+                .ok_or_else(|| ImapError("the server gives no UIDVALIDITY".to_owned()))?;
+            Ok(ImapSession {
+                session,
+                uid_validity,
+                summary: format!(
+                    "{greeting} | {}: {} messages, UIDVALIDITY {uid_validity}",
+                    config.folder, mailbox.exists
+                ),
+            })
+        })
+        .await
+    }
+
+    pub fn uid_validity(&self) -> u32 {
+        self.uid_validity
+    }
+
+    /// The UIDs above `last_uid`, oldest first, with their sizes; at most
+    /// `limit` of them.
+    pub async fn new_uids(
+        &mut self,
+        last_uid: u32,
+        limit: usize,
+    ) -> Result<Vec<(u32, usize)>, ImapError> {
+        within("listing new messages", async {
+            let mut found = Vec::new();
+            let mut fetches = self
+                .session
+                .uid_fetch(
+                    format!("{}:*", last_uid.saturating_add(1)),
+                    "(UID RFC822.SIZE)",
+                )
+                .await
+                .map_err(failed("listing new messages"))?;
+            while let Some(fetch) = fetches.next().await {
+                let fetch = fetch.map_err(failed("listing new messages"))?;
+                // "n:*" also answers the newest message when nothing is newer.
+                if let Some(uid) = fetch.uid.filter(|uid| *uid > last_uid) {
+                    found.push((uid, fetch.size.unwrap_or(0) as usize));
+                }
+            }
+            found.sort_unstable();
+            found.truncate(limit);
+            Ok(found)
+        })
+        .await
+    }
+
+    /// One message's source; a message larger than `max_bytes` gives only
+    /// its header.
+    pub async fn fetch(
+        &mut self,
+        uid: u32,
+        size: usize,
+        max_bytes: usize,
+    ) -> Result<FetchedMessage, ImapError> {
+        let header_only = size > max_bytes;
+        let part = if header_only {
+            "BODY.PEEK[HEADER]"
+        } else {
+            "BODY.PEEK[]"
+        };
+        within("fetching a message", async {
+            let mut fetches = self
+                .session
+                .uid_fetch(uid.to_string(), format!("(UID {part})"))
+                .await
+                .map_err(failed("fetching a message"))?;
+            let mut raw = None;
+            while let Some(fetch) = fetches.next().await {
+                let fetch = fetch.map_err(failed("fetching a message"))?;
+                if fetch.uid == Some(uid) {
+                    let part = if header_only {
+                        fetch.header()
+                    } else {
+                        fetch.body()
+                    };
+                    raw = part.map(<[u8]>::to_vec);
+                }
+            }
+            let raw = raw.ok_or_else(|| ImapError(format!("message {uid} is gone")))?;
+            Ok(FetchedMessage {
+                uid,
+                size: size.max(raw.len()),
+                raw,
+            })
+        })
+        .await
+    }
+
+    /// Marks, moves or deletes the messages with these UIDs.
+    pub async fn after_fetch(
+        &mut self,
+        uids: &[u32],
+        action: &AfterFetch,
+    ) -> Result<(), ImapError> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        within("handling fetched messages", async {
+            match action {
+                AfterFetch::MarkSeen => {
+                    let updates = self
+                        .session
+                        .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                        .await
+                        .map_err(failed("marking messages seen"))?;
+                    let _: Vec<_> = updates.collect().await;
+                }
+                AfterFetch::MoveTo(folder) => {
+                    self.session
+                        .uid_mv(&set, folder)
+                        .await
+                        .map_err(failed(&format!("moving messages to {folder}")))?;
+                }
+                AfterFetch::Delete => {
+                    let updates = self
+                        .session
+                        .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                        .await
+                        .map_err(failed("deleting messages"))?;
+                    let _: Vec<_> = updates.collect().await;
+                    let expunged = self
+                        .session
+                        .uid_expunge(&set)
+                        .await
+                        .map_err(failed("deleting messages"))?;
+                    let _: Vec<_> = expunged.collect().await;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn logout(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
+    }
+}
