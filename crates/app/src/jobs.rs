@@ -40,6 +40,9 @@ pub struct WorkerConfig {
     pub time_limit: Duration,
     /// How long running jobs may take to finish after shutdown begins.
     pub shutdown_grace: Duration,
+    /// How often this node looks for IMAP accounts due to be fetched (each
+    /// account is fetched at its own poll interval, by one node at a time).
+    pub mail_fetch_tick: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -50,6 +53,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(5 * 60),
             time_limit: Duration::from_secs(2 * 60),
             shutdown_grace: Duration::from_secs(10),
+            mail_fetch_tick: Duration::from_secs(5),
         }
     }
 }
@@ -91,6 +95,7 @@ pub(crate) fn retry_delay(attempts: i64) -> Duration {
 pub struct Workers {
     stop: watch::Sender<bool>,
     pool: tokio::task::JoinHandle<()>,
+    fetcher: tokio::task::JoinHandle<()>,
 }
 
 impl Workers {
@@ -99,6 +104,7 @@ impl Workers {
     pub async fn shut_down(self) {
         let _ = self.stop.send(true);
         let _ = self.pool.await;
+        let _ = self.fetcher.await;
     }
 }
 
@@ -119,8 +125,35 @@ impl App {
     pub fn start_workers(&self, config: WorkerConfig) -> Workers {
         let (stop, stopped) = watch::channel(false);
         let app = self.clone();
+        let fetching = stopped.clone();
         let pool = tokio::spawn(async move { app.run_pool(config, stopped).await });
-        Workers { stop, pool }
+        let app = self.clone();
+        let fetcher = tokio::spawn(async move {
+            app.run_mail_fetching(config.mail_fetch_tick, fetching)
+                .await
+        });
+        Workers {
+            stop,
+            pool,
+            fetcher,
+        }
+    }
+
+    /// Visits the IMAP accounts that are due, every `tick`, until stopped.
+    async fn run_mail_fetching(&self, tick: Duration, mut stopped: watch::Receiver<bool>) {
+        let owner = lease_owner();
+        loop {
+            if *stopped.borrow() {
+                break;
+            }
+            if let Err(error) = self.fetch_due_mail(&owner).await {
+                tracing::warn!(%error, "cannot fetch mail");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(tick) => {}
+                _ = stopped.changed() => {}
+            }
+        }
     }
 
     /// Wakes this node's idle workers, after queueing a job that is due now.

@@ -66,7 +66,7 @@ pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use front_page::{CategoryTile, FrontPage};
 pub use hostnames::confirmed_hostname;
-pub use inbound::InboundOutcome;
+pub use inbound::{EmailAccountInput, EmailAccountView, FetchReport, InboundOutcome};
 pub use jobs::{WorkerConfig, Workers};
 pub use knowledge_base::{
     ARTICLE_STATUSES, ArticleEditor, ArticleInput, ArticlePage, CategoryNode, CategoryPage,

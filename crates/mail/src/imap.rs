@@ -338,6 +338,24 @@ impl ImapSession {
             .map(u32::to_string)
             .collect::<Vec<_>>()
             .join(",");
+        self.act_on(set, action).await
+    }
+
+    /// Marks, moves or deletes the messages with UIDs from `first` to
+    /// `last` (those that are still there).
+    pub async fn after_fetch_range(
+        &mut self,
+        first: u32,
+        last: u32,
+        action: &AfterFetch,
+    ) -> Result<(), ImapError> {
+        if first > last {
+            return Ok(());
+        }
+        self.act_on(format!("{first}:{last}"), action).await
+    }
+
+    async fn act_on(&mut self, set: String, action: &AfterFetch) -> Result<(), ImapError> {
         within("handling fetched messages", async {
             match action {
                 AfterFetch::MarkSeen => {

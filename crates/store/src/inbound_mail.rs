@@ -391,3 +391,179 @@ impl std::ops::Deref for InboundMail<'_> {
         self.store
     }
 }
+
+/// Where fetching one IMAP account stands.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ImapFetchState {
+    pub account_id: i64,
+    pub uid_validity: i64,
+    pub last_uid: i64,
+    pub acted_uid: i64,
+    pub last_error: String,
+    pub last_fetch_at: Option<i64>,
+}
+
+impl InboundMail<'_> {
+    /// Takes the lease on fetching an account until `until` (or renews it
+    /// for its holder); `None` while another node holds it.
+    pub async fn take_imap_lease(
+        &self,
+        account_id: i64,
+        owner: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<Option<ImapFetchState>> {
+        Ok(on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO imap_fetch_state (account_id) SELECT $1 \
+                 WHERE NOT EXISTS (SELECT 1 FROM imap_fetch_state WHERE account_id = $1)",
+            )
+            .bind(account_id)
+            .execute(&mut *transaction)
+            .await?;
+            let state = sqlx::query_as::<_, ImapFetchState>(
+                "UPDATE imap_fetch_state SET lease_owner = $2, lease_until = $3 \
+                 WHERE account_id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $4) \
+                 RETURNING account_id, uid_validity, last_uid, acted_uid, last_error, last_fetch_at",
+            )
+            .bind(account_id)
+            .bind(owner)
+            .bind(until.millis())
+            .bind(now.millis())
+            .fetch_optional(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            state
+        }))
+    }
+
+    /// Starts over after the folder's UIDVALIDITY changed (its UIDs mean
+    /// other messages now); false when the lease was lost.
+    pub async fn restart_imap_folder(
+        &self,
+        account_id: i64,
+        owner: &str,
+        uid_validity: i64,
+    ) -> StoreResult<bool> {
+        let changed = on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE imap_fetch_state SET uid_validity = $3, last_uid = 0, acted_uid = 0 \
+                 WHERE account_id = $1 AND lease_owner = $2",
+            )
+            .bind(account_id)
+            .bind(owner)
+            .bind(uid_validity)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(changed == 1)
+    }
+
+    /// Stores one fetched message with its job and moves the account's
+    /// position to its UID, in one transaction, while `owner` holds the
+    /// lease; `None` when the lease was lost (nothing stored).
+    pub async fn store_fetched_mail(
+        &self,
+        owner: &str,
+        mail: &NewInboundMail<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Option<i64>> {
+        let (Some(account_id), Some((validity, uid))) = (mail.account_id, mail.imap) else {
+            return Ok(None);
+        };
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let moved = sqlx::query(
+                "UPDATE imap_fetch_state SET last_uid = $4 \
+                 WHERE account_id = $1 AND lease_owner = $2 AND uid_validity = $3 AND last_uid < $4",
+            )
+            .bind(account_id)
+            .bind(owner)
+            .bind(validity)
+            .bind(uid)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                return Ok(None);
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, size, message_id, \
+                     sender, subject, state, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
+            )
+            .bind(account_id)
+            .bind(validity)
+            .bind(uid)
+            .bind(mail.raw)
+            .bind(i64::try_from(mail.raw.len()).unwrap_or(i64::MAX))
+            .bind(mail.message_id)
+            .bind(mail.sender)
+            .bind(mail.subject)
+            .bind(now.millis())
+            .fetch_one(&mut *transaction)
+            .await?;
+            sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+                .bind(INBOUND_MAIL_JOB_KIND)
+                .bind(inbound_job_payload(id))
+                .bind(now.millis())
+                .bind(INBOUND_MAIL_MAX_ATTEMPTS)
+                .bind(now.millis())
+                .fetch_one(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            Ok(Some(id))
+        })
+    }
+
+    /// Notes that the messages up to `uid` were marked, moved or deleted.
+    pub async fn mark_imap_acted(&self, account_id: i64, owner: &str, uid: i64) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE imap_fetch_state SET acted_uid = $3 WHERE account_id = $1 AND lease_owner = $2 AND acted_uid < $3",
+            )
+            .bind(account_id)
+            .bind(owner)
+            .bind(uid)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Ends a fetch: the lease is let go, and its error (or none) noted.
+    pub async fn finish_imap_fetch(
+        &self,
+        account_id: i64,
+        owner: &str,
+        error: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query(
+                "UPDATE imap_fetch_state SET lease_owner = NULL, lease_until = NULL, last_error = $3, last_fetch_at = $4 \
+                 WHERE account_id = $1 AND lease_owner = $2",
+            )
+            .bind(account_id)
+            .bind(owner)
+            .bind(error)
+            .bind(now.millis())
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Every account's fetching state, for the admin page.
+    pub async fn imap_fetch_states(&self) -> StoreResult<Vec<ImapFetchState>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, ImapFetchState>(
+                "SELECT account_id, uid_validity, last_uid, acted_uid, last_error, last_fetch_at FROM imap_fetch_state",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}

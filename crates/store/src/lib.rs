@@ -40,8 +40,8 @@ pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserR
 pub use email_accounts::{EmailAccountRecord, EmailAccountWrite};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
 pub use inbound_mail::{
-    INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, InboundMailRecord, NewInboundMail,
-    inbound_job_payload,
+    INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, ImapFetchState, InboundMailRecord,
+    NewInboundMail, inbound_job_payload,
 };
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
 pub use knowledge_base::{

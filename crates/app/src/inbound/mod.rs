@@ -4,6 +4,8 @@
 //! message that fails to process stays stored and its job is retried; an
 //! admin can send a refused one through again once its cause is fixed.
 
+mod accounts;
+mod fetch;
 mod route;
 mod threading;
 mod write;
@@ -21,6 +23,18 @@ const OVERSIZED_KEPT_BYTES: usize = 256 * 1024;
 const PROCESSING_LEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 /// How long the pipe waits for a message another node is processing.
 const WAIT_FOR_OTHER_NODE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why an oversized message is refused.
+pub(crate) fn oversized_reason(size: usize) -> String {
+    format!(
+        "The message is {} MiB; at most {} MiB are taken. Only its start is kept here.",
+        size.div_ceil(1024 * 1024),
+        MAX_INBOUND_BYTES / (1024 * 1024)
+    )
+}
+
+pub use accounts::{EmailAccountInput, EmailAccountView};
+pub use fetch::FetchReport;
 
 /// What a processed message became, as its row notes it.
 const NEW_TICKET: &str = "new ticket";
@@ -132,14 +146,9 @@ impl App {
             .await?;
         if let Some(id) = stored {
             if oversized {
-                let reason = format!(
-                    "The message is {} MiB; at most {} MiB are taken. Only its start is kept here.",
-                    raw.len() / (1024 * 1024),
-                    MAX_INBOUND_BYTES / (1024 * 1024)
-                );
                 self.store()
                     .inbound_mail()
-                    .reject_inbound_mail(id, &reason, None, self.now())
+                    .reject_inbound_mail(id, &oversized_reason(raw.len()), None, self.now())
                     .await?;
             } else {
                 self.wake_workers();

@@ -31,6 +31,8 @@ CREATE TABLE imap_fetch_state (
     account_id BIGINT PRIMARY KEY REFERENCES email_accounts (id) ON DELETE CASCADE,
     uid_validity BIGINT NOT NULL DEFAULT 0,
     last_uid BIGINT NOT NULL DEFAULT 0,
+    -- The messages up to this UID have been marked, moved or deleted.
+    acted_uid BIGINT NOT NULL DEFAULT 0,
     lease_owner TEXT,
     lease_until BIGINT,
     last_error TEXT NOT NULL DEFAULT '',

@@ -31,6 +31,8 @@ CREATE TABLE imap_fetch_state (
     account_id INTEGER PRIMARY KEY REFERENCES email_accounts (id) ON DELETE CASCADE,
     uid_validity INTEGER NOT NULL DEFAULT 0,
     last_uid INTEGER NOT NULL DEFAULT 0,
+    -- The messages up to this UID have been marked, moved or deleted.
+    acted_uid INTEGER NOT NULL DEFAULT 0,
     lease_owner TEXT,
     lease_until INTEGER,
     last_error TEXT NOT NULL DEFAULT '',

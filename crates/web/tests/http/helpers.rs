@@ -45,6 +45,7 @@ pub fn test_workers() -> WorkerConfig {
         workers: 2,
         poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_millis(300),
+        mail_fetch_tick: Duration::from_millis(200),
         ..WorkerConfig::default()
     }
 }

@@ -264,3 +264,106 @@ on_both_backends! { spawn_app;
         assert!(matches!(outcome, InboundOutcome::Rejected(_)), "{outcome:?}");
     }
 }
+
+/// Counts the received mails and the tickets that came by mail.
+async fn mail_counts(app: &TestApp) -> (i64, i64) {
+    let received = app
+        .app
+        .store()
+        .inbound_mail()
+        .count_recent_inbound("", None, ferrodesk_core::Timestamp(0))
+        .await
+        .unwrap();
+    let account_mail = app
+        .app
+        .store()
+        .email_accounts()
+        .list_email_accounts()
+        .await
+        .unwrap();
+    let mut total = received;
+    for account in account_mail {
+        total += app
+            .app
+            .store()
+            .inbound_mail()
+            .count_recent_inbound("", Some(account.id), ferrodesk_core::Timestamp(0))
+            .await
+            .unwrap();
+    }
+    let tickets = app
+        .app
+        .store()
+        .tickets()
+        .count_tickets(
+            &ferrodesk_store::Visibility::Everything,
+            &ferrodesk_store::TicketFilter {
+                statuses: TicketStatus::ALL.to_vec(),
+                ..ferrodesk_store::TicketFilter::default()
+            },
+        )
+        .await
+        .unwrap();
+    (total, tickets)
+}
+
+on_both_backends! { spawn_app;
+
+    async fn mail_fetched_over_imap_becomes_tickets_once_whatever_the_nodes_do(app: TestApp) {
+        use ferrodesk_testkit::imap::{IMAP_PASSWORD, IMAP_USER, ImapServer};
+        let Some(server) = ImapServer::start() else { return };
+        let _desk = desk(&app).await;
+        let input = ferrodesk_app::EmailAccountInput {
+            address: "help@example.org".into(),
+            transport: "imap".into(),
+            imap_host: "127.0.0.1".into(),
+            imap_port: server.port.to_string(),
+            imap_security: "none".into(),
+            imap_user: IMAP_USER.into(),
+            imap_password: IMAP_PASSWORD.into(),
+            imap_folder: "INBOX".into(),
+            poll_seconds: "30".into(),
+            after_fetch: "seen".into(),
+            is_enabled: true,
+            ..ferrodesk_app::EmailAccountInput::default()
+        };
+        let id = app.app.save_email_account(&Caller::system(), None, &input).await.unwrap();
+        let answer = app.app.test_email_account(&ferrodesk_app::Actor::System, id).await.unwrap();
+        assert!(answer.as_ref().is_ok_and(|summary| summary.contains("UIDVALIDITY")), "{answer:?}");
+        let stored = app.app.store().email_accounts().get_email_account(id).await.unwrap().unwrap();
+        assert!(!stored.imap_password_sealed.contains(IMAP_PASSWORD), "the password is sealed");
+
+        for number in 0..5 {
+            server.deliver(&message(&format!("customer{number}@example.net"), &format!("By IMAP {number}"), "", "Hello over IMAP."));
+        }
+        // Two nodes (and the test app's own fetcher) at once.
+        let (other, other_workers) = app.another_node("smtp://127.0.0.1:1?from=help@example.org").await;
+        let account = app.app.store().email_accounts().get_email_account(id).await.unwrap().unwrap();
+        let (first, second) = tokio::join!(
+            app.app.fetch_account_mail(&account, "node-a"),
+            other.fetch_account_mail(&account, "node-b"),
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(first.error.is_none() && second.error.is_none(), "{first:?} {second:?}");
+        crate::helpers::wait_until("five tickets from five mails", || async { mail_counts(&app).await == (5, 5) }).await;
+        assert_eq!(server.count(""), (5, 5), "each message marked seen once stored");
+
+        // Stored but not processed when its node stops: another processes it.
+        server.deliver(&message("late@example.net", "Late", "", "Fetched just before a crash."));
+        other_workers.shut_down().await;
+        let report = other.fetch_account_mail(&account, "node-b").await.unwrap();
+        drop(other);
+        assert!(report.stored == 1 || report.skipped, "{report:?}");
+        crate::helpers::wait_until("the late mail's ticket", || async { mail_counts(&app).await == (6, 6) }).await;
+
+        // Nothing new: nothing fetched; a wrong password is noted, not fatal.
+        let report = app.app.fetch_account_mail(&account, "node-a").await.unwrap();
+        assert_eq!(report.stored, 0);
+        let wrong = ferrodesk_app::EmailAccountInput { imap_password: "wrong".into(), ..input };
+        app.app.save_email_account(&Caller::system(), Some(id), &wrong).await.unwrap();
+        let account = app.app.store().email_accounts().get_email_account(id).await.unwrap().unwrap();
+        let report = app.app.fetch_account_mail(&account, "node-a").await.unwrap();
+        assert!(report.error.as_deref().is_some_and(|error| error.contains("login")), "{report:?}");
+        assert_eq!(mail_counts(&app).await, (6, 6));
+    }
+}

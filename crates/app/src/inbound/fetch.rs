@@ -1,0 +1,271 @@
+//! Fetching the IMAP accounts. Every node runs the same loop; a lease in
+//! the database makes one node at a time fetch an account (another takes
+//! over when the lease runs out, say because the node died). Messages are
+//! fetched by UID above the last one stored, each stored with its job in
+//! the transaction that moves the position, so after a crash nothing is
+//! fetched twice or skipped; only then is a message marked seen, moved or
+//! deleted on the server.
+
+use std::time::Duration;
+
+use ferrodesk_mail::imap::{AfterFetch, ImapConfig, ImapSecurity, ImapSession};
+use ferrodesk_mail::inbound::{MAX_INBOUND_BYTES, header_summary};
+use ferrodesk_store::{EmailAccountRecord, NewInboundMail};
+
+use super::oversized_reason;
+use crate::{App, AppError, AppResult};
+
+/// Messages fetched per batch, and batches per visit (the rest wait for
+/// the next visit, so one account cannot hold a node forever).
+const FETCH_BATCH: usize = 50;
+const BATCHES_PER_VISIT: usize = 10;
+/// How long a node holds an account while fetching it (renewed per batch).
+const FETCH_LEASE: Duration = Duration::from_secs(120);
+/// The purpose IMAP passwords are sealed for.
+pub(crate) const IMAP_PASSWORD_PURPOSE: &str = "imap password";
+
+/// What one visit to an account did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FetchReport {
+    pub stored: usize,
+    /// Another node holds the account now.
+    pub skipped: bool,
+    pub error: Option<String>,
+}
+
+impl App {
+    /// The IMAP settings of an account, its password opened.
+    pub(crate) fn imap_config(&self, account: &EmailAccountRecord) -> AppResult<ImapConfig> {
+        let password = if account.imap_password_sealed.is_empty() {
+            String::new()
+        } else {
+            let bytes = self
+                .inner
+                .key
+                .open(IMAP_PASSWORD_PURPOSE, &account.imap_password_sealed)?;
+            String::from_utf8(bytes)
+                .map_err(|_| AppError::Internal("a stored IMAP password is not text".into()))?
+        };
+        Ok(ImapConfig {
+            host: account.imap_host.clone(),
+            port: u16::try_from(account.imap_port).unwrap_or(993),
+            security: ImapSecurity::parse(&account.imap_security).unwrap_or(ImapSecurity::Tls),
+            user: account.imap_user.clone(),
+            password,
+            folder: account.imap_folder.clone(),
+        })
+    }
+
+    /// Visits every enabled IMAP account whose poll interval has passed.
+    pub async fn fetch_due_mail(&self, owner: &str) -> AppResult<usize> {
+        let now = self.now().millis();
+        let states = self.store().inbound_mail().imap_fetch_states().await?;
+        let mut stored = 0;
+        for account in self.store().email_accounts().list_email_accounts().await? {
+            if account.transport != "imap" || !account.is_enabled {
+                continue;
+            }
+            let last = states
+                .iter()
+                .find(|state| state.account_id == account.id)
+                .and_then(|state| state.last_fetch_at);
+            if last.is_some_and(|last| now - last < account.poll_seconds.max(1) * 1000) {
+                continue;
+            }
+            stored += self.fetch_account_mail(&account, owner).await?.stored;
+        }
+        Ok(stored)
+    }
+
+    /// Fetches one account now, if no other node is.
+    pub async fn fetch_account_mail(
+        &self,
+        account: &EmailAccountRecord,
+        owner: &str,
+    ) -> AppResult<FetchReport> {
+        let received = self.store().inbound_mail();
+        let now = self.now();
+        let Some(state) = received
+            .take_imap_lease(account.id, owner, now.plus(FETCH_LEASE), now)
+            .await?
+        else {
+            return Ok(FetchReport {
+                skipped: true,
+                ..FetchReport::default()
+            });
+        };
+        let mut report = FetchReport::default();
+        let outcome = self
+            .fetch_with_lease(
+                account,
+                owner,
+                (state.uid_validity, state.last_uid, state.acted_uid),
+                &mut report,
+            )
+            .await;
+        let error = match outcome {
+            Ok(()) => String::new(),
+            Err(FetchError::Server(problem)) => problem,
+            Err(FetchError::App(error)) => {
+                received
+                    .finish_imap_fetch(account.id, owner, &error.to_string(), self.now())
+                    .await?;
+                return Err(error);
+            }
+        };
+        if !error.is_empty() {
+            tracing::warn!(account = %account.address, %error, "fetching mail failed");
+            report.error = Some(error.clone());
+        }
+        received
+            .finish_imap_fetch(account.id, owner, &error, self.now())
+            .await?;
+        if report.stored > 0 {
+            self.wake_workers();
+        }
+        Ok(report)
+    }
+
+    async fn fetch_with_lease(
+        &self,
+        account: &EmailAccountRecord,
+        owner: &str,
+        (stored_validity, mut last_uid, mut acted_uid): (i64, i64, i64),
+        report: &mut FetchReport,
+    ) -> Result<(), FetchError> {
+        let received = self.store().inbound_mail();
+        let config = self.imap_config(account)?;
+        let action = after_fetch(account);
+        let mut session = ImapSession::open(&config).await?;
+        let validity = i64::from(session.uid_validity());
+        if validity != stored_validity {
+            if stored_validity != 0 {
+                tracing::warn!(account = %account.address, "the folder's UIDVALIDITY changed; fetching it again from the start");
+            }
+            if !received
+                .restart_imap_folder(account.id, owner, validity)
+                .await?
+            {
+                return Ok(());
+            }
+            (last_uid, acted_uid) = (0, 0);
+        }
+        // Messages stored before a crash but not yet marked, moved or
+        // deleted.
+        if acted_uid < last_uid {
+            session
+                .after_fetch_range(as_uid(acted_uid + 1), as_uid(last_uid), &action)
+                .await?;
+            received
+                .mark_imap_acted(account.id, owner, last_uid)
+                .await?;
+        }
+        for _ in 0..BATCHES_PER_VISIT {
+            let uids = session.new_uids(as_uid(last_uid), FETCH_BATCH).await?;
+            if uids.is_empty() {
+                break;
+            }
+            let first = last_uid + 1;
+            for (uid, size) in uids {
+                let message = session.fetch(uid, size, MAX_INBOUND_BYTES).await?;
+                let summary = header_summary(&message.raw);
+                let stored = received
+                    .store_fetched_mail(
+                        owner,
+                        &NewInboundMail {
+                            account_id: Some(account.id),
+                            imap: Some((validity, i64::from(uid))),
+                            raw: &message.raw,
+                            message_id: &summary.message_id,
+                            sender: &summary.sender,
+                            subject: &summary.subject,
+                        },
+                        self.now(),
+                    )
+                    .await?;
+                let Some(id) = stored else {
+                    // The lease went to another node: stop here.
+                    return Ok(());
+                };
+                if message.size > MAX_INBOUND_BYTES {
+                    received
+                        .reject_inbound_mail(id, &oversized_reason(message.size), None, self.now())
+                        .await?;
+                }
+                last_uid = i64::from(uid);
+                report.stored += 1;
+            }
+            session
+                .after_fetch_range(as_uid(first), as_uid(last_uid), &action)
+                .await?;
+            received
+                .mark_imap_acted(account.id, owner, last_uid)
+                .await?;
+            let now = self.now();
+            if received
+                .take_imap_lease(account.id, owner, now.plus(FETCH_LEASE), now)
+                .await?
+                .is_none()
+            {
+                break;
+            }
+        }
+        session.logout().await;
+        Ok(())
+    }
+
+    /// Tries an account's IMAP settings: the server's greeting and what it
+    /// says of the folder, or why it failed.
+    pub async fn test_imap_account(
+        &self,
+        account: &EmailAccountRecord,
+    ) -> AppResult<Result<String, String>> {
+        let config = self.imap_config(account)?;
+        Ok(match ImapSession::open(&config).await {
+            Ok(session) => {
+                let summary = session.summary.clone();
+                session.logout().await;
+                Ok(summary)
+            }
+            Err(error) => Err(error.0),
+        })
+    }
+}
+
+fn after_fetch(account: &EmailAccountRecord) -> AfterFetch {
+    match account.after_fetch.as_str() {
+        "move" if !account.move_to_folder.is_empty() => {
+            AfterFetch::MoveTo(account.move_to_folder.clone())
+        }
+        "delete" => AfterFetch::Delete,
+        _ => AfterFetch::MarkSeen,
+    }
+}
+
+fn as_uid(uid: i64) -> u32 {
+    u32::try_from(uid.max(0)).unwrap_or(u32::MAX)
+}
+
+/// Why a visit stopped: the server (noted for the admin) or the helpdesk.
+enum FetchError {
+    Server(String),
+    App(AppError),
+}
+
+impl From<ferrodesk_mail::imap::ImapError> for FetchError {
+    fn from(error: ferrodesk_mail::imap::ImapError) -> FetchError {
+        FetchError::Server(error.0)
+    }
+}
+
+impl From<AppError> for FetchError {
+    fn from(error: AppError) -> FetchError {
+        FetchError::App(error)
+    }
+}
+
+impl From<ferrodesk_store::StoreError> for FetchError {
+    fn from(error: ferrodesk_store::StoreError) -> FetchError {
+        FetchError::App(error.into())
+    }
+}
