@@ -62,11 +62,15 @@ pub use ferrodesk_store::{
 pub use ferrodesk_store::{
     EmailAccountRecord, EmailAccountWrite, JobRecord, LinkPurpose, MailRecord,
 };
+pub use ferrodesk_store::{ImapFetchState, InboundMailRecord};
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use front_page::{CategoryTile, FrontPage};
 pub use hostnames::confirmed_hostname;
-pub use inbound::{EmailAccountInput, EmailAccountView, FetchReport, InboundOutcome};
+pub use inbound::{
+    EmailAccountInput, EmailAccountView, FetchReport, InboundOutcome, REJECTIONS_PAGE_SIZE,
+    RejectionPage,
+};
 pub use jobs::{WorkerConfig, Workers};
 pub use knowledge_base::{
     ARTICLE_STATUSES, ArticleEditor, ArticleInput, ArticlePage, CategoryNode, CategoryPage,

@@ -345,6 +345,24 @@ impl InboundMail<'_> {
         }))
     }
 
+    /// The received mail a ticket's message came from.
+    pub async fn inbound_mail_of_message(
+        &self,
+        ticket_id: i64,
+        message_id: i64,
+    ) -> StoreResult<Option<i64>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT inbound_mail_id FROM ticket_messages WHERE id = $1 AND ticket_id = $2",
+            )
+            .bind(message_id)
+            .bind(ticket_id)
+            .fetch_optional(pool)
+            .await?
+            .flatten()
+        }))
+    }
+
     /// The Message-ID of the mail a ticket started from, when it started
     /// from one: the root its conversation is threaded under.
     pub async fn first_message_id_of_ticket(&self, ticket_id: i64) -> StoreResult<Option<String>> {

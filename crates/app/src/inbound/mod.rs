@@ -6,6 +6,7 @@
 
 mod accounts;
 mod fetch;
+mod rejections;
 mod route;
 mod threading;
 mod write;
@@ -35,6 +36,7 @@ pub(crate) fn oversized_reason(size: usize) -> String {
 
 pub use accounts::{EmailAccountInput, EmailAccountView};
 pub use fetch::FetchReport;
+pub use rejections::{REJECTIONS_PAGE_SIZE, RejectionPage};
 
 /// What a processed message became, as its row notes it.
 const NEW_TICKET: &str = "new ticket";

@@ -3,7 +3,7 @@ use ferrodesk_testkit::on_both_backends;
 use crate::helpers::{PASSWORD, TestApp, location, spawn_app};
 
 /// Every admin page, and every admin form action.
-const ADMIN_PAGES: [&str; 20] = [
+const ADMIN_PAGES: [&str; 24] = [
     "/admin",
     "/admin/agents/1",
     "/admin/security",
@@ -15,6 +15,10 @@ const ADMIN_PAGES: [&str; 20] = [
     "/admin/email",
     "/admin/email/outbox",
     "/admin/email/outbox/1",
+    "/admin/email/accounts",
+    "/admin/email/accounts/new",
+    "/admin/email/accounts/1",
+    "/admin/email/rejections",
     "/admin/email/templates",
     "/admin/email/templates/agent_invitation",
     "/admin/jobs",
@@ -25,7 +29,7 @@ const ADMIN_PAGES: [&str; 20] = [
     "/admin/permission-groups/new",
     "/admin/permission-groups/1",
 ];
-const ADMIN_ACTIONS: [&str; 29] = [
+const ADMIN_ACTIONS: [&str; 34] = [
     "/admin/agents/invite",
     "/admin/agents/1",
     "/admin/agents/1/demote",
@@ -42,6 +46,11 @@ const ADMIN_ACTIONS: [&str; 29] = [
     "/admin/email",
     "/admin/email/test",
     "/admin/email/outbox/1/retry",
+    "/admin/email/accounts/new",
+    "/admin/email/accounts/1",
+    "/admin/email/accounts/1/test",
+    "/admin/email/accounts/1/delete",
+    "/admin/email/rejections/1/retry",
     "/admin/email/templates/agent_invitation",
     "/admin/email/templates/agent_invitation/reset",
     "/admin/jobs/1/retry",
@@ -100,7 +109,7 @@ on_both_backends! { spawn_app;
         app.log_in_staff("admin@example.org", PASSWORD).await;
         app.app.create_team(&ferrodesk_app::Caller::system(), "First line").await.unwrap();
         for path in ADMIN_PAGES {
-            let expected = if path == "/admin/email/outbox/1" { 404 } else { 200 };
+            let expected = if path == "/admin/email/outbox/1" || path == "/admin/email/accounts/1" { 404 } else { 200 };
             assert_eq!(app.get(path).await.status(), expected, "{path}");
         }
         assert_eq!(app.get("/admin/email/templates/no_such_template").await.status(), 404);

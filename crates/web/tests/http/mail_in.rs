@@ -367,3 +367,56 @@ on_both_backends! { spawn_app;
         assert_eq!(mail_counts(&app).await, (6, 6));
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn admins_set_up_accounts_and_work_the_rejection_log_through_the_pages(app: TestApp) {
+        let _desk = desk(&app).await;
+        let admin = crate::tickets::signed_in(&app, "admin@example.org").await;
+        // A bad account is refused next to its fields, with what was typed.
+        let refused = crate::tickets::post_on(&app, &admin, "/admin/email/accounts/new", "/admin/email/accounts/new", &[
+            ("address", "not an address"), ("transport", "imap"), ("imap_host", "imap.example.org"), ("imap_port", "993"),
+            ("imap_security", "tls"), ("imap_user", "help"), ("imap_password", "secret"), ("imap_folder", "INBOX"),
+            ("poll_seconds", "5"), ("after_fetch", "seen"), ("is_enabled", "true"),
+        ]).await;
+        assert_eq!(refused.status(), 422);
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("imap.example.org") && !page.contains("secret"), "typed values back, never the password");
+        assert!(page.contains("Fetch every 30 seconds"), "{page}");
+        let made = crate::tickets::post_on(&app, &admin, "/admin/email/accounts/new", "/admin/email/accounts/new", &[
+            ("address", "Help@Example.org"), ("transport", "pipe"), ("is_enabled", "true"),
+        ]).await;
+        assert_eq!(made.status(), 303);
+        let path = crate::helpers::location(&made);
+        let id: i64 = path.trim_start_matches("/admin/email/accounts/").split('?').next().unwrap().parse().unwrap();
+        let list = admin.get(&app, "/admin/email/accounts").await.text().await.unwrap();
+        assert!(list.contains("Help@Example.org") && list.contains("pipe"));
+        let test = crate::tickets::post_on(&app, &admin, &format!("/admin/email/accounts/{id}"), &format!("/admin/email/accounts/{id}/test"), &[]).await;
+        assert!(test.text().await.unwrap().contains("through a pipe"));
+        let audit = app.app.store().audit_log().search_audit(&ferrodesk_store::AuditFilter { action_prefix: Some("email_account.".into()), ..ferrodesk_store::AuditFilter::default() }, 10).await.unwrap();
+        assert_eq!(audit.len(), 1, "the account's creation is audited");
+
+        // A refused message is listed, its source downloadable by admins
+        // only, and it can go through again once the cause is fixed.
+        app.app.set_help_center(&Caller::system(), "closed", false, None).await.unwrap();
+        let (id, outcome) = app.app.receive_mail(&message("stranger@example.com", "Let me <script>in</script>", "", "Hello"), Some("help@example.org")).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::Rejected(_)), "{outcome:?}");
+        let log = admin.get(&app, "/admin/email/rejections").await.text().await.unwrap();
+        assert!(log.contains(&format!("rejection-{id}")) && log.contains("registration is closed"), "{log}");
+        assert!(!log.contains("<script>in"), "subjects are escaped");
+        let source = admin.get(&app, &format!("/admin/email/rejections/{id}/source")).await;
+        assert_eq!(source.headers()["content-type"], "message/rfc822");
+        assert!(source.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+        let agent = crate::tickets::signed_in(&app, "alice@example.org").await;
+        assert_eq!(agent.get(&app, &format!("/admin/email/rejections/{id}/source")).await.status(), 403);
+        app.app.set_help_center(&Caller::system(), "verify", false, None).await.unwrap();
+        let retried = crate::tickets::post_on(&app, &admin, "/admin/email/rejections", &format!("/admin/email/rejections/{id}/retry"), &[]).await;
+        assert_eq!(retried.status(), 303);
+        crate::helpers::wait_until("the message processed again", || async {
+            app.app.store().inbound_mail().get_inbound_mail(id).await.unwrap().unwrap().state != "pending"
+        }).await;
+        let record = app.app.store().inbound_mail().get_inbound_mail(id).await.unwrap().unwrap();
+        assert_eq!(record.state, "done", "{}", record.reason);
+        assert!(record.ticket_id.is_some(), "it became a ticket");
+    }
+}

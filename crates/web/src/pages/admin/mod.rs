@@ -9,6 +9,7 @@ mod help_center;
 mod jobs;
 mod logs;
 mod mail;
+mod mail_in;
 mod organization;
 mod outbox;
 mod permission_groups;
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin", get(home))
         .merge(agents::routes())
         .merge(mail::routes())
+        .merge(mail_in::routes())
         .merge(outbox::routes())
         .merge(templates::routes())
         .merge(jobs::routes())
@@ -132,6 +134,8 @@ impl AdminMenu {
             "Email",
             &[
                 ("/admin/email", "Email server"),
+                ("/admin/email/accounts", "Email accounts"),
+                ("/admin/email/rejections", "Rejected mail"),
                 ("/admin/email/outbox", "Outbox"),
                 ("/admin/email/templates", "Email templates"),
             ],
