@@ -54,6 +54,42 @@ pub(crate) fn routes() -> Router<AppState> {
             "/agent/tickets/{reference}/attachments/{attachment_id}",
             get(download),
         )
+        .route(
+            "/agent/tickets/{reference}/messages/{message_id}/original",
+            get(original),
+        )
+}
+
+/// The most of a message's source shown as text.
+const MAX_ORIGINAL_BYTES: usize = 5 * 1024 * 1024;
+
+/// "View original": the source of the mail a message came from, as plain
+/// text (headers included), for agents who may see the ticket.
+async fn original(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path((reference, message_id)): Path<(String, String)>,
+) -> WebResult<Response> {
+    let message_id = path_id(&message_id)?;
+    let raw = state
+        .app
+        .message_original(&session.actor, &path_ticket(&reference)?, message_id)
+        .await?;
+    let shown = &raw[..raw.len().min(MAX_ORIGINAL_BYTES)];
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ),
+        ],
+        String::from_utf8_lossy(shown).into_owned(),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -253,7 +253,18 @@ on_both_backends! { spawn_app;
         let (_, again) = app.app.receive_mail(&mail, None).await.unwrap();
         assert!(matches!(again, InboundOutcome::Duplicate(_)), "{again:?}");
         let ticket = ticket_of(&app, &reference).await;
-        assert_eq!(app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap().len(), 1);
+        let thread = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
+        assert_eq!(thread.len(), 1);
+        // "View original" for agents who may see the ticket, no one else.
+        let original = format!("/agent/tickets/{reference}/messages/{}/original", thread[0].id);
+        let alice = crate::tickets::signed_in(&app, "alice@example.org").await;
+        let page = alice.get(&app, &format!("/agent/tickets/{reference}")).await.text().await.unwrap();
+        assert!(page.contains(&original), "the ticket page links to it");
+        let source = alice.get(&app, &original).await;
+        assert_eq!(source.headers()["content-type"], "text/plain; charset=utf-8");
+        assert!(source.text().await.unwrap().contains("Subject: Broken"));
+        let bob = crate::tickets::signed_in(&app, "bob@example.org").await;
+        assert_eq!(bob.get(&app, &original).await.status(), 404, "Bob may not see Support's tickets");
 
         app.app.set_help_center(&Caller::system(), "closed", false, None).await.unwrap();
         let (_, outcome) = app.app.receive_mail(&message("new@example.com", "Hi", "", "Hello"), None).await.unwrap();
