@@ -85,6 +85,13 @@ on_both_backends! { spawn_app;
             ..ferrodesk_app::ArticleInput::default()
         }).await.unwrap();
 
+        // A ticket that came by mail, with HTML, a quote and a remote image.
+        let html_mail = "From: Ines <ines@example.net>\r\nTo: help@example.org\r\nSubject: Screen flickers\r\nMessage-ID: <layout-1@example.net>\r\n\
+            MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<div>The screen <b>flickers</b> since the update.</div>\
+            <img src=\"https://tracker.example.com/p.gif\"><div class=\"gmail_quote\">On Monday, Support wrote:<blockquote>Did you restart it?</blockquote></div>";
+        let (_, outcome) = app.app.receive_mail(html_mail.as_bytes(), None).await.unwrap();
+        let ferrodesk_app::InboundOutcome::NewTicket(mailed) = outcome else { panic!("{outcome:?}") };
+        let mailed = format!("/agent/tickets/{mailed}");
         let ticket = format!("/agent/tickets/{sample}");
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
@@ -96,6 +103,8 @@ on_both_backends! { spawn_app;
             ("/register", "help-center-register"), ("/tickets", "help-center-requests"),
             ("/admin", "admin-home"), ("/admin/security", "admin-security"), ("/admin/departments", "admin-departments"),
             ("/admin/audit", "admin-audit"), ("/admin/help-center", "admin-help-center"), ("/admin/logins", "admin-logins"), ("/admin/tickets", "admin-tickets"),
+            ("/admin/email/accounts", "admin-email-accounts"), ("/admin/email/accounts/new", "admin-email-account"), ("/admin/email/rejections", "admin-rejected-mail"),
+            (mailed.as_str(), "agent-ticket-by-mail"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;
