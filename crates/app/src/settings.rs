@@ -1100,13 +1100,14 @@ mod tests {
     fn every_setting_round_trips_through_its_stored_form() {
         let mut settings = Settings::default();
         settings.api.requests_per_minute = 42;
+        settings.mail_in.mails_per_sender_per_hour = 7;
         let rows: Vec<(String, String)> = settings
             .to_rows()
             .unwrap()
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 13);
+        assert_eq!(rows.len(), 14);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 
