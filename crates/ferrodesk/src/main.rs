@@ -473,6 +473,11 @@ fn spawn_session_purge(app: App) {
                 Ok(removed) => tracing::debug!(removed, "stale sessions removed"),
                 Err(error) => tracing::warn!(%error, "cannot remove stale sessions"),
             }
+            match app.forget_old_rejected_mail().await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "rejected mail past its retention removed"),
+                Err(error) => tracing::warn!(%error, "cannot remove old rejected mail"),
+            }
         }
     });
 }

@@ -274,9 +274,8 @@ impl InboundMail<'_> {
         }))
     }
 
-    /// Deletes the sources of handled messages received before `cutoff`:
-    /// rejected ones go entirely; a processed one keeps its row (a ticket
-    /// message may point at it) with an empty source.
+    /// Deletes the rejected messages received before `cutoff` (those a
+    /// ticket message points at stay).
     pub async fn forget_inbound_mails(&self, cutoff: Timestamp) -> StoreResult<u64> {
         Ok(on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;

@@ -71,6 +71,20 @@ impl App {
         Ok((record, source))
     }
 
+    /// Deletes rejected messages older than the admin's retention (mail
+    /// that became a ticket message stays with it); answers how many went.
+    pub async fn forget_old_rejected_mail(&self) -> AppResult<u64> {
+        let days = u64::from(self.settings().await?.mail_in.rejections_kept_days.max(1));
+        let cutoff = self
+            .now()
+            .minus(std::time::Duration::from_secs(days * 24 * 60 * 60));
+        Ok(self
+            .store()
+            .inbound_mail()
+            .forget_inbound_mails(cutoff)
+            .await?)
+    }
+
     /// Sends a rejected message through again (admins), after its cause
     /// was fixed (an account, a department, registration opened…).
     pub async fn process_rejected_mail_again(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {

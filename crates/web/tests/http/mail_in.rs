@@ -431,3 +431,17 @@ on_both_backends! { spawn_app;
         assert!(record.ticket_id.is_some(), "it became a ticket");
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn rejected_mail_is_kept_for_the_admins_retention_only(app: TestApp) {
+        let _desk = desk(&app).await;
+        app.app.set_help_center(&Caller::system(), "closed", false, None).await.unwrap();
+        let (id, outcome) = app.app.receive_mail(&message("stranger@example.com", "Hi", "", "Hello"), None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::Rejected(_)));
+        assert_eq!(app.app.forget_old_rejected_mail().await.unwrap(), 0, "kept within the 30 days");
+        app.advance_clock(std::time::Duration::from_secs(31 * 24 * 60 * 60));
+        assert_eq!(app.app.forget_old_rejected_mail().await.unwrap(), 1);
+        assert!(app.app.store().inbound_mail().get_inbound_mail(id).await.unwrap().is_none());
+    }
+}
