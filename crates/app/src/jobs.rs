@@ -332,6 +332,7 @@ impl App {
             }
             crate::hostnames::REVERSE_DNS_JOB => self.resolve_hostname_job(&job.payload).await,
             ferrodesk_store::INBOUND_MAIL_JOB_KIND => self.process_inbound_job(&job.payload).await,
+            ferrodesk_store::AGENT_NOTICE_JOB_KIND => self.notify_agents_job(&job.payload).await,
             other => Err(JobFailure::Permanent(format!(
                 "no handler for jobs of kind {other:?}"
             ))),

@@ -18,6 +18,7 @@ mod knowledge_base;
 mod mail;
 pub mod markdown;
 mod news;
+mod notifications;
 mod passwords;
 mod people;
 mod permissions;
@@ -62,7 +63,7 @@ pub use ferrodesk_store::{
 pub use ferrodesk_store::{
     EmailAccountRecord, EmailAccountWrite, JobRecord, LinkPurpose, MailRecord,
 };
-pub use ferrodesk_store::{ImapFetchState, InboundMailRecord};
+pub use ferrodesk_store::{ImapFetchState, InboundMailRecord, NotificationPreferences};
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use front_page::{CategoryTile, FrontPage};

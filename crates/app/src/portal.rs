@@ -524,14 +524,21 @@ impl App {
         status: TicketStatus,
         message: Option<&NewMessage<'_>>,
     ) -> AppResult<()> {
+        // A user's message tells the agents on the ticket.
+        let notice = message.map(|_| {
+            crate::notifications::notice(crate::notifications::USER_REPLY, Some(viewer.person_id))
+        });
         self.write_status_and_message(
             ticket,
             (viewer.actor(), false),
             (status, self.now()),
-            message,
+            (message, notice),
             &[],
         )
         .await?;
+        if notice.is_some() {
+            self.wake_workers();
+        }
         Ok(())
     }
 
@@ -731,6 +738,10 @@ impl App {
                         message,
                         mails: &mails,
                         audit: None,
+                        notice: Some(crate::notifications::notice(
+                            crate::notifications::NEW_TICKET,
+                            Some(requester.id),
+                        )),
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })

@@ -23,6 +23,8 @@ pub enum TemplateKind {
     TicketReply,
     TicketReceived,
     AccountExists,
+    TicketResolved,
+    AgentNotification,
 }
 
 /// The three parts of a mail template.
@@ -50,7 +52,7 @@ pub struct TemplateError {
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 10] = [
+    pub const ALL: [TemplateKind; 12] = [
         TemplateKind::AgentPasswordReset,
         TemplateKind::UserPasswordReset,
         TemplateKind::UserEmailVerification,
@@ -61,6 +63,8 @@ impl TemplateKind {
         TemplateKind::TicketReply,
         TemplateKind::TicketReceived,
         TemplateKind::AccountExists,
+        TemplateKind::TicketResolved,
+        TemplateKind::AgentNotification,
     ];
 
     /// The stable name used in settings and the outbox.
@@ -76,6 +80,8 @@ impl TemplateKind {
             TemplateKind::TicketReply => "ticket_reply",
             TemplateKind::TicketReceived => "ticket_received",
             TemplateKind::AccountExists => "account_exists",
+            TemplateKind::TicketResolved => "ticket_resolved",
+            TemplateKind::AgentNotification => "agent_notification",
         }
     }
 
@@ -96,6 +102,8 @@ impl TemplateKind {
             TemplateKind::TicketReply => "Reply to a ticket",
             TemplateKind::TicketReceived => "Ticket received",
             TemplateKind::AccountExists => "Registration with a known address",
+            TemplateKind::TicketResolved => "Ticket resolved",
+            TemplateKind::AgentNotification => "Agent notification",
         }
     }
 
@@ -136,6 +144,22 @@ impl TemplateKind {
                 &["product_name", "name", "reference", "subject", "link"]
             }
             TemplateKind::AccountExists => &["product_name", "name", "link"],
+            TemplateKind::TicketResolved => {
+                &["product_name", "name", "reference", "subject", "link"]
+            }
+            TemplateKind::AgentNotification => &[
+                "product_name",
+                "name",
+                "event",
+                "reference",
+                "subject",
+                "department",
+                "actor",
+                "message_text",
+                "message_html",
+                "link",
+                "reply_by_mail",
+            ],
         }
     }
 
@@ -148,7 +172,10 @@ impl TemplateKind {
             }
             TemplateKind::IpVerification => "/agent/verify-ip/",
             TemplateKind::UserEmailVerification => "/verify-email/",
-            TemplateKind::TicketReply | TemplateKind::TicketReceived => "/tickets/KX7R-4M2Q?code=",
+            TemplateKind::TicketReply
+            | TemplateKind::TicketReceived
+            | TemplateKind::TicketResolved => "/tickets/KX7R-4M2Q?code=",
+            TemplateKind::AgentNotification => "/agent/tickets/KX7R-4M2Q?",
             TemplateKind::AccountExists => "/forgot-password?",
             _ => "/reset-password/",
         };
@@ -167,6 +194,10 @@ impl TemplateKind {
             "agent": "Grace Hopper",
             "message_text": "Please switch it off and on again.",
             "message_html": "<p>Please switch it off and on again.</p>",
+            "event": "New ticket",
+            "department": "Support",
+            "actor": "Ines Inbox",
+            "reply_by_mail": true,
         })
     }
 
@@ -219,6 +250,17 @@ impl TemplateKind {
                 subject: include_str!("../templates/account_exists/subject.txt").trim_ascii_end(),
                 text: include_str!("../templates/account_exists/body.txt"),
                 html: include_str!("../templates/account_exists/body.html"),
+            },
+            TemplateKind::TicketResolved => TemplateSource {
+                subject: include_str!("../templates/ticket_resolved/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/ticket_resolved/body.txt"),
+                html: include_str!("../templates/ticket_resolved/body.html"),
+            },
+            TemplateKind::AgentNotification => TemplateSource {
+                subject: include_str!("../templates/agent_notification/subject.txt")
+                    .trim_ascii_end(),
+                text: include_str!("../templates/agent_notification/body.txt"),
+                html: include_str!("../templates/agent_notification/body.html"),
             },
         }
     }

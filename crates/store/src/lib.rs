@@ -17,6 +17,7 @@ mod jobs;
 mod knowledge_base;
 mod logins;
 mod news;
+mod notification_preferences;
 mod outbox;
 mod people;
 mod permission_groups;
@@ -53,6 +54,7 @@ pub use logins::{
     SecondFactorProof, SuccessfulLogin, lockout_key,
 };
 pub use news::{NewsCategoryRecord, NewsPostRecord, NewsWrite};
+pub use notification_preferences::NotificationPreferences;
 pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail, mail_job_payload};
 pub use people::{
     ChangeOutcome, MAX_PASSWORD_HISTORY, NewPerson, Organization, PasswordChange, PersonChange,
@@ -68,9 +70,10 @@ pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
 };
 pub use tickets::{
-    AttachmentRecord, MessageRecord, NewAttachment, NewLogEntry, NewMessage, NewTicketRow,
-    StoredAttachment, TicketActor, TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage,
-    TicketProperties, TicketRecord, TicketUpdate, Visibility,
+    AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, MessageRecord, NewAttachment,
+    NewLogEntry, NewMessage, NewTicketRow, StoredAttachment, TicketActor, TicketChangeMark,
+    TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord, TicketUpdate,
+    Visibility,
 };
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
@@ -89,6 +92,7 @@ pub mod handles {
     pub use crate::knowledge_base::KnowledgeBase;
     pub use crate::logins::Logins;
     pub use crate::news::News;
+    pub use crate::notification_preferences::NotificationPrefs;
     pub use crate::outbox::Outbox;
     pub use crate::people::People;
     pub use crate::permission_groups::PermissionGroups;

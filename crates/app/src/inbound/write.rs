@@ -225,6 +225,10 @@ impl App {
                         message,
                         mails: &mails,
                         audit: None,
+                        notice: Some(crate::notifications::notice(
+                            crate::notifications::NEW_TICKET,
+                            Some(requester.id),
+                        )),
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })
@@ -406,19 +410,26 @@ impl App {
                 false,
             ),
             (TicketStatus::after_user_message(), self.now()),
-            Some(&NewMessage {
-                author_id: Some(person.id),
-                is_note: false,
-                body_markdown: &body.text,
-                body_html: &body.html,
-                channel: Channel::Email.key(),
-                ip: "",
-                attachments: &attachments,
-                inbound_mail_id: Some(record.id),
-            }),
+            (
+                Some(&NewMessage {
+                    author_id: Some(person.id),
+                    is_note: false,
+                    body_markdown: &body.text,
+                    body_html: &body.html,
+                    channel: Channel::Email.key(),
+                    ip: "",
+                    attachments: &attachments,
+                    inbound_mail_id: Some(record.id),
+                }),
+                Some(crate::notifications::notice(
+                    crate::notifications::USER_REPLY,
+                    Some(person.id),
+                )),
+            ),
             &[],
         )
         .await?;
+        self.wake_workers();
         Ok(InboundOutcome::Reply(ticket.reference.clone()))
     }
 
@@ -451,16 +462,19 @@ impl App {
                 false,
             ),
             (ticket.status, self.now()),
-            Some(&NewMessage {
-                author_id: author.map(|author| author.id),
-                is_note: true,
-                body_markdown: &body.text,
-                body_html: &body.html,
-                channel: Channel::Email.key(),
-                ip: "",
-                attachments: &[],
-                inbound_mail_id: Some(record.id),
-            }),
+            (
+                Some(&NewMessage {
+                    author_id: author.map(|author| author.id),
+                    is_note: true,
+                    body_markdown: &body.text,
+                    body_html: &body.html,
+                    channel: Channel::Email.key(),
+                    ip: "",
+                    attachments: &[],
+                    inbound_mail_id: Some(record.id),
+                }),
+                None,
+            ),
             &[],
         )
         .await?;

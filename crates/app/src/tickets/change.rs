@@ -115,14 +115,30 @@ impl App {
             priority_id: target.priority.as_ref().map(|priority| priority.id),
             labels: Some(&target.labels),
         };
+        let assigned = (target.agent_id.is_some() && target.agent_id != ticket.agent_id)
+            || (target.team_id.is_some() && target.team_id != ticket.team_id);
+        let resolved_mails =
+            if target.status == TicketStatus::Resolved && ticket.status != TicketStatus::Resolved {
+                self.resolved_mails(ticket).await?
+            } else {
+                Vec::new()
+            };
+        let mails: Vec<_> = resolved_mails.iter().map(|mail| mail.as_new()).collect();
         let update = TicketUpdate {
             field_values: &changed_fields,
+            mails: &mails,
+            notice: assigned.then(|| {
+                crate::notifications::notice(crate::notifications::ASSIGNED, Some(context.agent_id))
+            }),
             ..TicketUpdate::new(&properties, context.actor(), &log)
         };
         self.store()
             .tickets()
             .update_ticket(ticket.id, &update, self.now())
             .await?;
+        if !mails.is_empty() || assigned {
+            self.wake_workers();
+        }
         // Read back for the names the row points to (agent, team, …).
         let ticket = self
             .store()

@@ -186,6 +186,10 @@ impl App {
                         message,
                         mails: &[],
                         audit: audit_entry.as_ref(),
+                        notice: Some(crate::notifications::notice(
+                            crate::notifications::NEW_TICKET,
+                            Some(context.agent_id),
+                        )),
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })

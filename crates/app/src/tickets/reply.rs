@@ -132,7 +132,7 @@ impl App {
                 &ticket,
                 (context.actor(), true),
                 (status, now),
-                Some(&message),
+                (Some(&message), None),
                 &mails,
             )
             .await?
@@ -173,7 +173,10 @@ impl App {
         ticket: &TicketRecord,
         (actor, by_agent): (TicketActor<'_>, bool),
         (status, now): (TicketStatus, Timestamp),
-        message: Option<&NewMessage<'_>>,
+        (message, notice): (
+            Option<&NewMessage<'_>>,
+            Option<ferrodesk_store::AgentNotice<'_>>,
+        ),
         mails: &[NewMail<'_>],
     ) -> AppResult<Option<i64>> {
         let log: Vec<NewLogEntry<'_>> = (status != ticket.status)
@@ -190,6 +193,7 @@ impl App {
         };
         let update = TicketUpdate {
             message,
+            notice,
             // An agent's reply stamps the first response time once.
             agent_replied: by_agent && message.is_some_and(|message| !message.is_note),
             mails,
@@ -266,6 +270,43 @@ impl App {
             ));
         }
         Ok(mails)
+    }
+
+    /// The mail telling the requester their ticket is resolved, threaded
+    /// under its conversation; a reply to it opens the ticket again.
+    pub(crate) async fn resolved_mails(
+        &self,
+        ticket: &TicketRecord,
+    ) -> AppResult<Vec<ComposedMail>> {
+        let requester = self
+            .store()
+            .people()
+            .get_person(ticket.requester_id)
+            .await?;
+        let Some(requester) = requester.filter(|person| !person.is_agent && !person.is_disabled)
+        else {
+            return Ok(Vec::new());
+        };
+        let link = self.ticket_link(&ticket.reference, &self.ticket_access_code(ticket));
+        let root = self.thread_root(ticket.id, &ticket.reference).await?;
+        let mail = self
+            .compose_mail(
+                TemplateKind::TicketResolved,
+                &requester.name,
+                &requester.email,
+                serde_json::json!({
+                    "name": requester.name,
+                    "reference": ticket.reference.as_str(),
+                    "subject": ticket.subject,
+                    "link": link,
+                }),
+            )
+            .await?;
+        Ok(vec![mail.in_thread(
+            self.thread_message_id(&ticket.reference, requester.id),
+            &root,
+            None,
+        )])
     }
 
     /// Looks up the hostname a message came from, in the background, when

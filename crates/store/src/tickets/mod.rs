@@ -16,8 +16,8 @@ mod write;
 pub use list::{TicketChangeMark, TicketFilter, TicketPage, Visibility};
 pub use thread::{AttachmentRecord, MessageRecord, StoredAttachment, TicketLogRecord};
 pub use write::{
-    NewAttachment, NewLogEntry, NewMessage, NewTicketRow, TicketActor, TicketProperties,
-    TicketUpdate,
+    AGENT_NOTICE_JOB_KIND, AgentNotice, NewAttachment, NewLogEntry, NewMessage, NewTicketRow,
+    TicketActor, TicketProperties, TicketUpdate,
 };
 
 use ferrodesk_core::{Labels, TicketRef, TicketStatus, Urgency};

@@ -50,6 +50,53 @@ pub struct TicketActor<'a> {
     pub label: &'a str,
 }
 
+/// The kind of job that tells agents about a ticket (composed when it runs,
+/// so that each recipient's access is checked then).
+pub const AGENT_NOTICE_JOB_KIND: &str = "agent_notification";
+
+/// Agents to tell about what a write did: queued as a job in the same
+/// transaction. `event` is one of the app's event names (letters and
+/// underscores).
+#[derive(Debug, Clone, Copy)]
+pub struct AgentNotice<'a> {
+    pub event: &'a str,
+    pub actor_id: Option<i64>,
+}
+
+/// Queues the job of an agent notice about `ticket_id` (and the message it
+/// concerns).
+async fn insert_notice(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    message_id: Option<i64>,
+    notice: AgentNotice<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let event: String = notice
+        .event
+        .chars()
+        .filter(|character| character.is_ascii_alphabetic() || *character == '_')
+        .collect();
+    let number =
+        |value: Option<i64>| value.map_or_else(|| "null".to_owned(), |value| value.to_string());
+    let payload = format!(
+        "{{\"ticket_id\":{ticket_id},\"event\":\"{event}\",\"actor_id\":{},\"message_id\":{}}}",
+        number(notice.actor_id),
+        number(message_id)
+    );
+    on_connection!(connected, connection => {
+        sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+            .bind(AGENT_NOTICE_JOB_KIND)
+            .bind(payload)
+            .bind(now.millis())
+            .bind(3_i64)
+            .bind(now.millis())
+            .fetch_one(&mut *connection)
+            .await?;
+    });
+    Ok(())
+}
+
 /// A ticket to open, as it is written.
 pub struct NewTicketRow<'a> {
     pub reference: &'a TicketRef,
@@ -69,6 +116,8 @@ pub struct NewTicketRow<'a> {
     pub mails: &'a [NewMail<'a>],
     /// An audit entry to write in the same transaction (an API request's).
     pub audit: Option<&'a NewAuditEntry<'a>>,
+    /// Agents to tell about the new ticket.
+    pub notice: Option<AgentNotice<'a>>,
 }
 
 /// The properties of a ticket after a change; the caller writes what each
@@ -99,6 +148,8 @@ pub struct TicketUpdate<'a> {
     /// Mail to queue with the change (a reply to the requester), in the
     /// same transaction so a stored reply is never left unsent.
     pub mails: &'a [NewMail<'a>],
+    /// Agents to tell about the change.
+    pub notice: Option<AgentNotice<'a>>,
 }
 
 impl<'a> TicketUpdate<'a> {
@@ -117,6 +168,7 @@ impl<'a> TicketUpdate<'a> {
             agent_replied: false,
             field_values: &[],
             mails: &[],
+            notice: None,
         }
     }
 }
@@ -349,9 +401,12 @@ async fn insert_ticket_contents(
 ) -> Result<(), sqlx::Error> {
     insert_labels(connected, id, ticket.labels.as_slice()).await?;
     insert_field_values(connected, id, ticket.field_values).await?;
-    insert_message(connected, id, ticket.message, now).await?;
+    let message_id = insert_message(connected, id, ticket.message, now).await?;
     for mail in ticket.mails {
         crate::outbox::insert_mail(connected, mail, now).await?;
+    }
+    if let Some(notice) = ticket.notice {
+        insert_notice(connected, id, Some(message_id), notice, now).await?;
     }
     if let Some(entry) = ticket.audit {
         crate::audit::insert_audit(connected, entry, now).await?;
@@ -386,6 +441,9 @@ async fn apply_update(
     insert_log(connected, ticket_id, update.actor, update.log, now).await?;
     for mail in update.mails {
         crate::outbox::insert_mail(connected, mail, now).await?;
+    }
+    if let Some(notice) = update.notice {
+        insert_notice(connected, ticket_id, message_id, notice, now).await?;
     }
     Ok(message_id)
 }

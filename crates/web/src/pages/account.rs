@@ -37,6 +37,7 @@ fn routes_under(base: &str) -> Router<AppState> {
             get(password_form).post(change_password),
         )
         .route(&format!("{base}/notifications"), post(save_notifications))
+        .route(&format!("{base}/work-mail"), post(save_work_mail))
         .route(&format!("{base}/profile"), post(save_profile))
         .route(
             &format!("{base}/sessions/end-others"),
@@ -80,6 +81,8 @@ struct AccountPage<'a> {
     is_agent: bool,
     notify_success: bool,
     notify_failure: bool,
+    /// An agent's choice of work mail (new tickets, assignments, replies).
+    work_mail: Option<ferrodesk_app::NotificationPreferences>,
     sessions: Vec<(SessionRow, bool)>,
     two_factor_on: bool,
     notice: Option<String>,
@@ -136,6 +139,11 @@ async fn account_page(
             is_agent: person.is_agent,
             notify_success: person.notify_login_success,
             notify_failure: person.notify_login_failure,
+            work_mail: if person.is_agent {
+                Some(state.app.notification_preferences(&session.actor).await?)
+            } else {
+                None
+            },
             sessions,
             two_factor_on: person.totp_enabled_at.is_some(),
             notice: query.text(&[
@@ -145,6 +153,7 @@ async fn account_page(
                     t("account-notice-notifications-saved"),
                 ),
                 ("session-ended", t("account-notice-session-ended")),
+                ("work-mail-saved", t("account-notice-work-mail-saved")),
                 ("others-ended", t("account-notice-others-ended")),
                 ("name-saved", t("account-notice-name-saved")),
             ]),
@@ -240,6 +249,40 @@ async fn save_notifications(
         .await?;
     Ok(Redirect::to(&format!(
         "{}?notice=notifications-saved",
+        base_path(session.surface)
+    ))
+    .into_response())
+}
+
+/// An agent's work-mail choices as the form sends them.
+#[derive(Debug, Default, Deserialize)]
+struct WorkMailForm {
+    #[serde(default)]
+    new_ticket: Option<String>,
+    #[serde(default)]
+    assigned: Option<String>,
+    #[serde(default)]
+    user_reply: Option<String>,
+}
+
+async fn save_work_mail(
+    State(state): State<AppState>,
+    SignedInSession(session): SignedInSession,
+    HtmlForm(form): HtmlForm<WorkMailForm>,
+) -> WebResult<Response> {
+    state
+        .app
+        .set_notification_preferences(
+            &session.actor,
+            ferrodesk_app::NotificationPreferences {
+                new_ticket: form.new_ticket.is_some(),
+                assigned: form.assigned.is_some(),
+                user_reply: form.user_reply.is_some(),
+            },
+        )
+        .await?;
+    Ok(Redirect::to(&format!(
+        "{}?notice=work-mail-saved",
         base_path(session.surface)
     ))
     .into_response())

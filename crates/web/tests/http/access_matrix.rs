@@ -51,6 +51,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("GET", "/agent/account/password", Rule::Own(200)),
     ("POST", "/agent/account/password", Rule::Own(422)),
     ("POST", "/agent/account/notifications", Rule::Own(303)),
+    ("POST", "/agent/account/work-mail", Rule::Own(303)),
     ("POST", "/agent/account/profile", Rule::Own(422)),
     ("POST", "/agent/account/sessions/end-others", Rule::Own(303)),
     (

@@ -445,3 +445,68 @@ on_both_backends! { spawn_app;
         assert!(app.app.store().inbound_mail().get_inbound_mail(id).await.unwrap().is_none());
     }
 }
+
+/// How many mails of `template` went to `address`.
+async fn mails_to(app: &TestApp, address: &str, template: &str) -> usize {
+    app.app
+        .store()
+        .outbox()
+        .list_mail(None, 500)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|mail| mail.recipients.contains(address) && mail.template == template)
+        .count()
+}
+
+on_both_backends! { spawn_app;
+
+    async fn agents_hear_of_their_work_by_mail_and_answer_it_from_their_mailbox(app: TestApp) {
+        let desk = desk(&app).await;
+        let (_, outcome) = app.app.receive_mail(&message("ines@example.net", "Printer jams", "", "It jams."), None).await.unwrap();
+        let reference = reference_of(&outcome);
+        crate::helpers::wait_until("Alice hears of the new ticket", || async { mails_to(&app, "alice@example.org", "agent_notification").await == 1 }).await;
+        crate::helpers::wait_until("the admin too", || async { mails_to(&app, "admin@example.org", "agent_notification").await == 1 }).await;
+        assert_eq!(mails_to(&app, "bob@example.org", "agent_notification").await, 0, "Bob may not see Support's tickets");
+        assert_eq!(mails_to(&app, "carol@example.org", "agent_notification").await, 0);
+
+        // Alice turns new-ticket mail off on her account page.
+        let alice = crate::tickets::signed_in(&app, "alice@example.org").await;
+        let saved = crate::tickets::post_on(&app, &alice, "/agent/account", "/agent/account/work-mail", &[("assigned", "1"), ("user_reply", "1")]).await;
+        assert_eq!(saved.status(), 303);
+        assert!(alice.get(&app, "/agent/account").await.text().await.unwrap().contains("id=\"work-mail\""));
+        app.app.receive_mail(&message("olaf@example.net", "Scanner", "", "Scanner broken."), None).await.unwrap();
+        crate::helpers::wait_until("the admin hears of the second", || async { mails_to(&app, "admin@example.org", "agent_notification").await == 2 }).await;
+        assert_eq!(mails_to(&app, "alice@example.org", "agent_notification").await, 1, "she switched it off");
+
+        // Assigned to Alice: she hears of it.
+        let admin = crate::tickets::actor_of(&desk.admin);
+        let ticket = ticket_of(&app, &reference).await;
+        app.app.change_ticket(&Caller::new(&admin, ""), &ferrodesk_app::TicketKey::Id(ticket.id), &crate::helpers::assignment(desk.support, desk.alice.id)).await.unwrap();
+        crate::helpers::wait_until("Alice hears of the assignment", || async { mails_to(&app, "alice@example.org", "agent_notification").await == 2 }).await;
+
+        // Ines replies to her receipt: Alice hears of it, and answers by
+        // replying to that notification from her mailbox.
+        let receipt = newest_mail(&app, "ines@example.net", "ticket_received").await;
+        let reply = message("ines@example.net", "Re: Printer jams", &format!("In-Reply-To: {}\r\n", receipt.message_id), "Now it smokes.");
+        assert_eq!(app.app.receive_mail(&reply, None).await.unwrap().1, InboundOutcome::Reply(reference.clone()));
+        crate::helpers::wait_until("Alice hears of the reply", || async { mails_to(&app, "alice@example.org", "agent_notification").await == 3 }).await;
+        let notification = newest_mail(&app, "alice@example.org", "agent_notification").await;
+        assert!(notification.subject.contains("New reply") && notification.text_body.contains("Now it smokes."), "{}\n{}", notification.subject, notification.text_body);
+        let answer = message("alice@example.org", "Re: New reply", &format!("In-Reply-To: {}\r\n", notification.message_id), "Unplug it right away.");
+        assert_eq!(app.app.receive_mail(&answer, None).await.unwrap().1, InboundOutcome::AgentReply(reference.clone()));
+        let to_ines = newest_mail(&app, "ines@example.net", "ticket_reply").await;
+        assert!(to_ines.text_body.contains("Unplug it right away."));
+
+        // Resolved: Ines is told, and her answer to that opens it again.
+        let alice_actor = crate::tickets::actor_of(&desk.alice);
+        app.app.change_ticket(&Caller::new(&alice_actor, ""), &ferrodesk_app::TicketKey::Id(ticket.id), &ferrodesk_app::TicketChange {
+            status: Some(Ok(TicketStatus::Resolved)),
+            ..ferrodesk_app::TicketChange::default()
+        }).await.unwrap();
+        let resolved = newest_mail(&app, "ines@example.net", "ticket_resolved").await;
+        let reopen = message("ines@example.net", "Re: Resolved", &format!("In-Reply-To: {}\r\n", resolved.message_id), "It smokes again.");
+        assert_eq!(app.app.receive_mail(&reopen, None).await.unwrap().1, InboundOutcome::Reply(reference.clone()));
+        assert_eq!(ticket_of(&app, &reference).await.status, TicketStatus::AwaitingAgent);
+    }
+}

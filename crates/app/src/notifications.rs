@@ -1,0 +1,260 @@
+//! Mail that tells agents about their work: a new ticket in a department
+//! they have full access to, a ticket assigned to them or their team, a
+//! user's reply on a ticket they are assigned to or follow. Each is a job
+//! queued in the same transaction as its cause and composed when it runs,
+//! so every recipient's access to the ticket is checked then, with the
+//! agent's own permissions; nobody hears of a ticket they may not see, of
+//! their own doing, or of what they switched off on their account page.
+//! The mail carries a reply token for its recipient, so an agent can
+//! answer by replying to it.
+
+use std::collections::BTreeSet;
+
+use ferrodesk_core::{DepartmentAccess, TicketStatus};
+use ferrodesk_mail::TemplateKind;
+use ferrodesk_store::{AgentNotice, NotificationPreferences, PersonRecord, TicketRecord};
+
+use crate::jobs::{JobFailure, JobResult};
+use crate::{Actor, App, AppError, AppResult, SignedIn, TicketKey};
+
+/// The events, as the job's payload names them.
+pub(crate) const NEW_TICKET: &str = "new_ticket";
+pub(crate) const ASSIGNED: &str = "assigned";
+pub(crate) const USER_REPLY: &str = "user_reply";
+
+/// A notice for a write to carry.
+pub(crate) fn notice(event: &'static str, actor_id: Option<i64>) -> AgentNotice<'static> {
+    AgentNotice { event, actor_id }
+}
+
+/// How many agents one notice reaches at most.
+const MAX_RECIPIENTS: usize = 200;
+
+impl App {
+    /// The job of one notice: its mails, composed for each agent who
+    /// should hear and may see the ticket.
+    pub(crate) async fn notify_agents_job(&self, payload: &str) -> JobResult {
+        let value: serde_json::Value = serde_json::from_str(payload)
+            .map_err(|_| JobFailure::Permanent(format!("bad payload {payload}")))?;
+        let ticket_id = value["ticket_id"]
+            .as_i64()
+            .ok_or_else(|| JobFailure::Permanent(format!("bad payload {payload}")))?;
+        let event = value["event"].as_str().unwrap_or_default().to_owned();
+        let actor_id = value["actor_id"].as_i64();
+        let message_id = value["message_id"].as_i64();
+        match self
+            .notify_agents(ticket_id, &event, actor_id, message_id)
+            .await
+        {
+            Ok(_) | Err(AppError::NotFound) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Queues the notification mails of one event; answers how many.
+    pub(crate) async fn notify_agents(
+        &self,
+        ticket_id: i64,
+        event: &str,
+        actor_id: Option<i64>,
+        message_id: Option<i64>,
+    ) -> AppResult<usize> {
+        let ticket = self
+            .store()
+            .tickets()
+            .get_ticket(ticket_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if matches!(ticket.status, TicketStatus::Spam | TicketStatus::Deleted) {
+            return Ok(0);
+        }
+        let candidates = self.notice_candidates(&ticket, event).await?;
+        let message = match message_id {
+            Some(id) => self
+                .store()
+                .tickets()
+                .ticket_messages(ticket.id, true)
+                .await?
+                .into_iter()
+                .find(|message| message.id == id && !message.is_note),
+            None => None,
+        };
+        let actor = match actor_id {
+            Some(id) => self
+                .store()
+                .people()
+                .get_person(id)
+                .await?
+                .map(|person| person.name),
+            None => None,
+        }
+        .unwrap_or_else(|| "the helpdesk".to_owned());
+        let mut queued = 0;
+        for agent in candidates.into_iter().take(MAX_RECIPIENTS) {
+            if Some(agent.id) == actor_id || agent.is_disabled || !agent.is_agent {
+                continue;
+            }
+            let preferences = self
+                .store()
+                .notification_preferences()
+                .notification_preferences(agent.id)
+                .await?;
+            if !wants(preferences, event) || !self.may_see(&agent, &ticket).await? {
+                continue;
+            }
+            let mail = self
+                .compose_mail(
+                    TemplateKind::AgentNotification,
+                    &agent.name,
+                    &agent.email,
+                    serde_json::json!({
+                        "name": agent.name,
+                        "event": event_words(event),
+                        "reference": ticket.reference.as_str(),
+                        "subject": ticket.subject,
+                        "department": ticket.department_name,
+                        "actor": actor,
+                        "message_text": message
+                            .as_ref()
+                            .map(|message| ferrodesk_mail::inbound::sanitize_html(&message.body_html).reply_text())
+                            .unwrap_or_default(),
+                        "message_html": message.as_ref().map(|message| message.body_html.clone()).unwrap_or_default(),
+                        "link": format!("{}/agent/tickets/{}", self.public_url(), ticket.reference),
+                        "reply_by_mail": true,
+                    }),
+                )
+                .await?;
+            let root = self.thread_root(ticket.id, &ticket.reference).await?;
+            let mail = mail.in_thread(
+                self.thread_message_id(&ticket.reference, agent.id),
+                &root,
+                None,
+            );
+            self.store()
+                .outbox()
+                .queue_mail(&mail.as_new(), self.now())
+                .await?;
+            queued += 1;
+        }
+        if queued > 0 {
+            self.wake_workers();
+        }
+        Ok(queued)
+    }
+
+    /// Who might hear of an event, before preferences and access.
+    async fn notice_candidates(
+        &self,
+        ticket: &TicketRecord,
+        event: &str,
+    ) -> AppResult<Vec<PersonRecord>> {
+        let people = self.store().people();
+        let mut ids: BTreeSet<i64> = BTreeSet::new();
+        match event {
+            NEW_TICKET => {
+                for agent in people.list_agents().await? {
+                    let full = agent.is_admin
+                        || self
+                            .effective_permissions(agent.id)
+                            .await?
+                            .department_access(ticket.department_id)
+                            == Some(DepartmentAccess::Full);
+                    if full {
+                        ids.insert(agent.id);
+                    }
+                }
+            }
+            ASSIGNED => {
+                ids.extend(ticket.agent_id);
+                if let Some(team_id) = ticket.team_id {
+                    let members = self.store().departments().team_members(team_id).await?;
+                    ids.extend(members.into_iter().map(|member| member.id));
+                }
+            }
+            USER_REPLY => {
+                ids.extend(ticket.agent_id);
+                ids.extend(self.store().tickets().ticket_followers(ticket.id).await?);
+            }
+            _ => {}
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(person) = people.get_person(id).await? {
+                found.push(person);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether an agent may see a ticket, by the same rules as the pages.
+    async fn may_see(&self, agent: &PersonRecord, ticket: &TicketRecord) -> AppResult<bool> {
+        let actor = Actor::Agent(SignedIn {
+            person_id: agent.id,
+            name: agent.name.clone(),
+            email: agent.email.clone(),
+            is_admin: agent.is_admin,
+            remembered: false,
+            must_change_password: false,
+            must_set_up_two_factor: false,
+        });
+        let context = self.agent_context(&actor).await?;
+        match self
+            .visible_ticket(&context, &TicketKey::Id(ticket.id))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(AppError::NotFound | AppError::Forbidden) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// An agent's notification choices.
+    pub async fn notification_preferences(
+        &self,
+        actor: &Actor,
+    ) -> AppResult<NotificationPreferences> {
+        let Actor::Agent(agent) = actor else {
+            return Err(AppError::Forbidden);
+        };
+        Ok(self
+            .store()
+            .notification_preferences()
+            .notification_preferences(agent.person_id)
+            .await?)
+    }
+
+    /// Saves an agent's notification choices.
+    pub async fn set_notification_preferences(
+        &self,
+        actor: &Actor,
+        preferences: NotificationPreferences,
+    ) -> AppResult<()> {
+        let Actor::Agent(agent) = actor else {
+            return Err(AppError::Forbidden);
+        };
+        self.store()
+            .notification_preferences()
+            .set_notification_preferences(agent.person_id, preferences, self.now())
+            .await?;
+        Ok(())
+    }
+}
+
+fn wants(preferences: NotificationPreferences, event: &str) -> bool {
+    match event {
+        NEW_TICKET => preferences.new_ticket,
+        ASSIGNED => preferences.assigned,
+        USER_REPLY => preferences.user_reply,
+        _ => false,
+    }
+}
+
+/// An event as the mail says it.
+fn event_words(event: &str) -> &'static str {
+    match event {
+        NEW_TICKET => "New ticket",
+        ASSIGNED => "Assigned to you",
+        USER_REPLY => "New reply",
+        _ => "Ticket changed",
+    }
+}

@@ -1,0 +1,9 @@
+-- Which notification mails each agent wants; an agent without a row gets
+-- every kind.
+CREATE TABLE agent_notification_preferences (
+    person_id BIGINT PRIMARY KEY REFERENCES people (id) ON DELETE CASCADE,
+    new_ticket BOOLEAN NOT NULL,
+    assigned BOOLEAN NOT NULL,
+    user_reply BOOLEAN NOT NULL,
+    updated_at BIGINT NOT NULL
+);
