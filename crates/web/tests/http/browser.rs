@@ -277,9 +277,12 @@ on_both_backends! { spawn_app;
         assert!(ticket.resolved_at.is_some());
         let messages = app.app.store().tickets().ticket_messages(ticket.id, false).await.unwrap();
         assert_eq!(messages.len(), 3, "both requests and the reply; the note is not among what the user may see");
-        let mails = app.app.store().outbox().list_mail(None, 10).await.unwrap();
+        let mails: Vec<_> = crate::helpers::customer_mail(&app, 10).await.into_iter().filter(|mail| mail.template == "ticket_reply").collect();
         assert_eq!(mails.len(), 1, "the reply was mailed, the note was not");
         assert!(!mails[0].text_body.contains("firmware"));
+        let resolved = crate::helpers::customer_mail(&app, 10).await.into_iter().filter(|mail| mail.template == "ticket_resolved").count();
+        assert_eq!(resolved, 1, "the requester hears that it is resolved");
+        assert!(crate::helpers::customer_mail(&app, 20).await.iter().all(|mail| !mail.text_body.contains("firmware")), "no mail to a customer carries the note");
         let _ = std::fs::remove_file(&file);
         browser.close().await;
     }

@@ -69,7 +69,7 @@ fn reference_in(path: &str) -> String {
 
 /// The `?code=…` link in the newest mail to `address`.
 async fn mailed_link(app: &TestApp, address: &str) -> String {
-    let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
+    let mails = crate::helpers::customer_mail(&app, 50).await;
     let mail = mails
         .iter()
         .find(|mail| mail.recipients.contains(address))
@@ -252,7 +252,7 @@ on_both_backends! { spawn_app;
         let answer = post_on(&app, &stranger, "/login", &format!("/tickets/{reference}/reply"), &[("code", &code), ("body", "Again")]).await;
         assert_eq!(answer.status(), 404);
         post_on(&app, &alice, &agent_path, &format!("{agent_path}/reply"), &[("kind", "reply"), ("body", "Second answer")]).await;
-        let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
+        let mails = crate::helpers::customer_mail(&app, 50).await;
         let newest = mails.iter().filter(|mail| mail.text_body.contains("Second answer")).map(|mail| mail.text_body.clone()).next().unwrap();
         assert!(!newest.contains(&code), "the new mail carries a new code");
         let start = newest.find("/tickets/").unwrap();
@@ -295,7 +295,7 @@ on_both_backends! { spawn_app;
         assert!(opened.contains("Guest question") && opened.contains("Please call me"));
 
         // Bots, floods, agents' addresses and hidden departments.
-        let before = app.app.store().outbox().list_mail(None, 50).await.unwrap().len();
+        let before = crate::helpers::customer_mail(&app, 50).await.len();
         let bot = send(fields("Buy now", "bot@example.org", "http://spam.example")).await;
         assert_eq!(bot.status(), 200, "the honeypot answers like success");
         assert!(app.app.store().people().find_person_by_email("bot@example.org").await.unwrap().is_none());
@@ -304,7 +304,7 @@ on_both_backends! { spawn_app;
         }
         let agent = send(fields("Pretend", "alice@example.org", "")).await;
         assert_eq!(agent.status(), 200);
-        let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap().len();
+        let mails = crate::helpers::customer_mail(&app, 50).await.len();
         assert_eq!(mails - before, 2, "three requests an hour per address; the rest and the others are dropped");
         let mut hidden = fields("Sales question", "gus@example.org", "");
         hidden[0].1 = desk.sales.to_string();

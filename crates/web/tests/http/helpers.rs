@@ -365,3 +365,18 @@ pub(crate) fn reply_with(text: &str) -> ferrodesk_app::ReplyInput {
         inbound_mail_id: None,
     }
 }
+
+/// The newest `limit` queued mails to customers: everything but the
+/// agents' own notifications, which tickets now also cause.
+pub(crate) async fn customer_mail(app: &TestApp, limit: i64) -> Vec<ferrodesk_app::MailRecord> {
+    app.app
+        .store()
+        .outbox()
+        .list_mail(None, limit + 200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|mail| mail.template != "agent_notification")
+        .take(usize::try_from(limit).unwrap())
+        .collect()
+}
