@@ -100,6 +100,11 @@ impl App {
             .await?
             .ok_or_else(|| AppError::Internal("the message was not stored".to_owned()))?;
         let mut outcome = match self.process_inbound_mail(id).await {
+            // Done by a worker that took it first, or still being done:
+            // what it became is on its row.
+            Ok(InboundOutcome::Duplicate(_) | InboundOutcome::Pending) => {
+                self.inbound_outcome(id).await?
+            }
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::warn!(inbound_mail_id = id, %error, "a received mail could not be processed yet; its job will try again");
