@@ -99,7 +99,7 @@ impl App {
             .store_received_mail(raw, account.as_ref().map(|account| account.id), None)
             .await?
             .ok_or_else(|| AppError::Internal("the message was not stored".to_owned()))?;
-        let mut outcome = match self.process_inbound_mail(id).await {
+        let mut outcome = match self.process_inbound_mail_with(id, Some(raw)).await {
             // Done by a worker that took it first, or still being done:
             // what it became is on its row.
             Ok(InboundOutcome::Duplicate(_) | InboundOutcome::Pending) => {
@@ -212,6 +212,16 @@ impl App {
     /// that no other node does the same. A message processed already (or
     /// being processed elsewhere) answers where it stands.
     pub async fn process_inbound_mail(&self, id: i64) -> AppResult<InboundOutcome> {
+        self.process_inbound_mail_with(id, None).await
+    }
+
+    /// As `process_inbound_mail`, with the source at hand when the caller
+    /// has it (the pipe), so a large message is not read back.
+    async fn process_inbound_mail_with(
+        &self,
+        id: i64,
+        source: Option<&[u8]>,
+    ) -> AppResult<InboundOutcome> {
         let received = self.store().inbound_mail();
         let now = self.now();
         if !received
@@ -229,20 +239,31 @@ impl App {
                 _ => InboundOutcome::Pending,
             });
         }
-        let result = self.process_taken_mail(id).await;
+        let result = self.process_taken_mail(id, source).await;
         if result.is_err() {
             received.release_inbound_mail(id).await?;
         }
         result
     }
 
-    async fn process_taken_mail(&self, id: i64) -> AppResult<InboundOutcome> {
+    async fn process_taken_mail(
+        &self,
+        id: i64,
+        source: Option<&[u8]>,
+    ) -> AppResult<InboundOutcome> {
         let received = self.store().inbound_mail();
         let record = received
             .get_inbound_mail(id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let raw = received.inbound_mail_source(id).await?.unwrap_or_default();
+        let stored;
+        let raw = match source {
+            Some(source) => source,
+            None => {
+                stored = received.inbound_mail_source(id).await?.unwrap_or_default();
+                stored.as_slice()
+            }
+        };
         let account = match record.account_id {
             Some(account_id) => {
                 self.store()
@@ -252,7 +273,7 @@ impl App {
             }
             None => None,
         };
-        let outcome = match parse_inbound(&raw) {
+        let outcome = match parse_inbound(raw) {
             Ok(mail) => self.carry_out(&record, account.as_ref(), &mail).await?,
             Err(error) => InboundOutcome::Rejected(format!("The message cannot be read: {error}.")),
         };

@@ -69,7 +69,7 @@ fn reference_in(path: &str) -> String {
 
 /// The `?code=…` link in the newest mail to `address`.
 async fn mailed_link(app: &TestApp, address: &str) -> String {
-    let mails = crate::helpers::customer_mail(&app, 50).await;
+    let mails = crate::helpers::customer_mail(app, 50).await;
     let mail = mails
         .iter()
         .find(|mail| mail.recipients.contains(address))
