@@ -131,7 +131,7 @@ pub fn parse_inbound(raw: &[u8]) -> Result<InboundMessage, InboundError> {
     if raw.len() > MAX_INBOUND_BYTES {
         return Err(InboundError::TooLarge);
     }
-    let message = MessageParser::default()
+    let mut message = MessageParser::default()
         .parse(raw)
         .ok_or(InboundError::Unreadable)?;
     if message.headers().is_empty() {
@@ -162,7 +162,7 @@ pub fn parse_inbound(raw: &[u8]) -> Result<InboundMessage, InboundError> {
         (None, None) => (String::new(), String::new()),
     };
     let bounce = automatic::bounce_of(&message);
-    let (attachments, attachments_dropped) = attachments_of(&message, bounce.is_some());
+    let (attachments, attachments_dropped) = attachments_of(&mut message, bounce.is_some());
     Ok(InboundMessage {
         message_id: message
             .message_id()
@@ -218,13 +218,19 @@ const UNNAMED_MACHINERY: [&str; 4] = [
 
 /// The files of a message: attachments and inline images, up to the cap.
 /// A report's returned message is part of the bounce, not a file.
+/// Decoded bodies are moved out of the parsed message rather than copied,
+/// so a large file is held once.
 fn attachments_of(
-    message: &mail_parser::Message<'_>,
+    message: &mut mail_parser::Message<'_>,
     is_report: bool,
 ) -> (Vec<InboundAttachment>, usize) {
     let mut files = Vec::new();
     let mut dropped = 0;
-    for part in message.attachments() {
+    let ids = message.attachments.clone();
+    for id in ids {
+        let Some(part) = message.parts.get_mut(id as usize) else {
+            continue;
+        };
         if files.len() >= MAX_ATTACHMENTS {
             dropped += 1;
             continue;
@@ -245,9 +251,11 @@ fn attachments_of(
         if !named && machinery {
             continue;
         }
-        let bytes = match &part.body {
+        let bytes = match std::mem::take(&mut part.body) {
             PartType::Message(inner) => inner.raw_message().to_vec(),
-            _ => part.contents().to_vec(),
+            PartType::Binary(bytes) | PartType::InlineBinary(bytes) => bytes.into_owned(),
+            PartType::Text(text) | PartType::Html(text) => text.into_owned().into_bytes(),
+            PartType::Multipart(_) => Vec::new(),
         };
         let is_inline = part.content_id().is_some()
             && part
