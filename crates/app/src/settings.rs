@@ -939,6 +939,62 @@ impl App {
             .await
     }
 
+    /// Sets the limits of mail in: automatic mails per address and hour,
+    /// messages per sender and per account and hour, and the days refused
+    /// mail is kept.
+    pub async fn set_mail_in_settings(
+        &self,
+        caller: &Caller<'_>,
+        (auto_replies, per_sender, per_account, kept_days): (&str, &str, &str, &str),
+    ) -> AppResult<()> {
+        caller.actor.require_admin()?;
+        let mut errors = FieldErrors::new();
+        let mut number = |field: &'static str,
+                          text: &str,
+                          range: std::ops::RangeInclusive<u32>,
+                          message: &str| {
+            let parsed = text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|value| range.contains(value));
+            if parsed.is_none() {
+                errors.add(field, message);
+            }
+            parsed.unwrap_or(*range.start())
+        };
+        let after = MailInSettings {
+            auto_replies_per_address_per_hour: number(
+                "auto_replies",
+                auto_replies,
+                0..=100,
+                "Automatic mails per address and hour: 0 to 100.",
+            ),
+            mails_per_sender_per_hour: number(
+                "per_sender",
+                per_sender,
+                1..=10_000,
+                "Messages per sender and hour: 1 to 10,000.",
+            ),
+            mails_per_account_per_hour: number(
+                "per_account",
+                per_account,
+                1..=1_000_000,
+                "Messages per account and hour: 1 to 1,000,000.",
+            ),
+            rejections_kept_days: number(
+                "kept_days",
+                kept_days,
+                1..=3_650,
+                "Keep refused mail 1 to 3,650 days.",
+            ),
+        };
+        errors.into_result()?;
+        let before = self.settings().await?.mail_in.clone();
+        self.put_audited_setting(caller, MAIL_IN, &before, &after)
+            .await
+    }
+
     /// Sets how many requests each API key may make per minute.
     pub async fn set_api_settings(
         &self,

@@ -265,6 +265,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/email", Rule::Admin),
     ("POST", "/admin/email/test", Rule::Admin),
     ("GET", "/admin/email/accounts", Rule::Admin),
+    ("POST", "/admin/email/limits", Rule::Admin),
     ("GET", "/admin/email/accounts/new", Rule::Admin),
     ("POST", "/admin/email/accounts/new", Rule::Admin),
     ("GET", "/admin/email/accounts/{id}", Rule::Admin),

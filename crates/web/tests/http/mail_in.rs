@@ -406,6 +406,18 @@ on_both_backends! { spawn_app;
         assert!(test.text().await.unwrap().contains("through a pipe"));
         let audit = app.app.store().audit_log().search_audit(&ferrodesk_store::AuditFilter { action_prefix: Some("email_account.".into()), ..ferrodesk_store::AuditFilter::default() }, 10).await.unwrap();
         assert_eq!(audit.len(), 1, "the account's creation is audited");
+        // The limits: refused with the typed values kept, then saved.
+        let refused = crate::tickets::post_on(&app, &admin, "/admin/email/accounts", "/admin/email/limits", &[
+            ("auto_replies", "5"), ("per_sender", "0"), ("per_account", "2000"), ("kept_days", "30"),
+        ]).await;
+        assert_eq!(refused.status(), 422);
+        assert!(refused.text().await.unwrap().contains("Messages per sender and hour: 1 to 10,000."));
+        let saved = crate::tickets::post_on(&app, &admin, "/admin/email/accounts", "/admin/email/limits", &[
+            ("auto_replies", "2"), ("per_sender", "50"), ("per_account", "2000"), ("kept_days", "7"),
+        ]).await;
+        assert_eq!(saved.status(), 303);
+        let limits = app.app.settings().await.unwrap().mail_in.clone();
+        assert_eq!((limits.auto_replies_per_address_per_hour, limits.mails_per_sender_per_hour, limits.rejections_kept_days), (2, 50, 7));
 
         // A refused message is listed, its source downloadable by admins
         // only, and it can go through again once the cause is fixed.

@@ -23,6 +23,7 @@ use crate::pages::{path_id, render, render_form, time, url_encoded};
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/email/accounts", get(list))
+        .route("/admin/email/limits", post(save_limits))
         .route("/admin/email/accounts/new", get(new_account).post(create))
         .route("/admin/email/accounts/{id}", get(show).post(save))
         .route("/admin/email/accounts/{id}/test", post(test))
@@ -34,16 +35,20 @@ pub(super) fn routes() -> Router<AppState> {
 
 #[derive(Template)]
 #[template(path = "admin/email_accounts.html")]
-struct AccountsPage {
+struct AccountsPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,
+    csrf_token: &'a str,
+    /// The limits as saved, or as typed when refused.
+    limits: [String; 4],
+    errors: FieldErrors,
     accounts: Vec<EmailAccountView>,
     notice: Option<&'static str>,
     /// The pipe command an admin puts in the mail server.
     pipe_command: String,
 }
 
-impl AccountsPage {
+impl AccountsPage<'_> {
     fn time(&self, millis: &i64) -> String {
         time(millis)
     }
@@ -54,18 +59,91 @@ async fn list(
     admin: AdminSession,
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
-    render(&AccountsPage {
-        chrome: admin.chrome(),
-        menu: AdminMenu {
-            current: "/admin/email/accounts",
+    let notice = query.text(&[
+        ("created", "The account is added."),
+        ("deleted", "The account is deleted."),
+        ("limits", "The limits are saved."),
+    ]);
+    accounts_page(&state, &admin, None, FieldErrors::new(), notice).await
+}
+
+async fn accounts_page(
+    state: &AppState,
+    admin: &AdminSession,
+    typed: Option<[String; 4]>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let saved = state.app.settings().await?.mail_in.clone();
+    let limits = typed.unwrap_or_else(|| {
+        [
+            saved.auto_replies_per_address_per_hour.to_string(),
+            saved.mails_per_sender_per_hour.to_string(),
+            saved.mails_per_account_per_hour.to_string(),
+            saved.rejections_kept_days.to_string(),
+        ]
+    });
+    let has_errors = !errors.is_empty();
+    render_form(
+        &AccountsPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/email/accounts",
+            },
+            csrf_token: admin.csrf_token(),
+            limits,
+            errors,
+            accounts: state.app.email_accounts(admin.actor()).await?,
+            notice,
+            pipe_command: "ferrodesk mail receive --account ADDRESS".to_owned(),
         },
-        accounts: state.app.email_accounts(admin.actor()).await?,
-        notice: query.text(&[
-            ("created", "The account is added."),
-            ("deleted", "The account is deleted."),
-        ]),
-        pipe_command: "ferrodesk mail receive --account ADDRESS".to_owned(),
-    })
+        has_errors,
+    )
+}
+
+/// The mail-in limits as sent.
+#[derive(Debug, Default, Deserialize)]
+struct LimitsForm {
+    #[serde(default)]
+    auto_replies: String,
+    #[serde(default)]
+    per_sender: String,
+    #[serde(default)]
+    per_account: String,
+    #[serde(default)]
+    kept_days: String,
+}
+
+async fn save_limits(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<LimitsForm>,
+) -> WebResult<Response> {
+    let saved = state
+        .app
+        .set_mail_in_settings(
+            &admin.caller(),
+            (
+                &form.auto_replies,
+                &form.per_sender,
+                &form.per_account,
+                &form.kept_days,
+            ),
+        )
+        .await;
+    match saved {
+        Ok(()) => Ok(Redirect::to("/admin/email/accounts?notice=limits").into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let typed = [
+                form.auto_replies,
+                form.per_sender,
+                form.per_account,
+                form.kept_days,
+            ];
+            accounts_page(&state, &admin, Some(typed), errors, None).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// The account form as sent.
