@@ -1,6 +1,8 @@
 //! Mail that tells agents about their work: a new ticket in a department
 //! they have full access to, a ticket assigned to them or their team, a
-//! user's reply on a ticket they are assigned to or follow. Each is a job
+//! user's reply on a ticket they are assigned to or follow, a note that
+//! names them (`@alice`, their address's local part, or the whole
+//! address). Each is a job
 //! queued in the same transaction as its cause and composed when it runs,
 //! so every recipient's access to the ticket is checked then, with the
 //! agent's own permissions; nobody hears of a ticket they may not see, of
@@ -21,6 +23,7 @@ use crate::{Actor, App, AppError, AppResult, SignedIn, TicketKey};
 pub(crate) const NEW_TICKET: &str = "new_ticket";
 pub(crate) const ASSIGNED: &str = "assigned";
 pub(crate) const USER_REPLY: &str = "user_reply";
+pub(crate) const MENTION: &str = "mention";
 
 /// A notice for a write to carry.
 pub(crate) fn notice(event: &'static str, actor_id: Option<i64>) -> AgentNotice<'static> {
@@ -68,7 +71,8 @@ impl App {
         if matches!(ticket.status, TicketStatus::Spam | TicketStatus::Deleted) {
             return Ok(0);
         }
-        let candidates = self.notice_candidates(&ticket, event).await?;
+        // Notes go only to agents named in them, and only then are they
+        // quoted.
         let message = match message_id {
             Some(id) => self
                 .store()
@@ -76,9 +80,15 @@ impl App {
                 .ticket_messages(ticket.id, true)
                 .await?
                 .into_iter()
-                .find(|message| message.id == id && !message.is_note),
+                .find(|message| message.id == id && (!message.is_note || event == MENTION)),
             None => None,
         };
+        let mentioned = message
+            .as_ref()
+            .filter(|_| event == MENTION)
+            .map(|message| ferrodesk_mail::inbound::sanitize_html(&message.body_html).reply_text())
+            .unwrap_or_default();
+        let candidates = self.notice_candidates(&ticket, event, &mentioned).await?;
         let actor = match actor_id {
             Some(id) => self
                 .store()
@@ -147,6 +157,7 @@ impl App {
         &self,
         ticket: &TicketRecord,
         event: &str,
+        note_text: &str,
     ) -> AppResult<Vec<PersonRecord>> {
         let people = self.store().people();
         let mut ids: BTreeSet<i64> = BTreeSet::new();
@@ -174,6 +185,16 @@ impl App {
             USER_REPLY => {
                 ids.extend(ticket.agent_id);
                 ids.extend(self.store().tickets().ticket_followers(ticket.id).await?);
+            }
+            MENTION => {
+                let names = mentions(note_text);
+                for agent in people.list_agents().await? {
+                    let address = agent.email.to_lowercase();
+                    let local = address.split('@').next().unwrap_or_default().to_owned();
+                    if names.contains(&address) || names.contains(&local) {
+                        ids.insert(agent.id);
+                    }
+                }
             }
             _ => {}
         }
@@ -245,8 +266,39 @@ fn wants(preferences: NotificationPreferences, event: &str) -> bool {
         NEW_TICKET => preferences.new_ticket,
         ASSIGNED => preferences.assigned,
         USER_REPLY => preferences.user_reply,
+        MENTION => preferences.mention,
         _ => false,
     }
+}
+
+/// The names a note mentions: what follows each `@` that starts a word,
+/// lower case (`@alice`, `@alice@example.org`).
+pub(crate) fn mentions(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut previous = ' ';
+    let characters: Vec<char> = text.chars().collect();
+    for (at, character) in characters.iter().enumerate() {
+        if *character == '@' && !(previous.is_alphanumeric() || previous == '.') {
+            let name: String = characters[at + 1..]
+                .iter()
+                .take_while(|next| {
+                    next.is_alphanumeric() || matches!(next, '.' | '_' | '-' | '+' | '@')
+                })
+                .collect::<String>()
+                .trim_end_matches(['.', '-'])
+                .to_lowercase();
+            if !name.is_empty() && found.len() < 20 {
+                found.insert(name);
+            }
+        }
+        previous = *character;
+    }
+    found
+}
+
+/// Whether a note may name someone, so that its job is worth queueing.
+pub(crate) fn may_mention(text: &str) -> bool {
+    !mentions(text).is_empty()
 }
 
 /// An event as the mail says it.
@@ -255,6 +307,23 @@ fn event_words(event: &str) -> &'static str {
         NEW_TICKET => "New ticket",
         ASSIGNED => "Assigned to you",
         USER_REPLY => "New reply",
+        MENTION => "You are mentioned in a note",
         _ => "Ticket changed",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_words_after_an_at_sign() {
+        let found = mentions("Hi @Alice, ask @bob@example.org. Mail ines@example.net; (@carol-x.)");
+        assert_eq!(
+            found.into_iter().collect::<Vec<_>>(),
+            ["alice", "bob@example.org", "carol-x"]
+        );
+        assert!(mentions("no one here").is_empty());
+        assert!(!may_mention("write to help@example.org"));
     }
 }

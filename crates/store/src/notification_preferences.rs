@@ -10,6 +10,8 @@ pub struct NotificationPreferences {
     pub new_ticket: bool,
     pub assigned: bool,
     pub user_reply: bool,
+    /// A note that names them (`@alice`).
+    pub mention: bool,
 }
 
 impl Default for NotificationPreferences {
@@ -18,6 +20,7 @@ impl Default for NotificationPreferences {
             new_ticket: true,
             assigned: true,
             user_reply: true,
+            mention: true,
         }
     }
 }
@@ -29,7 +32,7 @@ impl NotificationPrefs<'_> {
     ) -> StoreResult<NotificationPreferences> {
         let found = on_backend!(self, pool => {
             sqlx::query_as::<_, NotificationPreferences>(
-                "SELECT new_ticket, assigned, user_reply FROM agent_notification_preferences WHERE person_id = $1",
+                "SELECT new_ticket, assigned, user_reply, mention FROM agent_notification_preferences WHERE person_id = $1",
             )
             .bind(person_id)
             .fetch_optional(pool)
@@ -46,14 +49,15 @@ impl NotificationPrefs<'_> {
     ) -> StoreResult<()> {
         on_backend!(self, pool => {
             sqlx::query(
-                "INSERT INTO agent_notification_preferences (person_id, new_ticket, assigned, user_reply, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (person_id) DO UPDATE SET new_ticket = $2, assigned = $3, user_reply = $4, updated_at = $5",
+                "INSERT INTO agent_notification_preferences (person_id, new_ticket, assigned, user_reply, mention, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (person_id) DO UPDATE SET new_ticket = $2, assigned = $3, user_reply = $4, mention = $5, updated_at = $6",
             )
             .bind(person_id)
             .bind(preferences.new_ticket)
             .bind(preferences.assigned)
             .bind(preferences.user_reply)
+            .bind(preferences.mention)
             .bind(now.millis())
             .execute(pool)
             .await?;

@@ -132,12 +132,20 @@ impl App {
                 &ticket,
                 (context.actor(), true),
                 (status, now),
-                (Some(&message), None),
+                (
+                    Some(&message),
+                    (input.is_note && crate::notifications::may_mention(body)).then(|| {
+                        crate::notifications::notice(
+                            crate::notifications::MENTION,
+                            Some(context.agent_id),
+                        )
+                    }),
+                ),
                 &mails,
             )
             .await?
             .ok_or_else(|| AppError::Internal("a message was stored without an id".into()))?;
-        if !mails.is_empty() {
+        if !mails.is_empty() || input.is_note {
             self.wake_workers();
         }
         self.note_message_address(caller.ip).await?;

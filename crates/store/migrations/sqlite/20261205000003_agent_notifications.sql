@@ -5,5 +5,6 @@ CREATE TABLE agent_notification_preferences (
     new_ticket BOOLEAN NOT NULL,
     assigned BOOLEAN NOT NULL,
     user_reply BOOLEAN NOT NULL,
+    mention BOOLEAN NOT NULL DEFAULT TRUE,
     updated_at INTEGER NOT NULL
 );

@@ -181,6 +181,7 @@ account-work-mail = Work mail
 account-work-mail-new-ticket = Mail me new tickets in departments I fully handle
 account-work-mail-assigned = Mail me when a ticket is assigned to me or my team
 account-work-mail-user-reply = Mail me customers' replies on tickets I am assigned to or follow
+account-work-mail-mention = Mail me when a colleague names me in a note (@name)
 account-notice-session-ended = That session has ended.
 account-notice-others-ended = You are logged out everywhere else.
 account-notice-name-saved = Your name is saved.

@@ -263,6 +263,8 @@ struct WorkMailForm {
     assigned: Option<String>,
     #[serde(default)]
     user_reply: Option<String>,
+    #[serde(default)]
+    mention: Option<String>,
 }
 
 async fn save_work_mail(
@@ -278,6 +280,7 @@ async fn save_work_mail(
                 new_ticket: form.new_ticket.is_some(),
                 assigned: form.assigned.is_some(),
                 user_reply: form.user_reply.is_some(),
+                mention: form.mention.is_some(),
             },
         )
         .await?;

@@ -510,8 +510,19 @@ on_both_backends! { spawn_app;
         let to_ines = newest_mail(&app, "ines@example.net", "ticket_reply").await;
         assert!(to_ines.text_body.contains("Unplug it right away."));
 
-        // Resolved: Ines is told, and her answer to that opens it again.
+        // A note naming the admin tells the admin (quoting it); naming Bob,
+        // who may not see the ticket, tells nobody.
         let alice_actor = crate::tickets::actor_of(&desk.alice);
+        let mut note = crate::helpers::reply_with("@admin could you check the warranty? @bob FYI");
+        note.is_note = true;
+        let before = mails_to(&app, "admin@example.org", "agent_notification").await;
+        app.app.reply_to_ticket(&Caller::new(&alice_actor, ""), &ferrodesk_app::TicketKey::Id(ticket.id), &note).await.unwrap();
+        crate::helpers::wait_until("the admin hears of the mention", || async { mails_to(&app, "admin@example.org", "agent_notification").await == before + 1 }).await;
+        let mention = newest_mail(&app, "admin@example.org", "agent_notification").await;
+        assert!(mention.subject.contains("mentioned") && mention.text_body.contains("warranty"), "{}", mention.subject);
+        assert_eq!(mails_to(&app, "bob@example.org", "agent_notification").await, 0);
+
+        // Resolved: Ines is told, and her answer to that opens it again.
         app.app.change_ticket(&Caller::new(&alice_actor, ""), &ferrodesk_app::TicketKey::Id(ticket.id), &ferrodesk_app::TicketChange {
             status: Some(Ok(TicketStatus::Resolved)),
             ..ferrodesk_app::TicketChange::default()
