@@ -17,7 +17,7 @@ use ferrodesk_mail::TemplateKind;
 use ferrodesk_store::{AgentNotice, NotificationPreferences, PersonRecord, TicketRecord};
 
 use crate::jobs::{JobFailure, JobResult};
-use crate::{Actor, App, AppError, AppResult, SignedIn, TicketKey};
+use crate::{Actor, App, AppError, AppResult, TicketKey};
 
 /// The events, as the job's payload names them.
 pub(crate) const NEW_TICKET: &str = "new_ticket";
@@ -209,16 +209,9 @@ impl App {
 
     /// Whether an agent may see a ticket, by the same rules as the pages.
     async fn may_see(&self, agent: &PersonRecord, ticket: &TicketRecord) -> AppResult<bool> {
-        let actor = Actor::Agent(SignedIn {
-            person_id: agent.id,
-            name: agent.name.clone(),
-            email: agent.email.clone(),
-            is_admin: agent.is_admin,
-            remembered: false,
-            must_change_password: false,
-            must_set_up_two_factor: false,
-        });
-        let context = self.agent_context(&actor).await?;
+        let context = self
+            .agent_context(&crate::sessions::actor_of_agent(agent))
+            .await?;
         match self
             .visible_ticket(&context, &TicketKey::Id(ticket.id))
             .await

@@ -717,7 +717,7 @@ impl App {
                 Box::pin(async move {
                     let receipt = match mail_receipt {
                         true => Some(
-                            self.receipt_for(requester, &reference, &checked.subject)
+                            self.receipt_for(requester, &reference, &checked.subject, None)
                                 .await?,
                         ),
                         false => None,
@@ -760,11 +760,14 @@ impl App {
     }
 
     /// The mail a guest gets with the link to their new ticket.
-    async fn receipt_for(
+    /// The receipt of a new ticket, threaded under the requester's own
+    /// message (`answering`, a bracketed Message-ID) when it came by mail.
+    pub(crate) async fn receipt_for(
         &self,
         requester: &PersonRecord,
         reference: &TicketRef,
         subject: &Subject,
+        answering: Option<&str>,
     ) -> AppResult<crate::mail::ComposedMail> {
         let code = self.access_code_for(reference, 0);
         let mail = self
@@ -780,10 +783,11 @@ impl App {
                 }),
             )
             .await?;
+        let root = answering.map_or_else(|| self.thread_root_id(reference), str::to_owned);
         Ok(mail.in_thread(
             self.thread_message_id(reference, requester.id),
-            &self.thread_root_id(reference),
-            None,
+            &root,
+            answering,
         ))
     }
 

@@ -24,6 +24,21 @@ pub(crate) fn person_label(person: &PersonRecord) -> String {
     format!("{} <{}>", person.name, person.email)
 }
 
+/// An agent acting without a session of their own (answering by mail, or
+/// checked for what a notification may tell them): their own permissions
+/// apply, as on the web.
+pub(crate) fn actor_of_agent(agent: &PersonRecord) -> Actor {
+    Actor::Agent(SignedIn {
+        person_id: agent.id,
+        name: agent.name.clone(),
+        email: agent.email.clone(),
+        is_admin: agent.is_admin,
+        remembered: false,
+        must_change_password: false,
+        must_set_up_two_factor: false,
+    })
+}
+
 /// A session's last-seen time is written at most this often, so an agent
 /// clicking around does not cause a database write per request. The idle
 /// timeout is therefore enforced to within this much.

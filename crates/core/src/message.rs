@@ -32,6 +32,12 @@ impl Subject {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The subject of a ticket whose source had none (a mail without a
+    /// Subject: line).
+    pub fn untitled() -> Subject {
+        Subject("(no subject)".to_owned())
+    }
 }
 
 impl fmt::Display for Subject {

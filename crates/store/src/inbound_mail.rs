@@ -62,6 +62,54 @@ macro_rules! record_query {
     };
 }
 
+/// Writes a received message and the job that processes it, in the
+/// transaction the caller holds; answers its id.
+async fn insert_inbound(
+    connected: &mut impl crate::backend::Connected,
+    mail: &NewInboundMail<'_>,
+    now: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    let id = crate::backend::on_connection!(connected, connection => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, size, message_id, \
+                 sender, subject, state, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
+        )
+        .bind(mail.account_id)
+        .bind(mail.imap.map(|(validity, _)| validity))
+        .bind(mail.imap.map(|(_, uid)| uid))
+        .bind(mail.raw)
+        .bind(i64::try_from(mail.raw.len()).unwrap_or(i64::MAX))
+        .bind(mail.message_id)
+        .bind(mail.sender)
+        .bind(mail.subject)
+        .bind(now.millis())
+        .fetch_one(&mut *connection)
+        .await?
+    });
+    insert_processing_job(connected, id, now).await?;
+    Ok(id)
+}
+
+/// Queues the job that processes received message `id`.
+async fn insert_processing_job(
+    connected: &mut impl crate::backend::Connected,
+    id: i64,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
+        sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+            .bind(INBOUND_MAIL_JOB_KIND)
+            .bind(inbound_job_payload(id))
+            .bind(now.millis())
+            .bind(INBOUND_MAIL_MAX_ATTEMPTS)
+            .bind(now.millis())
+            .fetch_one(&mut *connection)
+            .await?;
+    });
+    Ok(())
+}
+
 impl InboundMail<'_> {
     /// Stores a message with the job that processes it; `None` when the
     /// same IMAP message (account, UIDVALIDITY, UID) is stored already.
@@ -85,30 +133,7 @@ impl InboundMail<'_> {
                     return Ok(None);
                 }
             }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, size, message_id, \
-                     sender, subject, state, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
-            )
-            .bind(mail.account_id)
-            .bind(mail.imap.map(|(validity, _)| validity))
-            .bind(mail.imap.map(|(_, uid)| uid))
-            .bind(mail.raw)
-            .bind(i64::try_from(mail.raw.len()).unwrap_or(i64::MAX))
-            .bind(mail.message_id)
-            .bind(mail.sender)
-            .bind(mail.subject)
-            .bind(now.millis())
-            .fetch_one(&mut *transaction)
-            .await?;
-            sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
-                .bind(INBOUND_MAIL_JOB_KIND)
-                .bind(inbound_job_payload(id))
-                .bind(now.millis())
-                .bind(INBOUND_MAIL_MAX_ATTEMPTS)
-                .bind(now.millis())
-                .fetch_one(&mut *transaction)
-                .await?;
+            let id = insert_inbound(&mut transaction, mail, now).await?;
             transaction.commit().await?;
             Ok(Some(id))
         })
@@ -241,14 +266,7 @@ impl InboundMail<'_> {
             .await?
             .rows_affected();
             if changed == 1 {
-                sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
-                    .bind(INBOUND_MAIL_JOB_KIND)
-                    .bind(inbound_job_payload(id))
-                    .bind(now.millis())
-                    .bind(INBOUND_MAIL_MAX_ATTEMPTS)
-                    .bind(now.millis())
-                    .fetch_one(&mut *transaction)
-                    .await?;
+                insert_processing_job(&mut transaction, id, now).await?;
             }
             transaction.commit().await?;
             Ok(changed == 1)
@@ -506,30 +524,7 @@ impl InboundMail<'_> {
             if moved != 1 {
                 return Ok(None);
             }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, size, message_id, \
-                     sender, subject, state, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
-            )
-            .bind(account_id)
-            .bind(validity)
-            .bind(uid)
-            .bind(mail.raw)
-            .bind(i64::try_from(mail.raw.len()).unwrap_or(i64::MAX))
-            .bind(mail.message_id)
-            .bind(mail.sender)
-            .bind(mail.subject)
-            .bind(now.millis())
-            .fetch_one(&mut *transaction)
-            .await?;
-            sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
-                .bind(INBOUND_MAIL_JOB_KIND)
-                .bind(inbound_job_payload(id))
-                .bind(now.millis())
-                .bind(INBOUND_MAIL_MAX_ATTEMPTS)
-                .bind(now.millis())
-                .fetch_one(&mut *transaction)
-                .await?;
+            let id = insert_inbound(&mut transaction, mail, now).await?;
             transaction.commit().await?;
             Ok(Some(id))
         })

@@ -5,8 +5,7 @@
 //! transaction, so processing a mail twice can never add it twice.
 
 use ferrodesk_core::message::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
-use ferrodesk_core::{Email, Labels, Subject, TicketRef, TicketStatus, Urgency};
-use ferrodesk_mail::TemplateKind;
+use ferrodesk_core::{Email, Labels, Subject, TicketStatus, Urgency};
 use ferrodesk_mail::inbound::InboundMessage;
 use ferrodesk_store::{
     EmailAccountRecord, InboundMailRecord, NewMessage, NewTicketRow, PersonRecord, TicketActor,
@@ -16,7 +15,7 @@ use ferrodesk_store::{
 use super::InboundOutcome;
 use crate::sessions::person_label;
 use crate::tickets::{Channel, Drawn, ReplyInput, new_attachments};
-use crate::{Actor, App, AppError, AppResult, Caller, SignedIn, TicketKey, UploadedFile};
+use crate::{App, AppError, AppResult, Caller, TicketKey, UploadedFile};
 
 /// The longest HTML body stored; a longer one is shown as its text.
 const MAX_STORED_HTML_BYTES: usize = 400_000;
@@ -114,14 +113,7 @@ fn escape(text: &str) -> String {
 /// A subject for a ticket from a mail's subject line.
 fn ticket_subject(subject: &str) -> Subject {
     let subject: String = subject.chars().take(MAX_SUBJECT_CHARS).collect();
-    Subject::parse(&subject)
-        .or_else(|_| Subject::parse("(no subject)"))
-        .unwrap_or_else(|_| unreachable_subject())
-}
-
-#[expect(clippy::panic, reason = "the fixed subject above always parses")]
-fn unreachable_subject() -> Subject {
-    panic!("\"(no subject)\" is a valid subject")
+    Subject::parse(&subject).unwrap_or_else(|_| Subject::untitled())
 }
 
 impl App {
@@ -197,14 +189,20 @@ impl App {
         let subject = ticket_subject(&mail.subject);
         let send_receipt =
             mail.automatic.is_none() && self.may_auto_reply(&requester.email).await?;
+        // The receipt is threaded under the customer's own message.
+        let theirs = mail
+            .message_id
+            .as_deref()
+            .filter(|id| super::threading::is_plain_message_id(id))
+            .map(|id| format!("<{id}>"));
         let no_labels = Labels::default();
-        let (message, no_labels, subject) = (&message, &no_labels, &subject);
+        let (message, no_labels, subject, theirs) = (&message, &no_labels, &subject, &theirs);
         let opened = self
             .open_with_fresh_reference(|reference| {
                 Box::pin(async move {
                     let receipt = match send_receipt {
                         true => Some(
-                            self.mail_receipt(requester, &reference, subject, mail)
+                            self.receipt_for(requester, &reference, subject, theirs.as_deref())
                                 .await?,
                         ),
                         false => None,
@@ -287,44 +285,6 @@ impl App {
                 self.now(),
             )
             .await?)
-    }
-
-    /// The receipt for a ticket that came by mail, threaded under the
-    /// customer's own message.
-    async fn mail_receipt(
-        &self,
-        requester: &PersonRecord,
-        reference: &TicketRef,
-        subject: &Subject,
-        mail: &InboundMessage,
-    ) -> AppResult<crate::mail::ComposedMail> {
-        let code = self.access_code_for(reference, 0);
-        let composed = self
-            .compose_mail(
-                TemplateKind::TicketReceived,
-                &requester.name,
-                &requester.email,
-                serde_json::json!({
-                    "name": requester.name,
-                    "reference": reference.as_str(),
-                    "subject": subject.as_str(),
-                    "link": self.ticket_link(reference, &code),
-                }),
-            )
-            .await?;
-        let theirs = mail
-            .message_id
-            .as_deref()
-            .filter(|id| super::threading::is_plain_message_id(id))
-            .map(|id| format!("<{id}>"));
-        let root = theirs
-            .clone()
-            .unwrap_or_else(|| self.thread_root_id(reference));
-        Ok(composed.in_thread(
-            self.thread_message_id(reference, requester.id),
-            &root,
-            theirs.as_deref(),
-        ))
     }
 
     /// Copies the people in the mail's Cc on the new ticket: users only
@@ -503,15 +463,7 @@ impl App {
             text.push_str("\n\n");
             text.push_str(notice);
         }
-        let actor = Actor::Agent(SignedIn {
-            person_id: agent.id,
-            name: agent.name.clone(),
-            email: agent.email.clone(),
-            is_admin: agent.is_admin,
-            remembered: false,
-            must_change_password: false,
-            must_set_up_two_factor: false,
-        });
+        let actor = crate::sessions::actor_of_agent(agent);
         let input = ReplyInput {
             body: crate::tickets::parsed("body", ferrodesk_core::MessageText::parse(&text)),
             is_note,
