@@ -92,6 +92,8 @@ on_both_backends! { spawn_app;
         let (_, outcome) = app.app.receive_mail(html_mail.as_bytes(), None).await.unwrap();
         let ferrodesk_app::InboundOutcome::NewTicket(mailed) = outcome else { panic!("{outcome:?}") };
         let mailed = format!("/agent/tickets/{mailed}");
+        let organization = app.app.create_organization(&caller, "Acme Printing").await.unwrap();
+        let delete_organization = format!("/agent/organizations/{organization}/delete");
         let ticket = format!("/agent/tickets/{sample}");
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
@@ -104,7 +106,8 @@ on_both_backends! { spawn_app;
             ("/admin", "admin-home"), ("/admin/security", "admin-security"), ("/admin/departments", "admin-departments"),
             ("/admin/audit", "admin-audit"), ("/admin/help-center", "admin-help-center"), ("/admin/logins", "admin-logins"), ("/admin/tickets", "admin-tickets"),
             ("/admin/email/accounts", "admin-email-accounts"), ("/admin/email/accounts/new", "admin-email-account"), ("/admin/email/rejections", "admin-rejected-mail"),
-            (mailed.as_str(), "agent-ticket-by-mail"),
+            (mailed.as_str(), "agent-ticket-by-mail"), ("/agent/account", "agent-account"),
+            (delete_organization.as_str(), "delete-organization"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;

@@ -388,21 +388,32 @@ async fn show(
     Path(id): Path<String>,
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
-    let id = path_id(&id)?;
+    let notice = query.text(&[
+        ("created", "The account is added."),
+        ("saved", "The account is saved."),
+    ]);
+    stored_account_page(&state, &admin, path_id(&id)?, notice, None).await
+}
+
+/// An account's page with its settings as stored.
+async fn stored_account_page(
+    state: &AppState,
+    admin: &AdminSession,
+    id: i64,
+    notice: Option<&'static str>,
+    test_answer: Option<Result<String, String>>,
+) -> WebResult<Response> {
     let account = state.app.email_account(admin.actor(), id).await?;
     account_page(
-        &state,
-        &admin,
+        state,
+        admin,
         AccountPageState {
             id: Some(id),
             form: AccountForm::from_account(&account),
             password_set: !account.imap_password_sealed.is_empty(),
             errors: FieldErrors::new(),
-            notice: query.text(&[
-                ("created", "The account is added."),
-                ("saved", "The account is saved."),
-            ]),
-            test_answer: None,
+            notice,
+            test_answer,
         },
     )
     .await
@@ -451,20 +462,7 @@ async fn test(
 ) -> WebResult<Response> {
     let id = path_id(&id)?;
     let answer = state.app.test_email_account(admin.actor(), id).await?;
-    let account = state.app.email_account(admin.actor(), id).await?;
-    account_page(
-        &state,
-        &admin,
-        AccountPageState {
-            id: Some(id),
-            form: AccountForm::from_account(&account),
-            password_set: !account.imap_password_sealed.is_empty(),
-            errors: FieldErrors::new(),
-            notice: None,
-            test_answer: Some(answer),
-        },
-    )
-    .await
+    stored_account_page(&state, &admin, id, None, Some(answer)).await
 }
 
 async fn delete(
