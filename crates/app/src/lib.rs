@@ -100,8 +100,8 @@ pub use sessions::{Actor, LoginAttempt, LoginOutcome, OpenedSession, SignedIn};
 pub use settings::{
     ApiSettings, AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList,
     LoginLimits, LoginMonitoring, MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS,
-    MAX_TWO_FACTOR_GRACE_DAYS, MailInSettings, RegistrationMode, SessionLimits, Settings,
-    TwoFactorPolicy, parse_range,
+    MAX_TWO_FACTOR_GRACE_DAYS, MailInInput, MailInSettings, RegistrationMode, SessionLimits,
+    Settings, TwoFactorPolicy, parse_range,
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use tickets::{

@@ -441,10 +441,11 @@ impl App {
             Err(error) => return failed(error.to_string(), last_attempt).await,
         };
         let (sender, from) = mailer;
-        let outgoing = match outgoing_mail(&mail, from) {
+        let mut outgoing = match outgoing_mail(&mail, from) {
             Ok(outgoing) => outgoing,
             Err(error) => return failed(error, true).await,
         };
+        outgoing.reply_to = self.reply_address(&outgoing).await?;
         match sender.send(&outgoing).await {
             Ok(()) => {
                 self.store()
@@ -456,6 +457,23 @@ impl App {
             }
             Err(error) => failed(error, last_attempt).await,
         }
+    }
+
+    /// The sender's plus-address with the mail's reply token, when the
+    /// admin wants one and the mail is about a ticket.
+    async fn reply_address(&self, outgoing: &OutgoingMail) -> AppResult<Option<Mailbox>> {
+        if !self.settings().await?.mail_in.reply_to_plus_address {
+            return Ok(None);
+        }
+        let id = outgoing
+            .message_id
+            .trim_start_matches('<')
+            .trim_end_matches('>');
+        if self.verify_thread_id(id).is_none() {
+            return Ok(None);
+        }
+        let token = id.split_once('@').map_or(id, |(local, _)| local);
+        Ok(ferrodesk_mail::plus_address(&outgoing.from, token))
     }
 
     /// The SMTP settings for the admin page.
@@ -627,6 +645,7 @@ impl App {
             html_body: None,
             message_id: new_message_id(&self.message_id_domain()),
             threading: Threading::default(),
+            reply_to: None,
         };
         Ok(sender.send(&mail).await)
     }
@@ -879,6 +898,7 @@ fn outgoing_mail(mail: &MailRecord, from: Mailbox) -> Result<OutgoingMail, Strin
         html_body: mail.html_body.clone().filter(|html| !html.is_empty()),
         message_id: mail.message_id.clone(),
         threading: Threading::from_json(&mail.headers).map_err(|error| error.to_string())?,
+        reply_to: None,
     })
 }
 

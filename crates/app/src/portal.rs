@@ -759,7 +759,6 @@ impl App {
         Ok(reference)
     }
 
-    /// The mail a guest gets with the link to their new ticket.
     /// The receipt of a new ticket, threaded under the requester's own
     /// message (`answering`, a bracketed Message-ID) when it came by mail.
     pub(crate) async fn receipt_for(

@@ -378,6 +378,22 @@ pub struct MailInSettings {
     pub mails_per_account_per_hour: u32,
     /// Days the rejection log keeps a refused message.
     pub rejections_kept_days: u32,
+    /// Whether ticket mails carry a `Reply-To` plus-address of the sender
+    /// with the reply token (`help+fd.…@example.org`), for mail programs
+    /// that drop `In-Reply-To`; the mail server must deliver plus-addresses
+    /// to the account.
+    #[serde(default)]
+    pub reply_to_plus_address: bool,
+}
+
+/// The mail-in settings as an admin typed them.
+#[derive(Debug, Clone, Copy)]
+pub struct MailInInput<'a> {
+    pub auto_replies_per_address_per_hour: &'a str,
+    pub mails_per_sender_per_hour: &'a str,
+    pub mails_per_account_per_hour: &'a str,
+    pub rejections_kept_days: &'a str,
+    pub reply_to_plus_address: bool,
 }
 
 impl Default for MailInSettings {
@@ -387,6 +403,7 @@ impl Default for MailInSettings {
             mails_per_sender_per_hour: 30,
             mails_per_account_per_hour: 2_000,
             rejections_kept_days: 30,
+            reply_to_plus_address: false,
         }
     }
 }
@@ -939,13 +956,13 @@ impl App {
             .await
     }
 
-    /// Sets the limits of mail in: automatic mails per address and hour,
-    /// messages per sender and per account and hour, and the days refused
-    /// mail is kept.
+    /// Sets the limits of mail in (automatic mails per address and hour,
+    /// messages per sender and per account and hour, the days refused mail
+    /// is kept) and whether replies get a plus-address.
     pub async fn set_mail_in_settings(
         &self,
         caller: &Caller<'_>,
-        (auto_replies, per_sender, per_account, kept_days): (&str, &str, &str, &str),
+        input: &MailInInput<'_>,
     ) -> AppResult<()> {
         caller.actor.require_admin()?;
         let mut errors = FieldErrors::new();
@@ -966,28 +983,29 @@ impl App {
         let after = MailInSettings {
             auto_replies_per_address_per_hour: number(
                 "auto_replies",
-                auto_replies,
+                input.auto_replies_per_address_per_hour,
                 0..=100,
                 "Automatic mails per address and hour: 0 to 100.",
             ),
             mails_per_sender_per_hour: number(
                 "per_sender",
-                per_sender,
+                input.mails_per_sender_per_hour,
                 1..=10_000,
                 "Messages per sender and hour: 1 to 10,000.",
             ),
             mails_per_account_per_hour: number(
                 "per_account",
-                per_account,
+                input.mails_per_account_per_hour,
                 1..=1_000_000,
                 "Messages per account and hour: 1 to 1,000,000.",
             ),
             rejections_kept_days: number(
                 "kept_days",
-                kept_days,
+                input.rejections_kept_days,
                 1..=3_650,
                 "Keep refused mail 1 to 3,650 days.",
             ),
+            reply_to_plus_address: input.reply_to_plus_address,
         };
         errors.into_result()?;
         let before = self.settings().await?.mail_in.clone();

@@ -351,7 +351,9 @@ async fn receive_mail(
     let raw = read_message_from_stdin()
         .await
         .map_err(|error| Failure::TryAgain(format!("cannot read standard input: {error}")))?;
-    let store = open_store(&config).await?;
+    let store = Store::open_checked(&config.database_url)
+        .await
+        .map_err(|error| Failure::Runtime(error.to_string()))?;
     let mut options = AppOptions::new(&config.public_url);
     options.smtp_override = config.smtp.clone();
     options.blob_dir = Some(config.data_dir.join("attachments"));

@@ -57,6 +57,27 @@ pub fn mailbox(name: Option<&str>, address: &str) -> Result<Mailbox, MailAddress
     Ok(Mailbox::new(name, parsed))
 }
 
+/// The longest local part RFC 5321 lets a server require it to take.
+const MAX_LOCAL_PART: usize = 64;
+
+/// The sender's mailbox with `tag` after a `+` in its local part
+/// (`help+tag@example.org`), for replies to find their way back. `None`
+/// when the tag is not plain (letters, digits, `.` and `-` only), the
+/// sender already has a tag, or the local part would grow too long.
+pub fn plus_address(sender: &Mailbox, tag: &str) -> Option<Mailbox> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '.' || c == '-';
+    let user = sender.email.user();
+    if tag.is_empty() || !tag.chars().all(plain) || user.contains('+') {
+        return None;
+    }
+    let local = format!("{user}+{tag}");
+    if local.len() > MAX_LOCAL_PART {
+        return None;
+    }
+    let address = lettre::Address::new(local, sender.email.domain()).ok()?;
+    Some(Mailbox::new(sender.name.clone(), address))
+}
+
 /// A mailbox as stored in the outbox (lettre's own formatting), parsed back.
 pub fn parse_mailbox(text: &str) -> Result<Mailbox, MailAddressError> {
     if text.chars().any(char::is_control) {
@@ -95,6 +116,22 @@ mod tests {
         }
         assert!(parse_mailbox("a@example.org\r\nBcc: b@example.org").is_err());
         assert!(parse_mailbox("nobody").is_err());
+    }
+
+    #[test]
+    fn plus_addresses_carry_plain_tags_only() {
+        let help = mailbox(Some("Help"), "help@example.org").unwrap();
+        let tagged = plus_address(&help, "fd.AB12.7.00ff.0123456789abcdef").unwrap();
+        assert_eq!(
+            tagged.email.to_string(),
+            "help+fd.AB12.7.00ff.0123456789abcdef@example.org"
+        );
+        assert_eq!(tagged.name.as_deref(), Some("Help"));
+        for refused in ["", "a b", "a@b", "x\r\nBcc", "a+b", &"x".repeat(60)] {
+            assert!(plus_address(&help, refused).is_none(), "{refused}");
+        }
+        let tagged_already = mailbox(None, "help+in@example.org").unwrap();
+        assert!(plus_address(&tagged_already, "x").is_none());
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct OutgoingMail {
     pub html_body: Option<String>,
     pub message_id: String,
     pub threading: Threading,
+    /// Where replies should go, when not to `from`.
+    pub reply_to: Option<Mailbox>,
 }
 
 /// The headers that place a mail in a conversation (replies to tickets).
@@ -94,6 +96,9 @@ impl OutgoingMail {
         for recipient in &self.to {
             builder = builder.to(recipient.clone());
         }
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
         if let Some(in_reply_to) = &self.threading.in_reply_to {
             builder = builder.in_reply_to(in_reply_to.as_str().to_owned());
         }
@@ -125,6 +130,7 @@ mod tests {
             html_body: Some("<p>rich words</p>".into()),
             message_id: new_message_id("example.org"),
             threading: Threading::from_json(r#"{"In-Reply-To": "<a@example.org>"}"#).unwrap(),
+            reply_to: Some(mailbox(None, "help+tag@example.org").unwrap()),
         };
         let formatted = String::from_utf8(mail.to_message().unwrap().formatted()).unwrap();
         assert!(formatted.contains("Auto-Submitted: auto-generated"));
@@ -133,6 +139,7 @@ mod tests {
         assert!(formatted.contains("Message-ID: <"));
         assert!(formatted.contains("Subject: Reset your password"));
         assert!(formatted.contains("In-Reply-To: <a@example.org>"));
+        assert!(formatted.contains("Reply-To: help+tag@example.org"));
     }
 
     #[test]

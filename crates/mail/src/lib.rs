@@ -9,7 +9,7 @@ pub mod inbound;
 pub mod smtp;
 pub mod templates;
 
-pub use address::{HeaderText, MailAddressError, mailbox, parse_mailbox};
+pub use address::{HeaderText, MailAddressError, mailbox, parse_mailbox, plus_address};
 pub use compose::{OutgoingMail, Threading, new_message_id};
 pub use lettre::message::Mailbox;
 pub use smtp::{Security, SmtpConfig, SmtpConfigError, SmtpSender};

@@ -25,6 +25,7 @@ pub enum TemplateKind {
     AccountExists,
     TicketResolved,
     AgentNotification,
+    MailRefused,
 }
 
 /// The three parts of a mail template.
@@ -52,7 +53,7 @@ pub struct TemplateError {
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 12] = [
+    pub const ALL: [TemplateKind; 13] = [
         TemplateKind::AgentPasswordReset,
         TemplateKind::UserPasswordReset,
         TemplateKind::UserEmailVerification,
@@ -65,6 +66,7 @@ impl TemplateKind {
         TemplateKind::AccountExists,
         TemplateKind::TicketResolved,
         TemplateKind::AgentNotification,
+        TemplateKind::MailRefused,
     ];
 
     /// The stable name used in settings and the outbox.
@@ -82,6 +84,7 @@ impl TemplateKind {
             TemplateKind::AccountExists => "account_exists",
             TemplateKind::TicketResolved => "ticket_resolved",
             TemplateKind::AgentNotification => "agent_notification",
+            TemplateKind::MailRefused => "mail_refused",
         }
     }
 
@@ -104,6 +107,7 @@ impl TemplateKind {
             TemplateKind::AccountExists => "Registration with a known address",
             TemplateKind::TicketResolved => "Ticket resolved",
             TemplateKind::AgentNotification => "Agent notification",
+            TemplateKind::MailRefused => "Received mail refused",
         }
     }
 
@@ -160,6 +164,7 @@ impl TemplateKind {
                 "link",
                 "reply_by_mail",
             ],
+            TemplateKind::MailRefused => &["product_name", "name", "subject", "reason"],
         }
     }
 
@@ -198,6 +203,7 @@ impl TemplateKind {
             "department": "Support",
             "actor": "Ines Inbox",
             "reply_by_mail": true,
+            "reason": "The message is 31 MiB; at most 25 MiB are taken.",
         })
     }
 
@@ -261,6 +267,11 @@ impl TemplateKind {
                     .trim_ascii_end(),
                 text: include_str!("../templates/agent_notification/body.txt"),
                 html: include_str!("../templates/agent_notification/body.html"),
+            },
+            TemplateKind::MailRefused => TemplateSource {
+                subject: include_str!("../templates/mail_refused/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/mail_refused/body.txt"),
+                html: include_str!("../templates/mail_refused/body.html"),
             },
         }
     }

@@ -108,6 +108,31 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// Whether every migration this build knows is applied already: one
+    /// query, where running the migrator takes a lock and reads them all.
+    pub async fn is_migrated(&self) -> bool {
+        const NEWEST_APPLIED: &str =
+            "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE";
+        let (newest, known) = match self {
+            Backend::Postgres(pool) => (
+                sqlx::query_scalar::<_, Option<i64>>(NEWEST_APPLIED)
+                    .fetch_one(pool)
+                    .await,
+                &POSTGRES_MIGRATIONS,
+            ),
+            Backend::Sqlite(pool) => (
+                sqlx::query_scalar::<_, Option<i64>>(NEWEST_APPLIED)
+                    .fetch_one(pool)
+                    .await,
+                &SQLITE_MIGRATIONS,
+            ),
+        };
+        let expected = known.iter().map(|migration| migration.version).max();
+        matches!(newest, Ok(Some(version)) if Some(version) == expected)
+    }
+}
+
 fn sqlite_database_file(pool: &SqlitePool) -> Option<PathBuf> {
     let options = pool.connect_options();
     let file = options.get_filename();

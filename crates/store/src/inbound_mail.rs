@@ -217,6 +217,35 @@ impl InboundMail<'_> {
         Ok(changed == 1)
     }
 
+    /// Refuses a pending message and, in the same transaction, queues the
+    /// notice that tells its sender (a message too large to take).
+    pub async fn reject_inbound_mail_with_notice(
+        &self,
+        id: i64,
+        reason: &str,
+        notice: &crate::NewMail<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE inbound_mails SET state = 'rejected', reason = $2, processed_at = $3 \
+                 WHERE id = $1 AND state = 'pending'",
+            )
+            .bind(id)
+            .bind(reason)
+            .bind(now.millis())
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                crate::outbox::insert_mail(&mut transaction, notice, now).await?;
+            }
+            transaction.commit().await?;
+            Ok(changed == 1)
+        })
+    }
+
     /// Marks a pending message done without a message of its own (a copy
     /// of one already on `ticket_id`).
     pub async fn mark_inbound_done(

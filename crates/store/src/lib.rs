@@ -168,6 +168,20 @@ impl Store {
         })
     }
 
+    /// Opens the database and migrates it only when a migration is
+    /// missing: for short-lived commands (the mail pipe) that should not
+    /// pay for the migrator's lock on every run.
+    pub async fn open_checked(url: &str) -> Result<Store, ConnectError> {
+        let backend = Backend::connect(url).await?;
+        if !backend.is_migrated().await {
+            backend.migrate().await?;
+        }
+        Ok(Store {
+            backend,
+            ticket_writes: Default::default(),
+        })
+    }
+
     /// Opens the database without migrating it (for `ferrodesk migrate --check`
     /// and tools that must not change the schema).
     pub async fn open_without_migrating(url: &str) -> Result<Store, ConnectError> {

@@ -12,7 +12,6 @@ use ferrodesk_mail::imap::{AfterFetch, ImapConfig, ImapSecurity, ImapSession};
 use ferrodesk_mail::inbound::{MAX_INBOUND_BYTES, header_summary};
 use ferrodesk_store::{EmailAccountRecord, NewInboundMail};
 
-use super::oversized_reason;
 use crate::{App, AppError, AppResult};
 
 /// Messages fetched per batch, and batches per visit (the rest wait for
@@ -30,6 +29,8 @@ pub struct FetchReport {
     pub stored: usize,
     /// Another node holds the account now.
     pub skipped: bool,
+    /// The visit ended at its limit with messages still waiting.
+    pub more_waiting: bool,
     pub error: Option<String>,
 }
 
@@ -56,23 +57,38 @@ impl App {
         })
     }
 
-    /// Visits every enabled IMAP account whose poll interval has passed.
+    /// Visits every enabled IMAP account whose poll interval has passed;
+    /// an account whose visit ended at its limit with more waiting is
+    /// visited again after the others, until none has more.
     pub async fn fetch_due_mail(&self, owner: &str) -> AppResult<usize> {
         let now = self.now().millis();
         let states = self.store().inbound_mail().imap_fetch_states().await?;
+        let mut due: Vec<EmailAccountRecord> = self
+            .store()
+            .email_accounts()
+            .list_email_accounts()
+            .await?
+            .into_iter()
+            .filter(|account| account.transport == "imap" && account.is_enabled)
+            .filter(|account| {
+                let last = states
+                    .iter()
+                    .find(|state| state.account_id == account.id)
+                    .and_then(|state| state.last_fetch_at);
+                last.is_none_or(|last| now - last >= account.poll_seconds.max(1) * 1000)
+            })
+            .collect();
         let mut stored = 0;
-        for account in self.store().email_accounts().list_email_accounts().await? {
-            if account.transport != "imap" || !account.is_enabled {
-                continue;
+        while !due.is_empty() {
+            let mut again = Vec::new();
+            for account in due {
+                let report = self.fetch_account_mail(&account, owner).await?;
+                stored += report.stored;
+                if report.more_waiting && report.error.is_none() {
+                    again.push(account);
+                }
             }
-            let last = states
-                .iter()
-                .find(|state| state.account_id == account.id)
-                .and_then(|state| state.last_fetch_at);
-            if last.is_some_and(|last| now - last < account.poll_seconds.max(1) * 1000) {
-                continue;
-            }
-            stored += self.fetch_account_mail(&account, owner).await?.stored;
+            due = again;
         }
         Ok(stored)
     }
@@ -162,6 +178,7 @@ impl App {
         }
         for _ in 0..BATCHES_PER_VISIT {
             let uids = session.new_uids(as_uid(last_uid), FETCH_BATCH).await?;
+            report.more_waiting = uids.len() == FETCH_BATCH;
             if uids.is_empty() {
                 break;
             }
@@ -188,9 +205,7 @@ impl App {
                     return Ok(());
                 };
                 if message.size > MAX_INBOUND_BYTES {
-                    received
-                        .reject_inbound_mail(id, &oversized_reason(message.size), None, self.now())
-                        .await?;
+                    self.refuse_oversized(id, &summary, message.size).await?;
                 }
                 last_uid = i64::from(uid);
                 report.stored += 1;

@@ -12,7 +12,9 @@ mod threading;
 mod write;
 
 use ferrodesk_core::{Email, TicketRef};
-use ferrodesk_mail::inbound::{InboundMessage, MAX_INBOUND_BYTES, header_summary, parse_inbound};
+use ferrodesk_mail::inbound::{
+    HeaderSummary, InboundMessage, MAX_INBOUND_BYTES, header_summary, parse_inbound,
+};
 use ferrodesk_store::{EmailAccountRecord, InboundMailRecord, NewInboundMail};
 
 use crate::jobs::{JobFailure, JobResult};
@@ -153,15 +155,81 @@ impl App {
             .await?;
         if let Some(id) = stored {
             if oversized {
-                self.store()
-                    .inbound_mail()
-                    .reject_inbound_mail(id, &oversized_reason(raw.len()), None, self.now())
-                    .await?;
+                self.refuse_oversized(id, &summary, raw.len()).await?;
             } else {
                 self.wake_workers();
             }
         }
         Ok(stored)
+    }
+
+    /// Refuses a stored message that is too large to take and tells its
+    /// sender why, in the same transaction, unless the message is
+    /// automatic, comes from one of the helpdesk's own addresses, or its
+    /// sender has had their automatic mails for the hour.
+    pub(crate) async fn refuse_oversized(
+        &self,
+        id: i64,
+        summary: &HeaderSummary,
+        size: usize,
+    ) -> AppResult<()> {
+        let reason = oversized_reason(size);
+        let received = self.store().inbound_mail();
+        let Some(notice) = self.refusal_notice(summary, &reason).await? else {
+            received
+                .reject_inbound_mail(id, &reason, None, self.now())
+                .await?;
+            return Ok(());
+        };
+        received
+            .reject_inbound_mail_with_notice(id, &reason, &notice.as_new(), self.now())
+            .await?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    /// The mail that tells a sender their message was refused, when one
+    /// may go to them.
+    async fn refusal_notice(
+        &self,
+        summary: &HeaderSummary,
+        reason: &str,
+    ) -> AppResult<Option<crate::mail::ComposedMail>> {
+        let Ok(sender) = Email::parse(&summary.sender) else {
+            return Ok(None);
+        };
+        if summary.automatic.is_some()
+            || self.is_our_address(&sender).await?
+            || !self.may_auto_reply(sender.as_str()).await?
+        {
+            return Ok(None);
+        }
+        let name = match summary.sender_name.as_str() {
+            "" => sender.as_str(),
+            name => name,
+        };
+        let mail = self
+            .compose_mail(
+                ferrodesk_mail::TemplateKind::MailRefused,
+                name,
+                sender.as_str(),
+                serde_json::json!({
+                    "name": name,
+                    "subject": summary.subject,
+                    "reason": reason,
+                }),
+            )
+            .await?;
+        let theirs = Some(summary.message_id.as_str())
+            .filter(|id| threading::is_plain_message_id(id))
+            .map(|id| format!("<{id}>"));
+        Ok(Some(match theirs {
+            Some(theirs) => {
+                let own_id = ferrodesk_mail::new_message_id(&self.message_id_domain());
+                mail.in_thread(own_id, &theirs, None)
+            }
+            None => mail,
+        }))
     }
 
     /// The background job of one received message.

@@ -5,8 +5,10 @@
 //! 2. A bounce goes to the ticket whose mail it returns, as a note.
 //! 3. Too many messages from one sender, or to one account, in an hour:
 //!    refused (a flood, or two robots talking).
-//! 4. A signed token in In-Reply-To or References names a ticket and the
-//!    person the mail went to. From that person: their reply (an agent's
+//! 4. A signed token in In-Reply-To or References (or in the plus-address
+//!    of a recipient, when the admin gives ticket mails a `Reply-To` like
+//!    `help+fd.…@example.org`) names a ticket and the person the mail went
+//!    to. From that person: their reply (an agent's
 //!    reply or note, with the agent's permissions). From someone else on
 //!    the ticket (requester or CC): their reply. From an agent it was not
 //!    sent to: refused, since a forged From: must never speak for an
@@ -21,7 +23,7 @@ use ferrodesk_core::{Email, TicketRef, TicketStatus};
 use ferrodesk_mail::inbound::InboundMessage;
 use ferrodesk_store::{InboundMailRecord, PersonRecord, TicketRecord};
 
-use super::threading::ThreadToken;
+use super::threading::{ThreadToken, token_of_plus_address};
 use crate::{App, AppError, AppResult, RegistrationMode, TicketKey};
 
 const HOUR: std::time::Duration = std::time::Duration::from_secs(60 * 60);
@@ -139,7 +141,18 @@ impl App {
         mail: &InboundMessage,
         sender: Option<&PersonRecord>,
     ) -> AppResult<Option<Route>> {
-        if let Some((ticket, token)) = self.ticket_of_tokens(mail.referenced_ids()).await? {
+        // The thread headers first, then a Reply-To plus-address the reply
+        // went to.
+        let addressed: Vec<String> = mail
+            .to
+            .iter()
+            .chain(&mail.cc)
+            .filter_map(|recipient| token_of_plus_address(&recipient.address))
+            .collect();
+        let ids = mail
+            .referenced_ids()
+            .chain(addressed.iter().map(String::as_str));
+        if let Some((ticket, token)) = self.ticket_of_tokens(ids).await? {
             if !accepts_mail(&ticket) {
                 return Ok(Some(Route::Reject(
                     "The ticket it answers is deleted or marked as spam.".to_owned(),
@@ -247,7 +260,7 @@ impl App {
 
     /// Whether mail comes from one of the addresses the helpdesk receives
     /// at.
-    async fn is_our_address(&self, sender: &Email) -> AppResult<bool> {
+    pub(super) async fn is_our_address(&self, sender: &Email) -> AppResult<bool> {
         Ok(self
             .store()
             .email_accounts()

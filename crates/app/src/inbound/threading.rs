@@ -99,6 +99,15 @@ impl App {
     }
 }
 
+/// The token a recipient's plus-address carries (`help+fd.…@host` gives
+/// `fd.…@host`, shaped like the Message-ID it was copied from), when it
+/// carries one.
+pub(crate) fn token_of_plus_address(address: &str) -> Option<String> {
+    let (local, host) = address.rsplit_once('@')?;
+    let (_, tag) = local.split_once('+')?;
+    tag.starts_with("fd.").then(|| format!("{tag}@{host}"))
+}
+
 /// Whether a Message-ID from a mail can go back into a header as it is:
 /// printable ASCII without spaces or brackets, with one `@`.
 pub(crate) fn is_plain_message_id(id: &str) -> bool {

@@ -265,7 +265,7 @@ impl App {
     }
 
     /// Whether an address may get one more automatic mail this hour.
-    async fn may_auto_reply(&self, address: &str) -> AppResult<bool> {
+    pub(super) async fn may_auto_reply(&self, address: &str) -> AppResult<bool> {
         let limit = self
             .settings()
             .await?

@@ -171,6 +171,19 @@ impl App {
         let opened = self
             .open_with_fresh_reference(|reference| {
                 Box::pin(async move {
+                    let receipt = match input.send_receipt {
+                        true => Some(
+                            self.receipt_for(
+                                &checked.requester,
+                                &reference,
+                                &checked.subject,
+                                None,
+                            )
+                            .await?,
+                        ),
+                        false => None,
+                    };
+                    let mails: Vec<_> = receipt.iter().map(|mail| mail.as_new()).collect();
                     let row = NewTicketRow {
                         reference: &reference,
                         subject: checked.subject.as_str(),
@@ -184,7 +197,7 @@ impl App {
                         labels: &checked.labels,
                         field_values: &checked.field_values,
                         message,
-                        mails: &[],
+                        mails: &mails,
                         audit: audit_entry.as_ref(),
                         notice: Some(crate::notifications::notice(
                             crate::notifications::NEW_TICKET,
@@ -202,6 +215,9 @@ impl App {
             ));
         };
         tracing::info!(agent_id = context.agent_id, "ticket opened for a user");
+        if input.send_receipt {
+            self.wake_workers();
+        }
         // Read back for the names the row points to, once the write is done.
         let ticket = self
             .store()

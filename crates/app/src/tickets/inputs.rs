@@ -108,6 +108,9 @@ pub struct NewTicket {
     pub labels: Parsed<Labels>,
     pub fields: FieldValues,
     pub channel: Channel,
+    /// Whether the requester is mailed a receipt with the ticket's link
+    /// (on by default; an agent or an API caller may leave it out).
+    pub send_receipt: bool,
 }
 
 /// A change to a ticket's properties; what is `None` stays as it is.

@@ -104,7 +104,11 @@ impl InboundMessage {
 pub struct HeaderSummary {
     pub message_id: String,
     pub sender: String,
+    /// The sender's display name, when given.
+    pub sender_name: String,
     pub subject: String,
+    /// Why nothing should answer the message automatically, if so.
+    pub automatic: Option<Automatic>,
 }
 
 /// Reads only a message's headers, for its summary.
@@ -119,10 +123,17 @@ pub fn header_summary(raw: &[u8]) -> HeaderSummary {
             .and_then(first_person)
             .map(|person| one_line(&person.address.to_lowercase(), 254))
             .unwrap_or_default(),
+        sender_name: headers
+            .from()
+            .and_then(first_person)
+            .and_then(|person| person.name)
+            .map(|name| one_line(&name, 200))
+            .unwrap_or_default(),
         subject: headers
             .subject()
             .map(|subject| one_line(subject, 200))
             .unwrap_or_default(),
+        automatic: automatic::automatic_reason(&headers),
     }
 }
 

@@ -425,6 +425,9 @@ pub(crate) struct NewTicketBody {
     pub labels: Option<Vec<String>>,
     /// Custom field values by field id.
     pub fields: Option<BTreeMap<String, FieldInput>>,
+    /// Whether the person is mailed a receipt with a link to the ticket
+    /// (the "Ticket received" template); `true` when left out.
+    pub send_receipt: Option<bool>,
 }
 
 /// Opens a ticket on a user's behalf.
@@ -455,6 +458,7 @@ pub(crate) async fn create(
         labels: parsed_labels(&body.labels.unwrap_or_default()),
         fields: FieldValues::Named(field_pairs(body.fields)),
         channel: Channel::Api,
+        send_receipt: body.send_receipt.unwrap_or(true),
     };
     let opened = state
         .app

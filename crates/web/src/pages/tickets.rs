@@ -885,6 +885,10 @@ struct NewTicketForm {
     urgency: String,
     #[serde(default)]
     labels: String,
+    /// `1` when the user is to be mailed a receipt (a checkbox: absent
+    /// when unticked).
+    #[serde(default)]
+    send_receipt: String,
     /// The `field_<id>` inputs (and the CSRF token).
     #[serde(flatten)]
     others: BTreeMap<String, OneOrMany>,
@@ -915,6 +919,7 @@ impl NewTicketForm {
             labels: parsed("labels", Labels::parse_list(&self.labels)),
             fields: FieldValues::Complete(self.fields()),
             channel: Channel::Agent,
+            send_receipt: self.send_receipt == "1",
         }
     }
 }
@@ -968,6 +973,7 @@ async fn new_form(
 ) -> WebResult<Response> {
     let input = NewTicketForm {
         urgency: "1".to_owned(),
+        send_receipt: "1".to_owned(),
         ..NewTicketForm::default()
     };
     new_ticket_page(&state, &session, input, FieldErrors::new()).await

@@ -31,7 +31,7 @@ pub(crate) async fn key_for(app: &TestApp, email: &str, scopes: &str) -> String 
         .token
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     key: &str,
     method: reqwest::Method,
@@ -316,7 +316,8 @@ on_both_backends! { spawn_app;
         assert_eq!(thread.iter().filter(|message| message["is_note"] == true).count(), 1);
         assert_eq!(thread[0]["channel"], "api");
         let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
-        assert_eq!(mails.iter().filter(|mail| mail.recipients.contains("uma@example.org")).count(), 1, "the reply is mailed, the note is not");
+        assert_eq!(mails.iter().filter(|mail| mail.recipients.contains("uma@example.org") && mail.template == "ticket_reply").count(), 1, "the reply is mailed, the note is not");
+        assert!(mails.iter().any(|mail| mail.recipients.contains("uma@example.org") && mail.template == "ticket_received"), "a receipt for the ticket opened through the API");
 
         // Deleting: Alice lacks the permission; the admin may.
         let (status, _, _) = call(&app, &alice, reqwest::Method::DELETE, &format!("/api/v2/tickets/{id}"), None).await;

@@ -341,6 +341,7 @@ pub(crate) fn new_ticket(
         labels: Ok(Labels::default()),
         fields: FieldValues::Complete(Vec::new()),
         channel: Channel::Agent,
+        send_receipt: false,
     }
 }
 

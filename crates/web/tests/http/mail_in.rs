@@ -413,11 +413,14 @@ on_both_backends! { spawn_app;
         assert_eq!(refused.status(), 422);
         assert!(refused.text().await.unwrap().contains("Messages per sender and hour: 1 to 10,000."));
         let saved = crate::tickets::post_on(&app, &admin, "/admin/email/accounts", "/admin/email/limits", &[
-            ("auto_replies", "2"), ("per_sender", "50"), ("per_account", "2000"), ("kept_days", "7"),
+            ("auto_replies", "2"), ("per_sender", "50"), ("per_account", "2000"), ("kept_days", "7"), ("reply_to_plus_address", "1"),
         ]).await;
         assert_eq!(saved.status(), 303);
         let limits = app.app.settings().await.unwrap().mail_in.clone();
         assert_eq!((limits.auto_replies_per_address_per_hour, limits.mails_per_sender_per_hour, limits.rejections_kept_days), (2, 50, 7));
+        assert!(limits.reply_to_plus_address);
+        let page = admin.get(&app, "/admin/email/accounts").await.text().await.unwrap();
+        assert!(page.contains(r#"name="reply_to_plus_address" value="1" checked"#), "the box shows what is saved");
 
         // A refused message is listed, its source downloadable by admins
         // only, and it can go through again once the cause is fixed.
@@ -531,5 +534,102 @@ on_both_backends! { spawn_app;
         let reopen = message("ines@example.net", "Re: Resolved", &format!("In-Reply-To: {}\r\n", resolved.message_id), "It smokes again.");
         assert_eq!(app.app.receive_mail(&reopen, None).await.unwrap().1, InboundOutcome::Reply(reference.clone()));
         assert_eq!(ticket_of(&app, &reference).await.status, TicketStatus::AwaitingAgent);
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_ticket_opened_on_a_users_behalf_mails_them_a_receipt_unless_asked_not_to(app: TestApp) {
+        let desk = desk(&app).await;
+        let support = desk.support.to_string();
+        let alice = crate::tickets::signed_in(&app, "alice@example.org").await;
+        let form = alice.get(&app, "/agent/tickets/new").await.text().await.unwrap();
+        assert!(form.contains(r#"name="send_receipt" value="1" checked"#), "on by default");
+        let fields = |email: &'static str, receipt: bool| {
+            let mut fields = vec![("requester_email", email), ("requester_name", "New User"), ("subject", "Printer jams"), ("message", "It jams."), ("department", support.as_str()), ("urgency", "1")];
+            if receipt {
+                fields.push(("send_receipt", "1"));
+            }
+            fields
+        };
+        let made = crate::tickets::post_on(&app, &alice, "/agent/tickets/new", "/agent/tickets/new", &fields("uma@example.net", true)).await;
+        assert_eq!(made.status(), 303, "{:?}", made.text().await.unwrap().split("role=\"alert\"").nth(1).map(|rest| &rest[..300.min(rest.len())]));
+        let receipt = newest_mail(&app, "uma@example.net", "ticket_received").await;
+        let reference = crate::helpers::location(&made).split('?').next().unwrap().rsplit('/').next().unwrap().to_owned();
+        assert!(receipt.subject.contains(&reference), "{}", receipt.subject);
+        assert!(receipt.message_id.starts_with(&format!("<fd.{reference}.")), "threaded like every ticket mail: {}", receipt.message_id);
+        let quiet = crate::tickets::post_on(&app, &alice, "/agent/tickets/new", "/agent/tickets/new", &fields("vera@example.net", false)).await;
+        assert_eq!(quiet.status(), 303);
+        assert_eq!(mails_to(&app, "vera@example.net", "ticket_received").await, 0, "unticked: no receipt");
+
+        let key = crate::api::key_for(&app, "alice@example.org", "tickets.*").await;
+        for (email, send_receipt, expected) in [("walt@example.net", None, 1), ("xena@example.net", Some(false), 0), ("yuri@example.net", Some(true), 1)] {
+            let mut body = serde_json::json!({"subject": "Sync fails", "message": "Since Monday.", "person": {"email": email, "name": "New User"}});
+            if let Some(send_receipt) = send_receipt {
+                body["send_receipt"] = serde_json::json!(send_receipt);
+            }
+            let (status, _, _) = crate::api::call(&app, &key, reqwest::Method::POST, "/api/v2/tickets", Some(body)).await;
+            assert_eq!(status, reqwest::StatusCode::CREATED);
+            assert_eq!(mails_to(&app, email, "ticket_received").await, expected, "{email} {send_receipt:?}");
+        }
+    }
+}
+
+on_both_backends! { crate::mail::spawn_with_mail;
+
+    async fn a_reply_to_the_signed_plus_address_finds_its_ticket_without_thread_headers(test: crate::mail::MailTest) {
+        let app = &test.app;
+        let reply_to = |raw: &str| raw.lines().find_map(|line| line.strip_prefix("Reply-To: ")).map(str::to_owned);
+        let (_, first) = app.app.receive_mail(&message("ines@example.net", "Printer jams", "", "It jams."), None).await.unwrap();
+        let received = test.smtp.wait_for(1, std::time::Duration::from_secs(20)).await;
+        assert_eq!(reply_to(&received[0].raw), None, "off by default");
+
+        let settings = ferrodesk_app::MailInInput {
+            auto_replies_per_address_per_hour: "5",
+            mails_per_sender_per_hour: "30",
+            mails_per_account_per_hour: "2000",
+            rejections_kept_days: "30",
+            reply_to_plus_address: true,
+        };
+        app.app.set_mail_in_settings(&Caller::system(), &settings).await.unwrap();
+        let (_, second) = app.app.receive_mail(&message("ines@example.net", "Scanner smokes", "", "Smoke."), None).await.unwrap();
+        let received = test.smtp.wait_for(2, std::time::Duration::from_secs(20)).await;
+        let receipt = received.iter().find(|mail| mail.subject.contains(reference_of(&second).as_str())).unwrap();
+        let address = reply_to(&receipt.raw).expect("a Reply-To");
+        let address = address.rsplit_once('<').map_or(address.as_str(), |(_, rest)| rest.trim_end_matches('>')).to_owned();
+        assert!(address.contains(&format!("+fd.{}.", reference_of(&second))), "{address}");
+
+        // A mail program that keeps no thread headers and rewrites the subject.
+        let answer = format!(
+            "From: ines@example.net\r\nTo: {address}\r\nSubject: thanks\r\nMessage-ID: <plus-1@mail.example.net>\r\n\r\nIt works now.\r\n"
+        );
+        let (_, outcome) = app.app.receive_mail(answer.as_bytes(), None).await.unwrap();
+        assert_eq!(outcome, InboundOutcome::Reply(reference_of(&second)));
+        // The token is signed: an altered one names nothing.
+        let forged = address.replacen("+fd.", "+fd.X", 1);
+        let answer = format!("From: ines@example.net\r\nTo: {forged}\r\nSubject: thanks again\r\nMessage-ID: <plus-2@mail.example.net>\r\n\r\nHello.\r\n");
+        let (_, outcome) = app.app.receive_mail(answer.as_bytes(), None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::NewTicket(reference) if reference != reference_of(&first) && reference != reference_of(&second)));
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_message_too_large_to_take_is_logged_and_its_sender_told(app: TestApp) {
+        let padding = "x".repeat(ferrodesk_app::MAX_INBOUND_MAIL_BYTES + 1024);
+        let (id, outcome) = app.app.receive_mail(&message("Ines Inbox <ines@example.net>", "Our logs", "", &padding), None).await.unwrap();
+        assert!(matches!(&outcome, InboundOutcome::Rejected(reason) if reason.contains("MiB")), "{outcome:?}");
+        let record = app.app.store().inbound_mail().get_inbound_mail(id).await.unwrap().unwrap();
+        assert_eq!(record.state, "rejected");
+        assert_eq!(record.sender, "ines@example.net");
+        let notice = newest_mail(&app, "ines@example.net", "mail_refused").await;
+        assert!(notice.subject.contains("Our logs"), "{}", notice.subject);
+        assert!(notice.text_body.contains("MiB") && notice.text_body.contains("Hello Ines Inbox"), "{}", notice.text_body);
+        assert!(notice.headers.contains("In-Reply-To"), "threaded under their message: {}", notice.headers);
+
+        // No notice answers an automatic message.
+        let (_, outcome) = app.app.receive_mail(&message("robot@example.net", "Nightly dump", "Auto-Submitted: auto-generated\r\n", &padding), None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::Rejected(_)));
+        assert_eq!(mails_to(&app, "robot@example.net", "mail_refused").await, 0);
     }
 }

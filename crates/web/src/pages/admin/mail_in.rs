@@ -39,8 +39,8 @@ struct AccountsPage<'a> {
     chrome: crate::pages::Chrome,
     menu: AdminMenu,
     csrf_token: &'a str,
-    /// The limits as saved, or as typed when refused.
-    limits: [String; 4],
+    /// The settings as saved, or as typed when refused.
+    limits: LimitsForm,
     errors: FieldErrors,
     accounts: Vec<EmailAccountView>,
     notice: Option<&'static str>,
@@ -70,18 +70,17 @@ async fn list(
 async fn accounts_page(
     state: &AppState,
     admin: &AdminSession,
-    typed: Option<[String; 4]>,
+    typed: Option<LimitsForm>,
     errors: FieldErrors,
     notice: Option<&'static str>,
 ) -> WebResult<Response> {
     let saved = state.app.settings().await?.mail_in.clone();
-    let limits = typed.unwrap_or_else(|| {
-        [
-            saved.auto_replies_per_address_per_hour.to_string(),
-            saved.mails_per_sender_per_hour.to_string(),
-            saved.mails_per_account_per_hour.to_string(),
-            saved.rejections_kept_days.to_string(),
-        ]
+    let limits = typed.unwrap_or_else(|| LimitsForm {
+        auto_replies: saved.auto_replies_per_address_per_hour.to_string(),
+        per_sender: saved.mails_per_sender_per_hour.to_string(),
+        per_account: saved.mails_per_account_per_hour.to_string(),
+        kept_days: saved.rejections_kept_days.to_string(),
+        reply_to_plus_address: saved.reply_to_plus_address.then(|| "1".to_owned()),
     });
     let has_errors = !errors.is_empty();
     render_form(
@@ -101,7 +100,7 @@ async fn accounts_page(
     )
 }
 
-/// The mail-in limits as sent.
+/// The mail-in settings as sent.
 #[derive(Debug, Default, Deserialize)]
 struct LimitsForm {
     #[serde(default)]
@@ -112,6 +111,21 @@ struct LimitsForm {
     per_account: String,
     #[serde(default)]
     kept_days: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    reply_to_plus_address: Option<String>,
+}
+
+impl LimitsForm {
+    fn input(&self) -> ferrodesk_app::MailInInput<'_> {
+        ferrodesk_app::MailInInput {
+            auto_replies_per_address_per_hour: &self.auto_replies,
+            mails_per_sender_per_hour: &self.per_sender,
+            mails_per_account_per_hour: &self.per_account,
+            rejections_kept_days: &self.kept_days,
+            reply_to_plus_address: self.reply_to_plus_address.is_some(),
+        }
+    }
 }
 
 async fn save_limits(
@@ -121,26 +135,12 @@ async fn save_limits(
 ) -> WebResult<Response> {
     let saved = state
         .app
-        .set_mail_in_settings(
-            &admin.caller(),
-            (
-                &form.auto_replies,
-                &form.per_sender,
-                &form.per_account,
-                &form.kept_days,
-            ),
-        )
+        .set_mail_in_settings(&admin.caller(), &form.input())
         .await;
     match saved {
         Ok(()) => Ok(Redirect::to("/admin/email/accounts?notice=limits").into_response()),
         Err(AppError::Invalid(errors)) => {
-            let typed = [
-                form.auto_replies,
-                form.per_sender,
-                form.per_account,
-                form.kept_days,
-            ];
-            accounts_page(&state, &admin, Some(typed), errors, None).await
+            accounts_page(&state, &admin, Some(form), errors, None).await
         }
         Err(other) => Err(other.into()),
     }
