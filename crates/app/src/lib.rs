@@ -31,6 +31,7 @@ mod sessions;
 mod settings;
 mod setup;
 mod ticket_fields;
+mod ticket_search;
 mod tickets;
 mod totp;
 mod trusted_ips;
@@ -104,6 +105,9 @@ pub use settings::{
     Settings, TwoFactorPolicy, parse_range,
 };
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
+pub use ticket_search::{
+    SEARCH_PAGE_SIZE, TicketSearchHit, TicketSearchInput, TicketSearchPage, parse_query,
+};
 pub use tickets::{
     AgentContext, Channel, FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed,
     PostedMessage, ReplyInput, Requester, RequesterCard, StatusFilter, TICKET_LOCK_DURATION,

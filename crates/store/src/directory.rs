@@ -278,6 +278,8 @@ impl Directory<'_> {
             if change.is_disabled {
                 sqlx::query(END_SESSIONS).bind(id).execute(&mut *transaction).await?;
             }
+            // Their name is in their tickets' search documents.
+            crate::tickets::reindex(&mut transaction, crate::tickets::Reindex::RequestedBy(id)).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             Ok(true)
@@ -306,6 +308,7 @@ impl Directory<'_> {
             .execute(&mut *transaction)
             .await
             .map_err(|error| StoreError::from_insert(error, "a person with this email"))?;
+            crate::tickets::reindex(&mut transaction, crate::tickets::Reindex::RequestedBy(person_id)).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
         });
@@ -412,6 +415,7 @@ impl Directory<'_> {
                 .bind(now.millis())
                 .execute(&mut *transaction)
                 .await?;
+            crate::tickets::reindex(&mut transaction, crate::tickets::Reindex::RequestedBy(target)).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
             self.note_ticket_write();

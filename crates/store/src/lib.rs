@@ -70,10 +70,11 @@ pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
 };
 pub use tickets::{
-    AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, MessageRecord, NewAttachment,
-    NewLogEntry, NewMessage, NewTicketRow, StoredAttachment, TicketActor, TicketChangeMark,
-    TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord, TicketUpdate,
-    Visibility,
+    AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, Comparison, MessageRecord, NewAttachment,
+    NewLogEntry, NewMessage, NewTicketRow, RANKED_MATCHES, SearchCondition, SearchFilter,
+    SearchPosition, SearchResults, StoredAttachment, TextQuery, TextTerm, TicketActor,
+    TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
+    TicketSearch, TicketUpdate, Visibility,
 };
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};

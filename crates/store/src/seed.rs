@@ -223,6 +223,9 @@ impl Seed<'_> {
                 });
                 builder.build().execute(&mut *transaction).await?;
             }
+            if let (Some(first), Some(last)) = (batch.tickets.first(), batch.tickets.last()) {
+                crate::tickets::reindex(&mut transaction, crate::tickets::Reindex::Range(first.id, last.id)).await?;
+            }
             transaction.commit().await?;
             self.note_ticket_write();
         });

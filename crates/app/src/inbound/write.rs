@@ -67,14 +67,17 @@ pub(super) fn mail_body(mail: &InboundMessage, notices: &[String]) -> MailBody {
         for (number, url) in safe.remote_images.iter().enumerate() {
             html.push_str(&format!(
                 " <a href=\"{}\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">image {}</a>",
-                escape(url),
+                crate::markdown::escape_html(url),
                 number + 1
             ));
         }
         html.push_str("</p>");
     }
     for notice in notices {
-        html.push_str(&format!("<p class=\"mail-notice\">{}</p>", escape(notice)));
+        html.push_str(&format!(
+            "<p class=\"mail-notice\">{}</p>",
+            crate::markdown::escape_html(notice)
+        ));
     }
     MailBody { text, html }
 }
@@ -88,26 +91,14 @@ fn text_as_html(text: &str) -> String {
         .filter(|paragraph| !paragraph.trim().is_empty())
     {
         html.push_str("<p>");
-        let lines: Vec<String> = paragraph.lines().map(escape).collect();
+        let lines: Vec<String> = paragraph
+            .lines()
+            .map(crate::markdown::escape_html)
+            .collect();
         html.push_str(&lines.join("<br>\n"));
         html.push_str("</p>\n");
     }
     html
-}
-
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '&' => escaped.push_str("&amp;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
 }
 
 /// A subject for a ticket from a mail's subject line.
@@ -406,8 +397,8 @@ impl App {
         let sender = mail.from.as_ref().map_or("", |from| from.address.as_str());
         body.html = format!(
             "<p class=\"mail-notice\"><strong>{}</strong> from {}</p>{}",
-            escape(heading),
-            escape(sender),
+            crate::markdown::escape_html(heading),
+            crate::markdown::escape_html(sender),
             body.html
         );
         body.text = format!("{heading} from {sender}\n\n{}", body.text);

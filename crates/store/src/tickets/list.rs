@@ -94,13 +94,13 @@ pub struct TicketPage {
 /// Whether the statuses' condition is for reading a page newest first
 /// or for counting; see `push_statuses`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(super) enum Purpose {
     Page,
     Count,
 }
 
 /// Appends the WHERE clause of a list or count to `builder`.
-fn push_conditions<DB: sqlx::Database>(
+pub(super) fn push_conditions<DB: sqlx::Database>(
     builder: &mut QueryBuilder<DB>,
     visibility: &Visibility,
     filter: &TicketFilter,

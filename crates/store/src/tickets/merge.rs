@@ -60,6 +60,9 @@ impl super::Tickets<'_> {
                 after: Some(target.reference.to_string()),
             }];
             insert_log(&mut transaction, target.id, actor, &into_target, now).await?;
+            // The target now holds the source's messages; the source none.
+            super::reindex(&mut transaction, super::Reindex::Ticket(target.id)).await?;
+            super::reindex(&mut transaction, super::Reindex::Ticket(source.id)).await?;
             transaction.commit().await?;
             self.note_ticket_write();
         });

@@ -10,10 +10,16 @@ mod ccs;
 mod followers;
 mod list;
 mod merge;
+mod search;
 mod thread;
 mod write;
 
 pub use list::{TicketChangeMark, TicketFilter, TicketPage, Visibility};
+pub use search::{
+    Comparison, RANKED_MATCHES, SearchCondition, SearchFilter, SearchPosition, SearchResults,
+    TextQuery, TextTerm, TicketSearch,
+};
+pub(crate) use search::{Reindex, reindex};
 pub use thread::{AttachmentRecord, MessageRecord, StoredAttachment, TicketLogRecord};
 pub use write::{
     AGENT_NOTICE_JOB_KIND, AgentNotice, NewAttachment, NewLogEntry, NewMessage, NewTicketRow,

@@ -411,6 +411,7 @@ async fn insert_ticket_contents(
     if let Some(entry) = ticket.audit {
         crate::audit::insert_audit(connected, entry, now).await?;
     }
+    super::reindex(connected, super::Reindex::Ticket(id)).await?;
     Ok(())
 }
 
@@ -445,6 +446,7 @@ async fn apply_update(
     if let Some(notice) = update.notice {
         insert_notice(connected, ticket_id, message_id, notice, now).await?;
     }
+    super::reindex(connected, super::Reindex::Ticket(ticket_id)).await?;
     Ok(message_id)
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod portal;
 pub(crate) mod register;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
+mod ticket_search;
 pub(crate) mod tickets;
 pub(crate) mod verify_ip;
 
@@ -32,6 +33,7 @@ use crate::session::Session;
 pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
         .merge(tickets::routes())
+        .merge(ticket_search::routes())
         .merge(people::routes())
         .merge(authoring::routes())
         .merge(news_authoring::routes())

@@ -46,6 +46,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/agent/reset-password/{token}", Rule::Public),
     ("POST", "/agent/logout", Rule::Public),
     ("GET", "/agent", Rule::Agent(200)),
+    ("GET", "/agent/search", Rule::Agent(200)),
     ("GET", "/agent/", Rule::Public),
     ("GET", "/agent/account", Rule::Own(200)),
     ("GET", "/agent/account/password", Rule::Own(200)),

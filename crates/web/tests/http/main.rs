@@ -39,5 +39,6 @@ mod sessions;
 mod setup;
 mod staff_login;
 mod ticket_actions;
+mod ticket_search;
 mod tickets;
 mod two_factor;

@@ -1,0 +1,675 @@
+//! Ticket search: each ticket's words in one full-text document (SQLite
+//! FTS5, contentless, with deletes; a weighted `tsvector` with a GIN index
+//! on PostgreSQL), rewritten in the transaction of every write that
+//! changes them, and a query that applies the agent's visibility and the
+//! search's filters inside the database.
+//!
+//! Queries reach the database as words of letters and digits only, each
+//! quoted, so no user text is ever read as query syntax. A query whose
+//! words match few tickets (up to `RANKED_MATCHES`) is ranked by relevance
+//! (BM25 on SQLite, `ts_rank` on PostgreSQL; a match in the subject,
+//! reference, requester or labels weighs most); one matching more is
+//! listed newest first, probing the index ticket by ticket down the
+//! `(updated_at, id)` index, so a common word costs no more than a page.
+
+use ferrodesk_core::TicketStatus;
+use sqlx::{Encode, QueryBuilder, Type};
+
+use super::list::{Purpose, push_conditions};
+use super::{TICKET_COLUMNS, TicketFilter, TicketRecord, Visibility};
+use crate::backend::{Connected, Connection};
+use crate::{StoreResult, on_backend};
+
+/// The most matches a query may have and still be ranked by relevance.
+pub const RANKED_MATCHES: i64 = 1_000;
+/// The most of a ticket's replies (or notes) that is indexed, in bytes.
+const INDEXED_TEXT_BYTES: i64 = 400_000;
+
+/// The words of one term: a single word (matched as a prefix when
+/// `prefix`) or a phrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextTerm {
+    /// Lower-case runs of letters and digits; never empty.
+    pub words: Vec<String>,
+    pub prefix: bool,
+}
+
+/// The text part of a search.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TextQuery {
+    /// Every one of these must match.
+    pub all_of: Vec<TextTerm>,
+    /// None of these may match.
+    pub none_of: Vec<TextTerm>,
+    /// Match in internal notes only.
+    pub notes_only: bool,
+}
+
+impl TextQuery {
+    pub fn is_empty(&self) -> bool {
+        self.all_of.is_empty() && self.none_of.is_empty()
+    }
+}
+
+/// A comparison in a filter (`urgency:>5`, `created:<2026-01-01`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Below,
+    AtMost,
+    Equal,
+    AtLeast,
+    Above,
+}
+
+impl Comparison {
+    fn operator(self) -> &'static str {
+        match self {
+            Comparison::Below => " < ",
+            Comparison::AtMost => " <= ",
+            Comparison::Equal => " = ",
+            Comparison::AtLeast => " >= ",
+            Comparison::Above => " > ",
+        }
+    }
+}
+
+/// One filter of a search beyond the ticket list's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchCondition {
+    Statuses(Vec<TicketStatus>),
+    Departments(Vec<i64>),
+    /// `None`: unassigned.
+    Agent(Option<i64>),
+    Teams(Vec<i64>),
+    Label(String),
+    Organizations(Vec<i64>),
+    /// The requester has this address (normalized).
+    FromAddress(String),
+    /// The requester has an address at this domain (lower case).
+    FromDomain(String),
+    Urgency(Comparison, i64),
+    /// Unix milliseconds.
+    Created(Comparison, i64),
+    Updated(Comparison, i64),
+    HasAttachment,
+}
+
+/// A condition, or its negation (`-label:vip`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchFilter {
+    pub condition: SearchCondition,
+    pub negated: bool,
+}
+
+/// A whole search: the statuses shown by default (all but spam and
+/// deleted, unless a `status:` filter says otherwise) are in `base`.
+#[derive(Debug, Clone, Default)]
+pub struct TicketSearch {
+    pub base: TicketFilter,
+    pub filters: Vec<SearchFilter>,
+    pub text: TextQuery,
+}
+
+/// Which page of results: a position in the ranked list, or after the
+/// `(updated_at, id)` of the last ticket shown when newest first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SearchPosition {
+    pub offset: i64,
+    pub after: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    pub tickets: Vec<TicketRecord>,
+    /// Ranked by relevance (else newest first).
+    pub ranked: bool,
+    /// How many tickets match, counting no further than `RANKED_MATCHES`
+    /// (or the caller's cap when newest first).
+    pub total: i64,
+}
+
+/// The document's text for one ticket (or, with `requester`, for every
+/// ticket of one requester), per backend. `$1` is the id.
+const SQLITE_DOCUMENT: &str = "SELECT t.id, \
+        t.reference || ' ' || t.subject || ' ' || COALESCE(p.name, '') \
+        || ' ' || COALESCE((SELECT group_concat(e.email, ' ') FROM person_emails e WHERE e.person_id = t.requester_id), '') \
+        || ' ' || COALESCE((SELECT group_concat(l.label, ' ') FROM ticket_labels l WHERE l.ticket_id = t.id), '') \
+        || ' ' || COALESCE((SELECT group_concat(v.value, ' ') FROM ticket_field_values v WHERE v.ticket_id = t.id), ''), \
+        COALESCE((SELECT substr(group_concat(m.body_markdown, ' '), 1, $2) FROM ticket_messages m WHERE m.ticket_id = t.id AND NOT m.is_note), ''), \
+        COALESCE((SELECT substr(group_concat(m.body_markdown, ' '), 1, $2) FROM ticket_messages m WHERE m.ticket_id = t.id AND m.is_note), '') \
+    FROM tickets t LEFT JOIN people p ON p.id = t.requester_id";
+
+/// Text for PostgreSQL's vector: every run of non-alphanumerics a space,
+/// so that addresses and file names split into words as SQLite's
+/// tokenizer and the query side split them.
+const POSTGRES_DOCUMENT: &str = "SELECT t.id, \
+        setweight(to_tsvector('simple', regexp_replace(t.reference || ' ' || t.subject || ' ' || COALESCE(p.name, '') \
+            || ' ' || COALESCE((SELECT string_agg(e.email, ' ') FROM person_emails e WHERE e.person_id = t.requester_id), '') \
+            || ' ' || COALESCE((SELECT string_agg(l.label, ' ') FROM ticket_labels l WHERE l.ticket_id = t.id), '') \
+            || ' ' || COALESCE((SELECT string_agg(v.value, ' ') FROM ticket_field_values v WHERE v.ticket_id = t.id), ''), \
+            '[^[:alnum:]]+', ' ', 'g')), 'A') \
+        || setweight(to_tsvector('simple', regexp_replace(COALESCE((SELECT left(string_agg(m.body_markdown, ' ' ORDER BY m.id), $2::int) \
+            FROM ticket_messages m WHERE m.ticket_id = t.id AND NOT m.is_note), ''), '[^[:alnum:]]+', ' ', 'g')), 'B') \
+        || setweight(to_tsvector('simple', regexp_replace(COALESCE((SELECT left(string_agg(m.body_markdown, ' ' ORDER BY m.id), $2::int) \
+            FROM ticket_messages m WHERE m.ticket_id = t.id AND m.is_note), ''), '[^[:alnum:]]+', ' ', 'g')), 'C') \
+    FROM tickets t LEFT JOIN people p ON p.id = t.requester_id";
+
+/// Which tickets to index again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reindex {
+    Ticket(i64),
+    /// Every ticket this person asked for (their name or addresses changed).
+    RequestedBy(i64),
+    /// Tickets with ids in this range (a seeded batch).
+    Range(i64, i64),
+}
+
+/// Rewrites the search documents of some tickets, inside a transaction
+/// the caller holds.
+pub(crate) async fn reindex(
+    connected: &mut impl Connected,
+    which: Reindex,
+) -> Result<(), sqlx::Error> {
+    let (condition, id, last) = match which {
+        Reindex::Ticket(id) => ("t.id = $1", id, None),
+        Reindex::RequestedBy(id) => ("t.requester_id = $1", id, None),
+        Reindex::Range(first, last) => ("t.id BETWEEN $1 AND $3", first, Some(last)),
+    };
+    match connected.connection() {
+        Connection::Postgres(connection) => {
+            let statement = format!(
+                "INSERT INTO ticket_search (ticket_id, document) {POSTGRES_DOCUMENT} WHERE {condition} \
+                 ON CONFLICT (ticket_id) DO UPDATE SET document = EXCLUDED.document"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
+                .bind(id)
+                .bind(INDEXED_TEXT_BYTES);
+            if let Some(last) = last {
+                query = query.bind(last);
+            }
+            query.execute(&mut *connection).await?;
+        }
+        Connection::Sqlite(connection) => {
+            // `$2` is unused by the delete; SQLite takes the spare value.
+            let delete = format!(
+                "DELETE FROM ticket_search WHERE rowid IN (SELECT t.id FROM tickets t WHERE {condition} AND $2 > 0)"
+            );
+            let insert = format!(
+                "INSERT INTO ticket_search (rowid, head, body, notes) {SQLITE_DOCUMENT} WHERE {condition}"
+            );
+            for statement in [delete, insert] {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
+                    .bind(id)
+                    .bind(INDEXED_TEXT_BYTES);
+                if let Some(last) = last {
+                    query = query.bind(last);
+                }
+                query.execute(&mut *connection).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A term in FTS5's syntax: each word quoted (so nothing in it is syntax).
+fn fts5_term(term: &TextTerm) -> String {
+    let words: Vec<&str> = term.words.iter().map(String::as_str).collect();
+    let quoted = format!("\"{}\"", words.join(" "));
+    if term.prefix && term.words.len() == 1 {
+        format!("{quoted}*")
+    } else {
+        quoted
+    }
+}
+
+/// Every term must match (FTS5), in the notes column only when asked.
+fn fts5_query(terms: &[TextTerm], notes_only: bool) -> String {
+    let joined: Vec<String> = terms.iter().map(fts5_term).collect();
+    let expression = joined.join(" AND ");
+    if notes_only {
+        format!("{{notes}} : ({expression})")
+    } else {
+        expression
+    }
+}
+
+/// A term in `to_tsquery` syntax: words are letters and digits only.
+fn postgres_term(term: &TextTerm, notes_only: bool) -> String {
+    let weight = if notes_only { "C" } else { "" };
+    let words: Vec<String> = term
+        .words
+        .iter()
+        .map(
+            |word| match (term.prefix && term.words.len() == 1, notes_only) {
+                (true, _) => format!("{word}:*{weight}"),
+                (false, true) => format!("{word}:{weight}"),
+                (false, false) => word.clone(),
+            },
+        )
+        .collect();
+    format!("({})", words.join(" <-> "))
+}
+
+fn postgres_query(terms: &[TextTerm], notes_only: bool) -> String {
+    let joined: Vec<String> = terms
+        .iter()
+        .map(|term| postgres_term(term, notes_only))
+        .collect();
+    joined.join(" & ")
+}
+
+/// The words of a query as it reaches the database.
+fn safe_words(terms: &[TextTerm]) -> bool {
+    terms.iter().all(|term| {
+        !term.words.is_empty()
+            && term
+                .words
+                .iter()
+                .all(|word| !word.is_empty() && word.chars().all(char::is_alphanumeric))
+    })
+}
+
+/// Appends the search's own filters.
+fn push_filters<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, filters: &[SearchFilter])
+where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+{
+    for filter in filters {
+        builder.push(if filter.negated {
+            " AND NOT ("
+        } else {
+            " AND ("
+        });
+        match &filter.condition {
+            SearchCondition::Statuses(statuses) => {
+                builder.push("t.status IN (");
+                let mut separated = builder.separated(", ");
+                for status in statuses {
+                    separated.push_bind(status.key().to_owned());
+                }
+                builder.push(")");
+            }
+            SearchCondition::Departments(ids) => push_in(builder, "t.department_id", ids),
+            SearchCondition::Agent(Some(id)) => {
+                builder.push("t.agent_id IS NOT NULL AND t.agent_id = ");
+                builder.push_bind(*id);
+            }
+            SearchCondition::Agent(None) => {
+                builder.push("t.agent_id IS NULL");
+            }
+            SearchCondition::Teams(ids) => {
+                builder.push("t.team_id IS NOT NULL AND ");
+                push_in(builder, "t.team_id", ids);
+            }
+            SearchCondition::Label(label) => {
+                builder.push(
+                    "EXISTS (SELECT 1 FROM ticket_labels sl WHERE sl.ticket_id = t.id AND sl.label = ",
+                );
+                builder.push_bind(label.clone());
+                builder.push(")");
+            }
+            SearchCondition::Organizations(ids) => {
+                builder.push("t.organization_id IS NOT NULL AND ");
+                push_in(builder, "t.organization_id", ids);
+            }
+            SearchCondition::FromAddress(address) => {
+                builder.push(
+                    "t.requester_id IN (SELECT se.person_id FROM person_emails se WHERE se.email_normalized = ",
+                );
+                builder.push_bind(address.clone());
+                builder.push(")");
+            }
+            SearchCondition::FromDomain(domain) => {
+                builder.push(
+                    "t.requester_id IN (SELECT se.person_id FROM person_emails se WHERE se.email_normalized LIKE ",
+                );
+                builder.push_bind(format!("%@{}", like_literal(domain)));
+                builder.push(" ESCAPE '\\')");
+            }
+            SearchCondition::Urgency(comparison, value) => {
+                builder.push("t.urgency");
+                builder.push(comparison.operator());
+                builder.push_bind(*value);
+            }
+            SearchCondition::Created(comparison, millis) => {
+                builder.push("t.created_at");
+                builder.push(comparison.operator());
+                builder.push_bind(*millis);
+            }
+            SearchCondition::Updated(comparison, millis) => {
+                builder.push("t.updated_at");
+                builder.push(comparison.operator());
+                builder.push_bind(*millis);
+            }
+            SearchCondition::HasAttachment => {
+                builder.push(
+                    "EXISTS (SELECT 1 FROM ticket_messages am JOIN ticket_attachments aa ON aa.message_id = am.id \
+                     WHERE am.ticket_id = t.id)",
+                );
+            }
+        }
+        builder.push(")");
+    }
+}
+
+/// `column IN (ids)`; an empty list matches nothing.
+fn push_in<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, column: &str, ids: &[i64])
+where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    builder.push(column);
+    builder.push(" IN (");
+    if ids.is_empty() {
+        builder.push("NULL");
+    } else {
+        let mut separated = builder.separated(", ");
+        for id in ids {
+            separated.push_bind(*id);
+        }
+    }
+    builder.push(")");
+}
+
+/// `text` with LIKE's own characters taken literally.
+fn like_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len());
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            literal.push('\\');
+        }
+        literal.push(character);
+    }
+    literal
+}
+
+/// The words that must not match, as a condition on `t`.
+fn push_excluded<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
+    text: &TextQuery,
+    postgres: bool,
+) where
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+{
+    if text.none_of.is_empty() {
+        return;
+    }
+    if postgres {
+        builder.push(
+            " AND NOT EXISTS (SELECT 1 FROM ticket_search xs WHERE xs.ticket_id = t.id \
+             AND xs.document @@ to_tsquery('simple', ",
+        );
+        builder.push_bind(postgres_any(&text.none_of, text.notes_only));
+        builder.push("))");
+    } else {
+        builder.push(
+            " AND NOT EXISTS (SELECT 1 FROM ticket_search xs WHERE xs.rowid = t.id AND ticket_search MATCH ",
+        );
+        builder.push_bind(fts5_any(&text.none_of, text.notes_only));
+        builder.push(")");
+    }
+}
+
+fn fts5_any(terms: &[TextTerm], notes_only: bool) -> String {
+    let joined: Vec<String> = terms.iter().map(fts5_term).collect();
+    let expression = joined.join(" OR ");
+    if notes_only {
+        format!("{{notes}} : ({expression})")
+    } else {
+        expression
+    }
+}
+
+fn postgres_any(terms: &[TextTerm], notes_only: bool) -> String {
+    let joined: Vec<String> = terms
+        .iter()
+        .map(|term| postgres_term(term, notes_only))
+        .collect();
+    joined.join(" | ")
+}
+
+impl super::Tickets<'_> {
+    /// One page of the tickets a search finds among those `visibility`
+    /// lets the agent see; see the module's notes on order. `newest_cap`
+    /// bounds the count when newest first.
+    pub async fn search_tickets(
+        &self,
+        visibility: &Visibility,
+        search: &TicketSearch,
+        position: SearchPosition,
+        newest_cap: i64,
+    ) -> StoreResult<SearchResults> {
+        if !safe_words(&search.text.all_of) || !safe_words(&search.text.none_of) {
+            return Ok(SearchResults {
+                tickets: Vec::new(),
+                ranked: false,
+                total: 0,
+            });
+        }
+        let postgres = matches!(self.backend, crate::Backend::Postgres(_));
+        let matching = if search.text.all_of.is_empty() {
+            None
+        } else {
+            Some(if postgres {
+                postgres_query(&search.text.all_of, search.text.notes_only)
+            } else {
+                fts5_query(&search.text.all_of, search.text.notes_only)
+            })
+        };
+        let few = match &matching {
+            Some(query) => {
+                self.index_matches_up_to(query, RANKED_MATCHES + 1).await? <= RANKED_MATCHES
+            }
+            None => false,
+        };
+        if let (Some(query), true) = (&matching, few) {
+            return self
+                .ranked_search(visibility, search, query, position)
+                .await;
+        }
+        self.newest_search(
+            visibility,
+            search,
+            matching.as_deref(),
+            position,
+            newest_cap,
+        )
+        .await
+    }
+
+    /// How many documents match `query`, counting no further than `cap`
+    /// (the agent's visibility is applied afterwards).
+    async fn index_matches_up_to(&self, query: &str, cap: i64) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            if matches!(self.backend, crate::Backend::Postgres(_)) {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_search s \
+                     WHERE s.document @@ to_tsquery('simple', $1) LIMIT $2) capped",
+                )
+                .bind(query)
+                .bind(cap)
+                .fetch_one(pool)
+                .await?
+            } else {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM (SELECT rowid FROM ticket_search WHERE ticket_search MATCH $1 LIMIT $2) capped",
+                )
+                .bind(query)
+                .bind(cap)
+                .fetch_one(pool)
+                .await?
+            }
+        }))
+    }
+
+    /// Few matches: all of them scored, the page cut from the ranking.
+    async fn ranked_search(
+        &self,
+        visibility: &Visibility,
+        search: &TicketSearch,
+        query: &str,
+        position: SearchPosition,
+    ) -> StoreResult<SearchResults> {
+        let postgres = matches!(self.backend, crate::Backend::Postgres(_));
+        let (from, score) = if postgres {
+            (
+                "FROM (SELECT ticket_id AS id, ts_rank(document, to_tsquery('simple', ",
+                "), 0) AS score FROM ticket_search WHERE document @@ to_tsquery('simple', ",
+            )
+        } else {
+            (
+                "FROM (SELECT rowid AS id, -bm25(ticket_search, 5.0, 1.0, 1.0) AS score FROM ticket_search WHERE ticket_search MATCH ",
+                "",
+            )
+        };
+        let (tickets, total) = on_backend!(self, pool => {
+            let build = |select: &str| {
+                let mut builder = QueryBuilder::new(select);
+                builder.push(from);
+                if postgres {
+                    builder.push_bind(query.to_owned());
+                    builder.push(score);
+                    builder.push_bind(query.to_owned());
+                    builder.push(")");
+                } else {
+                    builder.push_bind(query.to_owned());
+                }
+                builder.push(") s JOIN tickets t ON t.id = s.id");
+                push_conditions(&mut builder, visibility, &search.base, Purpose::Count);
+                push_filters(&mut builder, &search.filters);
+                push_excluded(&mut builder, &search.text, postgres);
+                builder
+            };
+            let mut page = build(&format!("SELECT {TICKET_COLUMNS} "));
+            page.push(" ORDER BY s.score DESC, t.updated_at DESC, t.id DESC LIMIT ");
+            page.push_bind(position.limit);
+            page.push(" OFFSET ");
+            page.push_bind(position.offset);
+            let tickets = page.build_query_as::<TicketRecord>().fetch_all(pool).await?;
+            let mut count = build("SELECT COUNT(*) ");
+            let total = count.build_query_scalar::<i64>().fetch_one(pool).await?;
+            (tickets, total)
+        });
+        Ok(SearchResults {
+            tickets,
+            ranked: true,
+            total,
+        })
+    }
+
+    /// Many matches, or filters only: newest first, a page at a time.
+    async fn newest_search(
+        &self,
+        visibility: &Visibility,
+        search: &TicketSearch,
+        query: Option<&str>,
+        position: SearchPosition,
+        cap: i64,
+    ) -> StoreResult<SearchResults> {
+        let postgres = matches!(self.backend, crate::Backend::Postgres(_));
+        let (tickets, total) = on_backend!(self, pool => {
+            let build = |select: &str, purpose: Purpose| {
+                let mut builder = QueryBuilder::new(select);
+                push_conditions(&mut builder, visibility, &search.base, purpose);
+                push_filters(&mut builder, &search.filters);
+                if let Some(query) = query {
+                    if postgres {
+                        builder.push(
+                            " AND EXISTS (SELECT 1 FROM ticket_search ms WHERE ms.ticket_id = t.id \
+                             AND ms.document @@ to_tsquery('simple', ",
+                        );
+                        builder.push_bind(query.to_owned());
+                        builder.push("))");
+                    } else {
+                        builder.push(
+                            " AND EXISTS (SELECT 1 FROM ticket_search ms WHERE ms.rowid = t.id AND ticket_search MATCH ",
+                        );
+                        builder.push_bind(query.to_owned());
+                        builder.push(")");
+                    }
+                }
+                push_excluded(&mut builder, &search.text, postgres);
+                builder
+            };
+            let mut page = build(&format!("SELECT {TICKET_COLUMNS} FROM tickets t"), Purpose::Page);
+            if let Some((updated_at, id)) = position.after {
+                page.push(" AND (t.updated_at, t.id) < (");
+                page.push_bind(updated_at);
+                page.push(", ");
+                page.push_bind(id);
+                page.push(")");
+            }
+            page.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ");
+            page.push_bind(position.limit);
+            let tickets = page.build_query_as::<TicketRecord>().fetch_all(pool).await?;
+            let mut count = build("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t", Purpose::Count);
+            count.push(" LIMIT ");
+            count.push_bind(cap);
+            count.push(") capped");
+            let total = count.build_query_scalar::<i64>().fetch_one(pool).await?;
+            (tickets, total)
+        });
+        Ok(SearchResults {
+            tickets,
+            ranked: false,
+            total,
+        })
+    }
+
+    /// The text of the messages of some tickets, oldest first, to cut
+    /// snippets from: `(ticket_id, is_note, body)`.
+    pub async fn message_texts(&self, ticket_ids: &[i64]) -> StoreResult<Vec<(i64, bool, String)>> {
+        if ticket_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(on_backend!(self, pool => {
+            let mut builder = QueryBuilder::new(
+                "SELECT m.ticket_id, m.is_note, m.body_markdown FROM ticket_messages m WHERE ",
+            );
+            push_in(&mut builder, "m.ticket_id", ticket_ids);
+            builder.push(" ORDER BY m.id");
+            builder.build_query_as::<(i64, bool, String)>().fetch_all(pool).await?
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(text: &str) -> TextTerm {
+        TextTerm {
+            words: vec![text.to_owned()],
+            prefix: true,
+        }
+    }
+
+    #[test]
+    fn queries_quote_every_word() {
+        let phrase = TextTerm {
+            words: vec!["paper".into(), "jam".into()],
+            prefix: false,
+        };
+        assert_eq!(
+            fts5_query(&[word("printer"), phrase.clone()], false),
+            "\"printer\"* AND \"paper jam\""
+        );
+        assert_eq!(
+            fts5_query(&[word("printer")], true),
+            "{notes} : (\"printer\"*)"
+        );
+        assert_eq!(
+            postgres_query(&[word("printer"), phrase], false),
+            "(printer:*) & (paper <-> jam)"
+        );
+        assert_eq!(postgres_query(&[word("printer")], true), "(printer:*C)");
+        assert!(!safe_words(&[word("a\"b")]));
+        assert!(!safe_words(&[TextTerm {
+            words: vec![],
+            prefix: false
+        }]));
+        assert!(safe_words(&[word("café42")]));
+    }
+}

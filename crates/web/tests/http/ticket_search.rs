@@ -1,0 +1,130 @@
+//! Ticket search on both databases: words in subjects, replies and notes,
+//! phrases, negation and filters; the index follows every change in the
+//! change's own transaction; and nothing outside an agent's departments
+//! shows through results, counts, snippets or the reference jump.
+
+use ferrodesk_app::Caller;
+use ferrodesk_testkit::on_both_backends;
+
+use crate::helpers::{TestApp, location, spawn_app};
+use crate::security::Browser;
+use crate::tickets::{actor_of, desk, open_ticket, post_on, signed_in};
+
+/// The search page's text for `query`, as `browser` sees it.
+async fn search(app: &TestApp, browser: &Browser, query: &str) -> String {
+    let encoded = serde_urlencoded::to_string([("q", query)]).unwrap();
+    let response = browser.get(app, &format!("/agent/search?{encoded}")).await;
+    assert_eq!(response.status(), 200, "{query}");
+    response.text().await.unwrap()
+}
+
+/// The references a results page lists.
+fn found(page: &str) -> Vec<String> {
+    page.split("<li id=\"r-")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+on_both_backends! { spawn_app;
+
+    async fn agents_find_tickets_by_any_word_and_only_the_ones_they_may_see(app: TestApp) {
+        let desk = desk(&app).await;
+        let printer = open_ticket(&app, &desk.admin, desk.support, "Printer jams on floor three").await;
+        let invoice = open_ticket(&app, &desk.admin, desk.sales, "Invoice for zebra stripes").await;
+        let alice = signed_in(&app, "alice@example.org").await;
+        let path = format!("/agent/tickets/{printer}");
+        let noted = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "note"), ("body", "The customer mentioned a <b>zebra</b> sticker on the tray.")]).await;
+        assert_eq!(noted.status(), 303);
+
+        // A word in a note, found at once, with the note quoted and escaped.
+        let page = search(&app, &alice, "zebra").await;
+        assert_eq!(found(&page), vec![printer.clone()], "the Sales ticket is not Alice's to see");
+        assert!(page.contains("<mark>zebra</mark>") && page.contains("&lt;b&gt;"), "{page}");
+        assert!(page.contains("1 ticket"), "counts only what she may see");
+        let admin = signed_in(&app, "admin@example.org").await;
+        let mut both = found(&search(&app, &admin, "zebra").await);
+        both.sort();
+        let mut expected = vec![printer.clone(), invoice.clone()];
+        expected.sort();
+        assert_eq!(both, expected);
+        // Bob (assign-only in Sales) and Carol (no department) learn nothing.
+        for agent in ["bob@example.org", "carol@example.org"] {
+            let browser = signed_in(&app, agent).await;
+            for query in ["zebra", "invoice", "status:open", &invoice, "department:Sales"] {
+                let page = search(&app, &browser, query).await;
+                assert!(found(&page).is_empty(), "{agent} {query}");
+                assert!(!page.contains("stripes") && !page.contains("Printer"), "{agent} {query}");
+            }
+        }
+
+        // Phrases, negation, notes only, prefixes.
+        assert_eq!(found(&search(&app, &alice, "\"floor three\"").await), vec![printer.clone()]);
+        assert!(found(&search(&app, &alice, "\"three floor\"").await).is_empty());
+        assert!(found(&search(&app, &alice, "printer -sticker").await).is_empty());
+        assert_eq!(found(&search(&app, &alice, "print").await), vec![printer.clone()], "words match as prefixes");
+        assert!(found(&search(&app, &alice, "is:note printer").await).is_empty(), "printer is in the subject only");
+        assert_eq!(found(&search(&app, &alice, "is:note zebra").await), vec![printer.clone()]);
+        // Requester, reference words and filters.
+        assert_eq!(found(&search(&app, &alice, "uma").await), vec![printer.clone()]);
+        for query in ["from:uma@example.org", "from:example.org printer", "status:open", "urgency:>=3 printer", "agent:none", "created:<1d", "department:support"] {
+            assert_eq!(found(&search(&app, &alice, query).await), vec![printer.clone()], "{query}");
+        }
+        for query in ["status:resolved printer", "urgency:>5", "agent:me", "from:example.net", "has:attachment", "label:vip", "created:>2999-01-01"] {
+            assert!(found(&search(&app, &alice, query).await).is_empty(), "{query}");
+        }
+        let page = search(&app, &alice, "department:Nowhere printer").await;
+        assert!(page.contains("No department is called") && found(&page).is_empty());
+
+        // The index follows a reply and a change of labels at once.
+        let replied = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Please try the kiwi tray.")]).await;
+        assert_eq!(replied.status(), 303);
+        assert_eq!(found(&search(&app, &alice, "kiwi").await), vec![printer.clone()]);
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&printer)).await.unwrap().unwrap();
+        let change = ferrodesk_app::TicketChange {
+            labels: Some(Ok(ferrodesk_core::Labels::parse(["hardware"]).unwrap())),
+            ..ferrodesk_app::TicketChange::default()
+        };
+        app.app.change_ticket(&Caller::new(&actor_of(&desk.alice), "192.0.2.10"), &ferrodesk_app::TicketKey::Id(ticket.id), &change).await.unwrap();
+        assert_eq!(found(&search(&app, &alice, "label:hardware").await), vec![printer.clone()]);
+        assert_eq!(found(&search(&app, &alice, "hardware").await), vec![printer.clone()], "labels are words too");
+
+        // A reference alone opens its ticket, for those who may see it.
+        let jump = alice.get(&app, &format!("/agent/search?q={printer}")).await;
+        assert_eq!(jump.status(), 303);
+        assert_eq!(location(&jump), format!("/agent/tickets/{printer}"));
+        let carol = signed_in(&app, "carol@example.org").await;
+        assert_eq!(carol.get(&app, &format!("/agent/search?q={printer}")).await.status(), 200, "no jump, no hint");
+
+        // Anything typed is a query.
+        for query in ["'; DROP TABLE tickets; --", "NEAR(a b", "{notes}:x", "\"", "-", "status:", "a\u{0}b", "\u{202e}x", "* OR *", "printer:* & !x"] {
+            search(&app, &alice, query).await;
+        }
+        // Visitors and users never reach it.
+        let visitor = Browser::new();
+        assert_eq!(visitor.get(&app, "/agent/search?q=zebra").await.status(), 303);
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn many_matches_come_newest_first_a_page_at_a_time(app: TestApp) {
+        let desk = desk(&app).await;
+        let mut opened = Vec::new();
+        for number in 0..30 {
+            opened.push(open_ticket(&app, &desk.admin, desk.support, &format!("Login trouble {number}")).await);
+        }
+        let alice = signed_in(&app, "alice@example.org").await;
+        let first = search(&app, &alice, "login").await;
+        assert!(first.contains("30 tickets"), "{first}");
+        let shown = found(&first);
+        assert_eq!(shown.len(), 25);
+        let next = first.split("id=\"next-page\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&");
+        let second = found(&alice.get(&app, &next).await.text().await.unwrap());
+        assert_eq!(second.len(), 5, "{next}");
+        let mut all: Vec<String> = shown.into_iter().chain(second).collect();
+        all.sort();
+        opened.sort();
+        assert_eq!(all, opened, "every ticket once across the pages");
+    }
+}
