@@ -177,7 +177,18 @@ def run_backend(backend, mails, postgres_admin):
         postgres = postgres_admin.rsplit("/", 1)[0] + "/" + database
     env = environment(backend, data_dir, postgres)
     port = free_port()
-    env.update(FERRODESK_LISTEN=f"127.0.0.1:{port}", FERRODESK_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    # Receipts and notifications go to a real SMTP server that keeps
+    # nothing (Debian's aiosmtpd), as they would to a mail relay.
+    smtp_port = free_port()
+    smtp = subprocess.Popen(
+        ["/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}", "-c", "aiosmtpd.handlers.Sink"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    env.update(
+        FERRODESK_LISTEN=f"127.0.0.1:{port}",
+        FERRODESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        FERRODESK_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}?security=none&from=help@example.org",
+    )
     subprocess.run([BINARY, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run(
         [BINARY, "admin", "create", "--email", ADMIN[0], "--name", "Ada Admin"],
@@ -237,11 +248,13 @@ def run_backend(backend, mails, postgres_admin):
         threaded = count(backend, env, "SELECT COUNT(*) FROM inbound_mails WHERE reason = 'reply'")
         rejected = count(backend, env, "SELECT COUNT(*) FROM inbound_mails WHERE state = 'rejected'")
         peak = peak_rss_kib(server.pid)
+        sent = count(backend, env, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
         dovecot.stop()
+        smtp.terminate()
     shutil.rmtree(data_dir, ignore_errors=True)
     if database:
         subprocess.run(["psql", postgres_admin, "-qc", f"DROP DATABASE {database}"], check=False)
@@ -256,6 +269,7 @@ def run_backend(backend, mails, postgres_admin):
         "tickets": tickets,
         "threaded_replies": threaded,
         "rejected": rejected,
+        "receipts_sent": sent,
         "peak_rss_mib": round(peak / 1024, 1),
     }
 

@@ -28,3 +28,21 @@ document.addEventListener("DOMContentLoaded", () => {
     menu.scrollLeft = current.offsetLeft - menu.clientWidth / 2 + current.clientWidth / 2;
   }
 });
+
+// "/" puts the cursor in the search box (the search page's own, else the
+// header's), unless the agent is typing somewhere already.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) {
+    return;
+  }
+  const target = event.target;
+  if (target instanceof HTMLElement && (target.isContentEditable || target.closest("input, textarea, select"))) {
+    return;
+  }
+  const box = document.getElementById("search-query") || document.getElementById("nav-search");
+  if (box) {
+    event.preventDefault();
+    box.focus();
+    box.select();
+  }
+});

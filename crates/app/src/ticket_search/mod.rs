@@ -10,7 +10,7 @@ mod query;
 
 use std::collections::HashMap;
 
-use ferrodesk_core::{Email, Label, TicketRef, TicketStatus};
+use ferrodesk_core::{Email, Label, Labels, TicketRef, TicketStatus};
 use ferrodesk_store::{
     SearchCondition, SearchFilter, SearchPosition, TextQuery, TextTerm, TicketFilter, TicketRecord,
     TicketSearch,
@@ -46,6 +46,7 @@ pub struct TicketSearchHit {
     pub snippet_html: String,
     /// The snippet comes from an internal note.
     pub snippet_from_note: bool,
+    pub labels: Labels,
 }
 
 /// A page of results.
@@ -108,6 +109,8 @@ impl App {
             .search_tickets(&context.visibility(), &search, position, LIST_COUNT_CAP)
             .await?;
         let snippets = self.snippets(&found.tickets, &search.text).await?;
+        let ids: Vec<i64> = found.tickets.iter().map(|ticket| ticket.id).collect();
+        let mut labels = self.store().tickets().labels_of_tickets(&ids).await?;
         let shown = i64::try_from(found.tickets.len()).unwrap_or(i64::MAX);
         let full_page = shown == SEARCH_PAGE_SIZE;
         let (next_after, next_offset) = match (found.ranked, found.tickets.last()) {
@@ -126,6 +129,7 @@ impl App {
                 let (snippet_html, snippet_from_note) =
                     snippets.get(&ticket.id).cloned().unwrap_or_default();
                 TicketSearchHit {
+                    labels: labels.remove(&ticket.id).unwrap_or_default(),
                     ticket,
                     snippet_html,
                     snippet_from_note,

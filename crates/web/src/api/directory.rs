@@ -36,7 +36,7 @@ pub(crate) struct Person {
 }
 
 impl Person {
-    fn from_record(user: UserRecord) -> Person {
+    pub(crate) fn from_record(user: UserRecord) -> Person {
         Person {
             id: user.id,
             name: user.name,
@@ -393,7 +393,7 @@ pub(crate) struct Organization {
 }
 
 impl Organization {
-    fn from_record(organization: OrganizationRecord) -> Organization {
+    pub(crate) fn from_record(organization: OrganizationRecord) -> Organization {
         Organization {
             id: organization.id,
             name: organization.name,

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attachments, content, directory, reference, tickets};
+use super::{attachments, content, directory, reference, search, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,7 @@ use super::{attachments, content, directory, reference, tickets};
         tickets::delete,
         tickets::messages,
         tickets::add_message,
+        search::search,
         attachments::upload,
         attachments::download,
         directory::people,

@@ -11,6 +11,7 @@ mod directory;
 mod docs;
 mod rate_limit;
 mod reference;
+mod search;
 mod tickets;
 
 pub(crate) use rate_limit::ApiRateLimiter;
@@ -55,6 +56,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             "/api/v2/tickets/{ticket}/attachments/{id}",
             get(attachments::download),
         )
+        .route("/api/v2/search", get(search::search))
         .route("/api/v2/attachments", post(attachments::upload))
         .route("/api/v2/departments", get(reference::departments))
         .route("/api/v2/ticket_fields", get(reference::ticket_fields))

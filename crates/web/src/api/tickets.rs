@@ -82,7 +82,7 @@ fn named(id: Option<i64>, name: Option<String>) -> Option<Named> {
 }
 
 impl Ticket {
-    fn from_record(ticket: TicketRecord, labels: &Labels) -> Ticket {
+    pub(crate) fn from_record(ticket: TicketRecord, labels: &Labels) -> Ticket {
         Ticket {
             id: ticket.id,
             reference: ticket.reference.to_string(),

@@ -107,7 +107,7 @@ on_both_backends! { spawn_app;
             ("/admin/audit", "admin-audit"), ("/admin/help-center", "admin-help-center"), ("/admin/logins", "admin-logins"), ("/admin/tickets", "admin-tickets"),
             ("/admin/email/accounts", "admin-email-accounts"), ("/admin/email/accounts/new", "admin-email-account"), ("/admin/email/rejections", "admin-rejected-mail"),
             (mailed.as_str(), "agent-ticket-by-mail"), ("/agent/account", "agent-account"),
-            (delete_organization.as_str(), "delete-organization"),
+            (delete_organization.as_str(), "delete-organization"), ("/agent/search?q=printer", "agent-search"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;

@@ -128,3 +128,50 @@ on_both_backends! { spawn_app;
         assert_eq!(all, opened, "every ticket once across the pages");
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn the_api_searches_with_the_keys_agent_and_scopes(app: TestApp) {
+        let desk = desk(&app).await;
+        let printer = open_ticket(&app, &desk.admin, desk.support, "Printer jams on floor three").await;
+        let _invoice = open_ticket(&app, &desk.admin, desk.sales, "Invoice for zebra printer").await;
+        let alice = crate::api::key_for(&app, "alice@example.org", "tickets.*").await;
+        let get = |key: String, query: &'static str| {
+            let app = &app;
+            async move {
+                let (status, _, body) = crate::api::call(app, &key, reqwest::Method::GET, &format!("/api/v2/search?{query}"), None).await;
+                (status, body)
+            }
+        };
+        let (status, body) = get(alice.clone(), "q=printer").await;
+        assert_eq!(status, 200, "{body}");
+        let tickets = body["tickets"].as_array().unwrap();
+        assert_eq!(tickets.len(), 1, "{body}");
+        assert_eq!(tickets[0]["ticket"]["reference"], printer.as_str());
+        assert_eq!(body["meta"]["total"], 1);
+        assert_eq!(body["meta"]["ranked"], true);
+        let (_, body) = get(alice.clone(), "q=department:Nowhere").await;
+        assert!(body["meta"]["notices"][0].as_str().unwrap().contains("No department"));
+        // A reference alone answers that ticket.
+        let (status, _, body) = crate::api::call(&app, &alice, reqwest::Method::GET, &format!("/api/v2/search?q={printer}"), None).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["tickets"][0]["ticket"]["reference"], printer.as_str());
+        // Scopes: a tickets key cannot search people; bad input is a 400.
+        let (status, _) = get(alice.clone(), "q=uma&type=people").await;
+        assert_eq!(status, 403);
+        let (status, body) = get(alice.clone(), "q=x&type=widgets").await;
+        assert_eq!(status, 400, "{body}");
+        let (status, _) = get(alice.clone(), "q=x&cursor=zzz").await;
+        assert_eq!(status, 400);
+        let admin = crate::api::key_for(&app, "admin@example.org", "*").await;
+        let (status, body) = get(admin, "q=uma&type=people").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["people"][0]["email"], "uma@example.org");
+        // Bob's key sees nothing of Support, nor Sales tickets not his.
+        let bob = crate::api::key_for(&app, "bob@example.org", "tickets.*").await;
+        let (status, body) = get(bob, "q=printer").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["tickets"].as_array().unwrap().len(), 0);
+        assert_eq!(body["meta"]["total"], 0);
+    }
+}
