@@ -224,6 +224,9 @@ def bench_backend(backend, arguments, work):
         )[0]
         deep_cursor = f"{deep_row[0]}.{deep_row[1]}"
         department = sql(backend, database_url, "SELECT id FROM departments ORDER BY id LIMIT 1")[0][0]
+        # A seeded subject ends in "#<1000 + id>", a word no other ticket has.
+        middle = sql(backend, database_url, f"SELECT id FROM tickets ORDER BY id LIMIT 1 OFFSET {int(visible) // 2}")[0][0]
+        rare_word = str(1000 + int(middle))
         create_script = os.path.join(work, "create_ticket.lua")
         with open(create_script, "w") as lua:
             body = json.dumps({
@@ -245,6 +248,12 @@ def bench_backend(backend, arguments, work):
             ("Agent ticket page, 20 messages", base + f"/agent/tickets/{twenty}", [f"Cookie: {cookie}"], None),
             ("API: list tickets", base + "/api/v2/tickets?count=25", [auth], None),
             ("API: create ticket", base + "/api/v2/tickets", [auth], create_script),
+            # Ticket search (#21): a word in most tickets, a word in one
+            # (the number in a seeded subject), filters alone, a phrase.
+            ("Agent search, a common word", base + "/agent/search?q=error", [f"Cookie: {cookie}"], None),
+            ("Agent search, a rare word", base + f"/agent/search?q={rare_word}", [f"Cookie: {cookie}"], None),
+            ("Agent search, filters only", base + "/agent/search?q=status%3Aopen+agent%3Anone+urgency%3A%3E5", [f"Cookie: {cookie}"], None),
+            ("Agent search, a phrase", base + "/agent/search?q=%22known+issue%22", [f"Cookie: {cookie}"], None),
         ]
         if arguments.only:
             # The baseline stays: every figure is a ratio to it.

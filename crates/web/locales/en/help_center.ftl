@@ -42,6 +42,7 @@ nav-admin = Admin
 nav-agent = Agent
 nav-tickets = Tickets
 nav-people = People
+nav-search = Search tickets
 nav-log-out = Log out
 
 ## The error page (error.html) and its titles and messages

@@ -22,6 +22,7 @@ pub(crate) struct SearchParams {
     /// domain), `org:`, `urgency:>5`, `created:`/`updated:` (`>2026-01-01`,
     /// `<7d`), `has:attachment`, `is:note`.
     #[param(max_length = 1000)]
+    #[serde(default)]
     pub q: String,
     /// `tickets` (the default), `people` or `organizations`.
     #[serde(rename = "type")]
