@@ -30,6 +30,7 @@ mod seed;
 mod sessions;
 mod settings;
 mod setup;
+mod signatures;
 mod ticket_fields;
 mod ticket_search;
 mod tickets;
@@ -104,6 +105,7 @@ pub use settings::{
     MAX_TWO_FACTOR_GRACE_DAYS, MailInInput, MailInSettings, RegistrationMode, SessionLimits,
     Settings, TwoFactorPolicy, parse_range,
 };
+pub use signatures::{MAX_SIGNATURE_CHARS, SIGNATURE_PLACEHOLDERS, SignatureView};
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use ticket_search::{
     SEARCH_PAGE_SIZE, TicketSearchHit, TicketSearchInput, TicketSearchPage, parse_query,

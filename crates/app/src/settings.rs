@@ -364,6 +364,16 @@ pub struct Settings {
     pub api: ApiSettings,
     #[serde(default)]
     pub mail_in: MailInSettings,
+    #[serde(default)]
+    pub replies: ReplySettings,
+}
+
+/// How agents' replies are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplySettings {
+    /// The signature of agents without their own (markdown, with
+    /// placeholders); empty for none.
+    pub default_signature: String,
 }
 
 /// How mail coming in is handled: the limits that stop loops and floods,
@@ -470,6 +480,7 @@ impl Default for Settings {
             branding: default_branding(),
             api: default_api_settings(),
             mail_in: MailInSettings::default(),
+            replies: ReplySettings::default(),
         }
     }
 }
@@ -488,6 +499,7 @@ const HELP_CENTER: &str = "help_center";
 const BRANDING: &str = "branding";
 const API: &str = "api";
 const MAIL_IN: &str = "mail_in";
+pub(crate) const REPLIES: &str = "replies";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -507,6 +519,7 @@ impl Settings {
             (BRANDING, to_json(&self.branding)?),
             (API, to_json(&self.api)?),
             (MAIL_IN, to_json(&self.mail_in)?),
+            (REPLIES, to_json(&self.replies)?),
         ])
     }
 
@@ -531,6 +544,7 @@ impl Settings {
                 BRANDING => parse_into(value, &mut settings.branding),
                 API => parse_into(value, &mut settings.api),
                 MAIL_IN => parse_into(value, &mut settings.mail_in),
+                REPLIES => parse_into(value, &mut settings.replies),
                 _ => true,
             };
             if !applied {
@@ -1109,7 +1123,7 @@ impl App {
 
     /// Stores a setting with its audit entry in one transaction, then
     /// reloads this node's copy; other nodes see it within seconds.
-    async fn put_audited_setting<T: Serialize>(
+    pub(crate) async fn put_audited_setting<T: Serialize>(
         &self,
         caller: &Caller<'_>,
         key: &'static str,

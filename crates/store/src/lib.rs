@@ -72,7 +72,7 @@ pub use ticket_fields::{
 pub use tickets::{
     AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, Comparison, MessageRecord, NewAttachment,
     NewLogEntry, NewMessage, NewTicketRow, RANKED_MATCHES, SearchCondition, SearchFilter,
-    SearchPosition, SearchResults, StoredAttachment, TextQuery, TextTerm, TicketActor,
+    SearchOrder, SearchPosition, SearchResults, StoredAttachment, TextQuery, TextTerm, TicketActor,
     TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
     TicketSearch, TicketUpdate, Visibility,
 };

@@ -264,6 +264,35 @@ impl People<'_> {
         }))
     }
 
+    /// An agent's own signature (markdown); empty when they have none.
+    pub async fn signature(&self, person_id: i64) -> StoreResult<String> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT signature_markdown FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_optional(pool)
+                .await?
+                .unwrap_or_default()
+        }))
+    }
+
+    /// Sets an agent's own signature.
+    pub async fn set_signature(
+        &self,
+        person_id: i64,
+        signature: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE people SET signature_markdown = $1, updated_at = $2 WHERE id = $3 AND is_agent")
+                .bind(signature)
+                .bind(now.millis())
+                .bind(person_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Agents, admins first, then by name.
     pub async fn list_agents(&self) -> StoreResult<Vec<PersonRecord>> {
         Ok(on_backend!(self, pool => {

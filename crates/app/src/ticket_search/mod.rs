@@ -12,15 +12,15 @@ use std::collections::HashMap;
 
 use ferrodesk_core::{Email, Label, Labels, TicketRef, TicketStatus};
 use ferrodesk_store::{
-    SearchCondition, SearchFilter, SearchPosition, TextQuery, TextTerm, TicketFilter, TicketRecord,
-    TicketSearch,
+    SearchCondition, SearchFilter, SearchOrder, SearchPosition, TextQuery, TextTerm, TicketFilter,
+    TicketRecord, TicketSearch,
 };
 
 pub use query::{FilterKey, ParsedQuery, parse_query};
 
 use crate::error::parse_keyset_cursor;
 use crate::tickets::{LIST_COUNT_CAP, TicketKey};
-use crate::{Actor, App, AppResult};
+use crate::{Actor, App, AppError, AppResult};
 
 /// Results per page.
 pub const SEARCH_PAGE_SIZE: i64 = 25;
@@ -31,7 +31,8 @@ const SNIPPET_CHARS: usize = 220;
 #[derive(Debug, Clone, Default)]
 pub struct TicketSearchInput {
     pub query: String,
-    /// Newest-first pages: "updated_at.id" of the last result before.
+    /// Newest-first pages: the cursor of the page before (its last
+    /// result's "updated_at.id", or its id when listed by opening).
     pub after: Option<String>,
     /// Ranked pages: results to skip.
     pub offset: i64,
@@ -56,7 +57,8 @@ pub struct TicketSearchPage {
     /// Tickets found; with `more_than_total`, at least that many.
     pub total: i64,
     pub more_than_total: bool,
-    /// Ranked by relevance; else newest first.
+    /// Ranked by relevance; else newest first (the most recently updated
+    /// for filters alone, the most recently opened for words).
     pub ranked: bool,
     /// The next page's `after`, or `offset`, when there is one.
     pub next_after: Option<String>,
@@ -98,30 +100,50 @@ impl App {
             return Ok(TicketSearchPage::default());
         }
         let Resolved { search, notices } = self.resolve_query(&context, &parsed).await?;
+        let cursor = input.after.as_deref().filter(|cursor| !cursor.is_empty());
+        let (after, after_id) = match cursor {
+            Some(cursor) if !cursor.contains('.') => (
+                None,
+                Some(
+                    cursor
+                        .parse::<i64>()
+                        .map_err(|_| AppError::invalid("after", "That page does not exist."))?,
+                ),
+            ),
+            cursor => (parse_keyset_cursor(cursor)?, None),
+        };
         let position = SearchPosition {
             offset: input.offset.clamp(0, ferrodesk_store::RANKED_MATCHES),
-            after: parse_keyset_cursor(input.after.as_deref())?,
+            after,
+            after_id,
             limit: SEARCH_PAGE_SIZE,
         };
         let found = self
             .store()
             .tickets()
-            .search_tickets(&context.visibility(), &search, position, LIST_COUNT_CAP)
+            .search_tickets(
+                &context.visibility(),
+                &search,
+                position,
+                (ferrodesk_store::RANKED_MATCHES, LIST_COUNT_CAP),
+            )
             .await?;
         let snippets = self.snippets(&found.tickets, &search.text).await?;
         let ids: Vec<i64> = found.tickets.iter().map(|ticket| ticket.id).collect();
         let mut labels = self.store().tickets().labels_of_tickets(&ids).await?;
         let shown = i64::try_from(found.tickets.len()).unwrap_or(i64::MAX);
         let full_page = shown == SEARCH_PAGE_SIZE;
-        let (next_after, next_offset) = match (found.ranked, found.tickets.last()) {
-            (true, Some(_)) if position.offset + shown < found.total => {
+        let (next_after, next_offset) = match (found.order, found.tickets.last()) {
+            (SearchOrder::Ranked, Some(_)) if position.offset + shown < found.total => {
                 (None, Some(position.offset + shown))
             }
-            (false, Some(last)) if full_page => {
+            (SearchOrder::Updated, Some(last)) if full_page => {
                 (Some(format!("{}.{}", last.updated_at, last.id)), None)
             }
+            (SearchOrder::Opened, Some(last)) if full_page => (Some(last.id.to_string()), None),
             _ => (None, None),
         };
+        let ranked = found.order == SearchOrder::Ranked;
         let hits = found
             .tickets
             .into_iter()
@@ -139,8 +161,8 @@ impl App {
         Ok(TicketSearchPage {
             hits,
             total: found.total,
-            more_than_total: !found.ranked && found.total >= LIST_COUNT_CAP,
-            ranked: found.ranked,
+            more_than_total: !ranked && found.total >= LIST_COUNT_CAP,
+            ranked,
             next_after,
             next_offset,
             notices,

@@ -162,6 +162,7 @@ pub fn parse_query(query: &str) -> ParsedQuery {
                     prefix: !quoted,
                 })
                 .collect()
+            // (Which word stays a prefix is settled once the query is read.)
         };
         let list = if token.negated {
             &mut parsed.excluded_words
@@ -173,6 +174,16 @@ pub fn parse_query(query: &str) -> ParsedQuery {
                 list.push(term);
             }
         }
+    }
+    // Words match whole, except the last one typed, which may be cut
+    // short ("print" finds "printer"): a prefix has to gather every word
+    // it begins, which costs ten times a word's own list.
+    let last = parsed.words.len().saturating_sub(1);
+    for (index, term) in parsed.words.iter_mut().enumerate() {
+        term.prefix &= index == last && term.words.len() == 1;
+    }
+    for term in &mut parsed.excluded_words {
+        term.prefix = false;
     }
     parsed
 }
@@ -256,6 +267,13 @@ mod tests {
     fn word(text: &str) -> TextTerm {
         TextTerm {
             words: vec![text.to_owned()],
+            prefix: false,
+        }
+    }
+
+    fn last_word(text: &str) -> TextTerm {
+        TextTerm {
+            words: vec![text.to_owned()],
             prefix: true,
         }
     }
@@ -274,7 +292,7 @@ mod tests {
                     prefix: false
                 },
                 word("nonsense"),
-                word("x"),
+                last_word("x"),
             ]
         );
         assert_eq!(parsed.excluded_words, vec![word("toner")]);

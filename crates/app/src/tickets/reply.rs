@@ -106,7 +106,15 @@ impl App {
         errors.into_result()?;
         self.refuse_if_overtaken(&ticket, input.seen_message_id)
             .await?;
-        let body = body.as_str();
+        // Replies written in the agent interface end with the signature.
+        let signature = match (input.is_note, &input.channel) {
+            (false, crate::Channel::Agent) => self.signature_for(caller.actor).await?,
+            _ => None,
+        };
+        let signed_body = signature
+            .as_deref()
+            .map(|signature| crate::signatures::signed(body.as_str(), signature));
+        let body = signed_body.as_deref().unwrap_or(body.as_str());
         let html = markdown::render_message(body);
         let outgoing = if input.is_note {
             Vec::new()

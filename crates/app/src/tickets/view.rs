@@ -47,6 +47,8 @@ pub struct TicketView {
     pub may_view_people: bool,
     pub may_spam: bool,
     pub may_delete: bool,
+    /// The signature the agent's replies end with, on one line.
+    pub reply_signature: Option<String>,
     /// The optional priority list (empty when the admins keep none).
     pub priorities: Vec<ferrodesk_store::TicketPriorityRecord>,
     pub requester: RequesterCard,
@@ -157,6 +159,10 @@ impl App {
             fields,
         } = self.state_of(ticket).await?;
         Ok(TicketView {
+            reply_signature: self
+                .signature_for(actor)
+                .await?
+                .map(|signature| signature.replace('\n', " \u{b7} ")),
             last_message_id: messages.last().map_or(0, |message| message.id),
             log: self.store().tickets().ticket_log(ticket.id).await?,
             attachments: attachments_by_message(

@@ -16,8 +16,8 @@ mod write;
 
 pub use list::{TicketChangeMark, TicketFilter, TicketPage, Visibility};
 pub use search::{
-    Comparison, RANKED_MATCHES, SearchCondition, SearchFilter, SearchPosition, SearchResults,
-    TextQuery, TextTerm, TicketSearch,
+    Comparison, RANKED_MATCHES, SearchCondition, SearchFilter, SearchOrder, SearchPosition,
+    SearchResults, TextQuery, TextTerm, TicketSearch,
 };
 pub(crate) use search::{Reindex, reindex};
 pub use thread::{AttachmentRecord, MessageRecord, StoredAttachment, TicketLogRecord};

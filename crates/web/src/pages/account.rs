@@ -38,6 +38,7 @@ fn routes_under(base: &str) -> Router<AppState> {
         )
         .route(&format!("{base}/notifications"), post(save_notifications))
         .route(&format!("{base}/work-mail"), post(save_work_mail))
+        .route(&format!("{base}/signature"), post(save_signature))
         .route(&format!("{base}/profile"), post(save_profile))
         .route(
             &format!("{base}/sessions/end-others"),
@@ -88,6 +89,11 @@ struct AccountPage<'a> {
     notice: Option<String>,
     /// Why the name typed was refused.
     name_error: Option<String>,
+    /// An agent's signature (their own, or as typed when refused) and the
+    /// default.
+    signature: Option<ferrodesk_app::SignatureView>,
+    signature_error: Option<String>,
+    placeholders: String,
 }
 
 impl AccountPage<'_> {
@@ -106,14 +112,23 @@ async fn overview(
     SignedInSession(session): SignedInSession,
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
-    account_page(&state, &session, query, None).await
+    account_page(&state, &session, query, Refused::default()).await
+}
+
+/// What the account page sends back refused, with why.
+#[derive(Debug, Default)]
+struct Refused {
+    /// Why the name typed was refused.
+    name_error: Option<String>,
+    /// The signature as typed and why it was refused.
+    signature: Option<(String, String)>,
 }
 
 async fn account_page(
     state: &AppState,
     session: &Session,
     query: NoticeQuery,
-    name_error: Option<String>,
+    refused: Refused,
 ) -> WebResult<Response> {
     let base = base_path(session.surface);
     let person = state.app.own_person(&session.actor).await?;
@@ -128,7 +143,19 @@ async fn account_page(
             (SessionRow::from_session(own), is_current)
         })
         .collect();
-    let has_error = name_error.is_some();
+    let has_error = refused.name_error.is_some() || refused.signature.is_some();
+    let signature = if person.is_agent {
+        let saved = state.app.signature_view(&session.actor).await?;
+        Some(match &refused.signature {
+            Some((typed, _)) => ferrodesk_app::SignatureView {
+                own: typed.clone(),
+                ..saved
+            },
+            None => saved,
+        })
+    } else {
+        None
+    };
     crate::pages::render_form(
         &AccountPage {
             chrome: Chrome::for_session(session),
@@ -156,8 +183,12 @@ async fn account_page(
                 ("work-mail-saved", t("account-notice-work-mail-saved")),
                 ("others-ended", t("account-notice-others-ended")),
                 ("name-saved", t("account-notice-name-saved")),
+                ("signature-saved", t("account-notice-signature-saved")),
             ]),
-            name_error,
+            name_error: refused.name_error,
+            signature_error: refused.signature.map(|(_, error)| error),
+            signature,
+            placeholders: ferrodesk_app::SIGNATURE_PLACEHOLDERS.join(" "),
         },
         has_error,
     )
@@ -291,6 +322,44 @@ async fn save_work_mail(
     .into_response())
 }
 
+/// An agent's signature, as the account page sends it.
+#[derive(Debug, Default, Deserialize)]
+struct SignatureForm {
+    #[serde(default)]
+    signature: String,
+}
+
+async fn save_signature(
+    State(state): State<AppState>,
+    SignedInSession(session): SignedInSession,
+    HtmlForm(form): HtmlForm<SignatureForm>,
+) -> WebResult<Response> {
+    match state
+        .app
+        .set_own_signature(&session.actor, &form.signature)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "{}?notice=signature-saved#signature",
+            base_path(session.surface)
+        ))
+        .into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let message = errors
+                .iter()
+                .next()
+                .map(|(_, message)| message.to_owned())
+                .unwrap_or_default();
+            let refused = Refused {
+                signature: Some((form.signature, message)),
+                ..Refused::default()
+            };
+            account_page(&state, &session, NoticeQuery::from(None), refused).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 /// One's own name, as the account page sends it.
 #[derive(Debug, Default, Deserialize)]
 struct ProfileForm {
@@ -316,7 +385,11 @@ async fn save_profile(
                 .map(|(_, message)| message.to_owned())
                 .next()
                 .unwrap_or_default();
-            account_page(&state, &session, NoticeQuery::from(None), Some(message)).await
+            let refused = Refused {
+                name_error: Some(message),
+                ..Refused::default()
+            };
+            account_page(&state, &session, NoticeQuery::from(None), refused).await
         }
         Err(other) => Err(other.into()),
     }

@@ -53,6 +53,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/agent/account/password", Rule::Own(422)),
     ("POST", "/agent/account/notifications", Rule::Own(303)),
     ("POST", "/agent/account/work-mail", Rule::Own(303)),
+    ("POST", "/agent/account/signature", Rule::Own(303)),
     ("POST", "/agent/account/profile", Rule::Own(422)),
     ("POST", "/agent/account/sessions/end-others", Rule::Own(303)),
     (
@@ -267,6 +268,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/email/test", Rule::Admin),
     ("GET", "/admin/email/accounts", Rule::Admin),
     ("POST", "/admin/email/limits", Rule::Admin),
+    ("POST", "/admin/tickets/signature", Rule::Admin),
     ("GET", "/admin/email/accounts/new", Rule::Admin),
     ("POST", "/admin/email/accounts/new", Rule::Admin),
     ("GET", "/admin/email/accounts/{id}", Rule::Admin),

@@ -29,7 +29,7 @@ const ADMIN_PAGES: [&str; 24] = [
     "/admin/permission-groups/new",
     "/admin/permission-groups/1",
 ];
-const ADMIN_ACTIONS: [&str; 35] = [
+const ADMIN_ACTIONS: [&str; 36] = [
     "/admin/agents/invite",
     "/admin/agents/1",
     "/admin/agents/1/demote",
@@ -51,6 +51,7 @@ const ADMIN_ACTIONS: [&str; 35] = [
     "/admin/email/accounts/1/test",
     "/admin/email/accounts/1/delete",
     "/admin/email/limits",
+    "/admin/tickets/signature",
     "/admin/email/rejections/1/retry",
     "/admin/email/templates/agent_invitation",
     "/admin/email/templates/agent_invitation/reset",

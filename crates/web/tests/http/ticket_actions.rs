@@ -306,3 +306,49 @@ on_both_backends! { spawn_app;
         assert_eq!(audit.len(), 3);
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn replies_end_with_the_agents_signature_and_notes_do_not(app: TestApp) {
+        let desk = crate::tickets::desk(&app).await;
+        let reference = crate::tickets::open_ticket(&app, &desk.admin, desk.support, "Signed replies").await;
+        let path = format!("/agent/tickets/{reference}");
+        let admin = crate::tickets::signed_in(&app, "admin@example.org").await;
+        // The admin's default, with placeholders, for agents without their own.
+        let saved = crate::tickets::post_on(&app, &admin, "/admin/tickets", "/admin/tickets/signature", &[
+            ("default_signature", "Kind regards,\n{{ agent.first_name }} at {{ helpdesk.name }}"),
+        ]).await;
+        assert_eq!(saved.status(), 303);
+        let refused = crate::tickets::post_on(&app, &admin, "/admin/tickets", "/admin/tickets/signature", &[
+            ("default_signature", &"x".repeat(2_001)),
+        ]).await;
+        assert_eq!(refused.status(), 422);
+        assert!(refused.text().await.unwrap().contains("at most 2000 characters"));
+
+        let alice = crate::tickets::signed_in(&app, "alice@example.org").await;
+        let replied = crate::tickets::post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Please restart it.")]).await;
+        assert_eq!(replied.status(), 303);
+        let noted = crate::tickets::post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "note"), ("body", "Internal only.")]).await;
+        assert_eq!(noted.status(), 303);
+        // Her own signature, from the account page, replaces the default.
+        let account = alice.get(&app, "/agent/account").await.text().await.unwrap();
+        assert!(account.contains("Kind regards,") && account.contains("{{ agent.name }}"), "the default and the placeholders are shown");
+        let own = crate::tickets::post_on(&app, &alice, "/agent/account", "/agent/account/signature", &[("signature", "— Alice <b>A.</b>")]).await;
+        assert_eq!(own.status(), 303);
+        let replied = crate::tickets::post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Fixed now.")]).await;
+        assert_eq!(replied.status(), 303);
+        let too_long = crate::tickets::post_on(&app, &alice, "/agent/account", "/agent/account/signature", &[("signature", &"y".repeat(2_001))]).await;
+        assert_eq!(too_long.status(), 422);
+        assert!(too_long.text().await.unwrap().contains(&"y".repeat(2_001)), "what was typed is kept");
+
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&reference)).await.unwrap().unwrap();
+        let messages = app.app.store().tickets().ticket_messages(ticket.id, true).await.unwrap();
+        let bodies: Vec<(bool, String)> = messages.iter().map(|message| (message.is_note, message.body_html.clone())).collect();
+        assert!(bodies[1].1.contains("Please restart it.") && bodies[1].1.contains("Alice at Ferrodesk"), "{bodies:?}");
+        assert!(bodies[2].0 && !bodies[2].1.contains("Kind regards"), "notes carry no signature: {bodies:?}");
+        assert!(!bodies[3].1.contains("<b>A.</b>"), "a signature's markup is made safe like any message: {bodies:?}");
+        assert!(bodies[3].1.contains("— Alice") && !bodies[3].1.contains("Kind regards"), "{bodies:?}");
+        let mail = app.app.store().outbox().list_mail(None, 20).await.unwrap().into_iter().find(|mail| mail.template == "ticket_reply" && mail.text_body.contains("Fixed now.")).unwrap();
+        assert!(mail.text_body.contains("— Alice"), "the customer's mail has it too");
+    }
+}

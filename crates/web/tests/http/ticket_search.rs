@@ -175,3 +175,46 @@ on_both_backends! { spawn_app;
         assert_eq!(body["meta"]["total"], 0);
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn words_with_many_matches_list_the_newest_opened_first_within_visibility(app: TestApp) {
+        use ferrodesk_store::{SearchOrder, SearchPosition, TextQuery, TextTerm, TicketFilter, TicketSearch, Visibility};
+        let desk = desk(&app).await;
+        let mut support = Vec::new();
+        for number in 0..12 {
+            support.push(open_ticket(&app, &desk.admin, desk.support, &format!("Login trouble {number}")).await);
+            open_ticket(&app, &desk.admin, desk.sales, &format!("Login trouble in sales {number}")).await;
+        }
+        let search = TicketSearch {
+            base: TicketFilter { statuses: ferrodesk_core::TicketStatus::VISIBLE.to_vec(), ..TicketFilter::default() },
+            filters: Vec::new(),
+            text: TextQuery { all_of: vec![TextTerm { words: vec!["login".into()], prefix: false }], ..TextQuery::default() },
+        };
+        // Alice sees Support only.
+        let alice = Visibility::Limited { agent_id: desk.alice.id, full_departments: vec![desk.support], assign_departments: Vec::new(), team_ids: Vec::new() };
+        let tickets = app.app.store().tickets();
+        let mut seen = Vec::new();
+        let mut position = SearchPosition { limit: 5, ..SearchPosition::default() };
+        loop {
+            // A ranking cap of 3 makes 24 matches "many".
+            let page = tickets.search_tickets(&alice, &search, position, (3, 1000)).await.unwrap();
+            assert_eq!(page.order, SearchOrder::Opened);
+            assert_eq!(page.total, 12, "only hers are counted");
+            let ids: Vec<i64> = page.tickets.iter().map(|ticket| ticket.id).collect();
+            assert!(ids.windows(2).all(|pair| pair[0] > pair[1]), "newest opened first: {ids:?}");
+            seen.extend(page.tickets.iter().map(|ticket| ticket.reference.to_string()));
+            match page.tickets.last() {
+                Some(last) if page.tickets.len() == 5 => position.after_id = Some(last.id),
+                _ => break,
+            }
+        }
+        support.reverse();
+        assert_eq!(seen, support, "every one of hers once, none of Sales");
+        let everything = tickets.search_tickets(&Visibility::Everything, &search, SearchPosition { limit: 50, ..SearchPosition::default() }, (3, 1000)).await.unwrap();
+        assert_eq!((everything.tickets.len(), everything.total), (24, 24));
+        // Few matches: ranked.
+        let ranked = tickets.search_tickets(&alice, &search, SearchPosition { limit: 50, ..SearchPosition::default() }, (1000, 1000)).await.unwrap();
+        assert_eq!((ranked.order, ranked.total), (SearchOrder::Ranked, 12));
+    }
+}

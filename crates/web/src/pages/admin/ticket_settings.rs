@@ -24,6 +24,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/tickets", get(overview))
         .route("/admin/tickets/attachments", post(save_attachments))
+        .route("/admin/tickets/signature", post(save_signature))
         .route(
             "/admin/tickets/default-department",
             post(save_default_department),
@@ -69,13 +70,15 @@ impl From<FieldForm> for FieldInput {
 }
 
 /// Which form of the page had errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Failed {
     Nothing,
     NewField,
     Attachments,
     Priority,
     DefaultDepartment,
+    /// The default signature, as typed.
+    Signature(String),
 }
 
 #[derive(Template)]
@@ -88,6 +91,9 @@ struct OverviewPage<'a> {
     priorities: Vec<TicketPriorityRecord>,
     kinds: [FieldKind; 7],
     limits: AttachmentLimits,
+    /// The default reply signature, as saved or as typed when refused.
+    signature: String,
+    placeholders: String,
     departments: Vec<DepartmentNode>,
     typed: FieldInput,
     failed: Failed,
@@ -102,6 +108,10 @@ impl OverviewPage<'_> {
 
     fn blocked_text(&self) -> String {
         self.limits.blocked_extensions.join(", ")
+    }
+
+    fn failed_signature(&self) -> bool {
+        matches!(self.failed, Failed::Signature(_))
     }
 
     fn failed_new_field(&self) -> bool {
@@ -130,6 +140,16 @@ async fn overview_page(
     notice: Option<&'static str>,
 ) -> WebResult<Response> {
     let has_errors = !errors.is_empty();
+    let signature = match &failed {
+        Failed::Signature(typed) => typed.clone(),
+        _ => state
+            .app
+            .settings()
+            .await?
+            .replies
+            .default_signature
+            .clone(),
+    };
     render_form(
         &OverviewPage {
             chrome: admin.chrome(),
@@ -141,6 +161,8 @@ async fn overview_page(
             priorities: state.app.ticket_priorities(admin.actor()).await?,
             kinds: FieldKind::ALL,
             limits: state.app.settings().await?.attachments.clone(),
+            signature,
+            placeholders: ferrodesk_app::SIGNATURE_PLACEHOLDERS.join(" "),
             departments: state.app.departments(admin.actor()).await?,
             typed,
             failed,
@@ -160,6 +182,7 @@ async fn overview(
         ("created", "The field is added."),
         ("deleted", "The field is deleted."),
         ("saved", "The attachment limits are saved."),
+        ("signature", "The default signature is saved."),
         ("priority_added", "The priority is added."),
         ("priority_deleted", "The priority is deleted."),
         ("default_saved", "The default department is saved."),
@@ -191,6 +214,38 @@ struct SaveAttachmentsForm {
     #[serde(default)]
     max_files_per_message: String,
 }
+#[derive(Debug, Default, Deserialize)]
+struct SignatureForm {
+    #[serde(default)]
+    default_signature: String,
+}
+
+async fn save_signature(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<SignatureForm>,
+) -> WebResult<Response> {
+    match state
+        .app
+        .set_default_signature(&admin.caller(), &form.default_signature)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/tickets?notice=signature#signature").into_response()),
+        Err(error) => {
+            let errors = refused(error)?;
+            overview_page(
+                &state,
+                &admin,
+                FieldInput::default(),
+                Failed::Signature(form.default_signature),
+                errors,
+                None,
+            )
+            .await
+        }
+    }
+}
+
 async fn save_attachments(
     State(state): State<AppState>,
     admin: AdminSession,
