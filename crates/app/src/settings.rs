@@ -1189,13 +1189,14 @@ mod tests {
         let mut settings = Settings::default();
         settings.api.requests_per_minute = 42;
         settings.mail_in.mails_per_sender_per_hour = 7;
+        settings.replies.default_signature = "Best,\n{{ agent.name }}".to_owned();
         let rows: Vec<(String, String)> = settings
             .to_rows()
             .unwrap()
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 14);
+        assert_eq!(rows.len(), 15);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

@@ -49,7 +49,7 @@ impl SearchPage {
         url_encoded(&self.query)
     }
 
-    /// "25 tickets", "1000+ tickets", "1 ticket".
+    /// "25 tickets", "200+ tickets", "1 ticket".
     fn found(&self) -> String {
         let plus = if self.page.more_than_total { "+" } else { "" };
         match (self.page.total, plus) {
