@@ -66,16 +66,20 @@ pub struct TicketFilter {
 /// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and
 /// `\` taken literally (with `ESCAPE '\'`).
 fn contains_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for character in text.to_lowercase().chars() {
+    format!("%{}%", like_literal(&text.to_lowercase()))
+}
+
+/// `text` with LIKE's own characters (`%`, `_`, `\`) taken literally
+/// (with `ESCAPE '\'`).
+pub(super) fn like_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len());
+    for character in text.chars() {
         if matches!(character, '%' | '_' | '\\') {
-            pattern.push('\\');
+            literal.push('\\');
         }
-        pattern.push(character);
+        literal.push(character);
     }
-    pattern.push('%');
-    pattern
+    literal
 }
 
 /// One page of the list, newest first: after the (updated_at, id) of the
@@ -221,7 +225,7 @@ fn push_statuses<DB: sqlx::Database>(
 
 /// A comma-separated list of bound ids; an empty list is `NULL`, which
 /// matches nothing in `IN (…)`.
-fn push_ids<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, ids: &[i64])
+pub(super) fn push_ids<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, ids: &[i64])
 where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
 {

@@ -16,7 +16,7 @@
 use ferrodesk_core::TicketStatus;
 use sqlx::{Encode, QueryBuilder, Type};
 
-use super::list::{Purpose, push_conditions};
+use super::list::{Purpose, like_literal, push_conditions, push_ids};
 use super::{TICKET_COLUMNS, TicketFilter, TicketRecord, Visibility};
 use crate::backend::{Connected, Connection};
 use crate::{StoreResult, on_backend};
@@ -287,7 +287,6 @@ fn safe_words(terms: &[TextTerm]) -> bool {
     })
 }
 
-/// Appends the search's own filters.
 /// Appends the search's own filters. With `walk_updated` (SQLite pages
 /// read newest first) the columns that have indexes of their own are
 /// written so that no index serves them (`+column`, `status || ''`): the
@@ -404,27 +403,8 @@ where
 {
     builder.push(column);
     builder.push(" IN (");
-    if ids.is_empty() {
-        builder.push("NULL");
-    } else {
-        let mut separated = builder.separated(", ");
-        for id in ids {
-            separated.push_bind(*id);
-        }
-    }
+    push_ids(builder, ids);
     builder.push(")");
-}
-
-/// `text` with LIKE's own characters taken literally.
-fn like_literal(text: &str) -> String {
-    let mut literal = String::with_capacity(text.len());
-    for character in text.chars() {
-        if matches!(character, '%' | '_' | '\\') {
-            literal.push('\\');
-        }
-        literal.push(character);
-    }
-    literal
 }
 
 /// The words that must not match, as a condition on `t`.
