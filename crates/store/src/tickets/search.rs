@@ -12,6 +12,12 @@
 //! listed newest opened first, read down the index's own (ticket id)
 //! order and stopped when the page is full, so a common word costs about
 //! a page. Filters alone list the most recently updated first.
+//!
+//! The search statements are not kept prepared: PostgreSQL would settle on
+//! one generic plan for every query's words, and how many tickets a word
+//! matches decides between reading the GIN index and reading the tickets
+//! backwards (a phrase took 3.5 ms with the generic plan, 0.1 ms with its
+//! own).
 
 use ferrodesk_core::TicketStatus;
 use sqlx::{Encode, QueryBuilder, Type};
@@ -511,6 +517,7 @@ impl super::Tickets<'_> {
                     "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_search s \
                      WHERE s.document @@ to_tsquery('simple', $1) LIMIT $2) capped",
                 )
+                .persistent(false)
                 .bind(query)
                 .bind(cap)
                 .fetch_one(pool)
@@ -570,9 +577,9 @@ impl super::Tickets<'_> {
             page.push_bind(position.limit);
             page.push(" OFFSET ");
             page.push_bind(position.offset);
-            let tickets = page.build_query_as::<TicketRecord>().fetch_all(pool).await?;
+            let tickets = page.build_query_as::<TicketRecord>().persistent(false).fetch_all(pool).await?;
             let mut count = build("SELECT COUNT(*) ");
-            let total = count.build_query_scalar::<i64>().fetch_one(pool).await?;
+            let total = count.build_query_scalar::<i64>().persistent(false).fetch_one(pool).await?;
             (tickets, total)
         });
         Ok(SearchResults {
@@ -609,12 +616,12 @@ impl super::Tickets<'_> {
             }
             page.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ");
             page.push_bind(position.limit);
-            let tickets = page.build_query_as::<TicketRecord>().fetch_all(pool).await?;
+            let tickets = page.build_query_as::<TicketRecord>().persistent(false).fetch_all(pool).await?;
             let mut count = build("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t", Purpose::Count);
             count.push(" LIMIT ");
             count.push_bind(cap);
             count.push(") capped");
-            let total = count.build_query_scalar::<i64>().fetch_one(pool).await?;
+            let total = count.build_query_scalar::<i64>().persistent(false).fetch_one(pool).await?;
             (tickets, total)
         });
         Ok(SearchResults {
@@ -665,12 +672,12 @@ impl super::Tickets<'_> {
             }
             page.push(" ORDER BY s.ticket_id DESC LIMIT ");
             page.push_bind(position.limit);
-            let tickets = page.build_query_as::<TicketRecord>().fetch_all(pool).await?;
+            let tickets = page.build_query_as::<TicketRecord>().persistent(false).fetch_all(pool).await?;
             let mut count = build("SELECT COUNT(*) FROM (SELECT 1");
             count.push(" LIMIT ");
             count.push_bind(cap);
             count.push(") capped");
-            let total = count.build_query_scalar::<i64>().fetch_one(pool).await?;
+            let total = count.build_query_scalar::<i64>().persistent(false).fetch_one(pool).await?;
             (tickets, total)
         });
         Ok(SearchResults {
