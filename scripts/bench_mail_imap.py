@@ -24,7 +24,6 @@ import random
 import re
 import shutil
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -32,18 +31,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from bench import free_port, sql
 from bench_mail import BINARY, environment, message
 
 DOVECOT = "/usr/sbin/dovecot"
 IMAP_USER = "helpdesk"
 IMAP_PASSWORD = "bench-imap-password"
 ADMIN = ("admin@example.org", "correct horse battery staple 42")
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Dovecot:
@@ -132,22 +126,18 @@ def post(opener, base, page, action, fields):
             raise RuntimeError(f"{action}: {answer.code} {answer.read()[:400]!r}")
 
 
-def count(backend, env, query):
+def database_url(backend, env):
     if backend == "sqlite":
-        path = os.path.join(env["FERRODESK_DATA_DIR"], "ferrodesk.db")
-        with sqlite3.connect(path) as database:
-            return database.execute(query).fetchone()[0]
-    output = subprocess.run(["psql", "-At", env["FERRODESK_DATABASE_URL"], "-c", query], capture_output=True, text=True, check=True)
-    return int(output.stdout.strip() or 0)
+        return "sqlite:" + os.path.join(env["FERRODESK_DATA_DIR"], "ferrodesk.db")
+    return env["FERRODESK_DATABASE_URL"]
 
 
 def rows(backend, env, query):
-    if backend == "sqlite":
-        path = os.path.join(env["FERRODESK_DATA_DIR"], "ferrodesk.db")
-        with sqlite3.connect(path) as database:
-            return database.execute(query).fetchall()
-    output = subprocess.run(["psql", "-At", "-F", "\t", env["FERRODESK_DATABASE_URL"], "-c", query], capture_output=True, text=True, check=True)
-    return [tuple(line.split("\t")) for line in output.stdout.splitlines() if line]
+    return sql(backend, database_url(backend, env), query)
+
+
+def count(backend, env, query):
+    return int(rows(backend, env, query)[0][0])
 
 
 def wait_processed(backend, env, expected):

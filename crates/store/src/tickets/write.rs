@@ -446,7 +446,14 @@ async fn apply_update(
     if let Some(notice) = update.notice {
         insert_notice(connected, ticket_id, message_id, notice, now).await?;
     }
-    super::reindex(connected, super::Reindex::Ticket(ticket_id)).await?;
+    // Only a message, labels or field values change the ticket's words;
+    // a status change or an assignment leaves its search document alone.
+    let words_changed = update.message.is_some()
+        || update.properties.labels.is_some()
+        || !update.field_values.is_empty();
+    if words_changed {
+        super::reindex(connected, super::Reindex::Ticket(ticket_id)).await?;
+    }
     Ok(message_id)
 }
 

@@ -16,7 +16,9 @@ const PHONE: (u32, u32) = (390, 844);
 /// Whether the page is wider than the window (it scrolls sideways).
 async fn overflows(browser: &Browser) -> bool {
     browser
-        .script("return document.documentElement.scrollWidth > window.innerWidth;")
+        .script(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+        )
         .await
         .as_bool()
         .unwrap_or(true)
@@ -92,6 +94,8 @@ on_both_backends! { spawn_app;
         let (_, outcome) = app.app.receive_mail(html_mail.as_bytes(), None).await.unwrap();
         let ferrodesk_app::InboundOutcome::NewTicket(mailed) = outcome else { panic!("{outcome:?}") };
         let mailed = format!("/agent/tickets/{mailed}");
+        // A default signature, so the reply box shows the one it adds.
+        app.app.set_default_signature(&caller, "Kind regards,\n{{ agent.first_name }} at {{ helpdesk.name }}").await.unwrap();
         let organization = app.app.create_organization(&caller, "Acme Printing").await.unwrap();
         let delete_organization = format!("/agent/organizations/{organization}/delete");
         let ticket = format!("/agent/tickets/{sample}");

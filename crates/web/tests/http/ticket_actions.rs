@@ -326,6 +326,8 @@ on_both_backends! { spawn_app;
         assert!(refused.text().await.unwrap().contains("at most 2000 characters"));
 
         let alice = crate::tickets::signed_in(&app, "alice@example.org").await;
+        let page = alice.get(&app, &path).await.text().await.unwrap();
+        assert!(page.contains("Replies end with your signature") && page.contains("Alice at Ferrodesk"), "the reply box shows what will be added");
         let replied = crate::tickets::post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Please restart it.")]).await;
         assert_eq!(replied.status(), 303);
         let noted = crate::tickets::post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "note"), ("body", "Internal only.")]).await;
