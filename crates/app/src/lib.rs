@@ -31,6 +31,7 @@ mod sessions;
 mod settings;
 mod setup;
 mod signatures;
+mod snippets;
 mod ticket_fields;
 mod ticket_search;
 mod tickets;
@@ -106,6 +107,9 @@ pub use settings::{
     Settings, TwoFactorPolicy, parse_range,
 };
 pub use signatures::{MAX_SIGNATURE_CHARS, SIGNATURE_PLACEHOLDERS, SignatureView};
+pub use snippets::{
+    MAX_SNIPPET_CHARS, SNIPPET_PLACEHOLDERS, SnippetInput, SnippetLibrary, SnippetView,
+};
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use ticket_search::{
     SEARCH_PAGE_SIZE, TicketSearchHit, TicketSearchInput, TicketSearchPage, parse_query,

@@ -19,7 +19,7 @@ pub mod urgency;
 pub use email::Email;
 pub use labels::{Label, LabelError, Labels};
 pub use message::{MessageText, Subject};
-pub use name::PersonName;
+pub use name::{PersonName, is_invisible_formatting};
 pub use password_policy::{PasswordPolicy, PasswordProblem};
 pub use permissions::{BuiltInGroup, DepartmentAccess, EffectivePermissions, Permission};
 pub use return_path::ReturnPath;

@@ -42,7 +42,7 @@ impl PersonName {
 
 /// Bidirectional overrides and zero-width characters let a name display as
 /// something else ("Admin" spelled backwards, an invisible suffix).
-fn is_invisible_formatting(character: char) -> bool {
+pub fn is_invisible_formatting(character: char) -> bool {
     matches!(
         character,
         '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{00AD}'

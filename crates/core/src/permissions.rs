@@ -29,10 +29,13 @@ pub enum Permission {
     ContentManage,
     /// See reports.
     ReportsView,
+    /// Write, change and delete the snippets and macros shared with every
+    /// agent (everyone keeps their own).
+    SharedManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::TicketReply,
         Permission::TicketNote,
         Permission::TicketEdit,
@@ -44,6 +47,7 @@ impl Permission {
         Permission::PeopleMerge,
         Permission::ContentManage,
         Permission::ReportsView,
+        Permission::SharedManage,
     ];
 
     /// The stored and submitted name.
@@ -60,6 +64,7 @@ impl Permission {
             Permission::PeopleMerge => "people.merge",
             Permission::ContentManage => "content.manage",
             Permission::ReportsView => "reports.view",
+            Permission::SharedManage => "shared.manage",
         }
     }
 
@@ -83,6 +88,7 @@ impl Permission {
             Permission::PeopleMerge => "Merge users",
             Permission::ContentManage => "Write knowledge-base articles and news",
             Permission::ReportsView => "See reports",
+            Permission::SharedManage => "Manage shared snippets and macros",
         }
     }
 

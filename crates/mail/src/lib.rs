@@ -14,5 +14,5 @@ pub use compose::{OutgoingMail, Threading, new_message_id};
 pub use lettre::message::Mailbox;
 pub use smtp::{Security, SmtpConfig, SmtpConfigError, SmtpSender};
 pub use templates::{
-    RenderedMail, TemplateError, TemplateKind, TemplateSource, render, render_custom,
+    RenderedMail, TemplateError, TemplateKind, TemplateSource, render, render_custom, render_text,
 };

@@ -277,6 +277,17 @@ impl TemplateKind {
     }
 }
 
+/// Where and why a template failed.
+fn template_error(part: &'static str, error: minijinja::Error) -> TemplateError {
+    TemplateError {
+        part,
+        line: error.line(),
+        message: error
+            .detail()
+            .map_or_else(|| error.kind().to_string(), str::to_owned),
+    }
+}
+
 fn render_source(
     source: &TemplateSource<'_>,
     context: &Value,
@@ -291,13 +302,7 @@ fn render_source(
     ];
     let mut rendered = Vec::with_capacity(3);
     for (part, name, text) in parts {
-        let failure = |error: minijinja::Error| TemplateError {
-            part,
-            line: error.line(),
-            message: error
-                .detail()
-                .map_or_else(|| error.kind().to_string(), str::to_owned),
-        };
+        let failure = |error| template_error(part, error);
         environment.add_template(name, text).map_err(failure)?;
         let template = environment.get_template(name).map_err(failure)?;
         rendered.push(template.render(context).map_err(failure)?);
@@ -309,6 +314,25 @@ fn render_source(
         text: parts.next().unwrap_or_default(),
         html: parts.next().unwrap_or_default(),
     })
+}
+
+/// Renders one text template (a snippet) in the same sandbox as the mail
+/// templates: no loader, bounded by fuel, values not escaped (the text is
+/// markdown, rendered safe where it is shown).
+pub fn render_text(source: &str, context: &serde_json::Value) -> Result<String, TemplateError> {
+    let mut environment = Environment::new();
+    environment.set_fuel(Some(FUEL));
+    // A name the ticket lacks (a field since renamed) is empty, not an error.
+    environment.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    let failure = |error| template_error("text", error);
+    environment
+        .add_template("snippet.txt", source)
+        .map_err(failure)?;
+    environment
+        .get_template("snippet.txt")
+        .map_err(failure)?
+        .render(Value::from(minijinja::value::Serde(context)))
+        .map_err(failure)
 }
 
 /// Renders an admin's template on its own, without falling back: what the

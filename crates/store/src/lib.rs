@@ -28,6 +28,7 @@ mod search;
 mod seed;
 mod sessions;
 mod settings;
+mod snippets;
 mod ticket_fields;
 mod tickets;
 mod trusted_ips;
@@ -66,6 +67,7 @@ pub use resets::{LinkPurpose, NewPasswordLink};
 pub use search::{MATCH_END, MATCH_START, SearchHit};
 pub use seed::{SeedAttachment, SeedBatch, SeedIds, SeedMessage, SeedTicket, SeedUser};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
+pub use snippets::{SnippetRecord, SnippetWrite};
 pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
 };
@@ -104,6 +106,7 @@ pub mod handles {
     pub use crate::seed::Seed;
     pub use crate::sessions::Sessions;
     pub use crate::settings::SettingRows;
+    pub use crate::snippets::Snippets;
     pub use crate::ticket_fields::TicketFields;
     pub use crate::tickets::Tickets;
     pub use crate::trusted_ips::TrustedIps;

@@ -46,3 +46,172 @@ document.addEventListener("keydown", (event) => {
     box.select();
   }
 });
+
+// Snippets in the reply box: typing "/" and a shortcut offers the
+// snippets whose shortcut or title starts that way (Tab or Enter inserts
+// the highlighted one, arrows move, Escape closes); the Snippets list has
+// a filter and inserts at the cursor. Without this script each snippet is
+// a button that sends the reply box back with the snippet added.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("body");
+  const picker = document.getElementById("snippet-picker");
+  const suggestions = document.getElementById("snippet-suggestions");
+  const status = document.getElementById("snippet-status");
+  if (!box || !picker || !suggestions) {
+    return;
+  }
+  const form = box.form;
+  const token = form.querySelector("input[name=csrf_token]")?.value || "";
+  const options = Array.from(picker.querySelectorAll("button.snippet-option"));
+  const search = document.getElementById("snippet-search");
+  let typed = null; // { start, end } of the "/shortcut" being typed
+  let active = 0;
+  let shown = [];
+
+  const say = (text) => {
+    if (status) {
+      status.textContent = text;
+    }
+  };
+
+  // The "/word" just before the cursor, at the start of a line or after a space.
+  const shortcutAtCursor = () => {
+    const end = box.selectionStart;
+    if (end !== box.selectionEnd) {
+      return null;
+    }
+    const before = box.value.slice(0, end);
+    const found = /(^|\s)\/([a-z0-9_-]*)$/i.exec(before);
+    return found ? { start: end - found[2].length - 1, end, word: found[2].toLowerCase() } : null;
+  };
+
+  const insert = async (option, range) => {
+    let response;
+    try {
+      response = await fetch(option.formAction, {
+        method: "POST",
+        headers: {
+          Accept: "application/json",
+          "Content-Type": "application/x-www-form-urlencoded",
+          "X-CSRF-Token": token,
+        },
+        body: "",
+        credentials: "same-origin",
+      });
+    } catch {
+      response = null;
+    }
+    if (!response || !response.ok) {
+      say("The snippet could not be inserted; try again.");
+      return;
+    }
+    const { text } = await response.json();
+    const start = range ? range.start : box.selectionStart;
+    const end = range ? range.end : box.selectionEnd;
+    box.focus();
+    box.setRangeText(text, start, end, "end");
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    say(`Inserted ${option.dataset.title}.`);
+  };
+
+  const close = () => {
+    typed = null;
+    shown = [];
+    suggestions.hidden = true;
+    suggestions.replaceChildren();
+    box.removeAttribute("aria-activedescendant");
+  };
+
+  const render = () => {
+    suggestions.replaceChildren(
+      ...shown.map((option, index) => {
+        const item = document.createElement("li");
+        item.id = `snippet-suggestion-${index}`;
+        item.setAttribute("role", "option");
+        item.setAttribute("aria-selected", String(index === active));
+        const title = document.createElement("strong");
+        title.textContent = option.dataset.title;
+        const shortcut = document.createElement("code");
+        shortcut.textContent = `/${option.dataset.shortcut}`;
+        item.append(title, " ", shortcut);
+        item.addEventListener("mousedown", (event) => {
+          event.preventDefault();
+          const range = typed;
+          close();
+          insert(option, range);
+        });
+        return item;
+      }),
+    );
+    suggestions.hidden = shown.length === 0;
+    if (shown.length) {
+      box.setAttribute("aria-activedescendant", `snippet-suggestion-${active}`);
+    }
+  };
+
+  box.setAttribute("aria-controls", "snippet-suggestions");
+  box.setAttribute("aria-autocomplete", "list");
+  box.addEventListener("input", () => {
+    typed = shortcutAtCursor();
+    if (!typed) {
+      close();
+      return;
+    }
+    const word = typed.word;
+    shown = options
+      .filter((option) => option.dataset.shortcut.startsWith(word) || option.dataset.title.toLowerCase().startsWith(word))
+      .sort((a, b) => Number(b.dataset.shortcut === word) - Number(a.dataset.shortcut === word))
+      .slice(0, 6);
+    active = 0;
+    render();
+    if (shown.length) {
+      say(`${shown.length} snippets match; Tab inserts ${shown[0].dataset.title}.`);
+    }
+  });
+  box.addEventListener("keydown", (event) => {
+    if (suggestions.hidden || !shown.length) {
+      return;
+    }
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      active = (active + (event.key === "ArrowDown" ? 1 : shown.length - 1)) % shown.length;
+      render();
+      say(shown[active].dataset.title);
+    } else if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      const option = shown[active];
+      const range = typed;
+      close();
+      insert(option, range);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    }
+  });
+  box.addEventListener("blur", () => setTimeout(close, 150));
+
+  // The list: a filter, and a click inserts at the cursor.
+  if (search) {
+    search.hidden = false;
+    search.addEventListener("input", () => {
+      const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
+      for (const option of options) {
+        const text = `${option.dataset.title} /${option.dataset.shortcut} ${option.dataset.category}`.toLowerCase();
+        option.parentElement.hidden = !words.every((word) => text.includes(word));
+      }
+    });
+    search.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        options.find((option) => !option.parentElement.hidden)?.click();
+      }
+    });
+  }
+  for (const option of options) {
+    option.addEventListener("click", (event) => {
+      event.preventDefault();
+      picker.open = false;
+      insert(option, null);
+    });
+  }
+});

@@ -52,6 +52,8 @@ pub struct TicketView {
     /// The optional priority list (empty when the admins keep none).
     pub priorities: Vec<ferrodesk_store::TicketPriorityRecord>,
     pub requester: RequesterCard,
+    /// The snippets the agent may insert into a reply or note.
+    pub snippets: Vec<ferrodesk_store::SnippetRecord>,
 }
 
 /// Other tickets of the requester shown beside a ticket.
@@ -153,6 +155,14 @@ impl App {
         let (locked_by_other, locked_by_me) = self.lock_seen_by(&ticket, context.agent_id);
         let requester = self.requester_card(&context, &ticket).await?;
         let may = |permission| context.effective.has(permission);
+        let snippets = if may(Permission::TicketReply) || may(Permission::TicketNote) {
+            self.store()
+                .snippets()
+                .usable_snippets(context.agent_id)
+                .await?
+        } else {
+            Vec::new()
+        };
         let TicketState {
             ticket,
             labels,
@@ -180,6 +190,7 @@ impl App {
                 .list_ticket_priorities()
                 .await?,
             requester,
+            snippets,
             may_spam: may(Permission::TicketSpam),
             may_delete: may(Permission::TicketDelete),
             may_view_people: may(Permission::PeopleView),

@@ -15,6 +15,7 @@ pub(crate) mod portal;
 pub(crate) mod register;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
+pub(crate) mod snippets;
 mod ticket_search;
 pub(crate) mod tickets;
 pub(crate) mod verify_ip;
@@ -34,6 +35,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
         .merge(tickets::routes())
         .merge(ticket_search::routes())
+        .merge(snippets::routes())
         .merge(people::routes())
         .merge(authoring::routes())
         .merge(news_authoring::routes())

@@ -35,6 +35,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/tickets/{reference}", get(show))
         .route("/agent/tickets/{reference}/reply", post(reply))
         .route("/agent/tickets/{reference}/properties", post(change))
+        .route(
+            "/agent/tickets/{reference}/snippets/{snippet_id}",
+            post(insert_snippet),
+        )
         .route("/agent/tickets/{reference}/follow", post(follow))
         .route(
             "/agent/tickets/{reference}/merge",
@@ -616,6 +620,62 @@ async fn reply(
         Err(AppError::Invalid(errors))
     };
     answer_ticket_form(&state, &session, &key, outcome, typed).await
+}
+
+/// The reply box as it was when the agent picked a snippet.
+#[derive(Debug, Default, Deserialize)]
+struct SnippetPick {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// A snippet filled in for this ticket: as JSON for the reply box's
+/// script (`Accept: application/json`), otherwise (no script) the ticket
+/// page again with the snippet added to what the reply box held.
+async fn insert_snippet(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path((reference, snippet_id)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    HtmlForm(pick): HtmlForm<SnippetPick>,
+) -> WebResult<Response> {
+    let key = path_ticket(&reference)?;
+    let filled = state
+        .app
+        .fill_snippet(&session.actor, &key, path_id(&snippet_id)?)
+        .await;
+    let wants_json = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/json"));
+    if wants_json {
+        let text = filled?;
+        return Ok(axum::Json(serde_json::json!({ "text": text })).into_response());
+    }
+    let is_note = pick.kind == "note";
+    match filled {
+        Ok(text) => {
+            let body = if pick.body.trim().is_empty() {
+                text
+            } else {
+                format!("{}\n\n{text}", pick.body.trim_end())
+            };
+            ticket_page(
+                &state,
+                &session,
+                &key,
+                Some((&body, is_note)),
+                FieldErrors::new(),
+            )
+            .await
+        }
+        Err(AppError::Invalid(errors)) => {
+            ticket_page(&state, &session, &key, Some((&pick.body, is_note)), errors).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -164,6 +164,23 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ),
     (
         "POST",
+        "/agent/tickets/{reference}/snippets/{snippet_id}",
+        Rule::Ticket {
+            full: 200,
+            own: 200,
+        },
+    ),
+    ("GET", "/agent/snippets", Rule::Agent(200)),
+    ("GET", "/agent/snippets/new", Rule::Agent(200)),
+    ("POST", "/agent/snippets/new", Rule::Agent(422)),
+    // A shared snippet: changing it takes "shared.manage".
+    ("GET", "/agent/snippets/{id}", Rule::Permitted(200)),
+    ("POST", "/agent/snippets/{id}", Rule::Permitted(422)),
+    // Tried on a snippet that does not exist, so that nobody deletes the
+    // shared one before the others have asked.
+    ("POST", "/agent/snippets/{id}/delete", Rule::Agent(404)),
+    (
+        "POST",
         "/agent/tickets/{reference}/access-links/revoke",
         Rule::Ticket {
             full: 303,
@@ -349,6 +366,8 @@ struct Setup {
     organization: i64,
     article: i64,
     article_category: i64,
+    /// A shared snippet.
+    snippet: i64,
 }
 
 async fn staff(app: &TestApp, email: &str) -> Browser {
@@ -441,6 +460,7 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
             "people.edit",
             "people.merge",
             "content.manage",
+            "shared.manage",
         ])
         .collect();
     let full_group = app
@@ -604,6 +624,20 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
                 .unwrap(),
             article,
             article_category,
+            snippet: app
+                .app
+                .create_snippet(
+                    &Caller::new(&admin_actor, ""),
+                    &ferrodesk_app::SnippetInput {
+                        title: "Thanks".into(),
+                        shortcut: "thanks".into(),
+                        body: "Thanks, {{ user.first_name }}.".into(),
+                        shared: true,
+                        ..ferrodesk_app::SnippetInput::default()
+                    },
+                )
+                .await
+                .unwrap(),
         },
     )
 }
@@ -625,7 +659,8 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         .replace("{email_id}", "999999")
         .replace("{person_id}", "999999")
         .replace("{message_id}", "1")
-        .replace("{decision}", "approve");
+        .replace("{decision}", "approve")
+        .replace("{snippet_id}", &setup.snippet.to_string());
     let id = if route.starts_with("/admin/tickets/fields") {
         setup.field
     } else if route.starts_with("/admin/teams") {
@@ -640,6 +675,8 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         setup.article_category
     } else if route.starts_with("/agent/people") {
         setup.user
+    } else if route.starts_with("/agent/snippets") && !route.ends_with("/delete") {
+        setup.snippet
     } else if route.starts_with("/agent/organizations") && !route.ends_with("/delete") {
         setup.organization
     } else {

@@ -429,3 +429,48 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn an_agent_inserts_a_snippet_by_typing_its_shortcut(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        let admin = crate::tickets::actor_of(&desk.admin);
+        app.app.create_snippet(&ferrodesk_app::Caller::new(&admin, ""), &ferrodesk_app::SnippetInput {
+            title: "Refund on its way".into(),
+            shortcut: "refund".into(),
+            body: "Hi {{ user.first_name }}, your refund for {{ ticket.reference }} is on its way.".into(),
+            shared: true,
+            ..ferrodesk_app::SnippetInput::default()
+        }).await.unwrap();
+        let reference = crate::tickets::open_ticket(&app, &desk.admin, desk.support, "Where is my refund?").await;
+        staff_login(&browser, &app, "alice@example.org").await;
+        browser.goto(&app.url(&format!("/agent/tickets/{reference}"))).await;
+
+        // "/ref" offers the snippet; Tab puts it in place of what was typed.
+        browser.type_into("#body", "Thanks for waiting.\n/ref").await;
+        let offered = browser.script("return document.querySelector('#snippet-suggestions').hidden ? '' : document.querySelector('#snippet-suggestions').textContent;").await;
+        assert!(offered.as_str().unwrap_or_default().contains("Refund on its way"), "{offered}");
+        let backend = format!("{:?}", app.database.backend).to_lowercase();
+        crate::layout::shoot(&browser, &backend, "snippet-suggestions").await;
+        browser.type_into("#body", "\u{E004}").await;
+        let mut text = String::new();
+        for _ in 0..50 {
+            text = browser.script("return document.getElementById('body').value;").await.as_str().unwrap_or_default().to_owned();
+            if text.contains("refund for") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(text, format!("Thanks for waiting.\nHi Uma, your refund for {reference} is on its way."));
+        assert_eq!(browser.script("return document.activeElement.id;").await.as_str(), Some("body"), "the cursor stays in the reply box");
+
+        // Sent as written; the snippet's use is counted.
+        browser.click("#reply-form button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("notice=sent")).await;
+        assert!(browser.text_of(".message.from-agent").await.contains("your refund for"));
+        let used = app.app.snippet_library(&crate::tickets::actor_of(&desk.alice)).await.unwrap().snippets[0].record.usage_count;
+        assert_eq!(used, 1);
+        browser.close().await;
+    }
+}

@@ -24,7 +24,7 @@ async fn overflows(browser: &Browser) -> bool {
         .unwrap_or(true)
 }
 
-async fn shoot(browser: &Browser, backend: &str, name: &str) {
+pub(crate) async fn shoot(browser: &Browser, backend: &str, name: &str) {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&folder).unwrap();
     browser
@@ -96,6 +96,13 @@ on_both_backends! { spawn_app;
         let mailed = format!("/agent/tickets/{mailed}");
         // A default signature, so the reply box shows the one it adds.
         app.app.set_default_signature(&caller, "Kind regards,\n{{ agent.first_name }} at {{ helpdesk.name }}").await.unwrap();
+        // Snippets, so the reply box offers them and the library has some.
+        for (title, shortcut, category, shared) in [("Refund on its way", "refund", "Billing", true), ("Ask for a screenshot", "screenshot", "", false)] {
+            app.app.create_snippet(&caller, &ferrodesk_app::SnippetInput {
+                title: title.into(), shortcut: shortcut.into(), category: category.into(), shared,
+                body: "Hi {{ user.first_name }},\n\nthanks for writing about {{ ticket.reference }}.".into(),
+            }).await.unwrap();
+        }
         let organization = app.app.create_organization(&caller, "Acme Printing").await.unwrap();
         let delete_organization = format!("/agent/organizations/{organization}/delete");
         let ticket = format!("/agent/tickets/{sample}");
@@ -112,6 +119,7 @@ on_both_backends! { spawn_app;
             ("/admin/email/accounts", "admin-email-accounts"), ("/admin/email/accounts/new", "admin-email-account"), ("/admin/email/rejections", "admin-rejected-mail"),
             (mailed.as_str(), "agent-ticket-by-mail"), ("/agent/account", "agent-account"),
             (delete_organization.as_str(), "delete-organization"), ("/agent/search?q=printer", "agent-search"),
+            ("/agent/snippets", "agent-snippets"), ("/agent/snippets/new", "agent-snippet-new"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;

@@ -37,6 +37,7 @@ mod scale;
 mod security;
 mod sessions;
 mod setup;
+mod snippets;
 mod staff_login;
 mod ticket_actions;
 mod ticket_search;
