@@ -115,10 +115,11 @@ pub use ticket_search::{
     SEARCH_PAGE_SIZE, TicketSearchHit, TicketSearchInput, TicketSearchPage, parse_query,
 };
 pub use tickets::{
-    AgentContext, Channel, FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed,
-    PostedMessage, ReplyInput, Requester, RequesterCard, StatusFilter, TICKET_LOCK_DURATION,
-    TICKET_PAGE_SIZE, TicketChange, TicketKey, TicketList, TicketListQuery, TicketNeighbours,
-    TicketState, TicketThread, TicketView, describe_log_entry, parsed,
+    AgentContext, BULK_LIMIT, BulkAction, BulkChoices, BulkOutcome, BulkTicket, Channel,
+    FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed, PostedMessage, ReplyInput,
+    Requester, RequesterCard, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange,
+    TicketKey, TicketList, TicketListQuery, TicketNeighbours, TicketState, TicketThread,
+    TicketView, describe_log_entry, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

@@ -215,3 +215,123 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The ticket list: tick tickets (Shift-click ticks the range from the last
+// one), tick the whole page, and see the count on the bulk bar; j and k
+// move a cursor along the rows, x ticks the row at the cursor and Enter
+// opens it.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("bulk-form");
+  const table = document.getElementById("tickets");
+  if (!form || !table) {
+    return;
+  }
+  const boxes = () => Array.from(table.querySelectorAll("tbody input[name=ticket]"));
+  const pickAll = document.getElementById("pick-all");
+  const bar = document.getElementById("bulk-bar");
+  const count = document.getElementById("bulk-count");
+  const allMatching = document.getElementById("all-matching");
+  const plain = count ? count.textContent : "";
+  let last = null;
+  let cursor = -1;
+
+  const refresh = () => {
+    const ticked = boxes().filter((box) => box.checked);
+    for (const box of boxes()) {
+      box.closest("tr").classList.toggle("picked", box.checked);
+    }
+    if (pickAll) {
+      pickAll.checked = ticked.length > 0 && ticked.length === boxes().length;
+      pickAll.indeterminate = ticked.length > 0 && ticked.length < boxes().length;
+    }
+    if (count) {
+      count.textContent = allMatching?.checked
+        ? "Every ticket this list holds is selected: choose what to do"
+        : ticked.length
+          ? `${ticked.length} selected: choose what to do`
+          : plain;
+    }
+    if (bar) {
+      bar.toggleAttribute("data-picked", ticked.length > 0 || Boolean(allMatching?.checked));
+    }
+  };
+
+  if (pickAll) {
+    pickAll.hidden = false;
+    pickAll.addEventListener("change", () => {
+      for (const box of boxes()) {
+        box.checked = pickAll.checked;
+      }
+      refresh();
+    });
+  }
+  allMatching?.addEventListener("change", refresh);
+  table.addEventListener("click", (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.name !== "ticket") {
+      return;
+    }
+    const all = boxes();
+    if (event.shiftKey && last && last !== box) {
+      const [from, to] = [all.indexOf(last), all.indexOf(box)].sort((a, b) => a - b);
+      for (const other of all.slice(from, to + 1)) {
+        other.checked = box.checked;
+      }
+    }
+    last = box;
+    refresh();
+  });
+  // Nothing ticked: say so rather than send an empty form.
+  form.addEventListener("submit", (event) => {
+    if (!boxes().some((box) => box.checked) && !allMatching?.checked) {
+      event.preventDefault();
+      if (bar) {
+        bar.open = true;
+      }
+      if (count) {
+        count.textContent = "Tick the tickets to change first";
+      }
+    }
+  });
+
+  const rows = () => Array.from(table.querySelectorAll("tbody tr[id^=t-]"));
+  const moveTo = (index) => {
+    const all = rows();
+    if (!all.length) {
+      return;
+    }
+    cursor = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach((row, at) => row.classList.toggle("cursor", at === cursor));
+    const row = all[cursor];
+    row.querySelector("input[name=ticket]")?.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    const target = event.target;
+    const typing = target instanceof HTMLElement
+      && (target.isContentEditable || target.closest("textarea, select, input:not([type=checkbox])"));
+    if (typing) {
+      return;
+    }
+    const row = rows()[cursor];
+    if (event.key === "j") {
+      moveTo(cursor + 1);
+    } else if (event.key === "k") {
+      moveTo(cursor - 1);
+    } else if (event.key === "x" && row) {
+      const box = row.querySelector("input[name=ticket]");
+      box.checked = !box.checked;
+      last = box;
+      refresh();
+    } else if (event.key === "Enter" && row && target instanceof HTMLInputElement && target.name === "ticket") {
+      row.querySelector("a.row-link")?.click();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+  refresh();
+});

@@ -92,12 +92,24 @@ impl App {
         change: &TicketChange,
     ) -> AppResult<TicketState> {
         let (context, ticket) = self.ticket_to_edit(caller.actor, key).await?;
+        let (state, _) = self.apply_change(&context, ticket, change).await?;
+        Ok(state)
+    }
+
+    /// Changes a ticket the agent may edit (`context` is checked already);
+    /// answers the ticket as it is now and whether anything changed.
+    pub(crate) async fn apply_change(
+        &self,
+        context: &AgentContext,
+        ticket: TicketRecord,
+        change: &TicketChange,
+    ) -> AppResult<(TicketState, bool)> {
         let before = self.state_of(ticket).await?;
-        let target = self.checked_target(&context, &before, change).await?;
+        let target = self.checked_target(context, &before, change).await?;
         let ticket = &before.ticket;
         let log = log_of(ticket, &before, &target);
         if log.is_empty() {
-            return Ok(before);
+            return Ok((before, false));
         }
         let changed_fields: Vec<(i64, Option<String>)> = before
             .fields
@@ -146,11 +158,12 @@ impl App {
             .get_ticket(ticket.id)
             .await?
             .ok_or(AppError::NotFound)?;
-        Ok(TicketState {
+        let state = TicketState {
             ticket,
             labels: target.labels,
             fields: target.fields,
-        })
+        };
+        Ok((state, true))
     }
 
     /// Moves a ticket to Deleted (agents with the delete permission); a

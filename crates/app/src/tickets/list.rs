@@ -359,6 +359,30 @@ impl App {
         })
     }
 
+    /// The ids of the tickets the list's query holds (its cursors
+    /// ignored), newest activity first, at most `super::BULK_LIMIT`: "select all
+    /// matching".
+    pub async fn matching_ticket_ids(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+    ) -> AppResult<Vec<i64>> {
+        let query = TicketListQuery {
+            after: None,
+            before: None,
+            ..query.clone()
+        };
+        let listing = self
+            .listing(actor, &query, super::BULK_LIMIT as i64, 0)
+            .await?;
+        Ok(listing
+            .page
+            .tickets
+            .iter()
+            .map(|ticket| ticket.id)
+            .collect())
+    }
+
     /// Tickets for the API: `count` rows after the cursor, or else from
     /// `offset`, with the exact total under the same filters and each
     /// ticket's labels.

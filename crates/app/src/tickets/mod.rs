@@ -8,11 +8,13 @@
 //!   references, requesters found or made by address);
 //! - `reply`: replies and notes, and the mail a reply sends;
 //! - `change`: property changes with their log, and deleting;
-//! - `merge`, `ccs`, `locks`: merging, copied users, locks and following.
+//! - `merge`, `ccs`, `locks`: merging, copied users, locks and following;
+//! - `bulk`: one change, merge or follow on many tickets from the list.
 //!
 //! Every use case starts from what the acting agent may see; a ticket
 //! outside it is "not found", never "forbidden".
 
+mod bulk;
 mod ccs;
 mod change;
 mod context;
@@ -26,6 +28,7 @@ mod merge;
 mod reply;
 mod view;
 
+pub use bulk::{BULK_LIMIT, BulkAction, BulkChoices, BulkOutcome, BulkTicket};
 pub use context::{AgentContext, TicketKey};
 pub use inputs::{
     Channel, FieldValues, NewTicket, Parsed, ReplyInput, Requester, TicketChange, parsed,

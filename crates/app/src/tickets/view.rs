@@ -247,7 +247,7 @@ impl App {
     }
 
     /// Agents a ticket may be assigned to: every agent not disabled.
-    async fn assignable_agents(&self) -> AppResult<Vec<MemberRecord>> {
+    pub(crate) async fn assignable_agents(&self) -> AppResult<Vec<MemberRecord>> {
         Ok(self
             .store()
             .people()

@@ -4,6 +4,7 @@ pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod agent;
 pub(crate) mod authoring;
+pub(crate) mod bulk;
 pub(crate) mod forgot_password;
 pub(crate) mod help_tickets;
 pub(crate) mod knowledge_base;
@@ -34,6 +35,7 @@ use crate::session::Session;
 pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
         .merge(tickets::routes())
+        .merge(bulk::routes())
         .merge(ticket_search::routes())
         .merge(snippets::routes())
         .merge(people::routes())

@@ -97,7 +97,7 @@ async fn original(
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct ListParameters {
+pub(crate) struct ListParameters {
     #[serde(default)]
     view: String,
     status: Option<String>,
@@ -128,6 +128,9 @@ struct ListPage {
     /// This list's own query (filters and page), encoded for the links to
     /// its tickets, to come back to.
     list_query: String,
+    /// What the bulk controls offer.
+    bulk: ferrodesk_app::BulkChoices,
+    bulk_limit: i64,
 }
 
 impl ListPage {
@@ -147,6 +150,16 @@ impl ListPage {
     /// How long ago, in a few characters that never wrap.
     fn ago(&self, millis: &i64) -> String {
         relative_time(*millis, self.now)
+    }
+
+    /// Whether the bulk controls offer a status: spam and deleted only to
+    /// agents who may put tickets there.
+    fn bulk_offers(&self, status: &TicketStatus) -> bool {
+        match status {
+            TicketStatus::Spam => self.bulk.may_spam,
+            TicketStatus::Deleted => self.bulk.may_delete,
+            _ => true,
+        }
     }
 
     fn labels_of(&self, ticket_id: &i64) -> Vec<String> {
@@ -183,7 +196,7 @@ fn optional_number(text: Option<&str>) -> WebResult<Option<i64>> {
 impl ListParameters {
     /// The filters as the use case takes them; a value that does not
     /// parse is a bad request (the page's controls cannot send one).
-    fn query(&self) -> WebResult<TicketListQuery> {
+    pub(crate) fn query(&self) -> WebResult<TicketListQuery> {
         let bad = |what: &str| crate::error::WebError::BadRequest(what.to_owned().into());
         let urgency = optional_number(self.urgency.as_deref())?
             .map(Urgency::new)
@@ -248,6 +261,8 @@ async fn list(
         base_query,
         now: state.app.now().millis(),
         list_query,
+        bulk: state.app.bulk_choices(&session.actor).await?,
+        bulk_limit: ferrodesk_app::BULK_LIMIT as i64,
     })
 }
 
@@ -465,7 +480,7 @@ struct ListNavigation {
 
 /// Whether a `list` parameter looks like a list's own query string: only
 /// the characters the list's links use. Anything else means the plain list.
-fn is_list_query(query: &&str) -> bool {
+pub(crate) fn is_list_query(query: &&str) -> bool {
     query.len() <= 600
         && query
             .bytes()

@@ -72,6 +72,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/agent/account/two-factor/disable", Rule::Own(422)),
     ("GET", "/agent/tickets", Rule::Agent(200)),
     ("GET", "/agent/tickets/new", Rule::Agent(200)),
+    // Nothing ticked: refused with the reason, whoever asks.
+    ("POST", "/agent/tickets/bulk", Rule::Agent(422)),
     ("POST", "/agent/tickets/new", Rule::Agent(422)),
     (
         "GET",

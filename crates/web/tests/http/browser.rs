@@ -474,3 +474,45 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn an_agent_ticks_three_tickets_with_the_keyboard_and_changes_them_together(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        let mut references = Vec::new();
+        for subject in ["Toner low", "Paper jam", "Scanner offline", "Unrelated question"] {
+            references.push(crate::tickets::open_ticket(&app, &desk.admin, desk.support, subject).await);
+        }
+        staff_login(&browser, &app, "alice@example.org").await;
+        browser.goto(&app.url("/agent/tickets")).await;
+
+        // Newest first: j moves down, x ticks; Shift-click ticks a range.
+        browser.script("document.activeElement.blur();").await;
+        for key in ["j", "j", "x"] {
+            browser.script(&format!("document.dispatchEvent(new KeyboardEvent('keydown', {{key: '{key}', bubbles: true}}));")).await;
+        }
+        browser.script("const boxes = document.querySelectorAll('tbody input[name=ticket]'); boxes[3].dispatchEvent(new MouseEvent('click', {bubbles: true, shiftKey: true}));").await;
+        let ticked = browser.script("return [...document.querySelectorAll('tbody input[name=ticket]')].map(box => box.checked);").await;
+        assert_eq!(ticked, serde_json::json!([false, true, true, true]), "the second row by keys, then the range to the fourth");
+        assert_eq!(browser.text_of("#bulk-count").await, "3 selected: choose what to do");
+
+        browser.click("#bulk-bar summary").await;
+        let backend = format!("{:?}", app.database.backend).to_lowercase();
+        crate::layout::shoot(&browser, &backend, "bulk-bar-desktop").await;
+        browser.click("#bulk-status option[value='pending']").await;
+        browser.type_into("#bulk-add-labels", "printer").await;
+        browser.click("#bulk-apply").await;
+        browser.wait_for_url(|url| url.ends_with("/agent/tickets/bulk")).await;
+        assert_eq!(browser.text_of("h1").await, "3 tickets changed");
+        for reference in &references[..3] {
+            let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(reference)).await.unwrap().unwrap();
+            assert_eq!(ticket.status.key(), "pending", "{reference}");
+        }
+        let untouched = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&references[3])).await.unwrap().unwrap();
+        assert_eq!(untouched.status.key(), "awaiting_agent");
+        browser.click("#back-to-list").await;
+        browser.wait_for_url(|url| url.contains("/agent/tickets?")).await;
+        browser.close().await;
+    }
+}

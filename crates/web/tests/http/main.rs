@@ -12,6 +12,7 @@ mod attachments;
 mod bad_input;
 mod branding;
 mod browser;
+mod bulk_actions;
 mod client_address;
 mod csrf;
 mod errors_and_headers;
