@@ -96,6 +96,7 @@ pub struct Workers {
     stop: watch::Sender<bool>,
     pool: tokio::task::JoinHandle<()>,
     fetcher: tokio::task::JoinHandle<()>,
+    live_reader: tokio::task::JoinHandle<()>,
 }
 
 impl Workers {
@@ -105,6 +106,7 @@ impl Workers {
         let _ = self.stop.send(true);
         let _ = self.pool.await;
         let _ = self.fetcher.await;
+        let _ = self.live_reader.await;
     }
 }
 
@@ -121,12 +123,17 @@ fn lease_owner() -> String {
 }
 
 impl App {
-    /// Starts this node's worker pool.
+    /// Starts this node's worker pool, its mail fetching and the reader
+    /// of ticket events behind the agents' live updates.
     pub fn start_workers(&self, config: WorkerConfig) -> Workers {
         let (stop, stopped) = watch::channel(false);
         let app = self.clone();
         let fetching = stopped.clone();
+        let reading = stopped.clone();
         let pool = tokio::spawn(async move { app.run_pool(config, stopped).await });
+        let app_for_reader = self.clone();
+        let live_reader =
+            tokio::spawn(async move { app_for_reader.run_live_reader(reading).await });
         let app = self.clone();
         let fetcher = tokio::spawn(async move {
             app.run_mail_fetching(config.mail_fetch_tick, fetching)
@@ -136,6 +143,7 @@ impl App {
             stop,
             pool,
             fetcher,
+            live_reader,
         }
     }
 

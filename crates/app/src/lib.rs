@@ -15,6 +15,7 @@ mod hostnames;
 mod inbound;
 mod jobs;
 mod knowledge_base;
+mod live;
 mod mail;
 pub mod markdown;
 mod news;
@@ -66,7 +67,9 @@ pub use ferrodesk_store::{
 pub use ferrodesk_store::{
     EmailAccountRecord, EmailAccountWrite, JobRecord, LinkPurpose, MailRecord,
 };
-pub use ferrodesk_store::{ImapFetchState, InboundMailRecord, NotificationPreferences};
+pub use ferrodesk_store::{
+    ImapFetchState, InboundMailRecord, NotificationPreferences, TicketEventRecord,
+};
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
 pub use front_page::{CategoryTile, FrontPage};
@@ -80,6 +83,7 @@ pub use knowledge_base::{
     ARTICLE_STATUSES, ArticleEditor, ArticleInput, ArticlePage, CategoryNode, CategoryPage,
     KnowledgeBaseHome, VIEW_FLUSH_INTERVAL, category_tree, slug_from, voter_key,
 };
+pub use live::EventAudience;
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
     TemplateOverview, TemplatePreview, TemplateText, hide_tokens,
@@ -160,6 +164,7 @@ struct Inner {
     article_cache: knowledge_base::ArticleCache,
     search_vocabulary: search::VocabularyCache,
     ticket_counts: tickets::TicketCountCache,
+    live: live::LiveHub,
 }
 
 /// How an application is set up besides its store and key.
@@ -211,6 +216,8 @@ impl App {
     ) -> AppResult<App> {
         let settings = settings::SettingsCache::load(&store, options.clock.now()).await?;
         let passwords = passwords::PasswordHasher::new().await?;
+        // Every event committed from here on reaches this node's streams.
+        let live = live::LiveHub::after(store.tickets().newest_ticket_event_id().await?);
         Ok(App {
             inner: Arc::new(Inner {
                 store,
@@ -228,6 +235,7 @@ impl App {
                 article_cache: knowledge_base::ArticleCache::default(),
                 search_vocabulary: search::VocabularyCache::default(),
                 ticket_counts: tickets::TicketCountCache::default(),
+                live,
             }),
         })
     }

@@ -78,6 +78,7 @@ pub use tickets::{
     TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
     TicketSearch, TicketUpdate, Visibility,
 };
+pub use tickets::{TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener, TicketEventRecord};
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
 
@@ -145,6 +146,9 @@ pub struct Store {
     backend: Backend,
     /// Ticket writes through this store, for `ticket_change_mark`.
     ticket_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Woken when this process commits a ticket event (other nodes hear of
+    /// theirs through `listen_for_ticket_events`).
+    ticket_events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds. The body
@@ -169,6 +173,7 @@ impl Store {
         Ok(Store {
             backend,
             ticket_writes: Default::default(),
+            ticket_events: Default::default(),
         })
     }
 
@@ -183,6 +188,7 @@ impl Store {
         Ok(Store {
             backend,
             ticket_writes: Default::default(),
+            ticket_events: Default::default(),
         })
     }
 
@@ -192,6 +198,7 @@ impl Store {
         Ok(Store {
             backend: Backend::connect(url).await?,
             ticket_writes: Default::default(),
+            ticket_events: Default::default(),
         })
     }
 

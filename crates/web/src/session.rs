@@ -50,6 +50,13 @@ impl Session {
 /// on, they do not keep a session alive.
 pub(crate) const BACKGROUND_HEADER: &str = "x-ferrodesk-background";
 
+/// Whether a request is one of the pages' own background requests: it
+/// carries `BACKGROUND_HEADER`, or it is the live-update stream (which
+/// cannot carry headers, and reconnects on its own).
+fn is_background(request: &Request) -> bool {
+    request.headers().contains_key(BACKGROUND_HEADER) || request.uri().path() == "/agent/events"
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = WebError;
 
@@ -197,11 +204,7 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
     let resumed = match &presented {
         Some(CookieToken::Session(token)) => match state
             .app
-            .resume_session(
-                surface,
-                token,
-                request.headers().contains_key(BACKGROUND_HEADER),
-            )
+            .resume_session(surface, token, is_background(&request))
             .await
         {
             Ok(Actor::Visitor) => None,

@@ -365,4 +365,15 @@ impl Store {
     pub(crate) fn note_ticket_write(&self) {
         self.ticket_writes.fetch_add(1, Ordering::AcqRel);
     }
+
+    /// Wakes this process's event readers; called once a write that added
+    /// a ticket event is committed.
+    pub(crate) fn note_ticket_event(&self) {
+        self.ticket_events.notify_waiters();
+    }
+
+    /// Resolves when this process next commits a ticket event.
+    pub fn ticket_event_written(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.ticket_events.clone()
+    }
 }

@@ -63,8 +63,12 @@ impl super::Tickets<'_> {
             // The target now holds the source's messages; the source none.
             super::reindex(&mut transaction, super::Reindex::Ticket(target.id)).await?;
             super::reindex(&mut transaction, super::Reindex::Ticket(source.id)).await?;
+            for ticket in [source.id, target.id] {
+                super::events::insert_event(&mut transaction, ticket, super::TicketEventKind::Merged, actor.id, now).await?;
+            }
             transaction.commit().await?;
             self.note_ticket_write();
+            self.note_ticket_event();
         });
         Ok(())
     }

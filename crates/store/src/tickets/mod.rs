@@ -7,6 +7,7 @@
 
 mod access;
 mod ccs;
+mod events;
 mod followers;
 mod list;
 mod merge;
@@ -14,6 +15,7 @@ mod search;
 mod thread;
 mod write;
 
+pub use events::{TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener, TicketEventRecord};
 pub use list::{TicketChangeMark, TicketFilter, TicketPage, Visibility};
 pub use search::{
     Comparison, RANKED_MATCHES, SearchCondition, SearchFilter, SearchOrder, SearchPosition,

@@ -412,6 +412,14 @@ async fn insert_ticket_contents(
         crate::audit::insert_audit(connected, entry, now).await?;
     }
     super::reindex(connected, super::Reindex::Ticket(id)).await?;
+    super::events::insert_event(
+        connected,
+        id,
+        super::TicketEventKind::Created,
+        ticket.message.author_id,
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -454,6 +462,12 @@ async fn apply_update(
     if words_changed {
         super::reindex(connected, super::Reindex::Ticket(ticket_id)).await?;
     }
+    let (kind, actor_id) = match update.message {
+        Some(message) if message.is_note => (super::TicketEventKind::Noted, message.author_id),
+        Some(message) => (super::TicketEventKind::Replied, message.author_id),
+        None => (super::TicketEventKind::Changed, update.actor.id),
+    };
+    super::events::insert_event(connected, ticket_id, kind, actor_id, now).await?;
     Ok(message_id)
 }
 
@@ -476,6 +490,7 @@ impl super::Tickets<'_> {
             insert_ticket_contents(&mut transaction, id, ticket, now).await?;
             transaction.commit().await?;
             self.note_ticket_write();
+            self.note_ticket_event();
             Ok(Some(id))
         })
     }
@@ -494,6 +509,7 @@ impl super::Tickets<'_> {
             let message_id = apply_update(&mut transaction, ticket_id, update, now).await?;
             transaction.commit().await?;
             self.note_ticket_write();
+            self.note_ticket_event();
             Ok(message_id)
         })
     }

@@ -8,6 +8,7 @@ pub(crate) mod bulk;
 pub(crate) mod forgot_password;
 pub(crate) mod help_tickets;
 pub(crate) mod knowledge_base;
+pub(crate) mod live;
 pub(crate) mod news;
 pub(crate) mod news_authoring;
 pub(crate) mod password_reset;
@@ -36,6 +37,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
     agent::routes()
         .merge(tickets::routes())
         .merge(bulk::routes())
+        .merge(live::routes())
         .merge(ticket_search::routes())
         .merge(snippets::routes())
         .merge(people::routes())

@@ -47,6 +47,9 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/agent/logout", Rule::Public),
     ("GET", "/agent", Rule::Agent(200)),
     ("GET", "/agent/search", Rule::Agent(200)),
+    // The live-update stream: each agent gets their own (and only the
+    // events they may see, which `live_updates` checks).
+    ("GET", "/agent/events", Rule::Agent(200)),
     ("GET", "/agent/", Rule::Public),
     ("GET", "/agent/account", Rule::Own(200)),
     ("GET", "/agent/account/password", Rule::Own(200)),

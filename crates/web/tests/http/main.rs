@@ -22,6 +22,7 @@ mod help_tickets;
 mod ip_allow_list;
 mod knowledge_base;
 mod layout;
+mod live_updates;
 mod login_mails;
 mod mail;
 mod mail_in;

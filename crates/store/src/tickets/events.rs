@@ -1,0 +1,187 @@
+//! Ticket events for the agents' live updates: every write to a ticket
+//! adds one row in its own transaction, numbered in commit order, and the
+//! event streams read the rows after the last one they saw.
+//!
+//! On PostgreSQL two transactions could take ids in one order and commit
+//! in the other, and a reader between the commits would skip the first
+//! id for good; so the row is written last, under a transaction-scoped
+//! advisory lock that is held until commit, and a `NOTIFY` (delivered at
+//! commit) wakes every node's reader. SQLite has one writer at a time and
+//! one process, which its in-process wake-up covers.
+
+use ferrodesk_core::{TicketRef, TicketStatus, Timestamp};
+
+use crate::backend::{Connected, Connection, on_connection};
+use crate::{StoreResult, on_backend};
+
+/// The channel every node listens on for new ticket events.
+pub const TICKET_EVENTS_CHANNEL: &str = "ferrodesk_ticket_events";
+
+/// What happened to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketEventKind {
+    Created,
+    /// A message the requester sees, from anyone.
+    Replied,
+    /// An internal note.
+    Noted,
+    /// Properties changed (status, assignment, labels, fields…).
+    Changed,
+    /// Another ticket was merged into it, or it into another.
+    Merged,
+}
+
+impl TicketEventKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            TicketEventKind::Created => "created",
+            TicketEventKind::Replied => "replied",
+            TicketEventKind::Noted => "noted",
+            TicketEventKind::Changed => "changed",
+            TicketEventKind::Merged => "merged",
+        }
+    }
+}
+
+/// An event with the ticket as it is now: what a stream needs to decide
+/// who may see it and to describe it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TicketEventRecord {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub kind: String,
+    pub actor_id: Option<i64>,
+    /// The actor's name, when the actor is a person still there.
+    pub actor_name: Option<String>,
+    pub occurred_at: i64,
+    #[sqlx(try_from = "String")]
+    pub reference: TicketRef,
+    pub subject: String,
+    #[sqlx(try_from = "String")]
+    pub status: TicketStatus,
+    pub department_id: i64,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+}
+
+/// Adds an event on the transaction the caller holds; call it last, just
+/// before the commit (see the module's note on PostgreSQL).
+pub(crate) async fn insert_event(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    kind: TicketEventKind,
+    actor_id: Option<i64>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    if let Connection::Postgres(connection) = connected.connection() {
+        sqlx::query("SELECT pg_advisory_xact_lock(7301002)")
+            .execute(&mut *connection)
+            .await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(TICKET_EVENTS_CHANNEL)
+            .execute(&mut *connection)
+            .await?;
+    }
+    on_connection!(connected, connection => {
+        sqlx::query(
+            "INSERT INTO ticket_events (ticket_id, kind, actor_id, occurred_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(ticket_id)
+        .bind(kind.key())
+        .bind(actor_id)
+        .bind(now.millis())
+        .execute(connection)
+        .await?;
+    });
+    Ok(())
+}
+
+impl super::Tickets<'_> {
+    /// Up to `limit` events after `after_id`, oldest first, each with its
+    /// ticket as it is now.
+    pub async fn ticket_events_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<TicketEventRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, TicketEventRecord>(
+                "SELECT e.id, e.ticket_id, e.kind, e.actor_id, \
+                     (SELECT p.name FROM people p WHERE p.id = e.actor_id) AS actor_name, e.occurred_at, \
+                     t.reference, t.subject, t.status, t.department_id, t.agent_id, t.team_id \
+                 FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
+                 WHERE e.id > $1 ORDER BY e.id LIMIT $2",
+            )
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The newest event's id (0 when there is none): where a new stream
+    /// starts.
+    pub async fn newest_ticket_event_id(&self) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM ticket_events")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// The oldest event still kept (0 when there is none): a stream asked
+    /// to resume from before it has missed events.
+    pub async fn oldest_ticket_event_id(&self) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MIN(id), 0) FROM ticket_events")
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Forgets events older than `before`; answers how many.
+    pub async fn prune_ticket_events(&self, before: Timestamp) -> StoreResult<u64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query("DELETE FROM ticket_events WHERE occurred_at < $1")
+                .bind(before.millis())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    /// A connection that hears about new events from every node
+    /// (PostgreSQL's `LISTEN`); `None` on SQLite, where this process is
+    /// the only writer and wakes its readers itself.
+    pub async fn listen_for_ticket_events(&self) -> StoreResult<Option<TicketEventListener>> {
+        match &self.backend {
+            crate::Backend::Sqlite(_) => Ok(None),
+            crate::Backend::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(TICKET_EVENTS_CHANNEL).await?;
+                Ok(Some(TicketEventListener { listener }))
+            }
+        }
+    }
+}
+
+/// A PostgreSQL connection listening for new ticket events.
+pub struct TicketEventListener {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl std::fmt::Debug for TicketEventListener {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("TicketEventListener")
+    }
+}
+
+impl TicketEventListener {
+    /// Waits for the next notification (several may arrive as one). An
+    /// error means the connection was lost; the listener reconnects on
+    /// the next call.
+    pub async fn next(&mut self) -> StoreResult<()> {
+        self.listener.recv().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! Live updates on both databases: `/agent/events` streams the ticket
+//! events each agent may see and nothing else, resumes after a
+//! `Last-Event-ID`, refuses foreign pages, and reaches the streams of
+//! another node on the same database.
+
+use std::time::Duration;
+
+use ferrodesk_testkit::on_both_backends;
+
+use crate::helpers::{TestApp, location, spawn_app};
+use crate::security::Browser;
+use crate::tickets::{desk, open_ticket, post_on, signed_in};
+
+/// One server-sent event: its id, type and data.
+#[derive(Debug, Clone)]
+struct Sent {
+    id: Option<String>,
+    event: String,
+    data: serde_json::Value,
+}
+
+/// An open event stream and what it has sent so far.
+struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Stream {
+    async fn open(app: &TestApp, browser: &Browser, last_event_id: Option<&str>) -> Stream {
+        let mut request = browser.client.get(app.url("/agent/events"));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Stream {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The events sent within `within`, stopping early once `wanted` came.
+    async fn read(&mut self, wanted: usize, within: Duration) -> Vec<Sent> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut sent = Vec::new();
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, String::new(), String::new());
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("id:") {
+                        id = Some(value.trim().to_owned());
+                    } else if let Some(value) = line.strip_prefix("event:") {
+                        event = value.trim().to_owned();
+                    } else if let Some(value) = line.strip_prefix("data:") {
+                        data.push_str(value.trim());
+                    }
+                }
+                if !event.is_empty() {
+                    sent.push(Sent {
+                        id,
+                        event,
+                        data: serde_json::from_str(&data).unwrap(),
+                    });
+                }
+            }
+            if sent.len() >= wanted {
+                return sent;
+            }
+            match tokio::time::timeout_at(deadline, self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return sent,
+            }
+        }
+    }
+}
+
+fn subjects(sent: &[Sent]) -> Vec<String> {
+    sent.iter()
+        .map(|event| {
+            format!(
+                "{} {}",
+                event.data["kind"].as_str().unwrap(),
+                event.data["subject"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+on_both_backends! { spawn_app;
+
+    async fn each_agent_hears_of_the_tickets_they_may_see_and_no_others(app: TestApp) {
+        let desk = desk(&app).await;
+        let alice = signed_in(&app, "alice@example.org").await;
+        let bob = signed_in(&app, "bob@example.org").await;
+        let carol = signed_in(&app, "carol@example.org").await;
+        let mut alice_stream = Stream::open(&app, &alice, None).await;
+        let mut bob_stream = Stream::open(&app, &bob, None).await;
+        let mut carol_stream = Stream::open(&app, &carol, None).await;
+
+        // A Support ticket, then a Sales one assigned to Bob.
+        let printer = open_ticket(&app, &desk.admin, desk.support, "Printer on fire").await;
+        let deal = open_ticket(&app, &desk.admin, desk.sales, "Secret deal").await;
+        app.app.change_ticket(
+            &ferrodesk_app::Caller::new(&crate::tickets::actor_of(&desk.admin), ""),
+            &crate::helpers::ticket_key(&deal),
+            &crate::helpers::assignment(desk.sales, desk.bob.id),
+        ).await.unwrap();
+
+        let heard = alice_stream.read(1, Duration::from_secs(5)).await;
+        assert_eq!(subjects(&heard), vec!["created Printer on fire"]);
+        assert_eq!(heard[0].event, "ticket");
+        assert_eq!(heard[0].data["reference"], printer.as_str());
+        assert_eq!(heard[0].data["actor"], "Uma User", "who wrote the first message");
+        let first_id = heard[0].id.clone().unwrap();
+        // Bob hears of the deal once it is his, and never of the printer.
+        let heard = bob_stream.read(1, Duration::from_secs(5)).await;
+        assert_eq!(subjects(&heard), vec!["changed Secret deal"], "not its creation, before it was his");
+        assert!(carol_stream.read(1, Duration::from_millis(1500)).await.is_empty(), "Carol sees no department");
+        assert!(alice_stream.read(1, Duration::from_millis(300)).await.is_empty(), "Alice never hears of Sales");
+
+        // A reply and a note, with who wrote them.
+        let path = format!("/agent/tickets/{printer}");
+        post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "note"), ("body", "On it.")]).await;
+        let heard = alice_stream.read(1, Duration::from_secs(5)).await;
+        assert_eq!(subjects(&heard), vec!["noted Printer on fire"]);
+        assert_eq!(heard[0].data["actor_id"], desk.alice.id);
+
+        // A browser that reconnects gets what it missed, in order.
+        let mut again = Stream::open(&app, &alice, Some(&first_id)).await;
+        let heard = again.read(1, Duration::from_secs(5)).await;
+        assert_eq!(subjects(&heard), vec!["noted Printer on fire"]);
+
+        // Events no longer kept: the page is told to reload.
+        let everything = ferrodesk_core::Timestamp(app.app.now().millis() + 1);
+        app.app.store().tickets().prune_ticket_events(everything).await.unwrap();
+        app.advance_clock(Duration::from_secs(1));
+        open_ticket(&app, &desk.admin, desk.support, "Scanner").await;
+        let mut late = Stream::open(&app, &alice, Some(&first_id)).await;
+        let heard = late.read(2, Duration::from_secs(5)).await;
+        assert_eq!(heard[0].event, "reset", "{heard:?}");
+        assert_eq!(subjects(&heard[1..]), vec!["created Scanner"]);
+
+        // Only the staff session, only from the helpdesk's pages.
+        let visitor = Browser::new();
+        let refused = visitor.get(&app, "/agent/events").await;
+        assert_eq!(refused.status(), 303);
+        assert!(location(&refused).starts_with("/agent/login"));
+        for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
+            let foreign = alice.client.get(app.url("/agent/events")).header(header, value).send().await.unwrap();
+            assert_eq!(foreign.status(), 403, "{header}");
+        }
+        let own = alice.client.get(app.url("/agent/events")).header("origin", app.url("")).header("sec-fetch-site", "same-origin").send().await.unwrap();
+        assert_eq!(own.status(), 200);
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn another_node_hears_of_a_ticket_opened_here(app: TestApp) {
+        let desk = desk(&app).await;
+        let (other, workers) = app.another_node("smtp://127.0.0.1:9?from=help@example.org").await;
+        let mut heard = other.subscribe_ticket_events();
+        let started = std::time::Instant::now();
+        let reference = open_ticket(&app, &desk.admin, desk.support, "Across nodes").await;
+        let event = tokio::time::timeout(Duration::from_secs(5), heard.recv()).await.expect("heard in time").unwrap();
+        assert_eq!(event.reference.to_string(), reference);
+        assert_eq!(event.kind, "created");
+        let took = started.elapsed();
+        if app.database.backend == ferrodesk_testkit::Backend::Postgres {
+            assert!(took < Duration::from_millis(900), "NOTIFY wakes the other node before its poll: {took:?}");
+        }
+        workers.shut_down().await;
+    }
+}
