@@ -266,6 +266,11 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
   allMatching?.addEventListener("change", refresh);
+  // Live updates swap the rows in: mark the ticked ones again.
+  table.addEventListener("rows-replaced", () => {
+    cursor = -1;
+    refresh();
+  });
   table.addEventListener("click", (event) => {
     const box = event.target;
     if (!(box instanceof HTMLInputElement) || box.name !== "ticket") {
@@ -334,4 +339,146 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
   });
   refresh();
+});
+
+// Live updates (Server-Sent Events from /agent/events). On the ticket
+// list, new and changed tickets appear without a reload: the newest page
+// is fetched again (at most every two seconds) and its rows and counts
+// swapped in, keeping what is ticked; further back, a notice offers the
+// newest. On a ticket, a banner says when someone else replied to it or
+// changed it.
+document.addEventListener("DOMContentLoaded", () => {
+  const live = document.getElementById("live");
+  if (!live || typeof EventSource === "undefined") {
+    return;
+  }
+  const source = new EventSource(live.dataset.events);
+  const describe = (event) => {
+    const who = event.actor || "Someone";
+    return {
+      created: `${who} opened ${event.reference}`,
+      replied: `${who} replied to ${event.reference}`,
+      noted: `${who} added a note to ${event.reference}`,
+      changed: `${who} changed ${event.reference}`,
+      merged: `${event.reference} was merged`,
+    }[event.kind] || `${event.reference} changed`;
+  };
+
+  if (live.dataset.ticket) {
+    const banner = document.getElementById("live-banner");
+    // A draft kept when the agent chose to see the ticket as it is now.
+    const kept = sessionStorage.getItem(`draft:${live.dataset.ticket}`);
+    const box = document.getElementById("body");
+    if (kept !== null) {
+      sessionStorage.removeItem(`draft:${live.dataset.ticket}`);
+      if (box && !box.value.trim()) {
+        box.value = kept;
+      }
+    }
+    const me = live.dataset.agent;
+    source.addEventListener("ticket", (message) => {
+      const event = JSON.parse(message.data);
+      if (event.reference !== live.dataset.ticket || String(event.actor_id) === me || !banner) {
+        return;
+      }
+      banner.replaceChildren(`${describe(event)}. `);
+      const reload = document.createElement("a");
+      reload.href = window.location.pathname;
+      reload.textContent = "Show the ticket as it is now";
+      reload.id = "live-reload";
+      reload.addEventListener("click", () => {
+        const draft = document.getElementById("body");
+        if (draft && draft.value.trim()) {
+          sessionStorage.setItem(`draft:${live.dataset.ticket}`, draft.value);
+        }
+      });
+      banner.append(reload, " (your draft stays).");
+      banner.hidden = false;
+    });
+    return;
+  }
+
+  const table = document.getElementById("tickets");
+  const notice = document.getElementById("live-notice");
+  if (!table) {
+    return;
+  }
+  const newestPage = live.dataset.newestPage === "true";
+  let waiting = null;
+  let lastRefresh = 0;
+  let changed = new Set();
+
+  const refresh = async () => {
+    waiting = null;
+    lastRefresh = Date.now();
+    const fresh = changed;
+    changed = new Set();
+    let response;
+    try {
+      response = await fetch(window.location.href, { headers: { "X-Ferrodesk-Background": "1" }, credentials: "same-origin" });
+    } catch {
+      return;
+    }
+    if (!response.ok) {
+      return;
+    }
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const ticked = new Set(Array.from(table.querySelectorAll("tbody input[name=ticket]:checked"), (box) => box.value));
+    const body = page.querySelector("#tickets tbody");
+    if (body) {
+      for (const box of body.querySelectorAll("input[name=ticket]")) {
+        box.checked = ticked.has(box.value);
+      }
+      for (const row of body.querySelectorAll("tr[id^=t-]")) {
+        if (fresh.has(row.id.slice(2))) {
+          row.classList.add("fresh");
+        }
+      }
+      table.tBodies[0].replaceWith(body);
+      table.dispatchEvent(new Event("rows-replaced", { bubbles: true }));
+    }
+    for (const selector of [".desk-views .subnav", "#ticket-total"]) {
+      const now = page.querySelector(selector);
+      const shown = document.querySelector(selector);
+      if (now && shown) {
+        shown.replaceWith(now);
+      }
+    }
+    if (notice && fresh.size) {
+      notice.textContent = fresh.size === 1 ? "1 ticket is new or changed." : `${fresh.size} tickets are new or changed.`;
+      notice.hidden = false;
+      clearTimeout(notice.hideLater);
+      notice.hideLater = setTimeout(() => {
+        notice.hidden = true;
+      }, 8000);
+    }
+  };
+
+  const schedule = () => {
+    if (waiting) {
+      return;
+    }
+    const wait = Math.max(0, lastRefresh + 2000 - Date.now());
+    waiting = setTimeout(refresh, wait);
+  };
+
+  source.addEventListener("ticket", (message) => {
+    const event = JSON.parse(message.data);
+    if (newestPage) {
+      changed.add(event.reference);
+      schedule();
+    } else if (notice) {
+      notice.replaceChildren(`${describe(event)}. `);
+      const newest = document.createElement("a");
+      newest.href = "/agent/tickets" + window.location.search.replace(/([?&])(after|before)=[^&]*/g, "$1");
+      newest.textContent = "Show the newest tickets";
+      notice.append(newest);
+      notice.hidden = false;
+    }
+  });
+  source.addEventListener("reset", () => {
+    if (newestPage) {
+      schedule();
+    }
+  });
 });

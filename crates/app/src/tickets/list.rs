@@ -137,6 +137,9 @@ pub struct TicketList {
     pub view_counts: Vec<(ListView, i64)>,
     /// Each ticket of the page's labels, by ticket id.
     pub labels: HashMap<i64, Labels>,
+    /// The newest ticket event when the list was read: its live updates
+    /// start after it.
+    pub events_after: i64,
 }
 
 /// The tickets beside one in a list.
@@ -176,6 +179,7 @@ struct Listing {
     /// The page's tickets' labels, by ticket id.
     labels: HashMap<i64, Labels>,
     mark: TicketChangeMark,
+    events_after: i64,
 }
 
 impl Listing {
@@ -187,6 +191,7 @@ impl Listing {
             previous: self.page.previous,
             view_counts,
             labels: self.labels,
+            events_after: self.events_after,
         }
     }
 }
@@ -272,6 +277,8 @@ impl App {
         offset: i64,
     ) -> AppResult<Listing> {
         let context = self.agent_context(actor).await?;
+        // Read first, so a change made while the list is read is replayed.
+        let events_after = self.store().tickets().newest_ticket_event_id().await?;
         let visibility = context.visibility();
         let filter = ticket_filter(&context, query, query.view);
         let page = self
@@ -296,6 +303,7 @@ impl App {
             page,
             labels,
             mark,
+            events_after,
         })
     }
 

@@ -54,6 +54,9 @@ pub struct TicketView {
     pub requester: RequesterCard,
     /// The snippets the agent may insert into a reply or note.
     pub snippets: Vec<ferrodesk_store::SnippetRecord>,
+    /// The newest ticket event when the page was read: its live updates
+    /// start after it.
+    pub events_after: i64,
 }
 
 /// Other tickets of the requester shown beside a ticket.
@@ -142,6 +145,8 @@ impl App {
     /// may do with it.
     pub async fn ticket_view(&self, actor: &Actor, key: &TicketKey) -> AppResult<TicketView> {
         let context = self.agent_context(actor).await?;
+        // Read first, so a change made while the page is read is replayed.
+        let events_after = self.store().tickets().newest_ticket_event_id().await?;
         let (ticket, following) = self.visible_ticket(&context, key).await?;
         let messages = self
             .store()
@@ -191,6 +196,7 @@ impl App {
                 .await?,
             requester,
             snippets,
+            events_after,
             may_spam: may(Permission::TicketSpam),
             may_delete: may(Permission::TicketDelete),
             may_view_people: may(Permission::PeopleView),

@@ -280,6 +280,8 @@ struct TicketPage<'a> {
     typed_note: bool,
     errors: FieldErrors,
     notice: Option<&'static str>,
+    /// The signed-in agent, whose own changes the live banner leaves out.
+    agent_id: i64,
 }
 
 /// Threads longer than this fold their middle messages away.
@@ -423,6 +425,10 @@ fn render_ticket(
             typed_note: typed.is_some_and(|(_, note)| note),
             errors,
             notice,
+            agent_id: match &session.actor {
+                ferrodesk_app::Actor::Agent(agent) => agent.person_id,
+                _ => 0,
+            },
         },
         has_errors,
     )

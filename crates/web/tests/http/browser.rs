@@ -516,3 +516,60 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+/// Waits up to ten seconds for `script` to return true in the page.
+async fn eventually(browser: &Browser, script: &str) -> bool {
+    for _ in 0..100 {
+        if browser.script(script).await.as_bool() == Some(true) {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_new_ticket_appears_in_the_list_and_a_reply_on_the_open_ticket_without_a_reload(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        let first = crate::tickets::open_ticket(&app, &desk.admin, desk.support, "Already there").await;
+        staff_login(&browser, &app, "alice@example.org").await;
+        browser.goto(&app.url("/agent/tickets")).await;
+        browser.script("window.notReloaded = true; document.querySelector('tbody input[name=ticket]').checked = true;").await;
+
+        // Another session opens a ticket: its row comes in, the tick stays.
+        let second = crate::tickets::open_ticket(&app, &desk.admin, desk.support, "Arrived while watching").await;
+        assert!(eventually(&browser, &format!("return document.getElementById('t-{second}') !== null;")).await, "the new ticket shows up");
+        let state = browser.script(&format!("return [window.notReloaded === true, document.querySelector('#t-{first} input').checked, document.getElementById('ticket-total').textContent, document.getElementById('live-notice').textContent];")).await;
+        assert_eq!(state[0], true, "without a reload");
+        assert_eq!(state[1], true, "what was ticked stays ticked");
+        assert_eq!(state[2], "2 tickets");
+        assert!(state[3].as_str().unwrap().contains("1 ticket is new or changed"), "{state}");
+        let backend = format!("{:?}", app.database.backend).to_lowercase();
+        crate::layout::shoot(&browser, &backend, "live-list").await;
+
+        // On the ticket page, someone else's reply shows a banner.
+        browser.goto(&app.url(&format!("/agent/tickets/{first}"))).await;
+        browser.type_into("#body", "Half-written answer").await;
+        let admin = crate::tickets::actor_of(&desk.admin);
+        app.app.reply_to_ticket(&ferrodesk_app::Caller::new(&admin, ""), &crate::helpers::ticket_key(&first), &ferrodesk_app::ReplyInput {
+            body: Ok(ferrodesk_core::MessageText::parse("I answered already.").unwrap()),
+            is_note: false,
+            status: None,
+            seen_message_id: None,
+            attachments: Vec::new(),
+            channel: ferrodesk_app::Channel::Agent,
+            inbound_mail_id: None,
+        }).await.unwrap();
+        assert!(eventually(&browser, "return !document.getElementById('live-banner').hidden;").await, "the banner shows");
+        assert!(browser.text_of("#live-banner").await.contains("Ada Admin replied to"));
+        assert_eq!(browser.script("return document.getElementById('body').value;").await, "Half-written answer", "nothing typed is lost");
+        crate::layout::shoot(&browser, &backend, "live-ticket-banner").await;
+        // Showing the ticket as it is now keeps the draft.
+        browser.click("#live-reload").await;
+        assert!(eventually(&browser, "return document.querySelectorAll('.message.from-agent').length === 1;").await, "the reply is shown");
+        assert_eq!(browser.script("return document.getElementById('body').value;").await, "Half-written answer");
+        browser.close().await;
+    }
+}
