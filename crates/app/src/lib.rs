@@ -24,6 +24,7 @@ mod passwords;
 mod people;
 mod permissions;
 mod portal;
+mod presence;
 mod registration;
 mod search;
 mod secrets;
@@ -97,6 +98,7 @@ pub use portal::{
     PORTAL_PAGE_SIZE, PortalListQuery, PortalReplyInput, PortalStateFilter, PortalTicketInput,
     PortalTicketList, PortalTicketOutcome, PortalTicketView,
 };
+pub use presence::{PresentAgent, RENEW_EVERY, TicketWatch};
 pub use registration::{
     ConfirmationOutcome, EMAIL_VERIFICATION_LIFETIME, RegistrationInput, RegistrationOutcome,
 };
@@ -165,6 +167,7 @@ struct Inner {
     search_vocabulary: search::VocabularyCache,
     ticket_counts: tickets::TicketCountCache,
     live: live::LiveHub,
+    presence: presence::PresenceBoard,
 }
 
 /// How an application is set up besides its store and key.
@@ -236,6 +239,7 @@ impl App {
                 search_vocabulary: search::VocabularyCache::default(),
                 ticket_counts: tickets::TicketCountCache::default(),
                 live,
+                presence: presence::PresenceBoard::new(),
             }),
         })
     }

@@ -5,9 +5,8 @@
 //! per event, with its agent's own permissions, whether to pass it on, so
 //! the work per event is one read however many agents are connected.
 //!
-//! Presence ("who else has this ticket open", "is typing") is not stored:
-//! it travels between the streams of this node, and on PostgreSQL between
-//! nodes through `NOTIFY`, and lapses when it is not renewed.
+//! The same listener brings the other nodes' presence news (see
+//! `presence`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -169,12 +168,14 @@ impl App {
             };
             tokio::select! {
                 () = &mut woken => {}
-                outcome = heard => {
-                    if let Err(error) = outcome {
+                outcome = heard => match outcome {
+                    Ok(ferrodesk_store::Heard::TicketEvents) => {}
+                    Ok(ferrodesk_store::Heard::Presence(payload)) => self.heard_presence(&payload),
+                    Err(error) => {
                         tracing::warn!(%error, "lost the ticket events listener");
                         listener = None;
                     }
-                }
+                },
                 () = tokio::time::sleep(SAFETY_POLL) => {}
                 _ = stopped.changed() => {}
             }

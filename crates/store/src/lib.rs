@@ -78,7 +78,10 @@ pub use tickets::{
     TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
     TicketSearch, TicketUpdate, Visibility,
 };
-pub use tickets::{TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener, TicketEventRecord};
+pub use tickets::{
+    Heard, PRESENCE_CHANNEL, TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener,
+    TicketEventRecord,
+};
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
 

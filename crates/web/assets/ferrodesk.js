@@ -376,6 +376,57 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     }
     const me = live.dataset.agent;
+    // Who else has the ticket open, and who of them is typing.
+    const viewers = document.getElementById("viewers");
+    let typingShown = null;
+    source.addEventListener("presence", (message) => {
+      const { agents } = JSON.parse(message.data);
+      if (!viewers) {
+        return;
+      }
+      viewers.replaceChildren();
+      viewers.hidden = agents.length === 0;
+      if (!agents.length) {
+        return;
+      }
+      viewers.append("Also here: ");
+      agents.forEach((agent, index) => {
+        const chip = document.createElement("span");
+        chip.className = "viewer";
+        const initials = document.createElement("span");
+        initials.className = "avatar";
+        initials.setAttribute("aria-hidden", "true");
+        initials.textContent = agent.name.split(/\s+/).map((part) => part[0] || "").join("").slice(0, 2).toUpperCase();
+        chip.append(initials, agent.name);
+        if (agent.typing) {
+          const note = document.createElement("em");
+          note.className = "typing";
+          note.textContent = " is typing a reply…";
+          chip.append(note);
+        }
+        viewers.append(index ? ", " : "", chip);
+      });
+      clearTimeout(typingShown);
+      typingShown = setTimeout(() => {
+        for (const note of viewers.querySelectorAll(".typing")) {
+          note.remove();
+        }
+      }, 8000);
+    });
+    // Tell the others while this agent types (at most every three seconds).
+    const token = document.querySelector("#reply-form input[name=csrf_token]")?.value;
+    let toldAt = 0;
+    box?.addEventListener("input", () => {
+      if (!token || Date.now() - toldAt < 3000) {
+        return;
+      }
+      toldAt = Date.now();
+      fetch(`/agent/tickets/${live.dataset.ticket}/typing`, {
+        method: "POST",
+        headers: { "X-CSRF-Token": token, "X-Ferrodesk-Background": "1" },
+        credentials: "same-origin",
+      }).catch(() => {});
+    });
     source.addEventListener("ticket", (message) => {
       const event = JSON.parse(message.data);
       if (event.reference !== live.dataset.ticket || String(event.actor_id) === me || !banner) {

@@ -8,6 +8,9 @@
 //! advisory lock that is held until commit, and a `NOTIFY` (delivered at
 //! commit) wakes every node's reader. SQLite has one writer at a time and
 //! one process, which its in-process wake-up covers.
+//!
+//! The same listener carries the nodes' presence news (who has a ticket
+//! open, who is typing), which is never stored.
 
 use ferrodesk_core::{TicketRef, TicketStatus, Timestamp};
 
@@ -16,6 +19,8 @@ use crate::{StoreResult, on_backend};
 
 /// The channel every node listens on for new ticket events.
 pub const TICKET_EVENTS_CHANNEL: &str = "ferrodesk_ticket_events";
+/// The channel nodes tell each other who has which ticket open on.
+pub const PRESENCE_CHANNEL: &str = "ferrodesk_presence";
 
 /// What happened to a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +155,19 @@ impl super::Tickets<'_> {
         }))
     }
 
+    /// Tells the other nodes about presence (`payload` is the app's JSON);
+    /// nothing to do on SQLite, whose one process knows already.
+    pub async fn announce_presence(&self, payload: &str) -> StoreResult<()> {
+        if let crate::Backend::Postgres(pool) = &self.backend {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(PRESENCE_CHANNEL)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// A connection that hears about new events from every node
     /// (PostgreSQL's `LISTEN`); `None` on SQLite, where this process is
     /// the only writer and wakes its readers itself.
@@ -158,7 +176,9 @@ impl super::Tickets<'_> {
             crate::Backend::Sqlite(_) => Ok(None),
             crate::Backend::Postgres(pool) => {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-                listener.listen(TICKET_EVENTS_CHANNEL).await?;
+                listener
+                    .listen_all([TICKET_EVENTS_CHANNEL, PRESENCE_CHANNEL])
+                    .await?;
                 Ok(Some(TicketEventListener { listener }))
             }
         }
@@ -176,12 +196,24 @@ impl std::fmt::Debug for TicketEventListener {
     }
 }
 
+/// What a listener heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// New ticket events (several may arrive as one).
+    TicketEvents,
+    /// Another node's presence news, as it sent it.
+    Presence(String),
+}
+
 impl TicketEventListener {
-    /// Waits for the next notification (several may arrive as one). An
-    /// error means the connection was lost; the listener reconnects on
-    /// the next call.
-    pub async fn next(&mut self) -> StoreResult<()> {
-        self.listener.recv().await?;
-        Ok(())
+    /// Waits for the next notification. An error means the connection was
+    /// lost; the listener reconnects on the next call.
+    pub async fn next(&mut self) -> StoreResult<Heard> {
+        let notification = self.listener.recv().await?;
+        Ok(if notification.channel() == PRESENCE_CHANNEL {
+            Heard::Presence(notification.payload().to_owned())
+        } else {
+            Heard::TicketEvents
+        })
     }
 }

@@ -15,7 +15,10 @@ mod search;
 mod thread;
 mod write;
 
-pub use events::{TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener, TicketEventRecord};
+pub use events::{
+    Heard, PRESENCE_CHANNEL, TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener,
+    TicketEventRecord,
+};
 pub use list::{TicketChangeMark, TicketFilter, TicketPage, Visibility};
 pub use search::{
     Comparison, RANKED_MATCHES, SearchCondition, SearchFilter, SearchOrder, SearchPosition,

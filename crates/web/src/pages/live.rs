@@ -10,12 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use ferrodesk_app::{App, AppError, EventAudience, TicketEventRecord};
+use axum::routing::{get, post};
+use ferrodesk_app::{
+    App, AppError, EventAudience, PresentAgent, RENEW_EVERY, TicketEventRecord, TicketKey,
+    TicketWatch,
+};
 use ferrodesk_core::Timestamp;
 use serde::Deserialize;
 use tokio::sync::broadcast;
@@ -25,7 +28,23 @@ use crate::error::WebResult;
 use crate::pages::AgentSession;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/agent/events", get(events))
+    Router::new()
+        .route("/agent/events", get(events))
+        .route("/agent/tickets/{reference}/typing", post(typing))
+}
+
+/// The agent is typing in the ticket's reply box: the others with the
+/// ticket open see it for a few seconds.
+async fn typing(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path(reference): Path<String>,
+) -> WebResult<Response> {
+    state
+        .app
+        .note_typing(&session.actor, &TicketKey::parse(&reference)?)
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// A stream ends after this long and the browser opens a new one (picking
@@ -41,6 +60,9 @@ const RECONNECT_AFTER_MS: u64 = 1_000;
 struct EventsQuery {
     /// The newest event the page already reflects (its render time).
     after: Option<String>,
+    /// The ticket the page shows: the stream also tells who else has it
+    /// open and who is typing, and tells them about this agent.
+    ticket: Option<String>,
 }
 
 /// Whether the request comes from the helpdesk's own pages: a browser
@@ -86,6 +108,15 @@ async fn events(
         return Err(AppError::Forbidden.into());
     }
     let audience = state.app.event_audience(&session.actor).await?;
+    let watch = match query.ticket.as_deref() {
+        Some(reference) => Some(
+            state
+                .app
+                .watch_ticket(&session.actor, &TicketKey::parse(reference)?)
+                .await?,
+        ),
+        None => None,
+    };
     // Subscribed before reading the stored events, so none falls between.
     let receiver = state.app.subscribe_ticket_events();
     let (newest, oldest) = state.app.ticket_event_bounds().await?;
@@ -94,6 +125,10 @@ async fn events(
         _ => (newest, false),
     };
     let stream = EventStream {
+        presence: state.app.subscribe_presence(),
+        presence_due: watch.is_some(),
+        renew_at: tokio::time::Instant::now() + RENEW_EVERY,
+        watch,
         app: state.app.clone(),
         audience,
         receiver,
@@ -125,6 +160,12 @@ struct EventStream {
     /// reload what it shows.
     missed: bool,
     ends_at: tokio::time::Instant,
+    /// The ticket page's presence: renewed every `RENEW_EVERY`, and sent
+    /// whenever it changes.
+    watch: Option<TicketWatch>,
+    presence: broadcast::Receiver<i64>,
+    presence_due: bool,
+    renew_at: tokio::time::Instant,
 }
 
 impl EventStream {
@@ -152,13 +193,44 @@ impl EventStream {
                 }
                 continue;
             }
-            match tokio::time::timeout_at(self.ends_at, self.receiver.recv()).await {
-                Ok(Ok(event)) => self.queue.push_back(event),
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) => self.catch_up = true,
-                Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => return None,
+            if let Some(watch) = self.watch.as_ref()
+                && std::mem::take(&mut self.presence_due)
+            {
+                let present = self.app.present_on(watch);
+                return Some((Ok(presence_event(&present)), self));
+            }
+            let watching = self.watch.as_ref().map(|watch| watch.ticket_id);
+            tokio::select! {
+                received = self.receiver.recv() => match received {
+                    Ok(event) => self.queue.push_back(event),
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.catch_up = true,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                changed = self.presence.recv(), if watching.is_some() => {
+                    if matches!(changed, Ok(ticket) if Some(ticket) == watching)
+                        || matches!(changed, Err(broadcast::error::RecvError::Lagged(_)))
+                    {
+                        self.presence_due = true;
+                    }
+                }
+                () = tokio::time::sleep_until(self.renew_at), if watching.is_some() => {
+                    self.renew_at = tokio::time::Instant::now() + RENEW_EVERY;
+                    if let Some(watch) = self.watch.as_ref() {
+                        self.app.renew_watch(watch).await;
+                    }
+                    self.presence_due = true;
+                }
+                () = tokio::time::sleep_until(self.ends_at) => return None,
             }
         }
     }
+}
+
+/// Who else has the ticket open, and who of them is typing.
+fn presence_event(present: &[PresentAgent]) -> Event {
+    Event::default()
+        .event("presence")
+        .data(serde_json::json!({ "agents": present }).to_string())
 }
 
 /// An event as the pages read it.

@@ -169,6 +169,14 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ),
     (
         "POST",
+        "/agent/tickets/{reference}/typing",
+        Rule::Ticket {
+            full: 204,
+            own: 204,
+        },
+    ),
+    (
+        "POST",
         "/agent/tickets/{reference}/snippets/{snippet_id}",
         Rule::Ticket {
             full: 200,

@@ -552,6 +552,13 @@ on_both_backends! { spawn_app;
         // On the ticket page, someone else's reply shows a banner.
         browser.goto(&app.url(&format!("/agent/tickets/{first}"))).await;
         browser.type_into("#body", "Half-written answer").await;
+        // The admin has it open too, and starts typing.
+        let admin_session = crate::tickets::signed_in(&app, "admin@example.org").await;
+        let _admin_stream = admin_session.client.get(app.url(&format!("/agent/events?ticket={first}"))).send().await.unwrap();
+        assert!(eventually(&browser, "return document.getElementById('viewers').textContent.includes('Ada Admin');").await, "who else is here");
+        let typed = crate::tickets::post_on(&app, &admin_session, "/agent", &format!("/agent/tickets/{first}/typing"), &[]).await;
+        assert_eq!(typed.status(), 204);
+        assert!(eventually(&browser, "return document.getElementById('viewers').textContent.includes('is typing');").await, "and that they type");
         let admin = crate::tickets::actor_of(&desk.admin);
         app.app.reply_to_ticket(&ferrodesk_app::Caller::new(&admin, ""), &crate::helpers::ticket_key(&first), &ferrodesk_app::ReplyInput {
             body: Ok(ferrodesk_core::MessageText::parse("I answered already.").unwrap()),

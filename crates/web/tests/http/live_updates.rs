@@ -27,7 +27,16 @@ struct Stream {
 
 impl Stream {
     async fn open(app: &TestApp, browser: &Browser, last_event_id: Option<&str>) -> Stream {
-        let mut request = browser.client.get(app.url("/agent/events"));
+        Stream::open_at(app, browser, "/agent/events", last_event_id).await
+    }
+
+    async fn open_at(
+        app: &TestApp,
+        browser: &Browser,
+        path: &str,
+        last_event_id: Option<&str>,
+    ) -> Stream {
+        let mut request = browser.client.get(app.url(path));
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
@@ -74,6 +83,28 @@ impl Stream {
             }
         }
     }
+}
+
+/// The names in the last presence event sent, with "(typing)" for those typing.
+fn present(sent: &[Sent]) -> Vec<String> {
+    let last = sent
+        .iter()
+        .rev()
+        .find(|event| event.event == "presence")
+        .expect("a presence event");
+    last.data["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|agent| {
+            let name = agent["name"].as_str().unwrap().to_owned();
+            if agent["typing"] == true {
+                format!("{name} (typing)")
+            } else {
+                name
+            }
+        })
+        .collect()
 }
 
 fn subjects(sent: &[Sent]) -> Vec<String> {
@@ -158,6 +189,36 @@ on_both_backends! { spawn_app;
 
 on_both_backends! { spawn_app;
 
+    async fn agents_on_one_ticket_see_each_other_and_who_is_typing(app: TestApp) {
+        let desk = desk(&app).await;
+        let printer = open_ticket(&app, &desk.admin, desk.support, "Printer on fire").await;
+        let path = format!("/agent/events?ticket={printer}");
+        let alice = signed_in(&app, "alice@example.org").await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let mut alice_stream = Stream::open_at(&app, &alice, &path, None).await;
+        let first = alice_stream.read(1, Duration::from_secs(5)).await;
+        assert!(present(&first).is_empty(), "nobody else yet: {first:?}");
+
+        let mut admin_stream = Stream::open_at(&app, &admin, &path, None).await;
+        let heard = alice_stream.read(1, Duration::from_secs(5)).await;
+        assert_eq!(present(&heard), vec!["Ada Admin"]);
+        assert_eq!(present(&admin_stream.read(1, Duration::from_secs(5)).await), vec!["Alice Agent"]);
+
+        // Typing is passed on; only for those who may write on the ticket.
+        let typed = post_on(&app, &admin, &format!("/agent/tickets/{printer}"), &format!("/agent/tickets/{printer}/typing"), &[]).await;
+        assert_eq!(typed.status(), 204);
+        assert_eq!(present(&alice_stream.read(1, Duration::from_secs(5)).await), vec!["Ada Admin (typing)"]);
+        let carol = signed_in(&app, "carol@example.org").await;
+        assert_eq!(post_on(&app, &carol, "/agent", &format!("/agent/tickets/{printer}/typing"), &[]).await.status(), 404);
+        assert_eq!(carol.get(&app, &path).await.status(), 404, "no stream on a ticket Carol may not see");
+        assert_eq!(alice.post(&app, &format!("/agent/tickets/{printer}/typing"), &[]).await.status(), 403, "no token, no typing");
+
+        // Leaving is passed on too.
+        drop(admin_stream);
+        let heard = alice_stream.read(1, Duration::from_secs(5)).await;
+        assert!(present(&heard).is_empty(), "{heard:?}");
+    }
+
     async fn another_node_hears_of_a_ticket_opened_here(app: TestApp) {
         let desk = desk(&app).await;
         let (other, workers) = app.another_node("smtp://127.0.0.1:9?from=help@example.org").await;
@@ -170,6 +231,17 @@ on_both_backends! { spawn_app;
         let took = started.elapsed();
         if app.database.backend == ferrodesk_testkit::Backend::Postgres {
             assert!(took < Duration::from_millis(900), "NOTIFY wakes the other node before its poll: {took:?}");
+            // Presence crosses nodes too (on SQLite there is one process).
+            let key = crate::helpers::ticket_key(&reference);
+            let here = app.app.watch_ticket(&crate::tickets::actor_of(&desk.alice), &key).await.unwrap();
+            let mut changes = app.app.subscribe_presence();
+            let there = other.watch_ticket(&crate::tickets::actor_of(&desk.admin), &key).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), changes.recv()).await.expect("news from the other node").unwrap();
+            let names: Vec<String> = app.app.present_on(&here).into_iter().map(|agent| agent.name).collect();
+            assert_eq!(names, vec!["Ada Admin"]);
+            drop(there);
+            tokio::time::timeout(Duration::from_secs(5), changes.recv()).await.expect("the leaving too").unwrap();
+            assert!(app.app.present_on(&here).is_empty());
         }
         workers.shut_down().await;
     }
