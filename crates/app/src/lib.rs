@@ -16,6 +16,7 @@ mod inbound;
 mod jobs;
 mod knowledge_base;
 mod live;
+mod macros;
 mod mail;
 pub mod markdown;
 mod news;
@@ -85,6 +86,7 @@ pub use knowledge_base::{
     KnowledgeBaseHome, VIEW_FLUSH_INTERVAL, category_tree, slug_from, voter_key,
 };
 pub use live::EventAudience;
+pub use macros::{MacroActions, MacroAssignee, MacroChoices, MacroInput, MacroPreview, MacroView};
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
     TemplateOverview, TemplatePreview, TemplateText, hide_tokens,

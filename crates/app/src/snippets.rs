@@ -358,6 +358,21 @@ impl App {
     /// Snippet `id` filled in for the ticket `key` the agent has open, and
     /// counted as used. The ticket must be one the agent may see.
     pub async fn fill_snippet(&self, actor: &Actor, key: &TicketKey, id: i64) -> AppResult<String> {
+        let text = self.fill_snippet_quietly(actor, key, id).await?;
+        self.store()
+            .snippets()
+            .count_snippet_use(id, self.now())
+            .await?;
+        Ok(text)
+    }
+
+    /// `fill_snippet` without counting a use (a macro's preview).
+    pub(crate) async fn fill_snippet_quietly(
+        &self,
+        actor: &Actor,
+        key: &TicketKey,
+        id: i64,
+    ) -> AppResult<String> {
         let Actor::Agent(agent) = actor else {
             return Err(AppError::Forbidden);
         };
@@ -389,18 +404,12 @@ impl App {
         };
         let values =
             serde_json::to_value(values).map_err(|error| AppError::Internal(error.to_string()))?;
-        let text =
-            ferrodesk_mail::templates::render_text(&record.body, &values).map_err(|problem| {
-                AppError::invalid(
-                    "snippet",
-                    format!("This snippet's placeholders do not work: {problem}"),
-                )
-            })?;
-        self.store()
-            .snippets()
-            .count_snippet_use(record.id, self.now())
-            .await?;
-        Ok(text)
+        ferrodesk_mail::templates::render_text(&record.body, &values).map_err(|problem| {
+            AppError::invalid(
+                "snippet",
+                format!("This snippet's placeholders do not work: {problem}"),
+            )
+        })
     }
 
     /// A snippet the agent may use: shared, or their own.

@@ -16,6 +16,7 @@ mod inbound_mail;
 mod jobs;
 mod knowledge_base;
 mod logins;
+mod macros;
 mod news;
 mod notification_preferences;
 mod outbox;
@@ -54,6 +55,7 @@ pub use logins::{
     FailedLogin, FailureCount, LockedLogin, LockoutRule, LoginFilter, LoginRecord, NewLoginRecord,
     SecondFactorProof, SuccessfulLogin, lockout_key,
 };
+pub use macros::{MacroRecord, MacroWrite};
 pub use news::{NewsCategoryRecord, NewsPostRecord, NewsWrite};
 pub use notification_preferences::NotificationPreferences;
 pub use outbox::{MAIL_JOB_KIND, MAIL_MAX_ATTEMPTS, MailRecord, NewMail, mail_job_payload};
@@ -98,6 +100,7 @@ pub mod handles {
     pub use crate::jobs::Jobs;
     pub use crate::knowledge_base::KnowledgeBase;
     pub use crate::logins::Logins;
+    pub use crate::macros::Macros;
     pub use crate::news::News;
     pub use crate::notification_preferences::NotificationPrefs;
     pub use crate::outbox::Outbox;

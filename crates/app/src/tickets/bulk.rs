@@ -29,6 +29,8 @@ pub enum BulkAction {
     Follow(bool),
     /// Merge every other selected ticket into this one (by id).
     MergeInto(i64),
+    /// Apply a macro (by id) to each.
+    Macro(i64),
 }
 
 /// A ticket as a bulk action's report names it.
@@ -81,6 +83,8 @@ pub struct BulkChoices {
     pub may_merge: bool,
     pub may_spam: bool,
     pub may_delete: bool,
+    /// The macros the agent may apply: (id, title).
+    pub macros: Vec<(i64, String)>,
 }
 
 impl App {
@@ -98,6 +102,14 @@ impl App {
             may_merge: may(Permission::TicketMerge),
             may_spam: may(Permission::TicketSpam),
             may_delete: may(Permission::TicketDelete),
+            macros: self
+                .store()
+                .macros()
+                .usable_macros(context.agent_id)
+                .await?
+                .into_iter()
+                .map(|record| (record.id, record.title))
+                .collect(),
         })
     }
 
@@ -210,6 +222,11 @@ impl App {
                     .await?;
                 Ok(true)
             }
+            BulkAction::Macro(macro_id) => {
+                self.apply_macro(caller, &TicketKey::Id(ticket.id), *macro_id)
+                    .await?;
+                Ok(true)
+            }
             BulkAction::MergeInto(target_id) => {
                 if ticket.id == *target_id {
                     return Ok(false);
@@ -249,6 +266,7 @@ fn bulk_audit(caller: &Caller<'_>, action: &BulkAction, outcome: &BulkOutcome) -
         }),
         BulkAction::Follow(following) => serde_json::json!({ "following": following }),
         BulkAction::MergeInto(target) => serde_json::json!({ "merge_into": target }),
+        BulkAction::Macro(id) => serde_json::json!({ "macro": id }),
     };
     let refused: Vec<String> = outcome
         .refused

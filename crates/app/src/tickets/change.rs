@@ -104,6 +104,68 @@ impl App {
         ticket: TicketRecord,
         change: &TicketChange,
     ) -> AppResult<(TicketState, bool)> {
+        self.apply_change_as(context, ticket, change, &context.label)
+            .await
+    }
+
+    /// What `change` would do to the ticket, in the log's words, checked
+    /// as if it were made; nothing is written.
+    pub(crate) async fn describe_change(
+        &self,
+        context: &AgentContext,
+        before: &TicketState,
+        change: &TicketChange,
+    ) -> AppResult<Vec<String>> {
+        let target = self.checked_target(context, before, change).await?;
+        let departments = crate::departments::department_tree(
+            &self.store().departments().list_departments().await?,
+        );
+        let agents = self.assignable_agents().await?;
+        let teams = self.store().departments().list_teams().await?;
+        let names = super::LogNames {
+            departments: &departments,
+            agents: &agents,
+            teams: &teams,
+        };
+        Ok(log_of(&before.ticket, before, &target)
+            .into_iter()
+            .map(|entry| {
+                let record = ferrodesk_store::TicketLogRecord {
+                    id: 0,
+                    actor: String::new(),
+                    field: entry.field.to_owned(),
+                    before_value: entry.before,
+                    after_value: entry.after,
+                    occurred_at: 0,
+                };
+                // The log says what was done; a preview, what will be.
+                let words = super::describe_log_entry(&record, &names);
+                [
+                    ("changed ", "Change "),
+                    ("assigned ", "Assign "),
+                    ("unassigned ", "Unassign "),
+                    ("left ", "Leave "),
+                ]
+                .iter()
+                .find_map(|(done, to_do)| {
+                    words
+                        .strip_prefix(done)
+                        .map(|rest| format!("{to_do}{rest}"))
+                })
+                .unwrap_or(words)
+            })
+            .collect())
+    }
+
+    /// `apply_change` with the log's actor named `actor_label` (a macro's
+    /// changes name the macro).
+    pub(crate) async fn apply_change_as(
+        &self,
+        context: &AgentContext,
+        ticket: TicketRecord,
+        change: &TicketChange,
+        actor_label: &str,
+    ) -> AppResult<(TicketState, bool)> {
         let before = self.state_of(ticket).await?;
         let target = self.checked_target(context, &before, change).await?;
         let ticket = &before.ticket;
@@ -142,7 +204,14 @@ impl App {
             notice: assigned.then(|| {
                 crate::notifications::notice(crate::notifications::ASSIGNED, Some(context.agent_id))
             }),
-            ..TicketUpdate::new(&properties, context.actor(), &log)
+            ..TicketUpdate::new(
+                &properties,
+                ferrodesk_store::TicketActor {
+                    id: Some(context.agent_id),
+                    label: actor_label,
+                },
+                &log,
+            )
         };
         self.store()
             .tickets()

@@ -57,6 +57,8 @@ pub struct TicketView {
     /// The newest ticket event when the page was read: its live updates
     /// start after it.
     pub events_after: i64,
+    /// The macros the agent may apply: (id, title).
+    pub macros: Vec<(i64, String)>,
 }
 
 /// Other tickets of the requester shown beside a ticket.
@@ -168,12 +170,21 @@ impl App {
         } else {
             Vec::new()
         };
+        let macros = self
+            .store()
+            .macros()
+            .usable_macros(context.agent_id)
+            .await?
+            .into_iter()
+            .map(|record| (record.id, record.title))
+            .collect();
         let TicketState {
             ticket,
             labels,
             fields,
         } = self.state_of(ticket).await?;
         Ok(TicketView {
+            macros,
             reply_signature: self
                 .signature_for(actor)
                 .await?

@@ -55,6 +55,9 @@ struct BulkForm {
     /// The ticket to merge into (its id), once chosen.
     #[serde(default)]
     into: String,
+    /// The macro to apply (its id).
+    #[serde(default, rename = "macro")]
+    chosen_macro: String,
     /// The list's own query string, to select all it matches and to go
     /// back to it.
     #[serde(default)]
@@ -219,6 +222,14 @@ async fn act(
     let (action, what) = match form.action.as_str() {
         "follow" => (BulkAction::Follow(true), "followed"),
         "unfollow" => (BulkAction::Follow(false), "no longer followed"),
+        "macro" => match form.chosen_macro.trim().parse::<i64>() {
+            Ok(id) => (BulkAction::Macro(id), "changed by the macro"),
+            Err(_) => {
+                let mut errors = FieldErrors::new();
+                errors.add("macro", "Choose a macro.");
+                return refuse(errors);
+            }
+        },
         "merge" => match form.into.trim().parse::<i64>() {
             Ok(into) => (BulkAction::MergeInto(into), "merged"),
             Err(_) => return merge_page(&state, &session, &ids, &form, back).await,

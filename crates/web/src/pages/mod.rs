@@ -9,6 +9,7 @@ pub(crate) mod forgot_password;
 pub(crate) mod help_tickets;
 pub(crate) mod knowledge_base;
 pub(crate) mod live;
+pub(crate) mod macros;
 pub(crate) mod news;
 pub(crate) mod news_authoring;
 pub(crate) mod password_reset;
@@ -38,6 +39,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .merge(tickets::routes())
         .merge(bulk::routes())
         .merge(live::routes())
+        .merge(macros::routes())
         .merge(ticket_search::routes())
         .merge(snippets::routes())
         .merge(people::routes())

@@ -539,6 +539,7 @@ async fn show(
     let notice = NoticeQuery::from(query.notice).text(&[
         ("sent", "Your reply is sent."),
         ("noted", "Your note is added."),
+        ("macro", "The macro is applied."),
         ("saved", "The ticket is saved."),
         ("created", "The ticket is open."),
         ("merged", "The tickets are merged."),

@@ -183,6 +183,31 @@ const MATRIX: &[(&str, &str, Rule)] = &[
             own: 200,
         },
     ),
+    // A shared macro that sets the status: previewing it takes the edit
+    // permission. The apply form names no macro here (the macro tests
+    // apply them).
+    (
+        "GET",
+        "/agent/tickets/{reference}/macro",
+        Rule::Ticket {
+            full: 200,
+            own: 403,
+        },
+    ),
+    (
+        "POST",
+        "/agent/tickets/{reference}/macro",
+        Rule::Ticket {
+            full: 404,
+            own: 404,
+        },
+    ),
+    ("GET", "/agent/macros", Rule::Agent(200)),
+    ("GET", "/agent/macros/new", Rule::Agent(200)),
+    ("POST", "/agent/macros/new", Rule::Agent(422)),
+    ("GET", "/agent/macros/{id}", Rule::Permitted(200)),
+    ("POST", "/agent/macros/{id}", Rule::Permitted(422)),
+    ("POST", "/agent/macros/{id}/delete", Rule::Agent(404)),
     ("GET", "/agent/snippets", Rule::Agent(200)),
     ("GET", "/agent/snippets/new", Rule::Agent(200)),
     ("POST", "/agent/snippets/new", Rule::Agent(422)),
@@ -381,6 +406,8 @@ struct Setup {
     article_category: i64,
     /// A shared snippet.
     snippet: i64,
+    /// A shared macro that sets the status.
+    shared_macro: i64,
 }
 
 async fn staff(app: &TestApp, email: &str) -> Browser {
@@ -651,6 +678,21 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
                 )
                 .await
                 .unwrap(),
+            shared_macro: app
+                .app
+                .create_macro(
+                    &Caller::new(&admin_actor, ""),
+                    &ferrodesk_app::MacroInput {
+                        title: "Wait for the customer".into(),
+                        shared: true,
+                        actions: ferrodesk_app::MacroActions {
+                            status: Some("pending".into()),
+                            ..ferrodesk_app::MacroActions::default()
+                        },
+                    },
+                )
+                .await
+                .unwrap(),
         },
     )
 }
@@ -690,12 +732,18 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         setup.user
     } else if route.starts_with("/agent/snippets") && !route.ends_with("/delete") {
         setup.snippet
+    } else if route.starts_with("/agent/macros") && !route.ends_with("/delete") {
+        setup.shared_macro
     } else if route.starts_with("/agent/organizations") && !route.ends_with("/delete") {
         setup.organization
     } else {
         999_999
     };
-    path.replace("{id}", &id.to_string())
+    let path = path.replace("{id}", &id.to_string());
+    if route.ends_with("/macro") {
+        return format!("{path}?macro={}", setup.shared_macro);
+    }
+    path
 }
 
 async fn request(

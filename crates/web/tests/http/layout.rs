@@ -103,6 +103,16 @@ on_both_backends! { spawn_app;
                 body: "Hi {{ user.first_name }},\n\nthanks for writing about {{ ticket.reference }}.".into(),
             }).await.unwrap();
         }
+        let refund_macro = app.app.create_macro(&caller, &ferrodesk_app::MacroInput {
+            title: "Refund: wait for the bank".into(),
+            shared: true,
+            actions: ferrodesk_app::MacroActions {
+                status: Some("pending".into()), add_labels: vec!["refund".into()], follow: true,
+                snippet: app.app.snippet_library(&admin).await.unwrap().snippets.iter().find(|s| s.shared).map(|s| s.record.id),
+                ..ferrodesk_app::MacroActions::default()
+            },
+        }).await.unwrap();
+        let macro_preview = format!("/agent/tickets/{sample}/macro?macro={refund_macro}");
         let organization = app.app.create_organization(&caller, "Acme Printing").await.unwrap();
         let delete_organization = format!("/agent/organizations/{organization}/delete");
         let ticket = format!("/agent/tickets/{sample}");
@@ -120,6 +130,7 @@ on_both_backends! { spawn_app;
             (mailed.as_str(), "agent-ticket-by-mail"), ("/agent/account", "agent-account"),
             (delete_organization.as_str(), "delete-organization"), ("/agent/search?q=printer", "agent-search"),
             ("/agent/snippets", "agent-snippets"), ("/agent/snippets/new", "agent-snippet-new"),
+            ("/agent/macros", "agent-macros"), ("/agent/macros/new", "agent-macro-new"), (macro_preview.as_str(), "agent-macro-preview"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;

@@ -24,6 +24,7 @@ mod knowledge_base;
 mod layout;
 mod live_updates;
 mod login_mails;
+mod macros;
 mod mail;
 mod mail_in;
 
