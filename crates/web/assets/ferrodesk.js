@@ -533,3 +533,85 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// Keys on agent pages: r and n start a reply or a note on a ticket, ? lists
+// every key. Never while the agent types in a field.
+document.addEventListener("DOMContentLoaded", () => {
+  if (!document.body.classList.contains("staff")) {
+    return;
+  }
+  const keys = [
+    ["/", "Search tickets"],
+    ["j / k", "Next / previous ticket in the list"],
+    ["x", "Tick the ticket at the cursor"],
+    ["Shift-click", "Tick a range of tickets"],
+    ["Enter", "Open the ticket at the cursor"],
+    ["r", "Write a reply on a ticket"],
+    ["n", "Write an internal note on a ticket"],
+    ["/shortcut in the reply box", "Insert a snippet"],
+    ["?", "Show these keys"],
+  ];
+  let dialog = null;
+  const showKeys = () => {
+    if (!dialog) {
+      dialog = document.createElement("dialog");
+      dialog.id = "shortcuts";
+      dialog.setAttribute("aria-labelledby", "shortcuts-title");
+      const title = document.createElement("h2");
+      title.id = "shortcuts-title";
+      title.textContent = "Keyboard shortcuts";
+      const list = document.createElement("dl");
+      list.className = "shortcut-list";
+      for (const [key, what] of keys) {
+        const term = document.createElement("dt");
+        const kbd = document.createElement("kbd");
+        kbd.textContent = key;
+        term.append(kbd);
+        const description = document.createElement("dd");
+        description.textContent = what;
+        list.append(term, description);
+      }
+      const close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "Close";
+      close.addEventListener("click", () => dialog.close());
+      dialog.append(title, list, close);
+      document.body.append(dialog);
+    }
+    dialog.showModal();
+  };
+  const write = (kind) => {
+    const box = document.getElementById("body");
+    const choice = document.getElementById(kind === "note" ? "kind-note" : "kind-reply");
+    if (!box) {
+      return false;
+    }
+    if (choice) {
+      choice.checked = true;
+    }
+    box.focus();
+    box.scrollIntoView({ block: "center" });
+    return true;
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    const target = event.target;
+    if (target instanceof HTMLElement && (target.isContentEditable || target.closest("input, textarea, select, dialog"))) {
+      return;
+    }
+    let handled = false;
+    if (event.key === "?") {
+      showKeys();
+      handled = true;
+    } else if (event.key === "r") {
+      handled = write("reply");
+    } else if (event.key === "n") {
+      handled = write("note");
+    }
+    if (handled) {
+      event.preventDefault();
+    }
+  });
+});

@@ -477,13 +477,22 @@ on_both_backends! { spawn_app;
 
 on_both_backends! { spawn_app;
 
-    async fn an_agent_ticks_three_tickets_with_the_keyboard_and_changes_them_together(app: TestApp) {
+    async fn an_agent_ticks_tickets_with_the_keyboard_and_changes_them_then_applies_a_macro_to_three(app: TestApp) {
         let Some(browser) = Browser::launch().await else { return };
         let desk = crate::tickets::desk(&app).await;
         let mut references = Vec::new();
         for subject in ["Toner low", "Paper jam", "Scanner offline", "Unrelated question"] {
             references.push(crate::tickets::open_ticket(&app, &desk.admin, desk.support, subject).await);
         }
+        app.app.create_macro(&ferrodesk_app::Caller::new(&crate::tickets::actor_of(&desk.admin), ""), &ferrodesk_app::MacroInput {
+            title: "Printer fixed".into(),
+            shared: true,
+            actions: ferrodesk_app::MacroActions {
+                status: Some("resolved".into()),
+                add_labels: vec!["printer-fixed".into()],
+                ..ferrodesk_app::MacroActions::default()
+            },
+        }).await.unwrap();
         staff_login(&browser, &app, "alice@example.org").await;
         browser.goto(&app.url("/agent/tickets")).await;
 
@@ -513,6 +522,20 @@ on_both_backends! { spawn_app;
         assert_eq!(untouched.status.key(), "awaiting_agent");
         browser.click("#back-to-list").await;
         browser.wait_for_url(|url| url.contains("/agent/tickets?")).await;
+
+        // A macro on three tickets from the list: tick the page, untick one.
+        browser.goto(&app.url("/agent/tickets?status=any")).await;
+        browser.click("#pick-all").await;
+        browser.click(&format!("#t-{} input[name=ticket]", references[3])).await;
+        browser.click("#bulk-bar summary").await;
+        browser.click("#bulk-apply-macro").await;
+        browser.wait_for_url(|url| url.ends_with("/agent/tickets/bulk")).await;
+        assert_eq!(browser.text_of("h1").await, "3 tickets changed by the macro");
+        for reference in &references[..3] {
+            let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(reference)).await.unwrap().unwrap();
+            assert_eq!(ticket.status.key(), "resolved", "{reference}");
+            assert!(app.app.store().tickets().ticket_labels(ticket.id).await.unwrap().joined().contains("printer-fixed"));
+        }
         browser.close().await;
     }
 }
@@ -577,6 +600,53 @@ on_both_backends! { spawn_app;
         browser.click("#live-reload").await;
         assert!(eventually(&browser, "return document.querySelectorAll('.message.from-agent').length === 1;").await, "the reply is shown");
         assert_eq!(browser.script("return document.getElementById('body').value;").await, "Half-written answer");
+        browser.close().await;
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn an_agent_finds_a_ticket_by_a_word_in_a_note_and_works_it_with_keys(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        let reference = crate::tickets::open_ticket(&app, &desk.admin, desk.support, "Scanner streaks").await;
+        crate::tickets::open_ticket(&app, &desk.admin, desk.support, "Something else").await;
+        let admin = crate::tickets::actor_of(&desk.admin);
+        app.app.reply_to_ticket(&ferrodesk_app::Caller::new(&admin, ""), &crate::helpers::ticket_key(&reference), &ferrodesk_app::ReplyInput {
+            body: Ok(ferrodesk_core::MessageText::parse("The customer uses a flatbed model called Okapi.").unwrap()),
+            is_note: true,
+            status: None,
+            seen_message_id: None,
+            attachments: Vec::new(),
+            channel: ferrodesk_app::Channel::Agent,
+            inbound_mail_id: None,
+        }).await.unwrap();
+        staff_login(&browser, &app, "alice@example.org").await;
+
+        // "/" puts the cursor in the header's search; the note's word finds it.
+        browser.script("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: '/', bubbles: true}));").await;
+        assert_eq!(browser.script("return document.activeElement.id;").await, "nav-search");
+        browser.type_into("#nav-search", "okapi\u{E007}").await;
+        browser.wait_for_url(|url| url.contains("/agent/search?q=okapi")).await;
+        assert!(browser.text_of("#search-results").await.contains("Scanner streaks"));
+        assert!(!browser.text_of("#search-results").await.contains("Something else"));
+        browser.click(&format!("#r-{reference} a")).await;
+        browser.wait_for_url(|url| url.contains(&format!("/agent/tickets/{reference}"))).await;
+
+        // n starts a note, r a reply; ? lists the keys.
+        browser.script("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'n', bubbles: true}));").await;
+        let state = browser.script("return [document.activeElement.id, document.getElementById('kind-note').checked];").await;
+        assert_eq!(state, serde_json::json!(["body", true]));
+        browser.script("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'r', bubbles: true}));").await;
+        assert_eq!(browser.script("return document.getElementById('kind-reply').checked;").await, true);
+        browser.script("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: '?', bubbles: true}));").await;
+        assert_eq!(browser.script("return document.getElementById('shortcuts').open;").await, true);
+        assert!(browser.text_of("#shortcuts").await.contains("Write an internal note on a ticket"));
+        let backend = format!("{:?}", app.database.backend).to_lowercase();
+        crate::layout::shoot(&browser, &backend, "shortcuts").await;
+        if let Some(violations) = browser.accessibility_violations().await {
+            assert!(violations.is_empty(), "{violations:?}");
+        }
         browser.close().await;
     }
 }
