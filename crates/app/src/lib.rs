@@ -27,6 +27,7 @@ mod permissions;
 mod portal;
 mod presence;
 mod registration;
+mod saved_views;
 mod search;
 mod secrets;
 mod seed;
@@ -104,6 +105,7 @@ pub use presence::{PresentAgent, RENEW_EVERY, TicketWatch};
 pub use registration::{
     ConfirmationOutcome, EMAIL_VERIFICATION_LIFETIME, RegistrationInput, RegistrationOutcome,
 };
+pub use saved_views::{DEFAULT_COLUMNS, SavedView, VIEW_COLUMNS, ViewInput, is_list_filters};
 pub use search::{SearchOutcome, SearchResult, search_terms};
 pub use secrets::{InstanceKey, InstanceKeyError};
 pub use seed::{SEED_PASSWORD, SeedPlan, SeedSummary};

@@ -88,7 +88,9 @@ impl Permission {
             Permission::PeopleMerge => "Merge users",
             Permission::ContentManage => "Write knowledge-base articles and news",
             Permission::ReportsView => "See reports",
-            Permission::SharedManage => "Manage shared snippets and macros",
+            Permission::SharedManage => {
+                "Manage shared snippets and macros, and share views with teams"
+            }
         }
     }
 

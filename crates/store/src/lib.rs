@@ -31,6 +31,7 @@ mod sessions;
 mod settings;
 mod snippets;
 mod ticket_fields;
+mod ticket_views;
 mod tickets;
 mod trusted_ips;
 mod two_factor;
@@ -73,6 +74,7 @@ pub use snippets::{SnippetRecord, SnippetWrite};
 pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
 };
+pub use ticket_views::{TicketViewRecord, TicketViewWrite};
 pub use tickets::{
     AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, Comparison, MessageRecord, NewAttachment,
     NewLogEntry, NewMessage, NewTicketRow, RANKED_MATCHES, SearchCondition, SearchFilter,
@@ -115,6 +117,7 @@ pub mod handles {
     pub use crate::settings::SettingRows;
     pub use crate::snippets::Snippets;
     pub use crate::ticket_fields::TicketFields;
+    pub use crate::ticket_views::TicketViews;
     pub use crate::tickets::Tickets;
     pub use crate::trusted_ips::TrustedIps;
     pub use crate::two_factor::TwoFactor;

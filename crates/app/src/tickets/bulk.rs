@@ -74,7 +74,8 @@ fn reason(error: AppError) -> String {
     }
 }
 
-/// What the list's bulk controls offer this agent.
+/// What the list's bulk controls (and its "save as a view") offer this
+/// agent.
 #[derive(Debug, Clone, Default)]
 pub struct BulkChoices {
     pub agents: Vec<MemberRecord>,
@@ -83,6 +84,8 @@ pub struct BulkChoices {
     pub may_merge: bool,
     pub may_spam: bool,
     pub may_delete: bool,
+    /// Whether saved views may be shared with teams.
+    pub may_share: bool,
     /// The macros the agent may apply: (id, title).
     pub macros: Vec<(i64, String)>,
 }
@@ -92,16 +95,18 @@ impl App {
     pub async fn bulk_choices(&self, actor: &crate::Actor) -> AppResult<BulkChoices> {
         let context = self.agent_context(actor).await?;
         let may = |permission| context.effective.has(permission);
-        if !may(Permission::TicketEdit) && !may(Permission::TicketMerge) {
-            return Ok(BulkChoices::default());
-        }
         Ok(BulkChoices {
-            agents: self.assignable_agents().await?,
+            agents: if may(Permission::TicketEdit) {
+                self.assignable_agents().await?
+            } else {
+                Vec::new()
+            },
             teams: self.store().departments().list_teams().await?,
             may_edit: may(Permission::TicketEdit),
             may_merge: may(Permission::TicketMerge),
             may_spam: may(Permission::TicketSpam),
             may_delete: may(Permission::TicketDelete),
+            may_share: may(Permission::SharedManage),
             macros: self
                 .store()
                 .macros()

@@ -391,6 +391,27 @@ impl App {
             .collect())
     }
 
+    /// How many tickets each list holds, counted no further than
+    /// `LIST_COUNT_CAP` (the saved views in the list's sidebar).
+    pub async fn count_ticket_lists(
+        &self,
+        actor: &Actor,
+        queries: &[TicketListQuery],
+    ) -> AppResult<Vec<i64>> {
+        let context = self.agent_context(actor).await?;
+        let visibility = context.visibility();
+        let mark = self.store().tickets().ticket_change_mark().await?;
+        let mut counts = Vec::with_capacity(queries.len());
+        for query in queries {
+            let filter = ticket_filter(&context, query, query.view);
+            counts.push(
+                self.counted(&visibility, &filter, Some(LIST_COUNT_CAP), mark)
+                    .await?,
+            );
+        }
+        Ok(counts)
+    }
+
     /// Tickets for the API: `count` rows after the cursor, or else from
     /// `offset`, with the exact total under the same filters and each
     /// ticket's labels.

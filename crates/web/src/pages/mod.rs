@@ -16,6 +16,7 @@ pub(crate) mod password_reset;
 pub(crate) mod people;
 pub(crate) mod portal;
 pub(crate) mod register;
+pub(crate) mod saved_views;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
 pub(crate) mod snippets;
@@ -40,6 +41,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .merge(bulk::routes())
         .merge(live::routes())
         .merge(macros::routes())
+        .merge(saved_views::routes())
         .merge(ticket_search::routes())
         .merge(snippets::routes())
         .merge(people::routes())

@@ -9,9 +9,9 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::{
-    AppError, Channel, DepartmentNode, FieldErrors, FieldValues, FieldView, ListView, NewTicket,
-    Parsed, ReplyInput, Requester, StatusFilter, TicketChange, TicketKey, TicketList,
-    TicketListQuery, TicketView, fields_as_sent, parsed,
+    AppError, Channel, DEFAULT_COLUMNS, DepartmentNode, FieldErrors, FieldValues, FieldView,
+    ListView, NewTicket, Parsed, ReplyInput, Requester, SavedView, StatusFilter, TicketChange,
+    TicketKey, TicketList, TicketListQuery, TicketView, VIEW_COLUMNS, fields_as_sent, parsed,
 };
 use ferrodesk_core::{
     Email, FieldKind, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Timestamp,
@@ -98,6 +98,8 @@ async fn original(
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ListParameters {
+    /// A saved view to show (its filters and columns).
+    saved: Option<String>,
     #[serde(default)]
     view: String,
     status: Option<String>,
@@ -131,6 +133,15 @@ struct ListPage {
     /// What the bulk controls offer.
     bulk: ferrodesk_app::BulkChoices,
     bulk_limit: i64,
+    /// The list's filters alone (what a new saved view keeps).
+    filters: String,
+    /// The saved view shown, if any.
+    saved: Option<SavedView>,
+    /// The agent's saved views with their counts.
+    saved_views: Vec<(SavedView, i64)>,
+    /// The columns shown, by key.
+    columns: Vec<String>,
+    all_columns: &'static [(&'static str, &'static str)],
 }
 
 impl ListPage {
@@ -160,6 +171,15 @@ impl ListPage {
             TicketStatus::Deleted => self.bulk.may_delete,
             _ => true,
         }
+    }
+
+    /// Whether the list shows a column.
+    fn shows(&self, column: &str) -> bool {
+        self.columns.iter().any(|shown| shown == column)
+    }
+
+    fn is_saved(&self, id: &i64) -> bool {
+        self.saved.as_ref().is_some_and(|view| view.id == *id)
     }
 
     fn labels_of(&self, ticket_id: &i64) -> Vec<String> {
@@ -218,11 +238,33 @@ impl ListParameters {
     }
 }
 
+/// The saved view a list asks for, with its filters in place of the
+/// request's (the request's page cursors kept).
+async fn with_saved_view(
+    state: &AppState,
+    session: &Session,
+    parameters: ListParameters,
+) -> WebResult<(ListParameters, Option<SavedView>)> {
+    let Some(id) = parameters.saved.as_deref().filter(|id| !id.is_empty()) else {
+        return Ok((parameters, None));
+    };
+    let view = state.app.saved_view(&session.actor, path_id(id)?).await?;
+    let mut from_view: ListParameters =
+        serde_urlencoded::from_str(&view.filters).map_err(|_| {
+            crate::error::WebError::BadRequest("This view's filters could not be read.".into())
+        })?;
+    from_view.saved = None;
+    from_view.after = parameters.after;
+    from_view.before = parameters.before;
+    Ok((from_view, Some(view)))
+}
+
 async fn list(
     State(state): State<AppState>,
     AgentSession(session): AgentSession,
     Query(parameters): Query<ListParameters>,
 ) -> WebResult<Response> {
+    let (parameters, saved) = with_saved_view(&state, &session, parameters).await?;
     let query = parameters.query()?;
     let list = state.app.list_tickets(&session.actor, &query).await?;
     let views = list
@@ -231,7 +273,7 @@ async fn list(
         .map(|(view, count)| (view.key(), view.label(), *count))
         .collect();
     let encode = url_encoded;
-    let base_query = format!(
+    let filters = format!(
         "view={}&status={}&department={}&label={}&urgency={}",
         encode(&parameters.view),
         encode(parameters.status.as_deref().unwrap_or("")),
@@ -239,6 +281,10 @@ async fn list(
         encode(parameters.label.as_deref().unwrap_or("")),
         encode(parameters.urgency.as_deref().unwrap_or("")),
     );
+    let base_query = match &saved {
+        Some(view) => format!("saved={}&{filters}", view.id),
+        None => filters.clone(),
+    };
     let list_query = match parameters
         .after
         .as_deref()
@@ -246,6 +292,27 @@ async fn list(
     {
         Some(after) => encode(&format!("{base_query}&after={}", encode(after))),
         None => encode(&base_query),
+    };
+    let saved_views = state.app.saved_views(&session.actor).await?;
+    let queries: Vec<TicketListQuery> = saved_views
+        .iter()
+        .map(|view| {
+            serde_urlencoded::from_str::<ListParameters>(&view.filters)
+                .ok()
+                .and_then(|parameters| parameters.query().ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let counts = state
+        .app
+        .count_ticket_lists(&session.actor, &queries)
+        .await?;
+    let columns = match &saved {
+        Some(view) => view.columns.clone(),
+        None => DEFAULT_COLUMNS
+            .iter()
+            .map(|key| (*key).to_owned())
+            .collect(),
     };
     render(&ListPage {
         chrome: Chrome::for_session(&session),
@@ -259,10 +326,15 @@ async fn list(
         departments: state.app.departments(&session.actor).await?,
         statuses: TicketStatus::ALL.to_vec(),
         base_query,
+        filters,
         now: state.app.now().millis(),
         list_query,
         bulk: state.app.bulk_choices(&session.actor).await?,
         bulk_limit: ferrodesk_app::BULK_LIMIT as i64,
+        saved,
+        saved_views: saved_views.into_iter().zip(counts).collect(),
+        columns,
+        all_columns: &VIEW_COLUMNS,
     })
 }
 

@@ -208,6 +208,11 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("GET", "/agent/macros/{id}", Rule::Permitted(200)),
     ("POST", "/agent/macros/{id}", Rule::Permitted(422)),
     ("POST", "/agent/macros/{id}/delete", Rule::Agent(404)),
+    // Saved views: a view that does not exist is nobody's.
+    ("POST", "/agent/views", Rule::Agent(422)),
+    ("GET", "/agent/views/{id}", Rule::Agent(404)),
+    ("POST", "/agent/views/{id}", Rule::Agent(404)),
+    ("POST", "/agent/views/{id}/delete", Rule::Agent(404)),
     ("GET", "/agent/snippets", Rule::Agent(200)),
     ("GET", "/agent/snippets/new", Rule::Agent(200)),
     ("POST", "/agent/snippets/new", Rule::Agent(422)),

@@ -113,6 +113,12 @@ on_both_backends! { spawn_app;
             },
         }).await.unwrap();
         let macro_preview = format!("/agent/tickets/{sample}/macro?macro={refund_macro}");
+        app.app.create_view(&caller, &ferrodesk_app::ViewInput {
+            title: "Open, urgent first".into(),
+            filters: "view=all&status=&department=&label=&urgency=3".into(),
+            columns: vec!["subject".into(), "requester".into(), "status".into(), "priority".into(), "team".into(), "updated".into()],
+            team_ids: Vec::new(),
+        }).await.unwrap();
         let organization = app.app.create_organization(&caller, "Acme Printing").await.unwrap();
         let delete_organization = format!("/agent/organizations/{organization}/delete");
         let ticket = format!("/agent/tickets/{sample}");

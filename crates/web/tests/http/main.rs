@@ -36,6 +36,7 @@ mod password_reset;
 mod people;
 mod portal;
 mod registration;
+mod saved_views;
 mod scale;
 mod security;
 mod sessions;
