@@ -39,6 +39,7 @@ mod snippets;
 mod ticket_fields;
 mod ticket_search;
 mod tickets;
+mod time_zones;
 mod totp;
 mod trusted_ips;
 mod two_factor;

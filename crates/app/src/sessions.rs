@@ -430,6 +430,7 @@ impl App {
             return Ok(Vec::new());
         }
         let hostname = self.store().logins().cached_hostname(ip).await?;
+        let when = self.zone_of_person(person.id).await?.time(self.now());
         let mut mails = Vec::with_capacity(recipients.len());
         for (name, address) in recipients {
             mails.push(
@@ -439,7 +440,7 @@ impl App {
                     &address,
                     serde_json::json!({
                         "name": person.name,
-                        "time": self.now().to_string(),
+                        "time": when,
                         "ip": ip,
                         "hostname": hostname.as_deref().unwrap_or("not known yet"),
                     }),
@@ -474,6 +475,7 @@ impl App {
         let hash = token_hash(&token);
         let mail = if person.is_agent && person.notify_login_success {
             let hostname = self.store().logins().cached_hostname(opening.ip).await?;
+            let when = self.zone_of_person(person.id).await?.time(now);
             Some(
                 self.compose_mail(
                     TemplateKind::LoginNotification,
@@ -481,7 +483,7 @@ impl App {
                     &person.email,
                     serde_json::json!({
                         "name": person.name,
-                        "time": now.to_string(),
+                        "time": when,
                         "ip": opening.ip,
                         "hostname": hostname.as_deref().unwrap_or("not known yet"),
                         "user_agent": record.user_agent,

@@ -287,6 +287,10 @@ pub struct HelpCenterSettings {
     /// The front page's introduction, markdown; empty for the catalogue's.
     #[serde(default)]
     pub welcome_text: String,
+    /// The time zone of people who have not chosen one (an IANA name);
+    /// empty for UTC.
+    #[serde(default)]
+    pub default_time_zone: String,
 }
 
 /// The longest welcome heading and introduction the admin may set.
@@ -300,6 +304,7 @@ fn default_help_center() -> HelpCenterSettings {
         form_departments: None,
         welcome_title: String::new(),
         welcome_text: String::new(),
+        default_time_zone: String::new(),
     }
 }
 
@@ -495,7 +500,7 @@ const LOGIN_MONITORING: &str = "login_monitoring";
 const TWO_FACTOR: &str = "two_factor";
 const IP_ALLOW_LIST: &str = "ip_allow_list";
 const ATTACHMENTS: &str = "attachments";
-const HELP_CENTER: &str = "help_center";
+pub(crate) const HELP_CENTER: &str = "help_center";
 const BRANDING: &str = "branding";
 const API: &str = "api";
 const MAIL_IN: &str = "mail_in";

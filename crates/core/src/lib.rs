@@ -15,6 +15,7 @@ pub mod ticket_ref;
 pub mod tickets;
 pub mod time;
 pub mod urgency;
+pub mod zone;
 
 pub use email::Email;
 pub use labels::{Label, LabelError, Labels};
@@ -29,6 +30,7 @@ pub use ticket_ref::TicketRef;
 pub use tickets::TicketStatus;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use urgency::Urgency;
+pub use zone::{Zone, ZoneError};
 
 /// The two browser surfaces that keep separate sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -60,8 +60,8 @@ impl Timestamp {
     }
 }
 
-/// `2026-11-22 09:30 UTC`: how pages and mails show a time until people
-/// get their own time zones.
+/// `2026-11-22 09:30 UTC`: a time where no reader's zone applies (logs, the
+/// command line); pages and mails use the reader's `Zone`.
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(formatter, "{} UTC", self.date_time())

@@ -293,6 +293,35 @@ impl People<'_> {
         Ok(())
     }
 
+    /// A person's time zone as they chose it; empty for the default.
+    pub async fn time_zone(&self, person_id: i64) -> StoreResult<String> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, String>("SELECT time_zone FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_optional(pool)
+                .await?
+                .unwrap_or_default()
+        }))
+    }
+
+    /// Sets a person's time zone (an IANA name, checked by the caller).
+    pub async fn set_time_zone(
+        &self,
+        person_id: i64,
+        zone: &str,
+        now: Timestamp,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            sqlx::query("UPDATE people SET time_zone = $1, updated_at = $2 WHERE id = $3")
+                .bind(zone)
+                .bind(now.millis())
+                .bind(person_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
     /// Agents, admins first, then by name.
     pub async fn list_agents(&self) -> StoreResult<Vec<PersonRecord>> {
         Ok(on_backend!(self, pool => {

@@ -615,3 +615,25 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// A signed-in person without a time zone of their own gets their
+// browser's, once (they can change it on their account page).
+document.addEventListener("DOMContentLoaded", () => {
+  const path = document.body.dataset.zonePath;
+  const zone = typeof Intl !== "undefined" ? Intl.DateTimeFormat().resolvedOptions().timeZone : "";
+  if (!path || !zone || sessionStorage.getItem("zone-sent")) {
+    return;
+  }
+  sessionStorage.setItem("zone-sent", "1");
+  fetch(path, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      "X-CSRF-Token": document.body.dataset.csrf || "",
+      "X-Ferrodesk-Background": "1",
+    },
+    body: new URLSearchParams({ time_zone: zone }),
+    credentials: "same-origin",
+    redirect: "manual",
+  }).catch(() => {});
+});

@@ -19,6 +19,7 @@ mod request_log;
 mod security_headers;
 mod session;
 mod text;
+mod viewer_zone;
 
 pub use client_ip::TrustedProxies;
 pub use network::AllowList;

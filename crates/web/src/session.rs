@@ -37,6 +37,9 @@ pub(crate) struct Session {
     pub new_visitor: bool,
     /// The branding the page is made with.
     pub brand: crate::branding::Brand,
+    /// Whether a signed-in person has not chosen a time zone yet (their
+    /// browser's is then offered).
+    pub zone_unset: bool,
 }
 
 impl Session {
@@ -239,8 +242,14 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         .get::<ClientIp>()
         .map(|client| client.0.to_string())
         .unwrap_or_default();
+    let (zone, zone_chosen) = match state.app.zone_of(&actor).await {
+        Ok(found) => found,
+        Err(error) => return WebError::from(error).into_response(),
+    };
+    let zone_unset = !zone_chosen && !matches!(actor, Actor::Visitor | Actor::System);
     let mut request = request;
     request.extensions_mut().insert(Session {
+        zone_unset,
         surface,
         token,
         actor,
@@ -250,7 +259,7 @@ async fn with_session(surface: Surface, state: AppState, request: Request, next:
         new_visitor: is_new_visitor,
         brand,
     });
-    let mut response = next.run(request).await;
+    let mut response = crate::viewer_zone::within(zone, next.run(request)).await;
 
     let handler_set_cookie = response
         .headers()

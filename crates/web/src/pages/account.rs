@@ -39,6 +39,7 @@ fn routes_under(base: &str) -> Router<AppState> {
         .route(&format!("{base}/notifications"), post(save_notifications))
         .route(&format!("{base}/work-mail"), post(save_work_mail))
         .route(&format!("{base}/signature"), post(save_signature))
+        .route(&format!("{base}/time-zone"), post(save_time_zone))
         .route(&format!("{base}/profile"), post(save_profile))
         .route(
             &format!("{base}/sessions/end-others"),
@@ -94,6 +95,11 @@ struct AccountPage<'a> {
     signature: Option<ferrodesk_app::SignatureView>,
     signature_error: Option<String>,
     placeholders: String,
+    /// The zone times are shown in, whether it was chosen, and every zone.
+    zone: String,
+    zone_chosen: bool,
+    zones: Vec<String>,
+    zone_error: Option<String>,
 }
 
 impl AccountPage<'_> {
@@ -122,6 +128,8 @@ struct Refused {
     name_error: Option<String>,
     /// The signature as typed and why it was refused.
     signature: Option<(String, String)>,
+    /// Why the time zone sent was refused.
+    zone_error: Option<String>,
 }
 
 async fn account_page(
@@ -143,7 +151,8 @@ async fn account_page(
             (SessionRow::from_session(own), is_current)
         })
         .collect();
-    let has_error = refused.name_error.is_some() || refused.signature.is_some();
+    let has_error =
+        refused.name_error.is_some() || refused.signature.is_some() || refused.zone_error.is_some();
     let signature = if person.is_agent {
         let saved = state.app.signature_view(&session.actor).await?;
         Some(match &refused.signature {
@@ -156,8 +165,12 @@ async fn account_page(
     } else {
         None
     };
+    let (zone, zone_chosen) = state.app.zone_of(&session.actor).await?;
     crate::pages::render_form(
         &AccountPage {
+            zone: zone.name().to_owned(),
+            zone_chosen,
+            zones: ferrodesk_core::Zone::names(),
             chrome: Chrome::for_session(session),
             base,
             csrf_token: &session.csrf_token,
@@ -184,8 +197,10 @@ async fn account_page(
                 ("others-ended", t("account-notice-others-ended")),
                 ("name-saved", t("account-notice-name-saved")),
                 ("signature-saved", t("account-notice-signature-saved")),
+                ("time-zone-saved", t("account-notice-time-zone-saved")),
             ]),
             name_error: refused.name_error,
+            zone_error: refused.zone_error,
             signature_error: refused.signature.map(|(_, error)| error),
             signature,
             placeholders: ferrodesk_app::SIGNATURE_PLACEHOLDERS.join(" "),
@@ -320,6 +335,40 @@ async fn save_work_mail(
         base_path(session.surface)
     ))
     .into_response())
+}
+
+/// A time zone, as the account page (or the browser's own, sent by the
+/// page's script at first sign-in) sends it.
+#[derive(Debug, Default, Deserialize)]
+struct TimeZoneForm {
+    #[serde(default)]
+    time_zone: String,
+}
+
+async fn save_time_zone(
+    State(state): State<AppState>,
+    SignedInSession(session): SignedInSession,
+    HtmlForm(form): HtmlForm<TimeZoneForm>,
+) -> WebResult<Response> {
+    match state
+        .app
+        .set_own_zone(&session.actor, &form.time_zone)
+        .await
+    {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "{}?notice=time-zone-saved#time-zone",
+            base_path(session.surface)
+        ))
+        .into_response()),
+        Err(AppError::Invalid(errors)) => {
+            let refused = Refused {
+                zone_error: errors.iter().next().map(|(_, message)| message.to_owned()),
+                ..Refused::default()
+            };
+            account_page(&state, &session, NoticeQuery::from(None), refused).await
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// An agent's signature, as the account page sends it.

@@ -62,6 +62,9 @@ pub(crate) struct Chrome {
     pub show_admin_link: bool,
     pub show_agent_link: bool,
     pub brand: crate::branding::Brand,
+    /// Where the page's script sends the browser's time zone, for a
+    /// signed-in person who has not chosen one.
+    pub zone_path: Option<&'static str>,
 }
 
 impl Chrome {
@@ -81,6 +84,11 @@ impl Chrome {
             show_admin_link: staff && is_admin,
             show_agent_link: staff,
             brand: session.brand.clone(),
+            zone_path: session.zone_unset.then_some(if staff {
+                "/agent/account/time-zone"
+            } else {
+                "/account/time-zone"
+            }),
         }
     }
 
@@ -95,6 +103,7 @@ impl Chrome {
             show_admin_link: false,
             show_agent_link: false,
             brand,
+            zone_path: None,
         }
     }
 }
@@ -132,15 +141,16 @@ pub(crate) fn path_id(text: &str) -> WebResult<i64> {
     text.parse().map_err(|_| WebError::App(AppError::NotFound))
 }
 
-/// A stored time as pages show it.
+/// A stored time as pages show it: in the reader's time zone
+/// (`2026-11-22 10:30 CET`).
 pub(crate) fn time(millis: &i64) -> String {
-    ferrodesk_core::Timestamp(*millis).to_string()
+    crate::viewer_zone::local_time(ferrodesk_core::Timestamp(*millis))
 }
 
-/// A stored time's date (`2026-11-22`), for lists of posts.
+/// A stored time's date (`2026-11-22`) in the reader's zone, for lists of
+/// posts.
 pub(crate) fn date(millis: &i64) -> String {
-    let rfc3339 = ferrodesk_core::Timestamp(*millis).rfc3339();
-    rfc3339.get(..10).unwrap_or(&rfc3339).to_owned()
+    crate::viewer_zone::local_date(ferrodesk_core::Timestamp(*millis))
 }
 
 /// Answers a form: on success a redirect to where the use case led; on bad

@@ -37,6 +37,11 @@ struct SearchPage {
 }
 
 impl SearchPage {
+    /// A time as a `datetime` attribute reads it (RFC 3339, UTC).
+    fn iso(&self, millis: &i64) -> String {
+        ferrodesk_core::Timestamp(*millis).rfc3339()
+    }
+
     fn time(&self, millis: &i64) -> String {
         time(millis)
     }

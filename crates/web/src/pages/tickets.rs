@@ -14,8 +14,7 @@ use ferrodesk_app::{
     TicketKey, TicketList, TicketListQuery, TicketView, VIEW_COLUMNS, fields_as_sent, parsed,
 };
 use ferrodesk_core::{
-    Email, FieldKind, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Timestamp,
-    Urgency,
+    Email, FieldKind, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Urgency,
 };
 use serde::Deserialize;
 
@@ -152,6 +151,11 @@ impl ListPage {
         } else {
             count.to_string()
         }
+    }
+
+    /// A time as a `datetime` attribute reads it (RFC 3339, UTC).
+    fn iso(&self, millis: &i64) -> String {
+        ferrodesk_core::Timestamp(*millis).rfc3339()
     }
 
     fn time(&self, millis: &i64) -> String {
@@ -459,8 +463,7 @@ impl TicketPage<'_> {
         self.view
             .ticket
             .locked_until
-            .map(Timestamp)
-            .map(|at| at.to_string())
+            .map(|at| time(&at))
             .unwrap_or_default()
     }
 }

@@ -57,6 +57,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/agent/account/notifications", Rule::Own(303)),
     ("POST", "/agent/account/work-mail", Rule::Own(303)),
     ("POST", "/agent/account/signature", Rule::Own(303)),
+    // No zone named: refused, nothing changes.
+    ("POST", "/agent/account/time-zone", Rule::Own(422)),
     ("POST", "/agent/account/profile", Rule::Own(422)),
     ("POST", "/agent/account/sessions/end-others", Rule::Own(303)),
     (
@@ -377,6 +379,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/branding/logo/delete", Rule::Admin),
     ("POST", "/admin/help-center", Rule::Admin),
     ("POST", "/admin/help-center/welcome", Rule::Admin),
+    ("POST", "/admin/help-center/time-zone", Rule::Admin),
     ("GET", "/admin/api-keys", Rule::Admin),
     ("POST", "/admin/api-keys", Rule::Admin),
     ("POST", "/admin/api-keys/limits", Rule::Admin),

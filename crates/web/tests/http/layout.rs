@@ -113,6 +113,7 @@ on_both_backends! { spawn_app;
             },
         }).await.unwrap();
         let macro_preview = format!("/agent/tickets/{sample}/macro?macro={refund_macro}");
+        app.app.set_own_zone(&admin, "Europe/Vienna").await.unwrap();
         app.app.create_view(&caller, &ferrodesk_app::ViewInput {
             title: "Open, urgent first".into(),
             filters: "view=all&status=&department=&label=&urgency=3".into(),

@@ -46,4 +46,5 @@ mod staff_login;
 mod ticket_actions;
 mod ticket_search;
 mod tickets;
+mod time_zones;
 mod two_factor;

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use ferrodesk_app::{
     AgentAccess, AgentAction, AgentDetail, AppError, FieldErrors, INVITATION_LIFETIME, OwnSession,
 };
-use ferrodesk_core::{DepartmentAccess, Timestamp};
+use ferrodesk_core::DepartmentAccess;
 use serde::Deserialize;
 
 use super::logs::LoginRow;
@@ -109,8 +109,8 @@ pub(crate) struct SessionRow {
 impl SessionRow {
     pub fn from_session(session: OwnSession) -> SessionRow {
         SessionRow {
-            started: Timestamp(session.created_at).to_string(),
-            last_seen: Timestamp(session.last_seen_at).to_string(),
+            started: crate::pages::time(&session.created_at),
+            last_seen: crate::pages::time(&session.last_seen_at),
             session,
         }
     }
@@ -200,7 +200,7 @@ fn agent_page(
         is_disabled: person.is_disabled,
         has_password: person.password_hash.is_some(),
         must_change_password: person.must_change_password,
-        last_login: person.last_login_at.map(|at| Timestamp(at).to_string()),
+        last_login: person.last_login_at.map(|at| crate::pages::time(&at)),
         locked_until: detail.locked_until.map(|until| until.to_string()),
         sessions: detail
             .sessions
@@ -212,7 +212,7 @@ fn agent_page(
             .into_iter()
             .map(LoginRow::from_record)
             .collect(),
-        two_factor_since: person.totp_enabled_at.map(|at| Timestamp(at).to_string()),
+        two_factor_since: person.totp_enabled_at.map(|at| crate::pages::time(&at)),
         access,
         reach,
         trusted_ips: detail
@@ -224,11 +224,7 @@ fn agent_page(
                     "settings" => "turning the allow-list on",
                     _ => "emailed link",
                 };
-                (
-                    trusted.ip,
-                    Timestamp(trusted.trusted_until).to_string(),
-                    how,
-                )
+                (trusted.ip, crate::pages::time(&trusted.trusted_until), how)
             })
             .collect(),
         errors,

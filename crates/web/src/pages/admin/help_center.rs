@@ -20,6 +20,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/help-center", get(show).post(save))
         .route("/admin/help-center/welcome", post(save_welcome))
+        .route("/admin/help-center/time-zone", post(save_time_zone))
 }
 
 #[derive(Template)]
@@ -35,6 +36,8 @@ struct HelpCenterPage<'a> {
     notice: Option<&'static str>,
     /// The front page's heading and introduction, as saved or as typed.
     welcome: (String, String),
+    /// Every time zone, for the default's list.
+    zones: Vec<String>,
 }
 
 impl HelpCenterPage<'_> {
@@ -97,6 +100,7 @@ async fn page_with_welcome(
             csrf_token: admin.csrf_token(),
             settings,
             welcome,
+            zones: ferrodesk_core::Zone::names(),
             modes: RegistrationMode::ALL,
             departments: state.app.departments(admin.actor()).await?,
             errors,
@@ -114,6 +118,7 @@ async fn show(
     let notice = query.text(&[
         ("saved", "The help-center settings are saved."),
         ("welcome", "The front page is saved."),
+        ("time-zone", "The default time zone is saved."),
     ]);
     page(&state, &admin, FieldErrors::new(), notice).await
 }
@@ -177,6 +182,29 @@ async fn save_welcome(
         Err(AppError::Invalid(errors)) => {
             page_with_welcome(&state, &admin, errors, None, Some(form)).await
         }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The default time zone as sent.
+#[derive(Debug, Default, Deserialize)]
+struct TimeZoneForm {
+    #[serde(default)]
+    default_time_zone: String,
+}
+
+async fn save_time_zone(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<TimeZoneForm>,
+) -> WebResult<Response> {
+    match state
+        .app
+        .set_default_zone(&admin.caller(), &form.default_time_zone)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/admin/help-center?notice=time-zone").into_response()),
+        Err(AppError::Invalid(errors)) => page(&state, &admin, errors, None).await,
         Err(other) => Err(other.into()),
     }
 }

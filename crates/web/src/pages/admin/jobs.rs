@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::JobRecord;
-use ferrodesk_core::Timestamp;
 
 use super::{AdminMenu, AdminSession, NoticeQuery, count_of};
 use crate::AppState;
@@ -57,7 +56,7 @@ async fn list(
         dead: dead
             .into_iter()
             .map(|job| DeadJob {
-                failed_at: Timestamp(job.updated_at).to_string(),
+                failed_at: crate::pages::time(&job.updated_at),
                 job,
             })
             .collect(),

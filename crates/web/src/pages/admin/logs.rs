@@ -130,7 +130,7 @@ async fn audit(
             .entries
             .into_iter()
             .map(|entry| AuditRow {
-                at: Timestamp(entry.occurred_at).to_string(),
+                at: crate::pages::time(&entry.occurred_at),
                 entry,
             })
             .collect(),
@@ -220,7 +220,7 @@ pub(super) struct LoginRow {
 impl LoginRow {
     pub fn from_record(record: LoginRecord) -> LoginRow {
         LoginRow {
-            at: Timestamp(record.occurred_at).to_string(),
+            at: crate::pages::time(&record.occurred_at),
             record,
         }
     }
@@ -281,7 +281,7 @@ async fn errors(State(state): State<AppState>, admin: AdminSession) -> WebResult
         rows: entries
             .into_iter()
             .map(|entry| ErrorRow {
-                at: Timestamp(entry.occurred_at).to_string(),
+                at: crate::pages::time(&entry.occurred_at),
                 entry,
             })
             .collect(),

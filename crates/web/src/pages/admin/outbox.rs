@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::MailRecord;
-use ferrodesk_core::Timestamp;
 use serde::Deserialize;
 
 use super::{AdminMenu, AdminSession, NoticeQuery, count_of};
@@ -37,8 +36,8 @@ impl MailView {
             .unwrap_or_else(|_| mail.recipients.clone());
         MailView {
             recipients,
-            created: Timestamp(mail.created_at).to_string(),
-            sent: mail.sent_at.map(|at| Timestamp(at).to_string()),
+            created: crate::pages::time(&mail.created_at),
+            sent: mail.sent_at.map(|at| crate::pages::time(&at)),
             mail,
         }
     }
