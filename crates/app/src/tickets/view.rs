@@ -59,6 +59,8 @@ pub struct TicketView {
     pub events_after: i64,
     /// The macros the agent may apply: (id, title).
     pub macros: Vec<(i64, String)>,
+    /// When the view was read, for "5 min ago".
+    pub read_at: i64,
 }
 
 /// Other tickets of the requester shown beside a ticket.
@@ -184,6 +186,7 @@ impl App {
             fields,
         } = self.state_of(ticket).await?;
         Ok(TicketView {
+            read_at: self.now().millis(),
             macros,
             reply_signature: self
                 .signature_for(actor)

@@ -398,6 +398,21 @@ impl TicketPage<'_> {
         )
     }
 
+    /// A message's time: how long ago for the last week (the exact time on
+    /// hover), the exact time before.
+    fn when(&self, millis: &i64) -> String {
+        let now = self.view.read_at;
+        if now - millis < 7 * 24 * 3600 * 1000 {
+            relative_time(*millis, now)
+        } else {
+            time(millis)
+        }
+    }
+
+    fn iso(&self, millis: &i64) -> String {
+        ferrodesk_core::Timestamp(*millis).rfc3339()
+    }
+
     fn is_current_status(&self, status: &TicketStatus) -> bool {
         self.view.ticket.status == *status
     }
