@@ -117,6 +117,8 @@ pub struct TicketListQuery {
     pub urgency_at_least: Option<Urgency>,
     /// Tickets assigned to this agent (in the whole list).
     pub agent_id: Option<i64>,
+    /// Oldest activity first (the longest waiting on top) instead of newest.
+    pub oldest_first: bool,
     /// The cursor of the page: "updated_at.id" of the last row before.
     pub after: Option<String>,
     /// Or of the first row after, going back towards the newest.
@@ -216,6 +218,8 @@ pub(crate) struct PageRequest<'a> {
     pub size: i64,
     /// Rows to skip instead (numbered pages of the API).
     pub offset: i64,
+    /// Oldest activity first.
+    pub oldest_first: bool,
 }
 
 impl App {
@@ -237,6 +241,7 @@ impl App {
                 visibility,
                 filter,
                 TicketPage {
+                    oldest_first: request.oldest_first,
                     after,
                     before,
                     // One more than shown tells whether a page lies beyond.
@@ -290,6 +295,7 @@ impl App {
                     before: query.before.as_deref(),
                     size,
                     offset,
+                    oldest_first: query.oldest_first,
                 },
             )
             .await?;
@@ -350,6 +356,7 @@ impl App {
         let position = Some((ticket.updated_at, ticket.id));
         let tickets = self.store().tickets();
         let one = |after, before| TicketPage {
+            oldest_first: query.oldest_first,
             after,
             before,
             limit: 1,

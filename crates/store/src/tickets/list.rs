@@ -88,6 +88,9 @@ pub(super) fn like_literal(text: &str) -> String {
 /// newest), or else skipping `offset` rows (numbered pages for the API).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TicketPage {
+    /// Read oldest activity first instead of newest first; `after` and
+    /// `before` then follow that order.
+    pub oldest_first: bool,
     pub after: Option<(i64, i64)>,
     /// The rows just newer than this, still answered newest first.
     pub before: Option<(i64, i64)>,
@@ -252,10 +255,18 @@ impl super::Tickets<'_> {
             push_conditions(&mut builder, visibility, filter, Purpose::Page);
             // A row-value comparison, which both databases turn into one
             // range of the (updated_at, id) index, read from either end.
+            // Newest first reads the index down; oldest first, up.
+            let (onward, back, forwards, backwards) = if page.oldest_first {
+                (" AND (t.updated_at, t.id) > (", " AND (t.updated_at, t.id) < (",
+                 " ORDER BY t.updated_at, t.id LIMIT ", " ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
+            } else {
+                (" AND (t.updated_at, t.id) < (", " AND (t.updated_at, t.id) > (",
+                 " ORDER BY t.updated_at DESC, t.id DESC LIMIT ", " ORDER BY t.updated_at, t.id LIMIT ")
+            };
             let (bound, order) = match (page.after, page.before) {
-                (Some(after), _) => (Some((" AND (t.updated_at, t.id) < (", after)), " ORDER BY t.updated_at DESC, t.id DESC LIMIT "),
-                (None, Some(before)) => (Some((" AND (t.updated_at, t.id) > (", before)), " ORDER BY t.updated_at, t.id LIMIT "),
-                (None, None) => (None, " ORDER BY t.updated_at DESC, t.id DESC LIMIT "),
+                (Some(after), _) => (Some((onward, after)), forwards),
+                (None, Some(before)) => (Some((back, before)), backwards),
+                (None, None) => (None, forwards),
             };
             if let Some((comparison, (updated_at, id))) = bound {
                 builder.push(comparison);

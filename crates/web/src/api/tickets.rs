@@ -299,6 +299,7 @@ impl TicketListParams {
             label,
             urgency_at_least: urgency,
             agent_id: self.agent,
+            oldest_first: false,
             after: self.cursor.filter(|cursor| !cursor.is_empty()),
             before: None,
         })

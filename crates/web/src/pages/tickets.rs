@@ -105,6 +105,8 @@ pub(crate) struct ListParameters {
     department: Option<String>,
     label: Option<String>,
     urgency: Option<String>,
+    /// `oldest` for the longest-waiting first.
+    order: Option<String>,
     after: Option<String>,
     before: Option<String>,
 }
@@ -118,6 +120,7 @@ struct ListPage {
     department: String,
     label: String,
     urgency: String,
+    oldest_first: bool,
     list: TicketList,
     views: Vec<(&'static str, &'static str, i64)>,
     departments: Vec<DepartmentNode>,
@@ -236,6 +239,7 @@ impl ListParameters {
             label,
             urgency_at_least: urgency,
             agent_id: None,
+            oldest_first: self.order.as_deref() == Some("oldest"),
             after: self.after.clone(),
             before: self.before.clone().filter(|before| !before.is_empty()),
         })
@@ -278,12 +282,13 @@ async fn list(
         .collect();
     let encode = url_encoded;
     let filters = format!(
-        "view={}&status={}&department={}&label={}&urgency={}",
+        "view={}&status={}&department={}&label={}&urgency={}&order={}",
         encode(&parameters.view),
         encode(parameters.status.as_deref().unwrap_or("")),
         encode(parameters.department.as_deref().unwrap_or("")),
         encode(parameters.label.as_deref().unwrap_or("")),
         encode(parameters.urgency.as_deref().unwrap_or("")),
+        encode(parameters.order.as_deref().unwrap_or("")),
     );
     let base_query = match &saved {
         Some(view) => format!("saved={}&{filters}", view.id),
@@ -325,6 +330,7 @@ async fn list(
         department: parameters.department.unwrap_or_default(),
         label: parameters.label.unwrap_or_default(),
         urgency: parameters.urgency.unwrap_or_default(),
+        oldest_first: parameters.order.as_deref() == Some("oldest"),
         list,
         views,
         departments: state.app.departments(&session.actor).await?,

@@ -93,3 +93,41 @@ on_both_backends! { spawn_app;
         assert_eq!(alice.get(&app, &path).await.status(), 404);
     }
 }
+
+/// The references a list page shows, in order.
+fn listed(page: &str) -> Vec<String> {
+    page.split("<tr id=\"t-")
+        .skip(1)
+        .map(|row| row.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+on_both_backends! { spawn_app;
+
+    async fn the_longest_waiting_come_first_when_asked_page_after_page(app: TestApp) {
+        let desk = desk(&app).await;
+        let mut opened = Vec::new();
+        for number in 0..55 {
+            opened.push(open_ticket(&app, &desk.admin, desk.support, &format!("Waiting {number}")).await);
+            app.advance_clock(std::time::Duration::from_secs(1));
+        }
+        let alice = signed_in(&app, "alice@example.org").await;
+        let first = alice.get(&app, "/agent/tickets?order=oldest").await.text().await.unwrap();
+        assert_eq!(listed(&first), opened[..50].to_vec());
+        assert!(first.contains("<option value=\"oldest\" selected>"));
+        let next = first.split("id=\"next-page\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&").replace("&#38;", "&");
+        let second = alice.get(&app, &next).await.text().await.unwrap();
+        assert_eq!(listed(&second), opened[50..].to_vec(), "{next}");
+        let back = second.split("id=\"previous-page\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&").replace("&#38;", "&");
+        assert_eq!(listed(&alice.get(&app, &back).await.text().await.unwrap()), opened[..50].to_vec(), "{back}");
+        let newest = alice.get(&app, "/agent/tickets").await.text().await.unwrap();
+        assert_eq!(listed(&newest)[0], opened[54], "newest first by default");
+
+        // A view keeps the order.
+        let saved = post_on(&app, &alice, "/agent/tickets", "/agent/views", &[
+            ("title", "Longest waiting"), ("filters", "view=all&status=&department=&label=&urgency=&order=oldest"), ("column", "subject"),
+        ]).await;
+        let page = alice.get(&app, &location(&saved)).await.text().await.unwrap();
+        assert_eq!(listed(&page)[0], opened[0]);
+    }
+}
