@@ -223,6 +223,12 @@ def bench_backend(backend, arguments, work):
             f"ORDER BY updated_at DESC, id DESC LIMIT 1 OFFSET {max(int(int(visible) * 0.95) - 1, 0)}",
         )[0]
         deep_cursor = f"{deep_row[0]}.{deep_row[1]}"
+        deep_oldest_row = sql(
+            backend, database_url,
+            "SELECT updated_at, id FROM tickets WHERE status NOT IN ('spam', 'deleted') "
+            f"ORDER BY updated_at, id LIMIT 1 OFFSET {max(int(int(visible) * 0.95) - 1, 0)}",
+        )[0]
+        deep_oldest_cursor = f"{deep_oldest_row[0]}.{deep_oldest_row[1]}"
         department = sql(backend, database_url, "SELECT id FROM departments ORDER BY id LIMIT 1")[0][0]
         # A seeded subject ends in "#<1000 + id>", a word no other ticket has.
         middle = sql(backend, database_url, f"SELECT id FROM tickets ORDER BY id LIMIT 1 OFFSET {int(visible) // 2}")[0][0]
@@ -245,6 +251,8 @@ def bench_backend(backend, arguments, work):
             ("KB search", base + "/search?q=password+reset", [], None),
             ("Agent ticket list, first page", base + "/agent/tickets?view=all&status=any", [f"Cookie: {cookie}"], None),
             ("Agent ticket list, deep page (95 %)", base + f"/agent/tickets?view=all&status=any&after={deep_cursor}", [f"Cookie: {cookie}"], None),
+            ("Agent ticket list, oldest first", base + "/agent/tickets?view=all&status=any&order=oldest", [f"Cookie: {cookie}"], None),
+            ("Agent ticket list, oldest first, deep page (95 %)", base + f"/agent/tickets?view=all&status=any&order=oldest&after={deep_oldest_cursor}", [f"Cookie: {cookie}"], None),
             ("Agent ticket page, 20 messages", base + f"/agent/tickets/{twenty}", [f"Cookie: {cookie}"], None),
             ("API: list tickets", base + "/api/v2/tickets?count=25", [auth], None),
             ("API: create ticket", base + "/api/v2/tickets", [auth], create_script),

@@ -338,6 +338,7 @@ impl App {
                 remembered: false,
                 must_change_password: false,
                 must_set_up_two_factor: false,
+                time_zone: String::new(),
             }),
             key_id: key.id,
             scopes,

@@ -123,13 +123,20 @@ impl App {
     /// of their teams.
     pub async fn saved_views(&self, actor: &Actor) -> AppResult<Vec<SavedView>> {
         let context = self.agent_context(actor).await?;
+        self.saved_views_for(&context).await
+    }
+
+    pub(crate) async fn saved_views_for(
+        &self,
+        context: &AgentContext,
+    ) -> AppResult<Vec<SavedView>> {
         Ok(self
             .store()
             .ticket_views()
             .views_for(context.agent_id)
             .await?
             .into_iter()
-            .filter_map(|record| view_of(&context, record))
+            .filter_map(|record| view_of(context, record))
             .collect())
     }
 

@@ -346,6 +346,7 @@ impl App {
             remembered: false,
             must_change_password: false,
             must_set_up_two_factor: false,
+            time_zone: String::new(),
         });
         let as_admin = Caller::new(&admin_actor, "192.0.2.1");
 

@@ -36,6 +36,7 @@ pub(crate) fn actor_of_agent(agent: &PersonRecord) -> Actor {
         remembered: false,
         must_change_password: false,
         must_set_up_two_factor: false,
+        time_zone: String::new(),
     })
 }
 
@@ -59,6 +60,9 @@ pub struct SignedIn {
     /// Two-factor login is required and the grace period is over: nothing
     /// but setting it up (or logging out) is allowed until it is done.
     pub must_set_up_two_factor: bool,
+    /// Their own time zone as the session read it (empty: none chosen, or
+    /// not read on this path).
+    pub time_zone: String,
 }
 
 /// Whether an agent without 2FA has run out of time to turn it on.
@@ -560,6 +564,7 @@ impl App {
                     person.created_at,
                     now,
                 ),
+                time_zone: String::new(),
             },
             keep_cookie_for: remembered.then_some(lifetime),
         }))
@@ -616,6 +621,7 @@ impl App {
                 session.person_created_at,
                 now,
             ),
+            time_zone: session.time_zone,
         };
         Ok(if session.is_agent {
             Actor::Agent(person)

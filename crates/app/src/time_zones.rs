@@ -26,14 +26,14 @@ impl App {
         }
     }
 
-    /// The zone `actor` reads times in, and whether they chose it.
+    /// The zone `actor` reads times in, and whether they chose it. A
+    /// session carries the person's own zone, so this reads no table.
     pub async fn zone_of(&self, actor: &Actor) -> AppResult<(Zone, bool)> {
-        let person_id = match actor {
-            Actor::Agent(person) | Actor::User(person) => person.person_id,
-            Actor::Visitor | Actor::System => return Ok((self.default_zone().await?, false)),
+        let chosen = match actor {
+            Actor::Agent(person) | Actor::User(person) => person.time_zone.as_str(),
+            Actor::Visitor | Actor::System => "",
         };
-        let chosen = self.store().people().time_zone(person_id).await?;
-        match Zone::parse(&chosen) {
+        match Zone::parse(chosen) {
             Ok(zone) => Ok((zone, true)),
             Err(_) => Ok((self.default_zone().await?, false)),
         }

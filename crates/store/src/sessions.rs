@@ -20,6 +20,8 @@ pub struct SessionRecord {
     pub password_changed_at: Option<i64>,
     pub totp_enabled_at: Option<i64>,
     pub person_created_at: i64,
+    /// The person's own time zone; empty for the default.
+    pub time_zone: String,
 }
 
 pub struct NewSession<'a> {
@@ -142,7 +144,7 @@ impl Sessions<'_> {
                 "SELECT s.surface, s.person_id, s.created_at, s.last_seen_at, s.expires_at, \
                         p.email, p.name, p.is_agent, p.is_admin, p.is_disabled, s.remembered, \
                         p.must_change_password, p.password_changed_at, p.totp_enabled_at, \
-                        p.created_at AS person_created_at \
+                        p.created_at AS person_created_at, p.time_zone \
                  FROM sessions s JOIN people p ON p.id = s.person_id \
                  WHERE s.token_hash = $1 AND s.surface = $2",
             )

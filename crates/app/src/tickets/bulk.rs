@@ -94,6 +94,10 @@ impl App {
     /// The agents, teams and actions the list's bulk controls offer.
     pub async fn bulk_choices(&self, actor: &crate::Actor) -> AppResult<BulkChoices> {
         let context = self.agent_context(actor).await?;
+        self.bulk_choices_for(&context).await
+    }
+
+    pub(crate) async fn bulk_choices_for(&self, context: &AgentContext) -> AppResult<BulkChoices> {
         let may = |permission| context.effective.has(permission);
         Ok(BulkChoices {
             agents: if may(Permission::TicketEdit) {

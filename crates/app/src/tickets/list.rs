@@ -398,25 +398,32 @@ impl App {
             .collect())
     }
 
-    /// How many tickets each list holds, counted no further than
-    /// `LIST_COUNT_CAP` (the saved views in the list's sidebar).
-    pub async fn count_ticket_lists(
+    /// What the list page shows beside the list: the bulk controls'
+    /// choices, and the agent's saved views with their counts (each view's
+    /// filters read by `query_of`), for one look-up of the agent.
+    pub async fn list_sidebar(
         &self,
         actor: &Actor,
-        queries: &[TicketListQuery],
-    ) -> AppResult<Vec<i64>> {
+        query_of: impl Fn(&str) -> TicketListQuery,
+    ) -> AppResult<(super::BulkChoices, Vec<(crate::SavedView, i64)>)> {
         let context = self.agent_context(actor).await?;
+        let choices = self.bulk_choices_for(&context).await?;
+        let views = self.saved_views_for(&context).await?;
+        if views.is_empty() {
+            return Ok((choices, Vec::new()));
+        }
         let visibility = context.visibility();
         let mark = self.store().tickets().ticket_change_mark().await?;
-        let mut counts = Vec::with_capacity(queries.len());
-        for query in queries {
-            let filter = ticket_filter(&context, query, query.view);
-            counts.push(
-                self.counted(&visibility, &filter, Some(LIST_COUNT_CAP), mark)
-                    .await?,
-            );
+        let mut counted = Vec::with_capacity(views.len());
+        for view in views {
+            let query = query_of(&view.filters);
+            let filter = ticket_filter(&context, &query, query.view);
+            let count = self
+                .counted(&visibility, &filter, Some(LIST_COUNT_CAP), mark)
+                .await?;
+            counted.push((view, count));
         }
-        Ok(counts)
+        Ok((choices, counted))
     }
 
     /// Tickets for the API: `count` rows after the cursor, or else from

@@ -302,19 +302,14 @@ async fn list(
         Some(after) => encode(&format!("{base_query}&after={}", encode(after))),
         None => encode(&base_query),
     };
-    let saved_views = state.app.saved_views(&session.actor).await?;
-    let queries: Vec<TicketListQuery> = saved_views
-        .iter()
-        .map(|view| {
-            serde_urlencoded::from_str::<ListParameters>(&view.filters)
+    let (bulk, saved_views) = state
+        .app
+        .list_sidebar(&session.actor, |filters| {
+            serde_urlencoded::from_str::<ListParameters>(filters)
                 .ok()
                 .and_then(|parameters| parameters.query().ok())
                 .unwrap_or_default()
         })
-        .collect();
-    let counts = state
-        .app
-        .count_ticket_lists(&session.actor, &queries)
         .await?;
     let columns = match &saved {
         Some(view) => view.columns.clone(),
@@ -339,10 +334,10 @@ async fn list(
         filters,
         now: state.app.now().millis(),
         list_query,
-        bulk: state.app.bulk_choices(&session.actor).await?,
+        bulk,
         bulk_limit: ferrodesk_app::BULK_LIMIT as i64,
         saved,
-        saved_views: saved_views.into_iter().zip(counts).collect(),
+        saved_views,
         columns,
         all_columns: &VIEW_COLUMNS,
     })

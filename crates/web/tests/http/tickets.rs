@@ -18,6 +18,7 @@ pub(crate) fn actor_of(person: &PersonRecord) -> Actor {
         remembered: false,
         must_change_password: false,
         must_set_up_two_factor: false,
+        time_zone: String::new(),
     })
 }
 
