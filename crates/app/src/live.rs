@@ -87,11 +87,6 @@ impl EventAudience {
             None => Ok(false),
         }
     }
-
-    /// The agent the stream is for.
-    pub fn agent_id(&self) -> i64 {
-        self.context.agent_id
-    }
 }
 
 impl App {

@@ -407,17 +407,9 @@ impl App {
         if view.actions.follow {
             preview.changes.push("Follow the ticket".to_owned());
         }
-        if let Some(snippet) = view.actions.snippet {
-            context.require(if view.actions.as_note {
-                Permission::TicketNote
-            } else {
-                Permission::TicketReply
-            })?;
-            let text = self
-                .fill_snippet_quietly(actor, &TicketKey::Id(ticket.id), snippet)
-                .await?;
-            preview.message = Some((view.actions.as_note, text));
-        }
+        preview.message = self
+            .macro_message(&context, actor, &view.actions, ticket.id)
+            .await?;
         Ok((view, preview))
     }
 
@@ -430,15 +422,26 @@ impl App {
         key: &TicketKey,
         id: i64,
     ) -> AppResult<()> {
-        let (view, preview) = self.preview_macro(caller.actor, key, id).await?;
         let context = self.agent_context(caller.actor).await?;
+        let view = view_of(&context, self.usable_macro(&context, id).await?);
         let (ticket, _) = self.visible_ticket(&context, key).await?;
         let ticket_key = TicketKey::Id(ticket.id);
+        // The message first: a macro refused there changes nothing.
+        let message = self
+            .macro_message(&context, caller.actor, &view.actions, ticket.id)
+            .await?;
+        let body = message
+            .as_ref()
+            .map(|(_, text)| crate::parsed("body", ferrodesk_core::MessageText::parse(text)))
+            .transpose()
+            .map_err(AppError::Invalid)?;
         let mut status_after = None;
         if view.actions.changes_properties() {
+            context.require(Permission::TicketEdit)?;
             let state = self.state_of(ticket.clone()).await?;
             let change = view.actions.change(context.agent_id, &state.labels);
             let label = format!("{} (macro \u{201c}{}\u{201d})", context.label, view.title);
+            // Checks every property before writing any (`checked_target`).
             let (after, _) = self
                 .apply_change_as(&context, ticket, &change, &label)
                 .await?;
@@ -447,9 +450,9 @@ impl App {
         if view.actions.follow {
             self.follow_ticket(caller.actor, &ticket_key, true).await?;
         }
-        if let Some((is_note, text)) = preview.message {
+        if let (Some((is_note, _)), Some(body)) = (message, body) {
             let input = crate::ReplyInput {
-                body: crate::parsed("body", ferrodesk_core::MessageText::parse(&text)),
+                body: Ok(body),
                 is_note,
                 // The macro's status stays; otherwise a reply waits for the user.
                 status: status_after.map(Ok),
@@ -462,6 +465,29 @@ impl App {
         }
         self.store().macros().count_macro_use(id).await?;
         Ok(())
+    }
+
+    /// The reply or note a macro adds, filled in for the ticket, once the
+    /// agent's permission to write it is checked.
+    async fn macro_message(
+        &self,
+        context: &AgentContext,
+        actor: &Actor,
+        actions: &MacroActions,
+        ticket_id: i64,
+    ) -> AppResult<Option<(bool, String)>> {
+        let Some(snippet) = actions.snippet else {
+            return Ok(None);
+        };
+        context.require(if actions.as_note {
+            Permission::TicketNote
+        } else {
+            Permission::TicketReply
+        })?;
+        let text = self
+            .fill_snippet_quietly(actor, &TicketKey::Id(ticket_id), snippet)
+            .await?;
+        Ok(Some((actions.as_note, text)))
     }
 
     async fn usable_macro(&self, context: &AgentContext, id: i64) -> AppResult<MacroRecord> {

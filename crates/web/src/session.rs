@@ -440,7 +440,7 @@ async fn check_multipart_csrf(
 
 /// True when the browser tells us the request was made by another site.
 /// Requests without either header (non-browser clients) still need the token.
-fn comes_from_another_site(headers: &HeaderMap, public_url: &str) -> bool {
+pub(crate) fn comes_from_another_site(headers: &HeaderMap, public_url: &str) -> bool {
     if let Some(site) = headers
         .get("sec-fetch-site")
         .and_then(|value| value.to_str().ok())

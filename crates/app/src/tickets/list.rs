@@ -139,8 +139,8 @@ pub struct TicketList {
     pub view_counts: Vec<(ListView, i64)>,
     /// Each ticket of the page's labels, by ticket id.
     pub labels: HashMap<i64, Labels>,
-    /// The newest ticket event when the list was read: its live updates
-    /// start after it.
+    /// The newest ticket event when the agent list was read (its live
+    /// updates start after it); 0 for the API's lists.
     pub events_after: i64,
 }
 
@@ -181,7 +181,6 @@ struct Listing {
     /// The page's tickets' labels, by ticket id.
     labels: HashMap<i64, Labels>,
     mark: TicketChangeMark,
-    events_after: i64,
 }
 
 impl Listing {
@@ -193,7 +192,7 @@ impl Listing {
             previous: self.page.previous,
             view_counts,
             labels: self.labels,
-            events_after: self.events_after,
+            events_after: 0,
         }
     }
 }
@@ -282,8 +281,6 @@ impl App {
         offset: i64,
     ) -> AppResult<Listing> {
         let context = self.agent_context(actor).await?;
-        // Read first, so a change made while the list is read is replayed.
-        let events_after = self.store().tickets().newest_ticket_event_id().await?;
         let visibility = context.visibility();
         let filter = ticket_filter(&context, query, query.view);
         let page = self
@@ -309,7 +306,6 @@ impl App {
             page,
             labels,
             mark,
-            events_after,
         })
     }
 
@@ -320,6 +316,9 @@ impl App {
         actor: &Actor,
         query: &TicketListQuery,
     ) -> AppResult<TicketList> {
+        // Read first, so a change made while the list is read is replayed
+        // by the page's live updates.
+        let events_after = self.store().tickets().newest_ticket_event_id().await?;
         let listing = self.listing(actor, query, TICKET_PAGE_SIZE, 0).await?;
         let mut view_counts = Vec::with_capacity(ListView::ALL.len());
         for view in ListView::ALL {
@@ -338,7 +337,9 @@ impl App {
             .iter()
             .find(|(view, _)| *view == query.view)
             .map_or(0, |(_, count)| *count);
-        Ok(listing.into_list(total, view_counts))
+        let mut list = listing.into_list(total, view_counts);
+        list.events_after = events_after;
+        Ok(list)
     }
 
     /// The tickets just newer and just older than `ticket` in the list the

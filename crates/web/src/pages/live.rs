@@ -65,23 +65,6 @@ struct EventsQuery {
     ticket: Option<String>,
 }
 
-/// Whether the request comes from the helpdesk's own pages: a browser
-/// names a foreign page in `Origin` or `Sec-Fetch-Site`.
-fn from_own_pages(headers: &HeaderMap, public_url: &str) -> bool {
-    let origin_ok = match headers.get("origin").and_then(|value| value.to_str().ok()) {
-        None => true,
-        Some(origin) => public_url.trim_end_matches('/') == origin,
-    };
-    let site_ok = match headers
-        .get("sec-fetch-site")
-        .and_then(|value| value.to_str().ok())
-    {
-        None | Some("same-origin") | Some("none") => true,
-        Some(_) => false,
-    };
-    origin_ok && site_ok
-}
-
 /// Where the stream starts: after the id the browser last got, or after
 /// the page's own, or from now.
 fn resume_point(headers: &HeaderMap, query: &EventsQuery) -> Option<i64> {
@@ -104,7 +87,8 @@ async fn events(
     headers: HeaderMap,
     Query(query): Query<EventsQuery>,
 ) -> WebResult<Response> {
-    if !from_own_pages(&headers, &state.config.public_url) {
+    // Only the helpdesk's own pages, as for any form (`Origin`, `Sec-Fetch-Site`).
+    if crate::session::comes_from_another_site(&headers, &state.config.public_url) {
         return Err(AppError::Forbidden.into());
     }
     let audience = state.app.event_audience(&session.actor).await?;

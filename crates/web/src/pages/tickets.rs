@@ -578,10 +578,7 @@ struct ListNavigation {
 /// Whether a `list` parameter looks like a list's own query string: only
 /// the characters the list's links use. Anything else means the plain list.
 pub(crate) fn is_list_query(query: &&str) -> bool {
-    query.len() <= 600
-        && query
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b"=&%._-+".contains(&byte))
+    ferrodesk_app::is_list_filters(query)
 }
 
 async fn list_navigation(
