@@ -514,6 +514,12 @@ on_both_backends! { spawn_app;
         browser.click("#bulk-apply").await;
         browser.wait_for_url(|url| url.ends_with("/agent/tickets/bulk")).await;
         assert_eq!(browser.text_of("h1").await, "3 tickets changed");
+        crate::layout::shoot(&browser, &backend, "bulk-result-desktop").await;
+        browser.resize(390, 844).await;
+        crate::layout::shoot(&browser, &backend, "bulk-result-phone").await;
+        let sideways = browser.script("return document.documentElement.scrollWidth > document.documentElement.clientWidth;").await;
+        assert_eq!(sideways, false, "the result page fits a phone");
+        browser.resize(1366, 900).await;
         for reference in &references[..3] {
             let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(reference)).await.unwrap().unwrap();
             assert_eq!(ticket.status.key(), "pending", "{reference}");

@@ -114,12 +114,14 @@ on_both_backends! { spawn_app;
         }).await.unwrap();
         let macro_preview = format!("/agent/tickets/{sample}/macro?macro={refund_macro}");
         app.app.set_own_zone(&admin, "Europe/Vienna").await.unwrap();
-        app.app.create_view(&caller, &ferrodesk_app::ViewInput {
+        let saved_view = app.app.create_view(&caller, &ferrodesk_app::ViewInput {
             title: "Open, urgent first".into(),
             filters: "view=all&status=&department=&label=&urgency=3".into(),
             columns: vec!["subject".into(), "requester".into(), "status".into(), "priority".into(), "team".into(), "updated".into()],
             team_ids: Vec::new(),
         }).await.unwrap();
+        let view_edit = format!("/agent/views/{saved_view}");
+        let view_list = format!("/agent/tickets?saved={saved_view}");
         let organization = app.app.create_organization(&caller, "Acme Printing").await.unwrap();
         let delete_organization = format!("/agent/organizations/{organization}/delete");
         let ticket = format!("/agent/tickets/{sample}");
@@ -138,6 +140,7 @@ on_both_backends! { spawn_app;
             (delete_organization.as_str(), "delete-organization"), ("/agent/search?q=printer", "agent-search"),
             ("/agent/snippets", "agent-snippets"), ("/agent/snippets/new", "agent-snippet-new"),
             ("/agent/macros", "agent-macros"), ("/agent/macros/new", "agent-macro-new"), (macro_preview.as_str(), "agent-macro-preview"),
+            (view_edit.as_str(), "agent-view-edit"), (view_list.as_str(), "agent-saved-view"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;
