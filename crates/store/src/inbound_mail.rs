@@ -31,6 +31,10 @@ pub struct NewInboundMail<'a> {
     pub message_id: &'a str,
     pub sender: &'a str,
     pub subject: &'a str,
+    /// Queue the job that turns it into a ticket; false for a message that
+    /// is refused as it is stored (too large), which no worker may take
+    /// meanwhile.
+    pub to_process: bool,
 }
 
 /// A stored message, without its source.
@@ -87,7 +91,9 @@ async fn insert_inbound(
         .fetch_one(&mut *connection)
         .await?
     });
-    insert_processing_job(connected, id, now).await?;
+    if mail.to_process {
+        insert_processing_job(connected, id, now).await?;
+    }
     Ok(id)
 }
 

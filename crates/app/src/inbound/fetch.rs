@@ -196,6 +196,7 @@ impl App {
                             message_id: &summary.message_id,
                             sender: &summary.sender,
                             subject: &summary.subject,
+                            to_process: message.size <= MAX_INBOUND_BYTES,
                         },
                         self.now(),
                     )

@@ -149,6 +149,7 @@ impl App {
                     message_id: &summary.message_id,
                     sender: &summary.sender,
                     subject: &summary.subject,
+                    to_process: !oversized,
                 },
                 self.now(),
             )
