@@ -115,9 +115,7 @@ impl App {
             Actor::Agent(_) | Actor::System => {}
             Actor::Visitor | Actor::User(_) => return Err(AppError::Forbidden),
         }
-        Ok(department_tree(
-            &self.store().departments().list_departments().await?,
-        ))
+        Ok(department_tree(&self.shared_directory().await?.departments))
     }
 
     /// The parent a department may have: none, or an existing department

@@ -8,6 +8,7 @@ mod api_keys;
 mod attachments;
 mod audit;
 mod departments;
+mod directory_cache;
 mod error;
 mod error_log;
 mod front_page;
@@ -126,11 +127,11 @@ pub use ticket_search::{
     SEARCH_PAGE_SIZE, TicketSearchHit, TicketSearchInput, TicketSearchPage, parse_query,
 };
 pub use tickets::{
-    AgentContext, BULK_LIMIT, BulkAction, BulkChoices, BulkOutcome, BulkTicket, Channel,
-    FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed, PostedMessage, ReplyInput,
-    Requester, RequesterCard, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange,
-    TicketKey, TicketList, TicketListQuery, TicketNeighbours, TicketState, TicketThread,
-    TicketView, describe_log_entry, parsed,
+    AgentContext, AgentListPage, BULK_LIMIT, BulkAction, BulkChoices, BulkOutcome, BulkTicket,
+    Channel, FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed, PostedMessage,
+    ReplyInput, Requester, RequesterCard, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE,
+    TicketChange, TicketKey, TicketList, TicketListQuery, TicketNeighbours, TicketState,
+    TicketThread, TicketView, describe_log_entry, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{
@@ -171,6 +172,7 @@ struct Inner {
     article_cache: knowledge_base::ArticleCache,
     search_vocabulary: search::VocabularyCache,
     ticket_counts: tickets::TicketCountCache,
+    directory: directory_cache::DirectoryCache,
     live: live::LiveHub,
     presence: presence::PresenceBoard,
 }
@@ -243,6 +245,7 @@ impl App {
                 article_cache: knowledge_base::ArticleCache::default(),
                 search_vocabulary: search::VocabularyCache::default(),
                 ticket_counts: tickets::TicketCountCache::default(),
+                directory: directory_cache::DirectoryCache::default(),
                 live,
                 presence: presence::PresenceBoard::new(),
             }),

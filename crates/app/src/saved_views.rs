@@ -131,12 +131,11 @@ impl App {
         context: &AgentContext,
     ) -> AppResult<Vec<SavedView>> {
         Ok(self
-            .store()
-            .ticket_views()
-            .views_for(context.agent_id)
+            .agent_library(context.agent_id)
             .await?
-            .into_iter()
-            .filter_map(|record| view_of(context, record))
+            .views
+            .iter()
+            .filter_map(|record| view_of(context, record.clone()))
             .collect())
     }
 

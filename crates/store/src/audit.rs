@@ -145,7 +145,7 @@ impl AuditLog<'_> {
                AND ($7 IS NULL OR occurred_at >= $7) \
                AND ($8 IS NULL OR occurred_at < $8) \
                AND ($9 IS NULL OR id < $9) \
-             ORDER BY id DESC LIMIT $10";
+             ORDER BY id DESC LIMIT +$10";
         let actor = filter.actor_contains.as_deref().map(like_pattern);
         let target = filter.target_contains.as_deref().map(like_pattern);
         Ok(on_backend!(self, pool => {

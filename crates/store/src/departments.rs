@@ -80,6 +80,7 @@ impl Departments<'_> {
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
             crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(id)
         })
     }
@@ -110,6 +111,7 @@ impl Departments<'_> {
             }
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(true)
         })
     }
@@ -146,6 +148,7 @@ impl Departments<'_> {
             }
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(DeleteOutcome::Deleted)
         })
     }
@@ -179,6 +182,7 @@ impl Departments<'_> {
                 .await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(true)
         })
     }
@@ -236,6 +240,7 @@ impl Departments<'_> {
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
             crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(id)
         })
     }
@@ -278,6 +283,7 @@ impl Departments<'_> {
             }
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(true)
         })
     }

@@ -144,10 +144,10 @@ impl Directory<'_> {
         Ok(on_backend!(self, pool => {
             let mut builder = sqlx::QueryBuilder::new(user_query!("WHERE NOT p.is_agent"));
             push_name_page(&mut builder, page, ("p.name", "p.id"), ADDRESS_SEARCH);
-            builder.push(" ORDER BY lower(p.name), p.id LIMIT ");
+            builder.push(" ORDER BY lower(p.name), p.id LIMIT +");
             builder.push_bind(page.limit);
             if page.after.is_none() && page.offset > 0 {
-                builder.push(" OFFSET ");
+                builder.push(" OFFSET +");
                 builder.push_bind(page.offset);
             }
             builder.build_query_as::<UserRecord>().fetch_all(pool).await?
@@ -431,10 +431,10 @@ impl Directory<'_> {
         Ok(on_backend!(self, pool => {
             let mut builder = sqlx::QueryBuilder::new(organization_query!("WHERE 1 = 1"));
             push_name_page(&mut builder, page, ("o.name", "o.id"), "");
-            builder.push(" ORDER BY lower(o.name), o.id LIMIT ");
+            builder.push(" ORDER BY lower(o.name), o.id LIMIT +");
             builder.push_bind(page.limit);
             if page.after.is_none() && page.offset > 0 {
-                builder.push(" OFFSET ");
+                builder.push(" OFFSET +");
                 builder.push_bind(page.offset);
             }
             builder.build_query_as::<OrganizationRecord>().fetch_all(pool).await?

@@ -59,7 +59,7 @@ impl ErrorLog<'_> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, ErrorLogEntry>(
                 "SELECT id, request_id, occurred_at, method, path, status, message \
-                 FROM error_log ORDER BY occurred_at DESC, id DESC LIMIT $1",
+                 FROM error_log ORDER BY occurred_at DESC, id DESC LIMIT +$1",
             )
             .bind(limit)
             .fetch_all(pool)

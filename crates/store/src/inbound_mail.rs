@@ -317,7 +317,7 @@ impl InboundMail<'_> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, InboundMailRecord>(record_query!(
                 "WHERE state = 'rejected' AND ($1 IS NULL OR (received_at, id) < ($1, $2)) \
-                 ORDER BY received_at DESC, id DESC LIMIT $3"
+                 ORDER BY received_at DESC, id DESC LIMIT +$3"
             ))
             .bind(before.map(|(at, _)| at))
             .bind(before.map_or(0, |(_, id)| id))

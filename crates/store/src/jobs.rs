@@ -186,7 +186,7 @@ impl Jobs<'_> {
     pub async fn jobs_with_status(&self, status: &str, limit: i64) -> StoreResult<Vec<JobRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, JobRecord>(job_query!(
-                "WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT $2"
+                "WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT +$2"
             ))
             .bind(status)
             .bind(limit)

@@ -354,7 +354,7 @@ impl KnowledgeBase<'_> {
     /// Every article, newest change first, for the authoring list.
     pub async fn list_all_articles(&self, limit: i64) -> StoreResult<Vec<ArticleSummary>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, ArticleSummary>(summary_query!("ORDER BY updated_at DESC, id DESC LIMIT $1"))
+            sqlx::query_as::<_, ArticleSummary>(summary_query!("ORDER BY updated_at DESC, id DESC LIMIT +$1"))
                 .bind(limit)
                 .fetch_all(pool)
                 .await?
@@ -387,7 +387,7 @@ impl KnowledgeBase<'_> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, ArticleSummary>(summary_query!(
                 "WHERE status = 'published' AND ($1 IS NULL OR category_id = $1) AND ($2 IS NULL OR id <> $2) \
-                 ORDER BY view_count DESC, id DESC LIMIT $3"
+                 ORDER BY view_count DESC, id DESC LIMIT +$3"
             ))
             .bind(category_id)
             .bind(except)
@@ -401,7 +401,7 @@ impl KnowledgeBase<'_> {
     pub async fn recent_articles(&self, limit: i64) -> StoreResult<Vec<ArticleSummary>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, ArticleSummary>(summary_query!(
-                "WHERE status = 'published' ORDER BY updated_at DESC, id DESC LIMIT $1"
+                "WHERE status = 'published' ORDER BY updated_at DESC, id DESC LIMIT +$1"
             ))
             .bind(limit)
             .fetch_all(pool)
@@ -536,7 +536,7 @@ impl KnowledgeBase<'_> {
     pub async fn pending_comments(&self, limit: i64) -> StoreResult<Vec<ArticleCommentRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, ArticleCommentRecord>(comment_query!(
-                "WHERE m.status = 'pending' ORDER BY m.id LIMIT $1"
+                "WHERE m.status = 'pending' ORDER BY m.id LIMIT +$1"
             ))
             .bind(limit)
             .fetch_all(pool)

@@ -341,7 +341,7 @@ impl Logins<'_> {
                AND ($5 IS NULL OR l.succeeded = $5) \
                AND ($6 IS NULL OR l.person_id = $6) \
                AND ($7 IS NULL OR l.id < $7) \
-             ORDER BY l.id DESC LIMIT $8";
+             ORDER BY l.id DESC LIMIT +$8";
         let email = filter.email_contains.as_deref().map(like_pattern);
         let hostname = filter.hostname_contains.as_deref().map(like_pattern);
         Ok(on_backend!(self, pool => {

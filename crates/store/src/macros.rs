@@ -77,6 +77,7 @@ impl Macros<'_> {
                 insert_audit(&mut transaction, &audit, now).await?;
             }
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(id)
         })
     }
@@ -106,6 +107,7 @@ impl Macros<'_> {
                 insert_audit(&mut transaction, audit, now).await?;
             }
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(changed)
         })
     }
@@ -129,6 +131,7 @@ impl Macros<'_> {
                 insert_audit(&mut transaction, audit, now).await?;
             }
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(changed)
         })
     }

@@ -198,7 +198,7 @@ impl News<'_> {
             sqlx::query_as::<_, NewsPostRecord>(news_query!(
                 "WHERE n.status = 'published' AND ($1 IS NULL OR n.category_id = $1) \
                  AND ($2 IS NULL OR (n.published_at, n.id) < ($2, $3)) \
-                 ORDER BY n.published_at DESC, n.id DESC LIMIT $4"
+                 ORDER BY n.published_at DESC, n.id DESC LIMIT +$4"
             ))
             .bind(category_id)
             .bind(before.map(|(at, _)| at))
@@ -212,7 +212,7 @@ impl News<'_> {
     /// Every post, newest change first, for the authoring list.
     pub async fn list_all_news(&self, limit: i64) -> StoreResult<Vec<NewsPostRecord>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, NewsPostRecord>(news_query!("ORDER BY n.updated_at DESC, n.id DESC LIMIT $1"))
+            sqlx::query_as::<_, NewsPostRecord>(news_query!("ORDER BY n.updated_at DESC, n.id DESC LIMIT +$1"))
                 .bind(limit)
                 .fetch_all(pool)
                 .await?

@@ -125,7 +125,7 @@ impl Outbox<'_> {
     ) -> StoreResult<Vec<MailRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, MailRecord>(mail_query!(
-                "WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+                "WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT +$2"
             ))
             .bind(status)
             .bind(limit)

@@ -62,7 +62,7 @@ pub(crate) const REMEMBER_PASSWORD: &str =
     "INSERT INTO password_history (person_id, password_hash, created_at) VALUES ($1, $2, $3)";
 /// Forgets all but the newest $2 remembered hashes of person $1.
 pub(crate) const TRIM_PASSWORD_HISTORY: &str = "DELETE FROM password_history WHERE person_id = $1 \
-     AND id NOT IN (SELECT id FROM password_history WHERE person_id = $1 ORDER BY id DESC LIMIT $2)";
+     AND id NOT IN (SELECT id FROM password_history WHERE person_id = $1 ORDER BY id DESC LIMIT +$2)";
 
 /// The most passwords a policy may forbid reusing; older hashes are dropped.
 pub const MAX_PASSWORD_HISTORY: u32 = 24;
@@ -176,7 +176,7 @@ impl People<'_> {
         person: &NewPerson<'_>,
         now: Timestamp,
     ) -> StoreResult<PersonRecord> {
-        on_backend!(self, pool => {
+        let created = on_backend!(self, pool => {
             sqlx::query_as::<_, PersonRecord>(INSERT_PERSON)
             .bind(person.email)
             .bind(person.email_normalized)
@@ -190,7 +190,11 @@ impl People<'_> {
             .fetch_one(pool)
             .await
             .map_err(|error| StoreError::from_insert(error, "a person with this email"))
-        })
+        });
+        if person.is_agent {
+            self.store.directory_changed();
+        }
+        created
     }
 
     /// Creates the first admin, but only while no admin (even a disabled one) exists; two requests
@@ -223,6 +227,7 @@ impl People<'_> {
             .await
             .map_err(|error| StoreError::from_insert(error, "a person with this email"))?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(Some(created))
         })
     }
@@ -396,6 +401,7 @@ impl People<'_> {
                     .await?;
             }
             transaction.commit().await?;
+            self.store.directory_changed();
         });
         Ok(())
     }
@@ -413,7 +419,7 @@ impl People<'_> {
                      SELECT password_hash, 1 AS age, 0 AS id FROM people WHERE id = $1 AND password_hash IS NOT NULL \
                      UNION ALL \
                      SELECT password_hash, 2 AS age, id FROM password_history WHERE person_id = $1\
-                 ) hashes ORDER BY age, id DESC LIMIT $2",
+                 ) hashes ORDER BY age, id DESC LIMIT +$2",
             )
             .bind(person_id)
             .bind(i64::from(limit) + 1)
@@ -557,6 +563,7 @@ impl People<'_> {
             }
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(ChangeOutcome::Done)
         })
     }

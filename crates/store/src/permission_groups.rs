@@ -147,6 +147,7 @@ impl PermissionGroups<'_> {
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
             crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(id)
         })
     }
@@ -179,6 +180,7 @@ impl PermissionGroups<'_> {
             crate::permission_groups::write_grants(&mut transaction, id, group.grants).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(true)
         })
     }
@@ -275,6 +277,7 @@ impl PermissionGroups<'_> {
             }
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
         });
         Ok(())
     }

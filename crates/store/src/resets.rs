@@ -119,6 +119,7 @@ impl PasswordLinks<'_> {
             };
             crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
+            self.store.directory_changed();
             Ok(created)
         })
     }

@@ -105,7 +105,7 @@ impl Search<'_> {
     /// a spelling suggestion may propose.
     pub async fn published_texts(&self, limit: i64) -> StoreResult<Vec<(String, String)>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, (String, String)>("SELECT title, body FROM content_search LIMIT $1")
+            sqlx::query_as::<_, (String, String)>("SELECT title, body FROM content_search LIMIT +$1")
                 .bind(limit)
                 .fetch_all(pool)
                 .await?

@@ -58,7 +58,7 @@ impl TicketViews<'_> {
         view: &TicketViewWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        let written = on_backend!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO ticket_views (owner_id, title, filters, columns, team_ids, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -71,7 +71,9 @@ impl TicketViews<'_> {
             .bind(now.millis())
             .fetch_one(pool)
             .await?
-        }))
+        });
+        self.store.directory_changed();
+        Ok(written)
     }
 
     pub async fn update_view(
@@ -80,7 +82,7 @@ impl TicketViews<'_> {
         view: &TicketViewWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        let written = on_backend!(self, pool => {
             sqlx::query(
                 "UPDATE ticket_views SET title = $1, filters = $2, columns = $3, team_ids = $4, updated_at = $5 \
                  WHERE id = $6",
@@ -95,18 +97,22 @@ impl TicketViews<'_> {
             .await?
             .rows_affected()
                 > 0
-        }))
+        });
+        self.store.directory_changed();
+        Ok(written)
     }
 
     pub async fn delete_view(&self, id: i64) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        let written = on_backend!(self, pool => {
             sqlx::query("DELETE FROM ticket_views WHERE id = $1")
                 .bind(id)
                 .execute(pool)
                 .await?
                 .rows_affected()
                 > 0
-        }))
+        });
+        self.store.directory_changed();
+        Ok(written)
     }
 }
 

@@ -382,7 +382,7 @@ impl App {
             return Ok(snippets);
         }
         let ids: Vec<i64> = tickets.iter().map(|ticket| ticket.id).collect();
-        for (ticket_id, is_note, body) in self.store().tickets().message_texts(&ids).await? {
+        for (ticket_id, is_note, body) in self.store().tickets().message_texts(&ids, text).await? {
             if snippets.contains_key(&ticket_id) || (text.notes_only && !is_note) {
                 continue;
             }

@@ -99,25 +99,25 @@ impl App {
 
     pub(crate) async fn bulk_choices_for(&self, context: &AgentContext) -> AppResult<BulkChoices> {
         let may = |permission| context.effective.has(permission);
+        let directory = self.shared_directory().await?;
         Ok(BulkChoices {
             agents: if may(Permission::TicketEdit) {
-                self.assignable_agents().await?
+                directory.agents.clone()
             } else {
                 Vec::new()
             },
-            teams: self.store().departments().list_teams().await?,
+            teams: directory.teams.clone(),
             may_edit: may(Permission::TicketEdit),
             may_merge: may(Permission::TicketMerge),
             may_spam: may(Permission::TicketSpam),
             may_delete: may(Permission::TicketDelete),
             may_share: may(Permission::SharedManage),
             macros: self
-                .store()
-                .macros()
-                .usable_macros(context.agent_id)
+                .agent_library(context.agent_id)
                 .await?
-                .into_iter()
-                .map(|record| (record.id, record.title))
+                .macros
+                .iter()
+                .map(|record| (record.id, record.title.clone()))
                 .collect(),
         })
     }

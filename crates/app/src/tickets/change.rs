@@ -117,15 +117,12 @@ impl App {
         change: &TicketChange,
     ) -> AppResult<Vec<String>> {
         let target = self.checked_target(context, before, change).await?;
-        let departments = crate::departments::department_tree(
-            &self.store().departments().list_departments().await?,
-        );
-        let agents = self.assignable_agents().await?;
-        let teams = self.store().departments().list_teams().await?;
+        let directory = self.shared_directory().await?;
+        let departments = crate::departments::department_tree(&directory.departments);
         let names = super::LogNames {
             departments: &departments,
-            agents: &agents,
-            teams: &teams,
+            agents: &directory.agents,
+            teams: &directory.teams,
         };
         Ok(log_of(&before.ticket, before, &target)
             .into_iter()

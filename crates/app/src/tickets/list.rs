@@ -144,6 +144,16 @@ pub struct TicketList {
     pub events_after: i64,
 }
 
+/// The agent list page: its tickets and what it shows beside them.
+#[derive(Debug, Clone)]
+pub struct AgentListPage {
+    pub list: TicketList,
+    pub bulk: super::BulkChoices,
+    /// The agent's saved views, each with how many tickets it holds.
+    pub saved_views: Vec<(crate::SavedView, i64)>,
+    pub departments: Vec<crate::DepartmentNode>,
+}
+
 /// The tickets beside one in a list.
 #[derive(Debug, Clone, Default)]
 pub struct TicketNeighbours {
@@ -275,12 +285,15 @@ impl App {
     /// filters, with what counting it needs.
     async fn listing(
         &self,
-        actor: &Actor,
+        context: AgentContext,
         query: &TicketListQuery,
         size: i64,
         offset: i64,
     ) -> AppResult<Listing> {
-        let context = self.agent_context(actor).await?;
+        // Read first: a change made while the list is read moves the mark
+        // (its counts are counted again) and is replayed by the page's live
+        // updates, which start after the mark's newest event.
+        let mark = self.store().tickets().ticket_change_mark().await?;
         let visibility = context.visibility();
         let filter = ticket_filter(&context, query, query.view);
         let page = self
@@ -296,7 +309,6 @@ impl App {
                 },
             )
             .await?;
-        let mark = self.store().tickets().ticket_change_mark().await?;
         let ids: Vec<i64> = page.tickets.iter().map(|ticket| ticket.id).collect();
         let labels = self.store().tickets().labels_of_tickets(&ids).await?;
         Ok(Listing {
@@ -309,17 +321,19 @@ impl App {
         })
     }
 
-    /// One page of the tickets the agent may see, with the filters, and
-    /// each view's count.
-    pub async fn list_tickets(
+    /// The agent list page: one page of the tickets the agent may see,
+    /// with the filters, each view's count, and what the page shows beside
+    /// the list (bulk choices, saved views with their counts, each view's
+    /// filters read by `query_of`, and departments), for one look-up of the
+    /// agent.
+    pub async fn agent_list_page(
         &self,
         actor: &Actor,
         query: &TicketListQuery,
-    ) -> AppResult<TicketList> {
-        // Read first, so a change made while the list is read is replayed
-        // by the page's live updates.
-        let events_after = self.store().tickets().newest_ticket_event_id().await?;
-        let listing = self.listing(actor, query, TICKET_PAGE_SIZE, 0).await?;
+        query_of: impl Fn(&str) -> TicketListQuery,
+    ) -> AppResult<AgentListPage> {
+        let context = self.agent_context(actor).await?;
+        let listing = self.listing(context, query, TICKET_PAGE_SIZE, 0).await?;
         let mut view_counts = Vec::with_capacity(ListView::ALL.len());
         for view in ListView::ALL {
             let view_filter = ticket_filter(&listing.context, query, view);
@@ -333,13 +347,49 @@ impl App {
                 .await?;
             view_counts.push((view, count));
         }
+        let mut saved_views = Vec::new();
+        for view in self.saved_views_for(&listing.context).await? {
+            let saved_query = query_of(&view.filters);
+            let filter = ticket_filter(&listing.context, &saved_query, saved_query.view);
+            let count = self
+                .counted(
+                    &listing.visibility,
+                    &filter,
+                    Some(LIST_COUNT_CAP),
+                    listing.mark,
+                )
+                .await?;
+            saved_views.push((view, count));
+        }
+        let bulk = self.bulk_choices_for(&listing.context).await?;
+        let departments =
+            crate::departments::department_tree(&self.shared_directory().await?.departments);
         let total = view_counts
             .iter()
             .find(|(view, _)| *view == query.view)
             .map_or(0, |(_, count)| *count);
+        let events_after = listing.mark.newest_event_id();
         let mut list = listing.into_list(total, view_counts);
         list.events_after = events_after;
-        Ok(list)
+        Ok(AgentListPage {
+            list,
+            bulk,
+            saved_views,
+            departments,
+        })
+    }
+
+    /// One page of the tickets the agent may see, with the filters, and
+    /// each view's count (the list page without what it shows beside).
+    pub async fn list_tickets(
+        &self,
+        actor: &Actor,
+        query: &TicketListQuery,
+    ) -> AppResult<TicketList> {
+        Ok(self
+            .agent_list_page(actor, query, |_| TicketListQuery::default())
+            .await?
+            .list)
     }
 
     /// The tickets just newer and just older than `ticket` in the list the
@@ -388,8 +438,9 @@ impl App {
             before: None,
             ..query.clone()
         };
+        let context = self.agent_context(actor).await?;
         let listing = self
-            .listing(actor, &query, super::BULK_LIMIT as i64, 0)
+            .listing(context, &query, super::BULK_LIMIT as i64, 0)
             .await?;
         Ok(listing
             .page
@@ -397,34 +448,6 @@ impl App {
             .iter()
             .map(|ticket| ticket.id)
             .collect())
-    }
-
-    /// What the list page shows beside the list: the bulk controls'
-    /// choices, and the agent's saved views with their counts (each view's
-    /// filters read by `query_of`), for one look-up of the agent.
-    pub async fn list_sidebar(
-        &self,
-        actor: &Actor,
-        query_of: impl Fn(&str) -> TicketListQuery,
-    ) -> AppResult<(super::BulkChoices, Vec<(crate::SavedView, i64)>)> {
-        let context = self.agent_context(actor).await?;
-        let choices = self.bulk_choices_for(&context).await?;
-        let views = self.saved_views_for(&context).await?;
-        if views.is_empty() {
-            return Ok((choices, Vec::new()));
-        }
-        let visibility = context.visibility();
-        let mark = self.store().tickets().ticket_change_mark().await?;
-        let mut counted = Vec::with_capacity(views.len());
-        for view in views {
-            let query = query_of(&view.filters);
-            let filter = ticket_filter(&context, &query, query.view);
-            let count = self
-                .counted(&visibility, &filter, Some(LIST_COUNT_CAP), mark)
-                .await?;
-            counted.push((view, count));
-        }
-        Ok((choices, counted))
     }
 
     /// Tickets for the API: `count` rows after the cursor, or else from
@@ -437,7 +460,8 @@ impl App {
         count: i64,
         offset: i64,
     ) -> AppResult<TicketList> {
-        let listing = self.listing(actor, query, count, offset).await?;
+        let context = self.agent_context(actor).await?;
+        let listing = self.listing(context, query, count, offset).await?;
         let total = self
             .counted(&listing.visibility, &listing.filter, None, listing.mark)
             .await?;

@@ -157,7 +157,8 @@ impl App {
             .tickets()
             .ticket_messages(ticket.id, true)
             .await?;
-        let departments = department_tree(&self.store().departments().list_departments().await?)
+        let directory = self.shared_directory().await?;
+        let departments = department_tree(&directory.departments)
             .into_iter()
             .filter(|node| context.effective.department_access(node.id).is_some())
             .collect();
@@ -173,12 +174,11 @@ impl App {
             Vec::new()
         };
         let macros = self
-            .store()
-            .macros()
-            .usable_macros(context.agent_id)
+            .agent_library(context.agent_id)
             .await?
-            .into_iter()
-            .map(|record| (record.id, record.title))
+            .macros
+            .iter()
+            .map(|record| (record.id, record.title.clone()))
             .collect();
         let TicketState {
             ticket,
@@ -201,8 +201,8 @@ impl App {
                     .await?,
             ),
             ccs: self.store().tickets().ticket_ccs(ticket.id).await?,
-            agents: self.assignable_agents().await?,
-            teams: self.store().departments().list_teams().await?,
+            agents: directory.agents.clone(),
+            teams: directory.teams.clone(),
             priorities: self
                 .store()
                 .ticket_fields()
@@ -268,19 +268,7 @@ impl App {
 
     /// Agents a ticket may be assigned to: every agent not disabled.
     pub(crate) async fn assignable_agents(&self) -> AppResult<Vec<MemberRecord>> {
-        Ok(self
-            .store()
-            .people()
-            .list_agents()
-            .await?
-            .into_iter()
-            .filter(|agent| !agent.is_disabled)
-            .map(|agent| MemberRecord {
-                id: agent.id,
-                name: agent.name,
-                email: agent.email,
-            })
-            .collect())
+        Ok(self.shared_directory().await?.agents.clone())
     }
 
     /// Who holds an unexpired lock when it is someone else, and whether

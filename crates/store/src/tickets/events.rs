@@ -115,7 +115,7 @@ impl super::Tickets<'_> {
                      (SELECT p.name FROM people p WHERE p.id = e.actor_id) AS actor_name, e.occurred_at, \
                      t.reference, t.subject, t.status, t.department_id, t.agent_id, t.team_id \
                  FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
-                 WHERE e.id > $1 ORDER BY e.id LIMIT $2",
+                 WHERE e.id > $1 ORDER BY e.id LIMIT +$2",
             )
             .bind(after_id)
             .bind(limit)

@@ -30,9 +30,17 @@ pub struct TicketChangeMark {
     local_writes: u64,
     newest_id: i64,
     newest_change: i64,
+    /// The newest ticket event (see `Tickets::newest_ticket_event_id`).
+    newest_event_id: i64,
 }
 
 impl TicketChangeMark {
+    /// The newest ticket event when the mark was read: where a page's live
+    /// updates start.
+    pub fn newest_event_id(&self) -> i64 {
+        self.newest_event_id
+    }
+
     /// A mark made up, for the cache's own tests.
     #[doc(hidden)]
     pub fn for_tests(local_writes: u64, newest_id: i64, newest_change: i64) -> TicketChangeMark {
@@ -40,6 +48,7 @@ impl TicketChangeMark {
             local_writes,
             newest_id,
             newest_change,
+            newest_event_id: 0,
         }
     }
 }
@@ -258,10 +267,10 @@ impl super::Tickets<'_> {
             // Newest first reads the index down; oldest first, up.
             let (onward, back, forwards, backwards) = if page.oldest_first {
                 (" AND (t.updated_at, t.id) > (", " AND (t.updated_at, t.id) < (",
-                 " ORDER BY t.updated_at, t.id LIMIT ", " ORDER BY t.updated_at DESC, t.id DESC LIMIT ")
+                 " ORDER BY t.updated_at, t.id LIMIT +", " ORDER BY t.updated_at DESC, t.id DESC LIMIT +")
             } else {
                 (" AND (t.updated_at, t.id) < (", " AND (t.updated_at, t.id) > (",
-                 " ORDER BY t.updated_at DESC, t.id DESC LIMIT ", " ORDER BY t.updated_at, t.id LIMIT ")
+                 " ORDER BY t.updated_at DESC, t.id DESC LIMIT +", " ORDER BY t.updated_at, t.id LIMIT +")
             };
             let (bound, order) = match (page.after, page.before) {
                 (Some(after), _) => (Some((onward, after)), forwards),
@@ -278,7 +287,7 @@ impl super::Tickets<'_> {
             builder.push(order);
             builder.push_bind(page.limit);
             if bound.is_none() && page.offset > 0 {
-                builder.push(" OFFSET ");
+                builder.push(" OFFSET +");
                 builder.push_bind(page.offset);
             }
             builder.build_query_as::<TicketRecord>().fetch_all(pool).await?
@@ -300,7 +309,7 @@ impl super::Tickets<'_> {
         Ok(on_backend!(self, pool => {
             let mut builder = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
             push_conditions(&mut builder, visibility, filter, Purpose::Count);
-            builder.push(" LIMIT ");
+            builder.push(" LIMIT +");
             builder.push_bind(cap);
             builder.push(") capped");
             builder.build_query_scalar::<i64>().fetch_one(pool).await?
@@ -322,17 +331,19 @@ impl super::Tickets<'_> {
 
     /// A mark that moves whenever a ticket is opened or changed: the count
     /// of ticket writes made through this store, and the newest id and
-    /// change time in the database, which other nodes' writes move. Two
-    /// index lookups, however many tickets there are (each `MAX` on its own,
-    /// which SQLite answers from the index only when it stands alone).
+    /// change time in the database, which other nodes' writes move; with
+    /// the newest ticket event beside them. Three index lookups, however
+    /// many tickets there are (each `MAX` on its own, which SQLite answers
+    /// from the index only when it stands alone).
     pub async fn ticket_change_mark(&self) -> StoreResult<TicketChangeMark> {
         // Read before the database, so a write committed in between moves
         // the mark the next time rather than hiding behind it.
         let local_writes = self.ticket_writes.load(Ordering::Acquire);
-        let (newest_id, newest_change) = on_backend!(self, pool => {
-            sqlx::query_as::<_, (i64, i64)>(
+        let (newest_id, newest_change, newest_event_id) = on_backend!(self, pool => {
+            sqlx::query_as::<_, (i64, i64, i64)>(
                 "SELECT COALESCE((SELECT MAX(id) FROM tickets), 0), \
-                        COALESCE((SELECT MAX(updated_at) FROM tickets), 0)",
+                        COALESCE((SELECT MAX(updated_at) FROM tickets), 0), \
+                        COALESCE((SELECT MAX(id) FROM ticket_events), 0)",
             )
             .fetch_one(pool)
             .await?
@@ -341,6 +352,7 @@ impl super::Tickets<'_> {
             local_writes,
             newest_id,
             newest_change,
+            newest_event_id,
         })
     }
 

@@ -515,7 +515,7 @@ impl super::Tickets<'_> {
             if matches!(self.backend, crate::Backend::Postgres(_)) {
                 sqlx::query_scalar::<_, i64>(
                     "SELECT COUNT(*) FROM (SELECT 1 FROM ticket_search s \
-                     WHERE s.document @@ to_tsquery('simple', $1) LIMIT $2) capped",
+                     WHERE s.document @@ to_tsquery('simple', $1) LIMIT +$2) capped",
                 )
                 .persistent(false)
                 .bind(query)
@@ -524,7 +524,7 @@ impl super::Tickets<'_> {
                 .await?
             } else {
                 sqlx::query_scalar::<_, i64>(
-                    "SELECT COUNT(*) FROM (SELECT rowid FROM ticket_search WHERE ticket_search MATCH $1 LIMIT $2) capped",
+                    "SELECT COUNT(*) FROM (SELECT rowid FROM ticket_search WHERE ticket_search MATCH $1 LIMIT +$2) capped",
                 )
                 .bind(query)
                 .bind(cap)
@@ -573,9 +573,9 @@ impl super::Tickets<'_> {
                 builder
             };
             let mut page = build(&format!("SELECT {TICKET_COLUMNS} "));
-            page.push(" ORDER BY s.score DESC, t.updated_at DESC, t.id DESC LIMIT ");
+            page.push(" ORDER BY s.score DESC, t.updated_at DESC, t.id DESC LIMIT +");
             page.push_bind(position.limit);
-            page.push(" OFFSET ");
+            page.push(" OFFSET +");
             page.push_bind(position.offset);
             let tickets = page.build_query_as::<TicketRecord>().persistent(false).fetch_all(pool).await?;
             let mut count = build("SELECT COUNT(*) ");
@@ -614,11 +614,11 @@ impl super::Tickets<'_> {
                 page.push_bind(id);
                 page.push(")");
             }
-            page.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT ");
+            page.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT +");
             page.push_bind(position.limit);
             let tickets = page.build_query_as::<TicketRecord>().persistent(false).fetch_all(pool).await?;
             let mut count = build("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t", Purpose::Count);
-            count.push(" LIMIT ");
+            count.push(" LIMIT +");
             count.push_bind(cap);
             count.push(") capped");
             let total = count.build_query_scalar::<i64>().persistent(false).fetch_one(pool).await?;
@@ -670,11 +670,11 @@ impl super::Tickets<'_> {
                 page.push(" AND s.ticket_id < ");
                 page.push_bind(after_id);
             }
-            page.push(" ORDER BY s.ticket_id DESC LIMIT ");
+            page.push(" ORDER BY s.ticket_id DESC LIMIT +");
             page.push_bind(position.limit);
             let tickets = page.build_query_as::<TicketRecord>().persistent(false).fetch_all(pool).await?;
             let mut count = build("SELECT COUNT(*) FROM (SELECT 1");
-            count.push(" LIMIT ");
+            count.push(" LIMIT +");
             count.push_bind(cap);
             count.push(") capped");
             let total = count.build_query_scalar::<i64>().persistent(false).fetch_one(pool).await?;
@@ -687,17 +687,38 @@ impl super::Tickets<'_> {
         })
     }
 
-    /// The text of the messages of some tickets, oldest first, to cut
-    /// snippets from: `(ticket_id, is_note, body)`.
-    pub async fn message_texts(&self, ticket_ids: &[i64]) -> StoreResult<Vec<(i64, bool, String)>> {
+    /// The text of the messages of some tickets that may hold a word of
+    /// the search (any message when a word is not plain ASCII, which
+    /// SQLite's `lower` cannot fold), oldest first, to cut snippets from:
+    /// `(ticket_id, is_note, body)`. Notes only when the search is held to
+    /// notes.
+    pub async fn message_texts(
+        &self,
+        ticket_ids: &[i64],
+        text: &TextQuery,
+    ) -> StoreResult<Vec<(i64, bool, String)>> {
         if ticket_ids.is_empty() {
             return Ok(Vec::new());
         }
+        let words: Vec<&String> = text.all_of.iter().flat_map(|term| &term.words).collect();
+        let filtered = !words.is_empty() && words.iter().all(|word| word.is_ascii());
         Ok(on_backend!(self, pool => {
             let mut builder = QueryBuilder::new(
                 "SELECT m.ticket_id, m.is_note, m.body_markdown FROM ticket_messages m WHERE ",
             );
             push_in(&mut builder, "m.ticket_id", ticket_ids);
+            if text.notes_only {
+                builder.push(" AND m.is_note");
+            }
+            if filtered {
+                builder.push(" AND (");
+                let mut any = builder.separated(" OR ");
+                for word in &words {
+                    any.push("lower(m.body_markdown) LIKE ");
+                    any.push_bind_unseparated(format!("%{word}%"));
+                }
+                builder.push(")");
+            }
             builder.push(" ORDER BY m.id");
             builder.build_query_as::<(i64, bool, String)>().fetch_all(pool).await?
         }))

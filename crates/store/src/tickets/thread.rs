@@ -149,7 +149,7 @@ impl super::Tickets<'_> {
         Ok(on_backend!(self, pool => {
             sqlx::query_scalar::<_, String>(
                 "SELECT b.sha256 FROM blobs b WHERE b.created_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = b.sha256) LIMIT $2",
+                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = b.sha256) LIMIT +$2",
             )
             .bind(before.millis())
             .bind(limit)

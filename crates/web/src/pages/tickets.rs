@@ -274,7 +274,16 @@ async fn list(
 ) -> WebResult<Response> {
     let (parameters, saved) = with_saved_view(&state, &session, parameters).await?;
     let query = parameters.query()?;
-    let list = state.app.list_tickets(&session.actor, &query).await?;
+    let page = state
+        .app
+        .agent_list_page(&session.actor, &query, |filters| {
+            serde_urlencoded::from_str::<ListParameters>(filters)
+                .ok()
+                .and_then(|parameters| parameters.query().ok())
+                .unwrap_or_default()
+        })
+        .await?;
+    let list = page.list;
     let views = list
         .view_counts
         .iter()
@@ -302,15 +311,6 @@ async fn list(
         Some(after) => encode(&format!("{base_query}&after={}", encode(after))),
         None => encode(&base_query),
     };
-    let (bulk, saved_views) = state
-        .app
-        .list_sidebar(&session.actor, |filters| {
-            serde_urlencoded::from_str::<ListParameters>(filters)
-                .ok()
-                .and_then(|parameters| parameters.query().ok())
-                .unwrap_or_default()
-        })
-        .await?;
     let columns = match &saved {
         Some(view) => view.columns.clone(),
         None => DEFAULT_COLUMNS
@@ -328,16 +328,16 @@ async fn list(
         oldest_first: parameters.order.as_deref() == Some("oldest"),
         list,
         views,
-        departments: state.app.departments(&session.actor).await?,
+        departments: page.departments,
         statuses: TicketStatus::ALL.to_vec(),
         base_query,
         filters,
         now: state.app.now().millis(),
         list_query,
-        bulk,
+        bulk: page.bulk,
         bulk_limit: ferrodesk_app::BULK_LIMIT as i64,
         saved,
-        saved_views,
+        saved_views: page.saved_views,
         columns,
         all_columns: &VIEW_COLUMNS,
     })
