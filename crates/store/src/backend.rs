@@ -16,6 +16,9 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 /// How long a writer waits for SQLite's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
+/// As much of the database file as the bundled SQLite maps (its
+/// `SQLITE_MAX_MMAP_SIZE`, just under 2 GiB); beyond it pages are read.
+const SQLITE_MMAP_BYTES: i64 = 0x7fff_0000;
 const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// sqlx pings a connection when it goes back to the pool (and drops it if
@@ -53,7 +56,11 @@ impl Backend {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                // Pages read through a memory map rather than a `pread`
+                // and a copy each; the pages touched count in the
+                // process's resident size but are the page cache's.
+                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string());
             let in_memory = options.get_filename() == Path::new(":memory:");
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists once per connection.
