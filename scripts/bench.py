@@ -273,6 +273,9 @@ def bench_backend(backend, arguments, work):
             measured = wrk(url, arguments.duration, arguments.connections, headers, script)
             measured["label"] = label
             measured["rss_mib"] = server.rss_kib() / 1024
+            # Private memory alone: SQLite's mapped database pages count in
+            # VmRSS but belong to the page cache.
+            measured["anon_mib"] = server.rss_kib("RssAnon") / 1024
             peak = max(peak, server.rss_kib("VmHWM"))
             rows.append(measured)
             print(f"  {backend}: {label}: {measured['rps']:.0f} req/s, p99 {measured['p99']:.1f} ms, errors {measured['errors']}", file=sys.stderr)
@@ -300,6 +303,7 @@ def bench_backend(backend, arguments, work):
             flooder.join(timeout=15)
         during["label"] = f"KB article page during a login flood ({flood_rate:.0f} wrong logins/s from random addresses)"
         during["rss_mib"] = server.rss_kib() / 1024
+        during["anon_mib"] = server.rss_kib("RssAnon") / 1024
         rows.append(during)
         peak = max(peak, server.rss_kib("VmHWM"))
         result["rows"] = rows
@@ -328,12 +332,12 @@ def table(result):
         f"Home page {result['home_bytes']} bytes. Peak server RSS {result['peak_rss_mib']:.0f} MiB. "
         f"Errors in the server log: {result['server_errors']}.",
         "",
-        "| scenario | req/s | × baseline | p50 ms | p99 ms | errors | RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | req/s | × baseline | p50 ms | p99 ms | errors | RSS MiB | private MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['label']} | {row['rps']:.0f} | {row['rps'] / baseline:.2f} | {row['p50']:.2f} | {row['p99']:.2f} | {row['errors']} | {row['rss_mib']:.0f} |"
+            f"| {row['label']} | {row['rps']:.0f} | {row['rps'] / baseline:.2f} | {row['p50']:.2f} | {row['p99']:.2f} | {row['errors']} | {row['rss_mib']:.0f} | {row['anon_mib']:.0f} |"
         )
     return "\n".join(lines) + "\n"
 
