@@ -74,7 +74,11 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|error| ConnectError::InvalidUrl(error.to_string()))?
-                .application_name("ferrodesk");
+                .application_name("ferrodesk")
+                // No parallel workers: starting two for a query costs a few
+                // milliseconds, more than any one of ours gains from them,
+                // and under load they take the cores other requests need.
+                .options([("max_parallel_workers_per_gather", "0")]);
             let pool = PgPoolOptions::new()
                 .max_connections(POSTGRES_MAX_CONNECTIONS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
