@@ -160,16 +160,15 @@ impl App {
         note_text: &str,
     ) -> AppResult<Vec<PersonRecord>> {
         let people = self.store().people();
+        let agents = people.list_agents().await?;
         let mut ids: BTreeSet<i64> = BTreeSet::new();
         match event {
             NEW_TICKET => {
-                for agent in people.list_agents().await? {
-                    let full = agent.is_admin
-                        || self
-                            .effective_permissions(agent.id)
-                            .await?
-                            .department_access(ticket.department_id)
-                            == Some(DepartmentAccess::Full);
+                let effective = self.effective_permissions_of(&agents).await?;
+                for agent in &agents {
+                    let full = effective.get(&agent.id).and_then(|permissions| {
+                        permissions.department_access(ticket.department_id)
+                    }) == Some(DepartmentAccess::Full);
                     if full {
                         ids.insert(agent.id);
                     }
@@ -188,7 +187,7 @@ impl App {
             }
             MENTION => {
                 let names = mentions(note_text);
-                for agent in people.list_agents().await? {
+                for agent in &agents {
                     let address = agent.email.to_lowercase();
                     let local = address.split('@').next().unwrap_or_default().to_owned();
                     if names.contains(&address) || names.contains(&local) {
@@ -200,8 +199,11 @@ impl App {
         }
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(person) = people.get_person(id).await? {
-                found.push(person);
+            match agents.iter().find(|agent| agent.id == id) {
+                Some(agent) => found.push(agent.clone()),
+                // Not an agent (any more): looked up, then left out by
+                // the caller.
+                None => found.extend(people.get_person(id).await?),
             }
         }
         Ok(found)

@@ -34,6 +34,20 @@ pub struct AgentGrants {
     pub departments: Vec<(i64, String)>,
 }
 
+impl AgentGrants {
+    /// One row of a group's grants: its built-in role and one permission.
+    fn add(&mut self, built_in: Option<String>, permission: Option<String>) {
+        if let Some(built_in) = built_in
+            && !self.built_in.contains(&built_in)
+        {
+            self.built_in.push(built_in);
+        }
+        if let Some(permission) = permission {
+            self.permissions.push(permission);
+        }
+    }
+}
+
 pub struct GroupDefinition<'a> {
     pub name: &'a str,
     pub description: &'a str,
@@ -282,6 +296,36 @@ impl PermissionGroups<'_> {
         Ok(())
     }
 
+    /// What every agent's groups grant, by agent, in two queries (agents
+    /// in no group are absent).
+    pub async fn grants_of_all_agents(
+        &self,
+    ) -> StoreResult<std::collections::HashMap<i64, AgentGrants>> {
+        let mut all: std::collections::HashMap<i64, AgentGrants> = Default::default();
+        on_backend!(self, pool => {
+            let rows: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT a.person_id, g.built_in, pg.permission FROM agent_permission_groups a \
+                 JOIN permission_groups g ON g.id = a.group_id \
+                 LEFT JOIN permission_group_grants pg ON pg.group_id = g.id",
+            )
+            .fetch_all(pool)
+            .await?;
+            let departments: Vec<(i64, i64, String)> = sqlx::query_as(
+                "SELECT a.person_id, d.department_id, d.access FROM agent_permission_groups a \
+                 JOIN permission_group_departments d ON d.group_id = a.group_id",
+            )
+            .fetch_all(pool)
+            .await?;
+            for (person_id, built_in, permission) in rows {
+                all.entry(person_id).or_default().add(built_in, permission);
+            }
+            for (person_id, department_id, access) in departments {
+                all.entry(person_id).or_default().departments.push((department_id, access));
+            }
+        });
+        Ok(all)
+    }
+
     /// Everything an agent's groups grant, in two queries.
     pub async fn agent_grants(&self, person_id: i64) -> StoreResult<AgentGrants> {
         on_backend!(self, pool => {
@@ -304,14 +348,7 @@ impl PermissionGroups<'_> {
             .await?;
             let mut grants = AgentGrants { departments, ..AgentGrants::default() };
             for (built_in, permission) in rows {
-                if let Some(built_in) = built_in
-                    && !grants.built_in.contains(&built_in)
-                {
-                    grants.built_in.push(built_in);
-                }
-                if let Some(permission) = permission {
-                    grants.permissions.push(permission);
-                }
+                grants.add(built_in, permission);
             }
             Ok(grants)
         })
