@@ -273,11 +273,8 @@ impl App {
             .get_person(person_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        if !person.is_agent || person.is_disabled {
-            return Ok(EffectivePermissions::default());
-        }
-        if person.is_admin {
-            return Ok(EffectivePermissions::everything());
+        if let Some(settled) = settled_by_account(&person) {
+            return Ok(settled);
         }
         let grants = self
             .store()
@@ -307,13 +304,8 @@ impl App {
         Ok(agents
             .iter()
             .map(|agent| {
-                let effective = if !agent.is_agent || agent.is_disabled {
-                    EffectivePermissions::default()
-                } else if agent.is_admin {
-                    EffectivePermissions::everything()
-                } else {
-                    effective_from(grants.get(&agent.id), &tree)
-                };
+                let effective = settled_by_account(agent)
+                    .unwrap_or_else(|| effective_from(grants.get(&agent.id), &tree));
                 (agent.id, effective)
             })
             .collect())
@@ -405,6 +397,18 @@ fn grants_json(name: &str, description: &str, grants: &GroupGrants) -> serde_jso
         "permissions": grants.permissions,
         "departments": grants.departments,
     })
+}
+
+/// What the account alone decides, without groups: nothing for someone
+/// who is not an agent or is disabled, everything for an admin.
+fn settled_by_account(person: &PersonRecord) -> Option<EffectivePermissions> {
+    if !person.is_agent || person.is_disabled {
+        Some(EffectivePermissions::default())
+    } else if person.is_admin {
+        Some(EffectivePermissions::everything())
+    } else {
+        None
+    }
 }
 
 /// What a non-admin agent's grants add up to; `tree` holds the departments

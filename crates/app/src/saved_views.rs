@@ -70,7 +70,7 @@ pub fn is_list_filters(text: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || b"=&%._-+".contains(&byte))
 }
 
-fn view_of(context: &AgentContext, record: TicketViewRecord) -> Option<SavedView> {
+fn view_of(context: &AgentContext, record: &TicketViewRecord) -> Option<SavedView> {
     let team_ids: Vec<i64> = serde_json::from_str(&record.team_ids).unwrap_or_default();
     let own = record.owner_id == context.agent_id;
     if !own && !team_ids.iter().any(|team| context.team_ids.contains(team)) {
@@ -78,8 +78,8 @@ fn view_of(context: &AgentContext, record: TicketViewRecord) -> Option<SavedView
     }
     Some(SavedView {
         id: record.id,
-        title: record.title,
-        filters: record.filters,
+        title: record.title.clone(),
+        filters: record.filters.clone(),
         columns: record.columns.split(',').map(str::to_owned).collect(),
         may_edit: own || context.effective.has(Permission::SharedManage),
         team_ids,
@@ -135,7 +135,7 @@ impl App {
             .await?
             .views
             .iter()
-            .filter_map(|record| view_of(context, record.clone()))
+            .filter_map(|record| view_of(context, record))
             .collect())
     }
 
@@ -146,7 +146,7 @@ impl App {
             .ticket_views()
             .get_view(id)
             .await?
-            .and_then(|record| view_of(&context, record))
+            .and_then(|record| view_of(&context, &record))
             .ok_or(AppError::NotFound)
     }
 
@@ -219,7 +219,7 @@ impl App {
             .ticket_views()
             .get_view(id)
             .await?
-            .and_then(|record| view_of(context, record))
+            .and_then(|record| view_of(context, &record))
             .ok_or(AppError::NotFound)?;
         if !view.may_edit {
             return Err(AppError::Forbidden);

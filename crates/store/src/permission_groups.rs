@@ -161,7 +161,6 @@ impl PermissionGroups<'_> {
             let audit = NewAuditEntry { target_id: Some(id), ..audit.clone() };
             crate::audit::insert_audit(&mut transaction, &audit, now).await?;
             transaction.commit().await?;
-            self.store.directory_changed();
             Ok(id)
         })
     }
@@ -194,7 +193,6 @@ impl PermissionGroups<'_> {
             crate::permission_groups::write_grants(&mut transaction, id, group.grants).await?;
             crate::audit::insert_audit(&mut transaction, audit, now).await?;
             transaction.commit().await?;
-            self.store.directory_changed();
             Ok(true)
         })
     }

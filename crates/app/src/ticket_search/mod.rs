@@ -383,7 +383,8 @@ impl App {
         }
         let ids: Vec<i64> = tickets.iter().map(|ticket| ticket.id).collect();
         for (ticket_id, is_note, body) in self.store().tickets().message_texts(&ids, text).await? {
-            if snippets.contains_key(&ticket_id) || (text.notes_only && !is_note) {
+            // The store reads notes alone when the search is held to them.
+            if snippets.contains_key(&ticket_id) {
                 continue;
             }
             if let Some(html) = snippet_html(&body, &text.all_of) {

@@ -205,6 +205,20 @@ impl Listing {
             events_after: 0,
         }
     }
+
+    /// The agent list: its total is the count of the view shown, and its
+    /// live updates start after the mark's newest event.
+    fn into_agent_list(self, view: ListView, view_counts: Vec<(ListView, i64)>) -> TicketList {
+        let total = view_counts
+            .iter()
+            .find(|(counted, _)| *counted == view)
+            .map_or(0, |(_, count)| *count);
+        let events_after = self.mark.newest_event_id();
+        TicketList {
+            events_after,
+            ..self.into_list(total, view_counts)
+        }
+    }
 }
 
 /// One keyset page: its tickets, newest first, and the cursors of the
@@ -334,45 +348,19 @@ impl App {
     ) -> AppResult<AgentListPage> {
         let context = self.agent_context(actor).await?;
         let listing = self.listing(context, query, TICKET_PAGE_SIZE, 0).await?;
-        let mut view_counts = Vec::with_capacity(ListView::ALL.len());
-        for view in ListView::ALL {
-            let view_filter = ticket_filter(&listing.context, query, view);
-            let count = self
-                .counted(
-                    &listing.visibility,
-                    &view_filter,
-                    Some(LIST_COUNT_CAP),
-                    listing.mark,
-                )
-                .await?;
-            view_counts.push((view, count));
-        }
+        let view_counts = self.view_counts(&listing, query).await?;
         let mut saved_views = Vec::new();
         for view in self.saved_views_for(&listing.context).await? {
             let saved_query = query_of(&view.filters);
             let filter = ticket_filter(&listing.context, &saved_query, saved_query.view);
-            let count = self
-                .counted(
-                    &listing.visibility,
-                    &filter,
-                    Some(LIST_COUNT_CAP),
-                    listing.mark,
-                )
-                .await?;
+            let count = self.list_count(&listing, &filter).await?;
             saved_views.push((view, count));
         }
         let bulk = self.bulk_choices_for(&listing.context).await?;
         let departments =
             crate::departments::department_tree(&self.shared_directory().await?.departments);
-        let total = view_counts
-            .iter()
-            .find(|(view, _)| *view == query.view)
-            .map_or(0, |(_, count)| *count);
-        let events_after = listing.mark.newest_event_id();
-        let mut list = listing.into_list(total, view_counts);
-        list.events_after = events_after;
         Ok(AgentListPage {
-            list,
+            list: listing.into_agent_list(query.view, view_counts),
             bulk,
             saved_views,
             departments,
@@ -386,10 +374,36 @@ impl App {
         actor: &Actor,
         query: &TicketListQuery,
     ) -> AppResult<TicketList> {
-        Ok(self
-            .agent_list_page(actor, query, |_| TicketListQuery::default())
-            .await?
-            .list)
+        let context = self.agent_context(actor).await?;
+        let listing = self.listing(context, query, TICKET_PAGE_SIZE, 0).await?;
+        let view_counts = self.view_counts(&listing, query).await?;
+        Ok(listing.into_agent_list(query.view, view_counts))
+    }
+
+    /// How many tickets each view holds under the query's filters.
+    async fn view_counts(
+        &self,
+        listing: &Listing,
+        query: &TicketListQuery,
+    ) -> AppResult<Vec<(ListView, i64)>> {
+        let mut counts = Vec::with_capacity(ListView::ALL.len());
+        for view in ListView::ALL {
+            let filter = ticket_filter(&listing.context, query, view);
+            counts.push((view, self.list_count(listing, &filter).await?));
+        }
+        Ok(counts)
+    }
+
+    /// How many of the tickets the listing's agent may see `filter` holds,
+    /// up to `LIST_COUNT_CAP`, kept while the listing's mark stands.
+    async fn list_count(&self, listing: &Listing, filter: &TicketFilter) -> AppResult<i64> {
+        self.counted(
+            &listing.visibility,
+            filter,
+            Some(LIST_COUNT_CAP),
+            listing.mark,
+        )
+        .await
     }
 
     /// The tickets just newer and just older than `ticket` in the list the

@@ -151,3 +151,32 @@ on_both_backends! { spawn_app;
         assert_eq!(forged.status(), 403);
     }
 }
+
+on_both_backends! { spawn_app;
+
+    /// The list keeps agents, teams, departments and macros in a per-node
+    /// copy; a change made on this node shows on the next page at once.
+    async fn the_list_shows_new_teams_departments_macros_and_disabled_agents_at_once(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = signed_in(&app, &desk.admin.email).await;
+        let before = admin.get(&app, "/agent/tickets").await.text().await.unwrap();
+        assert!(before.contains(&desk.bob.name), "Bob is offered before");
+        assert!(!before.contains("Night shift") && !before.contains("Warranty claims") && !before.contains("Close as duplicate"));
+
+        let system = ferrodesk_app::Caller::system();
+        app.app.create_team(&system, "Night shift").await.unwrap();
+        app.app.create_department(&system, "Warranty claims", None).await.unwrap();
+        app.app.create_macro(&ferrodesk_app::Caller::new(&crate::tickets::actor_of(&desk.admin), ""), &ferrodesk_app::MacroInput {
+            title: "Close as duplicate".into(),
+            shared: true,
+            actions: ferrodesk_app::MacroActions { status: Some("resolved".into()), ..ferrodesk_app::MacroActions::default() },
+        }).await.unwrap();
+        app.app.act_on_agent(&system, desk.bob.id, ferrodesk_app::AgentAction::Disable).await.unwrap();
+
+        let after = admin.get(&app, "/agent/tickets").await.text().await.unwrap();
+        assert!(after.contains("Night shift"), "the new team");
+        assert!(after.contains("Warranty claims"), "the new department");
+        assert!(after.contains("Close as duplicate"), "the new macro");
+        assert!(!after.contains(&desk.bob.name), "a disabled agent is no longer offered");
+    }
+}

@@ -81,6 +81,13 @@ on_both_backends! { spawn_app;
         let replied = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Please try the kiwi tray.")]).await;
         assert_eq!(replied.status(), 303);
         assert_eq!(found(&search(&app, &alice, "kiwi").await), vec![printer.clone()]);
+        // Snippets come from the message holding the word, whatever its
+        // case, and from any message when the word is not plain ASCII.
+        let replied = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", "Die Größe passt: the MANGO tray.")]).await;
+        assert_eq!(replied.status(), 303);
+        assert!(search(&app, &alice, "kiwi").await.contains("<mark>kiwi</mark>"));
+        assert!(search(&app, &alice, "mango").await.contains("<mark>MANGO</mark>"));
+        assert!(search(&app, &alice, "größe").await.contains("<mark>Größe</mark>"));
         let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&printer)).await.unwrap().unwrap();
         let change = ferrodesk_app::TicketChange {
             labels: Some(Ok(ferrodesk_core::Labels::parse(["hardware"]).unwrap())),
