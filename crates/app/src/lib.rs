@@ -77,6 +77,7 @@ pub use ferrodesk_store::{
 };
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
+pub use ferrodesk_store::{TicketOrder, TicketSortKey};
 pub use front_page::{CategoryTile, FrontPage};
 pub use hostnames::confirmed_hostname;
 pub use inbound::{

@@ -310,7 +310,7 @@ impl App {
                     before: None,
                     size: PORTAL_PAGE_SIZE,
                     offset: 0,
-                    oldest_first: false,
+                    order: ferrodesk_store::TicketOrder::default(),
                 },
             )
             .await?;

@@ -10,8 +10,10 @@ use crate::tickets::AgentContext;
 use crate::{Actor, App, AppError, AppResult, Caller, FieldErrors};
 
 /// The columns a view may show, by key, with their headings.
-pub const VIEW_COLUMNS: [(&str, &str); 11] = [
+pub const VIEW_COLUMNS: [(&str, &str); 13] = [
+    ("reference", "Reference"),
     ("requester", "Requester"),
+    ("organization", "Organization"),
     ("subject", "Subject"),
     ("status", "Status"),
     ("urgency", "Urgency"),
@@ -64,7 +66,7 @@ pub struct ViewInput {
 /// Whether a text looks like the ticket list's own query string: only the
 /// characters its links use.
 pub fn is_list_filters(text: &str) -> bool {
-    text.len() <= 600
+    text.len() <= 4000
         && text
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"=&%._-+".contains(&byte))

@@ -92,6 +92,9 @@ pub use tickets::{
     Heard, PRESENCE_CHANNEL, TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener,
     TicketEventRecord,
 };
+pub use tickets::{
+    ListPosition, ListedTicket, SearchConstraint, SortValue, TicketOrder, TicketSortKey,
+};
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
 

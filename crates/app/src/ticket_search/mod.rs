@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use ferrodesk_core::{Email, Label, Labels, TicketRef, TicketStatus};
 use ferrodesk_store::{
-    SearchCondition, SearchFilter, SearchOrder, SearchPosition, TextQuery, TextTerm, TicketFilter,
-    TicketRecord, TicketSearch,
+    SearchCondition, SearchConstraint, SearchFilter, SearchOrder, SearchPosition, TextQuery,
+    TextTerm, TicketFilter, TicketRecord, TicketSearch,
 };
 
 pub use query::{FilterKey, ParsedQuery, parse_query};
@@ -172,6 +172,29 @@ impl App {
             notices,
             jump_to: None,
         })
+    }
+
+    /// A list's search (a list or saved view made from a search) as a
+    /// condition of the list, with what it could not use; `None` when it
+    /// holds no words or filters. The list keeps its own statuses.
+    pub(crate) async fn list_search(
+        &self,
+        context: &crate::tickets::AgentContext,
+        text: &str,
+    ) -> AppResult<(Option<SearchConstraint>, Vec<String>)> {
+        let parsed = parse_query(text.trim());
+        if parsed.words.is_empty() && parsed.excluded_words.is_empty() && parsed.filters.is_empty()
+        {
+            return Ok((None, Vec::new()));
+        }
+        let Resolved { search, notices } = self.resolve_query(context, &parsed).await?;
+        Ok((
+            Some(SearchConstraint {
+                filters: search.filters,
+                text: search.text,
+            }),
+            notices,
+        ))
     }
 
     /// The query's filters as the store takes them; a name nothing has

@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 
 use ferrodesk_core::{Label, Labels, TicketStatus, Urgency};
-use ferrodesk_store::{TicketChangeMark, TicketFilter, TicketPage, TicketRecord, Visibility};
+use ferrodesk_store::{
+    ListPosition, SearchConstraint, SortValue, TicketChangeMark, TicketFilter, TicketOrder,
+    TicketPage, TicketRecord, TicketSortKey, Visibility,
+};
 
 use super::AgentContext;
 use crate::error::parse_keyset_cursor;
@@ -117,9 +120,13 @@ pub struct TicketListQuery {
     pub urgency_at_least: Option<Urgency>,
     /// Tickets assigned to this agent (in the whole list).
     pub agent_id: Option<i64>,
-    /// Oldest activity first (the longest waiting on top) instead of newest.
-    pub oldest_first: bool,
-    /// The cursor of the page: "updated_at.id" of the last row before.
+    /// A search in the workspace's query language (words and filters such
+    /// as `label:vip`), narrowing the list further.
+    pub search: String,
+    /// The column and direction (the newest activity first by default).
+    pub order: TicketOrder,
+    /// The cursor of the page: the sort value and id of the last row
+    /// before (see `list_cursor`).
     pub after: Option<String>,
     /// Or of the first row after, going back towards the newest.
     pub before: Option<String>,
@@ -142,6 +149,8 @@ pub struct TicketList {
     /// The newest ticket event when the agent list was read (its live
     /// updates start after it); 0 for the API's lists.
     pub events_after: i64,
+    /// What the list's search could not use ("No department is called X").
+    pub notices: Vec<String>,
 }
 
 /// The agent list page: its tickets and what it shows beside them.
@@ -163,13 +172,20 @@ pub struct TicketNeighbours {
     pub older: Option<TicketRecord>,
 }
 
-/// The store filter for one view of the list with the query's filters.
-fn ticket_filter(context: &AgentContext, query: &TicketListQuery, view: ListView) -> TicketFilter {
+/// The store filter for one view of the list with the query's filters
+/// and its search as resolved (see `App::list_search`).
+fn ticket_filter(
+    context: &AgentContext,
+    query: &TicketListQuery,
+    view: ListView,
+    search: Option<&SearchConstraint>,
+) -> TicketFilter {
     let mut filter = TicketFilter {
         statuses: query.status.statuses(),
         department_id: query.department_id,
         label: query.label.clone(),
         urgency_at_least: query.urgency_at_least,
+        search: search.cloned(),
         ..TicketFilter::default()
     };
     match view {
@@ -185,6 +201,9 @@ fn ticket_filter(context: &AgentContext, query: &TicketListQuery, view: ListView
 /// A page of the list with what its counts need.
 struct Listing {
     context: AgentContext,
+    /// The list's search, resolved.
+    search: Option<SearchConstraint>,
+    notices: Vec<String>,
     visibility: Visibility,
     filter: TicketFilter,
     page: KeysetPage,
@@ -203,6 +222,7 @@ impl Listing {
             view_counts,
             labels: self.labels,
             events_after: 0,
+            notices: self.notices,
         }
     }
 
@@ -241,13 +261,47 @@ pub(crate) struct PageRequest<'a> {
     pub size: i64,
     /// Rows to skip instead (numbered pages of the API).
     pub offset: i64,
-    /// Oldest activity first.
-    pub oldest_first: bool,
+    pub order: TicketOrder,
+}
+
+/// A page cursor as links carry it: "<value>.<id>" in lists sorted by a
+/// number, "<id>.<text>" in lists sorted by a text.
+pub(crate) fn list_cursor(position: &ListPosition) -> String {
+    match &position.value {
+        SortValue::Number(number) => format!("{number}.{}", position.id),
+        SortValue::Text(text) => format!("{}.{text}", position.id),
+    }
+}
+
+/// A cursor sent back by a page link of a list sorted by `key`; empty for
+/// the first page.
+fn parse_list_cursor(key: TicketSortKey, cursor: Option<&str>) -> AppResult<Option<ListPosition>> {
+    if !key.is_text() {
+        return Ok(
+            parse_keyset_cursor(cursor)?.map(|(number, id)| ListPosition {
+                value: SortValue::Number(number),
+                id,
+            }),
+        );
+    }
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(cursor) => cursor
+            .split_once('.')
+            .and_then(|(id, text)| {
+                Some(ListPosition {
+                    id: id.parse().ok()?,
+                    value: SortValue::Text(text.to_owned()),
+                })
+            })
+            .map(Some)
+            .ok_or_else(|| AppError::invalid("after", "That page does not exist.")),
+    }
 }
 
 impl App {
-    /// One page of tickets, newest activity first, with the cursor of the
-    /// next page when there is one: the one keyset page behind the agent
+    /// One page of tickets in the request's order, with the cursors of the
+    /// pages beside it when there are some: the one keyset page behind the agent
     /// list, the API's list and the help center's "my requests".
     pub(crate) async fn ticket_page(
         &self,
@@ -255,17 +309,19 @@ impl App {
         filter: &TicketFilter,
         request: PageRequest<'_>,
     ) -> AppResult<KeysetPage> {
-        let after = parse_keyset_cursor(request.after)?;
-        let before = parse_keyset_cursor(request.before)?.filter(|_| after.is_none());
+        let key = request.order.key;
+        let after = parse_list_cursor(key, request.after)?;
+        let before = parse_list_cursor(key, request.before)?.filter(|_| after.is_none());
+        let going_back = before.is_some();
         let mut tickets = self
             .store()
             .tickets()
-            .list_tickets(
+            .list_ticket_page(
                 visibility,
                 filter,
-                TicketPage {
-                    oldest_first: request.oldest_first,
-                    after,
+                &TicketPage {
+                    order: request.order,
+                    after: after.clone(),
                     before,
                     // One more than shown tells whether a page lies beyond.
                     limit: request.size + 1,
@@ -276,22 +332,25 @@ impl App {
         let size = usize::try_from(request.size).unwrap_or(0);
         let more = tickets.len() > size;
         if more {
-            // Going back, the extra row is the newest; otherwise the oldest.
-            if before.is_some() {
+            // Going back, the extra row is the first; otherwise the last.
+            if going_back {
                 tickets.remove(0);
             } else {
                 tickets.truncate(size);
             }
         }
-        let cursor = |ticket: &TicketRecord| format!("{}.{}", ticket.updated_at, ticket.id);
-        let (newer, older) = match before {
-            Some(_) => (more, true),
-            None => (after.is_some(), more),
+        let (earlier, later) = match going_back {
+            true => (more, true),
+            false => (after.is_some(), more),
         };
         Ok(KeysetPage {
-            next: older.then(|| tickets.last().map(cursor)).flatten(),
-            previous: newer.then(|| tickets.first().map(cursor)).flatten(),
-            tickets,
+            next: later
+                .then(|| tickets.last().map(|last| list_cursor(&last.position)))
+                .flatten(),
+            previous: earlier
+                .then(|| tickets.first().map(|first| list_cursor(&first.position)))
+                .flatten(),
+            tickets: tickets.into_iter().map(|listed| listed.ticket).collect(),
         })
     }
 
@@ -309,7 +368,8 @@ impl App {
         // updates, which start after the mark's newest event.
         let mark = self.store().tickets().ticket_change_mark().await?;
         let visibility = context.visibility();
-        let filter = ticket_filter(&context, query, query.view);
+        let (search, notices) = self.list_search(&context, &query.search).await?;
+        let filter = ticket_filter(&context, query, query.view, search.as_ref());
         let page = self
             .ticket_page(
                 &visibility,
@@ -319,7 +379,7 @@ impl App {
                     before: query.before.as_deref(),
                     size,
                     offset,
-                    oldest_first: query.oldest_first,
+                    order: query.order,
                 },
             )
             .await?;
@@ -327,6 +387,8 @@ impl App {
         let labels = self.store().tickets().labels_of_tickets(&ids).await?;
         Ok(Listing {
             context,
+            search,
+            notices,
             visibility,
             filter,
             page,
@@ -352,7 +414,15 @@ impl App {
         let mut saved_views = Vec::new();
         for view in self.saved_views_for(&listing.context).await? {
             let saved_query = query_of(&view.filters);
-            let filter = ticket_filter(&listing.context, &saved_query, saved_query.view);
+            let (search, _) = self
+                .list_search(&listing.context, &saved_query.search)
+                .await?;
+            let filter = ticket_filter(
+                &listing.context,
+                &saved_query,
+                saved_query.view,
+                search.as_ref(),
+            );
             let count = self.list_count(&listing, &filter).await?;
             saved_views.push((view, count));
         }
@@ -388,7 +458,7 @@ impl App {
     ) -> AppResult<Vec<(ListView, i64)>> {
         let mut counts = Vec::with_capacity(ListView::ALL.len());
         for view in ListView::ALL {
-            let filter = ticket_filter(&listing.context, query, view);
+            let filter = ticket_filter(&listing.context, query, view, listing.search.as_ref());
             counts.push((view, self.list_count(listing, &filter).await?));
         }
         Ok(counts)
@@ -417,18 +487,28 @@ impl App {
     ) -> AppResult<TicketNeighbours> {
         let context = self.agent_context(actor).await?;
         let visibility = context.visibility();
-        let filter = ticket_filter(&context, query, query.view);
-        let position = Some((ticket.updated_at, ticket.id));
+        let (search, _) = self.list_search(&context, &query.search).await?;
+        let filter = ticket_filter(&context, query, query.view, search.as_ref());
+        let position = match query.order.key {
+            TicketSortKey::Updated => Some(ListPosition {
+                value: SortValue::Number(ticket.updated_at),
+                id: ticket.id,
+            }),
+            key => self.store().tickets().list_position(key, ticket.id).await?,
+        };
+        if position.is_none() {
+            return Ok(TicketNeighbours::default());
+        }
         let tickets = self.store().tickets();
-        let one = |after, before| TicketPage {
-            oldest_first: query.oldest_first,
+        let one = |after: Option<ListPosition>, before: Option<ListPosition>| TicketPage {
+            order: query.order,
             after,
             before,
             limit: 1,
             offset: 0,
         };
         let newer = tickets
-            .list_tickets(&visibility, &filter, one(None, position))
+            .list_tickets(&visibility, &filter, one(None, position.clone()))
             .await?;
         let older = tickets
             .list_tickets(&visibility, &filter, one(position, None))

@@ -70,6 +70,8 @@ pub struct TicketFilter {
     /// the rows the other conditions leave: only for lists already narrowed
     /// to one requester or organization.
     pub subject_contains: Option<String>,
+    /// A search's filters and words (a list made from a search).
+    pub search: Option<super::search::SearchConstraint>,
 }
 
 /// `text` as a LIKE pattern matching it anywhere, its own `%`, `_` and
@@ -91,20 +93,215 @@ pub(super) fn like_literal(text: &str) -> String {
     literal
 }
 
-/// One page of the list, newest first: after the (updated_at, id) of the
-/// last row of the page before (keyset paging, as fast deep as near the
-/// top), before the first row of the page after (going back towards the
-/// newest), or else skipping `offset` rows (numbered pages for the API).
-#[derive(Debug, Clone, Copy, Default)]
+/// A column the list may be sorted by. Each is one SQL expression of the
+/// ticket row; ties are broken by the ticket id in the same direction, so
+/// every row has one place and keyset pages neither skip nor repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TicketSortKey {
+    /// The last activity.
+    #[default]
+    Updated,
+    Created,
+    Reference,
+    Subject,
+    Requester,
+    Organization,
+    /// In the order of the workflow (awaiting an agent first).
+    Status,
+    Urgency,
+    /// In the admin's order of the priority list; none before any.
+    Priority,
+    Assignee,
+    Team,
+    Department,
+}
+
+impl TicketSortKey {
+    pub const ALL: [TicketSortKey; 12] = [
+        TicketSortKey::Updated,
+        TicketSortKey::Created,
+        TicketSortKey::Reference,
+        TicketSortKey::Subject,
+        TicketSortKey::Requester,
+        TicketSortKey::Organization,
+        TicketSortKey::Status,
+        TicketSortKey::Urgency,
+        TicketSortKey::Priority,
+        TicketSortKey::Assignee,
+        TicketSortKey::Team,
+        TicketSortKey::Department,
+    ];
+
+    /// The key of the list column it sorts.
+    pub fn key(self) -> &'static str {
+        match self {
+            TicketSortKey::Updated => "updated",
+            TicketSortKey::Created => "created",
+            TicketSortKey::Reference => "reference",
+            TicketSortKey::Subject => "subject",
+            TicketSortKey::Requester => "requester",
+            TicketSortKey::Organization => "organization",
+            TicketSortKey::Status => "status",
+            TicketSortKey::Urgency => "urgency",
+            TicketSortKey::Priority => "priority",
+            TicketSortKey::Assignee => "assignee",
+            TicketSortKey::Team => "team",
+            TicketSortKey::Department => "department",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<TicketSortKey> {
+        TicketSortKey::ALL
+            .into_iter()
+            .find(|sort| sort.key() == key)
+    }
+
+    /// Whether its values are texts (else numbers).
+    pub fn is_text(self) -> bool {
+        self.expression().1
+    }
+
+    /// The SQL expression sorted by, and whether it is a text. Texts are
+    /// compared lower-cased, and a missing name sorts as an empty one.
+    fn expression(self) -> (&'static str, bool) {
+        match self {
+            TicketSortKey::Updated => ("t.updated_at", false),
+            TicketSortKey::Created => ("t.created_at", false),
+            TicketSortKey::Reference => ("t.reference", true),
+            TicketSortKey::Subject => ("lower(t.subject)", true),
+            TicketSortKey::Requester => (
+                "COALESCE((SELECT lower(sr.name) FROM people sr WHERE sr.id = t.requester_id), '')",
+                true,
+            ),
+            TicketSortKey::Organization => (
+                "COALESCE((SELECT lower(so.name) FROM organizations so WHERE so.id = t.organization_id), '')",
+                true,
+            ),
+            TicketSortKey::Status => (
+                "(CASE t.status WHEN 'awaiting_agent' THEN 0 WHEN 'awaiting_user' THEN 1 \
+                 WHEN 'pending' THEN 2 WHEN 'resolved' THEN 3 WHEN 'archived' THEN 4 \
+                 WHEN 'spam' THEN 5 ELSE 6 END)",
+                false,
+            ),
+            TicketSortKey::Urgency => ("t.urgency", false),
+            TicketSortKey::Priority => (
+                "COALESCE((SELECT sp.position FROM ticket_priorities sp WHERE sp.id = t.priority_id), -1)",
+                false,
+            ),
+            TicketSortKey::Assignee => (
+                "COALESCE((SELECT lower(sa.name) FROM people sa WHERE sa.id = t.agent_id), '')",
+                true,
+            ),
+            TicketSortKey::Team => (
+                "COALESCE((SELECT lower(st.name) FROM teams st WHERE st.id = t.team_id), '')",
+                true,
+            ),
+            TicketSortKey::Department => (
+                "COALESCE((SELECT lower(sd.name) FROM departments sd WHERE sd.id = t.department_id), '')",
+                true,
+            ),
+        }
+    }
+
+    /// The expression as the two sort columns a page selects: the number
+    /// or the text, the other one NULL.
+    fn selected(self) -> String {
+        let (expression, text) = self.expression();
+        if text {
+            format!("CAST(NULL AS BIGINT) AS sort_number, {expression} AS sort_text")
+        } else {
+            format!("CAST({expression} AS BIGINT) AS sort_number, CAST(NULL AS TEXT) AS sort_text")
+        }
+    }
+}
+
+/// How a list is ordered: by one column, either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TicketOrder {
+    pub key: TicketSortKey,
+    pub descending: bool,
+}
+
+impl Default for TicketOrder {
+    /// The newest activity first.
+    fn default() -> Self {
+        TicketOrder {
+            key: TicketSortKey::Updated,
+            descending: true,
+        }
+    }
+}
+
+/// A row's value in the column a list is sorted by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    Number(i64),
+    Text(String),
+}
+
+/// A row's place in a sorted list: its sort value and id. Pages start
+/// after or before one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPosition {
+    pub value: SortValue,
+    pub id: i64,
+}
+
+/// One page of the list in its order: after the position of the last row
+/// of the page before (keyset paging, as fast deep as near the top),
+/// before the first row of the page after (going back towards the top),
+/// or else skipping `offset` rows (numbered pages for the API).
+#[derive(Debug, Clone, Default)]
 pub struct TicketPage {
-    /// Read oldest activity first instead of newest first; `after` and
-    /// `before` then follow that order.
-    pub oldest_first: bool,
-    pub after: Option<(i64, i64)>,
-    /// The rows just newer than this, still answered newest first.
-    pub before: Option<(i64, i64)>,
+    pub order: TicketOrder,
+    pub after: Option<ListPosition>,
+    /// The rows just before this, still answered in the list's order.
+    pub before: Option<ListPosition>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// A ticket of a page with its place in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedTicket {
+    pub ticket: TicketRecord,
+    pub position: ListPosition,
+}
+
+#[derive(sqlx::FromRow)]
+struct SortedTicketRow {
+    #[sqlx(flatten)]
+    ticket: TicketRecord,
+    sort_number: Option<i64>,
+    sort_text: Option<String>,
+}
+
+impl SortedTicketRow {
+    fn into_listed(self) -> ListedTicket {
+        let value = match (self.sort_number, self.sort_text) {
+            (Some(number), _) => SortValue::Number(number),
+            (None, text) => SortValue::Text(text.unwrap_or_default()),
+        };
+        ListedTicket {
+            position: ListPosition {
+                value,
+                id: self.ticket.id,
+            },
+            ticket: self.ticket,
+        }
+    }
+}
+
+/// Binds a sort value.
+fn push_sort_value<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, value: &SortValue)
+where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+{
+    match value {
+        SortValue::Number(number) => builder.push_bind(*number),
+        SortValue::Text(text) => builder.push_bind(text.clone()),
+    };
 }
 
 /// Whether the statuses' condition is for reading a page newest first
@@ -200,6 +397,9 @@ pub(super) fn push_conditions<DB: sqlx::Database>(
         builder.push_bind(contains_pattern(text));
         builder.push(" ESCAPE '\\'");
     }
+    if let Some(search) = &filter.search {
+        super::search::push_search_constraint(builder, search);
+    }
 }
 
 fn push_statuses<DB: sqlx::Database>(
@@ -252,50 +452,95 @@ where
 }
 
 impl super::Tickets<'_> {
-    /// One page of tickets, newest updated first.
+    /// One page of tickets in the page's order.
     pub async fn list_tickets(
         &self,
         visibility: &Visibility,
         filter: &TicketFilter,
         page: TicketPage,
     ) -> StoreResult<Vec<TicketRecord>> {
-        let mut tickets = on_backend!(self, pool => {
-            let mut builder = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets t"));
+        Ok(self
+            .list_ticket_page(visibility, filter, &page)
+            .await?
+            .into_iter()
+            .map(|listed| listed.ticket)
+            .collect())
+    }
+
+    /// One page of tickets in the page's order, each with its position
+    /// (what the cursors of the pages beside are made of).
+    pub async fn list_ticket_page(
+        &self,
+        visibility: &Visibility,
+        filter: &TicketFilter,
+        page: &TicketPage,
+    ) -> StoreResult<Vec<ListedTicket>> {
+        let (expression, _) = page.order.key.expression();
+        // Read in the list's order, or against it to go back a page.
+        let (bound, backwards) = match (&page.after, &page.before) {
+            (Some(after), _) => (Some(after), false),
+            (None, Some(before)) => (Some(before), true),
+            (None, None) => (None, false),
+        };
+        let descending = page.order.descending != backwards;
+        let mut rows = on_backend!(self, pool => {
+            let mut builder = QueryBuilder::new(format!(
+                "SELECT {TICKET_COLUMNS}, {} FROM tickets t",
+                page.order.key.selected()
+            ));
             push_conditions(&mut builder, visibility, filter, Purpose::Page);
             // A row-value comparison, which both databases turn into one
-            // range of the (updated_at, id) index, read from either end.
-            // Newest first reads the index down; oldest first, up.
-            let (onward, back, forwards, backwards) = if page.oldest_first {
-                (" AND (t.updated_at, t.id) > (", " AND (t.updated_at, t.id) < (",
-                 " ORDER BY t.updated_at, t.id LIMIT +", " ORDER BY t.updated_at DESC, t.id DESC LIMIT +")
-            } else {
-                (" AND (t.updated_at, t.id) < (", " AND (t.updated_at, t.id) > (",
-                 " ORDER BY t.updated_at DESC, t.id DESC LIMIT +", " ORDER BY t.updated_at, t.id LIMIT +")
-            };
-            let (bound, order) = match (page.after, page.before) {
-                (Some(after), _) => (Some((onward, after)), forwards),
-                (None, Some(before)) => (Some((back, before)), backwards),
-                (None, None) => (None, forwards),
-            };
-            if let Some((comparison, (updated_at, id))) = bound {
-                builder.push(comparison);
-                builder.push_bind(updated_at);
+            // range of an index on the column (and id) when there is one,
+            // read from either end.
+            if let Some(position) = bound {
+                builder.push(format!(" AND ({expression}, t.id) "));
+                builder.push(if descending { "< (" } else { "> (" });
+                push_sort_value(&mut builder, &position.value);
                 builder.push(", ");
-                builder.push_bind(id);
+                builder.push_bind(position.id);
                 builder.push(")");
             }
-            builder.push(order);
+            let direction = if descending { " DESC" } else { "" };
+            builder.push(format!(
+                " ORDER BY {expression}{direction}, t.id{direction} LIMIT +"
+            ));
             builder.push_bind(page.limit);
             if bound.is_none() && page.offset > 0 {
                 builder.push(" OFFSET +");
                 builder.push_bind(page.offset);
             }
-            builder.build_query_as::<TicketRecord>().fetch_all(pool).await?
+            builder.build_query_as::<SortedTicketRow>().fetch_all(pool).await?
         });
-        if page.after.is_none() && page.before.is_some() {
-            tickets.reverse();
+        if backwards {
+            rows.reverse();
         }
-        Ok(tickets)
+        Ok(rows.into_iter().map(SortedTicketRow::into_listed).collect())
+    }
+
+    /// A ticket's position in lists sorted by `key`; `None` when there is
+    /// no such ticket.
+    pub async fn list_position(
+        &self,
+        key: TicketSortKey,
+        ticket_id: i64,
+    ) -> StoreResult<Option<ListPosition>> {
+        let row: Option<(Option<i64>, Option<String>)> = on_backend!(self, pool => {
+            // The expression is one of the fixed ones above.
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM tickets t WHERE t.id = $1",
+                key.selected()
+            )))
+                .bind(ticket_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(number, text)| ListPosition {
+            value: match number {
+                Some(number) => SortValue::Number(number),
+                None => SortValue::Text(text.unwrap_or_default()),
+            },
+            id: ticket_id,
+        }))
     }
 
     /// How many tickets a list would show, counting no further than `cap`:

@@ -19,10 +19,13 @@ pub use events::{
     Heard, PRESENCE_CHANNEL, TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener,
     TicketEventRecord,
 };
-pub use list::{TicketChangeMark, TicketFilter, TicketPage, Visibility};
+pub use list::{
+    ListPosition, ListedTicket, SortValue, TicketChangeMark, TicketFilter, TicketOrder, TicketPage,
+    TicketSortKey, Visibility,
+};
 pub use search::{
-    Comparison, RANKED_MATCHES, SearchCondition, SearchFilter, SearchOrder, SearchPosition,
-    SearchResults, TextQuery, TextTerm, TicketSearch,
+    Comparison, RANKED_MATCHES, SearchCondition, SearchConstraint, SearchFilter, SearchOrder,
+    SearchPosition, SearchResults, TextQuery, TextTerm, TicketSearch,
 };
 pub(crate) use search::{Reindex, reindex};
 pub use thread::{AttachmentRecord, MessageRecord, StoredAttachment, TicketLogRecord};
@@ -54,6 +57,7 @@ pub struct TicketRecord {
     pub requester_name: String,
     pub requester_email: String,
     pub organization_id: Option<i64>,
+    pub organization_name: Option<String>,
     pub agent_id: Option<i64>,
     pub agent_name: Option<String>,
     pub team_id: Option<i64>,
@@ -86,7 +90,9 @@ const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency,
     t.requester_id, \
     (SELECT r.name FROM people r WHERE r.id = t.requester_id) AS requester_name, \
     (SELECT r.email FROM people r WHERE r.id = t.requester_id) AS requester_email, \
-    t.organization_id, t.agent_id, \
+    t.organization_id, \
+    (SELECT o.name FROM organizations o WHERE o.id = t.organization_id) AS organization_name, \
+    t.agent_id, \
     (SELECT a.name FROM people a WHERE a.id = t.agent_id) AS agent_name, \
     t.team_id, \
     (SELECT tm.name FROM teams tm WHERE tm.id = t.team_id) AS team_name, \

@@ -124,6 +124,49 @@ pub struct SearchFilter {
     pub negated: bool,
 }
 
+/// A search's filters and words as one more condition of a ticket list
+/// (a list or saved view made from a search): the list keeps its own
+/// order and paging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchConstraint {
+    pub filters: Vec<SearchFilter>,
+    pub text: TextQuery,
+}
+
+/// Appends a list's search condition: its filters, the words that must
+/// match and those that must not. Words that could not reach the
+/// database safely match nothing.
+pub(super) fn push_search_constraint<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
+    search: &SearchConstraint,
+) where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+{
+    let postgres = DB::NAME == "PostgreSQL";
+    if !safe_words(&search.text.all_of) || !safe_words(&search.text.none_of) {
+        builder.push(" AND 1 = 0");
+        return;
+    }
+    push_filters(builder, &search.filters, false);
+    if !search.text.all_of.is_empty() {
+        if postgres {
+            builder.push(
+                " AND t.id IN (SELECT ms.ticket_id FROM ticket_search ms \
+                 WHERE ms.document @@ to_tsquery('simple', ",
+            );
+            builder.push_bind(postgres_query(&search.text.all_of, search.text.notes_only));
+            builder.push("))");
+        } else {
+            builder
+                .push(" AND t.id IN (SELECT rowid FROM ticket_search WHERE ticket_search MATCH ");
+            builder.push_bind(fts5_query(&search.text.all_of, search.text.notes_only));
+            builder.push(")");
+        }
+    }
+    push_excluded(builder, &search.text, postgres);
+}
+
 /// A whole search: the statuses shown by default (all but spam and
 /// deleted, unless a `status:` filter says otherwise) are in `base`.
 #[derive(Debug, Clone, Default)]

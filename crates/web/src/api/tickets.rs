@@ -299,7 +299,8 @@ impl TicketListParams {
             label,
             urgency_at_least: urgency,
             agent_id: self.agent,
-            oldest_first: false,
+            search: String::new(),
+            order: ferrodesk_app::TicketOrder::default(),
             after: self.cursor.filter(|cursor| !cursor.is_empty()),
             before: None,
         })

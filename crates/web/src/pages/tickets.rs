@@ -11,7 +11,8 @@ use axum::routing::{get, post};
 use ferrodesk_app::{
     AppError, Channel, DEFAULT_COLUMNS, DepartmentNode, FieldErrors, FieldValues, FieldView,
     ListView, NewTicket, Parsed, ReplyInput, Requester, SavedView, StatusFilter, TicketChange,
-    TicketKey, TicketList, TicketListQuery, TicketView, VIEW_COLUMNS, fields_as_sent, parsed,
+    TicketKey, TicketList, TicketListQuery, TicketOrder, TicketSortKey, TicketView, VIEW_COLUMNS,
+    fields_as_sent, parsed,
 };
 use ferrodesk_core::{
     Email, FieldKind, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Urgency,
@@ -105,7 +106,12 @@ pub(crate) struct ListParameters {
     department: Option<String>,
     label: Option<String>,
     urgency: Option<String>,
-    /// `oldest` for the longest-waiting first.
+    /// A search in the workspace's query language narrowing the list.
+    q: Option<String>,
+    /// The column sorted by (a column key; the last activity by default).
+    sort: Option<String>,
+    /// `asc` or `desc`; empty for the column's usual direction (`oldest`,
+    /// from older links, is the last activity ascending).
     order: Option<String>,
     after: Option<String>,
     before: Option<String>,
@@ -120,7 +126,10 @@ struct ListPage {
     department: String,
     label: String,
     urgency: String,
-    oldest_first: bool,
+    /// The list's search.
+    search: String,
+    /// The list's order.
+    order: TicketOrder,
     list: TicketList,
     views: Vec<(&'static str, &'static str, i64)>,
     departments: Vec<DepartmentNode>,
@@ -137,6 +146,9 @@ struct ListPage {
     bulk_limit: i64,
     /// The list's filters alone (what a new saved view keeps).
     filters: String,
+    /// The list's query without its order, for the column headings' links.
+    unsorted_query: String,
+    sort_choices: &'static [(&'static str, &'static str)],
     /// The saved view shown, if any.
     saved: Option<SavedView>,
     /// The agent's saved views with their counts.
@@ -185,6 +197,52 @@ impl ListPage {
         self.columns.iter().any(|shown| shown == column)
     }
 
+    /// A page cursor as a link's query value.
+    fn encoded(&self, cursor: &str) -> String {
+        url_encoded(cursor)
+    }
+
+    /// Whether the list is sorted by the column.
+    fn sorted_by(&self, column: &str) -> bool {
+        self.order.key.key() == column
+    }
+
+    /// `aria-sort` of a column heading.
+    fn aria_sort(&self, column: &str) -> &'static str {
+        match (self.sorted_by(column), self.order.descending) {
+            (false, _) => "none",
+            (true, true) => "descending",
+            (true, false) => "ascending",
+        }
+    }
+
+    /// The link of a column heading: sorted by it, the other way round
+    /// when it already is.
+    fn sort_link(&self, column: &str) -> String {
+        let Some(key) = TicketSortKey::from_key(column) else {
+            return String::new();
+        };
+        let descending = if self.sorted_by(column) {
+            !self.order.descending
+        } else {
+            descends_first(key)
+        };
+        format!(
+            "/agent/tickets?{}&sort={column}&order={}",
+            self.unsorted_query,
+            if descending { "desc" } else { "asc" }
+        )
+    }
+
+    /// A heading's words for screen readers, telling what its link does.
+    fn sort_hint(&self, column: &str) -> &'static str {
+        match (self.sorted_by(column), self.order.descending) {
+            (true, true) => "sorted descending; sort ascending",
+            (true, false) => "sorted ascending; sort descending",
+            (false, _) => "sort by this column",
+        }
+    }
+
     fn is_saved(&self, id: &i64) -> bool {
         self.saved.as_ref().is_some_and(|view| view.id == *id)
     }
@@ -196,6 +254,35 @@ impl ListPage {
             .map(|labels| labels.to_strings())
             .unwrap_or_default()
     }
+}
+
+/// The columns a list may be sorted by, with the words of the order
+/// menu.
+const SORT_CHOICES: [(&str, &str); 12] = [
+    ("updated", "Last activity"),
+    ("created", "Created"),
+    ("reference", "Reference"),
+    ("subject", "Subject"),
+    ("requester", "Requester"),
+    ("organization", "Organization"),
+    ("status", "Status"),
+    ("urgency", "Urgency"),
+    ("priority", "Priority"),
+    ("assignee", "Assignee"),
+    ("team", "Team"),
+    ("department", "Department"),
+];
+
+/// Whether sorting by a column starts from the top (the newest, the most
+/// urgent) rather than from A or the first status.
+fn descends_first(key: TicketSortKey) -> bool {
+    matches!(
+        key,
+        TicketSortKey::Updated
+            | TicketSortKey::Created
+            | TicketSortKey::Urgency
+            | TicketSortKey::Priority
+    )
 }
 
 /// "just now", "5 min", "3 h", "2 d", then the date: what a list shows of
@@ -231,6 +318,16 @@ impl ListParameters {
             .map_err(|error| bad(&error.to_string()))?;
         let label = Label::parse(self.label.as_deref().unwrap_or(""))
             .map_err(|error| bad(&error.to_string()))?;
+        let key = match self.sort.as_deref().map(str::trim).unwrap_or("") {
+            "" => TicketSortKey::Updated,
+            key => TicketSortKey::from_key(key).ok_or_else(|| bad("Unknown sort column."))?,
+        };
+        let descending = match self.order.as_deref().map(str::trim).unwrap_or("") {
+            "" => descends_first(key),
+            "desc" => true,
+            "asc" | "oldest" => false,
+            _ => return Err(bad("Unknown order.")),
+        };
         Ok(TicketListQuery {
             view: ListView::from_key(&self.view),
             status: StatusFilter::parse(self.status.as_deref().unwrap_or(""))
@@ -239,7 +336,8 @@ impl ListParameters {
             label,
             urgency_at_least: urgency,
             agent_id: None,
-            oldest_first: self.order.as_deref() == Some("oldest"),
+            search: self.q.clone().unwrap_or_default(),
+            order: TicketOrder { key, descending },
             after: self.after.clone(),
             before: self.before.clone().filter(|before| !before.is_empty()),
         })
@@ -262,6 +360,11 @@ async fn with_saved_view(
             crate::error::WebError::BadRequest("This view's filters could not be read.".into())
         })?;
     from_view.saved = None;
+    // A heading clicked on a view sorts the view.
+    if parameters.sort.is_some() {
+        from_view.sort = parameters.sort;
+        from_view.order = parameters.order;
+    }
     from_view.after = parameters.after;
     from_view.before = parameters.before;
     Ok((from_view, Some(view)))
@@ -290,18 +393,30 @@ async fn list(
         .map(|(view, count)| (view.key(), view.label(), *count))
         .collect();
     let encode = url_encoded;
-    let filters = format!(
-        "view={}&status={}&department={}&label={}&urgency={}&order={}",
+    let unsorted_filters = format!(
+        "view={}&status={}&department={}&label={}&urgency={}&q={}",
         encode(&parameters.view),
         encode(parameters.status.as_deref().unwrap_or("")),
         encode(parameters.department.as_deref().unwrap_or("")),
         encode(parameters.label.as_deref().unwrap_or("")),
         encode(parameters.urgency.as_deref().unwrap_or("")),
-        encode(parameters.order.as_deref().unwrap_or("")),
+        encode(parameters.q.as_deref().unwrap_or("")),
     );
-    let base_query = match &saved {
-        Some(view) => format!("saved={}&{filters}", view.id),
-        None => filters.clone(),
+    let filters = format!(
+        "{unsorted_filters}&sort={}&order={}",
+        query.order.key.key(),
+        if query.order.descending {
+            "desc"
+        } else {
+            "asc"
+        },
+    );
+    let (base_query, unsorted_query) = match &saved {
+        Some(view) => (
+            format!("saved={}&{filters}", view.id),
+            format!("saved={}&{unsorted_filters}", view.id),
+        ),
+        None => (filters.clone(), unsorted_filters),
     };
     let list_query = match parameters
         .after
@@ -325,13 +440,16 @@ async fn list(
         department: parameters.department.unwrap_or_default(),
         label: parameters.label.unwrap_or_default(),
         urgency: parameters.urgency.unwrap_or_default(),
-        oldest_first: parameters.order.as_deref() == Some("oldest"),
+        search: parameters.q.unwrap_or_default(),
+        order: query.order,
         list,
         views,
         departments: page.departments,
         statuses: TicketStatus::ALL.to_vec(),
         base_query,
         filters,
+        unsorted_query,
+        sort_choices: &SORT_CHOICES,
         now: state.app.now().millis(),
         list_query,
         bulk: page.bulk,

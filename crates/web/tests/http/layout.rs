@@ -69,6 +69,16 @@ on_both_backends! { spawn_app;
             .unwrap_or(0);
         assert!(visible >= 15, "only {visible} tickets fit a 1366×900 screen");
         assert!(!overflows(&browser).await, "the agent list scrolls sideways at 1366 px");
+        browser.resize(PHONE.0, PHONE.1).await;
+        browser.goto(&app.url("/agent/tickets?status=any")).await;
+        shoot(&browser, &backend, "agent-list-phone-first-screen").await;
+        let on_phone = browser
+            .script("return [...document.querySelectorAll('#tickets tbody tr')].filter(row => row.getBoundingClientRect().bottom <= window.innerHeight).length;")
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        assert!(on_phone >= 2, "only {on_phone} tickets show in a phone's first screen");
+        browser.resize(DESKTOP.0, DESKTOP.1).await;
         // The ticket page: the middle of a long thread folded, long quotes
         // folded, the way along the list, the requester's other tickets.
         browser.goto(&app.url(&format!("/agent/tickets/{sample}"))).await;

@@ -50,7 +50,7 @@ on_both_backends! { spawn_app;
         let page = alice.get(&app, &path).await.text().await.unwrap();
         assert!(page.contains("<h1>VIP &#60;open&#62;</h1>"), "{page}");
         assert!(page.contains("VIP printer") && !page.contains("Ordinary printer") && !page.contains("VIP sales deal"), "{page}");
-        assert!(page.contains(">Priority</th>") && page.contains(">Created</th>") && !page.contains(">Requester</th>"), "the chosen columns");
+        assert!(page.contains(">Priority</a></th>") && page.contains(">Created</a></th>") && !page.contains(">Requester</a></th>"), "the chosen columns");
         let sidebar = page.split("id=\"saved-views\"").nth(1).unwrap().split("</ul>").next().unwrap();
         assert!(sidebar.contains("VIP &#60;open&#62; <span class=\"count\">1</span>"), "only what Alice may see is counted: {sidebar}");
         // Paging keeps the view.
@@ -114,7 +114,7 @@ on_both_backends! { spawn_app;
         let alice = signed_in(&app, "alice@example.org").await;
         let first = alice.get(&app, "/agent/tickets?order=oldest").await.text().await.unwrap();
         assert_eq!(listed(&first), opened[..50].to_vec());
-        assert!(first.contains("<option value=\"oldest\" selected>"));
+        assert!(first.contains("<option value=\"updated\" selected>") && first.contains("<option value=\"asc\" selected>"));
         let next = first.split("id=\"next-page\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&").replace("&#38;", "&");
         let second = alice.get(&app, &next).await.text().await.unwrap();
         assert_eq!(listed(&second), opened[50..].to_vec(), "{next}");
@@ -129,5 +129,218 @@ on_both_backends! { spawn_app;
         ]).await;
         let page = alice.get(&app, &location(&saved)).await.text().await.unwrap();
         assert_eq!(listed(&page)[0], opened[0]);
+    }
+}
+
+/// A ticket's value in a sort column, as the list orders it: numbers, or
+/// texts lower-cased (the test's texts are ASCII).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Sorted {
+    Number(i64),
+    Text(String),
+}
+
+fn sort_value(key: ferrodesk_app::TicketSortKey, ticket: &ferrodesk_app::TicketRecord) -> Sorted {
+    use ferrodesk_app::TicketSortKey as Key;
+    let text = |value: Option<&str>| Sorted::Text(value.unwrap_or("").to_lowercase());
+    match key {
+        Key::Updated => Sorted::Number(ticket.updated_at),
+        Key::Created => Sorted::Number(ticket.created_at),
+        Key::Reference => Sorted::Text(ticket.reference.to_string()),
+        Key::Subject => text(Some(&ticket.subject)),
+        Key::Requester => text(Some(&ticket.requester_name)),
+        Key::Organization => text(ticket.organization_name.as_deref()),
+        Key::Status => Sorted::Number(
+            ferrodesk_core::TicketStatus::ALL
+                .iter()
+                .position(|status| *status == ticket.status)
+                .unwrap() as i64,
+        ),
+        Key::Urgency => Sorted::Number(ticket.urgency.get()),
+        Key::Priority => Sorted::Number(-1),
+        Key::Assignee => text(ticket.agent_name.as_deref()),
+        Key::Team => text(ticket.team_name.as_deref()),
+        Key::Department => text(Some(&ticket.department_name)),
+    }
+}
+
+/// The list read page after page of `size` in `order`, then back from the
+/// last page to the first: the rows in turn, and the pages both ways.
+async fn walk(
+    app: &TestApp,
+    actor: &ferrodesk_app::Actor,
+    order: ferrodesk_app::TicketOrder,
+    size: i64,
+) -> (
+    Vec<ferrodesk_app::TicketRecord>,
+    Vec<Vec<i64>>,
+    Vec<Vec<i64>>,
+) {
+    let query = |after: Option<String>, before: Option<String>| ferrodesk_app::TicketListQuery {
+        status: ferrodesk_app::StatusFilter::Any,
+        order,
+        after,
+        before,
+        ..Default::default()
+    };
+    let mut rows = Vec::new();
+    let mut pages = Vec::new();
+    let mut after = None;
+    let last = loop {
+        let page = app
+            .app
+            .ticket_window(actor, &query(after.clone(), None), size, 0)
+            .await
+            .unwrap();
+        pages.push(
+            page.tickets
+                .iter()
+                .map(|ticket| ticket.id)
+                .collect::<Vec<_>>(),
+        );
+        rows.extend(page.tickets.clone());
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break page,
+        }
+    };
+    let mut back = vec![
+        last.tickets
+            .iter()
+            .map(|ticket| ticket.id)
+            .collect::<Vec<_>>(),
+    ];
+    let mut previous = last.previous;
+    while let Some(before) = previous {
+        let page = app
+            .app
+            .ticket_window(actor, &query(None, Some(before)), size, 0)
+            .await
+            .unwrap();
+        back.push(page.tickets.iter().map(|ticket| ticket.id).collect());
+        previous = page.previous;
+    }
+    back.reverse();
+    (rows, pages, back)
+}
+
+on_both_backends! { spawn_app;
+
+    async fn every_column_sorts_both_ways_and_pages_without_gaps_or_repeats(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = actor_of(&desk.admin);
+        let caller = Caller::new(&admin, "192.0.2.10");
+        let subjects = ["beta. & gamma", "Alpha", "alpha", "Zulu", "a.b&c=d", "10 printers", "2 printers"];
+        let requesters = [("uma@example.org", "Uma User"), ("bo@example.org", "bo lower"), ("zed@example.org", "Zed Last")];
+        for number in 0..23_usize {
+            let (email, name) = requesters[number % 3];
+            let department = if number % 2 == 0 { desk.support } else { desk.sales };
+            let subject = format!("{} {}", subjects[number % subjects.len()], number % 4);
+            let made = app.app.create_ticket_for_user(&caller, &crate::helpers::new_ticket(email, name, &subject, department, (number % 10 + 1) as i64)).await.unwrap();
+            let reference = made.ticket.reference.to_string();
+            let mut change = ferrodesk_app::TicketChange::default();
+            if number % 4 == 0 {
+                change.agent_id = Some(Ok(Some(if number % 8 == 0 { desk.alice.id } else { desk.admin.id })));
+            }
+            if number % 5 == 0 {
+                change.status = Some(Ok(ferrodesk_core::TicketStatus::Pending));
+            }
+            app.app.change_ticket(&caller, &crate::helpers::ticket_key(&reference), &change).await.unwrap();
+            if number % 3 == 0 {
+                app.advance_clock(std::time::Duration::from_secs(1));
+            }
+        }
+        for key in ferrodesk_app::TicketSortKey::ALL {
+            for descending in [false, true] {
+                let order = ferrodesk_app::TicketOrder { key, descending };
+                let (rows, pages, back) = walk(&app, &admin, order, 4).await;
+                let mut ids: Vec<i64> = rows.iter().map(|ticket| ticket.id).collect();
+                assert_eq!(ids.len(), 23, "{order:?}: every ticket once");
+                let mut expected = rows.clone();
+                expected.sort_by_key(|ticket| (sort_value(key, ticket), ticket.id));
+                if descending {
+                    expected.reverse();
+                }
+                let expected: Vec<i64> = expected.iter().map(|ticket| ticket.id).collect();
+                assert_eq!(ids, expected, "{order:?}: in order");
+                assert_eq!(back, pages, "{order:?}: going back shows the same pages");
+                ids.sort_unstable();
+                ids.dedup();
+                assert_eq!(ids.len(), 23, "{order:?}: no repeats");
+            }
+        }
+
+        // In the browser: the headings sort, the pages of a text column
+        // page on (its cursor holds "&" and "."), and a ticket's
+        // neighbours follow the list's order.
+        let browser = signed_in(&app, "admin@example.org").await;
+        let page = browser.get(&app, "/agent/tickets?status=any").await.text().await.unwrap();
+        assert!(page.contains("aria-sort=\"descending\"><a class=\"sort\" href=\"/agent/tickets?view=&#38;status=any&#38;department=&#38;label=&#38;urgency=&#38;q=&#38;sort=updated&#38;order=asc\""), "{page}");
+        let subject_link = page.split("class=\"subject\" aria-sort=\"none\"><a class=\"sort\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
+        assert!(subject_link.ends_with("sort=subject&order=asc"), "{subject_link}");
+        let (expected, _, _) = walk(&app, &admin, ferrodesk_app::TicketOrder { key: ferrodesk_app::TicketSortKey::Subject, descending: false }, 50).await;
+        let expected: Vec<String> = expected.iter().map(|ticket| ticket.reference.to_string()).collect();
+        let sorted = browser.get(&app, &subject_link).await.text().await.unwrap();
+        assert!(sorted.contains("<option value=\"subject\" selected>") && sorted.contains("<option value=\"asc\" selected>"));
+        assert_eq!(listed(&sorted), expected);
+        let first = &expected[0];
+        let second = &expected[1];
+        let list = serde_urlencoded::to_string([("list", subject_link.trim_start_matches("/agent/tickets?"))]).unwrap();
+        let opened = browser.get(&app, &format!("/agent/tickets/{second}?{list}")).await.text().await.unwrap();
+        let newer = opened.split("id=\"newer-ticket\"").next().unwrap().rsplit("href=\"").next().unwrap();
+        assert!(newer.starts_with(&format!("/agent/tickets/{first}?")), "{newer}");
+        let older = opened.split("id=\"older-ticket\"").next().unwrap().rsplit("href=\"").next().unwrap();
+        assert!(older.starts_with(&format!("/agent/tickets/{}?", expected[2])), "{older}");
+        assert_eq!(browser.get(&app, "/agent/tickets?sort=password").await.status(), 400);
+        assert_eq!(browser.get(&app, "/agent/tickets?sort=subject&order=sideways").await.status(), 400);
+        assert!(browser.get(&app, "/agent/tickets?sort=subject&after=x").await.status().is_client_error());
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_search_becomes_a_sorted_list_and_a_view_showing_only_what_the_agent_may_see(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = actor_of(&desk.admin);
+        let caller = Caller::new(&admin, "192.0.2.10");
+        let noted = open_ticket(&app, &desk.admin, desk.support, "Printer on fire").await;
+        let mut note = crate::helpers::reply_with("The quasar module overheats.");
+        note.is_note = true;
+        app.app.reply_to_ticket(&caller, &crate::helpers::ticket_key(&noted), &note).await.unwrap();
+        let named = open_ticket(&app, &desk.admin, desk.support, "Quasar licence renewal").await;
+        let hidden = open_ticket(&app, &desk.admin, desk.sales, "Quasar deal").await;
+        let other = open_ticket(&app, &desk.admin, desk.support, "Toner").await;
+        let alice = signed_in(&app, "alice@example.org").await;
+
+        let found = alice.get(&app, "/agent/search?q=quasar").await.text().await.unwrap();
+        let as_list = found.split("id=\"as-list\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap().replace("&amp;", "&");
+        assert_eq!(as_list, "/agent/tickets?status=any&q=quasar");
+        let list = alice.get(&app, "/agent/tickets?status=any&q=quasar&sort=subject&order=asc").await.text().await.unwrap();
+        assert_eq!(listed(&list), [noted.clone(), named.clone()], "words in a note and in a subject, sorted by subject; never the sales ticket");
+        assert!(!list.contains(&hidden) && !list.contains(&other));
+        assert!(list.contains("id=\"list-search\" name=\"q\" type=\"search\" value=\"quasar\""), "the list shows its search");
+        let views = list.split("aria-label=\"Views\"").nth(1).unwrap();
+        assert!(views.contains("All <span class=\"count\">2</span>"), "counts under the search: {views}");
+        // Filters of the query language work too, and say what they cannot use.
+        let filtered = alice.get(&app, "/agent/tickets?status=any&q=quasar+-is%3Anote+department%3ANowhere").await.text().await.unwrap();
+        assert!(listed(&filtered).is_empty() && filtered.contains("No department is called"), "{filtered}");
+        let hostile = alice.get(&app, "/agent/tickets?status=any&q=%22%29+OR+1%3D1+--+*%3A%2A").await;
+        assert_eq!(hostile.status(), 200, "any input is a safe query");
+
+        // Saved as a view: its count is what each agent may see.
+        let filters = "view=all&status=any&department=&label=&urgency=&q=quasar&sort=subject&order=asc";
+        let saved = post_on(&app, &alice, "/agent/tickets", "/agent/views", &[("title", "Quasar"), ("filters", filters), ("column", "subject"), ("column", "status")]).await;
+        assert_eq!(saved.status(), 303);
+        let page = alice.get(&app, &location(&saved)).await.text().await.unwrap();
+        assert_eq!(listed(&page), [noted.clone(), named.clone()]);
+        let sidebar = page.split("id=\"saved-views\"").nth(1).unwrap().split("</ul>").next().unwrap();
+        assert!(sidebar.contains("Quasar <span class=\"count\">2</span>"), "{sidebar}");
+        // "Every ticket this list holds" acts on the search's tickets only.
+        let ids = app.app.matching_ticket_ids(&actor_of(&desk.alice), &ferrodesk_app::TicketListQuery {
+            status: ferrodesk_app::StatusFilter::Any,
+            search: "quasar".into(),
+            ..Default::default()
+        }).await.unwrap();
+        assert_eq!(ids.len(), 2);
     }
 }

@@ -55,6 +55,10 @@ on_both_backends! { spawn_app;
                 let page = search(&app, &browser, query).await;
                 assert!(found(&page).is_empty(), "{agent} {query}");
                 assert!(!page.contains("stripes") && !page.contains("Printer"), "{agent} {query}");
+                // The same search as a list (or a saved view): no row, no count.
+                let list = browser.get(&app, &format!("/agent/tickets?status=any&q={}", percent_encoding::utf8_percent_encode(query, percent_encoding::NON_ALPHANUMERIC))).await.text().await.unwrap();
+                assert!(!list.contains("stripes") && !list.contains("Printer") && !list.contains("id=\"t-"), "{agent} {query}");
+                assert!(list.contains("All <span class=\"count\">0</span>"), "{agent} {query}");
             }
         }
 
