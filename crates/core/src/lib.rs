@@ -1,6 +1,7 @@
 //! Ferrodesk's domain types and rules. Nothing here performs I/O: every type can
 //! only be built by parsing, so code that holds one never checks it again.
 
+pub mod business_hours;
 pub mod colour;
 pub mod email;
 pub mod labels;
@@ -17,6 +18,7 @@ pub mod time;
 pub mod urgency;
 pub mod zone;
 
+pub use business_hours::{BusinessCalendar, CalendarError, DayHours, Holiday};
 pub use email::Email;
 pub use labels::{Label, LabelError, Labels};
 pub use message::{MessageText, Subject};

@@ -63,6 +63,11 @@ impl Zone {
         })
     }
 
+    /// The zone itself, for arithmetic in local time.
+    pub fn time_zone(&self) -> jiff::tz::TimeZone {
+        self.zone.clone()
+    }
+
     /// The zone's IANA name.
     pub fn name(&self) -> &str {
         &self.name

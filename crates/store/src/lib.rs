@@ -13,6 +13,7 @@
 mod api_keys;
 mod audit;
 mod backend;
+mod business_hours;
 mod departments;
 mod dialect;
 mod directory;
@@ -45,6 +46,7 @@ mod two_factor;
 pub use api_keys::{ApiKeyCredentials, ApiKeyRecord, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError};
+pub use business_hours::{CalendarRecord, CalendarWrite};
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
 pub use email_accounts::{EmailAccountRecord, EmailAccountWrite};

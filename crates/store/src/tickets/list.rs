@@ -156,6 +156,26 @@ impl TicketSortKey {
             .find(|sort| sort.key() == key)
     }
 
+    /// Whether a list sorted by it starts from the top by default (the
+    /// newest, the most urgent) rather than from A or the first status.
+    pub fn descends_by_default(self) -> bool {
+        matches!(
+            self,
+            TicketSortKey::Updated
+                | TicketSortKey::Created
+                | TicketSortKey::Urgency
+                | TicketSortKey::Priority
+        )
+    }
+
+    /// Whether it is a plain column of the ticket (else an expression).
+    fn is_column(self) -> bool {
+        matches!(
+            self,
+            TicketSortKey::Updated | TicketSortKey::Created | TicketSortKey::Urgency
+        )
+    }
+
     /// Whether its values are texts (else numbers).
     pub fn is_text(self) -> bool {
         self.expression().1
@@ -493,12 +513,24 @@ impl super::Tickets<'_> {
             // range of an index on the column (and id) when there is one,
             // read from either end.
             if let Some(position) = bound {
-                builder.push(format!(" AND ({expression}, t.id) "));
-                builder.push(if descending { "< (" } else { "> (" });
-                push_sort_value(&mut builder, &position.value);
-                builder.push(", ");
-                builder.push_bind(position.id);
-                builder.push(")");
+                let beyond = if descending { "<" } else { ">" };
+                if page.order.key.is_column() {
+                    builder.push(format!(" AND ({expression}, t.id) {beyond} ("));
+                    push_sort_value(&mut builder, &position.value);
+                    builder.push(", ");
+                    builder.push_bind(position.id);
+                    builder.push(")");
+                } else {
+                    // Spelled out: SQLite seeks an expression index on a
+                    // range of the expression, not on a row value holding it.
+                    builder.push(format!(" AND {expression} {beyond}= "));
+                    push_sort_value(&mut builder, &position.value);
+                    builder.push(format!(" AND ({expression} {beyond} "));
+                    push_sort_value(&mut builder, &position.value);
+                    builder.push(format!(" OR t.id {beyond} "));
+                    builder.push_bind(position.id);
+                    builder.push(")");
+                }
             }
             let direction = if descending { " DESC" } else { "" };
             builder.push(format!(

@@ -10,7 +10,7 @@ use axum::response::Response;
 use ferrodesk_app::{
     AttachmentRecord, Channel, FieldErrors, FieldValues, ListView, MessageRecord, NewTicket,
     Parsed, PostedMessage, ReplyInput, Requester, StatusFilter, TicketChange, TicketKey,
-    TicketListQuery, TicketRecord, TicketState, parsed,
+    TicketListQuery, TicketOrder, TicketRecord, TicketSortKey, TicketState, parsed,
 };
 use ferrodesk_core::{
     Email, Label, Labels, MessageText, PersonName, Subject, TicketStatus, Urgency,
@@ -226,6 +226,17 @@ pub(crate) struct TicketListParams {
     pub urgency: Option<i64>,
     /// Tickets assigned to this agent (with `view=all`).
     pub agent: Option<i64>,
+    /// A search in the query language of `GET /api/v2/search` (words,
+    /// phrases, filters such as `label:vip`) narrowing the list.
+    #[param(max_length = 1000)]
+    pub q: Option<String>,
+    /// The column to sort by: `updated` (the default), `created`,
+    /// `reference`, `subject`, `requester`, `organization`, `status`,
+    /// `urgency`, `priority`, `assignee`, `team` or `department`.
+    pub sort: Option<String>,
+    /// `asc` or `desc`; by default the newest and most urgent first, and
+    /// names from A.
+    pub order: Option<String>,
     /// Page number, from 1.
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
@@ -289,6 +300,23 @@ impl TicketListParams {
             Some(text) => errors.check("label", Label::parse(text)).flatten(),
             None => None,
         };
+        let key = match self.sort.as_deref().map(str::trim).unwrap_or("") {
+            "" => Some(TicketSortKey::Updated),
+            key => errors.check(
+                "sort",
+                TicketSortKey::from_key(key).ok_or("Unknown column to sort by."),
+            ),
+        };
+        let descending = match self.order.as_deref().map(str::trim).unwrap_or("") {
+            "" => key.map(TicketSortKey::descends_by_default),
+            "desc" => Some(true),
+            "asc" => Some(false),
+            _ => errors.check("order", Err::<bool, _>("Give asc or desc.")),
+        };
+        let search = self.q.unwrap_or_default();
+        if search.chars().count() > 1000 {
+            errors.add("q", "A search is at most 1,000 characters.");
+        }
         if !errors.is_empty() {
             return Err(ferrodesk_app::AppError::Invalid(errors).into());
         }
@@ -299,8 +327,11 @@ impl TicketListParams {
             label,
             urgency_at_least: urgency,
             agent_id: self.agent,
-            search: String::new(),
-            order: ferrodesk_app::TicketOrder::default(),
+            search,
+            order: TicketOrder {
+                key: key.unwrap_or_default(),
+                descending: descending.unwrap_or(true),
+            },
             after: self.cursor.filter(|cursor| !cursor.is_empty()),
             before: None,
         })

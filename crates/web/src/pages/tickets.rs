@@ -225,7 +225,7 @@ impl ListPage {
         let descending = if self.sorted_by(column) {
             !self.order.descending
         } else {
-            descends_first(key)
+            key.descends_by_default()
         };
         format!(
             "/agent/tickets?{}&sort={column}&order={}",
@@ -273,18 +273,6 @@ const SORT_CHOICES: [(&str, &str); 12] = [
     ("department", "Department"),
 ];
 
-/// Whether sorting by a column starts from the top (the newest, the most
-/// urgent) rather than from A or the first status.
-fn descends_first(key: TicketSortKey) -> bool {
-    matches!(
-        key,
-        TicketSortKey::Updated
-            | TicketSortKey::Created
-            | TicketSortKey::Urgency
-            | TicketSortKey::Priority
-    )
-}
-
 /// "just now", "5 min", "3 h", "2 d", then the date: what a list shows of
 /// a time.
 pub(crate) fn relative_time(millis: i64, now: i64) -> String {
@@ -323,7 +311,7 @@ impl ListParameters {
             key => TicketSortKey::from_key(key).ok_or_else(|| bad("Unknown sort column."))?,
         };
         let descending = match self.order.as_deref().map(str::trim).unwrap_or("") {
-            "" => descends_first(key),
+            "" => key.descends_by_default(),
             "desc" => true,
             "asc" | "oldest" => false,
             _ => return Err(bad("Unknown order.")),

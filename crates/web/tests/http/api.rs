@@ -476,7 +476,22 @@ on_both_backends! { spawn_app;
             }
         }
         assert_eq!(seen, made);
-        for bad in ["count=0", "count=201", "page=0", "page=-4", "count=abc", "urgency=11", "cursor=garbage", "status=nope", "label=a%00b"] {
+        // Sorted by subject, Z to A, cursors holding text; and narrowed by a search.
+        let mut subjects = Vec::new();
+        let mut path = "/api/v2/tickets?count=3&sort=subject&order=desc".to_owned();
+        loop {
+            let (status, page) = get(&app, &admin, &path).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            subjects.extend(page["data"].as_array().unwrap().iter().map(|ticket| ticket["subject"].as_str().unwrap().to_owned()));
+            match page["meta"]["next_cursor"].as_str() {
+                Some(cursor) => path = format!("/api/v2/tickets?count=3&sort=subject&order=desc&cursor={}", percent_encoding::utf8_percent_encode(cursor, percent_encoding::NON_ALPHANUMERIC)),
+                None => break,
+            }
+        }
+        assert_eq!(subjects, (0..7).rev().map(|number| format!("Ticket {number}")).collect::<Vec<_>>());
+        let (_, found) = get(&app, &admin, "/api/v2/tickets?q=%22ticket%203%22&sort=created").await;
+        assert_eq!(found["meta"]["total"], 1, "{found}");
+        for bad in ["count=0", "count=201", "page=0", "page=-4", "count=abc", "urgency=11", "cursor=garbage", "status=nope", "label=a%00b", "sort=password", "order=up", "sort=subject&cursor=nodot"] {
             let (status, body) = get(&app, &admin, &format!("/api/v2/tickets?{bad}")).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         }

@@ -135,6 +135,12 @@ on_both_backends! { spawn_app;
         let organization = app.app.create_organization(&caller, "Acme Printing").await.unwrap();
         let delete_organization = format!("/agent/organizations/{organization}/delete");
         let ticket = format!("/agent/tickets/{sample}");
+        let calendar_id = app.app.create_business_calendar(&caller, &ferrodesk_app::CalendarInput {
+            name: "Vienna office".into(),
+            holidays: "2026-12-25 yearly\n2026-12-28".into(),
+            ..ferrodesk_app::CalendarInput::office_hours("Europe/Vienna")
+        }).await.unwrap();
+        let calendar = format!("/admin/rules/business-hours/{calendar_id}");
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -151,6 +157,8 @@ on_both_backends! { spawn_app;
             ("/agent/snippets", "agent-snippets"), ("/agent/snippets/new", "agent-snippet-new"),
             ("/agent/macros", "agent-macros"), ("/agent/macros/new", "agent-macro-new"), (macro_preview.as_str(), "agent-macro-preview"),
             (view_edit.as_str(), "agent-view-edit"), (view_list.as_str(), "agent-saved-view"),
+            ("/admin/rules/business-hours", "admin-business-hours"), (calendar.as_str(), "admin-business-calendar"),
+            ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;

@@ -13,6 +13,7 @@ mod bad_input;
 mod branding;
 mod browser;
 mod bulk_actions;
+mod business_hours;
 mod client_address;
 mod csrf;
 mod errors_and_headers;

@@ -5,6 +5,7 @@
 pub(crate) mod agents;
 mod api_keys;
 mod branding;
+mod business_hours;
 mod help_center;
 mod jobs;
 mod logs;
@@ -49,6 +50,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(help_center::routes())
         .merge(branding::routes())
         .merge(api_keys::routes())
+        .merge(business_hours::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -112,7 +114,7 @@ type MenuGroup = (&'static str, &'static [(&'static str, &'static str)]);
 type MenuEntry = (&'static str, &'static str, bool);
 
 impl AdminMenu {
-    pub const GROUPS: [MenuGroup; 5] = [
+    pub const GROUPS: [MenuGroup; 6] = [
         (
             "People",
             &[
@@ -123,6 +125,10 @@ impl AdminMenu {
             ],
         ),
         ("Tickets", &[("/admin/tickets", "Ticket settings")]),
+        (
+            "Business rules",
+            &[("/admin/rules/business-hours", "Business hours")],
+        ),
         (
             "Help center",
             &[
