@@ -229,6 +229,13 @@ def bench_backend(backend, arguments, work):
             f"ORDER BY updated_at, id LIMIT 1 OFFSET {max(int(int(visible) * 0.95) - 1, 0)}",
         )[0]
         deep_oldest_cursor = f"{deep_oldest_row[0]}.{deep_oldest_row[1]}"
+        # Sorted by subject (texts are sorted lower-cased), 95 % of the way down.
+        deep_subject_row = sql(
+            backend, database_url,
+            "SELECT id, lower(subject) FROM tickets WHERE status NOT IN ('spam', 'deleted') "
+            f"ORDER BY lower(subject), id LIMIT 1 OFFSET {max(int(int(visible) * 0.95) - 1, 0)}",
+        )[0]
+        deep_subject_cursor = urllib.parse.quote(f"{deep_subject_row[0]}.{deep_subject_row[1]}", safe="")
         department = sql(backend, database_url, "SELECT id FROM departments ORDER BY id LIMIT 1")[0][0]
         # A seeded subject ends in "#<1000 + id>", a word no other ticket has.
         middle = sql(backend, database_url, f"SELECT id FROM tickets ORDER BY id LIMIT 1 OFFSET {int(visible) // 2}")[0][0]
@@ -253,6 +260,9 @@ def bench_backend(backend, arguments, work):
             ("Agent ticket list, deep page (95 %)", base + f"/agent/tickets?view=all&status=any&after={deep_cursor}", [f"Cookie: {cookie}"], None),
             ("Agent ticket list, oldest first", base + "/agent/tickets?view=all&status=any&order=oldest", [f"Cookie: {cookie}"], None),
             ("Agent ticket list, oldest first, deep page (95 %)", base + f"/agent/tickets?view=all&status=any&order=oldest&after={deep_oldest_cursor}", [f"Cookie: {cookie}"], None),
+            ("Agent ticket list, by subject A-Z", base + "/agent/tickets?view=all&status=any&sort=subject&order=asc", [f"Cookie: {cookie}"], None),
+            ("Agent ticket list, by subject, deep page (95 %)", base + f"/agent/tickets?view=all&status=any&sort=subject&order=asc&after={deep_subject_cursor}", [f"Cookie: {cookie}"], None),
+            ("Agent ticket list, by requester (no index)", base + "/agent/tickets?view=all&status=any&sort=requester&order=asc", [f"Cookie: {cookie}"], None),
             ("Agent ticket page, 20 messages", base + f"/agent/tickets/{twenty}", [f"Cookie: {cookie}"], None),
             ("API: list tickets", base + "/api/v2/tickets?count=25", [auth], None),
             ("API: create ticket", base + "/api/v2/tickets", [auth], create_script),

@@ -23,6 +23,7 @@ mod mail;
 pub mod markdown;
 mod news;
 mod notifications;
+pub mod outbound_address;
 mod passwords;
 mod people;
 mod permissions;
