@@ -133,9 +133,9 @@ pub use ticket_search::{
 pub use tickets::{
     AgentContext, AgentListPage, BULK_LIMIT, BulkAction, BulkChoices, BulkOutcome, BulkTicket,
     Channel, FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed, PostedMessage,
-    ReplyInput, Requester, RequesterCard, StatusFilter, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE,
-    TicketChange, TicketKey, TicketList, TicketListQuery, TicketNeighbours, TicketState,
-    TicketThread, TicketView, describe_log_entry, parsed,
+    ReplyInput, Requester, RequesterCard, SORT_WITHOUT_INDEX_LIMIT, StatusFilter,
+    TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange, TicketKey, TicketList, TicketListQuery,
+    TicketNeighbours, TicketState, TicketThread, TicketView, describe_log_entry, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{
@@ -179,6 +179,7 @@ struct Inner {
     directory: directory_cache::DirectoryCache,
     live: live::LiveHub,
     presence: presence::PresenceBoard,
+    sort_without_index_limit: i64,
 }
 
 /// How an application is set up besides its store and key.
@@ -192,6 +193,8 @@ pub struct AppOptions {
     pub smtp_override: Option<SmtpConfig>,
     /// The directory attachments are stored in (in the data directory).
     pub blob_dir: Option<std::path::PathBuf>,
+    /// See `SORT_WITHOUT_INDEX_LIMIT` (tests lower it).
+    pub sort_without_index_limit: i64,
 }
 
 impl AppOptions {
@@ -201,6 +204,7 @@ impl AppOptions {
             clock: Arc::new(SystemClock),
             smtp_override: None,
             blob_dir: None,
+            sort_without_index_limit: SORT_WITHOUT_INDEX_LIMIT,
         }
     }
 }
@@ -252,6 +256,7 @@ impl App {
                 directory: directory_cache::DirectoryCache::default(),
                 live,
                 presence: presence::PresenceBoard::new(),
+                sort_without_index_limit: options.sort_without_index_limit,
             }),
         })
     }

@@ -19,6 +19,12 @@ pub const TICKET_PAGE_SIZE: i64 = 50;
 /// "1000+" beyond, so the page costs the same at a million tickets.
 pub const LIST_COUNT_CAP: i64 = 1000;
 
+/// A list sorted by a column no index serves (a name read from another
+/// table, the status) holds at most this many tickets; a larger one is
+/// shown by last activity, with a notice: sorting it would read and sort
+/// every matching ticket (1.6 s for a million on SQLite).
+pub const SORT_WITHOUT_INDEX_LIMIT: i64 = 10_000;
+
 /// A view of the list: whose tickets it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ListView {
@@ -149,8 +155,12 @@ pub struct TicketList {
     /// The newest ticket event when the agent list was read (its live
     /// updates start after it); 0 for the API's lists.
     pub events_after: i64,
-    /// What the list's search could not use ("No department is called X").
+    /// What the list's search could not use ("No department is called X"),
+    /// and an order it could not keep.
     pub notices: Vec<String>,
+    /// The order the tickets are in (the one asked for, unless the list
+    /// was too long for it; see `SORT_WITHOUT_INDEX_LIMIT`).
+    pub order: TicketOrder,
 }
 
 /// The agent list page: its tickets and what it shows beside them.
@@ -204,6 +214,7 @@ struct Listing {
     /// The list's search, resolved.
     search: Option<SearchConstraint>,
     notices: Vec<String>,
+    order: TicketOrder,
     visibility: Visibility,
     filter: TicketFilter,
     page: KeysetPage,
@@ -223,6 +234,7 @@ impl Listing {
             labels: self.labels,
             events_after: 0,
             notices: self.notices,
+            order: self.order,
         }
     }
 
@@ -368,8 +380,10 @@ impl App {
         // updates, which start after the mark's newest event.
         let mark = self.store().tickets().ticket_change_mark().await?;
         let visibility = context.visibility();
-        let (search, notices) = self.list_search(&context, &query.search).await?;
+        let (search, mut notices) = self.list_search(&context, &query.search).await?;
         let filter = ticket_filter(&context, query, query.view, search.as_ref());
+        let (order, notice) = self.kept_order(&visibility, &filter, query.order).await?;
+        notices.extend(notice);
         let page = self
             .ticket_page(
                 &visibility,
@@ -379,7 +393,7 @@ impl App {
                     before: query.before.as_deref(),
                     size,
                     offset,
-                    order: query.order,
+                    order,
                 },
             )
             .await?;
@@ -389,12 +403,44 @@ impl App {
             context,
             search,
             notices,
+            order,
             visibility,
             filter,
             page,
             labels,
             mark,
         })
+    }
+
+    /// The order a list is read in: the one asked for, or by last activity
+    /// (with a notice why) when no index serves it and the list holds more
+    /// than `SORT_WITHOUT_INDEX_LIMIT` tickets.
+    async fn kept_order(
+        &self,
+        visibility: &Visibility,
+        filter: &TicketFilter,
+        order: TicketOrder,
+    ) -> AppResult<(TicketOrder, Option<String>)> {
+        if order.key.has_index() {
+            return Ok((order, None));
+        }
+        let limit = self.inner.sort_without_index_limit;
+        let count = self
+            .store()
+            .tickets()
+            .count_tickets_up_to(visibility, filter, limit + 1)
+            .await?;
+        if count <= limit {
+            return Ok((order, None));
+        }
+        Ok((
+            TicketOrder::default(),
+            Some(format!(
+                "Sorting by {} takes a list of at most {} tickets; narrow this one with filters. It is shown by last activity.",
+                order.key.key(),
+                limit
+            )),
+        ))
     }
 
     /// The agent list page: one page of the tickets the agent may see,
@@ -489,7 +535,8 @@ impl App {
         let visibility = context.visibility();
         let (search, _) = self.list_search(&context, &query.search).await?;
         let filter = ticket_filter(&context, query, query.view, search.as_ref());
-        let position = match query.order.key {
+        let (order, _) = self.kept_order(&visibility, &filter, query.order).await?;
+        let position = match order.key {
             TicketSortKey::Updated => Some(ListPosition {
                 value: SortValue::Number(ticket.updated_at),
                 id: ticket.id,
@@ -501,7 +548,7 @@ impl App {
         }
         let tickets = self.store().tickets();
         let one = |after: Option<ListPosition>, before: Option<ListPosition>| TicketPage {
-            order: query.order,
+            order,
             after,
             before,
             limit: 1,

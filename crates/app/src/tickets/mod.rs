@@ -34,8 +34,8 @@ pub use inputs::{
     Channel, FieldValues, NewTicket, Parsed, ReplyInput, Requester, TicketChange, parsed,
 };
 pub use list::{
-    AgentListPage, LIST_COUNT_CAP, ListView, StatusFilter, TICKET_PAGE_SIZE, TicketList,
-    TicketListQuery, TicketNeighbours,
+    AgentListPage, LIST_COUNT_CAP, ListView, SORT_WITHOUT_INDEX_LIMIT, StatusFilter,
+    TICKET_PAGE_SIZE, TicketList, TicketListQuery, TicketNeighbours,
 };
 pub use locks::TICKET_LOCK_DURATION;
 pub use log::{LogNames, describe as describe_log_entry};

@@ -168,6 +168,19 @@ impl TicketSortKey {
         )
     }
 
+    /// Whether an index serves the order, so a page costs the same however
+    /// many tickets the list holds (else every matching row is sorted).
+    pub fn has_index(self) -> bool {
+        matches!(
+            self,
+            TicketSortKey::Updated
+                | TicketSortKey::Created
+                | TicketSortKey::Urgency
+                | TicketSortKey::Subject
+                | TicketSortKey::Reference
+        )
+    }
+
     /// Whether it is a plain column of the ticket (else an expression).
     fn is_column(self) -> bool {
         matches!(

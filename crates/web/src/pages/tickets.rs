@@ -429,7 +429,7 @@ async fn list(
         label: parameters.label.unwrap_or_default(),
         urgency: parameters.urgency.unwrap_or_default(),
         search: parameters.q.unwrap_or_default(),
-        order: query.order,
+        order: list.order,
         list,
         views,
         departments: page.departments,

@@ -344,3 +344,39 @@ on_both_backends! { spawn_app;
         assert_eq!(ids.len(), 2);
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn a_list_too_long_for_an_unindexed_sort_is_shown_by_last_activity_and_says_so(app: TestApp) {
+        let desk = desk(&app).await;
+        for number in 0..7 {
+            open_ticket(&app, &desk.admin, desk.support, &format!("Long list {number}")).await;
+            app.advance_clock(std::time::Duration::from_secs(1));
+        }
+        // A node whose limit is five tickets.
+        let store = ferrodesk_store::Store::open(&app.database.url).await.unwrap();
+        let key = ferrodesk_app::InstanceKey::from_text("test-instance-key-0123456789abcdef").unwrap();
+        let mut options = ferrodesk_app::AppOptions::new(app.app.public_url());
+        options.clock = app.clock.clone();
+        options.sort_without_index_limit = 5;
+        let node = ferrodesk_app::App::with_options(store, key, options).await.unwrap();
+        let admin = actor_of(&desk.admin);
+        let by_requester = ferrodesk_app::TicketOrder { key: ferrodesk_app::TicketSortKey::Requester, descending: false };
+        let long = node.list_tickets(&admin, &ferrodesk_app::TicketListQuery { order: by_requester, ..Default::default() }).await.unwrap();
+        assert_eq!(long.order, ferrodesk_app::TicketOrder::default(), "shown by last activity");
+        assert!(long.notices.iter().any(|notice| notice.contains("Sorting by requester takes a list of at most 5 tickets")), "{:?}", long.notices);
+        let mut updated: Vec<i64> = long.tickets.iter().map(|ticket| ticket.updated_at).collect();
+        let shown = updated.clone();
+        updated.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(shown, updated);
+        // Indexed sorts keep their order however long the list.
+        let by_subject = ferrodesk_app::TicketOrder { key: ferrodesk_app::TicketSortKey::Subject, descending: false };
+        let subject = node.list_tickets(&admin, &ferrodesk_app::TicketListQuery { order: by_subject, ..Default::default() }).await.unwrap();
+        assert_eq!(subject.order, by_subject);
+        assert!(subject.notices.is_empty());
+        // A list narrowed below the limit keeps the order asked for.
+        let short = node.list_tickets(&admin, &ferrodesk_app::TicketListQuery { order: by_requester, search: "\"long list 3\"".into(), ..Default::default() }).await.unwrap();
+        assert_eq!(short.order, by_requester);
+        assert_eq!(short.tickets.len(), 1);
+    }
+}
