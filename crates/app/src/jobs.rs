@@ -341,6 +341,9 @@ impl App {
             crate::hostnames::REVERSE_DNS_JOB => self.resolve_hostname_job(&job.payload).await,
             ferrodesk_store::INBOUND_MAIL_JOB_KIND => self.process_inbound_job(&job.payload).await,
             ferrodesk_store::AGENT_NOTICE_JOB_KIND => self.notify_agents_job(&job.payload).await,
+            crate::webhooks::WEBHOOK_DELIVERY_JOB => {
+                self.deliver_webhook_job(&job.payload, last_attempt).await
+            }
             other => Err(JobFailure::Permanent(format!(
                 "no handler for jobs of kind {other:?}"
             ))),

@@ -23,7 +23,6 @@ mod mail;
 pub mod markdown;
 mod news;
 mod notifications;
-pub mod outbound_address;
 mod passwords;
 mod people;
 mod permissions;
@@ -46,6 +45,7 @@ mod time_zones;
 mod totp;
 mod trusted_ips;
 mod two_factor;
+pub mod webhooks;
 
 pub use accounts::{
     AccountKind, AgentSummary, INVITATION_LIFETIME, NewAccount, PasswordLinkTarget,
@@ -72,6 +72,7 @@ pub use ferrodesk_store::{
     AttachmentRecord, MessageRecord, TicketFieldRecord, TicketLogRecord, TicketPriorityRecord,
     TicketRecord,
 };
+pub use ferrodesk_store::{DeliveryRecord, TicketOrder, TicketSortKey, WebhookRecord};
 pub use ferrodesk_store::{
     EmailAccountRecord, EmailAccountWrite, JobRecord, LinkPurpose, MailRecord,
 };
@@ -80,7 +81,6 @@ pub use ferrodesk_store::{
 };
 pub use ferrodesk_store::{NewsCategoryRecord, NewsPostRecord};
 pub use ferrodesk_store::{OrganizationRecord, PersonEmail, UserRecord};
-pub use ferrodesk_store::{TicketOrder, TicketSortKey};
 pub use front_page::{CategoryTile, FrontPage};
 pub use hostnames::confirmed_hostname;
 pub use inbound::{
@@ -180,6 +180,7 @@ struct Inner {
     live: live::LiveHub,
     presence: presence::PresenceBoard,
     sort_without_index_limit: i64,
+    outbound_policy: webhooks::OutboundPolicy,
 }
 
 /// How an application is set up besides its store and key.
@@ -195,6 +196,8 @@ pub struct AppOptions {
     pub blob_dir: Option<std::path::PathBuf>,
     /// See `SORT_WITHOUT_INDEX_LIMIT` (tests lower it).
     pub sort_without_index_limit: i64,
+    /// Internal ranges webhooks may reach anyway (`FERRODESK_WEBHOOK_ALLOW`).
+    pub outbound_policy: webhooks::OutboundPolicy,
 }
 
 impl AppOptions {
@@ -205,6 +208,7 @@ impl AppOptions {
             smtp_override: None,
             blob_dir: None,
             sort_without_index_limit: SORT_WITHOUT_INDEX_LIMIT,
+            outbound_policy: webhooks::OutboundPolicy::default(),
         }
     }
 }
@@ -257,6 +261,7 @@ impl App {
                 live,
                 presence: presence::PresenceBoard::new(),
                 sort_without_index_limit: options.sort_without_index_limit,
+                outbound_policy: options.outbound_policy,
             }),
         })
     }

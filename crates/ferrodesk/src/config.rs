@@ -26,6 +26,7 @@ struct FileSettings {
     trusted_proxies: Option<ProxyList>,
     admin_allow: Option<ProxyList>,
     agent_allow: Option<ProxyList>,
+    webhook_allow: Option<ProxyList>,
     secret_key: Option<String>,
     secret_key_file: Option<PathBuf>,
     smtp_url: Option<String>,
@@ -74,6 +75,9 @@ pub struct Config {
     pub admin_allow: Vec<IpNet>,
     /// `FERRODESK_AGENT_ALLOW`: addresses that may reach the staff interface.
     pub agent_allow: Vec<IpNet>,
+    /// `FERRODESK_WEBHOOK_ALLOW`: internal addresses webhooks may reach
+    /// anyway (configuration only, never the admin interface).
+    pub webhook_allow: Vec<IpNet>,
     /// `FERRODESK_SMTP_URL`: the mail server, instead of the admin's settings.
     pub smtp: Option<SmtpConfig>,
     /// `FERRODESK_WORKERS`: background jobs run at once on this node.
@@ -187,6 +191,11 @@ impl Config {
             address_list(&source, "FERRODESK_ADMIN_ALLOW", file_settings.admin_allow)?;
         let agent_allow =
             address_list(&source, "FERRODESK_AGENT_ALLOW", file_settings.agent_allow)?;
+        let webhook_allow = address_list(
+            &source,
+            "FERRODESK_WEBHOOK_ALLOW",
+            file_settings.webhook_allow,
+        )?;
 
         let smtp = match source.pick("FERRODESK_SMTP_URL", file_settings.smtp_url, |value| value) {
             Some((setting, url)) => Some(
@@ -255,6 +264,7 @@ impl Config {
             trusted_proxies,
             admin_allow,
             agent_allow,
+            webhook_allow,
             smtp,
             workers,
             key_source,
@@ -556,6 +566,11 @@ mod tests {
         .unwrap();
         assert_eq!(config.trusted_proxies.len(), 3);
         assert_eq!(config.public_url, "https://help.example.com");
+        assert!(config.webhook_allow.is_empty(), "no internal address by default");
+        let allowed = load(&[("FERRODESK_WEBHOOK_ALLOW", "10.20.0.0/16, 192.168.5.5")]).unwrap();
+        assert_eq!(allowed.webhook_allow.len(), 2);
+        let error = load(&[("FERRODESK_WEBHOOK_ALLOW", "intranet")]).unwrap_err();
+        assert_eq!(error.setting, "FERRODESK_WEBHOOK_ALLOW");
     }
 
     #[test]

@@ -416,6 +416,8 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
     let mut options = AppOptions::new(&config.public_url);
     options.smtp_override = config.smtp.clone();
     options.blob_dir = Some(config.data_dir.join("attachments"));
+    options.outbound_policy =
+        ferrodesk_app::webhooks::OutboundPolicy::new(config.webhook_allow.clone());
     let app = App::with_options(store, key, options).await?;
     if let Some(setup_url) = app.prepare_setup().await? {
         tracing::warn!(

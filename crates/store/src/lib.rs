@@ -42,6 +42,7 @@ mod ticket_views;
 mod tickets;
 mod trusted_ips;
 mod two_factor;
+mod webhooks;
 
 pub use api_keys::{ApiKeyCredentials, ApiKeyRecord, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
@@ -99,6 +100,7 @@ pub use tickets::{
 };
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
+pub use webhooks::{DeliveryAttempt, DeliveryRecord, WebhookRecord, WebhookWrite};
 
 /// The handles the store's operations are reached through, one per
 /// aggregate: `store.tickets().get_ticket(id)`, `store.people()…`.

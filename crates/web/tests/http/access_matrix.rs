@@ -328,6 +328,18 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("GET", "/admin/email", Rule::Admin),
     ("POST", "/admin/email", Rule::Admin),
     ("POST", "/admin/email/test", Rule::Admin),
+    ("GET", "/admin/rules/webhooks", Rule::Admin),
+    ("GET", "/admin/rules/webhooks/new", Rule::Admin),
+    ("POST", "/admin/rules/webhooks/new", Rule::Admin),
+    ("GET", "/admin/rules/webhooks/{id}", Rule::Admin),
+    ("POST", "/admin/rules/webhooks/{id}", Rule::Admin),
+    ("POST", "/admin/rules/webhooks/{id}/test", Rule::Admin),
+    (
+        "POST",
+        "/admin/rules/webhooks/{id}/deliveries/{delivery_id}/again",
+        Rule::Admin,
+    ),
+    ("POST", "/admin/rules/webhooks/{id}/delete", Rule::Admin),
     ("GET", "/admin/rules/business-hours", Rule::Admin),
     ("GET", "/admin/rules/business-hours/new", Rule::Admin),
     ("POST", "/admin/rules/business-hours/new", Rule::Admin),
@@ -733,6 +745,7 @@ fn concrete(route: &str, setup: &Setup, own: bool) -> String {
         .replace("{person_id}", "999999")
         .replace("{message_id}", "1")
         .replace("{decision}", "approve")
+        .replace("{delivery_id}", "999999")
         .replace("{snippet_id}", &setup.snippet.to_string());
     let id = if route.starts_with("/admin/tickets/fields") {
         setup.field

@@ -81,6 +81,11 @@ async fn start_on(database: TestDatabase, clock: Arc<ManualClock>, options: Opti
         .as_deref()
         .map(|url| SmtpConfig::from_url(url).expect("test SMTP URL"));
     app_options.blob_dir = Some(ferrodesk_testkit::unique_temp_path("ferrodesk-blobs"));
+    // Webhook receivers in tests listen on IPv4 loopback, which the
+    // operator's allow-list (`FERRODESK_WEBHOOK_ALLOW`) lets through here;
+    // every other internal address stays refused.
+    app_options.outbound_policy =
+        ferrodesk_app::webhooks::OutboundPolicy::new(vec!["127.0.0.1/32".parse().expect("range")]);
     let app = App::with_options(store, key, app_options)
         .await
         .expect("app");

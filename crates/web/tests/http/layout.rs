@@ -141,6 +141,11 @@ on_both_backends! { spawn_app;
             ..ferrodesk_app::CalendarInput::office_hours("Europe/Vienna")
         }).await.unwrap();
         let calendar = format!("/admin/rules/business-hours/{calendar_id}");
+        let webhook_id = app.app.create_webhook(&caller, &ferrodesk_app::webhooks::WebhookInput {
+            name: "Team chat".into(), url: "https://hooks.example.com/ferrodesk".into(),
+            events: vec!["ticket.created".into(), "webhook.test".into()], secret: "s3cret".into(), clear_secret: false, is_enabled: true,
+        }).await.unwrap();
+        let webhook = format!("/admin/rules/webhooks/{webhook_id}");
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -158,6 +163,7 @@ on_both_backends! { spawn_app;
             ("/agent/macros", "agent-macros"), ("/agent/macros/new", "agent-macro-new"), (macro_preview.as_str(), "agent-macro-preview"),
             (view_edit.as_str(), "agent-view-edit"), (view_list.as_str(), "agent-saved-view"),
             ("/admin/rules/business-hours", "admin-business-hours"), (calendar.as_str(), "admin-business-calendar"),
+            ("/admin/rules/webhooks", "admin-webhooks"), (webhook.as_str(), "admin-webhook"),
             ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
         ];
         // The checker itself finds what it should: an image without a text.

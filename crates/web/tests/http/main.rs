@@ -49,3 +49,4 @@ mod ticket_search;
 mod tickets;
 mod time_zones;
 mod two_factor;
+mod webhooks;

@@ -17,6 +17,7 @@ mod permission_groups;
 mod security;
 mod templates;
 mod ticket_settings;
+mod webhooks;
 
 use askama::Template;
 use axum::Router;
@@ -51,6 +52,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(branding::routes())
         .merge(api_keys::routes())
         .merge(business_hours::routes())
+        .merge(webhooks::routes())
 }
 
 /// A session of an admin; anything else is turned away before the handler.
@@ -127,7 +129,10 @@ impl AdminMenu {
         ("Tickets", &[("/admin/tickets", "Ticket settings")]),
         (
             "Business rules",
-            &[("/admin/rules/business-hours", "Business hours")],
+            &[
+                ("/admin/rules/business-hours", "Business hours"),
+                ("/admin/rules/webhooks", "Webhooks"),
+            ],
         ),
         (
             "Help center",

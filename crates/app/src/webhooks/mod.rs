@@ -1,0 +1,404 @@
+//! Webhooks (admins): an address outside the helpdesk's network that gets
+//! a signed POST of JSON for the events it takes. Each delivery is a row in
+//! the delivery log and a job, tried again with the job queue's backoff
+//! until the receiver answers 2xx or the attempts run out; the log keeps the
+//! status, latency and the start of each answer, and "send again" makes a
+//! new delivery of the same payload.
+//!
+//! The signature: `X-Ferrodesk-Signature: t=<unix seconds>,v1=<hex
+//! HMAC-SHA256 of "<t>.<body>" with the secret>`, so a receiver can check
+//! both who sent it and that it is fresh. The address is checked against
+//! internal ranges when saved and again, resolved and pinned, when sent
+//! (`address`).
+
+pub mod address;
+mod client;
+
+use hmac::{KeyInit, Mac};
+use serde::Serialize;
+use serde_json::json;
+
+pub use address::{OutboundError, OutboundPolicy, OutboundUrl};
+use ferrodesk_store::{DeliveryAttempt, DeliveryRecord, WebhookRecord, WebhookWrite};
+
+use crate::audit::Audit;
+use crate::jobs::{JobFailure, JobResult};
+use crate::{Actor, App, AppError, AppResult, Caller, FieldErrors};
+
+/// The job that makes one delivery.
+pub const WEBHOOK_DELIVERY_JOB: &str = "webhook_delivery";
+/// Attempts of one delivery before it is marked failed.
+const DELIVERY_ATTEMPTS: i64 = 8;
+/// The purpose the signing secrets are sealed for.
+const SECRET_PURPOSE: &str = "webhook-secret";
+/// Deliveries a webhook's page lists.
+const SHOWN_DELIVERIES: i64 = 50;
+
+/// The events a webhook may take, with their words. Ticket events
+/// (opened, answered, changed) are to come with triggers, which decide
+/// when a ticket's change calls a webhook; until then a webhook takes
+/// the test sent from its page.
+pub const WEBHOOK_EVENTS: [(&str, &str); 1] = [("webhook.test", "A test sent from this page")];
+
+/// The `X-Ferrodesk-Signature` value of `body` sent at `unix_seconds`.
+pub fn signature(secret: &[u8], unix_seconds: i64, body: &[u8]) -> String {
+    let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        // HMAC takes keys of any length.
+        Err(_) => return String::new(),
+    };
+    mac.update(unix_seconds.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "t={unix_seconds},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+/// A webhook as a form sends it.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookInput {
+    pub name: String,
+    pub url: String,
+    pub events: Vec<String>,
+    /// A new secret; empty keeps the stored one (or none).
+    pub secret: String,
+    /// Removes the stored secret.
+    pub clear_secret: bool,
+    pub is_enabled: bool,
+}
+
+/// A webhook with its newest deliveries.
+#[derive(Debug, Clone)]
+pub struct WebhookView {
+    pub webhook: WebhookRecord,
+    pub events: Vec<String>,
+    pub has_secret: bool,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditedWebhook<'a> {
+    name: &'a str,
+    url: &'a str,
+    events: &'a str,
+    has_secret: bool,
+    is_enabled: bool,
+}
+
+fn audited(hook: &WebhookRecord) -> AuditedWebhook<'_> {
+    AuditedWebhook {
+        name: &hook.name,
+        url: &hook.url,
+        events: &hook.events,
+        has_secret: !hook.secret_sealed.is_empty(),
+        is_enabled: hook.is_enabled,
+    }
+}
+
+impl App {
+    fn outbound_policy(&self) -> &OutboundPolicy {
+        &self.inner.outbound_policy
+    }
+
+    /// The webhook's fields checked: name, address and events.
+    fn checked_webhook(&self, input: &WebhookInput) -> AppResult<(String, String, String)> {
+        let mut errors = FieldErrors::new();
+        let name = input.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            errors.add("name", "Give the webhook a name of at most 100 characters.");
+        } else if name
+            .chars()
+            .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
+        {
+            errors.add("name", "Control and invisible characters cannot be used.");
+        }
+        let url = errors.check(
+            "url",
+            OutboundUrl::parse(&input.url, self.outbound_policy()),
+        );
+        let events: Vec<&str> = WEBHOOK_EVENTS
+            .iter()
+            .map(|(key, _)| *key)
+            .filter(|key| input.events.iter().any(|chosen| chosen == key))
+            .collect();
+        if events.is_empty() {
+            errors.add("events", "Choose at least one event.");
+        }
+        if input.secret.chars().count() > 200 || input.secret.chars().any(char::is_control) {
+            errors.add(
+                "secret",
+                "A secret has at most 200 characters and no control characters.",
+            );
+        }
+        errors.into_result()?;
+        let url = url.map(|url| url.as_str().to_owned()).unwrap_or_default();
+        Ok((name.to_owned(), url, events.join(",")))
+    }
+
+    /// Every webhook (admins).
+    pub async fn webhooks(&self, actor: &Actor) -> AppResult<Vec<WebhookRecord>> {
+        actor.require_admin()?;
+        Ok(self.store().webhooks().list_webhooks().await?)
+    }
+
+    /// One webhook with its newest deliveries (admins).
+    pub async fn webhook(&self, actor: &Actor, id: i64) -> AppResult<WebhookView> {
+        actor.require_admin()?;
+        let webhooks = self.store().webhooks();
+        let webhook = webhooks.get_webhook(id).await?.ok_or(AppError::NotFound)?;
+        let deliveries = webhooks.recent_deliveries(id, SHOWN_DELIVERIES).await?;
+        Ok(WebhookView {
+            events: webhook.events.split(',').map(str::to_owned).collect(),
+            has_secret: !webhook.secret_sealed.is_empty(),
+            webhook,
+            deliveries,
+        })
+    }
+
+    /// Adds a webhook (admins); its secret is sealed and never shown again.
+    pub async fn create_webhook(
+        &self,
+        caller: &Caller<'_>,
+        input: &WebhookInput,
+    ) -> AppResult<i64> {
+        caller.actor.require_admin()?;
+        let (name, url, events) = self.checked_webhook(input)?;
+        let sealed = self.sealed_secret(&input.secret)?;
+        let id = self
+            .store()
+            .webhooks()
+            .create_webhook(
+                &WebhookWrite {
+                    name: &name,
+                    url: &url,
+                    events: &events,
+                    secret_sealed: sealed.as_deref(),
+                    is_enabled: input.is_enabled,
+                },
+                self.now(),
+            )
+            .await?;
+        let after = self.webhook(caller.actor, id).await?.webhook;
+        let audit = Audit::new(caller, "webhook.created")
+            .on("webhook", Some(id), &after.name)
+            .change(&None, &Some(audited(&after)));
+        self.audit(&audit).await?;
+        Ok(id)
+    }
+
+    /// Changes a webhook (admins).
+    pub async fn update_webhook(
+        &self,
+        caller: &Caller<'_>,
+        id: i64,
+        input: &WebhookInput,
+    ) -> AppResult<()> {
+        let before = self.webhook(caller.actor, id).await?.webhook;
+        let (name, url, events) = self.checked_webhook(input)?;
+        let sealed = if input.clear_secret {
+            Some(String::new())
+        } else {
+            self.sealed_secret(&input.secret)?
+        };
+        let written = self
+            .store()
+            .webhooks()
+            .update_webhook(
+                id,
+                &WebhookWrite {
+                    name: &name,
+                    url: &url,
+                    events: &events,
+                    secret_sealed: sealed.as_deref(),
+                    is_enabled: input.is_enabled,
+                },
+                self.now(),
+            )
+            .await?;
+        if !written {
+            return Err(AppError::NotFound);
+        }
+        let after = self.webhook(caller.actor, id).await?.webhook;
+        let audit = Audit::new(caller, "webhook.changed")
+            .on("webhook", Some(id), &after.name)
+            .change(&Some(audited(&before)), &Some(audited(&after)));
+        self.audit(&audit).await
+    }
+
+    /// Deletes a webhook and its delivery log (admins).
+    pub async fn delete_webhook(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
+        let before = self.webhook(caller.actor, id).await?.webhook;
+        self.store().webhooks().delete_webhook(id).await?;
+        let audit = Audit::new(caller, "webhook.deleted")
+            .on("webhook", Some(id), &before.name)
+            .change(&Some(audited(&before)), &None);
+        self.audit(&audit).await
+    }
+
+    fn sealed_secret(&self, secret: &str) -> AppResult<Option<String>> {
+        match secret.trim() {
+            "" => Ok(None),
+            secret => Ok(Some(
+                self.inner.key.seal(SECRET_PURPOSE, secret.as_bytes())?,
+            )),
+        }
+    }
+
+    /// Queues a test delivery (admins): the event `webhook.test`.
+    pub async fn send_test_delivery(&self, caller: &Caller<'_>, id: i64) -> AppResult<i64> {
+        let hook = self.webhook(caller.actor, id).await?.webhook;
+        let payload = json!({
+            "event": "webhook.test",
+            "webhook": {"id": hook.id, "name": hook.name},
+            "actor": {"type": "agent", "id": caller.actor.signed_in().map(|signed_in| signed_in.person_id)},
+            "sent_at": self.now().rfc3339(),
+        });
+        self.queue_delivery(&hook, "webhook.test", &payload).await
+    }
+
+    /// Queues a delivery of a logged one's payload again (admins).
+    pub async fn send_delivery_again(
+        &self,
+        caller: &Caller<'_>,
+        webhook_id: i64,
+        delivery_id: i64,
+    ) -> AppResult<i64> {
+        let hook = self.webhook(caller.actor, webhook_id).await?.webhook;
+        let delivery = self
+            .store()
+            .webhooks()
+            .get_delivery(delivery_id)
+            .await?
+            .filter(|delivery| delivery.webhook_id == webhook_id)
+            .ok_or(AppError::NotFound)?;
+        let payload: serde_json::Value = serde_json::from_str(&delivery.payload)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        self.queue_delivery(&hook, &delivery.event, &payload).await
+    }
+
+    /// Records a delivery and queues the job that makes it.
+    pub(crate) async fn queue_delivery(
+        &self,
+        hook: &WebhookRecord,
+        event: &str,
+        payload: &serde_json::Value,
+    ) -> AppResult<i64> {
+        let key = crate::secrets::random_token()?;
+        let delivery_id = self
+            .store()
+            .webhooks()
+            .create_delivery(hook.id, &key, event, &payload.to_string(), self.now())
+            .await?;
+        self.enqueue_job(
+            WEBHOOK_DELIVERY_JOB,
+            &json!({"delivery_id": delivery_id}),
+            DELIVERY_ATTEMPTS,
+        )
+        .await?;
+        Ok(delivery_id)
+    }
+
+    /// The delivery job: one attempt, recorded in the log. A 2xx answer
+    /// delivers; anything else is tried again until the last attempt.
+    pub(crate) async fn deliver_webhook_job(&self, payload: &str, last_attempt: bool) -> JobResult {
+        let delivery_id = serde_json::from_str::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|value| value["delivery_id"].as_i64())
+            .ok_or_else(|| JobFailure::Permanent("a delivery job without its delivery".into()))?;
+        let webhooks = self.store().webhooks();
+        let retry = |error: ferrodesk_store::StoreError| JobFailure::Retry(error.to_string());
+        let Some(delivery) = webhooks.get_delivery(delivery_id).await.map_err(retry)? else {
+            // The webhook was deleted, and its log with it.
+            return Ok(());
+        };
+        let Some(hook) = webhooks
+            .get_webhook(delivery.webhook_id)
+            .await
+            .map_err(retry)?
+        else {
+            return Ok(());
+        };
+        let outcome = self.attempt_delivery(&hook, &delivery).await;
+        let (state, answer, error) = match &outcome {
+            Ok(answer) if (200..300).contains(&answer.status) => {
+                ("delivered", Some(answer), String::new())
+            }
+            Ok(answer) => (
+                if last_attempt { "failed" } else { "pending" },
+                Some(answer),
+                format!("answered {}", answer.status),
+            ),
+            Err(error) => (
+                if last_attempt { "failed" } else { "pending" },
+                None,
+                error.clone(),
+            ),
+        };
+        webhooks
+            .record_attempt(
+                delivery_id,
+                &DeliveryAttempt {
+                    state,
+                    response_status: answer.map(|answer| i64::from(answer.status)),
+                    latency_ms: answer.map(|answer| answer.latency_ms),
+                    response_excerpt: answer.map_or("", |answer| answer.excerpt.as_str()),
+                    error: &error,
+                },
+                self.now(),
+            )
+            .await
+            .map_err(retry)?;
+        match state {
+            "delivered" => Ok(()),
+            _ => Err(JobFailure::Retry(error)),
+        }
+    }
+
+    async fn attempt_delivery(
+        &self,
+        hook: &WebhookRecord,
+        delivery: &DeliveryRecord,
+    ) -> Result<client::Answer, String> {
+        if !hook.is_enabled {
+            return Err("the webhook is switched off".to_owned());
+        }
+        let policy = self.outbound_policy();
+        let url = OutboundUrl::parse(&hook.url, policy).map_err(|error| error.to_string())?;
+        let destination = policy
+            .destination(url)
+            .await
+            .map_err(|error| error.to_string())?;
+        let body = delivery.payload.as_bytes();
+        let mut headers = vec![
+            ("X-Ferrodesk-Event", delivery.event.clone()),
+            ("X-Ferrodesk-Delivery", delivery.delivery_key.clone()),
+        ];
+        if !hook.secret_sealed.is_empty() {
+            let secret = self
+                .inner
+                .key
+                .open(SECRET_PURPOSE, &hook.secret_sealed)
+                .map_err(|error| error.to_string())?;
+            let now = self.now().millis() / 1000;
+            headers.push(("X-Ferrodesk-Signature", signature(&secret, now, body)));
+        }
+        client::post_json(&destination, &headers, body).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_covers_the_time_and_the_body() {
+        let signed = signature(b"s3cret", 1_796_550_000, b"{\"a\":1}");
+        assert!(signed.starts_with("t=1796550000,v1="), "{signed}");
+        assert_eq!(signed.len(), "t=1796550000,v1=".len() + 64);
+        assert_ne!(signed, signature(b"s3cret", 1_796_550_001, b"{\"a\":1}"));
+        assert_ne!(signed, signature(b"s3cret", 1_796_550_000, b"{\"a\":2}"));
+        assert_ne!(signed, signature(b"other", 1_796_550_000, b"{\"a\":1}"));
+    }
+}
