@@ -566,7 +566,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.trusted_proxies.len(), 3);
         assert_eq!(config.public_url, "https://help.example.com");
-        assert!(config.webhook_allow.is_empty(), "no internal address by default");
+        assert!(
+            config.webhook_allow.is_empty(),
+            "no internal address by default"
+        );
         let allowed = load(&[("FERRODESK_WEBHOOK_ALLOW", "10.20.0.0/16, 192.168.5.5")]).unwrap();
         assert_eq!(allowed.webhook_allow.len(), 2);
         let error = load(&[("FERRODESK_WEBHOOK_ALLOW", "intranet")]).unwrap_err();
