@@ -330,7 +330,10 @@ impl App {
                 Some(answer),
                 format!("answered {}", answer.status),
             ),
-            Err(error) => (
+            // Trying again cannot help: the webhook is off, or its address
+            // is (now) internal.
+            Err(Undelivered::ForGood(error)) => ("failed", None, error.clone()),
+            Err(Undelivered::ForNow(error)) => (
                 if last_attempt { "failed" } else { "pending" },
                 None,
                 error.clone(),
@@ -351,8 +354,8 @@ impl App {
             .await
             .map_err(retry)?;
         match state {
-            "delivered" => Ok(()),
-            _ => Err(JobFailure::Retry(error)),
+            "pending" => Err(JobFailure::Retry(error)),
+            _ => Ok(()),
         }
     }
 
@@ -360,16 +363,19 @@ impl App {
         &self,
         hook: &WebhookRecord,
         delivery: &DeliveryRecord,
-    ) -> Result<client::Answer, String> {
+    ) -> Result<client::Answer, Undelivered> {
         if !hook.is_enabled {
-            return Err("the webhook is switched off".to_owned());
+            return Err(Undelivered::ForGood(
+                "the webhook is switched off".to_owned(),
+            ));
         }
         let policy = self.outbound_policy();
-        let url = OutboundUrl::parse(&hook.url, policy).map_err(|error| error.to_string())?;
-        let destination = policy
-            .destination(url)
-            .await
-            .map_err(|error| error.to_string())?;
+        let url = OutboundUrl::parse(&hook.url, policy)
+            .map_err(|error| Undelivered::ForGood(error.to_string()))?;
+        let destination = policy.destination(url).await.map_err(|error| match error {
+            OutboundError::Unresolved(_) => Undelivered::ForNow(error.to_string()),
+            other => Undelivered::ForGood(other.to_string()),
+        })?;
         let body = delivery.payload.as_bytes();
         let mut headers = vec![
             ("X-Ferrodesk-Event", delivery.event.clone()),
@@ -380,12 +386,23 @@ impl App {
                 .inner
                 .key
                 .open(SECRET_PURPOSE, &hook.secret_sealed)
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| Undelivered::ForGood(error.to_string()))?;
             let now = self.now().millis() / 1000;
             headers.push(("X-Ferrodesk-Signature", signature(&secret, now, body)));
         }
-        client::post_json(&destination, &headers, body).await
+        client::post_json(&destination, &headers, body)
+            .await
+            .map_err(Undelivered::ForNow)
     }
+}
+
+/// Why an attempt reached no receiver.
+#[derive(Debug)]
+enum Undelivered {
+    /// Trying again may help (no name, no connection, no answer).
+    ForNow(String),
+    /// It cannot: the webhook is off or its address is refused.
+    ForGood(String),
 }
 
 #[cfg(test)]

@@ -185,6 +185,13 @@ on_both_backends! { spawn_app;
         assert_eq!(saved.status(), 303);
         let hook = app.app.store().webhooks().get_webhook(id).await.unwrap().unwrap();
         assert!(!hook.is_enabled && hook.secret_sealed.is_empty());
+        post_on(&app, &admin, &path, &format!("/admin/rules/webhooks/{id}/test"), &[]).await;
+        for _ in 0..100 {
+            if delivery_states(&app, id).await.first().is_some_and(|state| state.0 == "failed") { break }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(delivery_states(&app, id).await[0], ("failed".to_owned(), None, 1), "a switched-off webhook is not tried again");
+        assert_eq!(received.lock().unwrap().len(), 3, "and nothing went out");
         let deleted = post_on(&app, &admin, &path, &format!("/admin/rules/webhooks/{id}/delete"), &[]).await;
         assert_eq!(deleted.status(), 303);
         assert_eq!(admin.get(&app, &path).await.status(), 404);
