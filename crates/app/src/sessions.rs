@@ -704,6 +704,10 @@ impl App {
             .trusted_ips()
             .delete_lapsed_security_rows(now)
             .await?;
+        self.store()
+            .webhooks()
+            .delete_deliveries_finished_before(now.minus(crate::webhooks::DELIVERIES_KEPT))
+            .await?;
         self.sweep_unreferenced_blobs().await?;
         Ok(removed)
     }

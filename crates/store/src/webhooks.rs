@@ -195,6 +195,17 @@ impl Webhooks<'_> {
         }))
     }
 
+    /// Forgets deliveries that finished before `cutoff`; answers how many.
+    pub async fn delete_deliveries_finished_before(&self, cutoff: Timestamp) -> StoreResult<u64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query("DELETE FROM webhook_deliveries WHERE finished_at < $1")
+                .bind(cutoff.millis())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
     /// Records an attempt: one more attempt, its answer, and the state.
     pub async fn record_attempt(
         &self,

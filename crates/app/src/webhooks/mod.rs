@@ -31,6 +31,8 @@ pub const WEBHOOK_DELIVERY_JOB: &str = "webhook_delivery";
 const DELIVERY_ATTEMPTS: i64 = 8;
 /// The purpose the signing secrets are sealed for.
 const SECRET_PURPOSE: &str = "webhook-secret";
+/// How long a finished delivery stays in the log.
+pub const DELIVERIES_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 60 * 60);
 /// Deliveries a webhook's page lists.
 const SHOWN_DELIVERIES: i64 = 50;
 

@@ -30,3 +30,5 @@ CREATE TABLE webhook_deliveries (
     finished_at INTEGER
 );
 CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (webhook_id, id);
+-- Finished deliveries are kept 30 days (`App::purge_stale_sessions`).
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (finished_at);

@@ -201,3 +201,27 @@ on_both_backends! { spawn_app;
         }
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn finished_deliveries_are_forgotten_after_thirty_days(app: TestApp) {
+        desk(&app).await;
+        let admin = ferrodesk_app::Actor::System;
+        let caller = ferrodesk_app::Caller::new(&admin, "");
+        let id = app.app.create_webhook(&caller, &ferrodesk_app::webhooks::WebhookInput {
+            name: "Chat".into(), url: "https://hooks.example.com/in".into(), events: vec!["webhook.test".into()], is_enabled: true, ..Default::default()
+        }).await.unwrap();
+        let webhooks = app.app.store().webhooks();
+        let finished = |state| ferrodesk_store::DeliveryAttempt { state, response_status: Some(200), latency_ms: Some(3), response_excerpt: "", error: "" };
+        let old = webhooks.create_delivery(id, "old-one", "webhook.test", "{}", app.app.now()).await.unwrap();
+        webhooks.record_attempt(old, &finished("delivered"), app.app.now()).await.unwrap();
+        let waiting = webhooks.create_delivery(id, "still-trying", "webhook.test", "{}", app.app.now()).await.unwrap();
+        app.advance_clock(Duration::from_secs(29 * 24 * 3600));
+        let recent = webhooks.create_delivery(id, "recent", "webhook.test", "{}", app.app.now()).await.unwrap();
+        webhooks.record_attempt(recent, &finished("failed"), app.app.now()).await.unwrap();
+        app.advance_clock(Duration::from_secs(2 * 24 * 3600));
+        app.app.purge_stale_sessions().await.unwrap();
+        let kept: Vec<i64> = webhooks.recent_deliveries(id, 10).await.unwrap().iter().map(|delivery| delivery.id).collect();
+        assert_eq!(kept, [recent, waiting], "the old finished one is gone; one still trying stays");
+    }
+}
