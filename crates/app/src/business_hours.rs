@@ -73,6 +73,39 @@ pub struct CalendarView {
     pub weekly_minutes: u32,
 }
 
+impl CalendarView {
+    /// When `hours` of working time after `from` end: `from` as a
+    /// `datetime-local` field sends it (`2026-12-04T16:00`, in the
+    /// calendar's zone), `hours` a number such as `4` or `1.5`. `None` when
+    /// the calendar has no working time within three years.
+    pub fn due_after(&self, from: &str, hours: &str) -> AppResult<Option<Timestamp>> {
+        let mut errors = FieldErrors::new();
+        let start = from
+            .trim()
+            .parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|local| local.to_zoned(self.calendar.zone.time_zone()).ok())
+            .map(|zoned| Timestamp(zoned.timestamp().as_millisecond()));
+        if start.is_none() {
+            errors.add("from", "Give a start as 2026-12-04T16:00.");
+        }
+        let millis = hours
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|hours| hours.is_finite() && *hours > 0.0 && *hours <= 10_000.0)
+            .map(|hours| (hours * 3_600_000.0).round() as i64);
+        if millis.is_none() {
+            errors.add("hours", "Give a number of hours from 0.1 to 10,000.");
+        }
+        errors.into_result()?;
+        match (start, millis) {
+            (Some(start), Some(millis)) => Ok(self.calendar.add_working_time(start, millis)),
+            _ => Ok(None),
+        }
+    }
+}
+
 /// What the audit log keeps of a calendar.
 #[derive(Debug, Serialize)]
 struct AuditedCalendar<'a> {

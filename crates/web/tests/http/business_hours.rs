@@ -65,6 +65,12 @@ on_both_backends! { spawn_app;
         assert_eq!(calendar.add_working_time(at("2026-12-24T16:00[Europe/Vienna]"), 2 * hour), Some(at("2026-12-29T10:00[Europe/Vienna]")));
         assert_eq!(calendar.add_working_time(at("2026-03-27T16:00[Europe/Vienna]"), 2 * hour), Some(at("2026-03-30T08:00[UTC]")));
         assert_eq!(calendar.working_time_between(at("2026-12-05T10:00[Europe/Vienna]"), at("2026-12-07T10:30[Europe/Vienna]")), 90 * 60_000);
+        // The same on the calendar's page, for an admin to try.
+        let page_path = path.split('?').next().unwrap();
+        let tried = admin.get(&app, &format!("{page_path}?from=2026-12-04T16%3A00&hours=4")).await.text().await.unwrap();
+        assert!(tried.contains("4 working hours from 2026-12-04 16:00 end 2026-12-07 12:00 CET."), "{tried}");
+        let nonsense = admin.get(&app, &format!("{page_path}?from=friday&hours=-1")).await.text().await.unwrap();
+        assert!(nonsense.contains("Give a start as 2026-12-04T16:00.") && nonsense.contains("Give a number of hours"), "{nonsense}");
 
         // Changing and deleting, each audited; other agents are turned away.
         let mut changed = good;

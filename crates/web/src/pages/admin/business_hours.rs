@@ -130,6 +130,9 @@ struct CalendarPage<'a> {
     /// Whether it is working time now, and when it next opens (stored
     /// calendars).
     status: Option<String>,
+    /// The "try it" form: its fields as sent, and its answer.
+    check: CheckQuery,
+    check_answer: Option<Result<String, Vec<String>>>,
 }
 
 impl CalendarPage<'_> {
@@ -161,6 +164,19 @@ struct Shown {
     errors: FieldErrors,
     notice: Option<&'static str>,
     status: Option<String>,
+    check: CheckQuery,
+    check_answer: Option<Result<String, Vec<String>>>,
+}
+
+/// "Try it" on a calendar's page: a start in the calendar's zone and a
+/// number of working hours.
+#[derive(Debug, Default, Deserialize)]
+struct CheckQuery {
+    notice: Option<String>,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    hours: String,
 }
 
 fn calendar_page(admin: &AdminSession, shown: Shown) -> WebResult<Response> {
@@ -176,6 +192,8 @@ fn calendar_page(admin: &AdminSession, shown: Shown) -> WebResult<Response> {
             notice: shown.notice,
             zones: Zone::names(),
             status: shown.status,
+            check: shown.check,
+            check_answer: shown.check_answer,
         },
         has_errors,
     )
@@ -192,6 +210,8 @@ async fn new_calendar(State(state): State<AppState>, admin: AdminSession) -> Web
             errors: FieldErrors::new(),
             notice: None,
             status: None,
+            check: CheckQuery::default(),
+            check_answer: None,
         },
     )
 }
@@ -216,6 +236,8 @@ async fn create(
                 errors,
                 notice: None,
                 status: None,
+                check: CheckQuery::default(),
+                check_answer: None,
             },
         ),
         Err(other) => Err(other.into()),
@@ -235,9 +257,9 @@ async fn show(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(check): Query<CheckQuery>,
 ) -> WebResult<Response> {
-    let notice = query.text(&[
+    let notice = NoticeQuery::from(check.notice.clone()).text(&[
         ("created", "The calendar is added."),
         ("saved", "The calendar is saved."),
     ]);
@@ -245,6 +267,24 @@ async fn show(
         .app
         .business_calendar(admin.actor(), path_id(&id)?)
         .await?;
+    let check_answer = if check.from.is_empty() && check.hours.is_empty() {
+        None
+    } else {
+        Some(match view.due_after(&check.from, &check.hours) {
+            Ok(Some(due)) => Ok(format!(
+                "{} working hours from {} end {}.",
+                check.hours.trim(),
+                check.from.trim().replace('T', " "),
+                view.calendar.zone.time(due)
+            )),
+            Ok(None) => Ok("The calendar has no working time within three years.".to_owned()),
+            Err(AppError::Invalid(errors)) => Err(errors
+                .iter()
+                .map(|(_, message)| message.to_owned())
+                .collect()),
+            Err(other) => return Err(other.into()),
+        })
+    };
     calendar_page(
         &admin,
         Shown {
@@ -253,6 +293,8 @@ async fn show(
             input: view.input,
             errors: FieldErrors::new(),
             notice,
+            check,
+            check_answer,
         },
     )
 }
@@ -279,6 +321,8 @@ async fn save(
                 errors,
                 notice: None,
                 status: None,
+                check: CheckQuery::default(),
+                check_answer: None,
             },
         ),
         Err(other) => Err(other.into()),
