@@ -153,9 +153,28 @@ fn parsed(record: &CalendarRecord) -> AppResult<(BusinessCalendar, CalendarInput
     ))
 }
 
-/// The calendar's fields checked, in their stored forms: the name, the
-/// zone, the week as JSON and the holidays.
-fn checked(input: &CalendarInput) -> AppResult<(String, String, String, String)> {
+/// A calendar's fields checked, in their stored forms.
+struct CheckedCalendar {
+    name: String,
+    zone: String,
+    /// The seven days' hours as a JSON array.
+    week: String,
+    holidays: String,
+}
+
+impl CheckedCalendar {
+    fn write(&self) -> CalendarWrite<'_> {
+        CalendarWrite {
+            name: &self.name,
+            time_zone: &self.zone,
+            weekly_hours: &self.week,
+            holidays: &self.holidays,
+        }
+    }
+}
+
+/// The calendar's fields checked.
+fn checked(input: &CalendarInput) -> AppResult<CheckedCalendar> {
     let mut errors = FieldErrors::new();
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -187,12 +206,12 @@ fn checked(input: &CalendarInput) -> AppResult<(String, String, String, String)>
     let week: Vec<String> = days.iter().map(DayHours::to_string).collect();
     let week =
         serde_json::to_string(&week).map_err(|error| AppError::Internal(error.to_string()))?;
-    Ok((
-        name.to_owned(),
-        zone.name().to_owned(),
+    Ok(CheckedCalendar {
+        name: name.to_owned(),
+        zone: zone.name().to_owned(),
         week,
-        holidays_text(&holidays),
-    ))
+        holidays: holidays_text(&holidays),
+    })
 }
 
 impl App {
@@ -223,14 +242,18 @@ impl App {
 
     /// One calendar (admins).
     pub async fn business_calendar(&self, actor: &Actor, id: i64) -> AppResult<CalendarView> {
+        let record = self.stored_calendar(actor, id).await?;
+        self.calendar_view(record)
+    }
+
+    /// A calendar's row, for admins.
+    async fn stored_calendar(&self, actor: &Actor, id: i64) -> AppResult<CalendarRecord> {
         actor.require_admin()?;
-        let record = self
-            .store()
+        self.store()
             .business_calendars()
             .get_calendar(id)
             .await?
-            .ok_or(AppError::NotFound)?;
-        self.calendar_view(record)
+            .ok_or(AppError::NotFound)
     }
 
     /// A calendar by id for the rules that measure time on it; `None` when
@@ -249,9 +272,9 @@ impl App {
         input: &CalendarInput,
     ) -> AppResult<i64> {
         caller.actor.require_admin()?;
-        let (name, zone, week, holidays) = checked(input)?;
+        let checked = checked(input)?;
         let calendars = self.store().business_calendars();
-        if calendars.name_taken(&name, None).await? {
+        if calendars.name_taken(&checked.name, None).await? {
             return Err(AppError::invalid("name", "Another calendar has this name."));
         }
         if calendars.list_calendars().await?.len() >= MAX_CALENDARS {
@@ -260,17 +283,11 @@ impl App {
                 format!("There are {MAX_CALENDARS} calendars already."),
             ));
         }
-        let write = CalendarWrite {
-            name: &name,
-            time_zone: &zone,
-            weekly_hours: &week,
-            holidays: &holidays,
-        };
         let id = calendars
-            .create_calendar(&write, self.now())
+            .create_calendar(&checked.write(), self.now())
             .await
             .map_err(name_conflict)?;
-        let after = self.business_calendar(caller.actor, id).await?.record;
+        let after = self.stored_calendar(caller.actor, id).await?;
         let audit = Audit::new(caller, "business_calendar.created")
             .on("business_calendar", Some(id), &after.name)
             .change(&None, &Some(audited(&after)));
@@ -285,26 +302,20 @@ impl App {
         id: i64,
         input: &CalendarInput,
     ) -> AppResult<()> {
-        let before = self.business_calendar(caller.actor, id).await?.record;
-        let (name, zone, week, holidays) = checked(input)?;
+        let before = self.stored_calendar(caller.actor, id).await?;
+        let checked = checked(input)?;
         let calendars = self.store().business_calendars();
-        if calendars.name_taken(&name, Some(id)).await? {
+        if calendars.name_taken(&checked.name, Some(id)).await? {
             return Err(AppError::invalid("name", "Another calendar has this name."));
         }
-        let write = CalendarWrite {
-            name: &name,
-            time_zone: &zone,
-            weekly_hours: &week,
-            holidays: &holidays,
-        };
         if !calendars
-            .update_calendar(id, &write, self.now())
+            .update_calendar(id, &checked.write(), self.now())
             .await
             .map_err(name_conflict)?
         {
             return Err(AppError::NotFound);
         }
-        let after = self.business_calendar(caller.actor, id).await?.record;
+        let after = self.stored_calendar(caller.actor, id).await?;
         let audit = Audit::new(caller, "business_calendar.changed")
             .on("business_calendar", Some(id), &after.name)
             .change(&Some(audited(&before)), &Some(audited(&after)));
@@ -313,7 +324,7 @@ impl App {
 
     /// Deletes a calendar (admins).
     pub async fn delete_business_calendar(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
-        let before = self.business_calendar(caller.actor, id).await?.record;
+        let before = self.stored_calendar(caller.actor, id).await?;
         self.store()
             .business_calendars()
             .delete_calendar(id)

@@ -331,7 +331,8 @@ impl App {
 
     /// Departments by id or name (any case), with their sub-departments.
     async fn department_ids_named(&self, name: &str) -> AppResult<Vec<i64>> {
-        let departments = self.store().departments().list_departments().await?;
+        let directory = self.shared_directory().await?;
+        let departments = &directory.departments;
         let wanted = name.trim().to_lowercase();
         let mut ids: Vec<i64> = departments
             .iter()
@@ -383,11 +384,10 @@ impl App {
     async fn team_ids_named(&self, name: &str) -> AppResult<Vec<i64>> {
         let wanted = name.trim().to_lowercase();
         Ok(self
-            .store()
-            .departments()
-            .list_teams()
+            .shared_directory()
             .await?
-            .into_iter()
+            .teams
+            .iter()
             .filter(|team| team.name.to_lowercase() == wanted)
             .map(|team| team.id)
             .collect())

@@ -80,6 +80,27 @@ pub struct WebhookView {
     pub deliveries: Vec<DeliveryRecord>,
 }
 
+/// A webhook's fields as checked, ready to store.
+struct CheckedWebhook {
+    name: String,
+    url: String,
+    events: String,
+    is_enabled: bool,
+}
+
+impl CheckedWebhook {
+    /// The row to write; `secret_sealed: None` keeps the stored secret.
+    fn write<'a>(&'a self, secret_sealed: Option<&'a str>) -> WebhookWrite<'a> {
+        WebhookWrite {
+            name: &self.name,
+            url: &self.url,
+            events: &self.events,
+            secret_sealed,
+            is_enabled: self.is_enabled,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct AuditedWebhook<'a> {
     name: &'a str,
@@ -105,7 +126,7 @@ impl App {
     }
 
     /// The webhook's fields checked: name, address and events.
-    fn checked_webhook(&self, input: &WebhookInput) -> AppResult<(String, String, String)> {
+    fn checked_webhook(&self, input: &WebhookInput) -> AppResult<CheckedWebhook> {
         let mut errors = FieldErrors::new();
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -135,8 +156,22 @@ impl App {
             );
         }
         errors.into_result()?;
-        let url = url.map(|url| url.as_str().to_owned()).unwrap_or_default();
-        Ok((name.to_owned(), url, events.join(",")))
+        Ok(CheckedWebhook {
+            name: name.to_owned(),
+            url: url.map(|url| url.as_str().to_owned()).unwrap_or_default(),
+            events: events.join(","),
+            is_enabled: input.is_enabled,
+        })
+    }
+
+    /// A webhook as stored, for admins (without its deliveries).
+    async fn stored_webhook(&self, actor: &Actor, id: i64) -> AppResult<WebhookRecord> {
+        actor.require_admin()?;
+        self.store()
+            .webhooks()
+            .get_webhook(id)
+            .await?
+            .ok_or(AppError::NotFound)
     }
 
     /// Every webhook (admins).
@@ -147,10 +182,12 @@ impl App {
 
     /// One webhook with its newest deliveries (admins).
     pub async fn webhook(&self, actor: &Actor, id: i64) -> AppResult<WebhookView> {
-        actor.require_admin()?;
-        let webhooks = self.store().webhooks();
-        let webhook = webhooks.get_webhook(id).await?.ok_or(AppError::NotFound)?;
-        let deliveries = webhooks.recent_deliveries(id, SHOWN_DELIVERIES).await?;
+        let webhook = self.stored_webhook(actor, id).await?;
+        let deliveries = self
+            .store()
+            .webhooks()
+            .recent_deliveries(id, SHOWN_DELIVERIES)
+            .await?;
         Ok(WebhookView {
             events: webhook.events.split(',').map(str::to_owned).collect(),
             has_secret: !webhook.secret_sealed.is_empty(),
@@ -166,23 +203,14 @@ impl App {
         input: &WebhookInput,
     ) -> AppResult<i64> {
         caller.actor.require_admin()?;
-        let (name, url, events) = self.checked_webhook(input)?;
+        let checked = self.checked_webhook(input)?;
         let sealed = self.sealed_secret(&input.secret)?;
         let id = self
             .store()
             .webhooks()
-            .create_webhook(
-                &WebhookWrite {
-                    name: &name,
-                    url: &url,
-                    events: &events,
-                    secret_sealed: sealed.as_deref(),
-                    is_enabled: input.is_enabled,
-                },
-                self.now(),
-            )
+            .create_webhook(&checked.write(sealed.as_deref()), self.now())
             .await?;
-        let after = self.webhook(caller.actor, id).await?.webhook;
+        let after = self.stored_webhook(caller.actor, id).await?;
         let audit = Audit::new(caller, "webhook.created")
             .on("webhook", Some(id), &after.name)
             .change(&None, &Some(audited(&after)));
@@ -197,8 +225,8 @@ impl App {
         id: i64,
         input: &WebhookInput,
     ) -> AppResult<()> {
-        let before = self.webhook(caller.actor, id).await?.webhook;
-        let (name, url, events) = self.checked_webhook(input)?;
+        let before = self.stored_webhook(caller.actor, id).await?;
+        let checked = self.checked_webhook(input)?;
         let sealed = if input.clear_secret {
             Some(String::new())
         } else {
@@ -207,22 +235,12 @@ impl App {
         let written = self
             .store()
             .webhooks()
-            .update_webhook(
-                id,
-                &WebhookWrite {
-                    name: &name,
-                    url: &url,
-                    events: &events,
-                    secret_sealed: sealed.as_deref(),
-                    is_enabled: input.is_enabled,
-                },
-                self.now(),
-            )
+            .update_webhook(id, &checked.write(sealed.as_deref()), self.now())
             .await?;
         if !written {
             return Err(AppError::NotFound);
         }
-        let after = self.webhook(caller.actor, id).await?.webhook;
+        let after = self.stored_webhook(caller.actor, id).await?;
         let audit = Audit::new(caller, "webhook.changed")
             .on("webhook", Some(id), &after.name)
             .change(&Some(audited(&before)), &Some(audited(&after)));
@@ -231,7 +249,7 @@ impl App {
 
     /// Deletes a webhook and its delivery log (admins).
     pub async fn delete_webhook(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
-        let before = self.webhook(caller.actor, id).await?.webhook;
+        let before = self.stored_webhook(caller.actor, id).await?;
         self.store().webhooks().delete_webhook(id).await?;
         let audit = Audit::new(caller, "webhook.deleted")
             .on("webhook", Some(id), &before.name)
@@ -250,7 +268,7 @@ impl App {
 
     /// Queues a test delivery (admins): the event `webhook.test`.
     pub async fn send_test_delivery(&self, caller: &Caller<'_>, id: i64) -> AppResult<i64> {
-        let hook = self.webhook(caller.actor, id).await?.webhook;
+        let hook = self.stored_webhook(caller.actor, id).await?;
         let payload = json!({
             "event": "webhook.test",
             "webhook": {"id": hook.id, "name": hook.name},
@@ -267,7 +285,7 @@ impl App {
         webhook_id: i64,
         delivery_id: i64,
     ) -> AppResult<i64> {
-        let hook = self.webhook(caller.actor, webhook_id).await?.webhook;
+        let hook = self.stored_webhook(caller.actor, webhook_id).await?;
         let delivery = self
             .store()
             .webhooks()

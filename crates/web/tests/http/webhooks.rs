@@ -120,6 +120,8 @@ on_both_backends! { spawn_app;
         let (port, received) = receiver(vec![500, 202]).await;
         let admin = signed_in(&app, "admin@example.org").await;
 
+        let forged = admin.post(&app, NEW, &[("name", "Forged"), ("url", "https://hooks.example.com/"), ("event", "webhook.test")]).await;
+        assert_eq!(forged.status(), 403, "no form without its CSRF token");
         // Internal addresses, in any notation, and other schemes are refused.
         for address in ["http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/", &format!("http://[::1]:{port}/"), "http://0x7f000002/", "ftp://example.com/", "http://user:pw@example.com/", "http://100.64.0.9/"] {
             let refused = post_on(&app, &admin, NEW, NEW, &[("name", "Bad"), ("url", address), ("event", "webhook.test"), ("is_enabled", "1")]).await;
