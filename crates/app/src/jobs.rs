@@ -290,7 +290,7 @@ impl App {
 
     async fn run_job(&self, owner: &str, job: ClaimedJob, time_limit: Duration) {
         let started = std::time::Instant::now();
-        let outcome = match tokio::time::timeout(time_limit, self.dispatch_job(&job)).await {
+        let outcome = match tokio::time::timeout(time_limit, self.dispatch_job(&job, owner)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(JobFailure::Retry(format!(
                 "stopped after {} seconds",
@@ -331,7 +331,7 @@ impl App {
     }
 
     /// Runs one job by its kind. Every kind of job is listed here.
-    async fn dispatch_job(&self, job: &ClaimedJob) -> JobResult {
+    async fn dispatch_job(&self, job: &ClaimedJob, owner: &str) -> JobResult {
         let last_attempt = job.attempts >= job.max_attempts;
         match job.kind.as_str() {
             MAIL_JOB_KIND => self.send_queued_mail(&job.payload, last_attempt).await,
@@ -341,6 +341,7 @@ impl App {
             crate::hostnames::REVERSE_DNS_JOB => self.resolve_hostname_job(&job.payload).await,
             ferrodesk_store::INBOUND_MAIL_JOB_KIND => self.process_inbound_job(&job.payload).await,
             ferrodesk_store::AGENT_NOTICE_JOB_KIND => self.notify_agents_job(&job.payload).await,
+            ferrodesk_store::TICKET_RULES_JOB_KIND => self.ticket_rules_job(job, owner).await,
             crate::webhooks::WEBHOOK_DELIVERY_JOB => {
                 self.deliver_webhook_job(&job.payload, last_attempt).await
             }

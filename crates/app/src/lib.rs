@@ -29,6 +29,7 @@ mod permissions;
 mod portal;
 mod presence;
 mod registration;
+pub mod rules;
 mod saved_views;
 mod search;
 mod secrets;
@@ -181,6 +182,7 @@ struct Inner {
     presence: presence::PresenceBoard,
     sort_without_index_limit: i64,
     outbound_policy: webhooks::OutboundPolicy,
+    triggers: rules::TriggerCache,
 }
 
 /// How an application is set up besides its store and key.
@@ -262,6 +264,7 @@ impl App {
                 presence: presence::PresenceBoard::new(),
                 sort_without_index_limit: options.sort_without_index_limit,
                 outbound_policy: options.outbound_policy,
+                triggers: rules::TriggerCache::default(),
             }),
         })
     }

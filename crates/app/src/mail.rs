@@ -52,6 +52,12 @@ pub(crate) struct ComposedMail {
 }
 
 impl ComposedMail {
+    /// "to <recipients>: <subject>", for a preview.
+    pub(crate) fn describe(&self) -> String {
+        let recipients: Vec<String> = serde_json::from_str(&self.recipients).unwrap_or_default();
+        format!("to {}: {}", recipients.join(", "), self.subject)
+    }
+
     pub(crate) fn as_new(&self) -> NewMail<'_> {
         NewMail {
             message_id: &self.message_id,
@@ -331,6 +337,32 @@ impl App {
             text_body: rendered.text,
             html_body: rendered.html,
             template: kind.key(),
+            headers: "{}".to_owned(),
+        })
+    }
+
+    /// A rule's mail: subject and text already rendered from the rule's
+    /// templates, the HTML made from the text's markdown.
+    pub(crate) fn rule_mail(
+        &self,
+        to_name: &str,
+        to_address: &str,
+        subject: &str,
+        text: &str,
+        html: &str,
+    ) -> AppResult<ComposedMail> {
+        let recipient = mailbox(Some(to_name).filter(|name| !name.is_empty()), to_address)
+            .or_else(|_| mailbox(None, to_address))
+            .map_err(|error| AppError::invalid("email", error.to_string()))?;
+        let recipients = serde_json::to_string(&[recipient.to_string()])
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        Ok(ComposedMail {
+            message_id: new_message_id(&self.message_id_domain()),
+            recipients,
+            subject: HeaderText::flatten(subject).as_str().to_owned(),
+            text_body: text.to_owned(),
+            html_body: html.to_owned(),
+            template: "rule",
             headers: "{}".to_owned(),
         })
     }

@@ -210,7 +210,11 @@ impl App {
     }
 
     /// Whether an agent may see a ticket, by the same rules as the pages.
-    async fn may_see(&self, agent: &PersonRecord, ticket: &TicketRecord) -> AppResult<bool> {
+    pub(crate) async fn may_see(
+        &self,
+        agent: &PersonRecord,
+        ticket: &TicketRecord,
+    ) -> AppResult<bool> {
         let context = self
             .agent_context(&crate::sessions::actor_of_agent(agent))
             .await?;

@@ -40,6 +40,7 @@ mod snippets;
 mod ticket_fields;
 mod ticket_views;
 mod tickets;
+mod triggers;
 mod trusted_ips;
 mod two_factor;
 mod webhooks;
@@ -92,12 +93,17 @@ pub use tickets::{
     TicketSearch, TicketUpdate, Visibility,
 };
 pub use tickets::{
-    Heard, PRESENCE_CHANNEL, TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener,
-    TicketEventRecord,
+    Heard, PRESENCE_CHANNEL, RulesCue, TICKET_EVENTS_CHANNEL, TICKET_RULES_JOB_KIND,
+    TicketEventKind, TicketEventListener, TicketEventRecord,
 };
 pub use tickets::{
     ListPosition, ListedTicket, SearchConstraint, SortValue, TicketOrder, TicketSortKey,
 };
+pub use tickets::{
+    NewDelivery, RuleOutcome, RuleStep, RuleWrite, WEBHOOK_DELIVERY_ATTEMPTS,
+    WEBHOOK_DELIVERY_JOB_KIND,
+};
+pub use triggers::{TriggerRecord, TriggerWrite};
 pub use trusted_ips::{IpVerification, NewIpVerification, TrustSource, TrustedIp};
 pub use two_factor::{LoginChallenge, NewLoginChallenge, TwoFactorState};
 pub use webhooks::{DeliveryAttempt, DeliveryRecord, WebhookRecord, WebhookWrite};
@@ -132,6 +138,7 @@ pub mod handles {
     pub use crate::ticket_fields::TicketFields;
     pub use crate::ticket_views::TicketViews;
     pub use crate::tickets::Tickets;
+    pub use crate::triggers::Triggers;
     pub use crate::trusted_ips::TrustedIps;
     pub use crate::two_factor::TwoFactor;
 }

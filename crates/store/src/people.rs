@@ -244,6 +244,22 @@ impl People<'_> {
         }))
     }
 
+    /// The managers of an organization who are not disabled.
+    pub async fn organization_managers(
+        &self,
+        organization_id: i64,
+    ) -> StoreResult<Vec<crate::MemberRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, crate::MemberRecord>(
+                "SELECT id, name, email FROM people WHERE organization_id = $1 \
+                 AND is_organization_manager AND NOT is_disabled ORDER BY id LIMIT 200",
+            )
+            .bind(organization_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     pub async fn get_person(&self, id: i64) -> StoreResult<Option<PersonRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, PersonRecord>(person_query!("WHERE id = $1"))

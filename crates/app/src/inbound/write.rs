@@ -218,6 +218,7 @@ impl App {
                             crate::notifications::NEW_TICKET,
                             Some(requester.id),
                         )),
+                        quiet: !send_receipt,
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })
@@ -256,7 +257,7 @@ impl App {
     }
 
     /// Whether an address may get one more automatic mail this hour.
-    pub(super) async fn may_auto_reply(&self, address: &str) -> AppResult<bool> {
+    pub(crate) async fn may_auto_reply(&self, address: &str) -> AppResult<bool> {
         let limit = self
             .settings()
             .await?

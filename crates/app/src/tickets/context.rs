@@ -38,7 +38,7 @@ impl AgentContext {
         }
     }
 
-    fn may_see(&self, ticket: &TicketRecord, following: bool) -> bool {
+    pub(crate) fn may_see(&self, ticket: &TicketRecord, following: bool) -> bool {
         match self.effective.department_access(ticket.department_id) {
             Some(DepartmentAccess::Full) => true,
             Some(DepartmentAccess::AssignOnly) => {

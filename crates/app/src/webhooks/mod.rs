@@ -26,7 +26,7 @@ use crate::jobs::{JobFailure, JobResult};
 use crate::{Actor, App, AppError, AppResult, Caller, FieldErrors};
 
 /// The job that makes one delivery.
-pub const WEBHOOK_DELIVERY_JOB: &str = "webhook_delivery";
+pub const WEBHOOK_DELIVERY_JOB: &str = ferrodesk_store::WEBHOOK_DELIVERY_JOB_KIND;
 /// Attempts of one delivery before it is marked failed.
 const DELIVERY_ATTEMPTS: i64 = 8;
 /// The purpose the signing secrets are sealed for.
@@ -36,11 +36,17 @@ pub const DELIVERIES_KEPT: std::time::Duration = std::time::Duration::from_secs(
 /// Deliveries a webhook's page lists.
 const SHOWN_DELIVERIES: i64 = 50;
 
-/// The events a webhook may take, with their words. Ticket events
-/// (opened, answered, changed) are to come with triggers, which decide
-/// when a ticket's change calls a webhook; until then a webhook takes
-/// the test sent from its page.
-pub const WEBHOOK_EVENTS: [(&str, &str); 1] = [("webhook.test", "A test sent from this page")];
+/// The events a webhook may take, with their words. Ticket events are
+/// queued by the rules job of the ticket's write (after the triggers ran,
+/// with the ticket as they left it); a trigger's "call the webhook"
+/// action sends the event it ran on whatever the webhook takes.
+pub const WEBHOOK_EVENTS: [(&str, &str); 5] = [
+    ("ticket.created", "A ticket is opened"),
+    ("ticket.replied", "A reply the requester sees is added"),
+    ("ticket.noted", "An internal note is added"),
+    ("ticket.updated", "A ticket's properties change"),
+    ("webhook.test", "A test sent from this page"),
+];
 
 /// The `X-Ferrodesk-Signature` value of `body` sent at `unix_seconds`.
 pub fn signature(secret: &[u8], unix_seconds: i64, body: &[u8]) -> String {

@@ -69,15 +69,72 @@ pub struct TicketEventRecord {
     pub team_id: Option<i64>,
 }
 
+/// The kind of job that runs the triggers (and the webhooks) on one
+/// ticket event: queued in the same transaction as the write, so no event
+/// is missed and none is seen twice.
+pub const TICKET_RULES_JOB_KIND: &str = "ticket_rules";
+
+/// What the rules job of a write needs besides the event: where it came
+/// from, its message, and what changed (as the log lines say it).
+#[derive(Debug, Clone, Copy)]
+pub struct RulesCue<'a> {
+    /// `web`, `agent`, `api`, `email` or `chat`.
+    pub channel: &'a str,
+    pub message_id: Option<i64>,
+    pub changes: &'a [crate::NewLogEntry<'a>],
+    /// The requester asked for no receipt (an agent or API caller opening
+    /// a ticket left it out).
+    pub quiet: bool,
+}
+
+/// The rules job's payload: a JSON object the application reads.
+fn rules_payload(
+    ticket_id: i64,
+    kind: TicketEventKind,
+    actor_id: Option<i64>,
+    cue: &RulesCue<'_>,
+) -> String {
+    let changes: Vec<serde_json::Value> = cue
+        .changes
+        .iter()
+        .map(|entry| serde_json::json!([entry.field, entry.before, entry.after]))
+        .collect();
+    serde_json::json!({
+        "ticket_id": ticket_id,
+        "event": kind.key(),
+        "actor_id": actor_id,
+        "channel": cue.channel,
+        "message_id": cue.message_id,
+        "changes": changes,
+        "quiet": cue.quiet,
+    })
+    .to_string()
+}
+
 /// Adds an event on the transaction the caller holds; call it last, just
-/// before the commit (see the module's note on PostgreSQL).
+/// before the commit (see the module's note on PostgreSQL). With a cue,
+/// the event's rules job is queued too.
 pub(crate) async fn insert_event(
     connected: &mut impl Connected,
     ticket_id: i64,
     kind: TicketEventKind,
     actor_id: Option<i64>,
+    cue: Option<&RulesCue<'_>>,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
+    if let Some(cue) = cue {
+        let payload = rules_payload(ticket_id, kind, actor_id, cue);
+        on_connection!(connected, connection => {
+            sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+                .bind(TICKET_RULES_JOB_KIND)
+                .bind(payload)
+                .bind(now.millis())
+                .bind(5_i64)
+                .bind(now.millis())
+                .fetch_one(&mut *connection)
+                .await?;
+        });
+    }
     if let Connection::Postgres(connection) = connected.connection() {
         sqlx::query("SELECT pg_advisory_xact_lock(7301002)")
             .execute(&mut *connection)

@@ -64,7 +64,7 @@ impl super::Tickets<'_> {
             super::reindex(&mut transaction, super::Reindex::Ticket(target.id)).await?;
             super::reindex(&mut transaction, super::Reindex::Ticket(source.id)).await?;
             for ticket in [source.id, target.id] {
-                super::events::insert_event(&mut transaction, ticket, super::TicketEventKind::Merged, actor.id, now).await?;
+                super::events::insert_event(&mut transaction, ticket, super::TicketEventKind::Merged, actor.id, None, now).await?;
             }
             transaction.commit().await?;
             self.note_ticket_write();

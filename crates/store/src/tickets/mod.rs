@@ -11,17 +11,22 @@ mod events;
 mod followers;
 mod list;
 mod merge;
+mod rules;
 mod search;
 mod thread;
 mod write;
 
 pub use events::{
-    Heard, PRESENCE_CHANNEL, TICKET_EVENTS_CHANNEL, TicketEventKind, TicketEventListener,
-    TicketEventRecord,
+    Heard, PRESENCE_CHANNEL, RulesCue, TICKET_EVENTS_CHANNEL, TICKET_RULES_JOB_KIND,
+    TicketEventKind, TicketEventListener, TicketEventRecord,
 };
 pub use list::{
     ListPosition, ListedTicket, SortValue, TicketChangeMark, TicketFilter, TicketOrder, TicketPage,
     TicketSortKey, Visibility,
+};
+pub use rules::{
+    NewDelivery, RuleOutcome, RuleStep, RuleWrite, WEBHOOK_DELIVERY_ATTEMPTS,
+    WEBHOOK_DELIVERY_JOB_KIND,
 };
 pub use search::{
     Comparison, RANKED_MATCHES, SearchCondition, SearchConstraint, SearchFilter, SearchOrder,

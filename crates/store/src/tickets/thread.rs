@@ -75,6 +75,45 @@ impl super::Tickets<'_> {
         }))
     }
 
+    /// One message's markdown text and whether it is a note (what the
+    /// triggers read of the message an event brought).
+    pub async fn message_text(
+        &self,
+        ticket_id: i64,
+        message_id: i64,
+    ) -> StoreResult<Option<(String, bool)>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, (String, bool)>(
+                "SELECT body_markdown, is_note FROM ticket_messages WHERE id = $1 AND ticket_id = $2",
+            )
+            .bind(message_id)
+            .bind(ticket_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// How many tickets await an answer from each of these agents.
+    pub async fn awaiting_counts(&self, agent_ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+        if agent_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(on_backend!(self, pool => {
+            let mut builder = sqlx::QueryBuilder::new(
+                "SELECT agent_id, COUNT(*) FROM tickets WHERE status = 'awaiting_agent' AND agent_id IN (",
+            );
+            let mut ids = builder.separated(", ");
+            for id in agent_ids {
+                ids.push_bind(*id);
+            }
+            builder.push(") GROUP BY agent_id");
+            builder
+                .build_query_as::<(i64, i64)>()
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
     /// The newest message id of a ticket, to tell whether someone wrote
     /// since a page was opened.
     pub async fn last_message_id(&self, ticket_id: i64) -> StoreResult<i64> {

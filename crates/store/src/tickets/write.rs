@@ -118,6 +118,8 @@ pub struct NewTicketRow<'a> {
     pub audit: Option<&'a NewAuditEntry<'a>>,
     /// Agents to tell about the new ticket.
     pub notice: Option<AgentNotice<'a>>,
+    /// No receipt was asked for (the triggers see it).
+    pub quiet: bool,
 }
 
 /// The properties of a ticket after a change; the caller writes what each
@@ -150,6 +152,9 @@ pub struct TicketUpdate<'a> {
     pub mails: &'a [NewMail<'a>],
     /// Agents to tell about the change.
     pub notice: Option<AgentNotice<'a>>,
+    /// Where a change without a message came from (`agent` or `api`), for
+    /// the triggers.
+    pub channel: &'a str,
 }
 
 impl<'a> TicketUpdate<'a> {
@@ -169,6 +174,7 @@ impl<'a> TicketUpdate<'a> {
             field_values: &[],
             mails: &[],
             notice: None,
+            channel: "agent",
         }
     }
 }
@@ -202,7 +208,7 @@ pub(super) async fn insert_log(
 }
 
 /// Stores a message with its attachments; answers its id.
-async fn insert_message(
+pub(super) async fn insert_message(
     connected: &mut impl Connected,
     ticket_id: i64,
     message: &NewMessage<'_>,
@@ -279,7 +285,7 @@ async fn insert_labels(
 
 /// Writes a ticket's properties (and labels, when given); a move to
 /// `resolved` stamps the time, leaving it clears it.
-async fn update_properties(
+pub(super) async fn update_properties(
     connected: &mut impl Connected,
     ticket_id: i64,
     properties: &TicketProperties<'_>,
@@ -316,7 +322,7 @@ async fn update_properties(
 }
 
 /// Sets (`Some`) or clears (`None`) custom field values.
-async fn write_field_values(
+pub(super) async fn write_field_values(
     connected: &mut impl Connected,
     ticket_id: i64,
     values: &[(i64, Option<String>)],
@@ -412,11 +418,18 @@ async fn insert_ticket_contents(
         crate::audit::insert_audit(connected, entry, now).await?;
     }
     super::reindex(connected, super::Reindex::Ticket(id)).await?;
+    let cue = super::RulesCue {
+        channel: ticket.message.channel,
+        message_id: Some(message_id),
+        changes: &[],
+        quiet: ticket.quiet,
+    };
     super::events::insert_event(
         connected,
         id,
         super::TicketEventKind::Created,
         ticket.message.author_id,
+        Some(&cue),
         now,
     )
     .await?;
@@ -467,7 +480,15 @@ async fn apply_update(
         Some(message) => (super::TicketEventKind::Replied, message.author_id),
         None => (super::TicketEventKind::Changed, update.actor.id),
     };
-    super::events::insert_event(connected, ticket_id, kind, actor_id, now).await?;
+    let cue = super::RulesCue {
+        channel: update
+            .message
+            .map_or(update.channel, |message| message.channel),
+        message_id,
+        changes: update.log,
+        quiet: false,
+    };
+    super::events::insert_event(connected, ticket_id, kind, actor_id, Some(&cue), now).await?;
     Ok(message_id)
 }
 

@@ -17,6 +17,7 @@ mod permission_groups;
 mod security;
 mod templates;
 mod ticket_settings;
+mod triggers;
 mod webhooks;
 
 use askama::Template;
@@ -52,6 +53,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(branding::routes())
         .merge(api_keys::routes())
         .merge(business_hours::routes())
+        .merge(triggers::routes())
         .merge(webhooks::routes())
 }
 
@@ -130,6 +132,7 @@ impl AdminMenu {
         (
             "Business rules",
             &[
+                ("/admin/rules/triggers", "Triggers"),
                 ("/admin/rules/business-hours", "Business hours"),
                 ("/admin/rules/webhooks", "Webhooks"),
             ],

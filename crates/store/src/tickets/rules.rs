@@ -1,0 +1,191 @@
+//! What the triggers of one ticket event did, written in one transaction:
+//! the ticket's properties and field values, a log line for each change
+//! under the name of the rule that made it, notes, mail, copied users,
+//! followers and webhook deliveries, with the rules job itself removed in
+//! the same transaction, so an event's rules take effect exactly once.
+
+use ferrodesk_core::Timestamp;
+
+use super::write::{NewLogEntry, NewMessage, TicketActor, TicketProperties};
+use crate::backend::{BeginWrite, on_connection};
+use crate::{NewMail, StoreResult, on_backend};
+
+/// The lines one rule adds to the ticket log.
+#[derive(Debug, Clone)]
+pub struct RuleStep<'a> {
+    /// "rule <name>".
+    pub actor_label: &'a str,
+    pub log: &'a [NewLogEntry<'a>],
+}
+
+/// A webhook delivery a rule queues.
+#[derive(Debug, Clone)]
+pub struct NewDelivery<'a> {
+    pub webhook_id: i64,
+    pub delivery_key: &'a str,
+    pub event: &'a str,
+    pub payload: &'a str,
+}
+
+/// The kind of job that makes a webhook delivery.
+pub const WEBHOOK_DELIVERY_JOB_KIND: &str = "webhook_delivery";
+/// How many times a delivery is tried.
+pub const WEBHOOK_DELIVERY_ATTEMPTS: i64 = 8;
+
+/// Everything the rules of one event do to a ticket.
+#[derive(Debug, Clone)]
+pub struct RuleOutcome<'a> {
+    pub ticket_id: i64,
+    /// The ticket's `updated_at` when the rules read it: if another write
+    /// came since, nothing is written and the rules run again.
+    pub read_at: i64,
+    /// The properties after the rules; `None` when none changed.
+    pub properties: Option<&'a TicketProperties<'a>>,
+    pub field_values: &'a [(i64, Option<String>)],
+    pub steps: &'a [RuleStep<'a>],
+    pub notes: &'a [NewMessage<'a>],
+    pub mails: &'a [NewMail<'a>],
+    pub cc_ids: &'a [i64],
+    pub follower_ids: &'a [i64],
+    pub deliveries: &'a [NewDelivery<'a>],
+    /// Where each round-robin trigger left off: (trigger, agent).
+    pub round_robin: &'a [(i64, i64)],
+    /// The rules job: its id and the lease owner running it.
+    pub job_id: i64,
+    pub lease_owner: &'a str,
+}
+
+/// Whether the outcome was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleWrite {
+    Written,
+    /// The ticket changed since the rules read it: read and run again.
+    TicketChanged,
+    /// The job's lease was lost (another node runs it now): nothing done.
+    LeaseLost,
+}
+
+impl super::Tickets<'_> {
+    /// Writes what the rules of one event did, and removes their job.
+    pub async fn apply_rule_outcome(
+        &self,
+        outcome: &RuleOutcome<'_>,
+        now: Timestamp,
+    ) -> StoreResult<RuleWrite> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let removed = sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
+                .bind(outcome.job_id)
+                .bind(outcome.lease_owner)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+            if removed != 1 {
+                transaction.rollback().await?;
+                return Ok(RuleWrite::LeaseLost);
+            }
+            let updated_at: Option<i64> = sqlx::query_scalar("SELECT updated_at FROM tickets WHERE id = $1")
+                .bind(outcome.ticket_id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+            if updated_at != Some(outcome.read_at) {
+                transaction.rollback().await?;
+                return Ok(RuleWrite::TicketChanged);
+            }
+            write_outcome(&mut transaction, outcome, now).await?;
+            transaction.commit().await?;
+            self.note_ticket_write();
+            self.note_ticket_event();
+            Ok(RuleWrite::Written)
+        })
+    }
+}
+
+async fn write_outcome(
+    connected: &mut impl crate::backend::Connected,
+    outcome: &RuleOutcome<'_>,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let ticket_id = outcome.ticket_id;
+    for note in outcome.notes {
+        super::write::insert_message(connected, ticket_id, note, now).await?;
+    }
+    if let Some(properties) = outcome.properties {
+        super::write::update_properties(connected, ticket_id, properties, now).await?;
+    }
+    super::write::write_field_values(connected, ticket_id, outcome.field_values).await?;
+    for step in outcome.steps {
+        let actor = TicketActor {
+            id: None,
+            label: step.actor_label,
+        };
+        super::write::insert_log(connected, ticket_id, actor, step.log, now).await?;
+    }
+    for mail in outcome.mails {
+        crate::outbox::insert_mail(connected, mail, now).await?;
+    }
+    on_connection!(&mut *connected, connection => {
+        for person_id in outcome.cc_ids {
+            sqlx::query("INSERT INTO ticket_ccs (ticket_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(ticket_id)
+                .bind(*person_id)
+                .execute(&mut *connection)
+                .await?;
+        }
+        for person_id in outcome.follower_ids {
+            sqlx::query("INSERT INTO ticket_followers (ticket_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(ticket_id)
+                .bind(*person_id)
+                .execute(&mut *connection)
+                .await?;
+        }
+        for delivery in outcome.deliveries {
+            let delivery_id: i64 = sqlx::query_scalar(
+                "INSERT INTO webhook_deliveries (webhook_id, delivery_key, event, payload, state, created_at) \
+                 VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
+            )
+            .bind(delivery.webhook_id)
+            .bind(delivery.delivery_key)
+            .bind(delivery.event)
+            .bind(delivery.payload)
+            .bind(now.millis())
+            .fetch_one(&mut *connection)
+            .await?;
+            sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+                .bind(WEBHOOK_DELIVERY_JOB_KIND)
+                .bind(format!("{{\"delivery_id\":{delivery_id}}}"))
+                .bind(now.millis())
+                .bind(WEBHOOK_DELIVERY_ATTEMPTS)
+                .bind(now.millis())
+                .fetch_one(&mut *connection)
+                .await?;
+        }
+        for (trigger_id, agent_id) in outcome.round_robin {
+            sqlx::query("UPDATE triggers SET last_agent_id = $1 WHERE id = $2")
+                .bind(*agent_id)
+                .bind(*trigger_id)
+                .execute(&mut *connection)
+                .await?;
+        }
+    });
+    let words_changed = !outcome.notes.is_empty()
+        || outcome
+            .properties
+            .is_some_and(|properties| properties.labels.is_some())
+        || !outcome.field_values.is_empty();
+    if words_changed {
+        super::reindex(connected, super::Reindex::Ticket(ticket_id)).await?;
+    }
+    let visible = outcome.properties.is_some()
+        || !outcome.notes.is_empty()
+        || !outcome.field_values.is_empty();
+    if visible {
+        let kind = if outcome.properties.is_some() || !outcome.field_values.is_empty() {
+            super::TicketEventKind::Changed
+        } else {
+            super::TicketEventKind::Noted
+        };
+        super::events::insert_event(connected, ticket_id, kind, None, None, now).await?;
+    }
+    Ok(())
+}
