@@ -202,6 +202,16 @@ impl Jobs<'_> {
             .await
     }
 
+    /// How many jobs of a kind wait or run (dead ones are not counted).
+    pub async fn count_jobs_of_kind(&self, kind: &str) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND status <> 'dead'")
+                .bind(kind)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
     pub async fn count_jobs(&self) -> StoreResult<i64> {
         Ok(on_backend!(self, pool => {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs").fetch_one(pool).await?

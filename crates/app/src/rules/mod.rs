@@ -36,7 +36,6 @@ use criteria::CompiledCondition;
 pub(crate) struct ActiveTrigger {
     pub id: i64,
     pub name: String,
-    pub last_agent_id: Option<i64>,
     pub definition: TriggerDefinition,
     pub all: Vec<CompiledCondition>,
     pub any: Vec<CompiledCondition>,
@@ -50,7 +49,6 @@ impl ActiveTrigger {
         Some(ActiveTrigger {
             id: record.id,
             name: record.name.clone(),
-            last_agent_id: record.last_agent_id,
             all: definition
                 .all
                 .iter()

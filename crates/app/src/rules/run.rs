@@ -73,7 +73,8 @@ pub(crate) struct Plan {
     pub follower_ids: Vec<i64>,
     /// Webhooks a trigger calls: (webhook, trigger name).
     pub webhook_calls: Vec<(i64, String)>,
-    pub round_robin: Vec<(i64, i64)>,
+    /// (trigger, agent it had picked last, agent it picks now).
+    pub round_robin: Vec<(i64, Option<i64>, i64)>,
     /// Names of the triggers that fired, in order.
     pub fired: Vec<String>,
     /// What could not be done, for the log and a test's report.
@@ -297,8 +298,11 @@ impl App {
                 .unwrap_or_default(),
             None => String::new(),
         };
+        // The channel tells who acted when it can: an agent opening a
+        // ticket for a user writes the user's words, but the agent acted.
         let actor = match event.actor_id {
             _ if event.channel == "api" => ActorKind::Api,
+            Some(_) if event.channel == "agent" => ActorKind::Agent,
             None => ActorKind::Rule,
             Some(id) if id == ticket.requester_id => ActorKind::User,
             Some(id) => match self.store().people().get_person(id).await? {
@@ -674,16 +678,25 @@ impl App {
         };
         let chosen = match assignment {
             Assignment::RoundRobin(_) => {
+                // Where the trigger left off, read now: the compiled copy
+                // does not follow it.
+                let stored = self
+                    .store()
+                    .triggers()
+                    .get_trigger(trigger.id)
+                    .await?
+                    .and_then(|record| record.last_agent_id);
                 let last = plan
                     .round_robin
                     .iter()
                     .rev()
-                    .find(|(id, _)| *id == trigger.id)
-                    .map(|(_, agent)| *agent)
-                    .or(trigger.last_agent_id);
+                    .find(|(id, _, _)| *id == trigger.id)
+                    .map(|(_, _, agent)| *agent)
+                    .or(stored);
                 let next = last.and_then(|last| candidates.iter().find(|id| **id > last).copied());
                 let chosen = next.unwrap_or(first);
-                plan.round_robin.push((trigger.id, chosen));
+                plan.round_robin.retain(|(id, _, _)| *id != trigger.id);
+                plan.round_robin.push((trigger.id, stored, chosen));
                 chosen
             }
             _ => {

@@ -48,8 +48,10 @@ pub struct RuleOutcome<'a> {
     pub cc_ids: &'a [i64],
     pub follower_ids: &'a [i64],
     pub deliveries: &'a [NewDelivery<'a>],
-    /// Where each round-robin trigger left off: (trigger, agent).
-    pub round_robin: &'a [(i64, i64)],
+    /// Where each round-robin trigger left off: (trigger, the agent it
+    /// had picked last when the rules read it, the agent it picks now).
+    /// Another event's rules moving it on meanwhile means reading again.
+    pub round_robin: &'a [(i64, Option<i64>, i64)],
     /// The rules job: its id and the lease owner running it.
     pub job_id: i64,
     pub lease_owner: &'a str,
@@ -91,6 +93,21 @@ impl super::Tickets<'_> {
             if updated_at != Some(outcome.read_at) {
                 transaction.rollback().await?;
                 return Ok(RuleWrite::TicketChanged);
+            }
+            for (trigger_id, previous, chosen) in outcome.round_robin {
+                let moved = sqlx::query(
+                    "UPDATE triggers SET last_agent_id = $1 WHERE id = $2 AND last_agent_id IS NOT DISTINCT FROM $3",
+                )
+                .bind(*chosen)
+                .bind(*trigger_id)
+                .bind(*previous)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    transaction.rollback().await?;
+                    return Ok(RuleWrite::TicketChanged);
+                }
             }
             write_outcome(&mut transaction, outcome, now).await?;
             transaction.commit().await?;
@@ -158,13 +175,6 @@ async fn write_outcome(
                 .bind(WEBHOOK_DELIVERY_ATTEMPTS)
                 .bind(now.millis())
                 .fetch_one(&mut *connection)
-                .await?;
-        }
-        for (trigger_id, agent_id) in outcome.round_robin {
-            sqlx::query("UPDATE triggers SET last_agent_id = $1 WHERE id = $2")
-                .bind(*agent_id)
-                .bind(*trigger_id)
-                .execute(&mut *connection)
                 .await?;
         }
     });

@@ -48,5 +48,6 @@ mod ticket_actions;
 mod ticket_search;
 mod tickets;
 mod time_zones;
+mod triggers;
 mod two_factor;
 mod webhooks;

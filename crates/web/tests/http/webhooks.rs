@@ -19,13 +19,13 @@ const NEW: &str = "/admin/rules/webhooks/new";
 
 /// One request the receiver got: its head (lower-cased header names) and body.
 #[derive(Debug, Clone)]
-struct Received {
-    head: String,
-    body: Vec<u8>,
+pub(crate) struct Received {
+    pub(crate) head: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         self.head
             .lines()
             .find_map(|line| {
@@ -38,7 +38,7 @@ impl Received {
 
 /// A receiver on loopback answering each request with the next status of
 /// `answers` (the last one from then on).
-async fn receiver(answers: Vec<u16>) -> (u16, Arc<Mutex<Vec<Received>>>) {
+pub(crate) async fn receiver(answers: Vec<u16>) -> (u16, Arc<Mutex<Vec<Received>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -87,7 +87,7 @@ async fn receiver(answers: Vec<u16>) -> (u16, Arc<Mutex<Vec<Received>>>) {
     (port, received)
 }
 
-async fn wait_for(received: &Arc<Mutex<Vec<Received>>>, count: usize) -> Vec<Received> {
+pub(crate) async fn wait_for(received: &Arc<Mutex<Vec<Received>>>, count: usize) -> Vec<Received> {
     for _ in 0..200 {
         let now = received.lock().unwrap().clone();
         if now.len() >= count {
