@@ -637,3 +637,34 @@ document.addEventListener("DOMContentLoaded", () => {
     redirect: "manual",
   }).catch(() => {});
 });
+
+// Trigger actions: each row shows the inputs its action takes (a value,
+// a mail's subject and text, a note's text). Without script every input
+// shows and the server ignores the ones an action does not take.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const row of document.querySelectorAll(".action-row")) {
+    const kind = row.querySelector("select[name=action_kind]");
+    if (!kind) {
+      continue;
+    }
+    const parts = {
+      value: row.querySelector("[name=action_value]"),
+      subject: row.querySelector("[name=action_subject]"),
+      body: row.querySelector("[name=action_body]"),
+    };
+    const show = () => {
+      const option = kind.selectedOptions[0];
+      const takes = (option && option.dataset.takes ? option.dataset.takes : "").split(" ");
+      for (const [name, input] of Object.entries(parts)) {
+        if (input) {
+          input.hidden = !takes.includes(name);
+        }
+      }
+      if (parts.value && option && option.dataset.help) {
+        parts.value.placeholder = option.dataset.help;
+      }
+    };
+    kind.addEventListener("change", show);
+    show();
+  }
+});

@@ -294,7 +294,7 @@ impl App {
                 .tickets()
                 .message_text(ticket.id, id)
                 .await?
-                .map(|(text, _)| text)
+                .map(|(text, _, _)| text)
                 .unwrap_or_default(),
             None => String::new(),
         };

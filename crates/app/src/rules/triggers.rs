@@ -170,7 +170,9 @@ pub struct TriggerView {
 pub struct TriggerTest {
     pub reference: String,
     pub event: &'static str,
-    pub event_fits: bool,
+    /// Whether the trigger answers to the event, the actor and the
+    /// channel, in words.
+    pub scope: Vec<(String, bool)>,
     /// Each condition in words with whether it holds: (group, words, held).
     pub conditions: Vec<(&'static str, String, bool)>,
     pub fires: bool,
@@ -977,24 +979,28 @@ impl App {
             .await
             .ok()
             .filter(|id| *id > 0);
-        let message = match message_id {
+        // The ticket's newest message stands for the event's: its text,
+        // its channel, and who wrote it.
+        let (message, channel) = match message_id {
             Some(id) => self
                 .store()
                 .tickets()
                 .message_text(ticket.id, id)
                 .await?
-                .map(|(text, _)| text)
+                .map(|(text, _, channel)| (text, channel))
                 .unwrap_or_default(),
-            None => String::new(),
+            None => (String::new(), "agent".to_owned()),
         };
-        let scene = self
-            .scene_of(ticket, message, ActorKind::User, true)
-            .await?;
-        let channel = "agent";
+        let actor = match channel.as_str() {
+            "agent" => ActorKind::Agent,
+            "api" => ActorKind::Api,
+            _ => ActorKind::User,
+        };
+        let scene = self.scene_of(ticket, message, actor, true).await?;
         let facts = Facts {
             event,
             actor: scene.actor,
-            channel,
+            channel: &channel,
             ticket: &scene.model,
             requester_email: &scene.requester_email,
             requester_name: &scene.requester_name,
@@ -1032,7 +1038,7 @@ impl App {
         let mut test = TriggerTest {
             reference: scene.ticket.reference.to_string(),
             event: event.label(),
-            event_fits: trigger.definition.events.contains(&event),
+            scope: scope_lines(&trigger.definition, event, actor, &channel),
             conditions,
             fires: found.matched(),
             ..TriggerTest::default()
@@ -1073,12 +1079,13 @@ impl App {
                 after_value: after,
                 occurred_at: 0,
             };
-            test.effects
-                .push(crate::tickets::describe_log_entry(&record, &log_names));
+            test.effects.push(to_do(&crate::tickets::describe_log_entry(
+                &record, &log_names,
+            )));
         }
         test.effects.extend(plan.previews);
         for mail in &plan.mails {
-            test.effects.push(format!("mail {}", mail.describe()));
+            test.effects.push(format!("send mail {}", mail.describe()));
         }
         for (text, _) in &plan.notes {
             test.effects.push(format!("add the note: {text}"));
@@ -1092,6 +1099,51 @@ impl App {
         test.problems = plan.problems;
         Ok(test)
     }
+}
+
+/// What was done, said as what would be: "changed the status…" becomes
+/// "change the status…".
+fn to_do(done: &str) -> String {
+    [
+        ("changed ", "change "),
+        ("assigned ", "assign "),
+        ("unassigned ", "unassign "),
+        ("left ", "leave "),
+    ]
+    .iter()
+    .find_map(|(past, present)| {
+        done.strip_prefix(past)
+            .map(|rest| format!("{present}{rest}"))
+    })
+    .unwrap_or_else(|| done.to_owned())
+}
+
+/// Whether a trigger answers to an event, who acted and the channel.
+fn scope_lines(
+    definition: &TriggerDefinition,
+    event: TriggerEvent,
+    actor: ActorKind,
+    channel: &str,
+) -> Vec<(String, bool)> {
+    let channel_words = CHANNELS
+        .iter()
+        .find(|(key, _)| *key == channel)
+        .map_or(channel, |(_, words)| words);
+    vec![
+        (
+            format!("runs on \"{}\"", event.label()),
+            definition.events.contains(&event),
+        ),
+        (
+            format!("answers to {}", actor.label().to_lowercase()),
+            definition.actors.is_empty() || definition.actors.contains(&actor),
+        ),
+        (
+            format!("answers to the channel {channel_words} (the newest message's)"),
+            definition.channels.is_empty()
+                || definition.channels.iter().any(|known| known == channel),
+        ),
+    ]
 }
 
 /// Values for checking a template's placeholders when it is saved.

@@ -75,16 +75,16 @@ impl super::Tickets<'_> {
         }))
     }
 
-    /// One message's markdown text and whether it is a note (what the
-    /// triggers read of the message an event brought).
+    /// One message's markdown text, whether it is a note, and its channel
+    /// (what the triggers read of the message an event brought).
     pub async fn message_text(
         &self,
         ticket_id: i64,
         message_id: i64,
-    ) -> StoreResult<Option<(String, bool)>> {
+    ) -> StoreResult<Option<(String, bool, String)>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, (String, bool)>(
-                "SELECT body_markdown, is_note FROM ticket_messages WHERE id = $1 AND ticket_id = $2",
+            sqlx::query_as::<_, (String, bool, String)>(
+                "SELECT body_markdown, is_note, channel FROM ticket_messages WHERE id = $1 AND ticket_id = $2",
             )
             .bind(message_id)
             .bind(ticket_id)

@@ -146,6 +146,20 @@ on_both_backends! { spawn_app;
             events: vec!["ticket.created".into(), "webhook.test".into()], secret: "s3cret".into(), clear_secret: false, is_enabled: true,
         }).await.unwrap();
         let webhook = format!("/admin/rules/webhooks/{webhook_id}");
+        let condition = |field: &str, operator: &str, value: &str| ferrodesk_app::rules::ConditionRow { field: field.into(), operator: operator.into(), value: value.into() };
+        let action = |kind: &str, value: &str, subject: &str, body: &str| ferrodesk_app::rules::ActionRow { kind: kind.into(), value: value.into(), subject: subject.into(), body: body.into() };
+        let trigger_id = app.app.create_trigger(&caller, &ferrodesk_app::rules::TriggerInput {
+            name: "Printer trouble to Support".into(), is_enabled: true,
+            events: vec!["new_ticket".into()], actors: vec![], channels: vec!["email".into(), "web".into()],
+            all: vec![condition("subject", "contains", "printer"), condition("urgency", "greater", "2")],
+            any: vec![],
+            actions: vec![
+                action("add_labels", "printers", "", ""),
+                action("set_urgency", "6", "", ""),
+                action("email_requester", "", "We are on {{ ticket.reference }}", "Hello {{ user.first_name }},\n\nwe have your request and will answer soon."),
+            ],
+        }).await.unwrap();
+        let trigger = format!("/admin/rules/triggers/{trigger_id}?test={sample}");
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -164,6 +178,7 @@ on_both_backends! { spawn_app;
             (view_edit.as_str(), "agent-view-edit"), (view_list.as_str(), "agent-saved-view"),
             ("/admin/rules/business-hours", "admin-business-hours"), (calendar.as_str(), "admin-business-calendar"),
             ("/admin/rules/webhooks", "admin-webhooks"), (webhook.as_str(), "admin-webhook"),
+            ("/admin/rules/triggers", "admin-triggers"), (trigger.as_str(), "admin-trigger"),
             ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
         ];
         // The checker itself finds what it should: an image without a text.
@@ -177,6 +192,13 @@ on_both_backends! { spawn_app;
             for (path, name) in pages {
                 browser.goto(&app.url(path)).await;
                 shoot(&browser, &backend, &format!("{name}-{size}")).await;
+                // A long form is looked at further down too.
+                for part in ["actions", "trigger-test"] {
+                    if name == "admin-trigger" {
+                        browser.script(&format!("document.getElementById('{part}').scrollIntoView(); return true;")).await;
+                        shoot(&browser, &backend, &format!("{name}-{part}-{size}")).await;
+                    }
+                }
                 if overflows(&browser).await {
                     problems.push(format!("{path} scrolls sideways at {width} px"));
                 }

@@ -205,6 +205,17 @@ impl TriggerPage<'_> {
         ]
     }
 
+    /// The inputs an action takes, for the page's script.
+    fn takes_inputs(&self, kind: &str) -> &'static str {
+        match kind {
+            "email_address" => "value subject body",
+            kind if kind.starts_with("email_") => "subject body",
+            "add_note" => "body",
+            "assign_nobody" | "stop" => "",
+            _ => "value",
+        }
+    }
+
     fn takes(list: &[String], key: &str) -> bool {
         list.iter().any(|taken| taken == key)
     }
