@@ -43,6 +43,9 @@ pub struct WorkerConfig {
     /// How often this node looks for IMAP accounts due to be fetched (each
     /// account is fetched at its own poll interval, by one node at a time).
     pub mail_fetch_tick: Duration,
+    /// How often this node's scheduler looks for escalations that fell
+    /// due (each due one is queued once, by one node).
+    pub scheduler_tick: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -54,6 +57,7 @@ impl Default for WorkerConfig {
             time_limit: Duration::from_secs(2 * 60),
             shutdown_grace: Duration::from_secs(10),
             mail_fetch_tick: Duration::from_secs(5),
+            scheduler_tick: Duration::from_secs(10),
         }
     }
 }
@@ -97,6 +101,7 @@ pub struct Workers {
     pool: tokio::task::JoinHandle<()>,
     fetcher: tokio::task::JoinHandle<()>,
     live_reader: tokio::task::JoinHandle<()>,
+    scheduler: tokio::task::JoinHandle<()>,
 }
 
 impl Workers {
@@ -107,6 +112,7 @@ impl Workers {
         let _ = self.pool.await;
         let _ = self.fetcher.await;
         let _ = self.live_reader.await;
+        let _ = self.scheduler.await;
     }
 }
 
@@ -139,11 +145,16 @@ impl App {
             app.run_mail_fetching(config.mail_fetch_tick, fetching)
                 .await
         });
+        let app = self.clone();
+        let scheduling = stop.subscribe();
+        let scheduler =
+            tokio::spawn(async move { app.run_scheduler(config.scheduler_tick, scheduling).await });
         Workers {
             stop,
             pool,
             fetcher,
             live_reader,
+            scheduler,
         }
     }
 
@@ -342,6 +353,10 @@ impl App {
             ferrodesk_store::INBOUND_MAIL_JOB_KIND => self.process_inbound_job(&job.payload).await,
             ferrodesk_store::AGENT_NOTICE_JOB_KIND => self.notify_agents_job(&job.payload).await,
             ferrodesk_store::TICKET_RULES_JOB_KIND => self.ticket_rules_job(job, owner).await,
+            ferrodesk_store::ESCALATION_JOB_KIND => self.escalation_job(job, owner).await,
+            ferrodesk_store::ESCALATION_BACKFILL_JOB_KIND => {
+                self.escalation_backfill_job(job).await
+            }
             crate::webhooks::WEBHOOK_DELIVERY_JOB => {
                 self.deliver_webhook_job(&job.payload, last_attempt).await
             }

@@ -183,6 +183,7 @@ struct Inner {
     sort_without_index_limit: i64,
     outbound_policy: webhooks::OutboundPolicy,
     triggers: rules::TriggerCache,
+    escalations: rules::EscalationCache,
 }
 
 /// How an application is set up besides its store and key.
@@ -265,6 +266,7 @@ impl App {
                 sort_without_index_limit: options.sort_without_index_limit,
                 outbound_policy: options.outbound_policy,
                 triggers: rules::TriggerCache::default(),
+                escalations: rules::EscalationCache::default(),
             }),
         })
     }

@@ -161,10 +161,12 @@ impl App {
                     None => std::future::pending().await,
                 }
             };
+            // Every ticket write queues its rules job: the workers take it
+            // at once rather than at their next poll.
             tokio::select! {
-                () = &mut woken => {}
+                () = &mut woken => self.wake_workers(),
                 outcome = heard => match outcome {
-                    Ok(ferrodesk_store::Heard::TicketEvents) => {}
+                    Ok(ferrodesk_store::Heard::TicketEvents) => self.wake_workers(),
                     Ok(ferrodesk_store::Heard::Presence(payload)) => self.heard_presence(&payload),
                     Err(error) => {
                         tracing::warn!(%error, "lost the ticket events listener");

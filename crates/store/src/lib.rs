@@ -19,6 +19,7 @@ mod dialect;
 mod directory;
 mod email_accounts;
 mod error_log;
+mod escalations;
 mod inbound_mail;
 mod jobs;
 mod knowledge_base;
@@ -53,6 +54,10 @@ pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord}
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
 pub use email_accounts::{EmailAccountRecord, EmailAccountWrite};
 pub use error_log::{ErrorLogEntry, NewErrorLogEntry};
+pub use escalations::{
+    ESCALATION_BACKFILL_JOB_KIND, ESCALATION_JOB_KIND, EscalationRecord, EscalationWrite,
+    TicketClock, TimerChange, TimerRecord,
+};
 pub use inbound_mail::{
     INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, ImapFetchState, InboundMailRecord,
     NewInboundMail, inbound_job_payload,
@@ -117,6 +122,7 @@ pub mod handles {
     pub use crate::directory::Directory;
     pub use crate::email_accounts::EmailAccounts;
     pub use crate::error_log::ErrorLog;
+    pub use crate::escalations::Escalations;
     pub use crate::inbound_mail::InboundMail;
     pub use crate::jobs::Jobs;
     pub use crate::knowledge_base::KnowledgeBase;

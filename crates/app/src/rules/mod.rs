@@ -11,6 +11,8 @@
 
 pub mod criteria;
 pub mod definition;
+mod escalation_forms;
+mod escalations;
 mod run;
 mod triggers;
 
@@ -23,7 +25,11 @@ pub use definition::{
     ActorKind, Assignment, CHANNELS, Condition, ConditionField, Operator, Recipients, RuleAction,
     TriggerDefinition, TriggerEvent,
 };
+pub use escalation_forms::{EscalationInput, EscalationSummary, EscalationView};
+pub use escalations::{Clock, EscalationDefinition, SCHEDULER_BATCH};
 pub use run::MAX_CHAIN_ROUNDS;
+
+pub(crate) use escalations::EscalationCache;
 pub use triggers::{
     ACTION_KINDS, ActionRow, CONDITION_FIELDS, ConditionRow, TriggerInput, TriggerSummary,
     TriggerTest, TriggerView,

@@ -86,6 +86,7 @@ pub(crate) struct Plan {
 }
 
 /// The ticket and the people around it, read once per event.
+#[derive(Clone)]
 pub(crate) struct Scene {
     pub ticket: TicketRecord,
     pub model: TicketModel,
@@ -96,6 +97,25 @@ pub(crate) struct Scene {
     pub priority_names: HashMap<i64, String>,
     pub field_names: HashMap<i64, String>,
     pub calendars: HashMap<i64, ferrodesk_core::BusinessCalendar>,
+    /// When the ticket entered its status (its last change for tickets
+    /// from before this was kept).
+    pub status_since: i64,
+}
+
+impl Plan {
+    /// Adds what a later run of rules did.
+    pub fn absorb(&mut self, other: Plan) {
+        self.steps.extend(other.steps);
+        self.notes.extend(other.notes);
+        self.mails.extend(other.mails);
+        self.cc_ids.extend(other.cc_ids);
+        self.follower_ids.extend(other.follower_ids);
+        self.webhook_calls.extend(other.webhook_calls);
+        self.round_robin.extend(other.round_robin);
+        self.fired.extend(other.fired);
+        self.problems.extend(other.problems);
+        self.previews.extend(other.previews);
+    }
 }
 
 impl App {
@@ -122,14 +142,15 @@ impl App {
     ) -> AppResult<RuleWrite> {
         let triggers = self.active_triggers().await?;
         let webhooks = self.webhooks_for(event.webhook_event()).await?;
-        if triggers.triggers.is_empty() && webhooks.is_empty() {
+        let escalations = self.active_escalations().await?;
+        if triggers.triggers.is_empty() && webhooks.is_empty() && escalations.escalations.is_empty()
+        {
             return Ok(RuleWrite::Written);
         }
         let Some(scene) = self.rules_scene(event).await? else {
             return Ok(RuleWrite::Written);
         };
         let started = std::time::Instant::now();
-        let before = scene.model.clone();
         let (plan, model) = self.run_chain(&triggers, event, &scene).await?;
         tracing::debug!(
             ticket_id = event.ticket_id,
@@ -137,9 +158,48 @@ impl App {
             micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "rules ran"
         );
+        self.write_plan(&scene, event, plan, model, None, job_id, owner)
+            .await
+    }
+
+    /// Writes what rules did to a ticket (with the event's webhook
+    /// deliveries and the ticket's escalation timers) in one transaction
+    /// that removes their job.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn write_plan(
+        &self,
+        scene: &Scene,
+        event: &RulesEvent,
+        plan: Plan,
+        model: TicketModel,
+        fired_timer: Option<(i64, i64)>,
+        job_id: i64,
+        owner: &str,
+    ) -> AppResult<RuleWrite> {
+        let before = scene.model.clone();
+        let webhooks = if fired_timer.is_some() && model == before {
+            Vec::new()
+        } else if fired_timer.is_some() {
+            self.webhooks_for("ticket.updated").await?
+        } else {
+            self.webhooks_for(event.webhook_event()).await?
+        };
         for problem in &plan.problems {
             tracing::warn!(ticket_id = event.ticket_id, %problem, "a rule could not do everything");
         }
+        let status_since = if model.status == before.status {
+            scene.status_since
+        } else {
+            self.now().millis()
+        };
+        let timers = self
+            .timer_changes_for(
+                scene.ticket.id,
+                scene.ticket.created_at,
+                model.status,
+                status_since,
+            )
+            .await?;
         let changed = model != before;
         // Webhooks hear of the event with the ticket as the rules left it.
         let ticket_json = self.webhook_ticket(&scene, &model).await?;
@@ -155,6 +215,8 @@ impl App {
             ));
         }
         let nothing_to_do = plan.steps.is_empty()
+            && timers.is_empty()
+            && fired_timer.is_none()
             && plan.notes.is_empty()
             && plan.mails.is_empty()
             && plan.cc_ids.is_empty()
@@ -265,6 +327,8 @@ impl App {
             follower_ids: &plan.follower_ids,
             deliveries: &new_deliveries,
             round_robin: &plan.round_robin,
+            timers: &timers,
+            fired_timer,
             job_id,
             lease_owner: owner,
         };
@@ -349,6 +413,12 @@ impl App {
             HashMap::new()
         };
         let ticket = state.ticket;
+        let status_since = self
+            .store()
+            .escalations()
+            .ticket_clock(ticket.id)
+            .await?
+            .map_or(ticket.updated_at, |clock| clock.status_since);
         let model = TicketModel {
             status: ticket.status,
             urgency: ticket.urgency,
@@ -370,11 +440,14 @@ impl App {
             priority_names,
             field_names,
             calendars,
+            status_since,
         })
     }
 
     /// The calendars trigger criteria may name, by id.
-    async fn rule_calendars(&self) -> AppResult<HashMap<i64, ferrodesk_core::BusinessCalendar>> {
+    pub(crate) async fn rule_calendars(
+        &self,
+    ) -> AppResult<HashMap<i64, ferrodesk_core::BusinessCalendar>> {
         let mut calendars = HashMap::new();
         for record in self.store().business_calendars().list_calendars().await? {
             if let Some(calendar) = self.working_calendar(record.id).await? {
@@ -676,8 +749,10 @@ impl App {
                 .push("No member of the team can be given this ticket.".into());
             return Ok(());
         };
+        // An escalation keeps no place in a rotation: it gives the ticket
+        // to the least busy member instead.
         let chosen = match assignment {
-            Assignment::RoundRobin(_) => {
+            Assignment::RoundRobin(_) if trigger.id > 0 => {
                 // Where the trigger left off, read now: the compiled copy
                 // does not follow it.
                 let stored = self

@@ -182,17 +182,17 @@ pub struct TriggerTest {
 }
 
 /// Names and ids the form translates between.
-struct Names {
-    departments: Vec<(i64, String)>,
-    teams: Vec<(i64, String)>,
-    agents: Vec<(i64, String, String)>,
-    priorities: Vec<(i64, String)>,
-    fields: Vec<(i64, String)>,
-    webhooks: Vec<(i64, String)>,
-    calendars: Vec<(i64, String)>,
+pub(super) struct Names {
+    pub departments: Vec<(i64, String)>,
+    pub teams: Vec<(i64, String)>,
+    pub agents: Vec<(i64, String, String)>,
+    pub priorities: Vec<(i64, String)>,
+    pub fields: Vec<(i64, String)>,
+    pub webhooks: Vec<(i64, String)>,
+    pub calendars: Vec<(i64, String)>,
 }
 
-fn find_by_name(list: &[(i64, String)], wanted: &str) -> Option<i64> {
+pub(super) fn find_by_name(list: &[(i64, String)], wanted: &str) -> Option<i64> {
     let wanted = wanted.trim();
     list.iter()
         .find(|(_, name)| name.eq_ignore_ascii_case(wanted))
@@ -205,7 +205,7 @@ fn find_by_name(list: &[(i64, String)], wanted: &str) -> Option<i64> {
         })
 }
 
-fn name_of(list: &[(i64, String)], id: i64) -> String {
+pub(super) fn name_of(list: &[(i64, String)], id: i64) -> String {
     list.iter()
         .find(|(known, _)| *known == id)
         .map_or_else(|| format!("#{id} (gone)"), |(_, name)| name.clone())
@@ -291,7 +291,7 @@ fn field_key(field: ConditionField) -> String {
 }
 
 impl App {
-    async fn rule_names(&self) -> AppResult<Names> {
+    pub(super) async fn rule_names(&self) -> AppResult<Names> {
         let directory = self.shared_directory().await?;
         Ok(Names {
             departments: crate::departments::department_tree(&directory.departments)
@@ -345,7 +345,11 @@ impl App {
     }
 
     /// A condition row in stored terms, or why not.
-    async fn condition_of(&self, names: &Names, row: &ConditionRow) -> Result<Condition, String> {
+    pub(super) async fn condition_of(
+        &self,
+        names: &Names,
+        row: &ConditionRow,
+    ) -> Result<Condition, String> {
         let field = names
             .condition_field(&row.field)
             .ok_or_else(|| "Choose what the condition looks at.".to_owned())?;
@@ -423,7 +427,7 @@ impl App {
     }
 
     /// A condition in the form's words.
-    fn condition_row(&self, names: &Names, condition: &Condition) -> ConditionRow {
+    pub(super) fn condition_row(&self, names: &Names, condition: &Condition) -> ConditionRow {
         let value = &condition.value;
         let id = value.parse::<i64>().ok();
         let words = match (condition.field, id) {
@@ -452,7 +456,7 @@ impl App {
     }
 
     /// An action row in stored terms, or why not.
-    fn action_of(&self, names: &Names, row: &ActionRow) -> Result<RuleAction, String> {
+    pub(super) fn action_of(&self, names: &Names, row: &ActionRow) -> Result<RuleAction, String> {
         let text = row.value.trim();
         let unknown = |what: &str| format!("No {what} is called \"{text}\".");
         let number = || {
@@ -592,7 +596,7 @@ impl App {
     }
 
     /// An action in the form's words.
-    fn action_row(&self, names: &Names, action: &RuleAction) -> ActionRow {
+    pub(super) fn action_row(&self, names: &Names, action: &RuleAction) -> ActionRow {
         let row = |kind: &str, value: String| ActionRow {
             kind: kind.to_owned(),
             value,

@@ -52,6 +52,11 @@ pub struct RuleOutcome<'a> {
     /// had picked last when the rules read it, the agent it picks now).
     /// Another event's rules moving it on meanwhile means reading again.
     pub round_robin: &'a [(i64, Option<i64>, i64)],
+    /// The ticket's escalation timers after the rules.
+    pub timers: &'a [crate::TimerChange],
+    /// The escalation timer whose job this is: (escalation, basis), marked
+    /// done in the same transaction.
+    pub fired_timer: Option<(i64, i64)>,
     /// The rules job: its id and the lease owner running it.
     pub job_id: i64,
     pub lease_owner: &'a str,
@@ -85,6 +90,22 @@ impl super::Tickets<'_> {
             if removed != 1 {
                 transaction.rollback().await?;
                 return Ok(RuleWrite::LeaseLost);
+            }
+            if let Some((escalation_id, basis_at)) = outcome.fired_timer {
+                let fired = sqlx::query(
+                    "UPDATE escalation_timers SET state = 'done' \
+                     WHERE escalation_id = $1 AND ticket_id = $2 AND basis_at = $3 AND state = 'queued'",
+                )
+                .bind(escalation_id)
+                .bind(outcome.ticket_id)
+                .bind(basis_at)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+                if fired != 1 {
+                    transaction.rollback().await?;
+                    return Ok(RuleWrite::LeaseLost);
+                }
             }
             let updated_at: Option<i64> = sqlx::query_scalar("SELECT updated_at FROM tickets WHERE id = $1")
                 .bind(outcome.ticket_id)
@@ -178,6 +199,7 @@ async fn write_outcome(
                 .await?;
         }
     });
+    crate::escalations::write_timers(connected, ticket_id, outcome.timers).await?;
     let words_changed = !outcome.notes.is_empty()
         || outcome
             .properties

@@ -295,7 +295,8 @@ pub(super) async fn update_properties(
         sqlx::query(
             "UPDATE tickets SET status = $1, urgency = $2, department_id = $3, agent_id = $4, team_id = $5, \
                  updated_at = $6, priority_id = $8, \
-                 resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $6) ELSE NULL END \
+                 resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $6) ELSE NULL END, \
+                 status_since = CASE WHEN status = $1 THEN status_since ELSE $6 END \
              WHERE id = $7",
         )
         .bind(properties.status.key())
@@ -378,8 +379,8 @@ async fn insert_ticket_row(
         // department, and no query of its own.
         sqlx::query_scalar(
             "INSERT INTO tickets (reference, subject, status, urgency, department_id, requester_id, \
-                 organization_id, agent_id, team_id, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10 \
+                 organization_id, agent_id, team_id, created_at, updated_at, status_since) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10 \
              WHERE EXISTS (SELECT 1 FROM departments WHERE id = $5) RETURNING id",
         )
         .bind(ticket.reference.as_str())

@@ -46,6 +46,7 @@ pub fn test_workers() -> WorkerConfig {
         poll_interval: Duration::from_millis(50),
         shutdown_grace: Duration::from_millis(300),
         mail_fetch_tick: Duration::from_millis(200),
+        scheduler_tick: Duration::from_millis(100),
         ..WorkerConfig::default()
     }
 }
@@ -173,6 +174,15 @@ impl TestApp {
     /// new process's worth of app on the same database (a restart).
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
+        let options = self.options.clone();
+        start_on(self.database, self.clock, options).await
+    }
+
+    /// A restart after the helpdesk was down for `down`: the clock moves
+    /// on while nothing runs.
+    pub async fn restart_after(mut self, down: Duration) -> TestApp {
+        self.stop().await;
+        self.clock.advance(down);
         let options = self.options.clone();
         start_on(self.database, self.clock, options).await
     }

@@ -160,6 +160,16 @@ on_both_backends! { spawn_app;
             ],
         }).await.unwrap();
         let trigger = format!("/admin/rules/triggers/{trigger_id}?test={sample}");
+        let escalation_id = app.app.create_escalation(&caller, &ferrodesk_app::rules::EscalationInput {
+            name: "Close what waits on the user".into(), is_enabled: true,
+            clock: "awaiting_user".into(), amount: "7".into(), unit: "days".into(), calendar: String::new(),
+            all: vec![], any: vec![],
+            actions: vec![
+                action("set_status", "resolved", "", ""),
+                action("email_requester", "", "We closed {{ ticket.reference }}", "Hello {{ user.first_name }},\n\nwe closed your request after a week without news. Reply to open it again."),
+            ],
+        }).await.unwrap();
+        let escalation = format!("/admin/rules/escalations/{escalation_id}");
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -179,6 +189,7 @@ on_both_backends! { spawn_app;
             ("/admin/rules/business-hours", "admin-business-hours"), (calendar.as_str(), "admin-business-calendar"),
             ("/admin/rules/webhooks", "admin-webhooks"), (webhook.as_str(), "admin-webhook"),
             ("/admin/rules/triggers", "admin-triggers"), (trigger.as_str(), "admin-trigger"),
+            ("/admin/rules/escalations", "admin-escalations"), (escalation.as_str(), "admin-escalation"),
             ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
         ];
         // The checker itself finds what it should: an image without a text.

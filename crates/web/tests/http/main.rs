@@ -17,6 +17,7 @@ mod business_hours;
 mod client_address;
 mod csrf;
 mod errors_and_headers;
+mod escalations;
 mod front_page;
 mod health;
 mod help_tickets;

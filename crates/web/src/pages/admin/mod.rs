@@ -6,6 +6,7 @@ pub(crate) mod agents;
 mod api_keys;
 mod branding;
 mod business_hours;
+mod escalations;
 mod help_center;
 mod jobs;
 mod logs;
@@ -54,6 +55,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(api_keys::routes())
         .merge(business_hours::routes())
         .merge(triggers::routes())
+        .merge(escalations::routes())
         .merge(webhooks::routes())
 }
 
@@ -133,6 +135,7 @@ impl AdminMenu {
             "Business rules",
             &[
                 ("/admin/rules/triggers", "Triggers"),
+                ("/admin/rules/escalations", "Escalations"),
                 ("/admin/rules/business-hours", "Business hours"),
                 ("/admin/rules/webhooks", "Webhooks"),
             ],

@@ -22,9 +22,6 @@ use crate::forms::HtmlForm;
 use crate::pages::{path_id, render, render_form};
 
 const LIST: &str = "/admin/rules/triggers";
-/// Empty rows a form offers beyond those in use.
-const SPARE_CONDITIONS: usize = 2;
-const SPARE_ACTIONS: usize = 2;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -95,6 +92,127 @@ struct TriggerForm {
     action_body: Vec<String>,
 }
 
+/// A rule's conditions and actions as the form's rows, with empty ones
+/// to fill in (shared by triggers and escalations).
+pub(super) struct RuleRows {
+    all: Vec<ConditionRow>,
+    any: Vec<ConditionRow>,
+    pub actions: Vec<ActionRow>,
+    /// Every field a condition may look at: (key, words).
+    pub condition_fields: Vec<(String, String)>,
+}
+
+/// Empty rows a form offers beyond those in use.
+const SPARE_CONDITIONS: usize = 2;
+const SPARE_ACTIONS: usize = 2;
+
+impl RuleRows {
+    pub(super) fn new(
+        all: &[ConditionRow],
+        any: &[ConditionRow],
+        actions: &[ActionRow],
+        fields: &[(i64, String)],
+    ) -> RuleRows {
+        let spare = |rows: &[ConditionRow]| {
+            let mut rows = rows.to_vec();
+            rows.extend(std::iter::repeat_n(
+                ConditionRow::default(),
+                SPARE_CONDITIONS,
+            ));
+            rows
+        };
+        let mut actions = actions.to_vec();
+        actions.extend(std::iter::repeat_n(ActionRow::default(), SPARE_ACTIONS));
+        RuleRows {
+            all: spare(all),
+            any: spare(any),
+            actions,
+            condition_fields: CONDITION_FIELDS
+                .iter()
+                .map(|(key, words)| ((*key).to_owned(), (*words).to_owned()))
+                .chain(
+                    fields
+                        .iter()
+                        .map(|(id, name)| (format!("field:{id}"), format!("Field: {name}"))),
+                )
+                .collect(),
+        }
+    }
+
+    pub(super) fn groups(&self) -> [(&'static str, &[ConditionRow], &'static str); 2] {
+        [
+            ("all", &self.all, "All of these hold"),
+            (
+                "any",
+                &self.any,
+                "And at least one of these (leave empty for none)",
+            ),
+        ]
+    }
+
+    pub(super) fn operators(&self) -> Vec<(&'static str, &'static str)> {
+        Operator::ALL
+            .iter()
+            .map(|operator| (operator.key(), operator.label()))
+            .collect()
+    }
+
+    pub(super) fn action_kinds(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        ACTION_KINDS
+            .iter()
+            .filter(|(key, _, _)| !key.is_empty())
+            .copied()
+            .collect()
+    }
+
+    /// The inputs an action takes, for the page's script.
+    pub(super) fn takes_inputs(&self, kind: &str) -> &'static str {
+        match kind {
+            "email_address" => "value subject body",
+            kind if kind.starts_with("email_") => "subject body",
+            "add_note" => "body",
+            "assign_nobody" | "stop" => "",
+            _ => "value",
+        }
+    }
+}
+
+/// The condition and action rows of a rule form, as parallel lists.
+#[derive(Debug, Default)]
+pub(super) struct RowFields {
+    pub all_field: Vec<String>,
+    pub all_operator: Vec<String>,
+    pub all_value: Vec<String>,
+    pub any_field: Vec<String>,
+    pub any_operator: Vec<String>,
+    pub any_value: Vec<String>,
+    pub action_kind: Vec<String>,
+    pub action_value: Vec<String>,
+    pub action_subject: Vec<String>,
+    pub action_body: Vec<String>,
+}
+
+impl RowFields {
+    pub(super) fn all(&self) -> Vec<ConditionRow> {
+        condition_rows(&self.all_field, &self.all_operator, &self.all_value)
+    }
+
+    pub(super) fn any(&self) -> Vec<ConditionRow> {
+        condition_rows(&self.any_field, &self.any_operator, &self.any_value)
+    }
+
+    pub(super) fn actions(&self) -> Vec<ActionRow> {
+        (0..self.action_kind.len())
+            .map(|index| ActionRow {
+                kind: nth(&self.action_kind, index),
+                value: nth(&self.action_value, index),
+                subject: nth(&self.action_subject, index),
+                body: nth(&self.action_body, index),
+            })
+            .collect()
+    }
+}
+
 fn nth(list: &[String], index: usize) -> String {
     list.get(index).cloned().unwrap_or_default()
 }
@@ -111,17 +229,22 @@ fn condition_rows(fields: &[String], operators: &[String], values: &[String]) ->
 
 impl TriggerForm {
     fn input(self) -> TriggerInput {
+        let rows = RowFields {
+            all_field: self.all_field,
+            all_operator: self.all_operator,
+            all_value: self.all_value,
+            any_field: self.any_field,
+            any_operator: self.any_operator,
+            any_value: self.any_value,
+            action_kind: self.action_kind,
+            action_value: self.action_value,
+            action_subject: self.action_subject,
+            action_body: self.action_body,
+        };
         TriggerInput {
-            all: condition_rows(&self.all_field, &self.all_operator, &self.all_value),
-            any: condition_rows(&self.any_field, &self.any_operator, &self.any_value),
-            actions: (0..self.action_kind.len())
-                .map(|index| ActionRow {
-                    kind: nth(&self.action_kind, index),
-                    value: nth(&self.action_value, index),
-                    subject: nth(&self.action_subject, index),
-                    body: nth(&self.action_body, index),
-                })
-                .collect(),
+            all: rows.all(),
+            any: rows.any(),
+            actions: rows.actions(),
             name: self.name,
             is_enabled: self.is_enabled,
             events: self.event,
@@ -140,12 +263,7 @@ struct TriggerPage<'a> {
     /// `None` for a new trigger.
     id: Option<i64>,
     input: TriggerInput,
-    /// Rows with spares added.
-    all: Vec<ConditionRow>,
-    any: Vec<ConditionRow>,
-    actions: Vec<ActionRow>,
-    /// Every field a condition may look at: (key, words).
-    condition_fields: Vec<(String, String)>,
+    rows: RuleRows,
     errors: FieldErrors,
     notice: Option<&'static str>,
     test: Option<TriggerTest>,
@@ -177,43 +295,6 @@ impl TriggerPage<'_> {
 
     fn channels(&self) -> &'static [(&'static str, &'static str)] {
         &CHANNELS
-    }
-
-    fn operators(&self) -> Vec<(&'static str, &'static str)> {
-        Operator::ALL
-            .iter()
-            .map(|operator| (operator.key(), operator.label()))
-            .collect()
-    }
-
-    fn action_kinds(&self) -> Vec<(&'static str, &'static str, &'static str)> {
-        ACTION_KINDS
-            .iter()
-            .filter(|(key, _, _)| !key.is_empty())
-            .copied()
-            .collect()
-    }
-
-    fn groups(&self) -> [(&'static str, &[ConditionRow], &'static str); 2] {
-        [
-            ("all", &self.all, "All of these hold"),
-            (
-                "any",
-                &self.any,
-                "And at least one of these (leave empty for none)",
-            ),
-        ]
-    }
-
-    /// The inputs an action takes, for the page's script.
-    fn takes_inputs(&self, kind: &str) -> &'static str {
-        match kind {
-            "email_address" => "value subject body",
-            kind if kind.starts_with("email_") => "subject body",
-            "add_note" => "body",
-            "assign_nobody" | "stop" => "",
-            _ => "value",
-        }
     }
 
     fn takes(list: &[String], key: &str) -> bool {
@@ -250,37 +331,20 @@ struct Shown {
 
 fn trigger_page(admin: &AdminSession, shown: Shown) -> WebResult<Response> {
     let has_errors = !shown.errors.is_empty();
-    let spare = |rows: &[ConditionRow]| {
-        let mut rows = rows.to_vec();
-        rows.extend(std::iter::repeat_n(
-            ConditionRow::default(),
-            SPARE_CONDITIONS,
-        ));
-        rows
-    };
-    let mut actions = shown.input.actions.clone();
-    actions.extend(std::iter::repeat_n(ActionRow::default(), SPARE_ACTIONS));
-    let condition_fields = CONDITION_FIELDS
-        .iter()
-        .map(|(key, words)| ((*key).to_owned(), (*words).to_owned()))
-        .chain(
-            shown
-                .fields
-                .iter()
-                .map(|(id, name)| (format!("field:{id}"), format!("Field: {name}"))),
-        )
-        .collect();
+    let rows = RuleRows::new(
+        &shown.input.all,
+        &shown.input.any,
+        &shown.input.actions,
+        &shown.fields,
+    );
     render_form(
         &TriggerPage {
             chrome: admin.chrome(),
             menu: AdminMenu { current: LIST },
             csrf_token: admin.csrf_token(),
             id: shown.id,
-            all: spare(&shown.input.all),
-            any: spare(&shown.input.any),
-            actions,
             input: shown.input,
-            condition_fields,
+            rows,
             errors: shown.errors,
             notice: shown.notice,
             test: shown.test,

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Triggers benchmark: a seeded instance per backend; notes added through
+the API one after another with no trigger and then with 200 enabled
+triggers (each with a department condition that holds and a message
+pattern that does not, so every trigger is evaluated in full). Reports the
+API request's latency (median, p99) in both cases, the rules job's own
+evaluation time per event as the server logs it (median, p99), and the
+time from a ticket being created until a rule's change is on it (the
+200th trigger matches those tickets), read back through the API.
+
+    scripts/bench rules [--tickets 100000] [--notes 400] [--triggers 200]
+                        [--backends sqlite,postgres]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+
+from bench import BINARY, Server, run, sql, free_port
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
+
+
+def api(base, key, method, path, body=None):
+    request = urllib.request.Request(
+        base + path, data=None if body is None else json.dumps(body).encode(), method=method,
+        headers={"Authorization": f"key {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read() or b"{}")
+
+
+def add_notes(base, key, ticket_ids, count):
+    """Notes on the tickets in turn; each request's latency in ms."""
+    latencies = []
+    for number in range(count):
+        ticket = ticket_ids[number % len(ticket_ids)]
+        started = time.perf_counter()
+        api(base, key, "POST", f"/api/v2/tickets/{ticket}/messages",
+            {"message": f"Rules benchmark note {number}: nothing to see.", "is_note": True})
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def rule_micros(log_path, since):
+    """The rules job's evaluation times logged after byte `since`."""
+    with open(log_path, errors="replace") as log:
+        log.seek(since)
+        return [int(match) / 1000 for match in re.findall(r"micros=(\d+)", log.read())]
+
+
+def trigger_rows(count, department):
+    rows = []
+    for number in range(count):
+        last = number == count - 1
+        definition = {
+            "events": ["new_ticket", "new_reply", "ticket_updated"],
+            "all": [{"field": {"kind": "department"}, "operator": "is", "value": str(department)}]
+            + ([{"field": {"kind": "subject"}, "operator": "contains", "value": "rules-bench-hit"}] if last else
+               [{"field": {"kind": "message"}, "operator": "matches", "value": rf"order\s+#?{number}\d{{4,}}\b"}]),
+            "any": [],
+            "actions": [{"type": "add_labels", "labels": ["hit" if last else f"bench-{number}"]}],
+        }
+        rows.append((f"Bench {number}", number + 1, json.dumps(definition).replace("'", "''")))
+    return rows
+
+
+def bench_backend(backend, arguments, work):
+    data_dir = os.path.join(work, backend)
+    os.makedirs(data_dir)
+    if backend == "sqlite":
+        database_url = f"sqlite:{data_dir}/ferrodesk.db"
+    else:
+        name = f"ferrodesk_rules_{os.getpid()}"
+        run(["psql", "-q", arguments.postgres, "-c", f"CREATE DATABASE {name}"], os.environ)
+        database_url = arguments.postgres.rsplit("/", 1)[0] + "/" + name
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FERRODESK_")}
+    env.update(
+        FERRODESK_DATA_DIR=data_dir, FERRODESK_DATABASE_URL=database_url,
+        FERRODESK_LISTEN=f"127.0.0.1:{port}", FERRODESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        RUST_LOG="warn,ferrodesk_app::rules=debug",
+    )
+    seeded = run([BINARY, "seed", "--tickets", str(arguments.tickets), "--users", "5000", "--agents", "20", "--articles", "10"], env).stdout
+    admin = re.search(r" as (\S+) \(or agent1", seeded).group(1)
+    key = run([BINARY, "apikey", "create", "--agent", admin, "--name", "rules-bench"], env).stdout.strip()
+    sql(backend, database_url, "UPDATE settings SET value = '{\"requests_per_minute\":1000000}' WHERE key = 'api'")
+    department = int(sql(backend, database_url, "SELECT department_id FROM tickets GROUP BY department_id ORDER BY COUNT(*) DESC LIMIT 1")[0][0])
+    ticket_ids = [int(row[0]) for row in sql(backend, database_url, f"SELECT id FROM tickets WHERE department_id = {department} ORDER BY id DESC LIMIT 200")]
+    log_path = os.path.join(work, f"{backend}.log")
+    server = Server(env, log_path)
+    try:
+        base = server.base
+        add_notes(base, key, ticket_ids, 50)  # warm-up
+        without = add_notes(base, key, ticket_ids, arguments.notes)
+        now = int(time.time() * 1000)
+        values = ", ".join(f"('{name}', {position}, TRUE, '{definition}', {now}, {now})" for name, position, definition in trigger_rows(arguments.triggers, department))
+        sql(backend, database_url, f"INSERT INTO triggers (name, position, is_enabled, definition, created_at, updated_at) VALUES {values}")
+        time.sleep(1)
+        add_notes(base, key, ticket_ids, 50)  # the node reads the triggers
+        since = os.path.getsize(log_path)
+        with_triggers = add_notes(base, key, ticket_ids, arguments.notes)
+        time.sleep(2)
+        evaluation = rule_micros(log_path, since)
+        lags = []
+        for number in range(arguments.hits):
+            started = time.perf_counter()
+            created = api(base, key, "POST", "/api/v2/tickets", {
+                "subject": f"rules-bench-hit {number}", "message": "Please look.",
+                "person": {"email": "rules.bench@example.org", "name": "Rules Bench"},
+                "department": department, "urgency": 3, "send_receipt": False,
+            })
+            ticket = created["data"]["id"]
+            while "hit" not in api(base, key, "GET", f"/api/v2/tickets/{ticket}")["data"]["labels"]:
+                if time.perf_counter() - started > 10:
+                    raise RuntimeError(f"the rule never ran on ticket {ticket}")
+                time.sleep(0.002)
+            lags.append((time.perf_counter() - started) * 1000)
+        return {
+            "backend": backend,
+            "without": without, "with": with_triggers, "evaluation": evaluation, "lags": lags,
+        }
+    finally:
+        server.stop()
+
+
+def line(name, values):
+    return f"| {name} | {statistics.median(values):.2f} | {percentile(values, 0.99):.2f} | {len(values)} |"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--notes", type=int, default=400)
+    parser.add_argument("--triggers", type=int, default=200)
+    parser.add_argument("--hits", type=int, default=100)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--postgres", default=os.environ.get("FERRODESK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    arguments = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="ferrodesk-rules-bench-")
+    report = [f"Command: `scripts/bench rules {' '.join(sys.argv[1:])}`", ""]
+    try:
+        for backend in arguments.backends.split(","):
+            print(f"== {backend}", file=sys.stderr)
+            result = bench_backend(backend, arguments, work)
+            added = statistics.median(result["with"]) - statistics.median(result["without"])
+            report += [
+                f"### {backend}, {arguments.tickets:,} tickets, {arguments.triggers} triggers", "",
+                "| measure (ms) | median | p99 | samples |", "|---|---|---|---|",
+                line("API note, no trigger", result["without"]),
+                line(f"API note, {arguments.triggers} triggers", result["with"]),
+                line(f"rules job: evaluating {arguments.triggers} triggers per event", result["evaluation"]),
+                line("ticket created → a rule's change on it (API round trips included)", result["lags"]),
+                "", f"Added to the note's request at the median: {added:.2f} ms.", "",
+            ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
