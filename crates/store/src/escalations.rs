@@ -255,7 +255,7 @@ impl Escalations<'_> {
             for status in statuses {
                 list.push_bind(*status);
             }
-            builder.push(") ORDER BY id LIMIT ").push_bind(limit);
+            builder.push(") ORDER BY id LIMIT +").push_bind(limit);
             builder.build_query_as::<TicketClock>().fetch_all(pool).await?
         }))
     }
@@ -280,12 +280,12 @@ impl Escalations<'_> {
             Backend::Sqlite(_) => {
                 "UPDATE escalation_timers SET state = 'queued' WHERE (escalation_id, ticket_id) IN \
                  (SELECT escalation_id, ticket_id FROM escalation_timers WHERE state = 'waiting' AND due_at <= $1 \
-                  ORDER BY due_at LIMIT $2) AND state = 'waiting' RETURNING escalation_id, ticket_id, basis_at"
+                  ORDER BY due_at LIMIT +$2) AND state = 'waiting' RETURNING escalation_id, ticket_id, basis_at"
             }
             Backend::Postgres(_) => {
                 "UPDATE escalation_timers SET state = 'queued' WHERE (escalation_id, ticket_id) IN \
                  (SELECT escalation_id, ticket_id FROM escalation_timers WHERE state = 'waiting' AND due_at <= $1 \
-                  ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED) AND state = 'waiting' \
+                  ORDER BY due_at LIMIT +$2 FOR UPDATE SKIP LOCKED) AND state = 'waiting' \
                  RETURNING escalation_id, ticket_id, basis_at"
             }
         };

@@ -62,11 +62,14 @@ impl RulesEvent {
     }
 }
 
+/// A ticket-log line: (field, before, after).
+pub(crate) type LogLine = (&'static str, Option<String>, Option<String>);
+
 /// What the rules of an event do, gathered before anything is written.
 #[derive(Debug, Default)]
 pub(crate) struct Plan {
     /// Each trigger that fired with its log lines.
-    pub steps: Vec<(String, Vec<(&'static str, Option<String>, Option<String>)>)>,
+    pub steps: Vec<(String, Vec<LogLine>)>,
     pub notes: Vec<(String, String)>,
     pub mails: Vec<ComposedMail>,
     pub cc_ids: Vec<i64>,
@@ -202,7 +205,7 @@ impl App {
             .await?;
         let changed = model != before;
         // Webhooks hear of the event with the ticket as the rules left it.
-        let ticket_json = self.webhook_ticket(&scene, &model).await?;
+        let ticket_json = self.webhook_ticket(scene, &model).await?;
         let mut deliveries = Vec::new();
         for hook in &webhooks {
             deliveries.push((hook.id, event.webhook_event().to_owned(), None));
@@ -1116,7 +1119,7 @@ pub(crate) fn log_lines(
     after: &TicketModel,
     priority_names: &HashMap<i64, String>,
     field_names: &HashMap<i64, String>,
-) -> Vec<(&'static str, Option<String>, Option<String>)> {
+) -> Vec<LogLine> {
     let mut lines = Vec::new();
     let mut note = |field: &'static str, old: Option<String>, new: Option<String>| {
         if old != new {
