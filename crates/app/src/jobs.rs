@@ -354,6 +354,7 @@ impl App {
             ferrodesk_store::AGENT_NOTICE_JOB_KIND => self.notify_agents_job(&job.payload).await,
             ferrodesk_store::TICKET_RULES_JOB_KIND => self.ticket_rules_job(job, owner).await,
             ferrodesk_store::ESCALATION_JOB_KIND => self.escalation_job(job, owner).await,
+            ferrodesk_store::SLA_BREACH_JOB_KIND => self.sla_breach_job(job, owner).await,
             ferrodesk_store::ESCALATION_BACKFILL_JOB_KIND => {
                 self.escalation_backfill_job(job).await
             }

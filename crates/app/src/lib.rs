@@ -184,6 +184,7 @@ struct Inner {
     outbound_policy: webhooks::OutboundPolicy,
     triggers: rules::TriggerCache,
     escalations: rules::EscalationCache,
+    slas: rules::SlaCache,
 }
 
 /// How an application is set up besides its store and key.
@@ -267,6 +268,7 @@ impl App {
                 outbound_policy: options.outbound_policy,
                 triggers: rules::TriggerCache::default(),
                 escalations: rules::EscalationCache::default(),
+                slas: rules::SlaCache::default(),
             }),
         })
     }

@@ -10,7 +10,7 @@ use crate::tickets::AgentContext;
 use crate::{Actor, App, AppError, AppResult, Caller, FieldErrors};
 
 /// The columns a view may show, by key, with their headings.
-pub const VIEW_COLUMNS: [(&str, &str); 13] = [
+pub const VIEW_COLUMNS: [(&str, &str); 14] = [
     ("reference", "Reference"),
     ("requester", "Requester"),
     ("organization", "Organization"),
@@ -24,6 +24,7 @@ pub const VIEW_COLUMNS: [(&str, &str); 13] = [
     ("department", "Department"),
     ("created", "Created"),
     ("updated", "Updated"),
+    ("sla_due", "SLA due"),
 ];
 
 /// What the plain list shows.

@@ -37,6 +37,7 @@ mod search;
 mod seed;
 mod sessions;
 mod settings;
+mod slas;
 mod snippets;
 mod ticket_fields;
 mod ticket_views;
@@ -85,6 +86,7 @@ pub use resets::{LinkPurpose, NewPasswordLink};
 pub use search::{MATCH_END, MATCH_START, SearchHit};
 pub use seed::{SeedAttachment, SeedBatch, SeedIds, SeedMessage, SeedTicket, SeedUser};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
+pub use slas::{NO_SLA_DUE, SLA_BREACH_JOB_KIND, SlaRecord, SlaWrite, TargetRecord, TargetsWrite};
 pub use snippets::{SnippetRecord, SnippetWrite};
 pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
@@ -140,6 +142,7 @@ pub mod handles {
     pub use crate::seed::Seed;
     pub use crate::sessions::Sessions;
     pub use crate::settings::SettingRows;
+    pub use crate::slas::Slas;
     pub use crate::snippets::Snippets;
     pub use crate::ticket_fields::TicketFields;
     pub use crate::ticket_views::TicketViews;

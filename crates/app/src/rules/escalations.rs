@@ -306,7 +306,12 @@ impl App {
             .store()
             .escalations()
             .queue_due_timers(self.now(), SCHEDULER_BATCH)
-            .await?;
+            .await?
+            + self
+                .store()
+                .slas()
+                .queue_due_breaches(self.now(), SCHEDULER_BATCH)
+                .await?;
         if queued > 0 {
             tracing::info!(
                 queued,
@@ -455,16 +460,13 @@ impl App {
             plan.absorb(more);
             model
         };
-        self.write_plan(
-            &scene,
-            &event,
-            plan,
-            model,
-            Some((due.escalation_id, due.basis_at)),
+        let mark = super::run::JobMark {
             job_id,
             owner,
-        )
-        .await
+            fired_timer: Some((due.escalation_id, due.basis_at)),
+            breached: None,
+        };
+        self.write_plan(&scene, &event, plan, model, mark).await
     }
 
     /// The backfill job: starts the escalation's timers on the tickets

@@ -14,6 +14,8 @@ pub mod definition;
 mod escalation_forms;
 mod escalations;
 mod run;
+mod sla_forms;
+mod slas;
 mod triggers;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,9 +29,13 @@ pub use definition::{
 };
 pub use escalation_forms::{EscalationInput, EscalationSummary, EscalationView};
 pub use escalations::{Clock, EscalationDefinition, SCHEDULER_BATCH};
+pub use ferrodesk_store::NO_SLA_DUE;
 pub use run::MAX_CHAIN_ROUNDS;
 
 pub(crate) use escalations::EscalationCache;
+pub use sla_forms::{SlaInput, SlaSummary, SlaTargetView, SlaView};
+pub(crate) use slas::SlaCache;
+pub use slas::{SlaDefinition, TARGETS, TargetTime};
 pub use triggers::{
     ACTION_KINDS, ActionRow, CONDITION_FIELDS, ConditionRow, TriggerInput, TriggerSummary,
     TriggerTest, TriggerView,

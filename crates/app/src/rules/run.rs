@@ -62,6 +62,16 @@ impl RulesEvent {
     }
 }
 
+/// Which job writes an outcome, and what it marks done with it.
+pub(crate) struct JobMark<'a> {
+    pub job_id: i64,
+    pub owner: &'a str,
+    /// An escalation timer: (escalation, basis).
+    pub fired_timer: Option<(i64, i64)>,
+    /// A missed SLA target: (target, due time).
+    pub breached: Option<(&'a str, i64)>,
+}
+
 /// A ticket-log line: (field, before, after).
 pub(crate) type LogLine = (&'static str, Option<String>, Option<String>);
 
@@ -146,7 +156,11 @@ impl App {
         let triggers = self.active_triggers().await?;
         let webhooks = self.webhooks_for(event.webhook_event()).await?;
         let escalations = self.active_escalations().await?;
-        if triggers.triggers.is_empty() && webhooks.is_empty() && escalations.escalations.is_empty()
+        let slas = self.active_slas().await?;
+        if triggers.triggers.is_empty()
+            && webhooks.is_empty()
+            && escalations.escalations.is_empty()
+            && slas.slas.is_empty()
         {
             return Ok(RuleWrite::Written);
         }
@@ -161,28 +175,37 @@ impl App {
             micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             "rules ran"
         );
-        self.write_plan(&scene, event, plan, model, None, job_id, owner)
-            .await
+        let mark = JobMark {
+            job_id,
+            owner,
+            fired_timer: None,
+            breached: None,
+        };
+        self.write_plan(&scene, event, plan, model, mark).await
     }
 
     /// Writes what rules did to a ticket (with the event's webhook
     /// deliveries and the ticket's escalation timers) in one transaction
     /// that removes their job.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn write_plan(
         &self,
         scene: &Scene,
         event: &RulesEvent,
         plan: Plan,
         model: TicketModel,
-        fired_timer: Option<(i64, i64)>,
-        job_id: i64,
-        owner: &str,
+        mark: JobMark<'_>,
     ) -> AppResult<RuleWrite> {
+        let JobMark {
+            job_id,
+            owner,
+            fired_timer,
+            breached,
+        } = mark;
+        let by_job = fired_timer.is_some() || breached.is_some();
         let before = scene.model.clone();
-        let webhooks = if fired_timer.is_some() && model == before {
+        let webhooks = if by_job && model == before {
             Vec::new()
-        } else if fired_timer.is_some() {
+        } else if by_job {
             self.webhooks_for("ticket.updated").await?
         } else {
             self.webhooks_for(event.webhook_event()).await?
@@ -203,6 +226,7 @@ impl App {
                 status_since,
             )
             .await?;
+        let targets = self.sla_targets_for(scene, &model, event, breached).await?;
         let changed = model != before;
         // Webhooks hear of the event with the ticket as the rules left it.
         let ticket_json = self.webhook_ticket(scene, &model).await?;
@@ -219,7 +243,8 @@ impl App {
         }
         let nothing_to_do = plan.steps.is_empty()
             && timers.is_empty()
-            && fired_timer.is_none()
+            && targets.is_none()
+            && !by_job
             && plan.notes.is_empty()
             && plan.mails.is_empty()
             && plan.cc_ids.is_empty()
@@ -331,6 +356,14 @@ impl App {
             deliveries: &new_deliveries,
             round_robin: &plan.round_robin,
             timers: &timers,
+            targets: targets.as_ref().map(|(rows, due_at, warn_at)| {
+                ferrodesk_store::TargetsWrite {
+                    targets: rows,
+                    due_at: *due_at,
+                    warn_at: *warn_at,
+                }
+            }),
+            breached,
             fired_timer,
             job_id,
             lease_owner: owner,

@@ -304,6 +304,13 @@ impl App {
                     }
                     _ => notices.push("has: takes attachment.".to_owned()),
                 },
+                FilterKey::Sla => match value.to_lowercase().as_str() {
+                    "warning" | "warn" => add(SearchCondition::SlaWarning(self.now().millis())),
+                    "failed" | "missed" | "breached" => {
+                        add(SearchCondition::SlaFailed(self.now().millis()));
+                    }
+                    _ => notices.push("sla: takes warning or failed.".to_owned()),
+                },
                 FilterKey::Is => match value.to_lowercase().as_str() {
                     "note" | "notes" if !raw.negated => notes_only = true,
                     "unassigned" => add(SearchCondition::Agent(None)),

@@ -29,6 +29,7 @@ pub enum FilterKey {
     Updated,
     Has,
     Is,
+    Sla,
 }
 
 impl FilterKey {
@@ -46,6 +47,7 @@ impl FilterKey {
             "updated" => FilterKey::Updated,
             "has" => FilterKey::Has,
             "is" => FilterKey::Is,
+            "sla" => FilterKey::Sla,
             _ => return None,
         })
     }

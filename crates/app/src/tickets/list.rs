@@ -171,6 +171,8 @@ pub struct AgentListPage {
     /// The agent's saved views, each with how many tickets it holds.
     pub saved_views: Vec<(crate::SavedView, i64)>,
     pub departments: Vec<crate::DepartmentNode>,
+    /// Whether any SLA is switched on (the page then offers its filters).
+    pub has_slas: bool,
 }
 
 /// The tickets beside one in a list.
@@ -480,6 +482,7 @@ impl App {
             bulk,
             saved_views,
             departments,
+            has_slas: !self.active_slas().await?.slas.is_empty(),
         })
     }
 

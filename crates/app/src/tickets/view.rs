@@ -61,6 +61,8 @@ pub struct TicketView {
     pub macros: Vec<(i64, String)>,
     /// When the view was read, for "5 min ago".
     pub read_at: i64,
+    /// The SLA that applies and each of its targets.
+    pub sla: Option<(String, Vec<crate::rules::SlaTargetView>)>,
 }
 
 /// Other tickets of the requester shown beside a ticket.
@@ -186,6 +188,7 @@ impl App {
             fields,
         } = self.state_of(ticket).await?;
         Ok(TicketView {
+            sla: self.ticket_sla(ticket.id).await?,
             read_at: self.now().millis(),
             macros,
             reply_signature: self

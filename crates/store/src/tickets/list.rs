@@ -114,10 +114,12 @@ pub enum TicketSortKey {
     Assignee,
     Team,
     Department,
+    /// The earliest due time of the running SLA targets; none last.
+    SlaDue,
 }
 
 impl TicketSortKey {
-    pub const ALL: [TicketSortKey; 12] = [
+    pub const ALL: [TicketSortKey; 13] = [
         TicketSortKey::Updated,
         TicketSortKey::Created,
         TicketSortKey::Reference,
@@ -130,6 +132,7 @@ impl TicketSortKey {
         TicketSortKey::Assignee,
         TicketSortKey::Team,
         TicketSortKey::Department,
+        TicketSortKey::SlaDue,
     ];
 
     /// The key of the list column it sorts.
@@ -147,6 +150,7 @@ impl TicketSortKey {
             TicketSortKey::Assignee => "assignee",
             TicketSortKey::Team => "team",
             TicketSortKey::Department => "department",
+            TicketSortKey::SlaDue => "sla_due",
         }
     }
 
@@ -178,6 +182,7 @@ impl TicketSortKey {
                 | TicketSortKey::Urgency
                 | TicketSortKey::Subject
                 | TicketSortKey::Reference
+                | TicketSortKey::SlaDue
         )
     }
 
@@ -185,7 +190,10 @@ impl TicketSortKey {
     fn is_column(self) -> bool {
         matches!(
             self,
-            TicketSortKey::Updated | TicketSortKey::Created | TicketSortKey::Urgency
+            TicketSortKey::Updated
+                | TicketSortKey::Created
+                | TicketSortKey::Urgency
+                | TicketSortKey::SlaDue
         )
     }
 
@@ -233,6 +241,7 @@ impl TicketSortKey {
                 "COALESCE((SELECT lower(sd.name) FROM departments sd WHERE sd.id = t.department_id), '')",
                 true,
             ),
+            TicketSortKey::SlaDue => ("t.sla_due_at", false),
         }
     }
 

@@ -83,6 +83,10 @@ pub struct TicketRecord {
     pub priority_name: Option<String>,
     /// Raised to revoke the access codes mailed so far.
     pub access_generation: i64,
+    /// The earliest due time and warning of its running SLA targets
+    /// (`NO_SLA_DUE` when none runs).
+    pub sla_due_at: i64,
+    pub sla_warn_at: i64,
 }
 
 /// A ticket's columns with the names of what it points to. The names are
@@ -106,7 +110,7 @@ const TICKET_COLUMNS: &str = "t.id, t.reference, t.subject, t.status, t.urgency,
     (SELECT lk.name FROM people lk WHERE lk.id = t.locked_by_id) AS locked_by_name, \
     t.locked_until, t.priority_id, \
     (SELECT pr.name FROM ticket_priorities pr WHERE pr.id = t.priority_id) AS priority_name, \
-    t.access_generation";
+    t.access_generation, t.sla_due_at, t.sla_warn_at";
 
 impl Tickets<'_> {
     pub async fn get_ticket(&self, id: i64) -> StoreResult<Option<TicketRecord>> {

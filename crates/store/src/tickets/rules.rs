@@ -57,6 +57,11 @@ pub struct RuleOutcome<'a> {
     /// The escalation timer whose job this is: (escalation, basis), marked
     /// done in the same transaction.
     pub fired_timer: Option<(i64, i64)>,
+    /// The ticket's SLA targets as they are to be, when they change.
+    pub targets: Option<crate::TargetsWrite<'a>>,
+    /// The missed target whose breach job this is: (target, due time),
+    /// marked failed in the same transaction.
+    pub breached: Option<(&'a str, i64)>,
     /// The rules job: its id and the lease owner running it.
     pub job_id: i64,
     pub lease_owner: &'a str,
@@ -103,6 +108,22 @@ impl super::Tickets<'_> {
                 .await?
                 .rows_affected();
                 if fired != 1 {
+                    transaction.rollback().await?;
+                    return Ok(RuleWrite::LeaseLost);
+                }
+            }
+            if let Some((target, due_at)) = outcome.breached {
+                let marked = sqlx::query(
+                    "UPDATE ticket_slas SET state = 'failed' \
+                     WHERE ticket_id = $1 AND target = $2 AND due_at = $3 AND state = 'breaching'",
+                )
+                .bind(outcome.ticket_id)
+                .bind(target)
+                .bind(due_at)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+                if marked != 1 {
                     transaction.rollback().await?;
                     return Ok(RuleWrite::LeaseLost);
                 }
@@ -200,6 +221,9 @@ async fn write_outcome(
         }
     });
     crate::escalations::write_timers(connected, ticket_id, outcome.timers).await?;
+    if let Some(targets) = &outcome.targets {
+        crate::slas::write_targets(connected, ticket_id, targets).await?;
+    }
     let words_changed = !outcome.notes.is_empty()
         || outcome
             .properties

@@ -115,6 +115,11 @@ pub enum SearchCondition {
     Created(Comparison, i64),
     Updated(Comparison, i64),
     HasAttachment,
+    /// A running SLA target is past its warning, not yet due (at this
+    /// instant, Unix milliseconds).
+    SlaWarning(i64),
+    /// A running SLA target is past due.
+    SlaFailed(i64),
 }
 
 /// A condition, or its negation (`-label:vip`).
@@ -455,6 +460,16 @@ fn push_filters<DB: sqlx::Database>(
                     "EXISTS (SELECT 1 FROM ticket_messages am JOIN ticket_attachments aa ON aa.message_id = am.id \
                      WHERE am.ticket_id = t.id)",
                 );
+            }
+            SearchCondition::SlaWarning(now) => {
+                builder.push("t.sla_warn_at <= ");
+                builder.push_bind(*now);
+                builder.push(" AND t.sla_due_at > ");
+                builder.push_bind(*now);
+            }
+            SearchCondition::SlaFailed(now) => {
+                builder.push("t.sla_due_at <= ");
+                builder.push_bind(*now);
             }
         }
         builder.push(")");

@@ -121,6 +121,8 @@ pub(crate) struct ListParameters {
 #[template(path = "agent/tickets.html")]
 struct ListPage {
     chrome: Chrome,
+    /// Whether any SLA is on (the SLA filters are offered).
+    has_slas: bool,
     view: String,
     status: String,
     department: String,
@@ -180,6 +182,27 @@ impl ListPage {
     /// How long ago, in a few characters that never wrap.
     fn ago(&self, millis: &i64) -> String {
         relative_time(*millis, self.now)
+    }
+
+    /// A ticket's SLA due time in the list: (state, words); nothing when
+    /// no target runs.
+    fn sla_due(&self, ticket: &ferrodesk_app::TicketRecord) -> Option<(&'static str, String)> {
+        if ticket.sla_due_at == ferrodesk_app::rules::NO_SLA_DUE {
+            return None;
+        }
+        let minutes = (ticket.sla_due_at - self.now) / 60_000;
+        let words = |minutes: i64| match minutes {
+            0..=59 => format!("{minutes} min"),
+            60..=2879 => format!("{} h", minutes / 60),
+            _ => format!("{} d", minutes / 1_440),
+        };
+        Some(if ticket.sla_due_at <= self.now {
+            ("failed", format!("{} late", words(-minutes)))
+        } else if ticket.sla_warn_at <= self.now {
+            ("warning", format!("in {}", words(minutes)))
+        } else {
+            ("ok", format!("in {}", words(minutes)))
+        })
     }
 
     /// Whether the bulk controls offer a status: spam and deleted only to
@@ -258,7 +281,7 @@ impl ListPage {
 
 /// The columns a list may be sorted by, with the words of the order
 /// menu.
-const SORT_CHOICES: [(&str, &str); 12] = [
+const SORT_CHOICES: [(&str, &str); 13] = [
     ("updated", "Last activity"),
     ("created", "Created"),
     ("reference", "Reference"),
@@ -271,6 +294,7 @@ const SORT_CHOICES: [(&str, &str); 12] = [
     ("assignee", "Assignee"),
     ("team", "Team"),
     ("department", "Department"),
+    ("sla_due", "SLA due"),
 ];
 
 /// "just now", "5 min", "3 h", "2 d", then the date: what a list shows of
@@ -444,6 +468,7 @@ async fn list(
         bulk_limit: ferrodesk_app::BULK_LIMIT as i64,
         saved,
         saved_views: page.saved_views,
+        has_slas: page.has_slas,
         columns,
         all_columns: &VIEW_COLUMNS,
     })

@@ -43,6 +43,7 @@ mod scale;
 mod security;
 mod sessions;
 mod setup;
+mod slas;
 mod snippets;
 mod staff_login;
 mod ticket_actions;

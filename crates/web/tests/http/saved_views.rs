@@ -161,6 +161,7 @@ fn sort_value(key: ferrodesk_app::TicketSortKey, ticket: &ferrodesk_app::TicketR
         Key::Assignee => text(ticket.agent_name.as_deref()),
         Key::Team => text(ticket.team_name.as_deref()),
         Key::Department => text(Some(&ticket.department_name)),
+        Key::SlaDue => Sorted::Number(ticket.sla_due_at),
     }
 }
 

@@ -16,6 +16,7 @@ mod organization;
 mod outbox;
 mod permission_groups;
 mod security;
+mod slas;
 mod templates;
 mod ticket_settings;
 mod triggers;
@@ -56,6 +57,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(business_hours::routes())
         .merge(triggers::routes())
         .merge(escalations::routes())
+        .merge(slas::routes())
         .merge(webhooks::routes())
 }
 
@@ -136,6 +138,7 @@ impl AdminMenu {
             &[
                 ("/admin/rules/triggers", "Triggers"),
                 ("/admin/rules/escalations", "Escalations"),
+                ("/admin/rules/slas", "SLAs"),
                 ("/admin/rules/business-hours", "Business hours"),
                 ("/admin/rules/webhooks", "Webhooks"),
             ],

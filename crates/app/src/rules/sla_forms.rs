@@ -1,0 +1,477 @@
+//! SLAs for admins (the list and the form: targets in hours with their
+//! warnings, a calendar, criteria and the actions of a missed target), and
+//! a ticket's SLA as its page shows it.
+
+use ferrodesk_store::SlaWrite;
+
+use super::slas::{SlaDefinition, TARGETS, TargetTime};
+use super::triggers::{ActionRow, ConditionRow, find_by_name, name_of};
+use crate::audit::{Audit, Caller};
+use crate::{Actor, App, AppError, AppResult, FieldErrors};
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_ROWS: usize = 30;
+/// The longest target: a year of hours.
+const MAX_HOURS: f64 = 366.0 * 24.0;
+
+/// An SLA as the form sends and shows it. Times are hours ("4", "0.5").
+#[derive(Debug, Clone, Default)]
+pub struct SlaInput {
+    pub name: String,
+    pub is_enabled: bool,
+    /// A business-hours calendar's name; empty for wall time.
+    pub calendar: String,
+    /// (target key, hours, warn after hours), for each of `TARGETS`.
+    pub targets: Vec<(String, String, String)>,
+    pub all: Vec<ConditionRow>,
+    pub any: Vec<ConditionRow>,
+    pub actions: Vec<ActionRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlaSummary {
+    pub id: i64,
+    pub name: String,
+    pub is_enabled: bool,
+    /// "First response 4 h (warn at 3 h) · Resolution 40 h".
+    pub targets: String,
+    pub time: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlaView {
+    pub id: i64,
+    pub input: SlaInput,
+    pub fields: Vec<(i64, String)>,
+    pub calendars: Vec<String>,
+}
+
+/// One of a ticket's targets, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaTargetView {
+    pub label: &'static str,
+    /// `ok`, `warning`, `failed`, `paused` or `met`.
+    pub state: &'static str,
+    pub words: String,
+}
+
+fn hours_text(minutes: i64) -> String {
+    if minutes % 60 == 0 {
+        (minutes / 60).to_string()
+    } else {
+        format!("{:.2}", minutes as f64 / 60.0)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_owned()
+    }
+}
+
+fn minutes_of(text: &str) -> Option<i64> {
+    let hours: f64 = text.trim().replace(',', ".").parse().ok()?;
+    if !(hours > 0.0 && hours <= MAX_HOURS) {
+        return None;
+    }
+    // Whole minutes; a target shorter than a minute makes no sense.
+    let minutes = (hours * 60.0).round();
+    (minutes >= 1.0).then_some(minutes as i64)
+}
+
+/// "2 h 5 min", "45 min", "3 d 4 h".
+pub(crate) fn span_words(millis: i64) -> String {
+    let minutes = millis.max(0) / 60_000;
+    let (days, hours, minutes) = (minutes / 1_440, minutes % 1_440 / 60, minutes % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes} min"),
+        (0, _) if minutes > 0 => format!("{hours} h {minutes} min"),
+        (0, _) => format!("{hours} h"),
+        _ if hours > 0 => format!("{days} d {hours} h"),
+        _ => format!("{days} d"),
+    }
+}
+
+impl App {
+    async fn checked_sla(&self, input: &SlaInput) -> AppResult<(String, SlaDefinition)> {
+        let mut errors = FieldErrors::new();
+        let name = input.name.trim();
+        if name.is_empty() {
+            errors.add("name", "Give the SLA a name.");
+        } else if name.chars().count() > MAX_NAME_CHARS
+            || name
+                .chars()
+                .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
+        {
+            errors.add(
+                "name",
+                format!(
+                    "A name is at most {MAX_NAME_CHARS} characters, without control characters."
+                ),
+            );
+        }
+        let mut definition = SlaDefinition::default();
+        for (key, label) in TARGETS {
+            let Some((_, hours, warn)) = input.targets.iter().find(|(kind, _, _)| kind == key)
+            else {
+                continue;
+            };
+            if hours.trim().is_empty() {
+                continue;
+            }
+            let Some(minutes) = minutes_of(hours) else {
+                errors.add(
+                    key,
+                    format!("{label}: give the time in hours, more than 0 and at most a year."),
+                );
+                continue;
+            };
+            let warn_minutes = if warn.trim().is_empty() {
+                minutes
+            } else {
+                match minutes_of(warn) {
+                    Some(warn) if warn <= minutes => warn,
+                    _ => {
+                        errors.add(key, format!("{label}: the warning comes after more than 0 hours and no later than the target."));
+                        continue;
+                    }
+                }
+            };
+            let time = Some(TargetTime {
+                minutes,
+                warn_minutes,
+            });
+            match key {
+                "first_response" => definition.first_response = time,
+                "next_response" => definition.next_response = time,
+                _ => definition.resolution = time,
+            }
+        }
+        if definition.first_response.is_none()
+            && definition.next_response.is_none()
+            && definition.resolution.is_none()
+            && errors.is_empty()
+        {
+            errors.add("first_response", "Set at least one target.");
+        }
+        let names = self.rule_names().await?;
+        if !input.calendar.trim().is_empty() {
+            definition.calendar_id = find_by_name(&names.calendars, &input.calendar);
+            if definition.calendar_id.is_none() {
+                errors.add(
+                    "calendar",
+                    format!(
+                        "No business-hours calendar is called \"{}\".",
+                        input.calendar.trim()
+                    ),
+                );
+            }
+        }
+        for (group, rows) in [("all", &input.all), ("any", &input.any)] {
+            for (index, row) in rows
+                .iter()
+                .filter(|row| !row.field.is_empty())
+                .take(MAX_ROWS)
+                .enumerate()
+            {
+                match self.condition_of(&names, row).await {
+                    Ok(condition) if group == "all" => definition.all.push(condition),
+                    Ok(condition) => definition.any.push(condition),
+                    Err(problem) => {
+                        errors.add(group, format!("Condition {}: {problem}", index + 1))
+                    }
+                }
+            }
+        }
+        for (index, row) in input
+            .actions
+            .iter()
+            .filter(|row| !row.kind.is_empty())
+            .take(MAX_ROWS)
+            .enumerate()
+        {
+            match self.action_of(&names, row) {
+                Ok(action) => definition.actions.push(action),
+                Err(problem) => errors.add("actions", format!("Action {}: {problem}", index + 1)),
+            }
+        }
+        errors.into_result()?;
+        Ok((name.to_owned(), definition))
+    }
+
+    fn sla_time_words(&self, calendars: &[(i64, String)], definition: &SlaDefinition) -> String {
+        definition.calendar_id.map_or_else(
+            || "wall time".to_owned(),
+            |id| format!("working time of {}", name_of(calendars, id)),
+        )
+    }
+
+    /// Every SLA, in the order they are tried (admins).
+    pub async fn slas(&self, actor: &Actor) -> AppResult<Vec<SlaSummary>> {
+        actor.require_admin()?;
+        let names = self.rule_names().await?;
+        Ok(self
+            .store()
+            .slas()
+            .list_slas()
+            .await?
+            .into_iter()
+            .filter_map(|record| {
+                let definition: SlaDefinition = serde_json::from_str(&record.definition).ok()?;
+                let targets: Vec<String> = TARGETS
+                    .iter()
+                    .filter_map(|(key, label)| {
+                        let time = definition.target(key)?;
+                        let warn = if time.warn_minutes < time.minutes {
+                            format!(" (warn at {} h)", hours_text(time.warn_minutes))
+                        } else {
+                            String::new()
+                        };
+                        Some(format!("{label} {} h{warn}", hours_text(time.minutes)))
+                    })
+                    .collect();
+                Some(SlaSummary {
+                    id: record.id,
+                    name: record.name,
+                    is_enabled: record.is_enabled,
+                    targets: targets.join(" · "),
+                    time: self.sla_time_words(&names.calendars, &definition),
+                })
+            })
+            .collect())
+    }
+
+    /// Custom fields and calendars an SLA's form offers.
+    pub async fn sla_form_choices(
+        &self,
+        actor: &Actor,
+    ) -> AppResult<(Vec<(i64, String)>, Vec<String>)> {
+        self.escalation_form_choices(actor).await
+    }
+
+    pub async fn sla(&self, actor: &Actor, id: i64) -> AppResult<SlaView> {
+        actor.require_admin()?;
+        let record = self
+            .store()
+            .slas()
+            .get_sla(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let definition: SlaDefinition = serde_json::from_str(&record.definition)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let names = self.rule_names().await?;
+        let input = SlaInput {
+            name: record.name,
+            is_enabled: record.is_enabled,
+            calendar: definition
+                .calendar_id
+                .map(|id| name_of(&names.calendars, id))
+                .unwrap_or_default(),
+            targets: TARGETS
+                .iter()
+                .map(|(key, _)| {
+                    let time = definition.target(key);
+                    (
+                        (*key).to_owned(),
+                        time.map(|time| hours_text(time.minutes))
+                            .unwrap_or_default(),
+                        time.map(|time| hours_text(time.warn_minutes))
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            all: definition
+                .all
+                .iter()
+                .map(|condition| self.condition_row(&names, condition))
+                .collect(),
+            any: definition
+                .any
+                .iter()
+                .map(|condition| self.condition_row(&names, condition))
+                .collect(),
+            actions: definition
+                .actions
+                .iter()
+                .map(|action| self.action_row(&names, action))
+                .collect(),
+        };
+        Ok(SlaView {
+            id: record.id,
+            input,
+            fields: names.fields,
+            calendars: names.calendars.into_iter().map(|(_, name)| name).collect(),
+        })
+    }
+
+    pub async fn create_sla(&self, caller: &Caller<'_>, input: &SlaInput) -> AppResult<i64> {
+        caller.actor.require_admin()?;
+        let (name, definition) = self.checked_sla(input).await?;
+        let json = serde_json::to_string(&definition)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let id = self
+            .store()
+            .slas()
+            .create_sla(
+                &SlaWrite {
+                    name: &name,
+                    is_enabled: input.is_enabled,
+                    definition: &json,
+                },
+                self.now(),
+            )
+            .await?;
+        let audit = Audit::new(caller, "sla.created")
+            .on("sla", Some(id), &name)
+            .after(&serde_json::json!({"enabled": input.is_enabled, "definition": definition}));
+        self.audit(&audit).await?;
+        Ok(id)
+    }
+
+    pub async fn update_sla(
+        &self,
+        caller: &Caller<'_>,
+        id: i64,
+        input: &SlaInput,
+    ) -> AppResult<()> {
+        caller.actor.require_admin()?;
+        let before = self
+            .store()
+            .slas()
+            .get_sla(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let (name, definition) = self.checked_sla(input).await?;
+        let json = serde_json::to_string(&definition)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let write = SlaWrite {
+            name: &name,
+            is_enabled: input.is_enabled,
+            definition: &json,
+        };
+        if !self
+            .store()
+            .slas()
+            .update_sla(id, &write, self.now())
+            .await?
+        {
+            return Err(AppError::NotFound);
+        }
+        let old: serde_json::Value = serde_json::from_str(&before.definition).unwrap_or_default();
+        let audit = Audit::new(caller, "sla.changed").on("sla", Some(id), &name).change(
+            &serde_json::json!({"name": before.name, "enabled": before.is_enabled, "definition": old}),
+            &serde_json::json!({"name": name, "enabled": input.is_enabled, "definition": definition}),
+        );
+        self.audit(&audit).await
+    }
+
+    pub async fn delete_sla(&self, caller: &Caller<'_>, id: i64) -> AppResult<()> {
+        caller.actor.require_admin()?;
+        let record = self
+            .store()
+            .slas()
+            .get_sla(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if !self.store().slas().delete_sla(id).await? {
+            return Err(AppError::NotFound);
+        }
+        let old: serde_json::Value = serde_json::from_str(&record.definition).unwrap_or_default();
+        let audit = Audit::new(caller, "sla.deleted")
+            .on("sla", Some(id), &record.name)
+            .change(
+                &Some(serde_json::json!({"name": record.name, "definition": old})),
+                &None,
+            );
+        self.audit(&audit).await
+    }
+
+    /// A ticket's SLA name and targets as its page shows them (the caller
+    /// has checked the agent may see the ticket).
+    pub(crate) async fn ticket_sla(
+        &self,
+        ticket_id: i64,
+    ) -> AppResult<Option<(String, Vec<SlaTargetView>)>> {
+        let targets = self.store().slas().ticket_targets(ticket_id).await?;
+        let Some(first) = targets.first() else {
+            return Ok(None);
+        };
+        let Some(record) = self.store().slas().get_sla(first.sla_id).await? else {
+            return Ok(None);
+        };
+        let definition: SlaDefinition =
+            serde_json::from_str(&record.definition).unwrap_or_default();
+        let calendar = match definition.calendar_id {
+            Some(id) => self.working_calendar(id).await?,
+            None => None,
+        };
+        let now = self.now().millis();
+        let left = |until: i64| match &calendar {
+            Some(calendar) => calendar.working_time_between(
+                ferrodesk_core::Timestamp(now),
+                ferrodesk_core::Timestamp(until),
+            ),
+            None => until - now,
+        };
+        let time = if calendar.is_some() {
+            " of working time"
+        } else {
+            ""
+        };
+        let mut views = Vec::new();
+        for (key, label) in TARGETS {
+            let Some(target) = targets.iter().find(|target| target.target == key) else {
+                continue;
+            };
+            let (state, words) = match target.state.as_str() {
+                "met" => ("met", "met".to_owned()),
+                "paused" => (
+                    "paused",
+                    format!(
+                        "paused, {} left{time} (waiting on the user)",
+                        span_words(target.left_to_due.unwrap_or(0))
+                    ),
+                ),
+                "failed" | "breaching" => (
+                    "failed",
+                    match target.met_at {
+                        Some(at) => format!("missed, met {} late", span_words(at - target.due_at)),
+                        None => format!("missed {} ago", span_words(now - target.due_at)),
+                    },
+                ),
+                _ if target.due_at <= now => (
+                    "failed",
+                    format!("missed {} ago", span_words(now - target.due_at)),
+                ),
+                _ if target.warn_at <= now => (
+                    "warning",
+                    format!("due in {}{time}", span_words(left(target.due_at))),
+                ),
+                _ => (
+                    "ok",
+                    format!("due in {}{time}", span_words(left(target.due_at))),
+                ),
+            };
+            views.push(SlaTargetView {
+                label,
+                state,
+                words,
+            });
+        }
+        Ok(Some((record.name, views)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_read_and_written_back() {
+        assert_eq!(minutes_of("4"), Some(240));
+        assert_eq!(minutes_of("0,5"), Some(30));
+        assert_eq!(minutes_of("0"), None);
+        assert_eq!(minutes_of("lots"), None);
+        assert_eq!(hours_text(240), "4");
+        assert_eq!(hours_text(90), "1.5");
+        assert_eq!(span_words(3 * 3_600_000 + 5 * 60_000), "3 h 5 min");
+        assert_eq!(span_words(26 * 3_600_000), "1 d 2 h");
+    }
+}

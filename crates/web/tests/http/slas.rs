@@ -1,0 +1,191 @@
+//! SLAs on both databases: an admin sets up "first response within 4
+//! working hours, warn at 3" in the browser, on a Tokyo office calendar
+//! (no summer time, far from UTC) with a holiday on Monday. A ticket
+//! opened on Friday at 15:00 there is due on Tuesday at 11:00; paused
+//! while it waits on the user over the weekend and the holiday, it keeps
+//! the working time it had left; it warns, then is missed, and the SLA's
+//! actions run once; the list shows "SLA due", sorts by it and filters
+//! `sla:warning` and `sla:failed`.
+
+use std::time::Duration;
+
+use ferrodesk_app::{Caller, TicketChange};
+use ferrodesk_core::TicketStatus;
+use ferrodesk_testkit::on_both_backends;
+
+use crate::helpers::{TestApp, spawn_app, ticket_key, ticket_ref, wait_until};
+use crate::security::audit_actions;
+use crate::tickets::{actor_of, desk, open_ticket, post_on, signed_in};
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+const NEW: &str = "/admin/rules/slas/new";
+
+/// Moves the clock to the next Friday 06:00 UTC (15:00 in Tokyo) at
+/// least a day ahead; answers that instant.
+fn to_next_friday_morning(app: &TestApp) -> i64 {
+    let now = app.app.now().millis();
+    let day = now.div_euclid(DAY);
+    // 1970-01-01 was a Thursday: (day + 4) % 7 is 0 on Sundays.
+    let mut target_day = day + 1;
+    while (target_day + 4).rem_euclid(7) != 5 {
+        target_day += 1;
+    }
+    let friday = target_day * DAY + 6 * HOUR;
+    app.advance_clock(Duration::from_millis(u64::try_from(friday - now).unwrap()));
+    friday
+}
+
+fn to(app: &TestApp, at: i64) {
+    let now = app.app.now().millis();
+    assert!(at >= now);
+    app.advance_clock(Duration::from_millis(u64::try_from(at - now).unwrap()));
+}
+
+async fn targets(app: &TestApp, reference: &str) -> Vec<ferrodesk_store::TargetRecord> {
+    let id = app
+        .app
+        .store()
+        .tickets()
+        .find_ticket(&ticket_ref(reference))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    app.app.store().slas().ticket_targets(id).await.unwrap()
+}
+
+fn target<'a>(
+    all: &'a [ferrodesk_store::TargetRecord],
+    kind: &str,
+) -> &'a ferrodesk_store::TargetRecord {
+    all.iter()
+        .find(|target| target.target == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {all:?}"))
+}
+
+async fn settled(app: &TestApp) {
+    wait_until("the rules and SLA jobs ran", || async {
+        let jobs = app.app.store().jobs();
+        jobs.count_jobs_of_kind(ferrodesk_store::TICKET_RULES_JOB_KIND)
+            .await
+            .unwrap()
+            + jobs
+                .count_jobs_of_kind(ferrodesk_store::SLA_BREACH_JOB_KIND)
+                .await
+                .unwrap()
+            == 0
+    })
+    .await;
+}
+
+on_both_backends! { spawn_app;
+
+    async fn first_response_within_four_working_hours_across_a_weekend_and_a_holiday(app: TestApp) {
+        let desk = desk(&app).await;
+        let friday = to_next_friday_morning(&app);
+        let monday = ferrodesk_core::Timestamp(friday + 3 * DAY).to_string()[..10].to_owned();
+        let system = Caller::system();
+        app.app.create_business_calendar(&system, &ferrodesk_app::CalendarInput {
+            name: "Tokyo office".into(),
+            holidays: monday.clone(),
+            ..ferrodesk_app::CalendarInput::office_hours("Asia/Tokyo")
+        }).await.unwrap();
+        let admin = signed_in(&app, "admin@example.org").await;
+        let alice = signed_in(&app, "alice@example.org").await;
+        assert_eq!(alice.get(&app, "/admin/rules/slas").await.status(), 403);
+        let bad = post_on(&app, &admin, NEW, NEW, &[("name", "Bad"), ("first_response_hours", "4"), ("first_response_warn", "5")]).await;
+        assert_eq!(bad.status(), 422);
+        let created = post_on(&app, &admin, NEW, NEW, &[
+            ("name", "Standard"), ("calendar", "Tokyo office"), ("is_enabled", "1"),
+            ("first_response_hours", "4"), ("first_response_warn", "3"),
+            ("next_response_hours", ""), ("next_response_warn", ""),
+            ("resolution_hours", "16"), ("resolution_warn", "12"),
+            ("all_field", "department"), ("all_operator", "is"), ("all_value", "Support"),
+            ("action_kind", "add_labels"), ("action_value", "sla-missed"), ("action_subject", ""), ("action_body", ""),
+            ("action_kind", "set_urgency"), ("action_value", "9"), ("action_subject", ""), ("action_body", ""),
+        ]).await;
+        assert_eq!(created.status(), 303, "{}", created.text().await.unwrap());
+
+        // Friday 15:00 in Tokyo: 2 working hours today, Monday is a
+        // holiday, so 4 hours end on Tuesday at 11:00 (02:00 UTC).
+        let reference = open_ticket(&app, &desk.alice, desk.support, "Printer on fire").await;
+        let other = open_ticket(&app, &desk.bob, desk.sales, "Not under the SLA").await;
+        settled(&app).await;
+        let first = targets(&app, &reference).await;
+        let tuesday_11 = friday + 4 * DAY - 4 * HOUR;
+        assert_eq!(target(&first, "first_response").due_at, tuesday_11);
+        assert_eq!(target(&first, "first_response").warn_at, tuesday_11 - HOUR);
+        assert_eq!(target(&first, "resolution").due_at, friday + 5 * DAY, "16 h: Friday 2, Tuesday 8, Wednesday 6");
+        assert!(targets(&app, &other).await.is_empty(), "the SLA's condition holds only in Support");
+
+        // Friday 16:00: the ticket waits on the user; the clock pauses
+        // with 3 working hours left, over the weekend and the holiday.
+        to(&app, friday + HOUR);
+        let agent = actor_of(&desk.alice);
+        let caller = Caller::new(&agent, "192.0.2.1");
+        let pending = TicketChange { status: Some(Ok(TicketStatus::Pending)), ..TicketChange::default() };
+        app.app.change_ticket(&caller, &ticket_key(&reference), &pending).await.unwrap();
+        settled(&app).await;
+        let paused = targets(&app, &reference).await;
+        assert_eq!(target(&paused, "first_response").state, "paused");
+        assert_eq!(target(&paused, "first_response").left_to_due, Some(3 * HOUR));
+        let page = alice.get(&app, &format!("/agent/tickets/{reference}")).await.text().await.unwrap();
+        assert!(page.contains("id=\"sla\"") && page.contains("paused, 3 h left of working time"), "{page}");
+
+        // Tuesday 10:00 in Tokyo the user answers: 3 hours from then.
+        let tuesday_10 = tuesday_11 - HOUR;
+        to(&app, tuesday_10);
+        let back = TicketChange { status: Some(Ok(TicketStatus::AwaitingAgent)), ..TicketChange::default() };
+        app.app.change_ticket(&caller, &ticket_key(&reference), &back).await.unwrap();
+        settled(&app).await;
+        let resumed = targets(&app, &reference).await;
+        assert_eq!(target(&resumed, "first_response").state, "running");
+        assert_eq!(target(&resumed, "first_response").due_at, tuesday_10 + 3 * HOUR);
+        assert_eq!(target(&resumed, "first_response").warn_at, tuesday_10 + 2 * HOUR);
+
+        // 12:00: a warning, in the list's filter and column (signed in
+        // again: the weekend was longer than a session).
+        to(&app, tuesday_10 + 2 * HOUR);
+        let alice = signed_in(&app, "alice@example.org").await;
+        let warning = alice.get(&app, "/agent/tickets?status=any&q=sla:warning&sort=sla_due&order=asc").await;
+        assert_eq!(warning.status(), 200);
+        let warning = warning.text().await.unwrap();
+        assert!(warning.contains(&reference) && !warning.contains(&other), "{warning}");
+        let failed = alice.get(&app, "/agent/tickets?status=any&q=sla:failed").await.text().await.unwrap();
+        assert!(!failed.contains(&reference));
+
+        // 13:30: missed. The SLA's actions run once, by the scheduler.
+        to(&app, tuesday_10 + 3 * HOUR + HOUR / 2);
+        wait_until("the missed target's actions ran", || async {
+            let id = app.app.store().tickets().find_ticket(&ticket_ref(&reference)).await.unwrap().unwrap().id;
+            app.app.store().tickets().ticket_labels(id).await.unwrap().to_strings() == ["sla-missed"]
+        })
+        .await;
+        settled(&app).await;
+        let missed = targets(&app, &reference).await;
+        assert_eq!(target(&missed, "first_response").state, "failed");
+        let ticket = app.app.store().tickets().find_ticket(&ticket_ref(&reference)).await.unwrap().unwrap();
+        assert_eq!(ticket.urgency.get(), 9);
+        let log = app.app.store().tickets().ticket_log(ticket.id).await.unwrap();
+        assert_eq!(log.iter().filter(|line| line.actor == "rule Standard (SLA missed)" && line.field == "labels").count(), 1);
+        let failed = signed_in(&app, "alice@example.org").await.get(&app, "/agent/tickets?status=any&q=sla:failed").await.text().await.unwrap();
+        assert!(failed.contains(&reference), "a missed first response stays late until answered: {failed}");
+        app.app.scheduler_pass().await.unwrap();
+        settled(&app).await;
+        assert_eq!(app.app.store().tickets().ticket_log(ticket.id).await.unwrap().len(), log.len(), "once");
+
+        // The agent's reply meets it late; the list no longer counts it.
+        app.app.reply_to_ticket(&caller, &ticket_key(&reference), &crate::helpers::reply_with("On our way.")).await.unwrap();
+        settled(&app).await;
+        let answered = targets(&app, &reference).await;
+        assert_eq!(target(&answered, "first_response").state, "failed");
+        assert!(target(&answered, "first_response").met_at.is_some());
+        let page = signed_in(&app, "alice@example.org").await.get(&app, &format!("/agent/tickets/{reference}")).await.text().await.unwrap();
+        assert!(page.contains("missed, met 30 min late"), "{page}");
+        let failed = signed_in(&app, "alice@example.org").await.get(&app, "/agent/tickets?status=any&q=sla:failed").await.text().await.unwrap();
+        assert!(!failed.contains(&reference));
+        let actions = audit_actions(&app).await;
+        assert!(actions.iter().any(|action| action == "sla.created"), "{actions:?}");
+    }
+}
