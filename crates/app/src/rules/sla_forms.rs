@@ -76,9 +76,18 @@ fn minutes_of(text: &str) -> Option<i64> {
     (minutes >= 1.0).then_some(minutes as i64)
 }
 
-/// "2 h 5 min", "45 min", "3 d 4 h".
-pub(crate) fn span_words(millis: i64) -> String {
+/// "2 h 5 min", "45 min", "3 d 4 h"; working time in hours only (a day
+/// of it is not 24 hours).
+pub(crate) fn span_words(millis: i64, working: bool) -> String {
     let minutes = millis.max(0) / 60_000;
+    if working {
+        let (hours, minutes) = (minutes / 60, minutes % 60);
+        return match (hours, minutes) {
+            (0, _) => format!("{minutes} min"),
+            (_, 0) => format!("{hours} h"),
+            _ => format!("{hours} h {minutes} min"),
+        };
+    }
     let (days, hours, minutes) = (minutes / 1_440, minutes % 1_440 / 60, minutes % 60);
     match (days, hours) {
         (0, 0) => format!("{minutes} min"),
@@ -410,11 +419,8 @@ impl App {
             ),
             None => until - now,
         };
-        let time = if calendar.is_some() {
-            " of working time"
-        } else {
-            ""
-        };
+        let working = calendar.is_some();
+        let time = if working { " of working time" } else { "" };
         let mut views = Vec::new();
         for (key, label) in TARGETS {
             let Some(target) = targets.iter().find(|target| target.target == key) else {
@@ -426,27 +432,29 @@ impl App {
                     "paused",
                     format!(
                         "paused, {} left{time} (waiting on the user)",
-                        span_words(target.left_to_due.unwrap_or(0))
+                        span_words(target.left_to_due.unwrap_or(0), working)
                     ),
                 ),
                 "failed" | "breaching" => (
                     "failed",
                     match target.met_at {
-                        Some(at) => format!("missed, met {} late", span_words(at - target.due_at)),
-                        None => format!("missed {} ago", span_words(now - target.due_at)),
+                        Some(at) => {
+                            format!("missed, met {} late", span_words(at - target.due_at, false))
+                        }
+                        None => format!("missed {} ago", span_words(now - target.due_at, false)),
                     },
                 ),
                 _ if target.due_at <= now => (
                     "failed",
-                    format!("missed {} ago", span_words(now - target.due_at)),
+                    format!("missed {} ago", span_words(now - target.due_at, false)),
                 ),
                 _ if target.warn_at <= now => (
                     "warning",
-                    format!("due in {}{time}", span_words(left(target.due_at))),
+                    format!("due in {}{time}", span_words(left(target.due_at), working)),
                 ),
                 _ => (
                     "ok",
-                    format!("due in {}{time}", span_words(left(target.due_at))),
+                    format!("due in {}{time}", span_words(left(target.due_at), working)),
                 ),
             };
             views.push(SlaTargetView {
@@ -471,7 +479,8 @@ mod tests {
         assert_eq!(minutes_of("lots"), None);
         assert_eq!(hours_text(240), "4");
         assert_eq!(hours_text(90), "1.5");
-        assert_eq!(span_words(3 * 3_600_000 + 5 * 60_000), "3 h 5 min");
-        assert_eq!(span_words(26 * 3_600_000), "1 d 2 h");
+        assert_eq!(span_words(3 * 3_600_000 + 5 * 60_000, false), "3 h 5 min");
+        assert_eq!(span_words(26 * 3_600_000, false), "1 d 2 h");
+        assert_eq!(span_words(40 * 3_600_000, true), "40 h");
     }
 }

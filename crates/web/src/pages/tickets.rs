@@ -440,9 +440,11 @@ async fn list(
     };
     let columns = match &saved {
         Some(view) => view.columns.clone(),
+        // With SLAs on, the plain list shows when each ticket is due.
         None => DEFAULT_COLUMNS
             .iter()
             .map(|key| (*key).to_owned())
+            .chain(page.has_slas.then(|| "sla_due".to_owned()))
             .collect(),
     };
     render(&ListPage {

@@ -170,6 +170,24 @@ on_both_backends! { spawn_app;
             ],
         }).await.unwrap();
         let escalation = format!("/admin/rules/escalations/{escalation_id}");
+        let sla_id = app.app.create_sla(&caller, &ferrodesk_app::rules::SlaInput {
+            name: "Standard support".into(), is_enabled: true, calendar: "Vienna office".into(),
+            targets: vec![("first_response".into(), "4".into(), "3".into()), ("next_response".into(), "8".into(), "6".into()), ("resolution".into(), "40".into(), "32".into())],
+            all: vec![condition("department", "is", "Support")], any: vec![],
+            actions: vec![action("add_labels", "sla-missed", "", ""), action("email_team", "", "Missed: {{ ticket.reference }}", "{{ ticket.agent_link }}")],
+        }).await.unwrap();
+        let sla = format!("/admin/rules/slas/{sla_id}");
+        // Tickets take the SLA at their next change: the sample (waiting on
+        // the user, so paused) and one awaiting an agent (running).
+        let urgent = ferrodesk_app::TicketChange { urgency: Some(Ok(ferrodesk_core::Urgency::new(4).unwrap())), ..ferrodesk_app::TicketChange::default() };
+        for reference in [&sample, &other] {
+            app.app.change_ticket(&caller, &crate::helpers::ticket_key(reference), &urgent).await.unwrap();
+            crate::helpers::wait_until("the ticket has its SLA", || async {
+                let id = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(reference)).await.unwrap().unwrap().id;
+                !app.app.store().slas().ticket_targets(id).await.unwrap().is_empty()
+            }).await;
+        }
+        let sla_list = "/agent/tickets?status=any&sort=sla_due&order=asc".to_owned();
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -190,6 +208,7 @@ on_both_backends! { spawn_app;
             ("/admin/rules/webhooks", "admin-webhooks"), (webhook.as_str(), "admin-webhook"),
             ("/admin/rules/triggers", "admin-triggers"), (trigger.as_str(), "admin-trigger"),
             ("/admin/rules/escalations", "admin-escalations"), (escalation.as_str(), "admin-escalation"),
+            ("/admin/rules/slas", "admin-slas"), (sla.as_str(), "admin-sla"), (sla_list.as_str(), "agent-list-by-sla"),
             ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
         ];
         // The checker itself finds what it should: an image without a text.
