@@ -232,9 +232,11 @@ pub(crate) struct TicketListParams {
     pub q: Option<String>,
     /// The column to sort by: `updated` (the default), `created`,
     /// `reference`, `subject`, `requester`, `organization`, `status`,
-    /// `urgency`, `priority`, `assignee`, `team` or `department`. A list of
-    /// more than 10,000 tickets sorted by a column other than `updated`,
-    /// `created`, `urgency`, `subject` or `reference` comes by last activity.
+    /// `urgency`, `priority`, `assignee`, `team`, `department` or `sla_due`
+    /// (the earliest SLA target due, none last). A list of more than
+    /// 10,000 tickets sorted by a column other than `updated`, `created`,
+    /// `urgency`, `subject`, `reference` or `sla_due` comes by last
+    /// activity.
     pub sort: Option<String>,
     /// `asc` or `desc`; by default the newest and most urgent first, and
     /// names from A.
