@@ -86,7 +86,10 @@ pub use resets::{LinkPurpose, NewPasswordLink};
 pub use search::{MATCH_END, MATCH_START, SearchHit};
 pub use seed::{SeedAttachment, SeedBatch, SeedIds, SeedMessage, SeedTicket, SeedUser};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
-pub use slas::{NO_SLA_DUE, SLA_BREACH_JOB_KIND, SlaRecord, SlaWrite, TargetRecord, TargetsWrite};
+pub use slas::{
+    NO_SLA_DUE, SLA_BACKFILL_JOB_KIND, SLA_BREACH_JOB_KIND, SlaRecord, SlaWrite, TargetRecord,
+    TargetsWrite,
+};
 pub use snippets::{SnippetRecord, SnippetWrite};
 pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,

@@ -12,6 +12,9 @@ use crate::{Backend, Store, StoreResult, on_backend};
 
 /// The kind of job that acts on one missed target.
 pub const SLA_BREACH_JOB_KIND: &str = "sla_breach";
+/// The kind of job that applies the SLAs to the open tickets after one is
+/// added or changed.
+pub const SLA_BACKFILL_JOB_KIND: &str = "sla_backfill";
 /// What the ticket columns hold when no target runs (sorts last).
 pub const NO_SLA_DUE: i64 = i64::MAX;
 
@@ -133,9 +136,11 @@ impl Slas<'_> {
         }))
     }
 
+    /// Adds an SLA and queues the job that applies it to open tickets.
     pub async fn create_sla(&self, sla: &SlaWrite<'_>, now: Timestamp) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
-            sqlx::query_scalar::<_, i64>(
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO slas (name, position, is_enabled, definition, created_at, updated_at) \
                  VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM slas), $2, $3, $4, $4) RETURNING id",
             )
@@ -143,29 +148,70 @@ impl Slas<'_> {
             .bind(sla.is_enabled)
             .bind(sla.definition)
             .bind(now.millis())
-            .fetch_one(pool)
-            .await?
-        }))
+            .fetch_one(&mut *transaction)
+            .await?;
+            queue_backfill(&mut transaction, now).await?;
+            transaction.commit().await?;
+            Ok(id)
+        })
     }
 
+    /// Changes an SLA and queues the job that applies the SLAs again.
     pub async fn update_sla(
         &self,
         id: i64,
         sla: &SlaWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let changed = sqlx::query(
+                "UPDATE slas SET name = $1, is_enabled = $2, definition = $3, updated_at = $4 WHERE id = $5",
+            )
+            .bind(sla.name)
+            .bind(sla.is_enabled)
+            .bind(sla.definition)
+            .bind(now.millis())
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected()
+                > 0;
+            if changed {
+                queue_backfill(&mut transaction, now).await?;
+            }
+            transaction.commit().await?;
+            Ok(changed)
+        })
+    }
+
+    /// Up to `limit` ids of open tickets after `after_id`, by id: what
+    /// the backfill walks through.
+    pub async fn open_ticket_ids_after(&self, after_id: i64, limit: i64) -> StoreResult<Vec<i64>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query("UPDATE slas SET name = $1, is_enabled = $2, definition = $3, updated_at = $4 WHERE id = $5")
-                .bind(sla.name)
-                .bind(sla.is_enabled)
-                .bind(sla.definition)
-                .bind(now.millis())
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-                > 0
+            sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM tickets WHERE id > $1 AND status IN ('awaiting_agent', 'awaiting_user', 'pending') \
+                 AND merged_into_id IS NULL ORDER BY id LIMIT +$2",
+            )
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
         }))
+    }
+
+    /// Writes a ticket's targets on their own (the backfill).
+    pub async fn set_ticket_targets(
+        &self,
+        ticket_id: i64,
+        write: &TargetsWrite<'_>,
+    ) -> StoreResult<()> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            write_targets(&mut transaction, ticket_id, write).await?;
+            transaction.commit().await?;
+        });
+        Ok(())
     }
 
     /// Deletes an SLA; its targets go with it, and the tickets' due times
@@ -277,6 +323,20 @@ impl Slas<'_> {
             Ok(due.len())
         })
     }
+}
+
+async fn queue_backfill(connected: &mut impl Connected, now: Timestamp) -> Result<(), sqlx::Error> {
+    on_connection!(connected, connection => {
+        sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+            .bind(SLA_BACKFILL_JOB_KIND)
+            .bind("{\"after_id\":0}")
+            .bind(now.millis())
+            .bind(5_i64)
+            .bind(now.millis())
+            .fetch_one(connection)
+            .await?;
+    });
+    Ok(())
 }
 
 /// The store's operations on SLAs: `store.slas()`.

@@ -327,6 +327,7 @@ impl App {
                 self.now(),
             )
             .await?;
+        self.wake_workers();
         let audit = Audit::new(caller, "sla.created")
             .on("sla", Some(id), &name)
             .after(&serde_json::json!({"enabled": input.is_enabled, "definition": definition}));
@@ -363,6 +364,7 @@ impl App {
         {
             return Err(AppError::NotFound);
         }
+        self.wake_workers();
         let old: serde_json::Value = serde_json::from_str(&before.definition).unwrap_or_default();
         let audit = Audit::new(caller, "sla.changed").on("sla", Some(id), &name).change(
             &serde_json::json!({"name": before.name, "enabled": before.is_enabled, "definition": old}),

@@ -301,6 +301,15 @@ pub(crate) fn targets_after(
 }
 
 #[derive(Debug, Deserialize)]
+struct BackfillJob {
+    after_id: i64,
+}
+
+/// Open tickets one backfill job works through before it queues its
+/// sequel.
+const BACKFILL_TICKETS: usize = 2_000;
+
+#[derive(Debug, Deserialize)]
 struct BreachJob {
     ticket_id: i64,
     target: String,
@@ -398,6 +407,68 @@ impl App {
             &existing,
             self.now().millis(),
         ))
+    }
+
+    /// The backfill job: the SLAs applied to the open tickets after one
+    /// was added or changed, a batch at a time, as a write to each would
+    /// (nothing else runs: no trigger, no mail).
+    pub(crate) async fn sla_backfill_job(&self, job: &ClaimedJob) -> JobResult {
+        let backfill: BackfillJob = serde_json::from_str(&job.payload)
+            .map_err(|_| JobFailure::Permanent(format!("bad payload {}", job.payload)))?;
+        let started = std::time::Instant::now();
+        let mut after_id = backfill.after_id;
+        let mut done = 0;
+        loop {
+            let ids = self
+                .store()
+                .slas()
+                .open_ticket_ids_after(after_id, 200)
+                .await?;
+            let Some(last) = ids.last().copied() else {
+                return Ok(());
+            };
+            after_id = last;
+            for ticket_id in &ids {
+                let event = RulesEvent {
+                    ticket_id: *ticket_id,
+                    event: "changed".to_owned(),
+                    actor_id: None,
+                    channel: "rule".to_owned(),
+                    message_id: None,
+                    changes: Vec::new(),
+                };
+                let Some(scene) = self.rules_scene(&event).await? else {
+                    continue;
+                };
+                if let Some((rows, due_at, warn_at)) = self
+                    .sla_targets_for(&scene, &scene.model, &event, None)
+                    .await?
+                {
+                    let write = ferrodesk_store::TargetsWrite {
+                        targets: &rows,
+                        due_at,
+                        warn_at,
+                    };
+                    self.store()
+                        .slas()
+                        .set_ticket_targets(*ticket_id, &write)
+                        .await?;
+                }
+            }
+            done += ids.len();
+            if ids.len() < 200 {
+                return Ok(());
+            }
+            if done >= BACKFILL_TICKETS || started.elapsed() > std::time::Duration::from_secs(30) {
+                self.enqueue_job(
+                    ferrodesk_store::SLA_BACKFILL_JOB_KIND,
+                    &serde_json::json!({"after_id": after_id}),
+                    5,
+                )
+                .await?;
+                return Ok(());
+            }
+        }
     }
 
     /// The breach job: the target is marked failed and the SLA's actions

@@ -188,4 +188,28 @@ on_both_backends! { spawn_app;
         let actions = audit_actions(&app).await;
         assert!(actions.iter().any(|action| action == "sla.created"), "{actions:?}");
     }
+
+    async fn an_sla_added_reaches_the_open_tickets_already_there(app: TestApp) {
+        let desk = desk(&app).await;
+        let open = open_ticket(&app, &desk.alice, desk.support, "Open before the SLA").await;
+        let done = open_ticket(&app, &desk.alice, desk.support, "Resolved before the SLA").await;
+        let agent = actor_of(&desk.alice);
+        let caller = Caller::new(&agent, "192.0.2.1");
+        let resolved = TicketChange { status: Some(Ok(TicketStatus::Resolved)), ..TicketChange::default() };
+        app.app.change_ticket(&caller, &ticket_key(&done), &resolved).await.unwrap();
+        settled(&app).await;
+        assert!(targets(&app, &open).await.is_empty());
+        let system = Caller::system();
+        app.app.create_sla(&system, &ferrodesk_app::rules::SlaInput {
+            name: "Everyone".into(), is_enabled: true, calendar: String::new(),
+            targets: vec![("first_response".into(), "2".into(), "1".into()), ("resolution".into(), "24".into(), String::new())],
+            ..Default::default()
+        }).await.unwrap();
+        wait_until("the open ticket has its targets", || async { !targets(&app, &open).await.is_empty() }).await;
+        let created_at = app.app.store().tickets().find_ticket(&ticket_ref(&open)).await.unwrap().unwrap().created_at;
+        assert_eq!(target(&targets(&app, &open).await, "first_response").due_at, created_at + 2 * HOUR, "wall time from the opening");
+        assert!(targets(&app, &done).await.is_empty(), "a resolved ticket is left alone");
+        let list = signed_in(&app, "alice@example.org").await.get(&app, "/agent/tickets?sort=sla_due&order=asc").await.text().await.unwrap();
+        assert!(list.contains("SLA due") && list.contains("in 2 h"), "{list}");
+    }
 }
