@@ -10,13 +10,20 @@ time from a ticket being created until a rule's change is on it (the
 scheduler: an escalation with a timer on every seeded ticket, of which
 `--due` have fallen due; reports how long the pass that queued them took
 (as the server logs it) and how long until their jobs had all run.
+Last, webhook deliveries: a webhook taking `ticket.created` to a receiver
+on loopback (allowed by `FERRODESK_WEBHOOK_ALLOW`), `--webhook-tickets`
+tickets created through the API as fast as one client can, and the
+deliveries per second the receiver counts (each is the ticket's rules job,
+then a delivery job, then a signed POST).
 
     scripts/bench rules [--tickets 100000] [--notes 400] [--triggers 200]
                         [--backends sqlite,postgres]
 """
 
 import argparse
+import http.server
 import json
+import threading
 import os
 import re
 import shutil
@@ -93,6 +100,7 @@ def bench_backend(backend, arguments, work):
         FERRODESK_DATA_DIR=data_dir, FERRODESK_DATABASE_URL=database_url,
         FERRODESK_LISTEN=f"127.0.0.1:{port}", FERRODESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
         RUST_LOG="warn,ferrodesk_app::rules=debug",
+        FERRODESK_WEBHOOK_ALLOW="127.0.0.1/32",
     )
     seeded = run([BINARY, "seed", "--tickets", str(arguments.tickets), "--users", "5000", "--agents", "20", "--articles", "10"], env).stdout
     admin = re.search(r" as (\S+) \(or agent1", seeded).group(1)
@@ -130,7 +138,9 @@ def bench_backend(backend, arguments, work):
                 time.sleep(0.002)
             lags.append((time.perf_counter() - started) * 1000)
         scheduler = measure_scheduler(backend, database_url, log_path, arguments)
+        webhooks = measure_webhooks(backend, database_url, base, key, department, arguments)
         return {
+            "webhooks": webhooks,
             "backend": backend,
             "without": without, "with": with_triggers, "evaluation": evaluation, "lags": lags,
             "scheduler": scheduler,
@@ -179,6 +189,50 @@ def measure_scheduler(backend, database_url, log_path, arguments):
     return {"timers": timers, "due": due, "passes": passes, "drained_s": drained, "insert_s": inserted}
 
 
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """Counts the POSTs it gets and answers 204."""
+    protocol_version = "HTTP/1.1"
+    times = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        Receiver.times.append(time.perf_counter())
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *arguments):
+        pass
+
+
+def measure_webhooks(backend, database_url, base, key, department, arguments):
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    receiver_port = receiver.server_address[1]
+    now = int(time.time() * 1000)
+    sql(backend, database_url, "UPDATE triggers SET is_enabled = FALSE")
+    sql(backend, database_url, "UPDATE escalations SET is_enabled = FALSE")
+    sql(backend, database_url,
+        f"INSERT INTO webhooks (name, url, events, secret_sealed, is_enabled, created_at, updated_at) "
+        f"VALUES ('Bench receiver', 'http://127.0.0.1:{receiver_port}/in', 'ticket.created', '', TRUE, {now}, {now})")
+    time.sleep(1)
+    Receiver.times = []
+    started = time.perf_counter()
+    for number in range(arguments.webhook_tickets):
+        api(base, key, "POST", "/api/v2/tickets", {
+            "subject": f"webhook-bench {number}", "message": "Hello hooks.",
+            "person": {"email": "hooks.bench@example.org", "name": "Hooks Bench"},
+            "department": department, "urgency": 3, "send_receipt": False,
+        })
+    created = time.perf_counter() - started
+    while len(Receiver.times) < arguments.webhook_tickets and time.perf_counter() - started < 300:
+        time.sleep(0.05)
+    receiver.shutdown()
+    delivered = len(Receiver.times)
+    span = (Receiver.times[-1] - started) if Receiver.times else float("nan")
+    return {"tickets": arguments.webhook_tickets, "delivered": delivered, "created_s": created, "span_s": span}
+
+
 def line(name, values):
     return f"| {name} | {statistics.median(values):.2f} | {percentile(values, 0.99):.2f} | {len(values)} |"
 
@@ -190,6 +244,7 @@ def main():
     parser.add_argument("--triggers", type=int, default=200)
     parser.add_argument("--hits", type=int, default=100)
     parser.add_argument("--due", type=int, default=1000)
+    parser.add_argument("--webhook-tickets", type=int, default=2000)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres", default=os.environ.get("FERRODESK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     arguments = parser.parse_args()
@@ -208,6 +263,12 @@ def main():
                 line(f"rules job: evaluating {arguments.triggers} triggers per event", result["evaluation"]),
                 line("ticket created → a rule's change on it (API round trips included)", result["lags"]),
                 "", f"Added to the note's request at the median: {added:.2f} ms.", "",
+            ]
+            hooks = result["webhooks"]
+            report += [
+                f"Webhooks: {hooks['tickets']:,} tickets created through the API in {hooks['created_s']:.1f} s; "
+                f"{hooks['delivered']:,} deliveries received, the last {hooks['span_s']:.1f} s after the first ticket: "
+                f"{hooks['delivered'] / hooks['span_s']:.0f} deliveries per second.", "",
             ]
             scheduler = result["scheduler"]
             passes = ", ".join(f"{queued} queued in {millis} ms" for queued, millis in scheduler["passes"]) or "none logged"
