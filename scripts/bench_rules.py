@@ -99,7 +99,7 @@ def bench_backend(backend, arguments, work):
     env.update(
         FERRODESK_DATA_DIR=data_dir, FERRODESK_DATABASE_URL=database_url,
         FERRODESK_LISTEN=f"127.0.0.1:{port}", FERRODESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        RUST_LOG="warn,ferrodesk_app::rules=debug",
+        RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn,ferrodesk_app::rules=debug"),
         FERRODESK_WEBHOOK_ALLOW="127.0.0.1/32",
     )
     seeded = run([BINARY, "seed", "--tickets", str(arguments.tickets), "--users", "5000", "--agents", "20", "--articles", "10"], env).stdout
@@ -278,7 +278,10 @@ def main():
                 f"(the scheduler ticks every 10 s, so up to 10 s of that is waiting for the tick).", "",
             ]
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}", file=sys.stderr)
     print("\n".join(report))
 
 
