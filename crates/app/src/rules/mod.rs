@@ -33,7 +33,7 @@ pub use ferrodesk_store::NO_SLA_DUE;
 pub use run::MAX_CHAIN_ROUNDS;
 
 pub(crate) use escalations::EscalationCache;
-pub use sla_forms::{SlaInput, SlaSummary, SlaTargetView, SlaView};
+pub use sla_forms::{SlaInput, SlaSummary, SlaTargetView, SlaTest, SlaView};
 pub(crate) use slas::SlaCache;
 pub use slas::{SlaDefinition, TARGETS, TargetTime};
 pub use triggers::{

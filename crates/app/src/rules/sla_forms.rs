@@ -46,6 +46,20 @@ pub struct SlaView {
     pub calendars: Vec<String>,
 }
 
+/// What testing an SLA against a ticket found.
+#[derive(Debug, Clone, Default)]
+pub struct SlaTest {
+    pub reference: String,
+    /// Each condition in words with whether it holds: (group, words, held).
+    pub conditions: Vec<(&'static str, String, bool)>,
+    /// Whether its conditions hold.
+    pub matches: bool,
+    /// An SLA before it in the order that would take the ticket instead.
+    pub taken_by: Option<String>,
+    /// The targets it would set, as the ticket page would show them.
+    pub targets: Vec<SlaTargetView>,
+}
+
 /// One of a ticket's targets, as its page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaTargetView {
@@ -392,6 +406,133 @@ impl App {
                 &None,
             );
         self.audit(&audit).await
+    }
+
+    /// What an SLA would do to a ticket as it is now: which conditions
+    /// hold, whether an SLA before it would take the ticket, and the
+    /// targets it would set. Nothing is written.
+    pub async fn test_sla(&self, actor: &Actor, id: i64, reference: &str) -> AppResult<SlaTest> {
+        actor.require_admin()?;
+        let record = self
+            .store()
+            .slas()
+            .get_sla(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let definition: SlaDefinition = serde_json::from_str(&record.definition)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let not_found = || AppError::invalid("reference", "No ticket has that reference.");
+        let key = crate::tickets::TicketKey::parse(reference).map_err(|_| not_found())?;
+        let ticket = self.ticket_by_key(&key).await.map_err(|_| not_found())?;
+        let scene = self
+            .scene_of(
+                ticket,
+                String::new(),
+                super::definition::ActorKind::Agent,
+                true,
+            )
+            .await?;
+        let facts = super::criteria::Facts {
+            event: super::definition::TriggerEvent::TicketUpdated,
+            actor: scene.actor,
+            channel: "agent",
+            ticket: &scene.model,
+            requester_email: &scene.requester_email,
+            requester_name: &scene.requester_name,
+            organization_id: scene.ticket.organization_id,
+            message: "",
+            changes: &[],
+            priority_names: &scene.priority_names,
+            field_names: &scene.field_names,
+            calendars: &scene.calendars,
+            now: self.now(),
+        };
+        let holds = |conditions: &[super::criteria::CompiledCondition]| -> Vec<bool> {
+            conditions
+                .iter()
+                .map(|condition| facts.check(condition))
+                .collect()
+        };
+        let compiled = |conditions: &[super::definition::Condition]| -> Vec<super::criteria::CompiledCondition> {
+            conditions.iter().cloned().map(super::criteria::CompiledCondition::new).collect()
+        };
+        let all = holds(&compiled(&definition.all));
+        let any = holds(&compiled(&definition.any));
+        let matches =
+            all.iter().all(|held| *held) && (any.is_empty() || any.iter().any(|held| *held));
+        let names = self.rule_names().await?;
+        let mut conditions = Vec::new();
+        for (condition, held) in definition.all.iter().zip(&all) {
+            conditions.push(("all", self.condition_words(&names, condition), *held));
+        }
+        for (condition, held) in definition.any.iter().zip(&any) {
+            conditions.push(("any", self.condition_words(&names, condition), *held));
+        }
+        let set = self.active_slas().await?;
+        let taken_by = set
+            .slas
+            .iter()
+            .take_while(|sla| sla.id != id)
+            .find(|sla| {
+                sla.rule.all.iter().all(|condition| facts.check(condition))
+                    && (sla.rule.any.is_empty()
+                        || sla.rule.any.iter().any(|condition| facts.check(condition)))
+            })
+            .map(|sla| sla.name.clone());
+        let mut targets = Vec::new();
+        if let Some(candidate) = super::slas::ActiveSla::for_test(&record, definition.clone()) {
+            let calendar = match definition.calendar_id {
+                Some(id) => self.working_calendar(id).await?,
+                None => None,
+            };
+            let event = super::slas::SlaEvent {
+                user_replied: false,
+                agent_replied: false,
+            };
+            let now = self.now().millis();
+            if let Some((rows, _, _)) = super::slas::targets_after(
+                Some(&candidate),
+                calendar.as_ref(),
+                &scene.ticket,
+                scene.model.status,
+                event,
+                &[],
+                now,
+            ) {
+                let working = calendar.is_some();
+                for (key, label) in TARGETS {
+                    let Some(row) = rows.iter().find(|row| row.target == key) else {
+                        continue;
+                    };
+                    let due = ferrodesk_core::Timestamp(row.due_at);
+                    let (state, words) = match row.state.as_str() {
+                        "met" => ("met", "met".to_owned()),
+                        "failed" => ("failed", format!("missed (due {due})")),
+                        "paused" => (
+                            "paused",
+                            format!(
+                                "paused, {} left",
+                                span_words(row.left_to_due.unwrap_or(0), working)
+                            ),
+                        ),
+                        _ if row.due_at <= now => ("failed", format!("due {due}, already missed")),
+                        _ => ("ok", format!("due {due}")),
+                    };
+                    targets.push(SlaTargetView {
+                        label,
+                        state,
+                        words,
+                    });
+                }
+            }
+        }
+        Ok(SlaTest {
+            reference: scene.ticket.reference.to_string(),
+            conditions,
+            matches,
+            taken_by,
+            targets,
+        })
     }
 
     /// A ticket's SLA name and targets as its page shows them (the caller

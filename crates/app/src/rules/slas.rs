@@ -88,6 +88,15 @@ pub(crate) struct SlaCache {
     kept: Mutex<Option<Arc<SlaSet>>>,
 }
 
+impl ActiveSla {
+    /// An SLA as a test runs it, enabled or not.
+    pub(crate) fn for_test(record: &SlaRecord, definition: SlaDefinition) -> Option<ActiveSla> {
+        let mut record = record.clone();
+        record.definition = serde_json::to_string(&definition).ok()?;
+        compile(&record)
+    }
+}
+
 fn compile(record: &SlaRecord) -> Option<ActiveSla> {
     let definition: SlaDefinition = serde_json::from_str(&record.definition).ok()?;
     let rule = ActiveTrigger {

@@ -455,6 +455,22 @@ impl App {
         }
     }
 
+    /// A condition in a sentence: "Subject contains printer".
+    pub(super) fn condition_words(&self, names: &Names, condition: &Condition) -> String {
+        let row = self.condition_row(names, condition);
+        let field = match condition.field {
+            ConditionField::Field(id) => name_of(&names.fields, id),
+            _ => CONDITION_FIELDS
+                .iter()
+                .find(|(key, _)| *key == row.field)
+                .map(|(_, label)| (*label).to_owned())
+                .unwrap_or_default(),
+        };
+        format!("{field} {} {}", condition.operator.label(), row.value)
+            .trim()
+            .to_owned()
+    }
+
     /// An action row in stored terms, or why not.
     pub(super) fn action_of(&self, names: &Names, row: &ActionRow) -> Result<RuleAction, String> {
         let text = row.value.trim();
@@ -1018,20 +1034,7 @@ impl App {
         };
         let found = verdict(&facts, &trigger.definition, &trigger.all, &trigger.any);
         let names = self.rule_names().await?;
-        let operator_words = |condition: &Condition| {
-            let row = self.condition_row(&names, condition);
-            let field = match condition.field {
-                ConditionField::Field(id) => name_of(&names.fields, id),
-                _ => CONDITION_FIELDS
-                    .iter()
-                    .find(|(key, _)| *key == row.field)
-                    .map(|(_, label)| (*label).to_owned())
-                    .unwrap_or_default(),
-            };
-            format!("{field} {} {}", condition.operator.label(), row.value)
-                .trim()
-                .to_owned()
-        };
+        let operator_words = |condition: &Condition| self.condition_words(&names, condition);
         let mut conditions = Vec::new();
         for (condition, held) in trigger.definition.all.iter().zip(&found.all) {
             conditions.push(("all", operator_words(condition), *held));

@@ -176,7 +176,7 @@ on_both_backends! { spawn_app;
             all: vec![condition("department", "is", "Support")], any: vec![],
             actions: vec![action("add_labels", "sla-missed", "", ""), action("email_team", "", "Missed: {{ ticket.reference }}", "{{ ticket.agent_link }}")],
         }).await.unwrap();
-        let sla = format!("/admin/rules/slas/{sla_id}");
+        let sla = format!("/admin/rules/slas/{sla_id}?test={other}");
         // Tickets take the SLA at their next change: the sample (waiting on
         // the user, so paused) and one awaiting an agent (running).
         let urgent = ferrodesk_app::TicketChange { urgency: Some(Ok(ferrodesk_core::Urgency::new(4).unwrap())), ..ferrodesk_app::TicketChange::default() };
@@ -223,8 +223,8 @@ on_both_backends! { spawn_app;
                 browser.goto(&app.url(path)).await;
                 shoot(&browser, &backend, &format!("{name}-{size}")).await;
                 // A long form is looked at further down too.
-                for part in ["actions", "trigger-test"] {
-                    if name == "admin-trigger" {
+                for part in ["actions", "trigger-test", "sla-test"] {
+                    if (name == "admin-trigger" && part != "sla-test") || (name == "admin-sla" && part == "sla-test") {
                         browser.script(&format!("document.getElementById('{part}').scrollIntoView(); return true;")).await;
                         shoot(&browser, &backend, &format!("{name}-{part}-{size}")).await;
                     }

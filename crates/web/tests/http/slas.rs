@@ -106,6 +106,7 @@ on_both_backends! { spawn_app;
             ("action_kind", "set_urgency"), ("action_value", "9"), ("action_subject", ""), ("action_body", ""),
         ]).await;
         assert_eq!(created.status(), 303, "{}", created.text().await.unwrap());
+        let sla_page = crate::helpers::location(&created).split('?').next().unwrap().to_owned();
 
         // Friday 15:00 in Tokyo: 2 working hours today, Monday is a
         // holiday, so 4 hours end on Tuesday at 11:00 (02:00 UTC).
@@ -118,6 +119,12 @@ on_both_backends! { spawn_app;
         assert_eq!(target(&first, "first_response").warn_at, tuesday_11 - HOUR);
         assert_eq!(target(&first, "resolution").due_at, friday + 5 * DAY, "16 h: Friday 2, Tuesday 8, Wednesday 6");
         assert!(targets(&app, &other).await.is_empty(), "the SLA's condition holds only in Support");
+        // "Test against a ticket" says so, and changes nothing.
+        let tested = admin.get(&app, &format!("{sla_page}?test={reference}")).await.text().await.unwrap();
+        assert!(tested.contains("would apply") && tested.contains("✓ holds") && tested.contains("First response"), "{tested}");
+        let tested = admin.get(&app, &format!("{sla_page}?test={other}")).await.text().await.unwrap();
+        assert!(tested.contains("would not apply") && tested.contains("✗ does not hold"), "{tested}");
+        assert!(targets(&app, &other).await.is_empty());
 
         // Friday 16:00: the ticket waits on the user; the clock pauses
         // with 3 working hours left, over the weekend and the holiday.

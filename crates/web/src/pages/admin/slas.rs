@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use ferrodesk_app::rules::{SlaInput, SlaSummary, TARGETS};
+use ferrodesk_app::rules::{SlaInput, SlaSummary, SlaTest, TARGETS};
 use ferrodesk_app::{AppError, FieldErrors};
 use serde::Deserialize;
 
@@ -149,6 +149,8 @@ struct SlaPage<'a> {
     calendars: Vec<String>,
     errors: FieldErrors,
     notice: Option<&'static str>,
+    test: Option<SlaTest>,
+    test_reference: String,
 }
 
 impl SlaPage<'_> {
@@ -188,6 +190,8 @@ struct Shown {
     calendars: Vec<String>,
     errors: FieldErrors,
     notice: Option<&'static str>,
+    test: Option<SlaTest>,
+    test_reference: String,
 }
 
 fn sla_page(admin: &AdminSession, shown: Shown) -> WebResult<Response> {
@@ -209,6 +213,8 @@ fn sla_page(admin: &AdminSession, shown: Shown) -> WebResult<Response> {
             calendars: shown.calendars,
             errors: shown.errors,
             notice: shown.notice,
+            test: shown.test,
+            test_reference: shown.test_reference,
         },
         has_errors,
     )
@@ -234,6 +240,8 @@ async fn new_sla(State(state): State<AppState>, admin: AdminSession) -> WebResul
             calendars,
             errors: FieldErrors::new(),
             notice: None,
+            test: None,
+            test_reference: String::new(),
         },
     )
 }
@@ -255,6 +263,8 @@ async fn refused(
             calendars,
             errors,
             notice: None,
+            test: None,
+            test_reference: String::new(),
         },
     )
 }
@@ -272,12 +282,23 @@ async fn create(
     }
 }
 
+/// "Test against a ticket", sent by GET: it changes nothing.
+#[derive(Debug, Default, Deserialize)]
+struct ShowQuery {
+    notice: Option<String>,
+    #[serde(default)]
+    test: Option<String>,
+}
+
 async fn show(
     State(state): State<AppState>,
     admin: AdminSession,
     Path(id): Path<String>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<ShowQuery>,
 ) -> WebResult<Response> {
+    let id = path_id(&id)?;
+    let reference = query.test.clone().unwrap_or_default().trim().to_owned();
+    let query = NoticeQuery::from(query.notice);
     let notice = query.text(&[
         (
             "created",
@@ -288,7 +309,20 @@ async fn show(
             "The SLA is saved. Tickets take the change at their next change.",
         ),
     ]);
-    let view = state.app.sla(admin.actor(), path_id(&id)?).await?;
+    let view = state.app.sla(admin.actor(), id).await?;
+    let mut errors = FieldErrors::new();
+    let test = if reference.is_empty() {
+        None
+    } else {
+        match state.app.test_sla(admin.actor(), id, &reference).await {
+            Ok(test) => Some(test),
+            Err(AppError::Invalid(found)) => {
+                errors = found;
+                None
+            }
+            Err(other) => return Err(other.into()),
+        }
+    };
     sla_page(
         &admin,
         Shown {
@@ -296,8 +330,10 @@ async fn show(
             input: view.input,
             fields: view.fields,
             calendars: view.calendars,
-            errors: FieldErrors::new(),
+            errors,
             notice,
+            test,
+            test_reference: reference,
         },
     )
 }
