@@ -99,7 +99,18 @@ impl App {
             None => None,
         }
         .unwrap_or_else(|| "the helpdesk".to_owned());
-        let mut queued = 0;
+        // What every recipient's mail shares, worked out once.
+        let message_text = message
+            .as_ref()
+            .map(|message| ferrodesk_mail::inbound::sanitize_html(&message.body_html).reply_text())
+            .unwrap_or_default();
+        let message_html = message
+            .as_ref()
+            .map(|message| message.body_html.clone())
+            .unwrap_or_default();
+        let link = format!("{}/agent/tickets/{}", self.public_url(), ticket.reference);
+        let root = self.thread_root(ticket.id, &ticket.reference).await?;
+        let mut mails = Vec::new();
         for agent in candidates.into_iter().take(MAX_RECIPIENTS) {
             if Some(agent.id) == actor_id || agent.is_disabled || !agent.is_agent {
                 continue;
@@ -124,28 +135,23 @@ impl App {
                         "subject": ticket.subject,
                         "department": ticket.department_name,
                         "actor": actor,
-                        "message_text": message
-                            .as_ref()
-                            .map(|message| ferrodesk_mail::inbound::sanitize_html(&message.body_html).reply_text())
-                            .unwrap_or_default(),
-                        "message_html": message.as_ref().map(|message| message.body_html.clone()).unwrap_or_default(),
-                        "link": format!("{}/agent/tickets/{}", self.public_url(), ticket.reference),
+                        "message_text": message_text,
+                        "message_html": message_html,
+                        "link": link,
                         "reply_by_mail": true,
                     }),
                 )
                 .await?;
-            let root = self.thread_root(ticket.id, &ticket.reference).await?;
-            let mail = mail.in_thread(
+            mails.push(mail.in_thread(
                 self.thread_message_id(&ticket.reference, agent.id),
                 &root,
                 None,
-            );
-            self.store()
-                .outbox()
-                .queue_mail(&mail.as_new(), self.now())
-                .await?;
-            queued += 1;
+            ));
         }
+        // One transaction for all of them: one write, not one per agent.
+        let new: Vec<_> = mails.iter().map(|mail| mail.as_new()).collect();
+        self.store().outbox().queue_mails(&new, self.now()).await?;
+        let queued = mails.len();
         if queued > 0 {
             self.wake_workers();
         }

@@ -108,6 +108,21 @@ impl Outbox<'_> {
         })
     }
 
+    /// Queues several mails in one transaction (one event's notices).
+    pub async fn queue_mails(&self, mails: &[NewMail<'_>], now: Timestamp) -> StoreResult<()> {
+        if mails.is_empty() {
+            return Ok(());
+        }
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            for mail in mails {
+                crate::outbox::insert_mail(&mut transaction, mail, now).await?;
+            }
+            transaction.commit().await?;
+        });
+        Ok(())
+    }
+
     pub async fn get_mail(&self, id: i64) -> StoreResult<Option<MailRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, MailRecord>(mail_query!("WHERE id = $1"))
