@@ -182,9 +182,9 @@ struct Inner {
     presence: presence::PresenceBoard,
     sort_without_index_limit: i64,
     outbound_policy: webhooks::OutboundPolicy,
-    triggers: rules::TriggerCache,
-    escalations: rules::EscalationCache,
-    slas: rules::SlaCache,
+    triggers: rules::RuleCache<rules::TriggerSet>,
+    escalations: rules::RuleCache<rules::EscalationSet>,
+    slas: rules::RuleCache<rules::SlaSet>,
 }
 
 /// How an application is set up besides its store and key.
@@ -266,9 +266,9 @@ impl App {
                 presence: presence::PresenceBoard::new(),
                 sort_without_index_limit: options.sort_without_index_limit,
                 outbound_policy: options.outbound_policy,
-                triggers: rules::TriggerCache::default(),
-                escalations: rules::EscalationCache::default(),
-                slas: rules::SlaCache::default(),
+                triggers: rules::RuleCache::default(),
+                escalations: rules::RuleCache::default(),
+                slas: rules::RuleCache::default(),
             }),
         })
     }

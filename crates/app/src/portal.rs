@@ -743,7 +743,6 @@ impl App {
                             crate::notifications::NEW_TICKET,
                             Some(requester.id),
                         )),
-                        quiet: !mail_receipt,
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })

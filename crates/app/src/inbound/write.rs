@@ -218,7 +218,6 @@ impl App {
                             crate::notifications::NEW_TICKET,
                             Some(requester.id),
                         )),
-                        quiet: !send_receipt,
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })

@@ -6,12 +6,12 @@
 use ferrodesk_store::EscalationWrite;
 
 use super::escalations::{Clock, EscalationDefinition};
-use super::triggers::{ActionRow, ConditionRow, find_by_name, name_of};
+use super::triggers::{
+    ActionRow, CheckedRows, ConditionRow, checked_rule_name, find_by_name, name_of,
+};
 use crate::audit::{Audit, Caller};
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
-const MAX_NAME_CHARS: usize = 100;
-const MAX_ROWS: usize = 30;
 /// The longest clock: a year.
 const MAX_MINUTES: i64 = 366 * 24 * 60;
 
@@ -70,21 +70,7 @@ impl App {
         input: &EscalationInput,
     ) -> AppResult<(String, EscalationDefinition)> {
         let mut errors = FieldErrors::new();
-        let name = input.name.trim();
-        if name.is_empty() {
-            errors.add("name", "Give the escalation a name.");
-        } else if name.chars().count() > MAX_NAME_CHARS
-            || name
-                .chars()
-                .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-        {
-            errors.add(
-                "name",
-                format!(
-                    "A name is at most {MAX_NAME_CHARS} characters, without control characters."
-                ),
-            );
-        }
+        let name = checked_rule_name(&input.name, "escalation", &mut errors);
         let clock = Clock::from_key(&input.clock);
         if clock.is_none() {
             errors.add("clock", "Choose which clock the escalation watches.");
@@ -125,40 +111,15 @@ impl App {
             }
             found
         };
-        let mut groups = [Vec::new(), Vec::new()];
-        for (group, (rows, label)) in [(&input.all, "all"), (&input.any, "any")]
-            .into_iter()
-            .enumerate()
-        {
-            let rows: Vec<&ConditionRow> =
-                rows.iter().filter(|row| !row.field.is_empty()).collect();
-            for (index, row) in rows.into_iter().take(MAX_ROWS).enumerate() {
-                match self.condition_of(&names, row).await {
-                    Ok(condition) => groups[group].push(condition),
-                    Err(problem) => {
-                        errors.add(label, format!("Condition {}: {problem}", index + 1))
-                    }
-                }
-            }
-        }
-        let mut actions = Vec::new();
-        for (index, row) in input
-            .actions
-            .iter()
-            .filter(|row| !row.kind.is_empty())
-            .take(MAX_ROWS)
-            .enumerate()
-        {
-            match self.action_of(&names, row) {
-                Ok(action) => actions.push(action),
-                Err(problem) => errors.add("actions", format!("Action {}: {problem}", index + 1)),
-            }
-        }
-        if actions.is_empty() && errors.for_field("actions").is_empty() {
-            errors.add("actions", "Choose at least one action.");
-        }
+        let CheckedRows { all, any, actions } = self
+            .checked_rows(
+                &names,
+                (&input.all, &input.any, &input.actions),
+                true,
+                &mut errors,
+            )
+            .await;
         errors.into_result()?;
-        let [all, any] = groups;
         Ok((
             name.to_owned(),
             EscalationDefinition {

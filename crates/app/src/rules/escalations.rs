@@ -17,7 +17,7 @@
 //! tick.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrodesk_core::{BusinessCalendar, TicketStatus, Timestamp};
@@ -28,7 +28,7 @@ use tokio::sync::watch;
 use super::ActiveTrigger;
 use super::criteria::{CompiledCondition, Facts, fires};
 use super::definition::{ActorKind, Condition, RuleAction, TriggerDefinition, TriggerEvent};
-use super::run::{Plan, RulesEvent};
+use super::run::RulesEvent;
 use crate::jobs::{JobFailure, JobResult};
 use crate::{App, AppResult};
 
@@ -185,7 +185,6 @@ impl ActiveEscalation {
 /// The enabled escalations, compiled.
 #[derive(Debug, Default)]
 pub(crate) struct EscalationSet {
-    fingerprint: (i64, i64),
     pub escalations: Vec<ActiveEscalation>,
 }
 
@@ -233,12 +232,6 @@ impl EscalationSet {
     }
 }
 
-/// This node's compiled escalations, kept until the stored ones change.
-#[derive(Debug, Default)]
-pub(crate) struct EscalationCache {
-    kept: Mutex<Option<Arc<EscalationSet>>>,
-}
-
 #[derive(Debug, Deserialize)]
 struct EscalationJob {
     escalation_id: i64,
@@ -256,26 +249,18 @@ impl App {
     /// The enabled escalations, compiled; read again when any changed.
     pub(crate) async fn active_escalations(&self) -> AppResult<Arc<EscalationSet>> {
         let fingerprint = self.store().escalations().escalations_fingerprint().await?;
-        let cache = &self.inner.escalations;
-        if let Some(kept) = cache
-            .kept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .filter(|set| set.fingerprint == fingerprint)
-        {
-            return Ok(Arc::clone(kept));
+        if let Some(kept) = self.inner.escalations.current(fingerprint) {
+            return Ok(kept);
         }
         let records = self.store().escalations().list_escalations().await?;
         let set = Arc::new(EscalationSet {
-            fingerprint,
             escalations: records
                 .iter()
                 .filter(|record| record.is_enabled)
                 .filter_map(ActiveEscalation::compile)
                 .collect(),
         });
-        *cache.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&set));
+        self.inner.escalations.keep(fingerprint, Arc::clone(&set));
         Ok(set)
     }
 
@@ -391,7 +376,9 @@ impl App {
             message_id: None,
             changes: Vec::new(),
         };
-        let Some(scene) = self.rules_scene(&event).await? else {
+        let with_calendars =
+            escalation.rule.uses_business_hours() || self.active_triggers().await?.needs_calendars;
+        let Some(scene) = self.rules_scene(&event, with_calendars).await? else {
             finish().await?;
             return Ok(ferrodesk_store::RuleWrite::Written);
         };
@@ -415,51 +402,9 @@ impl App {
             finish().await?;
             return Ok(ferrodesk_store::RuleWrite::Written);
         }
-        let mut plan = Plan::default();
-        let mut model = scene.model.clone();
-        let stop = self
-            .apply_actions(rule, &scene, &mut model, &mut plan)
+        let (plan, model) = self
+            .run_timed_rule(rule, escalation.name.clone(), &scene, &event)
             .await?;
-        plan.fired.push(escalation.name.clone());
-        let lines = super::run::log_lines(
-            &scene.model,
-            &model,
-            &scene.priority_names,
-            &scene.field_names,
-        );
-        plan.steps.push((escalation.name.clone(), lines));
-        // Its changes are a "ticket updated" by a rule for the triggers.
-        let model = if stop || model == scene.model {
-            model
-        } else {
-            let changes = super::run::log_lines(
-                &scene.model,
-                &model,
-                &scene.priority_names,
-                &scene.field_names,
-            )
-            .into_iter()
-            .map(|(field, before, after)| (field.to_owned(), before, after))
-            .collect();
-            let follow_up = RulesEvent {
-                ticket_id: event.ticket_id,
-                event: event.event.clone(),
-                actor_id: None,
-                channel: event.channel.clone(),
-                message_id: None,
-                changes,
-            };
-            let triggers = self.active_triggers().await?;
-            let after_escalation = super::run::Scene {
-                model: model.clone(),
-                ..scene.clone()
-            };
-            let (more, model) = self
-                .run_chain(&triggers, &follow_up, &after_escalation)
-                .await?;
-            plan.absorb(more);
-            model
-        };
         let mark = super::run::JobMark {
             job_id,
             owner,

@@ -32,9 +32,9 @@ pub use escalations::{Clock, EscalationDefinition, SCHEDULER_BATCH};
 pub use ferrodesk_store::NO_SLA_DUE;
 pub use run::MAX_CHAIN_ROUNDS;
 
-pub(crate) use escalations::EscalationCache;
+pub(crate) use escalations::EscalationSet;
 pub use sla_forms::{SlaInput, SlaSummary, SlaTargetView, SlaTest, SlaView};
-pub(crate) use slas::SlaCache;
+pub(crate) use slas::SlaSet;
 pub use slas::{SlaDefinition, TARGETS, TargetTime};
 pub use triggers::{
     ACTION_KINDS, ActionRow, CONDITION_FIELDS, ConditionRow, TriggerInput, TriggerSummary,
@@ -54,6 +54,16 @@ pub(crate) struct ActiveTrigger {
 }
 
 impl ActiveTrigger {
+    /// Whether a condition looks at a business-hours calendar (the scene
+    /// then loads the calendars).
+    pub fn uses_business_hours(&self) -> bool {
+        self.definition
+            .all
+            .iter()
+            .chain(&self.definition.any)
+            .any(|condition| condition.field == ConditionField::BusinessHours)
+    }
+
     /// A stored trigger compiled; `None` when its definition does not
     /// read (written by a newer version, say).
     pub fn compile(record: &TriggerRecord) -> Option<ActiveTrigger> {
@@ -81,14 +91,13 @@ impl ActiveTrigger {
 /// The enabled triggers in the order they run.
 #[derive(Debug)]
 pub(crate) struct TriggerSet {
-    fingerprint: (i64, i64),
     pub triggers: Vec<ActiveTrigger>,
     /// Whether any criterion looks at business hours.
     pub needs_calendars: bool,
 }
 
 impl TriggerSet {
-    fn compile(fingerprint: (i64, i64), records: Vec<TriggerRecord>) -> TriggerSet {
+    fn compile(records: Vec<TriggerRecord>) -> TriggerSet {
         let triggers: Vec<ActiveTrigger> = records
             .iter()
             .filter(|record| record.is_enabled)
@@ -103,39 +112,41 @@ impl TriggerSet {
                 compiled
             })
             .collect();
-        let needs_calendars = triggers.iter().any(|trigger| {
-            trigger
-                .definition
-                .all
-                .iter()
-                .chain(&trigger.definition.any)
-                .any(|condition| condition.field == ConditionField::BusinessHours)
-        });
+        let needs_calendars = triggers.iter().any(ActiveTrigger::uses_business_hours);
         TriggerSet {
-            fingerprint,
             triggers,
             needs_calendars,
         }
     }
 }
 
-/// This node's compiled triggers, kept until the stored ones change.
-#[derive(Debug, Default)]
-pub(crate) struct TriggerCache {
-    kept: Mutex<Option<Arc<TriggerSet>>>,
+/// A node's compiled copy of stored rules (triggers, escalations or
+/// SLAs), kept until the table's fingerprint (row count, newest change)
+/// moves.
+#[derive(Debug)]
+pub(crate) struct RuleCache<T> {
+    kept: Mutex<Option<((i64, i64), Arc<T>)>>,
 }
 
-impl TriggerCache {
-    fn current(&self, fingerprint: (i64, i64)) -> Option<Arc<TriggerSet>> {
+impl<T> Default for RuleCache<T> {
+    fn default() -> Self {
+        RuleCache {
+            kept: Mutex::new(None),
+        }
+    }
+}
+
+impl<T> RuleCache<T> {
+    pub(crate) fn current(&self, fingerprint: (i64, i64)) -> Option<Arc<T>> {
         self.kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .filter(|set| set.fingerprint == fingerprint)
-            .map(Arc::clone)
+            .filter(|(kept, _)| *kept == fingerprint)
+            .map(|(_, set)| Arc::clone(set))
     }
 
-    fn keep(&self, set: Arc<TriggerSet>) {
-        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(set);
+    pub(crate) fn keep(&self, fingerprint: (i64, i64), set: Arc<T>) {
+        *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some((fingerprint, set));
     }
 }

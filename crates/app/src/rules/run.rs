@@ -164,7 +164,15 @@ impl App {
         {
             return Ok(RuleWrite::Written);
         }
-        let Some(scene) = self.rules_scene(event).await? else {
+        // Escalations and SLAs read the scene too (their timers, their
+        // criteria), so their conditions count as well as the triggers'.
+        let with_calendars = triggers.needs_calendars
+            || escalations
+                .escalations
+                .iter()
+                .any(|escalation| escalation.rule.uses_business_hours())
+            || slas.slas.iter().any(|sla| sla.rule.uses_business_hours());
+        let Some(scene) = self.rules_scene(event, with_calendars).await? else {
             return Ok(RuleWrite::Written);
         };
         let started = std::time::Instant::now();
@@ -381,7 +389,13 @@ impl App {
 
     /// The ticket, its people and the event's message; `None` when the
     /// ticket is gone, merged away or deleted.
-    pub(crate) async fn rules_scene(&self, event: &RulesEvent) -> AppResult<Option<Scene>> {
+    /// `with_calendars`: whether a condition of the rules that will run
+    /// looks at business hours (the calendars are read only then).
+    pub(crate) async fn rules_scene(
+        &self,
+        event: &RulesEvent,
+        with_calendars: bool,
+    ) -> AppResult<Option<Scene>> {
         let Some(ticket) = self.store().tickets().get_ticket(event.ticket_id).await? else {
             return Ok(None);
         };
@@ -410,8 +424,7 @@ impl App {
                 _ => ActorKind::User,
             },
         };
-        let calendars = self.active_triggers().await?.needs_calendars;
-        self.scene_of(ticket, message, actor, calendars)
+        self.scene_of(ticket, message, actor, with_calendars)
             .await
             .map(Some)
     }
@@ -600,6 +613,59 @@ impl App {
                 lines.push(("rule", None, Some(name.clone())));
             }
         }
+        Ok((plan, model))
+    }
+
+    /// A time-based rule (an escalation, a missed SLA target) on a ticket:
+    /// its actions under `name` in the log, then the triggers answering
+    /// its changes as "ticket updated" by a rule (unless it stops them).
+    pub(crate) async fn run_timed_rule(
+        &self,
+        rule: &ActiveTrigger,
+        name: String,
+        scene: &Scene,
+        event: &RulesEvent,
+    ) -> AppResult<(Plan, TicketModel)> {
+        let mut plan = Plan::default();
+        let mut model = scene.model.clone();
+        let stop = self
+            .apply_actions(rule, scene, &mut model, &mut plan)
+            .await?;
+        let lines = log_lines(
+            &scene.model,
+            &model,
+            &scene.priority_names,
+            &scene.field_names,
+        );
+        plan.fired.push(name.clone());
+        plan.steps.push((name, lines));
+        if stop || model == scene.model {
+            return Ok((plan, model));
+        }
+        let changes = log_lines(
+            &scene.model,
+            &model,
+            &scene.priority_names,
+            &scene.field_names,
+        )
+        .into_iter()
+        .map(|(field, before, after)| (field.to_owned(), before, after))
+        .collect();
+        let follow_up = RulesEvent {
+            ticket_id: event.ticket_id,
+            event: event.event.clone(),
+            actor_id: None,
+            channel: event.channel.clone(),
+            message_id: None,
+            changes,
+        };
+        let after = Scene {
+            model,
+            ..scene.clone()
+        };
+        let triggers = self.active_triggers().await?;
+        let (more, model) = self.run_chain(&triggers, &follow_up, &after).await?;
+        plan.absorb(more);
         Ok((plan, model))
     }
 
@@ -1133,8 +1199,8 @@ impl App {
             return Ok(kept);
         }
         let records = self.store().triggers().list_triggers().await?;
-        let set = Arc::new(TriggerSet::compile(fingerprint, records));
-        self.inner.triggers.keep(Arc::clone(&set));
+        let set = Arc::new(TriggerSet::compile(records));
+        self.inner.triggers.keep(fingerprint, Arc::clone(&set));
         Ok(set)
     }
 }

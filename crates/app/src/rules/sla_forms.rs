@@ -5,12 +5,10 @@
 use ferrodesk_store::SlaWrite;
 
 use super::slas::{SlaDefinition, TARGETS, TargetTime};
-use super::triggers::{ActionRow, ConditionRow, find_by_name, name_of};
+use super::triggers::{ActionRow, ConditionRow, checked_rule_name, find_by_name, name_of};
 use crate::audit::{Audit, Caller};
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
-const MAX_NAME_CHARS: usize = 100;
-const MAX_ROWS: usize = 30;
 /// The longest target: a year of hours.
 const MAX_HOURS: f64 = 366.0 * 24.0;
 
@@ -115,21 +113,7 @@ pub(crate) fn span_words(millis: i64, working: bool) -> String {
 impl App {
     async fn checked_sla(&self, input: &SlaInput) -> AppResult<(String, SlaDefinition)> {
         let mut errors = FieldErrors::new();
-        let name = input.name.trim();
-        if name.is_empty() {
-            errors.add("name", "Give the SLA a name.");
-        } else if name.chars().count() > MAX_NAME_CHARS
-            || name
-                .chars()
-                .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-        {
-            errors.add(
-                "name",
-                format!(
-                    "A name is at most {MAX_NAME_CHARS} characters, without control characters."
-                ),
-            );
-        }
+        let name = checked_rule_name(&input.name, "SLA", &mut errors);
         let mut definition = SlaDefinition::default();
         for (key, label) in TARGETS {
             let Some((_, hours, warn)) = input.targets.iter().find(|(kind, _, _)| kind == key)
@@ -187,34 +171,15 @@ impl App {
                 );
             }
         }
-        for (group, rows) in [("all", &input.all), ("any", &input.any)] {
-            for (index, row) in rows
-                .iter()
-                .filter(|row| !row.field.is_empty())
-                .take(MAX_ROWS)
-                .enumerate()
-            {
-                match self.condition_of(&names, row).await {
-                    Ok(condition) if group == "all" => definition.all.push(condition),
-                    Ok(condition) => definition.any.push(condition),
-                    Err(problem) => {
-                        errors.add(group, format!("Condition {}: {problem}", index + 1))
-                    }
-                }
-            }
-        }
-        for (index, row) in input
-            .actions
-            .iter()
-            .filter(|row| !row.kind.is_empty())
-            .take(MAX_ROWS)
-            .enumerate()
-        {
-            match self.action_of(&names, row) {
-                Ok(action) => definition.actions.push(action),
-                Err(problem) => errors.add("actions", format!("Action {}: {problem}", index + 1)),
-            }
-        }
+        let rows = self
+            .checked_rows(
+                &names,
+                (&input.all, &input.any, &input.actions),
+                false,
+                &mut errors,
+            )
+            .await;
+        (definition.all, definition.any, definition.actions) = (rows.all, rows.any, rows.actions);
         errors.into_result()?;
         Ok((name.to_owned(), definition))
     }

@@ -13,7 +13,7 @@
 //! marks running targets that are due as breaching and queues a job that
 //! marks them failed and runs the SLA's actions (any trigger action), once.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use ferrodesk_core::{BusinessCalendar, TicketStatus, Timestamp};
 use ferrodesk_store::{ClaimedJob, NO_SLA_DUE, SlaRecord, TargetRecord};
@@ -79,13 +79,7 @@ pub(crate) struct ActiveSla {
 /// The enabled SLAs in order.
 #[derive(Debug, Default)]
 pub(crate) struct SlaSet {
-    fingerprint: (i64, i64),
     pub slas: Vec<ActiveSla>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct SlaCache {
-    kept: Mutex<Option<Arc<SlaSet>>>,
 }
 
 impl ActiveSla {
@@ -329,26 +323,18 @@ impl App {
     /// The enabled SLAs, compiled; read again when any changed.
     pub(crate) async fn active_slas(&self) -> AppResult<Arc<SlaSet>> {
         let fingerprint = self.store().slas().slas_fingerprint().await?;
-        let cache = &self.inner.slas;
-        if let Some(kept) = cache
-            .kept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .filter(|set| set.fingerprint == fingerprint)
-        {
-            return Ok(Arc::clone(kept));
+        if let Some(kept) = self.inner.slas.current(fingerprint) {
+            return Ok(kept);
         }
         let records = self.store().slas().list_slas().await?;
         let set = Arc::new(SlaSet {
-            fingerprint,
             slas: records
                 .iter()
                 .filter(|record| record.is_enabled)
                 .filter_map(compile)
                 .collect(),
         });
-        *cache.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&set));
+        self.inner.slas.keep(fingerprint, Arc::clone(&set));
         Ok(set)
     }
 
@@ -425,6 +411,12 @@ impl App {
         let backfill: BackfillJob = serde_json::from_str(&job.payload)
             .map_err(|_| JobFailure::Permanent(format!("bad payload {}", job.payload)))?;
         let started = std::time::Instant::now();
+        let with_calendars = self
+            .active_slas()
+            .await?
+            .slas
+            .iter()
+            .any(|sla| sla.rule.uses_business_hours());
         let mut after_id = backfill.after_id;
         let mut done = 0;
         loop {
@@ -446,7 +438,7 @@ impl App {
                     message_id: None,
                     changes: Vec::new(),
                 };
-                let Some(scene) = self.rules_scene(&event).await? else {
+                let Some(scene) = self.rules_scene(&event, with_calendars).await? else {
                     continue;
                 };
                 if let Some((rows, due_at, warn_at)) = self
@@ -521,7 +513,9 @@ impl App {
         let sla = target
             .as_ref()
             .and_then(|target| set.slas.iter().find(|sla| sla.id == target.sla_id));
-        let scene = self.rules_scene(&event).await?;
+        let with_calendars = sla.is_some_and(|sla| sla.rule.uses_business_hours())
+            || self.active_triggers().await?.needs_calendars;
+        let scene = self.rules_scene(&event, with_calendars).await?;
         let mark = super::run::JobMark {
             job_id,
             owner,
@@ -542,49 +536,13 @@ impl App {
                 .await?;
             return Ok(ferrodesk_store::RuleWrite::Written);
         };
-        let mut plan = Plan::default();
-        let mut model = scene.model.clone();
-        if let Some(sla) = sla {
-            let stop = self
-                .apply_actions(&sla.rule, &scene, &mut model, &mut plan)
-                .await?;
-            let name = format!("{} (SLA missed)", sla.name);
-            plan.fired.push(name.clone());
-            let lines = super::run::log_lines(
-                &scene.model,
-                &model,
-                &scene.priority_names,
-                &scene.field_names,
-            );
-            plan.steps.push((name, lines));
-            if !stop && model != scene.model {
-                let changes = super::run::log_lines(
-                    &scene.model,
-                    &model,
-                    &scene.priority_names,
-                    &scene.field_names,
-                )
-                .into_iter()
-                .map(|(field, before, after)| (field.to_owned(), before, after))
-                .collect();
-                let follow_up = RulesEvent {
-                    ticket_id: event.ticket_id,
-                    event: event.event.clone(),
-                    actor_id: None,
-                    channel: event.channel.clone(),
-                    message_id: None,
-                    changes,
-                };
-                let triggers = self.active_triggers().await?;
-                let after = Scene {
-                    model: model.clone(),
-                    ..scene.clone()
-                };
-                let (more, after_triggers) = self.run_chain(&triggers, &follow_up, &after).await?;
-                plan.absorb(more);
-                model = after_triggers;
+        let (plan, model) = match sla {
+            Some(sla) => {
+                let name = format!("{} (SLA missed)", sla.name);
+                self.run_timed_rule(&sla.rule, name, &scene, &event).await?
             }
-        }
+            None => (Plan::default(), scene.model.clone()),
+        };
         self.write_plan(&scene, &event, plan, model, mark).await
     }
 }

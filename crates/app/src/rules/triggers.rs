@@ -6,13 +6,13 @@
 use ferrodesk_core::{Email, Labels, TicketStatus, Urgency};
 use ferrodesk_store::{TriggerRecord, TriggerWrite};
 
+use super::ActiveTrigger;
 use super::criteria::{Facts, compile_pattern, verdict};
 use super::definition::{
     ActorKind, Assignment, CHANNELS, Condition, ConditionField, Operator, Recipients, RuleAction,
     TriggerDefinition, TriggerEvent,
 };
 use super::run::{Plan, log_lines};
-use super::{ActiveTrigger, TriggerSet};
 use crate::audit::{Audit, Caller};
 use crate::tickets::TicketKey;
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
@@ -179,6 +179,37 @@ pub struct TriggerTest {
     /// What it would do, in words.
     pub effects: Vec<String>,
     pub problems: Vec<String>,
+}
+
+/// A rule's name, trimmed; a missing or unfit one is added to `errors`
+/// ("Give the <what> a name.").
+pub(super) fn checked_rule_name<'a>(
+    name: &'a str,
+    what: &str,
+    errors: &mut FieldErrors,
+) -> &'a str {
+    let name = name.trim();
+    if name.is_empty() {
+        errors.add("name", format!("Give the {what} a name."));
+    } else if name.chars().count() > MAX_NAME_CHARS
+        || name
+            .chars()
+            .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
+    {
+        errors.add(
+            "name",
+            format!("A name is at most {MAX_NAME_CHARS} characters, without control characters."),
+        );
+    }
+    name
+}
+
+/// Conditions and actions in stored terms.
+#[derive(Debug, Default)]
+pub(super) struct CheckedRows {
+    pub all: Vec<Condition>,
+    pub any: Vec<Condition>,
+    pub actions: Vec<RuleAction>,
 }
 
 /// Names and ids the form translates between.
@@ -693,21 +724,7 @@ impl App {
         input: &TriggerInput,
     ) -> AppResult<(String, TriggerDefinition)> {
         let mut errors = FieldErrors::new();
-        let name = input.name.trim();
-        if name.is_empty() {
-            errors.add("name", "Give the trigger a name.");
-        } else if name.chars().count() > MAX_NAME_CHARS
-            || name
-                .chars()
-                .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-        {
-            errors.add(
-                "name",
-                format!(
-                    "A name is at most {MAX_NAME_CHARS} characters, without control characters."
-                ),
-            );
-        }
+        let name = checked_rule_name(&input.name, "trigger", &mut errors);
         let events: Vec<TriggerEvent> = input
             .events
             .iter()
@@ -728,50 +745,15 @@ impl App {
             .cloned()
             .collect();
         let names = self.rule_names().await?;
-        let mut groups: [Vec<Condition>; 2] = [Vec::new(), Vec::new()];
-        for (group, (rows, label)) in [(&input.all, "all"), (&input.any, "any")]
-            .into_iter()
-            .enumerate()
-        {
-            let rows: Vec<&ConditionRow> =
-                rows.iter().filter(|row| !row.field.is_empty()).collect();
-            if rows.len() > MAX_ROWS {
-                errors.add(label, format!("At most {MAX_ROWS} conditions in a group."));
-            }
-            for (index, row) in rows.into_iter().take(MAX_ROWS).enumerate() {
-                match self.condition_of(&names, row).await {
-                    Ok(condition) => groups[group].push(condition),
-                    Err(problem) => errors.add(
-                        label,
-                        format!(
-                            "Condition {} ({}): {problem}",
-                            index + 1,
-                            if group == 0 { "all of" } else { "any of" }
-                        ),
-                    ),
-                }
-            }
-        }
-        let mut actions = Vec::new();
-        let rows: Vec<&ActionRow> = input
-            .actions
-            .iter()
-            .filter(|row| !row.kind.is_empty())
-            .collect();
-        if rows.len() > MAX_ROWS {
-            errors.add("actions", format!("At most {MAX_ROWS} actions."));
-        }
-        for (index, row) in rows.into_iter().take(MAX_ROWS).enumerate() {
-            match self.action_of(&names, row) {
-                Ok(action) => actions.push(action),
-                Err(problem) => errors.add("actions", format!("Action {}: {problem}", index + 1)),
-            }
-        }
-        if actions.is_empty() && errors.for_field("actions").is_empty() {
-            errors.add("actions", "Choose at least one action.");
-        }
+        let CheckedRows { all, any, actions } = self
+            .checked_rows(
+                &names,
+                (&input.all, &input.any, &input.actions),
+                true,
+                &mut errors,
+            )
+            .await;
         errors.into_result()?;
-        let [all, any] = groups;
         Ok((
             name.to_owned(),
             TriggerDefinition {
@@ -783,6 +765,55 @@ impl App {
                 actions,
             },
         ))
+    }
+
+    /// A rule's conditions and actions checked and in stored terms, with
+    /// the rows' problems added to `errors` (the same for triggers,
+    /// escalations and SLAs; an SLA may have no action).
+    pub(super) async fn checked_rows(
+        &self,
+        names: &Names,
+        (all, any, actions): (&[ConditionRow], &[ConditionRow], &[ActionRow]),
+        actions_required: bool,
+        errors: &mut FieldErrors,
+    ) -> CheckedRows {
+        let mut checked = CheckedRows::default();
+        for (rows, label) in [(all, "all"), (any, "any")] {
+            let rows: Vec<&ConditionRow> =
+                rows.iter().filter(|row| !row.field.is_empty()).collect();
+            if rows.len() > MAX_ROWS {
+                errors.add(label, format!("At most {MAX_ROWS} conditions in a group."));
+            }
+            for (index, row) in rows.into_iter().take(MAX_ROWS).enumerate() {
+                match self.condition_of(names, row).await {
+                    Ok(condition) if label == "all" => checked.all.push(condition),
+                    Ok(condition) => checked.any.push(condition),
+                    Err(problem) => errors.add(
+                        label,
+                        format!(
+                            "Condition {} ({}): {problem}",
+                            index + 1,
+                            if label == "all" { "all of" } else { "any of" }
+                        ),
+                    ),
+                }
+            }
+        }
+        let rows: Vec<&ActionRow> = actions.iter().filter(|row| !row.kind.is_empty()).collect();
+        if rows.len() > MAX_ROWS {
+            errors.add("actions", format!("At most {MAX_ROWS} actions."));
+        }
+        for (index, row) in rows.into_iter().take(MAX_ROWS).enumerate() {
+            match self.action_of(names, row) {
+                Ok(action) => checked.actions.push(action),
+                Err(problem) => errors.add("actions", format!("Action {}: {problem}", index + 1)),
+            }
+        }
+        if actions_required && checked.actions.is_empty() && errors.for_field("actions").is_empty()
+        {
+            errors.add("actions", "Choose at least one action.");
+        }
+        checked
     }
 
     /// Every trigger, in the order they run (admins).
@@ -1051,20 +1082,13 @@ impl App {
             ..TriggerTest::default()
         };
         // The actions run on a copy, with nothing written or sent.
-        let set = TriggerSet {
-            fingerprint: (0, 0),
-            triggers: vec![trigger],
-            needs_calendars: false,
-        };
         let mut plan = Plan {
             dry_run: true,
             ..Plan::default()
         };
         let mut model = scene.model.clone();
-        if let Some(trigger) = set.triggers.first() {
-            self.apply_actions(trigger, &scene, &mut model, &mut plan)
-                .await?;
-        }
+        self.apply_actions(&trigger, &scene, &mut model, &mut plan)
+            .await?;
         let directory = self.shared_directory().await?;
         let departments = crate::departments::department_tree(&directory.departments);
         let log_names = crate::tickets::LogNames {

@@ -203,7 +203,6 @@ impl App {
                             crate::notifications::NEW_TICKET,
                             Some(context.agent_id),
                         )),
-                        quiet: !input.send_receipt,
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })

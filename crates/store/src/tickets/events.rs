@@ -82,9 +82,6 @@ pub struct RulesCue<'a> {
     pub channel: &'a str,
     pub message_id: Option<i64>,
     pub changes: &'a [crate::NewLogEntry<'a>],
-    /// The requester asked for no receipt (an agent or API caller opening
-    /// a ticket left it out).
-    pub quiet: bool,
 }
 
 /// The rules job's payload: a JSON object the application reads.
@@ -106,7 +103,6 @@ fn rules_payload(
         "channel": cue.channel,
         "message_id": cue.message_id,
         "changes": changes,
-        "quiet": cue.quiet,
     })
     .to_string()
 }

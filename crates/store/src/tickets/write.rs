@@ -118,8 +118,6 @@ pub struct NewTicketRow<'a> {
     pub audit: Option<&'a NewAuditEntry<'a>>,
     /// Agents to tell about the new ticket.
     pub notice: Option<AgentNotice<'a>>,
-    /// No receipt was asked for (the triggers see it).
-    pub quiet: bool,
 }
 
 /// The properties of a ticket after a change; the caller writes what each
@@ -423,7 +421,6 @@ async fn insert_ticket_contents(
         channel: ticket.message.channel,
         message_id: Some(message_id),
         changes: &[],
-        quiet: ticket.quiet,
     };
     super::events::insert_event(
         connected,
@@ -487,7 +484,6 @@ async fn apply_update(
             .map_or(update.channel, |message| message.channel),
         message_id,
         changes: update.log,
-        quiet: false,
     };
     super::events::insert_event(connected, ticket_id, kind, actor_id, Some(&cue), now).await?;
     Ok(message_id)
