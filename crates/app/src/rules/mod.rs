@@ -120,12 +120,15 @@ impl TriggerSet {
     }
 }
 
+/// A rules table's row count and newest change.
+type Fingerprint = (i64, i64);
+
 /// A node's compiled copy of stored rules (triggers, escalations or
 /// SLAs), kept until the table's fingerprint (row count, newest change)
 /// moves.
 #[derive(Debug)]
 pub(crate) struct RuleCache<T> {
-    kept: Mutex<Option<((i64, i64), Arc<T>)>>,
+    kept: Mutex<Option<(Fingerprint, Arc<T>)>>,
 }
 
 impl<T> Default for RuleCache<T> {
@@ -137,7 +140,7 @@ impl<T> Default for RuleCache<T> {
 }
 
 impl<T> RuleCache<T> {
-    pub(crate) fn current(&self, fingerprint: (i64, i64)) -> Option<Arc<T>> {
+    pub(crate) fn current(&self, fingerprint: Fingerprint) -> Option<Arc<T>> {
         self.kept
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -146,7 +149,7 @@ impl<T> RuleCache<T> {
             .map(|(_, set)| Arc::clone(set))
     }
 
-    pub(crate) fn keep(&self, fingerprint: (i64, i64), set: Arc<T>) {
+    pub(crate) fn keep(&self, fingerprint: Fingerprint, set: Arc<T>) {
         *self.kept.lock().unwrap_or_else(PoisonError::into_inner) = Some((fingerprint, set));
     }
 }
