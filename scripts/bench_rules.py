@@ -108,6 +108,9 @@ def bench_backend(backend, arguments, work):
     sql(backend, database_url, "UPDATE settings SET value = '{\"requests_per_minute\":1000000}' WHERE key = 'api'")
     department = int(sql(backend, database_url, "SELECT department_id FROM tickets GROUP BY department_id ORDER BY COUNT(*) DESC LIMIT 1")[0][0])
     ticket_ids = [int(row[0]) for row in sql(backend, database_url, f"SELECT id FROM tickets WHERE department_id = {department} ORDER BY id DESC LIMIT 200")]
+    # "No trigger" means none: the default triggers (receipts, agents'
+    # notifications) are switched off for the whole run.
+    sql(backend, database_url, "UPDATE triggers SET is_enabled = FALSE")
     log_path = os.path.join(work, f"{backend}.log")
     server = Server(env, log_path)
     try:

@@ -525,21 +525,17 @@ impl App {
         status: TicketStatus,
         message: Option<&NewMessage<'_>>,
     ) -> AppResult<()> {
-        // A user's message tells the agents on the ticket.
-        let notice = message.map(|_| {
-            crate::notifications::notice(crate::notifications::USER_REPLY, Some(viewer.person_id))
-        });
+        // The agents on the ticket hear of a user's message through the
+        // rules (the default trigger "Notify agents of customers'
+        // replies").
         self.write_status_and_message(
             ticket,
             (viewer.actor(), false),
             (status, self.now()),
-            (message, notice),
+            (message, crate::tickets::MessageCue::Plain),
             &[],
         )
         .await?;
-        if notice.is_some() {
-            self.wake_workers();
-        }
         Ok(())
     }
 
@@ -678,10 +674,11 @@ impl App {
             },
             (None, None) => return Err(AppError::invalid("email", "Give your address.")),
         };
-        // Everyone gets a receipt with the ticket's link: a guest has no other
-        // way back to it, and a signed-in user keeps it in their mailbox.
+        // The receipt with the ticket's link (a guest's only way back to
+        // it) is the rules' work: the default trigger "Receipt to users
+        // who open a ticket".
         let reference = self
-            .write_portal_ticket(caller, input, &checked, &requester, true)
+            .write_portal_ticket(caller, input, &checked, &requester)
             .await?;
         Ok(match signed_in {
             Some(_) => PortalTicketOutcome::Opened(reference.to_string()),
@@ -689,15 +686,13 @@ impl App {
         })
     }
 
-    /// Writes the request under a fresh reference; the receipt with the
-    /// ticket's link is queued in the same transaction.
+    /// Writes the request under a fresh reference.
     async fn write_portal_ticket(
         &self,
         caller: &Caller<'_>,
         input: &PortalTicketInput,
         checked: &CheckedRequest,
         requester: &PersonRecord,
-        mail_receipt: bool,
     ) -> AppResult<TicketRef> {
         let html = markdown::render_message(checked.message.as_str());
         let attachments = new_attachments(&input.attachments);
@@ -716,14 +711,6 @@ impl App {
         let opened = self
             .open_with_fresh_reference(|reference| {
                 Box::pin(async move {
-                    let receipt = match mail_receipt {
-                        true => Some(
-                            self.receipt_for(requester, &reference, &checked.subject, None)
-                                .await?,
-                        ),
-                        false => None,
-                    };
-                    let mails: Vec<_> = receipt.iter().map(|mail| mail.as_new()).collect();
                     let row = NewTicketRow {
                         reference: &reference,
                         subject: checked.subject.as_str(),
@@ -737,12 +724,10 @@ impl App {
                         labels: no_labels,
                         field_values: &checked.field_values,
                         message,
-                        mails: &mails,
+                        mails: &[],
                         audit: None,
-                        notice: Some(crate::notifications::notice(
-                            crate::notifications::NEW_TICKET,
-                            Some(requester.id),
-                        )),
+                        actor_id: Some(requester.id),
+                        automatic: false,
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })
@@ -754,9 +739,6 @@ impl App {
                 "Choose what your request is about.",
             ));
         };
-        if mail_receipt {
-            self.wake_workers();
-        }
         Ok(reference)
     }
 
@@ -766,7 +748,7 @@ impl App {
         &self,
         requester: &PersonRecord,
         reference: &TicketRef,
-        subject: &Subject,
+        subject: &str,
         answering: Option<&str>,
     ) -> AppResult<crate::mail::ComposedMail> {
         let code = self.access_code_for(reference, 0);
@@ -778,7 +760,7 @@ impl App {
                 serde_json::json!({
                     "name": requester.name,
                     "reference": reference.as_str(),
-                    "subject": subject.as_str(),
+                    "subject": subject,
                     "link": self.ticket_link(reference, &code),
                 }),
             )

@@ -134,11 +134,12 @@ impl Escalations<'_> {
         }))
     }
 
-    /// Changes whenever any escalation does (count, newest change).
+    /// Changes whenever any escalation does (count, sum of change times:
+    /// an edit stamped earlier than the newest still shows).
     pub async fn escalations_fingerprint(&self) -> StoreResult<(i64, i64)> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, (i64, i64)>(
-                "SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM escalations",
+                "SELECT COUNT(*), CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM escalations",
             )
             .fetch_one(pool)
             .await?

@@ -127,10 +127,11 @@ impl Slas<'_> {
         }))
     }
 
-    /// Changes whenever any SLA does (count, newest change).
+    /// Changes whenever any SLA does (count, sum of change times: an edit
+    /// stamped earlier than the newest still shows).
     pub async fn slas_fingerprint(&self) -> StoreResult<(i64, i64)> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, (i64, i64)>("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM slas")
+            sqlx::query_as::<_, (i64, i64)>("SELECT COUNT(*), CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM slas")
                 .fetch_one(pool)
                 .await?
         }))

@@ -56,11 +56,12 @@ impl Triggers<'_> {
     }
 
     /// A fingerprint that changes whenever any trigger does: how many
-    /// there are and the newest change (a node's cache compares it).
+    /// there are and the sum of their change times, so an edit stamped
+    /// earlier than the newest (a node whose clock is behind) still shows.
     pub async fn triggers_fingerprint(&self) -> StoreResult<(i64, i64)> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, (i64, i64)>(
-                "SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM triggers",
+                "SELECT COUNT(*), CAST(COALESCE(SUM(updated_at), 0) AS BIGINT) FROM triggers",
             )
             .fetch_one(pool)
             .await?

@@ -9,6 +9,7 @@ mod fetch;
 mod rejections;
 mod route;
 mod threading;
+pub(crate) use threading::is_plain_message_id;
 mod write;
 
 use ferrodesk_core::{Email, TicketRef};

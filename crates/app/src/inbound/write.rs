@@ -178,27 +178,14 @@ impl App {
             inbound_mail_id: Some(record.id),
         };
         let subject = ticket_subject(&mail.subject);
-        let send_receipt =
-            mail.automatic.is_none() && self.may_auto_reply(&requester.email).await?;
-        // The receipt is threaded under the customer's own message.
-        let theirs = mail
-            .message_id
-            .as_deref()
-            .filter(|id| super::threading::is_plain_message_id(id))
-            .map(|id| format!("<{id}>"));
+        // The receipt (threaded under the customer's own message) is the
+        // rules' work; an automatic mail gets none.
+        let automatic = mail.automatic.is_some();
         let no_labels = Labels::default();
-        let (message, no_labels, subject, theirs) = (&message, &no_labels, &subject, &theirs);
+        let (message, no_labels, subject) = (&message, &no_labels, &subject);
         let opened = self
             .open_with_fresh_reference(|reference| {
                 Box::pin(async move {
-                    let receipt = match send_receipt {
-                        true => Some(
-                            self.receipt_for(requester, &reference, subject, theirs.as_deref())
-                                .await?,
-                        ),
-                        false => None,
-                    };
-                    let mails: Vec<_> = receipt.iter().map(|mail| mail.as_new()).collect();
                     let row = NewTicketRow {
                         reference: &reference,
                         subject: subject.as_str(),
@@ -212,12 +199,10 @@ impl App {
                         labels: no_labels,
                         field_values: &[],
                         message,
-                        mails: &mails,
+                        mails: &[],
                         audit: None,
-                        notice: Some(crate::notifications::notice(
-                            crate::notifications::NEW_TICKET,
-                            Some(requester.id),
-                        )),
+                        actor_id: Some(requester.id),
+                        automatic,
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })
@@ -228,9 +213,6 @@ impl App {
                 "The account's department no longer exists.".to_owned(),
             ));
         };
-        if send_receipt {
-            self.wake_workers();
-        }
         self.copy_mail_ccs(ticket_id, mail, requester).await?;
         Ok(InboundOutcome::NewTicket(reference))
     }
@@ -372,10 +354,7 @@ impl App {
                     attachments: &attachments,
                     inbound_mail_id: Some(record.id),
                 }),
-                Some(crate::notifications::notice(
-                    crate::notifications::USER_REPLY,
-                    Some(person.id),
-                )),
+                crate::tickets::MessageCue::Plain,
             ),
             &[],
         )
@@ -424,7 +403,7 @@ impl App {
                     attachments: &[],
                     inbound_mail_id: Some(record.id),
                 }),
-                None,
+                crate::tickets::MessageCue::Automatic,
             ),
             &[],
         )

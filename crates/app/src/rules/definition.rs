@@ -270,6 +270,40 @@ pub enum Assignment {
     LeastOpen(i64),
 }
 
+/// Which of the agents' notification mails an action sends. Each agent's
+/// own notification settings and access to the ticket still decide, when
+/// the mail is composed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentNoticeKind {
+    /// To the agents with full access to the ticket's department.
+    NewTicket,
+    /// To the assigned agent and the ticket's followers.
+    UserReply,
+    /// To the agent and the team the ticket is assigned to.
+    Assigned,
+}
+
+impl AgentNoticeKind {
+    /// The notification job's event name.
+    pub fn event(self) -> &'static str {
+        match self {
+            AgentNoticeKind::NewTicket => crate::notifications::NEW_TICKET,
+            AgentNoticeKind::UserReply => crate::notifications::USER_REPLY,
+            AgentNoticeKind::Assigned => crate::notifications::ASSIGNED,
+        }
+    }
+
+    /// Who hears, in words.
+    pub fn recipients(self) -> &'static str {
+        match self {
+            AgentNoticeKind::NewTicket => "the department's agents of the new ticket",
+            AgentNoticeKind::UserReply => "the assigned agent and the followers of the reply",
+            AgentNoticeKind::Assigned => "the assigned agent and team",
+        }
+    }
+}
+
 /// One thing a trigger does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
@@ -330,6 +364,14 @@ pub enum RuleAction {
     },
     CallWebhook {
         webhook_id: i64,
+    },
+    /// The receipt of a new ticket to its requester: the "Ticket received"
+    /// mail template, with the requester's own link to the ticket,
+    /// threaded under their mail when it came by mail.
+    SendReceipt,
+    /// The agents' notification mail of one kind.
+    NotifyAgents {
+        notice: AgentNoticeKind,
     },
     /// No trigger after this one runs for the event.
     Stop,

@@ -375,6 +375,7 @@ impl App {
             channel: "rule".to_owned(),
             message_id: None,
             changes: Vec::new(),
+            automatic: false,
         };
         let with_calendars =
             escalation.rule.uses_business_hours() || self.active_triggers().await?.needs_calendars;

@@ -12,13 +12,15 @@ use std::sync::Arc;
 
 use ferrodesk_core::{Labels, TicketStatus, Urgency};
 use ferrodesk_store::{
-    ClaimedJob, NewDelivery, NewLogEntry, NewMessage, RuleOutcome, RuleStep, RuleWrite,
-    TicketProperties, TicketRecord,
+    AgentNotice, ClaimedJob, NewDelivery, NewLogEntry, NewMessage, RuleOutcome, RuleStep,
+    RuleWrite, TicketProperties, TicketRecord,
 };
 use serde::Deserialize;
 
 use super::criteria::{Change, Facts, TicketModel, fires};
-use super::definition::{ActorKind, Assignment, Recipients, RuleAction, TriggerEvent};
+use super::definition::{
+    ActorKind, AgentNoticeKind, Assignment, Recipients, RuleAction, TriggerEvent,
+};
 use super::{ActiveTrigger, TriggerSet};
 use crate::jobs::{JobFailure, JobResult};
 use crate::mail::ComposedMail;
@@ -40,6 +42,9 @@ pub(crate) struct RulesEvent {
     pub message_id: Option<i64>,
     #[serde(default)]
     pub changes: Vec<(String, Option<String>, Option<String>)>,
+    /// The message is an automatic mail: rules mail its sender nothing.
+    #[serde(default)]
+    pub automatic: bool,
 }
 
 impl RulesEvent {
@@ -82,6 +87,8 @@ pub(crate) struct Plan {
     pub steps: Vec<(String, Vec<LogLine>)>,
     pub notes: Vec<(String, String)>,
     pub mails: Vec<ComposedMail>,
+    /// Agents' notification mails to queue, each kind once.
+    pub notices: Vec<AgentNoticeKind>,
     pub cc_ids: Vec<i64>,
     pub follower_ids: Vec<i64>,
     /// Webhooks a trigger calls: (webhook, trigger name).
@@ -113,6 +120,9 @@ pub(crate) struct Scene {
     /// When the ticket entered its status (its last change for tickets
     /// from before this was kept).
     pub status_since: i64,
+    /// The event's message is an automatic mail: nobody outside the desk
+    /// is mailed back.
+    pub automatic: bool,
 }
 
 impl Plan {
@@ -121,6 +131,11 @@ impl Plan {
         self.steps.extend(other.steps);
         self.notes.extend(other.notes);
         self.mails.extend(other.mails);
+        for notice in other.notices {
+            if !self.notices.contains(&notice) {
+                self.notices.push(notice);
+            }
+        }
         self.cc_ids.extend(other.cc_ids);
         self.follower_ids.extend(other.follower_ids);
         self.webhook_calls.extend(other.webhook_calls);
@@ -255,6 +270,7 @@ impl App {
             && !by_job
             && plan.notes.is_empty()
             && plan.mails.is_empty()
+            && plan.notices.is_empty()
             && plan.cc_ids.is_empty()
             && plan.follower_ids.is_empty()
             && deliveries.is_empty();
@@ -351,6 +367,11 @@ impl App {
             })
             .collect();
         let mails: Vec<_> = plan.mails.iter().map(ComposedMail::as_new).collect();
+        let notices: Vec<AgentNotice<'_>> = plan
+            .notices
+            .iter()
+            .map(|notice| crate::notifications::notice(notice.event(), event.actor_id))
+            .collect();
         let outcome = RuleOutcome {
             ticket_id: scene.ticket.id,
             read_at: scene.ticket.updated_at,
@@ -359,6 +380,8 @@ impl App {
             steps: &steps,
             notes: &notes,
             mails: &mails,
+            notices: &notices,
+            message_id: event.message_id,
             cc_ids: &plan.cc_ids,
             follower_ids: &plan.follower_ids,
             deliveries: &new_deliveries,
@@ -424,9 +447,11 @@ impl App {
                 _ => ActorKind::User,
             },
         };
-        self.scene_of(ticket, message, actor, with_calendars)
-            .await
-            .map(Some)
+        let mut scene = self
+            .scene_of(ticket, message, actor, with_calendars)
+            .await?;
+        scene.automatic = event.automatic;
+        Ok(Some(scene))
     }
 
     /// The scene of a ticket as it is now.
@@ -490,6 +515,7 @@ impl App {
             field_names,
             calendars,
             status_since,
+            automatic: false,
         })
     }
 
@@ -658,6 +684,7 @@ impl App {
             channel: event.channel.clone(),
             message_id: None,
             changes,
+            automatic: event.automatic,
         };
         let after = Scene {
             model,
@@ -806,6 +833,15 @@ impl App {
                         _ => plan
                             .problems
                             .push("The webhook is gone or switched off.".into()),
+                    }
+                }
+                RuleAction::SendReceipt => {
+                    let receipt = self.rule_receipt(scene, plan).await?;
+                    plan.mails.extend(receipt);
+                }
+                RuleAction::NotifyAgents { notice } => {
+                    if !plan.notices.contains(notice) {
+                        plan.notices.push(*notice);
                     }
                 }
                 RuleAction::Stop => stop = true,
@@ -1084,6 +1120,11 @@ impl App {
                 if !context.may_see(&after, following) {
                     continue;
                 }
+            } else if scene.automatic {
+                plan.problems.push(format!(
+                    "No mail to {address}: the message was an automatic mail."
+                ));
+                continue;
             } else if !plan.dry_run && !self.may_auto_reply(&address).await? {
                 plan.problems.push(format!(
                     "No mail to {address}: it had its automatic mails for this hour."
@@ -1108,6 +1149,54 @@ impl App {
             mails.push(mail);
         }
         Ok(mails)
+    }
+
+    /// The receipt of the ticket for its requester, threaded under their
+    /// first mail when the ticket came by mail; none for an automatic
+    /// mail, a disabled requester, or one who had their automatic mails
+    /// for the hour.
+    async fn rule_receipt(
+        &self,
+        scene: &Scene,
+        plan: &mut Plan,
+    ) -> AppResult<Option<ComposedMail>> {
+        let ticket = &scene.ticket;
+        if scene.automatic {
+            tracing::info!(ticket_id = ticket.id, "no receipt for an automatic mail");
+            return Ok(None);
+        }
+        let Some(requester) = self
+            .store()
+            .people()
+            .get_person(ticket.requester_id)
+            .await?
+            .filter(|person| !person.is_disabled)
+        else {
+            return Ok(None);
+        };
+        if !plan.dry_run && !self.may_auto_reply(&requester.email).await? {
+            plan.problems.push(format!(
+                "No receipt to {}: it had its automatic mails for this hour.",
+                requester.email
+            ));
+            return Ok(None);
+        }
+        let theirs = self
+            .store()
+            .inbound_mail()
+            .first_message_id_of_ticket(ticket.id)
+            .await?
+            .filter(|id| crate::inbound::is_plain_message_id(id))
+            .map(|id| format!("<{id}>"));
+        Ok(Some(
+            self.receipt_for(
+                &requester,
+                &ticket.reference,
+                &ticket.subject,
+                theirs.as_deref(),
+            )
+            .await?,
+        ))
     }
 
     async fn staff_recipient(

@@ -437,6 +437,7 @@ impl App {
                     channel: "rule".to_owned(),
                     message_id: None,
                     changes: Vec::new(),
+                    automatic: false,
                 };
                 let Some(scene) = self.rules_scene(&event, with_calendars).await? else {
                     continue;
@@ -501,6 +502,7 @@ impl App {
             channel: "rule".to_owned(),
             message_id: None,
             changes: Vec::new(),
+            automatic: false,
         };
         let target = self
             .store()

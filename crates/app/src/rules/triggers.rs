@@ -9,8 +9,8 @@ use ferrodesk_store::{TriggerRecord, TriggerWrite};
 use super::ActiveTrigger;
 use super::criteria::{Facts, compile_pattern, verdict};
 use super::definition::{
-    ActorKind, Assignment, CHANNELS, Condition, ConditionField, Operator, Recipients, RuleAction,
-    TriggerDefinition, TriggerEvent,
+    ActorKind, AgentNoticeKind, Assignment, CHANNELS, Condition, ConditionField, Operator,
+    Recipients, RuleAction, TriggerDefinition, TriggerEvent,
 };
 use super::run::{Plan, log_lines};
 use crate::audit::{Audit, Caller};
@@ -41,7 +41,7 @@ pub const CONDITION_FIELDS: [(&str, &str); 13] = [
 ];
 
 /// What an action row can do, with the help its value field shows.
-pub const ACTION_KINDS: [(&str, &str, &str); 27] = [
+pub const ACTION_KINDS: [(&str, &str, &str); 31] = [
     (
         "set_status",
         "Set the status",
@@ -105,6 +105,10 @@ pub const ACTION_KINDS: [(&str, &str, &str); 27] = [
         "",
     ),
     ("email_address", "Email the address", "an address"),
+    ("send_receipt", "Send the requester the receipt", ""),
+    ("notify_new_ticket", "Notify agents: new ticket", ""),
+    ("notify_user_reply", "Notify agents: customer's reply", ""),
+    ("notify_assigned", "Notify agents: assignment", ""),
     ("add_note", "Add an internal note", ""),
     ("call_webhook", "Call the webhook", "a webhook's name"),
     ("stop", "Stop: no further triggers run", ""),
@@ -637,6 +641,16 @@ impl App {
                 webhook_id: find_by_name(&names.webhooks, text)
                     .ok_or_else(|| unknown("webhook"))?,
             },
+            "send_receipt" => RuleAction::SendReceipt,
+            "notify_new_ticket" => RuleAction::NotifyAgents {
+                notice: AgentNoticeKind::NewTicket,
+            },
+            "notify_user_reply" => RuleAction::NotifyAgents {
+                notice: AgentNoticeKind::UserReply,
+            },
+            "notify_assigned" => RuleAction::NotifyAgents {
+                notice: AgentNoticeKind::Assigned,
+            },
             "stop" => RuleAction::Stop,
             _ => return Err("Choose what the action does.".into()),
         })
@@ -714,6 +728,15 @@ impl App {
             RuleAction::CallWebhook { webhook_id } => {
                 row("call_webhook", name_of(&names.webhooks, *webhook_id))
             }
+            RuleAction::SendReceipt => row("send_receipt", String::new()),
+            RuleAction::NotifyAgents { notice } => row(
+                match notice {
+                    AgentNoticeKind::NewTicket => "notify_new_ticket",
+                    AgentNoticeKind::UserReply => "notify_user_reply",
+                    AgentNoticeKind::Assigned => "notify_assigned",
+                },
+                String::new(),
+            ),
             RuleAction::Stop => row("stop", String::new()),
         }
     }
@@ -1117,6 +1140,12 @@ impl App {
         test.effects.extend(plan.previews);
         for mail in &plan.mails {
             test.effects.push(format!("send mail {}", mail.describe()));
+        }
+        for notice in &plan.notices {
+            test.effects.push(format!(
+                "notify {} (as each agent's notification settings say)",
+                notice.recipients()
+            ));
         }
         for (text, _) in &plan.notes {
             test.effects.push(format!("add the note: {text}"));

@@ -186,8 +186,6 @@ impl App {
             priority_id: target.priority.as_ref().map(|priority| priority.id),
             labels: Some(&target.labels),
         };
-        let assigned = (target.agent_id.is_some() && target.agent_id != ticket.agent_id)
-            || (target.team_id.is_some() && target.team_id != ticket.team_id);
         let resolved_mails =
             if target.status == TicketStatus::Resolved && ticket.status != TicketStatus::Resolved {
                 self.resolved_mails(ticket).await?
@@ -198,9 +196,6 @@ impl App {
         let update = TicketUpdate {
             field_values: &changed_fields,
             mails: &mails,
-            notice: assigned.then(|| {
-                crate::notifications::notice(crate::notifications::ASSIGNED, Some(context.agent_id))
-            }),
             ..TicketUpdate::new(
                 &properties,
                 ferrodesk_store::TicketActor {
@@ -214,7 +209,7 @@ impl App {
             .tickets()
             .update_ticket(ticket.id, &update, self.now())
             .await?;
-        if !mails.is_empty() || assigned {
+        if !mails.is_empty() {
             self.wake_workers();
         }
         // Read back for the names the row points to (agent, team, …).

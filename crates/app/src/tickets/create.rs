@@ -176,7 +176,7 @@ impl App {
                             self.receipt_for(
                                 &checked.requester,
                                 &reference,
-                                &checked.subject,
+                                checked.subject.as_str(),
                                 None,
                             )
                             .await?,
@@ -199,10 +199,8 @@ impl App {
                         message,
                         mails: &mails,
                         audit: audit_entry.as_ref(),
-                        notice: Some(crate::notifications::notice(
-                            crate::notifications::NEW_TICKET,
-                            Some(context.agent_id),
-                        )),
+                        actor_id: Some(context.agent_id),
+                        automatic: false,
                     };
                     Drawn::from_store(self.store().tickets().create_ticket(&row, self.now()).await)
                 })

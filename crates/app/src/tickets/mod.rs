@@ -45,4 +45,4 @@ pub use view::{RequesterCard, TicketState, TicketThread, TicketView};
 pub(crate) use count_cache::TicketCountCache;
 pub(crate) use create::Drawn;
 pub(crate) use list::PageRequest;
-pub(crate) use reply::new_attachments;
+pub(crate) use reply::{MessageCue, new_attachments};

@@ -142,12 +142,11 @@ impl App {
                 (status, now),
                 (
                     Some(&message),
-                    (input.is_note && crate::notifications::may_mention(body)).then(|| {
-                        crate::notifications::notice(
-                            crate::notifications::MENTION,
-                            Some(context.agent_id),
-                        )
-                    }),
+                    if input.is_note && crate::notifications::may_mention(body) {
+                        MessageCue::Mentions(context.agent_id)
+                    } else {
+                        MessageCue::Plain
+                    },
                 ),
                 &mails,
             )
@@ -178,7 +177,20 @@ impl App {
             ticket_id: ticket.id,
         })
     }
+}
 
+/// What a written message sets off besides the ticket's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MessageCue {
+    Plain,
+    /// A note that may name agents (by this agent): they are told.
+    Mentions(i64),
+    /// An automatic mail (a bounce, an auto-reply): rules mail nobody
+    /// outside the desk back.
+    Automatic,
+}
+
+impl App {
     /// Stores what one person did to a ticket: the status it is left in
     /// (with its log line when it changed), the message that came with it
     /// and the mail it sends, in one transaction; answers the message's id.
@@ -189,10 +201,7 @@ impl App {
         ticket: &TicketRecord,
         (actor, by_agent): (TicketActor<'_>, bool),
         (status, now): (TicketStatus, Timestamp),
-        (message, notice): (
-            Option<&NewMessage<'_>>,
-            Option<ferrodesk_store::AgentNotice<'_>>,
-        ),
+        (message, cue): (Option<&NewMessage<'_>>, MessageCue),
         mails: &[NewMail<'_>],
     ) -> AppResult<Option<i64>> {
         let log: Vec<NewLogEntry<'_>> = (status != ticket.status)
@@ -209,7 +218,14 @@ impl App {
         };
         let update = TicketUpdate {
             message,
-            notice,
+            notice: match cue {
+                MessageCue::Mentions(agent_id) => Some(crate::notifications::notice(
+                    crate::notifications::MENTION,
+                    Some(agent_id),
+                )),
+                MessageCue::Plain | MessageCue::Automatic => None,
+            },
+            automatic: cue == MessageCue::Automatic,
             // An agent's reply stamps the first response time once.
             agent_replied: by_agent && message.is_some_and(|message| !message.is_note),
             mails,

@@ -78,19 +78,21 @@ pub const TICKET_RULES_JOB_KIND: &str = "ticket_rules";
 /// from, its message, and what changed (as the log lines say it).
 #[derive(Debug, Clone, Copy)]
 pub struct RulesCue<'a> {
+    /// Who acted, for the rules: the event's actor, except that an agent
+    /// who opens a ticket for a user acted though the user's words are
+    /// the message.
+    pub actor_id: Option<i64>,
     /// `web`, `agent`, `api`, `email` or `chat`.
     pub channel: &'a str,
     pub message_id: Option<i64>,
     pub changes: &'a [crate::NewLogEntry<'a>],
+    /// The message is an automatic mail (an auto-reply, a bulk or list
+    /// mail): rules send its sender nothing back.
+    pub automatic: bool,
 }
 
 /// The rules job's payload: a JSON object the application reads.
-fn rules_payload(
-    ticket_id: i64,
-    kind: TicketEventKind,
-    actor_id: Option<i64>,
-    cue: &RulesCue<'_>,
-) -> String {
+fn rules_payload(ticket_id: i64, kind: TicketEventKind, cue: &RulesCue<'_>) -> String {
     let changes: Vec<serde_json::Value> = cue
         .changes
         .iter()
@@ -99,10 +101,11 @@ fn rules_payload(
     serde_json::json!({
         "ticket_id": ticket_id,
         "event": kind.key(),
-        "actor_id": actor_id,
+        "actor_id": cue.actor_id,
         "channel": cue.channel,
         "message_id": cue.message_id,
         "changes": changes,
+        "automatic": cue.automatic,
     })
     .to_string()
 }
@@ -119,7 +122,7 @@ pub(crate) async fn insert_event(
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     if let Some(cue) = cue {
-        let payload = rules_payload(ticket_id, kind, actor_id, cue);
+        let payload = rules_payload(ticket_id, kind, cue);
         on_connection!(connected, connection => {
             sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
                 .bind(TICKET_RULES_JOB_KIND)

@@ -6,7 +6,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use super::write::{NewLogEntry, NewMessage, TicketActor, TicketProperties};
+use super::write::{AgentNotice, NewLogEntry, NewMessage, TicketActor, TicketProperties};
 use crate::backend::{BeginWrite, on_connection};
 use crate::{NewMail, StoreResult, on_backend};
 
@@ -45,6 +45,10 @@ pub struct RuleOutcome<'a> {
     pub steps: &'a [RuleStep<'a>],
     pub notes: &'a [NewMessage<'a>],
     pub mails: &'a [NewMail<'a>],
+    /// Agents to tell, as the rules asked (the event's message quoted).
+    pub notices: &'a [AgentNotice<'a>],
+    /// The event's message, which the notices concern.
+    pub message_id: Option<i64>,
     pub cc_ids: &'a [i64],
     pub follower_ids: &'a [i64],
     pub deliveries: &'a [NewDelivery<'a>],
@@ -182,6 +186,9 @@ async fn write_outcome(
     }
     for mail in outcome.mails {
         crate::outbox::insert_mail(connected, mail, now).await?;
+    }
+    for notice in outcome.notices {
+        super::write::insert_notice(connected, ticket_id, outcome.message_id, *notice, now).await?;
     }
     on_connection!(&mut *connected, connection => {
         for person_id in outcome.cc_ids {

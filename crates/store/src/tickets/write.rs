@@ -65,7 +65,7 @@ pub struct AgentNotice<'a> {
 
 /// Queues the job of an agent notice about `ticket_id` (and the message it
 /// concerns).
-async fn insert_notice(
+pub(super) async fn insert_notice(
     connected: &mut impl Connected,
     ticket_id: i64,
     message_id: Option<i64>,
@@ -116,8 +116,12 @@ pub struct NewTicketRow<'a> {
     pub mails: &'a [NewMail<'a>],
     /// An audit entry to write in the same transaction (an API request's).
     pub audit: Option<&'a NewAuditEntry<'a>>,
-    /// Agents to tell about the new ticket.
-    pub notice: Option<AgentNotice<'a>>,
+    /// Who opened it: the requester, or the agent who opened it for them
+    /// (the actor the rules see; the event's is the first message's
+    /// author).
+    pub actor_id: Option<i64>,
+    /// The first message is an automatic mail (see `RulesCue`).
+    pub automatic: bool,
 }
 
 /// The properties of a ticket after a change; the caller writes what each
@@ -153,6 +157,8 @@ pub struct TicketUpdate<'a> {
     /// Where a change without a message came from (`agent` or `api`), for
     /// the triggers.
     pub channel: &'a str,
+    /// The message is an automatic mail (see `RulesCue`).
+    pub automatic: bool,
 }
 
 impl<'a> TicketUpdate<'a> {
@@ -173,6 +179,7 @@ impl<'a> TicketUpdate<'a> {
             mails: &[],
             notice: None,
             channel: "agent",
+            automatic: false,
         }
     }
 }
@@ -410,17 +417,16 @@ async fn insert_ticket_contents(
     for mail in ticket.mails {
         crate::outbox::insert_mail(connected, mail, now).await?;
     }
-    if let Some(notice) = ticket.notice {
-        insert_notice(connected, id, Some(message_id), notice, now).await?;
-    }
     if let Some(entry) = ticket.audit {
         crate::audit::insert_audit(connected, entry, now).await?;
     }
     super::reindex(connected, super::Reindex::Ticket(id)).await?;
     let cue = super::RulesCue {
+        actor_id: ticket.actor_id,
         channel: ticket.message.channel,
         message_id: Some(message_id),
         changes: &[],
+        automatic: ticket.automatic,
     };
     super::events::insert_event(
         connected,
@@ -479,11 +485,13 @@ async fn apply_update(
         None => (super::TicketEventKind::Changed, update.actor.id),
     };
     let cue = super::RulesCue {
+        actor_id,
         channel: update
             .message
             .map_or(update.channel, |message| message.channel),
         message_id,
         changes: update.log,
+        automatic: update.automatic,
     };
     super::events::insert_event(connected, ticket_id, kind, actor_id, Some(&cue), now).await?;
     Ok(message_id)

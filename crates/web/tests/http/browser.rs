@@ -290,6 +290,7 @@ on_both_backends! { spawn_app;
 
 /// The first link in the outbox to `address` that starts with `prefix`.
 async fn outbox_link(app: &TestApp, address: &str, prefix: &str) -> String {
+    crate::helpers::rules_settled(app).await;
     let mails = app.app.store().outbox().list_mail(None, 50).await.unwrap();
     mails
         .iter()

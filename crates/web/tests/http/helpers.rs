@@ -382,9 +382,27 @@ pub(crate) fn reply_with(text: &str) -> ferrodesk_app::ReplyInput {
     }
 }
 
-/// The newest `limit` queued mails to customers: everything but the
-/// agents' own notifications, which tickets now also cause.
+/// Waits until no rules job is left: receipts and agents' notices come
+/// from the default triggers, in the rules job of the ticket's event.
+pub(crate) async fn rules_settled(app: &TestApp) {
+    wait_until("the rules jobs ran", || async {
+        let rules = app
+            .app
+            .store()
+            .jobs()
+            .count_jobs_of_kind(ferrodesk_store::TICKET_RULES_JOB_KIND)
+            .await
+            .unwrap();
+        rules == 0
+    })
+    .await;
+}
+
+/// The newest `limit` queued mails to customers, once the rules have run:
+/// everything but the agents' own notifications, which tickets now also
+/// cause.
 pub(crate) async fn customer_mail(app: &TestApp, limit: i64) -> Vec<ferrodesk_app::MailRecord> {
+    rules_settled(app).await;
     app.app
         .store()
         .outbox()

@@ -13,7 +13,7 @@ use crate::helpers::{TestApp, spawn_app};
 use crate::tickets::desk;
 
 /// A plain message from `from` with extra header lines.
-fn message(from: &str, subject: &str, headers: &str, body: &str) -> Vec<u8> {
+pub(crate) fn message(from: &str, subject: &str, headers: &str, body: &str) -> Vec<u8> {
     let id = format!(
         "<{}@mail.example.net>",
         subject.len() * 7919 + body.len() * 104_729 + headers.len()
@@ -26,7 +26,7 @@ fn message(from: &str, subject: &str, headers: &str, body: &str) -> Vec<u8> {
 }
 
 /// The account mail arrives at in these stories, piped in.
-async fn help_account(app: &TestApp) -> i64 {
+pub(crate) async fn help_account(app: &TestApp) -> i64 {
     app.app
         .store()
         .email_accounts()
@@ -55,7 +55,10 @@ async fn help_account(app: &TestApp) -> i64 {
 
 /// The newest queued mail to `address` with `template`: its Message-ID and
 /// threading headers.
+/// The newest mail of a template to an address, once the rules (which
+/// send receipts) have run.
 async fn newest_mail(app: &TestApp, address: &str, template: &str) -> ferrodesk_app::MailRecord {
+    crate::helpers::rules_settled(app).await;
     app.app
         .store()
         .outbox()
@@ -196,7 +199,7 @@ on_both_backends! { spawn_app;
         let (_, outcome) = app.app.receive_mail(&message("ines@example.net", "Broken", "", "It is broken."), None).await.unwrap();
         let reference = reference_of(&outcome);
         let ticket = ticket_of(&app, &reference).await;
-        let receipts = || async { app.app.store().outbox().list_mail(None, 200).await.unwrap().into_iter().filter(|mail| mail.template == "ticket_received").count() };
+        let receipts = || async { crate::helpers::rules_settled(&app).await; app.app.store().outbox().list_mail(None, 200).await.unwrap().into_iter().filter(|mail| mail.template == "ticket_received").count() };
         assert_eq!(receipts().await, 1);
 
         // An out-of-office answer to the receipt: a note, no status change,
@@ -462,7 +465,7 @@ on_both_backends! { spawn_app;
 }
 
 /// How many mails of `template` went to `address`.
-async fn mails_to(app: &TestApp, address: &str, template: &str) -> usize {
+pub(crate) async fn mails_to(app: &TestApp, address: &str, template: &str) -> usize {
     app.app
         .store()
         .outbox()

@@ -14,7 +14,7 @@ use ferrodesk_testkit::on_both_backends;
 
 use ferrodesk_app::AccountKind;
 
-use crate::helpers::{TestApp, location, spawn_app, ticket_key, wait_until};
+use crate::helpers::{TestApp, location, rules_settled, spawn_app, ticket_key, wait_until};
 use crate::security::audit_actions;
 use crate::tickets::{Desk, desk, group, open_ticket, post_on, signed_in};
 use crate::webhooks::{receiver, wait_for};
@@ -145,21 +145,6 @@ async fn state_of(app: &TestApp, reference: &str) -> TicketNow {
     }
 }
 
-/// Waits until no rules job is left (they run on the test's workers).
-async fn rules_settled(app: &TestApp) {
-    wait_until("the rules jobs ran", || async {
-        let counts = app
-            .app
-            .store()
-            .jobs()
-            .count_jobs_of_kind(ferrodesk_store::TICKET_RULES_JOB_KIND)
-            .await
-            .unwrap();
-        counts == 0
-    })
-    .await;
-}
-
 on_both_backends! { spawn_app;
 
     async fn triggers_run_in_order_act_and_stop_and_their_changes_fire_ticket_updated_once(app: TestApp) {
@@ -197,6 +182,8 @@ on_both_backends! { spawn_app;
         }).await;
 
         let first = open_ticket(&app, &desk.alice, desk.support, "Invoice 42 is wrong").await;
+        // In turn means in the order the rules ran: one event's rules at a time.
+        rules_settled(&app).await;
         let second = open_ticket(&app, &desk.alice, desk.support, "Another invoice").await;
         let vip = open_ticket(&app, &desk.alice, desk.support, "VIP question").await;
         rules_settled(&app).await;
@@ -347,5 +334,87 @@ on_both_backends! { spawn_app;
         for action in ["trigger.created", "trigger.deleted"] {
             assert!(actions.iter().any(|logged| logged == action), "{action}: {actions:?}");
         }
+    }
+}
+
+/// The form's fields for one of the default triggers, with its actions
+/// and events as they are, and the given conditions ("all").
+fn default_trigger_fields<'a>(
+    name: &'a str,
+    event: &'a str,
+    actor: Option<&'a str>,
+    enabled: bool,
+    all: &[(&'a str, &'a str, &'a str)],
+    action: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![("name", name), ("event", event)];
+    if enabled {
+        fields.push(("is_enabled", "1"));
+    }
+    fields.extend(actor.map(|actor| ("actor", actor)));
+    for (field, operator, value) in all {
+        fields.extend([
+            ("all_field", *field),
+            ("all_operator", *operator),
+            ("all_value", *value),
+        ]);
+    }
+    fields.extend([
+        ("action_kind", action),
+        ("action_value", ""),
+        ("action_subject", ""),
+        ("action_body", ""),
+    ]);
+    fields
+}
+
+on_both_backends! { spawn_app;
+
+    async fn the_built_in_mails_are_default_triggers_an_admin_can_narrow_or_switch_off(app: TestApp) {
+        use crate::mail_in::{help_account, mails_to, message};
+        let _desk = desk(&app).await;
+        help_account(&app).await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let triggers = app.app.store().triggers().list_triggers().await.unwrap();
+        let id_of = |name: &str| triggers.iter().find(|trigger| trigger.name == name).unwrap_or_else(|| panic!("the default trigger {name}")).id;
+        let receipt = id_of("Receipt to users who open a ticket");
+        let new_tickets = id_of("Notify agents of new tickets");
+        id_of("Notify agents of customers' replies");
+        id_of("Notify agents of assignments");
+        let list = admin.get(&app, "/admin/rules/triggers").await.text().await.unwrap();
+        assert!(list.contains("Receipt to users who open a ticket") && list.contains("Notify agents of assignments"), "{list}");
+
+        // As they come: Ines's mail gets its receipt, Alice (Support) hears of it.
+        let (_, first) = app.app.receive_mail(&message("Ines Inbox <ines@example.net>", "Printer jams", "", "It jams."), None).await.unwrap();
+        wait_until("the receipt", || async { mails_to(&app, "ines@example.net", "ticket_received").await == 1 }).await;
+        wait_until("Alice's notification", || async { mails_to(&app, "alice@example.org", "agent_notification").await == 1 }).await;
+        let reference = match first { ferrodesk_app::InboundOutcome::NewTicket(reference) => reference.to_string(), other => panic!("{other:?}") };
+        let log = state_of(&app, &reference).await.log;
+        assert!(log.iter().any(|line| line.actor == "rule Receipt to users who open a ticket"), "what a rule did is in the log: {log:?}");
+        // A test shows what they would do, and does nothing.
+        let tested = admin.get(&app, &format!("/admin/rules/triggers/{new_tickets}?test={reference}&event=new_ticket")).await.text().await.unwrap();
+        assert!(tested.contains("notify the department&#39;s agents of the new ticket"), "{tested}");
+        let tested = admin.get(&app, &format!("/admin/rules/triggers/{receipt}?test={reference}&event=new_ticket")).await.text().await.unwrap();
+        assert!(tested.contains("send mail") && tested.contains("ines@example.net"), "{tested}");
+        rules_settled(&app).await;
+        assert_eq!(mails_to(&app, "ines@example.net", "ticket_received").await, 1);
+
+        // Switched off and narrowed, in the browser.
+        let page = format!("/admin/rules/triggers/{receipt}");
+        let off = post_on(&app, &admin, &page, &page, &default_trigger_fields("Receipt to users who open a ticket", "new_ticket", Some("user"), false, &[], "send_receipt")).await;
+        assert_eq!(off.status(), 303, "{}", off.text().await.unwrap());
+        let page = format!("/admin/rules/triggers/{new_tickets}");
+        let narrowed = post_on(&app, &admin, &page, &page, &default_trigger_fields("Notify agents of new tickets", "new_ticket", None, true, &[("subject", "contains", "urgent")], "notify_new_ticket")).await;
+        assert_eq!(narrowed.status(), 303, "{}", narrowed.text().await.unwrap());
+        app.app.receive_mail(&message("Ines Inbox <ines@example.net>", "Another question", "", "When?"), None).await.unwrap();
+        app.app.receive_mail(&message("Ines Inbox <ines@example.net>", "Urgent: all printers down", "", "All of them."), None).await.unwrap();
+        wait_until("Alice hears of the urgent one", || async { mails_to(&app, "alice@example.org", "agent_notification").await == 2 }).await;
+        rules_settled(&app).await;
+        assert_eq!(mails_to(&app, "ines@example.net", "ticket_received").await, 1, "no receipts while it is off");
+        let notices = app.app.store().jobs().count_jobs_of_kind(ferrodesk_store::AGENT_NOTICE_JOB_KIND).await.unwrap();
+        assert_eq!(notices, 0);
+        assert_eq!(mails_to(&app, "alice@example.org", "agent_notification").await, 2, "only the urgent one");
+        let actions = audit_actions(&app).await;
+        assert!(actions.iter().filter(|action| *action == "trigger.changed").count() >= 2, "{actions:?}");
     }
 }

@@ -171,7 +171,8 @@ impl RuleRows {
             "email_address" => "value subject body",
             kind if kind.starts_with("email_") => "subject body",
             "add_note" => "body",
-            "assign_nobody" | "stop" => "",
+            "assign_nobody" | "stop" | "send_receipt" => "",
+            kind if kind.starts_with("notify_") => "",
             _ => "value",
         }
     }
