@@ -120,11 +120,11 @@ impl TriggerSet {
     }
 }
 
-/// A rules table's row count and newest change.
+/// A rules table's row count and sum of change times.
 type Fingerprint = (i64, i64);
 
 /// A node's compiled copy of stored rules (triggers, escalations or
-/// SLAs), kept until the table's fingerprint (row count, newest change)
+/// SLAs), kept until the table's fingerprint (row count, sum of change times)
 /// moves.
 #[derive(Debug)]
 pub(crate) struct RuleCache<T> {

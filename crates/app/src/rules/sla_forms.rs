@@ -500,6 +500,45 @@ impl App {
         })
     }
 
+    /// Chooses the SLA of a ticket (agents who may edit it), over the one
+    /// the SLAs' criteria pick; `None` goes back to the criteria. The
+    /// ticket's rules job puts the SLA's targets on it; the choice is in
+    /// its log.
+    pub async fn choose_ticket_sla(
+        &self,
+        caller: &Caller<'_>,
+        key: &crate::TicketKey,
+        sla_id: Option<i64>,
+    ) -> AppResult<()> {
+        let (context, ticket) = self.ticket_to_edit(caller.actor, key).await?;
+        let set = self.active_slas().await?;
+        let name_of = |id: Option<i64>| {
+            id.and_then(|id| set.slas.iter().find(|sla| sla.id == id))
+                .map(|sla| sla.name.clone())
+        };
+        if sla_id.is_some() && name_of(sla_id).is_none() {
+            return Err(AppError::invalid(
+                "sla",
+                "That SLA does not exist or is switched off.",
+            ));
+        }
+        let tickets = self.store().tickets();
+        let before = tickets.chosen_sla(ticket.id).await?;
+        if before == sla_id {
+            return Ok(());
+        }
+        let log = [ferrodesk_store::NewLogEntry {
+            field: "sla",
+            before: name_of(before),
+            after: name_of(sla_id),
+        }];
+        tickets
+            .choose_sla(ticket.id, sla_id, context.actor(), &log, self.now())
+            .await?;
+        self.wake_workers();
+        Ok(())
+    }
+
     /// A ticket's SLA name and targets as its page shows them (the caller
     /// has checked the agent may see the ticket).
     pub(crate) async fn ticket_sla(

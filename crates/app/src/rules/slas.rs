@@ -379,11 +379,21 @@ impl App {
             calendars: &scene.calendars,
             now: self.now(),
         };
-        let sla = set.slas.iter().find(|sla| {
-            sla.rule.all.iter().all(|condition| facts.check(condition))
-                && (sla.rule.any.is_empty()
-                    || sla.rule.any.iter().any(|condition| facts.check(condition)))
-        });
+        // An agent's choice comes first; a choice of an SLA switched off
+        // since falls back to the criteria.
+        let chosen = match set.slas.is_empty() {
+            true => None,
+            false => self.store().tickets().chosen_sla(scene.ticket.id).await?,
+        };
+        let sla = chosen
+            .and_then(|id| set.slas.iter().find(|sla| sla.id == id))
+            .or_else(|| {
+                set.slas.iter().find(|sla| {
+                    sla.rule.all.iter().all(|condition| facts.check(condition))
+                        && (sla.rule.any.is_empty()
+                            || sla.rule.any.iter().any(|condition| facts.check(condition)))
+                })
+            });
         let calendar = match sla.and_then(|sla| sla.definition.calendar_id) {
             Some(id) => self.working_calendar(id).await?,
             None => None,

@@ -96,6 +96,10 @@ pub fn describe(entry: &TicketLogRecord, names: &LogNames<'_>) -> String {
             (None, None) => "changed who is copied".to_owned(),
         },
         "access_links" => "revoked the links mailed so far".to_owned(),
+        "sla" => match after {
+            Some(sla) => format!("chose the SLA {sla}"),
+            None => "left the SLA to the SLAs' conditions".to_owned(),
+        },
         other => format!(
             "changed {other} from {} to {}",
             or_none(before.map(str::to_owned)),

@@ -63,6 +63,10 @@ pub struct TicketView {
     pub read_at: i64,
     /// The SLA that applies and each of its targets.
     pub sla: Option<(String, Vec<crate::rules::SlaTargetView>)>,
+    /// The SLAs an agent who may edit the ticket can choose from (empty
+    /// otherwise), and the one chosen (`None`: by the SLAs' criteria).
+    pub sla_choices: Vec<(i64, String)>,
+    pub sla_chosen: Option<i64>,
 }
 
 /// Other tickets of the requester shown beside a ticket.
@@ -187,8 +191,20 @@ impl App {
             labels,
             fields,
         } = self.state_of(ticket).await?;
+        let sla_choices = if may(Permission::TicketEdit) {
+            self.active_slas()
+                .await?
+                .slas
+                .iter()
+                .map(|sla| (sla.id, sla.name.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(TicketView {
             sla: self.ticket_sla(ticket.id).await?,
+            sla_chosen: self.store().tickets().chosen_sla(ticket.id).await?,
+            sla_choices,
             read_at: self.now().millis(),
             macros,
             reply_signature: self

@@ -13,6 +13,7 @@ mod list;
 mod merge;
 mod rules;
 mod search;
+mod sla_choice;
 mod thread;
 mod write;
 

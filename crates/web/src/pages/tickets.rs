@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
             post(insert_snippet),
         )
         .route("/agent/tickets/{reference}/follow", post(follow))
+        .route("/agent/tickets/{reference}/sla", post(choose_sla))
         .route(
             "/agent/tickets/{reference}/merge",
             get(confirm_merge).post(merge),
@@ -1169,6 +1170,33 @@ async fn follow(
         .follow_ticket(&session.actor, &path_ticket(&reference)?, following)
         .await?;
     Ok(Redirect::to(&format!("/agent/tickets/{reference}")).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SlaForm {
+    /// An SLA's id, or empty for "by the SLAs' conditions".
+    #[serde(default)]
+    sla: String,
+}
+
+async fn choose_sla(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Path(reference): Path<String>,
+    HtmlForm(fields): HtmlForm<SlaForm>,
+) -> WebResult<Response> {
+    let sla_id = match fields.sla.trim() {
+        "" => None,
+        id => Some(
+            id.parse::<i64>()
+                .map_err(|_| ferrodesk_app::AppError::invalid("sla", "Choose one of the SLAs."))?,
+        ),
+    };
+    state
+        .app
+        .choose_ticket_sla(&session.caller(), &path_ticket(&reference)?, sla_id)
+        .await?;
+    Ok(Redirect::to(&format!("/agent/tickets/{reference}#sla")).into_response())
 }
 
 /// The new-ticket form as typed, to show again with its errors.

@@ -112,6 +112,15 @@ const MATRIX: &[(&str, &str, Rule)] = &[
             own: 303,
         },
     ),
+    // "By the SLAs' conditions": choosing takes the edit permission.
+    (
+        "POST",
+        "/agent/tickets/{reference}/sla",
+        Rule::Ticket {
+            full: 303,
+            own: 403,
+        },
+    ),
     (
         "POST",
         "/agent/tickets/{reference}/lock",

@@ -219,4 +219,51 @@ on_both_backends! { spawn_app;
         let list = signed_in(&app, "alice@example.org").await.get(&app, "/agent/tickets?sort=sla_due&order=asc").await.text().await.unwrap();
         assert!(list.contains("SLA due") && list.contains("in 2 h"), "{list}");
     }
+
+    async fn an_agent_chooses_a_tickets_sla_over_the_one_its_conditions_pick(app: TestApp) {
+        let desk = desk(&app).await;
+        let system = Caller::system();
+        let sla = |name: &str, hours: &str| ferrodesk_app::rules::SlaInput {
+            name: name.into(), is_enabled: true, calendar: String::new(),
+            targets: vec![("first_response".into(), hours.into(), String::new())],
+            ..Default::default()
+        };
+        let everyone = app.app.create_sla(&system, &sla("Everyone", "8")).await.unwrap();
+        let vip = app.app.create_sla(&system, &sla("VIP", "1")).await.unwrap();
+        let reference = open_ticket(&app, &desk.alice, desk.support, "Important customer").await;
+        settled(&app).await;
+        let created_at = app.app.store().tickets().find_ticket(&ticket_ref(&reference)).await.unwrap().unwrap().created_at;
+        let first = target(&targets(&app, &reference).await, "first_response").clone();
+        assert_eq!((first.sla_id, first.due_at), (everyone, created_at + 8 * HOUR), "the first SLA whose conditions hold");
+
+        let alice = signed_in(&app, "alice@example.org").await;
+        let page = format!("/agent/tickets/{reference}");
+        let shown = alice.get(&app, &page).await.text().await.unwrap();
+        assert!(shown.contains("id=\"sla-choice\"") && shown.contains("By the SLAs' conditions"), "{shown}");
+        let vip_id = vip.to_string();
+        let chosen = post_on(&app, &alice, &page, &format!("{page}/sla"), &[("sla", &vip_id)]).await;
+        assert_eq!(chosen.status(), 303);
+        settled(&app).await;
+        let now = target(&targets(&app, &reference).await, "first_response").clone();
+        assert_eq!((now.sla_id, now.due_at), (vip, created_at + HOUR), "the chosen SLA's target, from the opening");
+        let shown = alice.get(&app, &page).await.text().await.unwrap();
+        assert!(shown.contains("chose the SLA VIP"), "in the log");
+        assert!(shown.contains(&format!("<option value=\"{vip}\" selected>VIP</option>")), "{shown}");
+
+        // Refused: an SLA that is not there, an agent who may not see the ticket.
+        let unknown = post_on(&app, &alice, &page, &format!("{page}/sla"), &[("sla", "999999")]).await;
+        assert_eq!(unknown.status(), 400);
+        assert!(unknown.text().await.unwrap().contains("That SLA does not exist or is switched off."));
+        let bob = signed_in(&app, "bob@example.org").await;
+        let hidden = post_on(&app, &bob, "/agent/tickets", &format!("{page}/sla"), &[("sla", "")]).await;
+        assert_eq!(hidden.status(), 404);
+        assert_eq!(target(&targets(&app, &reference).await, "first_response").sla_id, vip);
+
+        // Back to the conditions.
+        let back = post_on(&app, &alice, &page, &format!("{page}/sla"), &[("sla", "")]).await;
+        assert_eq!(back.status(), 303);
+        settled(&app).await;
+        assert_eq!(target(&targets(&app, &reference).await, "first_response").sla_id, everyone);
+        assert!(alice.get(&app, &page).await.text().await.unwrap().contains("left the SLA to the SLAs&#39; conditions"));
+    }
 }

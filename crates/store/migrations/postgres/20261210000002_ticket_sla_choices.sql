@@ -1,0 +1,8 @@
+-- The SLA an agent chose for a ticket, over the one the SLAs' criteria
+-- would pick; no row means "by the criteria". Deleting the SLA returns
+-- its tickets to their criteria.
+CREATE TABLE ticket_sla_choices (
+    ticket_id BIGINT PRIMARY KEY REFERENCES tickets (id) ON DELETE CASCADE,
+    sla_id BIGINT NOT NULL REFERENCES slas (id) ON DELETE CASCADE,
+    chosen_at BIGINT NOT NULL
+);
