@@ -29,6 +29,7 @@ mod permissions;
 mod portal;
 mod presence;
 mod registration;
+pub mod reports;
 pub mod rules;
 mod saved_views;
 mod search;

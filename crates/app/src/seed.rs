@@ -551,6 +551,8 @@ impl App {
                     first_agent_reply_at,
                     resolved_at: (status == "resolved" || status == "archived")
                         .then_some(updated_at),
+                    // The first message is the user's, from the help center.
+                    channel: "web",
                 });
             }
             messages_written += batch.messages.len() as u64;

@@ -323,6 +323,41 @@ impl BeginWrite for PgPool {
     }
 }
 
+/// How long one statement of a report may run on PostgreSQL.
+pub(crate) const REPORT_STATEMENT_TIMEOUT_MS: i64 = 15_000;
+
+/// A read-only transaction for reports: one snapshot for all their
+/// queries, which never blocks a writer (SQLite's WAL readers, a
+/// PostgreSQL `READ ONLY` transaction), and on PostgreSQL a statement
+/// timeout, so a heavy report cannot hold up the desk.
+pub(crate) trait BeginRead {
+    type Database: sqlx::Database;
+    async fn begin_report(&self)
+    -> Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>;
+}
+
+impl BeginRead for SqlitePool {
+    type Database = sqlx::Sqlite;
+    async fn begin_report(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN DEFERRED").await
+    }
+}
+
+impl BeginRead for PgPool {
+    type Database = sqlx::Postgres;
+    async fn begin_report(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        let mut transaction = self.begin_with("BEGIN READ ONLY").await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL statement_timeout = {REPORT_STATEMENT_TIMEOUT_MS}"
+        )))
+        .execute(&mut *transaction)
+        .await?;
+        Ok(transaction)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,8 @@ pub struct SeedTicket {
     pub updated_at: i64,
     pub first_agent_reply_at: Option<i64>,
     pub resolved_at: Option<i64>,
+    /// The channel of its first message.
+    pub channel: &'static str,
 }
 
 pub struct SeedMessage {
@@ -154,7 +156,7 @@ impl Seed<'_> {
                 let mut builder = sqlx::QueryBuilder::new(
                     "INSERT INTO tickets (id, reference, subject, status, urgency, department_id, \
                      requester_id, organization_id, agent_id, team_id, created_at, updated_at, \
-                     first_agent_reply_at, resolved_at) ",
+                     first_agent_reply_at, resolved_at, channel) ",
                 );
                 builder.push_values(chunk, |mut row, ticket| {
                     row.push_bind(ticket.id)
@@ -170,7 +172,8 @@ impl Seed<'_> {
                         .push_bind(ticket.created_at)
                         .push_bind(ticket.updated_at)
                         .push_bind(ticket.first_agent_reply_at)
-                        .push_bind(ticket.resolved_at);
+                        .push_bind(ticket.resolved_at)
+                        .push_bind(ticket.channel);
                 });
                 builder.build().execute(&mut *transaction).await?;
             }

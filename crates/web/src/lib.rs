@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod body_limit;
 mod branding;
+mod charts;
 mod client_ip;
 mod downloads;
 mod error;

@@ -365,27 +365,7 @@ pub(super) fn push_conditions<DB: sqlx::Database>(
     for<'t> String: Encode<'t, DB> + Type<DB>,
 {
     builder.push(" WHERE 1 = 1");
-    if let Visibility::Limited {
-        agent_id,
-        full_departments,
-        assign_departments,
-        team_ids,
-    } = visibility
-    {
-        builder.push(" AND (t.department_id IN (");
-        push_ids(builder, full_departments);
-        builder.push(") OR (t.department_id IN (");
-        push_ids(builder, assign_departments);
-        builder.push(") AND (t.agent_id = ");
-        builder.push_bind(*agent_id);
-        builder.push(" OR t.team_id IN (");
-        push_ids(builder, team_ids);
-        builder.push(
-            ") OR EXISTS (SELECT 1 FROM ticket_followers vf WHERE vf.ticket_id = t.id AND vf.person_id = ",
-        );
-        builder.push_bind(*agent_id);
-        builder.push("))))");
-    }
+    push_visibility(builder, visibility);
     push_statuses(builder, &filter.statuses, purpose);
     if let Some(department_id) = filter.department_id {
         builder.push(" AND t.department_id = ");
@@ -479,6 +459,36 @@ fn push_statuses<DB: sqlx::Database>(
 
 /// A comma-separated list of bound ids; an empty list is `NULL`, which
 /// matches nothing in `IN (…)`.
+/// Appends `AND (…)`: the tickets (`t`) the visibility lets one see.
+pub(super) fn push_visibility<DB: sqlx::Database>(
+    builder: &mut QueryBuilder<DB>,
+    visibility: &Visibility,
+) where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    if let Visibility::Limited {
+        agent_id,
+        full_departments,
+        assign_departments,
+        team_ids,
+    } = visibility
+    {
+        builder.push(" AND (t.department_id IN (");
+        push_ids(builder, full_departments);
+        builder.push(") OR (t.department_id IN (");
+        push_ids(builder, assign_departments);
+        builder.push(") AND (t.agent_id = ");
+        builder.push_bind(*agent_id);
+        builder.push(" OR t.team_id IN (");
+        push_ids(builder, team_ids);
+        builder.push(
+            ") OR EXISTS (SELECT 1 FROM ticket_followers vf WHERE vf.ticket_id = t.id AND vf.person_id = ",
+        );
+        builder.push_bind(*agent_id);
+        builder.push("))))");
+    }
+}
+
 pub(super) fn push_ids<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, ids: &[i64])
 where
     for<'t> i64: Encode<'t, DB> + Type<DB>,

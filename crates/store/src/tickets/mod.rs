@@ -11,6 +11,7 @@ mod events;
 mod followers;
 mod list;
 mod merge;
+mod reports;
 mod rules;
 mod search;
 mod sla_choice;
@@ -25,6 +26,7 @@ pub use list::{
     ListPosition, ListedTicket, SortValue, TicketChangeMark, TicketFilter, TicketOrder, TicketPage,
     TicketSortKey, Visibility,
 };
+pub use reports::{DashboardRows, DashboardWindow, OPEN_STATUSES, ReportScope};
 pub use rules::{
     NewDelivery, RuleOutcome, RuleStep, RuleWrite, WEBHOOK_DELIVERY_ATTEMPTS,
     WEBHOOK_DELIVERY_JOB_KIND,

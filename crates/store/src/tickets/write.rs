@@ -300,7 +300,8 @@ pub(super) async fn update_properties(
         sqlx::query(
             "UPDATE tickets SET status = $1, urgency = $2, department_id = $3, agent_id = $4, team_id = $5, \
                  updated_at = $6, priority_id = $8, \
-                 resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $6) ELSE NULL END, \
+                 resolved_at = CASE WHEN $1 = 'resolved' THEN COALESCE(resolved_at, $6) \
+                     WHEN $1 = 'archived' THEN resolved_at ELSE NULL END, \
                  status_since = CASE WHEN status = $1 THEN status_since ELSE $6 END \
              WHERE id = $7",
         )
@@ -384,8 +385,8 @@ async fn insert_ticket_row(
         // department, and no query of its own.
         sqlx::query_scalar(
             "INSERT INTO tickets (reference, subject, status, urgency, department_id, requester_id, \
-                 organization_id, agent_id, team_id, created_at, updated_at, status_since) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10 \
+                 organization_id, agent_id, team_id, created_at, updated_at, status_since, channel) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11 \
              WHERE EXISTS (SELECT 1 FROM departments WHERE id = $5) RETURNING id",
         )
         .bind(ticket.reference.as_str())
@@ -398,6 +399,7 @@ async fn insert_ticket_row(
         .bind(ticket.agent_id)
         .bind(ticket.team_id)
         .bind(now.millis())
+        .bind(ticket.message.channel)
         .fetch_optional(connection)
         .await
         .map_err(|error| StoreError::from_insert(error, "A ticket with this reference"))

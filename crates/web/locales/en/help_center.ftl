@@ -42,6 +42,7 @@ nav-admin = Admin
 nav-agent = Agent
 nav-tickets = Tickets
 nav-people = People
+nav-reports = Reports
 nav-search = Search tickets
 nav-log-out = Log out
 

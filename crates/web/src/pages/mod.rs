@@ -16,6 +16,7 @@ pub(crate) mod password_reset;
 pub(crate) mod people;
 pub(crate) mod portal;
 pub(crate) mod register;
+pub(crate) mod reports;
 pub(crate) mod saved_views;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
@@ -44,6 +45,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .merge(saved_views::routes())
         .merge(ticket_search::routes())
         .merge(snippets::routes())
+        .merge(reports::routes())
         .merge(people::routes())
         .merge(authoring::routes())
         .merge(news_authoring::routes())

@@ -224,6 +224,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("GET", "/agent/views/{id}", Rule::Agent(404)),
     ("POST", "/agent/views/{id}", Rule::Agent(404)),
     ("POST", "/agent/views/{id}/delete", Rule::Agent(404)),
+    // Reports take "reports.view"; they count only what the reader sees.
+    ("GET", "/agent/reports", Rule::Permitted(200)),
     ("GET", "/agent/snippets", Rule::Agent(200)),
     ("GET", "/agent/snippets/new", Rule::Agent(200)),
     ("POST", "/agent/snippets/new", Rule::Agent(422)),
@@ -559,6 +561,7 @@ async fn set_up(app: &TestApp) -> (Roles, Setup) {
             "people.merge",
             "content.manage",
             "shared.manage",
+            "reports.view",
         ])
         .collect();
     let full_group = app

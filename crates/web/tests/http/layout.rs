@@ -24,6 +24,24 @@ async fn overflows(browser: &Browser) -> bool {
         .unwrap_or(true)
 }
 
+/// The innermost elements that stick out past the viewport's right edge,
+/// to say what makes a page scroll sideways.
+async fn sticking_out(browser: &Browser) -> String {
+    browser
+        .script(
+            "const width = document.documentElement.clientWidth; \
+             const out = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > width + 1 \
+               && ![...e.children].some(c => c.getBoundingClientRect().right > width + 1)); \
+             return out.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') \
+               + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') \
+               + ' (' + Math.round(e.getBoundingClientRect().right) + ' px)').join(', ');",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub(crate) async fn shoot(browser: &Browser, backend: &str, name: &str) {
     let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&folder).unwrap();
@@ -210,6 +228,7 @@ on_both_backends! { spawn_app;
             ("/admin/rules/escalations", "admin-escalations"), (escalation.as_str(), "admin-escalation"),
             ("/admin/rules/slas", "admin-slas"), (sla.as_str(), "admin-sla"), (sla_list.as_str(), "agent-list-by-sla"),
             ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
+            ("/agent/reports?period=30d&calendar=1", "agent-reports"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;
@@ -223,14 +242,20 @@ on_both_backends! { spawn_app;
                 browser.goto(&app.url(path)).await;
                 shoot(&browser, &backend, &format!("{name}-{size}")).await;
                 // A long form is looked at further down too.
-                for part in ["actions", "trigger-test", "sla-test"] {
-                    if (name == "admin-trigger" && part != "sla-test") || (name == "admin-sla" && part == "sla-test") {
+                for part in ["actions", "trigger-test", "sla-test", "report-volume", "report-by-channel", "report-heat"] {
+                    let shown = match name {
+                        "admin-trigger" => part == "actions" || part == "trigger-test",
+                        "admin-sla" => part == "sla-test",
+                        "agent-reports" => part.starts_with("report-"),
+                        _ => false,
+                    };
+                    if shown {
                         browser.script(&format!("document.getElementById('{part}').scrollIntoView(); return true;")).await;
                         shoot(&browser, &backend, &format!("{name}-{part}-{size}")).await;
                     }
                 }
                 if overflows(&browser).await {
-                    problems.push(format!("{path} scrolls sideways at {width} px"));
+                    problems.push(format!("{path} scrolls sideways at {width} px: {}", sticking_out(&browser).await));
                 }
                 if let Some(violations) = browser.accessibility_violations().await {
                     problems.extend(violations.into_iter().map(|violation| format!("{path} at {width} px: axe-core: {violation}")));
@@ -240,10 +265,14 @@ on_both_backends! { spawn_app;
         assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
         // The dark theme, as a system set to dark shows it.
         browser.prefer_dark().await;
-        for (path, name) in [("/agent/tickets", "agent-list"), ("/", "help-center-home")] {
+        for (path, name) in [("/agent/tickets", "agent-list"), ("/", "help-center-home"), ("/agent/reports?period=30d", "agent-reports")] {
             browser.resize(DESKTOP.0, DESKTOP.1).await;
             browser.goto(&app.url(path)).await;
             shoot(&browser, &backend, &format!("{name}-dark")).await;
+            if name == "agent-reports" {
+                browser.script("document.getElementById('report-volume').scrollIntoView(); return true;").await;
+                shoot(&browser, &backend, &format!("{name}-charts-dark")).await;
+            }
             let background = browser.script("return getComputedStyle(document.documentElement).backgroundColor;").await;
             assert_eq!(background.as_str(), Some("rgb(18, 22, 28)"), "{path} follows the dark theme");
         }

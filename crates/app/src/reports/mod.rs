@@ -1,0 +1,11 @@
+//! Reports for agents with the reports permission: the dashboard of a
+//! period against the one before. Every figure is counted through the
+//! reader's own ticket visibility, inside the store's queries.
+
+mod dashboard;
+mod figures;
+mod period;
+
+pub use dashboard::{Bar, Dashboard, DashboardInput, SlaOutcome, Tile};
+pub use figures::{Change, duration_words};
+pub use period::PERIODS;

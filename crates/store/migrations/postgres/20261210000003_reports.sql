@@ -1,0 +1,15 @@
+-- Reports. Each ticket keeps the channel it came through (its first
+-- message's), for "tickets by channel"; archiving keeps when a ticket was
+-- resolved (it used to clear it), so "resolved" counts archived tickets
+-- too; and indexes let a report read a period's status changes,
+-- resolutions and SLA targets without a scan.
+ALTER TABLE tickets ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+UPDATE tickets SET channel = COALESCE(
+    (SELECT m.channel FROM ticket_messages m WHERE m.ticket_id = tickets.id ORDER BY m.id LIMIT 1), '');
+UPDATE tickets SET resolved_at = (
+    SELECT MAX(l.occurred_at) FROM ticket_log l
+    WHERE l.ticket_id = tickets.id AND l.field = 'status' AND l.after_value = 'resolved')
+WHERE status = 'archived' AND resolved_at IS NULL;
+CREATE INDEX tickets_resolved ON tickets (resolved_at) WHERE resolved_at IS NOT NULL;
+CREATE INDEX ticket_log_status_changes ON ticket_log (occurred_at) WHERE field = 'status';
+CREATE INDEX ticket_slas_due_all ON ticket_slas (due_at);

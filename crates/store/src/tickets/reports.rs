@@ -1,0 +1,232 @@
+//! What the reports read: bounded by time, through the same visibility as
+//! the ticket list (so a report never counts a ticket its reader may not
+//! see), in one read-only transaction with a statement timeout on
+//! PostgreSQL (`BeginRead`), so a heavy report cannot hold up the desk.
+//! Sums and groups are made by the database; durations come back as
+//! pairs of times, for percentiles and working time in the application.
+
+use sqlx::{Encode, QueryBuilder, Type};
+
+use super::list::{Visibility, push_ids, push_visibility};
+use crate::backend::BeginRead;
+use crate::{StoreResult, on_backend};
+
+/// Which tickets a report counts.
+#[derive(Debug, Clone)]
+pub struct ReportScope {
+    pub visibility: Visibility,
+    /// Only these departments (a department and its sub-departments);
+    /// empty: every department the visibility allows.
+    pub department_ids: Vec<i64>,
+    pub team_id: Option<i64>,
+}
+
+/// The dashboard's time range, in milliseconds: `[from, until)` and the
+/// period before it, `[previous_from, from)`.
+#[derive(Debug, Clone, Copy)]
+pub struct DashboardWindow {
+    pub previous_from: i64,
+    pub from: i64,
+    pub until: i64,
+}
+
+/// The statuses a ticket counts as open in (waiting on someone).
+pub const OPEN_STATUSES: [&str; 3] = ["awaiting_agent", "awaiting_user", "pending"];
+
+/// What the dashboard is made of.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DashboardRows {
+    /// Tickets opened in both periods: (opened, first agent reply).
+    pub opened: Vec<(i64, Option<i64>)>,
+    /// Tickets resolved in both periods (and still resolved or
+    /// archived): (opened, resolved).
+    pub resolved: Vec<(i64, i64)>,
+    /// When tickets were reopened, in both periods.
+    pub reopened: Vec<i64>,
+    /// Open tickets now.
+    pub open_now: i64,
+    /// Since the period began: when tickets were opened (+1) and when a
+    /// status change opened (+1) or closed (-1) one.
+    pub backlog_changes: Vec<(i64, i64)>,
+    /// The period's tickets by the channel they came through.
+    pub by_channel: Vec<(String, i64)>,
+    pub by_department: Vec<(i64, i64)>,
+    /// `None`: unassigned.
+    pub by_agent: Vec<(Option<i64>, i64)>,
+    pub by_team: Vec<(Option<i64>, i64)>,
+    /// The most used labels of the period's tickets.
+    pub by_label: Vec<(String, i64)>,
+    /// SLA targets due in the period: (target, state, met at, due at).
+    pub sla_targets: Vec<(String, String, Option<i64>, i64)>,
+}
+
+/// How many labels the dashboard shows.
+const TOP_LABELS: i64 = 12;
+
+/// Appends the scope's conditions on the tickets `t`: visible, in the
+/// chosen departments and team, neither spam nor deleted nor merged away.
+fn push_scope<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, scope: &ReportScope)
+where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    push_visibility(builder, &scope.visibility);
+    if !scope.department_ids.is_empty() {
+        builder.push(" AND t.department_id IN (");
+        push_ids(builder, &scope.department_ids);
+        builder.push(")");
+    }
+    if let Some(team_id) = scope.team_id {
+        builder.push(" AND t.team_id = ");
+        builder.push_bind(team_id);
+    }
+    builder.push(" AND t.status NOT IN ('spam', 'deleted') AND t.merged_into_id IS NULL");
+}
+
+/// Appends `AND t.created_at` within `[from, until)`.
+fn push_opened_within<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, from: i64, until: i64)
+where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    builder.push(" AND t.created_at >= ");
+    builder.push_bind(from);
+    builder.push(" AND t.created_at < ");
+    builder.push_bind(until);
+}
+
+/// Appends a status-change condition on the log `l` within `[from, until)`.
+fn push_status_changes<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, from: i64, until: i64)
+where
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    builder.push(" AND l.field = 'status' AND l.occurred_at >= ");
+    builder.push_bind(from);
+    builder.push(" AND l.occurred_at < ");
+    builder.push_bind(until);
+}
+
+impl super::Tickets<'_> {
+    /// Everything the dashboard shows for one scope and window, read in
+    /// one read-only transaction; `now` bounds the backlog's walk back.
+    pub async fn dashboard_rows(
+        &self,
+        scope: &ReportScope,
+        window: DashboardWindow,
+        now: i64,
+    ) -> StoreResult<DashboardRows> {
+        let DashboardWindow {
+            previous_from,
+            from,
+            until,
+        } = window;
+        let open_list = OPEN_STATUSES
+            .iter()
+            .map(|status| format!("'{status}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(on_backend!(self, pool => {
+            let mut transaction = pool.begin_report().await?;
+            let mut rows = DashboardRows::default();
+
+            let mut query = QueryBuilder::new(
+                "SELECT t.created_at, t.first_agent_reply_at FROM tickets t WHERE 1 = 1",
+            );
+            push_scope(&mut query, scope);
+            push_opened_within(&mut query, previous_from, until);
+            rows.opened = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new(
+                "SELECT t.created_at, t.resolved_at FROM tickets t WHERE t.resolved_at >= ",
+            );
+            query.push_bind(previous_from);
+            query.push(" AND t.resolved_at < ");
+            query.push_bind(until);
+            query.push(" AND t.status IN ('resolved', 'archived')");
+            push_scope(&mut query, scope);
+            rows.resolved = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new(
+                "SELECT l.occurred_at FROM ticket_log l JOIN tickets t ON t.id = l.ticket_id WHERE 1 = 1",
+            );
+            push_status_changes(&mut query, previous_from, until);
+            query.push(format!(
+                " AND l.before_value IN ('resolved', 'archived') AND l.after_value IN ({open_list})"
+            ));
+            push_scope(&mut query, scope);
+            rows.reopened = query.build_query_scalar().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new(format!(
+                "SELECT COUNT(*) FROM tickets t WHERE t.status IN ({open_list})"
+            ));
+            push_scope(&mut query, scope);
+            rows.open_now = query.build_query_scalar().fetch_one(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new("SELECT t.created_at, CAST(1 AS BIGINT) FROM tickets t WHERE 1 = 1");
+            push_scope(&mut query, scope);
+            push_opened_within(&mut query, from, now.max(until));
+            let mut changes: Vec<(i64, i64)> =
+                query.build_query_as().fetch_all(&mut *transaction).await?;
+            let mut query = QueryBuilder::new(format!(
+                "SELECT l.occurred_at, CAST(\
+                 CASE WHEN l.after_value IN ({open_list}) THEN 1 ELSE 0 END \
+                 - CASE WHEN l.before_value IN ({open_list}) THEN 1 ELSE 0 END AS BIGINT) \
+                 FROM ticket_log l JOIN tickets t ON t.id = l.ticket_id WHERE 1 = 1"
+            ));
+            push_status_changes(&mut query, from, now.max(until));
+            push_scope(&mut query, scope);
+            let status_changes: Vec<(i64, i64)> =
+                query.build_query_as().fetch_all(&mut *transaction).await?;
+            changes.extend(status_changes.into_iter().filter(|(_, delta)| *delta != 0));
+            rows.backlog_changes = changes;
+
+            let mut query = QueryBuilder::new(
+                "SELECT t.channel, COUNT(*) FROM tickets t WHERE 1 = 1",
+            );
+            push_scope(&mut query, scope);
+            push_opened_within(&mut query, from, until);
+            query.push(" GROUP BY t.channel");
+            rows.by_channel = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new(
+                "SELECT t.department_id, COUNT(*) FROM tickets t WHERE 1 = 1",
+            );
+            push_scope(&mut query, scope);
+            push_opened_within(&mut query, from, until);
+            query.push(" GROUP BY t.department_id");
+            rows.by_department = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new("SELECT t.agent_id, COUNT(*) FROM tickets t WHERE 1 = 1");
+            push_scope(&mut query, scope);
+            push_opened_within(&mut query, from, until);
+            query.push(" GROUP BY t.agent_id");
+            rows.by_agent = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new("SELECT t.team_id, COUNT(*) FROM tickets t WHERE 1 = 1");
+            push_scope(&mut query, scope);
+            push_opened_within(&mut query, from, until);
+            query.push(" GROUP BY t.team_id");
+            rows.by_team = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new(
+                "SELECT fl.label, COUNT(*) FROM ticket_labels fl JOIN tickets t ON t.id = fl.ticket_id WHERE 1 = 1",
+            );
+            push_scope(&mut query, scope);
+            push_opened_within(&mut query, from, until);
+            query.push(" GROUP BY fl.label ORDER BY COUNT(*) DESC, fl.label LIMIT +");
+            query.push_bind(TOP_LABELS);
+            rows.by_label = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new(
+                "SELECT s.target, s.state, s.met_at, s.due_at FROM ticket_slas s \
+                 JOIN tickets t ON t.id = s.ticket_id WHERE s.due_at >= ",
+            );
+            query.push_bind(from);
+            query.push(" AND s.due_at < ");
+            query.push_bind(until);
+            push_scope(&mut query, scope);
+            rows.sla_targets = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            transaction.commit().await?;
+            rows
+        }))
+    }
+}

@@ -1,0 +1,145 @@
+//! Reports on both databases: the dashboard's figures against values
+//! worked out by hand on a few tickets (first response across a weekend
+//! in working time and in wall time, resolution, reopening, the backlog,
+//! the breakdowns), only for agents with the reports permission, and
+//! never counting a ticket of a department the reader cannot see.
+
+use std::time::Duration;
+
+use ferrodesk_app::{AccountKind, Caller, TicketChange};
+use ferrodesk_core::TicketStatus;
+use ferrodesk_testkit::on_both_backends;
+
+use crate::helpers::{TestApp, reply_with, rules_settled, spawn_app, ticket_key};
+use crate::tickets::{actor_of, desk, group, open_ticket, signed_in};
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// Moves the clock to the next Friday at `hour`:00 UTC, at least a day
+/// ahead; answers that instant.
+fn to_next_friday(app: &TestApp, hour: i64) -> i64 {
+    let now = app.app.now().millis();
+    let mut day = now.div_euclid(DAY) + 1;
+    // 1970-01-01 was a Thursday: (day + 4) % 7 is 5 on Fridays.
+    while (day + 4).rem_euclid(7) != 5 {
+        day += 1;
+    }
+    let friday = day * DAY + hour * HOUR;
+    to(app, friday);
+    friday
+}
+
+fn to(app: &TestApp, at: i64) {
+    let now = app.app.now().millis();
+    app.advance_clock(Duration::from_millis(u64::try_from(at - now).unwrap()));
+}
+
+/// The text of the headline figure `key` on a dashboard page.
+fn tile(page: &str, key: &str) -> String {
+    let start = page
+        .find(&format!("id=\"tile-{key}\""))
+        .unwrap_or_else(|| panic!("no tile {key}"));
+    let rest = &page[start..];
+    let value = rest.find("class=\"tile-value\">").unwrap() + "class=\"tile-value\">".len();
+    let text = &rest[value..value + rest[value..].find("</span>").unwrap()];
+    // Without the link around it, if any.
+    let text = text.rsplit_once("\">").map_or(text, |(_, inner)| inner);
+    text.trim_end_matches("</a>").to_owned()
+}
+
+on_both_backends! { spawn_app;
+
+    async fn the_dashboard_counts_what_the_reader_may_see_in_working_or_wall_time(app: TestApp) {
+        let desk = desk(&app).await;
+        let system = Caller::system();
+        // Rita reads reports for Support only.
+        let rita = app.create_account("rita@example.org", "Rita Reports", AccountKind::Agent).await;
+        let readers = app.app.create_permission_group(&system, &group("Support reports", &["reports.view"], desk.support, "full")).await.unwrap();
+        app.app.set_agent_access(&system, rita.id, &[readers], &[]).await.unwrap();
+        app.app.create_business_calendar(&system, &ferrodesk_app::CalendarInput {
+            name: "Office".into(),
+            ..ferrodesk_app::CalendarInput::office_hours("UTC")
+        }).await.unwrap();
+
+        // Friday 16:00: three Support tickets and a Sales one.
+        let friday = to_next_friday(&app, 16);
+        let first = open_ticket(&app, &desk.alice, desk.support, "Printer jams").await;
+        let second = open_ticket(&app, &desk.alice, desk.support, "Screen flickers").await;
+        let third = open_ticket(&app, &desk.alice, desk.support, "Mouse lost").await;
+        let _deal = open_ticket(&app, &desk.admin, desk.sales, "Secret deal").await;
+        rules_settled(&app).await;
+        let alice_actor = actor_of(&desk.alice);
+        let alice = Caller::new(&alice_actor, "192.0.2.1");
+        // Friday 18:00 (after hours) Alice answers the first: 2 h of wall
+        // time, 1 h of working time.
+        to(&app, friday + 2 * HOUR);
+        app.app.reply_to_ticket(&alice, &ticket_key(&first), &reply_with("Try the other tray.")).await.unwrap();
+        // Monday 10:00 she answers the second: 66 h of wall time, 2 h of
+        // working time (16–17 on Friday, 9–10 on Monday).
+        to(&app, friday + 3 * DAY - 6 * HOUR);
+        app.app.reply_to_ticket(&alice, &ticket_key(&second), &reply_with("A new cable is on its way.")).await.unwrap();
+        // Monday 11:00 the first is resolved; 12:00 reopened; 13:00
+        // resolved again (resolution: 69 h wall from Friday 16:00).
+        let resolve = TicketChange { status: Some(Ok(TicketStatus::Resolved)), ..TicketChange::default() };
+        let reopen = TicketChange { status: Some(Ok(TicketStatus::AwaitingAgent)), ..TicketChange::default() };
+        to(&app, friday + 3 * DAY - 5 * HOUR);
+        app.app.change_ticket(&alice, &ticket_key(&first), &resolve).await.unwrap();
+        to(&app, friday + 3 * DAY - 4 * HOUR);
+        app.app.change_ticket(&alice, &ticket_key(&first), &reopen).await.unwrap();
+        to(&app, friday + 3 * DAY - 3 * HOUR);
+        app.app.change_ticket(&alice, &ticket_key(&first), &resolve).await.unwrap();
+        rules_settled(&app).await;
+        let _ = third;
+
+        // Rita, in wall time: three opened (not the Sales one), one
+        // resolved, reopened once, two open; first response median 2 h,
+        // 90th percentile 66 h = 2 d 18 h; resolution 69 h = 2 d 21 h.
+        let reader = signed_in(&app, "rita@example.org").await;
+        let page = reader.get(&app, "/agent/reports?period=7d").await;
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert_eq!(tile(&page, "created"), "3", "{page}");
+        assert_eq!(tile(&page, "resolved"), "1");
+        assert_eq!(tile(&page, "reopened"), "1");
+        assert_eq!(tile(&page, "backlog"), "2");
+        assert_eq!(tile(&page, "first_response_median"), "2 h");
+        assert_eq!(tile(&page, "first_response_p90"), "2 d 18 h");
+        assert_eq!(tile(&page, "resolution_median"), "2 d 21 h");
+        assert!(!page.contains("Secret deal") && !page.contains(">Sales<"), "nothing of Sales");
+        assert!(page.contains("wall-clock time"));
+        // The breakdowns: all three unassigned, through the agent interface.
+        assert!(page.contains("id=\"report-by-agent\""), "{page}");
+        assert!(page.contains("Agent interface"), "{page}");
+        // The backlog's last point is what is open now: 2.
+        assert!(page.contains("<td class=\"number\">2</td></tr></tbody>"), "{page}");
+
+        // In the office's working time: 1 h and 2 h; resolution Friday
+        // 16:00 → Monday 13:00 is 1 h + 4 h = 5 h.
+        let office = app.app.store().business_calendars().list_calendars().await.unwrap()[0].id;
+        let page = reader.get(&app, &format!("/agent/reports?period=7d&calendar={office}")).await.text().await.unwrap();
+        assert_eq!(tile(&page, "first_response_median"), "1 h");
+        assert_eq!(tile(&page, "first_response_p90"), "2 h");
+        assert_eq!(tile(&page, "resolution_median"), "5 h");
+        assert!(page.contains("working time (Office)"));
+
+        // The admin sees Sales too.
+        let admin = signed_in(&app, "admin@example.org").await;
+        let page = admin.get(&app, "/agent/reports?period=7d").await.text().await.unwrap();
+        assert_eq!(tile(&page, "created"), "4");
+        assert_eq!(tile(&page, "backlog"), "3");
+        // A department filter narrows; one Rita may not see is ignored.
+        let page = admin.get(&app, &format!("/agent/reports?period=7d&department={}", desk.sales)).await.text().await.unwrap();
+        assert_eq!(tile(&page, "created"), "1");
+        let page = reader.get(&app, &format!("/agent/reports?period=7d&department={}", desk.sales)).await.text().await.unwrap();
+        assert_eq!(tile(&page, "created"), "3", "not a department she may see: all of hers");
+
+        // The period before had none; a bad date is said, not a crash.
+        let page = reader.get(&app, "/agent/reports?period=custom&from=2026-13-01&to=2026-12-01").await.text().await.unwrap();
+        assert!(page.contains("id=\"report-problem\"") && page.contains("Write the date as"), "{page}");
+
+        // Without the permission: refused.
+        let alice_browser = signed_in(&app, "alice@example.org").await;
+        assert_eq!(alice_browser.get(&app, "/agent/reports").await.status(), 403);
+    }
+}
