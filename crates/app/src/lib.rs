@@ -8,6 +8,7 @@ mod api_keys;
 mod attachments;
 mod audit;
 mod business_hours;
+pub mod csv;
 mod departments;
 mod directory_cache;
 mod error;
@@ -136,8 +137,9 @@ pub use tickets::{
     AgentContext, AgentListPage, BULK_LIMIT, BulkAction, BulkChoices, BulkOutcome, BulkTicket,
     Channel, FieldValues, LIST_COUNT_CAP, ListView, LogNames, NewTicket, Parsed, PostedMessage,
     ReplyInput, Requester, RequesterCard, SORT_WITHOUT_INDEX_LIMIT, StatusFilter,
-    TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange, TicketKey, TicketList, TicketListQuery,
-    TicketNeighbours, TicketState, TicketThread, TicketView, describe_log_entry, parsed,
+    TICKET_EXPORT_COLUMNS, TICKET_LOCK_DURATION, TICKET_PAGE_SIZE, TicketChange, TicketExport,
+    TicketKey, TicketList, TicketListQuery, TicketNeighbours, TicketState, TicketThread,
+    TicketView, describe_log_entry, parsed,
 };
 pub use trusted_ips::{IP_VERIFICATION_LIFETIME, canonical_ip};
 pub use two_factor::{

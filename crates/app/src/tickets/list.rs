@@ -173,6 +173,9 @@ pub struct AgentListPage {
     pub departments: Vec<crate::DepartmentNode>,
     /// Whether any SLA is switched on (the page then offers its filters).
     pub has_slas: bool,
+    /// Whether the agent may export the list as CSV (the reports
+    /// permission).
+    pub may_export: bool,
 }
 
 /// The tickets beside one in a list.
@@ -186,7 +189,7 @@ pub struct TicketNeighbours {
 
 /// The store filter for one view of the list with the query's filters
 /// and its search as resolved (see `App::list_search`).
-fn ticket_filter(
+pub(super) fn ticket_filter(
     context: &AgentContext,
     query: &TicketListQuery,
     view: ListView,
@@ -417,7 +420,7 @@ impl App {
     /// The order a list is read in: the one asked for, or by last activity
     /// (with a notice why) when no index serves it and the list holds more
     /// than `SORT_WITHOUT_INDEX_LIMIT` tickets.
-    async fn kept_order(
+    pub(super) async fn kept_order(
         &self,
         visibility: &Visibility,
         filter: &TicketFilter,
@@ -477,12 +480,17 @@ impl App {
         let bulk = self.bulk_choices_for(&listing.context).await?;
         let departments =
             crate::departments::department_tree(&self.shared_directory().await?.departments);
+        let may_export = listing
+            .context
+            .effective
+            .has(ferrodesk_core::Permission::ReportsView);
         Ok(AgentListPage {
             list: listing.into_agent_list(query.view, view_counts),
             bulk,
             saved_views,
             departments,
             has_slas: !self.active_slas().await?.slas.is_empty(),
+            may_export,
         })
     }
 

@@ -20,6 +20,7 @@ mod change;
 mod context;
 mod count_cache;
 mod create;
+mod export;
 mod inputs;
 mod list;
 mod locks;
@@ -30,6 +31,7 @@ mod view;
 
 pub use bulk::{BULK_LIMIT, BulkAction, BulkChoices, BulkOutcome, BulkTicket};
 pub use context::{AgentContext, TicketKey};
+pub use export::{TICKET_EXPORT_COLUMNS, TicketExport};
 pub use inputs::{
     Channel, FieldValues, NewTicket, Parsed, ReplyInput, Requester, TicketChange, parsed,
 };

@@ -32,6 +32,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/agent/tickets", get(list))
         .route("/agent/tickets/new", get(new_form).post(create))
+        .route("/agent/tickets.csv", get(export_csv))
         .route("/agent/tickets/{reference}", get(show))
         .route("/agent/tickets/{reference}/reply", post(reply))
         .route("/agent/tickets/{reference}/properties", post(change))
@@ -124,6 +125,8 @@ struct ListPage {
     chrome: Chrome,
     /// Whether any SLA is on (the SLA filters are offered).
     has_slas: bool,
+    /// Whether "Export as CSV" is offered (the reports permission).
+    may_export: bool,
     view: String,
     status: String,
     department: String,
@@ -472,6 +475,7 @@ async fn list(
         saved,
         saved_views: page.saved_views,
         has_slas: page.has_slas,
+        may_export: page.may_export,
         columns,
         all_columns: &VIEW_COLUMNS,
     })
@@ -1170,6 +1174,69 @@ async fn follow(
         .follow_ticket(&session.actor, &path_ticket(&reference)?, following)
         .await?;
     Ok(Redirect::to(&format!("/agent/tickets/{reference}")).into_response())
+}
+
+/// The list as CSV, with the list's own query string (view, filters,
+/// search, order; a saved view by `saved=`), streamed a page at a time.
+async fn export_csv(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Query(parameters): Query<ListParameters>,
+) -> WebResult<Response> {
+    use ferrodesk_app::csv;
+    let (parameters, _) = with_saved_view(&state, &session, parameters).await?;
+    let query = parameters.query()?;
+    let export = state
+        .app
+        .start_ticket_export(&session.caller(), &query)
+        .await?;
+    let header = format!(
+        "{}{}",
+        csv::BYTE_ORDER_MARK,
+        csv::line(&ferrodesk_app::TICKET_EXPORT_COLUMNS)
+    );
+    let rows = futures_util::stream::unfold(
+        (state.app.clone(), export, Some(header)),
+        |(app, mut export, header)| async move {
+            if let Some(header) = header {
+                return Some((Ok(header), (app, export, None)));
+            }
+            match app.next_export_rows(&mut export).await {
+                Ok(Some(rows)) => {
+                    let text: String = rows.iter().map(|row| csv::line(row)).collect();
+                    Some((Ok(text), (app, export, None)))
+                }
+                Ok(None) => None,
+                Err(error) => {
+                    tracing::error!(%error, "a ticket export stopped");
+                    Some((
+                        Err(std::io::Error::other("the export stopped")),
+                        (app, export, None),
+                    ))
+                }
+            }
+        },
+    );
+    let file = format!(
+        "attachment; filename=\"tickets-{}.csv\"",
+        ferrodesk_core::Timestamp(state.app.now().millis())
+            .rfc3339()
+            .chars()
+            .take(10)
+            .collect::<String>()
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, file),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        axum::body::Body::from_stream(rows),
+    )
+        .into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -142,4 +142,43 @@ on_both_backends! { spawn_app;
         let alice_browser = signed_in(&app, "alice@example.org").await;
         assert_eq!(alice_browser.get(&app, "/agent/reports").await.status(), 403);
     }
+
+    async fn a_ticket_list_exports_as_csv_with_its_filters_neutralised_and_audited(app: TestApp) {
+        let desk = desk(&app).await;
+        let system = Caller::system();
+        let rita = app.create_account("rita@example.org", "Rita Reports", AccountKind::Agent).await;
+        let readers = app.app.create_permission_group(&system, &group("Support reports", &["reports.view"], desk.support, "full")).await.unwrap();
+        app.app.set_agent_access(&system, rita.id, &[readers], &[]).await.unwrap();
+        let printer = open_ticket(&app, &desk.alice, desk.support, "Printer jams, again").await;
+        let formula = open_ticket(&app, &desk.alice, desk.support, "=HYPERLINK(\"http://evil.example\",\"Click\")").await;
+        let deal = open_ticket(&app, &desk.admin, desk.sales, "Secret deal").await;
+
+        let reader = signed_in(&app, "rita@example.org").await;
+        let list = reader.get(&app, "/agent/tickets?status=any").await.text().await.unwrap();
+        assert!(list.contains("id=\"export-csv\""), "offered with the permission");
+        let exported = reader.get(&app, "/agent/tickets.csv?status=any").await;
+        assert_eq!(exported.status(), 200);
+        assert_eq!(exported.headers()["content-type"], "text/csv; charset=utf-8");
+        assert!(exported.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"tickets-"));
+        let body = exported.bytes().await.unwrap();
+        assert!(body.starts_with("\u{feff}".as_bytes()), "a byte-order mark first");
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        let lines: Vec<&str> = text.trim_start_matches('\u{feff}').split("\r\n").filter(|line| !line.is_empty()).collect();
+        assert!(lines[0].starts_with("Reference,Subject,Status"), "{}", lines[0]);
+        assert_eq!(lines.len(), 3, "a header and her two tickets: {text}");
+        assert!(text.contains(&printer) && text.contains("\"Printer jams, again\""), "{text}");
+        assert!(text.contains(&formula) && text.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"Click\"\")\""), "the formula is neutralised: {text}");
+        assert!(!text.contains(&deal) && !text.contains("Secret deal"), "nothing of Sales");
+        // The list's own filters apply.
+        let searched = reader.get(&app, "/agent/tickets.csv?status=any&q=printer").await.text().await.unwrap();
+        assert!(searched.contains(&printer) && !searched.contains(&formula), "{searched}");
+        let actions = crate::security::audit_actions(&app).await;
+        assert_eq!(actions.iter().filter(|action| *action == "tickets.exported").count(), 2, "{actions:?}");
+
+        // Without the reports permission: no link, and refused.
+        let alice = signed_in(&app, "alice@example.org").await;
+        let list = alice.get(&app, "/agent/tickets?status=any").await.text().await.unwrap();
+        assert!(!list.contains("id=\"export-csv\""));
+        assert_eq!(alice.get(&app, "/agent/tickets.csv?status=any").await.status(), 403);
+    }
 }
