@@ -191,8 +191,9 @@ impl App {
             .audit_log()
             .search_audit(filter, AUDIT_EXPORT_LIMIT)
             .await?;
-        let mut csv = String::from(
-            "id,time,actor,actor_id,ip,action,target_kind,target_id,target,before,after\r\n",
+        let mut csv = format!(
+            "{}id,time,actor,actor_id,ip,action,target_kind,target_id,target,before,after\r\n",
+            crate::csv::BYTE_ORDER_MARK
         );
         for entry in &entries {
             let cells = [
@@ -208,39 +209,10 @@ impl App {
                 entry.before_value.clone().unwrap_or_default(),
                 entry.after_value.clone().unwrap_or_default(),
             ];
-            let line: Vec<String> = cells.iter().map(|cell| csv_cell(cell)).collect();
-            csv.push_str(&line.join(","));
-            csv.push_str("\r\n");
+            csv.push_str(&crate::csv::line(&cells));
         }
         self.audit(&Audit::new(caller, "audit.exported").on("audit_log", None, "audit log"))
             .await?;
         Ok(csv)
-    }
-}
-
-/// One CSV cell: quoted, quotes doubled, and a leading `=`, `+`, `-`, `@`,
-/// tab or carriage return defused with an apostrophe so that spreadsheet
-/// programs show the text instead of running it.
-pub fn csv_cell(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    format!("\"{}\"", defused.replace('"', "\"\""))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_cell;
-
-    #[test]
-    fn formula_cells_are_neutralized_and_quotes_doubled() {
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+1"), "\"'+1\"");
-        assert_eq!(csv_cell("-2"), "\"'-2\"");
-        assert_eq!(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
-        assert_eq!(csv_cell("plain, text"), "\"plain, text\"");
-        assert_eq!(csv_cell(""), "\"\"");
     }
 }

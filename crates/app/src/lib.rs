@@ -57,7 +57,7 @@ pub use accounts::{
 pub use agents::{AgentAction, AgentDetail, LOGIN_LOG_PAGE_SIZE};
 pub use api_keys::{API_SCOPES, ApiCaller, ApiKeyInput, CreatedApiKey, ScopePatterns};
 pub use attachments::{AttachmentDownload, Upload, UploadedFile, is_inline_image_type};
-pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller, csv_cell};
+pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller};
 pub use business_hours::{CalendarInput, CalendarView, DAY_FIELDS};
 pub use departments::{DepartmentNode, department_tree, with_descendants};
 pub use error::{AppError, AppResult, FieldErrors};

@@ -102,7 +102,9 @@ pub use tickets::{
     TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
     TicketSearch, TicketUpdate, Visibility,
 };
-pub use tickets::{DashboardRows, DashboardWindow, OPEN_STATUSES, ReportScope};
+pub use tickets::{
+    AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, ReportScope,
+};
 pub use tickets::{
     Heard, PRESENCE_CHANNEL, RulesCue, TICKET_EVENTS_CHANNEL, TICKET_RULES_JOB_KIND,
     TicketEventKind, TicketEventListener, TicketEventRecord,

@@ -359,6 +359,50 @@ impl Logins<'_> {
         }))
     }
 
+    /// Agents' successful sign-ins in `[from, until)`, by person and
+    /// address (the hostname report).
+    pub async fn staff_login_addresses(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> StoreResult<Vec<crate::AddressUse>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, crate::AddressUse>(
+                "SELECT person_id, ip, COUNT(*) AS count, MAX(occurred_at) AS last_at FROM login_log \
+                 WHERE surface = 'staff' AND succeeded AND person_id IS NOT NULL \
+                   AND occurred_at >= $1 AND occurred_at < $2 \
+                 GROUP BY person_id, ip",
+            )
+            .bind(from.millis())
+            .bind(until.millis())
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The confirmed names of some addresses (those that have one).
+    pub async fn hostnames_of(
+        &self,
+        ips: &[String],
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        let mut names = std::collections::HashMap::new();
+        for chunk in ips.chunks(500) {
+            let rows: Vec<(String, String)> = on_backend!(self, pool => {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT ip, hostname FROM ip_hostnames WHERE hostname IS NOT NULL AND ip IN (",
+                );
+                let mut separated = query.separated(", ");
+                for ip in chunk {
+                    separated.push_bind(ip.clone());
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(pool).await?
+            });
+            names.extend(rows);
+        }
+        Ok(names)
+    }
+
     /// When the cached name of `ip` was looked up, if it is cached.
     pub async fn hostname_resolved_at(&self, ip: &str) -> StoreResult<Option<Timestamp>> {
         let resolved: Option<i64> = on_backend!(self, pool => {

@@ -13,3 +13,5 @@ WHERE status = 'archived' AND resolved_at IS NULL;
 CREATE INDEX tickets_resolved ON tickets (resolved_at) WHERE resolved_at IS NOT NULL;
 CREATE INDEX ticket_log_status_changes ON ticket_log (occurred_at) WHERE field = 'status';
 CREATE INDEX ticket_slas_due_all ON ticket_slas (due_at);
+-- The hostname report reads a period's messages by agents.
+CREATE INDEX ticket_messages_created ON ticket_messages (created_at);

@@ -26,7 +26,9 @@ pub use list::{
     ListPosition, ListedTicket, SortValue, TicketChangeMark, TicketFilter, TicketOrder, TicketPage,
     TicketSortKey, Visibility,
 };
-pub use reports::{DashboardRows, DashboardWindow, OPEN_STATUSES, ReportScope};
+pub use reports::{
+    AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, ReportScope,
+};
 pub use rules::{
     NewDelivery, RuleOutcome, RuleStep, RuleWrite, WEBHOOK_DELIVERY_ATTEMPTS,
     WEBHOOK_DELIVERY_JOB_KIND,

@@ -60,6 +60,25 @@ pub struct DashboardRows {
     pub sla_targets: Vec<(String, String, Option<i64>, i64)>,
 }
 
+/// Where an agent wrote or signed in from in a period: how often, and
+/// when last.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AddressUse {
+    pub person_id: i64,
+    pub ip: String,
+    pub count: i64,
+    pub last_at: i64,
+}
+
+/// A message an agent wrote, for a link to it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AgentMessageLink {
+    pub message_id: i64,
+    pub reference: String,
+    pub subject: String,
+    pub created_at: i64,
+}
+
 /// How many labels the dashboard shows.
 const TOP_LABELS: i64 = 12;
 
@@ -225,6 +244,64 @@ impl super::Tickets<'_> {
             push_scope(&mut query, scope);
             rows.sla_targets = query.build_query_as().fetch_all(&mut *transaction).await?;
 
+            transaction.commit().await?;
+            rows
+        }))
+    }
+
+    /// Agents' messages (replies and notes written with an address) in
+    /// `[from, until)` on tickets in scope, by author and address.
+    pub async fn agent_message_addresses(
+        &self,
+        scope: &ReportScope,
+        from: i64,
+        until: i64,
+    ) -> StoreResult<Vec<AddressUse>> {
+        Ok(on_backend!(self, pool => {
+            let mut transaction = pool.begin_report().await?;
+            let mut query = QueryBuilder::new(
+                "SELECT m.author_id AS person_id, m.ip, COUNT(*) AS count, MAX(m.created_at) AS last_at \
+                 FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id \
+                 JOIN people p ON p.id = m.author_id \
+                 WHERE p.is_agent AND m.ip <> '' AND m.created_at >= ",
+            );
+            query.push_bind(from);
+            query.push(" AND m.created_at < ");
+            query.push_bind(until);
+            push_scope(&mut query, scope);
+            query.push(" GROUP BY m.author_id, m.ip");
+            let rows = query.build_query_as().fetch_all(&mut *transaction).await?;
+            transaction.commit().await?;
+            rows
+        }))
+    }
+
+    /// The newest messages one agent wrote from one address in
+    /// `[from, until)` on tickets in scope, at most `limit`.
+    pub async fn agent_messages_from(
+        &self,
+        scope: &ReportScope,
+        (person_id, ip): (i64, &str),
+        (from, until): (i64, i64),
+        limit: i64,
+    ) -> StoreResult<Vec<AgentMessageLink>> {
+        Ok(on_backend!(self, pool => {
+            let mut transaction = pool.begin_report().await?;
+            let mut query = QueryBuilder::new(
+                "SELECT m.id AS message_id, t.reference, t.subject, m.created_at \
+                 FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id WHERE m.author_id = ",
+            );
+            query.push_bind(person_id);
+            query.push(" AND m.ip = ");
+            query.push_bind(ip.to_owned());
+            query.push(" AND m.created_at >= ");
+            query.push_bind(from);
+            query.push(" AND m.created_at < ");
+            query.push_bind(until);
+            push_scope(&mut query, scope);
+            query.push(" ORDER BY m.created_at DESC, m.id DESC LIMIT +");
+            query.push_bind(limit);
+            let rows = query.build_query_as().fetch_all(&mut *transaction).await?;
             transaction.commit().await?;
             rows
         }))

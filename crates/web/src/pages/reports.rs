@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ferrodesk_app::AppError;
-use ferrodesk_app::reports::{Bar, Dashboard, DashboardInput};
+use ferrodesk_app::reports::{Bar, Dashboard, DashboardInput, HostnameReport, HostnameReportInput};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -16,7 +16,10 @@ use crate::error::WebResult;
 use crate::pages::{AgentSession, Chrome};
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/agent/reports", get(dashboard))
+    Router::new()
+        .route("/agent/reports", get(dashboard))
+        .route("/agent/reports/hostnames", get(hostnames))
+        .route("/agent/reports/hostnames.csv", get(hostnames_csv))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,4 +195,175 @@ async fn dashboard(
         weekdays: WEEKDAYS,
     };
     Ok(crate::pages::render(&page)?.into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HostnameQuery {
+    #[serde(default)]
+    period: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    networks: String,
+    #[serde(default)]
+    domains: String,
+}
+
+impl HostnameQuery {
+    fn input(self) -> HostnameReportInput {
+        HostnameReportInput {
+            period: self.period,
+            from: self.from,
+            to: self.to,
+            networks: self.networks,
+            domains: self.domains,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "agent/report_hostnames.html")]
+struct HostnamePage {
+    chrome: Chrome,
+    report: Option<HostnameReport>,
+    /// The form as typed, when it was refused.
+    input: HostnameReportInput,
+    periods: Vec<(&'static str, &'static str)>,
+    problems: Vec<String>,
+    /// This report's query string, for the CSV link.
+    query: String,
+    zone: ferrodesk_core::Zone,
+}
+
+impl HostnamePage {
+    fn time(&self, at: &i64) -> String {
+        self.zone.time(ferrodesk_core::Timestamp(*at))
+    }
+
+    fn period_key(&self) -> &str {
+        self.report
+            .as_ref()
+            .map_or(self.input.period.as_str(), |report| {
+                report.period_key.as_str()
+            })
+    }
+}
+
+/// The report's query string, encoded.
+fn hostname_query(input: &HostnameReportInput) -> String {
+    serde_urlencoded::to_string([
+        ("period", input.period.as_str()),
+        ("from", input.from.as_str()),
+        ("to", input.to.as_str()),
+        ("networks", input.networks.as_str()),
+        ("domains", input.domains.as_str()),
+    ])
+    .unwrap_or_default()
+}
+
+async fn hostnames(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Query(query): Query<HostnameQuery>,
+) -> WebResult<Response> {
+    let input = query.input();
+    let (zone, _) = state.app.zone_of(&session.actor).await?;
+    let (report, problems) = match state.app.hostname_report(&session.actor, &input).await {
+        Ok(report) => (Some(report), Vec::new()),
+        Err(AppError::Invalid(errors)) => (
+            None,
+            errors
+                .iter()
+                .map(|(_, message)| message.to_owned())
+                .collect(),
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    let query = match &report {
+        Some(report) => hostname_query(&HostnameReportInput {
+            period: report.period_key.clone(),
+            from: report.from.clone(),
+            to: report.to.clone(),
+            networks: report.networks.clone(),
+            domains: report.domains.clone(),
+        }),
+        None => hostname_query(&input),
+    };
+    let page = HostnamePage {
+        chrome: Chrome::for_session(&session),
+        report,
+        input,
+        periods: ferrodesk_app::reports::PERIODS.to_vec(),
+        problems,
+        query,
+        zone,
+    };
+    let status = if page.problems.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, crate::pages::render(&page)?).into_response())
+}
+
+/// The hostname report as CSV: one row per agent and address.
+async fn hostnames_csv(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    Query(query): Query<HostnameQuery>,
+) -> WebResult<Response> {
+    use ferrodesk_app::csv;
+    let report = state
+        .app
+        .export_hostname_report(&session.caller(), &query.input())
+        .await?;
+    let (zone, _) = state.app.zone_of(&session.actor).await?;
+    let mut text = format!(
+        "{}{}",
+        csv::BYTE_ORDER_MARK,
+        csv::line(&[
+            "Agent",
+            "Address",
+            "Host name",
+            "Messages",
+            "Sign-ins",
+            "Last used",
+            "Newest message"
+        ])
+    );
+    for agent in &report.agents {
+        for address in &agent.addresses {
+            let newest = address.links.first().map_or_else(String::new, |link| {
+                format!(
+                    "{}/agent/tickets/{}#message-{}",
+                    state.app.public_url(),
+                    link.reference,
+                    link.message_id
+                )
+            });
+            text.push_str(&csv::line(&[
+                agent.name.clone(),
+                address.ip.clone(),
+                address.hostname.clone().unwrap_or_default(),
+                address.messages.to_string(),
+                address.logins.to_string(),
+                zone.time(ferrodesk_core::Timestamp(address.last_at)),
+                newest,
+            ]));
+        }
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"outside-addresses.csv\"",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response())
 }

@@ -226,6 +226,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/agent/views/{id}/delete", Rule::Agent(404)),
     // Reports take "reports.view"; they count only what the reader sees.
     ("GET", "/agent/reports", Rule::Permitted(200)),
+    ("GET", "/agent/reports/hostnames", Rule::Permitted(200)),
+    ("GET", "/agent/reports/hostnames.csv", Rule::Permitted(200)),
     ("GET", "/agent/tickets.csv", Rule::Permitted(200)),
     ("GET", "/agent/snippets", Rule::Agent(200)),
     ("GET", "/agent/snippets/new", Rule::Agent(200)),

@@ -229,6 +229,7 @@ on_both_backends! { spawn_app;
             ("/admin/rules/slas", "admin-slas"), (sla.as_str(), "admin-sla"), (sla_list.as_str(), "agent-list-by-sla"),
             ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
             ("/agent/reports?period=30d&calendar=1", "agent-reports"),
+            ("/agent/reports/hostnames?period=30d&networks=10.0.0.0%2F8&domains=corp.example.com", "agent-report-hostnames"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;

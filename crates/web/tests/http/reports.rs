@@ -181,4 +181,65 @@ on_both_backends! { spawn_app;
         assert!(!list.contains("id=\"export-csv\""));
         assert_eq!(alice.get(&app, "/agent/tickets.csv?status=any").await.status(), 403);
     }
+
+    async fn the_hostname_report_finds_replies_and_sign_ins_from_outside_the_network(app: TestApp) {
+        let desk = desk(&app).await;
+        let system = Caller::system();
+        let rita = app.create_account("rita@example.org", "Rita Reports", AccountKind::Agent).await;
+        let readers = app.app.create_permission_group(&system, &group("Support reports", &["reports.view"], desk.support, "full")).await.unwrap();
+        app.app.set_agent_access(&system, rita.id, &[readers], &[]).await.unwrap();
+        let printer = open_ticket(&app, &desk.alice, desk.support, "Printer jams").await;
+        let deal = open_ticket(&app, &desk.admin, desk.sales, "Secret deal").await;
+        let now = app.app.now();
+        let logins = app.app.store().logins();
+        logins.put_hostname("203.0.113.9", Some("home.isp.example"), now).await.unwrap();
+        logins.put_hostname("198.51.100.4", Some("vpn1.corp.example.com."), now).await.unwrap();
+        let alice = actor_of(&desk.alice);
+        for ip in ["10.1.2.3", "203.0.113.9", "198.51.100.4", "203.0.113.9"] {
+            app.app.reply_to_ticket(&Caller::new(&alice, ip), &ticket_key(&printer), &reply_with(&format!("From {ip}"))).await.unwrap();
+        }
+        let ada = actor_of(&desk.admin);
+        app.app.reply_to_ticket(&Caller::new(&ada, "203.0.113.50"), &ticket_key(&deal), &reply_with("From home")).await.unwrap();
+        let newest_from_home = app.app.store().tickets().ticket_messages(
+            app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&printer)).await.unwrap().unwrap().id, true,
+        ).await.unwrap().into_iter().filter(|message| message.ip == "203.0.113.9").map(|message| message.id).max().unwrap();
+
+        let query = "period=7d&networks=10.0.0.0%2F8&domains=corp.example.com";
+        let reader = signed_in(&app, "rita@example.org").await;
+        let page = reader.get(&app, &format!("/agent/reports/hostnames?{query}")).await;
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(page.contains("Alice Agent") && page.contains("203.0.113.9") && page.contains("home.isp.example"), "{page}");
+        assert!(page.contains(&format!("/agent/tickets/{printer}#message-{newest_from_home}")), "a link to the message: {page}");
+        assert!(page.contains("<td class=\"number\">2</td>"), "two messages from home: {page}");
+        assert!(!page.contains("10.1.2.3") && !page.contains("198.51.100.4"), "inside by network and by name");
+        assert!(!page.contains("203.0.113.50") && !page.contains("Ada Admin <span class=\"muted small\">"), "nothing from a ticket she may not see");
+        assert!(page.contains("Sign-ins are shown to admins.") && !page.contains("<th scope=\"col\" class=\"number\">Sign-ins</th>"));
+
+        // The admin sees Sales too, and sign-ins (the test's own, from loopback).
+        let admin = signed_in(&app, "admin@example.org").await;
+        let page = admin.get(&app, &format!("/agent/reports/hostnames?{query}")).await.text().await.unwrap();
+        assert!(page.contains("Ada Admin <span class=\"muted small\">") && page.contains("203.0.113.50"), "{page}");
+        assert!(page.contains("127.0.0.1") && page.contains("Sign-ins</th>"), "{page}");
+        // With the loopback counted as ours, sign-ins from it are gone.
+        let page = admin.get(&app, "/agent/reports/hostnames?period=7d&networks=10.0.0.0%2F8,127.0.0.0%2F8").await.text().await.unwrap();
+        assert!(!page.contains("127.0.0.1") && page.contains("198.51.100.4"), "no names given: the VPN counts as outside {page}");
+
+        // Exported as CSV, audited.
+        let exported = reader.get(&app, &format!("/agent/reports/hostnames.csv?{query}")).await;
+        assert_eq!(exported.status(), 200);
+        let text = exported.text().await.unwrap();
+        assert!(text.starts_with('\u{feff}') && text.contains("Alice Agent,203.0.113.9,home.isp.example,2,0,"), "{text}");
+        assert!(!text.contains("203.0.113.50"));
+        let actions = crate::security::audit_actions(&app).await;
+        assert!(actions.iter().any(|action| action == "report.exported"), "{actions:?}");
+
+        // Bad networks are said; without the permission, refused.
+        let refused = reader.get(&app, "/agent/reports/hostnames?period=7d&networks=10.0.0.0%2F33").await;
+        assert_eq!(refused.status(), 422);
+        assert!(refused.text().await.unwrap().contains("is not a network"));
+        let alice_browser = signed_in(&app, "alice@example.org").await;
+        assert_eq!(alice_browser.get(&app, "/agent/reports/hostnames").await.status(), 403);
+        assert_eq!(alice_browser.get(&app, "/agent/reports/hostnames.csv").await.status(), 403);
+    }
 }

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Reports benchmark: a seeded instance per backend (a million tickets by
+default). The seeded agents' groups are given the reports permission, so
+agent1 reads the dashboard through a department's visibility and the
+admin through everyone's. Each reads `/agent/reports` for the last 30
+days, 90 days and 12 months, in wall-clock time and in a calendar's
+working time, `--rounds` times; the page's whole time (every tile is on
+it) is reported as median and worst, with the store's read as the server
+logs it. Last, the admin exports every ticket as CSV
+(`/agent/tickets.csv?status=any`): rows, seconds, and the server's
+resident memory before and at its peak, to show the export streams.
+
+    scripts/bench reports [--tickets 1000000] [--rounds 5]
+                          [--backends sqlite,postgres] [--no-export]
+"""
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+from bench import BINARY, Server, run, sql, free_port, staff_session
+
+
+def timed_get(base, cookie, path):
+    request = urllib.request.Request(base + path, headers={"Cookie": cookie})
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        body = answer.read()
+        status = answer.status
+    return (time.perf_counter() - started) * 1000, status, body
+
+
+def store_reads(log_path, since):
+    with open(log_path, errors="replace") as log:
+        log.seek(since)
+        return [int(match) for match in re.findall(r"dashboard read[^\n]*millis=(\d+)", log.read())]
+
+
+def bench_backend(backend, arguments, work):
+    data_dir = os.path.join(work, backend)
+    os.makedirs(data_dir)
+    if backend == "sqlite":
+        database_url = f"sqlite:{data_dir}/ferrodesk.db"
+    else:
+        name = f"ferrodesk_reports_{os.getpid()}"
+        run(["psql", "-q", arguments.postgres, "-c", f"CREATE DATABASE {name}"], os.environ)
+        database_url = arguments.postgres.rsplit("/", 1)[0] + "/" + name
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FERRODESK_")}
+    env.update(
+        FERRODESK_DATA_DIR=data_dir, FERRODESK_DATABASE_URL=database_url,
+        FERRODESK_LISTEN=f"127.0.0.1:{port}", FERRODESK_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        RUST_LOG="warn,ferrodesk_app::reports=debug",
+    )
+    started = time.monotonic()
+    seeded = run([BINARY, "seed", "--tickets", str(arguments.tickets), "--users", "50000", "--agents", "20", "--articles", "10"], env).stdout
+    seed_seconds = time.monotonic() - started
+    admin = re.search(r" as (\S+) \(or agent1", seeded).group(1)
+    agent = re.search(r"\(or agent1…, e\.g\. (\S+)\)", seeded).group(1)
+    password = re.search(r'with the password "([^"]+)"', seeded).group(1)
+    sql(backend, database_url,
+        "INSERT INTO permission_group_grants (group_id, permission) "
+        "SELECT id, 'reports.view' FROM permission_groups WHERE built_in IS NULL")
+    now = int(time.time() * 1000)
+    hours = '["09:00-17:00","09:00-17:00","09:00-17:00","09:00-17:00","09:00-17:00","",""]'
+    sql(backend, database_url,
+        "INSERT INTO business_calendars (name, name_normalized, time_zone, weekly_hours, holidays, created_at, updated_at) "
+        f"VALUES ('Office', 'office', 'Europe/Vienna', '{hours}', '', {now}, {now})")
+    calendar = sql(backend, database_url, "SELECT id FROM business_calendars")[0][0]
+    log_path = os.path.join(work, f"{backend}.log")
+    server = Server(env, log_path)
+    rows = []
+    export = None
+    try:
+        base = server.base
+        for who, email in (("admin", admin), ("agent1", agent)):
+            cookie = staff_session(base, email, password)
+            for period in ("30d", "90d", "365d"):
+                for basis, query in (("wall", ""), ("working", f"&calendar={calendar}")):
+                    path = f"/agent/reports?period={period}{query}"
+                    timed_get(base, cookie, path)  # warm-up
+                    since = os.path.getsize(log_path)
+                    times = []
+                    for _ in range(arguments.rounds):
+                        millis, status, _ = timed_get(base, cookie, path)
+                        assert status == 200, status
+                        times.append(millis)
+                    time.sleep(0.2)
+                    reads = store_reads(log_path, since)
+                    rows.append((who, period, basis, statistics.median(times), max(times),
+                                 statistics.median(reads) if reads else float("nan")))
+                    print(f"  {backend} {who} {period} {basis}: median {rows[-1][3]:.0f} ms, worst {rows[-1][4]:.0f} ms", file=sys.stderr)
+        if arguments.export:
+            cookie = staff_session(base, admin, password)
+            before = server.rss_kib()
+            peak = [before]
+            done = threading.Event()
+
+            def watch():
+                while not done.is_set():
+                    peak[0] = max(peak[0], server.rss_kib())
+                    time.sleep(0.05)
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            millis, status, body = timed_get(base, cookie, "/agent/tickets.csv?status=any")
+            done.set()
+            watcher.join()
+            assert status == 200, status
+            export = (body.count(b"\r\n") - 1, millis / 1000, before, peak[0], len(body))
+    finally:
+        server.stop()
+        if backend == "postgres":
+            run(["psql", "-q", arguments.postgres, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], os.environ)
+    return {"backend": backend, "seed_seconds": seed_seconds, "rows": rows, "export": export}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--postgres", default=os.environ.get("FERRODESK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--no-export", dest="export", action="store_false")
+    arguments = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="ferrodesk-reports-bench-")
+    try:
+        for backend in arguments.backends.split(","):
+            result = bench_backend(backend, arguments, work)
+            print(f"\n### {backend}, {arguments.tickets:,} tickets (seeded in {result['seed_seconds']:.0f} s)\n")
+            print("| reader | period | time | page median | page worst | store read (median) |")
+            print("|---|---|---|---:|---:|---:|")
+            for who, period, basis, median, worst, read in result["rows"]:
+                print(f"| {who} | {period} | {basis} | {median:.0f} ms | {worst:.0f} ms | {read:.0f} ms |")
+            if result["export"]:
+                rows, seconds, before, peak, size = result["export"]
+                print(f"\nCSV export of every ticket: {rows:,} rows, {size / 1e6:.0f} MB in {seconds:.1f} s "
+                      f"({rows / seconds:,.0f} rows/s); server RSS {before / 1024:.0f} MiB before, {peak / 1024:.0f} MiB at most.")
+    finally:
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
