@@ -75,8 +75,10 @@ struct Usage {
     last_at: i64,
 }
 
-/// Messages linked per address.
-const LINKS_PER_ADDRESS: i64 = 5;
+/// Tickets linked per address (each by its newest message from there),
+/// found among the newest messages read per address.
+const LINKS_PER_ADDRESS: usize = 5;
+const MESSAGES_READ_PER_ADDRESS: i64 = 25;
 /// Addresses whose messages are linked, at most (the newest first).
 const LINKED_ADDRESSES: usize = 100;
 
@@ -260,9 +262,19 @@ impl App {
                             &scope,
                             (agent_id, &ip),
                             (from, until),
-                            LINKS_PER_ADDRESS,
+                            MESSAGES_READ_PER_ADDRESS,
                         )
                         .await?
+                        .into_iter()
+                        .fold(Vec::<AgentMessageLink>::new(), |mut kept, link| {
+                            // The newest message of each ticket.
+                            if kept.len() < LINKS_PER_ADDRESS
+                                && !kept.iter().any(|seen| seen.reference == link.reference)
+                            {
+                                kept.push(link);
+                            }
+                            kept
+                        })
                 }
                 false => Vec::new(),
             };
