@@ -41,6 +41,7 @@ mod settings;
 mod setup;
 mod signatures;
 mod snippets;
+mod surveys;
 mod ticket_fields;
 mod ticket_search;
 mod tickets;
@@ -123,12 +124,13 @@ pub use settings::{
     ApiSettings, AttachmentLimits, Audience, Branding, HelpCenterSettings, IpAllowList,
     LoginLimits, LoginMonitoring, MAX_ATTACHMENT_MIB, MAX_FILES_PER_MESSAGE, MAX_TRUST_DAYS,
     MAX_TWO_FACTOR_GRACE_DAYS, MailInInput, MailInSettings, RegistrationMode, SessionLimits,
-    Settings, TwoFactorPolicy, parse_range,
+    Settings, SurveySettings, TwoFactorPolicy, parse_range,
 };
 pub use signatures::{MAX_SIGNATURE_CHARS, SIGNATURE_PLACEHOLDERS, SignatureView};
 pub use snippets::{
     MAX_SNIPPET_CHARS, SNIPPET_PLACEHOLDERS, SnippetInput, SnippetLibrary, SnippetView,
 };
+pub use surveys::{Rating, SurveyView};
 pub use ticket_fields::{FieldInput, FieldView, fields_as_sent};
 pub use ticket_search::{
     SEARCH_PAGE_SIZE, TicketSearchHit, TicketSearchInput, TicketSearchPage, parse_query,

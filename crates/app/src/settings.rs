@@ -371,6 +371,29 @@ pub struct Settings {
     pub mail_in: MailInSettings,
     #[serde(default)]
     pub replies: ReplySettings,
+    #[serde(default)]
+    pub surveys: SurveySettings,
+}
+
+/// The satisfaction survey in the "resolved" mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SurveySettings {
+    pub enabled: bool,
+    pub question: String,
+    pub good_words: String,
+    pub bad_words: String,
+}
+
+impl Default for SurveySettings {
+    fn default() -> SurveySettings {
+        SurveySettings {
+            enabled: false,
+            question: "How did we do?".to_owned(),
+            good_words: "Good, I'm satisfied".to_owned(),
+            bad_words: "Bad, I'm not satisfied".to_owned(),
+        }
+    }
 }
 
 /// How agents' replies are written.
@@ -486,6 +509,7 @@ impl Default for Settings {
             api: default_api_settings(),
             mail_in: MailInSettings::default(),
             replies: ReplySettings::default(),
+            surveys: SurveySettings::default(),
         }
     }
 }
@@ -505,6 +529,7 @@ const BRANDING: &str = "branding";
 const API: &str = "api";
 const MAIL_IN: &str = "mail_in";
 pub(crate) const REPLIES: &str = "replies";
+pub(crate) const SURVEYS: &str = "surveys";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -525,6 +550,7 @@ impl Settings {
             (API, to_json(&self.api)?),
             (MAIL_IN, to_json(&self.mail_in)?),
             (REPLIES, to_json(&self.replies)?),
+            (SURVEYS, to_json(&self.surveys)?),
         ])
     }
 
@@ -550,6 +576,7 @@ impl Settings {
                 API => parse_into(value, &mut settings.api),
                 MAIL_IN => parse_into(value, &mut settings.mail_in),
                 REPLIES => parse_into(value, &mut settings.replies),
+                SURVEYS => parse_into(value, &mut settings.surveys),
                 _ => true,
             };
             if !applied {

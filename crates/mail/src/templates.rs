@@ -148,9 +148,14 @@ impl TemplateKind {
                 &["product_name", "name", "reference", "subject", "link"]
             }
             TemplateKind::AccountExists => &["product_name", "name", "link"],
-            TemplateKind::TicketResolved => {
-                &["product_name", "name", "reference", "subject", "link"]
-            }
+            TemplateKind::TicketResolved => &[
+                "product_name",
+                "name",
+                "reference",
+                "subject",
+                "link",
+                "survey",
+            ],
             TemplateKind::AgentNotification => &[
                 "product_name",
                 "name",
@@ -198,6 +203,13 @@ impl TemplateKind {
             "subject": "The printer jams",
             "agent": "Grace Hopper",
             "message_text": "Please switch it off and on again.",
+            "survey": {
+                "question": "How did we do?",
+                "good_words": "Good, I'm satisfied",
+                "bad_words": "Bad, I'm not satisfied",
+                "good_link": format!("{public_url}/survey/KX7R-4M2Q/0123456789abcdef?rating=good"),
+                "bad_link": format!("{public_url}/survey/KX7R-4M2Q/0123456789abcdef?rating=bad"),
+            },
             "message_html": "<p>Please switch it off and on again.</p>",
             "event": "New ticket",
             "department": "Support",

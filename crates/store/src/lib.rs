@@ -95,6 +95,7 @@ pub use ticket_fields::{
     FieldValueRecord, TicketFieldDefinition, TicketFieldRecord, TicketPriorityRecord,
 };
 pub use ticket_views::{TicketViewRecord, TicketViewWrite};
+pub use tickets::RatingRecord;
 pub use tickets::{
     AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, Comparison, MessageRecord, NewAttachment,
     NewLogEntry, NewMessage, NewTicketRow, RANKED_MATCHES, SearchCondition, SearchFilter,
@@ -103,7 +104,8 @@ pub use tickets::{
     TicketSearch, TicketUpdate, Visibility,
 };
 pub use tickets::{
-    AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, ReportScope,
+    AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, OpenedTicket,
+    ReportScope,
 };
 pub use tickets::{
     Heard, PRESENCE_CHANNEL, RulesCue, TICKET_EVENTS_CHANNEL, TICKET_RULES_JOB_KIND,

@@ -256,13 +256,12 @@ impl App {
 
         let buckets = period.buckets()?;
         let tiles = self.dashboard_tiles(&rows, window, calendar.as_ref(), &search);
-        let created = per_bucket(
-            &buckets,
-            rows.opened
-                .iter()
-                .map(|(opened, _)| *opened)
-                .filter(|at| *at >= from),
-        );
+        let current: Vec<&ferrodesk_store::OpenedTicket> = rows
+            .opened
+            .iter()
+            .filter(|ticket| ticket.created_at >= from)
+            .collect();
+        let created = per_bucket(&buckets, current.iter().map(|ticket| ticket.created_at));
         let resolved = per_bucket(
             &buckets,
             rows.resolved
@@ -270,12 +269,28 @@ impl App {
                 .map(|(_, resolved)| *resolved)
                 .filter(|at| *at >= from),
         );
+        let mut backlog_changes = rows.backlog_changes.clone();
+        backlog_changes.extend(current.iter().map(|ticket| (ticket.created_at, 1)));
         let backlog = backlog_at(
             &buckets,
             rows.open_now,
-            &rows.backlog_changes,
+            &backlog_changes,
             self.now().millis(),
         );
+        let tally = |key: &dyn Fn(&ferrodesk_store::OpenedTicket) -> String| {
+            let mut counts: HashMap<String, i64> = HashMap::new();
+            for ticket in &current {
+                *counts.entry(key(ticket)).or_default() += 1;
+            }
+            counts
+        };
+        let id_tally = |key: &dyn Fn(&ferrodesk_store::OpenedTicket) -> Option<i64>| {
+            let mut counts: HashMap<Option<i64>, i64> = HashMap::new();
+            for ticket in &current {
+                *counts.entry(key(ticket)).or_default() += 1;
+            }
+            counts
+        };
 
         let agent_names: HashMap<i64, &str> = directory
             .agents
@@ -286,8 +301,7 @@ impl App {
             .iter()
             .map(|(id, path)| (*id, path.as_str()))
             .collect();
-        let mut by_channel: Vec<Bar> = rows
-            .by_channel
+        let mut by_channel: Vec<Bar> = tally(&|ticket| ticket.channel.clone())
             .iter()
             .map(|(channel, count)| Bar {
                 label: channel_words(channel),
@@ -295,9 +309,9 @@ impl App {
                 link: None,
             })
             .collect();
-        let mut by_department: Vec<Bar> = rows
-            .by_department
+        let mut by_department: Vec<Bar> = id_tally(&|ticket| Some(ticket.department_id))
             .iter()
+            .filter_map(|(id, count)| Some((id.as_ref()?, count)))
             .map(|(id, count)| {
                 let name = department_names
                     .get(id)
@@ -315,8 +329,7 @@ impl App {
                 }
             })
             .collect();
-        let mut by_agent: Vec<Bar> = rows
-            .by_agent
+        let mut by_agent: Vec<Bar> = id_tally(&|ticket| ticket.agent_id)
             .iter()
             .map(|(id, count)| match id {
                 Some(id) => {
@@ -336,8 +349,7 @@ impl App {
                 },
             })
             .collect();
-        let mut by_team: Vec<Bar> = rows
-            .by_team
+        let mut by_team: Vec<Bar> = id_tally(&|ticket| ticket.team_id)
             .iter()
             .filter_map(|(id, count)| {
                 let (_, name) = teams.iter().find(|(team, _)| Some(*team) == *id)?;
@@ -368,8 +380,8 @@ impl App {
         }
 
         let mut heat = vec![vec![0_i64; 24]; 7];
-        for (opened, _) in rows.opened.iter().filter(|(opened, _)| *opened >= from) {
-            if let Some((weekday, hour)) = period.weekday_and_hour(*opened) {
+        for ticket in &current {
+            if let Some((weekday, hour)) = period.weekday_and_hour(ticket.created_at) {
                 heat[weekday][hour] += 1;
             }
         }
@@ -423,8 +435,16 @@ impl App {
                 change(Some(now), Some(then), false),
             )
         };
-        let opened_now = rows.opened.iter().filter(|(at, _)| in_period(*at)).count();
-        let opened_before = rows.opened.iter().filter(|(at, _)| before(*at)).count();
+        let opened_now = rows
+            .opened
+            .iter()
+            .filter(|ticket| in_period(ticket.created_at))
+            .count();
+        let opened_before = rows
+            .opened
+            .iter()
+            .filter(|ticket| before(ticket.created_at))
+            .count();
         let resolved_now = rows
             .resolved
             .iter()
@@ -437,9 +457,11 @@ impl App {
             Spread::of(
                 rows.opened
                     .iter()
-                    .filter(|(opened, _)| keep(*opened))
-                    .filter_map(|(opened, replied)| {
-                        replied.map(|at| elapsed(calendar, *opened, at))
+                    .filter(|ticket| keep(ticket.created_at))
+                    .filter_map(|ticket| {
+                        ticket
+                            .first_agent_reply_at
+                            .map(|at| elapsed(calendar, ticket.created_at, at))
                     })
                     .collect(),
             )
@@ -492,6 +514,29 @@ impl App {
             (open, String::new(), change(None, None, true)),
             None,
         );
+        let satisfaction = |keep: &dyn Fn(i64) -> bool| {
+            let given: Vec<&(i64, String)> =
+                rows.ratings.iter().filter(|(at, _)| keep(*at)).collect();
+            let good = given.iter().filter(|(_, rating)| rating == "good").count();
+            match given.len() {
+                0 => None,
+                total => i64::try_from(good * 100 / total).ok(),
+            }
+        };
+        let (liked_now, liked_before) = (satisfaction(&in_period), satisfaction(&before));
+        let percent = |value: Option<i64>| {
+            value.map_or_else(|| "—".to_owned(), |value| format!("{value}% good"))
+        };
+        push(
+            "satisfaction",
+            "Satisfaction",
+            (
+                percent(liked_now),
+                percent(liked_before),
+                points(liked_now, liked_before),
+            ),
+            None,
+        );
         for (key, label, now, then) in [
             (
                 "first_response_median",
@@ -526,6 +571,21 @@ impl App {
             );
         }
         tiles
+    }
+}
+
+/// The move of a share from one period to the next, in points.
+fn points(now: Option<i64>, before: Option<i64>) -> Change {
+    match (now, before) {
+        (Some(now), Some(before)) if now != before => Change {
+            words: format!("{:+} points", now - before),
+            good: Some(now > before),
+        },
+        (Some(_), Some(_)) => Change {
+            words: "no change".to_owned(),
+            good: None,
+        },
+        _ => change(None, None, false),
     }
 }
 

@@ -113,7 +113,7 @@ impl Facts<'_> {
             ConditionField::RequesterName => self.requester_name.to_owned(),
             ConditionField::Organization => id_text(self.organization_id),
             ConditionField::Field(id) => ticket.fields.get(&id).cloned().unwrap_or_default(),
-            ConditionField::BusinessHours => String::new(),
+            ConditionField::BusinessHours | ConditionField::Satisfaction => String::new(),
         }
     }
 
@@ -129,6 +129,7 @@ impl Facts<'_> {
             ConditionField::Agent => "agent",
             ConditionField::Labels => "labels",
             ConditionField::Field(_) => "field",
+            ConditionField::Satisfaction => "satisfaction",
             _ => return None,
         };
         let field_prefix = match field {

@@ -122,6 +122,9 @@ pub enum ConditionField {
     /// Whether the event happens within a business-hours calendar's
     /// working time (the value is the calendar's id).
     BusinessHours,
+    /// The requester's answer to the satisfaction survey (`good` or
+    /// `bad`), as the event that records it changes it.
+    Satisfaction,
 }
 
 /// How a condition compares.
@@ -225,6 +228,7 @@ impl ConditionField {
             ConditionField::Organization => &[Is, IsNot],
             ConditionField::Field(_) => &[Is, IsNot, Contains, NotContains, Matches, Changed],
             ConditionField::BusinessHours => &[Within, Outside],
+            ConditionField::Satisfaction => &[Changed, ChangedTo],
         }
     }
 }

@@ -24,7 +24,7 @@ const MAX_TEXT_CHARS: usize = 20_000;
 pub const MAX_TRIGGERS: usize = 1_000;
 
 /// The fields a condition can look at (custom fields are added by name).
-pub const CONDITION_FIELDS: [(&str, &str); 13] = [
+pub const CONDITION_FIELDS: [(&str, &str); 14] = [
     ("status", "Status"),
     ("urgency", "Urgency"),
     ("priority", "Priority"),
@@ -38,6 +38,7 @@ pub const CONDITION_FIELDS: [(&str, &str); 13] = [
     ("requester_name", "Requester's name"),
     ("organization", "Organization"),
     ("business_hours", "Time (business hours)"),
+    ("satisfaction", "Satisfaction rating"),
 ];
 
 /// What an action row can do, with the help its value field shows.
@@ -293,6 +294,7 @@ impl Names {
             "requester_name" => ConditionField::RequesterName,
             "organization" => ConditionField::Organization,
             "business_hours" => ConditionField::BusinessHours,
+            "satisfaction" => ConditionField::Satisfaction,
             other => {
                 let id = other.strip_prefix("field:")?.parse::<i64>().ok()?;
                 self.fields
@@ -440,6 +442,11 @@ impl App {
             ConditionField::BusinessHours => find_by_name(&names.calendars, text)
                 .ok_or_else(|| unknown("business-hours calendar"))?
                 .to_string(),
+            ConditionField::Satisfaction => match text.to_lowercase().as_str() {
+                "good" => "good".to_owned(),
+                "bad" => "bad".to_owned(),
+                _ => return Err("A satisfaction rating is good or bad.".into()),
+            },
             ConditionField::Labels => Labels::parse([text])
                 .map_err(|error| error.to_string())?
                 .joined(),

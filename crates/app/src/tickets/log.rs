@@ -96,6 +96,10 @@ pub fn describe(entry: &TicketLogRecord, names: &LogNames<'_>) -> String {
             (None, None) => "changed who is copied".to_owned(),
         },
         "access_links" => "revoked the links mailed so far".to_owned(),
+        "satisfaction" => format!(
+            "rated the ticket {} in the satisfaction survey",
+            or_none(after.map(str::to_owned))
+        ),
         "sla" => match after {
             Some(sla) => format!("chose the SLA {sla}"),
             None => "left the SLA to the SLAs' conditions".to_owned(),

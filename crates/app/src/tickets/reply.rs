@@ -321,6 +321,7 @@ impl App {
         };
         let link = self.ticket_link(&ticket.reference, &self.ticket_access_code(ticket));
         let root = self.thread_root(ticket.id, &ticket.reference).await?;
+        let survey = self.survey_for_mail(&ticket.reference).await?;
         let mail = self
             .compose_mail(
                 TemplateKind::TicketResolved,
@@ -331,6 +332,7 @@ impl App {
                     "reference": ticket.reference.as_str(),
                     "subject": ticket.subject,
                     "link": link,
+                    "survey": survey,
                 }),
             )
             .await?;

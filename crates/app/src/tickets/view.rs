@@ -67,6 +67,8 @@ pub struct TicketView {
     /// otherwise), and the one chosen (`None`: by the SLAs' criteria).
     pub sla_choices: Vec<(i64, String)>,
     pub sla_chosen: Option<i64>,
+    /// The requester's answer to the satisfaction survey.
+    pub rating: Option<ferrodesk_store::RatingRecord>,
 }
 
 /// Other tickets of the requester shown beside a ticket.
@@ -204,6 +206,7 @@ impl App {
         Ok(TicketView {
             sla: self.ticket_sla(ticket.id).await?,
             sla_chosen: self.store().tickets().chosen_sla(ticket.id).await?,
+            rating: self.store().tickets().ticket_rating(ticket.id).await?,
             sla_choices,
             read_at: self.now().millis(),
             macros,

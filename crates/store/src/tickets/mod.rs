@@ -11,6 +11,7 @@ mod events;
 mod followers;
 mod list;
 mod merge;
+mod ratings;
 mod reports;
 mod rules;
 mod search;
@@ -26,8 +27,10 @@ pub use list::{
     ListPosition, ListedTicket, SortValue, TicketChangeMark, TicketFilter, TicketOrder, TicketPage,
     TicketSortKey, Visibility,
 };
+pub use ratings::RatingRecord;
 pub use reports::{
-    AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, ReportScope,
+    AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, OpenedTicket,
+    ReportScope,
 };
 pub use rules::{
     NewDelivery, RuleOutcome, RuleStep, RuleWrite, WEBHOOK_DELIVERY_ATTEMPTS,

@@ -33,11 +33,23 @@ pub struct DashboardWindow {
 /// The statuses a ticket counts as open in (waiting on someone).
 pub const OPEN_STATUSES: [&str; 3] = ["awaiting_agent", "awaiting_user", "pending"];
 
+/// A ticket opened in the dashboard's periods, with what it is counted by.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OpenedTicket {
+    pub created_at: i64,
+    pub first_agent_reply_at: Option<i64>,
+    pub channel: String,
+    pub department_id: i64,
+    pub agent_id: Option<i64>,
+    pub team_id: Option<i64>,
+}
+
 /// What the dashboard is made of.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DashboardRows {
-    /// Tickets opened in both periods: (opened, first agent reply).
-    pub opened: Vec<(i64, Option<i64>)>,
+    /// Tickets opened in both periods, read once: the counts, first
+    /// responses and breakdowns are made from them.
+    pub opened: Vec<OpenedTicket>,
     /// Tickets resolved in both periods (and still resolved or
     /// archived): (opened, resolved).
     pub resolved: Vec<(i64, i64)>,
@@ -45,19 +57,17 @@ pub struct DashboardRows {
     pub reopened: Vec<i64>,
     /// Open tickets now.
     pub open_now: i64,
-    /// Since the period began: when tickets were opened (+1) and when a
-    /// status change opened (+1) or closed (-1) one.
+    /// From the period's end until now (for a period in the past): when
+    /// tickets were opened (+1); and since the period began, when a status
+    /// change opened (+1) or closed (-1) one. With the openings in
+    /// `opened`, they walk the backlog back from `open_now`.
     pub backlog_changes: Vec<(i64, i64)>,
-    /// The period's tickets by the channel they came through.
-    pub by_channel: Vec<(String, i64)>,
-    pub by_department: Vec<(i64, i64)>,
-    /// `None`: unassigned.
-    pub by_agent: Vec<(Option<i64>, i64)>,
-    pub by_team: Vec<(Option<i64>, i64)>,
     /// The most used labels of the period's tickets.
     pub by_label: Vec<(String, i64)>,
     /// SLA targets due in the period: (target, state, met at, due at).
     pub sla_targets: Vec<(String, String, Option<i64>, i64)>,
+    /// Satisfaction ratings given in both periods: (when, `good`/`bad`).
+    pub ratings: Vec<(i64, String)>,
 }
 
 /// Where an agent wrote or signed in from in a period: how often, and
@@ -83,7 +93,8 @@ pub struct AgentMessageLink {
 const TOP_LABELS: i64 = 12;
 
 /// Appends the scope's conditions on the tickets `t`: visible, in the
-/// chosen departments and team, neither spam nor deleted nor merged away.
+/// chosen departments and team, neither spam nor deleted (nor merged away,
+/// which leaves a ticket deleted).
 fn push_scope<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, scope: &ReportScope)
 where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
@@ -98,7 +109,8 @@ where
         builder.push(" AND t.team_id = ");
         builder.push_bind(team_id);
     }
-    builder.push(" AND t.status NOT IN ('spam', 'deleted') AND t.merged_into_id IS NULL");
+    // A ticket merged into another is `deleted` too.
+    builder.push(" AND t.status NOT IN ('spam', 'deleted')");
 }
 
 /// Appends `AND t.created_at` within `[from, until)`.
@@ -147,7 +159,8 @@ impl super::Tickets<'_> {
             let mut rows = DashboardRows::default();
 
             let mut query = QueryBuilder::new(
-                "SELECT t.created_at, t.first_agent_reply_at FROM tickets t WHERE 1 = 1",
+                "SELECT t.created_at, t.first_agent_reply_at, t.channel, t.department_id, \
+                 t.agent_id, t.team_id FROM tickets t WHERE 1 = 1",
             );
             push_scope(&mut query, scope);
             push_opened_within(&mut query, previous_from, until);
@@ -179,11 +192,15 @@ impl super::Tickets<'_> {
             push_scope(&mut query, scope);
             rows.open_now = query.build_query_scalar().fetch_one(&mut *transaction).await?;
 
-            let mut query = QueryBuilder::new("SELECT t.created_at, CAST(1 AS BIGINT) FROM tickets t WHERE 1 = 1");
-            push_scope(&mut query, scope);
-            push_opened_within(&mut query, from, now.max(until));
-            let mut changes: Vec<(i64, i64)> =
-                query.build_query_as().fetch_all(&mut *transaction).await?;
+            // Openings after the period (up to now), when it lies in the past.
+            let mut changes: Vec<(i64, i64)> = Vec::new();
+            if now >= until {
+                let mut query =
+                    QueryBuilder::new("SELECT t.created_at, CAST(1 AS BIGINT) FROM tickets t WHERE 1 = 1");
+                push_scope(&mut query, scope);
+                push_opened_within(&mut query, until, now + 1);
+                changes = query.build_query_as().fetch_all(&mut *transaction).await?;
+            }
             let mut query = QueryBuilder::new(format!(
                 "SELECT l.occurred_at, CAST(\
                  CASE WHEN l.after_value IN ({open_list}) THEN 1 ELSE 0 END \
@@ -196,34 +213,6 @@ impl super::Tickets<'_> {
                 query.build_query_as().fetch_all(&mut *transaction).await?;
             changes.extend(status_changes.into_iter().filter(|(_, delta)| *delta != 0));
             rows.backlog_changes = changes;
-
-            let mut query = QueryBuilder::new(
-                "SELECT t.channel, COUNT(*) FROM tickets t WHERE 1 = 1",
-            );
-            push_scope(&mut query, scope);
-            push_opened_within(&mut query, from, until);
-            query.push(" GROUP BY t.channel");
-            rows.by_channel = query.build_query_as().fetch_all(&mut *transaction).await?;
-
-            let mut query = QueryBuilder::new(
-                "SELECT t.department_id, COUNT(*) FROM tickets t WHERE 1 = 1",
-            );
-            push_scope(&mut query, scope);
-            push_opened_within(&mut query, from, until);
-            query.push(" GROUP BY t.department_id");
-            rows.by_department = query.build_query_as().fetch_all(&mut *transaction).await?;
-
-            let mut query = QueryBuilder::new("SELECT t.agent_id, COUNT(*) FROM tickets t WHERE 1 = 1");
-            push_scope(&mut query, scope);
-            push_opened_within(&mut query, from, until);
-            query.push(" GROUP BY t.agent_id");
-            rows.by_agent = query.build_query_as().fetch_all(&mut *transaction).await?;
-
-            let mut query = QueryBuilder::new("SELECT t.team_id, COUNT(*) FROM tickets t WHERE 1 = 1");
-            push_scope(&mut query, scope);
-            push_opened_within(&mut query, from, until);
-            query.push(" GROUP BY t.team_id");
-            rows.by_team = query.build_query_as().fetch_all(&mut *transaction).await?;
 
             let mut query = QueryBuilder::new(
                 "SELECT fl.label, COUNT(*) FROM ticket_labels fl JOIN tickets t ON t.id = fl.ticket_id WHERE 1 = 1",
@@ -243,6 +232,16 @@ impl super::Tickets<'_> {
             query.push_bind(until);
             push_scope(&mut query, scope);
             rows.sla_targets = query.build_query_as().fetch_all(&mut *transaction).await?;
+
+            let mut query = QueryBuilder::new(
+                "SELECT r.rated_at, r.rating FROM ticket_ratings r \
+                 JOIN tickets t ON t.id = r.ticket_id WHERE r.rated_at >= ",
+            );
+            query.push_bind(previous_from);
+            query.push(" AND r.rated_at < ");
+            query.push_bind(until);
+            push_scope(&mut query, scope);
+            rows.ratings = query.build_query_as().fetch_all(&mut *transaction).await?;
 
             transaction.commit().await?;
             rows

@@ -21,6 +21,7 @@ pub(crate) mod saved_views;
 pub(crate) mod setup;
 pub(crate) mod sign_in;
 pub(crate) mod snippets;
+pub(crate) mod survey;
 mod ticket_search;
 pub(crate) mod tickets;
 pub(crate) mod verify_ip;
@@ -46,6 +47,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .merge(ticket_search::routes())
         .merge(snippets::routes())
         .merge(reports::routes())
+        .merge(survey::routes())
         .merge(people::routes())
         .merge(authoring::routes())
         .merge(news_authoring::routes())

@@ -330,6 +330,7 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/agents/{id}/trusted-ips/revoke", Rule::Admin),
     ("GET", "/admin/audit", Rule::Admin),
     ("GET", "/admin/audit.csv", Rule::Admin),
+    ("POST", "/admin/tickets/survey", Rule::Admin),
     ("GET", "/admin/logins", Rule::Admin),
     ("GET", "/admin/errors", Rule::Admin),
     ("GET", "/admin/security", Rule::Admin),

@@ -47,6 +47,7 @@ mod setup;
 mod slas;
 mod snippets;
 mod staff_login;
+mod surveys;
 mod ticket_actions;
 mod ticket_search;
 mod tickets;

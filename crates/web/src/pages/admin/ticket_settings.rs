@@ -25,6 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/tickets", get(overview))
         .route("/admin/tickets/attachments", post(save_attachments))
         .route("/admin/tickets/signature", post(save_signature))
+        .route("/admin/tickets/survey", post(save_survey))
         .route(
             "/admin/tickets/default-department",
             post(save_default_department),
@@ -79,6 +80,8 @@ enum Failed {
     DefaultDepartment,
     /// The default signature, as typed.
     Signature(String),
+    /// The survey's settings, as typed.
+    Survey(ferrodesk_app::SurveySettings),
 }
 
 #[derive(Template)]
@@ -93,6 +96,8 @@ struct OverviewPage<'a> {
     limits: AttachmentLimits,
     /// The default reply signature, as saved or as typed when refused.
     signature: String,
+    /// The satisfaction survey, as saved or as typed when refused.
+    survey: ferrodesk_app::SurveySettings,
     placeholders: String,
     departments: Vec<DepartmentNode>,
     typed: FieldInput,
@@ -112,6 +117,10 @@ impl OverviewPage<'_> {
 
     fn failed_signature(&self) -> bool {
         matches!(self.failed, Failed::Signature(_))
+    }
+
+    fn failed_survey(&self) -> bool {
+        matches!(self.failed, Failed::Survey(_))
     }
 
     fn failed_new_field(&self) -> bool {
@@ -150,6 +159,10 @@ async fn overview_page(
             .default_signature
             .clone(),
     };
+    let survey = match &failed {
+        Failed::Survey(typed) => typed.clone(),
+        _ => state.app.settings().await?.surveys.clone(),
+    };
     render_form(
         &OverviewPage {
             chrome: admin.chrome(),
@@ -162,6 +175,7 @@ async fn overview_page(
             kinds: FieldKind::ALL,
             limits: state.app.settings().await?.attachments.clone(),
             signature,
+            survey,
             placeholders: ferrodesk_app::SIGNATURE_PLACEHOLDERS.join(" "),
             departments: state.app.departments(admin.actor()).await?,
             typed,
@@ -183,6 +197,7 @@ async fn overview(
         ("deleted", "The field is deleted."),
         ("saved", "The attachment limits are saved."),
         ("signature", "The default signature is saved."),
+        ("survey", "The satisfaction survey is saved."),
         ("priority_added", "The priority is added."),
         ("priority_deleted", "The priority is deleted."),
         ("default_saved", "The default department is saved."),
@@ -238,6 +253,46 @@ async fn save_signature(
                 &admin,
                 FieldInput::default(),
                 Failed::Signature(form.default_signature),
+                errors,
+                None,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SurveyForm {
+    #[serde(default)]
+    enabled: String,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    good_words: String,
+    #[serde(default)]
+    bad_words: String,
+}
+
+async fn save_survey(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<SurveyForm>,
+) -> WebResult<Response> {
+    let typed = ferrodesk_app::SurveySettings {
+        enabled: form.enabled == "1",
+        question: form.question,
+        good_words: form.good_words,
+        bad_words: form.bad_words,
+    };
+    match state.app.set_survey_settings(&admin.caller(), &typed).await {
+        Ok(()) => Ok(Redirect::to("/admin/tickets?notice=survey#survey").into_response()),
+        Err(error) => {
+            let errors = refused(error)?;
+            overview_page(
+                &state,
+                &admin,
+                FieldInput::default(),
+                Failed::Survey(typed),
                 errors,
                 None,
             )
