@@ -1222,13 +1222,15 @@ mod tests {
         settings.api.requests_per_minute = 42;
         settings.mail_in.mails_per_sender_per_hour = 7;
         settings.replies.default_signature = "Best,\n{{ agent.name }}".to_owned();
+        settings.surveys.enabled = true;
+        settings.surveys.question = "Happy?".to_owned();
         let rows: Vec<(String, String)> = settings
             .to_rows()
             .unwrap()
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 15);
+        assert_eq!(rows.len(), 16);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 
