@@ -30,8 +30,17 @@ async fn sticking_out(browser: &Browser) -> String {
     browser
         .script(
             "const width = document.documentElement.clientWidth; \
+             const clipped = e => { for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) { \
+               const o = getComputedStyle(p).overflowX; if (o !== 'visible') return true; } return false; }; \
              const out = [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > width + 1 \
-               && ![...e.children].some(c => c.getBoundingClientRect().right > width + 1)); \
+               && !clipped(e) && (getComputedStyle(e).overflowX !== 'visible' \
+                 || ![...e.children].some(c => c.getBoundingClientRect().right > width + 1))); \
+             const spilling = [...document.querySelectorAll('body *')].filter(e => !clipped(e) \
+               && getComputedStyle(e).overflowX === 'visible' && e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0 \
+               && ![...e.children].some(c => c.scrollWidth > c.clientWidth + 1)); \
+             out.push(...spilling); \
+             out.push(...[...document.querySelectorAll('body *')].filter(e => ['absolute', 'fixed'].includes(getComputedStyle(e).position) \
+               && e.getBoundingClientRect().right > width + 1)); \
              return out.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') \
                + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') \
                + ' (' + Math.round(e.getBoundingClientRect().right) + ' px)').join(', ');",
@@ -205,6 +214,16 @@ on_both_backends! { spawn_app;
                 !app.app.store().slas().ticket_targets(id).await.unwrap().is_empty()
             }).await;
         }
+        // A survey link: surveys on, a ticket resolved, the link from its mail.
+        app.app.set_survey_settings(&caller, &ferrodesk_app::SurveySettings { enabled: true, ..Default::default() }).await.unwrap();
+        let rated = open_ticket(&app, &desk.admin, desk.support, "Paper tray is stuck").await;
+        let resolved = ferrodesk_app::TicketChange { status: Some(Ok(ferrodesk_core::TicketStatus::Resolved)), ..ferrodesk_app::TicketChange::default() };
+        app.app.change_ticket(&caller, &crate::helpers::ticket_key(&rated), &resolved).await.unwrap();
+        let survey = app.app.store().outbox().list_mail(None, 100).await.unwrap().into_iter()
+            .filter(|mail| mail.template == "ticket_resolved")
+            .find_map(|mail| mail.text_body.split_whitespace().find(|word| word.contains("/survey/") && word.ends_with("rating=bad")).map(str::to_owned))
+            .expect("a survey link");
+        let survey = survey[survey.find("/survey/").unwrap()..].to_owned();
         let sla_list = "/agent/tickets?status=any&sort=sla_due&order=asc".to_owned();
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
@@ -229,6 +248,7 @@ on_both_backends! { spawn_app;
             ("/admin/rules/slas", "admin-slas"), (sla.as_str(), "admin-sla"), (sla_list.as_str(), "agent-list-by-sla"),
             ("/agent/tickets?status=any&sort=subject&order=asc&q=printer", "agent-list-sorted-search"),
             ("/agent/reports?period=30d&calendar=1", "agent-reports"),
+            (survey.as_str(), "help-center-survey"),
             ("/agent/reports/hostnames?period=30d&networks=10.0.0.0%2F8&domains=corp.example.com", "agent-report-hostnames"),
         ];
         // The checker itself finds what it should: an image without a text.
