@@ -238,10 +238,10 @@ impl App {
         if let Some((_, name)) = team_id.and_then(|id| teams.iter().find(|(t, _)| *t == id)) {
             scope_words.push(format!("team:{}", quoted(name)));
         }
-        let search = |extra: &str| {
+        let search_on = |key: &str, extra: &str| {
             let mut words = vec![
-                format!("created:>={}", period.first),
-                format!("created:<={}", period.last),
+                format!("{key}:>={}", period.first),
+                format!("{key}:<={}", period.last),
             ];
             words.extend(scope_words.iter().cloned());
             if !extra.is_empty() {
@@ -253,9 +253,16 @@ impl App {
                     .collect::<String>()
             )
         };
+        let search = |extra: &str| search_on("created", extra);
+        let resolved_search = search_on("resolved", "");
 
         let buckets = period.buckets()?;
-        let tiles = self.dashboard_tiles(&rows, window, calendar.as_ref(), &search);
+        let tiles = self.dashboard_tiles(
+            &rows,
+            window,
+            calendar.as_ref(),
+            (&search, &resolved_search),
+        );
         let current: Vec<&ferrodesk_store::OpenedTicket> = rows
             .opened
             .iter()
@@ -420,7 +427,7 @@ impl App {
         rows: &DashboardRows,
         window: DashboardWindow,
         calendar: Option<&BusinessCalendar>,
-        search: &dyn Fn(&str) -> String,
+        (search, resolved_search): (&dyn Fn(&str) -> String, &str),
     ) -> Vec<Tile> {
         let in_period = |at: i64| at >= window.from && at < window.until;
         let before = |at: i64| at >= window.previous_from && at < window.from;
@@ -499,7 +506,7 @@ impl App {
             "resolved",
             "Tickets resolved",
             count(resolved_now, resolved_before),
-            None,
+            Some(resolved_search.to_owned()),
         );
         push(
             "reopened",

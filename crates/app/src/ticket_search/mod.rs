@@ -284,13 +284,13 @@ impl App {
                         _ => notices.push("urgency: takes 1 to 10, as in urgency:>5.".to_owned()),
                     }
                 }
-                FilterKey::Created | FilterKey::Updated => match query::date_bounds(value, now) {
+                FilterKey::Created | FilterKey::Updated | FilterKey::Resolved => match query::date_bounds(value, now) {
                     Some(bounds) => {
                         for (comparison, millis) in bounds {
-                            add(if raw.key == FilterKey::Created {
-                                SearchCondition::Created(comparison, millis)
-                            } else {
-                                SearchCondition::Updated(comparison, millis)
+                            add(match raw.key {
+                                FilterKey::Created => SearchCondition::Created(comparison, millis),
+                                FilterKey::Resolved => SearchCondition::Resolved(comparison, millis),
+                                _ => SearchCondition::Updated(comparison, millis),
                             });
                         }
                     }

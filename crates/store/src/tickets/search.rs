@@ -114,6 +114,9 @@ pub enum SearchCondition {
     /// Unix milliseconds.
     Created(Comparison, i64),
     Updated(Comparison, i64),
+    /// When it was resolved (only tickets resolved or archived have a
+    /// time).
+    Resolved(Comparison, i64),
     HasAttachment,
     /// A running SLA target is past its warning, not yet due (at this
     /// instant, Unix milliseconds).
@@ -452,6 +455,11 @@ fn push_filters<DB: sqlx::Database>(
             }
             SearchCondition::Updated(comparison, millis) => {
                 builder.push("t.updated_at");
+                builder.push(comparison.operator());
+                builder.push_bind(*millis);
+            }
+            SearchCondition::Resolved(comparison, millis) => {
+                builder.push("t.resolved_at");
                 builder.push(comparison.operator());
                 builder.push_bind(*millis);
             }

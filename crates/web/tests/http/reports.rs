@@ -108,6 +108,14 @@ on_both_backends! { spawn_app;
         assert_eq!(tile(&page, "resolution_median"), "2 d 21 h");
         assert!(!page.contains("Secret deal") && !page.contains(">Sales<"), "nothing of Sales");
         assert!(page.contains("wall-clock time"));
+        // The resolved tile leads to the resolved ticket (`resolved:` in the search).
+        let start = page.find("id=\"tile-resolved\"").unwrap();
+        let href = &page[start..];
+        let href = &href[href.find("href=\"").unwrap() + 6..];
+        let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+        assert!(href.contains("resolved%3A%3E%3D"), "{href}");
+        let found = reader.get(&app, &href).await.text().await.unwrap();
+        assert!(found.contains(&first) && !found.contains(&second), "{found}");
         // The breakdowns: all three unassigned, through the agent interface.
         assert!(page.contains("id=\"report-by-agent\""), "{page}");
         assert!(page.contains("Agent interface"), "{page}");
