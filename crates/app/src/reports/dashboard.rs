@@ -313,7 +313,7 @@ impl App {
             .map(|(channel, count)| Bar {
                 label: channel_words(channel),
                 value: *count,
-                link: None,
+                link: (!channel.is_empty()).then(|| search(&format!("channel:{channel}"))),
             })
             .collect();
         let mut by_department: Vec<Bar> = id_tally(&|ticket| Some(ticket.department_id))

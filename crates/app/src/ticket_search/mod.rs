@@ -298,6 +298,16 @@ impl App {
                         "Dates are written 2026-01-31, >2026-01-31 or <7d, not \u{201c}{value}\u{201d}."
                     )),
                 },
+                FilterKey::Channel => match value.to_lowercase().as_str() {
+                    "web" | "help-center" | "portal" => add(SearchCondition::Channel("web".into())),
+                    "email" | "mail" => add(SearchCondition::Channel("email".into())),
+                    "api" => add(SearchCondition::Channel("api".into())),
+                    "agent" => add(SearchCondition::Channel("agent".into())),
+                    "chat" => add(SearchCondition::Channel("chat".into())),
+                    _ => notices.push(format!(
+                        "channel: takes web, email, api, agent or chat, not \u{201c}{value}\u{201d}."
+                    )),
+                },
                 FilterKey::Has => match value.to_lowercase().as_str() {
                     "attachment" | "attachments" | "file" | "files" => {
                         add(SearchCondition::HasAttachment);

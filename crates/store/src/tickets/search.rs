@@ -118,6 +118,9 @@ pub enum SearchCondition {
     /// time).
     Resolved(Comparison, i64),
     HasAttachment,
+    /// The channel the ticket came through (`web`, `email`, `api`,
+    /// `agent`, `chat`).
+    Channel(String),
     /// A running SLA target is past its warning, not yet due (at this
     /// instant, Unix milliseconds).
     SlaWarning(i64),
@@ -457,6 +460,10 @@ fn push_filters<DB: sqlx::Database>(
                 builder.push("t.updated_at");
                 builder.push(comparison.operator());
                 builder.push_bind(*millis);
+            }
+            SearchCondition::Channel(channel) => {
+                builder.push("t.channel = ");
+                builder.push_bind(channel.clone());
             }
             SearchCondition::Resolved(comparison, millis) => {
                 builder.push("t.resolved_at");

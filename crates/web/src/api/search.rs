@@ -20,7 +20,8 @@ pub(crate) struct SearchParams {
     /// `"phrases"`, `-excluded`, and `status:`, `department:`, `agent:`
     /// (`me`, `none`, a name), `team:`, `label:`, `from:` (address or
     /// domain), `org:`, `urgency:>5`, `created:`/`updated:`/`resolved:`
-    /// (`>2026-01-01`, `<7d`), `has:attachment`, `is:note`.
+    /// (`>2026-01-01`, `<7d`), `channel:` (`web`, `email`, `api`, `agent`,
+    /// `chat`), `has:attachment`, `is:note`.
     #[param(max_length = 1000)]
     #[serde(default)]
     pub q: String,

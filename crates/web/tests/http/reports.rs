@@ -90,7 +90,6 @@ on_both_backends! { spawn_app;
         to(&app, friday + 3 * DAY - 3 * HOUR);
         app.app.change_ticket(&alice, &ticket_key(&first), &resolve).await.unwrap();
         rules_settled(&app).await;
-        let _ = third;
 
         // Rita, in wall time: three opened (not the Sales one), one
         // resolved, reopened once, two open; first response median 2 h,
@@ -119,6 +118,13 @@ on_both_backends! { spawn_app;
         // The breakdowns: all three unassigned, through the agent interface.
         assert!(page.contains("id=\"report-by-agent\""), "{page}");
         assert!(page.contains("Agent interface"), "{page}");
+        let start = page.find("id=\"report-by-channel\"").unwrap();
+        let section = &page[start..];
+        let href = &section[section.find("href=\"").unwrap() + 6..];
+        let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+        assert!(href.contains("channel%3Aagent"), "{href}");
+        let found = reader.get(&app, &href).await.text().await.unwrap();
+        assert!(found.contains(&first) && found.contains(&second) && found.contains(&third), "{found}");
         // The backlog's last point is what is open now: 2.
         assert!(page.contains("<td class=\"number\">2</td></tr></tbody>"), "{page}");
 
