@@ -78,20 +78,33 @@ fn axes(out: &mut String, labels: &[String], maximum: i64) {
     }
 }
 
-/// Lines over the buckets, one per series.
-pub fn line_chart(id: &str, title: &str, labels: &[String], series: &[Series<'_>]) -> String {
+/// The opening of a chart over buckets, with its axes: the SVG so far
+/// and the value axis's maximum.
+fn framed(
+    id: &str,
+    title: &str,
+    kind: &str,
+    labels: &[String],
+    series: &[Series<'_>],
+) -> (String, i64) {
     let maximum = axis_maximum(series.iter().flat_map(|one| one.values.iter().copied()));
     let names: Vec<&str> = series.iter().map(|one| one.name).collect();
     let mut out = open(
         id,
         title,
         &format!(
-            "A line chart of {} over {} points.",
+            "{kind} of {} over {} periods.",
             names.join(" and "),
             labels.len()
         ),
     );
     axes(&mut out, labels, maximum);
+    (out, maximum)
+}
+
+/// Lines over the buckets, one per series.
+pub fn line_chart(id: &str, title: &str, labels: &[String], series: &[Series<'_>]) -> String {
+    let (mut out, maximum) = framed(id, title, "A line chart", labels, series);
     let count = i64::try_from(labels.len().max(1)).unwrap_or(1);
     let plot_width = WIDTH - LEFT - RIGHT;
     let plot_height = HEIGHT - TOP - BOTTOM;
@@ -120,18 +133,7 @@ pub fn line_chart(id: &str, title: &str, labels: &[String], series: &[Series<'_>
 
 /// Columns side by side per bucket, one per series.
 pub fn column_chart(id: &str, title: &str, labels: &[String], series: &[Series<'_>]) -> String {
-    let maximum = axis_maximum(series.iter().flat_map(|one| one.values.iter().copied()));
-    let names: Vec<&str> = series.iter().map(|one| one.name).collect();
-    let mut out = open(
-        id,
-        title,
-        &format!(
-            "Columns of {} for {} periods.",
-            names.join(" and "),
-            labels.len()
-        ),
-    );
-    axes(&mut out, labels, maximum);
+    let (mut out, maximum) = framed(id, title, "Columns", labels, series);
     let count = i64::try_from(labels.len().max(1)).unwrap_or(1);
     let slot = (WIDTH - LEFT - RIGHT) * 1_000 / count;
     let per_series = i64::try_from(series.len().max(1)).unwrap_or(1);
