@@ -50,6 +50,17 @@ pub struct Bar {
     pub link: Option<String>,
 }
 
+/// First responses of one team's tickets opened in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamResponse {
+    pub team: String,
+    /// Tickets answered at all.
+    pub answered: usize,
+    pub median: String,
+    pub p90: String,
+    pub link: Option<String>,
+}
+
 /// An SLA target's outcomes in the period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaOutcome {
@@ -87,6 +98,9 @@ pub struct Dashboard {
     pub by_agent: Vec<Bar>,
     pub by_team: Vec<Bar>,
     pub by_label: Vec<Bar>,
+    /// First response per team (in the period's time basis), most
+    /// answered first.
+    pub first_response_by_team: Vec<TeamResponse>,
     /// Tickets opened by weekday (Monday first) and hour.
     pub heat: Vec<Vec<i64>>,
     /// `None` when no SLA target fell due in the period.
@@ -386,6 +400,35 @@ impl App {
             bars.truncate(TOP_BARS);
         }
 
+        let mut replies_by_team: HashMap<Option<i64>, Vec<i64>> = HashMap::new();
+        for ticket in &current {
+            if let Some(replied) = ticket.first_agent_reply_at {
+                replies_by_team
+                    .entry(ticket.team_id)
+                    .or_default()
+                    .push(elapsed(calendar.as_ref(), ticket.created_at, replied));
+            }
+        }
+        let mut first_response_by_team: Vec<TeamResponse> = replies_by_team
+            .into_iter()
+            .map(|(team_id, durations)| {
+                let spread = Spread::of(durations);
+                let name = team_id.and_then(|id| teams.iter().find(|(team, _)| *team == id));
+                TeamResponse {
+                    team: name.map_or_else(|| "No team".to_owned(), |(_, name)| name.clone()),
+                    answered: spread.count,
+                    median: spread.median.map_or_else(String::new, duration_words),
+                    p90: spread.p90.map_or_else(String::new, duration_words),
+                    link: name.map(|(_, name)| search(&format!("team:{}", quoted(name)))),
+                }
+            })
+            .collect();
+        first_response_by_team.sort_by(|a, b| {
+            b.answered
+                .cmp(&a.answered)
+                .then_with(|| a.team.cmp(&b.team))
+        });
+
         let mut heat = vec![vec![0_i64; 24]; 7];
         for ticket in &current {
             if let Some((weekday, hour)) = period.weekday_and_hour(ticket.created_at) {
@@ -416,6 +459,7 @@ impl App {
             by_agent,
             by_team,
             by_label,
+            first_response_by_team,
             heat,
             sla: sla_outcomes(&rows, self.now().millis()),
         })

@@ -8,7 +8,7 @@ mod figures;
 mod hostnames;
 mod period;
 
-pub use dashboard::{Bar, Dashboard, DashboardInput, SlaOutcome, Tile};
+pub use dashboard::{Bar, Dashboard, DashboardInput, SlaOutcome, TeamResponse, Tile};
 pub use figures::{Change, duration_words};
 pub use hostnames::{HostnameReport, HostnameReportInput, OutsideAddress, OutsideAgent};
 pub use period::PERIODS;

@@ -136,6 +136,10 @@ on_both_backends! { spawn_app;
         assert_eq!(tile(&page, "first_response_p90"), "2 h");
         assert_eq!(tile(&page, "resolution_median"), "5 h");
         assert!(page.contains("working time (Office)"));
+        // Per team (none here): two answered, 1 h and 2 h of working time.
+        let start = page.find("id=\"report-team-response\"").expect("first response by team");
+        let section = &page[start..start + page[start..].find("</section>").unwrap()];
+        assert!(section.contains("No team</th><td class=\"number\">2</td><td class=\"number\">1 h</td><td class=\"number\">2 h</td>"), "{section}");
 
         // The admin sees Sales too.
         let admin = signed_in(&app, "admin@example.org").await;
