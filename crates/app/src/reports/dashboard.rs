@@ -131,7 +131,11 @@ fn id_of(text: &str) -> Option<i64> {
 fn per_bucket(buckets: &[Bucket], times: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut counts = vec![0; buckets.len()];
     for at in times {
-        if let Some(index) = buckets.iter().position(|b| at >= b.start && at < b.end) {
+        // Buckets follow one another: the first that ends after `at`.
+        let index = buckets.partition_point(|bucket| bucket.end <= at);
+        if let Some(bucket) = buckets.get(index)
+            && at >= bucket.start
+        {
             counts[index] += 1;
         }
     }
@@ -645,21 +649,21 @@ fn points(now: Option<i64>, before: Option<i64>) -> Change {
 fn backlog_at(buckets: &[Bucket], open_now: i64, changes: &[(i64, i64)], now: i64) -> Vec<i64> {
     let mut changes = changes.to_vec();
     changes.sort_unstable();
+    // `since[i]`: the sum of the changes from the i-th on.
+    let mut since = vec![0_i64; changes.len() + 1];
+    for (index, (_, delta)) in changes.iter().enumerate().rev() {
+        since[index] = since[index + 1] + delta;
+    }
     buckets
         .iter()
         .map(|bucket| {
             // What came after the bucket's end, or after now for the
             // bucket still running (what happened now has happened).
-            let after = |when: i64| match bucket.end <= now {
-                true => when >= bucket.end,
-                false => when > now,
+            let first_later = match bucket.end <= now {
+                true => changes.partition_point(|(when, _)| *when < bucket.end),
+                false => changes.partition_point(|(when, _)| *when <= now),
             };
-            let later: i64 = changes
-                .iter()
-                .filter(|(when, _)| after(*when))
-                .map(|(_, delta)| delta)
-                .sum();
-            open_now - later
+            open_now - since[first_later]
         })
         .collect()
 }

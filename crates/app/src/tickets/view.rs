@@ -205,7 +205,11 @@ impl App {
         };
         Ok(TicketView {
             sla: self.ticket_sla(ticket.id).await?,
-            sla_chosen: self.store().tickets().chosen_sla(ticket.id).await?,
+            // Read only when the page offers the choice.
+            sla_chosen: match sla_choices.is_empty() {
+                true => None,
+                false => self.store().tickets().chosen_sla(ticket.id).await?,
+            },
             rating: self.store().tickets().ticket_rating(ticket.id).await?,
             sla_choices,
             read_at: self.now().millis(),

@@ -61,25 +61,12 @@ impl super::Tickets<'_> {
                 transaction.rollback().await?;
                 false
             } else {
-                sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
-                    .bind(now.millis())
-                    .bind(rating.ticket_id)
-                    .execute(&mut *transaction)
-                    .await?;
-                super::write::insert_log(&mut transaction, rating.ticket_id, actor, &log, now).await?;
-                let cue = super::RulesCue {
-                    actor_id: actor.id,
-                    channel: "web",
-                    message_id: None,
-                    changes: &log,
-                    automatic: false,
-                };
-                super::events::insert_event(
+                super::write::record_side_change(
                     &mut transaction,
                     rating.ticket_id,
-                    super::TicketEventKind::Changed,
-                    actor.id,
-                    Some(&cue),
+                    actor,
+                    &log,
+                    "web",
                     now,
                 )
                 .await?;

@@ -50,28 +50,8 @@ impl super::Tickets<'_> {
                         .await?;
                 }
             }
-            sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
-                .bind(now.millis())
-                .bind(ticket_id)
-                .execute(&mut *transaction)
+            super::write::record_side_change(&mut transaction, ticket_id, actor, log, "agent", now)
                 .await?;
-            super::write::insert_log(&mut transaction, ticket_id, actor, log, now).await?;
-            let cue = super::RulesCue {
-                actor_id: actor.id,
-                channel: "agent",
-                message_id: None,
-                changes: log,
-                automatic: false,
-            };
-            super::events::insert_event(
-                &mut transaction,
-                ticket_id,
-                super::TicketEventKind::Changed,
-                actor.id,
-                Some(&cue),
-                now,
-            )
-            .await?;
             transaction.commit().await?;
         });
         self.note_ticket_write();

@@ -442,6 +442,43 @@ async fn insert_ticket_contents(
     Ok(())
 }
 
+/// A change beside the ticket's own properties (an SLA chosen, a rating
+/// given): the ticket's `updated_at`, its log lines, and the event with
+/// its rules job, in the transaction the caller holds.
+pub(super) async fn record_side_change(
+    connected: &mut impl Connected,
+    ticket_id: i64,
+    actor: TicketActor<'_>,
+    log: &[NewLogEntry<'_>],
+    channel: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    on_connection!(&mut *connected, connection => {
+        sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(ticket_id)
+            .execute(&mut *connection)
+            .await?;
+    });
+    insert_log(connected, ticket_id, actor, log, now).await?;
+    let cue = super::RulesCue {
+        actor_id: actor.id,
+        channel,
+        message_id: None,
+        changes: log,
+        automatic: false,
+    };
+    super::events::insert_event(
+        connected,
+        ticket_id,
+        super::TicketEventKind::Changed,
+        actor.id,
+        Some(&cue),
+        now,
+    )
+    .await
+}
+
 /// Everything one change writes, in the transaction the caller holds.
 async fn apply_update(
     connected: &mut impl Connected,
