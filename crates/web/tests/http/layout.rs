@@ -263,8 +263,10 @@ on_both_backends! { spawn_app;
                 browser.goto(&app.url(path)).await;
                 shoot(&browser, &backend, &format!("{name}-{size}")).await;
                 // A long form is looked at further down too.
-                for part in ["actions", "trigger-test", "sla-test", "report-volume", "report-by-channel", "report-heat"] {
+                for part in ["actions", "trigger-test", "sla-test", "report-volume", "report-by-channel", "report-heat", "survey", "sla"] {
                     let shown = match name {
+                        "admin-tickets" => part == "survey",
+                        "agent-ticket" => part == "sla",
                         "admin-trigger" => part == "actions" || part == "trigger-test",
                         "admin-sla" => part == "sla-test",
                         "agent-reports" => part.starts_with("report-"),
