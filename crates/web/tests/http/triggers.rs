@@ -417,4 +417,25 @@ on_both_backends! { spawn_app;
         let actions = audit_actions(&app).await;
         assert!(actions.iter().filter(|action| *action == "trigger.changed").count() >= 2, "{actions:?}");
     }
+
+    async fn no_trigger_mails_back_to_an_automatic_mail(app: TestApp) {
+        use crate::mail_in::{help_account, message};
+        let _desk = desk(&app).await;
+        help_account(&app).await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        add_rule(&app, &admin, &Rule {
+            name: "Hello back", events: &["new_ticket"], actors: &[],
+            all: &[],
+            actions: &[("email_requester", "", "About {{ ticket.reference }}", "We read it.")],
+        }).await;
+        app.app.receive_mail(&message("Ines Inbox <ines@example.net>", "A person writes", "", "Hello."), None).await.unwrap();
+        app.app.receive_mail(&message("Robot <robot@example.net>", "Out of office", "Auto-Submitted: auto-replied\r\n", "I am away."), None).await.unwrap();
+        rules_settled(&app).await;
+        let to_person = app.app.store().outbox().list_mail(None, 50).await.unwrap().into_iter().filter(|mail| mail.recipients.contains("ines@example.net") && mail.subject.starts_with("About ")).count();
+        assert_eq!(to_person, 1, "a person's mail is answered");
+        let to_robot = app.app.store().outbox().list_mail(None, 50).await.unwrap().into_iter().filter(|mail| mail.recipients.contains("robot@example.net")).count();
+        assert_eq!(to_robot, 0, "neither the receipt nor the trigger's mail goes back to an automatic one");
+        let robot_ticket = app.app.store().tickets().list_tickets(&ferrodesk_store::Visibility::Everything, &ferrodesk_store::TicketFilter::default(), ferrodesk_store::TicketPage { limit: 50, ..Default::default() }).await.unwrap().into_iter().any(|ticket| ticket.requester_email == "robot@example.net");
+        assert!(robot_ticket, "the automatic mail still opened a ticket");
+    }
 }
