@@ -38,6 +38,7 @@ pub const API_SCOPES: &[&str] = &[
     "article_categories.list",
     "news.list",
     "news.view",
+    "reports.view",
 ];
 
 /// A key's last-used time is written at most this often.

@@ -355,6 +355,7 @@ impl App {
             ferrodesk_store::TICKET_RULES_JOB_KIND => self.ticket_rules_job(job, owner).await,
             ferrodesk_store::ESCALATION_JOB_KIND => self.escalation_job(job, owner).await,
             ferrodesk_store::SLA_BREACH_JOB_KIND => self.sla_breach_job(job, owner).await,
+            ferrodesk_store::REPORT_MAIL_JOB_KIND => self.report_mail_job(&job.payload).await,
             ferrodesk_store::SLA_BACKFILL_JOB_KIND => self.sla_backfill_job(job).await,
             ferrodesk_store::ESCALATION_BACKFILL_JOB_KIND => {
                 self.escalation_backfill_job(job).await

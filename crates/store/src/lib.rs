@@ -33,6 +33,7 @@ mod permission_groups;
 mod rate_limits;
 mod registrations;
 mod resets;
+mod saved_reports;
 mod search;
 mod seed;
 mod sessions;
@@ -83,6 +84,9 @@ pub use people::{
 pub use permission_groups::{AgentGrants, GroupDefinition, GroupGrants, PermissionGroupRecord};
 pub use registrations::{ConfirmedAddress, NewRegistration};
 pub use resets::{LinkPurpose, NewPasswordLink};
+pub use saved_reports::{
+    REPORT_MAIL_JOB_KIND, ReportScheduleWrite, SavedReportRecord, SavedReportWrite,
+};
 pub use search::{MATCH_END, MATCH_START, SearchHit};
 pub use seed::{SeedAttachment, SeedBatch, SeedIds, SeedMessage, SeedTicket, SeedUser};
 pub use sessions::{NewSession, OwnSession, SESSION_ID_LENGTH, SessionRecord};
@@ -105,7 +109,8 @@ pub use tickets::{
 };
 pub use tickets::{
     AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, OpenedTicket,
-    ReportScope,
+    REPORT_GROUPS, ReportCount, ReportDataset, ReportDimension, ReportMeasured, ReportQuery,
+    ReportScope, ReportValue,
 };
 pub use tickets::{
     Heard, PRESENCE_CHANNEL, RulesCue, TICKET_EVENTS_CHANNEL, TICKET_RULES_JOB_KIND,
@@ -146,6 +151,7 @@ pub mod handles {
     pub use crate::rate_limits::RateLimits;
     pub use crate::registrations::Registrations;
     pub use crate::resets::PasswordLinks;
+    pub use crate::saved_reports::SavedReports;
     pub use crate::search::Search;
     pub use crate::seed::Seed;
     pub use crate::sessions::Sessions;

@@ -166,6 +166,121 @@ pub fn column_chart(id: &str, title: &str, labels: &[String], series: &[Series<'
     out
 }
 
+/// Columns per bucket with the series stacked on one another.
+pub fn stacked_column_chart(
+    id: &str,
+    title: &str,
+    labels: &[String],
+    series: &[Series<'_>],
+) -> String {
+    let totals: Vec<i64> = (0..labels.len())
+        .map(|index| {
+            series
+                .iter()
+                .map(|one| one.values.get(index).copied().unwrap_or(0).max(0))
+                .sum()
+        })
+        .collect();
+    let maximum = axis_maximum(totals.iter().copied());
+    let names: Vec<&str> = series.iter().map(|one| one.name).collect();
+    let mut out = open(
+        id,
+        title,
+        &format!(
+            "Stacked columns of {} over {} groups.",
+            names.join(", "),
+            labels.len()
+        ),
+    );
+    axes(&mut out, labels, maximum);
+    let count = i64::try_from(labels.len().max(1)).unwrap_or(1);
+    let slot = (WIDTH - LEFT - RIGHT) * 1_000 / count;
+    let bar = (slot * 8 / 10).max(1);
+    let plot_height = HEIGHT - TOP - BOTTOM;
+    for index in 0..labels.len() {
+        let mut base = 0;
+        let x = LEFT * 1_000 + slot * i64::try_from(index).unwrap_or(0) + slot / 10;
+        for one in series {
+            let value = one.values.get(index).copied().unwrap_or(0).max(0);
+            let bottom = HEIGHT - BOTTOM - plot_height * base / maximum;
+            base += value;
+            let top = HEIGHT - BOTTOM - plot_height * base / maximum;
+            if bottom > top {
+                let _ = write!(
+                    out,
+                    "<rect class=\"column {}\" x=\"{}.{:03}\" y=\"{top}\" width=\"{}.{:03}\" height=\"{}\"/>",
+                    one.class,
+                    x / 1_000,
+                    x % 1_000,
+                    bar / 1_000,
+                    bar % 1_000,
+                    bottom - top,
+                );
+            }
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A pie of shares, one slice per label (with the class of its place,
+/// `series-1` …); negative values count as none.
+pub fn pie_chart(id: &str, title: &str, labels: &[String], values: &[i64]) -> String {
+    let total: i64 = values.iter().map(|value| (*value).max(0)).sum();
+    let mut out = format!(
+        "<svg class=\"chart-svg pie\" viewBox=\"0 0 200 200\" role=\"img\" aria-labelledby=\"{id}-title {id}-desc\" \
+         xmlns=\"http://www.w3.org/2000/svg\"><title id=\"{id}-title\">{}</title><desc id=\"{id}-desc\">{}</desc>",
+        escape_html(title),
+        escape_html(&format!(
+            "A pie of {} shares totalling {total}.",
+            labels.len()
+        ))
+    );
+    if total == 0 {
+        out.push_str("<circle class=\"pie-empty\" cx=\"100\" cy=\"100\" r=\"90\"/></svg>");
+        return out;
+    }
+    let mut turned = 0.0_f64;
+    for (index, (label, value)) in labels.iter().zip(values).enumerate() {
+        let value = (*value).max(0);
+        if value == 0 {
+            continue;
+        }
+        let class = series_class(index);
+        let share = value as f64 / total as f64;
+        let name = escape_html(label);
+        if share >= 0.9999 {
+            let _ = write!(
+                out,
+                "<circle class=\"slice {class}\" cx=\"100\" cy=\"100\" r=\"90\"><title>{name}: {value}</title></circle>"
+            );
+            break;
+        }
+        let point = |turn: f64| {
+            let angle = turn * std::f64::consts::TAU - std::f64::consts::FRAC_PI_2;
+            (100.0 + 90.0 * angle.cos(), 100.0 + 90.0 * angle.sin())
+        };
+        let (x1, y1) = point(turned);
+        turned += share;
+        let (x2, y2) = point(turned);
+        let large = u8::from(share > 0.5);
+        let _ = write!(
+            out,
+            "<path class=\"slice {class}\" d=\"M100,100 L{x1:.2},{y1:.2} A90,90 0 {large} 1 {x2:.2},{y2:.2} Z\"><title>{name}: {value}</title></path>"
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// The colour class of the `index`th series or slice (six, then again).
+pub fn series_class(index: usize) -> &'static str {
+    const CLASSES: [&str; 6] = [
+        "series-1", "series-2", "series-3", "series-4", "series-5", "series-6",
+    ];
+    CLASSES[index % CLASSES.len()]
+}
+
 /// A bar for a table row: its length is the value's share of the
 /// largest; decorative, as the row says the number.
 pub fn bar(value: i64, largest: i64) -> String {
@@ -257,5 +372,38 @@ mod tests {
                 && map.contains("heat-0")
         );
         assert!(bar(5, 10).contains("width=\"50\""));
+        let labels = vec!["<script>".to_owned(), "b".to_owned()];
+        let pie = pie_chart("pie", "Share <of>", &labels, &[3, 1]);
+        assert!(pie.contains("&lt;script&gt;: 3") && !pie.contains("<script>"));
+        assert!(
+            pie.contains("A90,90 0 1 1"),
+            "three quarters is the large arc: {pie}"
+        );
+        let stacked = stacked_column_chart(
+            "stack",
+            "Stacked",
+            &labels,
+            &[
+                Series {
+                    name: "x",
+                    values: &[3, 1],
+                    class: "series-1",
+                },
+                Series {
+                    name: "y",
+                    values: &[5, 0],
+                    class: "series-2",
+                },
+            ],
+        );
+        assert!(
+            stacked.contains(">10</text>"),
+            "3 + 5 rounds up to 10: {stacked}"
+        );
+        assert_eq!(
+            stacked.matches("<rect").count(),
+            3,
+            "an empty part draws nothing"
+        );
     }
 }

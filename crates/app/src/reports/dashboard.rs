@@ -11,7 +11,8 @@ use ferrodesk_core::{BusinessCalendar, Permission, Timestamp};
 use ferrodesk_store::{DashboardRows, DashboardWindow, ReportScope};
 
 use super::figures::{Change, Spread, change, duration_words};
-use super::period::{Bucket, PERIODS, Period};
+use super::period::{Bucket, PERIODS};
+use super::scope::ScopeChoices;
 use crate::{Actor, App, AppResult};
 
 /// What the dashboard's form asks for, as typed.
@@ -116,15 +117,11 @@ fn quoted(value: &str) -> String {
 }
 
 /// How long from `from` to `to`, in the calendar's working time or plain.
-fn elapsed(calendar: Option<&BusinessCalendar>, from: i64, to: i64) -> i64 {
+pub(super) fn elapsed(calendar: Option<&BusinessCalendar>, from: i64, to: i64) -> i64 {
     match calendar {
         Some(calendar) => calendar.working_time_between(Timestamp(from), Timestamp(to)),
         None => to - from,
     }
-}
-
-fn id_of(text: &str) -> Option<i64> {
-    text.trim().parse().ok()
 }
 
 /// Counts of times per bucket.
@@ -143,7 +140,7 @@ fn per_bucket(buckets: &[Bucket], times: impl Iterator<Item = i64>) -> Vec<i64> 
 }
 
 /// The channel's name as people know it.
-fn channel_words(key: &str) -> String {
+pub(super) fn channel_words(key: &str) -> String {
     match key {
         "web" => "Help center",
         "email" => "Email",
@@ -161,73 +158,31 @@ impl App {
     pub async fn dashboard(&self, actor: &Actor, input: &DashboardInput) -> AppResult<Dashboard> {
         let context = self.agent_context(actor).await?;
         context.require(Permission::ReportsView)?;
-        let (zone, _) = self.zone_of(actor).await?;
-        let today = jiff::Timestamp::from_millisecond(self.now().millis())
-            .map_err(|error| crate::AppError::Internal(error.to_string()))?
-            .to_zoned(zone.time_zone());
-        let period = Period::parse(&input.period, &input.from, &input.to, &today)?;
+        let period = self
+            .report_period(actor, (&input.period, &input.from, &input.to))
+            .await?;
         let previous = period.previous()?;
         let (from, until) = period.bounds()?;
         let (previous_from, _) = previous.bounds()?;
-
         let directory = self.shared_directory().await?;
-        let tree = crate::departments::department_tree(&directory.departments);
-        let departments: Vec<(i64, String)> = tree
-            .iter()
-            .filter(|node| context.effective.department_access(node.id).is_some())
-            .map(|node| (node.id, node.path.clone()))
-            .collect();
-        let department_id =
-            id_of(&input.department).filter(|id| departments.iter().any(|(known, _)| known == id));
-        let teams: Vec<(i64, String)> = directory
-            .teams
-            .iter()
-            .map(|team| (team.id, team.name.clone()))
-            .collect();
-        let team_id = id_of(&input.team).filter(|id| teams.iter().any(|(known, _)| known == id));
-        let calendars: Vec<(i64, String)> = self
-            .store()
-            .business_calendars()
-            .list_calendars()
-            .await?
-            .into_iter()
-            .map(|record| (record.id, record.name))
-            .collect();
-        let calendar_id =
-            id_of(&input.calendar).filter(|id| calendars.iter().any(|(known, _)| known == id));
-        let calendar = match calendar_id {
-            Some(id) => self.working_calendar(id).await?,
-            None => None,
-        };
-        let time_basis = match calendar_id.and_then(|id| calendars.iter().find(|(c, _)| *c == id)) {
-            Some((_, name)) if calendar.is_some() => format!("working time ({name})"),
-            _ => "wall-clock time".to_owned(),
-        };
-
-        // The department and the ones below it.
-        let department_ids: Vec<i64> = match department_id {
-            Some(chosen) => {
-                let mut ids = vec![chosen];
-                let mut index = 0;
-                while index < ids.len() {
-                    let parent = ids[index];
-                    ids.extend(
-                        directory
-                            .departments
-                            .iter()
-                            .filter(|department| department.parent_id == Some(parent))
-                            .map(|department| department.id),
-                    );
-                    index += 1;
-                }
-                ids
-            }
-            None => Vec::new(),
-        };
+        let ScopeChoices {
+            departments,
+            teams,
+            calendars,
+            department_id,
+            team_id,
+            calendar_id,
+            department_ids,
+            calendar,
+            time_basis,
+        } = self
+            .report_choices(&context, (&input.department, &input.team, &input.calendar))
+            .await?;
         let scope = ReportScope {
             visibility: context.visibility(),
             department_ids,
             team_id,
+            search: None,
         };
         let window = DashboardWindow {
             previous_from,

@@ -12,7 +12,6 @@ use ferrodesk_core::{Permission, Timestamp};
 use ferrodesk_store::{AddressUse, AgentMessageLink, ReportScope};
 use ipnet::IpNet;
 
-use super::period::Period;
 use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
 /// The report's form, as typed.
@@ -166,11 +165,9 @@ impl App {
     ) -> AppResult<HostnameReport> {
         let context = self.agent_context(actor).await?;
         context.require(Permission::ReportsView)?;
-        let (zone, _) = self.zone_of(actor).await?;
-        let today = jiff::Timestamp::from_millisecond(self.now().millis())
-            .map_err(|error| AppError::Internal(error.to_string()))?
-            .to_zoned(zone.time_zone());
-        let period = Period::parse(&input.period, &input.from, &input.to, &today)?;
+        let period = self
+            .report_period(actor, (&input.period, &input.from, &input.to))
+            .await?;
         let (from, until) = period.bounds()?;
         let networks = match input.networks.trim() {
             "" if input.domains.trim().is_empty() => self
@@ -201,6 +198,7 @@ impl App {
             visibility: context.visibility(),
             department_ids: Vec::new(),
             team_id: None,
+            search: None,
         };
         let tickets = self.store().tickets();
         let messages = tickets.agent_message_addresses(&scope, from, until).await?;

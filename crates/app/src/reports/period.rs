@@ -33,6 +33,14 @@ pub struct Period {
     zone: TimeZone,
 }
 
+/// How the builder groups time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Day,
+    Week,
+    Month,
+}
+
 /// One bar or point of a chart: from its start to the next one's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
@@ -187,6 +195,64 @@ impl Period {
         Ok(buckets)
     }
 
+    /// The builder's buckets: each day, each week (from Monday; the
+    /// first and last may be short) or each month (the same).
+    pub fn buckets_by(&self, unit: TimeUnit) -> AppResult<Vec<Bucket>> {
+        let internal = |error: jiff::Error| AppError::Internal(error.to_string());
+        let mut buckets = Vec::new();
+        let mut day = self.first;
+        while day <= self.last {
+            let next = match unit {
+                TimeUnit::Day => day.tomorrow().map_err(internal)?,
+                TimeUnit::Week => {
+                    let into_week = i64::from(day.weekday().to_monday_zero_offset());
+                    day.checked_add((7 - into_week).days()).map_err(internal)?
+                }
+                TimeUnit::Month => day
+                    .first_of_month()
+                    .checked_add(1.month())
+                    .map_err(internal)?,
+            };
+            let last_day = next.yesterday().map_err(internal)?.min(self.last);
+            let label = match unit {
+                TimeUnit::Day => day.strftime("%b %-d, %Y").to_string(),
+                TimeUnit::Week if last_day.month() == day.month() => {
+                    format!(
+                        "{}–{}, {}",
+                        day.strftime("%b %-d"),
+                        last_day.day(),
+                        day.year()
+                    )
+                }
+                TimeUnit::Week => format!(
+                    "{} – {}",
+                    day.strftime("%b %-d"),
+                    last_day.strftime("%b %-d, %Y")
+                ),
+                TimeUnit::Month => day.strftime("%B %Y").to_string(),
+            };
+            buckets.push(Bucket {
+                start: midnight(day, &self.zone)?,
+                end: midnight(last_day.tomorrow().map_err(internal)?, &self.zone)?,
+                label,
+            });
+            day = next;
+        }
+        Ok(buckets)
+    }
+
+    /// The part of an hour in the zone's offset at the period's start, in
+    /// milliseconds: hours counted from the epoch after adding it begin on
+    /// local hours (offsets change by whole hours), so hour groups fall
+    /// whole into local days.
+    pub fn hour_shift(&self) -> i64 {
+        let start = midnight(self.first, &self.zone).unwrap_or(0);
+        let offset = jiff::Timestamp::from_millisecond(start)
+            .map(|at| i64::from(self.zone.to_offset(at).seconds()))
+            .unwrap_or(0);
+        offset.rem_euclid(3_600) * 1_000
+    }
+
     /// (weekday from Monday = 0, hour) of a moment, in the period's zone.
     pub fn weekday_and_hour(&self, at: i64) -> Option<(usize, usize)> {
         let zoned = jiff::Timestamp::from_millisecond(at)
@@ -244,6 +310,30 @@ mod tests {
             year.bounds().unwrap().1,
             "the last week stops at the period's end"
         );
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_months_are_whole() {
+        let period =
+            Period::parse("custom", "2026-11-04", "2026-12-02", &today("2026-12-04")).unwrap();
+        let weeks = period.buckets_by(TimeUnit::Week).unwrap();
+        // Wed Nov 4 – Sun Nov 8, then Mondays.
+        assert_eq!(weeks[0].label, "Nov 4–8, 2026");
+        assert_eq!(weeks[1].label, "Nov 9–15, 2026");
+        assert_eq!(weeks.last().unwrap().label, "Nov 30 – Dec 2, 2026");
+        let months = period.buckets_by(TimeUnit::Month).unwrap();
+        assert_eq!(
+            months.iter().map(|b| b.label.as_str()).collect::<Vec<_>>(),
+            ["November 2026", "December 2026"]
+        );
+        assert_eq!(months[1].end, period.bounds().unwrap().1);
+        assert_eq!(period.buckets_by(TimeUnit::Day).unwrap().len(), 29);
+        assert_eq!(period.hour_shift(), 0, "Berlin's offset is whole hours");
+        let kolkata: Zoned = "2026-12-04T15:00[Asia/Kolkata]".parse().unwrap();
+        let india = Period::parse("7d", "", "", &kolkata).unwrap();
+        assert_eq!(india.hour_shift(), 30 * 60_000);
+        let (from, _) = india.bounds().unwrap();
+        assert_eq!((from + india.hour_shift()) % 3_600_000, 0);
     }
 
     #[test]

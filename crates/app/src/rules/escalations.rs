@@ -296,7 +296,8 @@ impl App {
                 .store()
                 .slas()
                 .queue_due_breaches(self.now(), SCHEDULER_BATCH)
-                .await?;
+                .await?
+            + self.queue_due_reports().await?;
         if queued > 0 {
             tracing::info!(
                 queued,

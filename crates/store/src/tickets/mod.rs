@@ -12,6 +12,7 @@ mod followers;
 mod list;
 mod merge;
 mod ratings;
+mod report_builder;
 mod reports;
 mod rules;
 mod search;
@@ -28,6 +29,10 @@ pub use list::{
     TicketSortKey, Visibility,
 };
 pub use ratings::RatingRecord;
+pub use report_builder::{
+    REPORT_GROUPS, ReportCount, ReportDataset, ReportDimension, ReportMeasured, ReportQuery,
+    ReportValue,
+};
 pub use reports::{
     AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, OpenedTicket,
     ReportScope,

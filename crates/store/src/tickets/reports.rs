@@ -8,6 +8,7 @@
 use sqlx::{Encode, QueryBuilder, Type};
 
 use super::list::{Visibility, push_ids, push_visibility};
+use super::search::{SearchConstraint, push_search_constraint};
 use crate::backend::BeginRead;
 use crate::{StoreResult, on_backend};
 
@@ -19,6 +20,8 @@ pub struct ReportScope {
     /// empty: every department the visibility allows.
     pub department_ids: Vec<i64>,
     pub team_id: Option<i64>,
+    /// A search's filters and words the tickets must also match.
+    pub search: Option<SearchConstraint>,
 }
 
 /// The dashboard's time range, in milliseconds: `[from, until)` and the
@@ -95,9 +98,10 @@ const TOP_LABELS: i64 = 12;
 /// Appends the scope's conditions on the tickets `t`: visible, in the
 /// chosen departments and team, neither spam nor deleted (nor merged away,
 /// which leaves a ticket deleted).
-fn push_scope<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, scope: &ReportScope)
+pub(super) fn push_scope<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, scope: &ReportScope)
 where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
 {
     push_visibility(builder, &scope.visibility);
     if !scope.department_ids.is_empty() {
@@ -111,6 +115,9 @@ where
     }
     // A ticket merged into another is `deleted` too.
     builder.push(" AND t.status NOT IN ('spam', 'deleted')");
+    if let Some(search) = &scope.search {
+        push_search_constraint(builder, search);
+    }
 }
 
 /// Appends `AND t.created_at` within `[from, until)`.

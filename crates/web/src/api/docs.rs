@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{attachments, content, directory, reference, search, tickets};
+use super::{attachments, content, directory, reference, reports, search, tickets};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,6 +48,7 @@ use super::{attachments, content, directory, reference, search, tickets};
         content::article_categories,
         content::news,
         content::news_post,
+        reports::report,
     ),
     modifiers(&KeySecurity),
     tags(
@@ -55,6 +56,7 @@ use super::{attachments, content, directory, reference, search, tickets};
         (name = "people", description = "Users, agents and organizations"),
         (name = "content", description = "Knowledge base and news"),
         (name = "reference", description = "The key's agent, departments and fields"),
+        (name = "reports", description = "Saved reports' figures"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -11,6 +11,7 @@ mod directory;
 mod docs;
 mod rate_limit;
 mod reference;
+mod reports;
 mod search;
 mod tickets;
 
@@ -90,6 +91,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/api/v2/news", get(content::news))
         .route("/api/v2/news/{id}", get(content::news_post))
+        .route("/api/v2/reports/{id}", get(reports::report))
         .route_layer(from_fn_with_state(state, authenticate));
     Router::new()
         .merge(keyed)

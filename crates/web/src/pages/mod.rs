@@ -16,6 +16,7 @@ pub(crate) mod password_reset;
 pub(crate) mod people;
 pub(crate) mod portal;
 pub(crate) mod register;
+pub(crate) mod report_builder;
 pub(crate) mod reports;
 pub(crate) mod saved_views;
 pub(crate) mod setup;
@@ -47,6 +48,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .merge(ticket_search::routes())
         .merge(snippets::routes())
         .merge(reports::routes())
+        .merge(report_builder::routes())
         .merge(survey::routes())
         .merge(people::routes())
         .merge(authoring::routes())

@@ -20,6 +20,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/agent/reports", get(dashboard))
         .route("/agent/reports/hostnames", get(hostnames))
         .route("/agent/reports/hostnames.csv", get(hostnames_csv))
+        .route("/agent/reports/hostnames/export.csv", get(hostnames_csv))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -52,6 +53,8 @@ struct DashboardPage {
     backlog_chart: String,
     heat_chart: String,
     weekdays: [&'static str; 7],
+    /// The reader's saved reports, favourites first.
+    saved: Vec<ferrodesk_app::reports::SavedReport>,
 }
 
 impl DashboardPage {
@@ -185,8 +188,10 @@ async fn dashboard(
         &WEEKDAYS,
         &dashboard.heat,
     );
+    let saved = state.app.saved_reports(&session.actor).await?;
     let page = DashboardPage {
         chrome: Chrome::for_session(&session),
+        saved,
         dashboard,
         problem,
         volume_chart,

@@ -38,6 +38,7 @@ mod password_reset;
 mod people;
 mod portal;
 mod registration;
+mod report_builder;
 mod reports;
 mod saved_views;
 mod scale;
