@@ -228,6 +228,33 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("GET", "/agent/reports", Rule::Permitted(200)),
     ("GET", "/agent/reports/hostnames", Rule::Permitted(200)),
     ("GET", "/agent/reports/hostnames.csv", Rule::Permitted(200)),
+    (
+        "GET",
+        "/agent/reports/hostnames/export.csv",
+        Rule::Permitted(200),
+    ),
+    ("GET", "/agent/reports/builder", Rule::Permitted(200)),
+    (
+        "GET",
+        "/agent/reports/builder/export.csv",
+        Rule::Permitted(200),
+    ),
+    ("POST", "/agent/reports/saved", Rule::Permitted(422)),
+    // A report nobody shared: not found for those who may read reports.
+    ("GET", "/agent/reports/{id}", Rule::Permitted(404)),
+    ("POST", "/agent/reports/{id}", Rule::Permitted(404)),
+    (
+        "GET",
+        "/agent/reports/{id}/export.csv",
+        Rule::Permitted(404),
+    ),
+    ("POST", "/agent/reports/{id}/delete", Rule::Permitted(404)),
+    (
+        "POST",
+        "/agent/reports/{id}/favourite",
+        Rule::Permitted(404),
+    ),
+    ("POST", "/agent/reports/{id}/schedule", Rule::Permitted(404)),
     ("GET", "/agent/tickets.csv", Rule::Permitted(200)),
     ("GET", "/agent/snippets", Rule::Agent(200)),
     ("GET", "/agent/snippets/new", Rule::Agent(200)),

@@ -657,3 +657,42 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn a_manager_builds_saves_and_exports_a_report_in_the_browser(app: TestApp) {
+        let Some(browser) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        crate::tickets::open_ticket(&app, &desk.alice, desk.support, "Printer jams").await;
+        crate::tickets::open_ticket(&app, &desk.admin, desk.sales, "A new order").await;
+        staff_login(&browser, &app, "admin@example.org").await;
+
+        // From the dashboard to the builder: tickets by department.
+        browser.goto(&app.url("/agent/reports")).await;
+        browser.click("#build-report").await;
+        browser.wait_for_url(|url| url.contains("/agent/reports/builder")).await;
+        browser.click("#group option[value='department']").await;
+        browser.click("#chart option[value='bar']").await;
+        browser.click("#report-builder button[type=submit]").await;
+        browser.wait_for_url(|url| url.contains("group=department")).await;
+        assert!(browser.text_of("#report-table").await.contains("Sales"));
+        assert!(browser.text_of("#report-result-heading").await.contains("by department"));
+
+        // Saved under a name, it opens on its own page.
+        browser.type_into("#report-name", "Tickets per department").await;
+        browser.click("#save-report button[type=submit]").await;
+        let url = browser.wait_for_url(|url| url.rsplit('/').next().is_some_and(|last| last.parse::<i64>().is_ok())).await;
+        assert_eq!(browser.text_of("h1").await, "Tickets per department");
+
+        // Its CSV, fetched as the page's link would.
+        let exported = browser.script("return fetch(document.getElementById('export-csv').href).then(answer => answer.text());").await;
+        let text = exported.as_str().unwrap_or_default().trim_start_matches('\u{feff}').to_owned();
+        assert!(text.starts_with("Department,Number of tickets\r\n"), "{text}");
+        assert!(text.contains("Support,1\r\n") && text.contains("Sales,1\r\n"), "{text}");
+
+        // Listed on the dashboard.
+        browser.goto(&app.url("/agent/reports")).await;
+        assert!(browser.text_of("#saved-reports").await.contains("Tickets per department"), "{url}");
+        browser.close().await;
+    }
+}

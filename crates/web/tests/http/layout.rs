@@ -225,6 +225,15 @@ on_both_backends! { spawn_app;
             .expect("a survey link");
         let survey = survey[survey.find("/survey/").unwrap()..].to_owned();
         let sla_list = "/agent/tickets?status=any&sort=sla_due&order=asc".to_owned();
+        let saved_report = app.app.create_saved_report(&caller, &ferrodesk_app::reports::SavedReportInput {
+            name: "Tickets by week and department".into(),
+            definition: ferrodesk_app::reports::ReportInput {
+                dataset: "tickets".into(), period: "30d".into(), group: "week".into(), then: "department".into(), chart: "stacked".into(),
+                ..Default::default()
+            },
+            team_ids: Vec::new(),
+        }).await.unwrap();
+        let saved_report = format!("/agent/reports/{saved_report}");
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -250,6 +259,8 @@ on_both_backends! { spawn_app;
             ("/agent/reports?period=30d&calendar=1", "agent-reports"),
             (survey.as_str(), "help-center-survey"),
             ("/agent/reports/hostnames?period=30d&networks=10.0.0.0%2F8&domains=corp.example.com", "agent-report-hostnames"),
+            ("/agent/reports/builder?dataset=tickets&period=30d&group=department&chart=pie", "agent-report-builder"),
+            (saved_report.as_str(), "agent-saved-report"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;
@@ -263,13 +274,15 @@ on_both_backends! { spawn_app;
                 browser.goto(&app.url(path)).await;
                 shoot(&browser, &backend, &format!("{name}-{size}")).await;
                 // A long form is looked at further down too.
-                for part in ["actions", "trigger-test", "sla-test", "report-volume", "report-by-channel", "report-heat", "survey", "sla"] {
+                for part in ["actions", "trigger-test", "sla-test", "report-volume", "report-by-channel", "report-heat", "survey", "sla", "save-report", "schedule"] {
                     let shown = match name {
                         "admin-tickets" => part == "survey",
                         "agent-ticket" => part == "sla",
                         "admin-trigger" => part == "actions" || part == "trigger-test",
                         "admin-sla" => part == "sla-test",
                         "agent-reports" => part.starts_with("report-"),
+                        "agent-report-builder" => part == "save-report",
+                        "agent-saved-report" => part == "schedule",
                         _ => false,
                     };
                     if shown {
@@ -288,7 +301,7 @@ on_both_backends! { spawn_app;
         assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
         // The dark theme, as a system set to dark shows it.
         browser.prefer_dark().await;
-        for (path, name) in [("/agent/tickets", "agent-list"), ("/", "help-center-home"), ("/agent/reports?period=30d", "agent-reports")] {
+        for (path, name) in [("/agent/tickets", "agent-list"), ("/", "help-center-home"), ("/agent/reports?period=30d", "agent-reports"), (saved_report.as_str(), "agent-saved-report")] {
             browser.resize(DESKTOP.0, DESKTOP.1).await;
             browser.goto(&app.url(path)).await;
             shoot(&browser, &backend, &format!("{name}-dark")).await;
