@@ -6,7 +6,8 @@ admin through everyone's. Each reads `/agent/reports` for the last 30
 days, 90 days and 12 months, in wall-clock time and in a calendar's
 working time, `--rounds` times; the page's whole time (every tile is on
 it) is reported as median and worst, with the store's read as the server
-logs it. Last, the admin exports every ticket as CSV
+logs it. Then both read a set of reports made with the builder
+(`BUILT_REPORTS`) the same way. Last, the admin exports every ticket as CSV
 (`/agent/tickets.csv?status=any`): rows, seconds, and the server's
 resident memory before and at its peak, to show the export streams.
 
@@ -37,10 +38,22 @@ def timed_get(base, cookie, path):
     return (time.perf_counter() - started) * 1000, status, body
 
 
-def store_reads(log_path, since):
+def store_reads(log_path, since, what="dashboard read"):
     with open(log_path, errors="replace") as log:
         log.seek(since)
-        return [int(match) for match in re.findall(r"dashboard read[^\n]*millis=(\d+)", log.read())]
+        return [int(match) for match in re.findall(what + r"[^\n]*millis=(\d+)", log.read())]
+
+
+# Reports made with the builder: (name, query string).
+BUILT_REPORTS = (
+    ("tickets by department, 30 days", "dataset=tickets&period=30d&group=department"),
+    ("tickets by department, 12 months", "dataset=tickets&period=365d&group=department"),
+    ("tickets by week and channel, 90 days", "dataset=tickets&period=90d&group=week&then=channel&chart=stacked"),
+    ("median first response by team, last month, working time", "dataset=tickets&period=last_month&group=team&measure=median&of=first_response&calendar={calendar}"),
+    ("p90 resolution by agent, 90 days", "dataset=tickets&period=90d&group=agent&measure=p90&of=resolution"),
+    ("replies and notes by agent, 30 days", "dataset=messages&period=30d&group=agent"),
+    ("ticket changes by property, 30 days", "dataset=changes&period=30d&group=change"),
+)
 
 
 def subprocess_password():
@@ -94,6 +107,7 @@ def bench_backend(backend, arguments, work):
     log_path = os.path.join(work, f"{backend}.log")
     server = Server(env, log_path)
     rows = []
+    built = []
     export = None
     try:
         base = server.base
@@ -114,6 +128,22 @@ def bench_backend(backend, arguments, work):
                     rows.append((who, period, basis, statistics.median(times), max(times),
                                  statistics.median(reads) if reads else float("nan")))
                     print(f"  {backend} {who} {period} {basis}: median {rows[-1][3]:.0f} ms, worst {rows[-1][4]:.0f} ms", file=sys.stderr)
+        for who, email in (("admin", admin), ("agent1", agent)):
+            cookie = staff_session(base, email, password)
+            for name, query in BUILT_REPORTS:
+                path = "/agent/reports/builder?" + query.format(calendar=calendar)
+                timed_get(base, cookie, path)  # warm-up
+                since = os.path.getsize(log_path)
+                times = []
+                for _ in range(arguments.rounds):
+                    millis, status, _ = timed_get(base, cookie, path)
+                    assert status == 200, (status, path)
+                    times.append(millis)
+                time.sleep(0.2)
+                reads = store_reads(log_path, since, "report read")
+                built.append((who, name, statistics.median(times), max(times),
+                              statistics.median(reads) if reads else float("nan")))
+                print(f"  {backend} {who} {name}: median {built[-1][2]:.0f} ms, worst {built[-1][3]:.0f} ms", file=sys.stderr)
         if arguments.export:
             cookie = staff_session(base, admin, password)
             # Anonymous memory (the heap): SQLite maps the database file,
@@ -138,7 +168,7 @@ def bench_backend(backend, arguments, work):
         server.stop()
         if backend == "postgres":
             run(["psql", "-q", arguments.postgres, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], os.environ)
-    return {"backend": backend, "seed_seconds": seed_seconds, "rows": rows, "export": export}
+    return {"backend": backend, "seed_seconds": seed_seconds, "rows": rows, "built": built, "export": export}
 
 
 def main():
@@ -159,6 +189,10 @@ def main():
             print("|---|---|---|---:|---:|---:|")
             for who, period, basis, median, worst, read in result["rows"]:
                 print(f"| {who} | {period} | {basis} | {median:.0f} ms | {worst:.0f} ms | {read:.0f} ms |")
+            print("\n| reader | built report | page median | page worst | store read (median) |")
+            print("|---|---|---:|---:|---:|")
+            for who, name, median, worst, read in result["built"]:
+                print(f"| {who} | {name} | {median:.0f} ms | {worst:.0f} ms | {read:.0f} ms |")
             if result["export"]:
                 rows, seconds, before, peak, size = result["export"]
                 print(f"\nCSV export of every ticket: {rows:,} rows, {size / 1e6:.0f} MB in {seconds:.1f} s "
