@@ -469,13 +469,7 @@ impl App {
                 continue;
             };
             let zone = match record.scheduled_by {
-                Some(person_id) => {
-                    let name = self.store().people().time_zone(person_id).await?;
-                    match ferrodesk_core::Zone::parse(&name) {
-                        Ok(zone) => zone,
-                        Err(_) => self.default_zone().await?,
-                    }
-                }
+                Some(person_id) => self.zone_of_person(person_id).await?,
                 None => self.default_zone().await?,
             };
             let next_at = next_run(

@@ -209,6 +209,18 @@ impl App {
         let mut notes_only = false;
         let mut statuses: Vec<TicketStatus> = TicketStatus::VISIBLE.to_vec();
         let now = self.now().millis();
+        // Days in date filters are the reader's own.
+        let dated = parsed.filters.iter().any(|raw| {
+            matches!(
+                raw.key,
+                FilterKey::Created | FilterKey::Updated | FilterKey::Resolved
+            )
+        });
+        let zone = if dated {
+            self.zone_of_person(context.agent_id).await?.time_zone()
+        } else {
+            jiff::tz::TimeZone::UTC
+        };
         for raw in &parsed.filters {
             let value = raw.value.as_str();
             let mut add = |condition: SearchCondition| {
@@ -284,7 +296,7 @@ impl App {
                         _ => notices.push("urgency: takes 1 to 10, as in urgency:>5.".to_owned()),
                     }
                 }
-                FilterKey::Created | FilterKey::Updated | FilterKey::Resolved => match query::date_bounds(value, now) {
+                FilterKey::Created | FilterKey::Updated | FilterKey::Resolved => match query::date_bounds(value, now, &zone) {
                     Some(bounds) => {
                         for (comparison, millis) in bounds {
                             add(match raw.key {

@@ -210,11 +210,16 @@ pub fn comparison(value: &str) -> (Comparison, &str) {
 }
 
 /// A moment a date filter names, in unix milliseconds, and how tickets
-/// compare to it: `>2026-01-01` (after that day began), `<2026-01-01`,
+/// compare to it: `>2026-01-01` (after that day ended), `<2026-01-01`,
 /// `2026-01-01` (that day, as two bounds), `<7d` (less than seven days
-/// ago: newer than then), `>7d` (longer ago). `None` when it names no
-/// time.
-pub fn date_bounds(value: &str, now_millis: i64) -> Option<Vec<(Comparison, i64)>> {
+/// ago: newer than then), `>7d` (longer ago). Days are the reader's:
+/// from midnight to midnight in `zone` (so a day with a clock change has
+/// 23 or 25 hours). `None` when it names no time.
+pub fn date_bounds(
+    value: &str,
+    now_millis: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Option<Vec<(Comparison, i64)>> {
     const DAY: i64 = 24 * 60 * 60 * 1000;
     let (comparison, rest) = comparison(value);
     let ago = |amount: &str, unit: i64| -> Option<i64> {
@@ -235,33 +240,31 @@ pub fn date_bounds(value: &str, now_millis: i64) -> Option<Vec<(Comparison, i64)
             Comparison::Equal => (Comparison::AtLeast, moment),
         }]);
     }
-    let day = day_start_millis(rest)?;
+    let (day, next) = day_bounds(rest, zone)?;
     Some(match comparison {
-        Comparison::Equal => vec![(Comparison::AtLeast, day), (Comparison::Below, day + DAY)],
-        Comparison::Above => vec![(Comparison::AtLeast, day + DAY)],
+        Comparison::Equal => vec![(Comparison::AtLeast, day), (Comparison::Below, next)],
+        Comparison::Above => vec![(Comparison::AtLeast, next)],
         Comparison::AtLeast => vec![(Comparison::AtLeast, day)],
         Comparison::Below => vec![(Comparison::Below, day)],
-        Comparison::AtMost => vec![(Comparison::Below, day + DAY)],
+        Comparison::AtMost => vec![(Comparison::Below, next)],
     })
 }
 
-/// Midnight UTC at the start of `YYYY-MM-DD`.
-fn day_start_millis(text: &str) -> Option<i64> {
-    let mut parts = text.splitn(3, '-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
-    if !(1970..=9999).contains(&year) || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+/// When `YYYY-MM-DD` begins and the day after it begins, in `zone`.
+fn day_bounds(text: &str, zone: &jiff::tz::TimeZone) -> Option<(i64, i64)> {
+    let date: jiff::civil::Date = text.parse().ok()?;
+    if date.year() < 1970 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let shifted_year = if month <= 2 { year - 1 } else { year };
-    let era = shifted_year.div_euclid(400);
-    let year_of_era = shifted_year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    Some(days * 24 * 60 * 60 * 1000)
+    let start = |date: jiff::civil::Date| -> Option<i64> {
+        Some(
+            date.to_zoned(zone.clone())
+                .ok()?
+                .timestamp()
+                .as_millisecond(),
+        )
+    };
+    Some((start(date)?, start(date.tomorrow().ok()?)?))
 }
 
 #[cfg(test)]
@@ -350,26 +353,42 @@ mod tests {
     #[test]
     fn dates_and_comparisons_are_read() {
         const DAY: i64 = 86_400_000;
-        assert_eq!(day_start_millis("1970-01-02"), Some(DAY));
-        assert_eq!(day_start_millis("2026-01-01"), Some(1_767_225_600_000));
-        assert_eq!(day_start_millis("2026-13-01"), None);
+        let utc = jiff::tz::TimeZone::UTC;
+        assert_eq!(day_bounds("1970-01-02", &utc), Some((DAY, 2 * DAY)));
+        assert_eq!(
+            day_bounds("2026-01-01", &utc).map(|(day, _)| day),
+            Some(1_767_225_600_000)
+        );
+        assert_eq!(day_bounds("2026-13-01", &utc), None);
+        // A day in Vienna begins an hour before UTC's; the day the clocks
+        // go forward has 23 hours.
+        let vienna = jiff::tz::TimeZone::get("Europe/Vienna").unwrap();
+        assert_eq!(
+            day_bounds("2026-01-01", &vienna),
+            Some((
+                1_767_225_600_000 - 3_600_000,
+                1_767_225_600_000 - 3_600_000 + DAY
+            ))
+        );
+        let (start, end) = day_bounds("2026-03-29", &vienna).unwrap();
+        assert_eq!(end - start, 23 * 3_600_000);
         let now = 100 * DAY;
         assert_eq!(
-            date_bounds("<7d", now),
+            date_bounds("<7d", now, &utc),
             Some(vec![(Comparison::AtLeast, 93 * DAY)])
         );
         assert_eq!(
-            date_bounds(">2w", now),
+            date_bounds(">2w", now, &utc),
             Some(vec![(Comparison::Below, 86 * DAY)])
         );
         assert_eq!(
-            date_bounds("1970-01-02", now),
+            date_bounds("1970-01-02", now, &utc),
             Some(vec![
                 (Comparison::AtLeast, DAY),
                 (Comparison::Below, 2 * DAY)
             ])
         );
-        assert_eq!(date_bounds("soon", now), None);
+        assert_eq!(date_bounds("soon", now, &utc), None);
         assert_eq!(comparison(">=5"), (Comparison::AtLeast, "5"));
         assert_eq!(comparison("5"), (Comparison::Equal, "5"));
     }

@@ -85,7 +85,7 @@ on_both_backends! { spawn_app;
             .await;
         assert_eq!(location(&response), "/admin");
 
-        for evil in ["//evil.example/agent", "https://evil.example/", "/\\evil.example", "/"] {
+        for evil in ["//evil.example/agent", "https://evil.example/", "/\\evil.example", "/", "/agent/../..//evil.example", "/agent/..%2F..%2Fevil.example", "/agent/../tickets"] {
             let other = crate::helpers::new_client();
             let page = other.get(app.url("/agent/login")).send().await.unwrap().text().await.unwrap();
             let token = crate::helpers::csrf_token_in(&page);
