@@ -83,12 +83,14 @@ pub(crate) fn sniff_inline_image(head: &[u8]) -> Option<&'static str> {
 }
 
 /// The uploader's file name made safe to show and offer: the last path
-/// component, no control characters, at most 200 characters.
+/// component, no control characters and no invisible formatting (a
+/// right-to-left override would show `invoice\u{202e}fdp.exe` as
+/// `invoiceexe.pdf`), at most 200 characters.
 pub(crate) fn clean_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !ferrodesk_core::is_invisible_formatting(*c))
         .take(MAX_FILE_NAME_CHARS)
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
@@ -510,6 +512,8 @@ mod tests {
         assert_eq!(clean_file_name("../../etc/passwd"), "passwd");
         assert_eq!(clean_file_name("C:\\Users\\me\\report.pdf"), "report.pdf");
         assert_eq!(clean_file_name("a\u{0}b\r\n.txt"), "ab.txt");
+        assert_eq!(clean_file_name("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(clean_file_name("\u{200b}report\u{feff}.pdf"), "report.pdf");
         assert_eq!(clean_file_name(".."), "attachment");
         assert_eq!(clean_file_name(""), "attachment");
         assert_eq!(clean_file_name(&"x".repeat(500)).chars().count(), 200);

@@ -88,23 +88,9 @@ pub fn with_descendants(nodes: &[DepartmentNode], id: i64) -> Vec<i64> {
 
 /// A checked name for a department, team or group.
 pub(crate) fn checked_name(text: &str, field: &'static str) -> AppResult<String> {
-    let name = text.trim();
-    if name.is_empty() {
-        return Err(AppError::invalid(field, "Give it a name."));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(AppError::invalid(
-            field,
-            format!("A name has at most {MAX_NAME_CHARS} characters."),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            field,
-            "A name cannot contain line breaks or control characters.",
-        ));
-    }
-    Ok(name.to_owned())
+    ferrodesk_core::ItemName::parse(text, MAX_NAME_CHARS)
+        .map(ferrodesk_core::ItemName::into_string)
+        .map_err(|error| AppError::invalid(field, error.to_string()))
 }
 
 impl App {

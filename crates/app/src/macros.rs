@@ -95,17 +95,8 @@ fn view_of(context: &AgentContext, record: MacroRecord) -> MacroView {
 fn checked_input(input: &MacroInput) -> AppResult<(String, String)> {
     let mut errors = FieldErrors::new();
     let title = input.title.trim();
-    if title.is_empty() {
-        errors.add("title", "Give the macro a title.");
-    } else if title.chars().count() > MAX_TITLE_CHARS
-        || title
-            .chars()
-            .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-    {
-        errors.add(
-            "title",
-            format!("A title is at most {MAX_TITLE_CHARS} characters, without control characters."),
-        );
+    if let Err(error) = ferrodesk_core::ItemName::parse(title, MAX_TITLE_CHARS) {
+        errors.add("title", error.to_string());
     }
     let actions = &input.actions;
     if let Some(status) = &actions.status

@@ -93,13 +93,8 @@ fn view_of(context: &AgentContext, record: &TicketViewRecord) -> Option<SavedVie
 fn checked(input: &ViewInput) -> AppResult<(String, String, String)> {
     let mut errors = FieldErrors::new();
     let title = input.title.trim();
-    if title.is_empty() || title.chars().count() > 100 {
-        errors.add("title", "Give the view a title of at most 100 characters.");
-    } else if title
-        .chars()
-        .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-    {
-        errors.add("title", "Control and invisible characters cannot be used.");
+    if let Err(error) = ferrodesk_core::ItemName::parse(title, 100) {
+        errors.add("title", error.to_string());
     }
     if !is_list_filters(&input.filters) {
         errors.add("filters", "These are not the ticket list's filters.");

@@ -169,7 +169,8 @@ impl App {
         }
         let mut choices: Vec<&str> = Vec::new();
         for choice in choice_list(&input.choices) {
-            if choice.chars().count() > MAX_CHOICE_CHARS || choice.chars().any(char::is_control) {
+            if choice.chars().count() > MAX_CHOICE_CHARS || ferrodesk_core::hides_something(choice)
+            {
                 errors.add(
                     "choices",
                     format!("A choice is one line of at most {MAX_CHOICE_CHARS} characters."),

@@ -24,7 +24,7 @@ impl Label {
         if text.is_empty() {
             return Ok(None);
         }
-        if text.chars().count() > MAX_LABEL_CHARS || text.chars().any(char::is_control) {
+        if text.chars().count() > MAX_LABEL_CHARS || crate::hides_something(text) {
             return Err(LabelError::Malformed);
         }
         Ok(Some(Label(text.to_owned())))

@@ -15,7 +15,7 @@ use crate::audit::{Audit, Caller};
 use crate::jobs::{JobFailure, JobResult};
 use crate::markdown::escape_html;
 use crate::tickets::AgentContext;
-use crate::{Actor, App, AppError, AppResult, FieldErrors};
+use crate::{Actor, App, AppError, AppResult};
 
 /// The most reports one agent keeps.
 const MAX_REPORTS: i64 = 200;
@@ -111,18 +111,9 @@ fn report_of(context: &AgentContext, record: &SavedReportRecord) -> Option<Saved
 }
 
 fn checked_name(name: &str) -> AppResult<String> {
-    let mut errors = FieldErrors::new();
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        errors.add("name", "Give the report a name of at most 100 characters.");
-    } else if name
-        .chars()
-        .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-    {
-        errors.add("name", "Control and invisible characters cannot be used.");
-    }
-    errors.into_result()?;
-    Ok(name.to_owned())
+    ferrodesk_core::ItemName::parse(name, 100)
+        .map(ferrodesk_core::ItemName::into_string)
+        .map_err(|error| AppError::invalid("name", error.to_string()))
 }
 
 /// When a schedule next falls due after `now`, at `MAIL_HOUR` on the

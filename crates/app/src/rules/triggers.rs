@@ -196,15 +196,8 @@ pub(super) fn checked_rule_name<'a>(
     let name = name.trim();
     if name.is_empty() {
         errors.add("name", format!("Give the {what} a name."));
-    } else if name.chars().count() > MAX_NAME_CHARS
-        || name
-            .chars()
-            .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-    {
-        errors.add(
-            "name",
-            format!("A name is at most {MAX_NAME_CHARS} characters, without control characters."),
-        );
+    } else if let Err(error) = ferrodesk_core::ItemName::parse(name, MAX_NAME_CHARS) {
+        errors.add("name", error.to_string());
     }
     name
 }

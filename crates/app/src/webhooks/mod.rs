@@ -135,13 +135,8 @@ impl App {
     fn checked_webhook(&self, input: &WebhookInput) -> AppResult<CheckedWebhook> {
         let mut errors = FieldErrors::new();
         let name = input.name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            errors.add("name", "Give the webhook a name of at most 100 characters.");
-        } else if name
-            .chars()
-            .any(|c| c.is_control() || ferrodesk_core::is_invisible_formatting(c))
-        {
-            errors.add("name", "Control and invisible characters cannot be used.");
+        if let Err(error) = ferrodesk_core::ItemName::parse(name, 100) {
+            errors.add("name", error.to_string());
         }
         let url = errors.check(
             "url",

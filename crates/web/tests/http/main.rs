@@ -29,6 +29,7 @@ mod login_mails;
 mod macros;
 mod mail;
 mod mail_in;
+mod names;
 
 mod network;
 mod newcomer;
