@@ -94,7 +94,7 @@ impl App {
         let locked_until = self
             .store()
             .logins()
-            .locked_until(
+            .account_locked_until(
                 &lockout_key(Surface::Staff, &normalized_email(&person)),
                 self.now(),
             )

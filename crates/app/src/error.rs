@@ -88,10 +88,11 @@ pub enum AppError {
     Conflict(String),
     #[error("too many requests; try again later")]
     TooManyRequests,
-    /// Too many failed logins for this account: refused whatever the
-    /// password, until the lock ends or an admin lifts it.
-    #[error("this account is locked for a while after too many failed logins")]
-    LoginLocked,
+    /// Too many failed logins from this source (for this account, or for
+    /// any): refused whatever the password, until the lock ends (in
+    /// `retry_after_seconds`) or an admin lifts it.
+    #[error("signing in from here is locked for a while after too many failed logins")]
+    LoginLocked { retry_after_seconds: u64 },
     /// The password was right but IP allow-listing is on and this address is
     /// not trusted yet: a confirmation link has been mailed.
     #[error("this address is not trusted for this account yet")]

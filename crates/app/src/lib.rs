@@ -19,6 +19,7 @@ mod inbound;
 mod jobs;
 mod knowledge_base;
 mod live;
+mod login_locks;
 mod macros;
 mod mail;
 pub mod markdown;
@@ -97,6 +98,7 @@ pub use knowledge_base::{
     KnowledgeBaseHome, VIEW_FLUSH_INTERVAL, category_tree, slug_from, voter_key,
 };
 pub use live::EventAudience;
+pub use login_locks::{ProxyWarning, login_source};
 pub use macros::{MacroActions, MacroAssignee, MacroChoices, MacroInput, MacroPreview, MacroView};
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,
@@ -190,6 +192,7 @@ struct Inner {
     triggers: rules::RuleCache<rules::TriggerSet>,
     escalations: rules::RuleCache<rules::EscalationSet>,
     slas: rules::RuleCache<rules::SlaSet>,
+    forwarding_notes: login_locks::ForwardingNotes,
 }
 
 /// How an application is set up besides its store and key.
@@ -274,6 +277,7 @@ impl App {
                 triggers: rules::RuleCache::default(),
                 escalations: rules::RuleCache::default(),
                 slas: rules::RuleCache::default(),
+                forwarding_notes: login_locks::ForwardingNotes::default(),
             }),
         })
     }

@@ -11,12 +11,11 @@ use ferrodesk_core::{Email, Secret, Surface, Timestamp};
 use ferrodesk_mail::TemplateKind;
 use ferrodesk_store::{
     FailedLogin, LockoutRule, NewLoginRecord, NewSession, PersonRecord, SecondFactorProof,
-    SessionRecord, SuccessfulLogin, lockout_key,
+    SessionRecord, SuccessfulLogin,
 };
 
 use crate::audit::Audit;
 use crate::secrets::{random_token, same_secret, token_hash};
-use crate::settings::LoginLimits;
 use crate::{App, AppError, AppResult, SessionLimits, Settings};
 
 /// How the audit log names a person acting on their own account.
@@ -198,9 +197,9 @@ impl App {
     /// Every attempt goes into the login log.
     pub async fn log_in(&self, attempt: &LoginAttempt<'_>) -> AppResult<LoginOutcome> {
         let settings = self.settings().await?;
-        let (limits, session_limits) = match attempt.surface {
-            Surface::Staff => (settings.agent_login_limits, settings.staff_sessions),
-            Surface::Portal => (settings.user_login_limits, settings.portal_sessions),
+        let session_limits = match attempt.surface {
+            Surface::Staff => settings.staff_sessions,
+            Surface::Portal => settings.portal_sessions,
         };
         let now = self.now();
         let email_key = match Email::parse(attempt.email) {
@@ -220,32 +219,29 @@ impl App {
                 user_agent: &user_agent,
             };
 
-        let per_ip_key = format!("login.ip.{}:{}", attempt.surface.as_str(), attempt.ip);
-        if !self
-            .store()
-            .rate_limits()
-            .hit_rate_limit(
-                &per_ip_key,
-                limits.window(),
-                i64::from(limits.per_ip_attempts),
-                now,
-            )
-            .await?
-        {
-            self.store()
-                .logins()
-                .record_login_attempt(&record(None, false, "address_limited"), now)
-                .await?;
-            return Err(AppError::TooManyRequests);
-        }
-
         let person = self
             .store()
             .people()
             .find_person_by_email(&email_key)
             .await?;
-        let lock_key = lockout_key(attempt.surface, &email_key);
-        let locked = self.store().logins().locked_until(&lock_key, now).await?;
+        let locks = self
+            .login_locks(
+                &settings,
+                (attempt.surface, &email_key),
+                person.as_ref(),
+                attempt.ip,
+            )
+            .await?;
+        let person_id = person.as_ref().map(|person| person.id);
+        // A locked source is refused before the password is looked at, and
+        // whether or not the account exists.
+        if let Some(seconds) = self.check_login_locks(&locks).await? {
+            self.store()
+                .logins()
+                .record_login_attempt(&record(person_id, false, "locked"), now)
+                .await?;
+            return Err(App::locked(seconds));
+        }
         let stored_hash = person
             .as_ref()
             .and_then(|person| person.password_hash.as_deref());
@@ -254,14 +250,6 @@ impl App {
             .passwords
             .verify(attempt.password.expose(), stored_hash)
             .await?;
-        let person_id = person.as_ref().map(|person| person.id);
-        if locked.is_some() {
-            self.store()
-                .logins()
-                .record_login_attempt(&record(person_id, false, "locked"), now)
-                .await?;
-            return Err(AppError::LoginLocked);
-        }
         // The right password to an account that waits for its address to
         // be confirmed: saying so reveals nothing to whoever knows it.
         if let Some(person) = person.as_ref().filter(|person| {
@@ -276,12 +264,7 @@ impl App {
         }
         if let Some(reason) = refusal(person.as_ref(), password_matches, attempt.surface) {
             return self
-                .refuse_login(
-                    person.as_ref(),
-                    &record(person_id, false, reason),
-                    &lock_key,
-                    limits,
-                )
+                .refuse_login(person.as_ref(), &record(person_id, false, reason), &locks)
                 .await;
         }
         let Some(person) = person else {
@@ -309,7 +292,7 @@ impl App {
                     remember_me: attempt.remember_me,
                     person: &person,
                     record: &record(Some(person.id), true, "ok"),
-                    lock_key: &lock_key,
+                    lock_key: locks.cleared_on_success(),
                     second_factor: None,
                 },
                 &settings,
@@ -326,9 +309,9 @@ impl App {
         &self,
         person: Option<&PersonRecord>,
         record: &NewLoginRecord<'_>,
-        lock_key: &str,
-        limits: LoginLimits,
+        locks: &crate::login_locks::LoginLocks,
     ) -> AppResult<T> {
+        let limits = locks.limits;
         let now = self.now();
         let audit = person.map(|person| {
             Audit::by_person(
@@ -356,7 +339,8 @@ impl App {
                 &FailedLogin {
                     record,
                     audit: audit.as_ref().map(Audit::entry).as_ref(),
-                    lockout_key: lock_key,
+                    account_key: &locks.account_key,
+                    source_keys: locks.counted(),
                     rule: LockoutRule {
                         max_failures: i64::from(limits.max_failures),
                         window: limits.window(),
@@ -370,7 +354,10 @@ impl App {
         if !new_mails.is_empty() {
             self.wake_workers();
         }
-        if count.locked_now {
+        if count.source_locked_now {
+            self.note_failing_source(record).await?;
+        }
+        if count.locked_now || count.source_locked_now {
             let locked = Audit::by_person(
                 person.map(|person| person.id),
                 person.map_or_else(|| record.email.to_owned(), person_label),
@@ -380,15 +367,19 @@ impl App {
             .on("login", person.map(|person| person.id), record.email)
             .after(&serde_json::json!({
                 "surface": record.surface.as_str(),
+                "source": crate::login_locks::login_source(record.ip),
                 "failures": count.failures,
+                "account_failures": count.account_failures,
+                "whole_source": count.source_locked_now,
                 "minutes": limits.lock_minutes,
             }));
             self.audit(&locked).await?;
             tracing::warn!(
                 surface = record.surface.as_str(),
-                "login locked after repeated failures"
+                "login locked for one source after repeated failures"
             );
-            return Err(AppError::LoginLocked);
+            let seconds = u64::try_from(limits.lock_period().as_secs()).unwrap_or(60);
+            return Err(App::locked(seconds));
         }
         Err(AppError::InvalidCredentials)
     }

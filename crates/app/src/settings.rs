@@ -49,12 +49,13 @@ pub const MAX_REMEMBER_ME_DAYS: u32 = 365;
 /// Failed logins before an account locks, per audience (C4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginLimits {
-    /// Failures within the window that lock the account.
+    /// Failures within the window, from one source, that lock that source
+    /// out of the account.
     pub max_failures: u32,
     pub window_minutes: u32,
     pub lock_minutes: u32,
-    /// Attempts one IP address may make within the window, whatever the
-    /// accounts; beyond it the address is told to wait.
+    /// Failures one source (address, IPv6 /64) may make within the
+    /// window, whatever the accounts; beyond it the source is locked out.
     pub per_ip_attempts: u32,
 }
 

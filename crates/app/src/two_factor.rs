@@ -168,11 +168,14 @@ impl App {
             .filter(|person| may_sign_in(person, answer.surface))
             .ok_or(AppError::LoginChallengeExpired)?;
         let settings = self.settings().await?;
-        let limits = match answer.surface {
-            Surface::Staff => settings.agent_login_limits,
-            Surface::Portal => settings.user_login_limits,
-        };
-        let lock_key = ferrodesk_store::lockout_key(answer.surface, &normalized_email(&person));
+        let locks = self
+            .login_locks(
+                &settings,
+                (answer.surface, &normalized_email(&person)),
+                Some(&person),
+                answer.ip,
+            )
+            .await?;
         let user_agent: String = answer.user_agent.chars().take(512).collect();
         let record = |succeeded: bool, reason: &'static str| NewLoginRecord {
             person_id: Some(person.id),
@@ -183,18 +186,12 @@ impl App {
             ip: answer.ip,
             user_agent: &user_agent,
         };
-        if self
-            .store()
-            .logins()
-            .locked_until(&lock_key, now)
-            .await?
-            .is_some()
-        {
+        if let Some(seconds) = self.check_login_locks(&locks).await? {
             self.store()
                 .logins()
                 .record_login_attempt(&record(false, "locked"), now)
                 .await?;
-            return Err(AppError::LoginLocked);
+            return Err(App::locked(seconds));
         }
         let state = self
             .store()
@@ -235,7 +232,7 @@ impl App {
                         remember_me: challenge.remembered,
                         person: &person,
                         record: &record(true, "ok"),
-                        lock_key: &lock_key,
+                        lock_key: locks.cleared_on_success(),
                         second_factor: Some(proof),
                     },
                     &settings,
@@ -251,15 +248,10 @@ impl App {
             .count_challenge_failure(&challenge_hash, MAX_CODE_FAILURES)
             .await?;
         match self
-            .refuse_login::<()>(
-                Some(&person),
-                &record(false, "wrong_code"),
-                &lock_key,
-                limits,
-            )
+            .refuse_login::<()>(Some(&person), &record(false, "wrong_code"), &locks)
             .await
         {
-            Err(AppError::LoginLocked) => Err(AppError::LoginLocked),
+            Err(locked @ AppError::LoginLocked { .. }) => Err(locked),
             _ if failures >= MAX_CODE_FAILURES => Err(AppError::LoginChallengeExpired),
             _ => Err(AppError::invalid(
                 "code",

@@ -71,7 +71,7 @@ pub use knowledge_base::{
 };
 pub use logins::{
     FailedLogin, FailureCount, LockedLogin, LockoutRule, LoginFilter, LoginRecord, NewLoginRecord,
-    SecondFactorProof, SuccessfulLogin, lockout_key,
+    SecondFactorProof, SuccessfulLogin, lockout_key, source_key, source_lockout_key,
 };
 pub use macros::{MacroRecord, MacroWrite};
 pub use news::{NewsCategoryRecord, NewsPostRecord, NewsWrite};

@@ -62,9 +62,15 @@ pub struct LockoutRule {
 /// What a failed login did to the account's counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureCount {
+    /// Failures from this source in its window.
     pub failures: i64,
-    /// True when this failure is the one that locked the account.
+    /// Failures of the account from everywhere in the window.
+    pub account_failures: i64,
+    /// True when this failure is the one that locked the account for
+    /// this source.
     pub locked_now: bool,
+    /// True when this failure locked the source out of every account.
+    pub source_locked_now: bool,
 }
 
 /// A currently locked login key, for the admin pages.
@@ -75,10 +81,28 @@ pub struct LockedLogin {
     pub locked_until: i64,
 }
 
-/// The lock-out key of an email on a surface.
+/// The lock-out key of an email on a surface: it counts the account's
+/// failures from everywhere (to slow an attack down), and never locks.
 pub fn lockout_key(surface: Surface, email_normalized: &str) -> String {
     format!("{}:{email_normalized}", surface.as_str())
 }
+
+/// The key of an account's failures from one source (an address, or an
+/// IPv6 /64): the one that locks, so an attacker locks only their own
+/// attempts, never the owner signing in from elsewhere.
+pub fn source_lockout_key(account_key: &str, source: &str) -> String {
+    format!("{account_key}|{source}")
+}
+
+/// The key of every failure from one source, whatever the account: too
+/// many lock that source out of signing in at all.
+pub fn source_key(surface: Surface, source: &str) -> String {
+    format!("source:{}:{source}", surface.as_str())
+}
+
+/// `key` and the per-source keys under it: a condition on
+/// `login_lockouts.key`, `$1` being the account's key.
+const KEY_AND_SOURCES: &str = "(key = $1 OR substr(key, 1, length($1) + 1) = $1 || '|')";
 
 const INSERT_LOGIN: &str = "INSERT INTO login_log \
     (occurred_at, person_id, email, surface, succeeded, reason, ip, user_agent) \
@@ -138,9 +162,52 @@ pub struct FailedLogin<'a> {
     /// Failures of known accounts are security events; unknown emails only
     /// go to the login log.
     pub audit: Option<&'a NewAuditEntry<'a>>,
-    pub lockout_key: &'a str,
+    /// The account's key (counted, never locked).
+    pub account_key: &'a str,
+    /// The account's key for this source, and the source's own key, with
+    /// the source's limit; `None` for a source that is never locked (on
+    /// the IP allow-list, or trusted for this person).
+    pub source_keys: Option<(&'a str, &'a str, i64)>,
     pub rule: LockoutRule,
     pub mails: &'a [NewMail<'a>],
+}
+
+/// Counts one failure against `key` in one statement (so nodes counting
+/// at once cannot lose one): a failure after the window starts a new
+/// count; the one that reaches `max_failures` locks the key until
+/// `lock_until`. Answers the count and the lock.
+async fn count_failure(
+    connected: &mut impl crate::backend::Connected,
+    key: &str,
+    (now, window_opened_before): (i64, i64),
+    max_failures: i64,
+    lock_until: i64,
+) -> Result<(i64, Option<i64>), sqlx::Error> {
+    crate::backend::on_connection!(connected, connection => {
+        Ok(sqlx::query_as(
+            "INSERT INTO login_lockouts (key, failures, window_start, locked_until) \
+             VALUES ($1, 1, $2, CASE WHEN $4 <= 1 THEN $5 ELSE NULL END) \
+             ON CONFLICT (key) DO UPDATE SET \
+                 failures = CASE WHEN login_lockouts.window_start <= $3 \
+                     THEN 1 ELSE login_lockouts.failures + 1 END, \
+                 window_start = CASE WHEN login_lockouts.window_start <= $3 \
+                     THEN $2 ELSE login_lockouts.window_start END, \
+                 locked_until = CASE \
+                     WHEN login_lockouts.locked_until IS NOT NULL AND login_lockouts.locked_until > $2 \
+                         THEN login_lockouts.locked_until \
+                     WHEN (CASE WHEN login_lockouts.window_start <= $3 \
+                         THEN 1 ELSE login_lockouts.failures + 1 END) >= $4 THEN $5 \
+                     ELSE NULL END \
+             RETURNING failures, locked_until",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_opened_before)
+        .bind(max_failures)
+        .bind(lock_until)
+        .fetch_one(connection)
+        .await?)
+    })
 }
 
 impl Logins<'_> {
@@ -153,6 +220,43 @@ impl Logins<'_> {
                 .await?
         });
         Ok(until.flatten().map(Timestamp).filter(|until| *until > now))
+    }
+
+    /// The latest lock of an account from any source, if one holds at
+    /// `now` (for the admin's page).
+    pub async fn account_locked_until(
+        &self,
+        account_key: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<Timestamp>> {
+        let statement =
+            format!("SELECT MAX(locked_until) FROM login_lockouts WHERE {KEY_AND_SOURCES}");
+        let until: Option<i64> = on_backend!(self, pool => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(statement))
+                .bind(account_key)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(until.map(Timestamp).filter(|until| *until > now))
+    }
+
+    /// How many failures `key` holds in a window that opened after
+    /// `window_opened_before`.
+    pub async fn recent_failures(
+        &self,
+        key: &str,
+        window_opened_before: Timestamp,
+    ) -> StoreResult<i64> {
+        let count: Option<i64> = on_backend!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT failures FROM login_lockouts WHERE key = $1 AND window_start > $2",
+            )
+            .bind(key)
+            .bind(window_opened_before.millis())
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(count.unwrap_or(0))
     }
 
     /// Records a successful login: the spent second factor, the session,
@@ -224,10 +328,9 @@ impl Logins<'_> {
         Ok(true)
     }
 
-    /// Records a failed login and counts it against the key: a failure in a
-    /// window that has passed starts a new count; the failure that reaches
-    /// the limit locks the key. One statement, so nodes counting at once
-    /// cannot lose a failure.
+    /// Records a failed login and counts it against the account (from
+    /// everywhere, never locking), the account from this source, and the
+    /// source (each locking at its own limit), all or nothing.
     pub async fn record_failed_login(
         &self,
         login: &FailedLogin<'_>,
@@ -241,41 +344,34 @@ impl Logins<'_> {
             if let Some(audit) = login.audit {
                 crate::audit::insert_audit(&mut transaction, audit, now).await?;
             }
-            let (failures, locked_until): (i64, Option<i64>) = sqlx::query_as(
-                "INSERT INTO login_lockouts (key, failures, window_start, locked_until) \
-                 VALUES ($1, 1, $2, CASE WHEN $4 <= 1 THEN $5 ELSE NULL END) \
-                 ON CONFLICT (key) DO UPDATE SET \
-                     failures = CASE WHEN login_lockouts.window_start <= $3 \
-                         THEN 1 ELSE login_lockouts.failures + 1 END, \
-                     window_start = CASE WHEN login_lockouts.window_start <= $3 \
-                         THEN $2 ELSE login_lockouts.window_start END, \
-                     locked_until = CASE \
-                         WHEN login_lockouts.locked_until IS NOT NULL AND login_lockouts.locked_until > $2 \
-                             THEN login_lockouts.locked_until \
-                         WHEN (CASE WHEN login_lockouts.window_start <= $3 \
-                             THEN 1 ELSE login_lockouts.failures + 1 END) >= $4 THEN $5 \
-                         ELSE NULL END \
-                 RETURNING failures, locked_until",
-            )
-            .bind(login.lockout_key)
-            .bind(now.millis())
-            .bind(window_opened_before)
-            .bind(login.rule.max_failures)
-            .bind(lock_until)
-            .fetch_one(&mut *transaction)
-            .await?;
+            let times = (now.millis(), window_opened_before);
+            let (account_failures, _) =
+                count_failure(&mut transaction, login.account_key, times, i64::MAX, lock_until).await?;
+            let (mut failures, mut locked_now, mut source_locked_now) = (0, false, false);
+            if let Some((key, source, source_limit)) = login.source_keys {
+                let (count, until) =
+                    count_failure(&mut transaction, key, times, login.rule.max_failures, lock_until).await?;
+                failures = count;
+                locked_now = until == Some(lock_until);
+                let (_, until) =
+                    count_failure(&mut transaction, source, times, source_limit, lock_until).await?;
+                source_locked_now = until == Some(lock_until);
+            }
             for mail in login.mails {
                 crate::outbox::insert_mail(&mut transaction, mail, now).await?;
             }
             transaction.commit().await?;
             Ok(FailureCount {
                 failures,
-                locked_now: locked_until == Some(lock_until),
+                account_failures,
+                locked_now,
+                source_locked_now,
             })
         })
     }
 
-    /// Ends a lock-out (and its count) for the keys given, with an audit entry.
+    /// Ends the lock-outs (and counts) of the accounts given, from every
+    /// source, with an audit entry.
     pub async fn clear_lockouts(
         &self,
         keys: &[String],
@@ -285,8 +381,9 @@ impl Logins<'_> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             let mut cleared = 0;
+            let statement = format!("DELETE FROM login_lockouts WHERE {KEY_AND_SOURCES}");
             for key in keys {
-                cleared += sqlx::query("DELETE FROM login_lockouts WHERE key = $1")
+                cleared += sqlx::query(sqlx::AssertSqlSafe(statement.as_str()))
                     .bind(key)
                     .execute(&mut *transaction)
                     .await?

@@ -281,23 +281,43 @@ on_both_backends! { open;
         assert!(store.audit_log().search_audit(&by_actor, 10).await.unwrap().is_empty(), "% is matched literally");
     }
 
-    async fn failed_logins_lock_a_key_at_the_limit_and_a_new_window_starts_over(store: Subject) {
+    async fn failed_logins_lock_a_source_at_the_limit_never_the_account_and_a_new_window_starts_over(store: Subject) {
         let rule = LockoutRule { max_failures: 3, window: Duration::from_secs(900), lock_for: Duration::from_secs(900) };
         let record = NewLoginRecord { person_id: None, email: "x@example.org", surface: Surface::Staff, succeeded: false, reason: "unknown_account", ip: "192.0.2.9", user_agent: "" };
-        let failed = FailedLogin { record: &record, audit: None, lockout_key: "staff:x@example.org", rule, mails: &[] };
+        let (account, pair, source) = ("staff:x@example.org", "staff:x@example.org|192.0.2.9", "source:staff:192.0.2.9");
+        let failed = FailedLogin { record: &record, audit: None, account_key: account, source_keys: Some((pair, source, 5)), rule, mails: &[] };
         let first = store.logins().record_failed_login(&failed, T0).await.unwrap();
-        assert_eq!(first, FailureCount { failures: 1, locked_now: false });
+        assert_eq!(first, FailureCount { failures: 1, account_failures: 1, locked_now: false, source_locked_now: false });
         store.logins().record_failed_login(&failed, T0).await.unwrap();
         let third = store.logins().record_failed_login(&failed, T0).await.unwrap();
-        assert!(third.locked_now);
-        assert_eq!(store.logins().locked_until("staff:x@example.org", T0).await.unwrap(), Some(T0.plus(Duration::from_secs(900))));
+        assert!(third.locked_now && !third.source_locked_now);
+        assert_eq!(store.logins().locked_until(pair, T0).await.unwrap(), Some(T0.plus(Duration::from_secs(900))));
+        assert_eq!(store.logins().locked_until(account, T0).await.unwrap(), None, "the account itself is never locked");
+        assert_eq!(store.logins().account_locked_until(account, T0).await.unwrap(), Some(T0.plus(Duration::from_secs(900))));
         let fourth = store.logins().record_failed_login(&failed, T0.plus(MINUTE)).await.unwrap();
         assert!(!fourth.locked_now, "a lock is not renewed while it holds");
-        let after_lock = T0.plus(Duration::from_secs(901));
-        assert_eq!(store.logins().locked_until("staff:x@example.org", after_lock).await.unwrap(), None);
+        let fifth = store.logins().record_failed_login(&failed, T0.plus(MINUTE)).await.unwrap();
+        assert!(fifth.source_locked_now, "five failures from one source lock it out of every account");
+        assert_eq!(fifth.account_failures, 5);
+        assert_eq!(store.logins().recent_failures(account, T0.minus(MINUTE)).await.unwrap(), 5);
+        // Another source is counted apart.
+        let elsewhere = NewLoginRecord { ip: "198.51.100.4", ..record };
+        let other = FailedLogin { record: &elsewhere, source_keys: Some(("staff:x@example.org|198.51.100.4", "source:staff:198.51.100.4", 5)), ..failed };
+        let counted = store.logins().record_failed_login(&other, T0.plus(MINUTE)).await.unwrap();
+        assert_eq!((counted.failures, counted.account_failures, counted.locked_now), (1, 6, false));
+        let after_lock = T0.plus(Duration::from_secs(961));
+        assert_eq!(store.logins().locked_until(pair, after_lock).await.unwrap(), None);
         let fresh = store.logins().record_failed_login(&failed, after_lock).await.unwrap();
         assert_eq!(fresh.failures, 1, "a new window starts counting again");
-        assert_eq!(store.logins().search_logins(&LoginFilter::default(), 10).await.unwrap().len(), 5);
+        // An admin's unlock clears the account from every source.
+        store.logins().record_failed_login(&failed, after_lock).await.unwrap();
+        store.logins().record_failed_login(&failed, after_lock).await.unwrap();
+        assert!(store.logins().locked_until(pair, after_lock).await.unwrap().is_some());
+        let cleared = store.logins().clear_lockouts(&[account.to_owned()], &audit("agent.unlocked"), after_lock).await.unwrap();
+        assert_eq!(cleared, 3, "the account, and its two sources");
+        assert_eq!(store.logins().account_locked_until(account, after_lock).await.unwrap(), None);
+        assert_eq!(store.logins().recent_failures(source, T0.plus(MINUTE)).await.unwrap(), 3, "the source's own count is not the account's");
+        assert_eq!(store.logins().search_logins(&LoginFilter::default(), 20).await.unwrap().len(), 9);
     }
 
     async fn lapsed_trust_links_challenges_and_lockouts_are_purged(store: Subject) {
@@ -309,7 +329,7 @@ on_both_backends! { open;
         store.two_factor().create_login_challenge(&NewLoginChallenge { token_hash: "c1", person_id: agent.id, surface: Surface::Staff, remembered: false, expires_at: T0.plus(MINUTE) }, T0).await.unwrap();
         let rule = LockoutRule { max_failures: 10, window: Duration::from_secs(900), lock_for: Duration::from_secs(900) };
         let record = NewLoginRecord { person_id: None, email: "x@example.org", surface: Surface::Staff, succeeded: false, reason: "unknown_account", ip: "192.0.2.9", user_agent: "" };
-        store.logins().record_failed_login(&FailedLogin { record: &record, audit: None, lockout_key: "staff:x@example.org", rule, mails: &[] }, T0).await.unwrap();
+        store.logins().record_failed_login(&FailedLogin { record: &record, audit: None, account_key: "staff:x@example.org", source_keys: None, rule, mails: &[] }, T0).await.unwrap();
 
         assert_eq!(store.trusted_ips().delete_lapsed_security_rows(T0.plus(MINUTE)).await.unwrap(), 2, "the link and the challenge");
         assert!(store.trusted_ips().find_ip_verification("v1", T0).await.unwrap().is_none());

@@ -84,6 +84,19 @@ pub(crate) async fn resolve(
         .iter()
         .filter_map(|value| value.to_str().ok());
     let client = state.config.trusted_proxies.client_address(peer, forwarded);
+    // A proxy nobody listed makes every client one address: tell the admin.
+    if client == canonical(peer)
+        && request.headers().contains_key("x-forwarded-for")
+        && state.app.forwarding_note_due()
+    {
+        let app = state.app.clone();
+        let peer = client.to_string();
+        tokio::spawn(async move {
+            if let Err(error) = app.note_ignored_forwarding(&peer).await {
+                tracing::warn!(%error, "cannot note an ignored X-Forwarded-For");
+            }
+        });
+    }
     request.extensions_mut().insert(ClientIp(client));
     next.run(request).await
 }

@@ -81,7 +81,7 @@ impl IntoResponse for WebError {
                         default_message(StatusCode::TOO_MANY_REQUESTS).into(),
                         None,
                     ),
-                    AppError::LoginLocked => (
+                    AppError::LoginLocked { .. } => (
                         StatusCode::TOO_MANY_REQUESTS,
                         t("sign-in-locked").into(),
                         None,

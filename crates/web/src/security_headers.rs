@@ -14,6 +14,8 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; st
 const PERMISSIONS_POLICY: &str = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), \
      accelerometer=(), gyroscope=(), magnetometer=()";
 const HSTS: &str = "max-age=31536000; includeSubDomains";
+/// `Retry-After` of a 429 that named no time of its own.
+const DEFAULT_RETRY_AFTER_SECONDS: &str = "60";
 
 pub(crate) async fn apply(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
@@ -57,5 +59,15 @@ pub(crate) async fn apply(State(state): State<AppState>, request: Request, next:
         );
     }
     headers.remove(header::SERVER);
+    // Every 429 says when to come back; those that know (a lock-out, the
+    // API's limit) said it already.
+    if response.status() == axum::http::StatusCode::TOO_MANY_REQUESTS
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(DEFAULT_RETRY_AFTER_SECONDS),
+        );
+    }
     response
 }

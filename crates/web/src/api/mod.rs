@@ -297,7 +297,7 @@ impl From<AppError> for ApiError {
             ),
             AppError::NotFound => ApiError::for_status(StatusCode::NOT_FOUND),
             AppError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
-            AppError::TooManyRequests | AppError::LoginLocked => ApiError::new(
+            AppError::TooManyRequests | AppError::LoginLocked { .. } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "Too many requests; wait and try again.",

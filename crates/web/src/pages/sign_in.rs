@@ -221,7 +221,7 @@ pub(crate) async fn submit(
         }
         Err(
             refused @ (AppError::InvalidCredentials
-            | AppError::LoginLocked
+            | AppError::LoginLocked { .. }
             | AppError::TooManyRequests
             | AppError::IpNotTrusted),
         ) => refused_login(&state, &session, return_to.as_ref(), &refused).await,
@@ -288,12 +288,21 @@ async fn refused_login(
     )
     .await?;
     *response.status_mut() = status;
+    if let AppError::LoginLocked {
+        retry_after_seconds,
+    } = refused
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from(*retry_after_seconds),
+        );
+    }
     Ok(response)
 }
 
 fn refusal_message(refused: &AppError) -> (StatusCode, String) {
     match refused {
-        AppError::LoginLocked => (StatusCode::TOO_MANY_REQUESTS, t("sign-in-locked")),
+        AppError::LoginLocked { .. } => (StatusCode::TOO_MANY_REQUESTS, t("sign-in-locked")),
         AppError::TooManyRequests => (
             StatusCode::TOO_MANY_REQUESTS,
             t("sign-in-too-many-attempts"),
@@ -422,7 +431,7 @@ pub(crate) async fn submit_second_factor(
             Ok(response)
         }
         Err(AppError::LoginChallengeExpired) => Ok(back_to_login(surface)),
-        Err(refused @ AppError::LoginLocked) => {
+        Err(refused @ AppError::LoginLocked { .. }) => {
             refused_login(&state, &session, return_to.as_ref(), &refused).await
         }
         Err(other) => Err(other.into()),

@@ -25,6 +25,7 @@ mod ip_allow_list;
 mod knowledge_base;
 mod layout;
 mod live_updates;
+mod lockout;
 mod login_mails;
 mod macros;
 mod mail;

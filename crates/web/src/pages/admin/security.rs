@@ -278,6 +278,13 @@ struct SecurityPage<'a> {
     two_factor: TwoFactorForm,
     ip_allow_list: IpAllowListForm,
     notice: Option<&'static str>,
+    proxy_warning: Option<ferrodesk_app::ProxyWarning>,
+}
+
+impl SecurityPage<'_> {
+    fn time(&self, at: &i64) -> String {
+        crate::pages::time(at)
+    }
 }
 
 /// One form shown again with what was typed and its errors.
@@ -294,7 +301,7 @@ fn page(
     admin: &AdminSession,
     settings: &Settings,
     retyped: Option<Retyped>,
-    notice: Option<&'static str>,
+    (notice, proxy_warning): (Option<&'static str>, Option<ferrodesk_app::ProxyWarning>),
 ) -> WebResult<Response> {
     let mut policies = [
         PolicyForm::from_policy(Audience::Agents, &settings.agent_password_policy),
@@ -364,6 +371,7 @@ fn page(
         two_factor,
         ip_allow_list,
         notice,
+        proxy_warning,
     })?;
     if has_errors {
         *response.status_mut() = StatusCode::BAD_REQUEST;
@@ -382,14 +390,18 @@ async fn show(
     Query(query): Query<NoticeQuery>,
 ) -> WebResult<Response> {
     let settings = state.app.settings().await?;
+    let warning = state.app.proxy_warning(&admin.0.actor).await?;
     page(
         &admin,
         &settings,
         None,
-        query.text(&[(
-            "saved",
-            "Saved. Every node uses the new settings within a few seconds.",
-        )]),
+        (
+            query.text(&[(
+                "saved",
+                "Saved. Every node uses the new settings within a few seconds.",
+            )]),
+            warning,
+        ),
     )
 }
 
@@ -413,7 +425,8 @@ async fn answer(
         Ok(()) => Ok(saved()),
         Err(AppError::Invalid(errors)) => {
             let settings = state.app.settings().await?;
-            page(admin, &settings, Some(retype(errors)), None)
+            let warning = state.app.proxy_warning(&admin.0.actor).await?;
+            page(admin, &settings, Some(retype(errors)), (None, warning))
         }
         Err(other) => Err(other.into()),
     }
