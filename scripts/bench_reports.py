@@ -13,6 +13,7 @@ resident memory before and at its peak, to show the export streams.
 
     scripts/bench reports [--tickets 1000000] [--rounds 5]
                           [--backends sqlite,postgres] [--no-export]
+                          [--seeded DIR] [--seeded-postgres NAME]
 """
 
 import argparse
@@ -70,11 +71,13 @@ def bench_backend(backend, arguments, work):
         data_dir = arguments.seeded
     else:
         os.makedirs(data_dir)
+    reuse = (backend == "sqlite" and arguments.seeded) or (backend == "postgres" and arguments.seeded_postgres)
     if backend == "sqlite":
         database_url = f"sqlite:{data_dir}/ferrodesk.db"
     else:
-        name = f"ferrodesk_reports_{os.getpid()}"
-        run(["psql", "-q", arguments.postgres, "-c", f"CREATE DATABASE {name}"], os.environ)
+        name = arguments.seeded_postgres or f"ferrodesk_reports_{os.getpid()}"
+        if not arguments.seeded_postgres:
+            run(["psql", "-q", arguments.postgres, "-c", f"CREATE DATABASE {name}"], os.environ)
         database_url = arguments.postgres.rsplit("/", 1)[0] + "/" + name
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("FERRODESK_")}
@@ -84,7 +87,7 @@ def bench_backend(backend, arguments, work):
         RUST_LOG="warn,ferrodesk_app::reports=debug",
     )
     started = time.monotonic()
-    if arguments.seeded and backend == "sqlite":
+    if reuse:
         first = sql(backend, database_url, "SELECT email FROM people WHERE is_admin ORDER BY id LIMIT 1")[0][0]
         agent1 = sql(backend, database_url, "SELECT email FROM people WHERE is_agent AND NOT is_admin ORDER BY id LIMIT 1")[0][0]
         from_app = subprocess_password()
@@ -130,7 +133,7 @@ def bench_backend(backend, arguments, work):
                     print(f"  {backend} {who} {period} {basis}: median {rows[-1][3]:.0f} ms, worst {rows[-1][4]:.0f} ms", file=sys.stderr)
         for who, email in (("admin", admin), ("agent1", agent)):
             cookie = staff_session(base, email, password)
-            for name, query in BUILT_REPORTS:
+            for report, query in BUILT_REPORTS:
                 path = "/agent/reports/builder?" + query.format(calendar=calendar)
                 timed_get(base, cookie, path)  # warm-up
                 since = os.path.getsize(log_path)
@@ -141,9 +144,9 @@ def bench_backend(backend, arguments, work):
                     times.append(millis)
                 time.sleep(0.2)
                 reads = store_reads(log_path, since, "report read")
-                built.append((who, name, statistics.median(times), max(times),
+                built.append((who, report, statistics.median(times), max(times),
                               statistics.median(reads) if reads else float("nan")))
-                print(f"  {backend} {who} {name}: median {built[-1][2]:.0f} ms, worst {built[-1][3]:.0f} ms", file=sys.stderr)
+                print(f"  {backend} {who} {report}: median {built[-1][2]:.0f} ms, worst {built[-1][3]:.0f} ms", file=sys.stderr)
         if arguments.export:
             cookie = staff_session(base, admin, password)
             # Anonymous memory (the heap): SQLite maps the database file,
@@ -166,7 +169,7 @@ def bench_backend(backend, arguments, work):
             export = (body.count(b"\r\n") - 1, millis / 1000, before, peak[0], len(body))
     finally:
         server.stop()
-        if backend == "postgres":
+        if backend == "postgres" and not arguments.seeded_postgres and not os.environ.get("BENCH_KEEP"):
             run(["psql", "-q", arguments.postgres, "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], os.environ)
     return {"backend": backend, "seed_seconds": seed_seconds, "rows": rows, "built": built, "export": export}
 
@@ -179,6 +182,7 @@ def main():
     parser.add_argument("--postgres", default=os.environ.get("FERRODESK_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--no-export", dest="export", action="store_false")
     parser.add_argument("--seeded", help="a SQLite data directory seeded before, used instead of seeding")
+    parser.add_argument("--seeded-postgres", dest="seeded_postgres", help="a PostgreSQL database seeded before (its name), used instead of seeding and kept")
     arguments = parser.parse_args()
     work = tempfile.mkdtemp(prefix="ferrodesk-reports-bench-")
     try:

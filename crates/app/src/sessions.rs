@@ -378,7 +378,7 @@ impl App {
                 surface = record.surface.as_str(),
                 "login locked for one source after repeated failures"
             );
-            let seconds = u64::try_from(limits.lock_period().as_secs()).unwrap_or(60);
+            let seconds = limits.lock_period().as_secs();
             return Err(App::locked(seconds));
         }
         Err(AppError::InvalidCredentials)
