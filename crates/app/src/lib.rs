@@ -5,6 +5,7 @@
 mod accounts;
 mod agents;
 mod api_keys;
+mod api_limits;
 mod attachments;
 mod audit;
 mod business_hours;
@@ -58,6 +59,7 @@ pub use accounts::{
 };
 pub use agents::{AgentAction, AgentDetail, LOGIN_LOG_PAGE_SIZE};
 pub use api_keys::{API_SCOPES, ApiCaller, ApiKeyInput, CreatedApiKey, ScopePatterns};
+pub use api_limits::ApiVerdict;
 pub use attachments::{AttachmentDownload, Upload, UploadedFile, is_inline_image_type};
 pub use audit::{AUDIT_PAGE_SIZE, AuditPage, Caller};
 pub use business_hours::{CalendarInput, CalendarView, DAY_FIELDS};
@@ -193,6 +195,7 @@ struct Inner {
     escalations: rules::RuleCache<rules::EscalationSet>,
     slas: rules::RuleCache<rules::SlaSet>,
     forwarding_notes: login_locks::ForwardingNotes,
+    api_allowances: api_limits::ApiAllowances,
 }
 
 /// How an application is set up besides its store and key.
@@ -278,6 +281,7 @@ impl App {
                 escalations: rules::RuleCache::default(),
                 slas: rules::RuleCache::default(),
                 forwarding_notes: login_locks::ForwardingNotes::default(),
+                api_allowances: api_limits::ApiAllowances::default(),
             }),
         })
     }

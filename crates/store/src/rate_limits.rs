@@ -33,6 +33,35 @@ impl RateLimits<'_> {
         Ok(hits <= limit)
     }
 
+    /// Claims `amount` more of the window that opened at `window_start`
+    /// (windows every node agrees on) for `key`, in one atomic update;
+    /// answers the window's claims so far, this one included. A claim
+    /// for a window older than the one counted gets that one's total, so
+    /// a node whose clock is behind is not given a fresh window.
+    pub async fn claim_allowance(
+        &self,
+        key: &str,
+        window_start: i64,
+        amount: i64,
+    ) -> StoreResult<i64> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar(
+                "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                     hits = CASE WHEN rate_limits.window_start = $2 THEN rate_limits.hits + $3 \
+                         WHEN rate_limits.window_start < $2 THEN $3 ELSE rate_limits.hits END, \
+                     window_start = CASE WHEN rate_limits.window_start < $2 THEN $2 \
+                         ELSE rate_limits.window_start END \
+                 RETURNING hits",
+            )
+            .bind(key)
+            .bind(window_start)
+            .bind(amount)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
     /// Removes counters whose window opened before `before`.
     pub async fn delete_rate_limits_before(&self, before: Timestamp) -> StoreResult<u64> {
         Ok(on_backend!(self, pool => {

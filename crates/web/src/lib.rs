@@ -70,8 +70,6 @@ impl WebConfig {
 pub(crate) struct AppState {
     pub app: App,
     pub config: Arc<WebConfig>,
-    /// Requests per API key in the current minute, on this node.
-    pub api_limits: Arc<api::ApiRateLimiter>,
 }
 
 /// The whole route table with its middleware, outermost first: request id and
@@ -81,7 +79,6 @@ pub fn router(app: App, config: WebConfig) -> Router {
     let state = AppState {
         app,
         config: Arc::new(config),
-        api_limits: Arc::new(api::ApiRateLimiter::default()),
     };
     let portal = pages::portal::routes()
         .route_layer(from_fn_with_state(state.clone(), session::portal_session));

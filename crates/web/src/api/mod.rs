@@ -15,8 +15,6 @@ mod reports;
 mod search;
 mod tickets;
 
-pub(crate) use rate_limit::ApiRateLimiter;
-
 use std::collections::BTreeMap;
 
 use axum::Router;
@@ -162,12 +160,13 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
         Ok(settings) => settings.api.requests_per_minute,
         Err(error) => return ApiError::from(error).into_response(),
     };
-    let verdict = state
-        .api_limits
-        .hit(&caller.key_id, per_minute, std::time::Instant::now());
+    let verdict = match state.app.hit_api_limit(&caller.key_id, per_minute).await {
+        Ok(verdict) => verdict,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
     if !verdict.allowed {
         let mut response = ApiError::from(AppError::TooManyRequests).into_response();
-        verdict.write_headers(response.headers_mut(), true);
+        rate_limit::write_headers(&verdict, response.headers_mut());
         return response;
     }
     let ip = request
@@ -183,7 +182,7 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
         target: target.clone(),
     });
     let mut response = next.run(request).await;
-    verdict.write_headers(response.headers_mut(), false);
+    rate_limit::write_headers(&verdict, response.headers_mut());
     if !method.is_safe()
         && response.status().is_success()
         && response.extensions().get::<RequestAudited>().is_none()

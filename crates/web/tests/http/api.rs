@@ -520,6 +520,33 @@ on_both_backends! { spawn_app;
         assert_eq!(get(&app, &other, "/api/v2/me").await.0, StatusCode::OK, "keys are counted apart");
     }
 
+    async fn the_request_limit_holds_across_nodes(app: TestApp) {
+        desk(&app).await;
+        app.app.set_api_settings(&Caller::system(), "20").await.unwrap();
+        app.app.reload_settings().await.unwrap();
+        let key = key_for(&app, "alice@example.org", "").await;
+        let key_id = key.split_once(':').unwrap().0.to_owned();
+        // A second node on the same database, with its own memory.
+        let (second, workers) = app.another_node("smtp://127.0.0.1:9?from=help@example.org").await;
+        second.reload_settings().await.unwrap();
+        let mut allowed = 0;
+        for turn in 0..40 {
+            let node = if turn % 2 == 0 { &app.app } else { &second };
+            if node.hit_api_limit(&key_id, 20).await.unwrap().allowed {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 20, "two nodes together let the key through its limit once, not twice");
+        let (status, headers, _) = call(&app, &key, reqwest::Method::GET, "/api/v2/me", None).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "over HTTP too");
+        assert!(headers.contains_key("retry-after"));
+        // The next minute starts over, on both.
+        app.advance_clock(Duration::from_secs(60));
+        assert!(second.hit_api_limit(&key_id, 20).await.unwrap().allowed);
+        assert_eq!(call(&app, &key, reqwest::Method::GET, "/api/v2/me", None).await.0, StatusCode::OK);
+        workers.shut_down().await;
+    }
+
     async fn no_answer_carries_a_secret(app: TestApp) {
         let desk = desk(&app).await;
         let key = key_for(&app, "admin@example.org", "").await;
