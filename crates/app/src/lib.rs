@@ -100,7 +100,7 @@ pub use knowledge_base::{
     KnowledgeBaseHome, VIEW_FLUSH_INTERVAL, category_tree, slug_from, voter_key,
 };
 pub use live::EventAudience;
-pub use login_locks::{ProxyWarning, login_source};
+pub use login_locks::{ProxyWarning, UnlockLink, login_source};
 pub use macros::{MacroActions, MacroAssignee, MacroChoices, MacroInput, MacroPreview, MacroView};
 pub use mail::{
     PRODUCT_NAME, SmtpSettingsInput, SmtpSettingsView, SmtpSource, TemplateEditor,

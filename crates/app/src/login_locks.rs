@@ -273,3 +273,178 @@ impl App {
             .filter(|warning| self.now().millis() - warning.at < PROXY_WARNING_SHOWN_MILLIS))
     }
 }
+
+/// What an unlock link is sealed for.
+const UNLOCK_PURPOSE: &str = "login-unlock";
+/// How long an unlock link works.
+const UNLOCK_LINK_MILLIS: i64 = 60 * 60 * 1000;
+/// An account is mailed an unlock link at most this often.
+const UNLOCK_MAILS_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// What an unlock link names, sealed under the instance key so that the
+/// address and the account do not show in the link. It lifts the lock
+/// that was mailed about and no other: the lock's window start must still
+/// match, so once used (the lock is gone) or after a later lock, the link
+/// does nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct UnlockClaim {
+    key: String,
+    window_start: i64,
+    expires_at: i64,
+    person_id: i64,
+    surface: String,
+    source: String,
+}
+
+/// An unlock link as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnlockLink {
+    pub name: String,
+    pub source: String,
+    pub surface: Surface,
+}
+
+impl App {
+    /// Mails the owner of an account a link that lifts the lock a source
+    /// just got (at most every 15 minutes per account), so that a person
+    /// who locked themselves out, or shares an address with whoever did,
+    /// need not wait.
+    pub(crate) async fn mail_unlock_link(
+        &self,
+        person: &PersonRecord,
+        locks: &LoginLocks,
+        ip: &str,
+    ) -> AppResult<()> {
+        let Some((pair, _)) = &locks.source_keys else {
+            return Ok(());
+        };
+        let now = self.now();
+        let Some(window_start) = self.store().logins().lockout_window_start(pair).await? else {
+            return Ok(());
+        };
+        if !self
+            .store()
+            .rate_limits()
+            .hit_rate_limit(
+                &format!("unlock-mail:{}", locks.account_key),
+                UNLOCK_MAILS_EVERY,
+                1,
+                now,
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        let surface = if locks.account_key.starts_with("staff:") {
+            Surface::Staff
+        } else {
+            Surface::Portal
+        };
+        let claim = UnlockClaim {
+            key: pair.clone(),
+            window_start,
+            expires_at: now.millis() + UNLOCK_LINK_MILLIS,
+            person_id: person.id,
+            surface: surface.as_str().to_owned(),
+            source: login_source(ip),
+        };
+        let json =
+            serde_json::to_vec(&claim).map_err(|error| AppError::Internal(error.to_string()))?;
+        let token = self.inner.key.seal(UNLOCK_PURPOSE, &json)?;
+        let path = match surface {
+            Surface::Staff => "/agent/unlock",
+            Surface::Portal => "/unlock",
+        };
+        let link = format!("{}{path}/{token}", self.public_url());
+        let subject = "Signing in from one address is paused";
+        let text = format!(
+            "Hello {},\n\nthere were too many failed sign-ins to your account from {} just now, so signing in from that address is paused for a while. Signing in from anywhere else still works.\n\nIf it was you, this link lifts the pause for that address (once, within an hour):\n\n{link}\n\nIf it was not you, you need do nothing; if it keeps happening, tell your administrator.\n",
+            person.name, claim.source
+        );
+        let html = format!(
+            "<p>Hello {},</p><p>there were too many failed sign-ins to your account from <strong>{}</strong> just now, so signing in from that address is paused for a while. Signing in from anywhere else still works.</p><p>If it was you, <a href=\"{}\">lift the pause for that address</a> (once, within an hour).</p><p>If it was not you, you need do nothing; if it keeps happening, tell your administrator.</p>",
+            crate::markdown::escape_html(&person.name),
+            crate::markdown::escape_html(&claim.source),
+            crate::markdown::escape_html(&link)
+        );
+        let mail = self.rule_mail(&person.name, &person.email, subject, &text, &html)?;
+        self.store()
+            .outbox()
+            .queue_mail(&mail.as_new(), now)
+            .await?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    fn unlock_claim(&self, token: &str) -> AppResult<UnlockClaim> {
+        let opened = self
+            .inner
+            .key
+            .open(UNLOCK_PURPOSE, token)
+            .map_err(|_| AppError::NotFound)?;
+        let claim: UnlockClaim = serde_json::from_slice(&opened).map_err(|_| AppError::NotFound)?;
+        if claim.expires_at <= self.now().millis() {
+            return Err(AppError::NotFound);
+        }
+        Ok(claim)
+    }
+
+    /// What an unlock link would lift, for its page; `NotFound` once it
+    /// has expired, was used, or the lock ended.
+    pub async fn unlock_link(&self, token: &str) -> AppResult<UnlockLink> {
+        let claim = self.unlock_claim(token)?;
+        if self
+            .store()
+            .logins()
+            .lockout_window_start(&claim.key)
+            .await?
+            != Some(claim.window_start)
+        {
+            return Err(AppError::NotFound);
+        }
+        let person = self
+            .store()
+            .people()
+            .get_person(claim.person_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(UnlockLink {
+            name: person.name,
+            source: claim.source,
+            surface: if claim.surface == "staff" {
+                Surface::Staff
+            } else {
+                Surface::Portal
+            },
+        })
+    }
+
+    /// Lifts the lock an unlock link names, once; `ip` opened the link.
+    pub async fn unlock_by_link(&self, token: &str, ip: &str) -> AppResult<Surface> {
+        let link = self.unlock_link(token).await?;
+        let claim = self.unlock_claim(token)?;
+        let person = self
+            .store()
+            .people()
+            .get_person(claim.person_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let audit = crate::audit::Audit::by_person(
+            Some(person.id),
+            crate::sessions::person_label(&person),
+            ip,
+            "login.unlocked_by_link",
+        )
+        .on_person(person.id, &person.name, &person.email)
+        .after(&serde_json::json!({ "source": claim.source }));
+        if !self
+            .store()
+            .logins()
+            .clear_lockout_if(&claim.key, claim.window_start, &audit.entry(), self.now())
+            .await?
+        {
+            return Err(AppError::NotFound);
+        }
+        Ok(link.surface)
+    }
+}

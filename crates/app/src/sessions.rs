@@ -357,6 +357,11 @@ impl App {
         if count.source_locked_now {
             self.note_failing_source(record).await?;
         }
+        if count.locked_now
+            && let Some(person) = person
+        {
+            self.mail_unlock_link(person, locks, record.ip).await?;
+        }
         if count.locked_now || count.source_locked_now {
             let locked = Audit::by_person(
                 person.map(|person| person.id),

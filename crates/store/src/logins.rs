@@ -240,6 +240,43 @@ impl Logins<'_> {
         Ok(until.map(Timestamp).filter(|until| *until > now))
     }
 
+    /// When the count of `key` began, if it has one.
+    pub async fn lockout_window_start(&self, key: &str) -> StoreResult<Option<i64>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar("SELECT window_start FROM login_lockouts WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// Ends `key`'s lock (and count) if its count began at
+    /// `window_start`, with an audit entry; false when it did not (used
+    /// already, or a later lock).
+    pub async fn clear_lockout_if(
+        &self,
+        key: &str,
+        window_start: i64,
+        audit: &NewAuditEntry<'_>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            let cleared = sqlx::query("DELETE FROM login_lockouts WHERE key = $1 AND window_start = $2")
+                .bind(key)
+                .bind(window_start)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected()
+                > 0;
+            if cleared {
+                crate::audit::insert_audit(&mut transaction, audit, now).await?;
+            }
+            transaction.commit().await?;
+            Ok(cleared)
+        })
+    }
+
     /// How many failures `key` holds in a window that opened after
     /// `window_opened_before`.
     pub async fn recent_failures(

@@ -26,6 +26,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/agent/verify-ip/{token}",
             get(verify_ip::show).post(verify_ip::confirm),
         )
+        .route(
+            "/agent/unlock/{token}",
+            get(super::unlock::show).post(super::unlock::confirm),
+        )
         .route("/agent/logout", post(sign_in::log_out))
         .route(
             "/agent/forgot-password",

@@ -25,6 +25,7 @@ pub(crate) mod snippets;
 pub(crate) mod survey;
 mod ticket_search;
 pub(crate) mod tickets;
+pub(crate) mod unlock;
 pub(crate) mod verify_ip;
 
 use askama::Template;

@@ -16,6 +16,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/login", get(sign_in::show).post(sign_in::submit))
         .route(
+            "/unlock/{token}",
+            get(super::unlock::show).post(super::unlock::confirm),
+        )
+        .route(
             "/login/two-factor",
             get(sign_in::show_second_factor).post(sign_in::submit_second_factor),
         )

@@ -109,6 +109,7 @@ fn notice_text(code: Option<&str>) -> Option<String> {
         "password-changed" => t("sign-in-notice-password-changed"),
         "code-expired" => t("sign-in-notice-code-expired"),
         "ip-trusted" => t("sign-in-notice-ip-trusted"),
+        "unlocked" => t("sign-in-notice-unlocked"),
         "confirmation-sent" => t("sign-in-notice-confirmation-sent"),
         _ => return None,
     };

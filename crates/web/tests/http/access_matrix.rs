@@ -40,6 +40,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/agent/login/two-factor", Rule::Public),
     ("GET", "/agent/verify-ip/{token}", Rule::Public),
     ("POST", "/agent/verify-ip/{token}", Rule::Public),
+    ("GET", "/agent/unlock/{token}", Rule::Public),
+    ("POST", "/agent/unlock/{token}", Rule::Public),
     ("GET", "/agent/forgot-password", Rule::Public),
     ("POST", "/agent/forgot-password", Rule::Public),
     ("GET", "/agent/reset-password/{token}", Rule::Public),

@@ -77,6 +77,32 @@ on_both_backends! { spawn_behind_proxy;
         let owner = browser_at(OWNER);
         assert_eq!(owner.log_in(&app, "alice@example.org", PASSWORD).await.status(), 303);
 
+        // She is mailed a link that lifts the pause for that address (had
+        // the failures been hers): opening it changes nothing, the button
+        // lifts it, once.
+        let mail = app.app.store().outbox().list_mail(None, 50).await.unwrap().into_iter()
+            .find(|mail| mail.subject == "Signing in from one address is paused" && mail.recipients.contains("alice@example.org"))
+            .expect("the unlock mail");
+        assert!(mail.text_body.contains(ATTACKER) && !mail.text_body.contains("wrong-guess"), "{}", mail.text_body);
+        let link = mail.text_body.split_whitespace().find(|word| word.contains("/agent/unlock/")).unwrap().to_owned();
+        let path = link[link.find("/agent/unlock/").unwrap()..].to_owned();
+        let from_attacker_address = browser_at(ATTACKER);
+        let page = from_attacker_address.get(&app, &path).await;
+        assert_eq!(page.status(), 200);
+        let page = page.text().await.unwrap();
+        assert!(page.contains("id=\"unlock-source\"") && page.contains(ATTACKER), "{page}");
+        assert_eq!(from_attacker_address.log_in(&app, "alice@example.org", PASSWORD).await.status(), 429, "opening the link lifts nothing");
+        let token = from_attacker_address.csrf(&app, &path).await;
+        let lifted = from_attacker_address.post(&app, &path, &[("csrf_token", &token)]).await;
+        assert_eq!(lifted.status(), 303);
+        assert_eq!(crate::helpers::location(&lifted), "/agent/login?notice=unlocked");
+        assert_eq!(from_attacker_address.get(&app, &path).await.status(), 404, "once");
+        let token = owner.csrf(&app, "/agent").await;
+        assert_eq!(owner.post(&app, &path, &[("csrf_token", &token)]).await.status(), 404);
+        assert_eq!(from_attacker_address.log_in(&app, "alice@example.org", PASSWORD).await.status(), 303, "the pause is lifted");
+        assert_eq!(app.app.store().outbox().list_mail(None, 50).await.unwrap().iter()
+            .filter(|mail| mail.subject == "Signing in from one address is paused").count(), 1);
+
         // More guessing, on other accounts: past six failures the address
         // is locked out of every account, and the admin is told it may
         // be a proxy.
@@ -93,6 +119,13 @@ on_both_backends! { spawn_behind_proxy;
         assert_eq!(admin.log_in(&app, "admin@example.org", PASSWORD).await.status(), 303);
         let alice = app.app.store().people().find_person_by_email("alice@example.org").await.unwrap().unwrap();
         let page = admin.get(&app, &format!("/admin/agents/{}", alice.id)).await.text().await.unwrap();
+        assert!(!page.contains("id=\"locked\""), "the pause she lifted is gone");
+        let second_attacker = browser_at("2001:db8:7:7::1");
+        for _ in 0..3 {
+            second_attacker.log_in(&app, "alice@example.org", "wrong-guess").await;
+        }
+        assert_eq!(browser_at("2001:db8:7:7:ffff::2").log_in(&app, "alice@example.org", PASSWORD).await.status(), 429, "the whole /64 is one source");
+        let page = admin.get(&app, &format!("/admin/agents/{}", alice.id)).await.text().await.unwrap();
         assert!(page.contains("id=\"locked\""), "{page}");
         let security = admin.get(&app, "/admin/security").await.text().await.unwrap();
         assert!(security.contains("id=\"proxy-warning\"") && security.contains(ATTACKER), "{security}");
@@ -106,6 +139,7 @@ on_both_backends! { spawn_behind_proxy;
         assert!(unlocked.status().is_redirection(), "{}", unlocked.status());
         let page = admin.get(&app, &format!("/admin/agents/{}", alice.id)).await.text().await.unwrap();
         assert!(!page.contains("id=\"locked\""));
+        assert_eq!(second_attacker.log_in(&app, "alice@example.org", "wrong-again").await.status(), 401, "refused for the password, not the lock");
     }
 }
 
