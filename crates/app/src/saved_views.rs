@@ -151,7 +151,7 @@ impl App {
     pub async fn create_view(&self, caller: &Caller<'_>, input: &ViewInput) -> AppResult<i64> {
         let context = self.agent_context(caller.actor).await?;
         let (title, columns, teams) = checked(input)?;
-        self.check_view_teams(&context, &input.team_ids).await?;
+        self.check_share_teams(&context, &input.team_ids).await?;
         let own = self
             .store()
             .ticket_views()
@@ -189,7 +189,7 @@ impl App {
         let current = self.editable_view(&context, id).await?;
         let (title, columns, teams) = checked(input)?;
         if current.team_ids != input.team_ids {
-            self.check_view_teams(&context, &input.team_ids).await?;
+            self.check_share_teams(&context, &input.team_ids).await?;
         }
         let write = TicketViewWrite {
             title: &title,
@@ -225,8 +225,13 @@ impl App {
         Ok(view)
     }
 
-    /// Sharing with teams takes the permission, and the teams must exist.
-    async fn check_view_teams(&self, context: &AgentContext, team_ids: &[i64]) -> AppResult<()> {
+    /// Sharing a view or a report with teams takes the permission, and
+    /// the teams must exist.
+    pub(crate) async fn check_share_teams(
+        &self,
+        context: &AgentContext,
+        team_ids: &[i64],
+    ) -> AppResult<()> {
         if team_ids.is_empty() {
             return Ok(());
         }

@@ -17,7 +17,7 @@ use ferrodesk_store::{
 use serde::{Deserialize, Serialize};
 
 use super::dashboard::{channel_words, elapsed};
-use super::figures::{duration_words, percentile};
+use super::figures::{duration_words, percentile, quoted};
 use super::period::{Bucket, Period, TimeUnit};
 use super::scope::ScopeChoices;
 use crate::{Actor, App, AppResult, FieldErrors};
@@ -341,11 +341,6 @@ fn group_words(
         _ if label.is_empty() => key.to_owned(),
         _ => label.to_owned(),
     }
-}
-
-/// A filter value for the search language, quoted.
-fn quoted(value: &str) -> String {
-    format!("\"{}\"", value.replace('"', ""))
 }
 
 /// The search words that pick a group's tickets, where the search

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use ferrodesk_core::{BusinessCalendar, Permission, Timestamp};
 use ferrodesk_store::{DashboardRows, DashboardWindow, ReportScope};
 
-use super::figures::{Change, Spread, change, duration_words};
+use super::figures::{Change, Spread, change, duration_words, quoted};
 use super::period::{Bucket, PERIODS};
 use super::scope::ScopeChoices;
 use crate::{Actor, App, AppResult};
@@ -110,11 +110,6 @@ pub struct Dashboard {
 
 /// Bars shown per "tickets by …" chart.
 const TOP_BARS: usize = 12;
-
-/// A filter value for the search language, quoted.
-fn quoted(value: &str) -> String {
-    format!("\"{}\"", value.replace('"', ""))
-}
 
 /// How long from `from` to `to`, in the calendar's working time or plain.
 pub(super) fn elapsed(calendar: Option<&BusinessCalendar>, from: i64, to: i64) -> i64 {

@@ -14,6 +14,11 @@ pub fn percentile(values: &[i64], percent: u32) -> Option<i64> {
     values.get(rank - 1).copied()
 }
 
+/// A filter value for the search language, quoted.
+pub(super) fn quoted(value: &str) -> String {
+    format!("\"{}\"", value.replace('"', ""))
+}
+
 /// The median and the 90th percentile of some durations.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Spread {

@@ -251,7 +251,7 @@ impl App {
         let name = checked_name(&input.name)?;
         // A definition that cannot be read is not saved.
         self.build_report(caller.actor, &input.definition).await?;
-        self.check_report_teams(&context, &input.team_ids).await?;
+        self.check_share_teams(&context, &input.team_ids).await?;
         if self
             .store()
             .saved_reports()
@@ -299,7 +299,7 @@ impl App {
         let name = checked_name(&input.name)?;
         self.build_report(caller.actor, &input.definition).await?;
         if current.team_ids != input.team_ids {
-            self.check_report_teams(&context, &input.team_ids).await?;
+            self.check_share_teams(&context, &input.team_ids).await?;
         }
         let definition = input.definition.query_string();
         let teams = ids_json(&input.team_ids)?;
@@ -427,22 +427,6 @@ impl App {
             return Err(AppError::Forbidden);
         }
         Ok(report)
-    }
-
-    /// Sharing with teams takes the permission, and the teams must exist.
-    async fn check_report_teams(&self, context: &AgentContext, team_ids: &[i64]) -> AppResult<()> {
-        if team_ids.is_empty() {
-            return Ok(());
-        }
-        context.require(Permission::SharedManage)?;
-        let teams = self.store().departments().list_teams().await?;
-        if team_ids
-            .iter()
-            .any(|id| !teams.iter().any(|team| team.id == *id))
-        {
-            return Err(AppError::invalid("teams", "That team does not exist."));
-        }
-        Ok(())
     }
 
     /// Queues the mail of every scheduled report that is due, each run

@@ -52,7 +52,7 @@ async fn spawn_without_mail(backend: ferrodesk_testkit::Backend) -> Option<Allow
 }
 
 /// A browser whose requests come from `ip` (through the trusted proxy).
-fn browser_at(ip: &str) -> Browser {
+pub(crate) fn browser_at(ip: &str) -> Browser {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-forwarded-for", ip.parse().unwrap());
     Browser {

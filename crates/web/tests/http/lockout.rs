@@ -10,6 +10,7 @@ use ferrodesk_app::{AccountKind, Audience, Caller, LoginLimits};
 use ferrodesk_testkit::on_both_backends;
 
 use crate::helpers::{Options, PASSWORD, TestApp, spawn_app_with};
+use crate::ip_allow_list::browser_at;
 use crate::security::{Browser, audit_actions};
 
 const ATTACKER: &str = "203.0.113.66";
@@ -24,20 +25,6 @@ async fn spawn_behind_proxy(backend: ferrodesk_testkit::Backend) -> Option<TestA
         },
     )
     .await
-}
-
-/// A browser whose requests come from `ip` (through the trusted proxy).
-fn browser_at(ip: &str) -> Browser {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("x-forwarded-for", ip.parse().unwrap());
-    Browser {
-        client: reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .default_headers(headers)
-            .build()
-            .unwrap(),
-    }
 }
 
 /// The `Retry-After` of a response, in seconds.

@@ -18,29 +18,11 @@ use crate::api::{call, key_for};
 use crate::helpers::{
     TestApp, location, reply_with, rules_settled, spawn_app, ticket_key, wait_until,
 };
+use crate::reports::{to, to_next_friday};
 use crate::tickets::{actor_of, desk, group, open_ticket, post_on, signed_in};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
-
-/// Moves the clock to the next Friday at `hour`:00 UTC, at least a day
-/// ahead; answers that instant.
-fn to_next_friday(app: &TestApp, hour: i64) -> i64 {
-    let now = app.app.now().millis();
-    let mut day = now.div_euclid(DAY) + 1;
-    // 1970-01-01 was a Thursday: (day + 4) % 7 is 5 on Fridays.
-    while (day + 4).rem_euclid(7) != 5 {
-        day += 1;
-    }
-    let friday = day * DAY + hour * HOUR;
-    to(app, friday);
-    friday
-}
-
-fn to(app: &TestApp, at: i64) {
-    let now = app.app.now().millis();
-    app.advance_clock(Duration::from_millis(u64::try_from(at - now).unwrap()));
-}
 
 /// The figure of the row headed `group` in a report's table.
 fn figure(page: &str, group: &str) -> String {

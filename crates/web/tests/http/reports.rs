@@ -18,7 +18,7 @@ const DAY: i64 = 24 * HOUR;
 
 /// Moves the clock to the next Friday at `hour`:00 UTC, at least a day
 /// ahead; answers that instant.
-fn to_next_friday(app: &TestApp, hour: i64) -> i64 {
+pub(crate) fn to_next_friday(app: &TestApp, hour: i64) -> i64 {
     let now = app.app.now().millis();
     let mut day = now.div_euclid(DAY) + 1;
     // 1970-01-01 was a Thursday: (day + 4) % 7 is 5 on Fridays.
@@ -30,7 +30,7 @@ fn to_next_friday(app: &TestApp, hour: i64) -> i64 {
     friday
 }
 
-fn to(app: &TestApp, at: i64) {
+pub(crate) fn to(app: &TestApp, at: i64) {
     let now = app.app.now().millis();
     app.advance_clock(Duration::from_millis(u64::try_from(at - now).unwrap()));
 }
