@@ -223,13 +223,14 @@ impl App {
         };
         let search = |extra: &str| search_on("created", extra);
         let resolved_search = search_on("resolved", "");
+        let reopened_search = search_on("reopened", "");
 
         let buckets = period.buckets()?;
         let tiles = self.dashboard_tiles(
             &rows,
             window,
             calendar.as_ref(),
-            (&search, &resolved_search),
+            (&search, &resolved_search, &reopened_search),
         );
         let current: Vec<&ferrodesk_store::OpenedTicket> = rows
             .opened
@@ -425,7 +426,7 @@ impl App {
         rows: &DashboardRows,
         window: DashboardWindow,
         calendar: Option<&BusinessCalendar>,
-        (search, resolved_search): (&dyn Fn(&str) -> String, &str),
+        (search, resolved_search, reopened_search): (&dyn Fn(&str) -> String, &str, &str),
     ) -> Vec<Tile> {
         let in_period = |at: i64| at >= window.from && at < window.until;
         let before = |at: i64| at >= window.previous_from && at < window.from;
@@ -510,7 +511,7 @@ impl App {
             "reopened",
             "Tickets reopened",
             count(reopened_now, reopened_before),
-            None,
+            Some(reopened_search.to_owned()),
         );
         let open = rows.open_now.to_string();
         push(

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use ferrodesk_core::{Email, Label, Labels, TicketRef, TicketStatus};
 use ferrodesk_store::{
-    SearchCondition, SearchConstraint, SearchFilter, SearchOrder, SearchPosition, TextQuery,
-    TextTerm, TicketFilter, TicketRecord, TicketSearch,
+    Comparison, SearchCondition, SearchConstraint, SearchFilter, SearchOrder, SearchPosition,
+    TextQuery, TextTerm, TicketFilter, TicketRecord, TicketSearch,
 };
 
 pub use query::{FilterKey, ParsedQuery, parse_query};
@@ -213,7 +213,7 @@ impl App {
         let dated = parsed.filters.iter().any(|raw| {
             matches!(
                 raw.key,
-                FilterKey::Created | FilterKey::Updated | FilterKey::Resolved
+                FilterKey::Created | FilterKey::Updated | FilterKey::Resolved | FilterKey::Reopened
             )
         });
         let zone = if dated {
@@ -296,6 +296,21 @@ impl App {
                         _ => notices.push("urgency: takes 1 to 10, as in urgency:>5.".to_owned()),
                     }
                 }
+                FilterKey::Reopened => match query::date_bounds(value, now, &zone) {
+                    Some(bounds) => {
+                        let (mut from, mut until) = (None, None);
+                        for (comparison, millis) in bounds {
+                            match comparison {
+                                Comparison::Below | Comparison::AtMost => until = Some(millis),
+                                _ => from = Some(millis),
+                            }
+                        }
+                        add(SearchCondition::Reopened { from, until });
+                    }
+                    None => notices.push(format!(
+                        "Dates are written 2026-01-31, >2026-01-31 or <7d, not \u{201c}{value}\u{201d}."
+                    )),
+                },
                 FilterKey::Created | FilterKey::Updated | FilterKey::Resolved => match query::date_bounds(value, now, &zone) {
                     Some(bounds) => {
                         for (comparison, millis) in bounds {
@@ -341,6 +356,7 @@ impl App {
                 },
             }
         }
+        let filters = merged_reopened(filters);
         Ok(Resolved {
             search: TicketSearch {
                 base: TicketFilter {
@@ -586,6 +602,37 @@ fn one_line(text: &str) -> String {
         }
     }
     line
+}
+
+/// `reopened:>=A reopened:<=B` asks for one reopening between the two:
+/// the bounds of every `reopened:` filter that is not negated are one
+/// condition, so two reopenings outside the range do not match together.
+fn merged_reopened(filters: Vec<SearchFilter>) -> Vec<SearchFilter> {
+    let (mut from, mut until, mut any) = (None::<i64>, None::<i64>, false);
+    let mut kept = Vec::with_capacity(filters.len());
+    for filter in filters {
+        match filter.condition {
+            SearchCondition::Reopened {
+                from: start,
+                until: end,
+            } if !filter.negated => {
+                any = true;
+                from = from.max(start);
+                until = match (until, end) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            _ => kept.push(filter),
+        }
+    }
+    if any {
+        kept.push(SearchFilter {
+            condition: SearchCondition::Reopened { from, until },
+            negated: false,
+        });
+    }
+    kept
 }
 
 #[cfg(test)]

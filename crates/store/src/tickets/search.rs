@@ -121,6 +121,13 @@ pub enum SearchCondition {
     /// The channel the ticket came through (`web`, `email`, `api`,
     /// `agent`, `chat`).
     Channel(String),
+    /// Reopened (a status change from resolved or archived to an open
+    /// status) within `[from, until)`, Unix milliseconds; one event
+    /// meets both bounds.
+    Reopened {
+        from: Option<i64>,
+        until: Option<i64>,
+    },
     /// A running SLA target is past its warning, not yet due (at this
     /// instant, Unix milliseconds).
     SlaWarning(i64),
@@ -469,6 +476,22 @@ fn push_filters<DB: sqlx::Database>(
                 builder.push("t.resolved_at");
                 builder.push(comparison.operator());
                 builder.push_bind(*millis);
+            }
+            SearchCondition::Reopened { from, until } => {
+                builder.push(
+                    "EXISTS (SELECT 1 FROM ticket_log rl WHERE rl.ticket_id = t.id AND rl.field = 'status' \
+                     AND rl.before_value IN ('resolved', 'archived') \
+                     AND rl.after_value IN ('awaiting_agent', 'awaiting_user', 'pending')",
+                );
+                if let Some(from) = from {
+                    builder.push(" AND rl.occurred_at >= ");
+                    builder.push_bind(*from);
+                }
+                if let Some(until) = until {
+                    builder.push(" AND rl.occurred_at < ");
+                    builder.push_bind(*until);
+                }
+                builder.push(")");
             }
             SearchCondition::HasAttachment => {
                 builder.push(

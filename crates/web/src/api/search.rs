@@ -19,7 +19,7 @@ pub(crate) struct SearchParams {
     /// The query. For tickets, the agents' search language: words,
     /// `"phrases"`, `-excluded`, and `status:`, `department:`, `agent:`
     /// (`me`, `none`, a name), `team:`, `label:`, `from:` (address or
-    /// domain), `org:`, `urgency:>5`, `created:`/`updated:`/`resolved:`
+    /// domain), `org:`, `urgency:>5`, `created:`/`updated:`/`resolved:`/`reopened:`
     /// (`>2026-01-01`, `<7d`), `channel:` (`web`, `email`, `api`, `agent`,
     /// `chat`), `has:attachment`, `is:note`.
     #[param(max_length = 1000)]

@@ -115,6 +115,16 @@ on_both_backends! { spawn_app;
         assert!(href.contains("resolved%3A%3E%3D"), "{href}");
         let found = reader.get(&app, &href).await.text().await.unwrap();
         assert!(found.contains(&first) && !found.contains(&second), "{found}");
+        // The reopened tile leads to the reopened ticket (`reopened:`).
+        let start = page.find("id=\"tile-reopened\"").unwrap();
+        let href = &page[start..];
+        let href = &href[href.find("href=\"").unwrap() + 6..];
+        let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+        assert!(href.contains("reopened%3A%3E%3D"), "{href}");
+        let found = reader.get(&app, &href).await.text().await.unwrap();
+        assert!(found.contains(&first) && !found.contains(&second) && !found.contains(&third), "{found}");
+        let none = reader.get(&app, "/agent/search?q=reopened%3A%3C2001-01-01").await.text().await.unwrap();
+        assert!(!none.contains(&first), "reopened before 2001: none");
         // The breakdowns: all three unassigned, through the agent interface.
         assert!(page.contains("id=\"report-by-agent\""), "{page}");
         assert!(page.contains("Agent interface"), "{page}");
