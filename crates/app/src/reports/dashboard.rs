@@ -108,6 +108,14 @@ pub struct Dashboard {
     pub sla: Option<Vec<SlaOutcome>>,
 }
 
+/// Where the tiles lead: the search for the period's openings (with
+/// more words), and those for its resolutions and reopenings.
+struct TileLinks<'a> {
+    opened: &'a dyn Fn(&str) -> String,
+    resolved: &'a str,
+    reopened: &'a str,
+}
+
 /// Bars shown per "tickets by …" chart.
 const TOP_BARS: usize = 12;
 
@@ -230,7 +238,11 @@ impl App {
             &rows,
             window,
             calendar.as_ref(),
-            (&search, &resolved_search, &reopened_search),
+            TileLinks {
+                opened: &search,
+                resolved: &resolved_search,
+                reopened: &reopened_search,
+            },
         );
         let current: Vec<&ferrodesk_store::OpenedTicket> = rows
             .opened
@@ -426,8 +438,13 @@ impl App {
         rows: &DashboardRows,
         window: DashboardWindow,
         calendar: Option<&BusinessCalendar>,
-        (search, resolved_search, reopened_search): (&dyn Fn(&str) -> String, &str, &str),
+        links: TileLinks<'_>,
     ) -> Vec<Tile> {
+        let TileLinks {
+            opened: search,
+            resolved: resolved_search,
+            reopened: reopened_search,
+        } = links;
         let in_period = |at: i64| at >= window.from && at < window.until;
         let before = |at: i64| at >= window.previous_from && at < window.from;
         let count = |now: usize, then: usize| {
