@@ -234,6 +234,13 @@ on_both_backends! { spawn_app;
             team_ids: Vec::new(),
         }).await.unwrap();
         let saved_report = format!("/agent/reports/{saved_report}");
+        // An unlock link: Carol's address paused after one failure.
+        app.app.set_login_limits(&ferrodesk_app::Caller::system(), ferrodesk_app::Audience::Agents, ferrodesk_app::LoginLimits { max_failures: 1, window_minutes: 15, lock_minutes: 15, per_ip_attempts: 100 }).await.unwrap();
+        crate::security::Browser::new().log_in(&app, "carol@example.org", "not her password").await;
+        let unlock = app.app.store().outbox().list_mail(None, 200).await.unwrap().into_iter()
+            .find_map(|mail| mail.text_body.split_whitespace().find(|word| word.contains("/agent/unlock/")).map(str::to_owned))
+            .expect("an unlock link");
+        let unlock = unlock[unlock.find("/agent/unlock/").unwrap()..].to_owned();
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -261,6 +268,7 @@ on_both_backends! { spawn_app;
             ("/agent/reports/hostnames?period=30d&networks=10.0.0.0%2F8&domains=corp.example.com", "agent-report-hostnames"),
             ("/agent/reports/builder?dataset=tickets&period=30d&group=department&chart=pie", "agent-report-builder"),
             (saved_report.as_str(), "agent-saved-report"),
+            (unlock.as_str(), "unlock-link"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;
