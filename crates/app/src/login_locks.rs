@@ -296,6 +296,16 @@ struct UnlockClaim {
     source: String,
 }
 
+impl UnlockClaim {
+    fn surface(&self) -> Surface {
+        if self.surface == Surface::Staff.as_str() {
+            Surface::Staff
+        } else {
+            Surface::Portal
+        }
+    }
+}
+
 /// An unlock link as its page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnlockLink {
@@ -389,9 +399,10 @@ impl App {
         Ok(claim)
     }
 
-    /// What an unlock link would lift, for its page; `NotFound` once it
-    /// has expired, was used, or the lock ended.
-    pub async fn unlock_link(&self, token: &str) -> AppResult<UnlockLink> {
+    /// The lock an unlock link names and its owner, while the link can
+    /// still lift it; `NotFound` once it has expired, was used, or the lock
+    /// ended.
+    async fn live_unlock_claim(&self, token: &str) -> AppResult<(UnlockClaim, PersonRecord)> {
         let claim = self.unlock_claim(token)?;
         if self
             .store()
@@ -408,27 +419,22 @@ impl App {
             .get_person(claim.person_id)
             .await?
             .ok_or(AppError::NotFound)?;
+        Ok((claim, person))
+    }
+
+    /// What an unlock link would lift, for its page.
+    pub async fn unlock_link(&self, token: &str) -> AppResult<UnlockLink> {
+        let (claim, person) = self.live_unlock_claim(token).await?;
         Ok(UnlockLink {
             name: person.name,
+            surface: claim.surface(),
             source: claim.source,
-            surface: if claim.surface == "staff" {
-                Surface::Staff
-            } else {
-                Surface::Portal
-            },
         })
     }
 
     /// Lifts the lock an unlock link names, once; `ip` opened the link.
     pub async fn unlock_by_link(&self, token: &str, ip: &str) -> AppResult<Surface> {
-        let link = self.unlock_link(token).await?;
-        let claim = self.unlock_claim(token)?;
-        let person = self
-            .store()
-            .people()
-            .get_person(claim.person_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let (claim, person) = self.live_unlock_claim(token).await?;
         let audit = crate::audit::Audit::by_person(
             Some(person.id),
             crate::sessions::person_label(&person),
@@ -445,6 +451,6 @@ impl App {
         {
             return Err(AppError::NotFound);
         }
-        Ok(link.surface)
+        Ok(claim.surface())
     }
 }

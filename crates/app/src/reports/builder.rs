@@ -465,7 +465,7 @@ impl App {
             millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "report read"
         );
-        let time_basis = if plan.value == Some(Measured::Duration) {
+        let time_basis = if plan.kind == ValueKind::Duration {
             scope.time_basis.clone()
         } else {
             String::new()
@@ -567,8 +567,8 @@ impl App {
             })
         };
         let mut placed: Vec<(usize, i64, Vec<i64>)> = Vec::new();
-        match (plan.value, plan.reading) {
-            (None, _) => {
+        match plan.reading {
+            None => {
                 let counts: Vec<ReportCount> = self.store().tickets().report_counts(query).await?;
                 if i64::try_from(counts.len()).unwrap_or(i64::MAX) >= ferrodesk_store::REPORT_GROUPS
                 {
@@ -587,7 +587,7 @@ impl App {
                     placed.push((place(first, second), row.count, Vec::new()));
                 }
             }
-            (Some(kind), Some(value)) => {
+            Some(value) => {
                 let measured: Vec<ReportMeasured> = self
                     .store()
                     .tickets()
@@ -599,12 +599,12 @@ impl App {
                     ));
                 }
                 for row in measured {
-                    let figure = match kind {
-                        Measured::Duration => match (row.start, row.end) {
+                    let figure = match plan.kind {
+                        ValueKind::Duration => match (row.start, row.end) {
                             (Some(start), Some(end)) => Some(elapsed(calendar, start, end)),
                             _ => None,
                         },
-                        Measured::Number => row.end.or_else(|| {
+                        ValueKind::Number | ValueKind::Count => row.end.or_else(|| {
                             row.text
                                 .as_deref()
                                 .and_then(|text| text.trim().parse::<f64>().ok())
@@ -622,7 +622,6 @@ impl App {
                     placed.push((place(first, second), 1, vec![figure]));
                 }
             }
-            (Some(_), None) => {}
         }
         for (index, count, values) in placed {
             if let Some(group) = groups.get_mut(index) {
@@ -657,13 +656,6 @@ fn query_shift(query: &ReportQuery, index: usize) -> i64 {
     }
 }
 
-/// What kind of value a measure reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Measured {
-    Duration,
-    Number,
-}
-
 /// A definition checked and understood.
 #[derive(Debug, Clone)]
 struct Plan {
@@ -671,8 +663,7 @@ struct Plan {
     dataset_key: &'static str,
     groupings: Vec<Grouping>,
     headings: Vec<String>,
-    /// `None` for a count.
-    value: Option<Measured>,
+    /// What each ticket is measured by; `None` for a count.
     reading: Option<ReportValue>,
     reduction: Option<Reduction>,
     kind: ValueKind,
@@ -748,27 +739,19 @@ fn plan(
         errors.add("measure", "Choose one of the measures.");
     }
     let reduction = Reduction::of(measure_key);
-    let (value, reading, measure_words, kind) = match reduction {
-        None => (
-            None,
-            None,
-            format!("Number of {dataset_words}"),
-            ValueKind::Count,
-        ),
+    let (reading, measure_words, kind) = match reduction {
+        None => (None, format!("Number of {dataset_words}"), ValueKind::Count),
         Some(_) => {
             let of = input.of.trim();
-            let (measured, reading) = match of {
-                "first_response" => (Some(Measured::Duration), Some(ReportValue::FirstResponse)),
-                "resolution" => (Some(Measured::Duration), Some(ReportValue::Resolution)),
-                "urgency" => (Some(Measured::Number), Some(ReportValue::Urgency)),
-                other => match field_id(other)
+            let reading = match of {
+                "first_response" => Some(ReportValue::FirstResponse),
+                "resolution" => Some(ReportValue::Resolution),
+                "urgency" => Some(ReportValue::Urgency),
+                other => field_id(other)
                     .filter(|_| choices.measured.iter().any(|(known, _)| known == other))
-                {
-                    Some(id) => (Some(Measured::Number), Some(ReportValue::Field(id))),
-                    None => (None, None),
-                },
+                    .map(ReportValue::Field),
             };
-            if measured.is_none() {
+            if reading.is_none() {
                 errors.add("of", "Choose what to measure.");
             } else if dataset != ReportDataset::Tickets {
                 errors.add(
@@ -781,15 +764,14 @@ fn plan(
                 .iter()
                 .find(|(known, _)| known == of)
                 .map_or(String::new(), |(_, words)| words.clone());
+            let kind = match reading {
+                Some(ReportValue::FirstResponse | ReportValue::Resolution) => ValueKind::Duration,
+                _ => ValueKind::Number,
+            };
             (
-                measured,
                 reading,
                 format!("{} {of_words}", words_of(&MEASURES, measure_key)),
-                if measured == Some(Measured::Duration) {
-                    ValueKind::Duration
-                } else {
-                    ValueKind::Number
-                },
+                kind,
             )
         }
     };
@@ -806,7 +788,6 @@ fn plan(
         dataset_key,
         groupings,
         headings,
-        value,
         reading,
         reduction,
         kind,

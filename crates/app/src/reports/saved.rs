@@ -336,10 +336,12 @@ impl App {
     /// Marks a report the agent may open as a favourite, or not.
     pub async fn favourite_report(&self, actor: &Actor, id: i64, favourite: bool) -> AppResult<()> {
         let saved = self.saved_report(actor, id).await?;
-        let context = self.agent_context(actor).await?;
+        let Actor::Agent(agent) = actor else {
+            return Err(AppError::Forbidden);
+        };
         self.store()
             .saved_reports()
-            .set_favourite(context.agent_id, saved.id, favourite)
+            .set_favourite(agent.person_id, saved.id, favourite)
             .await?;
         Ok(())
     }

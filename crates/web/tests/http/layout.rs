@@ -234,6 +234,8 @@ on_both_backends! { spawn_app;
             team_ids: Vec::new(),
         }).await.unwrap();
         let saved_report = format!("/agent/reports/{saved_report}");
+        // The security page's warning about a proxy nobody trusted.
+        app.app.note_ignored_forwarding("203.0.113.9").await.unwrap();
         // An unlock link: Carol's address paused after one failure.
         app.app.set_login_limits(&ferrodesk_app::Caller::system(), ferrodesk_app::Audience::Agents, ferrodesk_app::LoginLimits { max_failures: 1, window_minutes: 15, lock_minutes: 15, per_ip_attempts: 100 }).await.unwrap();
         crate::security::Browser::new().log_in(&app, "carol@example.org", "not her password").await;
@@ -282,13 +284,13 @@ on_both_backends! { spawn_app;
                 browser.goto(&app.url(path)).await;
                 shoot(&browser, &backend, &format!("{name}-{size}")).await;
                 // A long form is looked at further down too.
-                for part in ["actions", "trigger-test", "sla-test", "report-volume", "report-by-channel", "report-heat", "survey", "sla", "save-report", "schedule"] {
+                for part in ["actions", "trigger-test", "sla-test", "report-volume", "report-by-channel", "report-heat", "survey", "sla", "save-report", "schedule", "saved-reports"] {
                     let shown = match name {
                         "admin-tickets" => part == "survey",
                         "agent-ticket" => part == "sla",
                         "admin-trigger" => part == "actions" || part == "trigger-test",
                         "admin-sla" => part == "sla-test",
-                        "agent-reports" => part.starts_with("report-"),
+                        "agent-reports" => part.starts_with("report-") || part == "saved-reports",
                         "agent-report-builder" => part == "save-report",
                         "agent-saved-report" => part == "schedule",
                         _ => false,
