@@ -245,7 +245,10 @@ def run_backend(backend, mails, postgres_admin):
         log.close()
         dovecot.stop()
         smtp.terminate()
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if os.environ.get("BENCH_KEEP"):
+        print("kept", data_dir)
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
     if database:
         subprocess.run(["psql", postgres_admin, "-qc", f"DROP DATABASE {database}"], check=False)
     return {

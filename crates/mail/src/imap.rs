@@ -6,19 +6,12 @@
 //! happens to a message afterwards (marked seen, moved, deleted) is a
 //! separate step, taken only once it is stored.
 
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_imap::{Client, Session};
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+
+use crate::net::{Transport, connect, tls_over};
 
 /// How an IMAP connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,72 +100,6 @@ async fn within<T>(
         })
 }
 
-/// The connection under the IMAP client: plain TCP or TLS.
-#[derive(Debug)]
-pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buffer: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(stream) => Pin::new(stream).poll_read(context, buffer),
-            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_read(context, buffer),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(stream) => Pin::new(stream).poll_write(context, bytes),
-            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_write(context, bytes),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(stream) => Pin::new(stream).poll_flush(context),
-            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(context),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(stream) => Pin::new(stream).poll_shutdown(context),
-            Transport::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(context),
-        }
-    }
-}
-
-async fn tls_over(stream: TcpStream, host: &str) -> Result<Transport, ImapError> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = ClientConfig::builder_with_provider(Arc::new(
-        tokio_rustls::rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|error| ImapError(format!("TLS: {error}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = ServerName::try_from(host.to_owned())
-        .map_err(|_| ImapError(format!("{host} is not a host name for TLS")))?;
-    let stream = TlsConnector::from(Arc::new(config))
-        .connect(name, stream)
-        .await
-        .map_err(|error| ImapError(format!("TLS with {host}: {error}")))?;
-    Ok(Transport::Tls(Box::new(stream)))
-}
-
 /// A logged-in session with the folder selected.
 pub struct ImapSession {
     session: Session<Transport>,
@@ -194,15 +121,11 @@ impl ImapSession {
     /// Connects, logs in and selects the folder.
     pub async fn open(config: &ImapConfig) -> Result<ImapSession, ImapError> {
         within("connecting", async {
-            let address = (config.host.as_str(), config.port);
-            let tcp = TcpStream::connect(address).await.map_err(|error| {
-                ImapError(format!(
-                    "cannot reach {}:{}: {error}",
-                    config.host, config.port
-                ))
-            })?;
+            let tcp = connect(&config.host, config.port)
+                .await
+                .map_err(ImapError)?;
             let transport = match config.security {
-                ImapSecurity::Tls => tls_over(tcp, &config.host).await?,
+                ImapSecurity::Tls => tls_over(tcp, &config.host).await.map_err(ImapError)?,
                 ImapSecurity::None | ImapSecurity::StartTls => Transport::Plain(tcp),
             };
             let mut client = Client::new(transport);
@@ -222,7 +145,7 @@ impl ImapSession {
                 let Transport::Plain(tcp) = client.into_inner() else {
                     return Err(ImapError("STARTTLS on a TLS connection".to_owned()));
                 };
-                client = Client::new(tls_over(tcp, &config.host).await?);
+                client = Client::new(tls_over(tcp, &config.host).await.map_err(ImapError)?);
             }
             let mut session = client
                 .login(&config.user, &config.password)

@@ -6,6 +6,7 @@ pub mod address;
 pub mod compose;
 pub mod imap;
 pub mod inbound;
+mod net;
 pub mod smtp;
 pub mod templates;
 

@@ -1,15 +1,19 @@
-//! Sending through an SMTP server with lettre.
+//! Sending through an SMTP server with lettre's SMTP client, over
+//! connections made and kept here.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use ferrodesk_core::Secret;
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use serde::{Deserialize, Serialize};
 
 use crate::address::mailbox;
 use crate::compose::OutgoingMail;
+use crate::net;
 
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -142,10 +146,30 @@ impl SmtpConfig {
     }
 }
 
-/// A connection pool to one SMTP server.
+/// Connections kept open between mails, at most.
+const IDLE_CONNECTIONS: usize = 4;
+/// How long an unused connection is kept; servers close idle ones after
+/// a few minutes (Postfix: 300 s), and a kept one is checked with NOOP
+/// before it carries a mail.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
+/// Mechanisms tried, in order, when the server asks for credentials.
+const AUTH_MECHANISMS: [Mechanism; 2] = [Mechanism::Plain, Mechanism::Login];
+
+/// Sends mail through one SMTP server, keeping a few connections open
+/// between mails. The connections are made here (not by lettre's
+/// transport) so that Nagle's algorithm is off: see `net`.
 #[derive(Clone)]
 pub struct SmtpSender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    server: Arc<SmtpServer>,
+}
+
+struct SmtpServer {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
 impl std::fmt::Debug for SmtpSender {
@@ -156,28 +180,23 @@ impl std::fmt::Debug for SmtpSender {
 
 impl SmtpSender {
     pub fn new(config: &SmtpConfig) -> Result<SmtpSender, String> {
-        let builder = match config.security {
-            Security::None => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-            }
-            Security::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
-                    .map_err(|error| error.to_string())?
-            }
-            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)
-                .map_err(|error| error.to_string())?,
-        };
-        let mut builder = builder.port(config.port).timeout(Some(SMTP_TIMEOUT));
-        if let Some(username) = &config.username {
+        let credentials = config.username.as_ref().map(|username| {
             let password = config
                 .password
                 .as_ref()
                 .map(|password| password.expose().to_owned())
                 .unwrap_or_default();
-            builder = builder.credentials(Credentials::new(username.clone(), password));
-        }
+            Credentials::new(username.clone(), password)
+        });
         Ok(SmtpSender {
-            transport: builder.build(),
+            server: Arc::new(SmtpServer {
+                host: config.host.clone(),
+                port: config.port,
+                security: config.security,
+                credentials,
+                hello: ClientId::default(),
+                idle: Mutex::new(Vec::new()),
+            }),
         })
     }
 
@@ -186,11 +205,88 @@ impl SmtpSender {
         let message = mail
             .to_message()
             .map_err(|error| format!("cannot build the message: {error}"))?;
-        self.transport
-            .send(message)
+        let envelope = message.envelope().clone();
+        let source = message.formatted();
+        let within =
+            |what: &'static str| move |_| format!("{what}: the SMTP server did not answer in time");
+        let mut connection = tokio::time::timeout(SMTP_TIMEOUT, self.connection())
             .await
-            .map(|_| ())
-            .map_err(|error| error.to_string())
+            .map_err(within("connecting"))??;
+        let sent = tokio::time::timeout(SMTP_TIMEOUT, connection.send(&envelope, &source))
+            .await
+            .map_err(within("sending"))?;
+        match sent {
+            Ok(_) => {
+                self.keep(connection);
+                Ok(())
+            }
+            Err(error) => {
+                // A refused mail leaves the connection usable, but after an
+                // error nothing says in which state: start afresh.
+                connection.abort().await;
+                Err(error.to_string())
+            }
+        }
+    }
+
+    /// A kept connection that still answers, or a new one.
+    async fn connection(&self) -> Result<AsyncSmtpConnection, String> {
+        while let Some(mut kept) = self.take_idle() {
+            if kept.test_connected().await {
+                return Ok(kept);
+            }
+            kept.abort().await;
+        }
+        self.open().await
+    }
+
+    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self
+            .server
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        idle.retain(|(_, since)| since.elapsed() < IDLE_LIMIT);
+        idle.pop().map(|(connection, _)| connection)
+    }
+
+    fn keep(&self, connection: AsyncSmtpConnection) {
+        let mut idle = self
+            .server
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_CONNECTIONS {
+            idle.push((connection, Instant::now()));
+        }
+    }
+
+    /// Connects, greets, protects the connection as configured and logs in.
+    async fn open(&self) -> Result<AsyncSmtpConnection, String> {
+        let server = &self.server;
+        let tcp = net::connect(&server.host, server.port).await?;
+        let transport = match server.security {
+            Security::Tls => net::tls_over(tcp, &server.host).await?,
+            Security::None | Security::Starttls => net::Transport::Plain(tcp),
+        };
+        let mut connection =
+            AsyncSmtpConnection::connect_with_transport(Box::new(transport), &server.hello)
+                .await
+                .map_err(|error| error.to_string())?;
+        if server.security == Security::Starttls {
+            let tls = TlsParameters::new(server.host.clone()).map_err(|error| error.to_string())?;
+            connection
+                .starttls(tls, &server.hello)
+                .await
+                .map_err(|error| format!("STARTTLS: {error}"))?;
+        }
+        if let Some(credentials) = &server.credentials {
+            connection
+                .auth(&AUTH_MECHANISMS, credentials)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        Ok(connection)
     }
 }
 
@@ -229,5 +325,68 @@ mod tests {
             let error = SmtpConfig::from_url(url).unwrap_err().to_string();
             assert!(error.contains(words), "{url}: {error}");
         }
+    }
+
+    fn mail_to(address: &str, subject: &str) -> OutgoingMail {
+        OutgoingMail {
+            from: mailbox(Some("Help"), "help@example.org").unwrap(),
+            to: vec![mailbox(None, address).unwrap()],
+            subject: crate::HeaderText::parse(subject).unwrap(),
+            text_body: "Words enough for a body that is more than one line.\n".repeat(40),
+            html_body: None,
+            message_id: crate::new_message_id("example.org"),
+            threading: crate::Threading::default(),
+            reply_to: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn mails_in_a_row_share_a_connection_and_do_not_wait_on_acknowledgements() {
+        let Some(server) = ferrodesk_testkit::smtp::SmtpServer::start().await else {
+            return;
+        };
+        let sender = SmtpSender::new(&SmtpConfig::from_url(&server.url()).unwrap()).unwrap();
+        sender
+            .send(&mail_to("first@example.net", "First"))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for number in 0..20 {
+            sender
+                .send(&mail_to("ada@example.net", &format!("Mail {number}")))
+                .await
+                .unwrap();
+        }
+        // With Nagle's algorithm on, each mail's final line waited about
+        // 40 ms for the server's delayed acknowledgement.
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < Duration::from_millis(20 * 30),
+            "20 mails took {elapsed:?}"
+        );
+        assert_eq!(server.wait_for(21, Duration::from_secs(10)).await.len(), 21);
+        assert_eq!(
+            sender.server.idle.lock().unwrap().len(),
+            1,
+            "one connection carried them all"
+        );
+    }
+
+    #[tokio::test]
+    async fn starttls_is_required_when_configured() {
+        let Some(server) = ferrodesk_testkit::smtp::SmtpServer::start().await else {
+            return;
+        };
+        let url = server.url().replace("security=none", "security=starttls");
+        let sender = SmtpSender::new(&SmtpConfig::from_url(&url).unwrap()).unwrap();
+        let refused = sender
+            .send(&mail_to("ada@example.net", "Secret"))
+            .await
+            .unwrap_err();
+        assert!(refused.contains("STARTTLS"), "{refused}");
+        assert!(
+            server.received().is_empty(),
+            "nothing went out in the clear"
+        );
     }
 }
