@@ -158,7 +158,8 @@ impl App {
         }
     }
 
-    /// Visits the IMAP accounts that are due, every `tick`, until stopped.
+    /// Visits the IMAP accounts that are due, every `tick` and whenever an
+    /// account is saved, until stopped.
     async fn run_mail_fetching(&self, tick: Duration, mut stopped: watch::Receiver<bool>) {
         let owner = lease_owner();
         loop {
@@ -170,6 +171,7 @@ impl App {
             }
             tokio::select! {
                 () = tokio::time::sleep(tick) => {}
+                () = self.inner.mail_account_saved.notified() => {}
                 _ = stopped.changed() => {}
             }
         }

@@ -178,6 +178,8 @@ struct Inner {
     mailer: mail::MailerCache,
     /// Wakes this node's idle workers when a job is queued here.
     job_queued: tokio::sync::Notify,
+    /// Wakes this node's mail fetching when an admin saves an account.
+    mail_account_saved: tokio::sync::Notify,
     /// Where attachments are kept; without it nothing can be attached.
     blobs: Option<attachments::BlobStore>,
     /// Article views counted since the last flush, by article id: reading
@@ -267,6 +269,7 @@ impl App {
                 smtp_override: options.smtp_override,
                 mailer: mail::MailerCache::default(),
                 job_queued: tokio::sync::Notify::new(),
+                mail_account_saved: tokio::sync::Notify::new(),
                 blobs: options.blob_dir.map(attachments::BlobStore::new),
                 article_views: knowledge_base::ViewCounter::default(),
                 article_cache: knowledge_base::ArticleCache::default(),

@@ -5,7 +5,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::audit::{NewAuditEntry, audited_statement};
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// A key as the admin list and the request check see it; never the secret.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -126,7 +126,7 @@ impl ApiKeys<'_> {
 
     /// Records that a key was used.
     pub async fn touch_api_key(&self, id: &str, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
                 .bind(now.millis())
                 .bind(id)

@@ -299,13 +299,21 @@ fn sqlite_write_turns(pool: &SqlitePool) -> Option<Arc<tokio::sync::Mutex<()>>> 
     Some(Arc::clone(turns.entry(file).or_default()))
 }
 
+/// Waits for this process's turn to write to the SQLite database behind
+/// `pool` (none for an in-memory one); the turn lasts while it is held.
+pub(crate) async fn sqlite_write_turn(
+    pool: &SqlitePool,
+) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    match sqlite_write_turns(pool) {
+        Some(turns) => Some(turns.lock_owned().await),
+        None => None,
+    }
+}
+
 impl BeginWrite for SqlitePool {
     type Database = sqlx::Sqlite;
     async fn begin_write(&self) -> Result<WriteTransaction<sqlx::Sqlite>, sqlx::Error> {
-        let turn = match sqlite_write_turns(self) {
-            Some(turns) => Some(turns.lock_owned().await),
-            None => None,
-        };
+        let turn = sqlite_write_turn(self).await;
         Ok(WriteTransaction {
             transaction: self.begin_with("BEGIN IMMEDIATE").await?,
             _turn: turn,

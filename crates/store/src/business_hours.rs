@@ -3,7 +3,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 const COLUMNS: &str = "id, name, time_zone, weekly_hours, holidays, created_at, updated_at";
 
@@ -77,7 +77,7 @@ impl BusinessCalendars<'_> {
         calendar: &CalendarWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO business_calendars \
                  (name, name_normalized, time_zone, weekly_hours, holidays, created_at, updated_at) \
@@ -100,7 +100,7 @@ impl BusinessCalendars<'_> {
         calendar: &CalendarWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE business_calendars SET name = $1, name_normalized = $2, time_zone = $3, \
                  weekly_hours = $4, holidays = $5, updated_at = $6 WHERE id = $7",
@@ -120,7 +120,7 @@ impl BusinessCalendars<'_> {
     }
 
     pub async fn delete_calendar(&self, id: i64) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM business_calendars WHERE id = $1")
                 .bind(id)
                 .execute(pool)

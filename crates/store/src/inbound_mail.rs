@@ -8,7 +8,7 @@
 use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// The kind of job that processes one received message.
 pub const INBOUND_MAIL_JOB_KIND: &str = "inbound_mail";
@@ -31,10 +31,19 @@ pub struct NewInboundMail<'a> {
     pub message_id: &'a str,
     pub sender: &'a str,
     pub subject: &'a str,
-    /// Queue the job that turns it into a ticket; false for a message that
-    /// is refused as it is stored (too large), which no worker may take
-    /// meanwhile.
-    pub to_process: bool,
+    /// Refused as it is stored (too large to take): kept for the
+    /// rejection log with why, and the notice to its sender queued in the
+    /// same transaction; no job processes it. `None`: stored pending with
+    /// the job that turns it into a ticket.
+    pub refused: Option<Refusal<'a>>,
+}
+
+/// Why a message is refused as it is stored, and the mail telling its
+/// sender, when one may go.
+#[derive(Debug, Clone)]
+pub struct Refusal<'a> {
+    pub reason: &'a str,
+    pub notice: Option<crate::NewMail<'a>>,
 }
 
 /// A stored message, without its source.
@@ -66,18 +75,23 @@ macro_rules! record_query {
     };
 }
 
-/// Writes a received message and the job that processes it, in the
-/// transaction the caller holds; answers its id.
+/// Writes a received message and the job that processes it (or, for one
+/// refused as it is stored, its refusal and the notice to its sender), in
+/// the transaction the caller holds; answers its id.
 async fn insert_inbound(
     connected: &mut impl crate::backend::Connected,
     mail: &NewInboundMail<'_>,
     now: Timestamp,
 ) -> Result<i64, sqlx::Error> {
+    let (state, reason, processed_at) = match &mail.refused {
+        Some(refusal) => ("rejected", refusal.reason, Some(now.millis())),
+        None => ("pending", "", None),
+    };
     let id = crate::backend::on_connection!(connected, connection => {
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, size, message_id, \
-                 sender, subject, state, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
+                 sender, subject, state, reason, processed_at, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(mail.account_id)
         .bind(mail.imap.map(|(validity, _)| validity))
@@ -87,12 +101,22 @@ async fn insert_inbound(
         .bind(mail.message_id)
         .bind(mail.sender)
         .bind(mail.subject)
+        .bind(state)
+        .bind(reason)
+        .bind(processed_at)
         .bind(now.millis())
         .fetch_one(&mut *connection)
         .await?
     });
-    if mail.to_process {
-        insert_processing_job(connected, id, now).await?;
+    match &mail.refused {
+        None => insert_processing_job(connected, id, now).await?,
+        Some(Refusal {
+            notice: Some(notice),
+            ..
+        }) => {
+            crate::outbox::insert_mail(connected, notice, now).await?;
+        }
+        Some(_) => {}
     }
     Ok(id)
 }
@@ -172,7 +196,7 @@ impl InboundMail<'_> {
         until: Timestamp,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let taken = on_backend!(self, pool => {
+        let taken = on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE inbound_mails SET attempts = attempts + 1, processing_until = $2 \
                  WHERE id = $1 AND state = 'pending' AND (processing_until IS NULL OR processing_until < $3)",
@@ -189,7 +213,7 @@ impl InboundMail<'_> {
 
     /// Lets go of a message whose processing failed, for the next try.
     pub async fn release_inbound_mail(&self, id: i64) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE inbound_mails SET processing_until = NULL WHERE id = $1")
                 .bind(id)
                 .execute(pool)
@@ -207,7 +231,7 @@ impl InboundMail<'_> {
         ticket_id: Option<i64>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let changed = on_backend!(self, pool => {
+        let changed = on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE inbound_mails SET state = 'rejected', reason = $2, ticket_id = $3, processed_at = $4 \
                  WHERE id = $1 AND state = 'pending'",
@@ -223,35 +247,6 @@ impl InboundMail<'_> {
         Ok(changed == 1)
     }
 
-    /// Refuses a pending message and, in the same transaction, queues the
-    /// notice that tells its sender (a message too large to take).
-    pub async fn reject_inbound_mail_with_notice(
-        &self,
-        id: i64,
-        reason: &str,
-        notice: &crate::NewMail<'_>,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
-        on_backend!(self, pool => {
-            let mut transaction = pool.begin_write().await?;
-            let changed = sqlx::query(
-                "UPDATE inbound_mails SET state = 'rejected', reason = $2, processed_at = $3 \
-                 WHERE id = $1 AND state = 'pending'",
-            )
-            .bind(id)
-            .bind(reason)
-            .bind(now.millis())
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-            if changed == 1 {
-                crate::outbox::insert_mail(&mut transaction, notice, now).await?;
-            }
-            transaction.commit().await?;
-            Ok(changed == 1)
-        })
-    }
-
     /// Marks a pending message done without a message of its own (a copy
     /// of one already on `ticket_id`).
     pub async fn mark_inbound_done(
@@ -261,7 +256,7 @@ impl InboundMail<'_> {
         reason: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE inbound_mails SET state = 'done', reason = $2, ticket_id = $3, processed_at = $4 \
                  WHERE id = $1 AND state = 'pending'",
@@ -278,7 +273,7 @@ impl InboundMail<'_> {
 
     /// Notes what a processed message became (its row is done already).
     pub async fn note_inbound_outcome(&self, id: i64, outcome: &str) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE inbound_mails SET reason = $2, processing_until = NULL WHERE id = $1 AND state = 'done'")
                 .bind(id)
                 .bind(outcome)
@@ -516,7 +511,7 @@ impl InboundMail<'_> {
         owner: &str,
         uid_validity: i64,
     ) -> StoreResult<bool> {
-        let changed = on_backend!(self, pool => {
+        let changed = on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE imap_fetch_state SET uid_validity = $3, last_uid = 0, acted_uid = 0 \
                  WHERE account_id = $1 AND lease_owner = $2",
@@ -567,7 +562,7 @@ impl InboundMail<'_> {
 
     /// Notes that the messages up to `uid` were marked, moved or deleted.
     pub async fn mark_imap_acted(&self, account_id: i64, owner: &str, uid: i64) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE imap_fetch_state SET acted_uid = $3 WHERE account_id = $1 AND lease_owner = $2 AND acted_uid < $3",
             )
@@ -588,7 +583,7 @@ impl InboundMail<'_> {
         error: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE imap_fetch_state SET lease_owner = NULL, lease_until = NULL, last_error = $3, last_fetch_at = $4 \
                  WHERE account_id = $1 AND lease_owner = $2",

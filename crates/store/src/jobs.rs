@@ -6,7 +6,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// A job to add to the queue.
 #[derive(Debug, Clone)]
@@ -57,7 +57,7 @@ pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, run_at, ma
 
 impl Jobs<'_> {
     pub async fn enqueue_job(&self, job: &NewJob<'_>, now: Timestamp) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(INSERT_JOB)
                 .bind(job.kind)
                 .bind(job.payload)
@@ -79,7 +79,7 @@ impl Jobs<'_> {
         limit: i64,
     ) -> StoreResult<Vec<ClaimedJob>> {
         let claim = crate::dialect::claim_jobs(&self.backend);
-        let mut jobs = on_backend!(self, pool => {
+        let mut jobs = on_backend_write!(self, pool => {
             sqlx::query_as::<_, ClaimedJob>(claim)
                 .bind(owner)
                 .bind(lease_until.millis())
@@ -94,7 +94,7 @@ impl Jobs<'_> {
 
     /// Removes a finished job; `false` when the lease was lost meanwhile.
     pub async fn complete_job(&self, id: i64, owner: &str) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM jobs WHERE id = $1 AND lease_owner = $2")
                 .bind(id)
                 .bind(owner)
@@ -117,7 +117,7 @@ impl Jobs<'_> {
         give_up: bool,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE jobs SET status = CASE WHEN $6 OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                      run_at = $3, last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = $5 \
@@ -137,7 +137,7 @@ impl Jobs<'_> {
 
     /// Gives a job back without counting the attempt (on shutdown).
     pub async fn release_job(&self, id: i64, owner: &str, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, \
                      lease_expires_at = NULL, updated_at = $3 \

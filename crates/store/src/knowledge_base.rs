@@ -6,7 +6,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
-use crate::{DeleteOutcome, Store, StoreError, StoreResult, on_backend};
+use crate::{DeleteOutcome, Store, StoreError, StoreResult, on_backend, on_backend_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ArticleCategoryRecord {
@@ -440,7 +440,7 @@ impl KnowledgeBase<'_> {
 
     /// Adds views counted elsewhere to an article's total.
     pub async fn add_article_views(&self, article_id: i64, views: i64) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE articles SET view_count = view_count + $2 WHERE id = $1")
                 .bind(article_id)
                 .bind(views)
@@ -504,7 +504,7 @@ impl KnowledgeBase<'_> {
         body: &str,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO article_comments (article_id, person_id, body, status, created_at) \
                  VALUES ($1, $2, $3, 'pending', $4) RETURNING id",

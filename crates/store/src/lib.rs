@@ -62,7 +62,7 @@ pub use escalations::{
 };
 pub use inbound_mail::{
     INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, ImapFetchState, InboundMailRecord,
-    NewInboundMail, inbound_job_payload,
+    NewInboundMail, Refusal, inbound_job_payload,
 };
 pub use jobs::{ClaimedJob, JobRecord, NewJob};
 pub use knowledge_base::{
@@ -218,6 +218,23 @@ macro_rules! on_backend {
     };
 }
 pub(crate) use on_backend;
+
+/// As `on_backend!`, for a statement that writes outside a transaction:
+/// on SQLite it waits for this process's write turn first (see
+/// `backend::sqlite_write_turn`), so it queues behind other writers
+/// instead of polling SQLite's lock and sleeping.
+macro_rules! on_backend_write {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => {
+                let _turn = $crate::backend::sqlite_write_turn($pool).await;
+                $body
+            }
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_backend_write;
 
 impl Store {
     /// Opens the database named by `url` (`sqlite:…` or `postgres://…`),

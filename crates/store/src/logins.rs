@@ -10,7 +10,7 @@ use crate::audit::{NewAuditEntry, like_pattern};
 use crate::backend::BeginWrite;
 use crate::outbox::NewMail;
 use crate::sessions::NewSession;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// One login attempt for the log.
 #[derive(Debug, Clone)]
@@ -565,7 +565,7 @@ impl Logins<'_> {
         hostname: Option<&str>,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO ip_hostnames (ip, hostname, resolved_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (ip) DO UPDATE SET hostname = $2, resolved_at = $3",

@@ -6,7 +6,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::audit::{NewAuditEntry, insert_audit};
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MacroRecord {
@@ -138,7 +138,7 @@ impl Macros<'_> {
 
     /// Counts one application of macro `id`.
     pub async fn count_macro_use(&self, id: i64) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE macros SET usage_count = usage_count + 1 WHERE id = $1")
                 .bind(id)
                 .execute(pool)

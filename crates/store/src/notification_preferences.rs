@@ -2,7 +2,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// An agent's choices; every kind is on until they say otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
@@ -47,7 +47,7 @@ impl NotificationPrefs<'_> {
         preferences: NotificationPreferences,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO agent_notification_preferences (person_id, new_ticket, assigned, user_reply, mention, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) \

@@ -6,7 +6,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::backend::{BeginWrite, Connected, on_connection};
 use crate::jobs::INSERT_JOB;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// The job kind that sends one outbox row; its payload is `{"outbox_id": N}`.
 pub const MAIL_JOB_KIND: &str = "mail.send";
@@ -166,7 +166,7 @@ impl Outbox<'_> {
     }
 
     pub async fn mark_mail_sent(&self, id: i64, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(now.millis())
@@ -183,7 +183,7 @@ impl Outbox<'_> {
         error: &str,
         gave_up: bool,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
                      status = CASE WHEN $3 THEN 'failed' ELSE status END WHERE id = $1",

@@ -2,7 +2,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
-use crate::{Store, StoreError, StoreResult, on_backend};
+use crate::{Store, StoreError, StoreResult, on_backend, on_backend_write};
 
 /// A person as stored: an agent (possibly an admin) or a help-center user.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -176,7 +176,7 @@ impl People<'_> {
         person: &NewPerson<'_>,
         now: Timestamp,
     ) -> StoreResult<PersonRecord> {
-        let created = on_backend!(self, pool => {
+        let created = on_backend_write!(self, pool => {
             sqlx::query_as::<_, PersonRecord>(INSERT_PERSON)
             .bind(person.email)
             .bind(person.email_normalized)
@@ -303,7 +303,7 @@ impl People<'_> {
         signature: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE people SET signature_markdown = $1, updated_at = $2 WHERE id = $3 AND is_agent")
                 .bind(signature)
                 .bind(now.millis())
@@ -332,7 +332,7 @@ impl People<'_> {
         zone: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE people SET time_zone = $1, updated_at = $2 WHERE id = $3")
                 .bind(zone)
                 .bind(now.millis())
@@ -589,7 +589,7 @@ impl People<'_> {
         name: &str,
         now: Timestamp,
     ) -> StoreResult<Organization> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query_as::<_, Organization>(
                 "INSERT INTO organizations (name, name_normalized, created_at) VALUES ($1, $2, $3) \
                  RETURNING id, name, created_at",

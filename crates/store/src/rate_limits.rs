@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend_write};
 
 impl RateLimits<'_> {
     /// Counts one hit against `key` in a fixed window and answers whether it
@@ -16,7 +16,7 @@ impl RateLimits<'_> {
         now: Timestamp,
     ) -> StoreResult<bool> {
         let window_opened_before = now.minus(window);
-        let hits: i64 = on_backend!(self, pool => {
+        let hits: i64 = on_backend_write!(self, pool => {
             sqlx::query_scalar(
                 "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
                  ON CONFLICT (key) DO UPDATE SET \
@@ -44,7 +44,7 @@ impl RateLimits<'_> {
         window_start: i64,
         amount: i64,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar(
                 "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, $3) \
                  ON CONFLICT (key) DO UPDATE SET \
@@ -64,7 +64,7 @@ impl RateLimits<'_> {
 
     /// Removes counters whose window opened before `before`.
     pub async fn delete_rate_limits_before(&self, before: Timestamp) -> StoreResult<u64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
                 .bind(before.millis())
                 .execute(pool)

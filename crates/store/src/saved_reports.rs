@@ -8,7 +8,7 @@
 use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// The job that mails one scheduled report.
 pub const REPORT_MAIL_JOB_KIND: &str = "report_mail";
@@ -98,7 +98,7 @@ impl SavedReports<'_> {
         report: &SavedReportWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO saved_reports (owner_id, name, definition, team_ids, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -119,7 +119,7 @@ impl SavedReports<'_> {
         report: &SavedReportWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE saved_reports SET name = $1, definition = $2, team_ids = $3, updated_at = $4 \
                  WHERE id = $5",
@@ -137,7 +137,7 @@ impl SavedReports<'_> {
     }
 
     pub async fn delete_report(&self, id: i64) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM saved_reports WHERE id = $1")
                 .bind(id)
                 .execute(pool)
@@ -164,7 +164,7 @@ impl SavedReports<'_> {
         report_id: i64,
         favourite: bool,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             let statement = if favourite {
                 "INSERT INTO saved_report_favourites (person_id, report_id) VALUES ($1, $2) \
                  ON CONFLICT (person_id, report_id) DO NOTHING"
@@ -186,7 +186,7 @@ impl SavedReports<'_> {
         schedule: &ReportScheduleWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE saved_reports SET schedule = $1, recipient_ids = $2, scheduled_by = $3, \
                  next_run_at = $4, updated_at = $5 WHERE id = $6",

@@ -1,6 +1,6 @@
 use ferrodesk_core::{Surface, Timestamp};
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// A signed-in session joined with the person it belongs to.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -111,7 +111,7 @@ impl Sessions<'_> {
         {
             return Ok(false);
         }
-        let removed = on_backend!(self, pool => {
+        let removed = on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND substr(token_hash, 1, 16) = $2")
                 .bind(person_id)
                 .bind(session_id.to_ascii_lowercase())
@@ -124,7 +124,7 @@ impl Sessions<'_> {
 
     /// Ends every session of a person except the one whose hash is `keep`.
     pub async fn delete_other_sessions(&self, person_id: i64, keep: &str) -> StoreResult<u64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM sessions WHERE person_id = $1 AND token_hash <> $2")
                 .bind(person_id)
                 .bind(keep)
@@ -156,7 +156,7 @@ impl Sessions<'_> {
     }
 
     pub async fn touch_session(&self, token_hash: &str, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
                 .bind(now.millis())
                 .bind(token_hash)
@@ -167,7 +167,7 @@ impl Sessions<'_> {
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
                 .bind(token_hash)
                 .execute(pool)
@@ -177,7 +177,7 @@ impl Sessions<'_> {
     }
 
     pub async fn delete_sessions_of(&self, person_id: i64) -> StoreResult<u64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(crate::people::END_SESSIONS)
                 .bind(person_id)
                 .execute(pool)
@@ -196,7 +196,7 @@ impl Sessions<'_> {
         idle_before: Timestamp,
         remembered_idle_before: Timestamp,
     ) -> StoreResult<u64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(
                 "DELETE FROM sessions WHERE expires_at <= $1 \
                  OR (NOT remembered AND last_seen_at < $2) OR (remembered AND last_seen_at < $3)",

@@ -2,7 +2,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 impl SettingRows<'_> {
     /// All runtime settings as (key, JSON value) pairs.
@@ -26,7 +26,7 @@ impl SettingRows<'_> {
     }
 
     pub async fn delete_setting(&self, key: &str) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM settings WHERE key = $1")
                 .bind(key)
                 .execute(pool)
@@ -84,7 +84,7 @@ impl SettingRows<'_> {
     }
 
     pub async fn put_setting(&self, key: &str, value: &str, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
@@ -107,7 +107,7 @@ impl SettingRows<'_> {
         value: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
             )

@@ -5,7 +5,7 @@ use ferrodesk_core::Timestamp;
 
 use crate::audit::{NewAuditEntry, insert_audit};
 use crate::backend::BeginWrite;
-use crate::{Store, StoreError, StoreResult, on_backend};
+use crate::{Store, StoreError, StoreResult, on_backend, on_backend_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SnippetRecord {
@@ -159,7 +159,7 @@ impl Snippets<'_> {
 
     /// Counts one use of snippet `id`.
     pub async fn count_snippet_use(&self, id: i64, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE snippets SET usage_count = usage_count + 1, last_used_at = $1 WHERE id = $2",
             )

@@ -2,7 +2,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TicketViewRecord {
@@ -58,7 +58,7 @@ impl TicketViews<'_> {
         view: &TicketViewWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        let written = on_backend!(self, pool => {
+        let written = on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO ticket_views (owner_id, title, filters, columns, team_ids, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -82,7 +82,7 @@ impl TicketViews<'_> {
         view: &TicketViewWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let written = on_backend!(self, pool => {
+        let written = on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE ticket_views SET title = $1, filters = $2, columns = $3, team_ids = $4, updated_at = $5 \
                  WHERE id = $6",
@@ -103,7 +103,7 @@ impl TicketViews<'_> {
     }
 
     pub async fn delete_view(&self, id: i64) -> StoreResult<bool> {
-        let written = on_backend!(self, pool => {
+        let written = on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM ticket_views WHERE id = $1")
                 .bind(id)
                 .execute(pool)

@@ -4,7 +4,7 @@
 use ferrodesk_core::Timestamp;
 
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 const TRIGGER_COLUMNS: &str =
     "id, name, position, is_enabled, definition, last_agent_id, created_at, updated_at";
@@ -74,7 +74,7 @@ impl Triggers<'_> {
         trigger: &TriggerWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO triggers (name, position, is_enabled, definition, created_at, updated_at) \
                  VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM triggers), $2, $3, $4, $4) RETURNING id",
@@ -94,7 +94,7 @@ impl Triggers<'_> {
         trigger: &TriggerWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE triggers SET name = $1, is_enabled = $2, definition = $3, updated_at = $4 WHERE id = $5",
             )
@@ -164,7 +164,7 @@ impl Triggers<'_> {
     }
 
     pub async fn delete_trigger(&self, id: i64) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM triggers WHERE id = $1")
                 .bind(id)
                 .execute(pool)

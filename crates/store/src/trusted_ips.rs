@@ -6,7 +6,7 @@ use ferrodesk_core::Timestamp;
 use crate::audit::{NewAuditEntry, audited_statement};
 use crate::backend::BeginWrite;
 use crate::outbox::NewMail;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// How an address came to be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,7 +239,7 @@ impl TrustedIps<'_> {
     /// Removes lapsed trust, spent or expired links and lapsed lock-out
     /// counters; the request path ignores them already.
     pub async fn delete_lapsed_security_rows(&self, now: Timestamp) -> StoreResult<u64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             let mut removed = 0;
             for statement in [
                 "DELETE FROM trusted_ips WHERE trusted_until <= $1",

@@ -7,7 +7,7 @@ use ferrodesk_core::{Surface, Timestamp};
 
 use crate::audit::NewAuditEntry;
 use crate::backend::BeginWrite;
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// A person's two-factor state. The secrets are sealed with the instance
 /// key; this struct never leaves the application layer.
@@ -86,7 +86,7 @@ impl TwoFactor<'_> {
         sealed_secret: &str,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE people SET totp_pending_secret = $1, updated_at = $2 WHERE id = $3")
                 .bind(sealed_secret)
                 .bind(now.millis())
@@ -203,7 +203,7 @@ impl TwoFactor<'_> {
         challenge: &NewLoginChallenge<'_>,
         now: Timestamp,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO login_challenges (token_hash, person_id, surface, remembered, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -269,7 +269,7 @@ impl TwoFactor<'_> {
     }
 
     pub async fn delete_login_challenge(&self, token_hash: &str) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM login_challenges WHERE token_hash = $1")
                 .bind(token_hash)
                 .execute(pool)

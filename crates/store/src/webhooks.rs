@@ -2,7 +2,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{Store, StoreResult, on_backend};
+use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 const WEBHOOK_COLUMNS: &str =
     "id, name, url, events, secret_sealed, is_enabled, created_at, updated_at";
@@ -90,7 +90,7 @@ impl Webhooks<'_> {
         hook: &WebhookWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO webhooks (name, url, events, secret_sealed, is_enabled, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -112,7 +112,7 @@ impl Webhooks<'_> {
         hook: &WebhookWrite<'_>,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE webhooks SET name = $1, url = $2, events = $3, \
                  secret_sealed = COALESCE($4, secret_sealed), is_enabled = $5, updated_at = $6 WHERE id = $7",
@@ -132,7 +132,7 @@ impl Webhooks<'_> {
     }
 
     pub async fn delete_webhook(&self, id: i64) -> StoreResult<bool> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM webhooks WHERE id = $1")
                 .bind(id)
                 .execute(pool)
@@ -151,7 +151,7 @@ impl Webhooks<'_> {
         payload: &str,
         now: Timestamp,
     ) -> StoreResult<i64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO webhook_deliveries (webhook_id, delivery_key, event, payload, state, created_at) \
                  VALUES ($1, $2, $3, $4, 'pending', $5) RETURNING id",
@@ -197,7 +197,7 @@ impl Webhooks<'_> {
 
     /// Forgets deliveries that finished before `cutoff`; answers how many.
     pub async fn delete_deliveries_finished_before(&self, cutoff: Timestamp) -> StoreResult<u64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM webhook_deliveries WHERE finished_at < $1")
                 .bind(cutoff.millis())
                 .execute(pool)
@@ -214,7 +214,7 @@ impl Webhooks<'_> {
         now: Timestamp,
     ) -> StoreResult<()> {
         let finished = (attempt.state != "pending").then_some(now.millis());
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, response_status = $2, \
                  latency_ms = $3, response_excerpt = $4, error = $5, finished_at = $6 WHERE id = $7",

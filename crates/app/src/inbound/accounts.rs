@@ -300,6 +300,8 @@ impl App {
             .on("email_account", Some(id), &after.address)
             .change(&before.as_ref().map(audited), &Some(audited(&after)));
         self.audit(&audit).await?;
+        // A new account is fetched at once, not at the loop's next tick.
+        self.inner.mail_account_saved.notify_one();
         Ok(id)
     }
 

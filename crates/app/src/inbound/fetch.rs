@@ -186,6 +186,10 @@ impl App {
             for (uid, size) in uids {
                 let message = session.fetch(uid, size, MAX_INBOUND_BYTES).await?;
                 let summary = header_summary(&message.raw);
+                let refusal = match message.size > MAX_INBOUND_BYTES {
+                    true => Some(self.oversized_refusal(&summary, message.size).await?),
+                    false => None,
+                };
                 let stored = received
                     .store_fetched_mail(
                         owner,
@@ -196,17 +200,14 @@ impl App {
                             message_id: &summary.message_id,
                             sender: &summary.sender,
                             subject: &summary.subject,
-                            to_process: message.size <= MAX_INBOUND_BYTES,
+                            refused: refusal.as_ref().map(super::OversizedRefusal::as_refusal),
                         },
                         self.now(),
                     )
                     .await?;
-                let Some(id) = stored else {
+                if stored.is_none() {
                     // The lease went to another node: stop here.
                     return Ok(());
-                };
-                if message.size > MAX_INBOUND_BYTES {
-                    self.refuse_oversized(id, &summary, message.size).await?;
                 }
                 last_uid = i64::from(uid);
                 report.stored += 1;

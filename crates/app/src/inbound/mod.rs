@@ -16,7 +16,7 @@ use ferrodesk_core::{Email, TicketRef};
 use ferrodesk_mail::inbound::{
     HeaderSummary, InboundMessage, MAX_INBOUND_BYTES, header_summary, parse_inbound,
 };
-use ferrodesk_store::{EmailAccountRecord, InboundMailRecord, NewInboundMail};
+use ferrodesk_store::{EmailAccountRecord, InboundMailRecord, NewInboundMail, Refusal};
 
 use crate::jobs::{JobFailure, JobResult};
 use crate::{App, AppError, AppResult};
@@ -40,6 +40,21 @@ pub(crate) fn oversized_reason(size: usize) -> String {
 pub use accounts::{EmailAccountInput, EmailAccountView};
 pub use fetch::FetchReport;
 pub use rejections::{REJECTIONS_PAGE_SIZE, RejectionPage};
+
+/// A message refused as it is stored: why, and the notice to its sender.
+pub(crate) struct OversizedRefusal {
+    reason: String,
+    notice: Option<crate::mail::ComposedMail>,
+}
+
+impl OversizedRefusal {
+    pub(crate) fn as_refusal(&self) -> Refusal<'_> {
+        Refusal {
+            reason: &self.reason,
+            notice: self.notice.as_ref().map(crate::mail::ComposedMail::as_new),
+        }
+    }
+}
 
 /// What a processed message became, as its row notes it.
 const NEW_TICKET: &str = "new ticket";
@@ -125,7 +140,7 @@ impl App {
 
     /// Stores a received message with its processing job; `None` when the
     /// same IMAP message is stored already. An oversized one is kept in
-    /// part and refused at once.
+    /// part and refused as it is stored.
     pub(crate) async fn store_received_mail(
         &self,
         raw: &[u8],
@@ -139,6 +154,10 @@ impl App {
             raw
         };
         let summary = header_summary(kept);
+        let refusal = match oversized {
+            true => Some(self.oversized_refusal(&summary, raw.len()).await?),
+            false => None,
+        };
         let stored = self
             .store()
             .inbound_mail()
@@ -150,44 +169,29 @@ impl App {
                     message_id: &summary.message_id,
                     sender: &summary.sender,
                     subject: &summary.subject,
-                    to_process: !oversized,
+                    refused: refusal.as_ref().map(OversizedRefusal::as_refusal),
                 },
                 self.now(),
             )
             .await?;
-        if let Some(id) = stored {
-            if oversized {
-                self.refuse_oversized(id, &summary, raw.len()).await?;
-            } else {
-                self.wake_workers();
-            }
+        if stored.is_some() {
+            self.wake_workers();
         }
         Ok(stored)
     }
 
-    /// Refuses a stored message that is too large to take and tells its
-    /// sender why, in the same transaction, unless the message is
-    /// automatic, comes from one of the helpdesk's own addresses, or its
-    /// sender has had their automatic mails for the hour.
-    pub(crate) async fn refuse_oversized(
+    /// Why a message too large to take is refused, and the mail telling
+    /// its sender, unless the message is automatic, comes from one of the
+    /// helpdesk's own addresses, or its sender has had their automatic
+    /// mails for the hour.
+    pub(crate) async fn oversized_refusal(
         &self,
-        id: i64,
         summary: &HeaderSummary,
         size: usize,
-    ) -> AppResult<()> {
+    ) -> AppResult<OversizedRefusal> {
         let reason = oversized_reason(size);
-        let received = self.store().inbound_mail();
-        let Some(notice) = self.refusal_notice(summary, &reason).await? else {
-            received
-                .reject_inbound_mail(id, &reason, None, self.now())
-                .await?;
-            return Ok(());
-        };
-        received
-            .reject_inbound_mail_with_notice(id, &reason, &notice.as_new(), self.now())
-            .await?;
-        self.wake_workers();
-        Ok(())
+        let notice = self.refusal_notice(summary, &reason).await?;
+        Ok(OversizedRefusal { reason, notice })
     }
 
     /// The mail that tells a sender their message was refused, when one

@@ -5,7 +5,7 @@ use ferrodesk_core::Timestamp;
 
 use super::write::{NewLogEntry, TicketActor, insert_log};
 use crate::backend::BeginWrite;
-use crate::{StoreResult, on_backend};
+use crate::{StoreResult, on_backend, on_backend_write};
 
 impl super::Tickets<'_> {
     /// Locks a ticket for an agent until a time, or unlocks it (`None`).
@@ -14,7 +14,7 @@ impl super::Tickets<'_> {
         ticket_id: i64,
         lock: Option<(i64, Timestamp)>,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query("UPDATE tickets SET locked_by_id = $1, locked_until = $2 WHERE id = $3")
                 .bind(lock.map(|(agent_id, _)| agent_id))
                 .bind(lock.map(|(_, until)| until.millis()))

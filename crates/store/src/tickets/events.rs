@@ -15,7 +15,7 @@
 use ferrodesk_core::{TicketRef, TicketStatus, Timestamp};
 
 use crate::backend::{Connected, Connection, on_connection};
-use crate::{StoreResult, on_backend};
+use crate::{StoreResult, on_backend, on_backend_write};
 
 /// The channel every node listens on for new ticket events.
 pub const TICKET_EVENTS_CHANNEL: &str = "ferrodesk_ticket_events";
@@ -202,7 +202,7 @@ impl super::Tickets<'_> {
 
     /// Forgets events older than `before`; answers how many.
     pub async fn prune_ticket_events(&self, before: Timestamp) -> StoreResult<u64> {
-        Ok(on_backend!(self, pool => {
+        Ok(on_backend_write!(self, pool => {
             sqlx::query("DELETE FROM ticket_events WHERE occurred_at < $1")
                 .bind(before.millis())
                 .execute(pool)

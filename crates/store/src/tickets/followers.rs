@@ -1,7 +1,7 @@
 //! Agents following a ticket: it shows in their "followed" view, and in
 //! assign-only departments following is what lets them see it.
 
-use crate::{StoreResult, on_backend};
+use crate::{StoreResult, on_backend, on_backend_write};
 
 impl super::Tickets<'_> {
     pub async fn ticket_followers(&self, ticket_id: i64) -> StoreResult<Vec<i64>> {
@@ -30,7 +30,7 @@ impl super::Tickets<'_> {
         person_id: i64,
         following: bool,
     ) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             if following {
                 sqlx::query(
                     "INSERT INTO ticket_followers (ticket_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",

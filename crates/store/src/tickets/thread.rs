@@ -3,7 +3,7 @@
 
 use ferrodesk_core::Timestamp;
 
-use crate::{StoreResult, on_backend};
+use crate::{StoreResult, on_backend, on_backend_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct MessageRecord {
@@ -200,7 +200,7 @@ impl super::Tickets<'_> {
     /// Forgets a blob, unless an attachment came to refer to it meanwhile;
     /// true when the row is gone (and the file may be deleted).
     pub async fn forget_blob(&self, sha256: &str) -> StoreResult<bool> {
-        let deleted = on_backend!(self, pool => {
+        let deleted = on_backend_write!(self, pool => {
             sqlx::query(
                 "DELETE FROM blobs WHERE sha256 = $1 \
                  AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = $1)",
@@ -216,7 +216,7 @@ impl super::Tickets<'_> {
     /// Records a blob as just written, so the sweep leaves it alone for a
     /// while even before a message refers to it.
     pub async fn record_blob(&self, sha256: &str, size: i64, now: Timestamp) -> StoreResult<()> {
-        on_backend!(self, pool => {
+        on_backend_write!(self, pool => {
             sqlx::query(
                 "INSERT INTO blobs (sha256, size, created_at) VALUES ($1, $2, $3) \
                  ON CONFLICT (sha256) DO UPDATE SET created_at = excluded.created_at",
