@@ -52,6 +52,8 @@ def message(number, sender, subject, attachment):
 
 def environment(backend, data_dir, postgres):
     env = {key: value for key, value in os.environ.items() if not key.startswith("FERRODESK_")}
+    if os.environ.get("BENCH_WORKERS"):
+        env["FERRODESK_WORKERS"] = os.environ["BENCH_WORKERS"]
     env.update(FERRODESK_DATA_DIR=data_dir, FERRODESK_PUBLIC_URL="https://help.example.org", RUST_LOG=os.environ.get("BENCH_RUST_LOG", "warn"))
     if backend == "postgres":
         env["FERRODESK_DATABASE_URL"] = postgres

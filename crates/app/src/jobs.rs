@@ -211,8 +211,10 @@ impl App {
     async fn run_pool(&self, config: WorkerConfig, mut stopped: watch::Receiver<bool>) {
         let owner = lease_owner();
         let workers = config.workers.max(1);
-        let mut running: JoinSet<()> = JoinSet::new();
+        let mut running: JoinSet<Option<i64>> = JoinSet::new();
         let mut running_jobs: HashMap<tokio::task::Id, i64> = HashMap::new();
+        // Jobs done, to be removed with the next claim (one write for both).
+        let mut done: Vec<i64> = Vec::new();
         tracing::info!(workers, owner = %owner, "job workers started");
         loop {
             if *stopped.borrow() {
@@ -226,17 +228,18 @@ impl App {
                 match self
                     .store()
                     .jobs()
-                    .claim_jobs(&owner, now.plus(config.lease), now, limit)
+                    .finish_and_claim_jobs(&owner, &done, now.plus(config.lease), now, limit)
                     .await
                 {
                     Ok(jobs) => {
+                        done.clear();
                         claimed = jobs.len();
                         for job in jobs {
                             let job_id = job.id;
                             let app = self.clone();
                             let owner = owner.clone();
                             let handle = running.spawn(async move {
-                                app.run_job(&owner, job, config.time_limit).await;
+                                app.run_job(&owner, job, config.time_limit).await
                             });
                             running_jobs.insert(handle.id(), job_id);
                         }
@@ -245,7 +248,7 @@ impl App {
                 }
             }
             while let Some(finished) = running.try_join_next_with_id() {
-                forget_finished(&mut running_jobs, finished);
+                done.extend(forget_finished(&mut running_jobs, finished));
             }
             if claimed > 0 && running.len() < workers {
                 // There may be more due jobs: look again at once.
@@ -256,28 +259,29 @@ impl App {
                 () = tokio::time::sleep(config.poll_interval) => {}
                 _ = stopped.changed() => {}
                 Some(finished) = running.join_next_with_id(), if !running.is_empty() => {
-                    forget_finished(&mut running_jobs, finished);
+                    done.extend(forget_finished(&mut running_jobs, finished));
                 }
             }
         }
-        self.drain(&owner, config.shutdown_grace, running, running_jobs)
+        self.drain(&owner, config.shutdown_grace, running, running_jobs, done)
             .await;
         tracing::info!("job workers stopped");
     }
 
-    /// Waits for running jobs up to `grace`, then stops the rest and gives
-    /// their jobs back to the queue.
+    /// Waits for running jobs up to `grace`, removes the jobs done, then
+    /// stops the rest and gives their jobs back to the queue.
     async fn drain(
         &self,
         owner: &str,
         grace: Duration,
-        mut running: JoinSet<()>,
+        mut running: JoinSet<Option<i64>>,
         mut running_jobs: HashMap<tokio::task::Id, i64>,
+        mut done: Vec<i64>,
     ) {
         let deadline = tokio::time::Instant::now() + grace;
         while !running.is_empty() {
             match tokio::time::timeout_at(deadline, running.join_next_with_id()).await {
-                Ok(Some(finished)) => forget_finished(&mut running_jobs, finished),
+                Ok(Some(finished)) => done.extend(forget_finished(&mut running_jobs, finished)),
                 Ok(None) => break,
                 Err(_) => {
                     running.abort_all();
@@ -285,6 +289,15 @@ impl App {
                     break;
                 }
             }
+        }
+        let now = self.now();
+        if let Err(error) = self
+            .store()
+            .jobs()
+            .finish_and_claim_jobs(owner, &done, now, now, 0)
+            .await
+        {
+            tracing::warn!(%error, "cannot remove jobs done at shutdown; they run again when their leases end");
         }
         for job_id in running_jobs.into_values() {
             match self
@@ -301,7 +314,9 @@ impl App {
         }
     }
 
-    async fn run_job(&self, owner: &str, job: ClaimedJob, time_limit: Duration) {
+    /// Runs a job and records a failure; answers the job's id when it is
+    /// done, for the pool to remove with its next claim.
+    async fn run_job(&self, owner: &str, job: ClaimedJob, time_limit: Duration) -> Option<i64> {
         let started = std::time::Instant::now();
         let outcome = match tokio::time::timeout(time_limit, self.dispatch_job(&job, owner)).await {
             Ok(outcome) => outcome,
@@ -313,7 +328,7 @@ impl App {
         let now = self.now();
         let store = self.store();
         let recorded = match &outcome {
-            Ok(()) => store.jobs().complete_job(job.id, owner).await.map(|_| ()),
+            Ok(()) => Ok(()),
             Err(JobFailure::Retry(error)) => {
                 let retry_at = now.plus(retry_delay(job.attempts));
                 store
@@ -341,6 +356,7 @@ impl App {
         if let Err(error) = recorded {
             tracing::warn!(job_id = job.id, %error, "cannot record a job's outcome; it runs again when its lease ends");
         }
+        outcome.is_ok().then_some(job.id)
     }
 
     /// Runs one job by its kind. Every kind of job is listed here.
@@ -431,20 +447,22 @@ impl App {
     }
 }
 
+/// Forgets a finished task; answers its job's id when the job is done.
 fn forget_finished(
     running_jobs: &mut HashMap<tokio::task::Id, i64>,
-    finished: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
-) {
-    let task = match finished {
-        Ok((task, ())) => task,
+    finished: Result<(tokio::task::Id, Option<i64>), tokio::task::JoinError>,
+) -> Option<i64> {
+    let (task, done) = match finished {
+        Ok((task, done)) => (task, done),
         Err(error) => {
             if error.is_panic() {
                 tracing::error!("a job panicked; it runs again when its lease ends");
             }
-            error.id()
+            (error.id(), None)
         }
     };
     running_jobs.remove(&task);
+    done
 }
 
 #[cfg(test)]

@@ -450,7 +450,7 @@ impl App {
                 seen_message_id: None,
                 attachments: Vec::new(),
                 channel: crate::Channel::Agent,
-                inbound_mail_id: None,
+                inbound_mail: None,
             };
             self.reply_to_ticket(caller, &ticket_key, &input).await?;
         }

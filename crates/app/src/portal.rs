@@ -494,7 +494,7 @@ impl App {
                 channel: Channel::HelpCenter.key(),
                 ip: caller.ip,
                 attachments: &attachments,
-                inbound_mail_id: None,
+                inbound_mail: None,
             }),
         )
         .await
@@ -704,7 +704,7 @@ impl App {
             channel: Channel::HelpCenter.key(),
             ip: caller.ip,
             attachments: &attachments,
-            inbound_mail_id: None,
+            inbound_mail: None,
         };
         let no_labels = Labels::default();
         let (message, no_labels) = (&message, &no_labels);

@@ -271,18 +271,6 @@ impl InboundMail<'_> {
         Ok(())
     }
 
-    /// Notes what a processed message became (its row is done already).
-    pub async fn note_inbound_outcome(&self, id: i64, outcome: &str) -> StoreResult<()> {
-        on_backend_write!(self, pool => {
-            sqlx::query("UPDATE inbound_mails SET reason = $2, processing_until = NULL WHERE id = $1 AND state = 'done'")
-                .bind(id)
-                .bind(outcome)
-                .execute(pool)
-                .await?;
-        });
-        Ok(())
-    }
-
     /// Puts a rejected message back to be processed again, with its job.
     pub async fn retry_inbound_mail(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
         on_backend!(self, pool => {

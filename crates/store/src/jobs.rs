@@ -6,6 +6,7 @@
 
 use ferrodesk_core::Timestamp;
 
+use crate::backend::BeginWrite;
 use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// A job to add to the queue.
@@ -78,15 +79,47 @@ impl Jobs<'_> {
         now: Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<ClaimedJob>> {
+        self.finish_and_claim_jobs(owner, &[], lease_until, now, limit)
+            .await
+    }
+
+    /// Removes the jobs `owner` finished (`done`; any whose lease it lost
+    /// stay) and claims up to `limit` due ones, in one transaction: a
+    /// worker pool pays one write for the job it finished and the next.
+    pub async fn finish_and_claim_jobs(
+        &self,
+        owner: &str,
+        done: &[i64],
+        lease_until: Timestamp,
+        now: Timestamp,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedJob>> {
         let claim = crate::dialect::claim_jobs(&self.backend);
-        let mut jobs = on_backend_write!(self, pool => {
-            sqlx::query_as::<_, ClaimedJob>(claim)
-                .bind(owner)
-                .bind(lease_until.millis())
-                .bind(now.millis())
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
+        let mut jobs = on_backend!(self, pool => {
+            let mut transaction = pool.begin_write().await?;
+            if !done.is_empty() {
+                let mut delete = sqlx::QueryBuilder::new("DELETE FROM jobs WHERE lease_owner = ");
+                delete.push_bind(owner).push(" AND id IN (");
+                let mut ids = delete.separated(", ");
+                for id in done {
+                    ids.push_bind(*id);
+                }
+                delete.push(")");
+                delete.build().execute(&mut *transaction).await?;
+            }
+            let jobs = if limit > 0 {
+                sqlx::query_as::<_, ClaimedJob>(claim)
+                    .bind(owner)
+                    .bind(lease_until.millis())
+                    .bind(now.millis())
+                    .bind(limit)
+                    .fetch_all(&mut *transaction)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            transaction.commit().await?;
+            jobs
         });
         jobs.sort_by_key(|job| job.id);
         Ok(jobs)

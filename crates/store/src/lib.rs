@@ -101,11 +101,11 @@ pub use ticket_fields::{
 pub use ticket_views::{TicketViewRecord, TicketViewWrite};
 pub use tickets::RatingRecord;
 pub use tickets::{
-    AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, Comparison, MessageRecord, NewAttachment,
-    NewLogEntry, NewMessage, NewTicketRow, RANKED_MATCHES, SearchCondition, SearchFilter,
-    SearchOrder, SearchPosition, SearchResults, StoredAttachment, TextQuery, TextTerm, TicketActor,
-    TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage, TicketProperties, TicketRecord,
-    TicketSearch, TicketUpdate, Visibility,
+    AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, Comparison, FromMail, MessageRecord,
+    NewAttachment, NewLogEntry, NewMessage, NewTicketRow, RANKED_MATCHES, SearchCondition,
+    SearchFilter, SearchOrder, SearchPosition, SearchResults, StoredAttachment, TextQuery,
+    TextTerm, TicketActor, TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage,
+    TicketProperties, TicketRecord, TicketSearch, TicketUpdate, Visibility,
 };
 pub use tickets::{
     AddressUse, AgentMessageLink, DashboardRows, DashboardWindow, OPEN_STATUSES, OpenedTicket,

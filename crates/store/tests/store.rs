@@ -432,6 +432,24 @@ on_both_backends! { open;
         assert_eq!(store.jobs().count_jobs().await.unwrap(), 0);
     }
 
+    async fn finished_jobs_go_with_the_next_claim_and_in_order_of_due_time(store: Subject) {
+        let first = store.jobs().enqueue_job(&job("test.kind"), T0).await.unwrap();
+        let second = store.jobs().enqueue_job(&NewJob { run_at: T0.minus(MINUTE), ..job("test.kind") }, T0).await.unwrap();
+        let third = store.jobs().enqueue_job(&job("test.kind"), T0).await.unwrap();
+        let claimed = store.jobs().claim_jobs("a", T0.plus(MINUTE), T0, 2).await.unwrap();
+        assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [first, second], "earliest due first");
+        // A lease that ran out is taken before a job due later.
+        let expired = store.jobs().claim_jobs("b", T0.plus(MINUTE * 3), T0.plus(MINUTE * 2), 1).await.unwrap();
+        assert_eq!(expired[0].id, second, "due a minute earlier than the others");
+        // Finishing removes only what the owner still holds, in the claim's transaction.
+        let next = store.jobs().finish_and_claim_jobs("a", &[first, second], T0.plus(MINUTE * 4), T0.plus(MINUTE * 2), 1).await.unwrap();
+        assert_eq!(next.iter().map(|job| job.id).collect::<Vec<_>>(), [third]);
+        assert!(store.jobs().get_job(first).await.unwrap().is_none(), "done and removed");
+        assert!(store.jobs().get_job(second).await.unwrap().is_some(), "another worker holds it now");
+        assert!(store.jobs().finish_and_claim_jobs("b", &[second], T0, T0, 0).await.unwrap().is_empty());
+        assert_eq!(store.jobs().count_jobs().await.unwrap(), 1);
+    }
+
     async fn a_released_job_does_not_count_the_attempt(store: Subject) {
         let id = store.jobs().enqueue_job(&job("test.kind"), T0).await.unwrap();
         store.jobs().claim_jobs("a", T0.plus(MINUTE), T0, 1).await.unwrap();

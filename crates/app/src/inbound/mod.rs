@@ -273,7 +273,8 @@ impl App {
                 REPLY => InboundOutcome::Reply(ticket.reference),
                 AGENT_REPLY => InboundOutcome::AgentReply(ticket.reference),
                 NOTE => InboundOutcome::Note(ticket.reference),
-                // Written, and its outcome about to be noted.
+                // Written by an earlier version, which noted the outcome
+                // after the message.
                 "" => InboundOutcome::Pending,
                 _ => InboundOutcome::Duplicate(Some(ticket.id)),
             },
@@ -367,11 +368,12 @@ impl App {
                     )
                     .await?;
             }
-            InboundOutcome::NewTicket(_) => received.note_inbound_outcome(id, NEW_TICKET).await?,
-            InboundOutcome::Reply(_) => received.note_inbound_outcome(id, REPLY).await?,
-            InboundOutcome::AgentReply(_) => received.note_inbound_outcome(id, AGENT_REPLY).await?,
-            InboundOutcome::Note(_) => received.note_inbound_outcome(id, NOTE).await?,
-            InboundOutcome::Pending => {}
+            // Noted with the message, in its transaction.
+            InboundOutcome::NewTicket(_)
+            | InboundOutcome::Reply(_)
+            | InboundOutcome::AgentReply(_)
+            | InboundOutcome::Note(_)
+            | InboundOutcome::Pending => {}
         }
         Ok(outcome)
     }

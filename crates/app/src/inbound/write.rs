@@ -8,8 +8,8 @@ use ferrodesk_core::message::{MAX_MESSAGE_BYTES, MAX_SUBJECT_CHARS};
 use ferrodesk_core::{Email, Labels, Subject, TicketStatus, Urgency};
 use ferrodesk_mail::inbound::InboundMessage;
 use ferrodesk_store::{
-    EmailAccountRecord, InboundMailRecord, NewMessage, NewTicketRow, PersonRecord, TicketActor,
-    TicketRecord,
+    EmailAccountRecord, FromMail, InboundMailRecord, NewMessage, NewTicketRow, PersonRecord,
+    TicketActor, TicketRecord,
 };
 
 use super::InboundOutcome;
@@ -175,7 +175,10 @@ impl App {
             channel: Channel::Email.key(),
             ip: "",
             attachments: &attachments,
-            inbound_mail_id: Some(record.id),
+            inbound_mail: Some(FromMail {
+                id: record.id,
+                outcome: super::NEW_TICKET,
+            }),
         };
         let subject = ticket_subject(&mail.subject);
         // The receipt (threaded under the customer's own message) is the
@@ -352,7 +355,10 @@ impl App {
                     channel: Channel::Email.key(),
                     ip: "",
                     attachments: &attachments,
-                    inbound_mail_id: Some(record.id),
+                    inbound_mail: Some(FromMail {
+                        id: record.id,
+                        outcome: super::REPLY,
+                    }),
                 }),
                 crate::tickets::MessageCue::Plain,
             ),
@@ -401,7 +407,10 @@ impl App {
                     channel: Channel::Email.key(),
                     ip: "",
                     attachments: &[],
-                    inbound_mail_id: Some(record.id),
+                    inbound_mail: Some(FromMail {
+                        id: record.id,
+                        outcome: super::NOTE,
+                    }),
                 }),
                 crate::tickets::MessageCue::Automatic,
             ),
@@ -441,7 +450,10 @@ impl App {
             seen_message_id: None,
             attachments: files,
             channel: Channel::Email,
-            inbound_mail_id: Some(record.id),
+            inbound_mail: Some(FromMail {
+                id: record.id,
+                outcome: super::AGENT_REPLY,
+            }),
         };
         match self
             .reply_to_ticket(&Caller::new(&actor, ""), &TicketKey::Id(ticket.id), &input)

@@ -363,7 +363,7 @@ impl App {
                 channel: "agent",
                 ip: "",
                 attachments: &[],
-                inbound_mail_id: None,
+                inbound_mail: None,
             })
             .collect();
         let mails: Vec<_> = plan.mails.iter().map(ComposedMail::as_new).collect();

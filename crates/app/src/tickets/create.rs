@@ -164,7 +164,7 @@ impl App {
             channel: input.channel.key(),
             ip: caller.ip,
             attachments: &[],
-            inbound_mail_id: None,
+            inbound_mail: None,
         };
         let audit_entry = audit.map(Audit::entry);
         let (checked, message, audit_entry) = (&checked, &message, &audit_entry);

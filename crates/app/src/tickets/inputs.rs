@@ -143,5 +143,5 @@ pub struct ReplyInput {
     pub attachments: Vec<UploadedFile>,
     pub channel: Channel,
     /// The received mail it came from (an agent answering by mail).
-    pub inbound_mail_id: Option<i64>,
+    pub inbound_mail: Option<ferrodesk_store::FromMail>,
 }

@@ -132,7 +132,7 @@ impl App {
             channel: input.channel.key(),
             ip: caller.ip,
             attachments: &attachments,
-            inbound_mail_id: input.inbound_mail_id,
+            inbound_mail: input.inbound_mail,
         };
         let now = self.now();
         let message_id = self

@@ -48,8 +48,8 @@ pub use search::{
 pub(crate) use search::{Reindex, reindex};
 pub use thread::{AttachmentRecord, MessageRecord, StoredAttachment, TicketLogRecord};
 pub use write::{
-    AGENT_NOTICE_JOB_KIND, AgentNotice, NewAttachment, NewLogEntry, NewMessage, NewTicketRow,
-    TicketActor, TicketProperties, TicketUpdate,
+    AGENT_NOTICE_JOB_KIND, AgentNotice, FromMail, NewAttachment, NewLogEntry, NewMessage,
+    NewTicketRow, TicketActor, TicketProperties, TicketUpdate,
 };
 
 use ferrodesk_core::{Labels, TicketRef, TicketStatus, Urgency};

@@ -22,8 +22,16 @@ pub struct NewMessage<'a> {
     /// Files already stored as blobs, to attach to the message.
     pub attachments: &'a [NewAttachment<'a>],
     /// The received mail it came from; that mail is marked done, with
-    /// this ticket, in the same transaction.
-    pub inbound_mail_id: Option<i64>,
+    /// this ticket and what it became, in the same transaction.
+    pub inbound_mail: Option<FromMail>,
+}
+
+/// The received mail a message came from, and what it became (a new
+/// ticket, a reply, an agent's answer, a note), as its row notes it.
+#[derive(Debug, Clone, Copy)]
+pub struct FromMail {
+    pub id: i64,
+    pub outcome: &'static str,
 }
 
 /// A stored file to attach to a message.
@@ -232,16 +240,17 @@ pub(super) async fn insert_message(
         .bind(message.channel)
         .bind(message.ip)
         .bind(now.millis())
-        .bind(message.inbound_mail_id)
+        .bind(message.inbound_mail.map(|source| source.id))
         .fetch_one(&mut *connection)
         .await?;
-        if let Some(inbound_mail_id) = message.inbound_mail_id {
+        if let Some(source) = message.inbound_mail {
             sqlx::query(
-                "UPDATE inbound_mails SET state = 'done', reason = '', ticket_id = $2, processed_at = $3 WHERE id = $1",
+                "UPDATE inbound_mails SET state = 'done', reason = $4, ticket_id = $2, processed_at = $3, processing_until = NULL WHERE id = $1",
             )
-            .bind(inbound_mail_id)
+            .bind(source.id)
             .bind(ticket_id)
             .bind(now.millis())
+            .bind(source.outcome)
             .execute(&mut *connection)
             .await?;
         }

@@ -732,7 +732,7 @@ pub(crate) async fn add_message(
         seen_message_id: None,
         attachments: files,
         channel: Channel::Api,
-        inbound_mail_id: None,
+        inbound_mail: None,
     };
     let posted = state
         .app

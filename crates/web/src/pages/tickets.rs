@@ -825,7 +825,7 @@ fn reply_input(fields: &ReplyForm, files: Vec<ferrodesk_app::UploadedFile>) -> R
         seen_message_id: fields.seen_message_id.trim().parse().ok(),
         attachments: files,
         channel: Channel::Agent,
-        inbound_mail_id: None,
+        inbound_mail: None,
     }
 }
 

@@ -597,7 +597,7 @@ on_both_backends! { spawn_app;
             seen_message_id: None,
             attachments: Vec::new(),
             channel: ferrodesk_app::Channel::Agent,
-            inbound_mail_id: None,
+            inbound_mail: None,
         }).await.unwrap();
         assert!(eventually(&browser, "return !document.getElementById('live-banner').hidden;").await, "the banner shows");
         assert!(browser.text_of("#live-banner").await.contains("Ada Admin replied to"));
@@ -626,7 +626,7 @@ on_both_backends! { spawn_app;
             seen_message_id: None,
             attachments: Vec::new(),
             channel: ferrodesk_app::Channel::Agent,
-            inbound_mail_id: None,
+            inbound_mail: None,
         }).await.unwrap();
         staff_login(&browser, &app, "alice@example.org").await;
 

@@ -378,7 +378,7 @@ pub(crate) fn reply_with(text: &str) -> ferrodesk_app::ReplyInput {
         seen_message_id: None,
         attachments: Vec::new(),
         channel: ferrodesk_app::Channel::Agent,
-        inbound_mail_id: None,
+        inbound_mail: None,
     }
 }
 
