@@ -134,6 +134,12 @@ impl App {
     pub fn start_workers(&self, config: WorkerConfig) -> Workers {
         let (stop, stopped) = watch::channel(false);
         let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = app.inner.passwords.warm_up().await {
+                tracing::warn!(%error, "cannot prepare the password hasher");
+            }
+        });
+        let app = self.clone();
         let fetching = stopped.clone();
         let reading = stopped.clone();
         let pool = tokio::spawn(async move { app.run_pool(config, stopped).await });

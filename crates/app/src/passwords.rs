@@ -34,8 +34,10 @@ pub(crate) struct PasswordHasher {
     /// Dropping the sender ends the threads.
     jobs: Mutex<mpsc::Sender<HashJob>>,
     /// Verified against when the account is unknown or has no password, so
-    /// that such a login costs as much as a wrong password.
-    dummy_hash: String,
+    /// that such a login costs as much as a wrong password. Made on first
+    /// need (or by `warm_up`), so short commands that check no password
+    /// (the mail pipe) do not pay a hash and its 19 MiB to start.
+    dummy_hash: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for HashJob {
@@ -93,15 +95,28 @@ impl PasswordHasher {
                 })
                 .map_err(|error| AppError::Internal(format!("cannot start a thread: {error}")))?;
         }
-        let mut hasher = PasswordHasher {
+        Ok(PasswordHasher {
             jobs: Mutex::new(sender),
-            dummy_hash: String::new(),
-        };
-        let mut dummy_secret = [0u8; 24];
-        getrandom::fill(&mut dummy_secret)
-            .map_err(|error| AppError::Internal(error.to_string()))?;
-        hasher.dummy_hash = hasher.hash_any(hex::encode(dummy_secret)).await?;
-        Ok(hasher)
+            dummy_hash: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// Makes the dummy hash now, so that the first login for an unknown
+    /// account takes no longer than any other.
+    pub(crate) async fn warm_up(&self) -> AppResult<()> {
+        self.dummy_hash().await.map(|_| ())
+    }
+
+    async fn dummy_hash(&self) -> AppResult<&str> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let mut dummy_secret = [0u8; 24];
+                getrandom::fill(&mut dummy_secret)
+                    .map_err(|error| AppError::Internal(error.to_string()))?;
+                self.hash_any(hex::encode(dummy_secret)).await
+            })
+            .await
+            .map(String::as_str)
     }
 
     fn submit(&self, job: HashJob) -> AppResult<()> {
@@ -136,7 +151,7 @@ impl PasswordHasher {
         };
         let (target, real) = match stored {
             Some(hash) => (hash.to_owned(), true),
-            None => (self.dummy_hash.clone(), false),
+            None => (self.dummy_hash().await?.to_owned(), false),
         };
         let (answer, matched) = oneshot::channel();
         self.submit(HashJob::Verify {

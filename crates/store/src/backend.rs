@@ -56,8 +56,29 @@ pub enum ConnectError {
     MigrationLock(std::io::Error),
 }
 
+/// How many connections a pool may open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connections {
+    /// A server's pool: several, by the cores.
+    Serving,
+    /// A short command that runs one thing at a time (the mail pipe): one
+    /// connection, reused for every query. A pool that may open more opens
+    /// a second while the first is still being handed back, and each new
+    /// PostgreSQL connection costs a process on the server and, over TLS,
+    /// a handshake.
+    One,
+}
+
 impl Backend {
     pub async fn connect(url: &str) -> Result<Backend, ConnectError> {
+        Backend::connect_with(url, Connections::Serving).await
+    }
+
+    pub async fn connect_with(
+        url: &str,
+        connections: Connections,
+    ) -> Result<Backend, ConnectError> {
+        let one = connections == Connections::One;
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|error| ConnectError::InvalidUrl(error.to_string()))?
@@ -73,7 +94,11 @@ impl Backend {
             let in_memory = options.get_filename() == Path::new(":memory:");
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists once per connection.
-                .max_connections(if in_memory { 1 } else { SQLITE_MAX_CONNECTIONS })
+                .max_connections(if in_memory || one {
+                    1
+                } else {
+                    SQLITE_MAX_CONNECTIONS
+                })
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .test_before_acquire(TEST_BEFORE_ACQUIRE)
                 .connect_with(options)
@@ -89,7 +114,7 @@ impl Backend {
                 // and under load they take the cores other requests need.
                 .options([("max_parallel_workers_per_gather", "0")]);
             let pool = PgPoolOptions::new()
-                .max_connections(postgres_max_connections())
+                .max_connections(if one { 1 } else { postgres_max_connections() })
                 .acquire_timeout(ACQUIRE_TIMEOUT)
                 .test_before_acquire(TEST_BEFORE_ACQUIRE)
                 .connect_with(options)

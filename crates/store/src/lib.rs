@@ -50,7 +50,7 @@ mod webhooks;
 
 pub use api_keys::{ApiKeyCredentials, ApiKeyRecord, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
-pub use backend::{Backend, ConnectError};
+pub use backend::{Backend, ConnectError, Connections};
 pub use business_hours::{CalendarRecord, CalendarWrite};
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
@@ -250,11 +250,12 @@ impl Store {
         })
     }
 
-    /// Opens the database and migrates it only when a migration is
-    /// missing: for short-lived commands (the mail pipe) that should not
-    /// pay for the migrator's lock on every run.
+    /// Opens the database with one connection and migrates it only when a
+    /// migration is missing: for short-lived commands (the mail pipe) that
+    /// should not pay for more connections or the migrator's lock on every
+    /// run.
     pub async fn open_checked(url: &str) -> Result<Store, ConnectError> {
-        let backend = Backend::connect(url).await?;
+        let backend = Backend::connect_with(url, Connections::One).await?;
         if !backend.is_migrated().await {
             backend.migrate().await?;
         }
