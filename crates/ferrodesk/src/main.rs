@@ -365,21 +365,42 @@ async fn receive_mail(
 
 /// The message on standard input, up to one byte past the largest one
 /// taken (so that an oversized one is recognised); the rest is read and
-/// dropped, so the mail server's pipe closes cleanly.
+/// dropped, so the mail server's pipe closes cleanly. Read in chunks and
+/// joined once at its exact size: a growing buffer would hold up to twice
+/// a large message while it grows.
 async fn read_message_from_stdin() -> std::io::Result<Vec<u8>> {
     tokio::task::spawn_blocking(|| {
         use std::io::Read;
+        const CHUNK: usize = 256 * 1024;
         let limit = ferrodesk_app::MAX_INBOUND_MAIL_BYTES + 1;
         let mut input = std::io::stdin().lock();
-        let mut raw = Vec::with_capacity(64 * 1024);
-        let mut chunk = vec![0u8; 64 * 1024];
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        let mut total = 0;
+        let mut chunk = vec![0u8; CHUNK];
+        let mut filled = 0;
         loop {
-            let read = input.read(&mut chunk)?;
+            let read = input.read(&mut chunk[filled..])?;
             if read == 0 {
                 break;
             }
-            let room = limit.saturating_sub(raw.len());
-            raw.extend_from_slice(&chunk[..read.min(room)]);
+            let kept = read.min(limit.saturating_sub(total));
+            total += kept;
+            filled += kept;
+            if filled == CHUNK || kept < read {
+                chunks.push(std::mem::replace(&mut chunk, vec![0u8; CHUNK]));
+                filled = 0;
+            }
+            if kept < read {
+                // Past the limit: read the rest and drop it.
+                std::io::copy(&mut input, &mut std::io::sink())?;
+                break;
+            }
+        }
+        chunk.truncate(filled);
+        chunks.push(chunk);
+        let mut raw = Vec::with_capacity(total);
+        for chunk in chunks.drain(..) {
+            raw.extend_from_slice(&chunk[..chunk.len().min(total - raw.len())]);
         }
         Ok(raw)
     })

@@ -90,7 +90,12 @@ impl Backend {
                 // Pages read through a memory map rather than a `pread`
                 // and a copy each; the pages touched count in the
                 // process's resident size but are the page cache's.
-                .pragma("mmap_size", SQLITE_MMAP_BYTES.to_string());
+                // A short command reads little: its pages need no map, whose
+                // touched pages would count in its resident size.
+                .pragma(
+                    "mmap_size",
+                    if one { 0 } else { SQLITE_MMAP_BYTES }.to_string(),
+                );
             let in_memory = options.get_filename() == Path::new(":memory:");
             let pool = SqlitePoolOptions::new()
                 // An in-memory database exists once per connection.
