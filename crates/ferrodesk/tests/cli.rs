@@ -80,17 +80,24 @@ impl Drop for Node {
 impl Installation {
     /// Starts a server process on a free port and waits until it listens.
     fn start_node(&self) -> Node {
+        self.start_node_with(&[])
+    }
+
+    /// The same with more settings in its environment.
+    fn start_node_with(&self, settings: &[(&str, &str)]) -> Node {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
         };
-        let mut process = self
-            .command(&[])
+        let mut command = self.command(&[]);
+        command
             .env("FERRODESK_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        let mut process = command.spawn().unwrap();
         let stderr = process.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
         for line in lines.by_ref() {
@@ -147,6 +154,83 @@ fn text(bytes: &[u8]) -> String {
 }
 
 on_both_backends! { install;
+
+    async fn a_node_killed_while_taking_mail_loses_none_and_adds_none_twice(install: Installation) {
+        let Some(imap) = ferrodesk_testkit::imap::ImapServer::start() else {
+            return;
+        };
+        let key = ferrodesk_app::InstanceKey::generate_text().unwrap();
+        let migrated = install.command(&["migrate"]).env("FERRODESK_SECRET_KEY", &key).output().unwrap();
+        assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+        // The account, made as the admin pages make it (its password sealed with the nodes' key).
+        let store = ferrodesk_store::Store::open(&install.database.url).await.unwrap();
+        let app = ferrodesk_app::App::new(store, ferrodesk_app::InstanceKey::from_text(&key).unwrap(), "https://help.example.com").await.unwrap();
+        let account = ferrodesk_app::EmailAccountInput {
+            address: "help@example.org".into(),
+            transport: "imap".into(),
+            imap_host: "127.0.0.1".into(),
+            imap_port: imap.port.to_string(),
+            imap_security: "none".into(),
+            imap_user: ferrodesk_testkit::imap::IMAP_USER.into(),
+            imap_password: ferrodesk_testkit::imap::IMAP_PASSWORD.into(),
+            imap_folder: "INBOX".into(),
+            poll_seconds: "30".into(),
+            after_fetch: "seen".into(),
+            is_enabled: true,
+            ..ferrodesk_app::EmailAccountInput::default()
+        };
+        app.save_email_account(&ferrodesk_app::Caller::system(), None, &account).await.unwrap();
+        const MAILS: i64 = 150;
+        for number in 0..MAILS {
+            imap.deliver(
+                format!(
+                    "From: customer{number}@example.net\r\nTo: help@example.org\r\nSubject: Crash test {number}\r\n\
+                     Message-ID: <crash-{number}@mail.example.net>\r\n\r\nMessage {number}.\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        let database = &install.database;
+        let count = |query: &'static str| async move { database.scalar(query).await };
+
+        // The first node fetches with one worker and is killed (SIGKILL)
+        // as soon as the first messages are stored, most of them not yet
+        // processed.
+        let settings = [("FERRODESK_SECRET_KEY", key.as_str()), ("FERRODESK_WORKERS", "1")];
+        let mut first = install.start_node_with(&settings);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while count("SELECT COUNT(*) FROM inbound_mails").await == 0 {
+            assert!(std::time::Instant::now() < deadline, "nothing was fetched");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        first.process.kill().unwrap();
+        first.process.wait().unwrap();
+        let stored = count("SELECT COUNT(*) FROM inbound_mails").await;
+        let pending = count("SELECT COUNT(*) FROM inbound_mails WHERE state = 'pending'").await;
+        assert!(pending > 0, "killed with stored mail still to process ({stored} stored)");
+        // What the dead node held comes free when its leases run out; end
+        // them now rather than wait, and let the account be fetched again.
+        database.execute("UPDATE jobs SET lease_expires_at = 0 WHERE status = 'running'").await;
+        database.execute("UPDATE inbound_mails SET processing_until = NULL").await;
+        database.execute("UPDATE imap_fetch_state SET lease_until = 0, last_fetch_at = NULL").await;
+
+        // A second node takes over: every message becomes one ticket.
+        let _second = install.start_node_with(&settings);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while count("SELECT COUNT(*) FROM inbound_mails WHERE state = 'done'").await < MAILS {
+            assert!(std::time::Instant::now() < deadline, "not every message was processed");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(count("SELECT COUNT(*) FROM inbound_mails").await, MAILS, "each message stored once");
+        assert_eq!(count("SELECT COUNT(*) FROM tickets").await, MAILS, "each message one ticket");
+        assert_eq!(count("SELECT COUNT(DISTINCT subject) FROM tickets").await, MAILS);
+        assert_eq!(count("SELECT COUNT(*) FROM ticket_messages").await, MAILS, "no message added twice");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while imap.count("") != (MAILS as usize, MAILS as usize) {
+            assert!(std::time::Instant::now() < deadline, "every message marked seen on the server: {:?}", imap.count(""));
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 
     async fn an_admin_is_created_listed_and_given_a_reset_link(install: Installation) {
         let created = install.run(&["admin", "create", "--email", "Root@Example.org", "--name", "Rita Root"], &format!("{STRONG_PASSWORD}\n"));
