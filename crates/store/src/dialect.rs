@@ -39,11 +39,11 @@ const CLAIM_POSTGRES: &str = "UPDATE jobs SET status = 'running', lease_owner = 
          attempts = attempts + 1, updated_at = $3 \
      WHERE id IN (SELECT id FROM ( \
          SELECT id, run_at FROM (SELECT id, run_at FROM jobs WHERE status = 'queued' AND run_at <= $3 \
-             ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) AS queued \
+             ORDER BY run_at, id LIMIT +$4 FOR UPDATE SKIP LOCKED) AS queued \
          UNION ALL \
          SELECT id, run_at FROM (SELECT id, run_at FROM jobs WHERE status = 'running' AND lease_expires_at <= $3 \
-             ORDER BY run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) AS expired \
-         ORDER BY run_at, id LIMIT $4) AS due) \
+             ORDER BY run_at, id LIMIT +$4 FOR UPDATE SKIP LOCKED) AS expired \
+         ORDER BY run_at, id LIMIT +$4) AS due) \
      RETURNING id, kind, payload, attempts, max_attempts";
 
 /// Serializing the changes that must leave one admin: PostgreSQL takes a
