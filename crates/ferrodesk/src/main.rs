@@ -371,36 +371,21 @@ async fn receive_mail(
 async fn read_message_from_stdin() -> std::io::Result<Vec<u8>> {
     tokio::task::spawn_blocking(|| {
         use std::io::Read;
-        const CHUNK: usize = 256 * 1024;
-        let limit = ferrodesk_app::MAX_INBOUND_MAIL_BYTES + 1;
-        let mut input = std::io::stdin().lock();
-        let mut chunks: Vec<Vec<u8>> = Vec::new();
-        let mut total = 0;
-        let mut chunk = vec![0u8; CHUNK];
-        let mut filled = 0;
+        const CHUNK: u64 = 256 * 1024;
+        let limit = u64::try_from(ferrodesk_app::MAX_INBOUND_MAIL_BYTES + 1).unwrap_or(u64::MAX);
+        let mut input = std::io::stdin().lock().take(limit);
+        let mut chunks = Vec::new();
         loop {
-            let read = input.read(&mut chunk[filled..])?;
-            if read == 0 {
+            let mut chunk = Vec::new();
+            if (&mut input).take(CHUNK).read_to_end(&mut chunk)? == 0 {
                 break;
             }
-            let kept = read.min(limit.saturating_sub(total));
-            total += kept;
-            filled += kept;
-            if filled == CHUNK || kept < read {
-                chunks.push(std::mem::replace(&mut chunk, vec![0u8; CHUNK]));
-                filled = 0;
-            }
-            if kept < read {
-                // Past the limit: read the rest and drop it.
-                std::io::copy(&mut input, &mut std::io::sink())?;
-                break;
-            }
+            chunks.push(chunk);
         }
-        chunk.truncate(filled);
-        chunks.push(chunk);
-        let mut raw = Vec::with_capacity(total);
-        for chunk in chunks.drain(..) {
-            raw.extend_from_slice(&chunk[..chunk.len().min(total - raw.len())]);
+        std::io::copy(&mut input.into_inner(), &mut std::io::sink())?;
+        let mut raw = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+        for chunk in chunks {
+            raw.extend_from_slice(&chunk);
         }
         Ok(raw)
     })

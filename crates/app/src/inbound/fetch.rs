@@ -186,10 +186,7 @@ impl App {
             for (uid, size) in uids {
                 let message = session.fetch(uid, size, MAX_INBOUND_BYTES).await?;
                 let summary = header_summary(&message.raw);
-                let refusal = match message.size > MAX_INBOUND_BYTES {
-                    true => Some(self.oversized_refusal(&summary, message.size).await?),
-                    false => None,
-                };
+                let refusal = self.refusal_if_oversized(&summary, message.size).await?;
                 let stored = received
                     .store_fetched_mail(
                         owner,

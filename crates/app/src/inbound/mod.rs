@@ -154,10 +154,7 @@ impl App {
             raw
         };
         let summary = header_summary(kept);
-        let refusal = match oversized {
-            true => Some(self.oversized_refusal(&summary, raw.len()).await?),
-            false => None,
-        };
+        let refusal = self.refusal_if_oversized(&summary, raw.len()).await?;
         let stored = self
             .store()
             .inbound_mail()
@@ -180,18 +177,21 @@ impl App {
         Ok(stored)
     }
 
-    /// Why a message too large to take is refused, and the mail telling
-    /// its sender, unless the message is automatic, comes from one of the
-    /// helpdesk's own addresses, or its sender has had their automatic
-    /// mails for the hour.
-    pub(crate) async fn oversized_refusal(
+    /// For a message of `size` bytes too large to take: why it is refused,
+    /// and the mail telling its sender, unless the message is automatic,
+    /// comes from one of the helpdesk's own addresses, or its sender has
+    /// had their automatic mails for the hour. `None` for one it takes.
+    pub(crate) async fn refusal_if_oversized(
         &self,
         summary: &HeaderSummary,
         size: usize,
-    ) -> AppResult<OversizedRefusal> {
+    ) -> AppResult<Option<OversizedRefusal>> {
+        if size <= MAX_INBOUND_BYTES {
+            return Ok(None);
+        }
         let reason = oversized_reason(size);
         let notice = self.refusal_notice(summary, &reason).await?;
-        Ok(OversizedRefusal { reason, notice })
+        Ok(Some(OversizedRefusal { reason, notice }))
     }
 
     /// The mail that tells a sender their message was refused, when one

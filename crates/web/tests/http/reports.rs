@@ -48,6 +48,16 @@ fn tile(page: &str, key: &str) -> String {
     text.trim_end_matches("</a>").to_owned()
 }
 
+/// Where a dashboard tile links to, unescaped.
+fn tile_link(page: &str, key: &str) -> String {
+    let start = page
+        .find(&format!("id=\"tile-{key}\""))
+        .unwrap_or_else(|| panic!("no tile {key}"));
+    let rest = &page[start..];
+    let rest = &rest[rest.find("href=\"").unwrap() + "href=\"".len()..];
+    rest[..rest.find('"').unwrap()].replace("&amp;", "&")
+}
+
 on_both_backends! { spawn_app;
 
     async fn the_dashboard_counts_what_the_reader_may_see_in_working_or_wall_time(app: TestApp) {
@@ -108,18 +118,12 @@ on_both_backends! { spawn_app;
         assert!(!page.contains("Secret deal") && !page.contains(">Sales<"), "nothing of Sales");
         assert!(page.contains("wall-clock time"));
         // The resolved tile leads to the resolved ticket (`resolved:` in the search).
-        let start = page.find("id=\"tile-resolved\"").unwrap();
-        let href = &page[start..];
-        let href = &href[href.find("href=\"").unwrap() + 6..];
-        let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+        let href = tile_link(&page, "resolved");
         assert!(href.contains("resolved%3A%3E%3D"), "{href}");
         let found = reader.get(&app, &href).await.text().await.unwrap();
         assert!(found.contains(&first) && !found.contains(&second), "{found}");
         // The reopened tile leads to the reopened ticket (`reopened:`).
-        let start = page.find("id=\"tile-reopened\"").unwrap();
-        let href = &page[start..];
-        let href = &href[href.find("href=\"").unwrap() + 6..];
-        let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+        let href = tile_link(&page, "reopened");
         assert!(href.contains("reopened%3A%3E%3D"), "{href}");
         let found = reader.get(&app, &href).await.text().await.unwrap();
         assert!(found.contains(&first) && !found.contains(&second) && !found.contains(&third), "{found}");
