@@ -7,7 +7,7 @@
 //! jobs over. On shutdown, running jobs get a grace period to finish and are
 //! then released, without counting the attempt.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use ferrodesk_store::{ClaimedJob, JobRecord, MAIL_JOB_KIND, NewJob};
@@ -219,6 +219,12 @@ impl App {
         let workers = config.workers.max(1);
         let mut running: JoinSet<Option<i64>> = JoinSet::new();
         let mut running_jobs: HashMap<tokio::task::Id, i64> = HashMap::new();
+        // Jobs claimed ahead, to start as workers free up: one claim takes
+        // work for the workers free now and for as many again, so a busy
+        // queue costs one claim per several jobs, not one per job. At most
+        // `workers` wait, so each starts within one job's time limit and
+        // finishes well inside its lease.
+        let mut claimed_ahead: VecDeque<ClaimedJob> = VecDeque::new();
         // Jobs done, to be removed with the next claim (one write for both).
         let mut done: Vec<i64> = Vec::new();
         tracing::info!(workers, owner = %owner, "job workers started");
@@ -226,11 +232,21 @@ impl App {
             if *stopped.borrow() {
                 break;
             }
+            while running.len() < workers
+                && let Some(job) = claimed_ahead.pop_front()
+            {
+                let job_id = job.id;
+                let app = self.clone();
+                let owner = owner.clone();
+                let handle =
+                    running.spawn(async move { app.run_job(&owner, job, config.time_limit).await });
+                running_jobs.insert(handle.id(), job_id);
+            }
             let free = workers.saturating_sub(running.len());
             let mut claimed = 0;
             if free > 0 {
                 let now = self.now();
-                let limit = i64::try_from(free).unwrap_or(1);
+                let limit = i64::try_from(free + workers).unwrap_or(1);
                 match self
                     .store()
                     .jobs()
@@ -240,15 +256,7 @@ impl App {
                     Ok(jobs) => {
                         done.clear();
                         claimed = jobs.len();
-                        for job in jobs {
-                            let job_id = job.id;
-                            let app = self.clone();
-                            let owner = owner.clone();
-                            let handle = running.spawn(async move {
-                                app.run_job(&owner, job, config.time_limit).await
-                            });
-                            running_jobs.insert(handle.id(), job_id);
-                        }
+                        claimed_ahead.extend(jobs);
                     }
                     Err(error) => tracing::warn!(%error, "cannot take jobs from the queue"),
                 }
@@ -256,8 +264,8 @@ impl App {
             while let Some(finished) = running.try_join_next_with_id() {
                 done.extend(forget_finished(&mut running_jobs, finished));
             }
-            if claimed > 0 && running.len() < workers {
-                // There may be more due jobs: look again at once.
+            if claimed > 0 {
+                // Start them, and there may be more due jobs: look again.
                 continue;
             }
             tokio::select! {
@@ -269,8 +277,16 @@ impl App {
                 }
             }
         }
-        self.drain(&owner, config.shutdown_grace, running, running_jobs, done)
-            .await;
+        let unstarted = claimed_ahead.into_iter().map(|job| job.id);
+        self.drain(
+            &owner,
+            config.shutdown_grace,
+            running,
+            running_jobs,
+            done,
+            unstarted,
+        )
+        .await;
         tracing::info!("job workers stopped");
     }
 
@@ -283,6 +299,7 @@ impl App {
         mut running: JoinSet<Option<i64>>,
         mut running_jobs: HashMap<tokio::task::Id, i64>,
         mut done: Vec<i64>,
+        unstarted: impl Iterator<Item = i64>,
     ) {
         let deadline = tokio::time::Instant::now() + grace;
         while !running.is_empty() {
@@ -305,7 +322,7 @@ impl App {
         {
             tracing::warn!(%error, "cannot remove jobs done at shutdown; they run again when their leases end");
         }
-        for job_id in running_jobs.into_values() {
+        for job_id in running_jobs.into_values().chain(unstarted) {
             match self
                 .store()
                 .jobs()

@@ -247,6 +247,52 @@ impl ImapSession {
         .await
     }
 
+    /// The sources of several messages in one exchange, in UID order. The
+    /// caller keeps their sizes bounded: all are read into memory.
+    pub async fn fetch_many(
+        &mut self,
+        wanted: &[(u32, usize)],
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = wanted
+            .iter()
+            .map(|(uid, _)| uid.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        within("fetching messages", async {
+            let mut fetches = self
+                .session
+                .uid_fetch(set, "(UID BODY.PEEK[])")
+                .await
+                .map_err(failed("fetching messages"))?;
+            let mut sources: Vec<Option<Vec<u8>>> = vec![None; wanted.len()];
+            while let Some(fetch) = fetches.next().await {
+                let fetch = fetch.map_err(failed("fetching messages"))?;
+                let place = fetch
+                    .uid
+                    .and_then(|uid| wanted.iter().position(|(wanted, _)| *wanted == uid));
+                if let (Some(place), Some(body)) = (place, fetch.body()) {
+                    sources[place] = Some(body.to_vec());
+                }
+            }
+            wanted
+                .iter()
+                .zip(sources)
+                .map(|(&(uid, size), raw)| {
+                    let raw = raw.ok_or_else(|| ImapError(format!("message {uid} is gone")))?;
+                    Ok(FetchedMessage {
+                        uid,
+                        size: size.max(raw.len()),
+                        raw,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
     /// Marks, moves or deletes the messages with these UIDs.
     pub async fn after_fetch(
         &mut self,

@@ -73,6 +73,14 @@ async fn messages_are_fetched_by_uid_and_then_marked_moved_or_deleted() {
         session.new_uids(rest[1].0, 10).await.unwrap().is_empty(),
         "nothing above the newest"
     );
+    let both = session.fetch_many(&rest).await.unwrap();
+    let subjects: Vec<bool> = both
+        .iter()
+        .zip(["Subject: Number 4", "Subject: Number 5"])
+        .map(|(message, subject)| String::from_utf8_lossy(&message.raw).contains(subject))
+        .collect();
+    assert_eq!(subjects, [true, true], "both sources, in UID order");
+    assert_eq!((both[0].uid, both[1].uid), (rest[0].0, rest[1].0));
     session.logout().await;
 
     assert_eq!(server.count(""), (3, 1), "one seen, one moved, one deleted");

@@ -121,6 +121,25 @@ async fn insert_inbound(
     Ok(id)
 }
 
+/// The account, folder and UIDs fetched messages span: `None` unless all
+/// come from one account and folder in ascending UID order.
+fn fetched_span(mails: &[NewInboundMail<'_>]) -> Option<(i64, (i64, i64), i64)> {
+    let first = mails.first()?;
+    let (account_id, (validity, first_uid)) = (first.account_id?, first.imap?);
+    let mut last_uid = first_uid;
+    for mail in mails.iter().skip(1) {
+        match (mail.account_id, mail.imap) {
+            (Some(account), Some((same_validity, uid)))
+                if account == account_id && same_validity == validity && uid > last_uid =>
+            {
+                last_uid = uid;
+            }
+            _ => return None,
+        }
+    }
+    Some((account_id, (validity, first_uid), last_uid))
+}
+
 /// Queues the job that processes received message `id`.
 async fn insert_processing_job(
     connected: &mut impl crate::backend::Connected,
@@ -514,37 +533,42 @@ impl InboundMail<'_> {
         Ok(changed == 1)
     }
 
-    /// Stores one fetched message with its job and moves the account's
-    /// position to its UID, in one transaction, while `owner` holds the
-    /// lease; `None` when the lease was lost (nothing stored).
-    pub async fn store_fetched_mail(
+    /// Stores fetched messages (in ascending UID order, all of one
+    /// account and folder) with their jobs and moves the account's
+    /// position to the last one's UID, in one transaction, while `owner`
+    /// holds the lease; `None` when the lease was lost (nothing stored).
+    pub async fn store_fetched_mails(
         &self,
         owner: &str,
-        mail: &NewInboundMail<'_>,
+        mails: &[NewInboundMail<'_>],
         now: Timestamp,
-    ) -> StoreResult<Option<i64>> {
-        let (Some(account_id), Some((validity, uid))) = (mail.account_id, mail.imap) else {
+    ) -> StoreResult<Option<Vec<i64>>> {
+        let Some((account_id, (validity, first_uid), last_uid)) = fetched_span(mails) else {
             return Ok(None);
         };
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             let moved = sqlx::query(
-                "UPDATE imap_fetch_state SET last_uid = $4 \
+                "UPDATE imap_fetch_state SET last_uid = $5 \
                  WHERE account_id = $1 AND lease_owner = $2 AND uid_validity = $3 AND last_uid < $4",
             )
             .bind(account_id)
             .bind(owner)
             .bind(validity)
-            .bind(uid)
+            .bind(first_uid)
+            .bind(last_uid)
             .execute(&mut *transaction)
             .await?
             .rows_affected();
             if moved != 1 {
                 return Ok(None);
             }
-            let id = insert_inbound(&mut transaction, mail, now).await?;
+            let mut ids = Vec::with_capacity(mails.len());
+            for mail in mails {
+                ids.push(insert_inbound(&mut transaction, mail, now).await?);
+            }
             transaction.commit().await?;
-            Ok(Some(id))
+            Ok(Some(ids))
         })
     }
 

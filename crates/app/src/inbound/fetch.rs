@@ -14,10 +14,14 @@ use ferrodesk_store::{EmailAccountRecord, NewInboundMail};
 
 use crate::{App, AppError, AppResult};
 
-/// Messages fetched per batch, and batches per visit (the rest wait for
-/// the next visit, so one account cannot hold a node forever).
+/// Messages fetched and stored together (in one exchange with the server
+/// and one transaction), and batches per visit (the rest wait for the
+/// next visit, so one account cannot hold a node forever).
 const FETCH_BATCH: usize = 50;
 const BATCHES_PER_VISIT: usize = 10;
+/// The most bytes (by the server's sizes) fetched together: a larger
+/// message is fetched alone.
+const FETCH_BATCH_BYTES: usize = 8 * 1024 * 1024;
 /// How long a node holds an account while fetching it (renewed per batch).
 const FETCH_LEASE: Duration = Duration::from_secs(120);
 /// The purpose IMAP passwords are sealed for.
@@ -176,39 +180,45 @@ impl App {
                 .mark_imap_acted(account.id, owner, last_uid)
                 .await?;
         }
-        for _ in 0..BATCHES_PER_VISIT {
-            let uids = session.new_uids(as_uid(last_uid), FETCH_BATCH).await?;
-            report.more_waiting = uids.len() == FETCH_BATCH;
-            if uids.is_empty() {
-                break;
-            }
-            let first = last_uid + 1;
-            for (uid, size) in uids {
-                let message = session.fetch(uid, size, MAX_INBOUND_BYTES).await?;
+        let visit_limit = FETCH_BATCH * BATCHES_PER_VISIT;
+        let waiting = session.new_uids(as_uid(last_uid), visit_limit).await?;
+        report.more_waiting = waiting.len() == visit_limit;
+        for group in fetch_groups(&waiting) {
+            let messages = match group {
+                [(uid, size)] => vec![session.fetch(*uid, *size, MAX_INBOUND_BYTES).await?],
+                _ => session.fetch_many(group).await?,
+            };
+            let mut summaries = Vec::with_capacity(messages.len());
+            for message in &messages {
                 let summary = header_summary(&message.raw);
                 let refusal = self.refusal_if_oversized(&summary, message.size).await?;
-                let stored = received
-                    .store_fetched_mail(
-                        owner,
-                        &NewInboundMail {
-                            account_id: Some(account.id),
-                            imap: Some((validity, i64::from(uid))),
-                            raw: &message.raw,
-                            message_id: &summary.message_id,
-                            sender: &summary.sender,
-                            subject: &summary.subject,
-                            refused: refusal.as_ref().map(super::OversizedRefusal::as_refusal),
-                        },
-                        self.now(),
-                    )
-                    .await?;
-                if stored.is_none() {
-                    // The lease went to another node: stop here.
-                    return Ok(());
-                }
-                last_uid = i64::from(uid);
-                report.stored += 1;
+                summaries.push((summary, refusal));
             }
+            let mails: Vec<NewInboundMail<'_>> = messages
+                .iter()
+                .zip(&summaries)
+                .map(|(message, (summary, refusal))| NewInboundMail {
+                    account_id: Some(account.id),
+                    imap: Some((validity, i64::from(message.uid))),
+                    raw: &message.raw,
+                    message_id: &summary.message_id,
+                    sender: &summary.sender,
+                    subject: &summary.subject,
+                    refused: refusal.as_ref().map(super::OversizedRefusal::as_refusal),
+                })
+                .collect();
+            let Some(stored) = received
+                .store_fetched_mails(owner, &mails, self.now())
+                .await?
+            else {
+                // The lease went to another node: stop here.
+                return Ok(());
+            };
+            // Processing starts while the next group is fetched.
+            self.wake_workers();
+            let first = last_uid + 1;
+            last_uid = messages.last().map_or(last_uid, |last| i64::from(last.uid));
+            report.stored += stored.len();
             session
                 .after_fetch_range(as_uid(first), as_uid(last_uid), &action)
                 .await?;
@@ -221,6 +231,7 @@ impl App {
                 .await?
                 .is_none()
             {
+                report.more_waiting = false;
                 break;
             }
         }
@@ -256,6 +267,24 @@ fn after_fetch(account: &EmailAccountRecord) -> AfterFetch {
     }
 }
 
+/// The new messages cut into batches of at most [`FETCH_BATCH`] messages
+/// and [`FETCH_BATCH_BYTES`] bytes; a message larger than that is a batch
+/// of its own.
+fn fetch_groups(waiting: &[(u32, usize)]) -> Vec<&[(u32, usize)]> {
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (index, &(_, size)) in waiting.iter().enumerate() {
+        let full = index - start == FETCH_BATCH || bytes + size > FETCH_BATCH_BYTES;
+        if index > start && full {
+            groups.extend(waiting.get(start..index));
+            (start, bytes) = (index, 0);
+        }
+        bytes += size;
+    }
+    groups.extend(waiting.get(start..).filter(|rest| !rest.is_empty()));
+    groups
+}
+
 fn as_uid(uid: i64) -> u32 {
     u32::try_from(uid.max(0)).unwrap_or(u32::MAX)
 }
@@ -281,5 +310,35 @@ impl From<AppError> for FetchError {
 impl From<ferrodesk_store::StoreError> for FetchError {
     fn from(error: ferrodesk_store::StoreError) -> FetchError {
         FetchError::App(error.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_messages_are_fetched_in_batches_bounded_by_count_and_bytes() {
+        let small: Vec<(u32, usize)> = (1..=120).map(|uid| (uid, 2_000)).collect();
+        let sizes: Vec<usize> = fetch_groups(&small)
+            .iter()
+            .map(|group| group.len())
+            .collect();
+        assert_eq!(sizes, [50, 50, 20]);
+
+        let big = FETCH_BATCH_BYTES + 1;
+        let mixed = [
+            (1, 10),
+            (2, big),
+            (3, 10),
+            (4, 5 * 1024 * 1024),
+            (5, 4 * 1024 * 1024),
+        ];
+        let groups: Vec<Vec<u32>> = fetch_groups(&mixed)
+            .iter()
+            .map(|group| group.iter().map(|(uid, _)| *uid).collect())
+            .collect();
+        assert_eq!(groups, [vec![1], vec![2], vec![3, 4], vec![5]]);
+        assert!(fetch_groups(&[]).is_empty());
     }
 }
