@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use ferrodesk_store::{ClaimedJob, JobRecord, MAIL_JOB_KIND, NewJob};
+use ferrodesk_store::{ClaimedJob, JobPriority, JobRecord, MAIL_JOB_KIND, NewJob};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -206,6 +206,7 @@ impl App {
                     payload: &payload,
                     run_at: now,
                     max_attempts,
+                    priority: JobPriority::Normal,
                 },
                 now,
             )
@@ -227,6 +228,7 @@ impl App {
         let mut claimed_ahead: VecDeque<ClaimedJob> = VecDeque::new();
         // Jobs done, to be removed with the next claim (one write for both).
         let mut done: Vec<i64> = Vec::new();
+        let ticket_written = self.store().ticket_event_written();
         tracing::info!(workers, owner = %owner, "job workers started");
         loop {
             if *stopped.borrow() {
@@ -270,6 +272,8 @@ impl App {
             }
             tokio::select! {
                 () = self.inner.job_queued.notified() => {}
+                // Every ticket write queues its rules job.
+                () = ticket_written.notified() => {}
                 () = tokio::time::sleep(config.poll_interval) => {}
                 _ = stopped.changed() => {}
                 Some(finished) = running.join_next_with_id(), if !running.is_empty() => {

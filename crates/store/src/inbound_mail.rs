@@ -147,12 +147,13 @@ async fn insert_processing_job(
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     crate::backend::on_connection!(connected, connection => {
-        sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB)
+        sqlx::query_scalar::<_, i64>(crate::jobs::INSERT_JOB_WITH_PRIORITY)
             .bind(INBOUND_MAIL_JOB_KIND)
             .bind(inbound_job_payload(id))
             .bind(now.millis())
             .bind(INBOUND_MAIL_MAX_ATTEMPTS)
             .bind(now.millis())
+            .bind(crate::JobPriority::First.rank())
             .fetch_one(&mut *connection)
             .await?;
     });

@@ -16,6 +16,27 @@ pub struct NewJob<'a> {
     pub payload: &'a str,
     pub run_at: Timestamp,
     pub max_attempts: i64,
+    pub priority: JobPriority,
+}
+
+/// Which due jobs run first: all due jobs of the first priority, in order
+/// of due time, before any of the normal one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPriority {
+    /// Turning received mail into tickets: never held back by a queue of
+    /// outgoing mail.
+    First,
+    Normal,
+}
+
+impl JobPriority {
+    /// As stored (and as the claim's SQL orders them).
+    pub(crate) fn rank(self) -> i64 {
+        match self {
+            JobPriority::First => 0,
+            JobPriority::Normal => 1,
+        }
+    }
 }
 
 /// A job a worker holds the lease for.
@@ -56,15 +77,20 @@ macro_rules! job_query {
 pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, run_at, max_attempts, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
 
+/// As [`INSERT_JOB`], with the job's priority (`$6`).
+pub(crate) const INSERT_JOB_WITH_PRIORITY: &str = "INSERT INTO jobs (kind, payload, run_at, max_attempts, created_at, updated_at, priority) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id";
+
 impl Jobs<'_> {
     pub async fn enqueue_job(&self, job: &NewJob<'_>, now: Timestamp) -> StoreResult<i64> {
         Ok(on_backend_write!(self, pool => {
-            sqlx::query_scalar::<_, i64>(INSERT_JOB)
+            sqlx::query_scalar::<_, i64>(INSERT_JOB_WITH_PRIORITY)
                 .bind(job.kind)
                 .bind(job.payload)
                 .bind(job.run_at.millis())
                 .bind(job.max_attempts)
                 .bind(now.millis())
+                .bind(job.priority.rank())
                 .fetch_one(pool)
                 .await?
         }))

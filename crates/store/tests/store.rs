@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use ferrodesk_core::{Surface, Timestamp};
 use ferrodesk_store::{
-    AuditFilter, ChangeOutcome, FailedLogin, FailureCount, LinkPurpose, LockoutRule, LoginFilter,
-    MAIL_JOB_KIND, NewAuditEntry, NewIpVerification, NewJob, NewLoginChallenge, NewLoginRecord,
-    NewMail, NewPasswordLink, NewPerson, NewSession, PasswordChange, PersonChange,
+    AuditFilter, ChangeOutcome, FailedLogin, FailureCount, JobPriority, LinkPurpose, LockoutRule,
+    LoginFilter, MAIL_JOB_KIND, NewAuditEntry, NewIpVerification, NewJob, NewLoginChallenge,
+    NewLoginRecord, NewMail, NewPasswordLink, NewPerson, NewSession, PasswordChange, PersonChange,
     SecondFactorProof, Store, StoreError, SuccessfulLogin, TrustSource,
 };
 use ferrodesk_testkit::{Backend, TestDatabase, on_both_backends};
@@ -105,6 +105,7 @@ fn job(kind: &str) -> NewJob<'_> {
         payload: "{}",
         run_at: T0,
         max_attempts: 3,
+        priority: JobPriority::Normal,
     }
 }
 
@@ -448,6 +449,18 @@ on_both_backends! { open;
         assert!(store.jobs().get_job(second).await.unwrap().is_some(), "another worker holds it now");
         assert!(store.jobs().finish_and_claim_jobs("b", &[second], T0, T0, 0).await.unwrap().is_empty());
         assert_eq!(store.jobs().count_jobs().await.unwrap(), 1);
+    }
+
+    async fn jobs_of_the_first_priority_are_claimed_before_older_normal_ones(store: Subject) {
+        let old = store.jobs().enqueue_job(&NewJob { run_at: T0.minus(MINUTE * 10), ..job("test.kind") }, T0).await.unwrap();
+        let first = store.jobs().enqueue_job(&NewJob { priority: JobPriority::First, ..job("test.kind") }, T0).await.unwrap();
+        let later_first = store.jobs().enqueue_job(&NewJob { run_at: T0.plus(MINUTE), priority: JobPriority::First, ..job("test.kind") }, T0).await.unwrap();
+        let claimed = store.jobs().claim_jobs("a", T0.plus(MINUTE * 10), T0, 1).await.unwrap();
+        assert_eq!(claimed[0].id, first, "the first priority goes ahead of a job due earlier");
+        let claimed = store.jobs().claim_jobs("a", T0.plus(MINUTE * 10), T0, 5).await.unwrap();
+        assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [old], "a first-priority job not yet due waits");
+        let claimed = store.jobs().claim_jobs("a", T0.plus(MINUTE * 3), T0.plus(MINUTE * 2), 5).await.unwrap();
+        assert_eq!(claimed[0].id, later_first, "then it is due, and first again");
     }
 
     async fn a_released_job_does_not_count_the_attempt(store: Subject) {
