@@ -248,6 +248,28 @@ impl App {
         self.finish_upload(upload).await.map(Ok)
     }
 
+    /// Keeps a received message's source as a file in the store, by its
+    /// content like an attachment; `None` when this helpdesk stores no
+    /// files (the source then stays in its row).
+    pub(crate) async fn store_source_file(&self, source: &[u8]) -> AppResult<Option<UploadedFile>> {
+        if self.inner.blobs.is_none() {
+            return Ok(None);
+        }
+        let limit = u64::try_from(source.len()).unwrap_or(u64::MAX);
+        let mut upload = self.start_upload("message.eml".to_owned(), limit).await?;
+        upload.write(source).await?;
+        self.finish_upload(upload).await.map(Some)
+    }
+
+    /// A stored file's bytes, by its SHA-256.
+    pub(crate) async fn read_stored_file(&self, sha256: &str) -> AppResult<Vec<u8>> {
+        if sha256.len() < 4 || !sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(AppError::Internal(format!("not a file name: {sha256}")));
+        }
+        let path = self.blob_store()?.path_of(sha256);
+        tokio::fs::read(&path).await.map_err(storage_error)
+    }
+
     /// Finishes a file: moved to its place by content (a body stored before
     /// is kept and the copy dropped) and recorded, so the sweep leaves it.
     pub async fn finish_upload(&self, mut upload: Upload) -> AppResult<UploadedFile> {

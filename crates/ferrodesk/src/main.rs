@@ -348,7 +348,7 @@ async fn receive_mail(
     let mut config = Config::load(config_path, &environment)?;
     config.prepare_data_dir()?;
     let key = config.instance_key()?;
-    let raw = read_message_from_stdin()
+    let raw = read_message_from_stdin(config.data_dir.clone())
         .await
         .map_err(|error| Failure::TryAgain(format!("cannot read standard input: {error}")))?;
     let store = Store::open_checked(&config.database_url)
@@ -365,28 +365,42 @@ async fn receive_mail(
 
 /// The message on standard input, up to one byte past the largest one
 /// taken (so that an oversized one is recognised); the rest is read and
-/// dropped, so the mail server's pipe closes cleanly. Read in chunks and
-/// joined once at its exact size: a growing buffer would hold up to twice
-/// a large message while it grows.
-async fn read_message_from_stdin() -> std::io::Result<Vec<u8>> {
-    tokio::task::spawn_blocking(|| {
-        use std::io::Read;
-        const CHUNK: u64 = 256 * 1024;
+/// dropped, so the mail server's pipe closes cleanly. A small message is
+/// read into memory; a larger one goes to a file in `spill_dir` first
+/// (unlinked as soon as it is made) and is read back at its exact size,
+/// so the process never holds it more than once.
+async fn read_message_from_stdin(spill_dir: std::path::PathBuf) -> std::io::Result<Vec<u8>> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek, Write};
+        use std::os::unix::fs::OpenOptionsExt;
+        const IN_MEMORY: u64 = 1024 * 1024;
         let limit = u64::try_from(ferrodesk_app::MAX_INBOUND_MAIL_BYTES + 1).unwrap_or(u64::MAX);
         let mut input = std::io::stdin().lock().take(limit);
-        let mut chunks = Vec::new();
-        loop {
-            let mut chunk = Vec::new();
-            if (&mut input).take(CHUNK).read_to_end(&mut chunk)? == 0 {
-                break;
-            }
-            chunks.push(chunk);
+        let mut start = Vec::with_capacity(usize::try_from(IN_MEMORY).unwrap_or(0));
+        let read = (&mut input).take(IN_MEMORY).read_to_end(&mut start)?;
+        if u64::try_from(read).unwrap_or(u64::MAX) < IN_MEMORY {
+            return Ok(start);
         }
+        let random = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|since| since.subsec_nanos())
+            .unwrap_or_default();
+        let path = spill_dir.join(format!(".incoming-{}-{random}.eml", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        std::fs::remove_file(&path)?;
+        file.write_all(&start)?;
+        drop(start);
+        std::io::copy(&mut input, &mut file)?;
         std::io::copy(&mut input.into_inner(), &mut std::io::sink())?;
-        let mut raw = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-        for chunk in chunks {
-            raw.extend_from_slice(&chunk);
-        }
+        let size = file.stream_position()?;
+        file.rewind()?;
+        let mut raw = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        file.read_to_end(&mut raw)?;
         Ok(raw)
     })
     .await

@@ -345,6 +345,22 @@ on_both_backends! { install;
         assert!(text(&output.stdout).contains("new ticket"), "{}", text(&output.stdout));
         let again = install.run(&["mail", "receive", "--account", "help@example.com"], mail);
         assert_eq!(again.status.code(), Some(0), "the same message again is stored (as a copy)");
+        // A large one is spilled to a file on its way in, and the file is
+        // gone once it is stored.
+        let large = format!(
+            "From: Ines <ines@example.net>\r\nTo: help@example.com\r\nSubject: Logs\r\n\
+             Message-ID: <pipe-2@mail.example.net>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}",
+            "A log line, again and again.\r\n".repeat(80_000)
+        );
+        let output = install.run(&["mail", "receive"], &large);
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        assert!(text(&output.stdout).contains("new ticket"), "{}", text(&output.stdout));
+        let left: Vec<_> = std::fs::read_dir(&install.data_dir)
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with(".incoming"))
+            .collect();
+        assert!(left.is_empty(), "no spilled file is left: {left:?}");
         // Garbage is stored too, in the rejection log: still exit 0.
         let garbage = install.run(&["mail", "receive"], "\u{0}\u{0} not a mail");
         assert_eq!(garbage.status.code(), Some(0), "{}", text(&garbage.stderr));

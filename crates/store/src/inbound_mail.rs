@@ -27,7 +27,7 @@ pub struct NewInboundMail<'a> {
     pub account_id: Option<i64>,
     /// `(UIDVALIDITY, UID)` when it came by IMAP.
     pub imap: Option<(i64, i64)>,
-    pub raw: &'a [u8],
+    pub source: MailSource<'a>,
     pub message_id: &'a str,
     pub sender: &'a str,
     pub subject: &'a str,
@@ -36,6 +36,23 @@ pub struct NewInboundMail<'a> {
     /// same transaction; no job processes it. `None`: stored pending with
     /// the job that turns it into a ticket.
     pub refused: Option<Refusal<'a>>,
+}
+
+/// Where a received message's source is kept.
+#[derive(Debug, Clone, Copy)]
+pub enum MailSource<'a> {
+    /// In its row.
+    Row(&'a [u8]),
+    /// A large one: a file in the attachment store, already recorded.
+    File { sha256: &'a str, size: usize },
+}
+
+/// A received message's source as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredSource {
+    Row(Vec<u8>),
+    /// The SHA-256 of its file in the attachment store.
+    File(String),
 }
 
 /// Why a message is refused as it is stored, and the mail telling its
@@ -87,17 +104,22 @@ async fn insert_inbound(
         Some(refusal) => ("rejected", refusal.reason, Some(now.millis())),
         None => ("pending", "", None),
     };
+    let (row_bytes, file_sha256, size): (&[u8], Option<&str>, usize) = match mail.source {
+        MailSource::Row(bytes) => (bytes, None, bytes.len()),
+        MailSource::File { sha256, size } => (&[], Some(sha256), size),
+    };
     let id = crate::backend::on_connection!(connected, connection => {
         sqlx::query_scalar::<_, i64>(
-            "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, size, message_id, \
-                 sender, subject, state, reason, processed_at, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            "INSERT INTO inbound_mails (account_id, imap_uid_validity, imap_uid, raw, raw_sha256, size, \
+                 message_id, sender, subject, state, reason, processed_at, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(mail.account_id)
         .bind(mail.imap.map(|(validity, _)| validity))
         .bind(mail.imap.map(|(_, uid)| uid))
-        .bind(mail.raw)
-        .bind(i64::try_from(mail.raw.len()).unwrap_or(i64::MAX))
+        .bind(row_bytes)
+        .bind(file_sha256)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
         .bind(mail.message_id)
         .bind(mail.sender)
         .bind(mail.subject)
@@ -199,12 +221,18 @@ impl InboundMail<'_> {
     }
 
     /// A stored message's source.
-    pub async fn inbound_mail_source(&self, id: i64) -> StoreResult<Option<Vec<u8>>> {
-        Ok(on_backend!(self, pool => {
-            sqlx::query_scalar::<_, Vec<u8>>("SELECT raw FROM inbound_mails WHERE id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
+    pub async fn inbound_mail_source(&self, id: i64) -> StoreResult<Option<StoredSource>> {
+        let row = on_backend!(self, pool => {
+            sqlx::query_as::<_, (Vec<u8>, Option<String>)>(
+                "SELECT raw, raw_sha256 FROM inbound_mails WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(row.map(|(raw, file)| match file {
+            Some(sha256) => StoredSource::File(sha256),
+            None => StoredSource::Row(raw),
         }))
     }
 

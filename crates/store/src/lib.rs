@@ -62,7 +62,7 @@ pub use escalations::{
 };
 pub use inbound_mail::{
     INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, ImapFetchState, InboundMailRecord,
-    NewInboundMail, Refusal, inbound_job_payload,
+    MailSource, NewInboundMail, Refusal, StoredSource, inbound_job_payload,
 };
 pub use jobs::{ClaimedJob, JobPriority, JobRecord, NewJob};
 pub use knowledge_base::{

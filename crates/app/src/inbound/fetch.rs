@@ -192,15 +192,16 @@ impl App {
             for message in &messages {
                 let summary = header_summary(&message.raw);
                 let refusal = self.refusal_if_oversized(&summary, message.size).await?;
-                summaries.push((summary, refusal));
+                let file = self.keep_source_file(&message.raw).await?;
+                summaries.push((summary, refusal, file));
             }
             let mails: Vec<NewInboundMail<'_>> = messages
                 .iter()
                 .zip(&summaries)
-                .map(|(message, (summary, refusal))| NewInboundMail {
+                .map(|(message, (summary, refusal, file))| NewInboundMail {
                     account_id: Some(account.id),
                     imap: Some((validity, i64::from(message.uid))),
-                    raw: &message.raw,
+                    source: super::mail_source(&message.raw, file.as_ref()),
                     message_id: &summary.message_id,
                     sender: &summary.sender,
                     subject: &summary.subject,

@@ -16,13 +16,19 @@ use ferrodesk_core::{Email, TicketRef};
 use ferrodesk_mail::inbound::{
     HeaderSummary, InboundMessage, MAX_INBOUND_BYTES, header_summary, parse_inbound,
 };
-use ferrodesk_store::{EmailAccountRecord, InboundMailRecord, NewInboundMail, Refusal};
+use ferrodesk_store::{
+    EmailAccountRecord, InboundMailRecord, MailSource, NewInboundMail, Refusal, StoredSource,
+};
 
 use crate::jobs::{JobFailure, JobResult};
-use crate::{App, AppError, AppResult};
+use crate::{App, AppError, AppResult, UploadedFile};
 
 /// The most of an oversized message kept for the rejection log.
 const OVERSIZED_KEPT_BYTES: usize = 256 * 1024;
+/// A received message this large or larger keeps its source as a file in
+/// the attachment store rather than in its row (bound into an INSERT, a
+/// 30 MB source was copied three times over in memory).
+const SOURCE_FILE_BYTES: usize = 1024 * 1024;
 /// How long one node may take to process a message before another may.
 const PROCESSING_LEASE: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 /// How long the pipe waits for a message another node is processing.
@@ -53,6 +59,17 @@ impl OversizedRefusal {
             reason: &self.reason,
             notice: self.notice.as_ref().map(crate::mail::ComposedMail::as_new),
         }
+    }
+}
+
+/// Where a source goes: its file when it has one, else its row.
+pub(crate) fn mail_source<'a>(source: &'a [u8], file: Option<&'a UploadedFile>) -> MailSource<'a> {
+    match file {
+        Some(file) => MailSource::File {
+            sha256: &file.sha256,
+            size: source.len(),
+        },
+        None => MailSource::Row(source),
     }
 }
 
@@ -155,6 +172,7 @@ impl App {
         };
         let summary = header_summary(kept);
         let refusal = self.refusal_if_oversized(&summary, raw.len()).await?;
+        let file = self.keep_source_file(kept).await?;
         let stored = self
             .store()
             .inbound_mail()
@@ -162,7 +180,7 @@ impl App {
                 &NewInboundMail {
                     account_id,
                     imap,
-                    raw: kept,
+                    source: mail_source(kept, file.as_ref()),
                     message_id: &summary.message_id,
                     sender: &summary.sender,
                     subject: &summary.subject,
@@ -175,6 +193,24 @@ impl App {
             self.wake_workers();
         }
         Ok(stored)
+    }
+
+    /// Writes a large source to its file first; `None` for a small one
+    /// (or when no files are stored), which its row keeps.
+    pub(crate) async fn keep_source_file(&self, source: &[u8]) -> AppResult<Option<UploadedFile>> {
+        if source.len() < SOURCE_FILE_BYTES {
+            return Ok(None);
+        }
+        self.store_source_file(source).await
+    }
+
+    /// The source of received message `id`, from its row or its file.
+    pub(crate) async fn received_source(&self, id: i64) -> AppResult<Option<Vec<u8>>> {
+        match self.store().inbound_mail().inbound_mail_source(id).await? {
+            None => Ok(None),
+            Some(StoredSource::Row(raw)) => Ok(Some(raw)),
+            Some(StoredSource::File(sha256)) => self.read_stored_file(&sha256).await.map(Some),
+        }
     }
 
     /// For a message of `size` bytes too large to take: why it is refused,
@@ -335,7 +371,7 @@ impl App {
         let raw = match source {
             Some(source) => source,
             None => {
-                stored = received.inbound_mail_source(id).await?.unwrap_or_default();
+                stored = self.received_source(id).await?.unwrap_or_default();
                 stored.as_slice()
             }
         };

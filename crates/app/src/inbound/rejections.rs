@@ -58,10 +58,7 @@ impl App {
             .get_inbound_mail(id)
             .await?
             .ok_or(AppError::NotFound)?;
-        let source = received
-            .inbound_mail_source(id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let source = self.received_source(id).await?.ok_or(AppError::NotFound)?;
         let audit = Audit::new(caller, "inbound_mail.source_read").on(
             "inbound_mail",
             Some(id),
@@ -123,9 +120,7 @@ impl App {
             .inbound_mail_of_message(ticket.id, message_id)
             .await?
             .ok_or(AppError::NotFound)?;
-        self.store()
-            .inbound_mail()
-            .inbound_mail_source(inbound_id)
+        self.received_source(inbound_id)
             .await?
             .ok_or(AppError::NotFound)
     }

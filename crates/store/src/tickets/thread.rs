@@ -177,7 +177,7 @@ impl super::Tickets<'_> {
         }))
     }
 
-    /// Blobs no attachment refers to, stored before `before` (so a file
+    /// Blobs no attachment or received message refers to, stored before `before` (so a file
     /// uploaded a moment ago, whose message is still being written, is
     /// never taken).
     pub async fn unreferenced_blobs(
@@ -188,7 +188,8 @@ impl super::Tickets<'_> {
         Ok(on_backend!(self, pool => {
             sqlx::query_scalar::<_, String>(
                 "SELECT b.sha256 FROM blobs b WHERE b.created_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = b.sha256) LIMIT +$2",
+                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = b.sha256) \
+                 AND NOT EXISTS (SELECT 1 FROM inbound_mails m WHERE m.raw_sha256 = b.sha256) LIMIT +$2",
             )
             .bind(before.millis())
             .bind(limit)
@@ -197,13 +198,15 @@ impl super::Tickets<'_> {
         }))
     }
 
-    /// Forgets a blob, unless an attachment came to refer to it meanwhile;
-    /// true when the row is gone (and the file may be deleted).
+    /// Forgets a blob, unless an attachment or a received message came to
+    /// refer to it meanwhile; true when the row is gone (and the file may
+    /// be deleted).
     pub async fn forget_blob(&self, sha256: &str) -> StoreResult<bool> {
         let deleted = on_backend_write!(self, pool => {
             sqlx::query(
                 "DELETE FROM blobs WHERE sha256 = $1 \
-                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = $1)",
+                 AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = $1) \
+                 AND NOT EXISTS (SELECT 1 FROM inbound_mails m WHERE m.raw_sha256 = $1)",
             )
             .bind(sha256)
             .execute(pool)

@@ -618,6 +618,28 @@ on_both_backends! { crate::mail::spawn_with_mail;
 
 on_both_backends! { spawn_app;
 
+    async fn a_large_message_keeps_its_source_as_a_file_that_the_sweep_leaves(app: TestApp) {
+        let body = "A long log line that repeats.\r\n".repeat(100_000);
+        let raw = message("Ines Inbox <ines@example.net>", "Three megabytes of logs", "", &body);
+        assert!(raw.len() > 3_000_000);
+        let (id, outcome) = app.app.receive_mail(&raw, None).await.unwrap();
+        assert!(matches!(outcome, InboundOutcome::NewTicket(_)), "{outcome:?}");
+        let kept = app.app.store().inbound_mail().inbound_mail_source(id).await.unwrap().unwrap();
+        let ferrodesk_store::StoredSource::File(sha256) = kept else { panic!("kept in its row") };
+        let record = app.app.store().inbound_mail().get_inbound_mail(id).await.unwrap().unwrap();
+        assert_eq!(record.size as usize, raw.len(), "the size is the source's, not the row's");
+        // The sweep of unused files leaves it, and the admin reads it whole.
+        app.advance_clock(std::time::Duration::from_secs(3 * 86_400));
+        app.app.sweep_unreferenced_blobs().await.unwrap();
+        let (_, source) = app.app.received_mail_source(&Caller::system(), id).await.unwrap();
+        assert!(source == raw, "the source read back is the one received");
+        // A small one stays in its row.
+        let (small, _) = app.app.receive_mail(&message("ines@example.net", "Short", "", "Hello."), None).await.unwrap();
+        let kept = app.app.store().inbound_mail().inbound_mail_source(small).await.unwrap().unwrap();
+        assert!(matches!(kept, ferrodesk_store::StoredSource::Row(bytes) if bytes.ends_with(b"Hello.\r\n")));
+        assert!(!sha256.is_empty());
+    }
+
     async fn a_message_too_large_to_take_is_logged_and_its_sender_told(app: TestApp) {
         let padding = "x".repeat(ferrodesk_app::MAX_INBOUND_MAIL_BYTES + 1024);
         let (id, outcome) = app.app.receive_mail(&message("Ines Inbox <ines@example.net>", "Our logs", "", &padding), None).await.unwrap();
