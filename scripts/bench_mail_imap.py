@@ -239,6 +239,15 @@ def run_backend(backend, mails, postgres_admin):
         rejected = count(backend, env, "SELECT COUNT(*) FROM inbound_mails WHERE state = 'rejected'")
         peak = peak_rss_kib(server.pid)
         sent = count(backend, env, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
+        # Received mail goes ahead of outgoing mail: how long the receipts
+        # and notifications queued meanwhile take to be sent afterwards.
+        unsent = "SELECT COUNT(*) FROM outbox WHERE status <> 'sent'"
+        drain_deadline = time.time() + 900
+        while count(backend, env, unsent) > 0 and time.time() < drain_deadline:
+            time.sleep(0.2)
+        outbox_drained_s = round(time.perf_counter() - second_started_at_store - second_round, 1)
+        outbox_total = count(backend, env, "SELECT COUNT(*) FROM outbox")
+        outbox_left = count(backend, env, unsent)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -263,6 +272,9 @@ def run_backend(backend, mails, postgres_admin):
         "threaded_replies": threaded,
         "rejected": rejected,
         "receipts_sent": sent,
+        "outbox": outbox_total,
+        "outbox_sent_after_s": outbox_drained_s,
+        "outbox_left": outbox_left,
         "peak_rss_mib": round(peak / 1024, 1),
     }
 
