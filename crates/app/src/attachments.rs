@@ -338,7 +338,7 @@ impl App {
     /// is altered, expired or another person's is refused as invalid input.
     pub fn api_upload_from_token(&self, actor: &Actor, token: &str) -> AppResult<UploadedFile> {
         let refused = || {
-            AppError::invalid(
+            AppError::unresolved(
                 "attachments",
                 "An upload is unknown or expired; upload the file again.",
             )

@@ -115,7 +115,7 @@ impl App {
             return Ok(());
         };
         let Some(parent) = nodes.iter().find(|node| node.id == parent_id) else {
-            return Err(AppError::invalid(
+            return Err(AppError::unresolved(
                 "parent",
                 "That parent department does not exist.",
             ));

@@ -3,7 +3,18 @@ use ferrodesk_store::StoreError;
 /// Messages for the fields of a form that did not pass validation, in the
 /// order the fields appear.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldErrors(Vec<(&'static str, String)>);
+pub struct FieldErrors(Vec<(&'static str, String, Problem)>);
+
+/// What is wrong with a field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    /// Not a value the field takes (blank, too long, not an address):
+    /// what a schema can state.
+    Malformed,
+    /// Well formed, but it names nothing there is (an id, a page, an
+    /// upload) or nothing this can be combined with: what no schema can.
+    Unresolved,
+}
 
 impl FieldErrors {
     pub fn new() -> FieldErrors {
@@ -11,7 +22,23 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.push((field, message.into()));
+        self.0.push((field, message.into(), Problem::Malformed));
+    }
+
+    /// Adds a message for a well-formed value that names nothing there is
+    /// (or nothing that goes with the rest): the API answers 422 when
+    /// every problem is of this kind, 400 otherwise.
+    pub fn add_unresolved(&mut self, field: &'static str, message: impl Into<String>) {
+        self.0.push((field, message.into(), Problem::Unresolved));
+    }
+
+    /// Whether every problem is a value that names nothing there is.
+    pub fn only_unresolved(&self) -> bool {
+        !self.0.is_empty()
+            && self
+                .0
+                .iter()
+                .all(|(_, _, problem)| *problem == Problem::Unresolved)
     }
 
     /// The value of a field that parsed, or `None` with its message added.
@@ -48,14 +75,14 @@ impl FieldErrors {
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
         self.0
             .iter()
-            .map(|(field, message)| (*field, message.as_str()))
+            .map(|(field, message, _)| (*field, message.as_str()))
     }
 
     pub fn for_field(&self, field: &str) -> Vec<&str> {
         self.0
             .iter()
-            .filter(|(name, _)| *name == field)
-            .map(|(_, message)| message.as_str())
+            .filter(|(name, _, _)| *name == field)
+            .map(|(_, message, _)| message.as_str())
             .collect()
     }
 
@@ -115,6 +142,14 @@ impl AppError {
         errors.add(field, message);
         AppError::Invalid(errors)
     }
+
+    /// A well-formed value that names nothing there is (see
+    /// [`FieldErrors::add_unresolved`]).
+    pub fn unresolved(field: &'static str, message: impl Into<String>) -> AppError {
+        let mut errors = FieldErrors::new();
+        errors.add_unresolved(field, message);
+        AppError::Invalid(errors)
+    }
 }
 
 impl From<StoreError> for AppError {
@@ -135,7 +170,7 @@ pub(crate) fn taken(
     message: &'static str,
 ) -> impl FnOnce(StoreError) -> AppError {
     move |error| match error {
-        StoreError::Conflict(_) => AppError::invalid(field, message),
+        StoreError::Conflict(_) => AppError::unresolved(field, message),
         other => other.into(),
     }
 }
@@ -149,6 +184,6 @@ pub(crate) fn parse_keyset_cursor(cursor: Option<&str>) -> AppResult<Option<(i64
             .split_once('.')
             .and_then(|(at, id)| Some((at.parse().ok()?, id.parse().ok()?)))
             .map(Some)
-            .ok_or_else(|| AppError::invalid("after", "That page does not exist.")),
+            .ok_or_else(|| AppError::unresolved("after", "That page does not exist.")),
     }
 }

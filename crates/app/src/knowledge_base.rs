@@ -168,7 +168,9 @@ pub fn category_tree(records: Vec<ArticleCategoryRecord>) -> Vec<CategoryNode> {
 pub fn slug_from(title: &str) -> String {
     let mut slug = String::with_capacity(title.len());
     for character in title.chars().flat_map(char::to_lowercase) {
-        if character.is_alphanumeric() {
+        // A few capitals have no small form: they stay out, as `is_slug`
+        // would refuse them.
+        if character.is_alphanumeric() && !character.is_uppercase() {
             slug.push(character);
         } else if !slug.ends_with('-') && !slug.is_empty() {
             slug.push('-');
@@ -183,6 +185,14 @@ pub fn slug_from(title: &str) -> String {
     } else {
         slug
     }
+}
+
+/// `base-suffix`, the base shortened so the whole stays a slug (at most
+/// `MAX_SLUG_CHARS`).
+fn with_suffix(base: &str, suffix: &str) -> String {
+    let room = MAX_SLUG_CHARS.saturating_sub(suffix.chars().count() + 1);
+    let kept: String = base.chars().take(room).collect();
+    format!("{}-{suffix}", kept.trim_end_matches('-'))
 }
 
 pub(crate) fn is_slug(text: &str) -> bool {
@@ -561,7 +571,7 @@ impl App {
                     break;
                 }
                 let Some(found) = categories.iter().find(|category| category.id == current) else {
-                    errors.add("parent", "That parent category does not exist.");
+                    errors.add_unresolved("parent", "That parent category does not exist.");
                     break;
                 };
                 cursor = found.parent_id;
@@ -755,8 +765,12 @@ impl App {
             .knowledge_base()
             .list_article_categories()
             .await?;
-        if !category_id.is_some_and(|id| categories.iter().any(|category| category.id == id)) {
-            errors.add("category", "Choose a category.");
+        match category_id {
+            None => errors.add("category", "Choose a category."),
+            Some(id) if !categories.iter().any(|category| category.id == id) => {
+                errors.add_unresolved("category", "Choose a category.");
+            }
+            Some(_) => {}
         }
         errors.into_result()?;
         let Some(category_id) = category_id else {
@@ -802,12 +816,12 @@ impl App {
             return Ok(base.to_owned());
         }
         for suffix in 2..100 {
-            let candidate = format!("{base}-{suffix}");
+            let candidate = with_suffix(base, &suffix.to_string());
             if !taken(candidate.clone()).await? {
                 return Ok(candidate);
             }
         }
-        Ok(format!("{base}-{}", self.now().millis()))
+        Ok(with_suffix(base, &self.now().millis().to_string()))
     }
 
     /// The comments waiting for moderation.
@@ -855,6 +869,15 @@ mod tests {
         assert_eq!(slug_from("  Größe & Farbe  "), "größe-farbe");
         assert_eq!(slug_from("<script>"), "script");
         assert_eq!(slug_from("!!!"), "article");
+        assert!(
+            is_slug(&slug_from("\u{3d2} capital with no small form")),
+            "ϒ stays out"
+        );
+        let long = "a".repeat(MAX_SLUG_CHARS);
+        assert!(
+            is_slug(&with_suffix(&long, "2")),
+            "a suffix keeps a full-length slug a slug"
+        );
         assert!(is_slug("reset-password-2"));
         for bad in ["", "-x", "x-", "Upper", "a/b", "a b", "../etc"] {
             assert!(!is_slug(bad), "{bad}");

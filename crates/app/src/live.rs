@@ -25,10 +25,6 @@ const BUFFERED_EVENTS: usize = 1024;
 const READ_BATCH: i64 = 500;
 /// How often the reader looks even when nothing woke it.
 const SAFETY_POLL: Duration = Duration::from_secs(1);
-/// The least time between two reads of the events table: a burst of
-/// writes (mail arriving by the hundred) is read in a few batches, not
-/// once per write.
-const READ_GAP: Duration = Duration::from_millis(20);
 /// How long events are kept for streams that reconnect.
 const KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
 /// How often old events are pruned.
@@ -135,7 +131,6 @@ impl App {
         let mut last = self.inner.live.started_after;
         let mut listener = None;
         let mut pruned_at = Instant::now();
-        let mut next_read = tokio::time::Instant::now();
         loop {
             if *stopped.borrow() {
                 break;
@@ -155,9 +150,7 @@ impl App {
             let woken = written.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            tokio::time::sleep_until(next_read).await;
             last = self.hand_out_events_after(last).await;
-            next_read = tokio::time::Instant::now() + READ_GAP;
             if pruned_at.elapsed() > PRUNE_EVERY {
                 pruned_at = Instant::now();
                 self.prune_ticket_events().await;

@@ -114,7 +114,7 @@ impl App {
                     .ok()
                     .filter(|id| categories.iter().any(|category| category.id == *id));
                 if found.is_none() {
-                    errors.add("category", "Choose a category from the list.");
+                    errors.add_unresolved("category", "Choose a category from the list.");
                 }
                 found
             }

@@ -80,7 +80,8 @@ pub struct UserInput {
 
 fn checked_search(text: &str) -> AppResult<Option<String>> {
     let search = text.trim();
-    if search.chars().any(char::is_control) {
+    // Before trimming, as the API's document states it.
+    if text.chars().any(char::is_control) {
         return Err(AppError::invalid(
             "search",
             "Search for text without control characters.",
@@ -102,7 +103,7 @@ fn parse_cursor(cursor: Option<&str>) -> AppResult<Option<(String, i64)>> {
             .split_once('.')
             .and_then(|(id, name)| Some((name.to_owned(), id.parse().ok()?)))
             .map(Some)
-            .ok_or_else(|| AppError::invalid("after", "That page does not exist.")),
+            .ok_or_else(|| AppError::unresolved("after", "That page does not exist.")),
     }
 }
 
@@ -312,7 +313,7 @@ impl App {
                 .await?
                 .is_some()
         {
-            errors.add("email", "Someone has this address already.");
+            errors.add_unresolved("email", "Someone has this address already.");
         }
         errors.into_result()?;
         let (Some(name), Some(email)) = (name, email) else {

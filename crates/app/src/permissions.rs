@@ -147,7 +147,7 @@ impl App {
         for (department, access) in &input.departments {
             match DepartmentAccess::from_key(access) {
                 _ if !existing.contains(department) => {
-                    errors.add("departments", "A chosen department does not exist.");
+                    errors.add_unresolved("departments", "A chosen department does not exist.");
                 }
                 Some(access) if seen.insert(*department) => {
                     grants

@@ -241,7 +241,7 @@ impl App {
             .iter()
             .any(|id| !teams.iter().any(|team| team.id == *id))
         {
-            return Err(AppError::invalid("teams", "That team does not exist."));
+            return Err(AppError::unresolved("teams", "That team does not exist."));
         }
         Ok(())
     }

@@ -122,12 +122,16 @@ pub(crate) fn checked_field_values<'a>(
         let Some(kind) = FieldKind::from_key(&field.kind) else {
             continue;
         };
+        // The fields and their rules are the admin's: no request shape
+        // states them, so a bad value is a value that names nothing here.
         match kind.parse(&choice_list(&field.choices), &sent(field.id)) {
             Ok(None) if field.is_required => {
-                errors.add("fields", format!("{} is required.", field.name));
+                errors.add_unresolved("fields", format!("{} is required.", field.name));
             }
             Ok(value) => values.push((field.id, value)),
-            Err(problem) => errors.add("fields", format!("{}: {problem}", field.name)),
+            Err(problem) => {
+                errors.add_unresolved("fields", format!("{}: {problem}", field.name));
+            }
         }
     }
     values

@@ -22,7 +22,10 @@ pub use business_hours::{BusinessCalendar, CalendarError, DayHours, Holiday};
 pub use email::Email;
 pub use labels::{Label, LabelError, Labels};
 pub use message::{MessageText, Subject};
-pub use name::{ItemName, ItemNameError, PersonName, hides_something, is_invisible_formatting};
+pub use name::{
+    ItemName, ItemNameError, NAME_PATTERN, PersonName, VISIBLE_TEXT_PATTERN, hides_something,
+    is_invisible_formatting,
+};
 pub use password_policy::{PasswordPolicy, PasswordProblem};
 pub use permissions::{BuiltInGroup, DepartmentAccess, EffectivePermissions, Permission};
 pub use return_path::ReturnPath;

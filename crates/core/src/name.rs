@@ -37,6 +37,21 @@ impl PersonName {
     }
 }
 
+/// The rule of [`PersonName`] and [`hides_something`] as an ECMA-262
+/// pattern, for the documents that state it (the OpenAPI document): at
+/// least one character that is not a space, and none that is a control
+/// character or invisible formatting (the ranges of
+/// [`is_invisible_formatting`]). Lengths are stated apart.
+pub const NAME_PATTERN: &str = concat!(
+    "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*",
+    "[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]",
+    "[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
+);
+
+/// Text with no control character or invisible formatting, possibly
+/// empty: a label or a filter, by the rule of [`hides_something`].
+pub const VISIBLE_TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$";
+
 /// Whether a name holds a control character (a line break in a mail
 /// header) or invisible formatting: the one rule for every name people
 /// read, a person's or a thing's.

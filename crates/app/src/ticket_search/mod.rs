@@ -111,7 +111,7 @@ impl App {
                 Some(
                     cursor
                         .parse::<i64>()
-                        .map_err(|_| AppError::invalid("after", "That page does not exist."))?,
+                        .map_err(|_| AppError::unresolved("after", "That page does not exist."))?,
                 ),
             ),
             cursor => (parse_keyset_cursor(cursor)?, None),

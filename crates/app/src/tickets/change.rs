@@ -285,7 +285,7 @@ impl App {
                 .await?
                 .is_none()
         {
-            errors.add("team", "That team does not exist.");
+            errors.add_unresolved("team", "That team does not exist.");
         }
         let priority_id = given(&mut errors, &change.priority_id).unwrap_or(ticket.priority_id);
         let priority = self.checked_priority(priority_id, &mut errors).await?;
@@ -324,7 +324,7 @@ impl App {
             .iter()
             .any(|department| department.id == department_id)
         {
-            errors.add("department", "That department does not exist.");
+            errors.add_unresolved("department", "That department does not exist.");
         }
         Ok(())
     }
@@ -349,7 +349,7 @@ impl App {
                 .department_access(department_id)
                 .is_some();
         if !has_access {
-            errors.add(
+            errors.add_unresolved(
                 "agent",
                 "That agent cannot be assigned tickets of this department.",
             );
@@ -374,7 +374,7 @@ impl App {
             .into_iter()
             .find(|priority| priority.id == id);
         if found.is_none() {
-            errors.add("priority", "That priority is not in the list.");
+            errors.add_unresolved("priority", "That priority is not in the list.");
         }
         Ok(found)
     }

@@ -207,7 +207,7 @@ impl App {
             })
             .await?;
         let Some((id, _)) = opened else {
-            return Err(AppError::invalid(
+            return Err(AppError::unresolved(
                 "department",
                 "That department does not exist.",
             ));
@@ -325,7 +325,7 @@ impl App {
                     .await?
                     .filter(|person| !person.is_agent);
                 if person.is_none() {
-                    errors.add("requester_email", "No user has that id.");
+                    errors.add_unresolved("requester_email", "No user has that id.");
                     return Ok(None);
                 }
                 person
@@ -344,7 +344,9 @@ impl App {
             (None, Requester::Address { email, name }) => match name {
                 Some(name) => Ok(Some(Err((email.clone(), name.as_str().to_owned())))),
                 None => {
-                    errors.add("requester_name", "Give the new user's name.");
+                    // Whether a name is needed depends on who exists: not
+                    // a rule of the request's shape.
+                    errors.add_unresolved("requester_name", "Give the new user's name.");
                     Ok(None)
                 }
             },

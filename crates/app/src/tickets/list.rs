@@ -312,7 +312,7 @@ fn parse_list_cursor(key: TicketSortKey, cursor: Option<&str>) -> AppResult<Opti
                 })
             })
             .map(Some)
-            .ok_or_else(|| AppError::invalid("after", "That page does not exist.")),
+            .ok_or_else(|| AppError::unresolved("after", "That page does not exist.")),
     }
 }
 

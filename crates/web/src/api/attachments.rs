@@ -29,8 +29,9 @@ pub(crate) struct UploadEnvelope {
     pub meta: ObjectMeta,
 }
 
-/// The multipart form of an upload.
-#[derive(Debug, ToSchema)]
+/// The multipart form of an upload: one part, `file`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub(crate) struct UploadForm {
     /// The file, with its name in the part's `filename`.
@@ -70,34 +71,46 @@ pub(crate) async fn upload(
             return Err(ApiError::for_status(rejection.status()));
         }
     };
-    while let Some(mut field) = multipart.next_field().await.map_err(|_| unreadable())? {
-        if field.name() != Some("file") {
-            continue;
-        }
-        let file_name = field.file_name().unwrap_or("attachment").to_owned();
-        let mut upload = state
-            .app
-            .begin_upload(&api.caller.actor, &file_name)
-            .await?;
-        while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
-            upload.write(&chunk).await?;
-        }
-        let file = state.app.finish_upload(upload).await?;
-        let token = state.app.api_upload_token(&api.caller.actor, &file)?;
-        return Ok(created(
-            "/api/v2/attachments".to_owned(),
-            UploadEnvelope {
-                data: Upload {
-                    token,
-                    file_name: file.file_name,
-                    content_type: file.content_type,
-                    size: file.size,
-                },
-                meta: ObjectMeta::default(),
-            },
-        ));
+    // The form has one part, `file` (the document says so): a missing one
+    // or any other part is refused, not skipped.
+    let Some(mut field) = multipart.next_field().await.map_err(|_| unreadable())? else {
+        return Err(unreadable());
+    };
+    if field.name() != Some("file") {
+        return Err(unreadable());
     }
-    Err(unreadable())
+    let file_name = field.file_name().unwrap_or("attachment").to_owned();
+    let mut upload = state
+        .app
+        .begin_upload(&api.caller.actor, &file_name)
+        .await?;
+    while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
+        upload.write(&chunk).await?;
+    }
+    drop(field);
+    if multipart
+        .next_field()
+        .await
+        .map_err(|_| unreadable())?
+        .is_some()
+    {
+        // The unfinished upload removes its file as it is dropped.
+        return Err(unreadable());
+    }
+    let file = state.app.finish_upload(upload).await?;
+    let token = state.app.api_upload_token(&api.caller.actor, &file)?;
+    Ok(created(
+        "/api/v2/attachments".to_owned(),
+        UploadEnvelope {
+            data: Upload {
+                token,
+                file_name: file.file_name,
+                content_type: file.content_type,
+                size: file.size,
+            },
+            meta: ObjectMeta::default(),
+        },
+    ))
 }
 
 /// A ticket's attachment, served as the agent page serves it: images

@@ -143,14 +143,25 @@ pub(crate) async fn article(
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct NewArticleBody {
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
+    )]
     pub title: String,
     /// Markdown; raw HTML shows as text.
+    #[schema(pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")]
     pub content: String,
     /// `draft` (the default), `published` or `archived`.
+    #[schema(pattern = "^(draft|published|archived)$")]
     pub status: Option<String>,
     /// A category id (see `/api/v2/article_categories`).
+    #[schema(minimum = 1)]
     pub category: i64,
     /// The address; made from the title when left out.
+    #[schema(
+        max_length = 80,
+        pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,78}[A-Za-z0-9])?)?$"
+    )]
     pub slug: Option<String>,
 }
 
@@ -195,10 +206,21 @@ pub(crate) async fn create_article(
 /// What to change; anything left out stays.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct ArticleChangeBody {
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
+    )]
     pub title: Option<String>,
+    #[schema(pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")]
     pub content: Option<String>,
+    #[schema(pattern = "^(draft|published|archived)$")]
     pub status: Option<String>,
+    #[schema(minimum = 1)]
     pub category: Option<i64>,
+    #[schema(
+        max_length = 80,
+        pattern = "^([A-Za-z0-9]([A-Za-z0-9-]{0,78}[A-Za-z0-9])?)?$"
+    )]
     pub slug: Option<String>,
 }
 

@@ -69,7 +69,8 @@ pub(crate) struct PersonListEnvelope {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct DirectoryParams {
-    /// Part of a name or of any address.
+    /// Part of a name or of any address (at most 100 characters).
+    #[param(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub search: Option<String>,
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<i64>,
@@ -150,9 +151,13 @@ pub(crate) async fn person(
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct NewPersonBody {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
+    )]
     pub name: String,
-    #[schema(max_length = 254)]
+    #[schema(max_length = 254, format = "email")]
     pub email: String,
     /// An organization's id.
     pub organization: Option<i64>,
@@ -175,10 +180,9 @@ async fn organization_name(
             .await
         {
             Ok(detail) => Ok(detail.organization.name),
-            Err(AppError::NotFound) => Err(super::ApiError::invalid(
-                "organization",
-                "No organization has that id.",
-            )),
+            Err(AppError::NotFound) => {
+                Err(AppError::unresolved("organization", "No organization has that id.").into())
+            }
             Err(other) => Err(other.into()),
         },
     }
@@ -225,6 +229,10 @@ pub(crate) async fn create_person(
 /// What to change; anything left out stays.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct PersonChangeBody {
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
+    )]
     pub name: Option<String>,
     /// An organization's id; 0 for none.
     pub organization: Option<i64>,

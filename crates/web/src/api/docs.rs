@@ -50,7 +50,7 @@ use super::{attachments, content, directory, reference, reports, search, tickets
         content::news_post,
         reports::report,
     ),
-    modifiers(&KeySecurity),
+    modifiers(&KeySecurity, &QueryRules, &BodyRules, &UnresolvedAnswers),
     tags(
         (name = "tickets", description = "Tickets and their threads"),
         (name = "people", description = "Users, agents and organizations"),
@@ -70,6 +70,213 @@ impl Modify for KeySecurity {
         scheme.description =
             Some("`key <id>:<secret>`, as `ferrodesk apikey create` prints it".to_owned());
         components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(scheme)));
+    }
+}
+
+/// What every query parameter is held to (`ApiQuery`): no NUL anywhere.
+/// A text parameter without a pattern of its own gets this one, so that a
+/// request the document allows is one the server takes.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+struct QueryRules;
+
+impl Modify for QueryRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::schema::{SchemaType, Type};
+        use utoipa::openapi::{RefOr, Schema};
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.parameter_in != ParameterIn::Query {
+                        continue;
+                    }
+                    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut() {
+                        let text = match &object.schema_type {
+                            SchemaType::Type(kind) => *kind == Type::String,
+                            SchemaType::Array(kinds) => kinds.contains(&Type::String),
+                            SchemaType::AnyValue => false,
+                        };
+                        if text && object.pattern.is_none() {
+                            object.pattern = Some(NO_NUL.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What every JSON body is held to (`ApiJson`): no NUL in any text, not
+/// even in a property the server does not know (and ignores). Text
+/// without a pattern of its own gets [`NO_NUL`]; an object with named
+/// properties takes others only as text, numbers, true/false or null
+/// without NUL, under names without NUL; and each label of a `labels` list
+/// is held to the label rule (at most 20 labels, each of at most 50
+/// characters with nothing hidden).
+struct BodyRules;
+
+impl Modify for BodyRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            if let utoipa::openapi::RefOr::T(schema) = schema {
+                hold_text(schema, None);
+            }
+        }
+        components.schemas.insert(
+            UNKNOWN_VALUE.to_owned(),
+            utoipa::openapi::RefOr::T(unknown_value()),
+        );
+    }
+}
+
+/// The component a property the server does not know may hold: any JSON
+/// without NUL (the server ignores it, after refusing NUL anywhere).
+const UNKNOWN_VALUE: &str = "UnknownValue";
+
+fn unknown_value() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{
+        ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, SchemaType, Type,
+    };
+    let any = || Ref::from_schema_name(UNKNOWN_VALUE);
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Array(vec![
+                    Type::String,
+                    Type::Number,
+                    Type::Boolean,
+                    Type::Null,
+                ]))
+                .pattern(Some(NO_NUL)),
+        )
+        .item(ArrayBuilder::new().items(any()))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .additional_properties(Some(any()))
+                .property_names(Some(no_nul_name())),
+        )
+        .build()
+        .into()
+}
+
+fn no_nul_name() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(NO_NUL))
+        .build()
+}
+
+fn hold_text(schema: &mut utoipa::openapi::Schema, name: Option<&str>) {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ArrayItems, KnownFormat, SchemaFormat, SchemaType, Type,
+    };
+    use utoipa::openapi::{RefOr, Schema};
+    let inner = |schemas: &mut Vec<RefOr<Schema>>| {
+        for item in schemas.iter_mut() {
+            if let RefOr::T(schema) = item {
+                hold_text(schema, None);
+            }
+        }
+    };
+    match schema {
+        Schema::Object(object) => {
+            let text = match &object.schema_type {
+                SchemaType::Type(kind) => *kind == Type::String,
+                SchemaType::Array(kinds) => kinds.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            let binary = object.format == Some(SchemaFormat::KnownFormat(KnownFormat::Binary));
+            if text && !binary && object.pattern.is_none() {
+                object.pattern = Some(NO_NUL.to_owned());
+            }
+            for (property, value) in object.properties.iter_mut() {
+                if let RefOr::T(schema) = value {
+                    hold_text(schema, Some(property));
+                }
+            }
+            if !object.properties.is_empty() && object.additional_properties.is_none() {
+                object.additional_properties = Some(Box::new(AdditionalProperties::RefOr(
+                    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(UNKNOWN_VALUE)),
+                )));
+            }
+            let object_like = match &object.schema_type {
+                SchemaType::Type(kind) => *kind == Type::Object,
+                SchemaType::Array(kinds) => kinds.contains(&Type::Object),
+                SchemaType::AnyValue => false,
+            };
+            if object_like {
+                match object.property_names.as_deref_mut() {
+                    None => object.property_names = Some(Box::new(Schema::Object(no_nul_name()))),
+                    Some(Schema::Object(names)) if names.pattern.is_none() => {
+                        names.pattern = Some(NO_NUL.to_owned());
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items
+                && let RefOr::T(items) = items.as_mut()
+            {
+                if let (Some("labels"), Schema::Object(label)) = (name, &mut *items) {
+                    label.max_length = Some(50);
+                    label.pattern = Some(ferrodesk_core::VISIBLE_TEXT_PATTERN.to_owned());
+                    array.max_items = Some(20);
+                }
+                hold_text(items, None);
+            }
+        }
+        Schema::OneOf(one_of) => inner(&mut one_of.items),
+        Schema::AllOf(all_of) => inner(&mut all_of.items),
+        Schema::AnyOf(any_of) => inner(&mut any_of.items),
+        _ => {}
+    }
+}
+
+/// Every operation that answers 400 for what the document rules out also
+/// answers 422 for a well-formed value that names nothing there is (an id,
+/// a cursor, an upload token, a name already taken).
+struct UnresolvedAnswers;
+
+impl Modify for UnresolvedAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        let answer = ResponseBuilder::new()
+            .description("A value names something that does not exist or cannot be used here")
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("ApiErrorBody")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                if responses.contains_key("400") && !responses.contains_key("422") {
+                    responses.insert("422".to_owned(), RefOr::T(answer.clone()));
+                }
+            }
+        }
     }
 }
 
@@ -109,6 +316,44 @@ mod tests {
         assert!(
             committed == current,
             "the OpenAPI document changed; review it and run with FERRODESK_UPDATE_SNAPSHOTS=1 to accept"
+        );
+    }
+
+    /// Patterns (in a document built from attributes, where only
+    /// literals go) that state the name rule are the core's one rule.
+    #[test]
+    fn every_name_in_the_document_is_held_to_the_one_name_rule() {
+        fn patterns<'a>(value: &'a serde_json::Value, found: &mut Vec<&'a str>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, inner) in map {
+                        match (key.as_str(), inner.as_str()) {
+                            ("pattern", Some(pattern)) => found.push(pattern),
+                            _ => patterns(inner, found),
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter().for_each(|item| patterns(item, found))
+                }
+                _ => {}
+            }
+        }
+        let document: serde_json::Value = serde_json::from_str(openapi_document()).unwrap();
+        let mut found = Vec::new();
+        patterns(&document, &mut found);
+        let names: Vec<&str> = found
+            .into_iter()
+            .filter(|pattern| pattern.contains("u200b"))
+            .collect();
+        assert!(names.len() >= 5, "names, titles: {names:?}");
+        assert!(
+            names.iter().all(|pattern| [
+                ferrodesk_core::NAME_PATTERN,
+                ferrodesk_core::VISIBLE_TEXT_PATTERN
+            ]
+            .contains(pattern)),
+            "{names:?}"
         );
     }
 

@@ -266,22 +266,39 @@ impl ApiError {
     }
 }
 
+/// Each field's messages, under the API's name for the field.
+fn add_field_errors(answer: &mut ApiError, problems: &ferrodesk_app::FieldErrors) {
+    for (field, message) in problems.iter() {
+        answer
+            .errors
+            .entry(api_field_name(field).to_owned())
+            .or_default()
+            .push(message.to_owned());
+    }
+}
+
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
         match error {
+            // 400 for what the OpenAPI document rules out; 422 when every
+            // problem is a well-formed value that names nothing there is
+            // (an id, a page, an upload), which no schema can state.
+            AppError::Invalid(problems) if problems.only_unresolved() => {
+                let mut answer = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unresolved",
+                    "The request names something that does not exist or cannot be used here.",
+                );
+                add_field_errors(&mut answer, &problems);
+                answer
+            }
             AppError::Invalid(problems) => {
                 let mut answer = ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid",
                     "The request is not valid.",
                 );
-                for (field, message) in problems.iter() {
-                    answer
-                        .errors
-                        .entry(api_field_name(field).to_owned())
-                        .or_default()
-                        .push(message.to_owned());
-                }
+                add_field_errors(&mut answer, &problems);
                 answer
             }
             AppError::Unauthenticated | AppError::InvalidCredentials => ApiError::new(
@@ -369,6 +386,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                         "Text may not contain NUL characters.",
                     ));
                 }
+                let mut value = value;
+                whole_numbers_as_integers(&mut value);
                 serde_json::from_value(value)
                     .map(ApiJson)
                     .map_err(|error| ApiError::invalid("body", error.to_string()))
@@ -382,6 +401,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 Err(error)
             }
         }
+    }
+}
+
+/// JSON does not tell `3` from `3.0`, and JSON Schema counts both as
+/// integers: a whole number written with a fraction is taken as an integer.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(whole) = number
+                .as_f64()
+                .filter(|float| float.fract() == 0.0 && float.abs() < 9.0e15)
+            {
+                // In range: the cast is exact.
+                *value = serde_json::Value::from(whole as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(whole_numbers_as_integers)
+        }
+        _ => {}
     }
 }
 

@@ -22,12 +22,12 @@ pub(crate) struct SearchParams {
     /// domain), `org:`, `urgency:>5`, `created:`/`updated:`/`resolved:`/`reopened:`
     /// (`>2026-01-01`, `<7d`), `channel:` (`web`, `email`, `api`, `agent`,
     /// `chat`), `has:attachment`, `is:note`.
-    #[param(max_length = 1000)]
+    #[param(max_length = 1000, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     #[serde(default)]
     pub q: String,
     /// `tickets` (the default), `people` or `organizations`.
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", pattern = "^(tickets|people|organizations)$")]
     pub kind: Option<String>,
     /// `meta.next_cursor` of the page before.
     pub cursor: Option<String>,
@@ -91,6 +91,9 @@ pub(crate) async fn search(
 ) -> ApiResult<axum::Json<SearchEnvelope>> {
     if params.q.chars().count() > 1000 {
         return Err(AppError::invalid("q", "A query has at most 1,000 characters.").into());
+    }
+    if params.q.chars().any(char::is_control) {
+        return Err(AppError::invalid("q", "Search for text without control characters.").into());
     }
     let cursor = params.cursor.filter(|cursor| !cursor.is_empty());
     match params.kind.as_deref().unwrap_or("tickets") {
@@ -225,5 +228,5 @@ async fn search_tickets(
 }
 
 fn bad_cursor() -> super::ApiError {
-    AppError::invalid("cursor", "Use meta.next_cursor of the page before.").into()
+    AppError::unresolved("cursor", "Use meta.next_cursor of the page before.").into()
 }

@@ -218,8 +218,16 @@ pub(crate) struct TicketListParams {
     /// `mine`, `unassigned`, `teams`, `followed` or `all` (the default).
     pub view: Option<String>,
     /// A status, `any` for every status, or nothing for the unresolved ones.
+    #[param(
+        pattern = "^(|any|awaiting_agent|awaiting_user|pending|resolved|archived|spam|deleted)$"
+    )]
     pub status: Option<String>,
     pub department: Option<i64>,
+    /// A label (at most 50 characters).
+    #[param(
+        max_length = 50,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
+    )]
     pub label: Option<String>,
     /// Tickets at least this urgent.
     #[param(minimum = 1, maximum = 10)]
@@ -237,9 +245,13 @@ pub(crate) struct TicketListParams {
     /// 10,000 tickets sorted by a column other than `updated`, `created`,
     /// `urgency`, `subject`, `reference` or `sla_due` comes by last
     /// activity.
+    #[param(
+        pattern = "^(|updated|created|reference|subject|requester|organization|status|urgency|priority|assignee|team|department|sla_due)$"
+    )]
     pub sort: Option<String>,
     /// `asc` or `desc`; by default the newest and most urgent first, and
     /// names from A.
+    #[param(pattern = "^(|asc|desc)$")]
     pub order: Option<String>,
     /// Page number, from 1.
     #[param(minimum = 1, maximum = 1000000)]
@@ -388,11 +400,15 @@ pub(crate) async fn show(
 pub(crate) enum PersonInput {
     Id(i64),
     Address {
-        #[schema(max_length = 254)]
+        #[schema(max_length = 254, format = "email")]
         email: String,
         /// Needed when no user has the address yet (at most 200
         /// characters).
         #[serde(default)]
+        #[schema(
+            max_length = 200,
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff][^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]*$"
+        )]
         name: String,
     },
 }
@@ -447,7 +463,12 @@ impl PersonInput {
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct NewTicketBody {
-    #[schema(min_length = 1, max_length = 200)]
+    /// One line.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     pub subject: String,
     /// The first message, in markdown (at most 100,000 bytes).
     #[schema(min_length = 1)]
@@ -525,6 +546,7 @@ where
 /// Properties to change; anything left out stays as it is.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub(crate) struct TicketChangeBody {
+    #[schema(pattern = "^(awaiting_agent|awaiting_user|pending|resolved|archived|spam|deleted)$")]
     pub status: Option<String>,
     #[schema(minimum = 1, maximum = 10)]
     pub urgency: Option<i64>,
@@ -677,12 +699,14 @@ pub(crate) async fn messages(
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub(crate) struct NewMessageBody {
     /// In markdown.
+    #[schema(pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")]
     pub message: String,
     /// A note is for agents only; by default the message is a reply that
     /// goes to the requester and CCs.
     #[serde(default)]
     pub is_note: bool,
     /// The status to leave the ticket in; a reply sets awaiting_user by default.
+    #[schema(pattern = "^(awaiting_agent|awaiting_user|pending|resolved|archived|spam|deleted)$")]
     pub status: Option<String>,
     /// Tokens of files uploaded to `/api/v2/attachments`.
     pub attachments: Option<Vec<String>>,
