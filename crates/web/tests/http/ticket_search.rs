@@ -168,13 +168,15 @@ on_both_backends! { spawn_app;
         let (status, _, body) = crate::api::call(&app, &alice, reqwest::Method::GET, &format!("/api/v2/search?q={printer}"), None).await;
         assert_eq!(status, 200);
         assert_eq!(body["tickets"][0]["ticket"]["reference"], printer.as_str());
-        // Scopes: a tickets key cannot search people; bad input is a 400.
+        // Scopes: a tickets key cannot search people; input the document
+        // rules out is a 400.
         let (status, _) = get(alice.clone(), "q=uma&type=people").await;
         assert_eq!(status, 403);
         let (status, body) = get(alice.clone(), "q=x&type=widgets").await;
         assert_eq!(status, 400, "{body}");
+        // A cursor is opaque: one that names no page is well formed, 422.
         let (status, _) = get(alice.clone(), "q=x&cursor=zzz").await;
-        assert_eq!(status, 400);
+        assert_eq!(status, 422);
         let admin = crate::api::key_for(&app, "admin@example.org", "*").await;
         let (status, body) = get(admin, "q=uma&type=people").await;
         assert_eq!(status, 200, "{body}");
