@@ -73,6 +73,21 @@ impl Modify for KeySecurity {
     }
 }
 
+/// Every operation of a path.
+fn operations(
+    item: &mut utoipa::openapi::path::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// What every query parameter is held to (`ApiQuery`): no NUL anywhere.
 /// A text parameter without a pattern of its own gets this one, so that a
 /// request the document allows is one the server takes.
@@ -86,14 +101,7 @@ impl Modify for QueryRules {
         use utoipa::openapi::schema::{SchemaType, Type};
         use utoipa::openapi::{RefOr, Schema};
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if parameter.parameter_in != ParameterIn::Query {
                         continue;
@@ -263,14 +271,7 @@ impl Modify for UnresolvedAnswers {
             )
             .build();
         for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 let responses = &mut operation.responses.responses;
                 if responses.contains_key("400") && !responses.contains_key("422") {
                     responses.insert("422".to_owned(), RefOr::T(answer.clone()));
