@@ -263,7 +263,7 @@ impl App {
 
     /// A stored file's bytes, by its SHA-256.
     pub(crate) async fn read_stored_file(&self, sha256: &str) -> AppResult<Vec<u8>> {
-        if sha256.len() < 4 || !sha256.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        if !is_sha256_hex(sha256) {
             return Err(AppError::Internal(format!("not a file name: {sha256}")));
         }
         let path = self.blob_store()?.path_of(sha256);

@@ -266,8 +266,24 @@ impl ApiError {
     }
 }
 
-/// Each field's messages, under the API's name for the field.
-fn add_field_errors(answer: &mut ApiError, problems: &ferrodesk_app::FieldErrors) {
+/// 400 for what the OpenAPI document rules out; 422 when every problem is
+/// a well-formed value that names nothing there is (an id, a page, an
+/// upload), which no schema can state. Each field's messages go under the
+/// API's name for the field.
+fn field_errors_answer(problems: &ferrodesk_app::FieldErrors) -> ApiError {
+    let mut answer = if problems.only_unresolved() {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unresolved",
+            "The request names something that does not exist or cannot be used here.",
+        )
+    } else {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "The request is not valid.",
+        )
+    };
     for (field, message) in problems.iter() {
         answer
             .errors
@@ -275,32 +291,13 @@ fn add_field_errors(answer: &mut ApiError, problems: &ferrodesk_app::FieldErrors
             .or_default()
             .push(message.to_owned());
     }
+    answer
 }
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> ApiError {
         match error {
-            // 400 for what the OpenAPI document rules out; 422 when every
-            // problem is a well-formed value that names nothing there is
-            // (an id, a page, an upload), which no schema can state.
-            AppError::Invalid(problems) if problems.only_unresolved() => {
-                let mut answer = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unresolved",
-                    "The request names something that does not exist or cannot be used here.",
-                );
-                add_field_errors(&mut answer, &problems);
-                answer
-            }
-            AppError::Invalid(problems) => {
-                let mut answer = ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid",
-                    "The request is not valid.",
-                );
-                add_field_errors(&mut answer, &problems);
-                answer
-            }
+            AppError::Invalid(problems) => field_errors_answer(&problems),
             AppError::Unauthenticated | AppError::InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",

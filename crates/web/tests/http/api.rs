@@ -291,6 +291,17 @@ on_both_backends! { spawn_app;
         assert_eq!(body["data"]["labels"], json!(["printer"]));
         assert_eq!(body["data"]["urgency"], 4);
         assert_eq!(body["data"]["agent"]["id"], desk.alice.id);
+        // JSON Schema counts 5.0 as an integer: so does the server.
+        let (status, _, body) = call(&app, &alice, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"urgency": 5.0}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["data"]["urgency"], 5);
+        let (status, _, body) = call(&app, &alice, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"urgency": 4.5}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a fraction is no integer: {body}");
+        let (status, _, _) = call(&app, &alice, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
+            Some(json!({"urgency": 4}))).await;
+        assert_eq!(status, StatusCode::OK);
         let (status, _, body) = call(&app, &alice, reqwest::Method::PATCH, &format!("/api/v2/tickets/{id}"),
             Some(json!({"agent": null}))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -361,6 +372,13 @@ on_both_backends! { spawn_app;
         assert_eq!(page["data"]["file_name"], "evil.html");
         let (status, blocked) = upload(alice.clone(), "setup.exe", b"MZ".to_vec()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{blocked}");
+        // The form is one part, as the document says: a second is refused.
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(png.clone()).file_name("shot.png"))
+            .text("extra", "42");
+        let response = app.client.post(app.url("/api/v2/attachments"))
+            .header("authorization", format!("key {alice}")).multipart(form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
         // Another agent's token is refused; nothing is written.
         let (status, _, body) = call(&app, &bob, reqwest::Method::POST, &format!("/api/v2/tickets/{reference}/messages"),
