@@ -140,9 +140,7 @@ impl App {
         received
             .finish_imap_fetch(account.id, owner, &error, self.now())
             .await?;
-        if report.stored > 0 {
-            self.wake_workers();
-        }
+        // The workers were woken as each batch was stored.
         Ok(report)
     }
 

@@ -88,6 +88,19 @@ fn operations(
     .flatten()
 }
 
+/// Whether a schema's type is `kind` or a list that holds it.
+fn may_be(
+    schema_type: &utoipa::openapi::schema::SchemaType,
+    kind: utoipa::openapi::schema::Type,
+) -> bool {
+    use utoipa::openapi::schema::SchemaType;
+    match schema_type {
+        SchemaType::Type(single) => *single == kind,
+        SchemaType::Array(kinds) => kinds.contains(&kind),
+        SchemaType::AnyValue => false,
+    }
+}
+
 /// What every query parameter is held to (`ApiQuery`): no NUL anywhere.
 /// A text parameter without a pattern of its own gets this one, so that a
 /// request the document allows is one the server takes.
@@ -98,7 +111,7 @@ struct QueryRules;
 impl Modify for QueryRules {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::path::ParameterIn;
-        use utoipa::openapi::schema::{SchemaType, Type};
+        use utoipa::openapi::schema::Type;
         use utoipa::openapi::{RefOr, Schema};
         for item in openapi.paths.paths.values_mut() {
             for operation in operations(item) {
@@ -106,15 +119,11 @@ impl Modify for QueryRules {
                     if parameter.parameter_in != ParameterIn::Query {
                         continue;
                     }
-                    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut() {
-                        let text = match &object.schema_type {
-                            SchemaType::Type(kind) => *kind == Type::String,
-                            SchemaType::Array(kinds) => kinds.contains(&Type::String),
-                            SchemaType::AnyValue => false,
-                        };
-                        if text && object.pattern.is_none() {
-                            object.pattern = Some(NO_NUL.to_owned());
-                        }
+                    if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+                        && may_be(&object.schema_type, Type::String)
+                        && object.pattern.is_none()
+                    {
+                        object.pattern = Some(NO_NUL.to_owned());
                     }
                 }
             }
@@ -124,9 +133,9 @@ impl Modify for QueryRules {
 
 /// What every JSON body is held to (`ApiJson`): no NUL in any text, not
 /// even in a property the server does not know (and ignores). Text
-/// without a pattern of its own gets [`NO_NUL`]; an object with named
-/// properties takes others only as text, numbers, true/false or null
-/// without NUL, under names without NUL; and each label of a `labels` list
+/// without a pattern of its own gets [`NO_NUL`]; every object's property
+/// names are held to it; an object with named properties takes others as
+/// any JSON without NUL (`UnknownValue`); and each label of a `labels` list
 /// is held to the label rule (at most 20 labels, each of at most 50
 /// characters with nothing hidden).
 struct BodyRules;
@@ -188,7 +197,7 @@ fn no_nul_name() -> utoipa::openapi::schema::Object {
 
 fn hold_text(schema: &mut utoipa::openapi::Schema, name: Option<&str>) {
     use utoipa::openapi::schema::{
-        AdditionalProperties, ArrayItems, KnownFormat, SchemaFormat, SchemaType, Type,
+        AdditionalProperties, ArrayItems, KnownFormat, SchemaFormat, Type,
     };
     use utoipa::openapi::{RefOr, Schema};
     let inner = |schemas: &mut Vec<RefOr<Schema>>| {
@@ -200,11 +209,7 @@ fn hold_text(schema: &mut utoipa::openapi::Schema, name: Option<&str>) {
     };
     match schema {
         Schema::Object(object) => {
-            let text = match &object.schema_type {
-                SchemaType::Type(kind) => *kind == Type::String,
-                SchemaType::Array(kinds) => kinds.contains(&Type::String),
-                SchemaType::AnyValue => false,
-            };
+            let text = may_be(&object.schema_type, Type::String);
             let binary = object.format == Some(SchemaFormat::KnownFormat(KnownFormat::Binary));
             if text && !binary && object.pattern.is_none() {
                 object.pattern = Some(NO_NUL.to_owned());
@@ -219,12 +224,7 @@ fn hold_text(schema: &mut utoipa::openapi::Schema, name: Option<&str>) {
                     RefOr::Ref(utoipa::openapi::Ref::from_schema_name(UNKNOWN_VALUE)),
                 )));
             }
-            let object_like = match &object.schema_type {
-                SchemaType::Type(kind) => *kind == Type::Object,
-                SchemaType::Array(kinds) => kinds.contains(&Type::Object),
-                SchemaType::AnyValue => false,
-            };
-            if object_like {
+            if may_be(&object.schema_type, Type::Object) {
                 match object.property_names.as_deref_mut() {
                     None => object.property_names = Some(Box::new(Schema::Object(no_nul_name()))),
                     Some(Schema::Object(names)) if names.pattern.is_none() => {
