@@ -471,7 +471,7 @@ pub(crate) struct NewTicketBody {
     )]
     pub subject: String,
     /// The first message, in markdown (at most 100,000 bytes).
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")]
     pub message: String,
     pub person: PersonInput,
     /// A department id (see `/api/v2/departments`); without it the ticket
