@@ -101,6 +101,7 @@ pub struct Workers {
     pool: tokio::task::JoinHandle<()>,
     fetcher: tokio::task::JoinHandle<()>,
     live_reader: tokio::task::JoinHandle<()>,
+    chat_reader: tokio::task::JoinHandle<()>,
     scheduler: tokio::task::JoinHandle<()>,
 }
 
@@ -112,6 +113,7 @@ impl Workers {
         let _ = self.pool.await;
         let _ = self.fetcher.await;
         let _ = self.live_reader.await;
+        let _ = self.chat_reader.await;
         let _ = self.scheduler.await;
     }
 }
@@ -130,7 +132,8 @@ fn lease_owner() -> String {
 
 impl App {
     /// Starts this node's worker pool, its mail fetching and the reader
-    /// of ticket events behind the agents' live updates.
+    /// of ticket events behind the agents' live updates, and the reader
+    /// of chat events behind live chat.
     pub fn start_workers(&self, config: WorkerConfig) -> Workers {
         let (stop, stopped) = watch::channel(false);
         let app = self.clone();
@@ -146,6 +149,9 @@ impl App {
         let app_for_reader = self.clone();
         let live_reader =
             tokio::spawn(async move { app_for_reader.run_live_reader(reading).await });
+        let app_for_chat = self.clone();
+        let chatting = stop.subscribe();
+        let chat_reader = tokio::spawn(async move { app_for_chat.run_chat_reader(chatting).await });
         let app = self.clone();
         let fetcher = tokio::spawn(async move {
             app.run_mail_fetching(config.mail_fetch_tick, fetching)
@@ -160,6 +166,7 @@ impl App {
             pool,
             fetcher,
             live_reader,
+            chat_reader,
             scheduler,
         }
     }

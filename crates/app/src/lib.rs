@@ -9,6 +9,7 @@ mod api_limits;
 mod attachments;
 mod audit;
 mod business_hours;
+pub mod chat;
 pub mod csv;
 mod departments;
 mod directory_cache;
@@ -191,6 +192,7 @@ struct Inner {
     directory: directory_cache::DirectoryCache,
     live: live::LiveHub,
     presence: presence::PresenceBoard,
+    chat: chat::ChatHub,
     sort_without_index_limit: i64,
     outbound_policy: webhooks::OutboundPolicy,
     triggers: rules::RuleCache<rules::TriggerSet>,
@@ -257,6 +259,7 @@ impl App {
         let passwords = passwords::PasswordHasher::new().await?;
         // Every event committed from here on reaches this node's streams.
         let live = live::LiveHub::after(store.tickets().newest_ticket_event_id().await?);
+        let chat = chat::ChatHub::after(store.chats().newest_chat_event_id().await?);
         Ok(App {
             inner: Arc::new(Inner {
                 store,
@@ -278,6 +281,7 @@ impl App {
                 directory: directory_cache::DirectoryCache::default(),
                 live,
                 presence: presence::PresenceBoard::new(),
+                chat,
                 sort_without_index_limit: options.sort_without_index_limit,
                 outbound_policy: options.outbound_policy,
                 triggers: rules::RuleCache::default(),

@@ -169,6 +169,7 @@ impl App {
                 outcome = heard => match outcome {
                     Ok(ferrodesk_store::Heard::TicketEvents) => self.wake_workers(),
                     Ok(ferrodesk_store::Heard::Presence(payload)) => self.heard_presence(&payload),
+                    Ok(ferrodesk_store::Heard::ChatEvents) => self.inner.chat.heard_from_another_node(),
                     Err(error) => {
                         tracing::warn!(%error, "lost the ticket events listener");
                         listener = None;

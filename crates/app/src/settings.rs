@@ -374,6 +374,8 @@ pub struct Settings {
     pub replies: ReplySettings,
     #[serde(default)]
     pub surveys: SurveySettings,
+    #[serde(default)]
+    pub chat: crate::chat::ChatSettings,
 }
 
 /// The satisfaction survey in the "resolved" mail.
@@ -511,6 +513,7 @@ impl Default for Settings {
             mail_in: MailInSettings::default(),
             replies: ReplySettings::default(),
             surveys: SurveySettings::default(),
+            chat: crate::chat::ChatSettings::default(),
         }
     }
 }
@@ -531,6 +534,7 @@ const API: &str = "api";
 const MAIL_IN: &str = "mail_in";
 pub(crate) const REPLIES: &str = "replies";
 pub(crate) const SURVEYS: &str = "surveys";
+pub(crate) const CHAT: &str = "chat";
 
 impl Settings {
     /// Every setting as (key, JSON value).
@@ -552,6 +556,7 @@ impl Settings {
             (MAIL_IN, to_json(&self.mail_in)?),
             (REPLIES, to_json(&self.replies)?),
             (SURVEYS, to_json(&self.surveys)?),
+            (CHAT, to_json(&self.chat)?),
         ])
     }
 
@@ -578,6 +583,7 @@ impl Settings {
                 MAIL_IN => parse_into(value, &mut settings.mail_in),
                 REPLIES => parse_into(value, &mut settings.replies),
                 SURVEYS => parse_into(value, &mut settings.surveys),
+                CHAT => parse_into(value, &mut settings.chat),
                 _ => true,
             };
             if !applied {
@@ -1225,13 +1231,15 @@ mod tests {
         settings.replies.default_signature = "Best,\n{{ agent.name }}".to_owned();
         settings.surveys.enabled = true;
         settings.surveys.question = "Happy?".to_owned();
+        settings.chat.enabled = true;
+        settings.chat.allowed_origins = vec!["https://shop.example.com".to_owned()];
         let rows: Vec<(String, String)> = settings
             .to_rows()
             .unwrap()
             .into_iter()
             .map(|(key, value)| (key.to_owned(), value))
             .collect();
-        assert_eq!(rows.len(), 16);
+        assert_eq!(rows.len(), 17);
         assert_eq!(Settings::from_rows(&rows), settings);
     }
 

@@ -14,6 +14,7 @@ mod api_keys;
 mod audit;
 mod backend;
 mod business_hours;
+mod chats;
 mod departments;
 mod dialect;
 mod directory;
@@ -52,6 +53,9 @@ pub use api_keys::{ApiKeyCredentials, ApiKeyRecord, NewApiKey};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError, Connections};
 pub use business_hours::{CalendarRecord, CalendarWrite};
+pub use chats::{
+    CHAT_EVENTS_CHANNEL, ChatAuthor, ChatEventRecord, ChatMessageRecord, ChatRecord, Chats, NewChat,
+};
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};
 pub use email_accounts::{EmailAccountRecord, EmailAccountWrite};
@@ -204,6 +208,10 @@ pub struct Store {
     /// Woken when this process commits a ticket event (other nodes hear of
     /// theirs through `listen_for_ticket_events`).
     ticket_events: std::sync::Arc<tokio::sync::Notify>,
+    /// Recent counts of search index matches (see `tickets::MatchCounts`).
+    match_counts: std::sync::Arc<tickets::MatchCounts>,
+    /// Woken when this process commits a chat event.
+    chat_events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds. The body
@@ -247,6 +255,8 @@ impl Store {
             ticket_writes: Default::default(),
             directory_writes: Default::default(),
             ticket_events: Default::default(),
+            match_counts: Default::default(),
+            chat_events: Default::default(),
         })
     }
 
@@ -264,6 +274,8 @@ impl Store {
             ticket_writes: Default::default(),
             directory_writes: Default::default(),
             ticket_events: Default::default(),
+            match_counts: Default::default(),
+            chat_events: Default::default(),
         })
     }
 
@@ -275,6 +287,8 @@ impl Store {
             ticket_writes: Default::default(),
             directory_writes: Default::default(),
             ticket_events: Default::default(),
+            match_counts: Default::default(),
+            chat_events: Default::default(),
         })
     }
 

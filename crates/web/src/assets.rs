@@ -11,6 +11,8 @@ use crate::AppState;
 const STYLESHEET: &str = include_str!("../assets/ferrodesk.css");
 const SUGGEST_SCRIPT: &str = include_str!("../assets/suggest.js");
 const PAGE_SCRIPT: &str = include_str!("../assets/ferrodesk.js");
+const VISITOR_CHAT_SCRIPT: &str = include_str!("../assets/chat.js");
+const AGENT_CHAT_SCRIPT: &str = include_str!("../assets/agent-chat.js");
 const FAVICON: &str = include_str!("../assets/favicon.svg");
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -18,6 +20,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/static/ferrodesk.css", get(stylesheet))
         .route("/static/suggest.js", get(suggest_script))
         .route("/static/ferrodesk.js", get(page_script))
+        .route(
+            "/static/chat.js",
+            get(|| async { script(VISITOR_CHAT_SCRIPT) }),
+        )
+        .route(
+            "/static/agent-chat.js",
+            get(|| async { script(AGENT_CHAT_SCRIPT) }),
+        )
         .route("/favicon.svg", get(favicon))
 }
 

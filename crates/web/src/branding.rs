@@ -27,6 +27,8 @@ pub(crate) struct Brand {
     pub name: String,
     /// Whether an uploaded logo replaces the name in the top bar.
     pub has_logo: bool,
+    /// Whether the help center offers chat (a link in its top bar).
+    pub chat_offered: bool,
 }
 
 impl Brand {
@@ -34,6 +36,7 @@ impl Brand {
         Brand {
             name: settings.branding.product_name.clone(),
             has_logo: settings.branding.logo_sha256.is_some(),
+            chat_offered: settings.chat.enabled,
         }
     }
 }

@@ -310,6 +310,7 @@ pub(crate) async fn render_error_pages(
         Err(_) => crate::branding::Brand {
             name: ferrodesk_app::PRODUCT_NAME.to_owned(),
             has_logo: false,
+            chat_offered: false,
         },
     };
     let body = ErrorTemplate {

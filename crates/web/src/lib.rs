@@ -144,7 +144,10 @@ pub async fn serve(
 
     let mut make_service = router.into_make_service_with_connect_info::<SocketAddr>();
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Told to every connection when the server stops: each finishes the
+    // request it is serving and closes. (hyper-util's graceful-shutdown
+    // watcher takes no connection that can be upgraded to a WebSocket.)
+    let (closing, closing_heard) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -171,17 +174,27 @@ pub async fn serve(
         };
         let Ok(tower_service) = make_service.call(peer).await;
         let hyper_service = hyper_util::service::TowerToHyperService::new(tower_service);
-        // WebSocket upgrades (live chat) will need `with_upgrades`, which the
-        // graceful-shutdown watcher does not accept yet.
-        let connection = http.serve_connection(TokioIo::new(stream), hyper_service);
-        let connection = graceful.watch(connection);
+        let connection = http
+            .serve_connection(TokioIo::new(stream), hyper_service)
+            .with_upgrades();
+        let mut closing_heard = closing_heard.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = closing_heard.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
             drop(permit);
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    let _ = closing.send(true);
+    // Every connection's permit back means every connection has closed.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.acquire_many(all))
         .await
         .is_err()
     {

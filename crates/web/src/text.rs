@@ -143,7 +143,7 @@ mod tests {
 
     /// The templates of the help center, which must take all their text from
     /// the catalogue. Agent and admin pages do not, yet.
-    const HELP_CENTER_TEMPLATES: [&str; 25] = [
+    const HELP_CENTER_TEMPLATES: [&str; 26] = [
         "layout/base.html",
         "account/confirm_first.html",
         "layout/chrome_nav.html",
@@ -168,6 +168,7 @@ mod tests {
         "help_center/ticket_sent.html",
         "help_center/tickets.html",
         "help_center/search.html",
+        "help_center/chat.html",
         "layout/ticket_field_input.html",
     ];
 

@@ -19,7 +19,7 @@ mod ccs;
 mod change;
 mod context;
 mod count_cache;
-mod create;
+pub(crate) mod create;
 mod export;
 mod inputs;
 mod list;

@@ -233,7 +233,11 @@ impl super::Tickets<'_> {
             crate::Backend::Postgres(pool) => {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
                 listener
-                    .listen_all([TICKET_EVENTS_CHANNEL, PRESENCE_CHANNEL])
+                    .listen_all([
+                        TICKET_EVENTS_CHANNEL,
+                        PRESENCE_CHANNEL,
+                        crate::CHAT_EVENTS_CHANNEL,
+                    ])
                     .await?;
                 Ok(Some(TicketEventListener { listener }))
             }
@@ -259,6 +263,8 @@ pub enum Heard {
     TicketEvents,
     /// Another node's presence news, as it sent it.
     Presence(String),
+    /// New chat events (several may arrive as one).
+    ChatEvents,
 }
 
 impl TicketEventListener {
@@ -266,10 +272,10 @@ impl TicketEventListener {
     /// lost; the listener reconnects on the next call.
     pub async fn next(&mut self) -> StoreResult<Heard> {
         let notification = self.listener.recv().await?;
-        Ok(if notification.channel() == PRESENCE_CHANNEL {
-            Heard::Presence(notification.payload().to_owned())
-        } else {
-            Heard::TicketEvents
+        Ok(match notification.channel() {
+            PRESENCE_CHANNEL => Heard::Presence(notification.payload().to_owned()),
+            crate::CHAT_EVENTS_CHANNEL => Heard::ChatEvents,
+            _ => Heard::TicketEvents,
         })
     }
 }

@@ -489,7 +489,7 @@ pub(super) fn push_visibility<DB: sqlx::Database>(
     }
 }
 
-pub(super) fn push_ids<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, ids: &[i64])
+pub(crate) fn push_ids<DB: sqlx::Database>(builder: &mut QueryBuilder<DB>, ids: &[i64])
 where
     for<'t> i64: Encode<'t, DB> + Type<DB>,
 {

@@ -5,11 +5,15 @@
 //! change what is decided by the caller; the list query takes that
 //! decision as a `Visibility`.
 
+pub(crate) use list::push_ids;
+pub(crate) use match_counts::MatchCounts;
+
 mod access;
 mod ccs;
 mod events;
 mod followers;
 mod list;
+mod match_counts;
 mod merge;
 mod ratings;
 mod report_builder;

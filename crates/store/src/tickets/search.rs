@@ -45,6 +45,28 @@ fn estimated_rows(plan_line: &str) -> Option<i64> {
     after[..digits].parse().ok()
 }
 
+/// The column a search page's rows carry their search's count in.
+const TOTAL_COLUMN: &str = "search_total";
+
+/// A page's tickets, and the count its rows carry (`None` without rows).
+fn tickets_and_total<R>(rows: &[R]) -> Result<(Vec<TicketRecord>, Option<i64>), sqlx::Error>
+where
+    R: sqlx::Row,
+    TicketRecord: for<'r> sqlx::FromRow<'r, R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> &'r str: sqlx::ColumnIndex<R>,
+{
+    let total = rows
+        .first()
+        .map(|row| row.try_get::<i64, _>(TOTAL_COLUMN))
+        .transpose()?;
+    let tickets = rows
+        .iter()
+        .map(<TicketRecord as sqlx::FromRow<'_, R>>::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((tickets, total))
+}
+
 /// The most of a ticket's replies (or notes) that is indexed, in bytes.
 const INDEXED_TEXT_BYTES: i64 = 400_000;
 
@@ -626,6 +648,15 @@ impl super::Tickets<'_> {
     /// that word: counting even a thousand matches rechecks each document
     /// (2 ms for a common word, 11 ms for a common phrase at a million).
     async fn index_matches_up_to(&self, query: &str, cap: i64) -> StoreResult<i64> {
+        if let Some(known) = self.match_counts.get(query, cap) {
+            return Ok(known);
+        }
+        let counted = self.count_index_matches(query, cap).await?;
+        self.match_counts.put(query, cap, counted);
+        Ok(counted)
+    }
+
+    async fn count_index_matches(&self, query: &str, cap: i64) -> StoreResult<i64> {
         Ok(on_backend!(self, pool => {
             if matches!(self.backend, crate::Backend::Postgres(_)) {
                 let plan: Vec<String> = sqlx::query_scalar(
@@ -663,7 +694,8 @@ impl super::Tickets<'_> {
         }))
     }
 
-    /// Few matches: all of them scored, the page cut from the ranking.
+    /// Few matches: all of them scored, the page cut from the ranking; the
+    /// count of every visible match rides on each row.
     async fn ranked_search(
         &self,
         visibility: &Visibility,
@@ -701,15 +733,22 @@ impl super::Tickets<'_> {
                 push_excluded(&mut builder, &search.text, postgres);
                 builder
             };
-            let mut page = build(&format!("SELECT {TICKET_COLUMNS} "));
+            let mut page = build(&format!("SELECT {TICKET_COLUMNS}, COUNT(*) OVER () AS {TOTAL_COLUMN} "));
             page.push(" ORDER BY s.score DESC, t.updated_at DESC, t.id DESC LIMIT +");
             page.push_bind(position.limit);
             page.push(" OFFSET +");
             page.push_bind(position.offset);
-            let tickets = page.build_query_as::<TicketRecord>().persistent(!postgres).fetch_all(pool).await?;
-            let mut count = build("SELECT COUNT(*) ");
-            let total = count.build_query_scalar::<i64>().persistent(!postgres).fetch_one(pool).await?;
-            (tickets, total)
+            let rows = page.build().persistent(!postgres).fetch_all(pool).await?;
+            match tickets_and_total(&rows)? {
+                (tickets, Some(total)) => (tickets, total),
+                // A page past the last: the count needs its own statement.
+                (tickets, None) if position.offset > 0 => {
+                    let mut count = build("SELECT COUNT(*) ");
+                    let total = count.build_query_scalar::<i64>().persistent(!postgres).fetch_one(pool).await?;
+                    (tickets, total)
+                }
+                (tickets, None) => (tickets, 0),
+            }
         });
         Ok(SearchResults {
             tickets,
@@ -718,7 +757,8 @@ impl super::Tickets<'_> {
         })
     }
 
-    /// Filters only: the most recently updated first, a page at a time.
+    /// Filters only: the most recently updated first, a page at a time,
+    /// with the capped count in the same statement.
     async fn updated_search(
         &self,
         visibility: &Visibility,
@@ -728,14 +768,18 @@ impl super::Tickets<'_> {
     ) -> StoreResult<SearchResults> {
         let postgres = matches!(self.backend, crate::Backend::Postgres(_));
         let (tickets, total) = on_backend!(self, pool => {
-            let build = |select: &str, purpose: Purpose| {
-                let mut builder = QueryBuilder::new(select);
-                push_conditions(&mut builder, visibility, &search.base, purpose);
-                push_filters(&mut builder, &search.filters, !postgres && purpose == Purpose::Page);
-                push_excluded(&mut builder, &search.text, postgres);
-                builder
-            };
-            let mut page = build(&format!("SELECT {TICKET_COLUMNS} FROM tickets t"), Purpose::Page);
+            let mut page = QueryBuilder::new(format!(
+                "SELECT {TICKET_COLUMNS}, (SELECT COUNT(*) FROM (SELECT 1 FROM tickets t"
+            ));
+            push_conditions(&mut page, visibility, &search.base, Purpose::Count);
+            push_filters(&mut page, &search.filters, false);
+            push_excluded(&mut page, &search.text, postgres);
+            page.push(" LIMIT +");
+            page.push_bind(cap);
+            page.push(format!(") capped) AS {TOTAL_COLUMN} FROM tickets t"));
+            push_conditions(&mut page, visibility, &search.base, Purpose::Page);
+            push_filters(&mut page, &search.filters, !postgres);
+            push_excluded(&mut page, &search.text, postgres);
             if let Some((updated_at, id)) = position.after {
                 page.push(" AND (t.updated_at, t.id) < (");
                 page.push_bind(updated_at);
@@ -745,13 +789,22 @@ impl super::Tickets<'_> {
             }
             page.push(" ORDER BY t.updated_at DESC, t.id DESC LIMIT +");
             page.push_bind(position.limit);
-            let tickets = page.build_query_as::<TicketRecord>().persistent(!postgres).fetch_all(pool).await?;
-            let mut count = build("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t", Purpose::Count);
-            count.push(" LIMIT +");
-            count.push_bind(cap);
-            count.push(") capped");
-            let total = count.build_query_scalar::<i64>().persistent(!postgres).fetch_one(pool).await?;
-            (tickets, total)
+            let rows = page.build().persistent(!postgres).fetch_all(pool).await?;
+            let (tickets, total) = tickets_and_total(&rows)?;
+            match total {
+                Some(total) => (tickets, total),
+                None => {
+                    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
+                    push_conditions(&mut count, visibility, &search.base, Purpose::Count);
+                    push_filters(&mut count, &search.filters, false);
+                    push_excluded(&mut count, &search.text, postgres);
+                    count.push(" LIMIT +");
+                    count.push_bind(cap);
+                    count.push(") capped");
+                    let total = count.build_query_scalar::<i64>().persistent(!postgres).fetch_one(pool).await?;
+                    (tickets, total)
+                }
+            }
         });
         Ok(SearchResults {
             tickets,
@@ -762,7 +815,7 @@ impl super::Tickets<'_> {
 
     /// Words with many matches: the most recently opened first, read down
     /// the index in ticket id order and joined to their tickets until the
-    /// page is full.
+    /// page is full; the capped count in the same statement.
     async fn opened_search(
         &self,
         visibility: &Visibility,
@@ -773,8 +826,7 @@ impl super::Tickets<'_> {
     ) -> StoreResult<SearchResults> {
         let postgres = matches!(self.backend, crate::Backend::Postgres(_));
         let (tickets, total) = on_backend!(self, pool => {
-            let build = |select: &str| {
-                let mut builder = QueryBuilder::new(select);
+            let push_matches = |builder: &mut QueryBuilder<_>| {
                 if postgres {
                     builder.push(" FROM ticket_search s JOIN tickets t ON t.id = s.ticket_id");
                 } else {
@@ -784,30 +836,41 @@ impl super::Tickets<'_> {
                     builder.push_bind(query.to_owned());
                     builder.push(") s JOIN tickets t ON t.id = s.ticket_id");
                 }
-                push_conditions(&mut builder, visibility, &search.base, Purpose::Count);
+                push_conditions(builder, visibility, &search.base, Purpose::Count);
                 if postgres {
                     builder.push(" AND s.document @@ to_tsquery('simple', ");
                     builder.push_bind(query.to_owned());
                     builder.push(")");
                 }
-                push_filters(&mut builder, &search.filters, false);
-                push_excluded(&mut builder, &search.text, postgres);
-                builder
+                push_filters(builder, &search.filters, false);
+                push_excluded(builder, &search.text, postgres);
             };
-            let mut page = build(&format!("SELECT {TICKET_COLUMNS}"));
+            let mut page = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS}, (SELECT COUNT(*) FROM (SELECT 1"));
+            push_matches(&mut page);
+            page.push(" LIMIT +");
+            page.push_bind(cap);
+            page.push(format!(") capped) AS {TOTAL_COLUMN}"));
+            push_matches(&mut page);
             if let Some(after_id) = position.after_id {
                 page.push(" AND s.ticket_id < ");
                 page.push_bind(after_id);
             }
             page.push(" ORDER BY s.ticket_id DESC LIMIT +");
             page.push_bind(position.limit);
-            let tickets = page.build_query_as::<TicketRecord>().persistent(!postgres).fetch_all(pool).await?;
-            let mut count = build("SELECT COUNT(*) FROM (SELECT 1");
-            count.push(" LIMIT +");
-            count.push_bind(cap);
-            count.push(") capped");
-            let total = count.build_query_scalar::<i64>().persistent(!postgres).fetch_one(pool).await?;
-            (tickets, total)
+            let rows = page.build().persistent(!postgres).fetch_all(pool).await?;
+            let (tickets, total) = tickets_and_total(&rows)?;
+            match total {
+                Some(total) => (tickets, total),
+                None => {
+                    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
+                    push_matches(&mut count);
+                    count.push(" LIMIT +");
+                    count.push_bind(cap);
+                    count.push(") capped");
+                    let total = count.build_query_scalar::<i64>().persistent(!postgres).fetch_one(pool).await?;
+                    (tickets, total)
+                }
+            }
         });
         Ok(SearchResults {
             tickets,

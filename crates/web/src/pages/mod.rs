@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod agent;
 pub(crate) mod authoring;
 pub(crate) mod bulk;
+pub(crate) mod chat;
 pub(crate) mod forgot_password;
 pub(crate) mod help_tickets;
 pub(crate) mod knowledge_base;
@@ -44,6 +45,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .merge(tickets::routes())
         .merge(bulk::routes())
         .merge(live::routes())
+        .merge(chat::staff_routes())
         .merge(macros::routes())
         .merge(saved_views::routes())
         .merge(ticket_search::routes())

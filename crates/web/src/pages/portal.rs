@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(super::register::routes())
         .merge(super::knowledge_base::routes())
         .merge(super::news::routes())
+        .merge(super::chat::portal_routes())
 }
 
 #[derive(Template)]

@@ -52,6 +52,12 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     // The live-update stream: each agent gets their own (and only the
     // events they may see, which `live_updates` checks).
     ("GET", "/agent/events", Rule::Agent(200)),
+    // The chat desk; its socket wants a WebSocket handshake (400 without
+    // one) from the helpdesk's pages (`chat` checks what each agent hears).
+    ("GET", "/agent/chats", Rule::Agent(200)),
+    ("GET", "/agent/chat/socket", Rule::Agent(400)),
+    // No availability named: refused, nothing changes.
+    ("POST", "/agent/chat/availability", Rule::Own(400)),
     ("GET", "/agent/", Rule::Public),
     ("GET", "/agent/account", Rule::Own(200)),
     ("GET", "/agent/account/password", Rule::Own(200)),
@@ -458,6 +464,8 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("POST", "/admin/tickets/fields/{id}/delete", Rule::Admin),
     ("POST", "/admin/tickets/priorities", Rule::Admin),
     ("GET", "/admin/help-center", Rule::Admin),
+    ("GET", "/admin/chat", Rule::Admin),
+    ("POST", "/admin/chat", Rule::Admin),
     ("GET", "/admin/branding", Rule::Admin),
     ("POST", "/admin/branding", Rule::Admin),
     ("POST", "/admin/branding/logo", Rule::Admin),

@@ -696,3 +696,76 @@ on_both_backends! { spawn_app;
         browser.close().await;
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn a_visitor_and_an_agent_chat_in_two_browsers_and_the_transcript_is_a_ticket(app: TestApp) {
+        let Some(agent) = Browser::launch().await else { return };
+        let Some(visitor) = Browser::launch().await else { return };
+        let desk = crate::tickets::desk(&app).await;
+        app.app.set_chat_settings(&ferrodesk_app::Caller::system(), &ferrodesk_app::chat::ChatSettingsInput {
+            enabled: true, department_ids: vec![desk.support.to_string()], wait_seconds: "60".into(),
+            welcome: "Questions? Chat with us.".into(), allowed_origins: String::new(),
+        }).await.unwrap();
+        let backend = format!("{:?}", app.database.backend).to_lowercase();
+
+        // Alice goes online on her chat desk.
+        staff_login(&agent, &app, "alice@example.org").await;
+        agent.goto(&app.url("/agent/chats")).await;
+        agent.script("const pick = document.getElementById('availability'); pick.value = 'online'; pick.dispatchEvent(new Event('change'));").await;
+        assert!(eventually(&agent, "return document.getElementById('availability').value === 'online' && document.getElementById('chat-connection').textContent === '';").await, "online and connected");
+
+        // A visitor starts a chat from the help center's link.
+        visitor.goto(&app.url("/")).await;
+        visitor.click("a[href='/chat']").await;
+        assert!(eventually(&visitor, "return !document.getElementById('chat-start').hidden;").await);
+        assert!(!visitor.text_of("#chat").await.contains("Nobody is free"), "Alice is online");
+        visitor.type_into("#chat-name", "Vera Visitor").await;
+        visitor.type_into("#chat-email", "vera@example.net").await;
+        visitor.type_into("#chat-first", "Where is my <b>order</b>?").await;
+        visitor.click("#chat-start button[type=submit]").await;
+        assert!(eventually(&visitor, "return document.getElementById('chat-status').textContent.includes('Waiting');").await, "waiting");
+
+        // It appears in Alice's queue without a reload; she accepts it.
+        agent.script("window.notReloaded = true;").await;
+        assert!(eventually(&agent, "return document.querySelectorAll('#chat-queue li').length === 1;").await, "the chat is queued");
+        assert!(agent.text_of("#chat-queue").await.contains("Where is my <b>order</b>?"), "as text");
+        crate::layout::shoot(&agent, &backend, "agent-chat-queue").await;
+        agent.click("#chat-queue button").await;
+        assert!(eventually(&agent, "return document.querySelectorAll('#chat-panes .chat-pane').length === 1;").await, "the chat opens");
+        assert!(eventually(&visitor, "return document.getElementById('chat-status').textContent.includes('Alice Agent');").await, "the visitor sees who answers");
+
+        // They write to each other.
+        agent.type_into("#chat-panes textarea", "It ships today.").await;
+        agent.click("#chat-panes .chat-send button").await;
+        assert!(eventually(&visitor, "return document.getElementById('chat-log').textContent.includes('It ships today.');").await);
+        visitor.type_into("#chat-text", "Great, thanks!").await;
+        visitor.click("#chat-send button").await;
+        assert!(eventually(&agent, "return document.querySelector('#chat-panes .chat-log').textContent.includes('Great, thanks!');").await);
+        assert_eq!(agent.script("return window.notReloaded === true;").await, true, "without a reload");
+        crate::layout::shoot(&agent, &backend, "agent-chat-desk").await;
+        crate::layout::shoot(&visitor, &backend, "help-center-chat-under-way").await;
+
+        // The visitor ends it; the transcript is a ticket in Support.
+        visitor.click("#chat-end").await;
+        assert!(eventually(&visitor, "return document.getElementById('chat-status').textContent.includes('ended');").await);
+        assert!(eventually(&agent, "return document.querySelectorAll('#chat-panes .chat-pane').length === 0;").await, "the pane closes");
+        let mut transcript = None;
+        for _ in 0..50 {
+            let found = app.app.search_tickets(&crate::tickets::actor_of(&desk.alice), &ferrodesk_app::TicketSearchInput {
+                query: "channel:chat ships".into(), ..Default::default()
+            }).await.unwrap();
+            if let Some(hit) = found.hits.first() {
+                transcript = Some(hit.ticket.reference.to_string());
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let transcript = transcript.expect("the transcript ticket");
+        agent.goto(&app.url(&format!("/agent/tickets/{transcript}"))).await;
+        let page = agent.text_of("main").await;
+        assert!(page.contains("Chat with Vera Visitor") && page.contains("It ships today.") && page.contains("Great, thanks!"), "{page}");
+        agent.close().await;
+        visitor.close().await;
+    }
+}

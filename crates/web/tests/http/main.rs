@@ -14,6 +14,7 @@ mod branding;
 mod browser;
 mod bulk_actions;
 mod business_hours;
+mod chat;
 mod client_address;
 mod csrf;
 mod errors_and_headers;

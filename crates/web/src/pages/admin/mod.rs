@@ -6,6 +6,7 @@ pub(crate) mod agents;
 mod api_keys;
 mod branding;
 mod business_hours;
+mod chat;
 mod escalations;
 mod help_center;
 mod jobs;
@@ -52,6 +53,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(permission_groups::routes())
         .merge(ticket_settings::routes())
         .merge(help_center::routes())
+        .merge(chat::routes())
         .merge(branding::routes())
         .merge(api_keys::routes())
         .merge(business_hours::routes())
@@ -148,6 +150,7 @@ impl AdminMenu {
             &[
                 ("/admin/help-center", "Help center"),
                 ("/admin/branding", "Branding"),
+                ("/admin/chat", "Chat"),
             ],
         ),
         (

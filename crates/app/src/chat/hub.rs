@@ -1,0 +1,158 @@
+//! Delivering chat events: one reader per node follows the chat events
+//! table (woken by this process's writes, by PostgreSQL's `NOTIFY` for
+//! the other nodes', and by a poll each second as a safety net) and hands
+//! each new event to every socket of this node. Each socket decides per
+//! event whether its owner may hear of it: a visitor only of their own
+//! chat, an agent only of chats in their departments.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrodesk_store::ChatEventRecord;
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::{Actor, App, AppResult};
+
+/// Events a slow socket may fall behind by before it reads the rest from
+/// the database.
+const BUFFERED_EVENTS: usize = 1024;
+/// The most events read at once.
+pub const READ_BATCH: i64 = 500;
+/// How often the reader looks even when nothing woke it.
+const SAFETY_POLL: Duration = Duration::from_secs(1);
+/// How long an agent's socket trusts the departments it read.
+const AUDIENCE_FRESH_FOR: Duration = Duration::from_secs(15);
+
+/// This node's fan-out of chat events.
+#[derive(Debug)]
+pub struct ChatHub {
+    events: broadcast::Sender<Arc<ChatEventRecord>>,
+    /// The newest event when the node started: it hands out the later ones.
+    started_after: i64,
+    /// Another node wrote a chat event (heard by the live reader's
+    /// listener).
+    heard: Notify,
+}
+
+impl ChatHub {
+    pub(crate) fn after(started_after: i64) -> ChatHub {
+        let (events, _) = broadcast::channel(BUFFERED_EVENTS);
+        ChatHub {
+            events,
+            started_after,
+            heard: Notify::new(),
+        }
+    }
+
+    pub(crate) fn heard_from_another_node(&self) {
+        self.heard.notify_waiters();
+    }
+}
+
+/// The agent a socket is for and the departments whose chats they see,
+/// re-read now and then so access taken away stops the events it allowed.
+#[derive(Debug)]
+pub struct ChatAudience {
+    actor: Actor,
+    pub agent_id: i64,
+    departments: BTreeSet<i64>,
+    read_at: Instant,
+}
+
+impl ChatAudience {
+    /// Whether the agent hears of the event: chats of their departments,
+    /// and of those under way only the ones they hold.
+    pub async fn admits(&mut self, app: &App, event: &ChatEventRecord) -> AppResult<bool> {
+        if self.read_at.elapsed() > AUDIENCE_FRESH_FOR {
+            self.departments = app.agent_chat_departments(&self.actor).await?;
+            self.read_at = Instant::now();
+        }
+        if !self.departments.contains(&event.department_id) {
+            return Ok(false);
+        }
+        let held_by_another =
+            event.state == "active" && event.agent_id.is_some_and(|agent| agent != self.agent_id);
+        // Others in the department hear that the chat was taken or ended
+        // (it leaves their queue), never its messages.
+        Ok(!(held_by_another && event.kind == "message"))
+    }
+}
+
+impl App {
+    /// An agent socket's audience.
+    pub async fn chat_audience(&self, actor: &Actor) -> AppResult<ChatAudience> {
+        Ok(ChatAudience {
+            agent_id: self.agent_context(actor).await?.agent_id,
+            departments: self.agent_chat_departments(actor).await?,
+            actor: actor.clone(),
+            read_at: Instant::now(),
+        })
+    }
+
+    /// Every chat event this node reads from now on.
+    pub fn subscribe_chat_events(&self) -> broadcast::Receiver<Arc<ChatEventRecord>> {
+        self.inner.chat.events.subscribe()
+    }
+
+    /// Stored events after `after_id` (a socket catching up), oldest first.
+    pub async fn chat_events_after(&self, after_id: i64) -> AppResult<Vec<ChatEventRecord>> {
+        Ok(self
+            .store()
+            .chats()
+            .chat_events_after(after_id, READ_BATCH)
+            .await?)
+    }
+
+    /// The newest chat event's id: where a new socket starts.
+    pub async fn newest_chat_event_id(&self) -> AppResult<i64> {
+        Ok(self.store().chats().newest_chat_event_id().await?)
+    }
+
+    /// Follows the chat events table until stopped, handing new events to
+    /// this node's sockets.
+    pub(crate) async fn run_chat_reader(&self, mut stopped: watch::Receiver<bool>) {
+        let written = self.store().chat_event_written();
+        let mut last = self.inner.chat.started_after;
+        loop {
+            if *stopped.borrow() {
+                break;
+            }
+            // Asked to be woken before reading, so a write committed while
+            // reading wakes the next round instead of waiting for the poll.
+            let woken = written.notified();
+            let heard = self.inner.chat.heard.notified();
+            tokio::pin!(woken, heard);
+            woken.as_mut().enable();
+            heard.as_mut().enable();
+            last = self.hand_out_chat_events_after(last).await;
+            tokio::select! {
+                () = &mut woken => {}
+                () = &mut heard => {}
+                () = tokio::time::sleep(SAFETY_POLL) => {}
+                _ = stopped.changed() => {}
+            }
+        }
+    }
+
+    async fn hand_out_chat_events_after(&self, mut last: i64) -> i64 {
+        loop {
+            let events = match self.chat_events_after(last).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read chat events");
+                    return last;
+                }
+            };
+            let full = events.len() as i64 >= READ_BATCH;
+            for event in events {
+                last = event.id;
+                // No socket open is not a failure.
+                let _ = self.inner.chat.events.send(Arc::new(event));
+            }
+            if !full {
+                return last;
+            }
+        }
+    }
+}

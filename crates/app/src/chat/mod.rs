@@ -1,0 +1,614 @@
+//! Live chat: a visitor of the help center starts a chat in a department
+//! the admin offers, an available agent of that department accepts it,
+//! they write to each other, and when it ends its transcript becomes a
+//! ticket (channel `chat`) in the department, linked to the visitor as a
+//! user.
+//!
+//! The visitor's side is keyed by a random secret their browser holds (its
+//! SHA-256 is stored), never by a chat id a client sends. The agent's side
+//! is checked against the agent's permissions on every action: only
+//! agents with full access to a chat's department see it.
+
+mod hub;
+mod transcript;
+
+use std::collections::BTreeSet;
+
+use ferrodesk_core::{DepartmentAccess, EffectivePermissions, Email, PersonName};
+use ferrodesk_store::{ChatAuthor, NewChat};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use ferrodesk_store::{ChatEventRecord, ChatMessageRecord, ChatRecord};
+pub use hub::{ChatAudience, ChatHub, READ_BATCH};
+
+use crate::audit::Caller;
+use crate::settings::CHAT;
+use crate::{Actor, App, AppError, AppResult, FieldErrors};
+
+/// The longest chat message, in characters.
+pub const MAX_CHAT_MESSAGE_CHARS: usize = 4_000;
+/// New chats one address may start in `NEW_CHAT_WINDOW`.
+const NEW_CHATS_PER_IP: i64 = 10;
+const NEW_CHAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// How chat is offered: Admin → Chat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChatSettings {
+    pub enabled: bool,
+    /// The departments a visitor may choose; none means the default one.
+    pub department_ids: Vec<i64>,
+    /// Seconds a visitor waits for an agent before being offered the
+    /// request form with what they wrote.
+    pub wait_seconds: u32,
+    /// The greeting above the chat form.
+    pub welcome: String,
+    /// Other sites (origins such as `https://www.example.com`) whose pages
+    /// may open the chat socket.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ChatSettings {
+    fn default() -> ChatSettings {
+        ChatSettings {
+            enabled: false,
+            department_ids: Vec::new(),
+            wait_seconds: 120,
+            welcome: "Questions? Chat with us.".to_owned(),
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
+/// The most seconds a visitor can be made to wait.
+pub const MAX_CHAT_WAIT_SECONDS: u32 = 3_600;
+
+/// What the admin's form sends.
+#[derive(Debug, Clone, Default)]
+pub struct ChatSettingsInput {
+    pub enabled: bool,
+    pub department_ids: Vec<String>,
+    pub wait_seconds: String,
+    pub welcome: String,
+    /// One origin per line.
+    pub allowed_origins: String,
+}
+
+/// What a visitor sends to start a chat.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewChatInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub department: Option<i64>,
+    #[serde(default)]
+    pub message: String,
+    /// The page the visitor is on (shown to the agent).
+    #[serde(default)]
+    pub page: String,
+}
+
+/// A chat just started: the visitor's secret key (shown once, held by
+/// their browser) and the chat.
+#[derive(Debug, Clone)]
+pub struct StartedChat {
+    pub visitor_key: String,
+    pub chat: ChatRecord,
+}
+
+/// A department a visitor may choose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatDepartment {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A chat with its messages.
+#[derive(Debug, Clone)]
+pub struct ChatView {
+    pub chat: ChatRecord,
+    pub messages: Vec<ChatMessageRecord>,
+}
+
+/// An agent's availability for chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Online,
+    Away,
+    Offline,
+}
+
+impl Availability {
+    pub fn parse(text: &str) -> Option<Availability> {
+        match text {
+            "online" => Some(Availability::Online),
+            "away" => Some(Availability::Away),
+            "offline" => Some(Availability::Offline),
+            _ => None,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Availability::Online => "online",
+            Availability::Away => "away",
+            Availability::Offline => "offline",
+        }
+    }
+}
+
+/// The SHA-256 a visitor's key is stored as.
+fn key_digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// A message's text: trimmed, not empty, not too long, no NUL.
+pub fn checked_chat_message(body: &str) -> AppResult<String> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::invalid("message", "Write something first."));
+    }
+    if body.chars().count() > MAX_CHAT_MESSAGE_CHARS {
+        return Err(AppError::invalid(
+            "message",
+            format!("A message holds at most {MAX_CHAT_MESSAGE_CHARS} characters."),
+        ));
+    }
+    if body.contains('\0') {
+        return Err(AppError::invalid("message", "The message holds a NUL."));
+    }
+    Ok(body.to_owned())
+}
+
+/// An origin as browsers send it: scheme, host and port only.
+fn normalized_origin(text: &str) -> Option<String> {
+    let text = text.trim().trim_end_matches('/');
+    let (scheme, rest) = text.split_once("://")?;
+    if !matches!(scheme, "http" | "https")
+        || rest.is_empty()
+        || rest.contains(['/', '?', '#', '@', ' '])
+    {
+        return None;
+    }
+    Some(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+}
+
+impl App {
+    /// How chat is offered now.
+    pub async fn chat_settings(&self) -> AppResult<ChatSettings> {
+        Ok(self.settings().await?.chat.clone())
+    }
+
+    /// Whether a page at `origin` may open the visitor's chat socket: the
+    /// help center's own pages, and the sites the admin lists.
+    pub async fn chat_origin_allowed(&self, origin: &str) -> AppResult<bool> {
+        let Some(origin) = normalized_origin(origin) else {
+            return Ok(false);
+        };
+        if normalized_origin(self.public_url()).as_deref() == Some(origin.as_str()) {
+            return Ok(true);
+        }
+        Ok(self
+            .chat_settings()
+            .await?
+            .allowed_origins
+            .contains(&origin))
+    }
+
+    /// The departments a visitor may choose (empty when chat is off).
+    pub async fn chat_departments(&self) -> AppResult<Vec<ChatDepartment>> {
+        let settings = self.chat_settings().await?;
+        if !settings.enabled {
+            return Ok(Vec::new());
+        }
+        let departments = self.store().departments().list_departments().await?;
+        let offered: Vec<ChatDepartment> = departments
+            .iter()
+            .filter(|department| {
+                if settings.department_ids.is_empty() {
+                    department.is_default
+                } else {
+                    settings.department_ids.contains(&department.id)
+                }
+            })
+            .map(|department| ChatDepartment {
+                id: department.id,
+                name: department.name.clone(),
+            })
+            .collect();
+        Ok(offered)
+    }
+
+    /// Whether any agent who could take a chat is online now.
+    pub async fn chat_agents_online(&self) -> AppResult<bool> {
+        let departments = self.chat_departments().await?;
+        if departments.is_empty() {
+            return Ok(false);
+        }
+        for agent_id in self.store().chats().online_agents().await? {
+            let Some(agent) = self.store().people().get_person(agent_id).await? else {
+                continue;
+            };
+            if agent.is_disabled || !agent.is_agent {
+                continue;
+            }
+            let effective = if agent.is_admin {
+                EffectivePermissions::everything()
+            } else {
+                self.effective_permissions(agent_id).await?
+            };
+            if departments.iter().any(|department| {
+                effective.department_access(department.id) == Some(DepartmentAccess::Full)
+            }) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Starts a chat for a visitor (or a signed-in user, whose name and
+    /// address are their account's).
+    pub async fn start_chat(
+        &self,
+        caller: &Caller<'_>,
+        input: &NewChatInput,
+    ) -> AppResult<StartedChat> {
+        let departments = self.chat_departments().await?;
+        if departments.is_empty() {
+            return Err(AppError::invalid(
+                "chat",
+                "Chat is not offered right now; send a request instead.",
+            ));
+        }
+        let mut errors = FieldErrors::new();
+        let (name, email, person_id) = match caller.actor {
+            Actor::User(user) => (user.name.clone(), user.email.clone(), Some(user.person_id)),
+            _ => {
+                let name = match PersonName::parse(&input.name) {
+                    Ok(name) => Some(name.as_str().to_owned()),
+                    Err(error) => {
+                        errors.add("name", error.to_string());
+                        None
+                    }
+                };
+                let email = match Email::parse(input.email.trim()) {
+                    Ok(email) => Some(email.as_str().to_owned()),
+                    Err(_) => {
+                        errors.add("email", "Give an email address we can write to.");
+                        None
+                    }
+                };
+                (name.unwrap_or_default(), email.unwrap_or_default(), None)
+            }
+        };
+        let department_id = match input.department {
+            None if departments.len() == 1 => departments[0].id,
+            Some(id) if departments.iter().any(|department| department.id == id) => id,
+            _ => {
+                errors.add("department", "Choose one of the departments listed.");
+                0
+            }
+        };
+        let message = match checked_chat_message(&input.message) {
+            Ok(message) => message,
+            Err(AppError::Invalid(problems)) => {
+                errors.merge(problems);
+                String::new()
+            }
+            Err(other) => return Err(other),
+        };
+        errors.into_result()?;
+        if !self
+            .store()
+            .rate_limits()
+            .hit_rate_limit(
+                &format!("chat-ip:{}", caller.ip),
+                NEW_CHAT_WINDOW,
+                NEW_CHATS_PER_IP,
+                self.now(),
+            )
+            .await?
+        {
+            return Err(AppError::TooManyRequests);
+        }
+        let visitor_key = hex::encode(crate::secrets::random_bytes::<32>()?);
+        let page: String = input.page.chars().take(500).collect();
+        let chat = NewChat {
+            visitor_key_sha256: &key_digest(&visitor_key),
+            department_id,
+            person_id,
+            visitor_name: &name,
+            visitor_email: &email,
+            page_url: page.trim(),
+            ip: caller.ip,
+            first_message: &message,
+        };
+        let id = self
+            .store()
+            .chats()
+            .start_chat(&chat, self.now())
+            .await?
+            .ok_or_else(|| AppError::invalid("department", "That department is gone."))?;
+        let chat = self
+            .store()
+            .chats()
+            .chat(id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        tracing::info!(chat_id = id, "chat started");
+        Ok(StartedChat { visitor_key, chat })
+    }
+
+    /// The visitor's chat, by the key their browser holds.
+    pub async fn visitor_chat(&self, visitor_key: &str) -> AppResult<ChatView> {
+        let chat = self
+            .store()
+            .chats()
+            .chat_by_visitor_key(&key_digest(visitor_key))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let messages = self.store().chats().chat_messages(chat.id).await?;
+        Ok(ChatView { chat, messages })
+    }
+
+    /// The visitor writes in their chat.
+    pub async fn post_visitor_message(&self, chat: &ChatRecord, body: &str) -> AppResult<()> {
+        let body = checked_chat_message(body)?;
+        let author = ChatAuthor {
+            agent_id: None,
+            name: &chat.visitor_name,
+        };
+        self.store()
+            .chats()
+            .add_chat_message(chat.id, author, &body, self.now())
+            .await?
+            .ok_or_else(|| AppError::Conflict("This chat has ended.".to_owned()))?;
+        Ok(())
+    }
+
+    /// The visitor ends their chat; its transcript is saved.
+    pub async fn visitor_ends_chat(&self, chat: &ChatRecord) -> AppResult<()> {
+        if self.store().chats().end_chat(chat.id, self.now()).await? {
+            self.save_transcript(chat.id).await?;
+        }
+        Ok(())
+    }
+
+    /// The departments whose chats this agent sees: those offered for chat
+    /// where the agent has full access.
+    pub async fn agent_chat_departments(&self, actor: &Actor) -> AppResult<BTreeSet<i64>> {
+        let context = self.agent_context(actor).await?;
+        Ok(self
+            .chat_departments()
+            .await?
+            .into_iter()
+            .filter(|department| {
+                context.effective.department_access(department.id) == Some(DepartmentAccess::Full)
+            })
+            .map(|department| department.id)
+            .collect())
+    }
+
+    /// The chats waiting or under way that the agent sees: the queue of
+    /// their departments and the chats they hold.
+    pub async fn agent_chats(&self, actor: &Actor) -> AppResult<Vec<ChatView>> {
+        let departments: Vec<i64> = self
+            .agent_chat_departments(actor)
+            .await?
+            .into_iter()
+            .collect();
+        let agent_id = self.agent_context(actor).await?.agent_id;
+        let chats = self.store().chats().open_chats(&departments).await?;
+        let mut views = Vec::new();
+        for chat in chats {
+            if chat.state == "active" && chat.agent_id != Some(agent_id) {
+                continue;
+            }
+            let messages = self.store().chats().chat_messages(chat.id).await?;
+            views.push(ChatView { chat, messages });
+        }
+        Ok(views)
+    }
+
+    /// A chat the agent may act on: in one of their departments.
+    async fn agent_chat(&self, actor: &Actor, chat_id: i64) -> AppResult<(i64, ChatRecord)> {
+        let agent_id = self.agent_context(actor).await?.agent_id;
+        let chat = self
+            .store()
+            .chats()
+            .chat(chat_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if !self
+            .agent_chat_departments(actor)
+            .await?
+            .contains(&chat.department_id)
+        {
+            return Err(AppError::NotFound);
+        }
+        Ok((agent_id, chat))
+    }
+
+    /// The agent takes a waiting chat.
+    pub async fn accept_chat(&self, actor: &Actor, chat_id: i64) -> AppResult<()> {
+        let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
+        if chat.state != "waiting"
+            || !self
+                .store()
+                .chats()
+                .accept_chat(chat.id, agent_id, self.now())
+                .await?
+        {
+            return Err(AppError::Conflict(
+                "Another agent has taken this chat, or it has ended.".to_owned(),
+            ));
+        }
+        tracing::info!(chat_id, agent_id, "chat accepted");
+        Ok(())
+    }
+
+    /// The agent who holds a chat writes in it.
+    pub async fn post_agent_message(
+        &self,
+        actor: &Actor,
+        chat_id: i64,
+        body: &str,
+    ) -> AppResult<()> {
+        let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
+        if chat.agent_id != Some(agent_id) || chat.state != "active" {
+            return Err(AppError::Conflict(
+                "Accept the chat before writing in it.".to_owned(),
+            ));
+        }
+        let body = checked_chat_message(body)?;
+        let name = chat.agent_name.clone().unwrap_or_default();
+        let author = ChatAuthor {
+            agent_id: Some(agent_id),
+            name: &name,
+        };
+        self.store()
+            .chats()
+            .add_chat_message(chat.id, author, &body, self.now())
+            .await?
+            .ok_or_else(|| AppError::Conflict("This chat has ended.".to_owned()))?;
+        Ok(())
+    }
+
+    /// The agent ends a chat they hold (or one waiting in their queue);
+    /// its transcript is saved.
+    pub async fn agent_ends_chat(&self, actor: &Actor, chat_id: i64) -> AppResult<()> {
+        let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
+        if chat.state == "active" && chat.agent_id != Some(agent_id) {
+            return Err(AppError::Conflict(
+                "Another agent holds this chat.".to_owned(),
+            ));
+        }
+        if self.store().chats().end_chat(chat.id, self.now()).await? {
+            self.save_transcript(chat.id).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn chat_availability(&self, actor: &Actor) -> AppResult<Availability> {
+        let agent_id = self.agent_context(actor).await?.agent_id;
+        let stored = self.store().chats().availability(agent_id).await?;
+        Ok(Availability::parse(&stored).unwrap_or(Availability::Offline))
+    }
+
+    pub async fn set_chat_availability(&self, actor: &Actor, availability: &str) -> AppResult<()> {
+        let availability = Availability::parse(availability)
+            .ok_or_else(|| AppError::invalid("availability", "Choose online, away or offline."))?;
+        let agent_id = self.agent_context(actor).await?.agent_id;
+        self.store()
+            .chats()
+            .set_availability(agent_id, availability.key(), self.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Admin → Chat.
+    pub async fn set_chat_settings(
+        &self,
+        caller: &Caller<'_>,
+        input: &ChatSettingsInput,
+    ) -> AppResult<()> {
+        caller.actor.require_admin()?;
+        let mut errors = FieldErrors::new();
+        let known: Vec<i64> = self
+            .store()
+            .departments()
+            .list_departments()
+            .await?
+            .iter()
+            .map(|department| department.id)
+            .collect();
+        let mut department_ids = Vec::new();
+        for text in &input.department_ids {
+            match text.trim().parse::<i64>() {
+                Ok(id) if known.contains(&id) => department_ids.push(id),
+                _ => errors.add_unresolved("department_ids", "Choose departments from the list."),
+            }
+        }
+        department_ids.sort_unstable();
+        department_ids.dedup();
+        let wait_seconds = match input.wait_seconds.trim().parse::<u32>() {
+            Ok(seconds) if (10..=MAX_CHAT_WAIT_SECONDS).contains(&seconds) => seconds,
+            _ => {
+                errors.add(
+                    "wait_seconds",
+                    format!("The wait is a number of seconds from 10 to {MAX_CHAT_WAIT_SECONDS}."),
+                );
+                0
+            }
+        };
+        let welcome = input.welcome.trim().to_owned();
+        if welcome.chars().count() > 300 || welcome.contains('\0') {
+            errors.add("welcome", "The greeting holds at most 300 characters.");
+        }
+        let mut allowed_origins = Vec::new();
+        for line in input.allowed_origins.lines() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match normalized_origin(line) {
+                Some(origin) => allowed_origins.push(origin),
+                None => errors.add(
+                    "allowed_origins",
+                    format!(
+                        "\u{201c}{}\u{201d} is not an origin such as https://www.example.com.",
+                        line.trim()
+                    ),
+                ),
+            }
+        }
+        errors.into_result()?;
+        let after = ChatSettings {
+            enabled: input.enabled,
+            department_ids,
+            wait_seconds,
+            welcome,
+            allowed_origins,
+        };
+        let before = self.chat_settings().await?;
+        self.put_audited_setting(caller, CHAT, &before, &after)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_host_and_port_only() {
+        assert_eq!(
+            normalized_origin("https://WWW.Example.com/"),
+            Some("https://www.example.com".to_owned())
+        );
+        assert_eq!(
+            normalized_origin("http://localhost:8080"),
+            Some("http://localhost:8080".to_owned())
+        );
+        for refused in [
+            "www.example.com",
+            "https://",
+            "ftp://example.com",
+            "https://example.com/page",
+            "https://user@example.com",
+            "javascript://x",
+        ] {
+            assert_eq!(normalized_origin(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn messages_are_trimmed_and_bounded() {
+        assert_eq!(checked_chat_message("  hi  ").ok().as_deref(), Some("hi"));
+        assert!(checked_chat_message(" \n ").is_err());
+        assert!(checked_chat_message(&"x".repeat(MAX_CHAT_MESSAGE_CHARS + 1)).is_err());
+        assert!(checked_chat_message("a\0b").is_err());
+    }
+}

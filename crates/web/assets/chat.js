@@ -1,0 +1,155 @@
+// The help center's chat: starts a chat over /chat/socket, then shows the
+// conversation as it happens. The chat's secret key stays in this tab's
+// session storage, so a reload or a lost connection resumes the same chat.
+(function () {
+  "use strict";
+  var box = document.getElementById("chat");
+  var start = document.getElementById("chat-start");
+  if (!box || !start) return;
+  var room = document.getElementById("chat-room");
+  var log = document.getElementById("chat-log");
+  var status = document.getElementById("chat-status");
+  var sendForm = document.getElementById("chat-send");
+  var text = document.getElementById("chat-text");
+  var endButton = document.getElementById("chat-end");
+  var leave = document.getElementById("chat-leave-request");
+  var startError = document.getElementById("chat-start-error");
+  var waitSeconds = parseInt(box.getAttribute("data-wait-seconds"), 10) || 120;
+  var words = function (name) { return box.getAttribute("data-text-" + name) || ""; };
+  var KEY = "ferrodesk-chat-key";
+  var socket = null;
+  var state = "";
+  var waitTimer = null;
+  var retry = 1000;
+  var seen = {};
+
+  function storedKey() {
+    try { return sessionStorage.getItem(KEY); } catch (e) { return null; }
+  }
+  function storeKey(key) {
+    try { if (key) sessionStorage.setItem(KEY, key); else sessionStorage.removeItem(KEY); } catch (e) {}
+  }
+
+  function time(iso) {
+    var date = new Date(iso);
+    return isNaN(date) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function addMessage(message) {
+    if (message.id && seen[message.id]) return;
+    if (message.id) seen[message.id] = true;
+    var item = document.createElement("li");
+    item.className = "chat-message from-" + (message.from === "agent" ? "agent" : "visitor");
+    var who = document.createElement("span");
+    who.className = "chat-who";
+    who.textContent = message.name + " · " + time(message.at);
+    var body = document.createElement("p");
+    body.textContent = message.body;
+    item.appendChild(who);
+    item.appendChild(body);
+    log.appendChild(item);
+    item.scrollIntoView({ block: "nearest" });
+  }
+
+  function showState(newState, agent) {
+    state = newState;
+    if (newState === "waiting") {
+      status.textContent = words("waiting");
+      if (!waitTimer) {
+        waitTimer = setTimeout(function () { if (state === "waiting") leave.hidden = false; }, waitSeconds * 1000);
+      }
+    } else if (newState === "active") {
+      status.textContent = words("agent-here").replace("{agent}", agent || words("an-agent"));
+      leave.hidden = true;
+    } else if (newState === "ended") {
+      status.textContent = words("ended");
+      sendForm.hidden = true;
+      endButton.hidden = true;
+      leave.hidden = true;
+      storeKey(null);
+    }
+  }
+
+  function connect(onOpen) {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/chat/socket");
+    socket.onopen = function () { retry = 1000; onOpen(); };
+    socket.onmessage = function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.type === "started") {
+        storeKey(data.key);
+      } else if (data.type === "chat") {
+        start.hidden = true;
+        room.hidden = false;
+        log.textContent = "";
+        seen = {};
+        data.messages.forEach(addMessage);
+        showState(data.state, data.agent);
+        if (data.state !== "ended") text.focus();
+      } else if (data.type === "message") {
+        addMessage(data);
+      } else if (data.type === "state") {
+        showState(data.state, data.agent);
+      } else if (data.type === "error") {
+        if (!room.hidden) {
+          status.textContent = data.message;
+        } else {
+          startError.textContent = data.message;
+          startError.hidden = false;
+        }
+        if (data.message === "That chat does not exist.") storeKey(null);
+      }
+    };
+    socket.onclose = function () {
+      socket = null;
+      var key = storedKey();
+      if (key && state !== "ended") {
+        status.textContent = words("reconnecting");
+        setTimeout(function () { resume(key); }, retry);
+        retry = Math.min(retry * 2, 15000);
+      }
+    };
+  }
+
+  function resume(key) {
+    connect(function () { socket.send(JSON.stringify({ type: "resume", key: key })); });
+  }
+
+  start.addEventListener("submit", function (event) {
+    event.preventDefault();
+    startError.hidden = true;
+    var field = function (name) { var input = start.elements[name]; return input ? input.value : ""; };
+    var department = parseInt(field("department"), 10);
+    var command = {
+      type: "start",
+      name: field("name"),
+      email: field("email"),
+      message: field("message"),
+      page: document.referrer || location.href
+    };
+    if (!isNaN(department)) command.department = department;
+    var go = function () { socket.send(JSON.stringify(command)); };
+    if (socket && socket.readyState === 1) go(); else connect(go);
+  });
+
+  sendForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = text.value.trim();
+    if (!body || !socket || socket.readyState !== 1) return;
+    socket.send(JSON.stringify({ type: "message", body: body }));
+    text.value = "";
+  });
+  text.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      sendForm.requestSubmit();
+    }
+  });
+  function end() { if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "end" })); }
+  endButton.addEventListener("click", end);
+  leave.addEventListener("click", end);
+
+  var key = storedKey();
+  if (key) resume(key); else start.hidden = false;
+})();

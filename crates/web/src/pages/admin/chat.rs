@@ -1,0 +1,133 @@
+//! Admin → Chat: whether visitors are offered chat, in which departments,
+//! how long they wait before being offered to leave a request, the
+//! greeting, and the other sites whose pages may open the chat socket.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use ferrodesk_app::chat::{ChatSettings, ChatSettingsInput};
+use ferrodesk_app::{AppError, FieldErrors};
+use serde::Deserialize;
+
+use super::{AdminMenu, AdminSession, NoticeQuery};
+use crate::AppState;
+use crate::error::WebResult;
+use crate::forms::HtmlForm;
+use crate::pages::render_form;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/admin/chat", get(show).post(save))
+}
+
+#[derive(Template)]
+#[template(path = "admin/chat.html")]
+struct ChatPage<'a> {
+    chrome: crate::pages::Chrome,
+    menu: AdminMenu,
+    csrf_token: &'a str,
+    enabled: bool,
+    /// Every department: (id, name, offered).
+    departments: Vec<(i64, String, bool)>,
+    wait_seconds: String,
+    welcome: String,
+    allowed_origins: String,
+    public_url: &'a str,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+}
+
+async fn page(
+    state: &AppState,
+    admin: &AdminSession,
+    typed: Option<&ChatSettingsInput>,
+    errors: FieldErrors,
+    notice: Option<&'static str>,
+) -> WebResult<Response> {
+    let saved: ChatSettings = state.app.chat_settings().await?;
+    let input = match typed {
+        Some(input) => input.clone(),
+        None => ChatSettingsInput {
+            enabled: saved.enabled,
+            department_ids: saved.department_ids.iter().map(i64::to_string).collect(),
+            wait_seconds: saved.wait_seconds.to_string(),
+            welcome: saved.welcome.clone(),
+            allowed_origins: saved.allowed_origins.join("\n"),
+        },
+    };
+    let departments = state
+        .app
+        .store()
+        .departments()
+        .list_departments()
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|department| {
+            let offered = input.department_ids.contains(&department.id.to_string());
+            (department.id, department.name, offered)
+        })
+        .collect();
+    let has_errors = !errors.is_empty();
+    render_form(
+        &ChatPage {
+            chrome: admin.chrome(),
+            menu: AdminMenu {
+                current: "/admin/chat",
+            },
+            csrf_token: admin.csrf_token(),
+            enabled: input.enabled,
+            departments,
+            wait_seconds: input.wait_seconds,
+            welcome: input.welcome,
+            allowed_origins: input.allowed_origins,
+            public_url: state.app.public_url(),
+            errors,
+            notice,
+        },
+        has_errors,
+    )
+}
+
+async fn show(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    Query(query): Query<NoticeQuery>,
+) -> WebResult<Response> {
+    let notice = query.text(&[("saved", "The chat settings are saved.")]);
+    page(&state, &admin, None, FieldErrors::new(), notice).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ChatForm {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default)]
+    department: Vec<String>,
+    #[serde(default)]
+    wait_seconds: String,
+    #[serde(default)]
+    welcome: String,
+    #[serde(default)]
+    allowed_origins: String,
+}
+
+async fn save(
+    State(state): State<AppState>,
+    admin: AdminSession,
+    HtmlForm(form): HtmlForm<ChatForm>,
+) -> WebResult<Response> {
+    let input = ChatSettingsInput {
+        enabled: form.enabled,
+        department_ids: form.department,
+        wait_seconds: form.wait_seconds,
+        welcome: form.welcome,
+        allowed_origins: form.allowed_origins,
+    };
+    match state.app.set_chat_settings(&admin.caller(), &input).await {
+        Ok(()) => Ok(Redirect::to("/admin/chat?notice=saved").into_response()),
+        Err(AppError::Invalid(errors)) => page(&state, &admin, Some(&input), errors, None).await,
+        Err(other) => Err(other.into()),
+    }
+}
