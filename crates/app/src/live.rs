@@ -170,6 +170,7 @@ impl App {
                     Ok(ferrodesk_store::Heard::TicketEvents) => self.wake_workers(),
                     Ok(ferrodesk_store::Heard::Presence(payload)) => self.heard_presence(&payload),
                     Ok(ferrodesk_store::Heard::ChatEvents) => self.inner.chat.heard_from_another_node(),
+                    Ok(ferrodesk_store::Heard::ChatTyping(payload)) => self.heard_chat_typing(&payload),
                     Err(error) => {
                         tracing::warn!(%error, "lost the ticket events listener");
                         listener = None;

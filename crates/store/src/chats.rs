@@ -16,6 +16,9 @@ use crate::{Store, StoreResult, on_backend, on_backend_write};
 
 /// The channel every node listens on for new chat events.
 pub const CHAT_EVENTS_CHANNEL: &str = "ferrodesk_chat_events";
+/// The channel nodes tell each other who is typing in which chat on
+/// (never stored).
+pub const CHAT_TYPING_CHANNEL: &str = "ferrodesk_chat_typing";
 
 /// A chat as its people see it.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -442,6 +445,19 @@ impl Chats<'_> {
             .fetch_all(pool)
             .await?
         }))
+    }
+
+    /// Tells the other nodes someone is typing (`payload` is the app's
+    /// JSON); nothing to do on SQLite, whose one process knows already.
+    pub async fn announce_chat_typing(&self, payload: &str) -> StoreResult<()> {
+        if let crate::Backend::Postgres(pool) = &self.backend {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHAT_TYPING_CHANNEL)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// How many chats the agent holds now.

@@ -59,6 +59,7 @@
     accept.type = "button";
     accept.className = "primary";
     accept.textContent = "Accept";
+    accept.setAttribute("aria-label", "Accept the chat with " + chat.visitor);
     accept.addEventListener("click", function () { command({ type: "accept", chat: chat.id }); });
     item.appendChild(name);
     item.appendChild(meta);
@@ -81,6 +82,14 @@
     var label = form.querySelector("label");
     text.id = "chat-reply-" + chat.id;
     label.setAttribute("for", text.id);
+    var typedAt = 0;
+    text.addEventListener("input", function () {
+      var now = Date.now();
+      if (now - typedAt > 2500) {
+        typedAt = now;
+        command({ type: "typing", chat: chat.id });
+      }
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var body = text.value.trim();
@@ -158,11 +167,20 @@
         chat.messages.push(data);
         var log = panes.querySelector('[data-chat="' + data.chat + '"] .chat-log');
         if (log) {
+          var typingLine = log.parentNode.querySelector(".chat-typing");
+          if (typingLine && data.from === "visitor") typingLine.textContent = "";
           var item = messageItem(data);
           log.appendChild(item);
           item.scrollIntoView({ block: "nearest" });
         } else {
           render();
+        }
+      } else if (data.type === "typing") {
+        var line = panes.querySelector('[data-chat="' + data.chat + '"] .chat-typing');
+        if (line) {
+          line.textContent = data.name + " is typing…";
+          clearTimeout(line.timer);
+          line.timer = setTimeout(function () { line.textContent = ""; }, 6000);
         }
       } else if (data.type === "error") {
         connection.textContent = data.message;

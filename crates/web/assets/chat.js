@@ -22,6 +22,9 @@
   var waitTimer = null;
   var retry = 1000;
   var seen = {};
+  var typing = document.getElementById("chat-typing");
+  var typingTimer = null;
+  var typedAt = 0;
 
   function storedKey() {
     try { return sessionStorage.getItem(KEY); } catch (e) { return null; }
@@ -37,6 +40,7 @@
 
   function addMessage(message) {
     if (message.id && seen[message.id]) return;
+    if (message.from === "agent" && typing) typing.textContent = "";
     if (message.id) seen[message.id] = true;
     var item = document.createElement("li");
     item.className = "chat-message from-" + (message.from === "agent" ? "agent" : "visitor");
@@ -89,6 +93,10 @@
         if (data.state !== "ended") text.focus();
       } else if (data.type === "message") {
         addMessage(data);
+      } else if (data.type === "typing") {
+        typing.textContent = words("typing").replace("{name}", data.name);
+        clearTimeout(typingTimer);
+        typingTimer = setTimeout(function () { typing.textContent = ""; }, 6000);
       } else if (data.type === "state") {
         showState(data.state, data.agent);
       } else if (data.type === "error") {
@@ -126,7 +134,7 @@
       name: field("name"),
       email: field("email"),
       message: field("message"),
-      page: document.referrer || location.href
+      page: new URLSearchParams(location.search).get("page") || document.referrer || location.href
     };
     if (!isNaN(department)) command.department = department;
     var go = function () { socket.send(JSON.stringify(command)); };
@@ -139,6 +147,13 @@
     if (!body || !socket || socket.readyState !== 1) return;
     socket.send(JSON.stringify({ type: "message", body: body }));
     text.value = "";
+  });
+  text.addEventListener("input", function () {
+    var now = Date.now();
+    if (now - typedAt > 2500 && socket && socket.readyState === 1) {
+      typedAt = now;
+      socket.send(JSON.stringify({ type: "typing" }));
+    }
   });
   text.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) {

@@ -13,6 +13,7 @@ const SUGGEST_SCRIPT: &str = include_str!("../assets/suggest.js");
 const PAGE_SCRIPT: &str = include_str!("../assets/ferrodesk.js");
 const VISITOR_CHAT_SCRIPT: &str = include_str!("../assets/chat.js");
 const AGENT_CHAT_SCRIPT: &str = include_str!("../assets/agent-chat.js");
+const CHAT_WIDGET_SCRIPT: &str = include_str!("../assets/chat-widget.js");
 const FAVICON: &str = include_str!("../assets/favicon.svg");
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
             "/static/agent-chat.js",
             get(|| async { script(AGENT_CHAT_SCRIPT) }),
         )
+        .route("/chat/widget.js", get(chat_widget))
         .route("/favicon.svg", get(favicon))
 }
 
@@ -38,6 +40,23 @@ async fn favicon() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         FAVICON,
+    )
+}
+
+/// The script other sites embed for chat: loadable from any page
+/// (`Cross-Origin-Resource-Policy: cross-origin`); it only adds a button
+/// and a frame of the help center's own chat page.
+async fn chat_widget() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (
+                header::HeaderName::from_static("cross-origin-resource-policy"),
+                "cross-origin",
+            ),
+        ],
+        CHAT_WIDGET_SCRIPT,
     )
 }
 

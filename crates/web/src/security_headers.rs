@@ -17,8 +17,26 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 /// `Retry-After` of a 429 that named no time of its own.
 const DEFAULT_RETRY_AFTER_SECONDS: &str = "60";
 
+/// Set on a response (as an extension) that other sites may frame: the
+/// handler's own `frame-ancestors` names them, so no `X-Frame-Options`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FramingAllowed;
+
+/// The policy of a page that the sites in `origins` may frame.
+pub(crate) fn policy_framed_by(origins: &[String]) -> String {
+    let ancestors = std::iter::once("'self'")
+        .chain(origins.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
+    CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'",
+        &format!("frame-ancestors {ancestors}"),
+    )
+}
+
 pub(crate) async fn apply(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    let framing_allowed = response.extensions().get::<FramingAllowed>().is_some();
     let headers = response.headers_mut();
     // A handler may set a stricter policy (downloads sandbox themselves).
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
@@ -27,25 +45,28 @@ pub(crate) async fn apply(State(state): State<AppState>, request: Request, next:
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         );
     }
-    let fixed: [(HeaderName, &'static str); 6] = [
+    let fixed: [(HeaderName, &'static str); 4] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
         (
             HeaderName::from_static("permissions-policy"),
             PERMISSIONS_POLICY,
         ),
-        (header::X_FRAME_OPTIONS, "DENY"),
         (
             HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
-        (
-            HeaderName::from_static("cross-origin-resource-policy"),
             "same-origin",
         ),
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !framing_allowed {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    // Only the chat widget's script is for other sites to load.
+    let resource_policy = HeaderName::from_static("cross-origin-resource-policy");
+    if !headers.contains_key(&resource_policy) {
+        headers.insert(resource_policy, HeaderValue::from_static("same-origin"));
     }
     // Pages may hold personal data: nothing is cached unless a handler (the
     // static assets) says otherwise.

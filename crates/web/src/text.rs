@@ -143,7 +143,7 @@ mod tests {
 
     /// The templates of the help center, which must take all their text from
     /// the catalogue. Agent and admin pages do not, yet.
-    const HELP_CENTER_TEMPLATES: [&str; 26] = [
+    const HELP_CENTER_TEMPLATES: [&str; 28] = [
         "layout/base.html",
         "account/confirm_first.html",
         "layout/chrome_nav.html",
@@ -169,6 +169,8 @@ mod tests {
         "help_center/tickets.html",
         "help_center/search.html",
         "help_center/chat.html",
+        "help_center/chat_panel.html",
+        "help_center/chat_embedded.html",
         "layout/ticket_field_input.html",
     ];
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrodesk_store::ChatEventRecord;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, watch};
 
 use crate::{Actor, App, AppResult};
@@ -24,10 +25,26 @@ const SAFETY_POLL: Duration = Duration::from_secs(1);
 /// How long an agent's socket trusts the departments it read.
 const AUDIENCE_FRESH_FOR: Duration = Duration::from_secs(15);
 
+/// Someone typing in a chat: told to the chat's other side, never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatTyping {
+    /// The node that heard it first (it has told its own sockets).
+    node: String,
+    pub chat_id: i64,
+    pub department_id: i64,
+    /// The agent holding the chat, if any.
+    pub agent_id: Option<i64>,
+    /// Typed by the agent (else by the visitor).
+    pub by_agent: bool,
+    pub name: String,
+}
+
 /// This node's fan-out of chat events.
 #[derive(Debug)]
 pub struct ChatHub {
     events: broadcast::Sender<Arc<ChatEventRecord>>,
+    typing: broadcast::Sender<ChatTyping>,
+    node: String,
     /// The newest event when the node started: it hands out the later ones.
     started_after: i64,
     /// Another node wrote a chat event (heard by the live reader's
@@ -38,8 +55,14 @@ pub struct ChatHub {
 impl ChatHub {
     pub(crate) fn after(started_after: i64) -> ChatHub {
         let (events, _) = broadcast::channel(BUFFERED_EVENTS);
+        let (typing, _) = broadcast::channel(BUFFERED_EVENTS);
+        let node = crate::secrets::random_bytes::<8>()
+            .map(hex::encode)
+            .unwrap_or_else(|_| format!("{}", std::process::id()));
         ChatHub {
             events,
+            typing,
+            node,
             started_after,
             heard: Notify::new(),
         }
@@ -77,6 +100,14 @@ impl ChatAudience {
         // (it leaves their queue), never its messages.
         Ok(!(held_by_another && event.kind == "message"))
     }
+
+    /// Whether the agent hears that a visitor is typing: in a chat of
+    /// their departments that they hold.
+    pub fn hears_typing(&self, typing: &ChatTyping) -> bool {
+        !typing.by_agent
+            && self.departments.contains(&typing.department_id)
+            && typing.agent_id == Some(self.agent_id)
+    }
 }
 
 impl App {
@@ -88,6 +119,50 @@ impl App {
             actor: actor.clone(),
             read_at: Instant::now(),
         })
+    }
+
+    /// News of typing in chats, this node's and the others'.
+    pub fn subscribe_chat_typing(&self) -> broadcast::Receiver<ChatTyping> {
+        self.inner.chat.typing.subscribe()
+    }
+
+    /// Someone typed in `chat_id`: the other side hears it on every node.
+    /// The chat is read again, so an agent hears only of chats they hold.
+    pub(crate) async fn tell_chat_typing(
+        &self,
+        chat_id: i64,
+        by_agent: bool,
+        name: &str,
+    ) -> AppResult<()> {
+        let Some(chat) = self.store().chats().chat(chat_id).await? else {
+            return Ok(());
+        };
+        if chat.state == "ended" {
+            return Ok(());
+        }
+        let typing = ChatTyping {
+            node: self.inner.chat.node.clone(),
+            chat_id,
+            department_id: chat.department_id,
+            agent_id: chat.agent_id,
+            by_agent,
+            name: name.to_owned(),
+        };
+        let _ = self.inner.chat.typing.send(typing.clone());
+        let payload = serde_json::to_string(&typing)
+            .map_err(|error| crate::AppError::Internal(error.to_string()))?;
+        self.store().chats().announce_chat_typing(&payload).await?;
+        Ok(())
+    }
+
+    pub(crate) fn heard_chat_typing(&self, payload: &str) {
+        match serde_json::from_str::<ChatTyping>(payload) {
+            Ok(typing) if typing.node != self.inner.chat.node => {
+                let _ = self.inner.chat.typing.send(typing);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "unreadable chat typing news"),
+        }
     }
 
     /// Every chat event this node reads from now on.

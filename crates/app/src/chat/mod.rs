@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use ferrodesk_store::{ChatEventRecord, ChatMessageRecord, ChatRecord};
-pub use hub::{ChatAudience, ChatHub, READ_BATCH};
+pub use hub::{ChatAudience, ChatHub, ChatTyping, READ_BATCH};
 
 use crate::audit::Caller;
 use crate::settings::CHAT;
@@ -47,6 +47,8 @@ pub struct ChatSettings {
     /// Other sites (origins such as `https://www.example.com`) whose pages
     /// may open the chat socket.
     pub allowed_origins: Vec<String>,
+    /// Chats one agent may hold at once.
+    pub chats_per_agent: u32,
 }
 
 impl Default for ChatSettings {
@@ -57,12 +59,15 @@ impl Default for ChatSettings {
             wait_seconds: 120,
             welcome: "Questions? Chat with us.".to_owned(),
             allowed_origins: Vec::new(),
+            chats_per_agent: 3,
         }
     }
 }
 
 /// The most seconds a visitor can be made to wait.
 pub const MAX_CHAT_WAIT_SECONDS: u32 = 3_600;
+/// The most chats an agent may be allowed to hold at once.
+pub const MAX_CHATS_PER_AGENT: u32 = 20;
 
 /// What the admin's form sends.
 #[derive(Debug, Clone, Default)]
@@ -73,6 +78,7 @@ pub struct ChatSettingsInput {
     pub welcome: String,
     /// One origin per line.
     pub allowed_origins: String,
+    pub chats_per_agent: String,
 }
 
 /// What a visitor sends to start a chat.
@@ -369,6 +375,22 @@ impl App {
         Ok(())
     }
 
+    /// The visitor is typing: the agent holding the chat hears it.
+    pub async fn visitor_typing(&self, chat: &ChatRecord) -> AppResult<()> {
+        self.tell_chat_typing(chat.id, false, &chat.visitor_name)
+            .await
+    }
+
+    /// The agent is typing in a chat they hold: the visitor hears it.
+    pub async fn agent_typing(&self, actor: &Actor, chat_id: i64) -> AppResult<()> {
+        let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
+        if chat.agent_id != Some(agent_id) || chat.state != "active" {
+            return Ok(());
+        }
+        let name = chat.agent_name.clone().unwrap_or_default();
+        self.tell_chat_typing(chat.id, true, &name).await
+    }
+
     /// The visitor ends their chat; its transcript is saved.
     pub async fn visitor_ends_chat(&self, chat: &ChatRecord) -> AppResult<()> {
         if self.store().chats().end_chat(chat.id, self.now()).await? {
@@ -435,6 +457,13 @@ impl App {
     /// The agent takes a waiting chat.
     pub async fn accept_chat(&self, actor: &Actor, chat_id: i64) -> AppResult<()> {
         let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
+        let limit = i64::from(self.chat_settings().await?.chats_per_agent);
+        if chat.state == "waiting" && self.store().chats().active_chats_of(agent_id).await? >= limit
+        {
+            return Err(AppError::Conflict(format!(
+                "You hold {limit} chats already, the most one agent may; end one first."
+            )));
+        }
         if chat.state != "waiting"
             || !self
                 .store()
@@ -564,6 +593,16 @@ impl App {
                 ),
             }
         }
+        let chats_per_agent = match input.chats_per_agent.trim().parse::<u32>() {
+            Ok(count) if (1..=MAX_CHATS_PER_AGENT).contains(&count) => count,
+            _ => {
+                errors.add(
+                    "chats_per_agent",
+                    format!("Chats per agent is a number from 1 to {MAX_CHATS_PER_AGENT}."),
+                );
+                0
+            }
+        };
         errors.into_result()?;
         let after = ChatSettings {
             enabled: input.enabled,
@@ -571,6 +610,7 @@ impl App {
             wait_seconds,
             welcome,
             allowed_origins,
+            chats_per_agent,
         };
         let before = self.chat_settings().await?;
         self.put_audited_setting(caller, CHAT, &before, &after)

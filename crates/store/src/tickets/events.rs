@@ -237,6 +237,7 @@ impl super::Tickets<'_> {
                         TICKET_EVENTS_CHANNEL,
                         PRESENCE_CHANNEL,
                         crate::CHAT_EVENTS_CHANNEL,
+                        crate::CHAT_TYPING_CHANNEL,
                     ])
                     .await?;
                 Ok(Some(TicketEventListener { listener }))
@@ -265,6 +266,8 @@ pub enum Heard {
     Presence(String),
     /// New chat events (several may arrive as one).
     ChatEvents,
+    /// Another node's news of someone typing in a chat, as it sent it.
+    ChatTyping(String),
 }
 
 impl TicketEventListener {
@@ -275,6 +278,7 @@ impl TicketEventListener {
         Ok(match notification.channel() {
             PRESENCE_CHANNEL => Heard::Presence(notification.payload().to_owned()),
             crate::CHAT_EVENTS_CHANNEL => Heard::ChatEvents,
+            crate::CHAT_TYPING_CHANNEL => Heard::ChatTyping(notification.payload().to_owned()),
             _ => Heard::TicketEvents,
         })
     }

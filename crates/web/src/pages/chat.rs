@@ -19,8 +19,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::chat::{
-    ChatAudience, ChatDepartment, ChatEventRecord, ChatMessageRecord, ChatRecord, ChatView,
-    MAX_CHAT_MESSAGE_CHARS, NewChatInput,
+    ChatAudience, ChatDepartment, ChatEventRecord, ChatMessageRecord, ChatRecord, ChatTyping,
+    ChatView, MAX_CHAT_MESSAGE_CHARS, NewChatInput,
 };
 use ferrodesk_app::{Actor, App, AppError, Caller};
 use ferrodesk_core::Timestamp;
@@ -45,6 +45,8 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 /// comes back (one every `REFILL_EVERY`).
 const MESSAGE_BURST: f64 = 10.0;
 const REFILL_EVERY: Duration = Duration::from_millis(1_000);
+/// A socket's "typing" is passed on at most this often.
+const TYPING_EVERY: Duration = Duration::from_secs(2);
 
 pub(crate) fn portal_routes() -> Router<AppState> {
     Router::new()
@@ -59,10 +61,8 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .route("/agent/chat/availability", post(set_availability))
 }
 
-#[derive(Template)]
-#[template(path = "help_center/chat.html")]
-struct VisitorPage {
-    chrome: Chrome,
+/// What the chat panel shows, on the page or in a frame.
+struct VisitorPanel {
     departments: Vec<ChatDepartment>,
     welcome: String,
     agents_online: bool,
@@ -71,21 +71,63 @@ struct VisitorPage {
     max_chars: usize,
     /// "{agent} is here.", for the page's script to fill in.
     agent_here: String,
+    /// "{name} is typing…", likewise.
+    typing_text: String,
 }
 
-async fn visitor_page(State(state): State<AppState>, session: Session) -> WebResult<Response> {
+#[derive(Template)]
+#[template(path = "help_center/chat.html")]
+struct VisitorPage {
+    chrome: Chrome,
+    panel: VisitorPanel,
+}
+
+/// The same in another site's frame (see `/chat/widget.js`): no top bar.
+#[derive(Template)]
+#[template(path = "help_center/chat_embedded.html")]
+struct EmbeddedPage {
+    chrome: Chrome,
+    panel: VisitorPanel,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct VisitorQuery {
+    #[serde(default)]
+    embedded: Option<String>,
+}
+
+async fn visitor_page(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Query(query): axum::extract::Query<VisitorQuery>,
+) -> WebResult<Response> {
     let settings = state.app.chat_settings().await?;
-    let departments = state.app.chat_departments().await?;
-    render(&VisitorPage {
-        chrome: Chrome::for_session(&session),
+    let panel = VisitorPanel {
         agents_online: state.app.chat_agents_online().await?,
-        departments,
+        departments: state.app.chat_departments().await?,
         welcome: settings.welcome,
         wait_seconds: settings.wait_seconds,
         signed_in: matches!(session.actor, Actor::User(_)),
         max_chars: MAX_CHAT_MESSAGE_CHARS,
         agent_here: crate::text::t_with("chat-agent-here", &[("agent", &"{agent}")]),
-    })
+        typing_text: crate::text::t_with("chat-typing", &[("name", &"{name}")]),
+    };
+    let chrome = Chrome::for_session(&session);
+    if query.embedded.is_none() {
+        return render(&VisitorPage { chrome, panel });
+    }
+    // Framed by the sites the admin lists, and by nobody else.
+    let mut response = render(&EmbeddedPage { chrome, panel })?;
+    let policy = crate::security_headers::policy_framed_by(&settings.allowed_origins);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, value);
+        response
+            .extensions_mut()
+            .insert(crate::security_headers::FramingAllowed);
+    }
+    Ok(response)
 }
 
 #[derive(Template)]
@@ -182,6 +224,7 @@ async fn agent_socket(
                 actor,
                 audience,
                 socket,
+                typed_at: None,
             }
             .run()
             .await;
@@ -214,6 +257,17 @@ impl Allowance {
             false
         }
     }
+}
+
+/// Whether a "typing" may be passed on now (at most every
+/// `TYPING_EVERY`); notes the time when it may.
+fn due(typed_at: &mut Option<Instant>) -> bool {
+    let now = Instant::now();
+    if typed_at.is_some_and(|at| now.duration_since(at) < TYPING_EVERY) {
+        return false;
+    }
+    *typed_at = Some(now);
+    true
 }
 
 fn at(millis: i64) -> String {
@@ -268,6 +322,7 @@ enum VisitorCommand {
     Start(NewChatInput),
     Resume { key: String },
     Message { body: String },
+    Typing,
     End,
 }
 
@@ -277,6 +332,7 @@ enum VisitorCommand {
 enum AgentCommand {
     Accept { chat: i64 },
     Message { chat: i64, body: String },
+    Typing { chat: i64 },
     End { chat: i64 },
 }
 
@@ -312,6 +368,7 @@ async fn send(socket: &mut WebSocket, value: &Value) -> bool {
 enum Turn {
     Client(Option<Result<Message, axum::Error>>),
     Event(Result<Arc<ChatEventRecord>, broadcast::error::RecvError>),
+    Typing(Result<ChatTyping, broadcast::error::RecvError>),
     Ping,
     Idle,
 }
@@ -327,12 +384,17 @@ struct VisitorSocket {
     /// The newest event already reflected.
     last: i64,
     allowance: Allowance,
+    typing: broadcast::Receiver<ChatTyping>,
+    typed_at: Option<Instant>,
 }
 
 impl VisitorSocket {
     fn new(app: App, actor: Actor, ip: String, socket: WebSocket) -> VisitorSocket {
         let events = app.subscribe_chat_events();
+        let typing = app.subscribe_chat_typing();
         VisitorSocket {
+            typing,
+            typed_at: None,
             app,
             actor,
             ip,
@@ -351,6 +413,7 @@ impl VisitorSocket {
             let turn = tokio::select! {
                 received = self.socket.recv() => Turn::Client(received),
                 event = self.events.recv(), if self.chat.is_some() => Turn::Event(event),
+                typing = self.typing.recv(), if self.chat.is_some() => Turn::Typing(typing),
                 _ = ping.tick() => Turn::Ping,
                 () = tokio::time::sleep_until(heard_at + IDLE_LIMIT) => Turn::Idle,
             };
@@ -359,6 +422,20 @@ impl VisitorSocket {
                     heard_at = Instant::now();
                     self.command(text.as_str()).await
                 }
+                Turn::Typing(Ok(typing)) => {
+                    let ours = self
+                        .chat
+                        .as_ref()
+                        .is_some_and(|chat| chat.id == typing.chat_id);
+                    !(ours && typing.by_agent)
+                        || send(
+                            &mut self.socket,
+                            &json!({"type": "typing", "name": typing.name}),
+                        )
+                        .await
+                }
+                Turn::Typing(Err(broadcast::error::RecvError::Lagged(_))) => true,
+                Turn::Typing(Err(broadcast::error::RecvError::Closed)) => false,
                 Turn::Client(Some(Ok(Message::Binary(_)))) => false,
                 Turn::Client(Some(Ok(_))) => {
                     heard_at = Instant::now();
@@ -415,6 +492,12 @@ impl VisitorSocket {
                     .await
                     .map(|()| true),
                 None => Err(AppError::NotFound),
+            },
+            VisitorCommand::Typing => match self.chat.clone() {
+                Some(chat) if due(&mut self.typed_at) => {
+                    self.app.visitor_typing(&chat).await.map(|()| true)
+                }
+                _ => Ok(true),
             },
             VisitorCommand::End => match self.chat.clone() {
                 Some(chat) => self.app.visitor_ends_chat(&chat).await.map(|()| true),
@@ -495,11 +578,13 @@ struct AgentSocket {
     actor: Actor,
     audience: ChatAudience,
     socket: WebSocket,
+    typed_at: Option<Instant>,
 }
 
 impl AgentSocket {
     async fn run(mut self) {
         let mut events = self.app.subscribe_chat_events();
+        let mut typing = self.app.subscribe_chat_typing();
         let mut last = match self.app.newest_chat_event_id().await {
             Ok(newest) => newest,
             Err(_) => return,
@@ -513,10 +598,21 @@ impl AgentSocket {
             let turn = tokio::select! {
                 received = self.socket.recv() => Turn::Client(received),
                 event = events.recv() => Turn::Event(event),
+                news = typing.recv() => Turn::Typing(news),
                 _ = ping.tick() => Turn::Ping,
                 () = tokio::time::sleep_until(heard_at + IDLE_LIMIT) => Turn::Idle,
             };
             let going_on = match turn {
+                Turn::Typing(Ok(news)) => {
+                    !self.audience.hears_typing(&news)
+                        || send(
+                            &mut self.socket,
+                            &json!({"type": "typing", "chat": news.chat_id, "name": news.name}),
+                        )
+                        .await
+                }
+                Turn::Typing(Err(broadcast::error::RecvError::Lagged(_))) => true,
+                Turn::Typing(Err(broadcast::error::RecvError::Closed)) => false,
                 Turn::Client(Some(Ok(Message::Text(text)))) => {
                     heard_at = Instant::now();
                     self.command(text.as_str()).await
@@ -585,6 +681,10 @@ impl AgentSocket {
                 self.app.post_agent_message(&self.actor, chat, &body).await,
             ),
             AgentCommand::End { chat } => (chat, self.app.agent_ends_chat(&self.actor, chat).await),
+            AgentCommand::Typing { chat } if due(&mut self.typed_at) => {
+                (chat, self.app.agent_typing(&self.actor, chat).await)
+            }
+            AgentCommand::Typing { .. } => return true,
         };
         match outcome {
             Ok(()) => true,

@@ -705,7 +705,7 @@ on_both_backends! { spawn_app;
         let desk = crate::tickets::desk(&app).await;
         app.app.set_chat_settings(&ferrodesk_app::Caller::system(), &ferrodesk_app::chat::ChatSettingsInput {
             enabled: true, department_ids: vec![desk.support.to_string()], wait_seconds: "60".into(),
-            welcome: "Questions? Chat with us.".into(), allowed_origins: String::new(),
+            welcome: "Questions? Chat with us.".into(), allowed_origins: String::new(), chats_per_agent: "3".into(),
         }).await.unwrap();
         let backend = format!("{:?}", app.database.backend).to_lowercase();
 

@@ -44,8 +44,17 @@ async fn open(
     origin: &str,
     cookie: Option<&str>,
 ) -> Result<Socket, u16> {
-    let mut request = app
-        .url(path)
+    open_at(&app.url(""), path, origin, cookie).await
+}
+
+/// The same on the node at `address`.
+async fn open_at(
+    address: &str,
+    path: &str,
+    origin: &str,
+    cookie: Option<&str>,
+) -> Result<Socket, u16> {
+    let mut request = format!("{address}{path}")
         .replacen("http://", "ws://", 1)
         .into_client_request()
         .unwrap();
@@ -118,6 +127,7 @@ async fn offer_chat(app: &TestApp, departments: &[i64]) {
                 wait_seconds: "60".to_owned(),
                 welcome: "Hello".to_owned(),
                 allowed_origins: "https://shop.example.com".to_owned(),
+                chats_per_agent: "1".to_owned(),
             },
         )
         .await
@@ -182,6 +192,13 @@ on_both_backends! { spawn_app;
         assert_eq!(state["state"], "active");
         assert_eq!(state["agent"], "Alice Agent");
 
+        // Each side sees the other typing; nobody else does.
+        say(&mut visitor, json!({"type": "typing"})).await;
+        let typing = heard_kind(&mut alice_socket, "typing").await;
+        assert_eq!((typing["chat"].as_i64(), typing["name"].as_str()), (Some(chat_id), Some("Vera <b>Visitor</b>")));
+        say(&mut alice_socket, json!({"type": "typing", "chat": chat_id})).await;
+        assert_eq!(heard_kind(&mut visitor, "typing").await["name"], "Alice Agent");
+        hears_nothing(&mut bob_socket, Duration::from_millis(300)).await;
         say(&mut alice_socket, json!({"type": "message", "chat": chat_id, "body": "Let me look **now**."})).await;
         let answer = heard_kind(&mut visitor, "message").await;
         assert_eq!(answer["from"], "agent");
@@ -192,6 +209,13 @@ on_both_backends! { spawn_app;
         say(&mut visitor, json!({"type": "message", "body": "Thanks"})).await;
         assert_eq!(heard_kind(&mut alice_socket, "message").await["body"], "Thanks");
 
+        // Alice may hold one chat at once here: a second waits for another agent.
+        let mut second = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut second, json!({"type": "start", "name": "Sam Second", "email": "sam@example.net", "message": "Me too"})).await;
+        let second_id = heard_kind(&mut alice_socket, "chat").await["id"].as_i64().unwrap();
+        say(&mut alice_socket, json!({"type": "accept", "chat": second_id})).await;
+        let full = heard_kind(&mut alice_socket, "error").await;
+        assert!(full["message"].as_str().unwrap().contains("1 chats already"), "{full}");
         // A second visitor socket with a made-up key gets nothing; the right
         // key resumes the chat whole (a reload, or another node).
         let mut stranger = open(&app, "/chat/socket", &own, None).await.unwrap();
@@ -254,6 +278,24 @@ on_both_backends! { spawn_app;
         assert_eq!(open(&app, "/chat/socket", "https://evil.example", None).await.err(), Some(403));
         assert!(open(&app, "/chat/socket", "https://shop.example.com", None).await.is_ok());
         assert!(open(&app, "/chat/socket", &own, None).await.is_ok());
+        // Other sites load the widget's script; only the listed ones may
+        // frame the chat page it opens, and nobody frames the ordinary page.
+        let widget = app.get("/chat/widget.js").await;
+        assert_eq!(widget.status(), 200);
+        assert!(widget.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+        assert_eq!(widget.headers()["cross-origin-resource-policy"], "cross-origin");
+        assert!(widget.text().await.unwrap().contains("/chat?embedded=1"));
+        let framed = app.get("/chat?embedded=1").await;
+        let policy = framed.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(policy.contains("frame-ancestors 'self' https://shop.example.com;") || policy.ends_with("frame-ancestors 'self' https://shop.example.com"), "{policy}");
+        assert!(policy.contains("script-src 'self'"), "the rest of the policy stays: {policy}");
+        assert!(framed.headers().get("x-frame-options").is_none());
+        assert_eq!(framed.headers()["cross-origin-resource-policy"], "same-origin");
+        let page = framed.text().await.unwrap();
+        assert!(page.contains("id=\"chat-start\"") && !page.contains("class=\"topbar\""), "the panel without the top bar");
+        let plain = app.get("/chat").await;
+        assert_eq!(plain.headers()["x-frame-options"], "DENY");
+        assert!(plain.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
         // Not a WebSocket at all.
         assert_eq!(app.get("/chat/socket").await.status().as_u16() / 100, 4);
         // A frame too large closes the socket; nonsense is answered, not obeyed.
@@ -275,7 +317,7 @@ on_both_backends! { spawn_app;
         let support = desk.support.to_string();
         let refused = crate::tickets::post_on(&app, &admin, "/admin/chat", "/admin/chat", &[
             ("enabled", "true"), ("department", &support), ("wait_seconds", "5"),
-            ("welcome", "Hi <b>there</b>"), ("allowed_origins", "https://ok.example.com\nnot a site"),
+            ("welcome", "Hi <b>there</b>"), ("allowed_origins", "https://ok.example.com\nnot a site"), ("chats_per_agent", "3"),
         ]).await;
         assert_eq!(refused.status(), 422);
         let text = refused.text().await.unwrap();
@@ -284,7 +326,7 @@ on_both_backends! { spawn_app;
         assert!(!app.app.chat_settings().await.unwrap().enabled);
         let saved = crate::tickets::post_on(&app, &admin, "/admin/chat", "/admin/chat", &[
             ("enabled", "true"), ("department", &support), ("wait_seconds", "90"),
-            ("welcome", "Hi"), ("allowed_origins", "https://OK.example.com/"),
+            ("welcome", "Hi"), ("allowed_origins", "https://OK.example.com/"), ("chats_per_agent", "2"),
         ]).await;
         assert_eq!(saved.status(), 303);
         let settings = app.app.chat_settings().await.unwrap();
@@ -303,5 +345,50 @@ on_both_backends! { spawn_app;
         assert_eq!(wrong.status(), 400);
         // Only admins reach the settings.
         assert_eq!(alice.get(&app, "/admin/chat").await.status(), 403);
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_visitor_on_one_node_and_an_agent_on_another_talk_in_real_time(app: TestApp) {
+        // On SQLite there is one process: the two-node story is PostgreSQL's.
+        if app.database.backend != ferrodesk_testkit::Backend::Postgres {
+            return;
+        }
+        let desk = desk(&app).await;
+        offer_chat(&app, &[desk.support]).await;
+        let (other, workers) = app.another_node_serving().await;
+        let own = app.url("");
+        let alice = staff_cookie(&app, "alice@example.org").await;
+        // Alice on the other node, the visitor on this one.
+        let mut alice_socket = open_at(&other, "/agent/chat/socket", &own, Some(&alice)).await.unwrap();
+        heard_kind(&mut alice_socket, "chats").await;
+        let mut visitor = open(&app, "/chat/socket", &own, None).await.unwrap();
+        let started = std::time::Instant::now();
+        say(&mut visitor, json!({"type": "start", "name": "Vera Visitor", "email": "vera@example.net", "message": "Across nodes"})).await;
+        let key = heard_kind(&mut visitor, "started").await["key"].as_str().unwrap().to_owned();
+        let queued = heard_kind(&mut alice_socket, "message").await;
+        assert!(started.elapsed() < Duration::from_millis(900), "NOTIFY, not the poll: {:?}", started.elapsed());
+        let chat_id = queued["chat"].as_i64().unwrap();
+        say(&mut alice_socket, json!({"type": "accept", "chat": chat_id})).await;
+        assert_eq!(heard_kind(&mut visitor, "state").await["agent"], "Alice Agent");
+        say(&mut visitor, json!({"type": "typing"})).await;
+        assert_eq!(heard_kind(&mut alice_socket, "typing").await["name"], "Vera Visitor", "typing crosses nodes");
+        say(&mut alice_socket, json!({"type": "message", "chat": chat_id, "body": "Hello from the other node"})).await;
+        assert_eq!(heard_kind(&mut visitor, "message").await["body"], "Hello from the other node");
+        // The visitor's node goes away; they reconnect to the other and
+        // resume with nothing lost.
+        drop(visitor);
+        let mut moved = open_at(&other, "/chat/socket", &own, None).await.unwrap();
+        say(&mut moved, json!({"type": "resume", "key": key})).await;
+        let resumed = heard_kind(&mut moved, "chat").await;
+        let bodies: Vec<&str> = resumed["messages"].as_array().unwrap().iter().map(|message| message["body"].as_str().unwrap()).collect();
+        assert_eq!(bodies, vec!["Across nodes", "Hello from the other node"]);
+        say(&mut moved, json!({"type": "message", "body": "Still here"})).await;
+        let mut seen = Vec::new();
+        while seen.last().map(String::as_str) != Some("Still here") {
+            seen.push(heard_kind(&mut alice_socket, "message").await["body"].as_str().unwrap().to_owned());
+        }
+        workers.shut_down().await;
     }
 }

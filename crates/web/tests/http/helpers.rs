@@ -220,6 +220,38 @@ impl TestApp {
         (app, workers)
     }
 
+    /// Another node on the same database serving HTTP on a port of its
+    /// own, with the same public URL (as behind one load balancer):
+    /// answers its address; it runs until the test ends.
+    pub async fn another_node_serving(&self) -> (String, Workers) {
+        let (app, workers) = self
+            .another_node("smtp://127.0.0.1:9?from=help@example.org")
+            .await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let address = format!("http://{}", listener.local_addr().expect("local address"));
+        let config = WebConfig {
+            baseline_bytes: None,
+            public_url: self.app.public_url().to_owned(),
+            trusted_proxies: TrustedProxies::new(Vec::new()),
+            admin_allow: AllowList::new(Vec::new()),
+            agent_allow: AllowList::new(Vec::new()),
+        };
+        let router = ferrodesk_web::router(app, config);
+        let limits = ferrodesk_web::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(1),
+            max_connections: 64,
+        };
+        tokio::spawn(ferrodesk_web::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
+        (address, workers)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

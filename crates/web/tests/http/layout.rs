@@ -246,7 +246,7 @@ on_both_backends! { spawn_app;
         let merge = format!("/agent/tickets/{sample}/merge?into={other}");
         app.app.set_chat_settings(&caller, &ferrodesk_app::chat::ChatSettingsInput {
             enabled: true, department_ids: Vec::new(), wait_seconds: "120".into(),
-            welcome: "Questions? Chat with us.".into(), allowed_origins: String::new(),
+            welcome: "Questions? Chat with us.".into(), allowed_origins: String::new(), chats_per_agent: "3".into(),
         }).await.unwrap();
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),
@@ -275,7 +275,7 @@ on_both_backends! { spawn_app;
             ("/agent/reports/builder?dataset=tickets&period=30d&group=department&chart=pie", "agent-report-builder"),
             (saved_report.as_str(), "agent-saved-report"),
             (unlock.as_str(), "unlock-link"),
-            ("/chat", "help-center-chat"), ("/agent/chats", "agent-chats"), ("/admin/chat", "admin-chat"),
+            ("/chat", "help-center-chat"), ("/chat?embedded=1", "help-center-chat-embedded"), ("/agent/chats", "agent-chats"), ("/admin/chat", "admin-chat"),
         ];
         // The checker itself finds what it should: an image without a text.
         browser.goto("data:text/html,<html lang=en><title>t</title><main><img src=x.png></main></html>").await;

@@ -33,6 +33,7 @@ struct ChatPage<'a> {
     wait_seconds: String,
     welcome: String,
     allowed_origins: String,
+    chats_per_agent: String,
     public_url: &'a str,
     errors: FieldErrors,
     notice: Option<&'static str>,
@@ -54,6 +55,7 @@ async fn page(
             wait_seconds: saved.wait_seconds.to_string(),
             welcome: saved.welcome.clone(),
             allowed_origins: saved.allowed_origins.join("\n"),
+            chats_per_agent: saved.chats_per_agent.to_string(),
         },
     };
     let departments = state
@@ -82,6 +84,7 @@ async fn page(
             wait_seconds: input.wait_seconds,
             welcome: input.welcome,
             allowed_origins: input.allowed_origins,
+            chats_per_agent: input.chats_per_agent,
             public_url: state.app.public_url(),
             errors,
             notice,
@@ -111,6 +114,8 @@ struct ChatForm {
     welcome: String,
     #[serde(default)]
     allowed_origins: String,
+    #[serde(default)]
+    chats_per_agent: String,
 }
 
 async fn save(
@@ -124,6 +129,7 @@ async fn save(
         wait_seconds: form.wait_seconds,
         welcome: form.welcome,
         allowed_origins: form.allowed_origins,
+        chats_per_agent: form.chats_per_agent,
     };
     match state.app.set_chat_settings(&admin.caller(), &input).await {
         Ok(()) => Ok(Redirect::to("/admin/chat?notice=saved").into_response()),
