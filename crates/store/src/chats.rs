@@ -186,8 +186,8 @@ impl Chats<'_> {
             let mut transaction = pool.begin_write().await?;
             let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO chats (visitor_key_sha256, department_id, person_id, visitor_name, visitor_email, \
-                     state, page_url, ip, created_at) \
-                 SELECT $1, $2, $3, $4, $5, 'waiting', $6, $7, $8 \
+                     state, page_url, ip, created_at, visitor_seen_at) \
+                 SELECT $1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $8 \
                  WHERE EXISTS (SELECT 1 FROM departments WHERE id = $2) RETURNING id",
             )
             .bind(chat.visitor_key_sha256)
@@ -458,6 +458,30 @@ impl Chats<'_> {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The visitor of a chat that has not ended showed they are there.
+    pub async fn note_visitor_seen(&self, chat_id: i64, now: Timestamp) -> StoreResult<()> {
+        on_backend_write!(self, pool => {
+            sqlx::query("UPDATE chats SET visitor_seen_at = $2 WHERE id = $1 AND state <> 'ended'")
+                .bind(chat_id)
+                .bind(now.millis())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Chats not ended whose visitor was last seen before `before`.
+    pub async fn abandoned_chats(&self, before: Timestamp) -> StoreResult<Vec<i64>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM chats WHERE state <> 'ended' AND visitor_seen_at < $1 ORDER BY id",
+            )
+            .bind(before.millis())
+            .fetch_all(pool)
+            .await?
+        }))
     }
 
     /// How many chats the agent holds now.

@@ -22,6 +22,8 @@ const BUFFERED_EVENTS: usize = 1024;
 pub const READ_BATCH: i64 = 500;
 /// How often the reader looks even when nothing woke it.
 const SAFETY_POLL: Duration = Duration::from_secs(1);
+/// How often a node looks for abandoned chats.
+const ABANDONED_SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How long an agent's socket trusts the departments it read.
 const AUDIENCE_FRESH_FOR: Duration = Duration::from_secs(15);
 
@@ -189,9 +191,16 @@ impl App {
     pub(crate) async fn run_chat_reader(&self, mut stopped: watch::Receiver<bool>) {
         let written = self.store().chat_event_written();
         let mut last = self.inner.chat.started_after;
+        let mut swept_at = Instant::now();
         loop {
             if *stopped.borrow() {
                 break;
+            }
+            if swept_at.elapsed() > ABANDONED_SWEEP_EVERY {
+                swept_at = Instant::now();
+                if let Err(error) = self.end_abandoned_chats().await {
+                    tracing::warn!(%error, "cannot end abandoned chats");
+                }
             }
             // Asked to be woken before reading, so a write committed while
             // reading wakes the next round instead of waiting for the poll.

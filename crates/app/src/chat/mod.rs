@@ -14,7 +14,7 @@ mod transcript;
 
 use std::collections::BTreeSet;
 
-use ferrodesk_core::{DepartmentAccess, EffectivePermissions, Email, PersonName};
+use ferrodesk_core::{DepartmentAccess, EffectivePermissions, Email, PersonName, Timestamp};
 use ferrodesk_store::{ChatAuthor, NewChat};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -28,6 +28,10 @@ use crate::{Actor, App, AppError, AppResult, FieldErrors};
 
 /// The longest chat message, in characters.
 pub const MAX_CHAT_MESSAGE_CHARS: usize = 4_000;
+/// A chat whose visitor has shown no sign of being there for this long
+/// (their browser answers the server's ping every 25 s) is abandoned:
+/// ended, and its transcript saved.
+pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(180);
 /// New chats one address may start in `NEW_CHAT_WINDOW`.
 const NEW_CHATS_PER_IP: i64 = 10;
 const NEW_CHAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -389,6 +393,33 @@ impl App {
         }
         let name = chat.agent_name.clone().unwrap_or_default();
         self.tell_chat_typing(chat.id, true, &name).await
+    }
+
+    /// The visitor's browser is still there.
+    pub async fn note_visitor_seen(&self, chat: &ChatRecord) -> AppResult<()> {
+        Ok(self
+            .store()
+            .chats()
+            .note_visitor_seen(chat.id, self.now())
+            .await?)
+    }
+
+    /// Ends the chats whose visitors went away (see `ABANDONED_AFTER`) and
+    /// saves them as tickets; answers how many. Any node may run it: each
+    /// chat is ended once.
+    pub async fn end_abandoned_chats(&self) -> AppResult<usize> {
+        let before = Timestamp(self.now().millis() - ABANDONED_AFTER.as_millis() as i64);
+        let mut ended = 0;
+        for chat_id in self.store().chats().abandoned_chats(before).await? {
+            if self.store().chats().end_chat(chat_id, self.now()).await? {
+                self.save_transcript(chat_id).await?;
+                ended += 1;
+            }
+        }
+        if ended > 0 {
+            tracing::info!(ended, "abandoned chats ended and saved");
+        }
+        Ok(ended)
     }
 
     /// The visitor ends their chat; its transcript is saved.

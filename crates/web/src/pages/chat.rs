@@ -45,6 +45,8 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 /// comes back (one every `REFILL_EVERY`).
 const MESSAGE_BURST: f64 = 10.0;
 const REFILL_EVERY: Duration = Duration::from_millis(1_000);
+/// How often a visitor's socket notes that the visitor is still there.
+const SEEN_EVERY: Duration = Duration::from_secs(60);
 /// A socket's "typing" is passed on at most this often.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
 
@@ -386,6 +388,7 @@ struct VisitorSocket {
     allowance: Allowance,
     typing: broadcast::Receiver<ChatTyping>,
     typed_at: Option<Instant>,
+    seen_at: Option<Instant>,
 }
 
 impl VisitorSocket {
@@ -395,6 +398,7 @@ impl VisitorSocket {
         VisitorSocket {
             typing,
             typed_at: None,
+            seen_at: None,
             app,
             actor,
             ip,
@@ -417,6 +421,9 @@ impl VisitorSocket {
                 _ = ping.tick() => Turn::Ping,
                 () = tokio::time::sleep_until(heard_at + IDLE_LIMIT) => Turn::Idle,
             };
+            if matches!(turn, Turn::Client(Some(Ok(_)))) {
+                self.seen().await;
+            }
             let going_on = match turn {
                 Turn::Client(Some(Ok(Message::Text(text)))) => {
                     heard_at = Instant::now();
@@ -517,6 +524,21 @@ impl VisitorSocket {
         }
     }
 
+    /// Notes now and then that the visitor is still there (a frame or an
+    /// answer to a ping came), so the chat is not taken for abandoned.
+    async fn seen(&mut self) {
+        let Some(chat) = self.chat.as_ref() else {
+            return;
+        };
+        if self.seen_at.is_some_and(|at| at.elapsed() < SEEN_EVERY) {
+            return;
+        }
+        self.seen_at = Some(Instant::now());
+        if let Err(error) = self.app.note_visitor_seen(chat).await {
+            tracing::warn!(%error, "cannot note a chat visitor as seen");
+        }
+    }
+
     /// Binds the socket to the chat of `key` and sends it whole; the
     /// events after it follow.
     async fn attach(&mut self, key: &str) -> Result<bool, AppError> {
@@ -533,6 +555,8 @@ impl VisitorSocket {
         });
         self.last = newest;
         self.chat = Some(chat);
+        self.seen_at = None;
+        self.seen().await;
         Ok(send(&mut self.socket, &snapshot).await)
     }
 

@@ -392,3 +392,32 @@ on_both_backends! { spawn_app;
         workers.shut_down().await;
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn a_chat_whose_visitor_went_away_is_ended_and_saved_as_a_request(app: TestApp) {
+        let desk = desk(&app).await;
+        offer_chat(&app, &[desk.support]).await;
+        let own = app.url("");
+        let mut gone = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut gone, json!({"type": "start", "name": "Gina Gone", "email": "gina@example.net", "message": "Anyone there?"})).await;
+        heard_kind(&mut gone, "chat").await;
+        drop(gone);
+        app.advance_clock(ferrodesk_app::chat::ABANDONED_AFTER + Duration::from_secs(60));
+        // A visitor who is still there is left alone.
+        let mut here = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut here, json!({"type": "start", "name": "Hal Here", "email": "hal@example.net", "message": "Hello"})).await;
+        heard_kind(&mut here, "chat").await;
+        assert_eq!(app.app.end_abandoned_chats().await.unwrap(), 1);
+        assert_eq!(app.app.end_abandoned_chats().await.unwrap(), 0, "once");
+        let chats = app.app.store().chats().open_chats(&[desk.support]).await.unwrap();
+        assert_eq!(chats.iter().map(|chat| chat.visitor_name.as_str()).collect::<Vec<_>>(), vec!["Hal Here"]);
+        // Gina's words became a request waiting for an agent.
+        let found = app.app.search_tickets(&crate::tickets::actor_of(&desk.alice), &ferrodesk_app::TicketSearchInput {
+            query: "channel:chat anyone".to_owned(), ..Default::default()
+        }).await.unwrap();
+        assert_eq!(found.hits.len(), 1);
+        assert_eq!(found.hits[0].ticket.status.key(), "awaiting_agent");
+        assert_eq!(found.hits[0].ticket.agent_id, None);
+    }
+}
