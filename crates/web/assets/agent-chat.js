@@ -100,6 +100,21 @@
     text.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
     });
+    var history = node.querySelector(".chat-history");
+    var list = history.querySelector("ul");
+    (chat.tickets || []).forEach(function (ticket) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "/agent/tickets/" + encodeURIComponent(ticket.reference);
+      link.textContent = ticket.subject;
+      var meta = document.createElement("span");
+      meta.className = "muted";
+      meta.textContent = " " + ticket.status + " · " + new Date(ticket.updated).toLocaleDateString();
+      item.appendChild(link);
+      item.appendChild(meta);
+      list.appendChild(item);
+    });
+    history.hidden = !(chat.tickets || []).length;
     node.querySelector(".chat-end").addEventListener("click", function () {
       command({ type: "end", chat: chat.id });
     });

@@ -32,6 +32,8 @@ pub const MAX_CHAT_MESSAGE_CHARS: usize = 4_000;
 /// (their browser answers the server's ping every 25 s) is abandoned:
 /// ended, and its transcript saved.
 pub const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(180);
+/// The visitor's tickets shown beside a chat.
+const VISITOR_TICKETS_SHOWN: i64 = 5;
 /// New chats one address may start in `NEW_CHAT_WINDOW`.
 const NEW_CHATS_PER_IP: i64 = 10;
 const NEW_CHAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -483,6 +485,46 @@ impl App {
             return Err(AppError::NotFound);
         }
         Ok((agent_id, chat))
+    }
+
+    /// The visitor's recent tickets (transcripts of earlier chats among
+    /// them) that the agent may see, newest first: shown beside the chat.
+    pub async fn chat_visitor_tickets(
+        &self,
+        actor: &Actor,
+        chat: &ChatRecord,
+    ) -> AppResult<Vec<ferrodesk_store::TicketRecord>> {
+        let person_id = match chat.person_id {
+            Some(id) => Some(id),
+            None => match Email::parse(&chat.visitor_email) {
+                Ok(email) => self
+                    .person_with_address(&email)
+                    .await?
+                    .map(|person| person.id),
+                Err(_) => None,
+            },
+        };
+        let Some(person_id) = person_id else {
+            return Ok(Vec::new());
+        };
+        let context = self.agent_context(actor).await?;
+        let filter = ferrodesk_store::TicketFilter {
+            requester_id: Some(person_id),
+            statuses: ferrodesk_core::TicketStatus::VISIBLE.to_vec(),
+            ..ferrodesk_store::TicketFilter::default()
+        };
+        Ok(self
+            .store()
+            .tickets()
+            .list_tickets(
+                &context.visibility(),
+                &filter,
+                ferrodesk_store::TicketPage {
+                    limit: VISITOR_TICKETS_SHOWN,
+                    ..ferrodesk_store::TicketPage::default()
+                },
+            )
+            .await?)
     }
 
     /// The agent takes a waiting chat.

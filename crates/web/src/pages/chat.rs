@@ -300,9 +300,27 @@ fn event_message_json(event: &ChatEventRecord) -> Value {
     })
 }
 
-/// A chat as the agent's page shows it.
-fn agent_chat_json(chat: &ChatRecord, messages: Option<&[ChatMessageRecord]>, me: i64) -> Value {
+/// A chat as the agent's page shows it; with its messages and the
+/// visitor's recent tickets when the agent may read them.
+fn agent_chat_json(
+    chat: &ChatRecord,
+    messages: Option<&[ChatMessageRecord]>,
+    tickets: &[ferrodesk_app::TicketRecord],
+    me: i64,
+) -> Value {
+    let tickets: Vec<Value> = tickets
+        .iter()
+        .map(|ticket| {
+            json!({
+                "reference": ticket.reference.to_string(),
+                "subject": ticket.subject,
+                "status": ticket.status.label(),
+                "updated": at(ticket.updated_at),
+            })
+        })
+        .collect();
     json!({
+        "tickets": tickets,
         "type": "chat",
         "id": chat.id,
         "state": chat.state,
@@ -679,10 +697,19 @@ impl AgentSocket {
             return false;
         };
         let me = self.audience.agent_id;
-        let chats: Vec<Value> = chats
-            .iter()
-            .map(|view| agent_chat_json(&view.chat, Some(&view.messages), me))
-            .collect();
+        let mut listed = Vec::with_capacity(chats.len());
+        for view in &chats {
+            let Ok(tickets) = self.app.chat_visitor_tickets(&self.actor, &view.chat).await else {
+                return false;
+            };
+            listed.push(agent_chat_json(
+                &view.chat,
+                Some(&view.messages),
+                &tickets,
+                me,
+            ));
+        }
+        let chats = listed;
         send(
             &mut self.socket,
             &json!({ "type": "chats", "chats": chats }),
@@ -732,17 +759,20 @@ impl AgentSocket {
         };
         let me = self.audience.agent_id;
         let readable = chat.state == "waiting" || chat.agent_id == Some(me);
-        let messages = if readable {
-            match self.app.store().chats().chat_messages(chat.id).await {
-                Ok(messages) => Some(messages),
-                Err(_) => return false,
+        let (messages, tickets) = if readable {
+            match (
+                self.app.store().chats().chat_messages(chat.id).await,
+                self.app.chat_visitor_tickets(&self.actor, &chat).await,
+            ) {
+                (Ok(messages), Ok(tickets)) => (Some(messages), tickets),
+                _ => return false,
             }
         } else {
-            None
+            (None, Vec::new())
         };
         send(
             &mut self.socket,
-            &agent_chat_json(&chat, messages.as_deref(), me),
+            &agent_chat_json(&chat, messages.as_deref(), &tickets, me),
         )
         .await
     }

@@ -160,6 +160,12 @@ on_both_backends! { spawn_app;
         let refused = heard_kind(&mut visitor, "error").await;
         assert_eq!(refused["fields"], json!(["name", "email", "message"]), "{refused}");
 
+        // Vera wrote before: once to Support, once to Sales.
+        for (department, subject) in [(desk.support, "Parcel never came"), (desk.sales, "Discount for schools")] {
+            let admin = crate::tickets::actor_of(&desk.admin);
+            app.app.create_ticket_for_user(&Caller::new(&admin, "192.0.2.10"),
+                &crate::helpers::new_ticket("vera@example.net", "Vera Visitor", subject, department, 3)).await.unwrap();
+        }
         say(&mut visitor, json!({"type": "start", "name": "Vera <b>Visitor</b>", "email": "vera@example.net",
             "message": "My order <script>alert(1)</script> is late", "page": "https://shop.example.com/orders"})).await;
         let started = heard_kind(&mut visitor, "started").await;
@@ -188,6 +194,9 @@ on_both_backends! { spawn_app;
         assert_eq!(taken["state"], "active");
         assert_eq!(taken["mine"], true);
         assert_eq!(taken["messages"].as_array().unwrap().len(), 1);
+        // Beside it, Vera's earlier requests that Alice may see (the Sales one is not hers to see).
+        let subjects: Vec<&str> = taken["tickets"].as_array().unwrap().iter().map(|ticket| ticket["subject"].as_str().unwrap()).collect();
+        assert_eq!(subjects, vec!["Parcel never came"], "{taken}");
         let state = heard_kind(&mut visitor, "state").await;
         assert_eq!(state["state"], "active");
         assert_eq!(state["agent"], "Alice Agent");
