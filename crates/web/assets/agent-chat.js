@@ -17,6 +17,39 @@
   var retry = 1000;
   var chats = {};
 
+  // New-chat alerts, opt-in and remembered in this browser.
+  var sound = document.getElementById("alert-sound");
+  var notify = document.getElementById("alert-notify");
+  function remembered(box, key) {
+    try { box.checked = localStorage.getItem(key) === "on"; } catch (e) {}
+    box.addEventListener("change", function () {
+      try { localStorage.setItem(key, box.checked ? "on" : "off"); } catch (e) {}
+      if (box === notify && box.checked && window.Notification && Notification.permission === "default") {
+        Notification.requestPermission();
+      }
+    });
+  }
+  remembered(sound, "ferrodesk-chat-sound");
+  remembered(notify, "ferrodesk-chat-notify");
+  function alertNewChat(chat) {
+    if (sound.checked && window.AudioContext) {
+      try {
+        var context = new AudioContext();
+        var tone = context.createOscillator();
+        var volume = context.createGain();
+        tone.frequency.value = 880;
+        volume.gain.value = 0.08;
+        tone.connect(volume);
+        volume.connect(context.destination);
+        tone.start();
+        tone.stop(context.currentTime + 0.18);
+      } catch (e) {}
+    }
+    if (notify.checked && window.Notification && Notification.permission === "granted" && document.hidden) {
+      new Notification(chat.visitor + " is waiting to chat", { body: chat.department, tag: "chat-" + chat.id });
+    }
+  }
+
   if (availability) {
     availability.addEventListener("change", function () { availability.form.submit(); });
   }
@@ -171,7 +204,10 @@
           var before = chats[data.id];
           if (before && data.messages === null) data.messages = before.messages;
           chats[data.id] = data;
-          if (data.state === "waiting" && !before) connection.textContent = data.visitor + " is waiting to chat.";
+          if (data.state === "waiting" && !before) {
+            connection.textContent = data.visitor + " is waiting to chat.";
+            alertNewChat(data);
+          }
         }
         render();
       } else if (data.type === "message") {
