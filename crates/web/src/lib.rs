@@ -70,7 +70,13 @@ impl WebConfig {
 pub(crate) struct AppState {
     pub app: App,
     pub config: Arc<WebConfig>,
+    /// Open chat sockets on this node: an upgraded connection leaves the
+    /// server's connection count, so sockets have a cap of their own.
+    pub chat_sockets: Arc<tokio::sync::Semaphore>,
 }
+
+/// Chat sockets one node keeps open at most (visitors and agents).
+pub(crate) const MAX_CHAT_SOCKETS: usize = 20_000;
 
 /// The whole route table with its middleware, outermost first: request id and
 /// log line, security headers, error pages, panic catcher, timeout, body
@@ -79,6 +85,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
     let state = AppState {
         app,
         config: Arc::new(config),
+        chat_sockets: Arc::new(tokio::sync::Semaphore::new(MAX_CHAT_SOCKETS)),
     };
     let portal = pages::portal::routes()
         .route_layer(from_fn_with_state(state.clone(), session::portal_session));

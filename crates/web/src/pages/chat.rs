@@ -192,6 +192,9 @@ async fn visitor_socket(
     if !own_page && !state.app.chat_origin_allowed(origin).await? {
         return Err(AppError::Forbidden.into());
     }
+    let Ok(slot) = state.chat_sockets.clone().try_acquire_owned() else {
+        return Ok(too_many_sockets());
+    };
     let app = state.app.clone();
     let actor = session.actor.clone();
     let ip = session.ip.clone();
@@ -200,6 +203,7 @@ async fn visitor_socket(
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
             VisitorSocket::new(app, actor, ip, socket).run().await;
+            drop(slot);
         }))
 }
 
@@ -214,6 +218,9 @@ async fn agent_socket(
     {
         return Err(AppError::Forbidden.into());
     }
+    let Ok(slot) = state.chat_sockets.clone().try_acquire_owned() else {
+        return Ok(too_many_sockets());
+    };
     let audience = state.app.chat_audience(&session.actor).await?;
     let app = state.app.clone();
     let actor = session.actor.clone();
@@ -230,7 +237,20 @@ async fn agent_socket(
             }
             .run()
             .await;
+            drop(slot);
         }))
+}
+
+/// This node holds as many chat sockets as it may: try again later (or
+/// another node).
+fn too_many_sockets() -> Response {
+    tracing::warn!("chat sockets at their limit; refusing a new one");
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        "Too many open chats on this server; try again in a moment.",
+    )
+        .into_response()
 }
 
 /// A token bucket: how many messages a socket may send now.
