@@ -16,6 +16,7 @@
   var socket = null;
   var retry = 1000;
   var chats = {};
+  var newChatNotice = null;
 
   // New-chat alerts, opt-in and remembered in this browser.
   var sound = document.getElementById("alert-sound");
@@ -181,7 +182,7 @@
       }
     });
     queueCount.textContent = String(waiting);
-    if (waiting === 0 && connection.textContent.indexOf("waiting to chat") >= 0) connection.textContent = "";
+    if (waiting === 0 && connection.textContent === newChatNotice) connection.textContent = "";
     queueEmpty.hidden = waiting > 0;
     mineEmpty.hidden = mine > 0;
   }
@@ -205,7 +206,8 @@
           if (before && data.messages === null) data.messages = before.messages;
           chats[data.id] = data;
           if (data.state === "waiting" && !before) {
-            connection.textContent = data.visitor + " is waiting to chat.";
+            newChatNotice = data.visitor + " is waiting to chat.";
+            connection.textContent = newChatNotice;
             alertNewChat(data);
           }
         }

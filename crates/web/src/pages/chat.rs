@@ -404,6 +404,27 @@ async fn send(socket: &mut WebSocket, value: &Value) -> bool {
         .is_ok()
 }
 
+/// What a client's frame means for its socket's loop.
+enum ClientFrame<'a> {
+    Command(&'a str),
+    /// A ping, a pong: the client is there.
+    Alive,
+    /// Closed, broken, or binary (which neither side speaks).
+    Gone,
+}
+
+fn heard_from_client(received: &Option<Result<Message, axum::Error>>) -> ClientFrame<'_> {
+    match received {
+        Some(Ok(Message::Text(text))) => ClientFrame::Command(text.as_str()),
+        Some(Ok(Message::Binary(_)) | Err(_)) | None => ClientFrame::Gone,
+        Some(Ok(_)) => ClientFrame::Alive,
+    }
+}
+
+async fn send_ping(socket: &mut WebSocket) -> bool {
+    socket.send(Message::Ping(Default::default())).await.is_ok()
+}
+
 /// What the next turn of a socket's loop brought.
 enum Turn {
     Client(Option<Result<Message, axum::Error>>),
@@ -463,10 +484,18 @@ impl VisitorSocket {
                 self.seen().await;
             }
             let going_on = match turn {
-                Turn::Client(Some(Ok(Message::Text(text)))) => {
-                    heard_at = Instant::now();
-                    self.command(text.as_str()).await
-                }
+                Turn::Client(received) => match heard_from_client(&received) {
+                    ClientFrame::Command(text) => {
+                        heard_at = Instant::now();
+                        self.command(text).await
+                    }
+                    ClientFrame::Alive => {
+                        heard_at = Instant::now();
+                        true
+                    }
+                    ClientFrame::Gone => false,
+                },
+                Turn::Idle => false,
                 Turn::Typing(Ok(typing)) => {
                     let ours = self
                         .chat
@@ -481,20 +510,10 @@ impl VisitorSocket {
                 }
                 Turn::Typing(Err(broadcast::error::RecvError::Lagged(_))) => true,
                 Turn::Typing(Err(broadcast::error::RecvError::Closed)) => false,
-                Turn::Client(Some(Ok(Message::Binary(_)))) => false,
-                Turn::Client(Some(Ok(_))) => {
-                    heard_at = Instant::now();
-                    true
-                }
-                Turn::Client(Some(Err(_)) | None) | Turn::Idle => false,
                 Turn::Event(Ok(event)) => self.event(&event).await,
                 Turn::Event(Err(broadcast::error::RecvError::Lagged(_))) => self.catch_up().await,
                 Turn::Event(Err(broadcast::error::RecvError::Closed)) => false,
-                Turn::Ping => self
-                    .socket
-                    .send(Message::Ping(Default::default()))
-                    .await
-                    .is_ok(),
+                Turn::Ping => send_ping(&mut self.socket).await,
             };
             if !going_on {
                 break;
@@ -675,16 +694,18 @@ impl AgentSocket {
                 }
                 Turn::Typing(Err(broadcast::error::RecvError::Lagged(_))) => true,
                 Turn::Typing(Err(broadcast::error::RecvError::Closed)) => false,
-                Turn::Client(Some(Ok(Message::Text(text)))) => {
-                    heard_at = Instant::now();
-                    self.command(text.as_str()).await
-                }
-                Turn::Client(Some(Ok(Message::Binary(_)))) => false,
-                Turn::Client(Some(Ok(_))) => {
-                    heard_at = Instant::now();
-                    true
-                }
-                Turn::Client(Some(Err(_)) | None) | Turn::Idle => false,
+                Turn::Client(received) => match heard_from_client(&received) {
+                    ClientFrame::Command(text) => {
+                        heard_at = Instant::now();
+                        self.command(text).await
+                    }
+                    ClientFrame::Alive => {
+                        heard_at = Instant::now();
+                        true
+                    }
+                    ClientFrame::Gone => false,
+                },
+                Turn::Idle => false,
                 Turn::Event(Ok(event)) if event.id > last => {
                     last = event.id;
                     self.event(&event).await
@@ -699,11 +720,7 @@ impl AgentSocket {
                     self.send_all_chats().await
                 }
                 Turn::Event(Err(broadcast::error::RecvError::Closed)) => false,
-                Turn::Ping => self
-                    .socket
-                    .send(Message::Ping(Default::default()))
-                    .await
-                    .is_ok(),
+                Turn::Ping => send_ping(&mut self.socket).await,
             };
             if !going_on {
                 break;
