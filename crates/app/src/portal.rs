@@ -74,7 +74,7 @@ impl PortalStateFilter {
         }
     }
 
-    fn statuses(self) -> Vec<TicketStatus> {
+    pub(crate) fn statuses(self) -> Vec<TicketStatus> {
         match self {
             PortalStateFilter::Open => vec![
                 TicketStatus::AwaitingAgent,

@@ -159,7 +159,7 @@ struct SnippetContext {
     helpdesk: HelpdeskValues,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 struct TicketValues {
     reference: String,
     subject: String,
@@ -410,6 +410,51 @@ impl App {
                 format!("This snippet's placeholders do not work: {problem}"),
             )
         })
+    }
+
+    /// Snippet `id` filled in for a chat the agent takes part in (the
+    /// visitor is `user`; a chat has no ticket yet, so `ticket` values are
+    /// empty), and counted as used.
+    pub async fn fill_snippet_for_chat(
+        &self,
+        actor: &Actor,
+        chat_id: i64,
+        id: i64,
+    ) -> AppResult<String> {
+        let Actor::Agent(agent) = actor else {
+            return Err(AppError::Forbidden);
+        };
+        let context = self.agent_context(actor).await?;
+        let record = self.usable_snippet(&context, id).await?;
+        let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
+        if !self.takes_part(agent_id, &chat).await? {
+            return Err(AppError::NotFound);
+        }
+        let values = SnippetContext {
+            ticket: TicketValues {
+                department: chat.department_name.clone(),
+                ..TicketValues::default()
+            },
+            user: PersonValues::new(&chat.visitor_name, &chat.visitor_email),
+            agent: PersonValues::new(&agent.name, &agent.email),
+            helpdesk: HelpdeskValues {
+                name: self.settings().await?.branding.product_name.clone(),
+            },
+        };
+        let values =
+            serde_json::to_value(values).map_err(|error| AppError::Internal(error.to_string()))?;
+        let text =
+            ferrodesk_mail::templates::render_text(&record.body, &values).map_err(|problem| {
+                AppError::invalid(
+                    "snippet",
+                    format!("This snippet's placeholders do not work: {problem}"),
+                )
+            })?;
+        self.store()
+            .snippets()
+            .count_snippet_use(id, self.now())
+            .await?;
+        Ok(text)
     }
 
     /// A snippet the agent may use: shared, or their own.

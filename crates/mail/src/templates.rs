@@ -26,6 +26,7 @@ pub enum TemplateKind {
     TicketResolved,
     AgentNotification,
     MailRefused,
+    ChatTranscript,
 }
 
 /// The three parts of a mail template.
@@ -53,7 +54,7 @@ pub struct TemplateError {
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 13] = [
+    pub const ALL: [TemplateKind; 14] = [
         TemplateKind::AgentPasswordReset,
         TemplateKind::UserPasswordReset,
         TemplateKind::UserEmailVerification,
@@ -67,6 +68,7 @@ impl TemplateKind {
         TemplateKind::TicketResolved,
         TemplateKind::AgentNotification,
         TemplateKind::MailRefused,
+        TemplateKind::ChatTranscript,
     ];
 
     /// The stable name used in settings and the outbox.
@@ -85,6 +87,7 @@ impl TemplateKind {
             TemplateKind::TicketResolved => "ticket_resolved",
             TemplateKind::AgentNotification => "agent_notification",
             TemplateKind::MailRefused => "mail_refused",
+            TemplateKind::ChatTranscript => "chat_transcript",
         }
     }
 
@@ -108,6 +111,7 @@ impl TemplateKind {
             TemplateKind::TicketResolved => "Ticket resolved",
             TemplateKind::AgentNotification => "Agent notification",
             TemplateKind::MailRefused => "Received mail refused",
+            TemplateKind::ChatTranscript => "Chat transcript",
         }
     }
 
@@ -170,6 +174,14 @@ impl TemplateKind {
                 "reply_by_mail",
             ],
             TemplateKind::MailRefused => &["product_name", "name", "subject", "reason"],
+            TemplateKind::ChatTranscript => &[
+                "product_name",
+                "name",
+                "department",
+                "time",
+                "lines",
+                "link",
+            ],
         }
     }
 
@@ -216,6 +228,10 @@ impl TemplateKind {
             "actor": "Ines Inbox",
             "reply_by_mail": true,
             "reason": "The message is 31 MiB; at most 25 MiB are taken.",
+            "lines": [
+                {"author": "Ada Lovelace", "time": "09:30", "text": "The printer jams."},
+                {"author": "Grace Hopper", "time": "09:31", "text": "Please switch it off and on again."},
+            ],
         })
     }
 
@@ -284,6 +300,11 @@ impl TemplateKind {
                 subject: include_str!("../templates/mail_refused/subject.txt").trim_ascii_end(),
                 text: include_str!("../templates/mail_refused/body.txt"),
                 html: include_str!("../templates/mail_refused/body.html"),
+            },
+            TemplateKind::ChatTranscript => TemplateSource {
+                subject: include_str!("../templates/chat_transcript/subject.txt").trim_ascii_end(),
+                text: include_str!("../templates/chat_transcript/body.txt"),
+                html: include_str!("../templates/chat_transcript/body.html"),
             },
         }
     }

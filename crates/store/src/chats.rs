@@ -39,6 +39,12 @@ pub struct ChatRecord {
     pub created_at: i64,
     pub accepted_at: Option<i64>,
     pub ended_at: Option<i64>,
+    /// Round robin: the one agent a waiting chat is offered to now.
+    pub offered_agent_id: Option<i64>,
+    pub offered_at: Option<i64>,
+    /// The signed-in visitor's open ticket the transcript goes into.
+    pub attach_ticket_id: Option<i64>,
+    pub transcript_wanted: bool,
 }
 
 /// One message of a chat.
@@ -51,6 +57,26 @@ pub struct ChatMessageRecord {
     pub author_name: String,
     pub body: String,
     pub created_at: i64,
+    #[sqlx(flatten)]
+    pub file: ChatFileColumns,
+}
+
+/// The file a chat message carries, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChatFileColumns {
+    pub file_sha256: Option<String>,
+    pub file_name: Option<String>,
+    pub file_type: Option<String>,
+    pub file_size: Option<i64>,
+}
+
+/// A file to add to a chat as a message.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatFile<'a> {
+    pub sha256: &'a str,
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub size: i64,
 }
 
 /// An event with what a socket needs to decide who hears of it and to
@@ -60,18 +86,25 @@ pub struct ChatMessageRecord {
 pub struct ChatEventRecord {
     pub id: i64,
     pub chat_id: i64,
-    /// `waiting`, `message`, `accepted` or `ended`.
+    /// `waiting`, `message`, `accepted`, `offered`, `transferred`,
+    /// `invited`, `left` or `ended`.
     pub kind: String,
+    /// The agent the event is about: offered to, transferred to, invited,
+    /// or leaving.
+    pub target_agent_id: Option<i64>,
     pub occurred_at: i64,
     pub department_id: i64,
     pub state: String,
     pub agent_id: Option<i64>,
     pub agent_name: Option<String>,
+    pub offered_agent_id: Option<i64>,
     pub visitor_name: String,
     pub message_id: Option<i64>,
     pub message_agent_id: Option<i64>,
     pub author_name: Option<String>,
     pub body: Option<String>,
+    #[sqlx(flatten)]
+    pub file: ChatFileColumns,
 }
 
 /// A chat a visitor starts, with their first message.
@@ -85,6 +118,7 @@ pub struct NewChat<'a> {
     pub page_url: &'a str,
     pub ip: &'a str,
     pub first_message: &'a str,
+    pub attach_ticket_id: Option<i64>,
 }
 
 /// Who writes a message: the visitor, or an agent.
@@ -94,10 +128,13 @@ pub struct ChatAuthor<'a> {
     pub name: &'a str,
 }
 
+const MESSAGE_COLUMNS: &str = "id, chat_id, agent_id, author_name, body, created_at, file_sha256, file_name, file_type, file_size";
+
 const CHAT_COLUMNS: &str = "c.id, c.department_id, d.name AS department_name, c.person_id, \
      c.visitor_name, c.visitor_email, c.state, c.agent_id, \
      (SELECT p.name FROM people p WHERE p.id = c.agent_id) AS agent_name, \
-     c.page_url, c.ip, c.ticket_id, c.created_at, c.accepted_at, c.ended_at \
+     c.page_url, c.ip, c.ticket_id, c.created_at, c.accepted_at, c.ended_at, \
+     c.offered_agent_id, c.offered_at, c.attach_ticket_id, c.transcript_wanted \
      FROM chats c JOIN departments d ON d.id = c.department_id";
 
 /// The store's operations on chats: `store.chats()`.
@@ -131,6 +168,7 @@ async fn insert_chat_event(
     chat_id: i64,
     kind: &str,
     message_id: Option<i64>,
+    target_agent_id: Option<i64>,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     if let Connection::Postgres(connection) = connected.connection() {
@@ -144,11 +182,12 @@ async fn insert_chat_event(
     }
     on_connection!(connected, connection => {
         sqlx::query(
-            "INSERT INTO chat_events (chat_id, kind, message_id, occurred_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO chat_events (chat_id, kind, message_id, agent_id, occurred_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(chat_id)
         .bind(kind)
         .bind(message_id)
+        .bind(target_agent_id)
         .bind(now.millis())
         .execute(connection)
         .await?;
@@ -161,18 +200,24 @@ async fn insert_chat_message(
     chat_id: i64,
     author: ChatAuthor<'_>,
     body: &str,
+    file: Option<ChatFile<'_>>,
     now: Timestamp,
 ) -> Result<i64, sqlx::Error> {
     on_connection!(connected, connection => {
         sqlx::query_scalar(
-            "INSERT INTO chat_messages (chat_id, agent_id, author_name, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO chat_messages (chat_id, agent_id, author_name, body, created_at, \
+                 file_sha256, file_name, file_type, file_size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(chat_id)
         .bind(author.agent_id)
         .bind(author.name)
         .bind(body)
         .bind(now.millis())
+        .bind(file.map(|file| file.sha256))
+        .bind(file.map(|file| file.name))
+        .bind(file.map(|file| file.content_type))
+        .bind(file.map(|file| file.size))
         .fetch_one(connection)
         .await
     })
@@ -186,8 +231,8 @@ impl Chats<'_> {
             let mut transaction = pool.begin_write().await?;
             let id: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO chats (visitor_key_sha256, department_id, person_id, visitor_name, visitor_email, \
-                     state, page_url, ip, created_at, visitor_seen_at) \
-                 SELECT $1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $8 \
+                     state, page_url, ip, created_at, visitor_seen_at, attach_ticket_id) \
+                 SELECT $1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $8, $9 \
                  WHERE EXISTS (SELECT 1 FROM departments WHERE id = $2) RETURNING id",
             )
             .bind(chat.visitor_key_sha256)
@@ -198,6 +243,7 @@ impl Chats<'_> {
             .bind(chat.page_url)
             .bind(chat.ip)
             .bind(now.millis())
+            .bind(chat.attach_ticket_id)
             .fetch_optional(&mut *transaction)
             .await?;
             let Some(id) = id else {
@@ -205,10 +251,10 @@ impl Chats<'_> {
                 return Ok(None);
             };
             let author = ChatAuthor { agent_id: None, name: chat.visitor_name };
-            let message_id = insert_chat_message(&mut transaction, id, author, chat.first_message, now).await?;
+            let message_id = insert_chat_message(&mut transaction, id, author, chat.first_message, None, now).await?;
             // The queue hears of the chat, then of its first message.
-            insert_chat_event(&mut transaction, id, "waiting", None, now).await?;
-            insert_chat_event(&mut transaction, id, "message", Some(message_id), now).await?;
+            insert_chat_event(&mut transaction, id, "waiting", None, None, now).await?;
+            insert_chat_event(&mut transaction, id, "message", Some(message_id), None, now).await?;
             transaction.commit().await?;
             self.chat_events.notify_waiters();
             Ok(Some(id))
@@ -256,10 +302,9 @@ impl Chats<'_> {
     /// A chat's messages, oldest first.
     pub async fn chat_messages(&self, chat_id: i64) -> StoreResult<Vec<ChatMessageRecord>> {
         Ok(on_backend!(self, pool => {
-            sqlx::query_as::<_, ChatMessageRecord>(
-                "SELECT id, chat_id, agent_id, author_name, body, created_at FROM chat_messages \
-                 WHERE chat_id = $1 ORDER BY id",
-            )
+            sqlx::query_as::<_, ChatMessageRecord>(sqlx::AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE chat_id = $1 ORDER BY id"
+            )))
             .bind(chat_id)
             .fetch_all(pool)
             .await?
@@ -273,6 +318,7 @@ impl Chats<'_> {
         chat_id: i64,
         author: ChatAuthor<'_>,
         body: &str,
+        file: Option<ChatFile<'_>>,
         now: Timestamp,
     ) -> StoreResult<Option<i64>> {
         on_backend!(self, pool => {
@@ -285,8 +331,8 @@ impl Chats<'_> {
                 transaction.rollback().await?;
                 return Ok(None);
             }
-            let message_id = insert_chat_message(&mut transaction, chat_id, author, body, now).await?;
-            insert_chat_event(&mut transaction, chat_id, "message", Some(message_id), now).await?;
+            let message_id = insert_chat_message(&mut transaction, chat_id, author, body, file, now).await?;
+            insert_chat_event(&mut transaction, chat_id, "message", Some(message_id), None, now).await?;
             transaction.commit().await?;
             self.chat_events.notify_waiters();
             Ok(Some(message_id))
@@ -303,9 +349,11 @@ impl Chats<'_> {
     ) -> StoreResult<bool> {
         self.change_chat(
             chat_id,
-            "UPDATE chats SET state = 'active', agent_id = $2, accepted_at = $3 WHERE id = $1 AND state = 'waiting'",
-            Some(agent_id),
-            "accepted",
+            "UPDATE chats SET state = 'active', agent_id = $2, accepted_at = $3, \
+                 offered_agent_id = NULL, offered_at = NULL \
+             WHERE id = $1 AND state = 'waiting' AND (offered_agent_id IS NULL OR offered_agent_id = $2)",
+            &[Some(agent_id), Some(now.millis())],
+            ("accepted", Some(agent_id)),
             now,
         )
         .await
@@ -316,37 +364,69 @@ impl Chats<'_> {
         self.change_chat(
             chat_id,
             // `$2` is NULL: the agent stays who it was.
-            "UPDATE chats SET state = 'ended', ended_at = $3, agent_id = COALESCE(agent_id, $2) \
+            "UPDATE chats SET state = 'ended', ended_at = $2, offered_agent_id = NULL, offered_at = NULL \
              WHERE id = $1 AND state <> 'ended'",
-            None,
-            "ended",
+            &[Some(now.millis())],
+            ("ended", None),
             now,
         )
         .await
     }
 
+    /// Applies `update` (`$1` the chat, then `binds`) and, when it changed
+    /// the chat, adds the event `kind` about `target` agent.
     async fn change_chat(
         &self,
         chat_id: i64,
         update: &'static str,
-        agent_id: Option<i64>,
-        kind: &str,
+        binds: &[Option<i64>],
+        (kind, target): (&str, Option<i64>),
         now: Timestamp,
     ) -> StoreResult<bool> {
         on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
-            let changed = sqlx::query(update)
-                .bind(chat_id)
-                .bind(agent_id)
-                .bind(now.millis())
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
+            let mut query = sqlx::query(update).bind(chat_id);
+            for bind in binds {
+                query = query.bind(*bind);
+            }
+            let changed = query.execute(&mut *transaction).await?.rows_affected();
             if changed == 0 {
                 transaction.rollback().await?;
                 return Ok(false);
             }
-            insert_chat_event(&mut transaction, chat_id, kind, None, now).await?;
+            if kind == "offered" && let Some(agent_id) = target {
+                sqlx::query(
+                    "INSERT INTO chat_offers (chat_id, agent_id, offered_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (chat_id, agent_id) DO UPDATE SET offered_at = EXCLUDED.offered_at",
+                )
+                .bind(chat_id)
+                .bind(agent_id)
+                .bind(now.millis())
+                .execute(&mut *transaction)
+                .await?;
+                sqlx::query("UPDATE chat_agents SET last_offered_at = $2 WHERE agent_id = $1")
+                    .bind(agent_id)
+                    .bind(now.millis())
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            if kind == "transferred" {
+                // A fresh round for the new department (or agent).
+                sqlx::query("DELETE FROM chat_offers WHERE chat_id = $1")
+                    .bind(chat_id)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            if kind == "transferred" {
+                // The new holder is no longer a guest; a chat sent to a
+                // queue starts again without guests.
+                sqlx::query("DELETE FROM chat_guests WHERE chat_id = $1 AND ($2 IS NULL OR agent_id = $2)")
+                    .bind(chat_id)
+                    .bind(target)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            insert_chat_event(&mut transaction, chat_id, kind, None, target, now).await?;
             transaction.commit().await?;
             self.chat_events.notify_waiters();
             Ok(true)
@@ -381,9 +461,10 @@ impl Chats<'_> {
     ) -> StoreResult<Vec<ChatEventRecord>> {
         Ok(on_backend!(self, pool => {
             sqlx::query_as::<_, ChatEventRecord>(
-                "SELECT e.id, e.chat_id, e.kind, e.occurred_at, c.department_id, c.state, c.agent_id, \
-                     (SELECT p.name FROM people p WHERE p.id = c.agent_id) AS agent_name, c.visitor_name, \
-                     e.message_id, m.agent_id AS message_agent_id, m.author_name, m.body \
+                "SELECT e.id, e.chat_id, e.kind, e.agent_id AS target_agent_id, e.occurred_at, c.department_id, \
+                     c.state, c.agent_id, (SELECT p.name FROM people p WHERE p.id = c.agent_id) AS agent_name, \
+                     c.offered_agent_id, c.visitor_name, e.message_id, m.agent_id AS message_agent_id, \
+                     m.author_name, m.body, m.file_sha256, m.file_name, m.file_type, m.file_size \
                  FROM chat_events e JOIN chats c ON c.id = e.chat_id \
                  LEFT JOIN chat_messages m ON m.id = e.message_id \
                  WHERE e.id > $1 ORDER BY e.id LIMIT +$2",
@@ -491,6 +572,210 @@ impl Chats<'_> {
                 .bind(agent_id)
                 .fetch_one(pool)
                 .await?
+        }))
+    }
+
+    /// One message of a chat (a file's download finds it so).
+    pub async fn chat_message(&self, message_id: i64) -> StoreResult<Option<ChatMessageRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, ChatMessageRecord>(sqlx::AssertSqlSafe(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE id = $1"
+            )))
+            .bind(message_id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Offers a waiting chat to `to` (or, with `None`, to everyone of its
+    /// department), if it is still offered as `expected` says (the agent
+    /// and since when): of two nodes re-offering at once, one does.
+    pub async fn offer_chat(
+        &self,
+        chat_id: i64,
+        expected: (Option<i64>, Option<i64>),
+        to: Option<i64>,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let (expected_agent, expected_at) = expected;
+        self.change_chat(
+            chat_id,
+            "UPDATE chats SET offered_agent_id = $2, offered_at = $3 \
+             WHERE id = $1 AND state = 'waiting' \
+             AND offered_agent_id IS NOT DISTINCT FROM $4 AND offered_at IS NOT DISTINCT FROM $5",
+            &[to, to.map(|_| now.millis()), expected_agent, expected_at],
+            ("offered", to),
+            now,
+        )
+        .await
+    }
+
+    /// The agents a chat has been offered to in this round.
+    pub async fn offered_agents(&self, chat_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>("SELECT agent_id FROM chat_offers WHERE chat_id = $1 ORDER BY agent_id")
+                .bind(chat_id)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Waiting chats offered to an agent since before `before`.
+    pub async fn offers_due(&self, before: Timestamp) -> StoreResult<Vec<ChatRecord>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, ChatRecord>(sqlx::AssertSqlSafe(format!(
+                "SELECT {CHAT_COLUMNS} WHERE c.state = 'waiting' AND c.offered_agent_id IS NOT NULL \
+                 AND c.offered_at < $1 ORDER BY c.offered_at LIMIT 100"
+            )))
+            .bind(before.millis())
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// When each of these agents was last offered a chat (never: 0).
+    pub async fn last_offered(&self, agent_ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+        if agent_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(on_backend!(self, pool => {
+            let mut builder = sqlx::QueryBuilder::new(
+                "SELECT agent_id, last_offered_at FROM chat_agents WHERE agent_id IN (",
+            );
+            crate::tickets::push_ids(&mut builder, agent_ids);
+            builder.push(")");
+            builder.build_query_as::<(i64, i64)>().fetch_all(pool).await?
+        }))
+    }
+
+    /// Gives a chat under way from one agent to another.
+    pub async fn transfer_to_agent(
+        &self,
+        chat_id: i64,
+        from: i64,
+        to: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.change_chat(
+            chat_id,
+            "UPDATE chats SET agent_id = $3 WHERE id = $1 AND state = 'active' AND agent_id = $2",
+            &[Some(from), Some(to)],
+            ("transferred", Some(to)),
+            now,
+        )
+        .await
+    }
+
+    /// Puts a chat under way back in the queue, of another department.
+    pub async fn transfer_to_department(
+        &self,
+        chat_id: i64,
+        from: i64,
+        department_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.change_chat(
+            chat_id,
+            "UPDATE chats SET state = 'waiting', agent_id = NULL, accepted_at = NULL, \
+                 offered_agent_id = NULL, offered_at = NULL, department_id = $3 \
+             WHERE id = $1 AND state = 'active' AND agent_id = $2 \
+             AND EXISTS (SELECT 1 FROM departments WHERE id = $3)",
+            &[Some(from), Some(department_id)],
+            ("transferred", None),
+            now,
+        )
+        .await
+    }
+
+    /// Invites an agent into a chat under way; `false` when it is not under
+    /// way or they are in it already.
+    pub async fn add_guest(
+        &self,
+        chat_id: i64,
+        agent_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.change_chat(
+            chat_id,
+            "INSERT INTO chat_guests (chat_id, agent_id, added_at) \
+             SELECT $1, $2, $3 WHERE EXISTS \
+                 (SELECT 1 FROM chats WHERE id = $1 AND state = 'active' AND agent_id <> $2) \
+             ON CONFLICT (chat_id, agent_id) DO NOTHING",
+            &[Some(agent_id), Some(now.millis())],
+            ("invited", Some(agent_id)),
+            now,
+        )
+        .await
+    }
+
+    /// An invited agent leaves a chat.
+    pub async fn remove_guest(
+        &self,
+        chat_id: i64,
+        agent_id: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.change_chat(
+            chat_id,
+            "DELETE FROM chat_guests WHERE chat_id = $1 AND agent_id = $2",
+            &[Some(agent_id)],
+            ("left", Some(agent_id)),
+            now,
+        )
+        .await
+    }
+
+    /// The agents invited into a chat, with their names.
+    pub async fn chat_guests(&self, chat_id: i64) -> StoreResult<Vec<(i64, String)>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, (i64, String)>(
+                "SELECT g.agent_id, p.name FROM chat_guests g JOIN people p ON p.id = g.agent_id \
+                 WHERE g.chat_id = $1 ORDER BY g.added_at",
+            )
+            .bind(chat_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The chats not ended that the agent was invited into.
+    pub async fn guest_chats(&self, agent_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT g.chat_id FROM chat_guests g JOIN chats c ON c.id = g.chat_id \
+                 WHERE g.agent_id = $1 AND c.state <> 'ended' ORDER BY g.chat_id",
+            )
+            .bind(agent_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    /// The visitor asked for the transcript by mail.
+    pub async fn want_transcript(&self, chat_id: i64) -> StoreResult<()> {
+        on_backend_write!(self, pool => {
+            sqlx::query("UPDATE chats SET transcript_wanted = TRUE WHERE id = $1")
+                .bind(chat_id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes up to `limit` chats that ended before `before` and whose
+    /// transcripts are saved (their messages, events and guests go with
+    /// them); answers how many went.
+    pub async fn delete_ended_chats(&self, before: Timestamp, limit: i64) -> StoreResult<u64> {
+        Ok(on_backend_write!(self, pool => {
+            sqlx::query(
+                "DELETE FROM chats WHERE id IN (SELECT id FROM chats WHERE state = 'ended' \
+                 AND ended_at < $1 AND ticket_id IS NOT NULL ORDER BY ended_at LIMIT +$2)",
+            )
+            .bind(before.millis())
+            .bind(limit)
+            .execute(pool)
+            .await?
+            .rows_affected()
         }))
     }
 }

@@ -54,8 +54,8 @@ pub use audit::{AuditFilter, AuditRecord, NewAuditEntry};
 pub use backend::{Backend, ConnectError, Connections};
 pub use business_hours::{CalendarRecord, CalendarWrite};
 pub use chats::{
-    CHAT_EVENTS_CHANNEL, CHAT_TYPING_CHANNEL, ChatAuthor, ChatEventRecord, ChatMessageRecord,
-    ChatRecord, Chats, NewChat,
+    CHAT_EVENTS_CHANNEL, CHAT_TYPING_CHANNEL, ChatAuthor, ChatEventRecord, ChatFile,
+    ChatFileColumns, ChatMessageRecord, ChatRecord, Chats, NewChat,
 };
 pub use departments::{DeleteOutcome, DepartmentRecord, MemberRecord, TeamRecord};
 pub use directory::{NamePage, OrganizationRecord, PersonEmail, UserChange, UserRecord};

@@ -13,10 +13,14 @@
   var connection = document.getElementById("chat-connection");
   var template = document.getElementById("chat-pane-template");
   var availability = document.getElementById("availability");
+  var csrf = desk.getAttribute("data-csrf") || "";
   var socket = null;
   var retry = 1000;
   var chats = {};
   var newChatNotice = null;
+  var colleagues = { agents: [], departments: [] };
+  var snippets = [];
+  var waitingForSnippet = null;
 
   // New-chat alerts, opt-in and remembered in this browser.
   var sound = document.getElementById("alert-sound");
@@ -70,11 +74,41 @@
     var who = document.createElement("span");
     who.className = "chat-who";
     who.textContent = message.name + " · " + time(message.at);
-    var body = document.createElement("p");
-    body.textContent = message.body;
     item.appendChild(who);
-    item.appendChild(body);
+    item.appendChild(messageBody(message));
     return item;
+  }
+
+  // A message's text, or a link to its file (with a small preview for
+  // images, which the server only ever serves as images).
+  function messageBody(message) {
+    var body = document.createElement("p");
+    if (!message.file) {
+      body.textContent = message.body;
+      return body;
+    }
+    body.className = "chat-file-line";
+    if (message.file.image) {
+      var frame = document.createElement("a");
+      frame.href = message.file.url;
+      var preview = document.createElement("img");
+      preview.src = message.file.url;
+      preview.alt = message.file.name;
+      preview.className = "chat-image";
+      frame.appendChild(preview);
+      body.appendChild(frame);
+    }
+    var link = document.createElement("a");
+    link.href = message.file.url;
+    link.textContent = message.file.name;
+    link.setAttribute("download", message.file.name);
+    body.appendChild(link);
+    return body;
+  }
+
+  function secondsLeft(iso) {
+    var ends = new Date(iso).getTime();
+    return isNaN(ends) ? 0 : Math.max(0, Math.round((ends - Date.now()) / 1000));
   }
 
   function queueItem(chat) {
@@ -86,6 +120,14 @@
     var meta = document.createElement("span");
     meta.className = "muted";
     meta.textContent = " " + chat.department + " · waiting since " + time(chat.started);
+    if (chat.offered_to_me) {
+      item.className += " offered";
+      var left = document.createElement("span");
+      left.className = "offer-left";
+      left.setAttribute("data-ends", chat.offer_ends || "");
+      left.textContent = " · offered to you, " + secondsLeft(chat.offer_ends) + " s to accept";
+      meta.appendChild(left);
+    }
     var first = document.createElement("p");
     var last = (chat.messages || []).slice(-1)[0];
     first.textContent = last ? last.body : "";
@@ -99,7 +141,115 @@
     item.appendChild(meta);
     item.appendChild(first);
     item.appendChild(accept);
+    if (chat.offered_to_me) {
+      var decline = document.createElement("button");
+      decline.type = "button";
+      decline.textContent = "Pass";
+      decline.setAttribute("aria-label", "Pass the chat with " + chat.visitor + " to the next agent");
+      decline.addEventListener("click", function () { command({ type: "decline", chat: chat.id }); });
+      item.appendChild(decline);
+    }
     return item;
+  }
+
+  // Sends a file in a chat; the message comes back over the socket.
+  function sendFile(chat, input) {
+    var file = input.files && input.files[0];
+    if (!file) return;
+    var form = new FormData();
+    form.append("csrf_token", csrf);
+    form.append("chat", String(chat.id));
+    form.append("file", file, file.name);
+    connection.textContent = "Sending " + file.name + "…";
+    fetch("/agent/chat/files", { method: "POST", body: form, credentials: "same-origin" }).then(function (answer) {
+      if (answer.ok) { connection.textContent = ""; return; }
+      return answer.json().then(function (problem) {
+        connection.textContent = "The file could not be sent: " + (problem.message || answer.status);
+      });
+    }).catch(function () { connection.textContent = "The file could not be sent; try again."; });
+    input.value = "";
+  }
+
+  // The colleagues and departments a chat can go to.
+  function fillTargets(select, chat) {
+    var chosen = select.value;
+    select.textContent = "";
+    colleagues.agents.forEach(function (agent) {
+      if (agent.departments.indexOf(chat.department_id) < 0) return;
+      var option = document.createElement("option");
+      option.value = "agent:" + agent.id;
+      option.textContent = agent.name + (agent.full ? " (at their limit)" : "");
+      select.appendChild(option);
+    });
+    colleagues.departments.forEach(function (department) {
+      if (department.id === chat.department_id) return;
+      var option = document.createElement("option");
+      option.value = "department:" + department.id;
+      option.textContent = department.name + " queue";
+      select.appendChild(option);
+    });
+    if (!select.options.length) {
+      var none = document.createElement("option");
+      none.value = "";
+      none.textContent = "Nobody else is available";
+      select.appendChild(none);
+    }
+    if (chosen) select.value = chosen;
+  }
+
+  // "/shortcut" at the cursor offers matching snippets; Tab or a click
+  // inserts one, filled in by the server for this chat.
+  function snippetHelper(chat, text, list) {
+    function typed() {
+      var end = text.selectionStart;
+      if (end !== text.selectionEnd) return null;
+      var found = /(^|\s)\/([a-z0-9_-]*)$/i.exec(text.value.slice(0, end));
+      return found ? { start: end - found[2].length - 1, end: end, word: found[2].toLowerCase() } : null;
+    }
+    function matches(word) {
+      return snippets.filter(function (snippet) {
+        return snippet.shortcut.toLowerCase().indexOf(word) === 0 || snippet.title.toLowerCase().indexOf(word) === 0;
+      }).slice(0, 6);
+    }
+    function close() { list.hidden = true; list.textContent = ""; }
+    function insert(snippet, range) {
+      waitingForSnippet = { chat: chat.id, box: text, range: range };
+      command({ type: "snippet", chat: chat.id, snippet: snippet.id });
+      close();
+    }
+    text.addEventListener("input", function () {
+      var range = typed();
+      if (!range) { close(); return; }
+      var found = matches(range.word);
+      list.textContent = "";
+      found.forEach(function (snippet, index) {
+        var item = document.createElement("li");
+        var choose = document.createElement("button");
+        choose.type = "button";
+        choose.className = "link";
+        choose.setAttribute("role", "option");
+        if (index === 0) choose.setAttribute("aria-selected", "true");
+        choose.textContent = "/" + snippet.shortcut + " · " + snippet.title;
+        choose.addEventListener("click", function () { insert(snippet, typed() || range); });
+        item.appendChild(choose);
+        list.appendChild(item);
+      });
+      list.hidden = found.length === 0;
+    });
+    text.addEventListener("keydown", function (event) {
+      if (list.hidden) return;
+      if (event.key === "Tab" || (event.key === "Enter" && !event.shiftKey)) {
+        var range = typed();
+        var found = range ? matches(range.word) : [];
+        if (found.length) {
+          event.preventDefault();
+          event.stopImmediatePropagation();
+          insert(found[0], range);
+        }
+      } else if (event.key === "Escape") {
+        close();
+      }
+    });
   }
 
   function pane(chat) {
@@ -108,6 +258,7 @@
     node.querySelector(".chat-visitor").textContent = chat.visitor;
     var meta = chat.email + " · " + chat.department + (chat.page ? " · on " + chat.page : "");
     node.querySelector(".chat-meta").textContent = meta;
+    node.querySelector(".chat-guests").textContent = guestLine(chat);
     var log = node.querySelector(".chat-log");
     log.setAttribute("aria-label", "Messages with " + chat.visitor);
     (chat.messages || []).forEach(function (message) { log.appendChild(messageItem(message)); });
@@ -131,9 +282,38 @@
       command({ type: "message", chat: chat.id, body: body });
       text.value = "";
     });
+    snippetHelper(chat, text, form.querySelector(".chat-snippets"));
     text.addEventListener("keydown", function (event) {
       if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
     });
+    var fileInput = node.querySelector(".chat-file");
+    fileInput.setAttribute("aria-label", "Send a file to " + chat.visitor);
+    fileInput.addEventListener("change", function () { sendFile(chat, fileInput); });
+    var pass = node.querySelector(".chat-pass");
+    var target = node.querySelector(".chat-pass-target");
+    target.id = "chat-pass-" + chat.id;
+    node.querySelector(".chat-pass-label").setAttribute("for", target.id);
+    pass.addEventListener("toggle", function () {
+      if (pass.open) { fillTargets(target, chats[chat.id] || chat); command({ type: "colleagues" }); }
+    });
+    function chosenTarget() {
+      var parts = target.value.split(":");
+      return parts.length === 2 ? { kind: parts[0], id: parseInt(parts[1], 10) } : null;
+    }
+    node.querySelector(".chat-transfer").addEventListener("click", function () {
+      var chosen = chosenTarget();
+      if (!chosen) return;
+      var move = { type: "transfer", chat: chat.id };
+      move[chosen.kind] = chosen.id;
+      command(move);
+    });
+    node.querySelector(".chat-invite").addEventListener("click", function () {
+      var chosen = chosenTarget();
+      if (chosen && chosen.kind === "agent") command({ type: "invite", chat: chat.id, agent: chosen.id });
+      else connection.textContent = "Choose a colleague to invite.";
+    });
+    var leaveButton = node.querySelector(".chat-leave");
+    leaveButton.addEventListener("click", function () { command({ type: "leave", chat: chat.id }); });
     var history = node.querySelector(".chat-history");
     var list = history.querySelector("ul");
     (chat.tickets || []).forEach(function (ticket) {
@@ -155,30 +335,44 @@
     return node;
   }
 
+  function guestLine(chat) {
+    if (chat.guest) return "Invited by " + (chat.agent || "a colleague") + (chat.guests.length > 1 ? "; with " + chat.guests.join(", ") : "");
+    return chat.guests && chat.guests.length ? "With " + chat.guests.join(", ") : "";
+  }
+
+  function takesPart(chat) { return chat.state === "active" && (chat.mine || chat.guest); }
+
   function render() {
     queue.textContent = "";
     var waiting = 0;
     var mine = 0;
     Object.keys(chats).map(Number).sort(function (a, b) { return a - b; }).forEach(function (id) {
       var chat = chats[id];
-      if (chat.state === "waiting") {
+      if (chat.state === "waiting" && !chat.offered_to_other) {
         waiting += 1;
         queue.appendChild(queueItem(chat));
       }
     });
     Array.prototype.forEach.call(panes.querySelectorAll(".chat-pane"), function (node) {
       var chat = chats[node.getAttribute("data-chat")];
-      if (!chat || chat.state !== "active" || !chat.mine) node.remove();
+      if (!chat || !takesPart(chat)) node.remove();
     });
     Object.keys(chats).forEach(function (id) {
       var chat = chats[id];
-      if (chat.state === "active" && chat.mine) {
+      if (takesPart(chat)) {
         mine += 1;
-        if (!panes.querySelector('[data-chat="' + id + '"]')) {
+        var existing = panes.querySelector('[data-chat="' + id + '"]');
+        if (!existing) {
           panes.appendChild(pane(chat));
           var box = panes.querySelector("#chat-reply-" + id);
           if (box) box.focus();
+        } else {
+          existing.querySelector(".chat-guests").textContent = guestLine(chat);
         }
+        var node = panes.querySelector('[data-chat="' + id + '"]');
+        node.querySelector(".chat-leave").hidden = !chat.guest;
+        node.querySelector(".chat-end").hidden = !chat.mine;
+        node.querySelector(".chat-pass").hidden = !chat.mine;
       }
     });
     queueCount.textContent = String(waiting);
@@ -187,10 +381,22 @@
     mineEmpty.hidden = mine > 0;
   }
 
+  // The time left on offers counts down in place (no re-render, so focus
+  // stays where the agent put it).
+  setInterval(function () {
+    Array.prototype.forEach.call(queue.querySelectorAll(".offer-left"), function (left) {
+      left.textContent = " · offered to you, " + secondsLeft(left.getAttribute("data-ends")) + " s to accept";
+    });
+  }, 1000);
+
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + "/agent/chat/socket");
-    socket.onopen = function () { retry = 1000; connection.textContent = ""; };
+    socket.onopen = function () {
+      retry = 1000;
+      connection.textContent = "";
+      command({ type: "snippets" });
+    };
     socket.onmessage = function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
@@ -198,14 +404,32 @@
         chats = {};
         data.chats.forEach(function (chat) { chats[chat.id] = chat; });
         render();
+      } else if (data.type === "gone") {
+        delete chats[data.chat];
+        render();
+      } else if (data.type === "colleagues") {
+        colleagues = data;
+        Array.prototype.forEach.call(panes.querySelectorAll(".chat-pane"), function (node) {
+          var chat = chats[node.getAttribute("data-chat")];
+          if (chat) fillTargets(node.querySelector(".chat-pass-target"), chat);
+        });
+      } else if (data.type === "snippets") {
+        snippets = data.snippets;
+      } else if (data.type === "snippet") {
+        var wanted = waitingForSnippet;
+        waitingForSnippet = null;
+        if (wanted && wanted.chat === data.chat) {
+          wanted.box.focus();
+          wanted.box.setRangeText(data.text, wanted.range.start, wanted.range.end, "end");
+        }
       } else if (data.type === "chat") {
-        if (data.state === "ended" || (data.state === "active" && !data.mine)) {
+        if (data.state === "ended" || (data.state === "active" && !data.mine && !data.guest)) {
           delete chats[data.id];
         } else {
           var before = chats[data.id];
           if (before && data.messages === null) data.messages = before.messages;
           chats[data.id] = data;
-          if (data.state === "waiting" && !before) {
+          if (data.state === "waiting" && !data.offered_to_other && (!before || (data.offered_to_me && !before.offered_to_me))) {
             newChatNotice = data.visitor + " is waiting to chat.";
             connection.textContent = newChatNotice;
             alertNewChat(data);

@@ -1,13 +1,16 @@
 // Ferrodesk's chat for other sites: <script src="https://HELPDESK/chat/widget.js" async>.
 // It adds a button; the chat itself opens in a frame of the helpdesk's own
 // page (/chat?embedded=1), so this site's scripts can read nothing of it and
-// the helpdesk lets only the sites its admin lists frame it.
+// the helpdesk lets only the sites its admin lists frame it. The server
+// wraps this file in a function given `look`: the button's words and
+// colour from Admin → Chat (a data-label or data-colour attribute on the
+// script tag overrides them).
 (function () {
   "use strict";
   var script = document.currentScript;
   if (!script || document.getElementById("ferrodesk-chat-button")) return;
   var origin = new URL(script.src).origin;
-  var label = script.getAttribute("data-label") || "Chat with us";
+  var label = script.getAttribute("data-label") || look.label || "Chat with us";
   var open = false;
   var frame = null;
 
@@ -24,11 +27,25 @@
   style.padding = "12px 18px";
   style.border = "0";
   style.borderRadius = "24px";
-  style.background = script.getAttribute("data-colour") || "#1f5fbf";
-  style.color = "#fff";
+  var colour = script.getAttribute("data-colour") || look.colour || "#1f5fbf";
+  style.background = colour;
+  style.color = readableOn(colour);
   style.font = "600 15px system-ui, sans-serif";
   style.boxShadow = "0 2px 8px rgba(0,0,0,.25)";
   style.cursor = "pointer";
+
+  // Black or white, whichever reads better on the button's colour.
+  function readableOn(hex) {
+    var match = /^#([0-9a-f]{6})$/i.exec(hex);
+    if (!match) return "#fff";
+    var value = parseInt(match[1], 16);
+    var channel = function (shift) {
+      var c = ((value >> shift) & 255) / 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    };
+    var light = 0.2126 * channel(16) + 0.7152 * channel(8) + 0.0722 * channel(0);
+    return (light + 0.05) / 0.05 > 1.05 / (light + 0.05) ? "#000" : "#fff";
+  }
 
   function place() {
     if (!frame) return;

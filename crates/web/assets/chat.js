@@ -25,6 +25,8 @@
   var typing = document.getElementById("chat-typing");
   var typingTimer = null;
   var typedAt = 0;
+  var fileInput = document.getElementById("chat-file");
+  var transcript = document.getElementById("chat-transcript");
 
   function storedKey() {
     try { return sessionStorage.getItem(KEY); } catch (e) { return null; }
@@ -47,17 +49,45 @@
     var who = document.createElement("span");
     who.className = "chat-who";
     who.textContent = message.name + " · " + time(message.at);
-    var body = document.createElement("p");
-    body.textContent = message.body;
     item.appendChild(who);
-    item.appendChild(body);
+    item.appendChild(messageBody(message));
     log.appendChild(item);
     item.scrollIntoView({ block: "nearest" });
   }
 
+  // A message's text, or a link to its file (a small preview for images,
+  // which the server only ever serves as images).
+  function messageBody(message) {
+    var body = document.createElement("p");
+    if (!message.file) {
+      body.textContent = message.body;
+      return body;
+    }
+    var link = document.createElement("a");
+    link.href = message.file.url;
+    link.textContent = message.file.name;
+    link.setAttribute("download", message.file.name);
+    body.className = "chat-file-line";
+    if (message.file.image) {
+      var preview = document.createElement("img");
+      preview.src = message.file.url;
+      preview.alt = message.file.name;
+      preview.className = "chat-image";
+      var frame = document.createElement("a");
+      frame.href = message.file.url;
+      frame.appendChild(preview);
+      body.appendChild(frame);
+    }
+    body.appendChild(link);
+    return body;
+  }
+
   function showState(newState, agent) {
+    var before = state;
     state = newState;
-    if (newState === "waiting") {
+    if (newState === "waiting" && before === "active") {
+      status.textContent = words("transferred");
+    } else if (newState === "waiting") {
       status.textContent = words("waiting");
       if (!waitTimer) {
         waitTimer = setTimeout(function () { if (state === "waiting") leave.hidden = false; }, waitSeconds * 1000);
@@ -134,6 +164,7 @@
       name: field("name"),
       email: field("email"),
       message: field("message"),
+      ticket: field("ticket") || null,
       page: new URLSearchParams(location.search).get("page") || document.referrer || location.href
     };
     if (!isNaN(department)) command.department = department;
@@ -161,6 +192,35 @@
       sendForm.requestSubmit();
     }
   });
+  if (fileInput) {
+    fileInput.addEventListener("change", function () {
+      var file = fileInput.files && fileInput.files[0];
+      var key = storedKey();
+      if (!file || !key) return;
+      var form = new FormData();
+      form.append("key", key);
+      form.append("file", file, file.name);
+      status.textContent = words("file-sending").replace("{name}", file.name);
+      fetch("/chat/files", { method: "POST", body: form, credentials: "omit" }).then(function (answer) {
+        if (answer.ok) { status.textContent = ""; return; }
+        return answer.json().then(function (problem) {
+          status.textContent = words("file-failed").replace("{reason}", problem.message || answer.status);
+        });
+      }).catch(function () {
+        status.textContent = words("file-failed").replace("{reason}", words("reconnecting"));
+      });
+      fileInput.value = "";
+    });
+  }
+  if (transcript) {
+    transcript.addEventListener("change", function () {
+      if (transcript.checked && socket && socket.readyState === 1) {
+        socket.send(JSON.stringify({ type: "transcript" }));
+        transcript.disabled = true;
+      }
+    });
+  }
+
   function end() { if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "end" })); }
   endButton.addEventListener("click", end);
   leave.addEventListener("click", end);

@@ -2,8 +2,9 @@
 //! path from a request can reach the file system.
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
@@ -46,18 +47,31 @@ async fn favicon() -> impl IntoResponse {
 /// The script other sites embed for chat: loadable from any page
 /// (`Cross-Origin-Resource-Policy: cross-origin`); it only adds a button
 /// and a frame of the help center's own chat page.
-async fn chat_widget() -> impl IntoResponse {
+async fn chat_widget(State(state): State<AppState>) -> Response {
+    // The admin's words and colour go first, as data the script reads.
+    let settings = match state.app.chat_settings().await {
+        Ok(settings) => settings,
+        Err(error) => return crate::error::WebError::from(error).into_response(),
+    };
+    let look = serde_json::json!({
+        "label": settings.button_label,
+        "colour": settings.button_colour,
+    });
+    // Wrapped, so the page that embeds it gains no global name.
+    let script = format!("(function (look) {{\n{CHAT_WIDGET_SCRIPT}}})({look});\n");
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
+            // Short: the admin's changes reach other sites soon.
+            (header::CACHE_CONTROL, "public, max-age=300"),
             (
                 header::HeaderName::from_static("cross-origin-resource-policy"),
                 "cross-origin",
             ),
         ],
-        CHAT_WIDGET_SCRIPT,
+        script,
     )
+        .into_response()
 }
 
 async fn suggest_script() -> impl IntoResponse {

@@ -93,6 +93,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route_layer(from_fn_with_state(state.clone(), session::staff_session));
     Router::new()
         .merge(portal)
+        .merge(pages::chat::keyed_routes())
         .merge(staff)
         .merge(api::routes(state.clone()))
         .merge(health::routes())

@@ -1,12 +1,15 @@
 //! Delivering chat events: one reader per node follows the chat events
 //! table (woken by this process's writes, by PostgreSQL's `NOTIFY` for
 //! the other nodes', and by a poll each second as a safety net) and hands
-//! each new event to every socket of this node. Each socket decides per
-//! event whether its owner may hear of it: a visitor only of their own
-//! chat, an agent only of chats in their departments.
+//! each new event to the sockets of this node that may care: every agent
+//! socket, and the visitor sockets of that one chat (a node with
+//! thousands of visitors does not wake them all for each message). Each
+//! socket still decides per event whether its owner may hear of it: a
+//! visitor only of their own chat, an agent only of chats in their
+//! departments.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferrodesk_store::ChatEventRecord;
@@ -22,10 +25,14 @@ const BUFFERED_EVENTS: usize = 1024;
 pub const READ_BATCH: i64 = 500;
 /// How often the reader looks even when nothing woke it.
 const SAFETY_POLL: Duration = Duration::from_secs(1);
-/// How often a node looks for abandoned chats.
+/// How often a node looks for abandoned chats and old ones to forget.
 const ABANDONED_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How often a node moves on offers nobody accepted in time.
+const OFFER_SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// How long an agent's socket trusts the departments it read.
 const AUDIENCE_FRESH_FOR: Duration = Duration::from_secs(15);
+/// What one chat's visitor sockets may fall behind by.
+const BUFFERED_PER_CHAT: usize = 64;
 
 /// Someone typing in a chat: told to the chat's other side, never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,11 +48,22 @@ pub struct ChatTyping {
     pub name: String,
 }
 
+/// What a visitor's socket hears of its chat.
+#[derive(Debug, Clone)]
+pub enum ChatNews {
+    Event(Arc<ChatEventRecord>),
+    Typing(ChatTyping),
+}
+
 /// This node's fan-out of chat events.
 #[derive(Debug)]
 pub struct ChatHub {
+    /// Every event, for agents' sockets.
     events: broadcast::Sender<Arc<ChatEventRecord>>,
     typing: broadcast::Sender<ChatTyping>,
+    /// Each chat's news, for the visitor sockets bound to it; an entry
+    /// lives while a socket listens.
+    visitors: Mutex<HashMap<i64, broadcast::Sender<ChatNews>>>,
     node: String,
     /// The newest event when the node started: it hands out the later ones.
     started_after: i64,
@@ -64,6 +82,7 @@ impl ChatHub {
         ChatHub {
             events,
             typing,
+            visitors: Mutex::new(HashMap::new()),
             node,
             started_after,
             heard: Notify::new(),
@@ -72,6 +91,56 @@ impl ChatHub {
 
     pub(crate) fn heard_from_another_node(&self) {
         self.heard.notify_waiters();
+    }
+
+    fn visitors(&self) -> std::sync::MutexGuard<'_, HashMap<i64, broadcast::Sender<ChatNews>>> {
+        // A panic while holding the map leaves it whole: carry on with it.
+        self.visitors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Tells a chat's visitor sockets on this node, if any listen.
+    fn tell_visitors(&self, chat_id: i64, news: ChatNews) {
+        let mut visitors = self.visitors();
+        if let Some(sender) = visitors.get(&chat_id)
+            && sender.send(news).is_err()
+        {
+            visitors.remove(&chat_id);
+        }
+    }
+}
+
+/// A visitor socket's line to its chat's news; leaving, the last one
+/// takes the chat's entry with it.
+#[derive(Debug)]
+pub struct ChatSubscription {
+    app: App,
+    chat_id: i64,
+    receiver: Option<broadcast::Receiver<ChatNews>>,
+}
+
+impl ChatSubscription {
+    /// The next news of the chat (`Lagged` when the socket fell behind:
+    /// read the rest from the store).
+    pub async fn recv(&mut self) -> Result<ChatNews, broadcast::error::RecvError> {
+        match self.receiver.as_mut() {
+            Some(receiver) => receiver.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for ChatSubscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut visitors = self.app.inner.chat.visitors();
+        if visitors
+            .get(&self.chat_id)
+            .is_some_and(|sender| sender.receiver_count() == 0)
+        {
+            visitors.remove(&self.chat_id);
+        }
     }
 }
 
@@ -82,6 +151,9 @@ pub struct ChatAudience {
     actor: Actor,
     pub agent_id: i64,
     departments: BTreeSet<i64>,
+    /// The chats under way the agent was invited into (kept current from
+    /// the events that change it).
+    guest_of: BTreeSet<i64>,
     read_at: Instant,
 }
 
@@ -96,11 +168,30 @@ impl ChatAudience {
         if !self.departments.contains(&event.department_id) {
             return Ok(false);
         }
-        let held_by_another =
-            event.state == "active" && event.agent_id.is_some_and(|agent| agent != self.agent_id);
+        let about_me = event.target_agent_id == Some(self.agent_id);
+        match event.kind.as_str() {
+            "invited" if about_me => {
+                self.guest_of.insert(event.chat_id);
+            }
+            "left" | "transferred" if about_me => {
+                self.guest_of.remove(&event.chat_id);
+            }
+            "ended" => {
+                self.guest_of.remove(&event.chat_id);
+            }
+            _ => {}
+        }
+        let held_by_another = event.state == "active"
+            && event.agent_id.is_some_and(|agent| agent != self.agent_id)
+            && !self.guest_of.contains(&event.chat_id);
         // Others in the department hear that the chat was taken or ended
         // (it leaves their queue), never its messages.
         Ok(!(held_by_another && event.kind == "message"))
+    }
+
+    /// Whether the agent was invited into the chat.
+    pub fn is_guest(&self, chat_id: i64) -> bool {
+        self.guest_of.contains(&chat_id)
     }
 
     /// Whether the agent hears that a visitor is typing: in a chat of
@@ -108,19 +199,44 @@ impl ChatAudience {
     pub fn hears_typing(&self, typing: &ChatTyping) -> bool {
         !typing.by_agent
             && self.departments.contains(&typing.department_id)
-            && typing.agent_id == Some(self.agent_id)
+            && (typing.agent_id == Some(self.agent_id) || self.guest_of.contains(&typing.chat_id))
     }
 }
 
 impl App {
     /// An agent socket's audience.
     pub async fn chat_audience(&self, actor: &Actor) -> AppResult<ChatAudience> {
+        let agent_id = self.agent_context(actor).await?.agent_id;
         Ok(ChatAudience {
-            agent_id: self.agent_context(actor).await?.agent_id,
+            agent_id,
+            guest_of: self
+                .store()
+                .chats()
+                .guest_chats(agent_id)
+                .await?
+                .into_iter()
+                .collect(),
             departments: self.agent_chat_departments(actor).await?,
             actor: actor.clone(),
             read_at: Instant::now(),
         })
+    }
+
+    /// One chat's events and typing, for its visitor's socket; subscribe
+    /// before reading the chat, so nothing falls between.
+    pub fn subscribe_chat(&self, chat_id: i64) -> ChatSubscription {
+        let receiver = self
+            .inner
+            .chat
+            .visitors()
+            .entry(chat_id)
+            .or_insert_with(|| broadcast::channel(BUFFERED_PER_CHAT).0)
+            .subscribe();
+        ChatSubscription {
+            app: self.clone(),
+            chat_id,
+            receiver: Some(receiver),
+        }
     }
 
     /// News of typing in chats, this node's and the others'.
@@ -150,7 +266,7 @@ impl App {
             by_agent,
             name: name.to_owned(),
         };
-        let _ = self.inner.chat.typing.send(typing.clone());
+        self.hand_out_typing(typing.clone());
         let payload = serde_json::to_string(&typing)
             .map_err(|error| crate::AppError::Internal(error.to_string()))?;
         self.store().chats().announce_chat_typing(&payload).await?;
@@ -159,11 +275,21 @@ impl App {
 
     pub(crate) fn heard_chat_typing(&self, payload: &str) {
         match serde_json::from_str::<ChatTyping>(payload) {
-            Ok(typing) if typing.node != self.inner.chat.node => {
-                let _ = self.inner.chat.typing.send(typing);
-            }
+            Ok(typing) if typing.node != self.inner.chat.node => self.hand_out_typing(typing),
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "unreadable chat typing news"),
+        }
+    }
+
+    fn hand_out_typing(&self, typing: ChatTyping) {
+        // The visitor hears the agent; agents hear visitors.
+        if typing.by_agent {
+            self.inner
+                .chat
+                .tell_visitors(typing.chat_id, ChatNews::Typing(typing));
+        } else {
+            // No socket open is not a failure.
+            let _ = self.inner.chat.typing.send(typing);
         }
     }
 
@@ -192,6 +318,7 @@ impl App {
         let written = self.store().chat_event_written();
         let mut last = self.inner.chat.started_after;
         let mut swept_at = Instant::now();
+        let mut offers_at = Instant::now();
         loop {
             if *stopped.borrow() {
                 break;
@@ -200,6 +327,15 @@ impl App {
                 swept_at = Instant::now();
                 if let Err(error) = self.end_abandoned_chats().await {
                     tracing::warn!(%error, "cannot end abandoned chats");
+                }
+                if let Err(error) = self.forget_old_chats().await {
+                    tracing::warn!(%error, "cannot forget old chats");
+                }
+            }
+            if offers_at.elapsed() > OFFER_SWEEP_EVERY {
+                offers_at = Instant::now();
+                if let Err(error) = self.move_on_unanswered_offers().await {
+                    tracing::warn!(%error, "cannot move chat offers on");
                 }
             }
             // Asked to be woken before reading, so a write committed while
@@ -231,8 +367,12 @@ impl App {
             let full = events.len() as i64 >= READ_BATCH;
             for event in events {
                 last = event.id;
+                let event = Arc::new(event);
+                self.inner
+                    .chat
+                    .tell_visitors(event.chat_id, ChatNews::Event(event.clone()));
                 // No socket open is not a failure.
-                let _ = self.inner.chat.events.send(Arc::new(event));
+                let _ = self.inner.chat.events.send(event);
             }
             if !full {
                 return last;

@@ -9,18 +9,21 @@
 //! is checked against the agent's permissions on every action: only
 //! agents with full access to a chat's department see it.
 
+mod files;
 mod hub;
+mod routing;
 mod transcript;
 
 use std::collections::BTreeSet;
 
-use ferrodesk_core::{DepartmentAccess, EffectivePermissions, Email, PersonName, Timestamp};
+use ferrodesk_core::{DepartmentAccess, Email, PersonName, Timestamp};
 use ferrodesk_store::{ChatAuthor, NewChat};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use ferrodesk_store::{ChatEventRecord, ChatMessageRecord, ChatRecord};
-pub use hub::{ChatAudience, ChatHub, ChatTyping, READ_BATCH};
+pub use ferrodesk_store::{ChatEventRecord, ChatFileColumns, ChatMessageRecord, ChatRecord};
+pub use hub::{ChatAudience, ChatHub, ChatNews, ChatSubscription, ChatTyping, READ_BATCH};
+pub use routing::{ChatColleague, TransferTarget};
 
 use crate::audit::Caller;
 use crate::settings::CHAT;
@@ -55,6 +58,17 @@ pub struct ChatSettings {
     pub allowed_origins: Vec<String>,
     /// Chats one agent may hold at once.
     pub chats_per_agent: u32,
+    /// Departments whose new chats are offered to one agent at a time
+    /// (the others broadcast to every available agent).
+    pub round_robin_department_ids: Vec<i64>,
+    /// Seconds an agent has to accept a chat offered to them alone
+    /// before it is offered to the next.
+    pub ack_seconds: u32,
+    /// The embedded button's words and colour (`#rrggbb`).
+    pub button_label: String,
+    pub button_colour: String,
+    /// Days an ended chat is kept beside its transcript ticket (0: kept).
+    pub retention_days: u32,
 }
 
 impl Default for ChatSettings {
@@ -66,6 +80,11 @@ impl Default for ChatSettings {
             welcome: "Questions? Chat with us.".to_owned(),
             allowed_origins: Vec::new(),
             chats_per_agent: 3,
+            round_robin_department_ids: Vec::new(),
+            ack_seconds: 30,
+            button_label: "Chat with us".to_owned(),
+            button_colour: "#1f5fbf".to_owned(),
+            retention_days: 90,
         }
     }
 }
@@ -74,6 +93,10 @@ impl Default for ChatSettings {
 pub const MAX_CHAT_WAIT_SECONDS: u32 = 3_600;
 /// The most chats an agent may be allowed to hold at once.
 pub const MAX_CHATS_PER_AGENT: u32 = 20;
+/// The longest an agent may be given to accept an offered chat.
+pub const MAX_ACK_SECONDS: u32 = 600;
+/// The longest ended chats may be kept beside their transcripts.
+pub const MAX_RETENTION_DAYS: u32 = 3_650;
 
 /// What the admin's form sends.
 #[derive(Debug, Clone, Default)]
@@ -85,6 +108,31 @@ pub struct ChatSettingsInput {
     /// One origin per line.
     pub allowed_origins: String,
     pub chats_per_agent: String,
+    pub round_robin_department_ids: Vec<String>,
+    pub ack_seconds: String,
+    pub button_label: String,
+    pub button_colour: String,
+    pub retention_days: String,
+}
+
+impl From<&ChatSettings> for ChatSettingsInput {
+    /// The form as the saved settings fill it.
+    fn from(saved: &ChatSettings) -> ChatSettingsInput {
+        let ids = |ids: &[i64]| ids.iter().map(i64::to_string).collect();
+        ChatSettingsInput {
+            enabled: saved.enabled,
+            department_ids: ids(&saved.department_ids),
+            wait_seconds: saved.wait_seconds.to_string(),
+            welcome: saved.welcome.clone(),
+            allowed_origins: saved.allowed_origins.join("\n"),
+            chats_per_agent: saved.chats_per_agent.to_string(),
+            round_robin_department_ids: ids(&saved.round_robin_department_ids),
+            ack_seconds: saved.ack_seconds.to_string(),
+            button_label: saved.button_label.clone(),
+            button_colour: saved.button_colour.clone(),
+            retention_days: saved.retention_days.to_string(),
+        }
+    }
 }
 
 /// What a visitor sends to start a chat.
@@ -101,6 +149,9 @@ pub struct NewChatInput {
     /// The page the visitor is on (shown to the agent).
     #[serde(default)]
     pub page: String,
+    /// A signed-in user's open ticket the chat should go into.
+    #[serde(default)]
+    pub ticket: Option<String>,
 }
 
 /// A chat just started: the visitor's secret key (shown once, held by
@@ -236,29 +287,7 @@ impl App {
 
     /// Whether any agent who could take a chat is online now.
     pub async fn chat_agents_online(&self) -> AppResult<bool> {
-        let departments = self.chat_departments().await?;
-        if departments.is_empty() {
-            return Ok(false);
-        }
-        for agent_id in self.store().chats().online_agents().await? {
-            let Some(agent) = self.store().people().get_person(agent_id).await? else {
-                continue;
-            };
-            if agent.is_disabled || !agent.is_agent {
-                continue;
-            }
-            let effective = if agent.is_admin {
-                EffectivePermissions::everything()
-            } else {
-                self.effective_permissions(agent_id).await?
-            };
-            if departments.iter().any(|department| {
-                effective.department_access(department.id) == Some(DepartmentAccess::Full)
-            }) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(!self.online_chat_agents().await?.is_empty())
     }
 
     /// Starts a chat for a visitor (or a signed-in user, whose name and
@@ -312,6 +341,18 @@ impl App {
             }
             Err(other) => return Err(other),
         };
+        let attach_ticket_id = match (&input.ticket, person_id) {
+            (Some(reference), Some(person_id)) if !reference.trim().is_empty() => {
+                match self.open_ticket_of(person_id, reference.trim()).await? {
+                    Some(ticket_id) => Some(ticket_id),
+                    None => {
+                        errors.add("ticket", "Choose one of your open requests, or none.");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         errors.into_result()?;
         if !self
             .store()
@@ -337,6 +378,7 @@ impl App {
             page_url: page.trim(),
             ip: caller.ip,
             first_message: &message,
+            attach_ticket_id,
         };
         let id = self
             .store()
@@ -351,7 +393,36 @@ impl App {
             .await?
             .ok_or(AppError::NotFound)?;
         tracing::info!(chat_id = id, "chat started");
+        self.route_chat(&chat).await?;
         Ok(StartedChat { visitor_key, chat })
+    }
+
+    /// A signed-in user's open requests, newest first: the chat form lets
+    /// them add the chat to one. Nobody else has any here.
+    pub async fn chat_open_tickets(&self, actor: &Actor) -> AppResult<Vec<(String, String)>> {
+        let Actor::User(user) = actor else {
+            return Ok(Vec::new());
+        };
+        let filter = ferrodesk_store::TicketFilter {
+            requester_id: Some(user.person_id),
+            statuses: crate::portal::PortalStateFilter::Open.statuses(),
+            ..ferrodesk_store::TicketFilter::default()
+        };
+        Ok(self
+            .store()
+            .tickets()
+            .list_tickets(
+                &ferrodesk_store::Visibility::Everything,
+                &filter,
+                ferrodesk_store::TicketPage {
+                    limit: 20,
+                    ..ferrodesk_store::TicketPage::default()
+                },
+            )
+            .await?
+            .into_iter()
+            .map(|ticket| (ticket.reference.to_string(), ticket.subject))
+            .collect())
     }
 
     /// The visitor's chat, by the key their browser holds.
@@ -375,7 +446,7 @@ impl App {
         };
         self.store()
             .chats()
-            .add_chat_message(chat.id, author, &body, self.now())
+            .add_chat_message(chat.id, author, &body, None, self.now())
             .await?
             .ok_or_else(|| AppError::Conflict("This chat has ended.".to_owned()))?;
         Ok(())
@@ -390,10 +461,10 @@ impl App {
     /// The agent is typing in a chat they hold: the visitor hears it.
     pub async fn agent_typing(&self, actor: &Actor, chat_id: i64) -> AppResult<()> {
         let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
-        if chat.agent_id != Some(agent_id) || chat.state != "active" {
+        if chat.state != "active" || !self.takes_part(agent_id, &chat).await? {
             return Ok(());
         }
-        let name = chat.agent_name.clone().unwrap_or_default();
+        let name = self.person_name(agent_id).await?;
         self.tell_chat_typing(chat.id, true, &name).await
     }
 
@@ -422,6 +493,36 @@ impl App {
             tracing::info!(ended, "abandoned chats ended and saved");
         }
         Ok(ended)
+    }
+
+    /// Deletes the ended chats older than the admin's retention (their
+    /// transcripts stay, as tickets); answers how many went.
+    pub async fn forget_old_chats(&self) -> AppResult<u64> {
+        let days = self.chat_settings().await?.retention_days;
+        if days == 0 {
+            return Ok(0);
+        }
+        let before = Timestamp::minus(
+            self.now(),
+            std::time::Duration::from_secs(u64::from(days) * 86_400),
+        );
+        let forgotten = self.store().chats().delete_ended_chats(before, 500).await?;
+        if forgotten > 0 {
+            tracing::info!(forgotten, "ended chats past their retention deleted");
+        }
+        Ok(forgotten)
+    }
+
+    /// The visitor asks for (or no longer wants) the transcript by mail
+    /// when the chat ends.
+    pub async fn visitor_wants_transcript(&self, chat: &ChatRecord) -> AppResult<()> {
+        if chat.visitor_email.is_empty() {
+            return Err(AppError::invalid(
+                "transcript",
+                "There is no address to send it to.",
+            ));
+        }
+        Ok(self.store().chats().want_transcript(chat.id).await?)
     }
 
     /// The visitor ends their chat; its transcript is saved.
@@ -457,9 +558,13 @@ impl App {
             .collect();
         let agent_id = self.agent_context(actor).await?.agent_id;
         let chats = self.store().chats().open_chats(&departments).await?;
+        let guest_of = self.store().chats().guest_chats(agent_id).await?;
         let mut views = Vec::new();
         for chat in chats {
-            if chat.state == "active" && chat.agent_id != Some(agent_id) {
+            if chat.state == "active"
+                && chat.agent_id != Some(agent_id)
+                && !guest_of.contains(&chat.id)
+            {
                 continue;
             }
             let messages = self.store().chats().chat_messages(chat.id).await?;
@@ -468,8 +573,52 @@ impl App {
         Ok(views)
     }
 
+    /// Whether the agent holds the chat or was invited into it.
+    pub(crate) async fn takes_part(&self, agent_id: i64, chat: &ChatRecord) -> AppResult<bool> {
+        Ok(chat.agent_id == Some(agent_id)
+            || self
+                .store()
+                .chats()
+                .chat_guests(chat.id)
+                .await?
+                .iter()
+                .any(|(guest, _)| *guest == agent_id))
+    }
+
+    async fn person_name(&self, person_id: i64) -> AppResult<String> {
+        Ok(self
+            .store()
+            .people()
+            .get_person(person_id)
+            .await?
+            .map(|person| person.name)
+            .unwrap_or_default())
+    }
+
+    /// The id of the person's open ticket with this reference.
+    async fn open_ticket_of(&self, person_id: i64, reference: &str) -> AppResult<Option<i64>> {
+        let Ok(reference) = ferrodesk_core::TicketRef::parse(reference) else {
+            return Ok(None);
+        };
+        Ok(self
+            .store()
+            .tickets()
+            .find_ticket(&reference)
+            .await?
+            .filter(|ticket| {
+                ticket.requester_id == person_id
+                    && ferrodesk_core::TicketStatus::VISIBLE.contains(&ticket.status)
+                    && ticket.status != ferrodesk_core::TicketStatus::Resolved
+            })
+            .map(|ticket| ticket.id))
+    }
+
     /// A chat the agent may act on: in one of their departments.
-    async fn agent_chat(&self, actor: &Actor, chat_id: i64) -> AppResult<(i64, ChatRecord)> {
+    pub(crate) async fn agent_chat(
+        &self,
+        actor: &Actor,
+        chat_id: i64,
+    ) -> AppResult<(i64, ChatRecord)> {
         let agent_id = self.agent_context(actor).await?.agent_id;
         let chat = self
             .store()
@@ -530,6 +679,11 @@ impl App {
     /// The agent takes a waiting chat.
     pub async fn accept_chat(&self, actor: &Actor, chat_id: i64) -> AppResult<()> {
         let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
+        if chat.state == "waiting" && chat.offered_agent_id.is_some_and(|to| to != agent_id) {
+            return Err(AppError::Conflict(
+                "This chat is offered to another agent for now.".to_owned(),
+            ));
+        }
         let limit = i64::from(self.chat_settings().await?.chats_per_agent);
         if chat.state == "waiting" && self.store().chats().active_chats_of(agent_id).await? >= limit
         {
@@ -560,20 +714,20 @@ impl App {
         body: &str,
     ) -> AppResult<()> {
         let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
-        if chat.agent_id != Some(agent_id) || chat.state != "active" {
+        if chat.state != "active" || !self.takes_part(agent_id, &chat).await? {
             return Err(AppError::Conflict(
                 "Accept the chat before writing in it.".to_owned(),
             ));
         }
         let body = checked_chat_message(body)?;
-        let name = chat.agent_name.clone().unwrap_or_default();
+        let name = self.person_name(agent_id).await?;
         let author = ChatAuthor {
             agent_id: Some(agent_id),
             name: &name,
         };
         self.store()
             .chats()
-            .add_chat_message(chat.id, author, &body, self.now())
+            .add_chat_message(chat.id, author, &body, None, self.now())
             .await?
             .ok_or_else(|| AppError::Conflict("This chat has ended.".to_owned()))?;
         Ok(())
@@ -585,7 +739,7 @@ impl App {
         let (agent_id, chat) = self.agent_chat(actor, chat_id).await?;
         if chat.state == "active" && chat.agent_id != Some(agent_id) {
             return Err(AppError::Conflict(
-                "Another agent holds this chat.".to_owned(),
+                "Only the agent holding this chat can end it.".to_owned(),
             ));
         }
         if self.store().chats().end_chat(chat.id, self.now()).await? {
@@ -676,6 +830,52 @@ impl App {
                 0
             }
         };
+        let mut round_robin_department_ids = Vec::new();
+        for text in &input.round_robin_department_ids {
+            match text.trim().parse::<i64>() {
+                Ok(id) if known.contains(&id) => round_robin_department_ids.push(id),
+                _ => errors.add_unresolved(
+                    "round_robin_department_ids",
+                    "Choose departments from the list.",
+                ),
+            }
+        }
+        round_robin_department_ids.sort_unstable();
+        round_robin_department_ids.dedup();
+        let ack_seconds = match input.ack_seconds.trim().parse::<u32>() {
+            Ok(seconds) if (5..=MAX_ACK_SECONDS).contains(&seconds) => seconds,
+            _ => {
+                errors.add(
+                    "ack_seconds",
+                    format!(
+                        "The time to accept is a number of seconds from 5 to {MAX_ACK_SECONDS}."
+                    ),
+                );
+                0
+            }
+        };
+        let button_label = input.button_label.trim().to_owned();
+        if button_label.is_empty()
+            || button_label.chars().count() > 40
+            || button_label.contains('\0')
+        {
+            errors.add("button_label", "The button's words are 1 to 40 characters.");
+        }
+        let button_colour = input.button_colour.trim().to_ascii_lowercase();
+        // The button writes in black or white, whichever reads better.
+        if ferrodesk_core::colour::Rgb::parse(&button_colour).is_none() {
+            errors.add("button_colour", "A colour is written #rrggbb.");
+        }
+        let retention_days = match input.retention_days.trim().parse::<u32>() {
+            Ok(days) if days <= MAX_RETENTION_DAYS => days,
+            _ => {
+                errors.add(
+                    "retention_days",
+                    format!("Keep ended chats 0 (always) to {MAX_RETENTION_DAYS} days."),
+                );
+                0
+            }
+        };
         errors.into_result()?;
         let after = ChatSettings {
             enabled: input.enabled,
@@ -684,6 +884,11 @@ impl App {
             welcome,
             allowed_origins,
             chats_per_agent,
+            round_robin_department_ids,
+            ack_seconds,
+            button_label,
+            button_colour,
+            retention_days,
         };
         let before = self.chat_settings().await?;
         self.put_audited_setting(caller, CHAT, &before, &after)

@@ -2,10 +2,15 @@
 //! message (channel `chat`), in the chat's department, requested by the
 //! visitor as a user (found by address, or made), assigned to the agent
 //! who held the chat. A chat an agent answered is saved resolved; one
-//! nobody took waits for an agent like any new request.
+//! nobody took waits for an agent like any new request. Files sent in the
+//! chat are the message's attachments. A signed-in user may have chosen
+//! one of their open tickets instead: the transcript is then a message of
+//! that ticket.
 
 use ferrodesk_core::{Email, Labels, Subject, TicketStatus, Timestamp, Urgency};
-use ferrodesk_store::{NewMessage, NewTicketRow, PersonRecord};
+use ferrodesk_store::{
+    ChatRecord, NewAttachment, NewMessage, NewTicketRow, PersonRecord, TicketActor,
+};
 
 use crate::tickets::create::{Drawn, OpenAttempt};
 use crate::{App, AppError, AppResult};
@@ -55,14 +60,33 @@ impl App {
                 format!(" on {}", markdown_literal(&chat.page_url))
             },
         );
+        let mut attachments = Vec::new();
         for message in &messages {
             let lines: Vec<String> = message.body.lines().map(markdown_literal).collect();
+            let sent = if message.file.file_sha256.is_some() {
+                format!("(sent the file {}, attached)", lines.join(" "))
+            } else {
+                lines.join("  \n")
+            };
             body.push_str(&format!(
                 "**{}** ({}):  \n{}\n\n",
                 markdown_literal(&message.author_name),
                 zone.time(Timestamp(message.created_at)),
-                lines.join("  \n"),
+                sent,
             ));
+            if let (Some(sha256), Some(name), Some(content_type), Some(size)) = (
+                message.file.file_sha256.as_deref(),
+                message.file.file_name.as_deref(),
+                message.file.file_type.as_deref(),
+                message.file.file_size,
+            ) {
+                attachments.push(NewAttachment {
+                    blob_sha256: sha256,
+                    file_name: name,
+                    content_type,
+                    size,
+                });
+            }
         }
         let html = crate::markdown::render_message(&body);
         let subject = Subject::parse(&format!("Chat with {}", chat.visitor_name))
@@ -75,9 +99,26 @@ impl App {
             body_html: &html,
             channel: "chat",
             ip: &chat.ip,
-            attachments: &[],
+            attachments: &attachments,
             inbound_mail: None,
         };
+        if let Some(ticket_id) = self
+            .add_to_chosen_ticket(&chat, &requester, &message)
+            .await?
+        {
+            chats
+                .set_chat_ticket(chat_id, ticket_id, requester.id)
+                .await?;
+            self.mail_transcript_if_wanted(&chat, &messages, ticket_id)
+                .await?;
+            self.wake_workers();
+            tracing::info!(
+                chat_id,
+                ticket_id,
+                "chat transcript added to the user's ticket"
+            );
+            return Ok(());
+        }
         let labels = Labels::default();
         let status = if chat.agent_id.is_some() {
             TicketStatus::Resolved
@@ -122,9 +163,110 @@ impl App {
         chats
             .set_chat_ticket(chat_id, ticket_id, requester.id)
             .await?;
+        self.mail_transcript_if_wanted(&chat, &messages, ticket_id)
+            .await?;
         self.wake_workers();
         tracing::info!(chat_id, %reference, "chat transcript saved as a ticket");
         Ok(())
+    }
+
+    /// Mails the visitor their chat, if they asked for it, with a link to
+    /// the ticket it is kept in.
+    async fn mail_transcript_if_wanted(
+        &self,
+        chat: &ChatRecord,
+        messages: &[ferrodesk_store::ChatMessageRecord],
+        ticket_id: i64,
+    ) -> AppResult<()> {
+        if !chat.transcript_wanted {
+            return Ok(());
+        }
+        let zone = self.default_zone().await?;
+        let lines: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|message| {
+                let text = match message.file.file_name.as_deref() {
+                    Some(name) => format!("(sent the file {name})"),
+                    None => message.body.clone(),
+                };
+                serde_json::json!({
+                    "author": message.author_name,
+                    "time": zone.time(Timestamp(message.created_at)),
+                    "text": text,
+                })
+            })
+            .collect();
+        let link = match self.store().tickets().get_ticket(ticket_id).await? {
+            Some(ticket) => {
+                Some(self.ticket_link(&ticket.reference, &self.ticket_access_code(&ticket)))
+            }
+            None => None,
+        };
+        let context = serde_json::json!({
+            "name": chat.visitor_name,
+            "department": chat.department_name,
+            "time": zone.time(Timestamp(chat.created_at)),
+            "lines": lines,
+            "link": link,
+        });
+        let mail = self
+            .compose_mail(
+                ferrodesk_mail::TemplateKind::ChatTranscript,
+                &chat.visitor_name,
+                &chat.visitor_email,
+                context,
+            )
+            .await?;
+        self.store()
+            .outbox()
+            .queue_mail(&mail.as_new(), self.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds the transcript to the open ticket the signed-in user chose, if
+    /// they chose one and it is still theirs and open; answers its id.
+    async fn add_to_chosen_ticket(
+        &self,
+        chat: &ChatRecord,
+        requester: &PersonRecord,
+        message: &NewMessage<'_>,
+    ) -> AppResult<Option<i64>> {
+        let Some(ticket_id) = chat.attach_ticket_id else {
+            return Ok(None);
+        };
+        let Some(ticket) = self.store().tickets().get_ticket(ticket_id).await? else {
+            return Ok(None);
+        };
+        if ticket.requester_id != requester.id
+            || !TicketStatus::VISIBLE.contains(&ticket.status)
+            || ticket.status == TicketStatus::Resolved
+        {
+            return Ok(None);
+        }
+        // Answered in the chat, the ticket stays as it was; otherwise the
+        // user's words wait for an agent, like any message of theirs.
+        let status = if chat.agent_id.is_some() {
+            ticket.status
+        } else {
+            TicketStatus::after_user_message()
+        };
+        let label = format!("{} <{}>", requester.name, requester.email);
+        self.write_status_and_message(
+            &ticket,
+            (
+                TicketActor {
+                    id: Some(requester.id),
+                    label: &label,
+                },
+                false,
+            ),
+            (status, self.now()),
+            (Some(message), crate::tickets::MessageCue::Plain),
+            &[],
+        )
+        .await?;
+        Ok(Some(ticket.id))
     }
 
     /// The user a chat's transcript is filed for: the signed-in user who

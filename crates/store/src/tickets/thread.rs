@@ -189,7 +189,8 @@ impl super::Tickets<'_> {
             sqlx::query_scalar::<_, String>(
                 "SELECT b.sha256 FROM blobs b WHERE b.created_at < $1 \
                  AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = b.sha256) \
-                 AND NOT EXISTS (SELECT 1 FROM inbound_mails m WHERE m.raw_sha256 = b.sha256) LIMIT +$2",
+                 AND NOT EXISTS (SELECT 1 FROM inbound_mails m WHERE m.raw_sha256 = b.sha256) \
+                 AND NOT EXISTS (SELECT 1 FROM chat_messages c WHERE c.file_sha256 = b.sha256) LIMIT +$2",
             )
             .bind(before.millis())
             .bind(limit)
@@ -206,7 +207,8 @@ impl super::Tickets<'_> {
             sqlx::query(
                 "DELETE FROM blobs WHERE sha256 = $1 \
                  AND NOT EXISTS (SELECT 1 FROM ticket_attachments a WHERE a.blob_sha256 = $1) \
-                 AND NOT EXISTS (SELECT 1 FROM inbound_mails m WHERE m.raw_sha256 = $1)",
+                 AND NOT EXISTS (SELECT 1 FROM inbound_mails m WHERE m.raw_sha256 = $1) \
+                 AND NOT EXISTS (SELECT 1 FROM chat_messages c WHERE c.file_sha256 = $1)",
             )
             .bind(sha256)
             .execute(pool)

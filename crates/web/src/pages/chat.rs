@@ -19,8 +19,9 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use ferrodesk_app::chat::{
-    ChatAudience, ChatDepartment, ChatEventRecord, ChatMessageRecord, ChatRecord, ChatTyping,
-    ChatView, MAX_CHAT_MESSAGE_CHARS, NewChatInput,
+    ChatAudience, ChatDepartment, ChatEventRecord, ChatFileColumns, ChatMessageRecord, ChatNews,
+    ChatRecord, ChatSubscription, ChatTyping, ChatView, MAX_CHAT_MESSAGE_CHARS, NewChatInput,
+    TransferTarget,
 };
 use ferrodesk_app::{Actor, App, AppError, Caller};
 use ferrodesk_core::Timestamp;
@@ -54,6 +55,14 @@ pub(crate) fn portal_routes() -> Router<AppState> {
     Router::new()
         .route("/chat", get(visitor_page))
         .route("/chat/socket", get(visitor_socket))
+        .route("/chat/files/{message}/{token}", get(visitor_file))
+}
+
+/// The visitor's file upload: outside the help center's session, whose
+/// cookie a frame on another site may not get; the chat's secret key in
+/// the form is what proves the sender (a forged request cannot know it).
+pub(crate) fn keyed_routes() -> Router<AppState> {
+    Router::new().route("/chat/files", post(visitor_upload))
 }
 
 pub(crate) fn staff_routes() -> Router<AppState> {
@@ -61,6 +70,167 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .route("/agent/chats", get(agent_page))
         .route("/agent/chat/socket", get(agent_socket))
         .route("/agent/chat/availability", post(set_availability))
+        .route("/agent/chat/files", post(agent_upload))
+        .route("/agent/chat/files/{message}", get(agent_file))
+}
+
+/// A chat upload's fields: the text ones (which must come first) and the
+/// one file, stored once the text fields were checked by `accept`.
+async fn read_chat_upload<F, Fut>(
+    app: &App,
+    request: axum::extract::Request,
+    accept: F,
+) -> WebResult<ferrodesk_app::UploadedFile>
+where
+    F: FnOnce(std::collections::HashMap<String, String>) -> Fut,
+    Fut: std::future::Future<Output = WebResult<()>>,
+{
+    use axum::extract::FromRequest;
+    let unreadable = || crate::error::WebError::BadRequest("The upload could not be read.".into());
+    if !crate::body_limit::is_multipart(request.headers()) {
+        return Err(crate::error::WebError::BadRequest(
+            "Send the file as multipart/form-data.".into(),
+        ));
+    }
+    let mut multipart = axum::extract::Multipart::from_request(request, &())
+        .await
+        .map_err(|_| unreadable())?;
+    let mut fields = std::collections::HashMap::new();
+    let mut accept = Some(accept);
+    while let Some(mut field) = multipart.next_field().await.map_err(|_| unreadable())? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let Some(file_name) = field.file_name().map(str::to_owned) else {
+            let value = field.text().await.map_err(|_| unreadable())?;
+            if value.len() > 1024 || fields.len() > 8 {
+                return Err(unreadable());
+            }
+            fields.insert(name, value);
+            continue;
+        };
+        if name != "file" || file_name.is_empty() {
+            continue;
+        }
+        let Some(accept) = accept.take() else {
+            return Err(unreadable());
+        };
+        accept(std::mem::take(&mut fields)).await?;
+        let mut upload = app.begin_chat_upload(&file_name).await?;
+        while let Some(chunk) = field.chunk().await.map_err(|_| unreadable())? {
+            upload.write(&chunk).await?;
+        }
+        return Ok(app.finish_upload(upload).await?);
+    }
+    Err(AppError::invalid("file", "Choose a file to send.").into())
+}
+
+/// Answers an upload: 204, or the problem as JSON for the chat's script.
+fn upload_answer(outcome: WebResult<()>) -> Response {
+    match outcome {
+        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Err(crate::error::WebError::App(error)) => {
+            let status = match &error {
+                AppError::Invalid(_) => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                AppError::Conflict(_) => axum::http::StatusCode::CONFLICT,
+                AppError::NotFound => axum::http::StatusCode::NOT_FOUND,
+                AppError::TooManyRequests => axum::http::StatusCode::TOO_MANY_REQUESTS,
+                AppError::Forbidden | AppError::Unauthenticated => {
+                    axum::http::StatusCode::FORBIDDEN
+                }
+                _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, axum::Json(refusal(&error, None))).into_response()
+        }
+        Err(other) => other.into_response(),
+    }
+}
+
+async fn visitor_upload(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Response {
+    let outcome = async {
+        let Some(origin) = origin(request.headers()) else {
+            return Err(AppError::Forbidden.into());
+        };
+        let own_page =
+            !crate::session::comes_from_another_site(request.headers(), &state.config.public_url);
+        if !own_page && !state.app.chat_origin_allowed(origin).await? {
+            return Err(AppError::Forbidden.into());
+        }
+        let app = state.app.clone();
+        let mut chat = None;
+        let file = read_chat_upload(&state.app, request, |fields| {
+            let chat = &mut chat;
+            async move {
+                let key = fields.get("key").map(String::as_str).unwrap_or_default();
+                let view = app.visitor_chat(key).await?;
+                if view.chat.state == "ended" {
+                    return Err(AppError::Conflict("This chat has ended.".to_owned()).into());
+                }
+                app.take_chat_file_allowance(view.chat.id).await?;
+                *chat = Some(view.chat);
+                Ok(())
+            }
+        })
+        .await?;
+        let chat = chat.ok_or(AppError::NotFound)?;
+        state.app.post_visitor_file(&chat, &file).await?;
+        Ok(())
+    }
+    .await;
+    upload_answer(outcome)
+}
+
+async fn agent_upload(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    request: axum::extract::Request,
+) -> Response {
+    let outcome = async {
+        let mut chat_id = None;
+        let app = state.app.clone();
+        let file = read_chat_upload(&state.app, request, |fields| {
+            let chat_id = &mut chat_id;
+            async move {
+                *chat_id = fields
+                    .get("chat")
+                    .and_then(|text| text.trim().parse::<i64>().ok());
+                match *chat_id {
+                    Some(id) => Ok(app.take_chat_file_allowance(id).await?),
+                    None => Err(AppError::NotFound.into()),
+                }
+            }
+        })
+        .await?;
+        let chat_id = chat_id.ok_or(AppError::NotFound)?;
+        state
+            .app
+            .post_agent_file(&session.actor, chat_id, &file)
+            .await?;
+        Ok(())
+    }
+    .await;
+    upload_answer(outcome)
+}
+
+async fn visitor_file(
+    State(state): State<AppState>,
+    axum::extract::Path((message, token)): axum::extract::Path<(i64, String)>,
+) -> WebResult<Response> {
+    let download = state.app.chat_file_for_visitor(message, &token).await?;
+    crate::downloads::serve(download).await
+}
+
+async fn agent_file(
+    State(state): State<AppState>,
+    AgentSession(session): AgentSession,
+    axum::extract::Path(message): axum::extract::Path<i64>,
+) -> WebResult<Response> {
+    let download = state
+        .app
+        .chat_file_for_agent(&session.actor, message)
+        .await?;
+    crate::downloads::serve(download).await
 }
 
 /// What the chat panel shows, on the page or in a frame.
@@ -75,6 +245,11 @@ struct VisitorPanel {
     agent_here: String,
     /// "{name} is typing…", likewise.
     typing_text: String,
+    /// A signed-in user's open requests (reference, subject).
+    open_tickets: Vec<(String, String)>,
+    /// "Sending {name}…" and "… could not be sent: {reason}".
+    file_sending: String,
+    file_failed: String,
 }
 
 #[derive(Template)]
@@ -113,6 +288,9 @@ async fn visitor_page(
         max_chars: MAX_CHAT_MESSAGE_CHARS,
         agent_here: crate::text::t_with("chat-agent-here", &[("agent", &"{agent}")]),
         typing_text: crate::text::t_with("chat-typing", &[("name", &"{name}")]),
+        open_tickets: state.app.chat_open_tickets(&session.actor).await?,
+        file_sending: crate::text::t_with("chat-file-sending", &[("name", &"{name}")]),
+        file_failed: crate::text::t_with("chat-file-failed", &[("reason", &"{reason}")]),
     };
     let chrome = Chrome::for_session(&session);
     if query.embedded.is_none() {
@@ -234,6 +412,7 @@ async fn agent_socket(
                 audience,
                 socket,
                 typed_at: None,
+                shown: std::collections::BTreeSet::new(),
             }
             .run()
             .await;
@@ -296,39 +475,77 @@ fn at(millis: i64) -> String {
     Timestamp(millis).rfc3339()
 }
 
-fn message_json(message: &ChatMessageRecord) -> Value {
-    json!({
-        "type": "message",
-        "chat": message.chat_id,
-        "id": message.id,
-        "from": if message.agent_id.is_some() { "agent" } else { "visitor" },
-        "name": message.author_name,
-        "body": message.body,
-        "at": at(message.created_at),
-    })
+/// Who a message's file link is for: the visitor's carries a MAC, the
+/// agent's is checked against their departments.
+#[derive(Clone, Copy)]
+enum Reader<'a> {
+    Visitor(&'a App),
+    Agent,
 }
 
-fn event_message_json(event: &ChatEventRecord) -> Value {
-    json!({
-        "type": "message",
-        "chat": event.chat_id,
-        "id": event.message_id,
-        "from": if event.message_agent_id.is_some() { "agent" } else { "visitor" },
-        "name": event.author_name,
-        "body": event.body,
-        "at": at(event.occurred_at),
-    })
+impl Reader<'_> {
+    fn file_json(self, message_id: i64, file: &ChatFileColumns) -> Value {
+        let Some(sha256) = file.file_sha256.as_deref() else {
+            return Value::Null;
+        };
+        let url = match self {
+            Reader::Visitor(app) => format!(
+                "/chat/files/{message_id}/{}",
+                app.chat_file_token(message_id, sha256)
+            ),
+            Reader::Agent => format!("/agent/chat/files/{message_id}"),
+        };
+        json!({
+            "name": file.file_name,
+            "size": file.file_size,
+            "image": file.file_type.as_deref().is_some_and(ferrodesk_app::is_inline_image_type),
+            "url": url,
+        })
+    }
+
+    fn message_json(self, message: &ChatMessageRecord) -> Value {
+        json!({
+            "type": "message",
+            "chat": message.chat_id,
+            "id": message.id,
+            "from": if message.agent_id.is_some() { "agent" } else { "visitor" },
+            "name": message.author_name,
+            "body": message.body,
+            "file": self.file_json(message.id, &message.file),
+            "at": at(message.created_at),
+        })
+    }
+
+    fn event_message_json(self, event: &ChatEventRecord) -> Value {
+        json!({
+            "type": "message",
+            "chat": event.chat_id,
+            "id": event.message_id,
+            "from": if event.message_agent_id.is_some() { "agent" } else { "visitor" },
+            "name": event.author_name,
+            "body": event.body,
+            "file": event.message_id.map_or(Value::Null, |id| self.file_json(id, &event.file)),
+            "at": at(event.occurred_at),
+        })
+    }
+}
+
+/// What the agent's page needs to know of a chat beyond the chat itself.
+struct AgentChatExtras<'a> {
+    messages: Option<&'a [ChatMessageRecord]>,
+    tickets: &'a [ferrodesk_app::TicketRecord],
+    guests: &'a [(i64, String)],
+    me: i64,
+    /// Seconds an agent has to accept an offer.
+    ack_seconds: u32,
 }
 
 /// A chat as the agent's page shows it; with its messages and the
 /// visitor's recent tickets when the agent may read them.
-fn agent_chat_json(
-    chat: &ChatRecord,
-    messages: Option<&[ChatMessageRecord]>,
-    tickets: &[ferrodesk_app::TicketRecord],
-    me: i64,
-) -> Value {
-    let tickets: Vec<Value> = tickets
+fn agent_chat_json(chat: &ChatRecord, extras: &AgentChatExtras<'_>) -> Value {
+    let me = extras.me;
+    let tickets: Vec<Value> = extras
+        .tickets
         .iter()
         .map(|ticket| {
             json!({
@@ -339,20 +556,59 @@ fn agent_chat_json(
             })
         })
         .collect();
+    let offer_ends = chat
+        .offered_at
+        .map(|since| at(since + i64::from(extras.ack_seconds) * 1000));
     json!({
         "tickets": tickets,
         "type": "chat",
         "id": chat.id,
         "state": chat.state,
         "mine": chat.agent_id == Some(me),
+        "guest": extras.guests.iter().any(|(id, _)| *id == me),
+        "guests": extras.guests.iter().map(|(_, name)| name).collect::<Vec<_>>(),
+        "offered_to_me": chat.offered_agent_id == Some(me),
+        "offered_to_other": chat.offered_agent_id.is_some_and(|agent| agent != me),
+        "offer_ends": offer_ends,
         "agent": chat.agent_name,
         "visitor": chat.visitor_name,
         "email": chat.visitor_email,
         "department": chat.department_name,
+        "department_id": chat.department_id,
         "page": chat.page_url,
         "started": at(chat.created_at),
-        "messages": messages.map(|messages| messages.iter().map(message_json).collect::<Vec<_>>()),
+        "messages": extras.messages.map(|messages| {
+            messages.iter().map(|message| Reader::Agent.message_json(message)).collect::<Vec<_>>()
+        }),
     })
+}
+
+/// A chat for an agent's page, with the visitor's tickets and the chat's
+/// guests; `None` when the store fails.
+async fn agent_view_of(
+    app: &App,
+    actor: &Actor,
+    me: i64,
+    chat: &ChatRecord,
+    messages: Option<&[ChatMessageRecord]>,
+) -> Option<Value> {
+    let tickets = if messages.is_some() {
+        app.chat_visitor_tickets(actor, chat).await.ok()?
+    } else {
+        Vec::new()
+    };
+    let guests = app.store().chats().chat_guests(chat.id).await.ok()?;
+    let ack_seconds = app.chat_settings().await.ok()?.ack_seconds;
+    Some(agent_chat_json(
+        chat,
+        &AgentChatExtras {
+            messages,
+            tickets: &tickets,
+            guests: &guests,
+            me,
+            ack_seconds,
+        },
+    ))
 }
 
 /// What a visitor sends.
@@ -360,9 +616,15 @@ fn agent_chat_json(
 #[serde(tag = "type", rename_all = "snake_case")]
 enum VisitorCommand {
     Start(NewChatInput),
-    Resume { key: String },
-    Message { body: String },
+    Resume {
+        key: String,
+    },
+    Message {
+        body: String,
+    },
     Typing,
+    /// Mail me the transcript when the chat ends.
+    Transcript,
     End,
 }
 
@@ -370,10 +632,46 @@ enum VisitorCommand {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum AgentCommand {
-    Accept { chat: i64 },
-    Message { chat: i64, body: String },
-    Typing { chat: i64 },
-    End { chat: i64 },
+    Accept {
+        chat: i64,
+    },
+    Decline {
+        chat: i64,
+    },
+    Message {
+        chat: i64,
+        body: String,
+    },
+    Typing {
+        chat: i64,
+    },
+    End {
+        chat: i64,
+    },
+    /// To an agent or to a department's queue.
+    Transfer {
+        chat: i64,
+        #[serde(default)]
+        agent: Option<i64>,
+        #[serde(default)]
+        department: Option<i64>,
+    },
+    Invite {
+        chat: i64,
+        agent: i64,
+    },
+    Leave {
+        chat: i64,
+    },
+    /// Who is available to take or join a chat now.
+    Colleagues,
+    /// The snippets the agent may use.
+    Snippets,
+    /// A snippet filled in for a chat.
+    Snippet {
+        chat: i64,
+        snippet: i64,
+    },
 }
 
 /// An answer to a command that could not be carried out.
@@ -430,8 +728,20 @@ enum Turn {
     Client(Option<Result<Message, axum::Error>>),
     Event(Result<Arc<ChatEventRecord>, broadcast::error::RecvError>),
     Typing(Result<ChatTyping, broadcast::error::RecvError>),
+    /// The visitor's chat's news.
+    News(Result<ChatNews, broadcast::error::RecvError>),
     Ping,
     Idle,
+}
+
+/// The next news of the socket's chat; never, while it has none.
+async fn next_news(
+    news: &mut Option<ChatSubscription>,
+) -> Result<ChatNews, broadcast::error::RecvError> {
+    match news {
+        Some(subscription) => subscription.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// One visitor's socket: no chat until it starts one or presents a key.
@@ -441,21 +751,19 @@ struct VisitorSocket {
     ip: String,
     socket: WebSocket,
     chat: Option<ChatRecord>,
-    events: broadcast::Receiver<Arc<ChatEventRecord>>,
+    /// The chat's news, once the socket has one.
+    news: Option<ChatSubscription>,
     /// The newest event already reflected.
     last: i64,
     allowance: Allowance,
-    typing: broadcast::Receiver<ChatTyping>,
     typed_at: Option<Instant>,
     seen_at: Option<Instant>,
 }
 
 impl VisitorSocket {
     fn new(app: App, actor: Actor, ip: String, socket: WebSocket) -> VisitorSocket {
-        let events = app.subscribe_chat_events();
-        let typing = app.subscribe_chat_typing();
         VisitorSocket {
-            typing,
+            news: None,
             typed_at: None,
             seen_at: None,
             app,
@@ -463,7 +771,6 @@ impl VisitorSocket {
             ip,
             socket,
             chat: None,
-            events,
             last: i64::MAX,
             allowance: Allowance::new(),
         }
@@ -475,8 +782,7 @@ impl VisitorSocket {
         loop {
             let turn = tokio::select! {
                 received = self.socket.recv() => Turn::Client(received),
-                event = self.events.recv(), if self.chat.is_some() => Turn::Event(event),
-                typing = self.typing.recv(), if self.chat.is_some() => Turn::Typing(typing),
+                news = next_news(&mut self.news) => Turn::News(news),
                 _ = ping.tick() => Turn::Ping,
                 () = tokio::time::sleep_until(heard_at + IDLE_LIMIT) => Turn::Idle,
             };
@@ -496,7 +802,7 @@ impl VisitorSocket {
                     ClientFrame::Gone => false,
                 },
                 Turn::Idle => false,
-                Turn::Typing(Ok(typing)) => {
+                Turn::News(Ok(ChatNews::Typing(typing))) => {
                     let ours = self
                         .chat
                         .as_ref()
@@ -508,12 +814,11 @@ impl VisitorSocket {
                         )
                         .await
                 }
-                Turn::Typing(Err(broadcast::error::RecvError::Lagged(_))) => true,
-                Turn::Typing(Err(broadcast::error::RecvError::Closed)) => false,
-                Turn::Event(Ok(event)) => self.event(&event).await,
-                Turn::Event(Err(broadcast::error::RecvError::Lagged(_))) => self.catch_up().await,
-                Turn::Event(Err(broadcast::error::RecvError::Closed)) => false,
+                Turn::News(Ok(ChatNews::Event(event))) => self.event(&event).await,
+                Turn::News(Err(broadcast::error::RecvError::Lagged(_))) => self.catch_up().await,
+                Turn::News(Err(broadcast::error::RecvError::Closed)) => false,
                 Turn::Ping => send_ping(&mut self.socket).await,
+                Turn::Event(_) | Turn::Typing(_) => true,
             };
             if !going_on {
                 break;
@@ -563,6 +868,14 @@ impl VisitorSocket {
                 }
                 _ => Ok(true),
             },
+            VisitorCommand::Transcript => match self.chat.clone() {
+                Some(chat) => self
+                    .app
+                    .visitor_wants_transcript(&chat)
+                    .await
+                    .map(|()| true),
+                None => Err(AppError::NotFound),
+            },
             VisitorCommand::End => match self.chat.clone() {
                 Some(chat) => self.app.visitor_ends_chat(&chat).await.map(|()| true),
                 None => Err(AppError::NotFound),
@@ -599,8 +912,9 @@ impl VisitorSocket {
     /// Binds the socket to the chat of `key` and sends it whole; the
     /// events after it follow.
     async fn attach(&mut self, key: &str) -> Result<bool, AppError> {
-        // Subscribed before reading, so no event falls between.
-        self.events = self.app.subscribe_chat_events();
+        let ChatView { chat, .. } = self.app.visitor_chat(key).await?;
+        // Subscribed before reading again, so no event falls between.
+        self.news = Some(self.app.subscribe_chat(chat.id));
         let newest = self.app.newest_chat_event_id().await?;
         let ChatView { chat, messages } = self.app.visitor_chat(key).await?;
         let snapshot = json!({
@@ -608,7 +922,10 @@ impl VisitorSocket {
             "state": chat.state,
             "agent": chat.agent_name,
             "department": chat.department_name,
-            "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+            "messages": messages
+                .iter()
+                .map(|message| Reader::Visitor(&self.app).message_json(message))
+                .collect::<Vec<_>>(),
         });
         self.last = newest;
         self.chat = Some(chat);
@@ -626,8 +943,12 @@ impl VisitorSocket {
         }
         self.last = event.id;
         let message = match event.kind.as_str() {
-            "message" => event_message_json(event),
-            _ => json!({ "type": "state", "state": event.state, "agent": event.agent_name }),
+            "message" => Reader::Visitor(&self.app).event_message_json(event),
+            "accepted" | "transferred" | "ended" => {
+                json!({ "type": "state", "state": event.state, "agent": event.agent_name })
+            }
+            // Offers and colleagues coming and going are the desk's affair.
+            _ => return true,
         };
         send(&mut self.socket, &message).await
     }
@@ -660,6 +981,8 @@ struct AgentSocket {
     audience: ChatAudience,
     socket: WebSocket,
     typed_at: Option<Instant>,
+    /// The chats the page was told of and not told are gone.
+    shown: std::collections::BTreeSet<i64>,
 }
 
 impl AgentSocket {
@@ -721,6 +1044,7 @@ impl AgentSocket {
                 }
                 Turn::Event(Err(broadcast::error::RecvError::Closed)) => false,
                 Turn::Ping => send_ping(&mut self.socket).await,
+                Turn::News(_) => true,
             };
             if !going_on {
                 break;
@@ -733,23 +1057,26 @@ impl AgentSocket {
         let Ok(chats) = self.app.agent_chats(&self.actor).await else {
             return false;
         };
-        let me = self.audience.agent_id;
         let mut listed = Vec::with_capacity(chats.len());
+        self.shown.clear();
         for view in &chats {
-            let Ok(tickets) = self.app.chat_visitor_tickets(&self.actor, &view.chat).await else {
-                return false;
-            };
-            listed.push(agent_chat_json(
+            let Some(json) = agent_view_of(
+                &self.app,
+                &self.actor,
+                self.audience.agent_id,
                 &view.chat,
                 Some(&view.messages),
-                &tickets,
-                me,
-            ));
+            )
+            .await
+            else {
+                return false;
+            };
+            self.shown.insert(view.chat.id);
+            listed.push(json);
         }
-        let chats = listed;
         send(
             &mut self.socket,
-            &json!({ "type": "chats", "chats": chats }),
+            &json!({ "type": "chats", "chats": listed }),
         )
         .await
     }
@@ -762,17 +1089,56 @@ impl AgentSocket {
             )
             .await;
         };
+        let app = &self.app;
+        let actor = &self.actor;
         let (chat, outcome) = match command {
-            AgentCommand::Accept { chat } => (chat, self.app.accept_chat(&self.actor, chat).await),
-            AgentCommand::Message { chat, body } => (
+            AgentCommand::Accept { chat } => (chat, app.accept_chat(actor, chat).await),
+            AgentCommand::Decline { chat } => (chat, app.decline_chat(actor, chat).await),
+            AgentCommand::Message { chat, body } => {
+                (chat, app.post_agent_message(actor, chat, &body).await)
+            }
+            AgentCommand::End { chat } => (chat, app.agent_ends_chat(actor, chat).await),
+            AgentCommand::Transfer {
                 chat,
-                self.app.post_agent_message(&self.actor, chat, &body).await,
-            ),
-            AgentCommand::End { chat } => (chat, self.app.agent_ends_chat(&self.actor, chat).await),
+                agent,
+                department,
+            } => {
+                let target = match (agent, department) {
+                    (Some(agent), None) => Ok(TransferTarget::Agent(agent)),
+                    (None, Some(department)) => Ok(TransferTarget::Department(department)),
+                    _ => Err(AppError::invalid(
+                        "transfer",
+                        "Choose an agent or a department.",
+                    )),
+                };
+                let outcome = match target {
+                    Ok(target) => app.transfer_chat(actor, chat, target).await,
+                    Err(error) => Err(error),
+                };
+                (chat, outcome)
+            }
+            AgentCommand::Invite { chat, agent } => {
+                (chat, app.invite_to_chat(actor, chat, agent).await)
+            }
+            AgentCommand::Leave { chat } => (chat, app.leave_chat(actor, chat).await),
             AgentCommand::Typing { chat } if due(&mut self.typed_at) => {
-                (chat, self.app.agent_typing(&self.actor, chat).await)
+                (chat, app.agent_typing(actor, chat).await)
             }
             AgentCommand::Typing { .. } => return true,
+            AgentCommand::Colleagues => return self.send_colleagues().await,
+            AgentCommand::Snippets => return self.send_snippets().await,
+            AgentCommand::Snippet { chat, snippet } => {
+                match app.fill_snippet_for_chat(actor, chat, snippet).await {
+                    Ok(text) => {
+                        return send(
+                            &mut self.socket,
+                            &json!({"type": "snippet", "chat": chat, "text": text}),
+                        )
+                        .await;
+                    }
+                    Err(error) => (chat, Err(error)),
+                }
+            }
         };
         match outcome {
             Ok(()) => true,
@@ -780,38 +1146,104 @@ impl AgentSocket {
         }
     }
 
+    async fn send_snippets(&mut self) -> bool {
+        let Ok(library) = self.app.snippet_library(&self.actor).await else {
+            return false;
+        };
+        let snippets: Vec<Value> = library
+            .snippets
+            .iter()
+            .map(|view| {
+                json!({
+                    "id": view.record.id,
+                    "title": view.record.title,
+                    "shortcut": view.record.shortcut,
+                })
+            })
+            .collect();
+        send(
+            &mut self.socket,
+            &json!({ "type": "snippets", "snippets": snippets }),
+        )
+        .await
+    }
+
+    /// The colleagues available for chats and the chat departments: what
+    /// the transfer and invite choices offer.
+    async fn send_colleagues(&mut self) -> bool {
+        let (Ok(colleagues), Ok(departments)) = (
+            self.app.chat_colleagues(&self.actor).await,
+            self.app.chat_departments().await,
+        ) else {
+            return false;
+        };
+        send(
+            &mut self.socket,
+            &json!({ "type": "colleagues", "agents": colleagues, "departments": departments }),
+        )
+        .await
+    }
+
     async fn event(&mut self, event: &ChatEventRecord) -> bool {
         match self.audience.admits(&self.app, event).await {
             Ok(true) => {}
-            Ok(false) => return true,
+            Ok(false) => {
+                // A chat the page shows that the agent may no longer see
+                // (moved to a department they do not serve, or access
+                // taken away) leaves the page.
+                if self.shown.remove(&event.chat_id) {
+                    return send(
+                        &mut self.socket,
+                        &json!({"type": "gone", "chat": event.chat_id}),
+                    )
+                    .await;
+                }
+                return true;
+            }
             Err(_) => return false,
         }
         if event.kind == "message" {
-            return send(&mut self.socket, &event_message_json(event)).await;
+            return send(&mut self.socket, &Reader::Agent.event_message_json(event)).await;
         }
         // A change: the chat as it is now, with its messages when the
-        // agent may read them (waiting in their queue, or theirs).
+        // agent may read them (waiting in their queue, theirs, or one
+        // they were invited into).
         let Ok(Some(chat)) = self.app.store().chats().chat(event.chat_id).await else {
             return true;
         };
         let me = self.audience.agent_id;
-        let readable = chat.state == "waiting" || chat.agent_id == Some(me);
-        let (messages, tickets) = if readable {
-            match (
-                self.app.store().chats().chat_messages(chat.id).await,
-                self.app.chat_visitor_tickets(&self.actor, &chat).await,
-            ) {
-                (Ok(messages), Ok(tickets)) => (Some(messages), tickets),
-                _ => return false,
+        let readable =
+            chat.state == "waiting" || chat.agent_id == Some(me) || self.audience.is_guest(chat.id);
+        let messages = if readable {
+            match self.app.store().chats().chat_messages(chat.id).await {
+                Ok(messages) => Some(messages),
+                Err(_) => return false,
             }
         } else {
-            (None, Vec::new())
+            None
         };
-        send(
-            &mut self.socket,
-            &agent_chat_json(&chat, messages.as_deref(), &tickets, me),
+        let Some(json) = agent_view_of(
+            &self.app,
+            &self.actor,
+            self.audience.agent_id,
+            &chat,
+            messages.as_deref(),
         )
         .await
+        else {
+            return false;
+        };
+        // The page keeps the chats in its queue and those the agent takes
+        // part in; the rest it drops on this very frame.
+        let kept = chat.state == "waiting"
+            || (chat.state == "active"
+                && (chat.agent_id == Some(me) || self.audience.is_guest(chat.id)));
+        if kept {
+            self.shown.insert(chat.id);
+        } else {
+            self.shown.remove(&chat.id);
+        }
+        send(&mut self.socket, &json).await
     }
 }
 

@@ -706,6 +706,7 @@ on_both_backends! { spawn_app;
         app.app.set_chat_settings(&ferrodesk_app::Caller::system(), &ferrodesk_app::chat::ChatSettingsInput {
             enabled: true, department_ids: vec![desk.support.to_string()], wait_seconds: "60".into(),
             welcome: "Questions? Chat with us.".into(), allowed_origins: String::new(), chats_per_agent: "3".into(),
+            ..ferrodesk_app::chat::ChatSettingsInput::from(&ferrodesk_app::chat::ChatSettings::default())
         }).await.unwrap();
         let backend = format!("{:?}", app.database.backend).to_lowercase();
 

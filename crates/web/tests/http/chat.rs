@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use ferrodesk_app::Caller;
-use ferrodesk_app::chat::ChatSettingsInput;
+use ferrodesk_app::chat::{ChatSettings, ChatSettingsInput};
 use ferrodesk_testkit::on_both_backends;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -128,6 +128,7 @@ async fn offer_chat(app: &TestApp, departments: &[i64]) {
                 welcome: "Hello".to_owned(),
                 allowed_origins: "https://shop.example.com".to_owned(),
                 chats_per_agent: "1".to_owned(),
+                ..ChatSettingsInput::from(&ChatSettings::default())
             },
         )
         .await
@@ -327,20 +328,31 @@ on_both_backends! { spawn_app;
         let refused = crate::tickets::post_on(&app, &admin, "/admin/chat", "/admin/chat", &[
             ("enabled", "true"), ("department", &support), ("wait_seconds", "5"),
             ("welcome", "Hi <b>there</b>"), ("allowed_origins", "https://ok.example.com\nnot a site"), ("chats_per_agent", "3"),
+            ("ack_seconds", "2"), ("button_label", "Talk"), ("button_colour", "yellow"), ("retention_days", "-1"),
         ]).await;
         assert_eq!(refused.status(), 422);
         let text = refused.text().await.unwrap();
         assert!(text.contains("from 10 to 3600") && text.contains("not a site"), "{text}");
+        assert!(text.contains("from 5 to 600") && text.contains("#rrggbb") && text.contains("0 (always)"), "{text}");
         assert!(text.contains("Hi &#60;b&#62;there&#60;/b&#62;"), "what was typed stays, escaped");
         assert!(!app.app.chat_settings().await.unwrap().enabled);
         let saved = crate::tickets::post_on(&app, &admin, "/admin/chat", "/admin/chat", &[
             ("enabled", "true"), ("department", &support), ("wait_seconds", "90"),
             ("welcome", "Hi"), ("allowed_origins", "https://OK.example.com/"), ("chats_per_agent", "2"),
+            ("round_robin", &support), ("ack_seconds", "20"), ("button_label", "Talk to us"), ("button_colour", "#0B3D91"),
+            ("retention_days", "30"),
         ]).await;
         assert_eq!(saved.status(), 303);
         let settings = app.app.chat_settings().await.unwrap();
         assert!(settings.enabled);
         assert_eq!(settings.allowed_origins, vec!["https://ok.example.com".to_owned()]);
+        assert_eq!(settings.round_robin_department_ids, vec![desk.support]);
+        assert_eq!((settings.ack_seconds, settings.retention_days), (20, 30));
+        // The embedded button takes the admin's words and colour, as data.
+        let widget = app.get("/chat/widget.js").await;
+        assert_eq!(widget.headers()["cross-origin-resource-policy"], "cross-origin");
+        let widget = widget.text().await.unwrap();
+        assert!(widget.starts_with("(function (look) {") && widget.contains(r##"({"colour":"#0b3d91","label":"Talk to us"});"##), "{}", &widget[widget.len() - 200..]);
         assert!(crate::security::audit_actions(&app).await.iter().any(|action| action == "settings.changed"));
         // The help center now links to the chat; agents set their availability.
         let home = app.get("/").await.text().await.unwrap();
@@ -428,5 +440,330 @@ on_both_backends! { spawn_app;
         assert_eq!(found.hits.len(), 1);
         assert_eq!(found.hits[0].ticket.status.key(), "awaiting_agent");
         assert_eq!(found.hits[0].ticket.agent_id, None);
+    }
+}
+
+/// Chat offered in `departments` with `round_robin` ones offering each
+/// chat to one agent at a time (5 s to accept).
+async fn offer_chat_routed(app: &TestApp, departments: &[i64], round_robin: &[i64]) {
+    let ids = |ids: &[i64]| ids.iter().map(i64::to_string).collect();
+    app.app
+        .set_chat_settings(
+            &Caller::system(),
+            &ChatSettingsInput {
+                enabled: true,
+                department_ids: ids(departments),
+                round_robin_department_ids: ids(round_robin),
+                ack_seconds: "5".to_owned(),
+                chats_per_agent: "3".to_owned(),
+                ..ChatSettingsInput::from(&ChatSettings::default())
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn go_online(app: &TestApp, agent: &ferrodesk_store::PersonRecord) {
+    app.app
+        .set_chat_availability(&crate::tickets::actor_of(agent), "online")
+        .await
+        .unwrap();
+}
+
+/// Frames until a `chat` frame about `chat_id` that `matches`.
+async fn heard_chat(socket: &mut Socket, chat_id: i64, matches: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let frame = heard_kind(socket, "chat").await;
+        if frame["id"] == chat_id && matches(&frame) {
+            return frame;
+        }
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn round_robin_offers_a_chat_to_one_agent_at_a_time_then_to_all(app: TestApp) {
+        let desk = desk(&app).await;
+        offer_chat_routed(&app, &[desk.support, desk.sales], &[desk.support]).await;
+        go_online(&app, &desk.admin).await;
+        go_online(&app, &desk.alice).await;
+        let own = app.url("");
+        let mut ada = open(&app, "/agent/chat/socket", &own, Some(&staff_cookie(&app, "admin@example.org").await)).await.unwrap();
+        let mut alice = open(&app, "/agent/chat/socket", &own, Some(&staff_cookie(&app, "alice@example.org").await)).await.unwrap();
+        heard_kind(&mut ada, "chats").await;
+        heard_kind(&mut alice, "chats").await;
+        let mut visitor = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut visitor, json!({"type": "start", "name": "Rob Round", "email": "rob@example.net",
+            "message": "Who is there?", "department": desk.support})).await;
+        heard_kind(&mut visitor, "chat").await;
+        // Nobody was offered a chat before: the agent with the lowest id first.
+        let chat_id = app.app.store().chats().open_chats(&[desk.support]).await.unwrap()[0].id;
+        let to_ada = heard_chat(&mut ada, chat_id, |frame| frame["offered_to_me"] == true).await;
+        assert!(to_ada["offer_ends"].is_string(), "{to_ada}");
+        heard_chat(&mut alice, chat_id, |frame| frame["offered_to_other"] == true).await;
+        say(&mut alice, json!({"type": "accept", "chat": chat_id})).await;
+        assert_eq!(heard_kind(&mut alice, "error").await["message"], "This chat is offered to another agent for now.");
+        // Ada passes: Alice is asked.
+        say(&mut ada, json!({"type": "decline", "chat": chat_id})).await;
+        heard_chat(&mut alice, chat_id, |frame| frame["offered_to_me"] == true).await;
+        say(&mut ada, json!({"type": "decline", "chat": chat_id})).await;
+        assert_eq!(heard_kind(&mut ada, "error").await["message"], "This chat is not offered to you now.");
+        // Alice lets the time run out: everyone has been asked, so the chat is open to all.
+        app.advance_clock(Duration::from_secs(6));
+        assert_eq!(app.app.move_on_unanswered_offers().await.unwrap(), 1);
+        heard_chat(&mut ada, chat_id, |frame| frame["offered_to_me"] == false && frame["offered_to_other"] == false).await;
+        assert_eq!(app.app.move_on_unanswered_offers().await.unwrap(), 0, "nothing left to move on");
+        say(&mut alice, json!({"type": "accept", "chat": chat_id})).await;
+        heard_chat(&mut alice, chat_id, |frame| frame["state"] == "active" && frame["mine"] == true).await;
+        assert_eq!(heard_kind(&mut visitor, "state").await["agent"], "Alice Agent");
+
+        // The next chat goes to whoever was offered one longest ago: Ada
+        // (asked first, before Alice).
+        let mut second = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut second, json!({"type": "start", "name": "Sue Second", "email": "sue@example.net",
+            "message": "Me too", "department": desk.support})).await;
+        heard_kind(&mut second, "chat").await;
+        let next = app.app.store().chats().open_chats(&[desk.support]).await.unwrap().into_iter()
+            .find(|chat| chat.visitor_name == "Sue Second").unwrap();
+        assert_eq!(next.offered_agent_id, Some(desk.admin.id));
+        // A broadcast department (Sales) offers to nobody in particular.
+        let mut third = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut third, json!({"type": "start", "name": "Tim Third", "email": "tim@example.net",
+            "message": "Prices?", "department": desk.sales})).await;
+        heard_kind(&mut third, "chat").await;
+        let sales = app.app.store().chats().open_chats(&[desk.sales]).await.unwrap();
+        assert_eq!(sales[0].offered_agent_id, None);
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn an_agent_transfers_a_chat_invites_a_colleague_and_sends_it_to_another_queue(app: TestApp) {
+        let desk = desk(&app).await;
+        offer_chat_routed(&app, &[desk.support, desk.sales], &[]).await;
+        for agent in [&desk.admin, &desk.alice, &desk.bob, &desk.carol] {
+            go_online(&app, agent).await;
+        }
+        let own = app.url("");
+        let mut ada = open(&app, "/agent/chat/socket", &own, Some(&staff_cookie(&app, "admin@example.org").await)).await.unwrap();
+        let mut alice = open(&app, "/agent/chat/socket", &own, Some(&staff_cookie(&app, "alice@example.org").await)).await.unwrap();
+        let mut bob = open(&app, "/agent/chat/socket", &own, Some(&staff_cookie(&app, "bob@example.org").await)).await.unwrap();
+        for socket in [&mut ada, &mut alice, &mut bob] {
+            heard_kind(socket, "chats").await;
+        }
+        let mut visitor = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut visitor, json!({"type": "start", "name": "Tess Transfer", "email": "tess@example.net",
+            "message": "Help please", "department": desk.support})).await;
+        heard_kind(&mut visitor, "chat").await;
+        let chat_id = heard_kind(&mut alice, "message").await["chat"].as_i64().unwrap();
+        say(&mut alice, json!({"type": "accept", "chat": chat_id})).await;
+        heard_chat(&mut alice, chat_id, |frame| frame["mine"] == true).await;
+        assert_eq!(heard_kind(&mut visitor, "state").await["agent"], "Alice Agent");
+
+        // Who Alice could pass it to: online colleagues of her departments (not Carol, who has none).
+        say(&mut alice, json!({"type": "colleagues"})).await;
+        let colleagues = heard_kind(&mut alice, "colleagues").await;
+        let names: Vec<&str> = colleagues["agents"].as_array().unwrap().iter().map(|agent| agent["name"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["Ada Admin"], "{colleagues}");
+        // Only the holder passes a chat on, and only to someone who may take it.
+        say(&mut ada, json!({"type": "transfer", "chat": chat_id, "agent": desk.admin.id})).await;
+        assert_eq!(heard_kind(&mut ada, "error").await["message"], "Only the agent holding a chat can pass it on.");
+        say(&mut alice, json!({"type": "transfer", "chat": chat_id, "agent": desk.carol.id})).await;
+        assert_eq!(heard_kind(&mut alice, "error").await["message"], "That agent is not available for this department's chats now.");
+        say(&mut alice, json!({"type": "transfer", "chat": chat_id})).await;
+        assert_eq!(heard_kind(&mut alice, "error").await["message"], "Choose an agent or a department.");
+
+        // To Ada: she holds it at once, with the conversation; Alice lets go.
+        say(&mut alice, json!({"type": "transfer", "chat": chat_id, "agent": desk.admin.id})).await;
+        let with_ada = heard_chat(&mut ada, chat_id, |frame| frame["mine"] == true).await;
+        assert_eq!(with_ada["messages"][0]["body"], "Help please");
+        heard_chat(&mut alice, chat_id, |frame| frame["mine"] == false && frame["state"] == "active").await;
+        assert_eq!(heard_kind(&mut visitor, "state").await["agent"], "Ada Admin");
+        // Alice no longer hears the conversation.
+        say(&mut visitor, json!({"type": "message", "body": "Hello Ada"})).await;
+        assert_eq!(heard_kind(&mut visitor, "message").await["body"], "Hello Ada", "the visitor's own, back");
+        assert_eq!(heard_kind(&mut ada, "message").await["body"], "Hello Ada");
+        hears_nothing(&mut alice, Duration::from_millis(500)).await;
+
+        // Ada invites Alice back in as a guest: she reads and writes, and cannot end it.
+        say(&mut ada, json!({"type": "invite", "chat": chat_id, "agent": desk.carol.id})).await;
+        assert_eq!(heard_kind(&mut ada, "error").await["message"], "That agent is not available for this department's chats now.");
+        say(&mut ada, json!({"type": "invite", "chat": chat_id, "agent": desk.alice.id})).await;
+        let guest = heard_chat(&mut alice, chat_id, |frame| frame["guest"] == true).await;
+        assert_eq!(guest["messages"].as_array().unwrap().len(), 2, "{guest}");
+        say(&mut alice, json!({"type": "message", "chat": chat_id, "body": "Alice here too"})).await;
+        let from_alice = heard_kind(&mut visitor, "message").await;
+        assert_eq!((from_alice["name"].as_str(), from_alice["from"].as_str()), (Some("Alice Agent"), Some("agent")));
+        say(&mut alice, json!({"type": "end", "chat": chat_id})).await;
+        assert_eq!(heard_kind(&mut alice, "error").await["message"], "Only the agent holding this chat can end it.");
+        // Bob (Sales only) heard none of it.
+        hears_nothing(&mut bob, Duration::from_millis(300)).await;
+        say(&mut alice, json!({"type": "leave", "chat": chat_id})).await;
+        heard_chat(&mut alice, chat_id, |frame| frame["guest"] == false).await;
+        say(&mut alice, json!({"type": "message", "chat": chat_id, "body": "Still here?"})).await;
+        assert_eq!(heard_kind(&mut alice, "error").await["message"], "Accept the chat before writing in it.");
+
+        // Ada sends it to the Sales queue: it waits there; Alice, her guest
+        // again but not serving Sales, is told it is gone.
+        say(&mut ada, json!({"type": "invite", "chat": chat_id, "agent": desk.alice.id})).await;
+        heard_chat(&mut alice, chat_id, |frame| frame["guest"] == true).await;
+        say(&mut ada, json!({"type": "transfer", "chat": chat_id, "department": desk.sales})).await;
+        let gone = heard_kind(&mut alice, "gone").await;
+        assert_eq!(gone["chat"], chat_id);
+        heard_chat(&mut ada, chat_id, |frame| frame["state"] == "waiting" && frame["department"] == "Sales").await;
+        assert_eq!(heard_kind(&mut visitor, "state").await["state"], "waiting");
+        let moved = app.app.store().chats().chat(chat_id).await.unwrap().unwrap();
+        assert_eq!((moved.department_id, moved.agent_id), (desk.sales, None));
+        assert!(app.app.store().chats().chat_guests(chat_id).await.unwrap().is_empty(), "a queue starts without guests");
+    }
+}
+
+/// A multipart form with `fields` and a file `name` holding `bytes`.
+fn upload_form(fields: &[(&str, String)], name: &str, bytes: &[u8]) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new();
+    for (field, value) in fields {
+        form = form.text((*field).to_owned(), value.clone());
+    }
+    form.part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()),
+    )
+}
+
+on_both_backends! { spawn_app;
+
+    async fn files_snippets_and_the_transcript_by_mail_in_a_chat(app: TestApp) {
+        let desk = desk(&app).await;
+        offer_chat(&app, &[desk.support]).await;
+        let own = app.url("");
+        let alice_cookie = staff_cookie(&app, "alice@example.org").await;
+        let mut alice = open(&app, "/agent/chat/socket", &own, Some(&alice_cookie)).await.unwrap();
+        heard_kind(&mut alice, "chats").await;
+        let mut visitor = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut visitor, json!({"type": "start", "name": "Fay Files", "email": "fay@example.net", "message": "See attached"})).await;
+        let key = heard_kind(&mut visitor, "started").await["key"].as_str().unwrap().to_owned();
+        heard_kind(&mut visitor, "chat").await;
+        let chat_id = heard_kind(&mut alice, "message").await["chat"].as_i64().unwrap();
+        say(&mut alice, json!({"type": "accept", "chat": chat_id})).await;
+        heard_kind(&mut visitor, "state").await;
+
+        // The visitor sends a file: the key is what proves who sends it.
+        let client = crate::helpers::new_client();
+        let send = |fields: Vec<(&'static str, String)>, name: &'static str, bytes: &'static [u8], origin: &'static str| {
+            let request = client.post(app.url("/chat/files")).header("origin", if origin.is_empty() { own.clone() } else { origin.to_owned() })
+                .multipart(upload_form(&fields, name, bytes));
+            async move { request.send().await.unwrap() }
+        };
+        let sent = send(vec![("key", key.clone())], "receipt.txt", b"order 1234", "").await;
+        assert_eq!(sent.status(), 204, "{:?}", sent.text().await);
+        let file_message = heard_kind(&mut visitor, "message").await;
+        assert_eq!(file_message["file"]["name"], "receipt.txt");
+        let visitor_link = file_message["file"]["url"].as_str().unwrap().to_owned();
+        let at_alice = heard_kind(&mut alice, "message").await;
+        let agent_link = at_alice["file"]["url"].as_str().unwrap().to_owned();
+        assert!(agent_link.starts_with("/agent/chat/files/"), "{agent_link}");
+        let download = app.get(&visitor_link).await;
+        assert_eq!(download.status(), 200);
+        assert_eq!(download.headers()["content-type"], "application/octet-stream");
+        assert!(download.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+        assert_eq!(download.bytes().await.unwrap().as_ref(), b"order 1234");
+        // A link with another token, or another message's id, finds nothing.
+        let forged = format!("{}{}", &visitor_link[..visitor_link.len() - 4], "0000");
+        assert_eq!(app.get(&forged).await.status(), 404);
+        assert_eq!(app.get(&agent_link).await.status().as_u16() / 100, 3, "agents' links need a staff session");
+        let alice_browser = crate::tickets::signed_in(&app, "alice@example.org").await;
+        assert_eq!(alice_browser.get(&app, &agent_link).await.status(), 200);
+        let bob_browser = crate::tickets::signed_in(&app, "bob@example.org").await;
+        assert_eq!(bob_browser.get(&app, &agent_link).await.status(), 404, "Bob does not serve Support");
+        // Refused: no key, a wrong key, a blocked kind of file, a foreign site.
+        assert_eq!(send(vec![], "a.txt", b"x", "").await.status(), 404);
+        assert_eq!(send(vec![("key", "0".repeat(64))], "a.txt", b"x", "").await.status(), 404);
+        let blocked = send(vec![("key", key.clone())], "setup.exe", b"MZ", "").await;
+        assert_eq!(blocked.status(), 422);
+        assert!(blocked.text().await.unwrap().contains("setup.exe"));
+        assert_eq!(send(vec![("key", key.clone())], "a.txt", b"x", "https://evil.example").await.status(), 403);
+
+        // Alice sends an image from her desk, with the page's CSRF token.
+        let token = alice_browser.csrf(&app, "/agent/chats").await;
+        let png: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let without = alice_browser.client.post(app.url("/agent/chat/files"))
+            .multipart(upload_form(&[("chat", chat_id.to_string())], "shot.png", png)).send().await.unwrap();
+        assert_eq!(without.status(), 403, "no CSRF token");
+        let posted = alice_browser.client.post(app.url("/agent/chat/files"))
+            .multipart(upload_form(&[("csrf_token", token.clone()), ("chat", chat_id.to_string())], "shot.png", png)).send().await.unwrap();
+        assert_eq!(posted.status(), 204);
+        let image = heard_kind(&mut visitor, "message").await;
+        assert_eq!((image["file"]["image"].as_bool(), image["from"].as_str()), (Some(true), Some("agent")));
+        let inline = app.get(image["file"]["url"].as_str().unwrap()).await;
+        assert_eq!(inline.headers()["content-type"], "image/png");
+        let bob_token = bob_browser.csrf(&app, "/agent/chats").await;
+        let not_bobs = bob_browser.client.post(app.url("/agent/chat/files"))
+            .multipart(upload_form(&[("csrf_token", bob_token), ("chat", chat_id.to_string())], "x.txt", b"x")).send().await.unwrap();
+        assert_eq!(not_bobs.status(), 404);
+
+        // A snippet, filled in for the visitor.
+        let snippet = app.app.create_snippet(&Caller::new(&crate::tickets::actor_of(&desk.alice), "192.0.2.1"), &ferrodesk_app::SnippetInput {
+            category: "Chat".into(), title: "Greeting".into(), shortcut: "hi".into(),
+            body: "Hello {{ user.first_name }}, {{ agent.name }} here.".into(), shared: false,
+        }).await.unwrap();
+        say(&mut alice, json!({"type": "snippets"})).await;
+        assert_eq!(heard_kind(&mut alice, "snippets").await["snippets"][0]["shortcut"], "hi");
+        say(&mut alice, json!({"type": "snippet", "chat": chat_id, "snippet": snippet})).await;
+        assert_eq!(heard_kind(&mut alice, "snippet").await["text"], "Hello Fay, Alice Agent here.");
+        let mut bob_socket = open(&app, "/agent/chat/socket", &own, Some(&staff_cookie(&app, "bob@example.org").await)).await.unwrap();
+        heard_kind(&mut bob_socket, "chats").await;
+        say(&mut bob_socket, json!({"type": "snippet", "chat": chat_id, "snippet": snippet})).await;
+        assert_eq!(heard_kind(&mut bob_socket, "error").await["message"], "That chat does not exist.");
+
+        // The visitor asks for the transcript and ends the chat: the ticket
+        // carries both files, and the mail the conversation.
+        say(&mut visitor, json!({"type": "transcript"})).await;
+        say(&mut visitor, json!({"type": "end"})).await;
+        assert_eq!(heard_kind(&mut visitor, "state").await["state"], "ended");
+        let ticket_id = app.app.store().chats().chat(chat_id).await.unwrap().unwrap().ticket_id.expect("a transcript ticket");
+        let files = app.app.store().tickets().ticket_attachments(ticket_id, false).await.unwrap();
+        let mut names: Vec<&str> = files.iter().map(|file| file.file_name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["receipt.txt", "shot.png"]);
+        let mails = crate::helpers::customer_mail(&app, 5).await;
+        let transcript = mails.iter().find(|mail| mail.template == "chat_transcript").expect("a transcript mail");
+        assert!(transcript.recipients.contains("fay@example.net"));
+        assert!(transcript.text_body.contains("See attached") && transcript.text_body.contains("(sent the file receipt.txt)"), "{}", transcript.text_body);
+        // The chat has ended: no more files.
+        assert_eq!(send(vec![("key", key.clone())], "late.txt", b"x", "").await.status(), 409);
+    }
+}
+
+on_both_backends! { spawn_app;
+
+    async fn a_signed_in_user_adds_a_chat_to_one_of_their_open_requests(app: TestApp) {
+        let desk = desk(&app).await;
+        offer_chat(&app, &[desk.support]).await;
+        let uma = app.create_account("uma@example.org", "Uma User", ferrodesk_app::AccountKind::User).await;
+        let reference = crate::tickets::open_ticket(&app, &desk.alice, desk.support, "Broken kettle").await;
+        let other = crate::tickets::open_ticket(&app, &desk.alice, desk.support, "Not hers").await;
+        app.execute_sql(Box::leak(format!(
+            "UPDATE tickets SET requester_id = {} WHERE reference = '{other}'", desk.carol.id).into_boxed_str())).await;
+        let user = ferrodesk_app::Actor::User(ferrodesk_app::SignedIn {
+            person_id: uma.id, name: uma.name.clone(), email: uma.email.clone(), is_admin: false,
+            remembered: false, must_change_password: false, must_set_up_two_factor: false, time_zone: String::new(),
+        });
+        let caller = Caller::new(&user, "192.0.2.44");
+        let open = app.app.chat_open_tickets(&user).await.unwrap();
+        assert_eq!(open.iter().map(|(_, subject)| subject.as_str()).collect::<Vec<_>>(), vec!["Broken kettle"]);
+        let start = |ticket: &str| ferrodesk_app::chat::NewChatInput {
+            message: "About my kettle".into(), ticket: Some(ticket.to_owned()), ..Default::default()
+        };
+        // Someone else's request cannot be chosen.
+        let refused = app.app.start_chat(&caller, &start(&other)).await.unwrap_err();
+        assert!(matches!(refused, ferrodesk_app::AppError::Invalid(_)), "{refused:?}");
+        let started = app.app.start_chat(&caller, &start(&reference)).await.unwrap();
+        app.app.visitor_ends_chat(&started.chat).await.unwrap();
+        let ticket = app.app.store().tickets().find_ticket(&ferrodesk_core::TicketRef::parse(&reference).unwrap()).await.unwrap().unwrap();
+        let messages = app.app.store().tickets().ticket_messages(ticket.id, false).await.unwrap();
+        let last = messages.last().unwrap();
+        assert_eq!(last.channel, "chat");
+        assert!(last.body_html.contains("About my kettle"), "{}", last.body_html);
+        assert_eq!(app.app.store().chats().chat(started.chat.id).await.unwrap().unwrap().ticket_id, Some(ticket.id));
     }
 }

@@ -247,6 +247,7 @@ on_both_backends! { spawn_app;
         app.app.set_chat_settings(&caller, &ferrodesk_app::chat::ChatSettingsInput {
             enabled: true, department_ids: Vec::new(), wait_seconds: "120".into(),
             welcome: "Questions? Chat with us.".into(), allowed_origins: String::new(), chats_per_agent: "3".into(),
+            ..ferrodesk_app::chat::ChatSettingsInput::from(&ferrodesk_app::chat::ChatSettings::default())
         }).await.unwrap();
         let pages = [
             ("/agent", "agent-home"), ("/agent/tickets", "agent-list"), (ticket.as_str(), "agent-ticket"),

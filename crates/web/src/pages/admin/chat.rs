@@ -1,6 +1,8 @@
-//! Admin → Chat: whether visitors are offered chat, in which departments,
-//! how long they wait before being offered to leave a request, the
-//! greeting, and the other sites whose pages may open the chat socket.
+//! Admin → Chat: whether visitors are offered chat, in which departments
+//! and how each routes new chats, how long they wait before being offered
+//! to leave a request, the greeting, the embedded button, the other sites
+//! whose pages may open the chat socket, and how long ended chats are
+//! kept.
 
 use askama::Template;
 use axum::Router;
@@ -28,12 +30,16 @@ struct ChatPage<'a> {
     menu: AdminMenu,
     csrf_token: &'a str,
     enabled: bool,
-    /// Every department: (id, name, offered).
-    departments: Vec<(i64, String, bool)>,
+    /// Every department: (id, name, offered, round robin).
+    departments: Vec<(i64, String, bool, bool)>,
     wait_seconds: String,
     welcome: String,
     allowed_origins: String,
     chats_per_agent: String,
+    ack_seconds: String,
+    button_label: String,
+    button_colour: String,
+    retention_days: String,
     public_url: &'a str,
     errors: FieldErrors,
     notice: Option<&'static str>,
@@ -49,14 +55,7 @@ async fn page(
     let saved: ChatSettings = state.app.chat_settings().await?;
     let input = match typed {
         Some(input) => input.clone(),
-        None => ChatSettingsInput {
-            enabled: saved.enabled,
-            department_ids: saved.department_ids.iter().map(i64::to_string).collect(),
-            wait_seconds: saved.wait_seconds.to_string(),
-            welcome: saved.welcome.clone(),
-            allowed_origins: saved.allowed_origins.join("\n"),
-            chats_per_agent: saved.chats_per_agent.to_string(),
-        },
+        None => ChatSettingsInput::from(&saved),
     };
     let departments = state
         .app
@@ -67,8 +66,10 @@ async fn page(
         .map_err(AppError::from)?
         .into_iter()
         .map(|department| {
-            let offered = input.department_ids.contains(&department.id.to_string());
-            (department.id, department.name, offered)
+            let id = department.id.to_string();
+            let offered = input.department_ids.contains(&id);
+            let round_robin = input.round_robin_department_ids.contains(&id);
+            (department.id, department.name, offered, round_robin)
         })
         .collect();
     let has_errors = !errors.is_empty();
@@ -85,6 +86,10 @@ async fn page(
             welcome: input.welcome,
             allowed_origins: input.allowed_origins,
             chats_per_agent: input.chats_per_agent,
+            ack_seconds: input.ack_seconds,
+            button_label: input.button_label,
+            button_colour: input.button_colour,
+            retention_days: input.retention_days,
             public_url: state.app.public_url(),
             errors,
             notice,
@@ -116,6 +121,16 @@ struct ChatForm {
     allowed_origins: String,
     #[serde(default)]
     chats_per_agent: String,
+    #[serde(default)]
+    round_robin: Vec<String>,
+    #[serde(default)]
+    ack_seconds: String,
+    #[serde(default)]
+    button_label: String,
+    #[serde(default)]
+    button_colour: String,
+    #[serde(default)]
+    retention_days: String,
 }
 
 async fn save(
@@ -130,6 +145,11 @@ async fn save(
         welcome: form.welcome,
         allowed_origins: form.allowed_origins,
         chats_per_agent: form.chats_per_agent,
+        round_robin_department_ids: form.round_robin,
+        ack_seconds: form.ack_seconds,
+        button_label: form.button_label,
+        button_colour: form.button_colour,
+        retention_days: form.retention_days,
     };
     match state.app.set_chat_settings(&admin.caller(), &input).await {
         Ok(()) => Ok(Redirect::to("/admin/chat?notice=saved").into_response()),
