@@ -915,12 +915,21 @@ fn without_tokens(mut mail: MailRecord) -> MailRecord {
 fn outgoing_mail(mail: &MailRecord, from: Mailbox) -> Result<OutgoingMail, String> {
     let recipients: Vec<String> = serde_json::from_str(&mail.recipients)
         .map_err(|_| format!("recipients {:?} do not parse", mail.recipients))?;
-    let to = recipients
+    let mut to = recipients
         .iter()
         .map(|recipient| parse_mailbox(recipient).map_err(|error| error.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     if to.is_empty() {
         return Err("the mail has no recipients".into());
+    }
+    // Placeholder addresses (a chat visitor who gave none) are never
+    // mailed: `.invalid` is reserved never to exist.
+    to.retain(|mailbox| {
+        let domain = mailbox.email.domain().to_ascii_lowercase();
+        domain != "invalid" && !domain.ends_with(".invalid")
+    });
+    if to.is_empty() {
+        return Err("nobody to send to: the address is a placeholder (.invalid)".into());
     }
     Ok(OutgoingMail {
         from,
@@ -978,6 +987,15 @@ mod tests {
         assert_eq!(mail.to.len(), 1);
         assert!(mail.html_body.is_none(), "an empty HTML part is left out");
         assert!(outgoing_mail(&row("[]", "{}"), from.clone()).is_err());
+        // A placeholder address is never mailed; real ones beside it are.
+        let mixed = outgoing_mail(
+            &row(r#"["chat-7@visitors.invalid", "ada@example.org"]"#, "{}"),
+            from.clone(),
+        )
+        .unwrap();
+        assert_eq!(mixed.to.len(), 1);
+        let placeholder = outgoing_mail(&row(r#"["chat-7@visitors.INVALID"]"#, "{}"), from.clone());
+        assert!(placeholder.is_err_and(|problem| problem.contains("placeholder")));
         assert!(
             outgoing_mail(
                 &row(r#"["a@example.org\r\nBcc: b@example.org"]"#, "{}"),

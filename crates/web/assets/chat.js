@@ -25,6 +25,7 @@
   var typing = document.getElementById("chat-typing");
   var typingTimer = null;
   var typedAt = 0;
+  var currentAgent = null;
   var fileInput = document.getElementById("chat-file");
   var transcript = document.getElementById("chat-transcript");
 
@@ -85,6 +86,7 @@
   function showState(newState, agent) {
     var before = state;
     state = newState;
+    currentAgent = agent;
     if (newState === "waiting" && before === "active") {
       status.textContent = words("transferred");
     } else if (newState === "waiting") {
@@ -202,7 +204,7 @@
       form.append("file", file, file.name);
       status.textContent = words("file-sending").replace("{name}", file.name);
       fetch("/chat/files", { method: "POST", body: form, credentials: "omit" }).then(function (answer) {
-        if (answer.ok) { status.textContent = ""; return; }
+        if (answer.ok) { showState(state, currentAgent); return; }
         return answer.json().then(function (problem) {
           status.textContent = words("file-failed").replace("{reason}", problem.message || answer.status);
         });

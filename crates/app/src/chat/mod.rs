@@ -64,6 +64,10 @@ pub struct ChatSettings {
     /// Seconds an agent has to accept a chat offered to them alone
     /// before it is offered to the next.
     pub ack_seconds: u32,
+    /// Whether a visitor must give an address. Without one nobody can
+    /// answer them by mail once the chat ends; their transcript is filed
+    /// under a placeholder address (`….invalid`, never mailed).
+    pub require_email: bool,
     /// The embedded button's words and colour (`#rrggbb`).
     pub button_label: String,
     pub button_colour: String,
@@ -82,6 +86,7 @@ impl Default for ChatSettings {
             chats_per_agent: 3,
             round_robin_department_ids: Vec::new(),
             ack_seconds: 30,
+            require_email: true,
             button_label: "Chat with us".to_owned(),
             button_colour: "#1f5fbf".to_owned(),
             retention_days: 90,
@@ -110,6 +115,7 @@ pub struct ChatSettingsInput {
     pub chats_per_agent: String,
     pub round_robin_department_ids: Vec<String>,
     pub ack_seconds: String,
+    pub require_email: bool,
     pub button_label: String,
     pub button_colour: String,
     pub retention_days: String,
@@ -128,6 +134,7 @@ impl From<&ChatSettings> for ChatSettingsInput {
             chats_per_agent: saved.chats_per_agent.to_string(),
             round_robin_department_ids: ids(&saved.round_robin_department_ids),
             ack_seconds: saved.ack_seconds.to_string(),
+            require_email: saved.require_email,
             button_label: saved.button_label.clone(),
             button_colour: saved.button_colour.clone(),
             retention_days: saved.retention_days.to_string(),
@@ -315,8 +322,10 @@ impl App {
                         None
                     }
                 };
+                let optional = !self.chat_settings().await?.require_email;
                 let email = match Email::parse(input.email.trim()) {
                     Ok(email) => Some(email.as_str().to_owned()),
+                    Err(_) if optional && input.email.trim().is_empty() => None,
                     Err(_) => {
                         errors.add("email", "Give an email address we can write to.");
                         None
@@ -886,6 +895,7 @@ impl App {
             chats_per_agent,
             round_robin_department_ids,
             ack_seconds,
+            require_email: input.require_email,
             button_label,
             button_colour,
             retention_days,

@@ -15,6 +15,10 @@ use ferrodesk_store::{
 use crate::tickets::create::{Drawn, OpenAttempt};
 use crate::{App, AppError, AppResult};
 
+/// Where visitors who gave no address are filed (RFC 2606 reserves
+/// `.invalid`; the outbox never mails it).
+const NO_ADDRESS_DOMAIN: &str = "visitors.invalid";
+
 /// Every ASCII punctuation mark escaped, so what people wrote reads as
 /// they wrote it and cannot pass for the transcript's own lines.
 fn markdown_literal(text: &str) -> String {
@@ -37,9 +41,7 @@ impl App {
             return Ok(());
         }
         let messages = chats.chat_messages(chat_id).await?;
-        let requester = self
-            .chat_requester(chat.person_id, &chat.visitor_email, &chat.visitor_name)
-            .await?;
+        let requester = self.chat_requester(&chat).await?;
         if requester.is_agent {
             // As the request form does: a visitor cannot file under an
             // agent's address.
@@ -270,20 +272,23 @@ impl App {
     }
 
     /// The user a chat's transcript is filed for: the signed-in user who
-    /// started it, or whoever has the address (made now if nobody).
-    async fn chat_requester(
-        &self,
-        person_id: Option<i64>,
-        email: &str,
-        name: &str,
-    ) -> AppResult<PersonRecord> {
-        if let Some(id) = person_id
+    /// started it, or whoever has the address (made now if nobody); a
+    /// visitor who gave no address is filed under a placeholder one of
+    /// their own (the reserved `.invalid` domain, which is never mailed).
+    async fn chat_requester(&self, chat: &ChatRecord) -> AppResult<PersonRecord> {
+        if let Some(id) = chat.person_id
             && let Some(person) = self.store().people().get_person(id).await?
         {
             return Ok(person);
         }
-        let email = Email::parse(email).map_err(|error| AppError::Internal(error.to_string()))?;
-        self.person_for_address(&email, name).await
+        let address = if chat.visitor_email.is_empty() {
+            format!("chat-{}@{NO_ADDRESS_DOMAIN}", chat.id)
+        } else {
+            chat.visitor_email.clone()
+        };
+        let email =
+            Email::parse(&address).map_err(|error| AppError::Internal(error.to_string()))?;
+        self.person_for_address(&email, &chat.visitor_name).await
     }
 }
 

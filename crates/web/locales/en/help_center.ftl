@@ -353,6 +353,7 @@ chat-nobody-free = Nobody is free to chat right now. Start anyway and we will an
 chat-needs-script = Chat needs JavaScript.
 chat-your-name = Your name
 chat-your-email = Your email
+chat-your-email-optional = Your email (optional; without it we can only answer here)
 chat-department = Department
 chat-first-message = How can we help?
 chat-start = Start chat

@@ -37,6 +37,11 @@ use crate::session::Session;
 
 /// The largest frame a client may send.
 const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// What a socket reads at a time. Small, since most sockets sit idle (a
+/// help-center page with the chat loaded) and frames are small; a larger
+/// frame is read in several turns. Frames go out as soon as they are
+/// written (no write buffer kept per socket).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// A socket that hears nothing from its client this long is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(30 * 60);
 /// How often the server pings, so proxies keep a quiet socket open and a
@@ -71,7 +76,7 @@ pub(crate) fn staff_routes() -> Router<AppState> {
         .route("/agent/chat/socket", get(agent_socket))
         .route("/agent/chat/availability", post(set_availability))
         .route("/agent/chat/files", post(agent_upload))
-        .route("/agent/chat/files/{message}", get(agent_file))
+        .route("/agent/chat/files/{message_id}", get(agent_file))
 }
 
 /// A chat upload's fields: the text ones (which must come first) and the
@@ -149,14 +154,7 @@ async fn visitor_upload(
     request: axum::extract::Request,
 ) -> Response {
     let outcome = async {
-        let Some(origin) = origin(request.headers()) else {
-            return Err(AppError::Forbidden.into());
-        };
-        let own_page =
-            !crate::session::comes_from_another_site(request.headers(), &state.config.public_url);
-        if !own_page && !state.app.chat_origin_allowed(origin).await? {
-            return Err(AppError::Forbidden.into());
-        }
+        refuse_foreign_visitor_origin(&state, request.headers()).await?;
         let app = state.app.clone();
         let mut chat = None;
         let file = read_chat_upload(&state.app, request, |fields| {
@@ -247,6 +245,7 @@ struct VisitorPanel {
     typing_text: String,
     /// A signed-in user's open requests (reference, subject).
     open_tickets: Vec<(String, String)>,
+    require_email: bool,
     /// "Sending {name}…" and "… could not be sent: {reason}".
     file_sending: String,
     file_failed: String,
@@ -289,6 +288,7 @@ async fn visitor_page(
         agent_here: crate::text::t_with("chat-agent-here", &[("agent", &"{agent}")]),
         typing_text: crate::text::t_with("chat-typing", &[("name", &"{name}")]),
         open_tickets: state.app.chat_open_tickets(&session.actor).await?,
+        require_email: settings.require_email,
         file_sending: crate::text::t_with("chat-file-sending", &[("name", &"{name}")]),
         file_failed: crate::text::t_with("chat-file-failed", &[("reason", &"{reason}")]),
     };
@@ -352,6 +352,19 @@ async fn set_availability(
     Ok(Redirect::to("/agent/chats").into_response())
 }
 
+/// A visitor's socket or upload comes from the help center's pages or a
+/// site the admin lists, and says so in `Origin`.
+async fn refuse_foreign_visitor_origin(state: &AppState, headers: &HeaderMap) -> WebResult<()> {
+    let Some(origin) = origin(headers) else {
+        return Err(AppError::Forbidden.into());
+    };
+    let own_page = !crate::session::comes_from_another_site(headers, &state.config.public_url);
+    if !own_page && !state.app.chat_origin_allowed(origin).await? {
+        return Err(AppError::Forbidden.into());
+    }
+    Ok(())
+}
+
 /// The `Origin` a WebSocket handshake must carry.
 fn origin(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::ORIGIN)?.to_str().ok()
@@ -363,13 +376,7 @@ async fn visitor_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> WebResult<Response> {
-    let Some(origin) = origin(&headers) else {
-        return Err(AppError::Forbidden.into());
-    };
-    let own_page = !crate::session::comes_from_another_site(&headers, &state.config.public_url);
-    if !own_page && !state.app.chat_origin_allowed(origin).await? {
-        return Err(AppError::Forbidden.into());
-    }
+    refuse_foreign_visitor_origin(&state, &headers).await?;
     let Ok(slot) = state.chat_sockets.clone().try_acquire_owned() else {
         return Ok(too_many_sockets());
     };
@@ -379,6 +386,8 @@ async fn visitor_socket(
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             VisitorSocket::new(app, actor, ip, socket).run().await;
             drop(slot);
@@ -405,6 +414,8 @@ async fn agent_socket(
     Ok(upgrade
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             AgentSocket {
                 app,

@@ -58,6 +58,10 @@ const MATRIX: &[(&str, &str, Rule)] = &[
     ("GET", "/agent/chat/socket", Rule::Agent(400)),
     // No availability named: refused, nothing changes.
     ("POST", "/agent/chat/availability", Rule::Own(400)),
+    // A file for a chat (multipart; a plain form is 400) and a chat's file
+    // by id (`chat` checks the department on both).
+    ("POST", "/agent/chat/files", Rule::Own(400)),
+    ("GET", "/agent/chat/files/{message_id}", Rule::Agent(404)),
     ("GET", "/agent/", Rule::Public),
     ("GET", "/agent/account", Rule::Own(200)),
     ("GET", "/agent/account/password", Rule::Own(200)),

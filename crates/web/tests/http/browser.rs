@@ -744,6 +744,16 @@ on_both_backends! { spawn_app;
         visitor.click("#chat-send button").await;
         assert!(eventually(&agent, "return document.querySelector('#chat-panes .chat-log').textContent.includes('Great, thanks!');").await);
         assert_eq!(agent.script("return window.notReloaded === true;").await, true, "without a reload");
+        // The visitor sends a file; both sides see it as a link.
+        let file = std::env::temp_dir().join(format!("ferrodesk-chat-{}-{backend}.txt", std::process::id()));
+        std::fs::write(&file, "order number 1234").unwrap();
+        visitor.type_into("#chat-file", file.to_str().unwrap()).await;
+        let file_name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        assert!(eventually(&agent, &format!("return Array.from(document.querySelectorAll('#chat-panes .chat-log a')).some(link => link.textContent === '{file_name}');")).await, "the file reaches the agent");
+        assert!(eventually(&visitor, &format!("return Array.from(document.querySelectorAll('#chat-log a')).some(link => link.textContent === '{file_name}');")).await, "and shows for the visitor");
+        let _ = std::fs::remove_file(&file);
+        agent.click("#chat-panes .chat-pass summary").await;
+        assert!(eventually(&agent, "return document.querySelector('#chat-panes .chat-pass-target').options.length > 0;").await, "the transfer choices fill");
         crate::layout::shoot(&agent, &backend, "agent-chat-desk").await;
         crate::layout::shoot(&visitor, &backend, "help-center-chat-under-way").await;
 
@@ -766,6 +776,7 @@ on_both_backends! { spawn_app;
         agent.goto(&app.url(&format!("/agent/tickets/{transcript}"))).await;
         let page = agent.text_of("main").await;
         assert!(page.contains("Chat with Vera Visitor") && page.contains("It ships today.") && page.contains("Great, thanks!"), "{page}");
+        assert!(page.contains(&file_name), "the file is attached to the transcript: {page}");
         agent.close().await;
         visitor.close().await;
     }

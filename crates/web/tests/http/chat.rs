@@ -767,3 +767,36 @@ on_both_backends! { spawn_app;
         assert_eq!(app.app.store().chats().chat(started.chat.id).await.unwrap().unwrap().ticket_id, Some(ticket.id));
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn a_visitor_may_chat_without_an_address_when_the_admin_allows_it(app: TestApp) {
+        let desk = desk(&app).await;
+        offer_chat(&app, &[desk.support]).await;
+        let own = app.url("");
+        let mut visitor = open(&app, "/chat/socket", &own, None).await.unwrap();
+        // Required unless the admin says otherwise.
+        say(&mut visitor, json!({"type": "start", "name": "Nia Nameonly", "email": "", "message": "Quick question"})).await;
+        assert_eq!(heard_kind(&mut visitor, "error").await["fields"], json!(["email"]));
+        let mut settings = ChatSettingsInput::from(&app.app.chat_settings().await.unwrap());
+        settings.require_email = false;
+        app.app.set_chat_settings(&Caller::system(), &settings).await.unwrap();
+        assert!(app.get("/chat").await.text().await.unwrap().contains("Your email (optional"));
+        say(&mut visitor, json!({"type": "start", "name": "Nia Nameonly", "email": "", "message": "Quick question"})).await;
+        heard_kind(&mut visitor, "chat").await;
+        // No address, no transcript by mail.
+        say(&mut visitor, json!({"type": "transcript"})).await;
+        assert_eq!(heard_kind(&mut visitor, "error").await["message"], "There is no address to send it to.");
+        say(&mut visitor, json!({"type": "end"})).await;
+        heard_kind(&mut visitor, "state").await;
+        let chat = app.app.store().chats().open_chats(&[desk.support]).await.unwrap();
+        assert!(chat.is_empty());
+        let found = app.app.search_tickets(&crate::tickets::actor_of(&desk.alice), &ferrodesk_app::TicketSearchInput {
+            query: "channel:chat quick".to_owned(), ..Default::default()
+        }).await.unwrap();
+        assert_eq!(found.hits.len(), 1, "the transcript is a request all the same");
+        let requester = app.app.store().people().get_person(found.hits[0].ticket.requester_id).await.unwrap().unwrap();
+        assert!(requester.email.ends_with("@visitors.invalid"), "{}", requester.email);
+        assert_eq!(requester.name, "Nia Nameonly");
+    }
+}

@@ -37,6 +37,7 @@ struct ChatPage<'a> {
     allowed_origins: String,
     chats_per_agent: String,
     ack_seconds: String,
+    require_email: bool,
     button_label: String,
     button_colour: String,
     retention_days: String,
@@ -87,6 +88,7 @@ async fn page(
             allowed_origins: input.allowed_origins,
             chats_per_agent: input.chats_per_agent,
             ack_seconds: input.ack_seconds,
+            require_email: input.require_email,
             button_label: input.button_label,
             button_colour: input.button_colour,
             retention_days: input.retention_days,
@@ -126,6 +128,8 @@ struct ChatForm {
     #[serde(default)]
     ack_seconds: String,
     #[serde(default)]
+    require_email: bool,
+    #[serde(default)]
     button_label: String,
     #[serde(default)]
     button_colour: String,
@@ -147,6 +151,7 @@ async fn save(
         chats_per_agent: form.chats_per_agent,
         round_robin_department_ids: form.round_robin,
         ack_seconds: form.ack_seconds,
+        require_email: form.require_email,
         button_label: form.button_label,
         button_colour: form.button_colour,
         retention_days: form.retention_days,
