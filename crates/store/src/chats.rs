@@ -4,10 +4,15 @@
 //! Everything a chat's people see is stored first and told afterwards: a
 //! write adds its `chat_events` row in its own transaction, and each
 //! node's reader hands the rows after the last one it read to its open
-//! sockets. On PostgreSQL the row is written last under a
-//! transaction-scoped advisory lock, so ids follow commit order, and a
-//! `NOTIFY` (delivered at commit) wakes the other nodes; SQLite has one
-//! writer and one process, which its in-process wake-up covers.
+//! sockets. On PostgreSQL ids come from a sequence in the order
+//! transactions ask for them, not the order they commit, so a reader may
+//! see id 12 before 11 commits: it hands out rows only up to the first
+//! missing id, waiting a moment for it (a rolled-back write leaves a hole
+//! for good, which it then steps over; see `app/src/chat/hub.rs`). No
+//! lock orders the writers, so concurrent chats commit together (one WAL
+//! flush for many). A `NOTIFY` (delivered at commit) wakes the other
+//! nodes; SQLite has one writer and one process, which its in-process
+//! wake-up covers.
 
 use ferrodesk_core::Timestamp;
 
@@ -161,8 +166,8 @@ impl std::ops::Deref for Chats<'_> {
     }
 }
 
-/// Adds a chat event on the transaction the caller holds; call it last,
-/// just before the commit (see the module's note).
+/// Adds a chat event on the transaction the caller holds (see the
+/// module's note).
 async fn insert_chat_event(
     connected: &mut impl Connected,
     chat_id: i64,
@@ -172,9 +177,6 @@ async fn insert_chat_event(
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     if let Connection::Postgres(connection) = connected.connection() {
-        sqlx::query("SELECT pg_advisory_xact_lock(7301003)")
-            .execute(&mut *connection)
-            .await?;
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHAT_EVENTS_CHANNEL)
             .execute(&mut *connection)
@@ -476,12 +478,20 @@ impl Chats<'_> {
         }))
     }
 
-    /// The newest chat event's id (0 when there is none).
+    /// The newest chat event id handed out so far (0 when none): on
+    /// PostgreSQL the sequence's, so a reader starting there waits only for
+    /// ids taken after it started.
     pub async fn newest_chat_event_id(&self) -> StoreResult<i64> {
+        let query = match &self.backend {
+            crate::Backend::Sqlite(_) => "SELECT COALESCE(MAX(id), 0) FROM chat_events",
+            crate::Backend::Postgres(_) => {
+                "SELECT GREATEST(COALESCE(MAX(id), 0), COALESCE((SELECT last_value FROM pg_sequences \
+                 WHERE schemaname = current_schema() AND sequencename = 'chat_events_id_seq'), 0)) \
+                 FROM chat_events"
+            }
+        };
         Ok(on_backend!(self, pool => {
-            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM chat_events")
-                .fetch_one(pool)
-                .await?
+            sqlx::query_scalar::<_, i64>(query).fetch_one(pool).await?
         }))
     }
 

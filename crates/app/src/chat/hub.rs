@@ -9,6 +9,7 @@
 //! departments.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ const SAFETY_POLL: Duration = Duration::from_secs(1);
 const ABANDONED_SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How often a node moves on offers nobody accepted in time.
 const OFFER_SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// How long the reader waits for a missing event id (a write that took
+/// its id and has not committed yet) before taking it for rolled back.
+const HOLE_PATIENCE: Duration = Duration::from_secs(3);
 /// How long an agent's socket trusts the departments it read.
 const AUDIENCE_FRESH_FOR: Duration = Duration::from_secs(15);
 /// What one chat's visitor sockets may fall behind by.
@@ -65,8 +69,11 @@ pub struct ChatHub {
     /// lives while a socket listens.
     visitors: Mutex<HashMap<i64, broadcast::Sender<ChatNews>>>,
     node: String,
-    /// The newest event when the node started: it hands out the later ones.
+    /// Where the node's reader starts: the newest event id taken when it
+    /// started (no socket is open yet to miss the older ones).
     started_after: i64,
+    /// The newest event the reader has handed out.
+    handed_out: AtomicI64,
     /// Another node wrote a chat event (heard by the live reader's
     /// listener).
     heard: Notify,
@@ -85,6 +92,7 @@ impl ChatHub {
             visitors: Mutex::new(HashMap::new()),
             node,
             started_after,
+            handed_out: AtomicI64::new(started_after),
             heard: Notify::new(),
         }
     }
@@ -298,25 +306,31 @@ impl App {
         self.inner.chat.events.subscribe()
     }
 
-    /// Stored events after `after_id` (a socket catching up), oldest first.
+    /// Stored events after `after_id` that this node has handed out (a
+    /// socket catching up), oldest first: never past the reader, which
+    /// alone knows whether an earlier write is still to commit.
     pub async fn chat_events_after(&self, after_id: i64) -> AppResult<Vec<ChatEventRecord>> {
-        Ok(self
+        let handed_out = self.newest_chat_event_id();
+        let mut events = self
             .store()
             .chats()
             .chat_events_after(after_id, READ_BATCH)
-            .await?)
+            .await?;
+        events.retain(|event| event.id <= handed_out);
+        Ok(events)
     }
 
-    /// The newest chat event's id: where a new socket starts.
-    pub async fn newest_chat_event_id(&self) -> AppResult<i64> {
-        Ok(self.store().chats().newest_chat_event_id().await?)
+    /// The newest event this node has handed out: where a new socket
+    /// starts (what it reads of its chat includes it; later ones come).
+    pub fn newest_chat_event_id(&self) -> i64 {
+        self.inner.chat.handed_out.load(Ordering::Acquire)
     }
 
     /// Follows the chat events table until stopped, handing new events to
-    /// this node's sockets.
+    /// this node's sockets in id order.
     pub(crate) async fn run_chat_reader(&self, mut stopped: watch::Receiver<bool>) {
         let written = self.store().chat_event_written();
-        let mut last = self.inner.chat.started_after;
+        let mut cursor = EventCursor::after(self.inner.chat.started_after);
         let mut swept_at = Instant::now();
         let mut offers_at = Instant::now();
         loop {
@@ -345,29 +359,48 @@ impl App {
             tokio::pin!(woken, heard);
             woken.as_mut().enable();
             heard.as_mut().enable();
-            last = self.hand_out_chat_events_after(last).await;
+            self.hand_out_chat_events(&mut cursor).await;
+            // Waiting on a hole: look again soon even if nothing wakes us,
+            // so a rolled-back write does not hold the rest for long.
+            let poll = if cursor.hole.is_some() {
+                Duration::from_millis(100)
+            } else {
+                SAFETY_POLL
+            };
             tokio::select! {
                 () = &mut woken => {}
                 () = &mut heard => {}
-                () = tokio::time::sleep(SAFETY_POLL) => {}
+                () = tokio::time::sleep(poll) => {}
                 _ = stopped.changed() => {}
             }
         }
     }
 
-    async fn hand_out_chat_events_after(&self, mut last: i64) -> i64 {
+    async fn hand_out_chat_events(&self, cursor: &mut EventCursor) {
         loop {
-            let events = match self.chat_events_after(last).await {
+            let events = match self
+                .store()
+                .chats()
+                .chat_events_after(cursor.last, READ_BATCH)
+                .await
+            {
                 Ok(events) => events,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read chat events");
-                    return last;
+                    return;
                 }
             };
             let full = events.len() as i64 >= READ_BATCH;
             for event in events {
-                last = event.id;
+                if !cursor.may_pass(event.id) {
+                    // A write before this one has not committed yet.
+                    return;
+                }
                 let event = Arc::new(event);
+                self.inner
+                    .chat
+                    .handed_out
+                    .fetch_max(event.id, Ordering::AcqRel);
                 self.inner
                     .chat
                     .tell_visitors(event.chat_id, ChatNews::Event(event.clone()));
@@ -375,8 +408,74 @@ impl App {
                 let _ = self.inner.chat.events.send(event);
             }
             if !full {
-                return last;
+                return;
             }
         }
+    }
+}
+
+/// Where the reader is in the events: the last id handed out, and the
+/// missing id it is waiting for, since when.
+#[derive(Debug)]
+struct EventCursor {
+    last: i64,
+    hole: Option<(i64, Instant)>,
+}
+
+impl EventCursor {
+    fn after(last: i64) -> EventCursor {
+        EventCursor { last, hole: None }
+    }
+
+    /// Whether event `id` may be handed out now (and, if so, moves past
+    /// it): the next id, or one after a hole waited on long enough.
+    fn may_pass(&mut self, id: i64) -> bool {
+        self.may_pass_at(id, Instant::now())
+    }
+
+    fn may_pass_at(&mut self, id: i64, now: Instant) -> bool {
+        if id <= self.last {
+            return false;
+        }
+        if id != self.last + 1 {
+            let (missing, since) = *self.hole.get_or_insert((self.last + 1, now));
+            if missing == self.last + 1 && now.duration_since(since) < HOLE_PATIENCE {
+                return false;
+            }
+            tracing::debug!(
+                missing,
+                up_to = id - 1,
+                "chat event ids skipped: rolled back"
+            );
+        }
+        self.last = id;
+        self.hole = None;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_pass_in_order_and_a_hole_is_waited_for_then_stepped_over() {
+        let start = Instant::now();
+        let mut cursor = EventCursor::after(10);
+        assert!(cursor.may_pass_at(11, start));
+        assert!(!cursor.may_pass_at(11, start), "once");
+        // 12 is missing (its write has not committed): 13 waits.
+        assert!(!cursor.may_pass_at(13, start));
+        assert!(!cursor.may_pass_at(13, start + Duration::from_secs(1)));
+        // It came: both pass.
+        assert!(cursor.may_pass_at(12, start + Duration::from_secs(1)));
+        assert!(cursor.may_pass_at(13, start + Duration::from_secs(1)));
+        // 14 never comes (rolled back): 15 passes after the patience.
+        let later = start + Duration::from_secs(2);
+        assert!(!cursor.may_pass_at(15, later));
+        assert!(!cursor.may_pass_at(15, later + HOLE_PATIENCE / 2));
+        assert!(cursor.may_pass_at(15, later + HOLE_PATIENCE));
+        assert_eq!(cursor.last, 15);
+        assert!(cursor.hole.is_none());
     }
 }

@@ -926,7 +926,7 @@ impl VisitorSocket {
         let ChatView { chat, .. } = self.app.visitor_chat(key).await?;
         // Subscribed before reading again, so no event falls between.
         self.news = Some(self.app.subscribe_chat(chat.id));
-        let newest = self.app.newest_chat_event_id().await?;
+        let newest = self.app.newest_chat_event_id();
         let ChatView { chat, messages } = self.app.visitor_chat(key).await?;
         let snapshot = json!({
             "type": "chat",
@@ -1000,10 +1000,7 @@ impl AgentSocket {
     async fn run(mut self) {
         let mut events = self.app.subscribe_chat_events();
         let mut typing = self.app.subscribe_chat_typing();
-        let mut last = match self.app.newest_chat_event_id().await {
-            Ok(newest) => newest,
-            Err(_) => return,
-        };
+        let mut last = self.app.newest_chat_event_id();
         if !self.send_all_chats().await {
             return;
         }
@@ -1047,10 +1044,7 @@ impl AgentSocket {
                 Turn::Event(Ok(_)) => true,
                 // Fell behind: the whole picture again.
                 Turn::Event(Err(broadcast::error::RecvError::Lagged(_))) => {
-                    match self.app.newest_chat_event_id().await {
-                        Ok(newest) => last = newest,
-                        Err(_) => break,
-                    }
+                    last = self.app.newest_chat_event_id();
                     self.send_all_chats().await
                 }
                 Turn::Event(Err(broadcast::error::RecvError::Closed)) => false,
