@@ -787,6 +787,9 @@ impl VisitorSocket {
         }
     }
 
+    /// The socket's life. What a turn does is boxed (`Box::pin`), so the
+    /// task of a socket that only waits (most of them) keeps just the
+    /// waiting, not room for the largest thing a turn could do.
     async fn run(mut self) {
         let mut heard_at = Instant::now();
         let mut ping = tokio::time::interval(PING_EVERY);
@@ -798,13 +801,13 @@ impl VisitorSocket {
                 () = tokio::time::sleep_until(heard_at + IDLE_LIMIT) => Turn::Idle,
             };
             if matches!(turn, Turn::Client(Some(Ok(_)))) {
-                self.seen().await;
+                Box::pin(self.seen()).await;
             }
             let going_on = match turn {
                 Turn::Client(received) => match heard_from_client(&received) {
                     ClientFrame::Command(text) => {
                         heard_at = Instant::now();
-                        self.command(text).await
+                        Box::pin(self.command(text)).await
                     }
                     ClientFrame::Alive => {
                         heard_at = Instant::now();
@@ -825,8 +828,10 @@ impl VisitorSocket {
                         )
                         .await
                 }
-                Turn::News(Ok(ChatNews::Event(event))) => self.event(&event).await,
-                Turn::News(Err(broadcast::error::RecvError::Lagged(_))) => self.catch_up().await,
+                Turn::News(Ok(ChatNews::Event(event))) => Box::pin(self.event(&event)).await,
+                Turn::News(Err(broadcast::error::RecvError::Lagged(_))) => {
+                    Box::pin(self.catch_up()).await
+                }
                 Turn::News(Err(broadcast::error::RecvError::Closed)) => false,
                 Turn::Ping => send_ping(&mut self.socket).await,
                 Turn::Event(_) | Turn::Typing(_) => true,
@@ -1028,7 +1033,7 @@ impl AgentSocket {
                 Turn::Client(received) => match heard_from_client(&received) {
                     ClientFrame::Command(text) => {
                         heard_at = Instant::now();
-                        self.command(text).await
+                        Box::pin(self.command(text)).await
                     }
                     ClientFrame::Alive => {
                         heard_at = Instant::now();
@@ -1039,13 +1044,13 @@ impl AgentSocket {
                 Turn::Idle => false,
                 Turn::Event(Ok(event)) if event.id > last => {
                     last = event.id;
-                    self.event(&event).await
+                    Box::pin(self.event(&event)).await
                 }
                 Turn::Event(Ok(_)) => true,
                 // Fell behind: the whole picture again.
                 Turn::Event(Err(broadcast::error::RecvError::Lagged(_))) => {
                     last = self.app.newest_chat_event_id();
-                    self.send_all_chats().await
+                    Box::pin(self.send_all_chats()).await
                 }
                 Turn::Event(Err(broadcast::error::RecvError::Closed)) => false,
                 Turn::Ping => send_ping(&mut self.socket).await,
