@@ -402,14 +402,7 @@ impl App {
                 name: self.settings().await?.branding.product_name.clone(),
             },
         };
-        let values =
-            serde_json::to_value(values).map_err(|error| AppError::Internal(error.to_string()))?;
-        ferrodesk_mail::templates::render_text(&record.body, &values).map_err(|problem| {
-            AppError::invalid(
-                "snippet",
-                format!("This snippet's placeholders do not work: {problem}"),
-            )
-        })
+        render_snippet(&record, &values)
     }
 
     /// Snippet `id` filled in for a chat the agent takes part in (the
@@ -441,15 +434,7 @@ impl App {
                 name: self.settings().await?.branding.product_name.clone(),
             },
         };
-        let values =
-            serde_json::to_value(values).map_err(|error| AppError::Internal(error.to_string()))?;
-        let text =
-            ferrodesk_mail::templates::render_text(&record.body, &values).map_err(|problem| {
-                AppError::invalid(
-                    "snippet",
-                    format!("This snippet's placeholders do not work: {problem}"),
-                )
-            })?;
+        let text = render_snippet(&record, &values)?;
         self.store()
             .snippets()
             .count_snippet_use(id, self.now())
@@ -480,6 +465,18 @@ impl App {
         }
         Ok(record)
     }
+}
+
+/// A snippet's body with its placeholders filled from `values`.
+fn render_snippet(record: &SnippetRecord, values: &SnippetContext) -> AppResult<String> {
+    let values =
+        serde_json::to_value(values).map_err(|error| AppError::Internal(error.to_string()))?;
+    ferrodesk_mail::templates::render_text(&record.body, &values).map_err(|problem| {
+        AppError::invalid(
+            "snippet",
+            format!("This snippet's placeholders do not work: {problem}"),
+        )
+    })
 }
 
 fn view_of(context: &AgentContext, record: SnippetRecord) -> SnippetView {

@@ -108,12 +108,8 @@ impl App {
             .add_to_chosen_ticket(&chat, &requester, &message)
             .await?
         {
-            chats
-                .set_chat_ticket(chat_id, ticket_id, requester.id)
+            self.transcript_saved(&chat, &messages, (ticket_id, requester.id))
                 .await?;
-            self.mail_transcript_if_wanted(&chat, &messages, ticket_id)
-                .await?;
-            self.wake_workers();
             tracing::info!(
                 chat_id,
                 ticket_id,
@@ -162,13 +158,27 @@ impl App {
                 "the chat's department is gone".to_owned(),
             ));
         };
-        chats
-            .set_chat_ticket(chat_id, ticket_id, requester.id)
+        self.transcript_saved(&chat, &messages, (ticket_id, requester.id))
             .await?;
-        self.mail_transcript_if_wanted(&chat, &messages, ticket_id)
+        tracing::info!(chat_id, %reference, "chat transcript saved as a ticket");
+        Ok(())
+    }
+
+    /// Notes where the transcript went (and who the visitor is), mails it
+    /// if the visitor asked, and wakes the workers for the rules.
+    async fn transcript_saved(
+        &self,
+        chat: &ChatRecord,
+        messages: &[ferrodesk_store::ChatMessageRecord],
+        (ticket_id, requester_id): (i64, i64),
+    ) -> AppResult<()> {
+        self.store()
+            .chats()
+            .set_chat_ticket(chat.id, ticket_id, requester_id)
+            .await?;
+        self.mail_transcript_if_wanted(chat, messages, ticket_id)
             .await?;
         self.wake_workers();
-        tracing::info!(chat_id, %reference, "chat transcript saved as a ticket");
         Ok(())
     }
 
