@@ -188,13 +188,16 @@
       option.textContent = department.name + " queue";
       select.appendChild(option);
     });
-    if (!select.options.length) {
+    var anyone = select.options.length > 0;
+    if (!anyone) {
       var none = document.createElement("option");
       none.value = "";
       none.textContent = "Nobody else is available";
       select.appendChild(none);
     }
     if (chosen) select.value = chosen;
+    select.parentNode.querySelector(".chat-transfer").disabled = !anyone;
+    select.parentNode.querySelector(".chat-invite").disabled = !anyone;
   }
 
   // "/shortcut" at the cursor offers matching snippets; Tab or a click

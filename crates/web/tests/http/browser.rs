@@ -755,6 +755,8 @@ on_both_backends! { spawn_app;
         agent.click("#chat-panes .chat-pass summary").await;
         assert!(eventually(&agent, "return document.querySelector('#chat-panes .chat-pass-target').options.length > 0;").await, "the transfer choices fill");
         crate::layout::shoot(&agent, &backend, "agent-chat-desk").await;
+        agent.script("document.querySelector('#chat-panes .chat-pass').scrollIntoView({block: 'end'});").await;
+        crate::layout::shoot(&agent, &backend, "agent-chat-desk-pass-on").await;
         crate::layout::shoot(&visitor, &backend, "help-center-chat-under-way").await;
 
         // The visitor ends it; the transcript is a ticket in Support.
