@@ -160,6 +160,15 @@ pub struct UploadedFile {
     pub size: i64,
 }
 
+/// A stored file, by content, with what it was called and its type.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredFile {
+    pub sha256: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+}
+
 /// What a download needs: where the bytes are and how to serve them.
 #[derive(Debug, Clone)]
 pub struct AttachmentDownload {
@@ -410,22 +419,33 @@ impl App {
         &self,
         attachment: StoredAttachment,
     ) -> AppResult<AttachmentDownload> {
-        if !is_sha256_hex(&attachment.blob_sha256) {
+        self.download_of_blob(StoredFile {
+            sha256: attachment.blob_sha256,
+            file_name: attachment.file_name,
+            content_type: attachment.content_type,
+            size: attachment.size,
+        })
+    }
+
+    /// How to serve a stored file: inline only when it is an image we
+    /// recognised, otherwise as an opaque download.
+    pub(crate) fn download_of_blob(&self, file: StoredFile) -> AppResult<AttachmentDownload> {
+        if !is_sha256_hex(&file.sha256) {
             return Err(AppError::Internal("malformed blob name".to_owned()));
         }
-        let path = self.blob_store()?.path_of(&attachment.blob_sha256);
-        let inline = is_inline_image_type(&attachment.content_type);
+        let path = self.blob_store()?.path_of(&file.sha256);
+        let inline = is_inline_image_type(&file.content_type);
         Ok(AttachmentDownload {
             path,
-            file_name: attachment.file_name,
+            file_name: file.file_name,
             content_type: if inline {
-                attachment.content_type
+                file.content_type
             } else {
                 OPAQUE_CONTENT_TYPE.to_owned()
             },
             inline,
-            size: attachment.size,
-            sha256: attachment.blob_sha256,
+            size: file.size,
+            sha256: file.sha256,
         })
     }
 

@@ -102,7 +102,6 @@ pub struct ChatEventRecord {
     pub state: String,
     pub agent_id: Option<i64>,
     pub agent_name: Option<String>,
-    pub offered_agent_id: Option<i64>,
     pub visitor_name: String,
     pub message_id: Option<i64>,
     pub message_agent_id: Option<i64>,
@@ -131,6 +130,42 @@ pub struct NewChat<'a> {
 pub struct ChatAuthor<'a> {
     pub agent_id: Option<i64>,
     pub name: &'a str,
+}
+
+/// A change to a chat, as its event names it, with the agent it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChatChange {
+    Accepted(i64),
+    Ended,
+    /// To one agent, or (`None`) to everyone of the department.
+    Offered(Option<i64>),
+    /// To an agent, or (`None`) to a department's queue.
+    Transferred(Option<i64>),
+    Invited(i64),
+    Left(i64),
+}
+
+impl ChatChange {
+    fn kind(self) -> &'static str {
+        match self {
+            ChatChange::Accepted(_) => "accepted",
+            ChatChange::Ended => "ended",
+            ChatChange::Offered(_) => "offered",
+            ChatChange::Transferred(_) => "transferred",
+            ChatChange::Invited(_) => "invited",
+            ChatChange::Left(_) => "left",
+        }
+    }
+
+    fn agent(self) -> Option<i64> {
+        match self {
+            ChatChange::Accepted(agent) | ChatChange::Invited(agent) | ChatChange::Left(agent) => {
+                Some(agent)
+            }
+            ChatChange::Offered(agent) | ChatChange::Transferred(agent) => agent,
+            ChatChange::Ended => None,
+        }
+    }
 }
 
 const MESSAGE_COLUMNS: &str = "id, chat_id, agent_id, author_name, body, created_at, file_sha256, file_name, file_type, file_size";
@@ -355,7 +390,7 @@ impl Chats<'_> {
                  offered_agent_id = NULL, offered_at = NULL \
              WHERE id = $1 AND state = 'waiting' AND (offered_agent_id IS NULL OR offered_agent_id = $2)",
             &[Some(agent_id), Some(now.millis())],
-            ("accepted", Some(agent_id)),
+            ChatChange::Accepted(agent_id),
             now,
         )
         .await
@@ -369,20 +404,20 @@ impl Chats<'_> {
             "UPDATE chats SET state = 'ended', ended_at = $2, offered_agent_id = NULL, offered_at = NULL \
              WHERE id = $1 AND state <> 'ended'",
             &[Some(now.millis())],
-            ("ended", None),
+            ChatChange::Ended,
             now,
         )
         .await
     }
 
     /// Applies `update` (`$1` the chat, then `binds`) and, when it changed
-    /// the chat, adds the event `kind` about `target` agent.
+    /// the chat, writes what the change brings with it and its event.
     async fn change_chat(
         &self,
         chat_id: i64,
         update: &'static str,
         binds: &[Option<i64>],
-        (kind, target): (&str, Option<i64>),
+        change: ChatChange,
         now: Timestamp,
     ) -> StoreResult<bool> {
         on_backend!(self, pool => {
@@ -396,39 +431,41 @@ impl Chats<'_> {
                 transaction.rollback().await?;
                 return Ok(false);
             }
-            if kind == "offered" && let Some(agent_id) = target {
-                sqlx::query(
-                    "INSERT INTO chat_offers (chat_id, agent_id, offered_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (chat_id, agent_id) DO UPDATE SET offered_at = EXCLUDED.offered_at",
-                )
-                .bind(chat_id)
-                .bind(agent_id)
-                .bind(now.millis())
-                .execute(&mut *transaction)
-                .await?;
-                sqlx::query("UPDATE chat_agents SET last_offered_at = $2 WHERE agent_id = $1")
+            match change {
+                ChatChange::Offered(Some(agent_id)) => {
+                    // Asked in this round; round robin asks the agent
+                    // offered a chat longest ago first.
+                    sqlx::query(
+                        "INSERT INTO chat_offers (chat_id, agent_id, offered_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (chat_id, agent_id) DO UPDATE SET offered_at = EXCLUDED.offered_at",
+                    )
+                    .bind(chat_id)
                     .bind(agent_id)
                     .bind(now.millis())
                     .execute(&mut *transaction)
                     .await?;
+                    sqlx::query("UPDATE chat_agents SET last_offered_at = $2 WHERE agent_id = $1")
+                        .bind(agent_id)
+                        .bind(now.millis())
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+                ChatChange::Transferred(to) => {
+                    // A fresh round of offers; the new holder is no longer
+                    // a guest, and a chat sent to a queue has none.
+                    sqlx::query("DELETE FROM chat_offers WHERE chat_id = $1")
+                        .bind(chat_id)
+                        .execute(&mut *transaction)
+                        .await?;
+                    sqlx::query("DELETE FROM chat_guests WHERE chat_id = $1 AND ($2 IS NULL OR agent_id = $2)")
+                        .bind(chat_id)
+                        .bind(to)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+                _ => {}
             }
-            if kind == "transferred" {
-                // A fresh round for the new department (or agent).
-                sqlx::query("DELETE FROM chat_offers WHERE chat_id = $1")
-                    .bind(chat_id)
-                    .execute(&mut *transaction)
-                    .await?;
-            }
-            if kind == "transferred" {
-                // The new holder is no longer a guest; a chat sent to a
-                // queue starts again without guests.
-                sqlx::query("DELETE FROM chat_guests WHERE chat_id = $1 AND ($2 IS NULL OR agent_id = $2)")
-                    .bind(chat_id)
-                    .bind(target)
-                    .execute(&mut *transaction)
-                    .await?;
-            }
-            insert_chat_event(&mut transaction, chat_id, kind, None, target, now).await?;
+            insert_chat_event(&mut transaction, chat_id, change.kind(), None, change.agent(), now).await?;
             transaction.commit().await?;
             self.chat_events.notify_waiters();
             Ok(true)
@@ -465,7 +502,7 @@ impl Chats<'_> {
             sqlx::query_as::<_, ChatEventRecord>(
                 "SELECT e.id, e.chat_id, e.kind, e.agent_id AS target_agent_id, e.occurred_at, c.department_id, \
                      c.state, c.agent_id, (SELECT p.name FROM people p WHERE p.id = c.agent_id) AS agent_name, \
-                     c.offered_agent_id, c.visitor_name, e.message_id, m.agent_id AS message_agent_id, \
+                     c.visitor_name, e.message_id, m.agent_id AS message_agent_id, \
                      m.author_name, m.body, m.file_sha256, m.file_name, m.file_type, m.file_size \
                  FROM chat_events e JOIN chats c ON c.id = e.chat_id \
                  LEFT JOIN chat_messages m ON m.id = e.message_id \
@@ -479,15 +516,14 @@ impl Chats<'_> {
     }
 
     /// The newest chat event id handed out so far (0 when none): on
-    /// PostgreSQL the sequence's, so a reader starting there waits only for
-    /// ids taken after it started.
+    /// PostgreSQL the sequence's (ids taken by writes not yet committed
+    /// included), so a reader starting there waits only for ids taken after
+    /// it started.
     pub async fn newest_chat_event_id(&self) -> StoreResult<i64> {
         let query = match &self.backend {
             crate::Backend::Sqlite(_) => "SELECT COALESCE(MAX(id), 0) FROM chat_events",
             crate::Backend::Postgres(_) => {
-                "SELECT GREATEST(COALESCE(MAX(id), 0), COALESCE((SELECT last_value FROM pg_sequences \
-                 WHERE schemaname = current_schema() AND sequencename = 'chat_events_id_seq'), 0)) \
-                 FROM chat_events"
+                "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('chat_events', 'id')::regclass), 0)"
             }
         };
         Ok(on_backend!(self, pool => {
@@ -575,6 +611,18 @@ impl Chats<'_> {
         }))
     }
 
+    /// How many chats each agent holding any holds now.
+    pub async fn active_chat_counts(&self) -> StoreResult<Vec<(i64, i64)>> {
+        Ok(on_backend!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(
+                "SELECT agent_id, COUNT(*) FROM chats WHERE state = 'active' AND agent_id IS NOT NULL \
+                 GROUP BY agent_id",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// How many chats the agent holds now.
     pub async fn active_chats_of(&self, agent_id: i64) -> StoreResult<i64> {
         Ok(on_backend!(self, pool => {
@@ -614,7 +662,7 @@ impl Chats<'_> {
              WHERE id = $1 AND state = 'waiting' \
              AND offered_agent_id IS NOT DISTINCT FROM $4 AND offered_at IS NOT DISTINCT FROM $5",
             &[to, to.map(|_| now.millis()), expected_agent, expected_at],
-            ("offered", to),
+            ChatChange::Offered(to),
             now,
         )
         .await
@@ -670,7 +718,7 @@ impl Chats<'_> {
             chat_id,
             "UPDATE chats SET agent_id = $3 WHERE id = $1 AND state = 'active' AND agent_id = $2",
             &[Some(from), Some(to)],
-            ("transferred", Some(to)),
+            ChatChange::Transferred(Some(to)),
             now,
         )
         .await
@@ -691,7 +739,7 @@ impl Chats<'_> {
              WHERE id = $1 AND state = 'active' AND agent_id = $2 \
              AND EXISTS (SELECT 1 FROM departments WHERE id = $3)",
             &[Some(from), Some(department_id)],
-            ("transferred", None),
+            ChatChange::Transferred(None),
             now,
         )
         .await
@@ -712,7 +760,7 @@ impl Chats<'_> {
                  (SELECT 1 FROM chats WHERE id = $1 AND state = 'active' AND agent_id <> $2) \
              ON CONFLICT (chat_id, agent_id) DO NOTHING",
             &[Some(agent_id), Some(now.millis())],
-            ("invited", Some(agent_id)),
+            ChatChange::Invited(agent_id),
             now,
         )
         .await
@@ -729,7 +777,7 @@ impl Chats<'_> {
             chat_id,
             "DELETE FROM chat_guests WHERE chat_id = $1 AND agent_id = $2",
             &[Some(agent_id)],
-            ("left", Some(agent_id)),
+            ChatChange::Left(agent_id),
             now,
         )
         .await

@@ -10,7 +10,7 @@
 use ferrodesk_store::{ChatAuthor, ChatFile, ChatMessageRecord};
 
 use super::ChatRecord;
-use crate::attachments::{AttachmentDownload, Upload, UploadedFile};
+use crate::attachments::{AttachmentDownload, StoredFile, Upload, UploadedFile};
 use crate::{Actor, App, AppError, AppResult};
 
 const FILE_LINK_PURPOSE: &str = "chat file";
@@ -66,7 +66,7 @@ impl App {
                 "Accept the chat before sending files in it.".to_owned(),
             ));
         }
-        let name = self.person_name(agent_id).await?;
+        let name = super::agent_name(actor);
         let author = ChatAuthor {
             agent_id: Some(agent_id),
             name: &name,
@@ -139,11 +139,8 @@ impl App {
 
     fn chat_download(&self, message: ChatMessageRecord) -> AppResult<AttachmentDownload> {
         let file = message.file;
-        self.download_of(ferrodesk_store::StoredAttachment {
-            id: message.id,
-            ticket_id: 0,
-            is_note: false,
-            blob_sha256: file.file_sha256.unwrap_or_default(),
+        self.download_of_blob(StoredFile {
+            sha256: file.file_sha256.unwrap_or_default(),
             file_name: file.file_name.unwrap_or_default(),
             content_type: file.file_type.unwrap_or_default(),
             size: file.file_size.unwrap_or_default(),

@@ -210,6 +210,23 @@ impl Availability {
     }
 }
 
+/// Whether a ticket is one of the person's open requests: those the chat
+/// form offers, and the only ones a chat's transcript may go into.
+pub(crate) fn is_open_request_of(ticket: &ferrodesk_store::TicketRecord, person_id: i64) -> bool {
+    ticket.requester_id == person_id
+        && crate::portal::PortalStateFilter::Open
+            .statuses()
+            .contains(&ticket.status)
+}
+
+/// The signed-in agent's name, as their messages carry it.
+fn agent_name(actor: &Actor) -> String {
+    actor
+        .signed_in()
+        .map(|agent| agent.name.clone())
+        .unwrap_or_default()
+}
+
 /// The SHA-256 a visitor's key is stored as.
 fn key_digest(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -231,6 +248,44 @@ pub fn checked_chat_message(body: &str) -> AppResult<String> {
         return Err(AppError::invalid("message", "The message holds a NUL."));
     }
     Ok(body.to_owned())
+}
+
+/// Departments chosen on the admin's form: known ones, each once, sorted;
+/// anything else is refused under `field`.
+fn checked_department_ids(
+    texts: &[String],
+    known: &[i64],
+    field: &'static str,
+    errors: &mut FieldErrors,
+) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for text in texts {
+        match text.trim().parse::<i64>() {
+            Ok(id) if known.contains(&id) => ids.push(id),
+            _ => errors.add_unresolved(field, "Choose departments from the list."),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// A whole number from the admin's form within `range`; otherwise
+/// `message` under `field` (and 0, never stored).
+fn number_within(
+    text: &str,
+    range: std::ops::RangeInclusive<u32>,
+    field: &'static str,
+    message: String,
+    errors: &mut FieldErrors,
+) -> u32 {
+    match text.trim().parse::<u32>() {
+        Ok(number) if range.contains(&number) => number,
+        _ => {
+            errors.add(field, message);
+            0
+        }
+    }
 }
 
 /// An origin as browsers send it: scheme, host and port only.
@@ -473,7 +528,7 @@ impl App {
         if chat.state != "active" || !self.takes_part(agent_id, &chat).await? {
             return Ok(());
         }
-        let name = self.person_name(agent_id).await?;
+        let name = agent_name(actor);
         self.tell_chat_typing(chat.id, true, &name).await
     }
 
@@ -522,8 +577,7 @@ impl App {
         Ok(forgotten)
     }
 
-    /// The visitor asks for (or no longer wants) the transcript by mail
-    /// when the chat ends.
+    /// The visitor asks for the transcript by mail when the chat ends.
     pub async fn visitor_wants_transcript(&self, chat: &ChatRecord) -> AppResult<()> {
         if chat.visitor_email.is_empty() {
             return Err(AppError::invalid(
@@ -546,12 +600,21 @@ impl App {
     /// where the agent has full access.
     pub async fn agent_chat_departments(&self, actor: &Actor) -> AppResult<BTreeSet<i64>> {
         let context = self.agent_context(actor).await?;
+        self.chat_departments_served(&context.effective).await
+    }
+
+    /// Of the departments offered for chat, those these permissions give
+    /// full access to.
+    async fn chat_departments_served(
+        &self,
+        effective: &ferrodesk_core::EffectivePermissions,
+    ) -> AppResult<BTreeSet<i64>> {
         Ok(self
             .chat_departments()
             .await?
             .into_iter()
             .filter(|department| {
-                context.effective.department_access(department.id) == Some(DepartmentAccess::Full)
+                effective.department_access(department.id) == Some(DepartmentAccess::Full)
             })
             .map(|department| department.id)
             .collect())
@@ -560,12 +623,13 @@ impl App {
     /// The chats waiting or under way that the agent sees: the queue of
     /// their departments and the chats they hold.
     pub async fn agent_chats(&self, actor: &Actor) -> AppResult<Vec<ChatView>> {
+        let context = self.agent_context(actor).await?;
+        let agent_id = context.agent_id;
         let departments: Vec<i64> = self
-            .agent_chat_departments(actor)
+            .chat_departments_served(&context.effective)
             .await?
             .into_iter()
             .collect();
-        let agent_id = self.agent_context(actor).await?.agent_id;
         let chats = self.store().chats().open_chats(&departments).await?;
         let guest_of = self.store().chats().guest_chats(agent_id).await?;
         let mut views = Vec::new();
@@ -594,16 +658,6 @@ impl App {
                 .any(|(guest, _)| *guest == agent_id))
     }
 
-    async fn person_name(&self, person_id: i64) -> AppResult<String> {
-        Ok(self
-            .store()
-            .people()
-            .get_person(person_id)
-            .await?
-            .map(|person| person.name)
-            .unwrap_or_default())
-    }
-
     /// The id of the person's open ticket with this reference.
     async fn open_ticket_of(&self, person_id: i64, reference: &str) -> AppResult<Option<i64>> {
         let Ok(reference) = ferrodesk_core::TicketRef::parse(reference) else {
@@ -614,11 +668,7 @@ impl App {
             .tickets()
             .find_ticket(&reference)
             .await?
-            .filter(|ticket| {
-                ticket.requester_id == person_id
-                    && ferrodesk_core::TicketStatus::VISIBLE.contains(&ticket.status)
-                    && ticket.status != ferrodesk_core::TicketStatus::Resolved
-            })
+            .filter(|ticket| is_open_request_of(ticket, person_id))
             .map(|ticket| ticket.id))
     }
 
@@ -628,7 +678,7 @@ impl App {
         actor: &Actor,
         chat_id: i64,
     ) -> AppResult<(i64, ChatRecord)> {
-        let agent_id = self.agent_context(actor).await?.agent_id;
+        let context = self.agent_context(actor).await?;
         let chat = self
             .store()
             .chats()
@@ -636,13 +686,13 @@ impl App {
             .await?
             .ok_or(AppError::NotFound)?;
         if !self
-            .agent_chat_departments(actor)
+            .chat_departments_served(&context.effective)
             .await?
             .contains(&chat.department_id)
         {
             return Err(AppError::NotFound);
         }
-        Ok((agent_id, chat))
+        Ok((context.agent_id, chat))
     }
 
     /// The visitor's recent tickets (transcripts of earlier chats among
@@ -729,7 +779,7 @@ impl App {
             ));
         }
         let body = checked_chat_message(body)?;
-        let name = self.person_name(agent_id).await?;
+        let name = agent_name(actor);
         let author = ChatAuthor {
             agent_id: Some(agent_id),
             name: &name,
@@ -790,25 +840,15 @@ impl App {
             .iter()
             .map(|department| department.id)
             .collect();
-        let mut department_ids = Vec::new();
-        for text in &input.department_ids {
-            match text.trim().parse::<i64>() {
-                Ok(id) if known.contains(&id) => department_ids.push(id),
-                _ => errors.add_unresolved("department_ids", "Choose departments from the list."),
-            }
-        }
-        department_ids.sort_unstable();
-        department_ids.dedup();
-        let wait_seconds = match input.wait_seconds.trim().parse::<u32>() {
-            Ok(seconds) if (10..=MAX_CHAT_WAIT_SECONDS).contains(&seconds) => seconds,
-            _ => {
-                errors.add(
-                    "wait_seconds",
-                    format!("The wait is a number of seconds from 10 to {MAX_CHAT_WAIT_SECONDS}."),
-                );
-                0
-            }
-        };
+        let department_ids =
+            checked_department_ids(&input.department_ids, &known, "department_ids", &mut errors);
+        let wait_seconds = number_within(
+            &input.wait_seconds,
+            10..=MAX_CHAT_WAIT_SECONDS,
+            "wait_seconds",
+            format!("The wait is a number of seconds from 10 to {MAX_CHAT_WAIT_SECONDS}."),
+            &mut errors,
+        );
         let welcome = input.welcome.trim().to_owned();
         if welcome.chars().count() > 300 || welcome.contains('\0') {
             errors.add("welcome", "The greeting holds at most 300 characters.");
@@ -829,40 +869,26 @@ impl App {
                 ),
             }
         }
-        let chats_per_agent = match input.chats_per_agent.trim().parse::<u32>() {
-            Ok(count) if (1..=MAX_CHATS_PER_AGENT).contains(&count) => count,
-            _ => {
-                errors.add(
-                    "chats_per_agent",
-                    format!("Chats per agent is a number from 1 to {MAX_CHATS_PER_AGENT}."),
-                );
-                0
-            }
-        };
-        let mut round_robin_department_ids = Vec::new();
-        for text in &input.round_robin_department_ids {
-            match text.trim().parse::<i64>() {
-                Ok(id) if known.contains(&id) => round_robin_department_ids.push(id),
-                _ => errors.add_unresolved(
-                    "round_robin_department_ids",
-                    "Choose departments from the list.",
-                ),
-            }
-        }
-        round_robin_department_ids.sort_unstable();
-        round_robin_department_ids.dedup();
-        let ack_seconds = match input.ack_seconds.trim().parse::<u32>() {
-            Ok(seconds) if (5..=MAX_ACK_SECONDS).contains(&seconds) => seconds,
-            _ => {
-                errors.add(
-                    "ack_seconds",
-                    format!(
-                        "The time to accept is a number of seconds from 5 to {MAX_ACK_SECONDS}."
-                    ),
-                );
-                0
-            }
-        };
+        let chats_per_agent = number_within(
+            &input.chats_per_agent,
+            1..=MAX_CHATS_PER_AGENT,
+            "chats_per_agent",
+            format!("Chats per agent is a number from 1 to {MAX_CHATS_PER_AGENT}."),
+            &mut errors,
+        );
+        let round_robin_department_ids = checked_department_ids(
+            &input.round_robin_department_ids,
+            &known,
+            "round_robin_department_ids",
+            &mut errors,
+        );
+        let ack_seconds = number_within(
+            &input.ack_seconds,
+            5..=MAX_ACK_SECONDS,
+            "ack_seconds",
+            format!("The time to accept is a number of seconds from 5 to {MAX_ACK_SECONDS}."),
+            &mut errors,
+        );
         let button_label = input.button_label.trim().to_owned();
         if button_label.is_empty()
             || button_label.chars().count() > 40
@@ -875,16 +901,13 @@ impl App {
         if ferrodesk_core::colour::Rgb::parse(&button_colour).is_none() {
             errors.add("button_colour", "A colour is written #rrggbb.");
         }
-        let retention_days = match input.retention_days.trim().parse::<u32>() {
-            Ok(days) if days <= MAX_RETENTION_DAYS => days,
-            _ => {
-                errors.add(
-                    "retention_days",
-                    format!("Keep ended chats 0 (always) to {MAX_RETENTION_DAYS} days."),
-                );
-                0
-            }
-        };
+        let retention_days = number_within(
+            &input.retention_days,
+            0..=MAX_RETENTION_DAYS,
+            "retention_days",
+            format!("Keep ended chats 0 (always) to {MAX_RETENTION_DAYS} days."),
+            &mut errors,
+        );
         errors.into_result()?;
         let after = ChatSettings {
             enabled: input.enabled,

@@ -68,6 +68,13 @@ impl App {
             .collect();
         let effective = self.effective_permissions_of(&agents).await?;
         let limit = i64::from(self.chat_settings().await?.chats_per_agent);
+        let held: HashMap<i64, i64> = self
+            .store()
+            .chats()
+            .active_chat_counts()
+            .await?
+            .into_iter()
+            .collect();
         let mut colleagues = Vec::new();
         for agent in agents {
             let Some(permissions) = effective.get(&agent.id) else {
@@ -81,12 +88,11 @@ impl App {
             if served.is_empty() {
                 continue;
             }
-            let held = self.store().chats().active_chats_of(agent.id).await?;
             colleagues.push(ChatColleague {
+                full: held.get(&agent.id).copied().unwrap_or(0) >= limit,
                 id: agent.id,
                 name: agent.name,
                 departments: served,
-                full: held >= limit,
             });
         }
         Ok(colleagues)

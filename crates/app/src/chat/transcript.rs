@@ -250,10 +250,7 @@ impl App {
         let Some(ticket) = self.store().tickets().get_ticket(ticket_id).await? else {
             return Ok(None);
         };
-        if ticket.requester_id != requester.id
-            || !TicketStatus::VISIBLE.contains(&ticket.status)
-            || ticket.status == TicketStatus::Resolved
-        {
+        if !super::is_open_request_of(&ticket, requester.id) {
             return Ok(None);
         }
         // Answered in the chat, the ticket stays as it was; otherwise the

@@ -128,22 +128,22 @@ where
     Err(AppError::invalid("file", "Choose a file to send.").into())
 }
 
-/// Answers an upload: 204, or the problem as JSON for the chat's script.
+/// Answers an upload: 204, or the problem as JSON for the chat's script,
+/// with the status the pages give it (422 for a refused file or field).
 fn upload_answer(outcome: WebResult<()>) -> Response {
     match outcome {
         Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        // The error page, so the error log hears of it.
+        Err(crate::error::WebError::App(AppError::Internal(detail))) => {
+            crate::error::WebError::App(AppError::Internal(detail)).into_response()
+        }
         Err(crate::error::WebError::App(error)) => {
-            let status = match &error {
+            let problem = refusal(&error, None);
+            let status = match error {
                 AppError::Invalid(_) => axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                AppError::Conflict(_) => axum::http::StatusCode::CONFLICT,
-                AppError::NotFound => axum::http::StatusCode::NOT_FOUND,
-                AppError::TooManyRequests => axum::http::StatusCode::TOO_MANY_REQUESTS,
-                AppError::Forbidden | AppError::Unauthenticated => {
-                    axum::http::StatusCode::FORBIDDEN
-                }
-                _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                other => crate::error::WebError::App(other).into_response().status(),
             };
-            (status, axum::Json(refusal(&error, None))).into_response()
+            (status, axum::Json(problem)).into_response()
         }
         Err(other) => other.into_response(),
     }

@@ -755,8 +755,20 @@ on_both_backends! { spawn_app;
         agent.click("#chat-panes .chat-pass summary").await;
         assert!(eventually(&agent, "return document.querySelector('#chat-panes .chat-pass-target').options.length > 0;").await, "the transfer choices fill");
         crate::layout::shoot(&agent, &backend, "agent-chat-desk").await;
+        agent.resize(1366, 900).await;
+        crate::layout::shoot(&agent, &backend, "agent-chat-desk-desktop").await;
         agent.script("document.querySelector('#chat-panes .chat-pass').scrollIntoView({block: 'end'});").await;
         crate::layout::shoot(&agent, &backend, "agent-chat-desk-pass-on").await;
+        // On a phone, the desk and the visitor's chat fit the width.
+        agent.resize(390, 844).await;
+        assert!(!crate::layout::overflows(&agent).await, "the chat desk scrolls sideways on a phone");
+        agent.script("document.querySelector('#chat-panes .chat-log').scrollIntoView();").await;
+        crate::layout::shoot(&agent, &backend, "agent-chat-desk-phone").await;
+        agent.resize(1366, 900).await;
+        visitor.resize(390, 844).await;
+        assert!(!crate::layout::overflows(&visitor).await, "the visitor's chat scrolls sideways on a phone");
+        crate::layout::shoot(&visitor, &backend, "help-center-chat-under-way-phone").await;
+        visitor.resize(1366, 900).await;
         crate::layout::shoot(&visitor, &backend, "help-center-chat-under-way").await;
 
         // The visitor ends it; the transcript is a ticket in Support.

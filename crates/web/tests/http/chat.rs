@@ -801,3 +801,33 @@ on_both_backends! { spawn_app;
         assert_eq!(requester.name, "Nia Nameonly");
     }
 }
+
+on_both_backends! { spawn_app;
+
+    async fn ended_chats_are_forgotten_after_the_retention_and_their_tickets_stay(app: TestApp) {
+        let desk = desk(&app).await;
+        offer_chat(&app, &[desk.support]).await;
+        let own = app.url("");
+        let mut visitor = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut visitor, json!({"type": "start", "name": "Ola Old", "email": "ola@example.net", "message": "Long ago"})).await;
+        heard_kind(&mut visitor, "chat").await;
+        let chat_id = app.app.store().chats().open_chats(&[desk.support]).await.unwrap()[0].id;
+        say(&mut visitor, json!({"type": "end"})).await;
+        heard_kind(&mut visitor, "state").await;
+        let ticket_id = app.app.store().chats().chat(chat_id).await.unwrap().unwrap().ticket_id.expect("a transcript");
+        // Within the 90 days nothing goes; kept for ever when the admin says 0.
+        app.advance_clock(Duration::from_secs(89 * 86_400));
+        assert_eq!(app.app.forget_old_chats().await.unwrap(), 0);
+        let mut settings = ChatSettingsInput::from(&app.app.chat_settings().await.unwrap());
+        settings.retention_days = "0".to_owned();
+        app.app.set_chat_settings(&Caller::system(), &settings).await.unwrap();
+        app.advance_clock(Duration::from_secs(2 * 86_400));
+        assert_eq!(app.app.forget_old_chats().await.unwrap(), 0);
+        settings.retention_days = "90".to_owned();
+        app.app.set_chat_settings(&Caller::system(), &settings).await.unwrap();
+        assert_eq!(app.app.forget_old_chats().await.unwrap(), 1);
+        assert!(app.app.store().chats().chat(chat_id).await.unwrap().is_none(), "the chat is gone");
+        assert!(app.app.store().chats().chat_messages(chat_id).await.unwrap().is_empty());
+        assert!(app.app.store().tickets().get_ticket(ticket_id).await.unwrap().is_some(), "its transcript stays");
+    }
+}

@@ -14,7 +14,7 @@ const DESKTOP: (u32, u32) = (1366, 900);
 const PHONE: (u32, u32) = (390, 844);
 
 /// Whether the page is wider than the window (it scrolls sideways).
-async fn overflows(browser: &Browser) -> bool {
+pub(crate) async fn overflows(browser: &Browser) -> bool {
     browser
         .script(
             "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
