@@ -108,8 +108,8 @@ pub use tickets::RatingRecord;
 pub use tickets::{
     AGENT_NOTICE_JOB_KIND, AgentNotice, AttachmentRecord, Comparison, FromMail, MessageRecord,
     NewAttachment, NewLogEntry, NewMessage, NewTicketRow, RANKED_MATCHES, SearchCondition,
-    SearchFilter, SearchOrder, SearchPosition, SearchResults, StoredAttachment, TextQuery,
-    TextTerm, TicketActor, TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage,
+    SearchCounting, SearchFilter, SearchOrder, SearchPosition, SearchResults, StoredAttachment,
+    TextQuery, TextTerm, TicketActor, TicketChangeMark, TicketFilter, TicketLogRecord, TicketPage,
     TicketProperties, TicketRecord, TicketSearch, TicketUpdate, Visibility,
 };
 pub use tickets::{

@@ -12,14 +12,14 @@ use std::collections::HashMap;
 
 use ferrodesk_core::{Email, Label, Labels, TicketRef, TicketStatus};
 use ferrodesk_store::{
-    Comparison, SearchCondition, SearchConstraint, SearchFilter, SearchOrder, SearchPosition,
-    TextQuery, TextTerm, TicketFilter, TicketRecord, TicketSearch,
+    Comparison, SearchCondition, SearchConstraint, SearchCounting, SearchFilter, SearchOrder,
+    SearchPosition, TextQuery, TextTerm, TicketFilter, TicketRecord, TicketSearch,
 };
 
 pub use query::{FilterKey, ParsedQuery, parse_query};
 
 use crate::error::parse_keyset_cursor;
-use crate::tickets::TicketKey;
+use crate::tickets::{TicketCountKey, TicketKey};
 use crate::{Actor, App, AppError, AppResult};
 
 /// Results per page.
@@ -103,7 +103,15 @@ impl App {
         {
             return Ok(TicketSearchPage::default());
         }
+        // Read before the search: a change made meanwhile moves the mark,
+        // so the count kept below is made again next time.
+        let mark = self.store().tickets().ticket_change_mark().await?;
         let Resolved { search, notices } = self.resolve_query(&context, &parsed).await?;
+        let visibility = context.visibility();
+        let count_key = TicketCountKey::for_search(&visibility, &search, SEARCH_COUNT_CAP);
+        let known_total = count_key
+            .as_ref()
+            .and_then(|key| self.kept_search_count(key, mark));
         let cursor = input.after.as_deref().filter(|cursor| !cursor.is_empty());
         let (after, after_id) = match cursor {
             Some(cursor) if !cursor.contains('.') => (
@@ -126,12 +134,23 @@ impl App {
             .store()
             .tickets()
             .search_tickets(
-                &context.visibility(),
+                &visibility,
                 &search,
                 position,
-                (ferrodesk_store::RANKED_MATCHES, SEARCH_COUNT_CAP),
+                SearchCounting {
+                    known_total,
+                    ..SearchCounting::caps(ferrodesk_store::RANKED_MATCHES, SEARCH_COUNT_CAP)
+                },
             )
             .await?;
+        // A ranked count is exact and costs nothing more than the ranking;
+        // the capped count of the other orders is kept while no ticket
+        // changes (the next page, the same search again).
+        if let (Some(key), None, false) =
+            (count_key, known_total, found.order == SearchOrder::Ranked)
+        {
+            self.keep_search_count(key, mark, found.total);
+        }
         let snippets = self.snippets(&found.tickets, &search.text).await?;
         let ids: Vec<i64> = found.tickets.iter().map(|ticket| ticket.id).collect();
         let mut labels = self.store().tickets().labels_of_tickets(&ids).await?;

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ferrodesk_store::{TicketChangeMark, TicketFilter, Visibility};
+use ferrodesk_store::{TicketChangeMark, TicketFilter, TicketSearch, Visibility};
 
 use crate::{App, AppResult};
 
@@ -56,6 +56,20 @@ impl TicketCountKey {
         }
         Some(TicketCountKey(format!("{visibility:?}|{filter:?}|{cap:?}")))
     }
+
+    /// A search's count (`None` when it cannot be kept, as for `new`).
+    /// Filters that hold the time (`sla:`) never repeat, so are never
+    /// used again.
+    pub(crate) fn for_search(
+        visibility: &Visibility,
+        search: &TicketSearch,
+        cap: i64,
+    ) -> Option<TicketCountKey> {
+        if search.base.followed_by.is_some() {
+            return None;
+        }
+        Some(TicketCountKey(format!("{visibility:?}|{search:?}|{cap}")))
+    }
 }
 
 impl TicketCountCache {
@@ -103,6 +117,26 @@ impl TicketCountCache {
 }
 
 impl App {
+    /// A search's count kept from an earlier request while no ticket has
+    /// changed; `None` when the caller is to count (and keep it with
+    /// `keep_search_count`), as `counted` does for lists.
+    pub(crate) fn kept_search_count(
+        &self,
+        key: &TicketCountKey,
+        mark: TicketChangeMark,
+    ) -> Option<i64> {
+        self.inner.ticket_counts.get(key, mark)
+    }
+
+    pub(crate) fn keep_search_count(
+        &self,
+        key: TicketCountKey,
+        mark: TicketChangeMark,
+        count: i64,
+    ) {
+        self.inner.ticket_counts.put(key, mark, count);
+    }
+
     /// How many tickets a list holds (up to `cap`), from this node's cache
     /// while no ticket has been opened or changed since it was counted.
     pub(super) async fn counted(

@@ -44,7 +44,7 @@ pub use log::{LogNames, describe as describe_log_entry};
 pub use reply::PostedMessage;
 pub use view::{RequesterCard, TicketState, TicketThread, TicketView};
 
-pub(crate) use count_cache::TicketCountCache;
+pub(crate) use count_cache::{TicketCountCache, TicketCountKey};
 pub(crate) use create::Drawn;
 pub(crate) use list::PageRequest;
 pub(crate) use reply::{MessageCue, new_attachments};

@@ -46,8 +46,8 @@ pub use rules::{
     WEBHOOK_DELIVERY_JOB_KIND,
 };
 pub use search::{
-    Comparison, RANKED_MATCHES, SearchCondition, SearchConstraint, SearchFilter, SearchOrder,
-    SearchPosition, SearchResults, TextQuery, TextTerm, TicketSearch,
+    Comparison, RANKED_MATCHES, SearchCondition, SearchConstraint, SearchCounting, SearchFilter,
+    SearchOrder, SearchPosition, SearchResults, TextQuery, TextTerm, TicketSearch,
 };
 pub(crate) use search::{Reindex, reindex};
 pub use thread::{AttachmentRecord, MessageRecord, StoredAttachment, TicketLogRecord};

@@ -92,6 +92,14 @@ on_both_backends! { spawn_app;
         assert!(search(&app, &alice, "kiwi").await.contains("<mark>kiwi</mark>"));
         assert!(search(&app, &alice, "mango").await.contains("<mark>MANGO</mark>"));
         assert!(search(&app, &alice, "größe").await.contains("<mark>Größe</mark>"));
+        // A phrase's snippet comes from the message holding the phrase, not
+        // from an earlier one holding one of its words.
+        for body in ["Our tray is broken.", "Swapping it fixed the broken tray for now."] {
+            let replied = post_on(&app, &alice, &path, &format!("{path}/reply"), &[("kind", "reply"), ("body", body)]).await;
+            assert_eq!(replied.status(), 303);
+        }
+        let page = search(&app, &alice, "\"broken tray\"").await;
+        assert!(page.contains("fixed the <mark>broken</mark> <mark>tray</mark>") && !page.contains("Our <mark>tray</mark>"), "{page}");
         let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&printer)).await.unwrap().unwrap();
         let change = ferrodesk_app::TicketChange {
             labels: Some(Ok(ferrodesk_core::Labels::parse(["hardware"]).unwrap())),
@@ -143,6 +151,35 @@ on_both_backends! { spawn_app;
 
 on_both_backends! { spawn_app;
 
+    async fn a_searchs_count_is_kept_only_while_no_ticket_changes(app: TestApp) {
+        let desk = desk(&app).await;
+        let mut opened = Vec::new();
+        for number in 0..3 {
+            opened.push(open_ticket(&app, &desk.admin, desk.support, &format!("Kiosk screen {number}")).await);
+        }
+        let sold = open_ticket(&app, &desk.admin, desk.sales, "Kiosk order").await;
+        let alice = signed_in(&app, "alice@example.org").await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        // Filters alone are counted (up to 200) and the count is kept per
+        // visibility: the admin's count is never Alice's.
+        assert!(search(&app, &admin, "status:open").await.contains("4 tickets"));
+        assert!(search(&app, &alice, "status:open").await.contains("3 tickets"), "only Support is hers");
+        assert!(search(&app, &admin, "status:open").await.contains("4 tickets"));
+        // A new ticket and a status change each show in the next count.
+        opened.push(open_ticket(&app, &desk.admin, desk.support, "Kiosk screen 3").await);
+        assert!(search(&app, &alice, "status:open").await.contains("4 tickets"));
+        assert!(search(&app, &admin, "status:open").await.contains("5 tickets"));
+        let ticket = app.app.store().tickets().find_ticket(&crate::helpers::ticket_ref(&opened[0])).await.unwrap().unwrap();
+        let change = ferrodesk_app::TicketChange {
+            status: Some(Ok(ferrodesk_core::TicketStatus::Resolved)),
+            ..ferrodesk_app::TicketChange::default()
+        };
+        app.app.change_ticket(&Caller::new(&actor_of(&desk.alice), "192.0.2.10"), &ferrodesk_app::TicketKey::Id(ticket.id), &change).await.unwrap();
+        let page = search(&app, &alice, "status:open").await;
+        assert!(page.contains("3 tickets"), "{page}");
+        assert!(!found(&page).contains(&opened[0]) && !found(&page).contains(&sold));
+    }
+
     async fn the_api_searches_with_the_keys_agent_and_scopes(app: TestApp) {
         let desk = desk(&app).await;
         let printer = open_ticket(&app, &desk.admin, desk.support, "Printer jams on floor three").await;
@@ -193,7 +230,7 @@ on_both_backends! { spawn_app;
 on_both_backends! { spawn_app;
 
     async fn words_with_many_matches_list_the_newest_opened_first_within_visibility(app: TestApp) {
-        use ferrodesk_store::{SearchOrder, SearchPosition, TextQuery, TextTerm, TicketFilter, TicketSearch, Visibility};
+        use ferrodesk_store::{SearchCounting, SearchOrder, SearchPosition, TextQuery, TextTerm, TicketFilter, TicketSearch, Visibility};
         let desk = desk(&app).await;
         let mut support = Vec::new();
         for number in 0..12 {
@@ -212,7 +249,7 @@ on_both_backends! { spawn_app;
         let mut position = SearchPosition { limit: 5, ..SearchPosition::default() };
         loop {
             // A ranking cap of 3 makes 24 matches "many".
-            let page = tickets.search_tickets(&alice, &search, position, (3, 1000)).await.unwrap();
+            let page = tickets.search_tickets(&alice, &search, position, SearchCounting::caps(3, 1000)).await.unwrap();
             assert_eq!(page.order, SearchOrder::Opened);
             assert_eq!(page.total, 12, "only hers are counted");
             let ids: Vec<i64> = page.tickets.iter().map(|ticket| ticket.id).collect();
@@ -225,10 +262,18 @@ on_both_backends! { spawn_app;
         }
         support.reverse();
         assert_eq!(seen, support, "every one of hers once, none of Sales");
-        let everything = tickets.search_tickets(&Visibility::Everything, &search, SearchPosition { limit: 50, ..SearchPosition::default() }, (3, 1000)).await.unwrap();
+        let everything = tickets.search_tickets(&Visibility::Everything, &search, SearchPosition { limit: 50, ..SearchPosition::default() }, SearchCounting::caps(3, 1000)).await.unwrap();
         assert_eq!((everything.tickets.len(), everything.total), (24, 24));
         // Few matches: ranked.
-        let ranked = tickets.search_tickets(&alice, &search, SearchPosition { limit: 50, ..SearchPosition::default() }, (1000, 1000)).await.unwrap();
+        let ranked = tickets.search_tickets(&alice, &search, SearchPosition { limit: 50, ..SearchPosition::default() }, SearchCounting::caps(1000, 1000)).await.unwrap();
+        assert_eq!((ranked.order, ranked.total), (SearchOrder::Ranked, 12));
+        // A count already known (kept from an earlier page) is not made
+        // again; a ranked count always is (it costs nothing more).
+        let known = SearchCounting { known_total: Some(99), ..SearchCounting::caps(3, 1000) };
+        let kept = tickets.search_tickets(&alice, &search, SearchPosition { limit: 5, ..SearchPosition::default() }, known).await.unwrap();
+        assert_eq!((kept.order, kept.total, kept.tickets.len()), (SearchOrder::Opened, 99, 5));
+        let known = SearchCounting { known_total: Some(99), ..SearchCounting::caps(1000, 1000) };
+        let ranked = tickets.search_tickets(&alice, &search, SearchPosition { limit: 5, ..SearchPosition::default() }, known).await.unwrap();
         assert_eq!((ranked.order, ranked.total), (SearchOrder::Ranked, 12));
     }
 }
