@@ -428,6 +428,20 @@ pub(crate) async fn rules_settled(app: &TestApp) {
         rules == 0
     })
     .await;
+    // A rules job that failed for good leaves the ticket as it was; say
+    // why rather than leave a test to find a field unchanged.
+    let dead: Vec<(String, Option<String>)> = app
+        .app
+        .store()
+        .jobs()
+        .jobs_with_status("dead", 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|job| job.kind == ferrodesk_store::TICKET_RULES_JOB_KIND)
+        .map(|job| (job.payload, job.last_error))
+        .collect();
+    assert!(dead.is_empty(), "rules jobs failed for good: {dead:?}");
 }
 
 /// The newest `limit` queued mails to customers, once the rules have run:
