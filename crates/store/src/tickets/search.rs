@@ -17,7 +17,9 @@
 //! settle on one generic plan for every query's words, and how many tickets
 //! a word matches decides between reading the GIN index and reading the
 //! tickets backwards (a phrase took 3.5 ms with the generic plan, 0.1 ms
-//! with its own). SQLite keeps them: its plans do not depend on the words.
+//! with its own), except the one search whose plan the words cannot
+//! change (see `opened_search`). SQLite keeps them: its plans do not
+//! depend on the words.
 
 use ferrodesk_core::TicketStatus;
 use sqlx::{Encode, QueryBuilder, Type};
