@@ -673,7 +673,9 @@ impl super::Tickets<'_> {
                 // whatever the words, so it is kept rather than planned
                 // for each search (see `opened_search`).
                 let kept_walk = postgres
-                    && matches.is_some_and(|matches| matches > ranked_cap + 1)
+                    && matches.is_some_and(|matches| {
+                        matches >= (ranked_cap + 1).saturating_mul(SURELY_MANY_FACTOR)
+                    })
                     && matches!(visibility, Visibility::Everything)
                     && search.filters.is_empty()
                     && search.text.none_of.is_empty();
