@@ -845,17 +845,22 @@ impl super::Tickets<'_> {
     ) -> StoreResult<SearchResults> {
         let postgres = matches!(self.backend, crate::Backend::Postgres(_));
         let (tickets, total) = on_backend!(self, pool => {
+            let push_count = |builder: &mut QueryBuilder<_>| {
+                builder.push("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
+                push_conditions(builder, visibility, &search.base, Purpose::Count);
+                push_filters(builder, &search.filters, false);
+                push_excluded(builder, &search.text, postgres);
+                builder.push(" LIMIT +");
+                builder.push_bind(cap);
+                builder.push(") capped");
+            };
             let mut page = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS}, "));
             if let Some(known) = known_total {
                 page.push_bind(known);
             } else {
-                page.push("(SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
-                push_conditions(&mut page, visibility, &search.base, Purpose::Count);
-                push_filters(&mut page, &search.filters, false);
-                push_excluded(&mut page, &search.text, postgres);
-                page.push(" LIMIT +");
-                page.push_bind(cap);
-                page.push(") capped)");
+                page.push("(");
+                push_count(&mut page);
+                page.push(")");
             }
             page.push(format!(" AS {TOTAL_COLUMN} FROM tickets t"));
             push_conditions(&mut page, visibility, &search.base, Purpose::Page);
@@ -875,13 +880,8 @@ impl super::Tickets<'_> {
             match total.or(known_total) {
                 Some(total) => (tickets, total),
                 None => {
-                    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1 FROM tickets t");
-                    push_conditions(&mut count, visibility, &search.base, Purpose::Count);
-                    push_filters(&mut count, &search.filters, false);
-                    push_excluded(&mut count, &search.text, postgres);
-                    count.push(" LIMIT +");
-                    count.push_bind(cap);
-                    count.push(") capped");
+                    let mut count = QueryBuilder::new("");
+                    push_count(&mut count);
                     let total = count.build_query_scalar::<i64>().persistent(!postgres).fetch_one(pool).await?;
                     (tickets, total)
                 }
@@ -946,14 +946,19 @@ impl super::Tickets<'_> {
                 push_filters(builder, &search.filters, false);
                 push_excluded(builder, &search.text, postgres);
             };
+            let push_count = |builder: &mut QueryBuilder<_>| {
+                builder.push("SELECT COUNT(*) FROM (SELECT 1");
+                push_matches(builder);
+                push_limit(builder, cap);
+                builder.push(") capped");
+            };
             let mut page = QueryBuilder::new(format!("SELECT {TICKET_COLUMNS}, "));
             if let Some(known) = known_total {
                 page.push_bind(known);
             } else {
-                page.push("(SELECT COUNT(*) FROM (SELECT 1");
-                push_matches(&mut page);
-                push_limit(&mut page, cap);
-                page.push(") capped)");
+                page.push("(");
+                push_count(&mut page);
+                page.push(")");
             }
             page.push(format!(" AS {TOTAL_COLUMN}"));
             push_matches(&mut page);
@@ -969,10 +974,8 @@ impl super::Tickets<'_> {
             match total.or(known_total) {
                 Some(total) => (tickets, total),
                 None => {
-                    let mut count = QueryBuilder::new("SELECT COUNT(*) FROM (SELECT 1");
-                    push_matches(&mut count);
-                    push_limit(&mut count, cap);
-                    count.push(") capped");
+                    let mut count = QueryBuilder::new("");
+                    push_count(&mut count);
                     let total = count.build_query_scalar::<i64>().persistent(kept).fetch_one(pool).await?;
                     (tickets, total)
                 }
