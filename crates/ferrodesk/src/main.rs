@@ -459,7 +459,9 @@ async fn serve(config: Config, key: ferrodesk_app::InstanceKey) -> Result<(), Fa
                 config.listen
             ))
         })?;
-    tracing::info!(address = %config.listen, public_url = %config.public_url, database = app.store().backend_name(), "Ferrodesk is listening");
+    // The bound address, so `FERRODESK_LISTEN=…:0` reports the port it got.
+    let address = listener.local_addr().unwrap_or(config.listen);
+    tracing::info!(%address, public_url = %config.public_url, database = app.store().backend_name(), "Ferrodesk is listening");
     let router = ferrodesk_web::router(
         app.clone(),
         WebConfig {

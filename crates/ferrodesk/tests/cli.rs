@@ -22,6 +22,16 @@ impl Drop for Installation {
     }
 }
 
+/// The address in the server's "Ferrodesk is listening" log line: the port
+/// it was given by the system, so no two tests race for one.
+fn listening_address(line: &str) -> Option<String> {
+    if !line.contains("Ferrodesk is listening") {
+        return None;
+    }
+    let address = line.split("address=").nth(1)?.split_whitespace().next()?;
+    Some(address.to_owned())
+}
+
 async fn install(backend: Backend) -> Option<Installation> {
     let database = TestDatabase::fresh(backend).await?;
     let data_dir = ferrodesk_testkit::unique_temp_path("ferrodesk-cli");
@@ -78,20 +88,17 @@ impl Drop for Node {
 }
 
 impl Installation {
-    /// Starts a server process on a free port and waits until it listens.
+    /// Starts a server process on a port the system picks and waits until it
+    /// listens.
     fn start_node(&self) -> Node {
         self.start_node_with(&[])
     }
 
     /// The same with more settings in its environment.
     fn start_node_with(&self, settings: &[(&str, &str)]) -> Node {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
         let mut command = self.command(&[]);
         command
-            .env("FERRODESK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("FERRODESK_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .stderr(Stdio::piped());
         for (name, value) in settings {
@@ -100,16 +107,15 @@ impl Installation {
         let mut process = command.spawn().unwrap();
         let stderr = process.stderr.take().unwrap();
         let mut lines = BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            if line.unwrap().contains("Ferrodesk is listening") {
-                break;
-            }
-        }
+        let address = lines
+            .by_ref()
+            .find_map(|line| listening_address(&line.unwrap()))
+            .expect("the node logs the address it listens on");
         // Keep draining the log so the process never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Node {
             process,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://{address}"),
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::none())
@@ -445,31 +451,30 @@ on_both_backends! { install;
     }
 
     async fn serve_logs_a_setup_link_and_answers_until_stopped(install: Installation) {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
         let mut server = install
             .command(&[])
-            .env("FERRODESK_LISTEN", format!("127.0.0.1:{port}"))
+            .env("FERRODESK_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "info")
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let mut setup_line = None;
+        let mut address = None;
         for line in BufReader::new(server.stderr.take().unwrap()).lines() {
             let line = line.unwrap();
             if line.contains("/setup?token=") {
                 setup_line = Some(line.clone());
             }
-            if line.contains("Ferrodesk is listening") {
+            address = listening_address(&line);
+            if address.is_some() {
                 break;
             }
         }
+        let address = address.expect("the server logs the address it listens on");
         let setup_line = setup_line.expect("a setup link in the log");
         let token = setup_line.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
         let client = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
+        let base = format!("http://{address}");
         assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
         assert_eq!(client.get(format!("{base}/readyz")).send().await.unwrap().status(), 200);
         assert_eq!(client.get(format!("{base}/setup?token={token}")).send().await.unwrap().status(), 200);
