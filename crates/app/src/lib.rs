@@ -15,6 +15,7 @@ mod departments;
 mod directory_cache;
 mod error;
 mod error_log;
+mod event_cursor;
 mod front_page;
 mod hostnames;
 mod inbound;

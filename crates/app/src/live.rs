@@ -1,20 +1,25 @@
 //! Live updates for agents: one reader per node follows the ticket events
 //! table (woken by this process's writes, by PostgreSQL's `NOTIFY` for
 //! the other nodes', and by a poll each second as a safety net) and hands
-//! each new event to every open stream of this node. Each stream decides
-//! per event, with its agent's own permissions, whether to pass it on, so
-//! the work per event is one read however many agents are connected.
+//! each new event, in id order and only up to the first id not yet
+//! committed (see `event_cursor`), to every open stream of this node. Each
+//! stream decides per event, with its agent's own permissions, whether to
+//! pass it on, so the work per event is one read however many agents are
+//! connected. What the reader has handed out is where pages' live updates
+//! start and how far a stream catching up reads from the database.
 //!
 //! The same listener brings the other nodes' presence news (see
 //! `presence`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use ferrodesk_core::{DepartmentAccess, Timestamp};
-use ferrodesk_store::TicketEventRecord;
+use ferrodesk_store::{TicketChangeMark, TicketEventRecord};
 use tokio::sync::{broadcast, watch};
 
+use crate::event_cursor::{EventCursor, HOLE_POLL};
 use crate::tickets::AgentContext;
 use crate::{Actor, App, AppResult};
 
@@ -38,6 +43,8 @@ pub(crate) struct LiveHub {
     events: broadcast::Sender<Arc<TicketEventRecord>>,
     /// The newest event when the node started: it hands out the later ones.
     started_after: i64,
+    /// The last event handed out: every one up to it has committed.
+    handed_out: AtomicI64,
 }
 
 impl LiveHub {
@@ -46,6 +53,7 @@ impl LiveHub {
         LiveHub {
             events,
             started_after,
+            handed_out: AtomicI64::new(started_after),
         }
     }
 }
@@ -104,22 +112,43 @@ impl App {
         self.inner.live.events.subscribe()
     }
 
-    /// Stored events after `after_id` (a stream catching up), oldest first.
-    pub async fn ticket_events_after(&self, after_id: i64) -> AppResult<Vec<TicketEventRecord>> {
+    /// The last ticket event this node's reader handed out: every event up
+    /// to it has committed, so a page read after this reflects them all,
+    /// and its live updates start here (a later change the page already
+    /// shows is replayed, never one it lacks skipped).
+    pub fn ticket_events_handed_out(&self) -> i64 {
+        self.inner.live.handed_out.load(Ordering::Acquire)
+    }
+
+    /// The ticket change mark (see `Tickets::ticket_change_mark`), with
+    /// the events handed out read first.
+    pub(crate) async fn ticket_change_mark(&self) -> AppResult<TicketChangeMark> {
+        let handed_out = self.ticket_events_handed_out();
         Ok(self
             .store()
             .tickets()
-            .ticket_events_after(after_id, READ_BATCH)
+            .ticket_change_mark(handed_out)
+            .await?)
+    }
+
+    /// Stored events after `after_id` (a stream catching up), oldest
+    /// first, up to those the reader has handed out: later ones reach the
+    /// stream from the reader, in order.
+    pub async fn ticket_events_after(&self, after_id: i64) -> AppResult<Vec<TicketEventRecord>> {
+        let up_to = self.ticket_events_handed_out();
+        Ok(self
+            .store()
+            .tickets()
+            .ticket_events_after(after_id, up_to, READ_BATCH)
             .await?)
     }
 
     /// Where a new stream starts, and the oldest event a returning one can
     /// resume after.
     pub async fn ticket_event_bounds(&self) -> AppResult<(i64, i64)> {
-        let tickets = self.store().tickets();
         Ok((
-            tickets.newest_ticket_event_id().await?,
-            tickets.oldest_ticket_event_id().await?,
+            self.ticket_events_handed_out(),
+            self.store().tickets().oldest_ticket_event_id().await?,
         ))
     }
 
@@ -128,7 +157,7 @@ impl App {
     pub(crate) async fn run_live_reader(&self, mut stopped: watch::Receiver<bool>) {
         let store = self.store();
         let written = store.ticket_event_written();
-        let mut last = self.inner.live.started_after;
+        let mut cursor = EventCursor::after(self.inner.live.started_after);
         let mut listener = None;
         let mut pruned_at = Instant::now();
         loop {
@@ -150,7 +179,7 @@ impl App {
             let woken = written.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            last = self.hand_out_events_after(last).await;
+            self.hand_out_events(&mut cursor).await;
             if pruned_at.elapsed() > PRUNE_EVERY {
                 pruned_at = Instant::now();
                 self.prune_ticket_events().await;
@@ -160,6 +189,12 @@ impl App {
                     Some(listener) => listener.next().await,
                     None => std::future::pending().await,
                 }
+            };
+            // Waiting on a hole: look again soon even if nothing wakes us.
+            let poll = if cursor.waits_on_a_hole() {
+                HOLE_POLL
+            } else {
+                SAFETY_POLL
             };
             // Every ticket write queues its rules job: the workers take it
             // at once rather than at their next poll (the pool also hears
@@ -176,31 +211,46 @@ impl App {
                         listener = None;
                     }
                 },
-                () = tokio::time::sleep(SAFETY_POLL) => {}
+                () = tokio::time::sleep(poll) => {}
                 _ = stopped.changed() => {}
             }
         }
     }
 
-    /// Reads what is new after `last` and hands it out; answers the newest
-    /// id handed out.
-    async fn hand_out_events_after(&self, mut last: i64) -> i64 {
+    /// Reads what is new after the cursor and hands it out, in id order,
+    /// up to the first event not yet committed.
+    async fn hand_out_events(&self, cursor: &mut EventCursor) {
         loop {
-            let events = match self.ticket_events_after(last).await {
+            let events = match self
+                .store()
+                .tickets()
+                .ticket_events_after(cursor.last(), i64::MAX, READ_BATCH)
+                .await
+            {
                 Ok(events) => events,
                 Err(error) => {
                     tracing::warn!(%error, "cannot read ticket events");
-                    return last;
+                    return;
                 }
             };
             let full = events.len() as i64 >= READ_BATCH;
             for event in events {
-                last = event.id;
+                if !cursor.may_pass(event.id, "ticket") {
+                    // A write before this one has not committed yet.
+                    return;
+                }
+                // Marked handed out before it is sent: a stream that reads
+                // the stored events up to here and the same event from the
+                // channel passes it once (streams skip ids they passed).
+                self.inner
+                    .live
+                    .handed_out
+                    .fetch_max(event.id, Ordering::AcqRel);
                 // No stream open is not a failure.
                 let _ = self.inner.live.events.send(Arc::new(event));
             }
             if !full {
-                return last;
+                return;
             }
         }
     }

@@ -121,6 +121,12 @@
         log.textContent = "";
         seen = {};
         data.messages.forEach(addMessage);
+        if (transcript) {
+          // Offered only when there is an address to mail it to.
+          transcript.parentNode.hidden = !data.transcript_by_mail;
+          transcript.checked = !!data.transcript_wanted;
+          transcript.disabled = !!data.transcript_wanted;
+        }
         showState(data.state, data.agent);
         if (data.state !== "ended") text.focus();
       } else if (data.type === "message") {

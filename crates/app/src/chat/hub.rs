@@ -17,6 +17,7 @@ use ferrodesk_store::ChatEventRecord;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::event_cursor::{EventCursor, HOLE_POLL};
 use crate::{Actor, App, AppResult};
 
 /// Events a slow socket may fall behind by before it reads the rest from
@@ -30,9 +31,6 @@ const SAFETY_POLL: Duration = Duration::from_secs(1);
 const ABANDONED_SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// How often a node moves on offers nobody accepted in time.
 const OFFER_SWEEP_EVERY: Duration = Duration::from_secs(2);
-/// How long the reader waits for a missing event id (a write that took
-/// its id and has not committed yet) before taking it for rolled back.
-const HOLE_PATIENCE: Duration = Duration::from_secs(3);
 /// How long an agent's socket trusts the departments it read.
 const AUDIENCE_FRESH_FOR: Duration = Duration::from_secs(15);
 /// What one chat's visitor sockets may fall behind by.
@@ -362,8 +360,8 @@ impl App {
             self.hand_out_chat_events(&mut cursor).await;
             // Waiting on a hole: look again soon even if nothing wakes us,
             // so a rolled-back write does not hold the rest for long.
-            let poll = if cursor.hole.is_some() {
-                Duration::from_millis(100)
+            let poll = if cursor.waits_on_a_hole() {
+                HOLE_POLL
             } else {
                 SAFETY_POLL
             };
@@ -381,7 +379,7 @@ impl App {
             let events = match self
                 .store()
                 .chats()
-                .chat_events_after(cursor.last, READ_BATCH)
+                .chat_events_after(cursor.last(), READ_BATCH)
                 .await
             {
                 Ok(events) => events,
@@ -392,7 +390,7 @@ impl App {
             };
             let full = events.len() as i64 >= READ_BATCH;
             for event in events {
-                if !cursor.may_pass(event.id) {
+                if !cursor.may_pass(event.id, "chat") {
                     // A write before this one has not committed yet.
                     return;
                 }
@@ -411,71 +409,5 @@ impl App {
                 return;
             }
         }
-    }
-}
-
-/// Where the reader is in the events: the last id handed out, and the
-/// missing id it is waiting for, since when.
-#[derive(Debug)]
-struct EventCursor {
-    last: i64,
-    hole: Option<(i64, Instant)>,
-}
-
-impl EventCursor {
-    fn after(last: i64) -> EventCursor {
-        EventCursor { last, hole: None }
-    }
-
-    /// Whether event `id` may be handed out now (and, if so, moves past
-    /// it): the next id, or one after a hole waited on long enough.
-    fn may_pass(&mut self, id: i64) -> bool {
-        self.may_pass_at(id, Instant::now())
-    }
-
-    fn may_pass_at(&mut self, id: i64, now: Instant) -> bool {
-        if id <= self.last {
-            return false;
-        }
-        if id != self.last + 1 {
-            let (missing, since) = *self.hole.get_or_insert((self.last + 1, now));
-            if missing == self.last + 1 && now.duration_since(since) < HOLE_PATIENCE {
-                return false;
-            }
-            tracing::debug!(
-                missing,
-                up_to = id - 1,
-                "chat event ids skipped: rolled back"
-            );
-        }
-        self.last = id;
-        self.hole = None;
-        true
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_pass_in_order_and_a_hole_is_waited_for_then_stepped_over() {
-        let start = Instant::now();
-        let mut cursor = EventCursor::after(10);
-        assert!(cursor.may_pass_at(11, start));
-        assert!(!cursor.may_pass_at(11, start), "once");
-        // 12 is missing (its write has not committed): 13 waits.
-        assert!(!cursor.may_pass_at(13, start));
-        assert!(!cursor.may_pass_at(13, start + Duration::from_secs(1)));
-        // It came: both pass.
-        assert!(cursor.may_pass_at(12, start + Duration::from_secs(1)));
-        assert!(cursor.may_pass_at(13, start + Duration::from_secs(1)));
-        // 14 never comes (rolled back): 15 passes after the patience.
-        let later = start + Duration::from_secs(2);
-        assert!(!cursor.may_pass_at(15, later));
-        assert!(!cursor.may_pass_at(15, later + HOLE_PATIENCE / 2));
-        assert!(cursor.may_pass_at(15, later + HOLE_PATIENCE));
-        assert_eq!(cursor.last, 15);
-        assert!(cursor.hole.is_none());
     }
 }

@@ -105,7 +105,7 @@ impl App {
         }
         // Read before the search: a change made meanwhile moves the mark,
         // so the count kept below is made again next time.
-        let mark = self.store().tickets().ticket_change_mark().await?;
+        let mark = self.ticket_change_mark().await?;
         let Resolved { search, notices } = self.resolve_query(&context, &parsed).await?;
         let visibility = context.visibility();
         let count_key = TicketCountKey::for_search(&visibility, &search, SEARCH_COUNT_CAP);

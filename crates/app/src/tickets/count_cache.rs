@@ -23,7 +23,7 @@ const TICKET_COUNT_ENTRIES: usize = 2_000;
 /// cost grows with the database: the API's exact total counts every match
 /// (half a million at a million tickets), and the agent list counts five
 /// views. Each count is kept with the change mark it was made at
-/// (`Store::ticket_change_mark`) and used again while the mark holds, so
+/// (`App::ticket_change_mark`) and used again while the mark holds, so
 /// a ticket opened or changed makes the next page count afresh (one page
 /// at a time: see `get`).
 #[derive(Debug, Default)]

@@ -244,13 +244,14 @@ impl Listing {
     }
 
     /// The agent list: its total is the count of the view shown, and its
-    /// live updates start after the mark's newest event.
+    /// live updates start after the events handed out when the mark was
+    /// read.
     fn into_agent_list(self, view: ListView, view_counts: Vec<(ListView, i64)>) -> TicketList {
         let total = view_counts
             .iter()
             .find(|(counted, _)| *counted == view)
             .map_or(0, |(_, count)| *count);
-        let events_after = self.mark.newest_event_id();
+        let events_after = self.mark.events_handed_out();
         TicketList {
             events_after,
             ..self.into_list(total, view_counts)
@@ -382,8 +383,8 @@ impl App {
     ) -> AppResult<Listing> {
         // Read first: a change made while the list is read moves the mark
         // (its counts are counted again) and is replayed by the page's live
-        // updates, which start after the mark's newest event.
-        let mark = self.store().tickets().ticket_change_mark().await?;
+        // updates, which start after the events the mark saw handed out.
+        let mark = self.ticket_change_mark().await?;
         let visibility = context.visibility();
         let (search, mut notices) = self.list_search(&context, &query.search).await?;
         let filter = ticket_filter(&context, query, query.view, search.as_ref());

@@ -158,7 +158,7 @@ impl App {
     pub async fn ticket_view(&self, actor: &Actor, key: &TicketKey) -> AppResult<TicketView> {
         let context = self.agent_context(actor).await?;
         // Read first, so a change made while the page is read is replayed.
-        let events_after = self.store().tickets().newest_ticket_event_id().await?;
+        let events_after = self.ticket_events_handed_out();
         let (ticket, following) = self.visible_ticket(&context, key).await?;
         let messages = self
             .store()

@@ -1,13 +1,15 @@
 //! Ticket events for the agents' live updates: every write to a ticket
-//! adds one row in its own transaction, numbered in commit order, and the
-//! event streams read the rows after the last one they saw.
+//! adds one row in its own transaction, and the event streams read the
+//! rows after the last one they saw.
 //!
-//! On PostgreSQL two transactions could take ids in one order and commit
-//! in the other, and a reader between the commits would skip the first
-//! id for good; so the row is written last, under a transaction-scoped
-//! advisory lock that is held until commit, and a `NOTIFY` (delivered at
-//! commit) wakes every node's reader. SQLite has one writer at a time and
-//! one process, which its in-process wake-up covers.
+//! On PostgreSQL ids come in the order transactions ask for them, not the
+//! order they commit, so a reader may see id 12 before 11 commits: each
+//! node's reader hands rows out only up to the first missing id, waiting
+//! a moment for it (`app/src/event_cursor.rs`). No lock orders the
+//! writers, so concurrent ticket writes commit together (one WAL flush
+//! for many). A `NOTIFY` (delivered at commit) wakes every node's reader;
+//! SQLite has one writer at a time and one process, which its in-process
+//! wake-up covers.
 //!
 //! The same listener carries the nodes' presence news (who has a ticket
 //! open, who is typing), which is never stored.
@@ -111,8 +113,9 @@ fn rules_payload(ticket_id: i64, kind: TicketEventKind, cue: &RulesCue<'_>) -> S
 }
 
 /// Adds an event on the transaction the caller holds; call it last, just
-/// before the commit (see the module's note on PostgreSQL). With a cue,
-/// the event's rules job is queued too.
+/// before the commit, so its id waits for the commit as briefly as it can
+/// (see the module's note). With a cue, the event's rules job is queued
+/// too.
 pub(crate) async fn insert_event(
     connected: &mut impl Connected,
     ticket_id: i64,
@@ -135,9 +138,6 @@ pub(crate) async fn insert_event(
         });
     }
     if let Connection::Postgres(connection) = connected.connection() {
-        sqlx::query("SELECT pg_advisory_xact_lock(7301002)")
-            .execute(&mut *connection)
-            .await?;
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(TICKET_EVENTS_CHANNEL)
             .execute(&mut *connection)
@@ -158,11 +158,12 @@ pub(crate) async fn insert_event(
 }
 
 impl super::Tickets<'_> {
-    /// Up to `limit` events after `after_id`, oldest first, each with its
-    /// ticket as it is now.
+    /// Up to `limit` events after `after_id` and at most `up_to`, oldest
+    /// first, each with its ticket as it is now.
     pub async fn ticket_events_after(
         &self,
         after_id: i64,
+        up_to: i64,
         limit: i64,
     ) -> StoreResult<Vec<TicketEventRecord>> {
         Ok(on_backend!(self, pool => {
@@ -171,16 +172,17 @@ impl super::Tickets<'_> {
                      (SELECT p.name FROM people p WHERE p.id = e.actor_id) AS actor_name, e.occurred_at, \
                      t.reference, t.subject, t.status, t.department_id, t.agent_id, t.team_id \
                  FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id \
-                 WHERE e.id > $1 ORDER BY e.id LIMIT +$2",
+                 WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT +$3",
             )
             .bind(after_id)
+            .bind(up_to)
             .bind(limit)
             .fetch_all(pool)
             .await?
         }))
     }
 
-    /// The newest event's id (0 when there is none): where a new stream
+    /// The newest event's id (0 when there is none): where a node's reader
     /// starts.
     pub async fn newest_ticket_event_id(&self) -> StoreResult<i64> {
         Ok(on_backend!(self, pool => {

@@ -30,15 +30,17 @@ pub struct TicketChangeMark {
     local_writes: u64,
     newest_id: i64,
     newest_change: i64,
-    /// The newest ticket event (see `Tickets::newest_ticket_event_id`).
-    newest_event_id: i64,
+    /// The ticket events this node had handed out (every one up to it
+    /// committed): another node's write moves it once committed, even one
+    /// that leaves the newest id and change time as they were.
+    events_handed_out: i64,
 }
 
 impl TicketChangeMark {
-    /// The newest ticket event when the mark was read: where a page's live
-    /// updates start.
-    pub fn newest_event_id(&self) -> i64 {
-        self.newest_event_id
+    /// The ticket events handed out when the mark was read: where a page's
+    /// live updates start (a change committed since is replayed to it).
+    pub fn events_handed_out(&self) -> i64 {
+        self.events_handed_out
     }
 
     /// A mark made up, for the cache's own tests.
@@ -48,7 +50,7 @@ impl TicketChangeMark {
             local_writes,
             newest_id,
             newest_change,
-            newest_event_id: 0,
+            events_handed_out: 0,
         }
     }
 }
@@ -639,20 +641,23 @@ impl super::Tickets<'_> {
     }
 
     /// A mark that moves whenever a ticket is opened or changed: the count
-    /// of ticket writes made through this store, and the newest id and
-    /// change time in the database, which other nodes' writes move; with
-    /// the newest ticket event beside them. Three index lookups, however
+    /// of ticket writes made through this store, the newest id and change
+    /// time in the database, which other nodes' writes move, and
+    /// `events_handed_out`, the ticket events this node's reader had handed
+    /// out (read by the caller before this). Two index lookups, however
     /// many tickets there are (each `MAX` on its own, which SQLite answers
     /// from the index only when it stands alone).
-    pub async fn ticket_change_mark(&self) -> StoreResult<TicketChangeMark> {
+    pub async fn ticket_change_mark(
+        &self,
+        events_handed_out: i64,
+    ) -> StoreResult<TicketChangeMark> {
         // Read before the database, so a write committed in between moves
         // the mark the next time rather than hiding behind it.
         let local_writes = self.ticket_writes.load(Ordering::Acquire);
-        let (newest_id, newest_change, newest_event_id) = on_backend!(self, pool => {
-            sqlx::query_as::<_, (i64, i64, i64)>(
+        let (newest_id, newest_change) = on_backend!(self, pool => {
+            sqlx::query_as::<_, (i64, i64)>(
                 "SELECT COALESCE((SELECT MAX(id) FROM tickets), 0), \
-                        COALESCE((SELECT MAX(updated_at) FROM tickets), 0), \
-                        COALESCE((SELECT MAX(id) FROM ticket_events), 0)",
+                        COALESCE((SELECT MAX(updated_at) FROM tickets), 0)",
             )
             .fetch_one(pool)
             .await?
@@ -661,7 +666,7 @@ impl super::Tickets<'_> {
             local_writes,
             newest_id,
             newest_change,
-            newest_event_id,
+            events_handed_out,
         })
     }
 

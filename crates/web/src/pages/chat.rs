@@ -938,6 +938,9 @@ impl VisitorSocket {
             "state": chat.state,
             "agent": chat.agent_name,
             "department": chat.department_name,
+            // The transcript can be mailed only to an address given.
+            "transcript_by_mail": !chat.visitor_email.is_empty(),
+            "transcript_wanted": chat.transcript_wanted,
             "messages": messages
                 .iter()
                 .map(|message| Reader::Visitor(&self.app).message_json(message))

@@ -643,7 +643,8 @@ on_both_backends! { spawn_app;
         let mut visitor = open(&app, "/chat/socket", &own, None).await.unwrap();
         say(&mut visitor, json!({"type": "start", "name": "Fay Files", "email": "fay@example.net", "message": "See attached"})).await;
         let key = heard_kind(&mut visitor, "started").await["key"].as_str().unwrap().to_owned();
-        heard_kind(&mut visitor, "chat").await;
+        let snapshot = heard_kind(&mut visitor, "chat").await;
+        assert_eq!((&snapshot["transcript_by_mail"], &snapshot["transcript_wanted"]), (&json!(true), &json!(false)), "{snapshot}");
         let chat_id = heard_kind(&mut alice, "message").await["chat"].as_i64().unwrap();
         say(&mut alice, json!({"type": "accept", "chat": chat_id})).await;
         heard_kind(&mut visitor, "state").await;
@@ -719,6 +720,17 @@ on_both_backends! { spawn_app;
         // The visitor asks for the transcript and ends the chat: the ticket
         // carries both files, and the mail the conversation.
         say(&mut visitor, json!({"type": "transcript"})).await;
+        for _ in 0..100 {
+            if app.app.store().chats().chat(chat_id).await.unwrap().unwrap().transcript_wanted {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // A reload shows it asked for already.
+        let mut reloaded = open(&app, "/chat/socket", &own, None).await.unwrap();
+        say(&mut reloaded, json!({"type": "resume", "key": key})).await;
+        assert_eq!(heard_kind(&mut reloaded, "chat").await["transcript_wanted"], true);
+        drop(reloaded);
         say(&mut visitor, json!({"type": "end"})).await;
         assert_eq!(heard_kind(&mut visitor, "state").await["state"], "ended");
         let ticket_id = app.app.store().chats().chat(chat_id).await.unwrap().unwrap().ticket_id.expect("a transcript ticket");
@@ -784,8 +796,9 @@ on_both_backends! { spawn_app;
         app.app.set_chat_settings(&Caller::system(), &settings).await.unwrap();
         assert!(app.get("/chat").await.text().await.unwrap().contains("Your email (optional"));
         say(&mut visitor, json!({"type": "start", "name": "Nia Nameonly", "email": "", "message": "Quick question"})).await;
-        heard_kind(&mut visitor, "chat").await;
-        // No address, no transcript by mail.
+        let snapshot = heard_kind(&mut visitor, "chat").await;
+        // No address, no transcript by mail: the panel does not offer it.
+        assert_eq!(snapshot["transcript_by_mail"], false, "{snapshot}");
         say(&mut visitor, json!({"type": "transcript"})).await;
         assert_eq!(heard_kind(&mut visitor, "error").await["message"], "There is no address to send it to.");
         say(&mut visitor, json!({"type": "end"})).await;

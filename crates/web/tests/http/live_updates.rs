@@ -219,6 +219,53 @@ on_both_backends! { spawn_app;
         assert!(present(&heard).is_empty(), "{heard:?}");
     }
 
+    async fn an_event_whose_write_commits_late_still_comes_first(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let mut stream = Stream::open(&app, &admin, None).await;
+        let slowly = open_ticket(&app, &desk.admin, desk.support, "Written slowly").await;
+        assert_eq!(subjects(&stream.read(1, Duration::from_secs(5)).await), vec!["created Written slowly"]);
+        let last_heard;
+        if app.database.backend == ferrodesk_testkit::Backend::Postgres {
+            use sqlx::Connection;
+            // A write that took its event id and has not committed yet (ids
+            // come in the order transactions ask, not the order they commit).
+            let mut slow = sqlx::PgConnection::connect(&app.database.url).await.unwrap();
+            let take_an_id = "INSERT INTO ticket_events (ticket_id, kind, actor_id, occurred_at) \
+                 SELECT id, 'changed', NULL, updated_at FROM tickets WHERE reference = $1 RETURNING id";
+            sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+            let held: i64 = sqlx::query_scalar(take_an_id).bind(&slowly).fetch_one(&mut slow).await.unwrap();
+            open_ticket(&app, &desk.admin, desk.support, "Written quickly").await;
+            assert!(stream.read(1, Duration::from_millis(800)).await.is_empty(), "nothing passes the write still open");
+            assert!(app.app.ticket_events_handed_out() < held);
+            sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+            let heard = stream.read(2, Duration::from_secs(5)).await;
+            assert_eq!(subjects(&heard), vec!["changed Written slowly", "created Written quickly"]);
+            assert_eq!(heard[0].id.as_deref(), Some(held.to_string().as_str()));
+
+            // A write that rolled back leaves a hole for good: the reader
+            // waits a moment for it, then steps over.
+            sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+            sqlx::query_scalar::<_, i64>(take_an_id).bind(&slowly).fetch_one(&mut slow).await.unwrap();
+            sqlx::query("ROLLBACK").execute(&mut slow).await.unwrap();
+            open_ticket(&app, &desk.admin, desk.support, "After a rollback").await;
+            let heard = stream.read(1, Duration::from_secs(8)).await;
+            assert_eq!(subjects(&heard), vec!["created After a rollback"]);
+            last_heard = heard[0].id.clone();
+        } else {
+            // One writer at a time: ids come in commit order.
+            open_ticket(&app, &desk.admin, desk.support, "Written quickly").await;
+            let heard = stream.read(1, Duration::from_secs(5)).await;
+            assert_eq!(subjects(&heard), vec!["created Written quickly"]);
+            last_heard = heard[0].id.clone();
+        }
+        // What was handed out is where a page's updates start.
+        let last_heard = last_heard.expect("an event id");
+        assert_eq!(app.app.ticket_events_handed_out().to_string(), last_heard);
+        let list = admin.get(&app, "/agent/tickets").await.text().await.unwrap();
+        assert!(list.contains(&format!("/agent/events?after={last_heard}\"")), "the list starts its updates there");
+    }
+
     async fn another_node_hears_of_a_ticket_opened_here(app: TestApp) {
         let desk = desk(&app).await;
         let (other, workers) = app.another_node("smtp://127.0.0.1:9?from=help@example.org").await;
