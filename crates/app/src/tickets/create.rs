@@ -104,7 +104,7 @@ impl App {
         if let Some(person) = self.person_with_address(email).await? {
             return Ok(person);
         }
-        Ok(self
+        let created = self
             .store()
             .people()
             .create_person(
@@ -119,7 +119,16 @@ impl App {
                 },
                 self.now(),
             )
-            .await?)
+            .await;
+        match created {
+            // Another request made the user meanwhile (two mails or API
+            // calls from a new address at once): theirs is the one.
+            Err(StoreError::Conflict(what)) => match self.person_with_address(email).await? {
+                Some(person) if !person.is_agent => Ok(person),
+                _ => Err(StoreError::Conflict(what).into()),
+            },
+            created => Ok(created?),
+        }
     }
 
     /// Opens a ticket for a user (found by id or address, or made if new);

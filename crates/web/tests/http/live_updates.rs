@@ -266,6 +266,41 @@ on_both_backends! { spawn_app;
         assert!(list.contains(&format!("/agent/events?after={last_heard}\"")), "the list starts its updates there");
     }
 
+    async fn tickets_written_at_once_each_reach_a_stream_once_in_id_order(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let mut stream = Stream::open(&app, &admin, None).await;
+        // Sixteen writers at once: on PostgreSQL their ids and commits
+        // interleave in any order. All write for one new address: the
+        // first makes the user, the others (racing it) find them.
+        let writers: Vec<_> = (0..16)
+            .map(|writer| {
+                let app = app.app.clone();
+                let actor = crate::tickets::actor_of(&desk.admin);
+                let support = desk.support;
+                tokio::spawn(async move {
+                    let caller = ferrodesk_app::Caller::new(&actor, "192.0.2.7");
+                    for number in 0..8 {
+                        let subject = format!("Batch {writer}-{number}");
+                        let ticket = crate::helpers::new_ticket("nina@example.net", "Nina New", &subject, support, 3);
+                        app.create_ticket_for_user(&caller, &ticket).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let heard = stream.read(128, Duration::from_secs(15)).await;
+        let ids: Vec<i64> = heard.iter().map(|event| event.id.as_deref().unwrap().parse().unwrap()).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "in id order: {ids:?}");
+        let mut subjects = subjects(&heard);
+        subjects.sort_unstable();
+        subjects.dedup();
+        assert_eq!(subjects.len(), 128, "each ticket once: {subjects:?}");
+        assert!(stream.read(1, Duration::from_millis(500)).await.is_empty(), "and nothing more");
+    }
+
     async fn another_node_hears_of_a_ticket_opened_here(app: TestApp) {
         let desk = desk(&app).await;
         let (other, workers) = app.another_node("smtp://127.0.0.1:9?from=help@example.org").await;
