@@ -336,6 +336,30 @@ impl Chats<'_> {
         }))
     }
 
+    /// The messages of several chats in one query, oldest first, by chat.
+    pub async fn messages_of_chats(
+        &self,
+        chat_ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<ChatMessageRecord>>> {
+        if chat_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let messages = on_backend!(self, pool => {
+            let mut builder = sqlx::QueryBuilder::new(format!(
+                "SELECT {MESSAGE_COLUMNS} FROM chat_messages WHERE chat_id IN ("
+            ));
+            crate::tickets::push_ids(&mut builder, chat_ids);
+            builder.push(") ORDER BY id");
+            builder.build_query_as::<ChatMessageRecord>().fetch_all(pool).await?
+        });
+        let mut by_chat: std::collections::HashMap<i64, Vec<ChatMessageRecord>> =
+            Default::default();
+        for message in messages {
+            by_chat.entry(message.chat_id).or_default().push(message);
+        }
+        Ok(by_chat)
+    }
+
     /// A chat's messages, oldest first.
     pub async fn chat_messages(&self, chat_id: i64) -> StoreResult<Vec<ChatMessageRecord>> {
         Ok(on_backend!(self, pool => {
@@ -794,6 +818,31 @@ impl Chats<'_> {
             .fetch_all(pool)
             .await?
         }))
+    }
+
+    /// The guests of several chats in one query, by chat (each in the
+    /// order they were invited).
+    pub async fn guests_of_chats(
+        &self,
+        chat_ids: &[i64],
+    ) -> StoreResult<std::collections::HashMap<i64, Vec<(i64, String)>>> {
+        if chat_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows = on_backend!(self, pool => {
+            let mut builder = sqlx::QueryBuilder::new(
+                "SELECT g.chat_id, g.agent_id, p.name FROM chat_guests g JOIN people p ON p.id = g.agent_id \
+                 WHERE g.chat_id IN (",
+            );
+            crate::tickets::push_ids(&mut builder, chat_ids);
+            builder.push(") ORDER BY g.added_at");
+            builder.build_query_as::<(i64, i64, String)>().fetch_all(pool).await?
+        });
+        let mut by_chat: std::collections::HashMap<i64, Vec<(i64, String)>> = Default::default();
+        for (chat_id, agent_id, name) in rows {
+            by_chat.entry(chat_id).or_default().push((agent_id, name));
+        }
+        Ok(by_chat)
     }
 
     /// The chats not ended that the agent was invited into.

@@ -183,6 +183,16 @@ pub struct ChatView {
     pub messages: Vec<ChatMessageRecord>,
 }
 
+/// A chat as an agent's desk lists it: its messages, who was invited in,
+/// and the visitor's requests the agent may see.
+#[derive(Debug, Clone)]
+pub struct AgentChatView {
+    pub chat: ChatRecord,
+    pub messages: Vec<ChatMessageRecord>,
+    pub guests: Vec<(i64, String)>,
+    pub visitor_tickets: Vec<ferrodesk_store::TicketRecord>,
+}
+
 /// An agent's availability for chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Availability {
@@ -622,7 +632,7 @@ impl App {
 
     /// The chats waiting or under way that the agent sees: the queue of
     /// their departments and the chats they hold.
-    pub async fn agent_chats(&self, actor: &Actor) -> AppResult<Vec<ChatView>> {
+    pub async fn agent_chats(&self, actor: &Actor) -> AppResult<Vec<AgentChatView>> {
         let context = self.agent_context(actor).await?;
         let agent_id = context.agent_id;
         let departments: Vec<i64> = self
@@ -630,18 +640,31 @@ impl App {
             .await?
             .into_iter()
             .collect();
-        let chats = self.store().chats().open_chats(&departments).await?;
         let guest_of = self.store().chats().guest_chats(agent_id).await?;
-        let mut views = Vec::new();
+        let chats: Vec<ChatRecord> = self
+            .store()
+            .chats()
+            .open_chats(&departments)
+            .await?
+            .into_iter()
+            .filter(|chat| {
+                chat.state != "active"
+                    || chat.agent_id == Some(agent_id)
+                    || guest_of.contains(&chat.id)
+            })
+            .collect();
+        // Messages and guests of all the chats in one query each.
+        let ids: Vec<i64> = chats.iter().map(|chat| chat.id).collect();
+        let mut messages = self.store().chats().messages_of_chats(&ids).await?;
+        let mut guests = self.store().chats().guests_of_chats(&ids).await?;
+        let mut views = Vec::with_capacity(chats.len());
         for chat in chats {
-            if chat.state == "active"
-                && chat.agent_id != Some(agent_id)
-                && !guest_of.contains(&chat.id)
-            {
-                continue;
-            }
-            let messages = self.store().chats().chat_messages(chat.id).await?;
-            views.push(ChatView { chat, messages });
+            views.push(AgentChatView {
+                visitor_tickets: self.visitor_tickets_seen_by(&context, &chat).await?,
+                messages: messages.remove(&chat.id).unwrap_or_default(),
+                guests: guests.remove(&chat.id).unwrap_or_default(),
+                chat,
+            });
         }
         Ok(views)
     }
@@ -702,6 +725,16 @@ impl App {
         actor: &Actor,
         chat: &ChatRecord,
     ) -> AppResult<Vec<ferrodesk_store::TicketRecord>> {
+        let context = self.agent_context(actor).await?;
+        self.visitor_tickets_seen_by(&context, chat).await
+    }
+
+    /// The same with the agent's permissions already read.
+    async fn visitor_tickets_seen_by(
+        &self,
+        context: &crate::tickets::AgentContext,
+        chat: &ChatRecord,
+    ) -> AppResult<Vec<ferrodesk_store::TicketRecord>> {
         let person_id = match chat.person_id {
             Some(id) => Some(id),
             None => match Email::parse(&chat.visitor_email) {
@@ -715,7 +748,6 @@ impl App {
         let Some(person_id) = person_id else {
             return Ok(Vec::new());
         };
-        let context = self.agent_context(actor).await?;
         let filter = ferrodesk_store::TicketFilter {
             requester_id: Some(person_id),
             statuses: ferrodesk_core::TicketStatus::VISIBLE.to_vec(),

@@ -1070,22 +1070,23 @@ impl AgentSocket {
         let Ok(chats) = self.app.agent_chats(&self.actor).await else {
             return false;
         };
+        let Ok(settings) = self.app.chat_settings().await else {
+            return false;
+        };
         let mut listed = Vec::with_capacity(chats.len());
         self.shown.clear();
         for view in &chats {
-            let Some(json) = agent_view_of(
-                &self.app,
-                &self.actor,
-                self.audience.agent_id,
-                &view.chat,
-                Some(&view.messages),
-            )
-            .await
-            else {
-                return false;
-            };
             self.shown.insert(view.chat.id);
-            listed.push(json);
+            listed.push(agent_chat_json(
+                &view.chat,
+                &AgentChatExtras {
+                    messages: Some(&view.messages),
+                    tickets: &view.visitor_tickets,
+                    guests: &view.guests,
+                    me: self.audience.agent_id,
+                    ack_seconds: settings.ack_seconds,
+                },
+            ));
         }
         send(
             &mut self.socket,

@@ -199,6 +199,13 @@ on_both_backends! { spawn_app;
         // Beside it, Vera's earlier requests that Alice may see (the Sales one is not hers to see).
         let subjects: Vec<&str> = taken["tickets"].as_array().unwrap().iter().map(|ticket| ticket["subject"].as_str().unwrap()).collect();
         assert_eq!(subjects, vec!["Parcel never came"], "{taken}");
+        // Alice's page opened again lists it the same way.
+        let mut reopened = open(&app, "/agent/chat/socket", &own, Some(&alice)).await.unwrap();
+        let listed = heard_kind(&mut reopened, "chats").await;
+        let again = &listed["chats"][0];
+        assert_eq!((again["id"].as_i64(), &again["mine"], again["tickets"].as_array().map(Vec::len)), (Some(chat_id), &json!(true), Some(1)), "{listed}");
+        assert_eq!(again["messages"][0]["body"], "My order <script>alert(1)</script> is late");
+        drop(reopened);
         let state = heard_kind(&mut visitor, "state").await;
         assert_eq!(state["state"], "active");
         assert_eq!(state["agent"], "Alice Agent");
@@ -595,6 +602,13 @@ on_both_backends! { spawn_app;
         say(&mut alice, json!({"type": "message", "chat": chat_id, "body": "Alice here too"})).await;
         let from_alice = heard_kind(&mut visitor, "message").await;
         assert_eq!((from_alice["name"].as_str(), from_alice["from"].as_str()), (Some("Alice Agent"), Some("agent")));
+        // A page opened again lists the chat she is a guest in, whole.
+        let mut reopened = open(&app, "/agent/chat/socket", &own, Some(&staff_cookie(&app, "alice@example.org").await)).await.unwrap();
+        let listed = heard_kind(&mut reopened, "chats").await;
+        let shown = listed["chats"].as_array().unwrap().iter().find(|chat| chat["id"] == chat_id).expect("the chat").clone();
+        assert_eq!((&shown["guest"], &shown["guests"], shown["messages"].as_array().map(Vec::len)),
+            (&json!(true), &json!(["Alice Agent"]), Some(3)), "{shown}");
+        drop(reopened);
         say(&mut alice, json!({"type": "end", "chat": chat_id})).await;
         assert_eq!(heard_kind(&mut alice, "error").await["message"], "Only the agent holding this chat can end it.");
         // Bob (Sales only) heard none of it.
