@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use ferrodesk_store::{ClaimedJob, JobClaim, JobPriority, JobRecord, MAIL_JOB_KIND, NewJob};
+use ferrodesk_store::{ClaimedJob, JobPriority, JobRecord, MAIL_JOB_KIND, NewJob};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -23,19 +23,6 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_secs(15);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60 * 60);
 /// Dead jobs an admin page lists at most.
 const DEAD_JOBS_SHOWN: i64 = 200;
-/// Every this many claims a pool favours the normal priority, so a flood
-/// of received mail (the first priority) leaves outgoing mail and the
-/// rest a quarter of the claims instead of none.
-const NORMAL_FIRST_EVERY: u64 = 4;
-
-/// The priority a pool's claim number `claims` favours.
-fn favoured_priority(claims: u64) -> JobPriority {
-    if claims % NORMAL_FIRST_EVERY == NORMAL_FIRST_EVERY - 1 {
-        JobPriority::Normal
-    } else {
-        JobPriority::First
-    }
-}
 
 /// How a node runs its workers.
 #[derive(Debug, Clone, Copy)]
@@ -248,7 +235,6 @@ impl App {
         let mut claimed_ahead: VecDeque<ClaimedJob> = VecDeque::new();
         // Jobs done, to be removed with the next claim (one write for both).
         let mut done: Vec<i64> = Vec::new();
-        let mut claims: u64 = 0;
         let ticket_written = self.store().ticket_event_written();
         tracing::info!(workers, owner = %owner, "job workers started");
         loop {
@@ -269,17 +255,11 @@ impl App {
             let mut claimed = 0;
             if free > 0 {
                 let now = self.now();
-                let claim = JobClaim {
-                    lease_until: now.plus(config.lease),
-                    now,
-                    limit: i64::try_from(free + workers).unwrap_or(1),
-                    favoured: favoured_priority(claims),
-                };
-                claims = claims.wrapping_add(1);
+                let limit = i64::try_from(free + workers).unwrap_or(1);
                 match self
                     .store()
                     .jobs()
-                    .finish_and_claim_jobs(&owner, &done, claim)
+                    .finish_and_claim_jobs(&owner, &done, now.plus(config.lease), now, limit)
                     .await
                 {
                     Ok(jobs) => {
@@ -348,16 +328,7 @@ impl App {
         if let Err(error) = self
             .store()
             .jobs()
-            .finish_and_claim_jobs(
-                owner,
-                &done,
-                JobClaim {
-                    lease_until: now,
-                    now,
-                    limit: 0,
-                    favoured: JobPriority::First,
-                },
-            )
+            .finish_and_claim_jobs(owner, &done, now, now, 0)
             .await
         {
             tracing::warn!(%error, "cannot remove jobs done at shutdown; they run again when their leases end");
@@ -531,21 +502,6 @@ fn forget_finished(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_claim_in_four_favours_the_normal_priority() {
-        let favoured: Vec<JobPriority> = (0..8).map(favoured_priority).collect();
-        use JobPriority::{First, Normal};
-        assert_eq!(
-            favoured,
-            [First, First, First, Normal, First, First, First, Normal]
-        );
-        assert_eq!(
-            favoured_priority(u64::MAX),
-            Normal,
-            "the count wraps on a whole cycle"
-        );
-    }
 
     #[test]
     fn retries_back_off_exponentially_up_to_an_hour() {

@@ -22,8 +22,7 @@ pub(crate) fn claim_jobs(backend: &Backend) -> &'static str {
 /// `jobs_due`), and merged by priority, then due time: one scan for all
 /// (an `OR`) read and sorted every queued job, 3 ms a claim with 10,000
 /// waiting, while holding the write lock. The two priorities are those of
-/// `JobPriority`; the one favoured (`$5`) goes first (see
-/// `Jobs::finish_and_claim_jobs`).
+/// `JobPriority`.
 const CLAIM_SQLITE: &str = "UPDATE jobs SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
          attempts = attempts + 1, updated_at = $3 \
      WHERE id IN (SELECT id FROM ( \
@@ -34,8 +33,8 @@ const CLAIM_SQLITE: &str = "UPDATE jobs SET status = 'running', lease_owner = $1
              WHERE status = 'queued' AND priority = 1 AND run_at <= $3 ORDER BY run_at, id LIMIT +$4) \
          UNION ALL \
          SELECT id, priority, run_at FROM (SELECT id, priority, run_at FROM jobs \
-             WHERE status = 'running' AND lease_expires_at <= $3 ORDER BY run_at, id LIMIT +$4)) AS due \
-         ORDER BY CASE WHEN priority = $5 THEN 0 ELSE 1 END, priority, run_at, id LIMIT +$4) \
+             WHERE status = 'running' AND lease_expires_at <= $3 ORDER BY run_at, id LIMIT +$4) \
+         ORDER BY priority, run_at, id LIMIT +$4)) \
      RETURNING id, kind, payload, attempts, max_attempts";
 
 /// As on SQLite, in index-ordered parts (the single `OR` scan sorted
@@ -54,8 +53,8 @@ const CLAIM_POSTGRES: &str = "UPDATE jobs SET status = 'running', lease_owner = 
          UNION ALL \
          SELECT id, priority, run_at FROM (SELECT id, priority, run_at FROM jobs \
              WHERE status = 'running' AND lease_expires_at <= $3 \
-             ORDER BY run_at, id LIMIT +$4 FOR UPDATE SKIP LOCKED) AS expired) AS due \
-         ORDER BY CASE WHEN priority = $5 THEN 0 ELSE 1 END, priority, run_at, id LIMIT +$4) \
+             ORDER BY run_at, id LIMIT +$4 FOR UPDATE SKIP LOCKED) AS expired \
+         ORDER BY priority, run_at, id LIMIT +$4) AS due) \
      RETURNING id, kind, payload, attempts, max_attempts";
 
 /// Serializing the changes that must leave one admin: PostgreSQL takes a

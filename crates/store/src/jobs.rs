@@ -20,9 +20,7 @@ pub struct NewJob<'a> {
 }
 
 /// Which due jobs run first: all due jobs of the first priority, in order
-/// of due time, before any of the normal one; except in the claims that
-/// favour the normal priority (a worker pool's every fourth), so a flood
-/// of the first never holds the rest back for good.
+/// of due time, before any of the normal one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobPriority {
     /// Turning received mail into tickets: never held back by a queue of
@@ -39,16 +37,6 @@ impl JobPriority {
             JobPriority::Normal => 1,
         }
     }
-}
-
-/// What a claim takes: up to `limit` jobs due at `now` (the `favoured`
-/// priority first), leased until `lease_until`.
-#[derive(Debug, Clone, Copy)]
-pub struct JobClaim {
-    pub lease_until: Timestamp,
-    pub now: Timestamp,
-    pub limit: i64,
-    pub favoured: JobPriority,
 }
 
 /// A job a worker holds the lease for.
@@ -117,31 +105,22 @@ impl Jobs<'_> {
         now: Timestamp,
         limit: i64,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        let claim = JobClaim {
-            lease_until,
-            now,
-            limit,
-            favoured: JobPriority::First,
-        };
-        self.finish_and_claim_jobs(owner, &[], claim).await
+        self.finish_and_claim_jobs(owner, &[], lease_until, now, limit)
+            .await
     }
 
     /// Removes the jobs `owner` finished (`done`; any whose lease it lost
-    /// stay) and claims up to `claim.limit` due ones, in one transaction: a
+    /// stay) and claims up to `limit` due ones, in one transaction: a
     /// worker pool pays one write for the job it finished and the next.
     pub async fn finish_and_claim_jobs(
         &self,
         owner: &str,
         done: &[i64],
-        claim: JobClaim,
+        lease_until: Timestamp,
+        now: Timestamp,
+        limit: i64,
     ) -> StoreResult<Vec<ClaimedJob>> {
-        let JobClaim {
-            lease_until,
-            now,
-            limit,
-            favoured,
-        } = claim;
-        let statement = crate::dialect::claim_jobs(&self.backend);
+        let claim = crate::dialect::claim_jobs(&self.backend);
         let mut jobs = on_backend!(self, pool => {
             let mut transaction = pool.begin_write().await?;
             if !done.is_empty() {
@@ -155,12 +134,11 @@ impl Jobs<'_> {
                 delete.build().execute(&mut *transaction).await?;
             }
             let jobs = if limit > 0 {
-                sqlx::query_as::<_, ClaimedJob>(statement)
+                sqlx::query_as::<_, ClaimedJob>(claim)
                     .bind(owner)
                     .bind(lease_until.millis())
                     .bind(now.millis())
                     .bind(limit)
-                    .bind(favoured.rank())
                     .fetch_all(&mut *transaction)
                     .await?
             } else {

@@ -69,7 +69,7 @@ pub use inbound_mail::{
     INBOUND_MAIL_JOB_KIND, INBOUND_MAIL_MAX_ATTEMPTS, ImapFetchState, InboundMailRecord,
     MailSource, NewInboundMail, Refusal, StoredSource, inbound_job_payload,
 };
-pub use jobs::{ClaimedJob, JobClaim, JobPriority, JobRecord, NewJob};
+pub use jobs::{ClaimedJob, JobPriority, JobRecord, NewJob};
 pub use knowledge_base::{
     ArticleCategoryRecord, ArticleCommentRecord, ArticleRecord, ArticleRevisionRecord,
     ArticleSummary, ArticleWrite, CategoryWrite,

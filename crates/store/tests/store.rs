@@ -443,15 +443,11 @@ on_both_backends! { open;
         let expired = store.jobs().claim_jobs("b", T0.plus(MINUTE * 3), T0.plus(MINUTE * 2), 1).await.unwrap();
         assert_eq!(expired[0].id, second, "due a minute earlier than the others");
         // Finishing removes only what the owner still holds, in the claim's transaction.
-        let next = store.jobs().finish_and_claim_jobs("a", &[first, second], ferrodesk_store::JobClaim {
-            lease_until: T0.plus(MINUTE * 4), now: T0.plus(MINUTE * 2), limit: 1, favoured: JobPriority::First,
-        }).await.unwrap();
+        let next = store.jobs().finish_and_claim_jobs("a", &[first, second], T0.plus(MINUTE * 4), T0.plus(MINUTE * 2), 1).await.unwrap();
         assert_eq!(next.iter().map(|job| job.id).collect::<Vec<_>>(), [third]);
         assert!(store.jobs().get_job(first).await.unwrap().is_none(), "done and removed");
         assert!(store.jobs().get_job(second).await.unwrap().is_some(), "another worker holds it now");
-        assert!(store.jobs().finish_and_claim_jobs("b", &[second], ferrodesk_store::JobClaim {
-            lease_until: T0, now: T0, limit: 0, favoured: JobPriority::First,
-        }).await.unwrap().is_empty());
+        assert!(store.jobs().finish_and_claim_jobs("b", &[second], T0, T0, 0).await.unwrap().is_empty());
         assert_eq!(store.jobs().count_jobs().await.unwrap(), 1);
     }
 
@@ -465,21 +461,6 @@ on_both_backends! { open;
         assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [old], "a first-priority job not yet due waits");
         let claimed = store.jobs().claim_jobs("a", T0.plus(MINUTE * 3), T0.plus(MINUTE * 2), 5).await.unwrap();
         assert_eq!(claimed[0].id, later_first, "then it is due, and first again");
-    }
-
-    async fn a_claim_that_favours_the_normal_priority_takes_it_first(store: Subject) {
-        let mut flood = Vec::new();
-        for _ in 0..4 {
-            flood.push(store.jobs().enqueue_job(&NewJob { priority: JobPriority::First, ..job("test.kind") }, T0).await.unwrap());
-        }
-        let reply = store.jobs().enqueue_job(&NewJob { run_at: T0.plus(MINUTE), ..job("test.kind") }, T0).await.unwrap();
-        let claim = |favoured, limit| ferrodesk_store::JobClaim { lease_until: T0.plus(MINUTE * 10), now: T0.plus(MINUTE * 2), limit, favoured };
-        let claimed = store.jobs().finish_and_claim_jobs("a", &[], claim(JobPriority::First, 2)).await.unwrap();
-        assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), flood[..2], "the flood first");
-        let claimed = store.jobs().finish_and_claim_jobs("a", &[], claim(JobPriority::Normal, 2)).await.unwrap();
-        assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [flood[2], reply], "the normal job first, then the flood fills the claim");
-        let claimed = store.jobs().finish_and_claim_jobs("a", &[], claim(JobPriority::Normal, 2)).await.unwrap();
-        assert_eq!(claimed.iter().map(|job| job.id).collect::<Vec<_>>(), [flood[3]], "with no normal job due, the flood goes on");
     }
 
     async fn a_released_job_does_not_count_the_attempt(store: Subject) {
