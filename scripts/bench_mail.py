@@ -25,7 +25,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "ferrodesk")
+# BENCH_BINARY names another build to measure (an older one, to compare).
+BINARY = os.environ.get("BENCH_BINARY") or os.path.join(ROOT, "target", "release", "ferrodesk")
 
 
 def message(number, sender, subject, attachment):
