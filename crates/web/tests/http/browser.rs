@@ -770,6 +770,11 @@ on_both_backends! { spawn_app;
         crate::layout::shoot(&visitor, &backend, "help-center-chat-under-way-phone").await;
         visitor.resize(1366, 900).await;
         crate::layout::shoot(&visitor, &backend, "help-center-chat-under-way").await;
+        // Vera gave her address, so the transcript by mail is offered; a
+        // chat without one hides the box (the socket says which).
+        assert_eq!(visitor.script("return getComputedStyle(document.getElementById('chat-transcript').parentNode).display !== 'none';").await, true);
+        assert_eq!(visitor.script("const box = document.getElementById('chat-transcript').parentNode; box.hidden = true; \
+            const gone = getComputedStyle(box).display === 'none'; box.hidden = false; return gone;").await, true, "hidden means hidden");
 
         // The visitor ends it; the transcript is a ticket in Support.
         visitor.click("#chat-end").await;
