@@ -38,12 +38,10 @@ impl Browser {
                 return None;
             }
         }
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-            probe.local_addr().expect("its address").port()
-        };
+        // Port 0: the system picks a free one and chromedriver names it, so
+        // two tests never race for a port released between probe and use.
         let mut driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+            .arg("--port=0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)
@@ -51,16 +49,22 @@ impl Browser {
             .expect("start chromedriver");
         let stdout = driver.stdout.take().expect("chromedriver's output");
         let mut lines = BufReader::new(stdout).lines();
+        // "ChromeDriver was started successfully on port 43975."
         let started = tokio::time::timeout(STARTUP_LIMIT, async {
             while let Ok(Some(line)) = lines.next_line().await {
                 if line.contains("started successfully") {
-                    return true;
+                    return line
+                        .rsplit("on port ")
+                        .next()
+                        .and_then(|rest| rest.trim().trim_end_matches('.').parse::<u16>().ok());
                 }
             }
-            false
+            None
         })
         .await;
-        assert!(matches!(started, Ok(true)), "chromedriver did not start");
+        let Ok(Some(port)) = started else {
+            panic!("chromedriver did not start, or did not say on which port");
+        };
         // Keep draining its output so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
