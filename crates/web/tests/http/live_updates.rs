@@ -129,10 +129,17 @@ on_both_backends! { spawn_app;
         let mut alice_stream = Stream::open(&app, &alice, None).await;
         let mut bob_stream = Stream::open(&app, &bob, None).await;
         let mut carol_stream = Stream::open(&app, &carol, None).await;
+        let admin = signed_in(&app, "admin@example.org").await;
+        let mut admin_stream = Stream::open(&app, &admin, None).await;
 
-        // A Support ticket, then a Sales one assigned to Bob.
+        // A Support ticket, then a Sales one assigned to Bob. An event
+        // carries its ticket as it is when the node reads it, so the deal
+        // is given to Bob once its creation was read (the admin heard it):
+        // read later, the creation too would be Bob's to hear.
         let printer = open_ticket(&app, &desk.admin, desk.support, "Printer on fire").await;
         let deal = open_ticket(&app, &desk.admin, desk.sales, "Secret deal").await;
+        let created = admin_stream.read(2, Duration::from_secs(5)).await;
+        assert_eq!(subjects(&created), vec!["created Printer on fire", "created Secret deal"]);
         app.app.change_ticket(
             &ferrodesk_app::Caller::new(&crate::tickets::actor_of(&desk.admin), ""),
             &crate::helpers::ticket_key(&deal),
