@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 /// How long a reader waits for a missing id (a write that took its id and
 /// has not committed yet) before taking it for rolled back.
-pub(crate) const HOLE_PATIENCE: Duration = Duration::from_secs(3);
+const HOLE_PATIENCE: Duration = Duration::from_secs(3);
 /// How often a reader waiting on a hole looks again, so a rolled-back
 /// write does not hold the rest for long.
 pub(crate) const HOLE_POLL: Duration = Duration::from_millis(100);
