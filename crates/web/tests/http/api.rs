@@ -657,6 +657,27 @@ async fn stored_secrets(app: &TestApp) -> Vec<String> {
 }
 
 on_both_backends! { spawn_app;
+    async fn requests_at_once_from_one_new_address_all_make_tickets_for_one_user(app: TestApp) {
+        let desk = desk(&app).await;
+        let admin = key_for(&app, "admin@example.org", "").await;
+        let calls = (0..8).map(|number| {
+            let (app, admin) = (&app, admin.clone());
+            async move {
+                call(app, &admin, reqwest::Method::POST, "/api/v2/tickets", Some(json!({
+                    "subject": format!("At once {number}"), "message": "Hello",
+                    "person": {"email": "newcomer@example.net", "name": "Nell Newcomer"},
+                    "department": desk.support,
+                }))).await
+            }
+        });
+        let answers = futures_util::future::join_all(calls).await;
+        for (status, _, body) in &answers {
+            assert_eq!(*status, StatusCode::CREATED, "none is refused for the user another made meanwhile: {body}");
+        }
+        let requesters: BTreeSet<i64> = answers.iter().map(|(_, _, body)| body["data"]["person"]["id"].as_i64().unwrap()).collect();
+        assert_eq!(requesters.len(), 1, "one user: {answers:?}");
+    }
+
     async fn a_ticket_made_through_the_api_is_answered_as_stored_and_audited_once(app: TestApp) {
         let desk = desk(&app).await;
         let admin = key_for(&app, "admin@example.org", "").await;
